@@ -1,0 +1,252 @@
+"""Development OIDC issuer for the offline "embedded default" setup.
+
+Signs RS256 tokens for the demo users in shared/demo/users.json with a key kept
+under <data_dir>/dev-issuer/, and serves discovery + JWKS so services verify
+these tokens exactly as they would a real provider's. Not for production.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, jsonify, request
+
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
+DEFAULT_AUDIENCE = "titles"
+DEFAULT_LIFETIME = 8 * 3600
+KEY_FILE = Path("dev-issuer") / "private_key.pem"
+
+
+class UnknownUser(KeyError):
+    def __init__(self, username: str, known: list[str]) -> None:
+        super().__init__(username)
+        self.username = username
+        self.known = known
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return f"unknown user {self.username!r}; known users: {', '.join(self.known)}"
+
+
+# ---------------------------------------------------------------- users
+
+@functools.cache
+def _users() -> dict[str, dict[str, Any]]:
+    # importlib.resources works from a source tree, an editable install or a wheel.
+    text = resources.files("shared.demo").joinpath("users.json").read_text(encoding="utf-8")
+    return {u["username"]: u for u in json.loads(text)["users"]}
+
+
+def demo_users() -> list[dict[str, Any]]:
+    """Public view of the demo users (explicit whitelist, so nothing else leaks)."""
+    return [{k: u.get(k) for k in ("username", "name", "role", "org")} for u in _users().values()]
+
+
+def _user(username: str) -> dict[str, Any]:
+    users = _users()
+    if username not in users:
+        raise UnknownUser(username, list(users))
+    return users[username]
+
+
+# ---------------------------------------------------------------- key
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    return Path(data_dir or os.environ.get("TITLES_DATA_DIR") or "./data").resolve()
+
+
+def default_issuer() -> str:
+    return os.environ.get("OIDC_ISSUER") or DEFAULT_ISSUER
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key at `path` unless one appears first; safe across processes.
+
+    The PEM goes to a private temp file which is then hard-linked into place:
+    os.link fails if the target exists, so exactly one concurrent starter wins
+    and readers never see a half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+    finally:
+        os.unlink(tmp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_key(path: str, _stamp: tuple[int, int]) -> tuple[str, rsa.RSAPrivateKey]:
+    # Cached per file identity (inode, mtime) so a replaced key file is picked up.
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA private key")
+    return _thumbprint(_public_jwk(key)), key
+
+
+def signing_key(data_dir: str | os.PathLike[str] | None = None) -> tuple[str, rsa.RSAPrivateKey]:
+    """(kid, private key) of the dev issuer, creating the key on first use."""
+    path = resolve_data_dir(data_dir) / KEY_FILE
+    if not path.exists():
+        _create_key_file(path)
+    st = path.stat()
+    return _load_key(str(path), (st.st_ino, st.st_mtime_ns))
+
+
+def _b64url_uint(n: int) -> str:
+    raw = n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
+    numbers = key.public_key().public_numbers()
+    return {"kty": "RSA", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)}
+
+
+def _thumbprint(jwk: dict[str, str]) -> str:
+    # RFC 7638: SHA-256 over the required members, sorted, no whitespace.
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def jwks(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    kid, key = signing_key(data_dir)
+    return {"keys": [{**_public_jwk(key), "kid": kid, "use": "sig", "alg": "RS256"}]}
+
+
+def write_jwks_file(path: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Write the public JWKS to `path` (for file:// JWKS URLs); returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(jwks(data_dir), indent=2), encoding="utf-8")
+    return target
+
+
+# ---------------------------------------------------------------- tokens
+
+def issue_token(
+    username: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    issuer: str | None = None,
+    audience: str = DEFAULT_AUDIENCE,
+    lifetime_seconds: int = DEFAULT_LIFETIME,
+) -> str:
+    user = _user(username)
+    kid, key = signing_key(data_dir)
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": issuer or default_issuer(),
+        "aud": audience,
+        "sub": username,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+    }
+    for claim in ("name", "role", "org", "id_number"):
+        if user.get(claim) is not None:
+            claims[claim] = user[claim]
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+# ---------------------------------------------------------------- HTTP service
+
+def _problem(status: int, title: str, detail: str):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config["TITLES_DATA_DIR"] = str(resolve_data_dir(data_dir))
+    app.config["OIDC_ISSUER"] = issuer or default_issuer()
+    app.json.ensure_ascii = False  # demo names are Chinese; keep them readable
+
+    def base() -> str:
+        return app.config["OIDC_ISSUER"].rstrip("/")
+
+    @app.get("/.well-known/openid-configuration")
+    def discovery():
+        return jsonify(
+            issuer=app.config["OIDC_ISSUER"],
+            jwks_uri=base() + "/jwks.json",
+            token_endpoint=base() + "/token",
+            id_token_signing_alg_values_supported=["RS256"],
+            subject_types_supported=["public"],
+        )
+
+    @app.get("/jwks.json")
+    def jwks_route():
+        return jsonify(jwks(app.config["TITLES_DATA_DIR"]))
+
+    @app.post("/token")
+    def token():
+        payload = request.get_json(silent=True) if request.is_json else request.form
+        username = (payload or {}).get("username")
+        if not isinstance(username, str) or not username:
+            return _problem(400, "Bad Request", "field 'username' is required")
+        try:
+            access_token = issue_token(
+                username, app.config["TITLES_DATA_DIR"], issuer=app.config["OIDC_ISSUER"]
+            )
+        except UnknownUser as exc:
+            return _problem(400, "Bad Request", str(exc))
+        response = jsonify(access_token=access_token, token_type="Bearer", expires_in=DEFAULT_LIFETIME)
+        response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
+        return response
+
+    @app.get("/users")
+    def users():
+        return jsonify(users=demo_users())
+
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok")
+
+    return app
+
+
+# ---------------------------------------------------------------- CLI
+
+def token_command(argv: list[str] | None = None) -> int:
+    """`titles-dev-token USERNAME`: print a dev token to stdout."""
+    parser = argparse.ArgumentParser(prog="titles-dev-token", description="Print a development bearer token.")
+    parser.add_argument("username", help="demo user: " + ", ".join(_users()))
+    parser.add_argument("--data-dir", help="default: $TITLES_DATA_DIR or ./data")
+    parser.add_argument("--issuer", help=f"default: $OIDC_ISSUER or {DEFAULT_ISSUER}")
+    parser.add_argument("--audience", default=DEFAULT_AUDIENCE)
+    args = parser.parse_args(argv)
+    try:
+        token = issue_token(args.username, args.data_dir, issuer=args.issuer, audience=args.audience)
+    except UnknownUser as exc:
+        print(f"titles-dev-token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
