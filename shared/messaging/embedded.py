@@ -1,0 +1,412 @@
+"""Broker-free kombu transport used as the "embedded default".
+
+A hardened subclass of :mod:`kombu.transport.filesystem` for many processes on
+one machine sharing a directory::
+
+    <root>/queues     ready messages, all queues in one folder
+    <root>/inflight   <owner>/<file>: delivered, not yet acked, per process
+    <root>/tmp        half-written messages (renamed into queues/ when complete)
+    <root>/control    exchange binding tables (upstream format)
+    <root>/corrupt    unreadable message files, kept for inspection
+
+Use it as ``kombu.Connection(transport="shared.messaging.embedded:Transport",
+transport_options={"root": path})`` or via :func:`connection`.
+
+What it changes versus upstream, and why:
+
+* ``_put`` writes to ``tmp/``, fsyncs, then ``os.rename``\\s into ``queues/``:
+  a consumer can never see a half-written file (flock does not stop rename).
+* ``_get`` renames the file into this process's in-flight folder instead of
+  deleting it; ack / reject(requeue=False) delete it, reject(requeue=True) and
+  channel close move it back.  Folders of dead processes (pid gone, or pid
+  reused: checked by boot id + process start time) are moved back by any
+  channel that starts, and periodically by consumers: at-least-once delivery.
+* File names are ``<time_ns, 20 digits>_<per-process counter>_<uuid>``: they
+  sort by wall-clock time across processes and strictly by publish order
+  within one process.
+* Binding files are created without a truncate race, and exchange state is
+  kept per root instead of per process (so two roots in one process do not
+  share bindings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty
+from typing import Any, ClassVar
+
+import kombu
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem, virtual
+from kombu.transport.filesystem import LOCK_EX, LOCK_SH, exchange_queue_t, lock, unlock
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
+
+logger = logging.getLogger(__name__)
+
+#: Import path accepted by ``kombu.Connection(transport=...)``.
+TRANSPORT = "shared.messaging.embedded:Transport"
+
+DEFAULT_POLLING_INTERVAL = 0.05
+DEFAULT_RECOVERY_INTERVAL = 5.0
+
+
+# --- process identity -------------------------------------------------------
+# An in-flight folder is named "<pid>-<boot id>-<start time>" so that a later
+# process that happens to get the same pid (or the same pid after a reboot) is
+# not mistaken for the owner.
+
+_PROC = os.path.exists("/proc/self/stat")
+
+
+def _read_boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:16]
+    except OSError:
+        return "noboot"
+
+
+_BOOT_ID = _read_boot_id()
+
+
+def _start_time(pid: int) -> str | None:
+    """Start time of ``pid`` in clock ticks since boot; None if gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and ')': split after the last ')'.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # killed but not yet reaped: it will never ack
+        return None
+    return fields[19]
+
+
+_own: tuple[int, str] | None = None
+
+
+def owner_token() -> str:
+    """Identity of the current process (recomputed after fork)."""
+    global _own
+    pid = os.getpid()
+    if _own is None or _own[0] != pid:
+        # Without /proc a random token stands in for the start time; liveness
+        # then falls back to os.kill(pid, 0), which cannot detect pid reuse.
+        start = _start_time(pid) if _PROC else None
+        _own = (pid, f"{pid}-{_BOOT_ID}-{start or uuid.uuid4().hex[:12]}")
+    return _own[1]
+
+
+def owner_alive(token: str) -> bool:
+    """Whether the process that created in-flight folder ``token`` still runs."""
+    try:
+        pid_s, boot, start = token.split("-", 2)
+        pid = int(pid_s)
+    except ValueError:
+        return True  # not ours: never touch it
+    if token == owner_token():
+        return True
+    if boot != _BOOT_ID or pid == os.getpid():
+        return False
+    if _PROC:
+        return _start_time(pid) == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- file naming ------------------------------------------------------------
+
+_stamp_lock = threading.Lock()
+_last_ns = 0
+_counter = itertools.count()
+
+
+def _next_stamp() -> str:
+    """Sortable unique prefix: wall clock for cross-process order, clamped to be
+    strictly increasing so one process's messages never sort out of order."""
+    global _last_ns
+    with _stamp_lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        return f"{_last_ns:020d}_{next(_counter):09d}_{uuid.uuid4().hex}"
+
+
+def _check_queue_name(queue: Any) -> str:
+    # The queue name is part of a file name: no separators, no empty name.
+    if not isinstance(queue, str) or not queue or "/" in queue or "\0" in queue or os.sep in queue:
+        raise ChannelError(f"Invalid queue name for embedded transport: {queue!r}")
+    return queue
+
+
+@dataclass(frozen=True)
+class Dirs:
+    root: Path
+    queues: Path
+    inflight: Path
+    tmp: Path
+    control: Path
+    corrupt: Path
+
+    @classmethod
+    def create(cls, root: str | os.PathLike[str]) -> Dirs:
+        r = Path(root).resolve()
+        dirs = cls(r, r / "queues", r / "inflight", r / "tmp", r / "control", r / "corrupt")
+        for d in (dirs.queues, dirs.inflight, dirs.tmp, dirs.control, dirs.corrupt):
+            d.mkdir(parents=True, exist_ok=True)
+        return dirs
+
+
+def recover(dirs: Dirs) -> int:
+    """Move in-flight messages of dead processes back to ``queues/``.
+
+    They keep their file names, hence their place in the queue order.  Safe to
+    run concurrently: each rename is atomic and exactly one mover wins.
+    """
+    moved = 0
+    for owner in os.listdir(dirs.inflight):
+        if owner_alive(owner):
+            continue
+        folder = dirs.inflight / owner
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(folder / name, dirs.queues / name)
+                moved += 1
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    # Temp files of producers that died mid-write are garbage, never delivered.
+    for name in os.listdir(dirs.tmp):
+        if not owner_alive(name.split(".", 1)[0]):
+            with contextlib.suppress(OSError):
+                (dirs.tmp / name).unlink()
+    if moved:
+        logger.warning("embedded transport: requeued %d message(s) of dead consumers", moved)
+    return moved
+
+
+class Channel(filesystem.Channel):
+    """Filesystem channel with atomic publish and ack-based deletion."""
+
+    connection: Transport
+
+    def __init__(self, connection: Transport, **kwargs: Any) -> None:
+        self._dirs = connection.dirs
+        # Shared per connection: kombu may reject a message on another channel
+        # of the same connection (Transport._reject_inbound_message).
+        self._inflight: dict[str, Path] = connection.inflight
+        self._fsync = bool(connection.client.transport_options.get("fsync", True))
+        self._recovery_interval = float(
+            connection.client.transport_options.get("recovery_interval", DEFAULT_RECOVERY_INTERVAL)
+        )
+        self._owner_dir: tuple[str, Path] | None = None
+        super().__init__(connection, **kwargs)
+        self._last_recovery = time.monotonic()
+        recover(self._dirs)
+
+    # Upstream reads these from transport options; derive them from root.
+    @property
+    def data_folder_in(self) -> str:  # type: ignore[override]
+        return str(self._dirs.queues)
+
+    @property
+    def data_folder_out(self) -> str:  # type: ignore[override]
+        return str(self._dirs.queues)
+
+    @property
+    def control_folder(self) -> Path:
+        return self._dirs.control
+
+    @property
+    def store_processed(self) -> bool:  # type: ignore[override]
+        return False
+
+    def _inflight_dir(self) -> Path:
+        token = owner_token()
+        if self._owner_dir is None or self._owner_dir[0] != token:
+            path = self._dirs.inflight / token
+            path.mkdir(exist_ok=True)
+            self._owner_dir = (token, path)
+        return self._owner_dir[1]
+
+    # --- publish ------------------------------------------------------------
+
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:
+        name = f"{_next_stamp()}.{_check_queue_name(queue)}.msg"
+        # The tmp name starts with our owner token so recover() can collect it
+        # if we die mid-write.
+        tmp = self._dirs.tmp / f"{owner_token()}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(str_to_bytes(dumps(payload)))
+                f.flush()
+                if self._fsync:
+                    os.fsync(f.fileno())
+            os.rename(tmp, self._dirs.queues / name)  # atomic: all or nothing
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise ChannelError(f"Cannot add message to queue {queue!r}") from exc
+
+    # --- consume ------------------------------------------------------------
+
+    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        if time.monotonic() - self._last_recovery >= self._recovery_interval:
+            self._last_recovery = time.monotonic()
+            recover(self._dirs)
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self._dirs.queues)):
+            if name.partition(".")[2] != wanted:
+                continue
+            claimed = self._inflight_dir() / name
+            try:
+                os.rename(self._dirs.queues / name, claimed)  # atomic claim
+            except FileNotFoundError:
+                continue  # another consumer claimed it first
+            try:
+                payload = loads(bytes_to_str(claimed.read_bytes()))
+                props = payload["properties"]
+            except (ValueError, KeyError, TypeError, OSError):
+                # Never redeliver a file we cannot parse: it would loop forever.
+                logger.error("embedded transport: moving unreadable %s to corrupt/", name)
+                with contextlib.suppress(OSError):
+                    os.rename(claimed, self._dirs.corrupt / name)
+                continue
+            # A fresh tag per delivery: the published tag is shared by every
+            # queue a topic/fanout message was copied to.
+            tag = uuid.uuid4().hex
+            props["delivery_tag"] = tag
+            self._inflight[tag] = claimed
+            return payload
+        raise Empty()
+
+    def _discard(self, delivery_tag: str) -> None:
+        path = self._inflight.pop(delivery_tag, None)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _restore(self, message: virtual.Message) -> None:
+        # Move the file back instead of republishing through the exchange
+        # (upstream would copy it to *every* queue bound to the routing key).
+        path = self._inflight.pop(message.delivery_tag, None)
+        if path is None:
+            return  # already acked, or not delivered through this connection
+        with contextlib.suppress(FileNotFoundError):  # already recovered
+            os.rename(path, self._dirs.queues / path.name)
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        self._discard(delivery_tag)
+        super().basic_ack(delivery_tag, multiple=multiple)
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if not requeue:
+            self._discard(delivery_tag)
+        super().basic_reject(delivery_tag, requeue=requeue)  # requeue -> _restore
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> virtual.Message | None:
+        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
+        if message is not None and no_ack:
+            self._discard(message.delivery_tag)
+        return message
+
+    def basic_consume(self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any) -> Any:
+        if not no_ack:
+            return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
+
+        def discard_then_call(message: virtual.Message) -> Any:
+            # no_ack means at-most-once: drop the file before handing it over.
+            self._discard(message.delivery_tag)
+            return callback(message)
+
+        return super().basic_consume(queue, no_ack, discard_then_call, consumer_tag, **kwargs)
+
+    # --- bindings -----------------------------------------------------------
+
+    def get_table(self, exchange: str) -> list[exchange_queue_t]:
+        # Same as upstream, but an empty file (being created by _queue_bind
+        # in another process) means "no bindings yet", not a JSON error.
+        file = self._exchange_file(exchange)
+        try:
+            with file.open("rb") as f:
+                lock(f, LOCK_SH)
+                try:
+                    raw = bytes_to_str(f.read())
+                finally:
+                    unlock(f)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ChannelError(f"Cannot open {file}") from exc
+        return [exchange_queue_t(*row) for row in loads(raw)] if raw.strip() else []
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        # Upstream checks exists() then opens "wb": two processes binding at
+        # start-up can truncate each other's binding.  Create without
+        # truncating and read-modify-write under the exclusive lock instead.
+        file = self._exchange_file(exchange)
+        row = exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        try:
+            fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+            with os.fdopen(fd, "r+b", buffering=0) as f:
+                lock(f, LOCK_EX)
+                try:
+                    raw = bytes_to_str(f.read())
+                    rows = [exchange_queue_t(*r) for r in loads(raw)] if raw.strip() else []
+                    if row not in rows:
+                        rows.insert(0, row)
+                        f.seek(0)
+                        f.write(str_to_bytes(dumps(rows)))
+                        f.truncate()
+                finally:
+                    unlock(f)
+        except OSError as exc:
+            raise ChannelError(f"Cannot open {file}") from exc
+
+
+class Transport(filesystem.Transport):
+    """Embedded transport; requires ``transport_options={"root": ...}``.
+
+    Options: ``root`` (required), ``polling_interval`` (default 0.05 s),
+    ``fsync`` (default True), ``recovery_interval`` (seconds between dead
+    consumer scans while polling, default 5).
+    """
+
+    Channel = Channel
+    polling_interval = DEFAULT_POLLING_INTERVAL
+    driver_name = "embedded"
+
+    # In-process exchange declarations and bindings, one per root.  Upstream
+    # shares one state per process, so a binding made for root A would make
+    # queue_bind skip writing the binding file for root B.
+    _states: ClassVar[dict[Path, virtual.BrokerState]] = {}
+    _states_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, client: kombu.Connection, **kwargs: Any) -> None:
+        root = client.transport_options.get("root")
+        if not root:
+            raise ValueError('embedded transport needs transport_options={"root": <directory>}')
+        self.dirs = Dirs.create(root)
+        self.inflight: dict[str, Path] = {}
+        super().__init__(client, **kwargs)
+        with self._states_lock:
+            self.state = self._states.setdefault(self.dirs.root, virtual.BrokerState())
+
+
+def connection(root: str | os.PathLike[str], **transport_options: Any) -> kombu.Connection:
+    """A kombu connection to the embedded broker rooted at ``root``."""
+    return kombu.Connection(transport=TRANSPORT, transport_options={"root": os.fspath(root), **transport_options})

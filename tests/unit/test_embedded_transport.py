@@ -1,0 +1,280 @@
+"""Tests for the broker-free kombu transport (shared.messaging.embedded)."""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing as mp
+import os
+import queue as stdqueue
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import kombu
+import pytest
+
+from shared.messaging import embedded
+from shared.messaging.embedded import TRANSPORT, connection
+
+SPAWN = mp.get_context("spawn")
+EXCHANGE = kombu.Exchange("declarations", type="topic")
+ROUTING_KEY = "declaration.submitted.v1"
+
+
+def _queue(name: str = "work", binding: str = "declaration.#") -> kombu.Queue:
+    return kombu.Queue(name, EXCHANGE, routing_key=binding)
+
+
+def _inflight_files(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "inflight").rglob("*") if p.is_file())
+
+
+def _queued_files(root: Path) -> list[str]:
+    return sorted(os.listdir(root / "queues"))
+
+
+def _publish(conn: kombu.Connection, body: Any, **kwargs: Any) -> None:
+    # Declares only the exchange: bindings come from the control folder.
+    conn.Producer(exchange=EXCHANGE).publish(body, routing_key=ROUTING_KEY, **kwargs)
+
+
+def _get(conn: kombu.Connection, q: kombu.Queue, timeout: float = 5.0) -> kombu.Message:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = q(conn.default_channel).get()
+        if message is not None:
+            return message
+        time.sleep(0.02)
+    raise AssertionError("no message")
+
+
+# --- child processes (module level so "spawn" can import them) --------------
+
+
+def _consume_one(root: str, ready: Any, results: Any) -> None:
+    # Uses the "module:Class" string to prove kombu resolves it.
+    with kombu.Connection(transport=TRANSPORT, transport_options={"root": root}) as conn:
+        q = _queue()
+        q(conn.default_channel).declare()
+        ready.set()
+
+        def on_message(body: Any, message: kombu.Message) -> None:
+            results.put(
+                {
+                    "body": body,
+                    "headers": message.headers,
+                    "content_type": message.content_type,
+                    "properties": {
+                        k: message.properties.get(k) for k in ("message_id", "correlation_id", "type")
+                    },
+                    "routing_key": message.delivery_info["routing_key"],
+                }
+            )
+            message.ack()
+
+        with conn.Consumer(q, callbacks=[on_message]):
+            conn.drain_events(timeout=10)
+
+
+def _produce(root: str, producer_id: int, count: int) -> None:
+    with connection(root) as conn:
+        for seq in range(count):
+            _publish(conn, {"producer": producer_id, "seq": seq})
+
+
+def _consume_until_stopped(root: str, stop: Any, results: Any) -> None:
+    with connection(root) as conn:
+
+        def on_message(body: Any, message: kombu.Message) -> None:
+            results.put((body["producer"], body["seq"]))
+            message.ack()
+
+        with conn.Consumer(_queue(), callbacks=[on_message]):
+            while not stop.is_set():
+                try:
+                    conn.drain_events(timeout=0.1)
+                except socket.timeout:
+                    pass
+
+
+def _receive_and_hang(root: str, got: Any) -> None:
+    with connection(root) as conn:
+        message = _get(conn, _queue())
+        got.put(message.payload)
+        time.sleep(60)  # killed here, before ack
+
+
+# --- tests ------------------------------------------------------------------
+
+
+def test_topic_message_crosses_processes_intact(tmp_path: Path) -> None:
+    ready, results = SPAWN.Event(), SPAWN.Queue()
+    consumer = SPAWN.Process(target=_consume_one, args=(str(tmp_path), ready, results))
+    consumer.start()
+    try:
+        assert ready.wait(10)
+        with connection(tmp_path) as conn:  # this process never declares the binding
+            _publish(
+                conn,
+                {"declaration_id": 42, "name": "张三"},
+                message_id="msg-1",
+                correlation_id="corr-1",
+                type="declaration.submitted",
+                headers={"trace_id": "t-1", "attempt": 2},
+            )
+        got = results.get(timeout=10)
+    finally:
+        consumer.join(10)
+    assert got["body"] == {"declaration_id": 42, "name": "张三"}
+    assert got["headers"] == {"trace_id": "t-1", "attempt": 2}
+    assert got["content_type"] == "application/json"
+    assert got["properties"] == {"message_id": "msg-1", "correlation_id": "corr-1", "type": "declaration.submitted"}
+    assert got["routing_key"] == ROUTING_KEY
+    assert _inflight_files(tmp_path) == [] and _queued_files(tmp_path) == []
+
+
+def test_many_producers_and_consumers_exactly_once(tmp_path: Path) -> None:
+    producers, per_producer = 2, 200
+    root = str(tmp_path)
+    with connection(root) as conn:
+        _queue()(conn.default_channel).declare()
+    stop, results = SPAWN.Event(), SPAWN.Queue()
+    consumers = [SPAWN.Process(target=_consume_until_stopped, args=(root, stop, results)) for _ in range(2)]
+    makers = [SPAWN.Process(target=_produce, args=(root, i, per_producer)) for i in range(producers)]
+    for p in consumers + makers:
+        p.start()
+    received: list[tuple[int, int]] = []
+    try:
+        deadline = time.monotonic() + 15
+        while len(received) < producers * per_producer and time.monotonic() < deadline:
+            try:
+                received.append(results.get(timeout=0.5))
+            except stdqueue.Empty:
+                pass
+        time.sleep(0.3)  # give a duplicate the chance to show up
+    finally:
+        stop.set()
+        for p in makers + consumers:
+            p.join(10)
+    while True:
+        try:
+            received.append(results.get(timeout=0.2))
+        except stdqueue.Empty:
+            break
+    counts = collections.Counter(received)
+    assert set(counts) == {(p, s) for p in range(producers) for s in range(per_producer)}
+    assert [k for k, n in counts.items() if n > 1] == []
+    assert os.listdir(tmp_path / "corrupt") == []  # no partial JSON was ever read
+    assert _inflight_files(tmp_path) == [] and _queued_files(tmp_path) == []
+
+
+def test_message_of_killed_consumer_is_redelivered(tmp_path: Path) -> None:
+    with connection(tmp_path) as conn:
+        _queue()(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+    got = SPAWN.Queue()
+    victim = SPAWN.Process(target=_receive_and_hang, args=(str(tmp_path), got))
+    victim.start()
+    assert got.get(timeout=10) == {"n": 1}
+    victim.kill()  # SIGKILL: no finalizers, nothing restored
+    victim.join(5)
+    assert len(_inflight_files(tmp_path)) == 1 and _queued_files(tmp_path) == []
+
+    with connection(tmp_path) as conn:  # a new consumer recovers on start
+        message = _get(conn, _queue())
+        assert message.payload == {"n": 1}
+        message.ack()
+    assert _inflight_files(tmp_path) == []
+
+
+def test_inflight_of_reused_pid_is_recovered(tmp_path: Path) -> None:
+    # Same pid as a live process (ours) but another start time: a dead owner.
+    stale = tmp_path / "inflight" / f"{os.getpid()}-{embedded._BOOT_ID}-1"
+    stale.mkdir(parents=True)
+    (stale / "00000000000000000001_000000000_x.work.msg").write_text(
+        '{"body": "e30=", "content-type": "application/json", "content-encoding": "utf-8",'
+        ' "headers": {}, "properties": {"body_encoding": "base64", "delivery_info":'
+        ' {"exchange": "declarations", "routing_key": "declaration.submitted.v1"}, "delivery_tag": "t"}}'
+    )
+    live = tmp_path / "inflight" / embedded.owner_token()
+    live.mkdir()
+    (live / "00000000000000000002_000000000_y.work.msg").write_text("{}")
+    with connection(tmp_path) as conn:
+        message = _get(conn, _queue())
+        assert message.payload == {}
+        message.ack()
+        assert not stale.exists()
+        assert os.listdir(live) == ["00000000000000000002_000000000_y.work.msg"]  # live owner untouched
+
+
+def test_reject_and_ack(tmp_path: Path) -> None:
+    with connection(tmp_path) as conn:
+        q = _queue()
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+
+        first = _get(conn, q)
+        assert len(_inflight_files(tmp_path)) == 1 and _queued_files(tmp_path) == []
+        first.reject(requeue=True)
+        assert _inflight_files(tmp_path) == [] and len(_queued_files(tmp_path)) == 1
+
+        again = _get(conn, q)
+        assert again.payload == {"n": 1}
+        again.reject(requeue=False)
+        assert _inflight_files(tmp_path) == [] and _queued_files(tmp_path) == []
+        assert q(conn.default_channel).get() is None
+
+        _publish(conn, {"n": 2})
+        acked = _get(conn, q)
+        acked.ack()
+        assert _inflight_files(tmp_path) == [] and _queued_files(tmp_path) == []
+
+
+def test_graceful_close_returns_unacked_message(tmp_path: Path) -> None:
+    with connection(tmp_path) as conn:
+        q = _queue()
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        received: list[kombu.Message] = []
+        with conn.Consumer(q, callbacks=[lambda body, message: received.append(message)]):
+            conn.drain_events(timeout=5)
+        assert len(received) == 1 and len(_inflight_files(tmp_path)) == 1
+    # Connection closed without ack: the file is back in the queue.
+    assert _inflight_files(tmp_path) == [] and len(_queued_files(tmp_path)) == 1
+    with connection(tmp_path) as conn:
+        message = _get(conn, _queue())
+        assert message.payload == {"n": 1}
+        message.ack()
+
+
+def test_single_producer_order_is_kept(tmp_path: Path) -> None:
+    with connection(tmp_path) as conn:
+        q = _queue()
+        q(conn.default_channel).declare()
+        for seq in range(100):
+            _publish(conn, {"seq": seq})
+        seen: list[int] = []
+
+        def on_message(body: Any, message: kombu.Message) -> None:
+            seen.append(body["seq"])
+            message.ack()
+
+        with conn.Consumer(q, callbacks=[on_message]):
+            while len(seen) < 100:
+                conn.drain_events(timeout=5)
+    assert seen == list(range(100))
+
+
+def test_two_roots_in_one_process_keep_separate_bindings(tmp_path: Path) -> None:
+    # Upstream shares one BrokerState per process: the second bind was skipped.
+    for root in (tmp_path / "a", tmp_path / "b"):
+        with connection(root) as conn:
+            _queue()(conn.default_channel).declare()
+            _publish(conn, {"root": root.name})
+            assert _get(conn, _queue()).payload == {"root": root.name}
+
+
+def test_requires_root() -> None:
+    with pytest.raises(ValueError):
+        kombu.Connection(transport=TRANSPORT).connect()
