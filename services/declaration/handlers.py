@@ -1,0 +1,37 @@
+"""Message handlers of the declaration service (thin: data in, service call)."""
+from __future__ import annotations
+
+from typing import Any
+
+from services.declaration import service
+from shared.messaging.envelope import Envelope
+from shared.uow import UnitOfWork
+
+
+def on_snapshot_taken(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.snapshot_taken(uow, data["declaration_id"], data["snapshot"])
+
+
+def on_snapshot_refused(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.snapshot_refused(uow, data["declaration_id"], data["reason"])
+
+
+def on_stage_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.stage_changed(uow, data)
+
+
+def on_decision_recorded(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.decision_recorded(uow, data)
+
+
+def on_review_completed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.review_completed(uow, data)
+
+
+HANDLERS = {
+    "profile.snapshot.taken.v1": on_snapshot_taken,
+    "profile.snapshot.refused.v1": on_snapshot_refused,
+    "review.stage.changed.v1": on_stage_changed,
+    "review.decision.recorded.v1": on_decision_recorded,
+    "review.completed.v1": on_review_completed,
+}

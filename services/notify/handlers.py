@@ -1,0 +1,34 @@
+"""Message handlers of the notify service: events become inbox messages."""
+from __future__ import annotations
+
+from typing import Any
+
+from services.notify import service
+from shared.messaging.envelope import Envelope
+from shared.uow import UnitOfWork
+
+
+def on_stage_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.deliver(uow, data["applicant"], "stage_change", data)
+
+
+def on_decision_recorded(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    # Approvals show up as stage changes; a return needs its own notice with the reason.
+    if data["decision"] == "return":
+        service.deliver(uow, data["applicant"], "return_notice", data)
+
+
+def on_review_completed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.deliver(uow, data["applicant"], "result", data)
+
+
+def on_certificate_issued(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.deliver(uow, data["holder"], "certificate_issued", data)
+
+
+HANDLERS = {
+    "review.stage.changed.v1": on_stage_changed,
+    "review.decision.recorded.v1": on_decision_recorded,
+    "review.completed.v1": on_review_completed,
+    "certificate.issued.v1": on_certificate_issued,
+}

@@ -1,0 +1,148 @@
+"""The review API: every reviewer's task queue, and the processes behind it."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from services.review import service
+from services.review.models import Definition
+from shared.identity.flask_auth import current_principal, require_roles
+from shared.web.app import database
+from shared.web.schemas import PageQuery, page_of
+
+blp = Blueprint("review", __name__, url_prefix="/api/v1", description="Reviewers' task queues and processes")
+REVIEWERS = ("unit", "department", "committee", "expert", "title_office")
+
+
+class TaskQuery(PageQuery):
+    stage = fields.String(metadata={"description": "the task's stage, e.g. unit_check"})
+    declaration_id = fields.String()
+    status = fields.List(fields.String(validate=validate.OneOf(("ready", "claimed", "completed", "cancelled"))))
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    declaration_id = fields.String()
+    stage = fields.String(attribute="bpmn_id")
+    name = fields.String()
+    role = fields.String()
+    organisation = fields.String(allow_none=True)
+    decisions = fields.Function(lambda t: t.decisions.split(","))
+    status = fields.String()
+    claimed_by = fields.String(allow_none=True)
+    summary = fields.Dict()
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class TaskPage(Schema):
+    items = fields.List(fields.Nested(TaskOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class Completion(Schema):
+    decision = fields.String(required=True, metadata={"description": "one of the task's decisions (审核意见)"})
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class InstanceOut(Schema):
+    id = fields.String()
+    declaration_id = fields.String()
+    process_id = fields.String()
+    definition_id = fields.String(metadata={"description": "the diagram version (content hash) it runs on"})
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class DefinitionOut(Schema):
+    id = fields.String()
+    process_id = fields.String()
+    file_name = fields.String()
+    deployed_at = fields.DateTime()
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @blp.arguments(TaskQuery, location="query")
+    @blp.response(200, TaskPage)
+    @require_roles(*REVIEWERS)
+    def get(self, query):
+        """My task queue: open tasks of my organisation and role (an expert's own)."""
+        with database().uow(readonly=True) as uow:
+            items, total = service.queue(uow, current_principal(), query, query["page"], query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
+
+
+@blp.route("/tasks/<task_id>")
+class TaskById(MethodView):
+    @blp.response(200, TaskOut)
+    @require_roles(*REVIEWERS)
+    def get(self, task_id: str):
+        """One task of my queue."""
+        with database().uow(readonly=True) as uow:
+            return service.task(uow, current_principal(), task_id)
+
+
+@blp.route("/tasks/<task_id>/claim")
+class Claim(MethodView):
+    @blp.response(200, TaskOut)
+    @require_roles(*REVIEWERS)
+    def post(self, task_id: str):
+        """Claim a task so colleagues see it is being handled (认领)."""
+        with database().uow() as uow:
+            task = service.claim(uow, current_principal(), task_id)
+            uow.commit()
+            return task
+
+
+@blp.route("/tasks/<task_id>/unclaim")
+class Unclaim(MethodView):
+    @blp.response(200, TaskOut)
+    @require_roles(*REVIEWERS)
+    def post(self, task_id: str):
+        """Release a task I claimed."""
+        with database().uow() as uow:
+            task = service.unclaim(uow, current_principal(), task_id)
+            uow.commit()
+            return task
+
+
+@blp.route("/tasks/<task_id>/complete")
+class Complete(MethodView):
+    @blp.arguments(Completion)
+    @blp.response(200, TaskOut)
+    @require_roles(*REVIEWERS)
+    def post(self, data, task_id: str):
+        """Complete a task with a decision; records who, when and why."""
+        with database().uow() as uow:
+            task = service.complete(uow, current_principal(), task_id, data["decision"], data["reason"])
+            uow.commit()
+            return task
+
+
+@blp.route("/processes/<declaration_id>")
+class ProcessByDeclaration(MethodView):
+    @blp.response(200, InstanceOut)
+    def get(self, declaration_id: str):
+        """The review process of a declaration, with the diagram version it follows."""
+        with database().uow(readonly=True) as uow:
+            return service.instance_of(uow, current_principal(), declaration_id)
+
+
+@blp.route("/definitions")
+class Definitions(MethodView):
+    @blp.response(200, DefinitionOut(many=True))
+    def get(self):
+        """Deployed diagram versions."""
+        current_principal()
+        with database().uow(readonly=True) as uow:
+            return list(uow.session.scalars(select(Definition).order_by(Definition.deployed_at.desc())))

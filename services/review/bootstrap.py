@@ -1,0 +1,52 @@
+"""Wires the review service: database, HTTP app, handlers, demo data."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from flask import Flask
+
+from services.review import api, service
+from services.review.engine import definitions
+from services.review.handlers import HANDLERS
+from services.review.models import Base, Inbox, Outbox
+from shared import config
+from shared.identity.tokens import TokenVerifier
+from shared.uow import Database
+from shared.web.app import create_service_app
+
+NAME = "review"
+
+
+def database(url: str | None = None) -> Database:
+    return Database(NAME, url or config.database_url(NAME), Base.metadata, Outbox, Inbox)
+
+
+def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
+    return create_service_app(
+        NAME, db or database(), [api.blp], verifier=verifier,
+        title="Review service (评审)",
+        description="BPMN review processes run by SpiffWorkflow, and the reviewers' task queues.",
+    )
+
+
+def handlers() -> dict:
+    return dict(HANDLERS)
+
+
+def deploy(db: Database) -> list[tuple[str, str, bool]]:
+    """Deploy every diagram in bpmn/ (idempotent: a version is its content hash)."""
+    with db.uow() as uow:
+        deployed = definitions.deploy_directory(uow)
+        uow.commit()
+        return [(d.file_name, d.id, new) for d, new in deployed]
+
+
+def seed(db: Database) -> None:
+    """The demonstration committee's expert pool: the demo users with the expert role."""
+    users = json.loads(resources.files("shared.demo").joinpath("users.json").read_text("utf-8"))["users"]
+    with db.uow() as uow:
+        for user in users:
+            if user["role"] == "expert":
+                service.add_expert(uow, user["org"], user["username"], user["name"])
+        uow.commit()

@@ -1,0 +1,148 @@
+"""Diagrams: parse with SpiffWorkflow's validator, check the project's rules,
+deploy as versions identified by content hash, and cache parsed specs."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import select
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from services.review.engine.messages import INBOUND, OUTBOUND
+from services.review.engine.operations import OPERATIONS
+from services.review.models import Definition
+from shared.identity.principal import ROLES
+from shared.uow import UnitOfWork
+
+
+
+def bpmn_dir() -> Path:
+    """``TITLES_BPMN_DIR``, else the checkout's ``bpmn/``, else ``./bpmn`` (an installed image)."""
+    if os.environ.get("TITLES_BPMN_DIR"):
+        return Path(os.environ["TITLES_BPMN_DIR"])
+    beside_source = Path(__file__).resolve().parents[3] / "bpmn"
+    return beside_source if beside_source.is_dir() else Path.cwd() / "bpmn"
+
+
+NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+      "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+# Evaluation modes and the process that runs each.
+PROCESS_OF_MODE = {"social_review": "social_review"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    element: str | None
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.element or '-'}: {self.rule}: {self.message}"
+
+
+class InvalidDiagram(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def content_hash(bpmn: bytes) -> str:
+    return hashlib.sha256(bpmn).hexdigest()
+
+
+def check(file_name: str, bpmn: bytes) -> str:
+    """Validate a diagram; returns its process id or raises InvalidDiagram."""
+    problems: list[Problem] = []
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
+        process_ids = parser.get_process_ids()
+    except ValidationException as exc:
+        raise InvalidDiagram([Problem(file_name, getattr(exc, "id", None), "bpmn_schema", str(exc))]) from exc
+    except etree.XMLSyntaxError as exc:
+        raise InvalidDiagram([Problem(file_name, None, "xml_syntax", str(exc))]) from exc
+    executable = [p for p in process_ids]
+    if len(executable) != 1:
+        raise InvalidDiagram([Problem(file_name, None, "one_process", f"expected one process, found {executable}")])
+    process_id = executable[0]
+    try:
+        parser.get_spec(process_id)
+    except ValidationException as exc:
+        problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
+    problems.extend(_project_rules(file_name, etree.fromstring(bpmn)))
+    if problems:
+        raise InvalidDiagram(problems)
+    return process_id
+
+
+def _project_rules(file_name: str, root: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for lane in root.iterfind(".//bpmn:lane", NS):
+        if lane.get("name") not in ROLES:
+            problems.append(Problem(file_name, lane.get("id"), "known_role",
+                                    f"lane name {lane.get('name')!r} is not a role ({', '.join(ROLES)})"))
+    for task in root.iterfind(".//bpmn:userTask", NS):
+        props = {p.get("name"): p.get("value") for p in task.iterfind(".//spiffworkflow:property", NS)}
+        for needed in ("organisation", "decisions", "stage"):
+            if not props.get(needed):
+                problems.append(Problem(file_name, task.get("id"), "task_property",
+                                        f"user task needs the property {needed!r}"))
+    messages = {m.get("id"): m.get("name") for m in root.iterfind(".//bpmn:message", NS)}
+    for kind, known in (("intermediateThrowEvent", OUTBOUND), ("endEvent", OUTBOUND),
+                        ("intermediateCatchEvent", INBOUND), ("boundaryEvent", INBOUND)):
+        for event in root.iterfind(f".//bpmn:{kind}", NS):
+            for definition in event.iterfind("bpmn:messageEventDefinition", NS):
+                name = messages.get(definition.get("messageRef"))
+                if name not in known:
+                    problems.append(Problem(file_name, event.get("id"), "known_message",
+                                            f"message {name!r} is not one the services handle ({', '.join(known)})"))
+    for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
+        if operator.get("id") not in OPERATIONS:
+            task = operator.getparent().getparent()
+            problems.append(Problem(file_name, task.get("id"), "known_operation",
+                                    f"service operation {operator.get('id')!r} is not one of {', '.join(OPERATIONS)}"))
+    return problems
+
+
+def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes) -> tuple[Definition, bool]:
+    """Store a validated diagram version; returns it and whether it is new."""
+    process_id = check(file_name, bpmn)
+    digest = content_hash(bpmn)
+    existing = uow.session.get(Definition, digest)
+    if existing is not None:
+        return existing, False
+    definition = Definition(id=digest, process_id=process_id, file_name=file_name, bpmn=bpmn.decode("utf-8"))
+    uow.session.add(definition)
+    uow.session.flush()
+    return definition, True
+
+
+def deploy_directory(uow: UnitOfWork, directory: Path | None = None) -> list[tuple[Definition, bool]]:
+    paths = sorted((directory or bpmn_dir()).glob("*.bpmn"))
+    if not paths:
+        raise FileNotFoundError(f"no .bpmn files in {directory or bpmn_dir()}")
+    return [deploy(uow, path.name, path.read_bytes()) for path in paths]
+
+
+def latest(uow: UnitOfWork, process_id: str) -> Definition:
+    found = uow.session.scalar(select(Definition).where(Definition.process_id == process_id)
+                               .order_by(Definition.deployed_at.desc()).limit(1))
+    if found is None:
+        raise LookupError(f"no version of process {process_id!r} is deployed; run `titles deploy`")
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def specs(definition_id: str, bpmn: str, process_id: str) -> tuple[Any, dict[str, Any]]:
+    """Parsed process spec and subprocess specs (parsing is pure; cache by version)."""
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_io(io.BytesIO(bpmn.encode("utf-8")), definition_id)
+    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)

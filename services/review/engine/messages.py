@@ -1,0 +1,19 @@
+"""How BPMN messages map to the system's messages.
+
+A diagram throws a message by name (``certificate.issue``); the runtime turns
+it into the command or event of that name and version, written to the
+outbox. Messages from other services arrive as BPMN messages the instance
+waits for, routed by declaration id.
+"""
+from __future__ import annotations
+
+# BPMN message thrown by a diagram -> message type published.
+OUTBOUND: dict[str, str] = {
+    "certificate.issue": "certificate.issue.v1",
+}
+
+# Message type consumed -> BPMN message name delivered to the waiting instance.
+INBOUND_BY_TYPE: dict[str, str] = {
+    "certificate.issued.v1": "certificate.issued",
+}
+INBOUND: dict[str, str] = {name: type_ for type_, name in INBOUND_BY_TYPE.items()}

@@ -1,0 +1,202 @@
+"""The process runtime: start, load (under the per-instance lock), advance and
+save SpiffWorkflow instances, and project what they do into the database.
+
+Every path that changes an instance — an HTTP task completion, a message
+consumer, the timer scheduler — goes through ``locked()``: a row lock on
+PostgreSQL (SQLite's BEGIN IMMEDIATE on the embedded default) plus a version
+check on save, so two workers never run one instance at once.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import uuid
+from typing import Any, Iterator
+
+from sqlalchemy import delete, select
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from services.review.engine import definitions
+from services.review.engine.messages import OUTBOUND
+from services.review.engine.operations import OPERATIONS
+from services.review.models import Definition, Instance, Task, Timer
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, NotFound
+from shared.uow import UnitOfWork
+
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+# Shown with every task so queues need no second lookup.
+SUMMARY_KEYS = ("applicant_name", "activity_id", "mode", "series", "level", "specialty",
+                "qualification_name", "category", "unit_code", "committee_code")
+TIMER_EVENTS = ("TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition")
+
+
+class ScriptEngine(PythonScriptEngine):
+    """Runs the diagrams' expressions, and their service tasks in-process."""
+
+    def __init__(self, uow: UnitOfWork, declaration_id: str):
+        super().__init__()
+        self.uow = uow
+        self.declaration_id = declaration_id
+
+    def call_service(self, task: Any, operation_name: str | None = None,  # type: ignore[override]
+                     operation_params: dict[str, Any] | None = None, **_: Any) -> str:
+        # Overridden on the engine: 3.2.0's default error path is broken (pitfall 7).
+        operation = OPERATIONS.get(operation_name or "")
+        if operation is None:
+            raise WorkflowTaskException(f"unknown service operation {operation_name!r}", task=task)
+        params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
+        return json.dumps(operation(self.uow, self.declaration_id, **params))
+
+
+def _workflow(definition: Definition) -> BpmnWorkflow:
+    spec, subprocess_specs = definitions.specs(definition.id, definition.bpmn, definition.process_id)
+    return BpmnWorkflow(spec, subprocess_specs)
+
+
+def start(uow: UnitOfWork, definition: Definition, declaration_id: str, applicant: str,
+          data: dict[str, Any]) -> Instance:
+    workflow = _workflow(definition)
+    workflow.script_engine = ScriptEngine(uow, declaration_id)
+    # Scripts do not see workflow.data; the start task's data is what they read (pitfall 5).
+    workflow.task_tree.data.update(data)
+    instance = Instance(id=str(uuid.uuid4()), declaration_id=declaration_id, definition_id=definition.id,
+                        process_id=definition.process_id, applicant=applicant, state="",
+                        serializer_version=SERIALIZER.VERSION)
+    uow.session.add(instance)
+    uow.session.flush()
+    advance(uow, instance, workflow)
+    return instance
+
+
+@contextlib.contextmanager
+def locked(uow: UnitOfWork, *, instance_id: str | None = None,
+           declaration_id: str | None = None) -> Iterator[tuple[Instance, BpmnWorkflow]]:
+    """Load an instance under its lock; the caller advances it (or raises)."""
+    query = select(Instance).with_for_update()
+    query = query.where(Instance.id == instance_id) if instance_id else query.where(
+        Instance.declaration_id == declaration_id)
+    instance = uow.session.scalar(query)
+    if instance is None:
+        raise NotFound(f"no review process for {instance_id or declaration_id}")
+    workflow = SERIALIZER.deserialize_json(instance.state)
+    # The script engine is not serialized: give the loaded instance ours.
+    workflow.script_engine = ScriptEngine(uow, instance.declaration_id)
+    yield instance, workflow
+
+
+def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_id: str,
+             data: dict[str, Any]) -> None:
+    task = workflow.get_task_from_id(uuid.UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise Conflict.on("task_id", "ready", "the task is no longer open (任务已处理)")
+    task.set_data(**data)
+    _engine_call(task.run)
+    advance(uow, instance, workflow)
+
+
+def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message_name: str,
+            payload: dict[str, Any]) -> bool:
+    """Deliver a BPMN message to the instance; False if nothing waits for it."""
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        event_definition = getattr(task.task_spec, "event_definition", None)
+        if event_definition is not None and getattr(event_definition, "name", None) == message_name:
+            # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
+            _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
+            advance(uow, instance, workflow)
+            return True
+    return False
+
+
+def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
+    workflow.refresh_timers()
+    advance(uow, instance, workflow)
+
+
+def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
+    """Run what is automatic, then project tasks, messages, timers and outcome, and save."""
+    _engine_call(workflow.do_engine_steps)
+    for event in workflow.get_events():
+        message_type = OUTBOUND.get(event.event_definition.name)
+        if message_type is None:
+            raise RuntimeError(f"diagram threw unknown message {event.event_definition.name!r}")
+        uow.publish(message_type, dict(event.payload or {}), correlation_id=instance.declaration_id)
+    _project_tasks(uow, instance, workflow)
+    _project_timer(uow, instance, workflow)
+    if workflow.is_completed() and instance.status != "completed":
+        instance.status = "completed"
+        instance.outcome = _outcome(workflow)
+        uow.publish("review.completed.v1", {
+            "declaration_id": instance.declaration_id, "applicant": instance.applicant,
+            "outcome": instance.outcome, "at": utcnow().isoformat(),
+        }, correlation_id=instance.declaration_id)
+    instance.state = SERIALIZER.serialize_json(workflow)
+    instance.version += 1
+    instance.updated_at = utcnow()
+    uow.session.flush()
+
+
+def _engine_call(function: Any, *args: Any) -> Any:
+    """Surface a rule broken inside the engine (say, a pool too small) as itself."""
+    try:
+        return function(*args)
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, DomainError):
+                raise cause from exc
+            cause = cause.__cause__ or cause.__context__
+        raise
+
+
+def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    open_rows = {row.id: row for row in uow.session.scalars(
+        select(Task).where(Task.instance_id == instance.id, Task.status.in_(("ready", "claimed"))))}
+    for row_id, row in open_rows.items():
+        if row_id not in ready:
+            row.status = "cancelled"  # the process moved on without it (e.g. a boundary event)
+    announced: set[tuple[str, str | None]] = set()
+    for task_id, task in ready.items():
+        if task_id in open_rows:
+            continue
+        properties = task.task_spec.extensions.get("properties", {})
+        evaluate = workflow.script_engine.evaluate
+        organisation = evaluate(task, properties["organisation"]) if properties.get("organisation") else None
+        assignee = evaluate(task, properties["assignee"]) if properties.get("assignee") else None
+        row = Task(id=task_id, instance_id=instance.id, declaration_id=instance.declaration_id,
+                   bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                   role=task.task_spec.lane or "", organisation=organisation, assignee=assignee,
+                   decisions=properties.get("decisions", "approve"), status="ready",
+                   summary={key: task.data.get(key) for key in SUMMARY_KEYS})
+        uow.session.add(row)
+        stage = (row.bpmn_id, organisation)
+        if stage not in announced:
+            announced.add(stage)
+            uow.publish("review.stage.changed.v1", {
+                "declaration_id": instance.declaration_id, "applicant": instance.applicant,
+                "stage": properties.get("stage", row.bpmn_id), "stage_name": row.name, "role": row.role,
+                "organisation": organisation, "at": utcnow().isoformat(),
+            }, correlation_id=instance.declaration_id)
+
+
+def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
+    due = [dt.datetime.fromisoformat(str(e.value)) for e in workflow.waiting_events()
+           if e.event_type in TIMER_EVENTS and e.value]
+    uow.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+    if due:
+        uow.session.add(Timer(instance_id=instance.id, due_at=min(d if d.tzinfo else d.replace(
+            tzinfo=dt.timezone.utc) for d in due)))
+
+
+def _outcome(workflow: BpmnWorkflow) -> str:
+    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(t.task_spec, EndEvent) and t.workflow is workflow]
+    return ends[-1].task_spec.bpmn_id if ends else "completed"

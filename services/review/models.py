@@ -1,0 +1,127 @@
+"""The review service's tables: definitions, process instances, tasks, timers,
+expert pools and panel draws, and its replica of the directory."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import JsonColumn, UtcDateTime, utcnow
+from shared.messaging.tables import InboxMixin, OutboxMixin
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JsonColumn, list[Any]: JsonColumn}
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+class Organisation(Base):
+    """Replica of the profile service's directory (kept by its events)."""
+
+    __tablename__ = "organisations"
+
+    code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+
+
+class Expert(Base):
+    """A member of a committee's expert pool (专家库)."""
+
+    __tablename__ = "experts"
+
+    committee_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Definition(Base):
+    """A deployed diagram version, identified by the hash of its content."""
+
+    __tablename__ = "definitions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the BPMN file
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    bpmn: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Instance(Base):
+    """A running (or finished) review process for one declaration."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), unique=True)
+    definition_id: Mapped[str] = mapped_column(ForeignKey("definitions.id"))
+    process_id: Mapped[str] = mapped_column(String(100))
+    applicant: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, completed
+    outcome: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow's JSON serialization
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every save
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Task(Base):
+    """A ready human task, projected from the instance so queues are plain queries."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_queue", "role", "organisation", "status"),
+        Index("ix_tasks_assignee", "assignee", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(30))
+    organisation: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decisions: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="ready")  # ready, claimed, completed, cancelled
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    summary: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Timer(Base):
+    """When an instance's timer is due; the scheduler fires due ones."""
+
+    __tablename__ = "timers"
+
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class PanelDraw(Base):
+    """A recorded random draw of an expert panel, reproducible from its seed."""
+
+    __tablename__ = "panel_draws"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    committee_code: Mapped[str] = mapped_column(String(18))
+    seed: Mapped[str] = mapped_column(String(64))
+    pool: Mapped[list[Any]] = mapped_column()
+    panel: Mapped[list[Any]] = mapped_column()
+    drawn_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

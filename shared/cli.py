@@ -1,0 +1,127 @@
+"""The ``titles`` command: migrate, deploy, seed, run processes, run everything.
+
+    titles migrate [SERVICE...]   Alembic upgrade of each service's database
+    titles deploy                 deploy the diagrams in bpmn/ into the review service
+    titles seed                   load the demonstration data
+    titles consume SERVICE        run a service's message consumer
+    titles relay SERVICE          run a service's outbox relay
+    titles scheduler              run the review service's timer scheduler
+    titles run                    migrate, deploy, seed and start everything (embedded default)
+    titles scenario               drive one declaration to a certificate over HTTP
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Callable
+
+from shared import bootstrap, config
+from shared.config import SERVICES
+from shared.observability import logging as json_logging
+
+
+def migrate(services: list[str]) -> None:
+    from shared.migrations import upgrade
+
+    for name in services or SERVICES:
+        upgrade(name, config.database_url(name))
+        print(f"migrated {name}", flush=True)
+
+
+def deploy() -> None:
+    from services.review import bootstrap as review
+
+    db = review.database()
+    for file_name, digest, new in review.deploy(db):
+        print(f"{'deployed' if new else 'unchanged'} {file_name} {digest[:12]}", flush=True)
+    db.dispose()
+
+
+def seed() -> None:
+    for name in SERVICES:
+        module = bootstrap.service(name)
+        db = module.database()
+        module.seed(db)
+        db.dispose()
+    print("demonstration data loaded", flush=True)
+
+
+def _until_signalled(service: str, work: Callable[[threading.Event], None]) -> None:
+    json_logging.configure(service)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    work(stop)
+
+
+def consume(service: str) -> None:
+    from shared.messaging.consumer import ServiceConsumer
+
+    module = bootstrap.service(service)
+    consumer = ServiceConsumer(module.database(), module.handlers())
+    _until_signalled(service, consumer.run)
+
+
+def relay(service: str) -> None:
+    from shared.messaging import relay as outbox_relay
+
+    db = bootstrap.service(service).database()
+    _until_signalled(service, lambda stop: outbox_relay.run(db, stop))
+
+
+def scheduler() -> None:
+    from services.review import scheduler as review_scheduler
+    from services.review.bootstrap import database
+
+    db = database()
+    _until_signalled("review", lambda stop: review_scheduler.run(db, stop))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="titles", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_migrate = sub.add_parser("migrate", help="upgrade the services' databases")
+    p_migrate.add_argument("services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICES)}")
+    sub.add_parser("deploy", help="deploy the BPMN diagrams into the review service")
+    sub.add_parser("seed", help="load the demonstration data")
+    for name in ("consume", "relay"):
+        p = sub.add_parser(name, help=f"run a service's {'consumer' if name == 'consume' else 'outbox relay'}")
+        p.add_argument("service", choices=SERVICES)
+    sub.add_parser("scheduler", help="run the review timer scheduler")
+    p_run = sub.add_parser("run", help="start the whole system on the embedded default")
+    p_run.add_argument("--no-seed", action="store_true", help="skip the demonstration data")
+    p_scenario = sub.add_parser("scenario", help="carry one declaration to a certificate over HTTP")
+    p_scenario.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        unknown = sorted(set(args.services) - set(SERVICES))
+        if unknown:
+            parser.error(f"unknown service(s) {', '.join(unknown)}; services are {', '.join(SERVICES)}")
+        migrate(args.services)
+    elif args.command == "deploy":
+        deploy()
+    elif args.command == "seed":
+        seed()
+    elif args.command == "consume":
+        consume(args.service)
+    elif args.command == "relay":
+        relay(args.service)
+    elif args.command == "scheduler":
+        scheduler()
+    elif args.command == "run":
+        from shared import supervisor
+
+        return supervisor.run_all(seed_demo=not args.no_seed)
+    elif args.command == "scenario":
+        from scenario import social_review
+
+        return social_review.main(ready_timeout=args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Messages of the certificate service."""
+from marshmallow import Schema, fields, validate
+
+from shared.contracts.declaration import MODES
+from shared.contracts.fields import date, identifier, text
+
+
+class Issue(Schema):
+    declaration_id = identifier()
+    holder = identifier()
+    holder_name = text()
+    id_number = text()
+    series = text()
+    level = text()
+    specialty = text()
+    qualification_name = text()
+    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    committee_name = text()
+    approved_on = date()
+
+
+class Issued(Schema):
+    certificate_id = identifier()
+    number = text()
+    declaration_id = identifier()
+    holder = identifier()
+    holder_name = text()
+    series = text()
+    level = text()
+    specialty = text()
+    qualification_name = text()
+    issued_on = date()
+
+
+class Events:
+    SCHEMAS = {"certificate.issued.v1": Issued}
+
+
+class Commands:
+    SCHEMAS = {"certificate.issue.v1": Issue}

@@ -1,0 +1,122 @@
+"""The outbox relay: publishes committed outbox rows, in order, at least once.
+
+A row is marked published in the same transaction that selected it, after the
+broker confirmed it. A crash between confirm and commit publishes the row
+again on restart; consumers' inboxes make that harmless.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from kombu import Connection, Producer
+from sqlalchemy import select
+
+from shared.db import utcnow
+from shared.messaging import broker, topology
+from shared.uow import Database
+
+log = logging.getLogger(__name__)
+
+
+class Unroutable(RuntimeError):
+    """The broker returned a mandatory message: no queue is bound for it."""
+
+
+class Publisher:
+    """Publishes envelopes with confirms and ``mandatory``, noticing returns."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.channel = connection.channel()
+        self._returned: set[str] = set()
+        self.mandatory = topology.is_rabbitmq(connection)
+        # Returns exist only on AMQP; the embedded transport routes by bindings it shares on disk.
+        self.producer = Producer(self.channel, on_return=self._on_return if self.mandatory else None)
+        topology.declare(connection)
+
+    def _on_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
+        self._returned.add(message.properties.get("message_id", ""))
+
+    def publish(self, message_id: str, message_type: str, exchange: str, routing_key: str, body: str,
+                correlation_id: str | None = None, headers: dict | None = None) -> None:
+        properties: dict[str, Any] = {"message_id": message_id, "type": message_type}
+        if correlation_id:
+            properties["correlation_id"] = correlation_id
+        self.producer.publish(
+            body,
+            exchange=topology.exchange(exchange) if exchange else "",
+            routing_key=routing_key,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            mandatory=self.mandatory,
+            headers=headers or {},
+            retry=False,
+            **properties,
+        )
+        # With confirms the return (if any) arrives before the ack that ended publish().
+        if message_id in self._returned:
+            self._returned.discard(message_id)
+            raise Unroutable(f"{message_type} to {exchange}/{routing_key} reached no queue")
+
+    def close(self) -> None:
+        try:
+            self.channel.close()
+        except Exception:  # noqa: BLE001 - closing a broken channel
+            pass
+
+
+def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
+    """Publish up to ``batch`` pending rows; returns how many were published."""
+    from shared.observability import metrics
+    from shared.messaging.envelope import Envelope
+
+    model = db.outbox_model
+    published = 0
+    failure: Exception | None = None
+    with db.sessions() as session:
+        with session.begin():
+            rows = session.scalars(
+                select(model)
+                .where(model.published_at.is_(None))
+                .order_by(model.seq)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                try:
+                    envelope = Envelope.from_json(row.body)
+                    publisher.publish(row.message_id, row.type, row.exchange, row.routing_key, row.body,
+                                      correlation_id=envelope.correlation_id)
+                except Exception as exc:  # noqa: BLE001 - keep the row, try again later
+                    row.attempts += 1
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    log.warning("outbox publish failed", extra={"message_id": row.message_id, "error": row.last_error})
+                    failure = exc
+                    break  # later rows must not overtake this one
+                row.published_at = utcnow()
+                published += 1
+                metrics.messages_published.labels(db.service, row.type).inc()
+    if failure is not None and not isinstance(failure, Unroutable):
+        raise failure  # the connection is likely broken: the caller reconnects
+    return published
+
+
+def run(db: Database, stop: threading.Event, idle_sleep: float = 0.05, max_backoff: float = 10.0) -> None:
+    """Relay until ``stop`` is set, reconnecting with backoff when the broker fails."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            with broker.connect() as connection:
+                publisher = Publisher(connection)
+                log.info("outbox relay started", extra={"service": db.service})
+                backoff = 0.5
+                while not stop.is_set():
+                    if relay_once(db, publisher) == 0:
+                        stop.wait(idle_sleep)
+        except Exception as exc:  # noqa: BLE001 - broker or database down: wait and retry
+            log.warning("outbox relay error; retrying", extra={"error": repr(exc), "backoff": backoff})
+            stop.wait(backoff)
+            backoff = min(backoff * 2, max_backoff)

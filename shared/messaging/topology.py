@@ -1,0 +1,146 @@
+"""The whole system's exchanges, queues and bindings, declared by every process.
+
+Declaring everything everywhere is cheap and idempotent, and it matters: a
+publisher must know every binding before it publishes, or a message routed
+by a process that never declared the queue goes nowhere.
+
+Each consuming handler has a durable queue of its own (one queue per
+handler): a message fans out to every handler that wants it, and each handler
+acknowledges, retries and dead-letters independently. Commands go to one
+queue per owning service.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from kombu import Exchange, Queue, binding
+
+from shared import config
+from shared.config import SERVICES
+from shared.contracts import CONTRACTS, contract
+
+DEAD_LETTER_EXCHANGE = "titles.dead"
+# Backoff before each retry on RabbitMQ: a message waits in <queue>.retry.<n>
+# for this long (queue TTL), then is dead-lettered back to its queue.
+RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    service: str  # the consuming service
+    name: str  # the handler's name, unique within the service
+    types: tuple[str, ...]
+
+    @property
+    def queue(self) -> str:
+        return f"{self.service}.{self.name}"
+
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    # profile
+    Subscription("profile", "commands", ("profile.take_snapshot.v1",)),
+    # declaration
+    Subscription("declaration", "on_snapshot_taken", ("profile.snapshot.taken.v1",)),
+    Subscription("declaration", "on_snapshot_refused", ("profile.snapshot.refused.v1",)),
+    Subscription("declaration", "on_stage_changed", ("review.stage.changed.v1",)),
+    Subscription("declaration", "on_decision_recorded", ("review.decision.recorded.v1",)),
+    Subscription("declaration", "on_review_completed", ("review.completed.v1",)),
+    # review
+    Subscription("review", "on_organisation_registered", ("profile.organisation.registered.v1",)),
+    Subscription("review", "on_declaration_submitted", ("declaration.submitted.v1",)),
+    Subscription("review", "on_certificate_issued", ("certificate.issued.v1",)),
+    # certificate
+    Subscription("certificate", "commands", ("certificate.issue.v1",)),
+    # notify
+    Subscription("notify", "on_stage_changed", ("review.stage.changed.v1",)),
+    Subscription("notify", "on_decision_recorded", ("review.decision.recorded.v1",)),
+    Subscription("notify", "on_review_completed", ("review.completed.v1",)),
+    Subscription("notify", "on_certificate_issued", ("certificate.issued.v1",)),
+)
+
+
+def subscriptions_of(service: str) -> tuple[Subscription, ...]:
+    return tuple(s for s in SUBSCRIPTIONS if s.service == service)
+
+
+def named(name: str) -> str:
+    return config.namespace() + name
+
+
+def exchange(name: str) -> Exchange:
+    kind = "topic" if name.endswith(".events") else "direct"
+    return Exchange(named(name), type=kind, durable=True)
+
+
+def exchanges() -> list[Exchange]:
+    names = {f"{s}.events" for s in SERVICES} | {c.exchange for c in CONTRACTS.values()}
+    return [exchange(n) for n in sorted(names)] + [Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True)]
+
+
+def queue_type() -> str:
+    return os.environ.get("TITLES_QUEUE_TYPE", "quorum")
+
+
+def main_queue(sub: Subscription, on_rabbitmq: bool) -> Queue:
+    bindings = [(exchange(contract(t).exchange), t) for t in sub.types]
+    arguments = None
+    if on_rabbitmq:
+        arguments = {
+            "x-queue-type": queue_type(),
+            "x-dead-letter-exchange": named(DEAD_LETTER_EXCHANGE),
+            "x-dead-letter-routing-key": named(sub.queue),
+        }
+    return Queue(
+        named(sub.queue),
+        bindings=[binding(ex, routing_key=rk) for ex, rk in bindings],
+        durable=True,
+        queue_arguments=arguments,
+    )
+
+
+def dead_queue(sub: Subscription) -> Queue:
+    """Where a message ends after its last retry, for operators to inspect and replay."""
+    return Queue(
+        named(sub.queue + ".dead"),
+        exchange=Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True),
+        routing_key=named(sub.queue),
+        durable=True,
+    )
+
+
+def retry_queue(sub: Subscription, attempt: int) -> Queue:
+    """RabbitMQ only: holds a failed message for a delay, then returns it to its queue."""
+    return Queue(
+        named(f"{sub.queue}.retry.{attempt}"),
+        durable=True,
+        queue_arguments={
+            "x-message-ttl": RETRY_DELAYS_MS[attempt - 1],
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": named(sub.queue),
+        },
+    )
+
+
+def all_queues(on_rabbitmq: bool) -> list[Queue]:
+    queues: list[Queue] = []
+    for sub in SUBSCRIPTIONS:
+        queues.append(main_queue(sub, on_rabbitmq))
+        queues.append(dead_queue(sub))
+        if on_rabbitmq:
+            queues.extend(retry_queue(sub, n) for n in range(1, len(RETRY_DELAYS_MS) + 1))
+    return queues
+
+
+def declare(connection) -> None:  # noqa: ANN001 - a kombu Connection
+    """Declare every exchange, queue and binding of the system (idempotent)."""
+    on_rabbitmq = is_rabbitmq(connection)
+    with connection.channel() as channel:
+        for ex in exchanges():
+            ex(channel).declare()
+        for queue in all_queues(on_rabbitmq):
+            queue(channel).declare()
+
+
+def is_rabbitmq(connection) -> bool:  # noqa: ANN001
+    return connection.transport.driver_type == "amqp"

@@ -1,0 +1,54 @@
+"""Prometheus metrics shared by every process of a service.
+
+The HTTP workers, the consumer and the relay of one service are separate
+processes; with ``PROMETHEUS_MULTIPROC_DIR`` set (``titles run`` and the
+compose file set it per service) their counters are summed at ``/metrics``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+http_requests = Counter(
+    "titles_http_requests_total", "HTTP requests handled", ["service", "method", "endpoint", "status"]
+)
+http_seconds = Histogram(
+    "titles_http_request_seconds", "HTTP request duration", ["service", "endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+messages_consumed = Counter(
+    "titles_messages_consumed_total", "Messages consumed", ["service", "handler", "type", "outcome"]
+)
+messages_published = Counter("titles_messages_published_total", "Messages published", ["service", "type"])
+
+
+class _BacklogCollector:
+    """Outbox backlog read from the database at scrape time (true across processes)."""
+
+    def __init__(self, service: str, backlog: Callable[[], int]):
+        self.service = service
+        self.backlog = backlog
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("titles_outbox_backlog", "Outbox rows not yet published", labels=["service"])
+        try:
+            gauge.add_metric([self.service], float(self.backlog()))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+            gauge.add_metric([self.service], float("nan"))
+        yield gauge
+
+
+def render(service: str, backlog: Callable[[], int]) -> bytes:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for collector in (http_requests, http_seconds, messages_consumed, messages_published):
+            registry.register(collector)
+    registry.register(_BacklogCollector(service, backlog))
+    return generate_latest(registry)

@@ -1,0 +1,101 @@
+"""A service's database and the unit of work that commits explicitly.
+
+Everything a command changes, and every message it emits, is written in one
+transaction: the messages go to the outbox table and a relay publishes them
+after commit. Nothing is half written and no message is lost.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.contracts import contract, validate_outgoing
+from shared.db import make_engine, ping
+from shared.messaging.envelope import Envelope
+from shared.observability import context
+
+
+class Database:
+    """One service's engine, session factory and messaging tables."""
+
+    def __init__(self, service: str, url: str, metadata: Any, outbox_model: type, inbox_model: type):
+        self.service = service
+        self.url = url
+        self.metadata = metadata
+        self.engine: Engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.outbox_model = outbox_model
+        self.inbox_model = inbox_model
+
+    def uow(self, readonly: bool = False) -> "UnitOfWork":
+        return UnitOfWork(self, readonly=readonly)
+
+    def ping(self) -> None:
+        ping(self.engine)
+
+    def outbox_backlog(self) -> int:
+        with self.sessions() as session:
+            session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            model = self.outbox_model
+            return session.scalar(select(func.count()).select_from(model).where(model.published_at.is_(None))) or 0
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    session: Session
+
+    def __init__(self, db: Database, readonly: bool = False):
+        self.db = db
+        self.readonly = readonly
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self.db.sessions()
+        if self.readonly:
+            # Reads need no write lock on SQLite (WAL readers run beside a writer).
+            self.session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        # Whatever was not committed explicitly is thrown away. close() rolls
+        # back without expiring loaded objects, so views can still render them.
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def publish(self, message_type: str, data: dict[str, Any], correlation_id: str | None = None) -> Envelope:
+        """Write a message to the outbox, in this transaction."""
+        validate_outgoing(message_type, data)
+        envelope = Envelope(
+            type=message_type,
+            source=self.db.service,
+            data=data,
+            correlation_id=correlation_id or context.correlation_id.get(),
+            causation_id=context.causation_id.get(),
+        )
+        self.session.add(
+            self.db.outbox_model(
+                message_id=envelope.id,
+                type=message_type,
+                exchange=contract(message_type).exchange,
+                routing_key=message_type,
+                body=envelope.to_json(),
+            )
+        )
+        return envelope
+
+    def seen(self, message_id: str, handler: str) -> bool:
+        return self.session.get(self.db.inbox_model, (message_id, handler)) is not None
+
+    def remember(self, envelope: Envelope, handler: str) -> None:
+        self.session.add(self.db.inbox_model(message_id=envelope.id, handler=handler, type=envelope.type))
+        # Flush now: on PostgreSQL a concurrent duplicate fails here, before the effect.
+        self.session.flush()

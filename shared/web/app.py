@@ -1,0 +1,163 @@
+"""The app factory every service builds on.
+
+It gives each service the same operational surface: ``/health`` (alive),
+``/ready`` (database and broker answer), ``/metrics``, ``/openapi.json``,
+problem-details errors, bearer-token authentication, JSON request logs that
+carry the correlation id, and request metrics.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable, Iterable
+
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from shared import config
+from shared.errors import DomainError
+from shared.identity.flask_auth import init_auth
+from shared.identity.tokens import TokenVerifier
+from shared.messaging import broker
+from shared.observability import context, metrics
+from shared.uow import Database
+from shared.web import problems
+
+log = logging.getLogger(__name__)
+
+
+class ProblemApi(Api):
+    """flask-smorest, answering every error with RFC 9457 problem details."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return problems.from_http_exception(error)
+
+
+def create_service_app(
+    service: str,
+    database: Database,
+    blueprints: Iterable[Blueprint],
+    *,
+    title: str,
+    description: str,
+    verifier: TokenVerifier | None = None,
+    broker_check: Callable[[], None] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> Flask:
+    app = Flask(service)
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+            "security": [{"bearer": []}],
+        },
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # Chinese stays readable in responses
+    app.extensions["titles.database"] = database
+    app.extensions["titles.service"] = service
+    for key, value in (extensions or {}).items():
+        app.extensions[key] = value
+
+    settings = config.oidc()
+    init_auth(app, verifier or TokenVerifier(settings.issuer, settings.audience, settings.jwks_url))
+
+    api = ProblemApi(app)
+    api.register_blueprint(_operations_blueprint(service, database, broker_check or broker.ping))
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    app.extensions["titles.api"] = api
+
+    app.register_error_handler(DomainError, problems.from_domain_error)
+    app.register_error_handler(Exception, _unexpected)
+    _instrument(app, service)
+    return app
+
+
+def database() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["titles.database"]
+
+
+def _unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return problems.from_http_exception(error)
+    log.exception("unhandled error")
+    return problems.from_http_exception(InternalServerError())
+
+
+def _operations_blueprint(service: str, db: Database, broker_check: Callable[[], None]) -> Blueprint:
+    ops = Blueprint("operations", __name__, description="Liveness, readiness and metrics")
+
+    @ops.route("/health")
+    @ops.doc(security=[])
+    def health() -> Response:
+        """The process is alive."""
+        return jsonify(status="ok", service=service)
+
+    @ops.route("/ready")
+    @ops.doc(security=[])
+    def ready() -> Response | tuple[Response, int]:
+        """The service's database and the broker answer."""
+        checks: dict[str, str] = {}
+        for name, check in (("database", db.ping), ("broker", broker_check)):
+            try:
+                check()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - report, do not crash the probe
+                checks[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+        ok = all(v == "ok" for v in checks.values())
+        if ok:
+            return jsonify(status="ready", service=service, checks=checks)
+        return problems.problem(503, "Service Unavailable", "dependencies not ready: " +
+                                ", ".join(k for k, v in checks.items() if v != "ok"),
+                                [{"field": k, "rule": "reachable", "message": v} for k, v in checks.items()
+                                 if v != "ok"]), 503
+
+    @ops.route("/metrics")
+    @ops.doc(security=[])
+    def prometheus() -> Response:
+        """Prometheus metrics: requests, messages consumed and published, outbox backlog."""
+        return Response(metrics.render(service, db.outbox_backlog), mimetype="text/plain; version=0.0.4")
+
+    return ops
+
+
+def _instrument(app: Flask, service: str) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        g.context_token = context.correlation_id.set(request.headers.get("X-Correlation-ID") or None)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.http_requests.labels(service, request.method, endpoint, str(response.status_code)).inc()
+        metrics.http_seconds.labels(service, endpoint).observe(elapsed)
+        if context.correlation_id.get():
+            response.headers["X-Correlation-ID"] = context.correlation_id.get()
+        if endpoint not in ("/health", "/metrics", "/ready"):
+            log.info("request", extra={"method": request.method, "path": request.path,
+                                       "status": response.status_code, "ms": round(elapsed * 1000, 2)})
+        return response
+
+    @app.teardown_request
+    def _reset(_exc: BaseException | None) -> None:
+        token = g.pop("context_token", None)
+        if token is not None:
+            context.correlation_id.reset(token)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,11 @@
+"""Schemas that several services' APIs share."""
+from marshmallow import Schema, fields, validate
+
+
+class PageQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+def page_of(items: list, total: int, page: int, per_page: int) -> dict:
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
