@@ -1,0 +1,202 @@
+"""Test fixtures: the same suite on the embedded default or on real servers.
+
+Backends are chosen by environment variables:
+
+- ``TEST_POSTGRES_URL`` (e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``):
+  each service gets a fresh PostgreSQL database for the run; otherwise SQLite files.
+- ``TEST_BROKER_URL`` (e.g. ``amqp://guest:guest@127.0.0.1:5672//``): RabbitMQ,
+  with a namespace of its own for the run; otherwise the embedded transport.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+RUN_ID = uuid.uuid4().hex[:8]
+POSTGRES = os.environ.get("TEST_POSTGRES_URL")
+RABBITMQ = os.environ.get("TEST_BROKER_URL")
+SERVICES = ("profile", "declaration", "review", "certificate", "notify")
+
+
+def pytest_report_header(config: Any) -> str:
+    return (f"titles backends: database={'postgresql' if POSTGRES else 'sqlite'}, "
+            f"broker={'rabbitmq' if RABBITMQ else 'embedded'}, run id {RUN_ID}")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("titles-data")
+    os.environ["TITLES_DATA_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def database_urls(data_dir: Path) -> Iterator[dict[str, str]]:
+    """One database per service for the whole run, migrated to head."""
+    from shared.migrations import upgrade
+
+    if POSTGRES:
+        admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+        names = {s: f"titles_t{RUN_ID}_{s}" for s in SERVICES}
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        base = POSTGRES.rsplit("/", 1)[0]
+        urls = {s: f"{base}/{name}" for s, name in names.items()}
+    else:
+        urls = {s: f"sqlite:///{data_dir / (s + '.db')}" for s in SERVICES}
+    for service, url in urls.items():
+        os.environ[f"{service.upper()}_DATABASE_URL"] = url
+        upgrade(service, url)
+    yield urls
+    if POSTGRES:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def broker_url(data_dir: Path) -> Iterator[str]:
+    from kombu import Connection
+
+    from shared.messaging import topology
+
+    if RABBITMQ:
+        url = RABBITMQ
+        os.environ["TITLES_NAMESPACE"] = f"t{RUN_ID}."
+    else:
+        url = f"embedded://{data_dir / 'broker'}"
+    os.environ["BROKER_URL"] = url
+    yield url
+    if RABBITMQ:
+        with Connection(url) as conn, conn.channel() as channel:
+            for queue in topology.all_queues(on_rabbitmq=True):
+                channel.queue_delete(queue.name)
+            for exchange in topology.exchanges():
+                channel.exchange_delete(exchange.name)
+
+
+@pytest.fixture(scope="session")
+def dbs(database_urls: dict[str, str], broker_url: str) -> Iterator[dict[str, Any]]:
+    """Each service's Database, keyed by service name."""
+    from shared import bootstrap
+
+    databases = {s: bootstrap.service(s).database(database_urls[s]) for s in SERVICES}
+    yield databases
+    for db in databases.values():
+        db.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table after each test that used the databases."""
+    yield
+    if "dbs" not in request.fixturenames:
+        return
+    databases = request.getfixturevalue("dbs")
+    for db in databases.values():
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def verifier(data_dir: Path) -> Any:
+    from shared.identity import dev_issuer
+    from shared.identity.tokens import TokenVerifier
+
+    jwks_path = dev_issuer.write_jwks_file(data_dir / "jwks.json", data_dir=data_dir)
+    return TokenVerifier(dev_issuer.default_issuer(), "titles", jwks_path.as_uri())
+
+
+@pytest.fixture(scope="session")
+def token(data_dir: Path) -> Callable[[str], str]:
+    from shared.identity import dev_issuer
+
+    def issue(username: str) -> str:
+        return dev_issuer.issue_token(username, data_dir=data_dir)
+
+    return issue
+
+
+@pytest.fixture
+def auth(token: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
+    """Headers for a demonstration user: ``client.get(url, headers=auth("unit"))``."""
+    return lambda username: {"Authorization": f"Bearer {token(username)}"}
+
+
+@pytest.fixture
+def apps(dbs: dict[str, Any], verifier: Any) -> dict[str, Any]:
+    from shared import bootstrap
+
+    return {s: bootstrap.service(s).create_app(dbs[s], verifier) for s in SERVICES}
+
+
+@pytest.fixture
+def clients(apps: dict[str, Any]) -> dict[str, Any]:
+    return {s: app.test_client() for s, app in apps.items()}
+
+
+@pytest.fixture
+def demo(dbs: dict[str, Any]) -> dict[str, Any]:
+    """The demonstration data, loaded through each service's seed (as ``titles seed`` does)."""
+    from shared import bootstrap
+    from services.review import bootstrap as review
+
+    for service in SERVICES:
+        bootstrap.service(service).seed(dbs[service])
+    review.deploy(dbs["review"])
+    return dbs
+
+
+class Workers:
+    """Relays and consumers of every service, on threads of the test process.
+
+    Like nameko's test helpers: fire an entry point, then ``wait`` for its effect.
+    """
+
+    def __init__(self, dbs: dict[str, Any]):
+        from shared import bootstrap
+        from shared.messaging import relay
+        from shared.messaging.consumer import ServiceConsumer
+
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        for service, db in dbs.items():
+            consumer = ServiceConsumer(db, bootstrap.service(service).handlers())
+            self.threads.append(threading.Thread(target=consumer.run, args=(self.stop,), daemon=True,
+                                                 name=f"{service}-consumer"))
+            self.threads.append(threading.Thread(target=relay.run, args=(db, self.stop), daemon=True,
+                                                 name=f"{service}-relay"))
+        for thread in self.threads:
+            thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def workers(dbs: dict[str, Any]) -> Iterator[Workers]:
+    running = Workers(dbs)
+    yield running
+    running.close()
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
