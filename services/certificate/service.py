@@ -77,7 +77,8 @@ def of_holder(uow: UnitOfWork, subject: str) -> list[Certificate]:
 def verify(uow: UnitOfWork, number: str, code: str) -> Certificate:
     found = uow.session.scalar(select(Certificate).where(Certificate.number == number))
     # A wrong code and an unknown number look the same: nothing leaks.
-    if found is None or not secrets.compare_digest(found.verification_code, code.upper()):
+    # Compare bytes: compare_digest refuses non-ASCII str (a 500 for a typo like "验证码").
+    if found is None or not secrets.compare_digest(found.verification_code.encode(), code.upper().encode()):
         raise NotFound("no certificate matches this number and verification code (未找到证书)")
     return found
 

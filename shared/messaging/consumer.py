@@ -9,7 +9,7 @@ Failures: on RabbitMQ a failed message is moved to ``<queue>.retry.<n>``
 (a TTL queue that returns it after a growing delay) and, after the last
 retry, rejected into ``<queue>.dead`` through the dead-letter exchange. On
 the embedded transport, which has no TTLs, the consumer retries in place with
-the same growing delays (shorter) and then moves the message to
+the same growing delays (a tenth as long) and then moves the message to
 ``<queue>.dead``. A message that breaks its contract goes to ``.dead`` at once.
 """
 from __future__ import annotations
@@ -32,7 +32,6 @@ from shared.uow import Database, UnitOfWork
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope, dict[str, Any]], None]
-EMBEDDED_RETRY_DELAYS_S = (0.2, 1.0, 3.0)
 
 
 class Poison(Exception):
@@ -106,10 +105,12 @@ class ServiceConsumer:
                 if on_rabbitmq:
                     self._retry_on_rabbitmq(sub, message, attempts, producer, exc)
                     return
-                if attempts >= len(EMBEDDED_RETRY_DELAYS_S):
+                # Same schedule as on RabbitMQ, a tenth as long: this blocks the consumer.
+                delays = topology.retry_delays_ms()
+                if attempts >= len(delays):
                     self._dead(sub, message, repr(exc), on_rabbitmq, producer)
                     return
-                time.sleep(EMBEDDED_RETRY_DELAYS_S[attempts])
+                time.sleep(delays[attempts] / 10_000)
                 attempts += 1
                 continue
             self._count(sub, envelope, outcome)
@@ -118,7 +119,7 @@ class ServiceConsumer:
 
     def _retry_on_rabbitmq(self, sub: Subscription, message: Any, attempts: int, producer: Producer,
                            exc: Exception) -> None:
-        if attempts >= len(topology.RETRY_DELAYS_MS):
+        if attempts >= len(topology.retry_delays_ms()):
             message.reject(requeue=False)  # the queue's dead-letter exchange takes it to <queue>.dead
             return
         headers = dict(message.headers or {})

@@ -21,9 +21,15 @@ from shared.config import SERVICES
 from shared.contracts import CONTRACTS, contract
 
 DEAD_LETTER_EXCHANGE = "titles.dead"
-# Backoff before each retry on RabbitMQ: a message waits in <queue>.retry.<n>
+# Backoff before each retry: on RabbitMQ a message waits in <queue>.retry.<n>
 # for this long (queue TTL), then is dead-lettered back to its queue.
-RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
+# TITLES_RETRY_DELAYS_MS overrides them (comma-separated), e.g. for tests.
+DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
+
+
+def retry_delays_ms() -> tuple[int, ...]:
+    raw = os.environ.get("TITLES_RETRY_DELAYS_MS")
+    return tuple(int(v) for v in raw.split(",")) if raw else DEFAULT_RETRY_DELAYS_MS
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def retry_queue(sub: Subscription, attempt: int) -> Queue:
         named(f"{sub.queue}.retry.{attempt}"),
         durable=True,
         queue_arguments={
-            "x-message-ttl": RETRY_DELAYS_MS[attempt - 1],
+            "x-message-ttl": retry_delays_ms()[attempt - 1],
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": named(sub.queue),
         },
@@ -128,7 +134,7 @@ def all_queues(on_rabbitmq: bool) -> list[Queue]:
         queues.append(main_queue(sub, on_rabbitmq))
         queues.append(dead_queue(sub))
         if on_rabbitmq:
-            queues.extend(retry_queue(sub, n) for n in range(1, len(RETRY_DELAYS_MS) + 1))
+            queues.extend(retry_queue(sub, n) for n in range(1, len(retry_delays_ms()) + 1))
     return queues
 
 

@@ -1,0 +1,274 @@
+"""Reliability of the messaging layer, on whichever broker the run uses.
+
+On RabbitMQ (TEST_BROKER_URL) these are the issue's reliability checks: a
+message delivered twice has one effect; a consumer that fails in the middle
+gets the message again and the effect happens once; an outbox row written
+before a relay crash is published after the relay restarts.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from services.notify import bootstrap as notify
+from services.notify.models import Message
+from shared.messaging import broker, relay, topology
+from shared.messaging.consumer import ServiceConsumer
+from shared.messaging.envelope import Envelope
+from tests.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def issued(declaration_id: str | None = None) -> dict[str, Any]:
+    return {
+        "certificate_id": str(uuid.uuid4()), "number": "TJZC2026000042",
+        "declaration_id": declaration_id or str(uuid.uuid4()), "holder": "applicant", "holder_name": "张伟",
+        "series": "工程", "level": "副高级", "specialty": "软件工程", "qualification_name": "高级工程师",
+        "issued_on": "2026-11-27",
+    }
+
+
+def publish_from_certificate(dbs: dict[str, Any], data: dict[str, Any]) -> Envelope:
+    with dbs["certificate"].uow() as uow:
+        envelope = uow.publish("certificate.issued.v1", data, correlation_id=data["declaration_id"])
+        uow.commit()
+    return envelope
+
+
+def messages_for(dbs: dict[str, Any], declaration_id: str) -> int:
+    with dbs["notify"].uow(readonly=True) as uow:
+        return uow.session.scalar(select(func.count()).select_from(Message).where(
+            Message.declaration_id == declaration_id)) or 0
+
+
+def pending(db: Any) -> int:
+    return db.outbox_backlog()
+
+
+def run_consumer(db: Any, handlers: dict[str, Any]) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=ServiceConsumer(db, handlers).run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def test_the_outbox_is_published_and_consumed_with_the_envelope_intact(dbs, workers):
+    data = issued()
+    envelope = publish_from_certificate(dbs, data)
+    wait_for("the notify message", lambda: messages_for(dbs, data["declaration_id"]) == 1)
+    with dbs["notify"].uow(readonly=True) as uow:
+        inbox = uow.session.get(dbs["notify"].inbox_model, (envelope.id, "notify.on_certificate_issued"))
+        assert inbox is not None and inbox.type == "certificate.issued.v1"
+    assert pending(dbs["certificate"]) == 0
+
+
+def test_a_message_delivered_twice_has_one_effect(dbs, broker_url):
+    data = issued()
+    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=data,
+                        correlation_id=data["declaration_id"])
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        for _ in range(2):  # the same message id twice, as a relay that crashed before commit would
+            publisher.publish(envelope.id, envelope.type, "certificate.events", envelope.type, envelope.to_json(),
+                              correlation_id=envelope.correlation_id)
+        publisher.close()
+    stop, thread = run_consumer(dbs["notify"], notify.handlers())
+    try:
+        wait_for("the effect", lambda: messages_for(dbs, data["declaration_id"]) == 1)
+        # Both copies are consumed (the second as a duplicate) and still one effect.
+        wait_for("both deliveries", lambda: _queue_empty("notify.on_certificate_issued"), timeout=15)
+        assert messages_for(dbs, data["declaration_id"]) == 1
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_a_consumer_failing_midway_gets_the_message_again_and_the_effect_happens_once(dbs, broker_url):
+    handlers = notify.handlers()
+    original = handlers["certificate.issued.v1"]
+    calls: list[str] = []
+
+    def flaky(uow, envelope, data):  # noqa: ANN001
+        calls.append(envelope.id)
+        original(uow, envelope, data)  # the effect is written...
+        uow.session.flush()
+        if len(calls) == 1:
+            raise ConnectionError("the database went away mid-handler")  # ...and rolled back
+
+    handlers["certificate.issued.v1"] = flaky
+    data = issued()
+    publish_from_certificate(dbs, data)
+    stop, thread = run_consumer(dbs["notify"], handlers)
+    relay_stop = threading.Event()
+    relay_thread = threading.Thread(target=relay.run, args=(dbs["certificate"], relay_stop), daemon=True)
+    relay_thread.start()
+    try:
+        wait_for("the retried message", lambda: messages_for(dbs, data["declaration_id"]) == 1, timeout=30)
+        assert len(calls) == 2 and calls[0] == calls[1]
+        assert messages_for(dbs, data["declaration_id"]) == 1
+    finally:
+        stop.set(), relay_stop.set()
+        thread.join(10), relay_thread.join(10)
+
+
+def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_redelivered(dbs, broker_url,
+                                                                                        tmp_path):
+    data = issued()
+    publish_from_certificate(dbs, data)
+    relay_stop = threading.Event()
+    relay_thread = threading.Thread(target=relay.run, args=(dbs["certificate"], relay_stop), daemon=True)
+    relay_thread.start()
+    marker = tmp_path / "inside-handler"
+    env = dict(os.environ, NOTIFY_DATABASE_URL=dbs["notify"].url, PYTHONPATH=str(ROOT))
+    stalled = subprocess.Popen([sys.executable, "-m", "tests.helpers.stalled_consumer", str(marker)], env=env,
+                               cwd=ROOT)
+    try:
+        wait_for("the stalled consumer to take the message", marker.exists, timeout=30)
+        stalled.send_signal(signal.SIGKILL)
+        stalled.wait(10)
+        assert messages_for(dbs, data["declaration_id"]) == 0  # its uncommitted effect died with it
+        stop, thread = run_consumer(dbs["notify"], notify.handlers())
+        try:
+            wait_for("redelivery", lambda: messages_for(dbs, data["declaration_id"]) == 1, timeout=30)
+        finally:
+            stop.set()
+            thread.join(10)
+    finally:
+        if stalled.poll() is None:
+            stalled.kill()
+        relay_stop.set()
+        relay_thread.join(10)
+
+
+def test_an_outbox_row_written_before_a_relay_crash_is_published_after_restart(dbs, broker_url):
+    env = dict(os.environ, CERTIFICATE_DATABASE_URL=dbs["certificate"].url, PYTHONPATH=str(ROOT))
+    titles = str(Path(sys.executable).with_name("titles"))
+    first = subprocess.Popen([titles, "relay", "certificate"], env=env, cwd=ROOT)
+    data = issued()
+    try:
+        publish_from_certificate(dbs, data)
+        first.send_signal(signal.SIGKILL)  # the relay crashes, perhaps before it saw the row
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    stop, thread = run_consumer(dbs["notify"], notify.handlers())
+    second = subprocess.Popen([titles, "relay", "certificate"], env=env, cwd=ROOT)
+    try:
+        wait_for("publication after restart", lambda: pending(dbs["certificate"]) == 0, timeout=30)
+        wait_for("the effect", lambda: messages_for(dbs, data["declaration_id"]) == 1, timeout=30)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(15)
+        stop.set()
+        thread.join(10)
+    assert second.returncode == 0  # a clean stop on SIGTERM
+
+
+def test_a_relay_crash_between_confirm_and_commit_publishes_again_and_the_effect_happens_once(dbs, broker_url):
+    data = issued()
+    publish_from_certificate(dbs, data)
+
+    class CrashAfterConfirm(relay.Publisher):
+        def publish(self, *args: Any, **kwargs: Any) -> None:
+            super().publish(*args, **kwargs)
+            raise ConnectionResetError("relay died after the broker confirmed")
+
+    with broker.connect() as connection:
+        with pytest.raises(ConnectionResetError):
+            relay.relay_once(dbs["certificate"], CrashAfterConfirm(connection))
+    assert pending(dbs["certificate"]) == 1  # not marked: it will be published again
+    with broker.connect() as connection:
+        assert relay.relay_once(dbs["certificate"], relay.Publisher(connection)) == 1
+    stop, thread = run_consumer(dbs["notify"], notify.handlers())
+    try:
+        wait_for("the effect", lambda: messages_for(dbs, data["declaration_id"]) == 1)
+        wait_for("the duplicate to be consumed", lambda: _queue_empty("notify.on_certificate_issued"), timeout=15)
+        assert messages_for(dbs, data["declaration_id"]) == 1
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def _queue_empty(queue: str) -> bool:
+    with broker.connect() as connection, connection.channel() as channel:
+        return channel.queue_declare(topology.named(queue), passive=True).message_count == 0
+
+
+def _dead_letters(queue: str) -> list[Any]:
+    found = []
+    with broker.connect() as connection, connection.channel() as channel:
+        while True:
+            message = channel.basic_get(topology.named(queue + ".dead"))
+            if message is None:
+                return found
+            channel.basic_ack(message.delivery_tag)
+            found.append(message)
+
+
+def test_a_message_that_breaks_its_contract_is_dead_lettered_without_effect(dbs, broker_url):
+    data = issued()
+    del data["number"]  # required by the contract
+    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=data)
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        publisher.publish(envelope.id, envelope.type, "certificate.events", envelope.type, envelope.to_json())
+        publisher.close()
+    stop, thread = run_consumer(dbs["notify"], notify.handlers())
+    try:
+        dead = wait_for("the dead letter", lambda: _dead_letters("notify.on_certificate_issued"), timeout=30)
+        assert Envelope.from_json(dead[0].body).id == envelope.id
+        assert messages_for(dbs, data["declaration_id"]) == 0
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_a_handler_that_always_fails_is_retried_with_backoff_then_dead_lettered(dbs, broker_url):
+    handlers = notify.handlers()
+    attempts: list[str] = []
+
+    def broken(uow, envelope, data):  # noqa: ANN001
+        attempts.append(envelope.id)
+        raise RuntimeError("a bug")
+
+    handlers["certificate.issued.v1"] = broken
+    data = issued()
+    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=data)
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        publisher.publish(envelope.id, envelope.type, "certificate.events", envelope.type, envelope.to_json())
+        publisher.close()
+    stop, thread = run_consumer(dbs["notify"], handlers)
+    try:
+        dead = wait_for("the dead letter", lambda: _dead_letters("notify.on_certificate_issued"), timeout=30)
+        assert Envelope.from_json(dead[0].body).id == envelope.id
+        assert len(attempts) == 1 + len(topology.retry_delays_ms())
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_every_subscription_has_a_handler_and_every_handler_a_subscription():
+    from shared import bootstrap
+    from shared.config import SERVICES
+
+    for service in SERVICES:
+        wanted = {t for s in topology.subscriptions_of(service) for t in s.types}
+        assert set(bootstrap.service(service).handlers()) == wanted, service
+
+
+def test_declaring_the_topology_twice_is_harmless(broker_url):
+    with broker.connect() as connection:
+        topology.declare(connection)
+        topology.declare(connection)
