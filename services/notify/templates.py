@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 OUTCOMES = {"certified": "评审通过，已发证", "not_passed": "评审未通过"}
+UNSTATED = "未说明"  # an optional field left empty (a return without a reason), never "None"
 
 TEMPLATES: dict[str, tuple[str, str]] = {
     "stage_change": ("申报进度更新", "您的职称申报已进入“{stage_name}”环节。"),
@@ -16,6 +17,6 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 
 def render(kind: str, data: dict[str, Any]) -> tuple[str, str]:
     title, body = TEMPLATES[kind]
-    values = dict(data)
+    values = {key: UNSTATED if value is None else value for key, value in data.items()}
     values.setdefault("outcome_text", OUTCOMES.get(str(data.get("outcome")), str(data.get("outcome"))))
     return title, body.format(**values)

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, jsonify, request
 
-DEFAULT_ISSUER = "http://127.0.0.1:8000"
+from shared import config
+
+DEFAULT_ISSUER = "http://127.0.0.1:8000"  # config.service_url("issuer") by default
 DEFAULT_AUDIENCE = "titles"
 DEFAULT_LIFETIME = 8 * 3600
 KEY_FILE = Path("dev-issuer") / "private_key.pem"
@@ -64,11 +66,12 @@ def _user(username: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- key
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    return Path(data_dir or os.environ.get("TITLES_DATA_DIR") or "./data").resolve()
+    return Path(data_dir or config.data_dir()).resolve()
 
 
 def default_issuer() -> str:
-    return os.environ.get("OIDC_ISSUER") or DEFAULT_ISSUER
+    """$OIDC_ISSUER, else this issuer's own URL (port 8000 unless ISSUER_PORT says otherwise)."""
+    return config.oidc().issuer
 
 
 def _create_key_file(path: Path) -> None:
