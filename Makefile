@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` (start everything on the
+# embedded default) and `make test` (the whole suite). See README.md.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run scenario test test-real clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the five services, consumers, relays, scheduler and dev issuer (Ctrl-C stops all).
+run: $(STAMP)
+	$(BIN)/titles run
+
+## Carry one declaration to a certificate against the running system.
+scenario: $(STAMP)
+	$(BIN)/titles scenario
+
+## The whole suite; set TEST_POSTGRES_URL and TEST_BROKER_URL to run it on real servers.
+test: $(STAMP)
+	$(BIN)/pytest
+
+## The suite on the local PostgreSQL and RabbitMQ.
+test-real: $(STAMP)
+	TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
+	TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// $(BIN)/pytest
+
+clean:
+	rm -rf data .pytest_cache
