@@ -172,6 +172,7 @@ class Workers:
 
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
+        _purge_queues()  # messages a previous test left in flight are not this test's
         for service, db in dbs.items():
             consumer = ServiceConsumer(db, bootstrap.service(service).handlers())
             self.threads.append(threading.Thread(target=consumer.run, args=(self.stop,), daemon=True,
@@ -185,6 +186,16 @@ class Workers:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
+
+
+def _purge_queues() -> None:
+    from shared.messaging import broker, topology
+
+    with broker.connect() as connection:
+        topology.declare(connection)
+        with connection.channel() as channel:
+            for queue in topology.all_queues(topology.is_rabbitmq(connection)):
+                channel.queue_purge(queue.name)
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def own(uow: UnitOfWork, principal: Principal, declaration_id: str, lock: bool =
 def mine(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Declaration], int]:
     where = Declaration.applicant == principal.subject
     total = uow.session.scalar(select(func.count()).select_from(Declaration).where(where)) or 0
-    items = uow.session.scalars(select(Declaration).where(where).order_by(Declaration.created_at.desc())
+    items = uow.session.scalars(select(Declaration).where(where).order_by(Declaration.created_at.desc(), Declaration.id)
                                 .offset((page - 1) * per_page).limit(per_page))
     return list(items), total
 

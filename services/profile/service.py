@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from services.profile.models import Organisation, Profile, WorkExperience
 from shared.errors import Conflict, DomainError, NotFound
@@ -22,9 +23,16 @@ def profile_for(uow: UnitOfWork, principal: Principal) -> Profile:
         if not principal.name or not principal.id_number:
             raise DomainError.on("token", "identity_claims",
                                  "The identity token carries no verified name and ID number (实名信息)")
-        profile = Profile(subject=principal.subject, name=principal.name, id_number=principal.id_number)
-        uow.session.add(profile)
-        uow.session.flush()
+        try:
+            # A savepoint: when a concurrent first request created the profile
+            # meanwhile, only this insert is undone and theirs is used.
+            with uow.session.begin_nested():
+                profile = Profile(subject=principal.subject, name=principal.name, id_number=principal.id_number)
+                uow.session.add(profile)
+        except IntegrityError:
+            profile = uow.session.get(Profile, principal.subject, populate_existing=True)
+            if profile is None:
+                raise
     return profile
 
 
@@ -49,6 +57,9 @@ def register_organisation(uow: UnitOfWork, code: str, name: str, kind: str, pare
 
 def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> WorkExperience:
     profile = profile_for(uow, principal)
+    # Lock the profile row: concurrent additions for one applicant run one at a
+    # time, so the "one current employment" check below cannot be raced.
+    uow.session.get(Profile, profile.subject, with_for_update=True, populate_existing=True)
     status = fields["status"]
     if status not in WORK_STATUSES:
         raise DomainError.on("status", "one_of", f"status must be one of {', '.join(WORK_STATUSES)}")

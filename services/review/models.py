@@ -71,9 +71,13 @@ class Instance(Base):
     outcome: Mapped[str | None] = mapped_column(String(50), nullable=True)
     state: Mapped[str] = mapped_column(Text)  # SpiffWorkflow's JSON serialization
     serializer_version: Mapped[str] = mapped_column(String(20))
-    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every save
+    version: Mapped[int] = mapped_column(Integer)  # compare-and-set on every save
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    # Every UPDATE checks the version it read and bumps it: a second writer that
+    # slipped past the row lock fails with StaleDataError instead of overwriting.
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Task(Base):

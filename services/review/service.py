@@ -105,8 +105,9 @@ def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: 
     return list(items), total
 
 
-def task(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
-    found = uow.session.get(Task, task_id)
+def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False) -> Task:
+    # Changes lock the row: two reviewers claiming at once are serialised, not both granted.
+    found = uow.session.get(Task, task_id, with_for_update=lock or None)
     if found is None:
         raise NotFound.on("task_id", "exists", f"task {task_id} does not exist")
     if principal.role == "expert":
@@ -119,7 +120,7 @@ def task(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
 
 
 def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
-    found = task(uow, principal, task_id)
+    found = task(uow, principal, task_id, lock=True)
     if found.status == "claimed" and found.claimed_by != principal.subject:
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
     if found.status not in ("ready", "claimed"):
@@ -129,7 +130,7 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
 
 
 def unclaim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
-    found = task(uow, principal, task_id)
+    found = task(uow, principal, task_id, lock=True)
     if found.status != "claimed" or found.claimed_by != principal.subject:
         raise Conflict.on("task_id", "claimed_by_you", "only the person who claimed the task can release it")
     found.status, found.claimed_by = "ready", None
@@ -138,11 +139,11 @@ def unclaim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
 
 def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str, reason: str | None) -> Task:
     """Complete a task with a decision; the process moves on in the same transaction."""
-    found = task(uow, principal, task_id)
+    found = task(uow, principal, task_id, lock=True)
     if found.status == "claimed" and found.claimed_by != principal.subject:
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
     if found.status not in ("ready", "claimed"):
-        raise Conflict.on("task_id", "open", f"the task is already {found.status} (任务已处理)")
+        raise Conflict.on("task_id", "already_done", f"the task is already {found.status} (任务已处理)")
     allowed = found.decisions.split(",")
     if decision not in allowed:
         raise DomainError.on("decision", "allowed_decision",
@@ -172,10 +173,10 @@ def instance_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -> I
     found = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
     if found is None:
         raise NotFound.on("declaration_id", "exists", f"no review process for declaration {declaration_id}")
+    # Whose queue a task was in (an expert's own tasks only, as in _visible_to).
     involved = uow.session.scalar(select(Task.id).where(
         Task.declaration_id == declaration_id,
-        or_(Task.assignee == principal.subject,
-            (Task.role == principal.role) & (Task.organisation == principal.organisation))).limit(1))
+        or_(Task.assignee == principal.subject, _visible_to(principal))).limit(1))
     if principal.role not in ("title_office", "designer") and involved is None:
         raise Forbidden.on("declaration_id", "involved", "only organisations the declaration passed through see it")
     return found

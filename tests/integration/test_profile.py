@@ -255,3 +255,67 @@ def test_take_snapshot_refuses_an_applicant_without_a_profile(dbs):
     assert [m["data"]["applicant"] for m in refused] == ["nobody"]
     assert refused[0]["correlation_id"] == "d-1"
     assert outbox(dbs["profile"], "profile.snapshot.taken.v1") == []
+
+
+def test_a_token_without_verified_identity_claims_gets_no_profile(clients, dbs, data_dir):
+    import time
+
+    import jwt
+
+    from shared.identity import dev_issuer
+
+    kid, key = dev_issuer.signing_key(data_dir)
+    now = int(time.time())
+    claims = {"iss": dev_issuer.default_issuer(), "aud": "titles", "sub": "unverified", "iat": now,
+              "exp": now + 600, "role": "applicant", "name": "无证件号"}
+    headers = {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
+    response = clients["profile"].get("/api/v1/profile", headers=headers)
+    assert_problem(response, 422, "token", "identity_claims")
+    with dbs["profile"].uow(readonly=True) as uow:
+        from services.profile.models import Profile
+
+        assert uow.session.get(Profile, "unverified") is None
+
+
+def test_a_former_employer_given_by_code_must_be_a_unit(clients, auth, demo):
+    response = add_work(clients, auth, status="former", unit_code=DEPARTMENT, start_date="2010-07-01",
+                        end_date="2015-06-30")
+    assert_problem(response, 422, "unit_code", "registered_unit")
+    current_with_end = add_work(clients, auth, status="current", unit_code=UNIT, start_date="2015-07-01",
+                                end_date="2020-01-01")
+    assert_problem(current_with_end, 422, "end_date", "current_has_no_end")
+
+
+# -- concurrent requests (they race for real on PostgreSQL) -------------------------
+
+def concurrently(apps, count: int, request) -> list:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(count)
+
+    def call(index: int):
+        client = apps["profile"].test_client()
+        barrier.wait()
+        return request(client, index)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_concurrent_first_requests_create_one_profile(apps, auth, dbs):
+    headers = auth("applicant")
+    responses = concurrently(apps, 6, lambda client, _: client.get("/api/v1/profile", headers=headers))
+    assert [r.status_code for r in responses] == [200] * 6, [r.get_json() for r in responses]
+    assert all(r.get_json()["name"] == "张伟" for r in responses)
+
+
+def test_concurrent_current_employments_leave_one(apps, auth, demo):
+    headers = auth("applicant")
+    apps["profile"].test_client().get("/api/v1/profile", headers=headers)
+    responses = concurrently(apps, 4, lambda client, i: client.post(
+        "/api/v1/profile/work-experiences", headers=headers,
+        json={"status": "current", "unit_code": UNIT, "start_date": f"201{i}-07-01"}))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    profile = apps["profile"].test_client().get("/api/v1/profile", headers=headers).get_json()
+    assert [w["status"] for w in profile["work_experiences"]] == ["current"]

@@ -350,7 +350,7 @@ def test_claim_unclaim_and_complete_rules(review, clients, auth):
     assert done.status_code == 200, done.get_json()
     assert (done.get_json()["status"], done.get_json()["completed_by"]) == ("completed", "unit")
     twice = complete(client, auth("unit"), task_id)
-    assert twice.status_code == 409 and twice.get_json()["errors"][0]["rule"] == "open"
+    assert twice.status_code == 409 and twice.get_json()["errors"][0]["rule"] == "already_done"
     assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("unit")).status_code == 409
     assert client.post("/api/v1/tasks/no-such-task/complete", headers=auth("unit"),
                        json={"decision": "approve"}).status_code == 404
@@ -553,6 +553,31 @@ def test_processes_and_definitions_over_http(review, clients, auth):
     assert listed.status_code == 200
     assert [(d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()] == [
         (expected, "social_review", "social_review.bpmn")]
+
+
+def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, auth):
+    from services.review import service
+    from services.review.models import PanelDraw
+    from shared.errors import Forbidden
+    from shared.identity.principal import Principal
+
+    with review.uow() as uow:
+        service.add_expert(uow, COMMITTEE, "expert4", "钱芳")
+        uow.commit()
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    approve_until_panel(clients["review"], auth, declaration_id)
+    with review.uow(readonly=True) as uow:
+        draw = uow.session.scalar(select(PanelDraw).where(PanelDraw.declaration_id == declaration_id))
+    assert len(draw.pool) == 4 and len(draw.panel) == 3
+    [left_out] = set(draw.pool) - set(draw.panel)
+    with review.uow(readonly=True) as uow:
+        for expert in draw.panel:
+            assert service.instance_of(uow, Principal(expert, "expert", COMMITTEE), declaration_id)
+        with pytest.raises(Forbidden):
+            service.instance_of(uow, Principal(left_out, "expert", COMMITTEE), declaration_id)
+        items, total = service.queue(uow, Principal(left_out, "expert", COMMITTEE), {}, 1, 20)
+        assert (items, total) == ([], 0)
 
 
 # -- concurrency -----------------------------------------------------------------

@@ -2,10 +2,12 @@
 deploy as versions identified by content hash, and cache parsed specs."""
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,11 @@ def bpmn_dir() -> Path:
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+# An ISO 8601 duration, date(-time) or cycle written bare: a timer expression is
+# Python, so it must be quoted ("P5D"), else it fails only when reached (pitfall 1).
+_DURATION = r"P(?:\d+[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?"
+_DATE = r"\d{4}-\d{2}-\d{2}(?:T[\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)?"
+_BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_DATE}))?")
 # Evaluation modes and the process that runs each.
 PROCESS_OF_MODE = {"social_review": "social_review"}
 
@@ -104,6 +111,18 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
                 if name not in known:
                     problems.append(Problem(file_name, event.get("id"), "known_message",
                                             f"message {name!r} is not one the services handle ({', '.join(known)})"))
+    for kind in ("timeDate", "timeDuration", "timeCycle"):
+        for expression in root.iterfind(f".//bpmn:timerEventDefinition/bpmn:{kind}", NS):
+            text = (expression.text or "").strip()
+            event = expression.getparent().getparent()
+            try:
+                tree = ast.parse(text, mode="eval")
+            except SyntaxError:
+                tree = None
+            if tree is None or (not isinstance(tree.body, ast.Constant) and _BARE_ISO.fullmatch(text)):
+                problems.append(Problem(file_name, event.get("id"), "timer_expression",
+                                        f"timer expression {text!r} must be a Python expression: "
+                                        f"quote a literal ISO 8601 value ('\"P5D\"')"))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") not in OPERATIONS:
             task = operator.getparent().getparent()

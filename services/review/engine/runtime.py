@@ -138,8 +138,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
             "outcome": instance.outcome, "at": utcnow().isoformat(),
         }, correlation_id=instance.declaration_id)
     instance.state = SERIALIZER.serialize_json(workflow)
-    instance.version += 1
-    instance.updated_at = utcnow()
+    instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
     uow.session.flush()
 
 

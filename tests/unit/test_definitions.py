@@ -1,0 +1,152 @@
+"""Diagram checks, content hashes and deployment (services/review/engine/definitions.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.review.engine import definitions
+from services.review.engine.definitions import InvalidDiagram
+
+BPMN_FILE = Path(__file__).resolve().parents[2] / "bpmn" / "social_review.bpmn"
+SOCIAL_REVIEW = BPMN_FILE.read_bytes()
+
+
+def changed(old: str, new: str) -> bytes:
+    text = SOCIAL_REVIEW.decode("utf-8")
+    assert text.count(old) == 1, old
+    return text.replace(old, new).encode("utf-8")
+
+
+def problems_of(bpmn: bytes, file_name: str = "broken.bpmn") -> list[tuple[str, str | None, str]]:
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check(file_name, bpmn)
+    assert file_name in str(caught.value)
+    return [(p.file, p.element, p.rule) for p in caught.value.problems]
+
+
+def test_the_social_review_diagram_passes():
+    assert definitions.check("social_review.bpmn", SOCIAL_REVIEW) == "social_review"
+
+
+def test_the_diagram_in_bpmn_dir_is_the_one_deployed():
+    assert definitions.bpmn_dir().resolve() == BPMN_FILE.parent.resolve()
+
+
+def test_a_lane_that_is_not_a_role_is_refused():
+    bpmn = changed('<bpmn:lane id="lane_expert" name="expert">', '<bpmn:lane id="lane_expert" name="janitor">')
+    problems = problems_of(bpmn)
+    assert ("broken.bpmn", "lane_expert", "known_role") in problems
+    assert len(problems) == 1
+
+
+def test_a_user_task_without_its_organisation_is_refused():
+    bpmn = changed('<spiffworkflow:property name="organisation" value="title_office_code" />', "")
+    assert problems_of(bpmn) == [("broken.bpmn", "title_office_filing", "task_property")]
+
+
+def test_a_user_task_without_any_properties_names_each_missing_one():
+    bpmn = changed('''          <spiffworkflow:property name="organisation" value="unit_code" />
+          <spiffworkflow:property name="decisions" value="approve" />
+          <spiffworkflow:property name="stage" value="unit_check" />
+''', "")
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("broken.bpmn", bpmn)
+    assert [(p.element, p.rule) for p in caught.value.problems] == [("unit_check", "task_property")] * 3
+    assert {m for p in caught.value.problems for m in ("organisation", "decisions", "stage") if m in p.message} == {
+        "organisation", "decisions", "stage"}
+
+
+def test_a_thrown_message_the_services_do_not_handle_is_refused():
+    bpmn = changed('<bpmn:message id="message_certificate_issue" name="certificate.issue" />',
+                   '<bpmn:message id="message_certificate_issue" name="certificate.burn" />')
+    problems = problems_of(bpmn)
+    assert problems == [("broken.bpmn", "issue_certificate", "known_message")]
+
+
+def test_a_caught_message_the_services_do_not_send_is_refused():
+    bpmn = changed('<bpmn:message id="message_certificate_issued" name="certificate.issued" />',
+                   '<bpmn:message id="message_certificate_issued" name="certificate.lost" />')
+    assert problems_of(bpmn) == [("broken.bpmn", "certificate_issued", "known_message")]
+
+
+def test_an_unknown_service_operation_is_refused():
+    bpmn = changed('serviceTaskOperator id="review.draw_panel"', 'serviceTaskOperator id="review.draw_lots"')
+    assert problems_of(bpmn) == [("broken.bpmn", "draw_panel", "known_operation")]
+
+
+def test_malformed_xml_is_refused():
+    bpmn = changed("</bpmn:process>", "</bpmn:proces>")
+    problems = problems_of(bpmn, "malformed.bpmn")
+    assert [(file, rule) for file, _, rule in problems] == [("malformed.bpmn", "xml_syntax")]
+
+
+def test_several_problems_are_reported_together():
+    bpmn = changed('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_unit" name="janitor">')
+    bpmn = bpmn.replace(b'serviceTaskOperator id="review.draw_panel"', b'serviceTaskOperator id="x.y"')
+    assert {rule for _, _, rule in problems_of(bpmn)} == {"known_role", "known_operation"}
+
+
+def test_the_content_hash_is_stable_and_content_sensitive():
+    first = definitions.content_hash(SOCIAL_REVIEW)
+    assert first == definitions.content_hash(BPMN_FILE.read_bytes())
+    assert len(first) == 64 and int(first, 16) >= 0
+    assert definitions.content_hash(SOCIAL_REVIEW + b" ") != first
+
+
+def test_deploying_the_same_bytes_twice_stores_one_version(dbs):
+    from services.review.models import Definition
+
+    db = dbs["review"]
+    with db.uow() as uow:
+        definition, new = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
+        uow.commit()
+    assert new and definition.id == definitions.content_hash(SOCIAL_REVIEW)
+    assert definition.process_id == "social_review" and definition.file_name == "social_review.bpmn"
+    with db.uow() as uow:
+        again, new_again = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
+        uow.commit()
+        assert (again.id, new_again) == (definition.id, False)
+        assert uow.session.query(Definition).count() == 1
+        assert definitions.latest(uow, "social_review").id == definition.id
+
+
+def test_an_invalid_diagram_is_not_deployed(dbs):
+    from services.review.models import Definition
+
+    db = dbs["review"]
+    with db.uow() as uow:
+        with pytest.raises(InvalidDiagram):
+            definitions.deploy(uow, "broken.bpmn", changed('name="unit">', 'name="janitor">'))
+        assert uow.session.query(Definition).count() == 0
+        with pytest.raises(LookupError):
+            definitions.latest(uow, "social_review")
+
+
+TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="definitions_timer" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="timer_check" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="wait_timer"><bpmn:timeDuration>EXPRESSION</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize("expression", ['"P5D"', '"PT0S"', "deadline", '"2024-01-01T00:00:00+08:00"'])
+def test_a_quoted_or_computed_timer_is_accepted(expression):
+    assert definitions.check("timer.bpmn", TIMER_DIAGRAM.replace("EXPRESSION", expression).encode()) == "timer_check"
+
+
+@pytest.mark.parametrize("expression", ["P5D", "PT1S", "2024-01-01T00:00:00Z", "R3/PT1H", "", "1 +"])
+def test_an_unquoted_or_broken_timer_is_refused_at_deploy(expression):
+    # Pitfall 1: a bare ISO literal is a Python name and would fail only when the timer is reached.
+    bpmn = TIMER_DIAGRAM.replace("EXPRESSION", expression).encode()
+    assert problems_of(bpmn, "timer.bpmn") == [("timer.bpmn", "wait", "timer_expression")]
