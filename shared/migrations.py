@@ -1,6 +1,7 @@
 """Alembic migrations per service, run programmatically.
 
-Each service keeps its revisions in ``services/<name>/migrations/versions``;
+Each service keeps its revisions in ``services/<name>/migrations/versions``
+(upgraded to all heads, so independent changes may branch from one revision);
 its ``env.py`` hands its metadata to ``run_env`` below.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ def alembic_config(service: str, url: str) -> Config:
     return cfg
 
 
-def upgrade(service: str, url: str, revision: str = "head") -> None:
+def upgrade(service: str, url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 

@@ -7,14 +7,17 @@ MODES = ("social_review", "independent_review", "independent_appointment")
 
 
 class Submitted(Schema):
+    """Also the data of ``declaration.resubmitted.v1`` (after a return)."""
+
     declaration_id = identifier()
     applicant = identifier()
     applicant_name = text()
     id_number = text()
     unit_code = identifier()
     activity_id = identifier()
-    committee_code = identifier()
-    committee_name = text()
+    # Independent appointment has no committee.
+    committee_code = fields.String(required=True, allow_none=True)
+    committee_name = fields.String(required=True, allow_none=True)
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
     series = text()
     level = text()
@@ -23,10 +26,24 @@ class Submitted(Schema):
     category = text()
     panel_size = fields.Integer(required=True, validate=validate.Range(min=1))
     submitted_at = timestamp()
+    # The activity's settings the review process needs (added; optional for old producers).
+    modification_deadline = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))
+    settings = fields.Dict(load_default=None, metadata={"description": "activity settings: defence levels, "
+                                                                        "publicity days, service levels, ..."})
+
+
+class Withdrawn(Schema):
+    declaration_id = identifier()
+    applicant = identifier()
+    at = timestamp()
 
 
 class Events:
-    SCHEMAS = {"declaration.submitted.v1": Submitted}
+    SCHEMAS = {
+        "declaration.submitted.v1": Submitted,
+        "declaration.resubmitted.v1": Submitted,
+        "declaration.withdrawn.v1": Withdrawn,
+    }
 
 
 class Commands:

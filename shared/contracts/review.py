@@ -26,9 +26,22 @@ class DecisionRecorded(Schema):
     at = timestamp()
 
 
+class TaskClaimed(Schema):
+    """A reviewer started work on a task (the unit's claim ends the applicant's right to withdraw)."""
+
+    declaration_id = identifier()
+    applicant = identifier()
+    stage = text()
+    organisation = fields.String(required=True, allow_none=True)
+    actor = identifier()
+    at = timestamp()
+
+
 class Completed(Schema):
     declaration_id = identifier()
     applicant = identifier()
+    # certified, not_passed, not_accepted (return past the modification deadline),
+    # not_recommended, withdrawn, ... : the end event the process reached.
     outcome = text()
     at = timestamp()
 
@@ -37,6 +50,7 @@ class Events:
     SCHEMAS = {
         "review.stage.changed.v1": StageChanged,
         "review.decision.recorded.v1": DecisionRecorded,
+        "review.task.claimed.v1": TaskClaimed,
         "review.completed.v1": Completed,
     }
 

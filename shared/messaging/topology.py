@@ -12,13 +12,15 @@ queue per owning service.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from kombu import Exchange, Queue, binding
 
 from shared import config
 from shared.config import SERVICES
 from shared.contracts import CONTRACTS, contract
+from shared.messaging.subscriptions import SUBSCRIPTIONS, Subscription
+
+__all__ = ["SUBSCRIPTIONS", "Subscription", "declare", "subscriptions_of"]
 
 DEAD_LETTER_EXCHANGE = "titles.dead"
 # Backoff before each retry: on RabbitMQ a message waits in <queue>.retry.<n>
@@ -30,40 +32,6 @@ DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
 def retry_delays_ms() -> tuple[int, ...]:
     raw = os.environ.get("TITLES_RETRY_DELAYS_MS")
     return tuple(int(v) for v in raw.split(",")) if raw else DEFAULT_RETRY_DELAYS_MS
-
-
-@dataclass(frozen=True)
-class Subscription:
-    service: str  # the consuming service
-    name: str  # the handler's name, unique within the service
-    types: tuple[str, ...]
-
-    @property
-    def queue(self) -> str:
-        return f"{self.service}.{self.name}"
-
-
-SUBSCRIPTIONS: tuple[Subscription, ...] = (
-    # profile
-    Subscription("profile", "commands", ("profile.take_snapshot.v1",)),
-    # declaration
-    Subscription("declaration", "on_snapshot_taken", ("profile.snapshot.taken.v1",)),
-    Subscription("declaration", "on_snapshot_refused", ("profile.snapshot.refused.v1",)),
-    Subscription("declaration", "on_stage_changed", ("review.stage.changed.v1",)),
-    Subscription("declaration", "on_decision_recorded", ("review.decision.recorded.v1",)),
-    Subscription("declaration", "on_review_completed", ("review.completed.v1",)),
-    # review
-    Subscription("review", "on_organisation_registered", ("profile.organisation.registered.v1",)),
-    Subscription("review", "on_declaration_submitted", ("declaration.submitted.v1",)),
-    Subscription("review", "on_certificate_issued", ("certificate.issued.v1",)),
-    # certificate
-    Subscription("certificate", "commands", ("certificate.issue.v1",)),
-    # notify
-    Subscription("notify", "on_stage_changed", ("review.stage.changed.v1",)),
-    Subscription("notify", "on_decision_recorded", ("review.decision.recorded.v1",)),
-    Subscription("notify", "on_review_completed", ("review.completed.v1",)),
-    Subscription("notify", "on_certificate_issued", ("certificate.issued.v1",)),
-)
 
 
 def subscriptions_of(service: str) -> tuple[Subscription, ...]:

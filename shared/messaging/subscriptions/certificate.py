@@ -1,0 +1,6 @@
+"""Messages the certificate service consumes."""
+from shared.messaging.subscriptions.base import Subscription
+
+SUBSCRIPTIONS = (
+    Subscription("certificate", "commands", ("certificate.issue.v1",)),
+)

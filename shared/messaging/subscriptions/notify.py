@@ -1,0 +1,9 @@
+"""Messages the notify service consumes."""
+from shared.messaging.subscriptions.base import Subscription
+
+SUBSCRIPTIONS = (
+    Subscription("notify", "on_stage_changed", ("review.stage.changed.v1",)),
+    Subscription("notify", "on_decision_recorded", ("review.decision.recorded.v1",)),
+    Subscription("notify", "on_review_completed", ("review.completed.v1",)),
+    Subscription("notify", "on_certificate_issued", ("certificate.issued.v1",)),
+)

@@ -1,0 +1,8 @@
+"""Messages the review service consumes."""
+from shared.messaging.subscriptions.base import Subscription
+
+SUBSCRIPTIONS = (
+    Subscription("review", "on_organisation_registered", ("profile.organisation.registered.v1",)),
+    Subscription("review", "on_declaration_submitted", ("declaration.submitted.v1",)),
+    Subscription("review", "on_certificate_issued", ("certificate.issued.v1",)),
+)
