@@ -6,13 +6,14 @@ on any failure.
 """
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from typing import Any
 
 import requests
 
-from scenario.client import Client, Fatal, ScenarioFailed, wait_for
+from scenario.client import Client, ScenarioFailed, wait_for
+from scenario.declaration_steps import submit_declaration, wait_until_completed
+from scenario.profile_steps import ensure_profile
 from shared import config
 from shared.config import SERVICES
 
@@ -55,39 +56,8 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
     wait_until_ready(client, ready_timeout)
     step("all services ready")
 
-    profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
-    step(f"applicant {profile['name']} has a profile")
-    if not any(w["status"] == "current" for w in profile["work_experiences"]):
-        units = [o for o in client.call("applicant", "GET", "profile", "/api/v1/organisations")
-                 if o["kind"] == "unit"]
-        if not units:
-            raise ScenarioFailed("no work unit is registered; was the demonstration data loaded?")
-        client.call("applicant", "POST", "profile", "/api/v1/profile/work-experiences", expect=(201,),
-                    json={"status": "current", "unit_code": units[0]["code"],
-                          "start_date": (dt.date.today() - dt.timedelta(days=3650)).isoformat()})
-        step(f"applicant works at {units[0]['name']}")
-
-    activities = client.call("applicant", "GET", "declaration", "/api/v1/activities",
-                             params={"mode": "social_review", "level": "副高级"})
-    if not activities:
-        raise ScenarioFailed("no ongoing social-review activity; was the demonstration data loaded?")
-    activity = activities[0]
-    step(f"chose activity {activity['name']}")
-    declaration = client.call("applicant", "POST", "declaration", "/api/v1/declarations", expect=(202,), json={
-        "activity_id": activity["id"], "level": activity["levels"][0], "specialty": activity["specialties"][0],
-        "qualification_name": activity["qualification_names"][0], "category": "normal"})
-    declaration_id = declaration["id"]
-
-    def drafted() -> dict[str, Any] | None:
-        current = client.call("applicant", "GET", "declaration", f"/api/v1/declarations/{declaration_id}")
-        if current["status"] == "refused":
-            raise Fatal(f"declaration refused: {current['refusal_reason']}")
-        return current if current["status"] == "draft" else None
-
-    wait_for("the profile snapshot", drafted)
-    step(f"declaration {declaration_id} drafted with the profile snapshot")
-    client.call("applicant", "POST", "declaration", f"/api/v1/declarations/{declaration_id}/submit")
-    step("declaration submitted to the work unit")
+    ensure_profile(client, step)
+    declaration_id = submit_declaration(client, step, mode="social_review")
 
     for user, stage in CHAIN:
         complete(client, user, declaration_id, stage, "approve")
@@ -102,11 +72,7 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
     issued = wait_for("the certificate", certificate)
     step(f"certificate issued on {issued['issued_on']} for {issued['qualification_name']}")
 
-    def finished() -> dict[str, Any] | None:
-        current = client.call("applicant", "GET", "declaration", f"/api/v1/declarations/{declaration_id}")
-        return current if current["status"] == "completed" else None
-
-    final = wait_for("the declaration to be completed", finished)
+    final = wait_until_completed(client, declaration_id)
     step(f"declaration stage: {final['stage_name']} (outcome {final['outcome']}, {len(final['trail'])} trail entries)")
 
     def notified() -> dict[str, Any] | None:

@@ -71,8 +71,12 @@ class DeclarationOut(Schema):
     specialty = fields.String()
     qualification_name = fields.String()
     category = fields.String()
-    status = fields.String(metadata={"description": "preparing, draft, refused, submitted, in_review, completed"})
+    status = fields.String(metadata={"description": "preparing, draft, refused, submitted, in_review, returned, "
+                                                    "completed"})
     refusal_reason = fields.String(allow_none=True)
+    return_reason = fields.String(allow_none=True, metadata={"description": "why it was returned (退回原因)"})
+    returned_at = fields.DateTime(allow_none=True)
+    returned_by = fields.String(allow_none=True)
     snapshot = fields.Dict(allow_none=True)
     stage = fields.String(allow_none=True)
     stage_name = fields.String(allow_none=True)
@@ -144,7 +148,7 @@ class Submit(MethodView):
     @blp.response(200, DeclarationOut)
     @require_roles("applicant")
     def post(self, declaration_id: str):
-        """Submit a draft to the work unit (提交)."""
+        """Submit a draft to the work unit (提交), or resubmit a returned one."""
         with database().uow() as uow:
             declaration = service.submit(uow, current_principal(), declaration_id)
             uow.commit()

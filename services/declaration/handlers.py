@@ -28,7 +28,12 @@ def on_review_completed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any
     service.review_completed(uow, data)
 
 
+def on_return_for_revision(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.returned_for_revision(uow, data)
+
+
 HANDLERS = {
+    "declaration.return_for_revision.v1": on_return_for_revision,
     "profile.snapshot.taken.v1": on_snapshot_taken,
     "profile.snapshot.refused.v1": on_snapshot_refused,
     "review.stage.changed.v1": on_stage_changed,

@@ -57,10 +57,15 @@ class Declaration(Base):
     specialty: Mapped[str] = mapped_column(String(100))
     qualification_name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(30))
-    # preparing -> draft -> submitted -> in_review -> completed; or refused
+    # preparing -> draft -> submitted -> in_review -> completed; or refused;
+    # in_review -> returned -> (resubmitted) in_review
     status: Mapped[str] = mapped_column(String(20), index=True)
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     refusal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The latest return (退回): shown to the applicant until they resubmit.
+    return_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    returned_by: Mapped[str | None] = mapped_column(String(18), nullable=True)  # the organisation
     stage: Mapped[str | None] = mapped_column(String(50), nullable=True)
     stage_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     stage_organisation: Mapped[str | None] = mapped_column(String(18), nullable=True)

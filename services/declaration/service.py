@@ -92,18 +92,27 @@ def trail(uow: UnitOfWork, declaration_id: str) -> list[TrailEntry]:
 
 
 def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:
+    """Submit a draft before the initial deadline, or resubmit a returned one before
+    the modification deadline; it goes through the chain again from the unit."""
     declaration = own(uow, principal, declaration_id, lock=True)
-    if declaration.status != "draft":
+    if declaration.status not in ("draft", "returned"):
         raise Conflict.on("status", "draft_only",
-                          f"only a draft can be submitted; this declaration is {declaration.status} (仅草稿可提交)")
+                          f"only a draft or a returned declaration can be submitted; this one is "
+                          f"{declaration.status} (仅草稿或退回的申报可提交)")
     chosen = activity(uow, declaration.activity_id)
-    if today() > chosen.initial_deadline:
-        raise Conflict.on("activity_id", "initial_deadline",
-                          f"the initial submission deadline {chosen.initial_deadline} has passed (已过初次提交截止时间)")
+    resubmission = declaration.status == "returned"
+    deadline = chosen.modification_deadline if resubmission else chosen.initial_deadline
+    if today() > deadline:
+        term = "修改提交截止时间" if resubmission else "初次提交截止时间"
+        raise Conflict.on("activity_id", "modification_deadline" if resubmission else "initial_deadline",
+                          f"the {'modification' if resubmission else 'initial'} submission deadline {deadline} "
+                          f"has passed (已过{term})")
     snapshot = declaration.snapshot or {}
     declaration.status = "submitted"
     declaration.submitted_at = utcnow()
-    uow.publish("declaration.submitted.v1", {
+    declaration.return_reason = declaration.returned_at = declaration.returned_by = None
+    message_type = "declaration.resubmitted.v1" if resubmission else "declaration.submitted.v1"
+    uow.publish(message_type, {
         "declaration_id": declaration.id, "applicant": declaration.applicant,
         "applicant_name": snapshot["name"], "id_number": snapshot["id_number"], "unit_code": snapshot["unit_code"],
         "activity_id": chosen.id, "committee_code": chosen.committee_code, "committee_name": chosen.committee_name,
@@ -111,6 +120,7 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
         "specialty": declaration.specialty, "qualification_name": declaration.qualification_name,
         "category": declaration.category, "panel_size": chosen.panel_size,
         "submitted_at": declaration.submitted_at.isoformat(),
+        "modification_deadline": chosen.modification_deadline.isoformat(),
     }, correlation_id=declaration.id)
     return declaration
 
@@ -161,6 +171,21 @@ def decision_recorded(uow: UnitOfWork, data: dict[str, Any]) -> None:
                                stage_name=data["stage_name"], organisation=data["organisation"],
                                actor=data["actor"], decision=data["decision"], reason=data["reason"],
                                at=_at(data["at"])))
+
+
+def returned_for_revision(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    """The review returned the declaration: editable again, with the reason shown."""
+    declaration = _declaration(uow, data["declaration_id"])
+    at = _at(data["at"])
+    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="return", stage=data["stage"],
+                               stage_name=data["stage_name"], organisation=data["organisation"],
+                               actor=data["actor"], decision="return", reason=data["reason"], at=at))
+    if declaration.status in ("submitted", "in_review"):
+        declaration.status = "returned"
+        declaration.return_reason, declaration.returned_at = data["reason"], at
+        declaration.returned_by = data["organisation"]
+        declaration.stage, declaration.stage_name = "returned", "Returned for revision (退回修改)"
+        declaration.stage_organisation, declaration.stage_at = None, at
 
 
 def review_completed(uow: UnitOfWork, data: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
-from shared.contracts import certificate, declaration, profile, review
+from shared.contracts import certificate, declaration, notify, profile, review
 
 Kind = Literal["event", "command"]
 
@@ -48,7 +48,7 @@ def _register(kind: Kind, module: Any) -> None:
         CONTRACTS[message_type] = Contract(message_type, kind, schema)
 
 
-for _module in (profile, declaration, review, certificate):
+for _module in (profile, declaration, review, certificate, notify):
     _register("event", _module.Events)
     _register("command", _module.Commands)
 

@@ -38,6 +38,18 @@ class Withdrawn(Schema):
     at = timestamp()
 
 
+class ReturnForRevision(Schema):
+    """Review -> declaration: returned to the applicant for revision (退回修改)."""
+
+    declaration_id = identifier()
+    stage = text()
+    stage_name = text()
+    organisation = fields.String(required=True, allow_none=True)
+    actor = identifier()
+    reason = fields.String(required=True, allow_none=True)
+    at = timestamp()
+
+
 class Events:
     SCHEMAS = {
         "declaration.submitted.v1": Submitted,
@@ -47,4 +59,4 @@ class Events:
 
 
 class Commands:
-    SCHEMAS: dict = {}
+    SCHEMAS = {"declaration.return_for_revision.v1": ReturnForRevision}

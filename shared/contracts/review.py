@@ -46,12 +46,24 @@ class Completed(Schema):
     at = timestamp()
 
 
+class ObjectionResolved(Schema):
+    """An objection raised during a publicity (for a report, the reporter's answer)."""
+
+    declaration_id = identifier()
+    report_reference = fields.String(required=True, allow_none=True)  # set when it came from a report
+    upheld = fields.Boolean(required=True)
+    resolution = text()
+    organisation = fields.String(required=True, allow_none=True)
+    at = timestamp()
+
+
 class Events:
     SCHEMAS = {
         "review.stage.changed.v1": StageChanged,
         "review.decision.recorded.v1": DecisionRecorded,
         "review.task.claimed.v1": TaskClaimed,
         "review.completed.v1": Completed,
+        "review.objection.resolved.v1": ObjectionResolved,
     }
 
 

@@ -7,4 +7,5 @@ SUBSCRIPTIONS = (
     Subscription("declaration", "on_stage_changed", ("review.stage.changed.v1",)),
     Subscription("declaration", "on_decision_recorded", ("review.decision.recorded.v1",)),
     Subscription("declaration", "on_review_completed", ("review.completed.v1",)),
+    Subscription("declaration", "commands", ("declaration.return_for_revision.v1",)),
 )
