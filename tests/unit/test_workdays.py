@@ -1,0 +1,46 @@
+"""The working-day calendar, on the 2026 facts of the reference data."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from shared import workdays
+
+D = dt.date
+
+
+def test_holidays_and_adjusted_working_days_of_2026():
+    for holiday in (D(2026, 1, 1), D(2026, 2, 16), D(2026, 10, 1), D(2026, 10, 7)):
+        assert not workdays.is_workday(holiday)
+    for adjusted in (D(2026, 1, 4), D(2026, 2, 14), D(2026, 9, 20), D(2026, 10, 10)):  # weekends made working
+        assert workdays.is_workday(adjusted)
+    assert workdays.is_workday(D(2026, 11, 27)) and not workdays.is_workday(D(2026, 11, 28))
+
+
+def test_five_working_days_over_the_national_day_holiday():
+    assert workdays.add_workdays(D(2026, 9, 30), 5) == D(2026, 10, 12)
+    assert workdays.workdays_between(D(2026, 9, 30), D(2026, 10, 12)) == 5
+    assert workdays.add_workdays(D(2026, 11, 23), 5) == D(2026, 11, 27)  # an ordinary week
+    assert workdays.add_workdays(D(2026, 11, 28), 1) == D(2026, 11, 30)  # a Saturday start moves on
+
+
+def test_an_unknown_year_is_an_error_not_a_guess():
+    with pytest.raises(workdays.UnknownYear, match="2031"):
+        workdays.is_workday(D(2031, 5, 6))
+
+
+def test_a_year_can_be_added_by_data_before_the_package_knows_it(tmp_path, monkeypatch):
+    data = tmp_path / "workdays.json"
+    data.write_text(json.dumps({"years": {"2031": {"holidays": ["2031-01-01"], "workdays": ["2031-01-04"]}}}))
+    monkeypatch.setenv("TITLES_WORKDAYS_FILE", str(data))
+    assert not workdays.is_workday(D(2031, 1, 1))  # a Wednesday holiday
+    assert workdays.is_workday(D(2031, 1, 4))  # a Saturday made a working day
+    assert workdays.is_workday(D(2031, 1, 2)) and not workdays.is_workday(D(2031, 1, 5))
+    assert workdays.add_workdays(D(2031, 1, 1), 2) == D(2031, 1, 3)
+
+
+def test_count_must_be_positive():
+    with pytest.raises(ValueError):
+        workdays.add_workdays(D(2026, 9, 30), 0)
