@@ -8,6 +8,8 @@
     titles scheduler              run the review service's timer scheduler
     titles run                    migrate, deploy, seed and start everything (embedded default)
     titles scenario               drive one declaration to a certificate over HTTP
+    titles dead-letters QUEUE [--replay]
+                                  list (or replay) the messages parked in QUEUE.dead
 """
 from __future__ import annotations
 
@@ -79,6 +81,22 @@ def scheduler() -> None:
     _until_signalled("review", lambda stop: review_scheduler.run(db, stop))
 
 
+def dead_letters(parser: argparse.ArgumentParser, queue: str, replay: bool, limit: int) -> int:
+    from shared.messaging import deadletters, topology
+
+    known = [s.queue for s in topology.SUBSCRIPTIONS]
+    if queue not in known:
+        parser.error(f"unknown queue {queue!r}; queues are {', '.join(known)}")
+    if replay:
+        print(f"replayed {deadletters.replay(queue, limit)} message(s) into {queue}")
+        return 0
+    letters = deadletters.list_dead(queue, limit)
+    for letter in letters:
+        print(f"{letter.message_id}  {letter.type}  declaration={letter.correlation_id}  reason={letter.reason}")
+    print(f"{len(letters)} dead letter(s) in {queue}.dead")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="titles", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("scheduler", help="run the review timer scheduler")
     p_run = sub.add_parser("run", help="start the whole system on the embedded default")
     p_run.add_argument("--no-seed", action="store_true", help="skip the demonstration data")
+    p_dead = sub.add_parser("dead-letters", help="list or replay a queue's dead letters")
+    p_dead.add_argument("queue", help="a subscription queue, e.g. notify.on_certificate_issued")
+    p_dead.add_argument("--replay", action="store_true", help="move them back into the queue")
+    p_dead.add_argument("--limit", type=int, default=100)
     p_scenario = sub.add_parser("scenario", help="carry one declaration to a certificate over HTTP")
     p_scenario.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     args = parser.parse_args(argv)
@@ -116,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         from shared import supervisor
 
         return supervisor.run_all(seed_demo=not args.no_seed)
+    elif args.command == "dead-letters":
+        return dead_letters(parser, args.queue, args.replay, args.limit)
     elif args.command == "scenario":
         from scenario import social_review
 

@@ -99,8 +99,10 @@ def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
                 row.published_at = utcnow()
                 published += 1
                 metrics.messages_published.labels(db.service, row.type).inc()
-    if failure is not None and not isinstance(failure, Unroutable):
-        raise failure  # the connection is likely broken: the caller reconnects
+    if failure is not None:
+        # A broken connection, or no queue bound (a topology bug): either way
+        # the caller reconnects (declaring the topology again) with backoff.
+        raise failure
     return published
 
 

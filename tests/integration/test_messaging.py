@@ -272,3 +272,41 @@ def test_declaring_the_topology_twice_is_harmless(broker_url):
     with broker.connect() as connection:
         topology.declare(connection)
         topology.declare(connection)
+
+
+def test_dead_letters_can_be_listed_and_replayed_once_the_cause_is_fixed(dbs, broker_url):
+    from shared.messaging import deadletters
+
+    handlers = notify.handlers()
+    original = handlers["certificate.issued.v1"]
+    broken = {"yes": True}
+
+    def sometimes(uow, envelope, data):  # noqa: ANN001
+        if broken["yes"]:
+            raise RuntimeError("template missing")
+        original(uow, envelope, data)
+
+    handlers["certificate.issued.v1"] = sometimes
+    data = issued()
+    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=data,
+                        correlation_id=data["declaration_id"])
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        publisher.publish(envelope.id, envelope.type, "certificate.events", envelope.type, envelope.to_json(),
+                          correlation_id=envelope.correlation_id)
+        publisher.close()
+    stop, thread = run_consumer(dbs["notify"], handlers)
+    try:
+        letters = wait_for("the dead letter", lambda: deadletters.list_dead("notify.on_certificate_issued"),
+                           timeout=30)
+        assert [(l.message_id, l.type, l.correlation_id) for l in letters] == [
+            (envelope.id, "certificate.issued.v1", data["declaration_id"])]
+        assert "template missing" in letters[0].reason
+        assert len(deadletters.list_dead("notify.on_certificate_issued")) == 1  # listing leaves it parked
+        broken["yes"] = False  # the operator fixed the cause
+        assert deadletters.replay("notify.on_certificate_issued") == 1
+        wait_for("the replayed effect", lambda: messages_for(dbs, data["declaration_id"]) == 1, timeout=30)
+        assert deadletters.list_dead("notify.on_certificate_issued") == []
+    finally:
+        stop.set()
+        thread.join(10)
