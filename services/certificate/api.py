@@ -1,11 +1,15 @@
-"""The certificate service's HTTP API: my certificates and public verification."""
+"""The certificate service's HTTP API: my certificates, the signed PDF, revocation, public verification."""
 from __future__ import annotations
 
-from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+import os
 
-from services.certificate import service
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from services.certificate import service, signing
+from services.certificate.ratelimit import RateLimiter
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 
@@ -27,11 +31,19 @@ class CertificateOut(Schema):
     issued_on = fields.Date()
     verification_code = fields.String()
     status = fields.String()
+    revoked_reason = fields.String(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class RevokeIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                           metadata={"description": "why it is revoked (撤销原因)"})
 
 
 class VerifyQuery(Schema):
-    number = fields.String(required=True)
-    code = fields.String(required=True, metadata={"description": "verification code (验证码)"})
+    number = fields.String(required=True, validate=validate.Length(max=64))
+    code = fields.String(required=True, validate=validate.Length(max=64),
+                         metadata={"description": "verification code (验证码)"})
 
 
 class Verification(Schema):
@@ -42,9 +54,12 @@ class Verification(Schema):
     level = fields.String()
     specialty = fields.String()
     qualification_name = fields.String()
+    mode = fields.String()
     committee_name = fields.String()
+    approved_on = fields.Date()
     issued_on = fields.Date()
-    status = fields.String()
+    status = fields.String(metadata={"description": "valid, or revoked (已撤销)"})
+    revoked_at = fields.DateTime(allow_none=True)
     revoked_reason = fields.String(allow_none=True)
 
 
@@ -58,12 +73,59 @@ class MyCertificates(MethodView):
             return service.of_holder(uow, current_principal().subject)
 
 
+@blp.route("/certificates/<number>/pdf")
+class CertificatePdf(MethodView):
+    @blp.response(200, content_type="application/pdf", description="the signed PDF (PAdES)")
+    @require_roles("applicant", "title_office")
+    def get(self, number: str):
+        """Download the signed PDF of my certificate (下载电子证书)."""
+        with database().uow(readonly=True) as uow:
+            certificate, document = service.document(uow, current_principal(), number)
+        return Response(document, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{certificate.number}.pdf"'})
+
+
+@blp.route("/certificates/<number>/revoke")
+class Revoke(MethodView):
+    @blp.arguments(RevokeIn)
+    @blp.response(200, CertificateOut)
+    @require_roles("title_office")
+    def post(self, body, number: str):
+        """Revoke a certificate with a reason (撤销证书); the title office only."""
+        with database().uow() as uow:
+            certificate = service.revoke(uow, current_principal(), number, body["reason"])
+            uow.commit()
+            return certificate
+
+
+def _limiter() -> RateLimiter:
+    limiter = current_app.extensions.get("certificate.verify_rate")
+    if limiter is None:
+        limiter = RateLimiter(os.environ.get("CERTIFICATE_VERIFY_RATE_LIMIT", "30/60"))
+        current_app.extensions["certificate.verify_rate"] = limiter
+    return limiter
+
+
 @blp.route("/verify")
 class Verify(MethodView):
     @blp.arguments(VerifyQuery, location="query")
     @blp.response(200, Verification)
+    @blp.alt_response(429, description="too many verifications from this address; retry later")
     @blp.doc(security=[])
     def get(self, query):
-        """Public verification by number and verification code, without logging in."""
+        """Public verification by number and verification code, without logging in (rate-limited)."""
+        allowed, wait = _limiter().allow(request.remote_addr or "unknown")
+        if not allowed:
+            abort(429, message="too many verification requests; try again later (查验过于频繁，请稍后再试)",
+                  headers={"Retry-After": str(wait)})
         with database().uow(readonly=True) as uow:
             return service.verify(uow, query["number"], query["code"])
+
+
+@blp.route("/signing-certificate")
+class SigningCertificate(MethodView):
+    @blp.response(200, content_type="application/x-pem-file", description="PEM certificate")
+    @blp.doc(security=[])
+    def get(self):
+        """The certificate that anchors the PDFs' signatures (trust root for offline validation)."""
+        return Response(signing.trust_root_pem(), mimetype="application/x-pem-file")

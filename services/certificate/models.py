@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, utcnow
@@ -45,6 +45,19 @@ class Certificate(Base):
     verification_code: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), default="valid")  # valid, revoked
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CertificateDocument(Base):
+    """The signed PDF as issued: kept, so every download is the same signed document."""
+
+    __tablename__ = "certificate_documents"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), ForeignKey("certificates.id"), primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

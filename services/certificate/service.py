@@ -1,46 +1,28 @@
-"""The certificate service layer: issuing idempotently, numbering, reading."""
+"""The certificate service layer: issuing idempotently, the signed PDF, revocation, reading."""
 from __future__ import annotations
 
 import datetime as dt
-import os
+import hashlib
 import secrets
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 
-from services.certificate.models import Certificate, NumberSequence
-from shared.errors import NotFound
+from services.certificate import pdf, signing
+from services.certificate.models import Certificate, CertificateDocument
+from services.certificate.numbering import authority, next_number, number_pattern  # noqa: F401 - re-exported
+from services.certificate.verification import mask_id_number, verification_url, verify  # noqa: F401 - re-exported
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud safely
 
 
-def number_pattern() -> str:
-    return os.environ.get("CERTIFICATE_NUMBER_PATTERN", "{authority}{year}{serial:06d}")
-
-
-def authority() -> str:
-    return os.environ.get("CERTIFICATE_AUTHORITY", "TJZC")
-
-
 def beijing_today() -> dt.date:
     return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
-
-
-def next_number(uow: UnitOfWork, year: int) -> str:
-    """Allocate the next serial under a row lock (concurrent issuers never share one)."""
-    issuer = authority()
-    sequence = uow.session.scalar(
-        select(NumberSequence).where(NumberSequence.authority == issuer, NumberSequence.year == year)
-        .with_for_update())
-    if sequence is None:
-        # A concurrent first insert fails on the primary key; the consumer retries.
-        sequence = NumberSequence(authority=issuer, year=year, last=0)
-        uow.session.add(sequence)
-    sequence.last += 1
-    uow.session.flush()
-    return number_pattern().format(authority=issuer, year=year, serial=sequence.last)
 
 
 def issue(uow: UnitOfWork, command: dict[str, Any]) -> Certificate | None:
@@ -56,9 +38,13 @@ def issue(uow: UnitOfWork, command: dict[str, Any]) -> Certificate | None:
         specialty=command["specialty"], qualification_name=command["qualification_name"], mode=command["mode"],
         committee_name=command["committee_name"], approved_on=dt.date.fromisoformat(command["approved_on"]),
         issued_on=issued_on, verification_code="".join(secrets.choice(CODE_ALPHABET) for _ in range(8)),
+        status="valid",
     )
     uow.session.add(certificate)
     uow.session.flush()  # the unique declaration_id catches a concurrent twin here
+    document = signing.sign(pdf.render(face_of(certificate)))
+    uow.session.add(CertificateDocument(certificate_id=certificate.id, pdf=document,
+                                        sha256=hashlib.sha256(document).hexdigest()))
     uow.publish("certificate.issued.v1", {
         "certificate_id": certificate.id, "number": certificate.number,
         "declaration_id": certificate.declaration_id, "holder": certificate.holder,
@@ -69,19 +55,60 @@ def issue(uow: UnitOfWork, command: dict[str, Any]) -> Certificate | None:
     return certificate
 
 
+def face_of(certificate: Certificate) -> pdf.CertificateFace:
+    return pdf.CertificateFace(
+        number=certificate.number, holder_name=certificate.holder_name, id_number=certificate.id_number,
+        series=certificate.series, level=certificate.level, specialty=certificate.specialty,
+        qualification_name=certificate.qualification_name, mode=certificate.mode,
+        committee_name=certificate.committee_name, approved_on=certificate.approved_on,
+        issued_on=certificate.issued_on, verification_code=certificate.verification_code,
+        verification_url=verification_url(certificate.number, certificate.verification_code))
+
+
 def of_holder(uow: UnitOfWork, subject: str) -> list[Certificate]:
     return list(uow.session.scalars(select(Certificate).where(Certificate.holder == subject)
                                     .order_by(Certificate.issued_on.desc(), Certificate.number.desc())))
 
 
-def verify(uow: UnitOfWork, number: str, code: str) -> Certificate:
+def by_number(uow: UnitOfWork, number: str) -> Certificate:
     found = uow.session.scalar(select(Certificate).where(Certificate.number == number))
-    # A wrong code and an unknown number look the same: nothing leaks.
-    # Compare bytes: compare_digest refuses non-ASCII str (a 500 for a typo like "验证码").
-    if found is None or not secrets.compare_digest(found.verification_code.encode(), code.upper().encode()):
-        raise NotFound("no certificate matches this number and verification code (未找到证书)")
+    if found is None:
+        raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
     return found
 
 
-def mask_id_number(id_number: str) -> str:
-    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:] if len(id_number) > 8 else "****"
+def document(uow: UnitOfWork, principal: Principal, number: str) -> tuple[Certificate, bytes]:
+    """The signed PDF, for its holder (and the title office that issued it)."""
+    certificate = by_number(uow, number)
+    if principal.role != "title_office" and certificate.holder != principal.subject:
+        # Someone else's certificate looks like no certificate at all.
+        raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
+    stored = uow.session.get(CertificateDocument, certificate.id)
+    if stored is None:
+        raise NotFound.on("number", "document", "the certificate has no document yet (证书文件不存在)")
+    return certificate, stored.pdf
+
+
+def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str) -> Certificate:
+    if principal.role != "title_office":
+        raise Forbidden.on("number", "title_office", "only the title office revokes a certificate (撤销证书)")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError.on("reason", "required", "a revocation needs a reason (撤销原因)")
+    certificate = uow.session.scalar(select(Certificate).where(Certificate.number == number).with_for_update())
+    if certificate is None:
+        raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
+    if certificate.status == "revoked":
+        raise Conflict.on("number", "not_revoked", f"certificate {number} is already revoked (证书已撤销)")
+    certificate.status = "revoked"
+    certificate.revoked_reason = reason
+    certificate.revoked_at = utcnow()
+    certificate.revoked_by = principal.subject
+    uow.session.flush()
+    uow.publish("certificate.revoked.v1", {
+        "certificate_id": certificate.id, "number": certificate.number,
+        "declaration_id": certificate.declaration_id, "holder": certificate.holder,
+        "holder_name": certificate.holder_name, "qualification_name": certificate.qualification_name,
+        "reason": reason, "revoked_by": principal.subject, "revoked_at": certificate.revoked_at.isoformat(),
+    }, correlation_id=certificate.declaration_id)
+    return certificate

@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from shared.contracts.declaration import MODES
-from shared.contracts.fields import date, identifier, text
+from shared.contracts.fields import date, identifier, text, timestamp
 
 
 class Issue(Schema):
@@ -32,8 +32,22 @@ class Issued(Schema):
     issued_on = date()
 
 
+class Revoked(Schema):
+    """The title office revoked a certificate (撤销); verification now says so."""
+
+    certificate_id = identifier()
+    number = text()
+    declaration_id = identifier()
+    holder = identifier()
+    holder_name = text()
+    qualification_name = text()
+    reason = text()
+    revoked_by = identifier()
+    revoked_at = timestamp()
+
+
 class Events:
-    SCHEMAS = {"certificate.issued.v1": Issued}
+    SCHEMAS = {"certificate.issued.v1": Issued, "certificate.revoked.v1": Revoked}
 
 
 class Commands:

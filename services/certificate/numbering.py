@@ -1,0 +1,32 @@
+"""Certificate numbers: issuing authority, year and serial, by a configurable pattern."""
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import select
+
+from services.certificate.models import NumberSequence
+from shared.uow import UnitOfWork
+
+
+def number_pattern() -> str:
+    return os.environ.get("CERTIFICATE_NUMBER_PATTERN", "{authority}{year}{serial:06d}")
+
+
+def authority() -> str:
+    return os.environ.get("CERTIFICATE_AUTHORITY", "TJZC")
+
+
+def next_number(uow: UnitOfWork, year: int) -> str:
+    """Allocate the next serial under a row lock (concurrent issuers never share one)."""
+    issuer = authority()
+    sequence = uow.session.scalar(
+        select(NumberSequence).where(NumberSequence.authority == issuer, NumberSequence.year == year)
+        .with_for_update())
+    if sequence is None:
+        # A concurrent first insert fails on the primary key; the consumer retries.
+        sequence = NumberSequence(authority=issuer, year=year, last=0)
+        uow.session.add(sequence)
+    sequence.last += 1
+    uow.session.flush()
+    return number_pattern().format(authority=issuer, year=year, serial=sequence.last)

@@ -1,0 +1,260 @@
+"""The signed PDF (Chinese text, QR code, PAdES signature checked by pyHanko), downloading it,
+revocation by the title office, and the rate limit of public verification."""
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from urllib.parse import parse_qs, urlparse
+
+import pypdf
+import pytest
+from sqlalchemy import select
+
+from shared.messaging.envelope import Envelope
+from tests.integration.test_certificate import envelope_of, issue_command, run
+
+
+def _issue(dbs, **overrides):
+    from services.certificate.models import Certificate
+
+    command = issue_command(**overrides)
+    assert run(dbs, envelope_of(command)) == "done"
+    with dbs["certificate"].uow(readonly=True) as uow:
+        return uow.session.scalar(select(Certificate).where(Certificate.declaration_id == command["declaration_id"]))
+
+
+def _download(clients, auth, number: str, user: str = "applicant"):
+    return clients["certificate"].get(f"/api/v1/certificates/{number}/pdf", headers=auth(user))
+
+
+def _text(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _trust_root(clients) -> bytes:
+    response = clients["certificate"].get("/api/v1/signing-certificate")
+    assert response.status_code == 200
+    assert response.data.startswith(b"-----BEGIN CERTIFICATE-----")
+    return response.data
+
+
+# --------------------------------------------------------------------------- the PDF
+
+def test_the_holder_downloads_a_pdf_whose_chinese_text_extracts_back(dbs, clients, auth):
+    certificate = _issue(dbs, mode="independent_appointment", committee_name="天津市示范科技有限公司")
+    response = _download(clients, auth, certificate.number)
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == "application/pdf"
+    assert f'filename="{certificate.number}.pdf"' in response.headers["Content-Disposition"]
+
+    text = _text(response.data)
+    for shown in ("电子职称证书", certificate.number, "张伟", "120101198806120032", "工程", "中级", "土木工程",
+                  "工程师", "自主聘任", "聘任单位", "天津市示范科技有限公司", "2024年6月30日",
+                  f"验证码：{certificate.verification_code}", "天津市人力资源和社会保障局"):
+        assert shown in text, (shown, text)
+
+
+def test_the_pdf_carries_a_qr_code_pointing_at_the_public_verification(dbs, clients, auth):
+    from services.certificate import verification
+
+    certificate = _issue(dbs)
+    url = verification.verification_url(certificate.number, certificate.verification_code)
+    query = parse_qs(urlparse(url).query)
+    assert query == {"number": [certificate.number], "code": [certificate.verification_code]}
+    # The URL answers: the QR code leads to the verification itself.
+    path = urlparse(url).path
+    answer = clients["certificate"].get(path, query_string={k: v[0] for k, v in query.items()})
+    assert answer.status_code == 200 and answer.get_json()["number"] == certificate.number
+    # The QR code is drawn from exactly that URL (reportlab encodes it; the PDF holds its image).
+    document = _download(clients, auth, certificate.number).data
+    assert path.rsplit("/", 1)[0] in _text(document)
+
+
+def test_the_signature_validates_with_pyhankos_own_validator(dbs, clients, auth):
+    from pyhanko.keys import load_certs_from_pemder_data
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    certificate = _issue(dbs)
+    document = _download(clients, auth, certificate.number).data
+    [signature] = PdfFileReader(io.BytesIO(document)).embedded_signatures
+    roots = list(load_certs_from_pemder_data(_trust_root(clients)))
+    status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots))
+    assert status.bottom_line, status.pretty_print_details()
+    assert status.intact and status.valid and status.trusted
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES
+
+
+def test_a_tampered_pdf_fails_validation(dbs, clients, auth):
+    from services.certificate import signing
+
+    certificate = _issue(dbs)
+    document = _download(clients, auth, certificate.number).data
+    assert signing.check(document).valid
+
+    # One byte changed inside the signed range (the producer named in the metadata).
+    at = document.index(b"ReportLab")
+    tampered = document[:at] + b"X" + document[at + 1:]
+    check = signing.check(tampered)
+    assert not check.intact and not check.valid
+
+    # Content added after signing (an incremental update) is not covered by the signature.
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.generic import NameObject, TextStringObject
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(document))
+    writer.root[NameObject("/Lang")] = TextStringObject("en")
+    writer.update_root()
+    appended = io.BytesIO()
+    writer.write(appended)
+    assert not signing.check(appended.getvalue()).valid
+
+
+def test_a_signature_from_an_untrusted_key_is_not_trusted(dbs, clients, auth, tmp_path):
+    from services.certificate import signing
+    from services.certificate.signing import _write_development_material
+
+    certificate = _issue(dbs)
+    document = _download(clients, auth, certificate.number).data
+    _write_development_material(tmp_path)
+    check = signing.check(document, [(tmp_path / "ca.cert.pem").read_bytes()])
+    assert check.intact and not check.trusted and not check.valid
+
+
+def test_the_development_signing_material_is_created_once_under_concurrent_starts(tmp_path):
+    import threading
+
+    from services.certificate.signing import development_material
+
+    folder = tmp_path / "certificate-signing"
+    barrier = threading.Barrier(6)
+    results, errors = [], []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            results.append(development_material(folder))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and set(results) == {folder}
+    assert sorted(p.name for p in folder.iterdir()) == ["ca.cert.pem", "signer.cert.pem", "signer.key.pem"]
+    assert [p.name for p in tmp_path.iterdir()] == ["certificate-signing"]  # no staging folders left
+    assert (folder / "signer.key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_the_signing_key_comes_from_configuration(dbs, clients, auth, tmp_path, monkeypatch):
+    from services.certificate import signing
+    from services.certificate.signing import _write_development_material
+
+    _write_development_material(tmp_path)
+    monkeypatch.setenv("CERTIFICATE_SIGNING_KEY", str(tmp_path / "signer.key.pem"))
+    monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(tmp_path / "signer.cert.pem"))
+    monkeypatch.setenv("CERTIFICATE_SIGNING_CHAIN", str(tmp_path / "ca.cert.pem"))
+    certificate = _issue(dbs)
+    document = _download(clients, auth, certificate.number).data
+    configured_root = (tmp_path / "ca.cert.pem").read_bytes()
+    assert _trust_root(clients) == configured_root
+    assert signing.check(document, [configured_root]).valid
+    monkeypatch.delenv("CERTIFICATE_SIGNING_KEY")
+    assert not signing.check(document).trusted  # the development root does not vouch for it
+
+
+def test_nobody_else_downloads_my_certificate(dbs, clients, auth):
+    mine = _issue(dbs)
+    theirs = _issue(dbs, holder="someone-else", holder_name="李四")
+    assert _download(clients, auth, theirs.number).status_code == 404
+    assert _download(clients, auth, "TJZC1999000001").status_code == 404
+    assert _download(clients, auth, mine.number, user="unit").status_code == 403
+    assert _download(clients, auth, mine.number, user="title_office").status_code == 200
+    assert clients["certificate"].get(f"/api/v1/certificates/{mine.number}/pdf").status_code == 401
+
+
+# --------------------------------------------------------------------------- revocation
+
+def _revoke(clients, auth, number: str, reason: str | None = "申报材料造假", user: str = "title_office"):
+    body = {} if reason is None else {"reason": reason}
+    return clients["certificate"].post(f"/api/v1/certificates/{number}/revoke", json=body, headers=auth(user))
+
+
+def _verify(clients, certificate):
+    return clients["certificate"].get("/api/v1/verify", query_string={
+        "number": certificate.number, "code": certificate.verification_code})
+
+
+def test_a_revoked_certificates_verification_says_so_with_date_and_reason(dbs, clients, auth):
+    certificate = _issue(dbs)
+    response = _revoke(clients, auth, certificate.number)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "revoked"
+
+    body = _verify(clients, certificate).get_json()
+    assert body["status"] == "revoked"
+    assert body["revoked_reason"] == "申报材料造假"
+    assert body["revoked_at"] is not None
+    assert body["holder_name"] == "张伟" and "*" in body["id_number"]
+
+    mine = clients["certificate"].get("/api/v1/certificates", headers=auth("applicant")).get_json()
+    assert [(c["number"], c["status"]) for c in mine] == [(certificate.number, "revoked")]
+
+    model = dbs["certificate"].outbox_model
+    with dbs["certificate"].uow(readonly=True) as uow:
+        [row] = uow.session.scalars(select(model).where(model.type == "certificate.revoked.v1"))
+    event = Envelope.from_json(row.body)
+    assert event.correlation_id == certificate.declaration_id
+    assert (event.data["number"], event.data["reason"], event.data["holder"], event.data["revoked_by"]) == (
+        certificate.number, "申报材料造假", "applicant", "title_office")
+
+
+def test_only_the_title_office_revokes_and_only_with_a_reason(dbs, clients, auth):
+    certificate = _issue(dbs)
+    for user in ("applicant", "unit", "committee"):
+        assert _revoke(clients, auth, certificate.number, user=user).status_code == 403
+    for reason in (None, ""):
+        response = _revoke(clients, auth, certificate.number, reason=reason)
+        assert response.status_code == 422
+        assert [e["field"] for e in response.get_json()["errors"]] == ["reason"]
+    response = _revoke(clients, auth, certificate.number, reason="   ")
+    assert response.status_code == 422
+    assert _verify(clients, certificate).get_json()["status"] == "valid"
+    assert _revoke(clients, auth, "TJZC1999000001").status_code == 404
+
+
+def test_revoking_twice_is_a_conflict_and_announces_once(dbs, clients, auth):
+    certificate = _issue(dbs)
+    assert _revoke(clients, auth, certificate.number).status_code == 200
+    again = _revoke(clients, auth, certificate.number, reason="另一个原因")
+    assert again.status_code == 409
+    assert _verify(clients, certificate).get_json()["revoked_reason"] == "申报材料造假"
+    model = dbs["certificate"].outbox_model
+    with dbs["certificate"].uow(readonly=True) as uow:
+        assert len(list(uow.session.scalars(select(model).where(model.type == "certificate.revoked.v1")))) == 1
+
+
+# --------------------------------------------------------------------------- rate limit
+
+def test_public_verification_is_rate_limited(dbs, apps, monkeypatch):
+    monkeypatch.setenv("CERTIFICATE_VERIFY_RATE_LIMIT", "3/60")
+    apps["certificate"].extensions.pop("certificate.verify_rate", None)
+    try:
+        client = apps["certificate"].test_client()
+        query = {"number": "TJZC2024000001", "code": "ABCDEFGH"}
+        statuses = [client.get("/api/v1/verify", query_string=query).status_code for _ in range(4)]
+        assert statuses == [404, 404, 404, 429]
+        limited = client.get("/api/v1/verify", query_string=query)
+        assert limited.mimetype == "application/problem+json"
+        assert int(limited.headers["Retry-After"]) >= 1
+        # Another address is not affected.
+        other = client.get("/api/v1/verify", query_string=query, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+        assert other.status_code == 404
+    finally:
+        apps["certificate"].extensions.pop("certificate.verify_rate", None)
