@@ -1,48 +1,223 @@
-"""The profile service's HTTP API: the applicant's own profile and the directory."""
+"""The profile service's HTTP API: the applicant's own profile, attachments, identity corrections, the directory."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from services.profile import service
+from services.profile import directory, service
+from services.profile import rules as r
+from services.profile.schemas import (AnnualAssessmentOut, AttachmentOut, BasicOut, CertificateOut,
+                                      CompletenessOut, ContinuingEducationOut, EducationOut, ProfileOut,
+                                      QualificationOut, SocialPostOut, WorkExperienceOut)
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 
 blp = Blueprint("profile", __name__, url_prefix="/api/v1", description="Applicant profiles and the directory")
 
 
+# -- input schemas -----------------------------------------------------------------
+
+class BasicIn(Schema):
+    name = fields.String(load_default=None, metadata={"description": "not changeable: from the identity platform"})
+    id_number = fields.String(load_default=None, metadata={"description": "not changeable: from the identity "
+                                                                          "platform"})
+    id_type = fields.String(validate=validate.OneOf(r.ID_TYPES))
+    gender = fields.String(validate=validate.OneOf(r.GENDERS), allow_none=True)
+    nationality = fields.String(validate=validate.Length(min=1, max=50))
+    ethnicity = fields.String(validate=validate.Length(max=30), allow_none=True)
+    political_status = fields.String(validate=validate.Length(max=30), allow_none=True)
+    mobile = fields.String(validate=validate.Regexp(r"^1[3-9]\d{9}$", error="a mobile number has 11 digits "
+                                                    "starting with 1 (手机号码格式错误)"), allow_none=True)
+    telephone = fields.String(validate=validate.Length(max=30), allow_none=True)
+    date_of_birth = fields.Date(allow_none=True)
+    admin_post = fields.String(allow_none=True, metadata={"description": "at most 20 characters, no party posts"})
+    on_establishment = fields.Boolean(metadata={"description": "on the establishment of a state-owned unit (在编)"})
+    admin_post_level = fields.String(validate=validate.Length(max=30), allow_none=True)
+    foreign_language = fields.String(validate=validate.Length(max=100), allow_none=True)
+    computer_skill = fields.String(validate=validate.Length(max=100), allow_none=True)
+    photo_id = fields.String(allow_none=True, metadata={"description": "an uploaded JPEG or PNG attachment"})
+
+
+class EducationIn(Schema):
+    school = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    specialty = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                              metadata={"description": "for an overseas degree, the Chinese name in the "
+                                                       "verification letter"})
+    level = fields.String(required=True, validate=validate.OneOf(r.EDUCATION_LEVELS))
+    degree = fields.String(load_default=None, validate=validate.OneOf(r.DEGREES), allow_none=True)
+    study_mode = fields.String(required=True, validate=validate.OneOf(r.STUDY_MODES))
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True)
+    before_work = fields.Boolean(load_default=False, metadata={"description": "obtained before starting work "
+                                                                              "(工作前学历)"})
+    overseas = fields.Boolean(load_default=False)
+    certificate_id = fields.String(load_default=None, allow_none=True)
+    verification_letter_id = fields.String(load_default=None, allow_none=True)
+
+
+class EducationPatch(Schema):
+    school = fields.String(validate=validate.Length(min=1, max=200))
+    specialty = fields.String(validate=validate.Length(min=1, max=100))
+    level = fields.String(validate=validate.OneOf(r.EDUCATION_LEVELS))
+    degree = fields.String(validate=validate.OneOf(r.DEGREES), allow_none=True)
+    study_mode = fields.String(validate=validate.OneOf(r.STUDY_MODES))
+    start_date = fields.Date()
+    end_date = fields.Date()
+    before_work = fields.Boolean()
+    overseas = fields.Boolean()
+    certificate_id = fields.String(allow_none=True)
+    verification_letter_id = fields.String(allow_none=True)
+
+
+class AppointmentIn(Schema):
+    post = fields.String(load_default=None, validate=validate.Length(max=100), allow_none=True)
+    appointed_on = fields.Date(load_default=None, allow_none=True)
+    proof_kind = fields.String(required=True, validate=validate.OneOf(r.PROOF_KINDS))
+    proof_id = fields.String(load_default=None, allow_none=True)
+
+
+class QualificationIn(Schema):
+    specialty = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
+    school_stage = fields.String(validate=validate.Length(max=30), allow_none=True,
+                                 metadata={"description": "school teachers: the stage they teach (学段)"})
+    first_professional_work_date = fields.Date(allow_none=True)
+    non_professional_years = fields.Float(validate=validate.Range(min=0, max=60))
+    appointment = fields.Nested(AppointmentIn, allow_none=True)
+
+
+class CertificateIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(r.CERTIFICATE_KINDS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    level = fields.String(load_default=None, validate=validate.OneOf(r.TITLE_LEVELS), allow_none=True)
+    obtained_by = fields.String(load_default=None, validate=validate.OneOf(r.TITLE_OBTAINED_BY), allow_none=True)
+    number = fields.String(load_default=None, validate=validate.Length(max=64), allow_none=True)
+    issued_on = fields.Date(required=True)
+    issuer = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
+    attachment_id = fields.String(load_default=None, allow_none=True)
+
+
+class PostIn(Schema):
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(load_default=None, allow_none=True)
+    admin_post = fields.String(load_default=None, validate=validate.Length(max=50), allow_none=True)
+    professional_post = fields.String(load_default=None, validate=validate.Length(max=50), allow_none=True)
+
+
 class WorkExperienceIn(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(service.WORK_STATUSES),
+    status = fields.String(required=True, validate=validate.OneOf(r.WORK_STATUSES),
                            metadata={"description": "current, former or part_time (在职, 曾任职, 兼职)"})
     unit_code = fields.String(load_default=None, validate=validate.Length(equal=18),
                               metadata={"description": "unified social credit code of a registered unit"})
     unit_name = fields.String(load_default=None, validate=validate.Length(max=200))
     start_date = fields.Date(required=True)
     end_date = fields.Date(load_default=None)
+    admin_post = fields.String(load_default=None, validate=validate.Length(max=50), allow_none=True)
+    professional_post = fields.String(load_default=None, validate=validate.Length(max=50), allow_none=True)
+    role = fields.String(load_default=None, validate=validate.OneOf(r.WORK_ROLES), allow_none=True,
+                         metadata={"description": "led, independent or participant (主持, 独立完成, 参与)"})
+    participant_rank = fields.Integer(load_default=None, validate=validate.Range(min=1), allow_none=True)
+    dispatched = fields.Boolean(load_default=False, metadata={"description": "labour dispatch (劳务派遣)"})
+    dispatched_to = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
+    dispatch_proof_id = fields.String(load_default=None, allow_none=True)
+    posts = fields.List(fields.Nested(PostIn), load_default=list)
+    main_work = fields.String(load_default=None, allow_none=True, metadata={"description": "at most 500 characters"})
 
 
-class WorkExperienceOut(Schema):
-    id = fields.Integer()
-    status = fields.String()
-    unit_code = fields.String(allow_none=True)
-    unit_name = fields.String()
-    start_date = fields.Date()
-    end_date = fields.Date(allow_none=True)
+class SocialPostIn(Schema):
+    organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    post = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(load_default=None, allow_none=True)
 
 
-class ProfileOut(Schema):
+class ContinuingEducationIn(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=1950))
+    hours = fields.Float(required=True)
+    content = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
+    attachment_ids = fields.List(fields.String(), load_default=list)
+
+
+class AnnualAssessmentIn(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=1950))
+    result = fields.String(required=True, validate=validate.OneOf(r.ASSESSMENT_RESULTS),
+                           metadata={"description": "excellent, competent, basically_competent, incompetent "
+                                                    "(优秀, 合格/称职, 基本合格, 不合格)"})
+
+
+class UploadIn(Schema):
+    file = Upload(required=True)
+
+
+class CorrectionIn(Schema):
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=100), allow_none=True)
+    id_number = fields.String(load_default=None, validate=validate.Length(min=1, max=32), allow_none=True)
+    reason = fields.String(required=True)
+
+
+class CorrectionOut(Schema):
+    field = fields.String()
+    old_value = fields.String()
+    new_value = fields.String()
+    reason = fields.String()
+    corrected_by = fields.String()
+    corrected_at = fields.DateTime()
+
+
+class IdentityOut(Schema):
     subject = fields.String()
     name = fields.String()
     id_number = fields.String()
-    work_experiences = fields.List(fields.Nested(WorkExperienceOut))
+    corrections = fields.List(fields.Nested(CorrectionOut))
+
+
+class ScopeSchema(Schema):
+    series = fields.List(fields.String(), load_default=list)
+    levels = fields.List(fields.String(), load_default=list)
+    specialties = fields.List(fields.String(), load_default=list)
 
 
 class OrganisationSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(equal=18))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    kind = fields.String(required=True, validate=validate.OneOf(service.ORG_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(r.ORG_KINDS))
     parent = fields.String(load_default=None, attribute="parent_code", allow_none=True)
+    ownership = fields.String(load_default=None, allow_none=True,
+                              metadata={"description": f"units: one of {', '.join(r.OWNERSHIPS)}"})
+    owner = fields.String(load_default=None, attribute="owner_code", allow_none=True,
+                          metadata={"description": "committees: the organisation it belongs to"})
+    scope = fields.Nested(ScopeSchema, load_default=None, allow_none=True,
+                          metadata={"description": "committees: authorised series, levels and specialties"})
+    check_override = fields.Boolean(dump_only=True)
+    override_reason = fields.String(load_only=True, load_default=None, allow_none=True,
+                                    metadata={"description": "title office: why a code failing the GB 32100 check "
+                                                             "is registered"})
+
+
+class OrganisationQuery(Schema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(r.ORG_KINDS))
+    parent = fields.String(load_default=None)
+
+
+class StaffSchema(Schema):
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(required=True)
+    organisation = fields.String(attribute="organisation_code", dump_only=True)
+
+
+# -- the applicant's own profile ------------------------------------------------------
+
+def _whole() -> dict:
+    with database().uow() as uow:
+        profile = service.profile_for(uow, current_principal())
+        result = service.whole(uow, profile)
+        uow.commit()
+        return result
 
 
 @blp.route("/profile")
@@ -50,47 +225,224 @@ class MyProfile(MethodView):
     @blp.response(200, ProfileOut)
     @require_roles("applicant")
     def get(self):
-        """My profile (created on first use from the verified identity)."""
-        principal = current_principal()
+        """My whole profile (created on first use from the verified identity)."""
+        return _whole()
+
+
+@blp.route("/profile/basic")
+class MyBasic(MethodView):
+    @blp.arguments(BasicIn)
+    @blp.response(200, BasicOut)
+    @require_roles("applicant")
+    def patch(self, data):
+        """Change my basic information (个人基本信息); name and ID number are not mine to change."""
         with database().uow() as uow:
-            profile = service.profile_for(uow, principal)
-            result = {"subject": profile.subject, "name": profile.name, "id_number": profile.id_number,
-                      "work_experiences": service.work_experiences(uow, profile.subject)}
+            profile = service.update_basic(uow, current_principal(), data)
             uow.commit()
-            return result
+            return profile
 
 
-@blp.route("/profile/work-experiences")
-class MyWorkExperiences(MethodView):
-    @blp.arguments(WorkExperienceIn)
-    @blp.response(201, WorkExperienceOut)
+@blp.route("/profile/completeness")
+class MyCompleteness(MethodView):
+    @blp.response(200, CompletenessOut)
+    @require_roles("applicant")
+    def get(self):
+        """What is still missing or wrong before I can declare, item by item."""
+        with database().uow() as uow:
+            missing = service.completeness(uow, service.profile_for(uow, current_principal()))
+            uow.commit()
+            return {"ready": not missing, "missing": missing}
+
+
+@blp.route("/profile/attachments")
+class MyAttachments(MethodView):
+    @blp.arguments(UploadIn, location="files")
+    @blp.response(201, AttachmentOut)
     @require_roles("applicant")
     def post(self, data):
-        """Add a work experience (工作经历); a current one must name a registered unit."""
+        """Upload an attachment (PDF, JPEG or PNG, judged by content; size-limited)."""
+        upload = data["file"]
+        from services.profile.attachments import MAX_BYTES
+
+        content = upload.stream.read(MAX_BYTES + 1)
         with database().uow() as uow:
-            record = service.add_work_experience(uow, current_principal(), data)
+            record = service.upload(uow, current_principal(), upload.filename, content)
+            uow.commit()
+            return record
+
+    @blp.response(200, AttachmentOut(many=True))
+    @require_roles("applicant")
+    def get(self):
+        """My uploaded attachments."""
+        with database().uow(readonly=True) as uow:
+            return service.my_attachments(uow, current_principal().subject)
+
+
+@blp.route("/attachments/<attachment_id>")
+class AttachmentContent(MethodView):
+    @blp.response(200, content_type="application/octet-stream")
+    def get(self, attachment_id: str):
+        """An attachment's content, for its owner (and the title office), as a download."""
+        with database().uow(readonly=True) as uow:
+            record, content = service.attachment_for(uow, current_principal(), attachment_id)
+        ascii_name = f"attachment.{record.name.rsplit('.', 1)[-1]}"
+        response = Response(content, mimetype=record.content_type)
+        response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
+                                                   f"filename*=UTF-8''{quote(record.name, safe='')}")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["ETag"] = f'"{record.sha256}"'
+        return response
+
+
+@blp.route("/profile/educations")
+class MyEducations(MethodView):
+    @blp.arguments(EducationIn)
+    @blp.response(201, EducationOut)
+    @require_roles("applicant")
+    def post(self, data):
+        """Add an education by hand (学历信息), with its certificate (and the verification letter if overseas)."""
+        with database().uow() as uow:
+            record = service.add_education(uow, current_principal(), data)
             uow.commit()
             return record
 
 
+@blp.route("/profile/educations/import")
+class ImportEducations(MethodView):
+    @blp.response(200, EducationOut(many=True))
+    @require_roles("applicant")
+    def post(self):
+        """Import my records from the national higher-education register (学信网)."""
+        with database().uow() as uow:
+            result = service.import_educations(uow, current_principal())
+            uow.commit()
+            return result
+
+
+@blp.route("/profile/educations/<int:record_id>")
+class MyEducation(MethodView):
+    @blp.arguments(EducationPatch)
+    @blp.response(200, EducationOut)
+    @require_roles("applicant")
+    def patch(self, data, record_id: int):
+        """Change an education; a register record takes only the degree and the before-work flag."""
+        with database().uow() as uow:
+            record = service.update_education(uow, current_principal(), record_id, data)
+            uow.commit()
+            return record
+
+    @blp.response(204)
+    @require_roles("applicant")
+    def delete(self, record_id: int):
+        """Delete an education added by hand (register records stay)."""
+        with database().uow() as uow:
+            service.delete_education(uow, current_principal(), record_id)
+            uow.commit()
+
+
+@blp.route("/profile/qualification")
+class MyQualification(MethodView):
+    @blp.arguments(QualificationIn)
+    @blp.response(200, QualificationOut)
+    @require_roles("applicant")
+    def put(self, data):
+        """Set my qualifications (资历信息): specialty, first professional work date, appointment."""
+        with database().uow() as uow:
+            profile = service.update_qualification(uow, current_principal(), data)
+            result = service.whole(uow, profile)["qualification"]
+            uow.commit()
+            return result
+
+
+def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out: type[Schema], add, doc: str):
+    """POST to add a record of a list section, DELETE to remove one."""
+
+    class Collection(MethodView):
+        @blp.arguments(schema_in)
+        @blp.response(201, schema_out)
+        @require_roles("applicant")
+        def post(self, data):
+            with database().uow() as uow:
+                record = add(uow, current_principal(), data)
+                uow.commit()
+                return record
+
+    class Item(MethodView):
+        @blp.response(204)
+        @require_roles("applicant")
+        def delete(self, record_id: int):
+            with database().uow() as uow:
+                if section == "work-experiences":
+                    service.delete_work_experience(uow, current_principal(), record_id)
+                else:
+                    service.delete_record(uow, current_principal(), section, record_id)
+                uow.commit()
+
+    Collection.post.__doc__, Item.delete.__doc__ = doc, f"Delete one of my {section.replace('-', ' ')}."
+    Collection.__name__, Item.__name__ = f"My{schema_out.__name__}s", f"My{schema_out.__name__}"
+    blp.route(f"/profile/{path}", endpoint=f"{section}-collection")(Collection)
+    blp.route(f"/profile/{path}/<int:record_id>", endpoint=f"{section}-item")(Item)
+
+
+_simple_section("work-experiences", "work-experiences", WorkExperienceIn, WorkExperienceOut,
+                service.add_work_experience, "Add a work experience (工作经历); a current one must name a registered unit.")
+_simple_section("certificates", "certificates", CertificateIn, CertificateOut, service.add_certificate,
+                "Add a certificate: the highest title, professional qualifications, skill certificates.")
+_simple_section("social-posts", "social-posts", SocialPostIn, SocialPostOut, service.add_social_post,
+                "Add a social organisation post (社会团体任职).")
+_simple_section("continuing-education", "continuing-education", ContinuingEducationIn, ContinuingEducationOut,
+                service.add_continuing_education, "Add a year of continuing education (继续教育).")
+_simple_section("annual-assessments", "annual-assessments", AnnualAssessmentIn, AnnualAssessmentOut,
+                service.add_annual_assessment, "Add an annual assessment (现职称考核), one per year.")
+
+
+# -- identity corrections by the title office -------------------------------------------
+
+@blp.route("/profiles/<subject>/identity")
+class Identity(MethodView):
+    @blp.response(200, IdentityOut)
+    @require_roles("title_office")
+    def get(self, subject: str):
+        """An applicant's registered name and ID number with every correction (title office only)."""
+        with database().uow(readonly=True) as uow:
+            return service.identity_of(uow, subject)
+
+    @blp.arguments(CorrectionIn)
+    @blp.response(200, IdentityOut)
+    @require_roles("title_office")
+    def post(self, data, subject: str):
+        """Correct an applicant's name or ID number, with the reason; the correction is recorded."""
+        with database().uow() as uow:
+            service.correct_identity(uow, current_principal(), subject, data)
+            result = service.identity_of(uow, subject)
+            uow.commit()
+            return result
+
+
+# -- the directory ------------------------------------------------------------------
+
 @blp.route("/organisations")
 class Organisations(MethodView):
+    @blp.arguments(OrganisationQuery, location="query")
     @blp.response(200, OrganisationSchema(many=True))
-    def get(self):
-        """The directory of registered organisations."""
+    def get(self, query):
+        """The directory of registered organisations (filter by kind or parent)."""
         current_principal()
         with database().uow(readonly=True) as uow:
-            return service.organisations(uow)
+            return directory.organisations(uow, query["kind"], query["parent"])
 
     @blp.arguments(OrganisationSchema)
     @blp.response(201, OrganisationSchema)
-    @require_roles("title_office")
+    @require_roles("title_office", "department")
     def post(self, data):
-        """Register an organisation (title office only)."""
+        """Register an organisation: the title office any; a competent department the units under it."""
+        data = {**data, "parent": data.pop("parent_code"), "owner": data.pop("owner_code")}
         with database().uow() as uow:
-            service.register_organisation(uow, data["code"], data["name"], data["kind"], data["parent_code"])
+            directory.register_organisation(uow, data, current_principal())
             uow.commit()
-            return service.organisation(uow, data["code"])
+            return directory.organisation(uow, data["code"].upper())
 
 
 @blp.route("/organisations/<code>")
@@ -100,4 +452,34 @@ class OrganisationByCode(MethodView):
         """One registered organisation."""
         current_principal()
         with database().uow(readonly=True) as uow:
-            return service.organisation(uow, code)
+            return directory.organisation(uow, code)
+
+
+@blp.route("/organisations/<code>/chain")
+class OrganisationChain(MethodView):
+    @blp.response(200, OrganisationSchema(many=True))
+    def get(self, code: str):
+        """The competent departments above an organisation, nearest first."""
+        current_principal()
+        with database().uow(readonly=True) as uow:
+            return directory.department_chain(uow, code)
+
+
+@blp.route("/organisations/<code>/staff")
+class OrganisationStaff(MethodView):
+    @blp.response(200, StaffSchema(many=True))
+    @require_roles("unit", "department", "committee", "expert", "title_office")
+    def get(self, code: str):
+        """The staff accounts of an organisation (its own staff and the title office)."""
+        with database().uow(readonly=True) as uow:
+            return directory.staff_of(uow, current_principal(), code)
+
+    @blp.arguments(StaffSchema)
+    @blp.response(201, StaffSchema)
+    @require_roles("title_office", "department")
+    def post(self, data, code: str):
+        """Bind a staff account to this organisation in one role."""
+        with database().uow() as uow:
+            account = directory.add_staff(uow, current_principal(), code, data)
+            uow.commit()
+            return account

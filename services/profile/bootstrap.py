@@ -6,7 +6,7 @@ from importlib import resources
 
 from flask import Flask
 
-from services.profile import api, service
+from services.profile import api, directory
 from services.profile.handlers import HANDLERS
 from services.profile.models import Base, Inbox, Outbox
 from shared import config
@@ -25,7 +25,8 @@ def create_app(db: Database | None = None, verifier: TokenVerifier | None = None
     return create_service_app(
         NAME, db or database(), [api.blp], verifier=verifier,
         title="Profile service (个人信息)",
-        description="Applicants' profiles and the directory of organisations.",
+        description="Applicants' profiles, their attachments, identity corrections and the directory of "
+                    "organisations with their staff accounts.",
     )
 
 
@@ -33,10 +34,17 @@ def handlers() -> dict:
     return dict(HANDLERS)
 
 
+def _demo(name: str) -> dict:
+    return json.loads(resources.files("shared.demo").joinpath(name).read_text("utf-8"))
+
+
 def seed(db: Database) -> None:
-    """Register the demonstration directory (idempotent: unchanged rows emit nothing)."""
-    directory = json.loads(resources.files("shared.demo").joinpath("directory.json").read_text("utf-8"))
+    """Register the demonstration directory and staff accounts (idempotent: unchanged rows emit nothing)."""
     with db.uow() as uow:
-        for org in directory["organisations"]:
-            service.register_organisation(uow, org["code"], org["name"], org["kind"], org["parent"])
+        for org in _demo("directory.json")["organisations"]:
+            directory.register_organisation(uow, org)
+        for user in _demo("users.json")["users"]:
+            if user.get("org"):
+                directory.add_staff(uow, None, user["org"], {"subject": user["username"], "name": user["name"],
+                                                             "role": user["role"]})
         uow.commit()

@@ -1,20 +1,30 @@
-"""The profile service layer: commands on people and the directory."""
+"""The profile service layer: the applicant's own profile, section by section, with every rule."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.profile.models import Organisation, Profile, WorkExperience
-from shared.errors import Conflict, DomainError, NotFound
+from services.profile import attachments as files
+from services.profile import register as education_register
+from services.profile.directory import (organisation, organisations,  # noqa: F401 - the API's entry points
+                                        register_organisation)
+from services.profile.models import (AnnualAssessment, Attachment, Certificate, ContinuingEducation, Education,
+                                     IdentityCorrection, Organisation, Profile, SocialPost, WorkExperience)
+from services.profile.rules import ORG_KINDS, WORK_STATUSES  # noqa: F401 - re-exported for the API
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.identifiers import InvalidIdentifier, parse_resident_id
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
-WORK_STATUSES = ("current", "former", "part_time")
-ORG_KINDS = ("unit", "department", "committee", "title_office")
+MAIN_WORK_MAX = 500
+ADMIN_POST_MAX = 20
 
+
+# -- the profile and identity ----------------------------------------------------
 
 def profile_for(uow: UnitOfWork, principal: Principal) -> Profile:
     """The applicant's profile, created on first use from the verified token."""
@@ -27,7 +37,10 @@ def profile_for(uow: UnitOfWork, principal: Principal) -> Profile:
             # A savepoint: when a concurrent first request created the profile
             # meanwhile, only this insert is undone and theirs is used.
             with uow.session.begin_nested():
-                profile = Profile(subject=principal.subject, name=principal.name, id_number=principal.id_number)
+                profile = Profile(subject=principal.subject, name=principal.name, id_number=principal.id_number,
+                                  id_type="resident_id", nationality="中国", on_establishment=False,
+                                  non_professional_years=0, version=1)
+                _fill_from_id(profile)
                 uow.session.add(profile)
         except IntegrityError:
             profile = uow.session.get(Profile, principal.subject, populate_existing=True)
@@ -36,37 +49,361 @@ def profile_for(uow: UnitOfWork, principal: Principal) -> Profile:
     return profile
 
 
-def register_organisation(uow: UnitOfWork, code: str, name: str, kind: str, parent: str | None) -> bool:
-    """Register (or update) an organisation; returns whether anything changed."""
-    if kind not in ORG_KINDS:
-        raise DomainError.on("kind", "one_of", f"kind must be one of {', '.join(ORG_KINDS)}")
-    if parent is not None and uow.session.get(Organisation, parent) is None:
-        raise DomainError.on("parent", "registered_organisation",
-                             f"parent organisation {parent} is not registered (上级单位未注册)")
-    org = uow.session.get(Organisation, code)
-    if org is not None and (org.name, org.kind, org.parent_code) == (name, kind, parent):
-        return False
-    if org is None:
-        org = Organisation(code=code)
-        uow.session.add(org)
-    org.name, org.kind, org.parent_code = name, kind, parent
-    uow.session.flush()
-    uow.publish("profile.organisation.registered.v1", {"code": code, "name": name, "kind": kind, "parent": parent})
-    return True
+def _fill_from_id(profile: Profile) -> None:
+    """Birth date and gender follow a valid resident ID number."""
+    if profile.id_type != "resident_id":
+        return
+    try:
+        parsed = parse_resident_id(profile.id_number)
+    except InvalidIdentifier:
+        return
+    profile.date_of_birth, profile.gender = parsed.birth_date, parsed.gender
 
+
+def _locked(uow: UnitOfWork, principal: Principal) -> Profile:
+    """The caller's profile, row-locked: one change per applicant at a time, so rules are not raced."""
+    profile = profile_for(uow, principal)
+    uow.session.get(Profile, profile.subject, with_for_update=True, populate_existing=True)
+    profile.version = (profile.version or 1) + 1
+    return profile
+
+
+def update_basic(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Profile:
+    for managed in ("name", "id_number"):
+        if data.get(managed) is not None:
+            raise DomainError.on(managed, "identity_managed", f"{managed} comes from the identity platform; only "
+                                 "the title office can correct it (姓名和证件号码由统一身份认证平台提供，不能修改)")
+    profile = _locked(uow, principal)
+    merged = {key: getattr(profile, key) for key in BASIC_FIELDS}
+    merged.update({k: v for k, v in data.items() if k in BASIC_FIELDS})
+    if merged["id_type"] == "resident_id":
+        try:
+            parsed = parse_resident_id(profile.id_number)
+        except InvalidIdentifier as exc:
+            raise DomainError.on("id_number", exc.rule, exc.message + "; ask the title office to correct it") \
+                from None
+        if merged["date_of_birth"] is not None and merged["date_of_birth"] != parsed.birth_date:
+            raise DomainError.on("date_of_birth", "agrees_with_id_number", "the date of birth differs from the one "
+                                 "in the ID number (出生日期与身份证号码不符)")
+        if merged["gender"] is not None and merged["gender"] != parsed.gender:
+            raise DomainError.on("gender", "agrees_with_id_number", "the gender differs from the ID number, whose "
+                                 "17th digit is odd for men and even for women (性别与身份证号码不符)")
+    post = merged["admin_post"]
+    if post:
+        if len(post) > ADMIN_POST_MAX:
+            raise DomainError.on("admin_post", "max_20_characters", "the administrative post has at most 20 "
+                                 "characters (行政职务不超过20字)")
+        if "党" in post:
+            raise DomainError.on("admin_post", "no_party_post", "party posts are not administrative posts "
+                                 "(行政职务不填党内职务)")
+    if merged["admin_post_level"] and not merged["on_establishment"]:
+        raise DomainError.on("admin_post_level", "establishment_only", "an administrative post level is only for "
+                             "staff on the establishment of a state-owned unit (行政职级仅限国有单位在编人员)")
+    if data.get("photo_id") is not None:
+        photo = _attachment(uow, profile.subject, data["photo_id"], "photo_id")
+        if photo.content_type not in files.IMAGES:
+            raise DomainError.on("photo_id", "photo_type", "the photo must be a JPEG or PNG image (照片须为JPG或PNG)")
+        if photo.size > files.MAX_PHOTO_BYTES:
+            raise DomainError.on("photo_id", "photo_size", f"the photo is larger than "
+                                 f"{files.MAX_PHOTO_BYTES // 1024} KB (照片过大)")
+    for key in BASIC_FIELDS:
+        setattr(profile, key, merged[key])
+    uow.session.flush()
+    return profile
+
+
+BASIC_FIELDS = ("id_type", "gender", "nationality", "ethnicity", "political_status", "mobile", "telephone",
+                "date_of_birth", "admin_post", "on_establishment", "admin_post_level", "foreign_language",
+                "computer_skill", "photo_id")
+
+
+def correct_identity(uow: UnitOfWork, actor: Principal, subject: str, data: dict[str, Any]) -> Profile:
+    """The title office corrects name or ID number; every change is recorded with who, when and why."""
+    profile = uow.session.get(Profile, subject, with_for_update=True)
+    if profile is None:
+        raise NotFound.on("subject", "exists", f"applicant {subject} has no profile")
+    reason = (data.get("reason") or "").strip()
+    if not reason:
+        raise DomainError.on("reason", "required", "a correction needs its reason (更正原因)")
+    changes = {k: data[k].strip() for k in ("name", "id_number") if data.get(k) and data[k].strip() != getattr(
+        profile, k)}
+    if not changes:
+        raise DomainError.on("name", "nothing_to_correct", "give a new name or ID number that differs from the "
+                             "registered one")
+    if "id_number" in changes:
+        changes["id_number"] = changes["id_number"].upper()
+        if profile.id_type == "resident_id":
+            try:
+                parse_resident_id(changes["id_number"])
+            except InvalidIdentifier as exc:
+                raise DomainError.on("id_number", exc.rule, exc.message) from None
+    for field, new in changes.items():
+        uow.session.add(IdentityCorrection(subject=subject, field=field, old_value=getattr(profile, field),
+                                           new_value=new, reason=reason, corrected_by=actor.subject))
+        setattr(profile, field, new)
+    if "id_number" in changes:
+        _fill_from_id(profile)
+    profile.version = (profile.version or 1) + 1
+    uow.session.flush()
+    return profile
+
+
+def identity_of(uow: UnitOfWork, subject: str) -> dict[str, Any]:
+    profile = uow.session.get(Profile, subject)
+    if profile is None:
+        raise NotFound.on("subject", "exists", f"applicant {subject} has no profile")
+    corrections = uow.session.scalars(select(IdentityCorrection).where(IdentityCorrection.subject == subject)
+                                      .order_by(IdentityCorrection.id))
+    return {"subject": subject, "name": profile.name, "id_number": profile.id_number,
+            "corrections": list(corrections)}
+
+
+# -- attachments -------------------------------------------------------------------
+
+def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: bytes) -> Attachment:
+    profile = profile_for(uow, principal)
+    if not content:
+        raise DomainError.on("file", "not_empty", "the file is empty (文件为空)")
+    if len(content) > files.MAX_BYTES:
+        raise DomainError.on("file", "max_size", f"the file is larger than {files.MAX_BYTES // (1024 * 1024)} MB "
+                             "(文件过大)")
+    content_type = files.sniff(content)
+    if content_type is None:
+        raise DomainError.on("file", "content_type", "only PDF, JPEG and PNG files are accepted, judged by their "
+                             "content (仅支持PDF、JPG、PNG文件)")
+    sha256 = files.store().put(content)
+    record = Attachment(id=str(uuid.uuid4()), owner=profile.subject, sha256=sha256, content_type=content_type,
+                        size=len(content), name=files.display_name(name, content_type))
+    uow.session.add(record)
+    uow.session.flush()
+    return record
+
+
+def attachment_for(uow: UnitOfWork, principal: Principal, attachment_id: str) -> tuple[Attachment, bytes]:
+    """An attachment with its bytes, for its owner or the title office only."""
+    record = uow.session.get(Attachment, attachment_id)
+    if principal.role == "applicant":
+        if record is None or record.owner != principal.subject:
+            raise NotFound.on("attachment_id", "exists", "no such attachment among your files")
+    elif principal.role != "title_office":
+        raise Forbidden.on("attachment_id", "own_profile", "attachments are seen by their owner; unit staff see "
+                           "them only in a declaration under review")
+    elif record is None:
+        raise NotFound.on("attachment_id", "exists", "no such attachment")
+    return record, files.store().get(record.sha256)
+
+
+def my_attachments(uow: UnitOfWork, subject: str) -> list[Attachment]:
+    return list(uow.session.scalars(select(Attachment).where(Attachment.owner == subject)
+                                    .order_by(Attachment.uploaded_at)))
+
+
+def _attachment(uow: UnitOfWork, subject: str, attachment_id: str | None, field: str) -> Attachment:
+    record = uow.session.get(Attachment, attachment_id) if attachment_id else None
+    if record is None or record.owner != subject:
+        raise DomainError.on(field, "own_attachment", f"attachment {attachment_id} is not one of your uploaded "
+                             "files (附件不存在)")
+    return record
+
+
+def _required_attachment(uow: UnitOfWork, subject: str, data: dict[str, Any], field: str, rule: str,
+                         message: str) -> None:
+    if not data.get(field):
+        raise DomainError.on(field, rule, message)
+    _attachment(uow, subject, data[field], field)
+
+
+def _period(start: dt.date, end: dt.date | None, field: str = "end_date") -> None:
+    if end is not None and end < start:
+        raise DomainError.on(field, "not_before_start", "end date is before the start date (结束时间早于开始时间)")
+
+
+def _own(uow: UnitOfWork, model: type, subject: str, record_id: int, what: str) -> Any:
+    record = uow.session.get(model, record_id)
+    if record is None or record.subject != subject:
+        raise NotFound.on("id", "exists", f"no such {what} in your profile")
+    return record
+
+
+# -- education (学历信息) -----------------------------------------------------------
+
+EDUCATION_EDITABLE = ("school", "specialty", "level", "degree", "study_mode", "start_date", "end_date",
+                      "before_work", "overseas", "certificate_id", "verification_letter_id")
+REGISTER_EDITABLE = ("degree", "before_work")
+
+
+def _check_education(uow: UnitOfWork, subject: str, data: dict[str, Any]) -> None:
+    _period(data["start_date"], data["end_date"])
+    _required_attachment(uow, subject, data, "certificate_id", "certificate_required",
+                         "an education added by hand needs the certificate as an attachment (须上传学历证书)")
+    if data.get("overseas"):
+        _required_attachment(uow, subject, data, "verification_letter_id", "verification_letter_required",
+                             "an overseas degree needs the verification letter of the study-abroad service centre "
+                             "(国外学历须上传教育部留学服务中心认证书)")
+
+
+def add_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Education:
+    profile = _locked(uow, principal)
+    _check_education(uow, profile.subject, data)
+    record = Education(subject=profile.subject, source="manual",
+                       **{k: data.get(k) for k in EDUCATION_EDITABLE})
+    record.before_work, record.overseas = bool(data.get("before_work")), bool(data.get("overseas"))
+    uow.session.add(record)
+    uow.session.flush()
+    return record
+
+
+def import_educations(uow: UnitOfWork, principal: Principal) -> list[Education]:
+    """Import the applicant's records from the higher-education register (学信网); importing again adds nothing."""
+    profile = _locked(uow, principal)
+    known = set(uow.session.scalars(select(Education.register_id).where(Education.subject == profile.subject,
+                                                                          Education.source == "register")))
+    for found in education_register.register().records(profile.id_number):
+        if found.register_id in known:
+            continue
+        uow.session.add(Education(subject=profile.subject, source="register", register_id=found.register_id,
+                                  school=found.school, specialty=found.specialty, level=found.level,
+                                  study_mode=found.study_mode, start_date=found.start_date,
+                                  end_date=found.end_date, before_work=False, overseas=False))
+    uow.session.flush()
+    return educations(uow, profile.subject)
+
+
+def update_education(uow: UnitOfWork, principal: Principal, record_id: int, data: dict[str, Any]) -> Education:
+    profile = _locked(uow, principal)
+    record = _own(uow, Education, profile.subject, record_id, "education")
+    if record.source == "register":
+        for key in data:
+            if key not in REGISTER_EDITABLE:
+                raise DomainError.on(key, "register_field", "a record from the higher-education register keeps its "
+                                     "data; you add only the degree and the before-work flag (学信网学历不可修改)")
+    merged = {k: getattr(record, k) for k in EDUCATION_EDITABLE}
+    merged.update(data)
+    if record.source == "manual":
+        _check_education(uow, profile.subject, merged)
+    for key, value in merged.items():
+        setattr(record, key, value)
+    uow.session.flush()
+    return record
+
+
+def delete_education(uow: UnitOfWork, principal: Principal, record_id: int) -> None:
+    profile = _locked(uow, principal)
+    record = _own(uow, Education, profile.subject, record_id, "education")
+    if record.source == "register":
+        raise Conflict.on("id", "imported_record", "a record imported from the higher-education register cannot "
+                          "be deleted (学信网学历不可删除)")
+    uow.session.delete(record)
+
+
+def educations(uow: UnitOfWork, subject: str) -> list[Education]:
+    return list(uow.session.scalars(select(Education).where(Education.subject == subject)
+                                    .order_by(Education.start_date, Education.id)))
+
+
+# -- qualifications (资历信息) -------------------------------------------------------
+
+def current_employment(uow: UnitOfWork, subject: str) -> WorkExperience | None:
+    return uow.session.scalar(select(WorkExperience).where(
+        WorkExperience.subject == subject, WorkExperience.status == "current", WorkExperience.unit_code.is_not(None)))
+
+
+def _needs_appointment_letter(uow: UnitOfWork, subject: str) -> bool:
+    current = current_employment(uow, subject)
+    unit = uow.session.get(Organisation, current.unit_code) if current else None
+    return unit is not None and unit.ownership == "public_institution"
+
+
+def update_qualification(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Profile:
+    profile = _locked(uow, principal)
+    today = dt.date.today()
+    first = data.get("first_professional_work_date", profile.first_professional_work_date)
+    if first is not None and first > today:
+        raise DomainError.on("first_professional_work_date", "not_in_future", "the first professional work date is "
+                             "in the future (参加专业技术工作时间不能晚于今天)")
+    if first is not None and profile.date_of_birth is not None and first <= profile.date_of_birth:
+        raise DomainError.on("first_professional_work_date", "after_birth", "the first professional work date is "
+                             "before the date of birth")
+    years_off = data.get("non_professional_years", profile.non_professional_years) or 0
+    if years_off < 0:
+        raise DomainError.on("non_professional_years", "not_negative", "years of non-professional work cannot be "
+                             "negative")
+    if first is not None and years_off > _years_between(first, today):
+        raise DomainError.on("non_professional_years", "within_working_years", "the non-professional years exceed "
+                             "the years since the first professional work (非专业技术工作年限超过工作年限)")
+    appointment = data.get("appointment", profile.appointment)
+    if "appointment" in data and appointment is not None:
+        appointment = dict(appointment)
+        _required_attachment(uow, profile.subject, appointment, "proof_id", "proof_required",
+                             "the appointment needs its proof: appointment letter, unit certificate of professional "
+                             "work, or labour contract (聘任证明)")
+        if appointment["proof_kind"] != "appointment_letter" and _needs_appointment_letter(uow, profile.subject):
+            raise DomainError.on("appointment.proof_kind", "appointment_letter_required", "staff of a state-owned "
+                                 "public institution must give the appointment letter (事业单位人员须提供聘任书)")
+        for key in ("appointed_on",):
+            if isinstance(appointment.get(key), dt.date):
+                appointment[key] = appointment[key].isoformat()
+    for key in ("specialty", "school_stage"):
+        if key in data:
+            setattr(profile, key, data[key])
+    profile.first_professional_work_date, profile.non_professional_years = first, years_off
+    profile.appointment = appointment
+    uow.session.flush()
+    return profile
+
+
+def _years_between(start: dt.date, end: dt.date) -> float:
+    return round((end - start).days / 365.25, 1)
+
+
+def professional_years(profile: Profile, today: dt.date | None = None) -> float | None:
+    """Years of professional work: from the first professional work to today, minus non-professional years."""
+    if profile.first_professional_work_date is None:
+        return None
+    years = _years_between(profile.first_professional_work_date, today or dt.date.today())
+    return max(0.0, round(years - float(profile.non_professional_years or 0), 1))
+
+
+def add_certificate(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Certificate:
+    profile = _locked(uow, principal)
+    if data["issued_on"] > dt.date.today():
+        raise DomainError.on("issued_on", "not_in_future", "the issuing date is in the future")
+    _required_attachment(uow, profile.subject, data, "attachment_id", "attachment_required",
+                         "every certificate needs its scan, or the review form if it is lost (证书或评审表)")
+    if data["kind"] == "title":
+        if not data.get("level"):
+            raise DomainError.on("level", "required", "a title certificate names its level (层级)")
+        if data.get("obtained_by") not in ("review", "appointment", "exam"):
+            raise DomainError.on("obtained_by", "one_of", "a title is obtained by review, appointment or exam "
+                                 "(评审、聘任或考试取得)")
+        if uow.session.scalar(select(Certificate.id).where(Certificate.subject == profile.subject,
+                                                           Certificate.kind == "title")):
+            raise Conflict.on("kind", "highest_title_only", "only the highest title certificate is kept; delete the "
+                              "one recorded before adding a higher one (只填最高职称证书)")
+    record = Certificate(subject=profile.subject, **{k: data.get(k) for k in (
+        "kind", "name", "level", "obtained_by", "number", "issued_on", "issuer", "attachment_id")})
+    uow.session.add(record)
+    uow.session.flush()
+    return record
+
+
+def certificates(uow: UnitOfWork, subject: str) -> list[Certificate]:
+    return list(uow.session.scalars(select(Certificate).where(Certificate.subject == subject)
+                                    .order_by(Certificate.issued_on, Certificate.id)))
+
+
+# -- work experience (工作经历) ------------------------------------------------------
 
 def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> WorkExperience:
-    profile = profile_for(uow, principal)
-    # Lock the profile row: concurrent additions for one applicant run one at a
-    # time, so the "one current employment" check below cannot be raced.
-    uow.session.get(Profile, profile.subject, with_for_update=True, populate_existing=True)
+    # The profile row lock makes concurrent additions for one applicant run one
+    # at a time, so the "one current employment" check below cannot be raced.
+    profile = _locked(uow, principal)
     status = fields["status"]
     if status not in WORK_STATUSES:
         raise DomainError.on("status", "one_of", f"status must be one of {', '.join(WORK_STATUSES)}")
     start: dt.date = fields["start_date"]
     end: dt.date | None = fields.get("end_date")
-    if end is not None and end < start:
-        raise DomainError.on("end_date", "not_before_start", "end date is before the start date (结束时间早于开始时间)")
+    _period(start, end)
     unit_code = fields.get("unit_code")
     unit_name = fields.get("unit_name")
     if status == "current":
@@ -88,11 +425,43 @@ def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str,
         unit_name = unit.name
     if not unit_name:
         raise DomainError.on("unit_name", "required", "the employer's name is required (工作单位名称)")
-    record = WorkExperience(subject=profile.subject, status=status, unit_code=unit_code, unit_name=unit_name,
-                            start_date=start, end_date=end)
+    main_work = fields.get("main_work")
+    if main_work is not None and len(main_work) > MAIN_WORK_MAX:
+        raise DomainError.on("main_work", "max_500_characters", "the main work content has at most 500 characters "
+                             "(主要工作内容不超过500字)")
+    if fields.get("role") == "participant" and not fields.get("participant_rank"):
+        raise DomainError.on("participant_rank", "rank_required", "a participant gives their rank (参与者须填写排名)")
+    if fields.get("dispatched"):
+        if not (fields.get("dispatched_to") or "").strip():
+            raise DomainError.on("dispatched_to", "dispatch_unit_required", "labour dispatch names the unit "
+                                 "dispatched to (劳务派遣须填写派遣至单位)")
+        _required_attachment(uow, profile.subject, fields, "dispatch_proof_id", "dispatch_proof_required",
+                             "labour dispatch needs the proof of genuine performance issued by the unit dispatched "
+                             "to (劳务派遣须上传实际履职证明)")
+    posts = []
+    for index, post in enumerate(fields.get("posts") or []):
+        _period(post["start_date"], post.get("end_date"), f"posts.{index}.end_date")
+        post_end = post.get("end_date") or dt.date.max
+        if post["start_date"] < start or post_end > (end or dt.date.max):
+            raise DomainError.on(f"posts.{index}.start_date", "within_employment", "a post held at this employer "
+                                 "lies within the employment period (任职时间须在工作经历期间内)")
+        posts.append({"start_date": post["start_date"].isoformat(),
+                      "end_date": post["end_date"].isoformat() if post.get("end_date") else None,
+                      "admin_post": post.get("admin_post"), "professional_post": post.get("professional_post")})
+    record = WorkExperience(
+        subject=profile.subject, status=status, unit_code=unit_code, unit_name=unit_name, start_date=start,
+        end_date=end, admin_post=fields.get("admin_post"), professional_post=fields.get("professional_post"),
+        role=fields.get("role"), participant_rank=fields.get("participant_rank"),
+        dispatched=bool(fields.get("dispatched")), dispatched_to=fields.get("dispatched_to"),
+        dispatch_proof_id=fields.get("dispatch_proof_id"), posts=posts, main_work=main_work)
     uow.session.add(record)
     uow.session.flush()
     return record
+
+
+def delete_work_experience(uow: UnitOfWork, principal: Principal, record_id: int) -> None:
+    profile = _locked(uow, principal)
+    uow.session.delete(_own(uow, WorkExperience, profile.subject, record_id, "work experience"))
 
 
 def work_experiences(uow: UnitOfWork, subject: str) -> list[WorkExperience]:
@@ -100,34 +469,149 @@ def work_experiences(uow: UnitOfWork, subject: str) -> list[WorkExperience]:
         select(WorkExperience).where(WorkExperience.subject == subject).order_by(WorkExperience.start_date)))
 
 
-def organisation(uow: UnitOfWork, code: str) -> Organisation:
-    org = uow.session.get(Organisation, code)
-    if org is None:
-        raise NotFound.on("code", "exists", f"organisation {code} is not registered")
-    return org
+# -- social posts, continuing education, annual assessments ---------------------------
+
+def add_social_post(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> SocialPost:
+    profile = _locked(uow, principal)
+    _period(data["start_date"], data.get("end_date"))
+    record = SocialPost(subject=profile.subject, **{k: data.get(k) for k in (
+        "organisation", "post", "start_date", "end_date")})
+    uow.session.add(record)
+    uow.session.flush()
+    return record
+
+
+def add_continuing_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> ContinuingEducation:
+    profile = _locked(uow, principal)
+    if data["year"] > dt.date.today().year:
+        raise DomainError.on("year", "not_in_future", "the year is in the future")
+    if data["hours"] <= 0:
+        raise DomainError.on("hours", "positive", "the hours are more than zero (学时须大于0)")
+    for index, attachment_id in enumerate(data.get("attachment_ids") or []):
+        _attachment(uow, profile.subject, attachment_id, f"attachment_ids.{index}")
+    record = ContinuingEducation(subject=profile.subject, year=data["year"], hours=data["hours"],
+                                 content=data.get("content"), attachment_ids=list(data.get("attachment_ids") or []))
+    uow.session.add(record)
+    uow.session.flush()
+    return record
+
+
+def add_annual_assessment(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> AnnualAssessment:
+    profile = _locked(uow, principal)
+    if data["year"] > dt.date.today().year:
+        raise DomainError.on("year", "not_in_future", "the year is in the future")
+    if uow.session.scalar(select(AnnualAssessment.id).where(AnnualAssessment.subject == profile.subject,
+                                                            AnnualAssessment.year == data["year"])):
+        raise Conflict.on("year", "one_per_year", f"the assessment of {data['year']} is already recorded "
+                          "(该年度考核已填写)")
+    record = AnnualAssessment(subject=profile.subject, year=data["year"], result=data["result"])
+    uow.session.add(record)
+    uow.session.flush()
+    return record
+
+
+SECTION_MODELS = {"social-posts": SocialPost, "continuing-education": ContinuingEducation,
+                  "annual-assessments": AnnualAssessment, "certificates": Certificate}
+
+
+def delete_record(uow: UnitOfWork, principal: Principal, section: str, record_id: int) -> None:
+    profile = _locked(uow, principal)
+    uow.session.delete(_own(uow, SECTION_MODELS[section], profile.subject, record_id, section.replace("-", " ")))
+
+
+def records(uow: UnitOfWork, model: type, subject: str) -> list[Any]:
+    order = getattr(model, "year", None) or getattr(model, "start_date")
+    return list(uow.session.scalars(select(model).where(model.subject == subject).order_by(order, model.id)))
+
+
+# -- the whole profile, completeness and the snapshot ----------------------------------
+
+def whole(uow: UnitOfWork, profile: Profile) -> dict[str, Any]:
+    """Every section of the profile, as objects the API and the snapshot schemas dump."""
+    subject = profile.subject
+    return {
+        "subject": subject, "name": profile.name, "id_number": profile.id_number, "version": profile.version,
+        "basic": profile,
+        "educations": educations(uow, subject),
+        "qualification": {"specialty": profile.specialty, "school_stage": profile.school_stage,
+                          "first_professional_work_date": profile.first_professional_work_date,
+                          "non_professional_years": profile.non_professional_years,
+                          "professional_years": professional_years(profile),
+                          "appointment": profile.appointment},
+        "certificates": certificates(uow, subject),
+        "work_experiences": work_experiences(uow, subject),
+        "social_posts": records(uow, SocialPost, subject),
+        "continuing_education": records(uow, ContinuingEducation, subject),
+        "annual_assessments": records(uow, AnnualAssessment, subject),
+    }
+
+
+def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
+    """What is still missing or wrong before the applicant can declare, item by item."""
+    missing: list[dict[str, str]] = []
+
+    def need(section: str, field: str, rule: str, message: str) -> None:
+        missing.append({"section": section, "field": field, "rule": rule, "message": message})
+
+    if profile.id_type == "resident_id":
+        try:
+            parse_resident_id(profile.id_number)
+        except InvalidIdentifier as exc:
+            need("basic", "id_number", exc.rule, exc.message + "; ask the title office to correct it")
+    for field, words in (("gender", "your gender (性别)"), ("date_of_birth", "your date of birth (出生日期)"),
+                         ("mobile", "your mobile phone number (手机号码)"), ("photo_id", "your photo (照片)")):
+        if getattr(profile, field) in (None, ""):
+            need("basic", field, "required", f"Fill in {words}.")
+    subject = profile.subject
+    if not any(e.before_work for e in educations(uow, subject)):
+        need("educations", "before_work", "before_work_education", "Add at least one education obtained before "
+             "you started work, or mark one as such (至少一条工作前学历).")
+    if not profile.specialty:
+        need("qualification", "specialty", "required", "Fill in your current specialty (现从事专业).")
+    if profile.first_professional_work_date is None:
+        need("qualification", "first_professional_work_date", "required", "Fill in the date you started "
+             "professional work after graduation (参加专业技术工作时间).")
+    appointment = profile.appointment
+    if not appointment or not appointment.get("proof_id"):
+        need("qualification", "appointment", "required", "Give your current appointment with its proof: appointment "
+             "letter, unit certificate or labour contract (现聘任情况及证明).")
+    elif appointment.get("proof_kind") != "appointment_letter" and _needs_appointment_letter(uow, subject):
+        need("qualification", "appointment.proof_kind", "appointment_letter_required", "Staff of a state-owned public "
+             "institution give the appointment letter (事业单位人员须提供聘任书).")
+    if current_employment(uow, subject) is None:
+        need("work_experiences", "status", "registered_unit", "Add your current employment at a unit registered in "
+             "the system; an applicant whose unit is not registered cannot declare (须有在职且已注册的工作单位).")
+    return missing
 
 
 def take_snapshot(uow: UnitOfWork, declaration_id: str, subject: str) -> None:
-    """Answer a declaration's snapshot request, or refuse it with the reason."""
+    """Answer a declaration's snapshot request with the whole profile, or refuse it with the reasons.
+
+    A declaration is opened only for an applicant currently employed at a
+    registered unit; the other missing items travel in the snapshot's
+    ``completeness`` so that submission can be checked against them.
+    """
+    from services.profile.schemas import SnapshotSchema
+
     profile = uow.session.get(Profile, subject)
-    current = None
-    if profile is not None:
-        current = uow.session.scalar(select(WorkExperience).where(
-            WorkExperience.subject == subject, WorkExperience.status == "current",
-            WorkExperience.unit_code.is_not(None)))
+    current = current_employment(uow, subject) if profile is not None else None
     if profile is None or current is None:
-        uow.publish("profile.snapshot.refused.v1", {
-            "declaration_id": declaration_id, "applicant": subject,
-            "reason": "A declaration needs a current employment at a unit registered in the system "
-                      "(须有在职且已注册的工作单位)",
-        }, correlation_id=declaration_id)
+        items = completeness(uow, profile) if profile is not None else []
+        reason = "A declaration needs a current employment at a unit registered in the system (须有在职且已注册的工作单位)"
+        others = [i["message"] for i in items if i["rule"] != "registered_unit"]
+        if profile is None:
+            reason += "; you have no profile yet: open your profile (个人信息) and fill it in"
+        elif others:
+            reason += ". Also missing: " + " ".join(others)
+        uow.publish("profile.snapshot.refused.v1", {"declaration_id": declaration_id, "applicant": subject,
+                                                     "reason": reason}, correlation_id=declaration_id)
         return
-    uow.publish("profile.snapshot.taken.v1", {
-        "declaration_id": declaration_id, "applicant": subject,
-        "snapshot": {"name": profile.name, "id_number": profile.id_number,
-                     "unit_code": current.unit_code, "unit_name": current.unit_name},
-    }, correlation_id=declaration_id)
-
-
-def organisations(uow: UnitOfWork) -> list[Organisation]:
-    return list(uow.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.code)))
+    data = whole(uow, profile)
+    data.update(unit_code=current.unit_code, unit_name=current.unit_name, snapshot_version=1,
+                taken_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+                attachments=my_attachments(uow, subject))
+    missing = completeness(uow, profile)
+    data["completeness"] = {"ready": not missing, "missing": missing}
+    snapshot = SnapshotSchema().dump(data)
+    uow.publish("profile.snapshot.taken.v1", {"declaration_id": declaration_id, "applicant": subject,
+                                              "snapshot": snapshot}, correlation_id=declaration_id)

@@ -43,8 +43,12 @@ def assert_problem(response, status: int, field: str | None = None, rule: str | 
 def test_profile_is_created_from_the_verified_token_and_kept(clients, auth, dbs):
     first = clients["profile"].get("/api/v1/profile", headers=auth("applicant"))
     assert first.status_code == 200, first.get_json()
-    assert first.get_json() == {"subject": "applicant", "name": "张伟", "id_number": "120101198806120032",
-                                "work_experiences": []}
+    body = first.get_json()
+    assert (body["subject"], body["name"], body["id_number"]) == ("applicant", "张伟", "120101198806120032")
+    assert body["work_experiences"] == [] and body["educations"] == [] and body["certificates"] == []
+    # birth date and gender are read from the resident ID number
+    assert (body["basic"]["date_of_birth"], body["basic"]["gender"]) == ("1988-06-12", "male")
+    assert body["basic"]["nationality"] == "中国" and body["basic"]["id_type"] == "resident_id"
     second = clients["profile"].get("/api/v1/profile", headers=auth("applicant"))
     assert second.status_code == 200
     assert second.get_json() == first.get_json()
@@ -132,7 +136,8 @@ def test_any_logged_in_user_reads_the_directory(clients, auth, demo, user):
     assert response.status_code == 200
     codes = {o["code"]: o for o in response.get_json()}
     assert len(codes) == 5
-    assert codes[UNIT] == {"code": UNIT, "name": UNIT_NAME, "kind": "unit", "parent": DEPARTMENT}
+    assert codes[UNIT] == {"code": UNIT, "name": UNIT_NAME, "kind": "unit", "parent": DEPARTMENT,
+                           "ownership": "private", "owner": None, "scope": None, "check_override": False}
 
 
 def test_one_organisation_by_code(clients, auth, demo):
@@ -146,16 +151,18 @@ def test_one_organisation_by_code(clients, auth, demo):
 def test_title_office_registers_an_organisation_once(clients, auth, demo):
     db = demo["profile"]
     seeded = len(outbox(db, "profile.organisation.registered.v1"))
-    new = {"code": "91120104MA06ABCD12", "name": "天津市新注册软件有限公司", "kind": "unit", "parent": DEPARTMENT}
-    response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=new)
+    new = {"code": "91120104MA06ABCD1M", "name": "天津市新注册软件有限公司", "kind": "unit", "parent": DEPARTMENT}
+    payload = dict(new)
+    response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=payload)
     assert response.status_code == 201, response.get_json()
+    new.update(ownership=None, owner=None, scope=None, check_override=False)
     assert response.get_json() == new
     messages = outbox(db, "profile.organisation.registered.v1")
     assert len(messages) == seeded + 1
     assert messages[-1]["data"] == new
     assert messages[-1]["source"] == "profile"
 
-    again = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=new)
+    again = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=payload)
     assert again.status_code == 201
     assert len(outbox(db, "profile.organisation.registered.v1")) == seeded + 1
 
@@ -166,9 +173,11 @@ def test_title_office_registers_an_organisation_once(clients, auth, demo):
 def test_renaming_an_organisation_is_announced(clients, auth, demo):
     db = demo["profile"]
     seeded = len(outbox(db, "profile.organisation.registered.v1"))
-    renamed = {"code": UNIT, "name": "天津市示范科技股份有限公司", "kind": "unit", "parent": DEPARTMENT}
+    renamed = {"code": UNIT, "name": "天津市示范科技股份有限公司", "kind": "unit", "parent": DEPARTMENT,
+               "ownership": "private"}
     response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=renamed)
     assert response.status_code == 201
+    renamed.update(owner=None, scope=None, check_override=False)
     messages = outbox(db, "profile.organisation.registered.v1")
     assert len(messages) == seeded + 1 and messages[-1]["data"] == renamed
 
@@ -186,17 +195,17 @@ def test_seeding_twice_emits_nothing_new(dbs):
 
 @pytest.mark.parametrize("user", ["applicant", "unit", "dept1", "committee", "expert1"])
 def test_only_the_title_office_registers_organisations(clients, auth, demo, user):
-    new = {"code": "91120104MA06ABCD12", "name": "x", "kind": "unit", "parent": None}
+    new = {"code": "91120104MA06ABCD1M", "name": "x", "kind": "unit", "parent": None}
     response = clients["profile"].post("/api/v1/organisations", headers=auth(user), json=new)
     assert_problem(response, 403)
-    assert clients["profile"].get("/api/v1/organisations/91120104MA06ABCD12",
+    assert clients["profile"].get("/api/v1/organisations/91120104MA06ABCD1M",
                                   headers=auth(user)).status_code == 404
 
 
 def test_an_unknown_parent_is_refused(clients, auth, demo):
     db = demo["profile"]
     seeded = len(outbox(db, "profile.organisation.registered.v1"))
-    new = {"code": "91120104MA06ABCD12", "name": "x", "kind": "unit", "parent": "111201010000999999"}
+    new = {"code": "91120104MA06ABCD1M", "name": "x", "kind": "unit", "parent": "11120101000099999D"}
     response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=new)
     assert_problem(response, 422, "parent", "registered_organisation")
     assert len(outbox(db, "profile.organisation.registered.v1")) == seeded
@@ -228,8 +237,12 @@ def test_take_snapshot_answers_with_the_current_unit(clients, auth, demo, worker
     declaration_id = declare(clients, auth)
     draft = wait_for("the declaration to become a draft",
                      lambda: (d := declaration(clients, auth, declaration_id))["status"] == "draft" and d)
-    assert draft["snapshot"] == {"name": "张伟", "id_number": "120101198806120032",
-                                 "unit_code": UNIT, "unit_name": UNIT_NAME}
+    snapshot = draft["snapshot"]
+    assert {k: snapshot[k] for k in ("name", "id_number", "unit_code", "unit_name")} == {
+        "name": "张伟", "id_number": "120101198806120032", "unit_code": UNIT, "unit_name": UNIT_NAME}
+    assert snapshot["snapshot_version"] == 1 and snapshot["subject"] == "applicant"
+    assert [w["unit_code"] for w in snapshot["work_experiences"]] == [UNIT]
+    assert snapshot["completeness"]["ready"] is False  # current employment alone opens a draft
     taken = outbox(demo["profile"], "profile.snapshot.taken.v1")
     assert len(taken) == 1 and taken[0]["correlation_id"] == declaration_id
 

@@ -1,0 +1,23 @@
+"""Fixed lists of the profile: the values each field accepts, with the words a person reads."""
+from __future__ import annotations
+
+WORK_STATUSES = ("current", "former", "part_time")
+ORG_KINDS = ("unit", "department", "committee", "title_office")
+OWNERSHIPS = ("public_institution", "state_enterprise", "government", "private", "other")
+STATE_OWNED = ("public_institution", "state_enterprise", "government")
+GENDERS = ("male", "female")
+ID_TYPES = ("resident_id", "household_register", "officer_card", "passport", "hk_macao_permit",
+            "taiwan_permit", "foreign_permanent_residence")
+EDUCATION_LEVELS = ("doctorate", "master", "bachelor", "junior_college", "technical_secondary", "high_school",
+                    "other")
+DEGREES = ("doctor", "master", "bachelor", "none")
+STUDY_MODES = ("full_time", "part_time", "correspondence", "self_study", "online", "other")
+CERTIFICATE_KINDS = ("title", "professional_qualification", "skill")
+TITLE_LEVELS = ("员级", "助理级", "中级", "副高级", "正高级")
+TITLE_OBTAINED_BY = ("review", "appointment", "exam")
+PROOF_KINDS = ("appointment_letter", "unit_certificate", "labour_contract")
+WORK_ROLES = ("led", "independent", "participant")
+ASSESSMENT_RESULTS = ("excellent", "competent", "basically_competent", "incompetent")
+# which staff roles may act for which kind of organisation
+STAFF_ROLES = {"unit": ("unit",), "department": ("department",), "committee": ("committee", "expert"),
+               "title_office": ("title_office",)}
