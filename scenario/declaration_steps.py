@@ -13,9 +13,14 @@ def submit_declaration(client: Client, step: Callable[[str], None], mode: str = 
         raise ScenarioFailed(f"no ongoing {mode} activity; was the demonstration data loaded?")
     activity = activities[0]
     step(f"chose activity {activity['name']}")
-    declaration = client.call("applicant", "POST", "declaration", "/api/v1/declarations", expect=(202,), json={
-        "activity_id": activity["id"], "level": activity["levels"][0], "specialty": activity["specialties"][0],
-        "qualification_name": activity["qualification_names"][0], "category": "normal"})
+    choice = {"activity_id": activity["id"], "level": activity["levels"][0], "specialty": activity["specialties"][0],
+              "qualification_name": activity["qualification_names"][0], "category": "normal"}
+    declaration = client.call("applicant", "POST", "declaration", "/api/v1/declarations", expect=(202, 409),
+                              json=choice)
+    if "id" not in declaration:  # a draft left by an interrupted run holds the activity's one live slot
+        discard_leftover_drafts(client, activity["id"], step)
+        declaration = client.call("applicant", "POST", "declaration", "/api/v1/declarations", expect=(202,),
+                                  json=choice)
     declaration_id = declaration["id"]
 
     def drafted() -> dict[str, Any] | None:
@@ -26,6 +31,8 @@ def submit_declaration(client: Client, step: Callable[[str], None], mode: str = 
 
     wait_for("the profile snapshot", drafted)
     step(f"declaration {declaration_id} drafted with the profile snapshot")
+    fill(client, declaration_id, activity)
+    step("declaration filled: education and years in its snapshot, achievements, required materials")
     client.call("applicant", "POST", "declaration", f"/api/v1/declarations/{declaration_id}/submit")
     step("declaration submitted to the work unit")
     return declaration_id
@@ -37,3 +44,37 @@ def wait_until_completed(client: Client, declaration_id: str) -> dict[str, Any]:
         return current if current["status"] == "completed" else None
 
     return wait_for("the declaration to be completed", finished)
+
+
+def discard_leftover_drafts(client: Client, activity_id: str, step: Callable[[str], None]) -> None:
+    mine = client.call("applicant", "GET", "declaration", "/api/v1/declarations", params={"per_page": 100})
+    for old in mine["items"]:
+        if old["activity_id"] != activity_id or old["status"] not in ("preparing", "draft", "returned", "submitted",
+                                                                       "in_review"):
+            continue
+        if old["status"] not in ("preparing", "draft"):
+            raise Fatal(f"declaration {old['id']} for this activity is still {old['status']}; finish it first")
+        client.call("applicant", "DELETE", "declaration", f"/api/v1/declarations/{old['id']}")
+        step(f"discarded the draft {old['id']} left by an earlier run")
+
+
+def fill(client: Client, declaration_id: str, activity: dict[str, Any]) -> None:
+    """Fill what the activity requires: eligibility data in this declaration's snapshot (the profile
+    is not changed), the minimum number of each achievement item type, and the required materials."""
+    url = f"/api/v1/declarations/{declaration_id}"
+    client.call("applicant", "PATCH", "declaration", url, json={
+        "snapshot": {"educations": [{"education_level": "大学本科"}],
+                     "titles": [{"qualification_name": "工程师", "obtained_on": "2015-07-01"}]},
+        "materials": {m["code"]: _filled(m) for m in activity.get("required_materials") or []},
+    })
+    for kind in activity.get("item_types") or []:
+        for _ in range(kind.get("min", 0)):
+            client.call("applicant", "POST", "declaration", url + "/items", expect=(201,), json={
+                "item_type": kind["code"], **_filled(kind), "representative": bool(kind.get("representative"))})
+
+
+def _filled(spec: dict[str, Any]) -> dict[str, Any]:
+    filled: dict[str, Any] = {"fields": {f["name"]: f"示例{f.get('label') or f['name']}" for f in spec.get("fields", [])}}
+    if spec.get("attachments_required"):
+        filled["attachments"] = [{"name": "证明材料.pdf", "reference": "demo-attachment"}]
+    return filled

@@ -1,11 +1,13 @@
 """The declaration service's HTTP API: activities and the applicant's declarations."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-from services.declaration import service
+from services.declaration import activities, catalogue, clock, content, service
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
@@ -26,6 +28,88 @@ class ActivityQuery(Schema):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
 
 
+class Deadline(fields.Field):
+    """In: a date (closing 23:59:59 Beijing time that day) or a time with its offset; out: Beijing time."""
+
+    def _serialize(self, value, attr, obj, **kwargs):  # noqa: ANN001, ANN202
+        return None if value is None else clock.beijing(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN202
+        try:
+            if isinstance(value, str) and len(value) == 10:
+                return dt.date.fromisoformat(value)
+            parsed = dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise ValidationError("must be a date YYYY-MM-DD or a time with its offset") from None
+        if parsed.tzinfo is None:
+            raise ValidationError("a time needs its UTC offset, e.g. +08:00")
+        return parsed
+
+
+class FieldSpec(Schema):
+    name = fields.String(required=True)
+    label = fields.String(load_default=None)
+    required = fields.Boolean(load_default=False)
+
+
+ItemType = Schema.from_dict({  # a dict: "fields" is one of the keys
+    "code": fields.String(required=True),
+    "name": fields.String(required=True),
+    "fields": fields.List(fields.Nested(FieldSpec), load_default=list),
+    "min": fields.Integer(load_default=0, validate=validate.Range(min=0)),
+    "max": fields.Integer(load_default=None, validate=validate.Range(min=1)),
+    "representative": fields.Boolean(load_default=False, metadata={"description": "may be marked 代表作"}),
+    "attachments_required": fields.Boolean(load_default=False),
+}, name="ItemType")
+
+
+Material = Schema.from_dict({  # a dict: "fields" is one of the keys
+    "code": fields.String(required=True),
+    "name": fields.String(required=True),
+    "fields": fields.List(fields.Nested(FieldSpec), load_default=list),
+    "required": fields.Boolean(load_default=True),
+    "attachments_required": fields.Boolean(load_default=False),
+}, name="Material")
+
+
+class Condition(Schema):
+    code = fields.String(required=True)
+    text = fields.String(required=True)
+
+
+class ActivityIn(Schema):
+    """A review activity as the committee office sets it up (§6)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    mode = fields.String(required=True, validate=validate.OneOf(MODES[:2]))
+    committee_name = fields.String(required=True)
+    owner_organisation = fields.String(load_default=None, metadata={"description": "independent review: the "
+                                                                                   "organisation whose staff declare"})
+    series = fields.String(required=True)
+    levels = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    specialties = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    qualification_names = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)), required=True,
+                             validate=validate.Length(min=1))
+    opens_on = fields.Date(required=True)
+    initial_deadline = Deadline(required=True)
+    modification_deadline = Deadline(required=True)
+    consultation_phone = fields.String(required=True)
+    panel_size = fields.Integer(load_default=3, validate=validate.Range(min=1))
+    policy_documents = fields.List(fields.Dict(), load_default=list)
+    schedule = fields.List(fields.Dict(), load_default=list)
+    exception_conditions = fields.Dict(keys=fields.String(validate=validate.OneOf(CATEGORIES)),
+                                       values=fields.List(fields.Nested(Condition)), load_default=dict)
+    item_types = fields.List(fields.Nested(ItemType), load_default=list)
+    required_materials = fields.List(fields.Nested(Material), load_default=list)
+    defence_levels = fields.List(fields.String(), load_default=list)
+    service_levels = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=1)),
+                                 load_default=None)
+    publicity_working_days = fields.Integer(load_default=5)
+    vote_numerator = fields.Integer(load_default=2, validate=validate.Range(min=1))
+    vote_denominator = fields.Integer(load_default=3, validate=validate.Range(min=1))
+
+
 class ActivityOut(Schema):
     id = fields.String()
     name = fields.String()
@@ -38,13 +122,27 @@ class ActivityOut(Schema):
     qualification_names = fields.List(fields.String())
     categories = fields.List(fields.String())
     opens_on = fields.Date()
-    initial_deadline = fields.Date()
-    modification_deadline = fields.Date()
+    initial_deadline = Deadline()
+    modification_deadline = Deadline()
     consultation_phone = fields.String()
+    owner_organisation = fields.String(allow_none=True)
+    panel_size = fields.Integer()
+    policy_documents = fields.List(fields.Dict(), allow_none=True)
+    schedule = fields.List(fields.Dict(), allow_none=True)
+    exception_conditions = fields.Dict(allow_none=True)
+    item_types = fields.List(fields.Dict(), allow_none=True)
+    required_materials = fields.List(fields.Dict(), allow_none=True)
+    defence_levels = fields.List(fields.String(), allow_none=True)
+    service_levels = fields.Dict(allow_none=True)
+    publicity_working_days = fields.Integer()
+    vote_numerator = fields.Integer()
+    vote_denominator = fields.Integer()
 
 
 class DeclarationIn(Schema):
-    activity_id = fields.String(required=True)
+    activity_id = fields.String(load_default=None, metadata={"description": "absent for independent appointment"})
+    mode = fields.String(load_default=None, validate=validate.OneOf(MODES))
+    series = fields.String(load_default=None, metadata={"description": "independent appointment only"})
     level = fields.String(required=True)
     specialty = fields.String(required=True)
     qualification_name = fields.String(required=True)
@@ -62,9 +160,37 @@ class TrailOut(Schema):
     at = fields.DateTime()
 
 
+class DraftIn(Schema):
+    """Save the draft (暂存): only the parts given change."""
+
+    snapshot = fields.Dict(metadata={"description": "edits to this declaration's own copy of the profile"})
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    exception_claims = fields.List(fields.Dict(), metadata={"description": "[{code, proof: [attachment]}]"})
+    employer_proof = fields.Dict(allow_none=True, metadata={"description": "{attachments: [...], note}"})
+    sections = fields.Dict(metadata={"description": "school_teacher / health sections"})
+    materials = fields.Dict(metadata={"description": "code -> {fields, attachments}"})
+
+
+ItemIn = Schema.from_dict({  # a dict: "fields" is one of the keys
+    "item_type": fields.String(required=True),
+    "fields": fields.Dict(load_default=dict),
+    "attachments": fields.List(fields.Dict(), load_default=list),
+    "representative": fields.Boolean(load_default=False),
+}, name="ItemIn")
+
+
+ItemOut = Schema.from_dict({  # a dict: "fields" is one of the keys
+    "id": fields.String(),
+    "item_type": fields.String(),
+    "fields": fields.Dict(),
+    "attachments": fields.List(fields.Dict()),
+    "representative": fields.Boolean(),
+}, name="ItemOut")
+
+
 class DeclarationOut(Schema):
     id = fields.String()
-    activity_id = fields.String()
+    activity_id = fields.String(allow_none=True)
     mode = fields.String()
     series = fields.String()
     level = fields.String()
@@ -72,7 +198,14 @@ class DeclarationOut(Schema):
     qualification_name = fields.String()
     category = fields.String()
     status = fields.String(metadata={"description": "preparing, draft, refused, submitted, in_review, returned, "
-                                                    "completed"})
+                                                    "completed, withdrawn, discarded"})
+    applicant = fields.String()
+    withdrawable = fields.Function(lambda d: d.status in ("submitted", "in_review") and d.unit_claimed_at is None)
+    eligibility = fields.Dict(allow_none=True)
+    exception_claims = fields.List(fields.Dict(), allow_none=True)
+    employer_proof = fields.Dict(allow_none=True)
+    sections = fields.Dict(allow_none=True)
+    materials = fields.Dict(allow_none=True)
     refusal_reason = fields.String(allow_none=True)
     return_reason = fields.String(allow_none=True, metadata={"description": "why it was returned (退回原因)"})
     returned_at = fields.DateTime(allow_none=True)
@@ -88,6 +221,16 @@ class DeclarationOut(Schema):
 
 class DeclarationDetail(DeclarationOut):
     trail = fields.List(fields.Nested(TrailOut))
+    items = fields.List(fields.Nested(ItemOut))
+    withdrawable = fields.Boolean()
+
+
+class EligibilityOut(Schema):
+    eligible = fields.Boolean()
+    rule = fields.String(allow_none=True)
+    failures = fields.List(fields.String())
+    checked_on = fields.String()
+    exception_categories = fields.Dict(metadata={"description": "the activity's exception conditions by category"})
 
 
 class DeclarationPage(Schema):
@@ -103,9 +246,47 @@ class Activities(MethodView):
     @blp.response(200, ActivityOut(many=True))
     def get(self, filters):
         """Ongoing review activities (进行中的评审活动) matching the filters."""
-        current_principal()
         with database().uow(readonly=True) as uow:
-            return service.ongoing_activities(uow, filters)
+            return activities.ongoing(uow, current_principal(), filters)
+
+    @blp.arguments(ActivityIn)
+    @blp.response(201, ActivityOut)
+    @require_roles("committee")
+    def post(self, data):
+        """Set up a review activity of my committee (评审活动设置)."""
+        with database().uow() as uow:
+            created = activities.create(uow, current_principal(), data)
+            uow.commit()
+            return created
+
+
+@blp.route("/activities/mine")
+class MyActivities(MethodView):
+    @blp.response(200, ActivityOut(many=True))
+    @require_roles("committee")
+    def get(self):
+        """Every activity of my committee, ongoing or not."""
+        with database().uow(readonly=True) as uow:
+            return activities.mine(uow, current_principal())
+
+
+@blp.route("/activities/<activity_id>")
+class ActivityById(MethodView):
+    @blp.response(200, ActivityOut)
+    def get(self, activity_id: str):
+        """One activity with everything an applicant needs to see."""
+        with database().uow(readonly=True) as uow:
+            return activities.get_visible(uow, current_principal(), activity_id)
+
+    @blp.arguments(ActivityIn)
+    @blp.response(200, ActivityOut)
+    @require_roles("committee")
+    def put(self, data, activity_id: str):
+        """Change one of my committee's activities."""
+        with database().uow() as uow:
+            changed = activities.update(uow, current_principal(), activity_id, data)
+            uow.commit()
+            return changed
 
 
 @blp.route("/declarations")
@@ -130,17 +311,101 @@ class Declarations(MethodView):
             return declaration
 
 
+def _detail(uow, declaration) -> dict:  # noqa: ANN001
+    detail = {name: getattr(declaration, name) for name in DeclarationOut().fields if name != "withdrawable"}
+    detail["withdrawable"] = declaration.status in ("submitted", "in_review") and declaration.unit_claimed_at is None
+    detail["trail"] = service.trail(uow, declaration.id)
+    detail["items"] = content.items(uow, declaration.id)
+    return detail
+
+
 @blp.route("/declarations/<declaration_id>")
 class DeclarationById(MethodView):
     @blp.response(200, DeclarationDetail)
+    @require_roles("applicant", "unit", "department", "committee", "title_office")
+    def get(self, declaration_id: str):
+        """A declaration with its content and full review trail: the applicant's own, or one that is at or
+        has passed through the caller's organisation."""
+        with database().uow(readonly=True) as uow:
+            return _detail(uow, service.visible(uow, current_principal(), declaration_id))
+
+    @blp.arguments(DraftIn)
+    @blp.response(200, DeclarationDetail)
+    @require_roles("applicant")
+    def patch(self, data, declaration_id: str):
+        """Save the draft (暂存); editable while a draft or after a return."""
+        with database().uow() as uow:
+            declaration = service.save_draft(uow, current_principal(), declaration_id, data)
+            uow.commit()
+            return _detail(uow, declaration)
+
+    @blp.response(200, DeclarationOut)
+    @require_roles("applicant")
+    def delete(self, declaration_id: str):
+        """Discard a draft (废弃)."""
+        with database().uow() as uow:
+            declaration = service.discard(uow, current_principal(), declaration_id)
+            uow.commit()
+            return declaration
+
+
+@blp.route("/declarations/<declaration_id>/eligibility")
+class Eligibility(MethodView):
+    @blp.response(200, EligibilityOut)
     @require_roles("applicant")
     def get(self, declaration_id: str):
-        """One of my declarations with its full review trail."""
-        with database().uow(readonly=True) as uow:
-            declaration = service.own(uow, current_principal(), declaration_id)
-            detail = {name: getattr(declaration, name) for name in DeclarationOut().fields}
-            detail["trail"] = service.trail(uow, declaration_id)
-            return detail
+        """The normal category's eligibility check (education and years), with the rule that fails."""
+        with database().uow() as uow:
+            result = service.eligibility_of(uow, current_principal(), declaration_id)
+            uow.commit()
+            return result
+
+
+@blp.route("/declarations/<declaration_id>/items")
+class Items(MethodView):
+    @blp.arguments(ItemIn)
+    @blp.response(201, ItemOut)
+    @require_roles("applicant")
+    def post(self, data, declaration_id: str):
+        """Add one ability or achievement item of one of the activity's item types."""
+        with database().uow() as uow:
+            declaration, chosen = service.editable(uow, current_principal(), declaration_id)
+            item = content.save_item(uow, declaration, chosen, data)
+            uow.commit()
+            return item
+
+
+@blp.route("/declarations/<declaration_id>/items/<item_id>")
+class ItemById(MethodView):
+    @blp.arguments(ItemIn)
+    @blp.response(200, ItemOut)
+    @require_roles("applicant")
+    def put(self, data, declaration_id: str, item_id: str):
+        with database().uow() as uow:
+            declaration, chosen = service.editable(uow, current_principal(), declaration_id)
+            item = content.save_item(uow, declaration, chosen, data, item_id)
+            uow.commit()
+            return item
+
+    @blp.response(204)
+    @require_roles("applicant")
+    def delete(self, declaration_id: str, item_id: str):
+        with database().uow() as uow:
+            declaration, _ = service.editable(uow, current_principal(), declaration_id)
+            uow.session.delete(content.item_of(uow, declaration, item_id))
+            uow.commit()
+
+
+@blp.route("/declarations/<declaration_id>/withdraw")
+class Withdraw(MethodView):
+    @blp.response(200, DeclarationOut)
+    @require_roles("applicant")
+    def post(self, declaration_id: str):
+        """Withdraw (撤回) while the work unit has not started its check."""
+        with database().uow() as uow:
+            declaration = service.withdraw(uow, current_principal(), declaration_id)
+            uow.commit()
+            return declaration
 
 
 @blp.route("/declarations/<declaration_id>/submit")
@@ -153,3 +418,71 @@ class Submit(MethodView):
             declaration = service.submit(uow, current_principal(), declaration_id)
             uow.commit()
             return declaration
+
+
+# -- the catalogue ----------------------------------------------------------------
+
+class TermOut(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class LevelEntry(Schema):
+    level = fields.String(required=True, validate=validate.OneOf(catalogue.LEVELS))
+    qualification_names = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class Appointable(Schema):
+    level = fields.String(required=True)
+    specialties = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class SeriesIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    levels = fields.List(fields.Nested(LevelEntry), required=True, validate=validate.Length(min=1))
+    specialties = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    appointable = fields.List(fields.Nested(Appointable), load_default=list)
+
+
+class SeriesOut(Schema):
+    name = fields.String()
+    code = fields.String()
+    levels = fields.List(fields.Dict())
+    specialties = fields.List(fields.String())
+    appointable = fields.List(fields.Dict())
+
+
+class CatalogueOut(Schema):
+    modes = fields.List(fields.Nested(TermOut))
+    categories = fields.List(fields.Nested(TermOut))
+    series = fields.List(fields.Nested(SeriesOut))
+
+
+@blp.route("/catalogue")
+class Catalogue(MethodView):
+    @blp.response(200, CatalogueOut)
+    def get(self):
+        """The catalogue: modes, series with level ladders and specialties, categories (目录)."""
+        current_principal()
+        with database().uow(readonly=True) as uow:
+            return catalogue.whole(uow)
+
+
+@blp.route("/catalogue/series/<name>")
+class CatalogueSeries(MethodView):
+    @blp.arguments(SeriesIn)
+    @blp.response(200, SeriesOut)
+    @require_roles("title_office")
+    def put(self, data, name: str):
+        """Create or replace a series (the city title office)."""
+        with database().uow() as uow:
+            saved = catalogue.save_series(uow, {**data, "name": name})
+            uow.commit()
+            return saved
+
+    @blp.response(204)
+    @require_roles("title_office")
+    def delete(self, name: str):
+        with database().uow() as uow:
+            catalogue.delete_series(uow, name)
+            uow.commit()

@@ -7,7 +7,7 @@ from importlib import resources
 
 from flask import Flask
 
-from services.declaration import api, service
+from services.declaration import api, catalogue, service
 from services.declaration.handlers import HANDLERS
 from services.declaration.models import Base, Inbox, Outbox
 from shared import config
@@ -35,9 +35,10 @@ def handlers() -> dict:
 
 
 def seed(db: Database) -> None:
-    """The demonstration review activity (idempotent)."""
+    """The catalogue and the demonstration review activity (idempotent)."""
     data = json.loads(resources.files("shared.demo").joinpath("activities.json").read_text("utf-8"))
     with db.uow() as uow:
+        catalogue.seed(uow, json.loads(resources.files("shared.demo").joinpath("catalogue.json").read_text("utf-8")))
         for activity in data["activities"]:
             fields = dict(activity)
             for key in ("opens_on", "initial_deadline", "modification_deadline"):

@@ -32,6 +32,10 @@ def on_return_for_revision(uow: UnitOfWork, envelope: Envelope, data: dict[str, 
     service.returned_for_revision(uow, data)
 
 
+def on_task_claimed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.task_claimed(uow, data)
+
+
 HANDLERS = {
     "declaration.return_for_revision.v1": on_return_for_revision,
     "profile.snapshot.taken.v1": on_snapshot_taken,
@@ -39,4 +43,5 @@ HANDLERS = {
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
     "review.completed.v1": on_review_completed,
+    "review.task.claimed.v1": on_task_claimed,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import JsonColumn, UtcDateTime, utcnow
@@ -39,10 +39,51 @@ class Activity(Base):
     qualification_names: Mapped[list[Any]] = mapped_column()
     categories: Mapped[list[Any]] = mapped_column()
     opens_on: Mapped[dt.date] = mapped_column(Date)
-    initial_deadline: Mapped[dt.date] = mapped_column(Date)
-    modification_deadline: Mapped[dt.date] = mapped_column(Date)
+    # Instants (a date given by the office closes at 23:59:59 Beijing time).
+    initial_deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    modification_deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     consultation_phone: Mapped[str] = mapped_column(String(50))
     panel_size: Mapped[int] = mapped_column(Integer, default=3)
+    # An independent-review committee's own organisation: only its staff may declare.
+    owner_organisation: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    policy_documents: Mapped[list[Any] | None] = mapped_column(nullable=True)  # [{title, url}]
+    schedule: Mapped[list[Any] | None] = mapped_column(nullable=True)  # [{step, from, to}]
+    # {category: [{code, text}]}: the conditions an exception category must meet, each with proof.
+    exception_conditions: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    # [{code, name, fields: [{name, label, required}], min, max, representative, attachments_required}]
+    item_types: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    # [{code, name, fields: [...], required, attachments_required}]
+    required_materials: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    defence_levels: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    service_levels: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # stage -> working days
+    publicity_working_days: Mapped[int] = mapped_column(Integer, default=5)
+    vote_numerator: Mapped[int] = mapped_column(Integer, default=2)
+    vote_denominator: Mapped[int] = mapped_column(Integer, default=3)
+
+
+class CatalogueTerm(Base):
+    """An evaluation mode or a declaration category, with the name the user sees."""
+
+    __tablename__ = "catalogue_terms"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # mode, category
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CatalogueSeries(Base):
+    """A title series (系列) with its level ladder, specialties and what may be appointed."""
+
+    __tablename__ = "catalogue_series"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)  # 工程, 卫生, ...
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    levels: Mapped[list[Any]] = mapped_column()  # [{level, qualification_names: [...]}] from 员级 up
+    specialties: Mapped[list[Any]] = mapped_column()
+    # [{level, specialties}]: where independent appointment (自主聘任) is allowed; "*" = every specialty.
+    appointable: Mapped[list[Any]] = mapped_column()
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Declaration(Base):
@@ -50,7 +91,8 @@ class Declaration(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     applicant: Mapped[str] = mapped_column(String(64), index=True)
-    activity_id: Mapped[str] = mapped_column(ForeignKey("activities.id"), index=True)
+    # None for independent appointment, which needs no committee activity.
+    activity_id: Mapped[str | None] = mapped_column(ForeignKey("activities.id"), index=True, nullable=True)
     mode: Mapped[str] = mapped_column(String(30))
     series: Mapped[str] = mapped_column(String(50))
     level: Mapped[str] = mapped_column(String(20))
@@ -58,8 +100,20 @@ class Declaration(Base):
     qualification_name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(30))
     # preparing -> draft -> submitted -> in_review -> completed; or refused;
-    # in_review -> returned -> (resubmitted) in_review
+    # in_review -> returned -> (resubmitted) in_review; draft -> discarded; submitted/in_review -> withdrawn
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # "applicant|activity" while the declaration is live, else NULL: the unique index
+    # keeps one live declaration per applicant and activity, also under concurrent creates.
+    live_slot: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    # When the unit claimed its check in the current round: withdrawal ends then.
+    unit_claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    eligibility: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # the latest check
+    # Category content: [{code, proof: [attachment]}] and the employer's proof (企业直报).
+    exception_claims: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    employer_proof: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    sections: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # school_teacher, health
+    materials: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # code -> {fields, attachments}
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     refusal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The latest return (退回): shown to the applicant until they resubmit.
@@ -91,3 +145,17 @@ class TrailEntry(Base):
     decision: Mapped[str | None] = mapped_column(String(30), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class DeclarationItem(Base):
+    """One ability or achievement item (业绩成果), several of a kind entered separately."""
+
+    __tablename__ = "declaration_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), index=True)
+    item_type: Mapped[str] = mapped_column(String(50))
+    fields: Mapped[dict[str, Any]] = mapped_column()
+    attachments: Mapped[list[Any]] = mapped_column()
+    representative: Mapped[bool] = mapped_column(Boolean, default=False)  # 代表作
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -45,6 +45,31 @@ def declare(clients, headers, **changes):
     return clients["declaration"].post("/api/v1/declarations", headers=headers, json={**DECLARATION, **changes})
 
 
+# What the demo activity requires for submission: eligibility data in the snapshot,
+# one project item and the work summary.
+ELIGIBLE = {"educations": [{"education_level": "大学本科"}],
+            "titles": [{"qualification_name": "工程师", "obtained_on": "2015-07-01"}]}
+COMPLETE = {"snapshot": ELIGIBLE, "materials": {"work_summary": {"fields": {"summary": "十年软件研发"}}}}
+PROJECT = {"item_type": "project", "fields": {"title": "城市职称系统", "role": "负责人"}, "representative": True}
+
+
+def fill(clients, headers, declaration_id: str) -> None:
+    """Make a draft complete over HTTP, as an applicant would."""
+    url = f"/api/v1/declarations/{declaration_id}"
+    response = clients["declaration"].patch(url, headers=headers, json=COMPLETE)
+    assert response.status_code == 200, response.get_json()
+    response = clients["declaration"].post(url + "/items", headers=headers, json=PROJECT)
+    assert response.status_code == 201, response.get_json()
+
+
+def fill_directly(uow, applicant, declaration_id: str) -> None:
+    from services.declaration import content, service
+
+    declaration, chosen = service.editable(uow, applicant, declaration_id)
+    content.update(uow, declaration, chosen, COMPLETE)
+    content.save_item(uow, declaration, chosen, PROJECT)
+
+
 def detail(clients, headers, declaration_id: str) -> dict:
     response = clients["declaration"].get(f"/api/v1/declarations/{declaration_id}", headers=headers)
     assert response.status_code == 200, response.get_json()
@@ -73,7 +98,9 @@ def test_the_demo_activity_is_listed(clients, auth, demo):
     assert activity["mode"] == "social_review" and activity["series"] == "工程"
     assert activity["committee_code"] == COMMITTEE
     assert activity["levels"] == ["副高级"] and "软件工程" in activity["specialties"]
-    assert activity["initial_deadline"] == "2099-12-31"
+    assert activity["initial_deadline"] == "2099-12-31T23:59:59+08:00"  # end of the day, Beijing time
+    assert activity["item_types"][0]["code"] == "project" and activity["defence_levels"] == ["副高级"]
+    assert activity["policy_documents"] and activity["schedule"] and activity["exception_conditions"]
 
 
 @pytest.mark.parametrize("user", ["unit", "committee", "title_office"])
@@ -217,6 +244,7 @@ def draft(clients, auth) -> str:
 def test_a_draft_is_submitted_with_its_snapshot(clients, auth, demo, workers):
     employ(clients, auth)
     declaration_id = draft(clients, auth)
+    fill(clients, auth("applicant"), declaration_id)
     response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
                                            headers=auth("applicant"))
     assert response.status_code == 200, response.get_json()
@@ -229,6 +257,12 @@ def test_a_draft_is_submitted_with_its_snapshot(clients, auth, demo, workers):
     assert (data["applicant_name"], data["id_number"], data["unit_code"]) == ("张伟", "120101198806120032", UNIT)
     assert data["committee_code"] == COMMITTEE and data["panel_size"] == 3
     assert data["activity_id"] == ACTIVITY and data["mode"] == "social_review" and data["category"] == "normal"
+    assert data["modification_deadline"] == "2099-12-31"
+    settings = data["settings"]
+    assert settings["defence_levels"] == ["副高级"] and settings["defence_required"] is True
+    assert (settings["vote_threshold_numerator"], settings["vote_threshold_denominator"]) == (2, 3)
+    assert settings["publicity_working_days"] == 5 and settings["panel_size"] == 3
+    assert settings["service_levels"]["committee_acceptance"] == 5
 
     again = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
                                         headers=auth("applicant"))
@@ -266,7 +300,9 @@ def test_another_applicant_cannot_see_or_submit_it(clients, auth, demo, workers,
 
 def test_my_declarations_are_paged_newest_first(clients, auth, demo, other_applicant):
     first = declare(clients, auth("applicant")).get_json()["id"]
-    second = declare(clients, auth("applicant"), specialty="计算机应用技术").get_json()["id"]
+    another = save_past_activity(demo, id="00000000-0000-4000-8000-000000000003",
+                                 initial_deadline=dt.date(2099, 1, 1), modification_deadline=dt.date(2099, 2, 1))
+    second = declare(clients, auth("applicant"), activity_id=another).get_json()["id"]
     declare(clients, other_applicant)
     page1 = clients["declaration"].get("/api/v1/declarations?per_page=1", headers=auth("applicant")).get_json()
     assert page1["total"] == 2 and page1["page"] == 1 and page1["per_page"] == 1
@@ -304,6 +340,7 @@ def submitted_declaration(dbs) -> str:
         declaration = service.create(uow, applicant, dict(DECLARATION))
         service.snapshot_taken(uow, declaration.id, {"name": "张伟", "id_number": "120101198806120032",
                                                      "unit_code": UNIT, "unit_name": "天津市示范科技有限公司"})
+        fill_directly(uow, applicant, declaration.id)
         service.submit(uow, applicant, declaration.id)
         uow.commit()
         return declaration.id
@@ -424,6 +461,7 @@ def test_the_review_service_moves_a_submitted_declaration(clients, auth, demo, w
     """End to end: profile snapshot, submit, and the review service's first stage comes back."""
     employ(clients, auth)
     declaration_id = draft(clients, auth)
+    fill(clients, auth("applicant"), declaration_id)
     assert clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
                                        headers=auth("applicant")).status_code == 200
     reviewed = wait_for("the first review stage",

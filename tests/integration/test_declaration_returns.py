@@ -6,13 +6,14 @@ import json
 
 from sqlalchemy import select
 
-from services.declaration import service
+from services.declaration import clock
 from services.declaration.models import Activity
 from shared.messaging import topology
 from shared.messaging.consumer import process
 from shared.messaging.envelope import Envelope
 from services.declaration.handlers import HANDLERS
 from tests.conftest import wait_for
+from tests.integration.test_declaration import fill
 
 
 def _submitted(clients, auth, workers) -> str:
@@ -25,6 +26,7 @@ def _submitted(clients, auth, workers) -> str:
         "qualification_name": "高级工程师", "category": "normal"}).get_json()
     url = f"/api/v1/declarations/{created['id']}"
     wait_for("the draft", lambda: clients["declaration"].get(url, headers=headers).get_json()["status"] == "draft")
+    fill(clients, headers, created["id"])
     assert clients["declaration"].post(url + "/submit", headers=headers).status_code == 200
     return created["id"]
 
@@ -67,7 +69,7 @@ def test_resubmission_after_the_modification_deadline_is_refused(demo, clients, 
     _return(dbs=demo, declaration_id=declaration_id)
     with demo["declaration"].uow() as uow:
         activity = uow.session.scalar(select(Activity))
-        activity.modification_deadline = service.today() - dt.timedelta(days=1)
+        activity.modification_deadline = clock.end_of_day(clock.today() - dt.timedelta(days=1))
         uow.commit()
     refused = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
                                           headers=auth("applicant"))

@@ -7,5 +7,6 @@ SUBSCRIPTIONS = (
     Subscription("declaration", "on_stage_changed", ("review.stage.changed.v1",)),
     Subscription("declaration", "on_decision_recorded", ("review.decision.recorded.v1",)),
     Subscription("declaration", "on_review_completed", ("review.completed.v1",)),
+    Subscription("declaration", "on_task_claimed", ("review.task.claimed.v1",)),
     Subscription("declaration", "commands", ("declaration.return_for_revision.v1",)),
 )

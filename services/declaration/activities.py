@@ -1,0 +1,188 @@
+"""Review activities (评审活动): set up by a committee office, queried by applicants."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from services.declaration import catalogue, clock
+from services.declaration.models import Activity, Declaration
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.identity.principal import APPLICANT, COMMITTEE, TITLE_OFFICE, Principal
+from shared.uow import UnitOfWork
+
+# Tianjin's default service levels in working days (settable per activity).
+DEFAULT_SERVICE_LEVELS = {"committee_acceptance": 5, "meeting": 20, "result_publicity": 5, "report": 5,
+                          "certificate": 10}
+LIST_SCOPE = (("level", "levels"), ("specialty", "specialties"),
+              ("qualification_name", "qualification_names"), ("category", "categories"))
+
+
+def _deadline(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise DomainError.on("deadline", "timezone", "a deadline time needs its UTC offset (时区)")
+        return value.astimezone(dt.timezone.utc)
+    return clock.end_of_day(value)
+
+
+def owner(activity: Activity) -> str:
+    return activity.owner_organisation or activity.committee_code
+
+
+def known_unit(uow: UnitOfWork, subject: str) -> str | None:
+    """The applicant's current unit as their latest snapshot here says (no cross-service reads)."""
+    snapshots = uow.session.scalars(select(Declaration.snapshot).where(
+        Declaration.applicant == subject, Declaration.snapshot.is_not(None))
+        .order_by(Declaration.created_at.desc()).limit(1))
+    latest = next(iter(snapshots), None)
+    return (latest or {}).get("unit_code")
+
+
+def visible(uow: UnitOfWork, principal: Principal, activity: Activity, unit: str | None = None) -> bool:
+    """Independent-review activities are for the committee organisation's own staff only."""
+    if activity.mode != "independent_review":
+        return True
+    if principal.role == APPLICANT:
+        return (unit or known_unit(uow, principal.subject)) == owner(activity)
+    return principal.role == TITLE_OFFICE or principal.organisation in (owner(activity), activity.committee_code)
+
+
+def ongoing(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]) -> list[Activity]:
+    now = clock.now()
+    query = select(Activity).where(Activity.opens_on <= clock.today(), Activity.modification_deadline >= now)
+    for column in ("mode", "series"):
+        if filters.get(column):
+            query = query.where(getattr(Activity, column) == filters[column])
+    found = list(uow.session.scalars(query.order_by(Activity.initial_deadline, Activity.id)))
+    # List-valued scope fields are filtered here so the query stays portable.
+    for key, column in LIST_SCOPE:
+        if filters.get(key):
+            found = [a for a in found if filters[key] in getattr(a, column)]
+    unit = known_unit(uow, principal.subject) if principal.role == APPLICANT else None
+    return [a for a in found if visible(uow, principal, a, unit)]
+
+
+def get(uow: UnitOfWork, activity_id: str) -> Activity:
+    found = uow.session.get(Activity, activity_id)
+    if found is None:
+        raise NotFound.on("activity_id", "exists", f"review activity {activity_id} does not exist (评审活动不存在)")
+    return found
+
+
+def get_visible(uow: UnitOfWork, principal: Principal, activity_id: str) -> Activity:
+    found = get(uow, activity_id)
+    if not visible(uow, principal, found):
+        # Not found rather than forbidden: its existence is the other organisation's business.
+        raise NotFound.on("activity_id", "exists", f"review activity {activity_id} does not exist (评审活动不存在)")
+    return found
+
+
+def own(uow: UnitOfWork, principal: Principal, activity_id: str) -> Activity:
+    found = get(uow, activity_id)
+    if principal.organisation != found.committee_code:
+        raise Forbidden.on("activity_id", "own_activity",
+                           "a committee office manages only its own activities (只能管理本评委会的评审活动)")
+    return found
+
+
+def mine(uow: UnitOfWork, principal: Principal) -> list[Activity]:
+    return list(uow.session.scalars(select(Activity).where(Activity.committee_code == principal.organisation)
+                                    .order_by(Activity.opens_on.desc(), Activity.id)))
+
+
+def _validate(uow: UnitOfWork, fields: dict[str, Any]) -> None:
+    if fields["mode"] == "independent_appointment":
+        raise DomainError.on("mode", "review_mode", "independent appointment has no review activity "
+                                                    "(自主聘任无需评审活动)")
+    entry = catalogue.series(uow, fields["series"])
+    ladder = [lv["level"] for lv in entry.levels]
+    for level in fields["levels"]:
+        if level not in ladder:
+            raise DomainError.on("levels", "in_catalogue", f"level {level} is not in the {entry.name} ladder (层级)")
+    names = {n for level in fields["levels"] for n in catalogue.qualification_names(entry, level)}
+    for name in fields["qualification_names"]:
+        if name not in names:
+            raise DomainError.on("qualification_names", "in_catalogue",
+                                 f"{name} is not a qualification name of the chosen levels (资格名称)")
+    for specialty in fields["specialties"]:
+        if specialty not in entry.specialties:
+            raise DomainError.on("specialties", "in_catalogue",
+                                 f"specialty {specialty} is not in the {entry.name} series (专业)")
+    codes = {t.code for t in catalogue.terms(uow, "category")}
+    for category in fields["categories"]:
+        if category not in codes:
+            raise DomainError.on("categories", "in_catalogue", f"unknown category {category} (申报类别)")
+    for category in (fields.get("exception_conditions") or {}):
+        if category not in fields["categories"]:
+            raise DomainError.on("exception_conditions", "in_scope",
+                                 f"conditions given for {category}, which the activity does not accept (申报类别)")
+    for level in fields.get("defence_levels") or []:
+        if level not in fields["levels"]:
+            raise DomainError.on("defence_levels", "in_scope", f"defence level {level} is not in scope (答辩层级)")
+    opens = clock.start_of_day(fields["opens_on"])
+    if not opens <= fields["initial_deadline"] <= fields["modification_deadline"]:
+        raise DomainError.on("modification_deadline", "order",
+                             "opening, initial deadline and modification deadline must come in that order "
+                             "(开始时间、初次提交截止时间、修改提交截止时间顺序有误)")
+    if fields.get("vote_numerator", 2) * 3 < fields.get("vote_denominator", 3) * 2 \
+            or fields.get("vote_numerator", 2) > fields.get("vote_denominator", 3):
+        raise DomainError.on("vote_numerator", "at_least_two_thirds",
+                             "the pass threshold may be stricter than two thirds, not looser (不得低于三分之二)")
+    if fields.get("publicity_working_days", 5) < 5:
+        raise DomainError.on("publicity_working_days", "at_least_five",
+                             "publicity lasts at least 5 working days (公示不少于5个工作日)")
+    if fields["mode"] == "independent_review" and not fields.get("owner_organisation"):
+        raise DomainError.on("owner_organisation", "required",
+                             "an independent-review activity names the committee's own organisation (自主评审单位)")
+
+
+def save(uow: UnitOfWork, fields: dict[str, Any], validate: bool = True) -> Activity:
+    """Create or replace an activity (the committee office's form, or the seed)."""
+    fields = dict(fields)
+    for key in ("initial_deadline", "modification_deadline"):
+        fields[key] = _deadline(fields[key])
+    if validate:
+        _validate(uow, fields)
+    found = uow.session.get(Activity, fields["id"])
+    if found is None:
+        found = Activity(id=fields["id"])
+        uow.session.add(found)
+    for key, value in fields.items():
+        setattr(found, key, value)
+    if found.service_levels is None:
+        found.service_levels = dict(DEFAULT_SERVICE_LEVELS)
+    uow.session.flush()
+    return found
+
+
+def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Activity:
+    if principal.role != COMMITTEE:
+        raise Forbidden("only a review committee office sets up activities (评委会)")
+    return save(uow, {**fields, "id": str(uuid.uuid4()), "committee_code": principal.organisation})
+
+
+def update(uow: UnitOfWork, principal: Principal, activity_id: str, fields: dict[str, Any]) -> Activity:
+    found = own(uow, principal, activity_id)
+    return save(uow, {**fields, "id": found.id, "committee_code": found.committee_code})
+
+
+def settings(activity: Activity | None, level: str) -> dict[str, Any]:
+    """What the review process needs from the activity (declaration.submitted.v1 ``settings``)."""
+    if activity is None:  # independent appointment: defaults only
+        return {"defence_levels": [], "defence_required": False, "publicity_working_days": 5,
+                "vote_threshold_numerator": 2, "vote_threshold_denominator": 3,
+                "service_levels": dict(DEFAULT_SERVICE_LEVELS), "panel_size": None}
+    return {
+        "defence_levels": list(activity.defence_levels or []),
+        "defence_required": level in (activity.defence_levels or []),
+        "publicity_working_days": activity.publicity_working_days,
+        "vote_threshold_numerator": activity.vote_numerator,
+        "vote_threshold_denominator": activity.vote_denominator,
+        "service_levels": dict(activity.service_levels or DEFAULT_SERVICE_LEVELS),
+        "panel_size": activity.panel_size,
+        "initial_deadline": activity.initial_deadline.isoformat(),
+        "modification_deadline": activity.modification_deadline.isoformat(),
+    }

@@ -1,0 +1,179 @@
+"""What a declaration holds beyond the snapshot, and whether it is complete for submission."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from services.declaration import clock, eligibility
+from services.declaration.models import Activity, Declaration, DeclarationItem
+from shared.errors import DomainError, FieldError, NotFound
+from shared.uow import UnitOfWork
+
+EXCEPTION_CATEGORIES = ("education_exception", "seniority_exception")
+# Snapshot fields that come from the identity platform or name the registered unit:
+# the review chain depends on them, so a declaration cannot change them.
+LOCKED_SNAPSHOT_FIELDS = ("name", "id_number", "unit_code", "unit_name")
+# Series-specific sections (中小学教师信息, 卫生技术信息) and the fields each must have.
+SERIES_SECTIONS = {
+    "中小学教师": ("school_teacher", ("school_stage", "teaching_subject")),
+    "卫生": ("health", ("practice_certificate_number", "practice_category")),
+}
+
+
+def item_types(activity: Activity | None) -> dict[str, dict[str, Any]]:
+    return {t["code"]: t for t in (activity.item_types if activity else None) or []}
+
+
+def items(uow: UnitOfWork, declaration_id: str) -> list[DeclarationItem]:
+    return list(uow.session.scalars(select(DeclarationItem).where(DeclarationItem.declaration_id == declaration_id)
+                                    .order_by(DeclarationItem.created_at, DeclarationItem.id)))
+
+
+def _known_fields(kind: str, given: dict[str, Any], spec: list[dict[str, Any]], field: str) -> None:
+    names = {f["name"] for f in spec}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise DomainError.on(field, "known_fields", f"{kind} has no fields {', '.join(unknown)} (字段不存在)")
+
+
+def save_item(uow: UnitOfWork, declaration: Declaration, activity: Activity | None, data: dict[str, Any],
+              item_id: str | None = None) -> DeclarationItem:
+    kinds = item_types(activity)
+    kind = kinds.get(data["item_type"])
+    if kind is None:
+        raise DomainError.on("item_type", "activity_item_type",
+                             f"the activity has no item type {data['item_type']} (业绩成果类型)")
+    _known_fields(kind["name"], data.get("fields", {}), kind.get("fields", []), "fields")
+    if data.get("representative") and not kind.get("representative"):
+        raise DomainError.on("representative", "allowed",
+                             f"{kind['name']} items cannot be marked as representative works (不可标记为代表作)")
+    if item_id is None:
+        count = sum(1 for i in items(uow, declaration.id) if i.item_type == kind["code"])
+        if kind.get("max") is not None and count >= kind["max"]:
+            raise DomainError.on("item_type", "max_items",
+                                 f"at most {kind['max']} {kind['name']} items (最多{kind['max']}项)")
+        item = DeclarationItem(id=str(uuid.uuid4()), declaration_id=declaration.id)
+        uow.session.add(item)
+    else:
+        item = item_of(uow, declaration, item_id)
+    item.item_type = kind["code"]
+    item.fields = dict(data.get("fields", {}))
+    item.attachments = list(data.get("attachments", []))
+    item.representative = bool(data.get("representative", False))
+    uow.session.flush()
+    return item
+
+
+def item_of(uow: UnitOfWork, declaration: Declaration, item_id: str) -> DeclarationItem:
+    item = uow.session.get(DeclarationItem, item_id)
+    if item is None or item.declaration_id != declaration.id:
+        raise NotFound.on("item_id", "exists", f"item {item_id} is not part of this declaration")
+    return item
+
+
+def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None, data: dict[str, Any]) -> None:
+    """Save the draft (暂存): only the parts given change."""
+    if "snapshot" in data:
+        snapshot = dict(declaration.snapshot or {})
+        for key, value in data["snapshot"].items():
+            if key in LOCKED_SNAPSHOT_FIELDS and value != snapshot.get(key):
+                raise DomainError.on(f"snapshot.{key}", "locked",
+                                     f"{key} comes from the identity platform or the registered unit and cannot be "
+                                     "changed in a declaration (不可修改)")
+            snapshot[key] = value
+        declaration.snapshot = snapshot
+    if "category" in data:
+        allowed = activity.categories if activity else ["normal"]
+        if data["category"] not in allowed:
+            raise DomainError.on("category", "in_activity_scope",
+                                 f"category must be one of the activity's: {', '.join(allowed)} (申报类别)")
+        declaration.category = data["category"]
+    if "exception_claims" in data:
+        offered = {c["code"] for c in ((activity.exception_conditions or {}) if activity else {})
+                   .get(declaration.category, [])}
+        for claim in data["exception_claims"]:
+            if claim["code"] not in offered:
+                raise DomainError.on("exception_claims", "activity_condition",
+                                     f"{claim['code']} is not an exception condition of this activity for "
+                                     f"{declaration.category} (破格条件)")
+        declaration.exception_claims = [dict(c) for c in data["exception_claims"]]
+    for key in ("employer_proof", "sections", "materials"):
+        if key in data:
+            setattr(declaration, key, data[key])
+    if "materials" in data and activity is not None:
+        specs = {m["code"]: m for m in activity.required_materials or []}
+        for code, given in data["materials"].items():
+            if code not in specs:
+                raise DomainError.on("materials", "activity_material",
+                                     f"the activity asks for no material {code} (评审需求申报材料)")
+            _known_fields(specs[code]["name"], given.get("fields", {}), specs[code].get("fields", []), "materials")
+    declaration.eligibility = None  # recomputed on demand from the edited snapshot
+
+
+def check_eligibility(declaration: Declaration) -> dict[str, Any]:
+    result = eligibility.check(declaration.series, declaration.qualification_name, declaration.snapshot or {},
+                               clock.today())
+    declaration.eligibility = result
+    return result
+
+
+def _missing(values: dict[str, Any], spec: list[dict[str, Any]]) -> list[str]:
+    return [f.get("label", f["name"]) for f in spec if f.get("required") and values.get(f["name"]) in (None, "", [])]
+
+
+def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity | None) -> list[FieldError]:
+    """Everything the activity and the category require, as one list of failures."""
+    errors: list[FieldError] = []
+
+    def fail(field: str, rule: str, message: str) -> None:
+        errors.append(FieldError(field, rule, message))
+
+    if declaration.category == "normal":
+        result = check_eligibility(declaration)
+        if not result["eligible"]:
+            fail("category", "eligibility",
+                 f"the normal category needs one of: {'; '.join(result['failures'])} (不符合正常申报条件; "
+                 "an exception category may apply)")
+    conditions = ((activity.exception_conditions or {}) if activity else {}).get(declaration.category, [])
+    if declaration.category in EXCEPTION_CATEGORIES or conditions:
+        claims = declaration.exception_claims or []
+        if not claims:
+            fail("exception_claims", "required", "an exception category needs at least one of the activity's "
+                                                 "exception conditions, with proof (破格条件)")
+        for claim in claims:
+            if not claim.get("proof"):
+                fail("exception_claims", "proof", f"exception condition {claim['code']} needs proof (证明材料)")
+    if declaration.category == "enterprise_direct" and not (declaration.employer_proof or {}).get("attachments"):
+        fail("employer_proof", "required", "enterprise direct declaration needs the employer's proof (企业证明)")
+    if declaration.series in SERIES_SECTIONS:
+        section, needed = SERIES_SECTIONS[declaration.series]
+        given = (declaration.sections or {}).get(section) or {}
+        missing = [name for name in needed if not given.get(name)]
+        if missing:
+            fail(f"sections.{section}", "required", f"the {section} section needs {', '.join(missing)} "
+                                                    f"({'中小学教师信息' if section == 'school_teacher' else '卫生技术信息'})")
+    entered = items(uow, declaration.id)
+    for kind in item_types(activity).values():
+        mine = [i for i in entered if i.item_type == kind["code"]]
+        if len(mine) < kind.get("min", 0):
+            fail("items", "min_items", f"at least {kind['min']} {kind['name']} items (至少{kind['min']}项{kind['name']})")
+        for item in mine:
+            missing = _missing(item.fields, kind.get("fields", []))
+            if missing:
+                fail(f"items.{item.id}", "required_fields", f"{kind['name']} item lacks {', '.join(missing)} (必填)")
+            if kind.get("attachments_required") and not item.attachments:
+                fail(f"items.{item.id}", "attachments", f"{kind['name']} item needs an attachment (附件)")
+    for spec in (activity.required_materials if activity else None) or []:
+        given = (declaration.materials or {}).get(spec["code"])
+        if given is None:
+            if spec.get("required", True):
+                fail(f"materials.{spec['code']}", "required", f"{spec['name']} is required (评审需求申报材料)")
+            continue
+        missing = _missing(given.get("fields", {}), spec.get("fields", []))
+        if missing:
+            fail(f"materials.{spec['code']}", "required_fields", f"{spec['name']} lacks {', '.join(missing)} (必填)")
+        if spec.get("attachments_required") and not given.get("attachments"):
+            fail(f"materials.{spec['code']}", "attachments", f"{spec['name']} needs an attachment (附件)")
+    return errors
