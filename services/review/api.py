@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from services.review import service
+from services.review import queues, service
 from services.review.models import Definition
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
@@ -20,6 +20,13 @@ class TaskQuery(PageQuery):
     stage = fields.String(metadata={"description": "the task's stage, e.g. unit_check"})
     declaration_id = fields.String()
     status = fields.List(fields.String(validate=validate.OneOf(("ready", "claimed", "completed", "cancelled"))))
+    activity_id = fields.String(metadata={"description": "the review activity (评审活动)"})
+    series = fields.String(metadata={"description": "系列"})
+    level = fields.String(metadata={"description": "层级"})
+    applicant = fields.String(metadata={"description": "the applicant's subject, or part of their name"})
+    due_before = fields.Date(metadata={"description": "service-level deadline on or before this day (Beijing)"})
+    overdue = fields.Boolean(metadata={"description": "only tasks past (true) or within (false) their level"})
+    sort = fields.String(load_default="created", validate=validate.OneOf(("created", "due")))
 
 
 class TaskOut(Schema):
@@ -40,8 +47,18 @@ class TaskOut(Schema):
     reason = fields.String(allow_none=True)
 
 
+class QueuedTask(TaskOut):
+    activity_id = fields.String(allow_none=True)
+    series = fields.String(allow_none=True)
+    level = fields.String(allow_none=True)
+    applicant_name = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True, metadata={"description": "end of the service level (办理时限)"})
+    overdue = fields.Function(lambda t: t.overdue_at is not None)
+    escalated_to = fields.String(allow_none=True, metadata={"description": "the level above, once overdue"})
+
+
 class TaskPage(Schema):
-    items = fields.List(fields.Nested(TaskOut))
+    items = fields.List(fields.Nested(QueuedTask))
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
@@ -76,9 +93,10 @@ class Tasks(MethodView):
     @blp.response(200, TaskPage)
     @require_roles(*REVIEWERS)
     def get(self, query):
-        """My task queue: open tasks of my organisation and role (an expert's own)."""
+        """My task queue: open tasks of my organisation and role (an expert's own), filtered and paginated."""
+        queues.remember_staff(database(), current_principal())
         with database().uow(readonly=True) as uow:
-            items, total = service.queue(uow, current_principal(), query, query["page"], query["per_page"])
+            items, total = queues.queue(uow, current_principal(), query, query["page"], query["per_page"])
             return page_of(items, total, query["page"], query["per_page"])
 
 

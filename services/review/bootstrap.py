@@ -6,7 +6,8 @@ from importlib import resources
 
 from flask import Flask
 
-from services.review import api, service
+from services.review import api, api_office, api_process, queues, service, snapshots
+from services.review.engine import incidents
 from services.review.engine import definitions
 from services.review.handlers import HANDLERS
 from services.review.models import Base, Inbox, Outbox
@@ -24,14 +25,14 @@ def database(url: str | None = None) -> Database:
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     return create_service_app(
-        NAME, db or database(), [api.blp], verifier=verifier,
+        NAME, db or database(), [api.blp, api_process.blp, api_office.blp], verifier=verifier,
         title="Review service (评审)",
         description="BPMN review processes run by SpiffWorkflow, and the reviewers' task queues.",
     )
 
 
 def handlers() -> dict:
-    return dict(HANDLERS)
+    return incidents.guarded(snapshots.recording(dict(HANDLERS)))
 
 
 def deploy(db: Database) -> list[tuple[str, str, bool]]:
@@ -49,4 +50,5 @@ def seed(db: Database) -> None:
         for user in users:
             if user["role"] == "expert":
                 service.add_expert(uow, user["org"], user["username"], user["name"])
+            queues.seed_staff(uow, user)
         uow.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import JsonColumn, UtcDateTime, utcnow
@@ -74,6 +74,14 @@ class Instance(Base):
     version: Mapped[int] = mapped_column(Integer)  # compare-and-set on every save
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Runtime flags and what statistics group by (indexed, so no instance is deserialised for them).
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
+    audit_head: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hash of the last audit entry
+    mode: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    series: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
 
     # Every UPDATE checks the version it read and bumps it: a second writer that
     # slipped past the row lock fails with StaleDataError instead of overwriting.
@@ -87,6 +95,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_queue", "role", "organisation", "status"),
         Index("ix_tasks_assignee", "assignee", "status"),
+        Index("ix_tasks_org_stage", "organisation", "stage", "completed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
@@ -106,6 +115,16 @@ class Task(Base):
     completed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decision: Mapped[str | None] = mapped_column(String(30), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Queue filters and service levels (copied from the process data when the task is projected).
+    stage: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    activity_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    series: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    level: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    applicant: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    applicant_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    escalated_to: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
 
 
 class Timer(Base):
@@ -129,3 +148,69 @@ class PanelDraw(Base):
     pool: Mapped[list[Any]] = mapped_column()
     panel: Mapped[list[Any]] = mapped_column()
     drawn_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Incident(Base):
+    """A step that raised inside the engine, kept (with what to re-run) until retried."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    source: Mapped[str] = mapped_column(String(20))  # task, message, timer, start
+    element: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the BPMN element that raised
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    step: Mapped[dict[str, Any]] = mapped_column()  # what retry re-runs
+    error: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open, resolved
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditEntry(Base):
+    """One transition of an instance; append-only, each entry chained to the one before by hash."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("instance_id", "seq", name="uq_audit_instance_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per instance: a forked chain fails the constraint
+    declaration_id: Mapped[str] = mapped_column(String(36))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(String(20))  # task, message, timer, start, operator
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)  # subject, or the message id
+    element: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    changes: Mapped[dict[str, Any]] = mapped_column()
+    completed: Mapped[list[Any]] = mapped_column()  # elements completed by this step
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class StaffMember(Base):
+    """Staff known to the review service (seen on its API or seeded): who a task may be assigned to."""
+
+    __tablename__ = "staff"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    organisation: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class Submission(Base):
+    """The declaration as the review received it, each time it was (re)submitted."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    content: Mapped[dict[str, Any]] = mapped_column()

@@ -123,11 +123,68 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
                 problems.append(Problem(file_name, event.get("id"), "timer_expression",
                                         f"timer expression {text!r} must be a Python expression: "
                                         f"quote a literal ISO 8601 value ('\"P5D\"')"))
+    problems.extend(_script_rules(file_name, root))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") not in OPERATIONS:
             task = operator.getparent().getparent()
             problems.append(Problem(file_name, task.get("id"), "known_operation",
                                     f"service operation {operator.get('id')!r} is not one of {', '.join(OPERATIONS)}"))
+    return problems
+
+
+# Scripts are simple expressions and assignments (pitfall 10: the engine is no sandbox).
+_SCRIPT_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete, ast.If, ast.Pass)
+_FORBIDDEN_NODES = {ast.Import: "import", ast.ImportFrom: "import", ast.FunctionDef: "def", ast.AsyncFunctionDef: "def",
+                    ast.ClassDef: "class", ast.Lambda: "lambda", ast.While: "while", ast.For: "for loop",
+                    ast.With: "with", ast.Try: "try", ast.Global: "global", ast.Nonlocal: "nonlocal",
+                    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Raise: "raise"}
+_FORBIDDEN_NAMES = frozenset({"eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "globals",
+                              "locals", "vars", "input", "breakpoint", "help", "memoryview", "type", "object",
+                              "__import__", "__builtins__"})
+
+
+def script_problem(text: str, statements: bool) -> str | None:
+    """Why a script or expression is not simple (None when it is)."""
+    try:
+        tree = ast.parse(text, mode="exec" if statements else "eval")
+    except SyntaxError as exc:
+        return f"does not parse: {exc.msg} (line {exc.lineno})"
+    if statements:
+        for statement in tree.body:  # type: ignore[attr-defined]
+            if not isinstance(statement, _SCRIPT_STATEMENTS):
+                return f"a script may hold only expressions and assignments, not {type(statement).__name__}"
+    for node in ast.walk(tree):
+        kind = _FORBIDDEN_NODES.get(type(node))
+        if kind:
+            return f"{kind} is not allowed in a script"
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            return f"attribute {node.attr!r} is private"
+        if isinstance(node, ast.Name) and (node.id in _FORBIDDEN_NAMES or node.id.startswith("__")):
+            return f"name {node.id!r} is not allowed in a script"
+    return None
+
+
+def _script_rules(file_name: str, root: Any) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def owner_id(node: Any) -> str | None:
+        while node is not None and not node.get("id"):
+            node = node.getparent()
+        return None if node is None else node.get("id")
+
+    scripts = [(s, True) for s in root.iterfind(".//bpmn:script", NS)]
+    scripts += [(s, True) for tag in ("preScript", "postScript") for s in root.iterfind(f".//spiffworkflow:{tag}", NS)]
+    scripts += [(s, False) for s in root.iterfind(".//bpmn:conditionExpression", NS)]
+    for node, statements in scripts:
+        problem = script_problem((node.text or "").strip() or "None", statements)
+        if problem:
+            problems.append(Problem(file_name, owner_id(node), "simple_script", problem))
+    for prop in root.iterfind(".//spiffworkflow:property", NS):
+        if prop.get("name") in ("organisation", "assignee") and prop.get("value"):
+            problem = script_problem(prop.get("value"), False)
+            if problem:
+                problems.append(Problem(file_name, owner_id(prop), "simple_script",
+                                        f"property {prop.get('name')}: {problem}"))
     return problems
 
 

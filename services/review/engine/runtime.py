@@ -23,12 +23,15 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from services.review.engine import definitions
+from services.review.engine import audit, definitions, incidents
+from services.review.engine.incidents import Step
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.operations import OPERATIONS
+from services.review import queues
 from services.review.models import Definition, Instance, Task, Timer
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
+from shared.observability import context
 from shared.uow import UnitOfWork
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
@@ -69,10 +72,14 @@ def start(uow: UnitOfWork, definition: Definition, declaration_id: str, applican
     workflow.task_tree.data.update(data)
     instance = Instance(id=str(uuid.uuid4()), declaration_id=declaration_id, definition_id=definition.id,
                         process_id=definition.process_id, applicant=applicant, state="",
-                        serializer_version=SERIALIZER.VERSION)
+                        serializer_version=SERIALIZER.VERSION, mode=data.get("mode"), series=data.get("series"),
+                        level=data.get("level"))
     uow.session.add(instance)
     uow.session.flush()
-    advance(uow, instance, workflow)
+    replay = {"definition_id": definition.id, "applicant": applicant, "data": data}
+    with incidents.step(instance.id, declaration_id, Step("start", actor=context.causation_id.get(),
+                                                          changes=data, replay=replay), workflow):
+        advance(uow, instance, workflow)
     return instance
 
 
@@ -94,30 +101,46 @@ def locked(uow: UnitOfWork, *, instance_id: str | None = None,
 
 def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_id: str,
              data: dict[str, Any]) -> None:
+    incidents.ensure_running(instance)
     task = workflow.get_task_from_id(uuid.UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise Conflict.on("task_id", "ready", "the task is no longer open (任务已处理)")
-    task.set_data(**data)
-    _engine_call(task.run)
-    advance(uow, instance, workflow)
+    this = Step("task", actor=data.get("decided_by"), element=task.task_spec.bpmn_id, task_id=task_id,
+                decision=data.get("decision"), reason=data.get("reason"), changes=data,
+                replay={"actor": data.get("decided_by"), "decision": data.get("decision"),
+                        "reason": data.get("reason")})
+    with incidents.step(instance.id, instance.declaration_id, this, workflow):
+        task.set_data(**data)
+        _engine_call(task.run)
+        advance(uow, instance, workflow)
 
 
 def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message_name: str,
             payload: dict[str, Any]) -> bool:
     """Deliver a BPMN message to the instance; False if nothing waits for it."""
+    incidents.ensure_running(instance)  # the consumer fails, so the broker brings it back later
     for task in workflow.get_tasks(state=TaskState.WAITING):
         event_definition = getattr(task.task_spec, "event_definition", None)
         if event_definition is not None and getattr(event_definition, "name", None) == message_name:
-            # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
-            _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
-            advance(uow, instance, workflow)
+            this = Step("message", actor=context.causation_id.get(), element=task.task_spec.bpmn_id,
+                        changes=payload, replay={"message": message_name, "payload": payload})
+            with incidents.step(instance.id, instance.declaration_id, this, workflow):
+                # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
+                _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
+                advance(uow, instance, workflow)
             return True
     return False
 
 
 def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
-    workflow.refresh_timers()
-    advance(uow, instance, workflow)
+    incidents.ensure_running(instance)
+    waiting = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.WAITING)
+                      if t.task_spec.bpmn_id and getattr(getattr(t.task_spec, "event_definition", None),
+                                                         "__class__", type).__name__ in TIMER_EVENTS})
+    with incidents.step(instance.id, instance.declaration_id,
+                        Step("timer", actor="scheduler", element=",".join(waiting) or None), workflow):
+        workflow.refresh_timers()
+        advance(uow, instance, workflow)
 
 
 def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
@@ -130,6 +153,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         uow.publish(message_type, dict(event.payload or {}), correlation_id=instance.declaration_id)
     _project_tasks(uow, instance, workflow)
     _project_timer(uow, instance, workflow)
+    instance.stage = queues.current_stage(workflow)
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
         instance.outcome = _outcome(workflow)
@@ -137,9 +161,24 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
             "declaration_id": instance.declaration_id, "applicant": instance.applicant,
             "outcome": instance.outcome, "at": utcnow().isoformat(),
         }, correlation_id=instance.declaration_id)
+    _audit(uow, instance, workflow)
     instance.state = SERIALIZER.serialize_json(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
     uow.session.flush()
+
+
+def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
+    """One audit entry for the step under way (before the save, so the version moves once)."""
+    this = incidents.current_step()
+    if this is None:
+        return
+    done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if str(t.id) not in this.completed_before]
+    secret = "vote" in this.changes
+    audit.append(uow, instance, source=this.source, actor=this.actor, element=this.element, task_id=this.task_id,
+                 decision="voted" if secret else this.decision, reason=None if secret else this.reason,
+                 changes=audit.redacted(this.changes),
+                 completed=[t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id])
+    this.completed_before.update(str(t.id) for t in done)  # a second advance in one step adds only news
 
 
 def _engine_call(function: Any, *args: Any) -> Any:
@@ -174,7 +213,8 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
                    bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                    role=task.task_spec.lane or "", organisation=organisation, assignee=assignee,
                    decisions=properties.get("decisions", "approve"), status="ready",
-                   summary={key: task.data.get(key) for key in SUMMARY_KEYS})
+                   summary={key: task.data.get(key) for key in SUMMARY_KEYS},
+                   **queues.columns(properties.get("stage") or task.task_spec.bpmn_id, task.data))
         uow.session.add(row)
         stage = (row.bpmn_id, organisation)
         if stage not in announced:

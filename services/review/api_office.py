@@ -1,0 +1,210 @@
+"""The title office's side of the review API: incidents, suspending instances,
+statistics, and overdue tasks (each organisation's own and those escalated to it)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from services.review import queues, stats
+from services.review.api import REVIEWERS
+from services.review.engine import incidents, versions
+from services.review.models import Incident, Instance
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound
+from shared.identity.flask_auth import current_principal, require_roles
+from shared.web.app import database
+from shared.web.schemas import PageQuery, page_of
+
+blp = Blueprint("review_office", __name__, url_prefix="/api/v1",
+                description="Incidents, suspension, statistics and overdue tasks")
+OPERATORS = ("title_office", "designer")
+
+
+class IncidentOut(Schema):
+    id = fields.Integer()
+    instance_id = fields.String(allow_none=True)
+    declaration_id = fields.String()
+    source = fields.String(metadata={"description": "task, message, timer or start"})
+    element = fields.String(allow_none=True, metadata={"description": "the BPMN element that failed"})
+    task_id = fields.String(allow_none=True)
+    error = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+
+
+class IncidentQuery(PageQuery):
+    status = fields.String(load_default="open", validate=validate.OneOf(("open", "resolved", "all")))
+    declaration_id = fields.String()
+
+
+class IncidentPage(Schema):
+    items = fields.List(fields.Nested(IncidentOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class Suspension(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class InstanceState(Schema):
+    id = fields.String()
+    declaration_id = fields.String()
+    status = fields.String()
+    suspended = fields.Boolean()
+    has_incident = fields.Boolean()
+    definition_id = fields.String()
+
+
+class StatsQuery(Schema):
+    mode = fields.String()
+    series = fields.String()
+    level = fields.String()
+
+
+class StatsOut(Schema):
+    scope = fields.String(metadata={"description": "all (title office) or the organisation's code"})
+    declarations = fields.Integer()
+    by_stage = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_mode = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_series = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_level = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    pass_rates = fields.Dict(metadata={"description": "decided, passed and rate, overall and by mode/series/level"})
+    time_in_stage = fields.Dict(metadata={"description": "per stage: tasks, median_hours, p90_hours"})
+
+
+class QueueItem(Schema):
+    id = fields.String()
+    declaration_id = fields.String()
+    stage = fields.Function(lambda t: t.stage or t.bpmn_id)
+    name = fields.String()
+    role = fields.String()
+    organisation = fields.String(allow_none=True)
+    status = fields.String()
+    claimed_by = fields.String(allow_none=True)
+    applicant_name = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    overdue_at = fields.DateTime(allow_none=True)
+    escalated_to = fields.String(allow_none=True)
+
+
+class OverduePage(Schema):
+    items = fields.List(fields.Nested(QueueItem))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+@blp.route("/incidents")
+class Incidents(MethodView):
+    @blp.arguments(IncidentQuery, location="query")
+    @blp.response(200, IncidentPage)
+    @require_roles(*OPERATORS)
+    def get(self, query):
+        """Failed process steps (流程异常), newest first."""
+        with database().uow(readonly=True) as uow:
+            q = select(Incident)
+            if query["status"] != "all":
+                q = q.where(Incident.status == query["status"])
+            if query.get("declaration_id"):
+                q = q.where(Incident.declaration_id == query["declaration_id"])
+            total = uow.session.scalar(select(func.count()).select_from(q.subquery())) or 0
+            items = list(uow.session.scalars(q.order_by(Incident.id.desc())
+                                             .offset((query["page"] - 1) * query["per_page"]).limit(query["per_page"])))
+            return page_of(items, total, query["page"], query["per_page"])
+
+
+@blp.route("/incidents/<int:incident_id>")
+class IncidentById(MethodView):
+    @blp.response(200, IncidentOut)
+    @require_roles(*OPERATORS)
+    def get(self, incident_id: int):
+        """One incident, with its error."""
+        with database().uow(readonly=True) as uow:
+            return incidents.get(uow, incident_id)
+
+
+@blp.route("/incidents/<int:incident_id>/retry")
+class IncidentRetry(MethodView):
+    @blp.response(200, IncidentOut)
+    @require_roles(*OPERATORS)
+    def post(self, incident_id: int):
+        """Re-run the failed step (after the diagram or data was fixed)."""
+        db = database()
+        with db.uow() as uow:
+            incident = incidents.retry(uow, incident_id, current_principal().subject)
+            uow.commit()
+            return incident
+
+
+def _set_suspended(instance_id: str, suspended: bool, reason: str | None):
+    principal = current_principal()
+    with database().uow() as uow:
+        instance = uow.session.get(Instance, instance_id, with_for_update=True) or uow.session.scalar(
+            select(Instance).where(Instance.declaration_id == instance_id).with_for_update())
+        if instance is None:
+            raise NotFound.on("instance_id", "exists", f"no review process {instance_id}")
+        if instance.status != "running":
+            raise Conflict.on("instance_id", "running", f"the process is {instance.status}")
+        if instance.suspended == suspended:
+            raise Conflict.on("instance_id", "suspended" if not suspended else "not_suspended",
+                              f"the process is already {'suspended' if suspended else 'running'}")
+        instance.suspended = suspended
+        instance.updated_at = utcnow()
+        versions.audit_operator(uow, instance, principal.subject, "suspend" if suspended else "resume", reason,
+                                {"suspended": suspended})
+        uow.commit()
+        return instance
+
+
+@blp.route("/instances/<instance_id>/suspend")
+class Suspend(MethodView):
+    @blp.arguments(Suspension)
+    @blp.response(200, InstanceState)
+    @require_roles("title_office")
+    def post(self, data, instance_id: str):
+        """Suspend a process (by instance or declaration id): tasks refuse completion, timers wait."""
+        return _set_suspended(instance_id, True, data["reason"])
+
+
+@blp.route("/instances/<instance_id>/resume")
+class Resume(MethodView):
+    @blp.arguments(Suspension)
+    @blp.response(200, InstanceState)
+    @require_roles("title_office")
+    def post(self, data, instance_id: str):
+        """Resume a suspended process."""
+        return _set_suspended(instance_id, False, data["reason"])
+
+
+@blp.route("/statistics")
+class Statistics(MethodView):
+    @blp.arguments(StatsQuery, location="query")
+    @blp.response(200, StatsOut)
+    @require_roles("unit", "department", "committee", "title_office")
+    def get(self, query):
+        """Declarations by stage, mode, series and level, pass rates, time in each stage (median, p90).
+
+        The title office sees everything; an organisation sees the declarations that passed through it.
+        """
+        with database().uow(readonly=True) as uow:
+            return stats.statistics(uow, current_principal(), query)
+
+
+@blp.route("/tasks/overdue")
+class Overdue(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, OverduePage)
+    @require_roles(*REVIEWERS)
+    def get(self, query):
+        """Open tasks past their service level (超期): my organisation's and those escalated to it."""
+        with database().uow(readonly=True) as uow:
+            items, total = queues.overdue(uow, current_principal(), query["page"], query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])

@@ -1,0 +1,203 @@
+"""The process side of the review API: a task in context, assignment, the process
+view for a bpmn-js viewer, the audit log, and diagram versions."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from SpiffWorkflow.util.task import TaskState
+
+from services.review import queues, service, snapshots
+from services.review.api import REVIEWERS, TaskOut
+from services.review.engine import audit, incidents, runtime, versions
+from services.review.models import Definition, Task
+from shared.errors import Forbidden
+from shared.identity.flask_auth import current_principal, require_roles
+from shared.web import problems
+from shared.web.app import database
+
+blp = Blueprint("review_process", __name__, url_prefix="/api/v1",
+                description="Tasks in context, process views, audit log and diagram versions")
+
+
+@blp.app_errorhandler(incidents.StepFailed)
+def _step_failed(error: incidents.StepFailed):
+    # The request's transaction is rolled back by now: record the incident apart.
+    incident_id = incidents.record_apart(database(), error)
+    return problems.problem(500, error.title, f"{error.message} (incident {incident_id})", [
+        {"field": "incident", "rule": "step_failed", "message": f"incident {incident_id}: {error.error}"}])
+
+
+class TrailEntry(Schema):
+    stage = fields.String()
+    name = fields.String()
+    organisation = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    at = fields.DateTime(allow_none=True)
+
+
+class TaskContext(Schema):
+    task = fields.Nested(TaskOut)
+    declaration = fields.Dict(allow_none=True, metadata={"description": "the declaration as submitted (申报内容)"})
+    trail = fields.List(fields.Nested(TrailEntry), metadata={"description": "who decided what so far"})
+
+
+class Assignment(Schema):
+    assignee = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class HistoryEntry(Schema):
+    seq = fields.Integer()
+    at = fields.DateTime()
+    source = fields.String()
+    actor = fields.String(allow_none=True)
+    element = fields.String(allow_none=True)
+    task_id = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    completed = fields.List(fields.String())
+    changes = fields.Dict()
+    hash = fields.String()
+    prev_hash = fields.String()
+
+
+class ProcessView(Schema):
+    instance_id = fields.String()
+    declaration_id = fields.String()
+    status = fields.String()
+    suspended = fields.Boolean()
+    has_incident = fields.Boolean()
+    definition_id = fields.String()
+    process_id = fields.String()
+    bpmn = fields.String(metadata={"description": "the BPMN XML of the version the instance runs on"})
+    active = fields.List(fields.String(), metadata={"description": "ids of elements with a running task"})
+    completed = fields.List(fields.String(), metadata={"description": "ids of elements already passed"})
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class AuditOut(Schema):
+    intact = fields.Boolean()
+    problems = fields.List(fields.Dict())
+    entries = fields.List(fields.Nested(HistoryEntry))
+
+
+class VersionOut(Schema):
+    id = fields.String()
+    process_id = fields.String()
+    number = fields.Integer()
+    label = fields.String()
+    file_name = fields.String()
+    deployed_at = fields.String()
+    running_instances = fields.Integer()
+
+
+class DiffQuery(Schema):
+    old = fields.String(required=True, data_key="from", metadata={"description": "hash, prefix or process@N"})
+    new = fields.String(required=True, data_key="to")
+
+
+class DiffOut(Schema):
+    added = fields.List(fields.Dict())
+    removed = fields.List(fields.Dict())
+    changed = fields.List(fields.Dict())
+
+
+def trail(uow, declaration_id: str) -> list[dict]:
+    rows = uow.session.scalars(select(Task).where(Task.declaration_id == declaration_id,
+                                                  Task.status == "completed").order_by(Task.completed_at, Task.id))
+    return [{"stage": t.stage or t.bpmn_id, "name": t.name, "organisation": t.organisation, "actor": t.completed_by,
+             # A vote is secret: the trail shows that the expert voted, never how.
+             "decision": "voted" if t.role == "expert" else t.decision,
+             "reason": None if t.role == "expert" else t.reason, "at": t.completed_at} for t in rows]
+
+
+@blp.route("/tasks/<task_id>/context")
+class TaskInContext(MethodView):
+    @blp.response(200, TaskContext)
+    @require_roles(*REVIEWERS)
+    def get(self, task_id: str):
+        """A task with the declaration it is about (as of submission) and the trail so far."""
+        with database().uow(readonly=True) as uow:
+            task = service.task(uow, current_principal(), task_id)
+            return {"task": task, "declaration": snapshots.as_of(uow, task), "trail": trail(uow, task.declaration_id)}
+
+
+@blp.route("/tasks/<task_id>/assign")
+class Assign(MethodView):
+    @blp.arguments(Assignment)
+    @blp.response(200, TaskOut)
+    @require_roles("unit", "department", "committee", "title_office")
+    def post(self, data, task_id: str):
+        """Assign a task to a colleague of the same organisation (指派); they alone may complete it."""
+        with database().uow() as uow:
+            task = queues.assign(uow, current_principal(), task_id, data["assignee"])
+            uow.commit()
+            return task
+
+
+def _history(entries, full: bool) -> list[dict]:
+    return [{"seq": e.seq, "at": e.at, "source": e.source, "actor": e.actor, "element": e.element,
+             "task_id": e.task_id, "decision": e.decision, "reason": e.reason, "completed": e.completed,
+             "changes": e.changes if full else {}, "hash": e.hash, "prev_hash": e.prev_hash} for e in entries]
+
+
+@blp.route("/processes/<declaration_id>/view")
+class ProcessDiagram(MethodView):
+    @blp.response(200, ProcessView)
+    def get(self, declaration_id: str):
+        """The diagram version's BPMN XML with active and completed element ids, and the history."""
+        principal = current_principal()
+        with database().uow(readonly=True) as uow:
+            instance = service.instance_of(uow, principal, declaration_id)
+            definition = uow.session.get(Definition, instance.definition_id)
+            workflow = runtime.SERIALIZER.deserialize_json(instance.state)
+            running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+            active = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=running) if t.task_spec.bpmn_id})
+            completed = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                                if t.task_spec.bpmn_id})
+            full = principal.role in ("title_office", "designer")
+            return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
+                    "suspended": instance.suspended, "has_incident": instance.has_incident,
+                    "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
+                    "active": active, "completed": completed,
+                    "history": _history(audit.entries(uow, instance.id), full)}
+
+
+@blp.route("/processes/<declaration_id>/audit")
+class AuditLog(MethodView):
+    @blp.response(200, AuditOut)
+    @require_roles("title_office", "designer")
+    def get(self, declaration_id: str):
+        """The instance's audit log, with the hash chain checked (tampering shows as problems)."""
+        with database().uow(readonly=True) as uow:
+            instance = service.instance_of(uow, current_principal(), declaration_id)
+            problems_found = audit.verify(uow, instance)
+            return {"intact": not problems_found, "problems": problems_found,
+                    "entries": _history(audit.entries(uow, instance.id), True)}
+
+
+@blp.route("/definitions/versions")
+class Versions(MethodView):
+    @blp.response(200, VersionOut(many=True))
+    def get(self):
+        """Deployed versions, numbered per process, with how many instances run on each."""
+        current_principal()
+        with database().uow(readonly=True) as uow:
+            return versions.listing(uow)
+
+
+@blp.route("/definitions/diff")
+class VersionDiff(MethodView):
+    @blp.arguments(DiffQuery, location="query")
+    @blp.response(200, DiffOut)
+    def get(self, query):
+        """What changed between two versions, by element id (layout ignored)."""
+        principal = current_principal()
+        if principal.role == "applicant":
+            raise Forbidden.on("role", "staff", "diagram versions are for staff and designers")
+        with database().uow(readonly=True) as uow:
+            old, new = versions.resolve(uow, query["old"]), versions.resolve(uow, query["new"])
+            return versions.diff(old.bpmn, new.bpmn).as_dict()

@@ -1,0 +1,89 @@
+"""The audit log: one append-only entry per transition of an instance, hash-chained.
+
+Each entry stores the sha256 of the entry before it (per instance) and its own,
+computed over a canonical JSON of its fields; the instance keeps the hash of its
+last entry. Editing, removing or reordering any entry breaks the chain, and
+``verify`` says where. Chains are per instance so that appending needs only the
+per-instance lock every step already holds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from services.review.models import AuditEntry, Instance
+from shared.db import utcnow
+from shared.uow import UnitOfWork
+
+GENESIS = "0" * 64
+SECRET = "(secret)"  # how an expert's vote appears in the log (投票保密)
+
+
+def canonical(entry: AuditEntry) -> str:
+    body = {
+        "instance_id": entry.instance_id, "seq": entry.seq, "declaration_id": entry.declaration_id,
+        "at": entry.at.astimezone(dt.timezone.utc).isoformat(), "source": entry.source, "actor": entry.actor,
+        "element": entry.element, "task_id": entry.task_id, "decision": entry.decision, "reason": entry.reason,
+        "changes": entry.changes, "completed": entry.completed, "prev_hash": entry.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def digest(entry: AuditEntry) -> str:
+    return hashlib.sha256(canonical(entry).encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    # What is stored must be what was hashed: round-trip through JSON first.
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def append(uow: UnitOfWork, instance: Instance, *, source: str, actor: str | None = None,
+           element: str | None = None, task_id: str | None = None, decision: str | None = None,
+           reason: str | None = None, changes: dict[str, Any] | None = None,
+           completed: list[str] | None = None) -> AuditEntry:
+    """Append one entry; the caller holds the instance's lock (and flushes with it)."""
+    with uow.session.no_autoflush:  # flushing here would save the instance twice in one step
+        last = uow.session.scalar(select(func.max(AuditEntry.seq))
+                                  .where(AuditEntry.instance_id == instance.id)) or 0
+    entry = AuditEntry(instance_id=instance.id, seq=last + 1, declaration_id=instance.declaration_id,
+                       at=utcnow(), source=source, actor=actor, element=element, task_id=task_id,
+                       decision=decision, reason=reason, changes=_plain(changes or {}),
+                       completed=_plain(completed or []), prev_hash=instance.audit_head or GENESIS)
+    entry.hash = digest(entry)
+    uow.session.add(entry)
+    instance.audit_head = entry.hash
+    return entry
+
+
+def redacted(changes: dict[str, Any]) -> dict[str, Any]:
+    """A vote's choice never enters the log (nor its opinion): only that the expert voted."""
+    if "vote" not in changes:
+        return changes
+    return {key: (SECRET if key in ("vote", "decision", "reason") else value) for key, value in changes.items()}
+
+
+def entries(uow: UnitOfWork, instance_id: str) -> list[AuditEntry]:
+    return list(uow.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)
+                                    .order_by(AuditEntry.seq)))
+
+
+def verify(uow: UnitOfWork, instance: Instance) -> list[dict[str, Any]]:
+    """Problems found in an instance's chain (empty when intact)."""
+    problems: list[dict[str, Any]] = []
+    previous = GENESIS
+    for expected_seq, entry in enumerate(entries(uow, instance.id), start=1):
+        if entry.seq != expected_seq:
+            problems.append({"seq": entry.seq, "problem": f"entry {expected_seq} is missing"})
+        if entry.prev_hash != previous:
+            problems.append({"seq": entry.seq, "problem": "does not follow the entry before it"})
+        if digest(entry) != entry.hash:
+            problems.append({"seq": entry.seq, "problem": "its content does not match its hash (edited)"})
+        previous = entry.hash
+    if previous != (instance.audit_head or GENESIS):
+        problems.append({"seq": None, "problem": "the last entry is not the one the instance recorded (removed)"})
+    return problems

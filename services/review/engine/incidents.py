@@ -1,0 +1,225 @@
+"""Incidents: a step that raised inside the engine, kept visible until it is retried.
+
+A step is one path that changes an instance — a task completion, a message,
+a timer, a start. When it raises (a script error, a bad expression, an
+unknown message thrown), the transaction that ran it is rolled back, so the
+instance stays exactly as last saved; the failure is then recorded in a
+transaction of its own with what is needed to re-run the step, and the
+instance is marked as having an open incident. Breaking a domain rule (a 4xx)
+is not an incident, nor is a database outage (the caller retries those).
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.review.models import Incident, Instance
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, NotFound
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Step:
+    """Who or what is changing an instance, and how to do it again."""
+
+    source: str  # task, message, timer, start, operator
+    actor: str | None = None  # a subject, or the id of the message that caused the step
+    element: str | None = None
+    task_id: str | None = None
+    decision: str | None = None
+    reason: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    replay: dict[str, Any] = field(default_factory=dict)
+    completed_before: set[str] = field(default_factory=set)
+
+
+class StepFailed(DomainError):
+    """A step raised inside the engine; rendered as 500 once the incident is recorded."""
+
+    status = 500
+    title = "A process step failed (流程步骤出错); an incident was recorded"
+
+    def __init__(self, step: Step, instance_id: str | None, declaration_id: str, element: str | None,
+                 error: str):
+        super().__init__(f"step {step.source} failed at {element or '-'}: {error}")
+        self.step, self.instance_id, self.declaration_id = step, instance_id, declaration_id
+        self.element, self.error = element, error
+        self.incident_id: int | None = None
+
+
+class Suspended(Conflict):
+    pass
+
+
+_current: contextvars.ContextVar[Step | None] = contextvars.ContextVar("review_step", default=None)
+
+
+def current_step() -> Step | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def step(instance_id: str | None, declaration_id: str, this: Step, workflow: Any = None) -> Iterator[Step]:
+    """Run one step: the audit log reads it, and an engine failure becomes StepFailed."""
+    if workflow is not None:
+        this.completed_before = completed_ids(workflow)
+    token = _current.set(this)
+    try:
+        yield this
+    except (DomainError, SQLAlchemyError):
+        raise  # a broken rule answers the caller; a database error is retried by the caller
+    except Exception as exc:  # noqa: BLE001 - anything else the engine raised is an incident
+        raise StepFailed(this, instance_id, declaration_id, failing_element(exc) or this.element,
+                         f"{type(exc).__name__}: {exc}"[:4000]) from exc
+    finally:
+        _current.reset(token)
+
+
+def completed_ids(workflow: Any) -> set[str]:
+    from SpiffWorkflow.util.task import TaskState
+
+    return {str(t.id) for t in workflow.get_tasks(state=TaskState.COMPLETED)}
+
+
+def failing_element(exc: BaseException) -> str | None:
+    cause: BaseException | None = exc
+    while cause is not None:
+        task = getattr(cause, "task", None)
+        spec = getattr(task, "task_spec", None) or getattr(cause, "task_spec", None)
+        if spec is not None and getattr(spec, "bpmn_id", None):
+            return spec.bpmn_id
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def ensure_running(instance: Instance) -> None:
+    if instance.suspended:
+        raise Suspended.on("instance", "not_suspended",
+                           f"the review process {instance.id} is suspended (流程已挂起); try again after it resumes")
+
+
+def record(uow: UnitOfWork, failure: StepFailed) -> Incident:
+    """Record a failure (in the caller's transaction, after the failed step was rolled back)."""
+    key = (Incident.status == "open") & (Incident.declaration_id == failure.declaration_id) & (
+        Incident.source == failure.step.source)
+    existing = uow.session.scalar(select(Incident).where(
+        key, Incident.element == failure.element, Incident.task_id == failure.step.task_id)
+        if failure.step.task_id else select(Incident).where(key, Incident.element == failure.element))
+    if existing is not None:
+        existing.attempts += 1
+        existing.error, existing.step = failure.error, failure.step.replay
+        incident = existing
+    else:
+        incident = Incident(instance_id=failure.instance_id, declaration_id=failure.declaration_id,
+                            source=failure.step.source, element=failure.element, task_id=failure.step.task_id,
+                            step=failure.step.replay, error=failure.error, status="open", attempts=1,
+                            created_at=utcnow())
+        uow.session.add(incident)
+    if failure.instance_id:
+        instance = uow.session.get(Instance, failure.instance_id, with_for_update=True)
+        if instance is not None and not instance.has_incident:
+            instance.has_incident = True
+    uow.session.flush()
+    failure.incident_id = incident.id
+    log.error("process step failed; incident recorded", extra={
+        "incident": incident.id, "declaration_id": failure.declaration_id, "element": failure.element,
+        "error": failure.error})
+    return incident
+
+
+def record_apart(db: Any, failure: StepFailed) -> int:
+    """Record a failure in a transaction of its own (the failed one is already rolled back)."""
+    with db.uow() as uow:
+        incident = record(uow, failure)
+        uow.commit()
+        return incident.id
+
+
+def guarded(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[..., None]]:
+    """Message handlers whose engine failures become incidents instead of poison.
+
+    The handler runs in a savepoint: on failure it is rolled back and the incident
+    is written in the consumer's transaction, with the inbox row, so the message
+    is consumed once and its effect is the incident (retry re-delivers its payload).
+    """
+    def wrap(handler: Callable[..., None]) -> Callable[..., None]:
+        def run(uow: UnitOfWork, envelope: Any, data: dict[str, Any]) -> None:
+            try:
+                with uow.session.begin_nested():
+                    handler(uow, envelope, data)
+            except StepFailed as failure:
+                record(uow, failure)
+
+        run.__name__ = getattr(handler, "__name__", "handler")
+        return run
+
+    return {message_type: wrap(handler) for message_type, handler in handlers.items()}
+
+
+# -- listing and retrying ---------------------------------------------------------
+
+def get(uow: UnitOfWork, incident_id: int, lock: bool = False) -> Incident:
+    incident = uow.session.get(Incident, incident_id, with_for_update=lock or None)
+    if incident is None:
+        raise NotFound.on("incident_id", "exists", f"incident {incident_id} does not exist")
+    return incident
+
+
+def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
+    """Re-run the failed step. Raises StepFailed (to be recorded apart) if it fails again."""
+    from services.review import service
+    from services.review.engine import runtime
+    from services.review.models import Definition, Task
+    from shared.identity.principal import Principal
+
+    incident = get(uow, incident_id, lock=True)
+    if incident.status != "open":
+        raise Conflict.on("incident_id", "open", f"incident {incident_id} is already {incident.status}")
+    replay = incident.step
+    if incident.source == "task":
+        task = uow.session.get(Task, incident.task_id)
+        if task is None:
+            raise NotFound.on("task_id", "exists", f"task {incident.task_id} does not exist")
+        if task.status in ("ready", "claimed"):
+            service.complete(uow, Principal(replay["actor"], task.role, task.organisation), task.id,
+                             replay["decision"], replay.get("reason"))
+        # else a reviewer completed it again after the fix: nothing is left to re-run
+    elif incident.source == "message":
+        with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
+            if not runtime.deliver(uow, instance, workflow, replay["message"], replay["payload"]):
+                raise Conflict.on("incident_id", "waiting",
+                                  f"the process no longer waits for {replay['message']!r}; resolve it by hand")
+    elif incident.source == "timer":
+        with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
+            runtime.fire_timers(uow, instance, workflow)
+    elif incident.source == "start":
+        if uow.session.scalar(select(Instance.id).where(Instance.declaration_id == incident.declaration_id)) is None:
+            definition = uow.session.get(Definition, replay["definition_id"])
+            runtime.start(uow, definition, incident.declaration_id, replay["applicant"], replay["data"])
+    else:
+        raise Conflict.on("incident_id", "retryable", f"incident source {incident.source!r} cannot be retried")
+    incident.status, incident.resolved_at, incident.resolved_by = "resolved", utcnow(), operator
+    _clear_flag(uow, incident)
+    return incident
+
+
+def _clear_flag(uow: UnitOfWork, incident: Incident) -> None:
+    if not incident.instance_id:
+        instance_id = uow.session.scalar(select(Instance.id).where(Instance.declaration_id == incident.declaration_id))
+    else:
+        instance_id = incident.instance_id
+    uow.session.flush()
+    others = uow.session.scalar(select(Incident.id).where(
+        Incident.declaration_id == incident.declaration_id, Incident.status == "open").limit(1))
+    instance = uow.session.get(Instance, instance_id) if instance_id else None
+    if instance is not None and others is None and instance.has_incident:
+        instance.has_incident = False

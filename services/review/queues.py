@@ -1,0 +1,124 @@
+"""Task queues: the columns a projected task is filtered by, the filtered queue,
+assignment to a colleague, and overdue tasks for an organisation and the level above."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from SpiffWorkflow.util.task import TaskState
+
+from services.review import sla
+from services.review.models import StaffMember, Task
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, Forbidden
+from shared.identity.principal import Principal
+from shared.uow import UnitOfWork
+
+OPEN = ("ready", "claimed")
+
+
+def columns(stage: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a task row is filtered by, read from the process data when it is projected."""
+    now = utcnow()
+    return {"stage": stage, "activity_id": data.get("activity_id"), "series": data.get("series"),
+            "level": data.get("level"), "applicant": data.get("applicant"),
+            "applicant_name": data.get("applicant_name"), "created_at": now,
+            "due_at": sla.due_at(stage, data, now)}
+
+
+def current_stage(workflow: Any) -> str | None:
+    """The instance's stage for statistics: its open human task, else what it waits for."""
+    if workflow.is_completed():
+        return "completed"
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        return task.task_spec.extensions.get("properties", {}).get("stage") or task.task_spec.bpmn_id
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if getattr(task.task_spec, "event_definition", None) is not None and task.task_spec.bpmn_id:
+            return task.task_spec.bpmn_id
+    return None
+
+
+def visible_to(principal: Principal) -> Any:
+    if principal.role == "expert":
+        return Task.assignee == principal.subject
+    return (Task.role == principal.role) & (Task.organisation == principal.organisation)
+
+
+def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int,
+          per_page: int) -> tuple[list[Task], int]:
+    statuses = filters.get("status") or list(OPEN)
+    query = select(Task).where(visible_to(principal), Task.status.in_(statuses))
+    if filters.get("stage"):
+        query = query.where(or_(Task.stage == filters["stage"], Task.bpmn_id == filters["stage"]))
+    for key in ("declaration_id", "activity_id", "series", "level"):
+        if filters.get(key):
+            query = query.where(getattr(Task, key) == filters[key])
+    if filters.get("applicant"):
+        who = filters["applicant"]
+        query = query.where(or_(Task.applicant == who, Task.applicant_name.contains(who, autoescape=True)))
+    if filters.get("due_before"):
+        end = dt.datetime.combine(filters["due_before"] + dt.timedelta(days=1), dt.time(), sla.BEIJING)
+        query = query.where(Task.due_at < end)
+    if filters.get("overdue") is not None:
+        query = query.where(Task.overdue_at.is_not(None) if filters["overdue"] else Task.overdue_at.is_(None))
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id) if filters.get("sort") == "due" \
+        else (Task.created_at, Task.id)
+    items = uow.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
+    return list(items), total
+
+
+def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Task], int]:
+    """Open tasks past their service level, of my organisation or escalated to it."""
+    mine = visible_to(principal)
+    if principal.role == "committee":  # the committee office answers for its experts' tasks too
+        mine = Task.organisation == principal.organisation
+    query = select(Task).where(Task.status.in_(OPEN), Task.overdue_at.is_not(None),
+                               or_(mine, Task.escalated_to == principal.organisation))
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = uow.session.scalars(query.order_by(Task.due_at, Task.id).offset((page - 1) * per_page).limit(per_page))
+    return list(items), total
+
+
+def remember_staff(db: Any, principal: Principal) -> None:
+    """Note a staff member who used the queue, so colleagues can assign tasks to them."""
+    if principal.role in ("applicant", "designer") or not principal.organisation:
+        return
+    with db.uow(readonly=True) as uow:
+        known = uow.session.get(StaffMember, principal.subject)
+        if known is not None and (known.role, known.organisation) == (principal.role, principal.organisation):
+            return
+    with db.uow() as uow:
+        staff = uow.session.get(StaffMember, principal.subject) or StaffMember(subject=principal.subject)
+        staff.role, staff.organisation, staff.name = principal.role, principal.organisation, principal.name
+        uow.session.merge(staff)
+        uow.commit()
+
+
+def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -> Task:
+    """Hand a task to a colleague of the same organisation and role (指派)."""
+    from services.review import service
+
+    if principal.role == "expert":
+        raise Forbidden.on("task_id", "assignable", "an expert's vote is personal and cannot be assigned")
+    found = service.task(uow, principal, task_id, lock=True)
+    if found.status not in OPEN:
+        raise Conflict.on("task_id", "open", f"the task is already {found.status} (任务已处理)")
+    if found.status == "claimed" and found.claimed_by not in (principal.subject, assignee):
+        raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
+    colleague = uow.session.get(StaffMember, assignee)
+    if colleague is None or (colleague.role, colleague.organisation) != (found.role, found.organisation):
+        raise DomainError.on("assignee", "colleague",
+                             f"{assignee} is not a {found.role} colleague of organisation "
+                             f"{found.organisation} known to the review service (同单位同事)")
+    found.status, found.claimed_by = "claimed", assignee
+    return found
+
+
+def seed_staff(uow: UnitOfWork, user: dict[str, Any]) -> None:
+    """A demonstration user (users.json) as known staff."""
+    if user.get("org") and user["role"] not in ("applicant", "designer") \
+            and uow.session.get(StaffMember, user["username"]) is None:
+        uow.session.add(StaffMember(subject=user["username"], role=user["role"], organisation=user["org"],
+                                    name=user.get("name")))
