@@ -1,14 +1,15 @@
-"""Message handlers of the notify service: events become inbox messages."""
+"""Message handlers of the notify service: events become inbox messages (and channel deliveries)."""
 from __future__ import annotations
 
 from typing import Any
 
-from services.notify import service
+from services.notify import reports, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
 
 def on_stage_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.record_stage(uow, data)
     service.deliver(uow, data["applicant"], "stage_change", data)
 
 
@@ -26,9 +27,19 @@ def on_certificate_issued(uow: UnitOfWork, envelope: Envelope, data: dict[str, A
     service.deliver(uow, data["holder"], "certificate_issued", data)
 
 
+def on_certificate_revoked(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.deliver(uow, data["holder"], "certificate_revoked", data)
+
+
+def on_objection_resolved(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    reports.answer(uow, data)
+
+
 HANDLERS = {
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
     "review.completed.v1": on_review_completed,
     "certificate.issued.v1": on_certificate_issued,
+    "certificate.revoked.v1": on_certificate_revoked,
+    "review.objection.resolved.v1": on_objection_resolved,
 }

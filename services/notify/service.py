@@ -1,4 +1,5 @@
-"""The notify service layer: storing messages and reading one's inbox."""
+"""The notify service layer: storing messages (inbox plus outside channels), reading one's
+inbox, contact details, and organisations writing to the applicants of their declarations."""
 from __future__ import annotations
 
 import uuid
@@ -7,17 +8,34 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.notify import templates
-from services.notify.models import Message
+from services.notify.models import Contact, DeclarationOrganisation, DeclarationReplica, Delivery, Message
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
+from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
+ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
 
-def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any]) -> Message:
-    title, body = templates.render(kind, data)
-    message = Message(id=str(uuid.uuid4()), recipient=recipient, kind=kind, title=title, body=body,
-                      declaration_id=data.get("declaration_id"))
+
+def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], sender: str | None = None) -> Message:
+    """The inbox message, and a pending delivery per outside channel the person gave an address for.
+
+    Everything is written in the caller's transaction (the event's inbox record),
+    so a redelivered event adds nothing and sends nothing twice.
+    """
+    rendered = templates.render(kind, data)
+    message = Message(id=str(uuid.uuid4()), recipient=recipient, kind=kind, title=rendered.title[:200],
+                      body=rendered.body, declaration_id=data.get("declaration_id"), sender=sender,
+                      created_at=utcnow())
     uow.session.add(message)
+    contact = uow.session.get(Contact, recipient)
+    if contact is not None:
+        for channel, address, short in (("email", contact.email, None), ("sms", contact.phone, rendered.sms)):
+            if address:
+                uow.session.add(Delivery(id=str(uuid.uuid4()), message_id=message.id, channel=channel,
+                                         address=address, short_text=short, status="pending", attempts=0,
+                                         next_attempt_at=utcnow()))
+    uow.session.flush()
     return message
 
 
@@ -31,6 +49,11 @@ def inbox(uow: UnitOfWork, recipient: str, page: int, per_page: int) -> tuple[li
     return list(items), total, unread
 
 
+def unread_count(uow: UnitOfWork, recipient: str) -> int:
+    return uow.session.scalar(select(func.count()).select_from(Message)
+                              .where(Message.recipient == recipient, Message.read_at.is_(None))) or 0
+
+
 def mark_read(uow: UnitOfWork, recipient: str, message_id: str) -> Message:
     message = uow.session.get(Message, message_id)
     if message is None:
@@ -40,3 +63,69 @@ def mark_read(uow: UnitOfWork, recipient: str, message_id: str) -> Message:
     if message.read_at is None:
         message.read_at = utcnow()
     return message
+
+
+def deliveries_of(uow: UnitOfWork, recipient: str, message_id: str) -> list[Delivery]:
+    message = mark_owner(uow, recipient, message_id)
+    return list(uow.session.scalars(select(Delivery).where(Delivery.message_id == message.id)
+                                    .order_by(Delivery.channel)))
+
+
+def mark_owner(uow: UnitOfWork, recipient: str, message_id: str) -> Message:
+    message = uow.session.get(Message, message_id)
+    if message is None:
+        raise NotFound.on("message_id", "exists", f"message {message_id} does not exist")
+    if message.recipient != recipient:
+        raise Forbidden.on("message_id", "own_message", "a person reads only their own messages")
+    return message
+
+
+# --------------------------------------------------------------------------- contact details
+
+def contact_of(uow: UnitOfWork, subject: str) -> Contact:
+    return uow.session.get(Contact, subject) or Contact(subject=subject, email=None, phone=None)
+
+
+def set_contact(uow: UnitOfWork, subject: str, email: str | None, phone: str | None) -> Contact:
+    contact = uow.session.get(Contact, subject)
+    if contact is None:
+        contact = Contact(subject=subject)
+        uow.session.add(contact)
+    contact.email, contact.phone, contact.updated_at = email or None, phone or None, utcnow()
+    uow.session.flush()
+    return contact
+
+
+# --------------------------------------------------------------------------- the declaration replica
+
+def record_stage(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    """Remember the applicant, the latest stage and the organisation a declaration passed through."""
+    replica = uow.session.get(DeclarationReplica, data["declaration_id"])
+    if replica is None:
+        replica = DeclarationReplica(declaration_id=data["declaration_id"], applicant=data["applicant"])
+        uow.session.add(replica)
+    # Events may arrive out of order: keep the newest stage by the event's own time.
+    if data.get("stage") and (replica.stage_at is None or str(data.get("at", "")) >= replica.stage_at):
+        replica.stage, replica.stage_at = data["stage"], str(data.get("at", ""))
+    organisation = data.get("organisation")
+    if organisation and uow.session.get(DeclarationOrganisation, (data["declaration_id"], organisation)) is None:
+        uow.session.add(DeclarationOrganisation(declaration_id=data["declaration_id"], organisation=organisation))
+    uow.session.flush()
+
+
+def send_from_organisation(uow: UnitOfWork, principal: Principal, declaration_id: str, subject: str,
+                           content: str) -> Message:
+    """Staff write to the applicant of a declaration that passed through their organisation, nobody else."""
+    if principal.role not in ORGANISATION_ROLES or not principal.organisation:
+        raise Forbidden.on("declaration_id", "organisation_staff", "only organisation staff send messages (发送消息)")
+    replica = uow.session.get(DeclarationReplica, declaration_id)
+    involved = uow.session.get(DeclarationOrganisation, (declaration_id, principal.organisation))
+    if replica is None or involved is None:
+        # Not one of theirs: say so without telling whether the declaration exists.
+        raise Forbidden.on("declaration_id", "own_declaration",
+                           "you may write only to applicants of declarations that passed through your organisation"
+                           " (只能给本单位经手的申报人发送消息)")
+    sender = principal.name or principal.organisation
+    return deliver(uow, replica.applicant, "organisation_message",
+                   {"declaration_id": declaration_id, "subject": subject, "content": content, "sender": sender},
+                   sender=principal.organisation)

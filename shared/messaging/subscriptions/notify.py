@@ -6,4 +6,6 @@ SUBSCRIPTIONS = (
     Subscription("notify", "on_decision_recorded", ("review.decision.recorded.v1",)),
     Subscription("notify", "on_review_completed", ("review.completed.v1",)),
     Subscription("notify", "on_certificate_issued", ("certificate.issued.v1",)),
+    Subscription("notify", "on_certificate_revoked", ("certificate.revoked.v1",)),
+    Subscription("notify", "on_objection_resolved", ("review.objection.resolved.v1",)),
 )

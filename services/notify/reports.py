@@ -1,0 +1,74 @@
+"""Reports (举报) about declarations under publicity: filed by anyone, answered by the
+organisation running the publicity (through the review service), looked up by reference."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from typing import Any
+
+from services.notify import service
+from services.notify.models import DeclarationReplica, Report
+from shared.db import utcnow
+from shared.errors import DomainError, NotFound
+from shared.uow import UnitOfWork
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def publicity_stages() -> set[str]:
+    spec = os.environ.get("NOTIFY_PUBLICITY_STAGES", "unit_publicity,result_publicity")
+    return {s.strip() for s in spec.split(",") if s.strip()}
+
+
+def under_publicity(stage: str | None) -> bool:
+    return bool(stage) and (stage in publicity_stages() or "publicity" in stage)
+
+
+def new_reference(now: dt.datetime) -> str:
+    # Date for people, 10 random characters (50 bits) so references cannot be guessed.
+    return "JB" + now.strftime("%Y%m%d") + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
+
+
+def file(uow: UnitOfWork, declaration_id: str, content: str, reporter: str | None) -> Report:
+    content = content.strip()
+    if not content:
+        raise DomainError.on("content", "required", "the report needs a content (举报内容)")
+    replica = uow.session.get(DeclarationReplica, declaration_id)
+    if replica is None or not under_publicity(replica.stage):
+        raise DomainError.on("declaration_id", "under_publicity",
+                             "reports are taken only about a declaration under publicity (该申报不在公示期)")
+    now = utcnow()
+    report = Report(reference=new_reference(now), declaration_id=declaration_id, content=content,
+                    reporter=reporter, filed_at=now, status="pending")
+    uow.session.add(report)
+    uow.session.flush()
+    uow.publish("notify.report.filed.v1", {
+        "reference": report.reference, "declaration_id": declaration_id, "content": content,
+        "reporter": reporter, "filed_at": now.isoformat(),
+    }, correlation_id=declaration_id)
+    return report
+
+
+def lookup(uow: UnitOfWork, reference: str) -> Report:
+    report = uow.session.get(Report, reference.strip().upper())
+    if report is None:
+        raise NotFound("no report has this reference (未找到该举报)")
+    return report
+
+
+def answer(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    """The review service resolved the objection a report became; tell the reporter."""
+    reference = data.get("report_reference")
+    if not reference:
+        return  # an objection raised some other way: no reporter here to answer
+    report = uow.session.get(Report, reference)
+    if report is None or report.status == "answered":
+        return
+    report.status, report.upheld, report.resolution = "answered", data["upheld"], data["resolution"]
+    report.organisation = data.get("organisation")
+    report.answered_at = dt.datetime.fromisoformat(data["at"]) if data.get("at") else utcnow()
+    if report.reporter:
+        service.deliver(uow, report.reporter, "report_feedback", {
+            "declaration_id": None, "report_reference": reference, "upheld": data["upheld"],
+            "resolution": data["resolution"]})
