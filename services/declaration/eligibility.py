@@ -84,7 +84,7 @@ def check(series: str, qualification_name: str, snapshot: dict[str, Any], on: dt
         problems = []
         if education is None or ranks[education] < ranks[need]:
             problems.append(f"education is {names.get(education, 'not given (未填写学历)')}")
-        if years is None or years < alternative["years"]:
+        if alternative["years"] > 0 and (years is None or years < alternative["years"]):
             problems.append(f"{'no' if years is None else years} years")
         if not problems:
             return {"eligible": True, "rule": f"{series}/{qualification_name}", "failures": [],
