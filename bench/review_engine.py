@@ -1,0 +1,229 @@
+"""Benchmark of the review runtime.
+
+    .venv/bin/python bench/review_engine.py [--instances N] [--postgres URL]
+
+1. Human-task completions per second through the review API (Flask test client,
+   token check, row locks, load -> run -> project -> audit -> save, commit), on
+   SQLite and, when a PostgreSQL URL is given (``--postgres`` or
+   ``TEST_POSTGRES_URL``), on PostgreSQL (a scratch database, dropped after);
+2. beside it, the raw SpiffWorkflow run of the same diagram in memory;
+3. the time to load an instance (fetch + deserialise) after 1, 10 and 50
+   return-for-revision loops, with the size of its saved state.
+
+The diagram is a linear chain of five user tasks; the loop diagram returns a
+task to the applicant and back (both generated below). Single process, one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, select, text  # noqa: E402
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="definitions_{pid}" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="{pid}" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_unit" name="unit">{refs}</bpmn:lane></bpmn:laneSet>
+"""
+TASK = """    <bpmn:userTask id="{id}" name="{id}">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="organisation" value="unit_code" />
+        <spiffworkflow:property name="decisions" value="{decisions}" />
+        <spiffworkflow:property name="stage" value="{id}" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing>
+    </bpmn:userTask>
+"""
+
+
+def linear_bpmn(n: int = 5) -> bytes:
+    ids = [f"check_{i}" for i in range(1, n + 1)]
+    body = HEAD.format(pid="bench_linear", refs="".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ids))
+    body += '    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n'
+    for k, task_id in enumerate(ids):
+        body += TASK.format(id=task_id, decisions="approve", incoming=f"f{k}", outgoing=f"f{k + 1}")
+    body += f'    <bpmn:endEvent id="done"><bpmn:incoming>f{n}</bpmn:incoming></bpmn:endEvent>\n'
+    body += "".join(f'    <bpmn:sequenceFlow id="f{k}" sourceRef="{a}" targetRef="{b}" />\n'
+                    for k, (a, b) in enumerate(zip(["start"] + ids, ids + ["done"])))
+    return (body + "  </bpmn:process>\n</bpmn:definitions>\n").encode()
+
+
+def loop_bpmn() -> bytes:
+    """check -> (return: amend -> check again | approve: end): the return-and-resubmit loop."""
+    body = HEAD.format(pid="bench_loop", refs="<bpmn:flowNodeRef>check</bpmn:flowNodeRef>"
+                                              "<bpmn:flowNodeRef>amend</bpmn:flowNodeRef>")
+    body += '    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n'
+    body += '    <bpmn:exclusiveGateway id="again"><bpmn:incoming>f0</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming>' \
+            '<bpmn:outgoing>f1</bpmn:outgoing></bpmn:exclusiveGateway>\n'
+    body += TASK.format(id="check", decisions="approve,return", incoming="f1", outgoing="f2")
+    body += '    <bpmn:exclusiveGateway id="returned" default="f5"><bpmn:incoming>f2</bpmn:incoming>' \
+            '<bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f5</bpmn:outgoing></bpmn:exclusiveGateway>\n'
+    body += TASK.format(id="amend", decisions="approve", incoming="f3", outgoing="f4")
+    body += '    <bpmn:endEvent id="done"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>\n'
+    body += """    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="again" />
+    <bpmn:sequenceFlow id="f1" sourceRef="again" targetRef="check" />
+    <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="returned" />
+    <bpmn:sequenceFlow id="f3" sourceRef="returned" targetRef="amend">
+      <bpmn:conditionExpression>decision == "return"</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f4" sourceRef="amend" targetRef="again" />
+    <bpmn:sequenceFlow id="f5" sourceRef="returned" targetRef="done" />
+"""
+    return (body + "  </bpmn:process>\n</bpmn:definitions>\n").encode()
+
+
+UNIT = "91120101MA05K1XT13"
+
+
+def raw_spiff(bpmn: bytes, runs: int) -> float:
+    """Human-task completions per second, SpiffWorkflow alone, in memory."""
+    from services.review.engine import definitions
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    spec, subs = definitions.specs("bench-raw", bpmn.decode(), "bench_linear")
+    done = 0
+    started = time.perf_counter()
+    for _ in range(runs):
+        workflow = BpmnWorkflow(spec, subs)
+        workflow.task_tree.data.update({"unit_code": UNIT})
+        workflow.do_engine_steps()
+        while True:
+            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            ready[0].set_data(decision="approve")
+            ready[0].run()
+            workflow.do_engine_steps()
+            done += 1
+    return done / (time.perf_counter() - started)
+
+
+def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int]:
+    """Completions per second through POST /api/v1/tasks/<id>/complete, with persistence."""
+    from services.review import bootstrap
+    from services.review.engine import definitions, runtime
+    from services.review.models import Task
+    from shared.identity import dev_issuer
+    from shared.identity.tokens import TokenVerifier
+    from shared.migrations import upgrade
+
+    upgrade("review", url)
+    db = bootstrap.database(url)
+    jwks = dev_issuer.write_jwks_file(data_dir / "jwks.json", data_dir=data_dir)
+    app = bootstrap.create_app(db, TokenVerifier(dev_issuer.default_issuer(), "titles", jwks.as_uri()))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {dev_issuer.issue_token('unit', data_dir=data_dir)}"}
+    with db.uow() as uow:
+        definition, _ = definitions.deploy(uow, "bench_linear.bpmn", linear_bpmn())
+        for _ in range(instances):
+            declaration_id = str(uuid.uuid4())
+            runtime.start(uow, definition, declaration_id, "applicant",
+                          {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT})
+        uow.commit()
+    completed = 0
+    elapsed = 0.0
+    warm = True  # the first round pays for lazy imports and caches: not timed
+    while True:
+        with db.uow(readonly=True) as uow:  # finding the work is not timed
+            open_ids = list(uow.session.scalars(select(Task.id).where(Task.status == "ready")))
+        if not open_ids:
+            break
+        started = time.perf_counter()
+        for task_id in open_ids:
+            response = client.post(f"/api/v1/tasks/{task_id}/complete", headers=headers, json={"decision": "approve"})
+            assert response.status_code == 200, response.get_json()
+        if not warm:
+            elapsed += time.perf_counter() - started
+            completed += len(open_ids)
+        warm = False
+    db.dispose()
+    return completed / elapsed, completed
+
+
+def load_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), reps: int = 30) -> list[tuple[int, float, int]]:
+    """Median ms to fetch and deserialise an instance after N return loops, and its state size."""
+    from services.review import bootstrap
+    from services.review.engine import definitions, runtime
+    from services.review.models import Instance, Task
+
+    db = bootstrap.database(url)
+    with db.uow() as uow:
+        definition, _ = definitions.deploy(uow, "bench_loop.bpmn", loop_bpmn())
+        uow.commit()
+    out = []
+    for count in loops:
+        declaration_id = str(uuid.uuid4())
+        with db.uow() as uow:
+            runtime.start(uow, definition, declaration_id, "applicant",
+                          {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT})
+            uow.commit()
+        for _ in range(count):
+            for stage, decision in (("check", "return"), ("amend", "approve")):
+                with db.uow() as uow:
+                    task_id = uow.session.scalar(select(Task.id).where(
+                        Task.declaration_id == declaration_id, Task.bpmn_id == stage, Task.status == "ready"))
+                    with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
+                        runtime.run_task(uow, instance, workflow, task_id, {"decision": decision, "decided_by": "unit"})
+                    uow.commit()
+        timings = []
+        for _ in range(reps):
+            with db.uow(readonly=True) as uow:
+                started = time.perf_counter()
+                state = uow.session.scalar(select(Instance.state).where(Instance.declaration_id == declaration_id))
+                runtime.SERIALIZER.deserialize_json(state)
+                timings.append((time.perf_counter() - started) * 1000)
+        out.append((count, statistics.median(timings), len(state)))
+    db.dispose()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instances", type=int, default=60, help="instances of the 5-task diagram per backend")
+    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL"),
+                        help="admin URL of a PostgreSQL server (a scratch database is created and dropped)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="titles-bench-"))
+    os.environ["TITLES_DATA_DIR"] = str(work)
+    os.environ.setdefault("BROKER_URL", f"embedded://{work / 'broker'}")
+    import logging
+
+    logging.disable(logging.WARNING)
+    backends = [("sqlite", f"sqlite:///{work / 'review.db'}", None)]
+    if args.postgres:
+        name = f"titles_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        backends.append(("postgresql", f"{args.postgres.rsplit('/', 1)[0]}/{name}", (admin, name)))
+    raw = raw_spiff(linear_bpmn(), args.instances * 5)
+    print(f"raw SpiffWorkflow, in memory            {raw:10.0f} task completions/s")
+    try:
+        for label, url, _ in backends:
+            rate, count = through_api(url, work, args.instances)
+            print(f"review API + persistence, {label:<12}  {rate:10.1f} task completions/s ({count} tasks)")
+            for loops, ms, size in load_after_loops(url):
+                print(f"  {label}: load after {loops:>2} return loops   {ms:7.2f} ms  (state {size / 1024:6.1f} KiB)")
+    finally:
+        for _, _, cleanup in backends:
+            if cleanup:
+                admin, name = cleanup
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
