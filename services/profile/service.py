@@ -441,7 +441,7 @@ def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str,
     posts = []
     for index, post in enumerate(fields.get("posts") or []):
         _period(post["start_date"], post.get("end_date"), f"posts.{index}.end_date")
-        post_end = post.get("end_date") or dt.date.max
+        post_end = post.get("end_date") or end or dt.date.max  # an open post runs to the employment's end
         if post["start_date"] < start or post_end > (end or dt.date.max):
             raise DomainError.on(f"posts.{index}.start_date", "within_employment", "a post held at this employer "
                                  "lies within the employment period (任职时间须在工作经历期间内)")
