@@ -112,3 +112,16 @@ def run(db: Database, stop: threading.Event, interval: float = 2.0) -> None:
         except Exception:  # noqa: BLE001 - keep dispatching after a database hiccup
             log.exception("dispatch round failed")
         stop.wait(interval)
+
+
+def main() -> None:
+    """``python -m services.notify.dispatcher``: the dispatcher as a process of its own."""
+    from services.notify.bootstrap import database
+    from shared.cli import _until_signalled
+
+    db = database()
+    _until_signalled("notify", lambda stop: run(db, stop))
+
+
+if __name__ == "__main__":
+    main()

@@ -61,7 +61,8 @@ def _fill(text: str, values: _Values) -> str:
 def render(kind: str, data: dict[str, Any]) -> Rendered:
     texts = templates()[kind]
     values = _Values({key: UNSTATED if value is None or value == "" else value for key, value in data.items()})
-    values.setdefault("outcome_text", OUTCOMES.get(str(data.get("outcome")), str(data.get("outcome"))))
+    outcome = data.get("outcome")
+    values.setdefault("outcome_text", OUTCOMES.get(str(outcome), str(outcome) if outcome else UNSTATED))
     if "upheld" in data:
         values["upheld_text"] = "举报属实，已按规定处理" if data["upheld"] else "经核查，举报不属实"
     return Rendered(_fill(texts["title"], values), _fill(texts["body"], values), _fill(texts.get("sms", texts["title"]), values))
