@@ -73,6 +73,16 @@ class MyCertificates(MethodView):
             return service.of_holder(uow, current_principal().subject)
 
 
+@blp.route("/certificates/<number>")
+class OneCertificate(MethodView):
+    @blp.response(200, CertificateOut)
+    @require_roles("applicant", "title_office")
+    def get(self, number: str):
+        """One certificate by number: the holder's own, or any for the title office."""
+        with database().uow(readonly=True) as uow:
+            return service.readable(uow, current_principal(), number)
+
+
 @blp.route("/certificates/<number>/pdf")
 class CertificatePdf(MethodView):
     @blp.response(200, content_type="application/pdf", description="the signed PDF (PAdES)")

@@ -77,12 +77,18 @@ def by_number(uow: UnitOfWork, number: str) -> Certificate:
     return found
 
 
-def document(uow: UnitOfWork, principal: Principal, number: str) -> tuple[Certificate, bytes]:
-    """The signed PDF, for its holder (and the title office that issued it)."""
+def readable(uow: UnitOfWork, principal: Principal, number: str) -> Certificate:
+    """A certificate its holder (or the title office that issued it) may see."""
     certificate = by_number(uow, number)
     if principal.role != "title_office" and certificate.holder != principal.subject:
         # Someone else's certificate looks like no certificate at all.
         raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
+    return certificate
+
+
+def document(uow: UnitOfWork, principal: Principal, number: str) -> tuple[Certificate, bytes]:
+    """The signed PDF, for its holder (and the title office that issued it)."""
+    certificate = readable(uow, principal, number)
     stored = uow.session.get(CertificateDocument, certificate.id)
     if stored is None:
         raise NotFound.on("number", "document", "the certificate has no document yet (证书文件不存在)")

@@ -179,6 +179,18 @@ def test_nobody_else_downloads_my_certificate(dbs, clients, auth):
     assert clients["certificate"].get(f"/api/v1/certificates/{mine.number}/pdf").status_code == 401
 
 
+def test_the_holder_and_the_title_office_read_one_certificate_by_number(dbs, clients, auth):
+    mine = _issue(dbs)
+    theirs = _issue(dbs, holder="someone-else", holder_name="李四")
+    client = clients["certificate"]
+    one = client.get(f"/api/v1/certificates/{mine.number}", headers=auth("applicant"))
+    assert one.status_code == 200 and one.get_json()["declaration_id"] == mine.declaration_id
+    assert client.get(f"/api/v1/certificates/{theirs.number}", headers=auth("applicant")).status_code == 404
+    office = client.get(f"/api/v1/certificates/{theirs.number}", headers=auth("title_office"))
+    assert office.status_code == 200 and office.get_json()["holder_name"] == "李四"
+    assert client.get(f"/api/v1/certificates/{mine.number}", headers=auth("committee")).status_code == 403
+
+
 # --------------------------------------------------------------------------- revocation
 
 def _revoke(clients, auth, number: str, reason: str | None = "申报材料造假", user: str = "title_office"):
