@@ -17,9 +17,10 @@ from scenario.profile_steps import ensure_profile
 from shared import config
 from shared.config import SERVICES
 
-CHAIN = [("unit", "unit_check"), ("dept1", "department_check"), ("dept2", "department_check"),
-         ("committee", "committee_acceptance")]
-EXPERTS = ["expert1", "expert2", "expert3"]
+DEPARTMENTS = ["dept1", "dept2"]
+# Publicity periods last at least five working days: the scenario moves the review's test clock
+# (on by default on the embedded system; TITLES_TEST_CLOCK=1 elsewhere) past each one.
+PAST_A_PUBLICITY_DAYS = 15
 
 
 def step(message: str) -> None:
@@ -52,6 +53,16 @@ def complete(client: Client, user: str, declaration_id: str, stage: str, decisio
     return task
 
 
+def publicise(client: Client, user: str, declaration_id: str, kind: str) -> None:
+    wait_for(f"the {kind} publicity task", lambda: task_for(client, user, declaration_id, f"{kind}_publicity"))
+    started = client.call(user, "POST", "review", f"/api/v1/declarations/{declaration_id}/publicities",
+                          expect=(201,), json={"kind": kind, "evidence": f"{kind}-publicity-notice.pdf"})
+    step(f"{user} started the {kind} publicity: {started['starts_on']} to {started['ends_on']} "
+         f"({started['working_days']} working days)")
+    moved = client.call(user, "POST", "review", "/api/v1/clock/advance", json={"days": PAST_A_PUBLICITY_DAYS})
+    step(f"test clock moved past the publicity: review's today is {moved['today']}")
+
+
 def run(client: Client, ready_timeout: float = 60.0) -> str:
     wait_until_ready(client, ready_timeout)
     step("all services ready")
@@ -59,10 +70,31 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
     ensure_profile(client, step)
     declaration_id = submit_declaration(client, step, mode="social_review")
 
-    for user, stage in CHAIN:
-        complete(client, user, declaration_id, stage, "approve")
-    for expert in EXPERTS:
+    complete(client, "unit", declaration_id, "unit_check", "approve")
+    complete(client, "unit", declaration_id, "unit_recommendation", "recommend")
+    publicise(client, "unit", declaration_id, "unit")
+    complete(client, "unit", declaration_id, "unit_recommend", "approve")
+    for user in DEPARTMENTS:
+        complete(client, user, declaration_id, "department_check", "approve")
+    complete(client, "committee", declaration_id, "committee_acceptance", "approve")
+    if wait_for("the panel or the defence", lambda: _panel_stage(client, declaration_id)) == "schedule_defence":
+        today = client.call("committee", "POST", "review", "/api/v1/clock/advance", json={"days": 0})["today"]
+        at = f"{_days_after(today, 10)}T09:00:00+08:00"
+        client.call("committee", "POST", "review", f"/api/v1/declarations/{declaration_id}/defence",
+                    json={"at": at, "place": "天津市人才发展中心 3楼答辩室"})
+        step(f"committee scheduled the defence (答辩) at {at}")
+    panel = client.call("committee", "GET", "review", f"/api/v1/declarations/{declaration_id}/panel")["panel"]
+    step(f"panel drawn: {', '.join(panel)}")
+    wait_for("the attendance task", lambda: task_for(client, "committee", declaration_id, "record_attendance"))
+    client.call("committee", "POST", "review", f"/api/v1/declarations/{declaration_id}/panel/attendance",
+                json={"present": panel})
+    step(f"committee recorded the attendance: {len(panel)} of {len(panel)} present")
+    for expert in panel:
         complete(client, expert, declaration_id, "expert_vote", "agree")
+    tally = client.call("committee", "GET", "review", f"/api/v1/declarations/{declaration_id}/tally")
+    step(f"tally: {tally['agree']} agree of {tally['present']} present")
+    publicise(client, "committee", declaration_id, "result")
+    complete(client, "committee", declaration_id, "report_results", "approve")
     complete(client, "title_office", declaration_id, "title_office_filing", "approve")
 
     def certificate() -> dict[str, Any] | None:
@@ -83,6 +115,19 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
     message = wait_for("the applicant's certificate message", notified)
     step(f"applicant's inbox: {message['title']}")
     return issued["number"]
+
+
+def _panel_stage(client: Client, declaration_id: str) -> str | None:
+    for stage in ("schedule_defence", "record_attendance"):
+        if task_for(client, "committee", declaration_id, stage):
+            return stage
+    return None
+
+
+def _days_after(day: str, days: int) -> str:
+    import datetime as dt
+
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
 
 
 def main(ready_timeout: float = 60.0) -> int:

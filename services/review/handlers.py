@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.review import service
+from services.review import publicity, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
@@ -16,12 +16,27 @@ def on_declaration_submitted(uow: UnitOfWork, envelope: Envelope, data: dict[str
     service.start_review(uow, data)
 
 
+def on_declaration_resubmitted(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.message_arrived(uow, envelope.type, data["declaration_id"], data)
+
+
+def on_declaration_withdrawn(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.withdrawn(uow, data["declaration_id"], data)
+
+
 def on_certificate_issued(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
     service.message_arrived(uow, envelope.type, data["declaration_id"], data)
+
+
+def on_report_filed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    publicity.report_filed(uow, data)
 
 
 HANDLERS = {
     "profile.organisation.registered.v1": on_organisation_registered,
     "declaration.submitted.v1": on_declaration_submitted,
+    "declaration.resubmitted.v1": on_declaration_resubmitted,
+    "declaration.withdrawn.v1": on_declaration_withdrawn,
     "certificate.issued.v1": on_certificate_issued,
+    "notify.report.filed.v1": on_report_filed,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import JsonColumn, UtcDateTime, utcnow
@@ -214,3 +214,100 @@ class Submission(Base):
     message_id: Mapped[str] = mapped_column(String(36), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     content: Mapped[dict[str, Any]] = mapped_column()
+
+
+# -- publicity, objections, panels (the flows' own records) -----------------------
+
+class Publicity(Base):
+    """A publicity period (公示): the unit's before recommending, the committee's of the results."""
+
+    __tablename__ = "publicities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # unit, result
+    organisation: Mapped[str] = mapped_column(String(18))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)  # the last working day of the period
+    working_days: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, closed
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Objection(Base):
+    """An objection raised during a publicity (异议), or a report filed with the notify service (举报)."""
+
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    publicity_id: Mapped[int] = mapped_column(ForeignKey("publicities.id"), index=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    report_reference: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    recorded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
+    upheld: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ExpertConflict(Base):
+    """An expert's declared conflict of interest with an applicant (回避), by ID number."""
+
+    __tablename__ = "expert_conflicts"
+
+    expert: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(30), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    declared_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Attendance(Base):
+    """Who of the panel attended a review meeting for a declaration (each recording kept)."""
+
+    __tablename__ = "attendances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    members: Mapped[list[Any]] = mapped_column()  # the panel without recused experts
+    present: Mapped[list[Any]] = mapped_column()
+    quorate: Mapped[bool] = mapped_column(Boolean)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Vote(Base):
+    """A secret vote: one per expert per declaration; only its expert reads it."""
+
+    __tablename__ = "votes"
+
+    declaration_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expert: Mapped[str] = mapped_column(String(64), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(20))  # agree, disagree, abstain
+    cast_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Defence(Base):
+    """A scheduled defence (答辩) for a declaration."""
+
+    __tablename__ = "defences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    place: Mapped[str] = mapped_column(String(200))
+    scheduled_by: Mapped[str] = mapped_column(String(64))
+    scheduled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ClockOffset(Base):
+    """The test clock's offset (only read when the test clock is enabled)."""
+
+    __tablename__ = "test_clock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset_seconds: Mapped[int] = mapped_column(Integer, default=0)

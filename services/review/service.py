@@ -3,13 +3,14 @@ messages from other services, and the directory replica."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import uuid
+from typing import Any, Callable
 
 from sqlalchemy import func, or_, select
 
 from services.review.engine import definitions, runtime
 from services.review.engine.messages import INBOUND_BY_TYPE
-from services.review.models import Expert, Instance, Organisation, Task
+from services.review.models import Expert, Instance, Organisation, Task, Vote
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -56,6 +57,30 @@ def title_office_code(uow: UnitOfWork) -> str:
 
 # -- starting and advancing reviews ------------------------------------------------
 
+# Activity settings the diagrams read, with the national regulation's defaults (product.md §2).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "publicity_working_days": 5,      # publicity periods: at least 5 working days
+    "attendance_numerator": 2, "attendance_denominator": 3,  # present*3 >= members*2
+    "vote_numerator": 2, "vote_denominator": 3,              # agree*3 >= present*2
+    "defence_levels": ["正高级"],     # levels whose review includes a defence (答辩)
+}
+START_KEYS = ("declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "activity_id",
+              "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name",
+              "category", "panel_size", "modification_deadline")
+
+
+def settings_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The activity's settings over the defaults; an activity may only be stricter on thresholds."""
+    settings = dict(DEFAULT_SETTINGS)
+    settings.update({k: v for k, v in (data.get("settings") or {}).items() if v is not None})
+    for kind in ("attendance", "vote"):
+        num, den = settings[f"{kind}_numerator"], settings[f"{kind}_denominator"]
+        if num * 3 < den * 2:  # never below the regulation's two thirds
+            settings[f"{kind}_numerator"], settings[f"{kind}_denominator"] = 2, 3
+    settings["publicity_working_days"] = max(5, int(settings["publicity_working_days"]))
+    return settings
+
+
 def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     """Start the mode's process for a submitted declaration (once)."""
     existing = uow.session.scalar(select(Instance).where(Instance.declaration_id == data["declaration_id"]))
@@ -65,12 +90,17 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     if process_id is None:
         raise ValueError(f"no process is defined for mode {data['mode']!r}")
     definition = definitions.latest(uow, process_id)
-    start_data = {key: data[key] for key in (
-        "declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "activity_id",
-        "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name",
-        "category", "panel_size")}
+    start_data = {key: data.get(key) for key in START_KEYS}
+    settings = settings_of(data)
+    start_data["settings"] = settings
+    # What the diagrams' gateways read: the thresholds as [numerator, denominator].
+    start_data["quorum"] = [settings["attendance_numerator"], settings["attendance_denominator"]]
+    start_data["pass_threshold"] = [settings["vote_numerator"], settings["vote_denominator"]]
+    start_data["defence_levels"] = list(settings["defence_levels"])
     start_data["department_chain"] = department_chain(uow, data["unit_code"])
     start_data["title_office_code"] = title_office_code(uow)
+    unit = uow.session.get(Organisation, data["unit_code"])
+    start_data["unit_name"] = unit.name if unit else data["unit_code"]
     return runtime.start(uow, definition, data["declaration_id"], data["applicant"], start_data)
 
 
@@ -81,6 +111,29 @@ def message_arrived(uow: UnitOfWork, message_type: str, declaration_id: str, pay
             return  # a late duplicate: the process has moved on
         if not runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE[message_type], payload):
             raise LookupError(f"instance {instance.id} does not wait for {message_type} (yet)")
+
+
+def withdrawn(uow: UnitOfWork, declaration_id: str, payload: dict[str, Any]) -> None:
+    """The applicant withdrew: the diagram ends it where it waits for that (at the first check, or
+    while returned); anywhere else the declaration service's word stands and the instance is ended."""
+    instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
+    if instance is None:
+        return  # withdrawn before the review started (the submitted event will find it withdrawn)
+    with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
+        if instance.status == "completed":
+            return
+        if runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE["declaration.withdrawn.v1"], payload):
+            return
+        workflow.cancel()
+        for row in uow.session.scalars(select(Task).where(Task.instance_id == instance.id,
+                                                          Task.status.in_(("ready", "claimed")))):
+            row.status = "cancelled"
+        instance.status, instance.outcome = "completed", "withdrawn"
+        uow.publish("review.completed.v1", {
+            "declaration_id": declaration_id, "applicant": instance.applicant, "outcome": "withdrawn",
+            "at": utcnow().isoformat()}, correlation_id=declaration_id)
+        instance.state = runtime.SERIALIZER.serialize_json(workflow)
+        instance.updated_at = utcnow()
 
 
 # -- task queues -------------------------------------------------------------------
@@ -125,6 +178,13 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
     if found.status not in ("ready", "claimed"):
         raise Conflict.on("task_id", "open", f"the task is {found.status}")
+    if found.status == "ready":
+        # The declaration service ends the applicant's right to withdraw once the unit claimed.
+        instance = uow.session.get(Instance, found.instance_id)
+        uow.publish("review.task.claimed.v1", {
+            "declaration_id": found.declaration_id, "applicant": instance.applicant if instance else "",
+            "stage": found.bpmn_id, "organisation": found.organisation, "actor": principal.subject,
+            "at": utcnow().isoformat()}, correlation_id=found.declaration_id)
     found.status, found.claimed_by = "claimed", principal.subject
     return found
 
@@ -137,8 +197,22 @@ def unclaim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
     return found
 
 
-def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str, reason: str | None) -> Task:
-    """Complete a task with a decision; the process moves on in the same transaction."""
+def task_properties(workflow: Any, task_id: str) -> dict[str, str]:
+    """The user task's properties in the diagram (organisation, decisions, stage, action, guard)."""
+    spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+    if spiff_task is None:
+        raise Conflict.on("task_id", "ready", "the task is no longer open (任务已处理)")
+    return dict(spiff_task.task_spec.extensions.get("properties", {}))
+
+
+def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str, reason: str | None,
+             action: str | None = None, before: Callable[[Task, dict[str, Any]], dict[str, Any]] | None = None
+             ) -> Task:
+    """Complete a task with a decision; the process moves on in the same transaction.
+
+    A task whose diagram names an ``action`` (start a publicity, record attendance, schedule a
+    defence) is completed by that action's endpoint, whose ``before`` records it (given the task and
+    the process data, under the instance lock) and returns data for the process; a ``guard`` (publicity:unit) is checked here for every way of completing."""
     found = task(uow, principal, task_id, lock=True)
     if found.status == "claimed" and found.claimed_by != principal.subject:
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
@@ -150,23 +224,65 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
                              f"decision must be one of {', '.join(allowed)} at this stage (审核意见)")
     now = utcnow()
     data: dict[str, Any] = {"decision": decision, "reason": reason, "decided_by": principal.subject,
-                            "decided_at": now.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()}
-    if found.role == "expert":
-        # Keyed by expert: multi-instance outputs arrive in completion order (pitfall 9).
-        data["vote"] = {"expert": principal.subject, "choice": decision}
+                            "decided_at": now.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(),
+                            "decided_stage": found.bpmn_id, "decided_stage_name": found.name,
+                            "decided_organisation": found.organisation}
     with runtime.locked(uow, instance_id=found.instance_id) as (instance, workflow):
+        properties = task_properties(workflow, task_id)
+        if properties.get("action") and properties["action"] != action:
+            raise DomainError.on("task_id", "use_action",
+                                 f"this task is completed by its action ({properties['action']}), e.g. starting "
+                                 f"the publicity or recording the attendance (请通过对应功能办理)")
+        guard = properties.get("guard", "")
+        if guard.startswith("publicity:"):
+            from services.review import publicity  # publicity starts tasks through this module
+            publicity.close_for(uow, found.declaration_id, guard.split(":", 1)[1], decision)
+        if found.bpmn_id == "committee_acceptance" and decision == "approve":
+            _check_own_staff(uow, found)
+        if found.role == "expert":
+            _record_vote(uow, found, principal, decision)
+        if before is not None:
+            data.update(before(found, workflow.get_task_from_id(uuid.UUID(task_id)).data))
         found.status, found.completed_at, found.completed_by = "completed", now, principal.subject
-        # A vote is secret: the trail says that the expert voted, never how.
         found.decision = decision
         found.reason = reason
+        # A vote is secret: the trail says that the expert voted, never how.
         uow.publish("review.decision.recorded.v1", {
             "declaration_id": found.declaration_id, "applicant": instance.applicant, "stage": found.bpmn_id,
             "stage_name": found.name, "decision": "voted" if found.role == "expert" else decision,
             "reason": None if found.role == "expert" else reason, "actor": principal.subject,
             "organisation": found.organisation, "at": now.isoformat(),
         }, correlation_id=found.declaration_id)
+        if found.role == "expert":
+            data.pop("decision")  # kept in the votes table, not in the process data
         runtime.run_task(uow, instance, workflow, task_id, data)
     return found
+
+
+def _record_vote(uow: UnitOfWork, found: Task, principal: Principal, choice: str) -> None:
+    if uow.session.get(Vote, (found.declaration_id, principal.subject)) is not None:
+        raise Conflict.on("task_id", "one_vote", "you have already voted on this declaration (每人每份申报限投一票)")
+    uow.session.add(Vote(declaration_id=found.declaration_id, expert=principal.subject, choice=choice))
+
+
+def _check_own_staff(uow: UnitOfWork, found: Task) -> None:
+    """Independent review accepts only staff of the organisation the committee belongs to."""
+    if (found.summary or {}).get("mode") != "independent_review":
+        return
+    committee = uow.session.get(Organisation, found.organisation) if found.organisation else None
+    if committee is None or committee.parent_code is None:
+        return  # the directory does not say whose committee it is; the declaration service checked at creation
+    code: str | None = (found.summary or {}).get("unit_code")
+    seen: set[str] = set()
+    while code is not None and code not in seen:
+        if code == committee.parent_code:
+            return
+        seen.add(code)
+        org = uow.session.get(Organisation, code)
+        code = org.parent_code if org else None
+    raise DomainError.on("decision", "own_staff",
+                         "independent review accepts only staff of the committee's own organisation "
+                         "(自主评审仅受理本单位人员)")
 
 
 def instance_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Instance:

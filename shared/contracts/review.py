@@ -57,6 +57,19 @@ class ObjectionResolved(Schema):
     at = timestamp()
 
 
+class DefenceScheduled(Schema):
+    """A defence (答辩) was scheduled: notices go out about a week ahead and the day before."""
+
+    declaration_id = identifier()
+    applicant = identifier()
+    at = timestamp()
+    place = text()
+    committee_code = fields.String(required=True, allow_none=True)
+    first_notice_on = fields.Date(required=True)
+    reminder_on = fields.Date(required=True)
+    scheduled_at = timestamp()
+
+
 class Events:
     SCHEMAS = {
         "review.stage.changed.v1": StageChanged,
@@ -64,6 +77,7 @@ class Events:
         "review.task.claimed.v1": TaskClaimed,
         "review.completed.v1": Completed,
         "review.objection.resolved.v1": ObjectionResolved,
+        "review.defence.scheduled.v1": DefenceScheduled,
     }
 
 

@@ -34,6 +34,7 @@ def system_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items()
            if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "TITLES_DATA_DIR")}
     env["TITLES_DATA_DIR"] = str(tmp_path / "data")
+    env["TITLES_TEST_CLOCK"] = "1"  # the scenario moves the review's clock past publicity periods
     for name in ("issuer", *SERVICES):
         env[f"{name.upper()}_PORT"] = str(free_port())
     env.pop("OIDC_ISSUER", None)

@@ -136,24 +136,83 @@ def complete(client: Any, headers: dict[str, str], task_id: str, decision: str =
     return client.post(f"/api/v1/tasks/{task_id}/complete", headers=headers, json=body)
 
 
-def approve_until_panel(client: Any, auth: Any, declaration_id: str) -> None:
+def unit_recommends(db: Any, declaration_id: str, unit_code: str = UNIT) -> None:
+    """After the unit check: the recommendation committee, the unit publicity (the test clock moved
+    past it) and the recommendation upward."""
+    from services.review import clock, publicity, service
+    from shared.identity.principal import Principal
+
+    unit = Principal("u9", "unit", unit_code)
+    with db.uow() as uow:
+        [task] = tasks_of(db, declaration_id, bpmn_id="unit_recommendation", status="ready")
+        service.complete(uow, unit, task.id, "recommend", None)
+        publicity.start(uow, unit, declaration_id, "unit", None, None)
+        clock.advance(uow, days=15)
+        uow.commit()
+    with db.uow() as uow:
+        [task] = tasks_of(db, declaration_id, bpmn_id="unit_recommend", status="ready")
+        service.complete(uow, unit, task.id, "approve", None)
+        uow.commit()
+
+
+def approve_until_panel(client: Any, auth: Any, declaration_id: str, db: Any = None) -> None:
     for user, stage in (("unit", "unit_check"), ("dept1", "department_check"), ("dept2", "department_check"),
                         ("committee", "committee_acceptance")):
+        if user == "dept1":
+            unit_recommends(db, declaration_id)
         task = only_task(client, auth(user), declaration_id, stage)
         response = complete(client, auth(user), task["id"], reason=f"{user} ok")
         assert response.status_code == 200, response.get_json()
+    attend_all(client, auth, declaration_id)
+
+
+def after_votes(db: Any, declaration_id: str) -> None:
+    """A passed vote: the result publicity (passed on the test clock) and the report to the title office."""
+    from services.review import clock, publicity, service
+    from shared.identity.principal import Principal
+
+    if not tasks_of(db, declaration_id, bpmn_id="result_publicity", status="ready"):
+        return
+    office = Principal("c9", "committee", COMMITTEE)
+    with db.uow() as uow:
+        publicity.start(uow, office, declaration_id, "result", None, None)
+        clock.advance(uow, days=15)
+        uow.commit()
+    with db.uow() as uow:
+        [task] = tasks_of(db, declaration_id, bpmn_id="report_results", status="ready")
+        service.complete(uow, office, task.id, "approve", None)
+        uow.commit()
+
+
+def client_db(client: Any) -> Any:
+    from shared.web.app import database
+
+    with client.application.app_context():
+        return database()
+
+
+def attend_all(client: Any, auth: Any, declaration_id: str) -> list[str]:
+    panel = client.get(f"/api/v1/declarations/{declaration_id}/panel", headers=auth("committee")).get_json()["panel"]
+    response = client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=auth("committee"),
+                           json={"present": panel})
+    assert response.status_code == 200, response.get_json()
+    return panel
 
 
 def vote(client: Any, auth: Any, declaration_id: str, choices: dict[str, str]) -> None:
+    if not any(t["stage"] == "expert_vote" for e in choices for t in queue(client, auth(e), declaration_id)):
+        attend_all(client, auth, declaration_id)
     for expert, choice in choices.items():
         task = only_task(client, auth(expert), declaration_id, "expert_vote")
         response = complete(client, auth(expert), task["id"], choice, reason="secret opinion")
         assert response.status_code == 200, response.get_json()
+    after_votes(client_db(client), declaration_id)
 
 
 @pytest.fixture
-def review(demo: Any) -> Any:
+def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Demo data with the review service's directory replica filled directly."""
+    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")  # publicity periods are passed on the test clock
     register_directory(demo["review"])
     return demo["review"]
 
@@ -187,7 +246,7 @@ def test_a_submitted_declaration_starts_one_instance_on_the_latest_definition(re
     instance = instance_of(review, data["declaration_id"])
     assert instance.definition_id == definitions.content_hash(newer)
     assert (instance.status, instance.process_id, instance.applicant) == ("running", "social_review", "applicant")
-    assert count(review, Instance) == 1 and count(review, Definition) == 2
+    assert count(review, Instance) == 1 and count(review, Definition) == 4  # three modes + the newer one
 
     [task] = tasks_of(review, data["declaration_id"])
     assert (task.bpmn_id, task.role, task.organisation, task.status) == ("unit_check", "unit", UNIT, "ready")
@@ -233,6 +292,7 @@ def test_a_one_level_chain_gives_one_department_task(review, clients, auth):
     with review.uow() as uow:
         service.complete(uow, Principal("u9", "unit", "91120000DIRECT0001"), task.id, "approve", None)
         uow.commit()
+    unit_recommends(review, data["declaration_id"], "91120000DIRECT0001")
     departments = tasks_of(review, data["declaration_id"], bpmn_id="department_check")
     assert [(t.organisation, t.status) for t in departments] == [(DEPT2, "ready")]
     response = complete(clients["review"], auth("dept2"), departments[0].id)
@@ -251,6 +311,7 @@ def test_a_three_level_chain_gives_three_department_tasks_in_order(review):
     with review.uow() as uow:
         service.complete(uow, Principal("u9", "unit", "91120101DEEP000001"), task.id, "approve", None)
         uow.commit()
+    unit_recommends(review, data["declaration_id"], "91120101DEEP000001")
     seen = []
     for expected in ("111201019999999999", DEPT1, DEPT2):
         [open_task] = tasks_of(review, data["declaration_id"], bpmn_id="department_check", status="ready")
@@ -262,7 +323,9 @@ def test_a_three_level_chain_gives_three_department_tasks_in_order(review):
     assert seen == ["111201019999999999", DEPT1, DEPT2]
     assert [t.bpmn_id for t in tasks_of(review, data["declaration_id"], status="ready")] == ["committee_acceptance"]
     stages = [(s["stage"], s["organisation"]) for s in outbox(review, "review.stage.changed.v1")]
-    assert stages == [("unit_check", "91120101DEEP000001"), ("department_check", "111201019999999999"),
+    assert stages == [("unit_check", "91120101DEEP000001"), ("unit_recommendation", "91120101DEEP000001"),
+                      ("unit_publicity", "91120101DEEP000001"), ("unit_recommend", "91120101DEEP000001"),
+                      ("department_check", "111201019999999999"),
                       ("department_check", DEPT1), ("department_check", DEPT2),
                       ("committee_acceptance", COMMITTEE)]
 
@@ -274,7 +337,7 @@ def test_each_reviewer_sees_only_their_own_queue(review, clients, auth):
     data, _ = start(review)
     declaration_id = data["declaration_id"]
     unit_task = only_task(client, auth("unit"), declaration_id, "unit_check")
-    assert unit_task["organisation"] == UNIT and unit_task["decisions"] == ["approve"]
+    assert unit_task["organisation"] == UNIT and unit_task["decisions"] == ["approve", "return"]
     assert unit_task["summary"]["qualification_name"] == "高级工程师"
     for user in ("dept1", "dept2", "committee", "expert1", "title_office"):
         assert queue(client, auth(user)) == [], user
@@ -282,12 +345,14 @@ def test_each_reviewer_sees_only_their_own_queue(review, clients, auth):
     assert client.get("/api/v1/tasks", headers=auth("applicant")).status_code == 403
 
     assert complete(client, auth("unit"), unit_task["id"]).status_code == 200
+    assert [t["stage"] for t in queue(client, auth("unit"))] == ["unit_recommendation"]
+    unit_recommends(review, declaration_id)
     assert queue(client, auth("unit")) == []
     assert [t["organisation"] for t in queue(client, auth("dept1"))] == [DEPT1]
     assert queue(client, auth("dept2")) == []
     done = client.get("/api/v1/tasks", headers=auth("unit"), query_string={"status": "completed"}).get_json()
-    assert [(t["stage"], t["completed_by"], t["decision"]) for t in done["items"]] == [
-        ("unit_check", "unit", "approve")]
+    assert [(t["stage"], t["completed_by"], t["decision"]) for t in done["items"]][0] == (
+        "unit_check", "unit", "approve")
 
 
 def test_claim_unclaim_and_complete_rules(review, clients, auth):
@@ -366,7 +431,7 @@ def test_expert_votes_are_secret_and_personal(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    approve_until_panel(client, auth, declaration_id)
+    approve_until_panel(client, auth, declaration_id, review)
     assert queue(client, auth("committee"), declaration_id) == []
 
     votes = {e: only_task(client, auth(e), declaration_id, "expert_vote") for e in EXPERTS}
@@ -392,7 +457,7 @@ def test_the_whole_social_review_path_ends_certified(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    approve_until_panel(client, auth, declaration_id)
+    approve_until_panel(client, auth, declaration_id, review)
 
     with review.uow(readonly=True) as uow:
         [draw] = uow.session.scalars(select(PanelDraw).where(PanelDraw.declaration_id == declaration_id)).all()
@@ -438,8 +503,9 @@ def test_the_whole_social_review_path_ends_certified(review, clients, auth):
 
     stages = [s["stage"] for s in outbox(review, "review.stage.changed.v1", declaration_id)]
     # The three expert tasks of one committee are one stage change.
-    assert stages == ["unit_check", "department_check", "department_check", "committee_acceptance",
-                      "expert_vote", "title_office_filing"]
+    assert stages == ["unit_check", "unit_recommendation", "unit_publicity", "unit_recommend",
+                      "department_check", "department_check", "committee_acceptance", "record_attendance",
+                      "expert_vote", "result_publicity", "report_results", "title_office_filing"]
 
 
 @pytest.mark.parametrize("choices, outcome", [
@@ -451,7 +517,7 @@ def test_the_vote_decides(review, clients, auth, choices, outcome):
     client = clients["review"]
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    approve_until_panel(client, auth, declaration_id)
+    approve_until_panel(client, auth, declaration_id, review)
     vote(client, auth, declaration_id, dict(zip(EXPERTS, choices)))
     instance = instance_of(review, declaration_id)
     if outcome == "not_passed":
@@ -473,6 +539,8 @@ def test_a_pool_too_small_leaves_committee_acceptance_open(review, clients, auth
     declaration_id = data["declaration_id"]
     for user, stage in (("unit", "unit_check"), ("dept1", "department_check"), ("dept2", "department_check")):
         assert complete(client, auth(user), only_task(client, auth(user), declaration_id, stage)["id"]).status_code == 200
+        if user == "unit":
+            unit_recommends(review, declaration_id)
     with review.uow() as uow:
         uow.session.delete(uow.session.get(Expert, (COMMITTEE, "expert3")))
         uow.commit()
@@ -496,6 +564,7 @@ def test_a_pool_too_small_leaves_committee_acceptance_open(review, clients, auth
         uow.session.add(Expert(committee_code=COMMITTEE, subject="expert3", name="周军"))
         uow.commit()
     assert complete(client, auth("committee"), task["id"]).status_code == 200
+    attend_all(client, auth, declaration_id)
     assert len(tasks_of(review, declaration_id, bpmn_id="expert_vote")) == 3
 
 
@@ -519,12 +588,15 @@ def test_the_instance_reloads_and_its_version_grows(review, clients, auth):
     for user, stage in (("unit", "unit_check"), ("dept1", "department_check")):
         task = only_task(client, auth(user), declaration_id, stage)
         assert complete(client, auth(user), task["id"]).status_code == 200
+        if user == "unit":
+            unit_recommends(review, declaration_id)
         versions.append(instance_of(review, declaration_id).version)
     assert versions == sorted(set(versions)) and len(versions) == 3
     with review.uow() as uow:
         with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-            assert [(t.task_spec.bpmn_id, t.data.get("department")) for t in ready] == [("department_check", DEPT2)]
+            assert [(t.task_spec.bpmn_id, t.data["department_chain"][t.data["chain_level"]]) for t in ready] == [
+                ("department_check", DEPT2)]
             assert str(ready[0].id) == only_task(client, auth("dept2"), declaration_id, "department_check")["id"]
 
 
@@ -543,6 +615,7 @@ def test_processes_and_definitions_over_http(review, clients, auth):
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("dept1")).status_code == 403
     assert complete(client, auth("unit"), only_task(client, auth("unit"), declaration_id, "unit_check")["id"]
                     ).status_code == 200
+    unit_recommends(review, declaration_id)
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("dept1")).status_code == 200
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("dept2")).status_code == 403
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("committee")).status_code == 403
@@ -551,8 +624,10 @@ def test_processes_and_definitions_over_http(review, clients, auth):
 
     listed = client.get("/api/v1/definitions", headers=auth("title_office"))
     assert listed.status_code == 200
-    assert [(d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()] == [
-        (expected, "social_review", "social_review.bpmn")]
+    assert (expected, "social_review", "social_review.bpmn") in [
+        (d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()]
+    assert {d["process_id"] for d in listed.get_json()} == {"social_review", "independent_review",
+                                                           "independent_appointment"}
 
 
 def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, auth):
@@ -566,7 +641,7 @@ def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, au
         uow.commit()
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    approve_until_panel(clients["review"], auth, declaration_id)
+    approve_until_panel(clients['review'], auth, declaration_id, review)
     with review.uow(readonly=True) as uow:
         draw = uow.session.scalar(select(PanelDraw).where(PanelDraw.declaration_id == declaration_id))
     assert len(draw.pool) == 4 and len(draw.panel) == 3
@@ -590,7 +665,7 @@ def test_two_experts_voting_at_once_both_count(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    approve_until_panel(client, auth, declaration_id)
+    approve_until_panel(client, auth, declaration_id, review)
     tasks = {t.assignee: t.id for t in tasks_of(review, declaration_id, bpmn_id="expert_vote")}
     version = instance_of(review, declaration_id).version
 
@@ -625,9 +700,11 @@ def test_two_experts_voting_at_once_both_count(review, clients, auth):
 
     vote(client, auth, declaration_id, {"expert3": "disagree"})
     [filing] = tasks_of(review, declaration_id, bpmn_id="title_office_filing")
-    with review.uow() as uow:
-        with runtime.locked(uow, declaration_id=declaration_id) as (_, workflow):
-            votes = workflow.get_task_from_id(uuid.UUID(filing.id)).data["votes"]
+    from services.review.models import Vote
+
+    with review.uow(readonly=True) as uow:
+        votes = [{"expert": v.expert, "choice": v.choice} for v in uow.session.scalars(
+            select(Vote).where(Vote.declaration_id == declaration_id))]
     assert sorted((v["expert"], v["choice"]) for v in votes) == [
         ("expert1", "agree"), ("expert2", "agree"), ("expert3", "disagree")]
 

@@ -47,7 +47,7 @@ def test_a_user_task_without_its_organisation_is_refused():
 
 def test_a_user_task_without_any_properties_names_each_missing_one():
     bpmn = changed('''          <spiffworkflow:property name="organisation" value="unit_code" />
-          <spiffworkflow:property name="decisions" value="approve" />
+          <spiffworkflow:property name="decisions" value="approve,return" />
           <spiffworkflow:property name="stage" value="unit_check" />
 ''', "")
     with pytest.raises(InvalidDiagram) as caught:

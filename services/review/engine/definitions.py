@@ -41,7 +41,8 @@ _DURATION = r"P(?:\d+[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?"
 _DATE = r"\d{4}-\d{2}-\d{2}(?:T[\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)?"
 _BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_DATE}))?")
 # Evaluation modes and the process that runs each.
-PROCESS_OF_MODE = {"social_review": "social_review"}
+PROCESS_OF_MODE = {"social_review": "social_review", "independent_review": "independent_review",
+                   "independent_appointment": "independent_appointment"}
 
 
 @dataclass(frozen=True)

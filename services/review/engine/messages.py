@@ -10,10 +10,13 @@ from __future__ import annotations
 # BPMN message thrown by a diagram -> message type published.
 OUTBOUND: dict[str, str] = {
     "certificate.issue": "certificate.issue.v1",
+    "declaration.return_for_revision": "declaration.return_for_revision.v1",
 }
 
 # Message type consumed -> BPMN message name delivered to the waiting instance.
 INBOUND_BY_TYPE: dict[str, str] = {
     "certificate.issued.v1": "certificate.issued",
+    "declaration.resubmitted.v1": "declaration.resubmitted",
+    "declaration.withdrawn.v1": "declaration.withdrawn",
 }
 INBOUND: dict[str, str] = {name: type_ for type_, name in INBOUND_BY_TYPE.items()}

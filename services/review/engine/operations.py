@@ -5,31 +5,61 @@ task's parameters, and returns JSON-serialisable data for the task.
 """
 from __future__ import annotations
 
+import datetime as dt
 import random
 import secrets
 from typing import Any, Callable
 
 from sqlalchemy import select
 
-from services.review.models import Expert, PanelDraw
+from services.review import clock
+from services.review.models import Attendance, Expert, ExpertConflict, PanelDraw, Vote
 from shared.errors import Conflict
 from shared.uow import UnitOfWork
 
 Operation = Callable[..., Any]
 
 
-def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int) -> list[str]:
-    """Draw a panel at random from the committee's pool and record the draw with its seed."""
-    pool = sorted(uow.session.scalars(select(Expert.subject).where(Expert.committee_code == committee)))
+def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int,
+               id_number: str | None = None) -> list[str]:
+    """Draw a panel at random from the committee's pool, leaving out experts who declared a
+    conflict with the applicant (回避), and record the draw with its seed."""
+    conflicted = set(uow.session.scalars(select(ExpertConflict.expert).where(
+        ExpertConflict.id_number == id_number))) if id_number else set()
+    pool = sorted(s for s in uow.session.scalars(select(Expert.subject).where(Expert.committee_code == committee))
+                  if s not in conflicted)
     if len(pool) < size:
         raise Conflict.on("panel_size", "pool_large_enough",
-                          f"committee {committee} has {len(pool)} experts; the panel needs {size} (专家库人数不足)")
+                          f"committee {committee} has {len(pool)} experts without a conflict; the panel needs "
+                          f"{size} (专家库人数不足)")
     seed = secrets.token_hex(16)
-    # The recorded seed and the sorted pool reproduce the draw exactly.
+    # The recorded seed and the sorted eligible pool reproduce the draw exactly.
     panel = random.Random(seed).sample(pool, size)
     uow.session.add(PanelDraw(declaration_id=declaration_id, committee_code=committee, seed=seed,
                               pool=pool, panel=panel))
     return panel
 
 
-OPERATIONS: dict[str, Operation] = {"review.draw_panel": draw_panel}
+def before_deadline(uow: UnitOfWork, declaration_id: str, deadline: str | None) -> bool:
+    """Whether the applicant may still resubmit: today (Beijing, the review's clock) <= deadline."""
+    if not deadline:
+        return True
+    return clock.today(uow) <= dt.date.fromisoformat(deadline)
+
+
+def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
+    """Count the secret votes of the experts present at the last recorded meeting."""
+    meeting = uow.session.scalar(select(Attendance).where(Attendance.declaration_id == declaration_id)
+                                 .order_by(Attendance.id.desc()).limit(1))
+    present = set(meeting.present) if meeting else set()
+    votes = [v for v in uow.session.scalars(select(Vote).where(Vote.declaration_id == declaration_id))
+             if v.expert in present]
+    counts = {choice: sum(v.choice == choice for v in votes) for choice in ("agree", "disagree", "abstain")}
+    return {"members": len(meeting.members) if meeting else 0, "present": len(present), **counts}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "review.draw_panel": draw_panel,
+    "review.before_deadline": before_deadline,
+    "review.tally_votes": tally_votes,
+}

@@ -1,0 +1,265 @@
+"""The review API's flow actions: publicity and objections, expert panels (recusal,
+defence, attendance, votes, tally), and the test clock."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from services.review import clock, panels, publicity
+from services.review.api import TaskOut
+from shared.errors import NotFound
+from shared.identity.flask_auth import current_principal, require_roles
+from shared.web.app import database
+
+blp = Blueprint("review_flows", __name__, url_prefix="/api/v1",
+                description="Publicity, objections, expert panels, votes")
+
+
+class PublicityStart(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(publicity.KINDS),
+                         metadata={"description": "unit (单位公示) or result (评审结果公示)"})
+    starts_on = fields.Date(load_default=None, metadata={"description": "default today"})
+    evidence = fields.String(load_default=None, validate=validate.Length(max=500),
+                             metadata={"description": "reference of the uploaded notice (公示材料)"})
+
+
+class ObjectionOut(Schema):
+    id = fields.Integer()
+    content = fields.String()
+    report_reference = fields.String(allow_none=True)
+    recorded_at = fields.DateTime()
+    status = fields.String()
+    upheld = fields.Boolean(allow_none=True)
+    resolution = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class PublicityOut(Schema):
+    id = fields.Integer()
+    declaration_id = fields.String()
+    kind = fields.String()
+    organisation = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    working_days = fields.Integer()
+    evidence = fields.String(allow_none=True)
+    status = fields.String()
+    objections = fields.List(fields.Nested(ObjectionOut))
+
+
+class ObjectionIn(Schema):
+    content = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class Resolution(Schema):
+    upheld = fields.Boolean(required=True)
+    resolution = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class ConflictIn(Schema):
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class RecusalIn(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class AttendanceIn(Schema):
+    present = fields.List(fields.String(), required=True, metadata={"description": "experts present (出席专家)"})
+
+
+class DefenceIn(Schema):
+    at = fields.AwareDateTime(required=True)
+    place = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class VoteOut(Schema):
+    declaration_id = fields.String()
+    choice = fields.String()
+    cast_at = fields.DateTime()
+
+
+class TallyOut(Schema):
+    declaration_id = fields.String()
+    members = fields.Integer()
+    present = fields.Integer()
+    agree = fields.Integer()
+    disagree = fields.Integer()
+    abstain = fields.Integer()
+    outcome = fields.String(allow_none=True)
+
+
+class PanelOut(Schema):
+    declaration_id = fields.String()
+    committee_code = fields.String()
+    seed = fields.String(allow_none=True)
+    pool = fields.List(fields.String(), allow_none=True)
+    panel = fields.List(fields.String())
+    recused = fields.List(fields.String())
+    drawn_at = fields.DateTime()
+    attendance = fields.List(fields.Dict())
+    defences = fields.List(fields.Dict())
+
+
+class ClockAdvance(Schema):
+    days = fields.Integer(load_default=0, validate=validate.Range(min=0, max=3660))
+    seconds = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ClockOut(Schema):
+    now = fields.DateTime()
+    today = fields.Date()
+
+
+def _publicity_out(item: tuple) -> dict:
+    found, objections = item
+    out = {c.key: getattr(found, c.key) for c in found.__table__.columns}
+    out["objections"] = objections
+    return out
+
+
+@blp.route("/declarations/<declaration_id>/publicities")
+class Publicities(MethodView):
+    @blp.response(200, PublicityOut(many=True))
+    @require_roles("unit", "department", "committee", "title_office")
+    def get(self, declaration_id: str):
+        """The declaration's publicities with their objections."""
+        with database().uow(readonly=True) as uow:
+            return [_publicity_out(i) for i in publicity.of_declaration(uow, declaration_id)]
+
+    @blp.arguments(PublicityStart)
+    @blp.response(201, PublicityOut)
+    @require_roles("unit", "committee")
+    def post(self, data, declaration_id: str):
+        """Start the publicity the process waits for (公示): at least the activity's working days."""
+        with database().uow() as uow:
+            found = publicity.start(uow, current_principal(), declaration_id, data["kind"], data["starts_on"],
+                                    data["evidence"])
+            uow.commit()
+            return _publicity_out((found, []))
+
+
+@blp.route("/publicities/<int:publicity_id>/objections")
+class Objections(MethodView):
+    @blp.arguments(ObjectionIn)
+    @blp.response(201, ObjectionOut)
+    @require_roles("unit", "committee")
+    def post(self, data, publicity_id: int):
+        """Record an objection raised during the publicity (异议)."""
+        with database().uow() as uow:
+            found = publicity.record_objection(uow, current_principal(), publicity_id, data["content"])
+            uow.commit()
+            return found
+
+
+@blp.route("/objections/<int:objection_id>/resolve")
+class Resolve(MethodView):
+    @blp.arguments(Resolution)
+    @blp.response(200, ObjectionOut)
+    @require_roles("unit", "committee")
+    def post(self, data, objection_id: int):
+        """Resolve an objection: upheld (成立) or not, with the answer."""
+        with database().uow() as uow:
+            found = publicity.resolve(uow, current_principal(), objection_id, data["upheld"], data["resolution"])
+            uow.commit()
+            return found
+
+
+@blp.route("/conflicts")
+class Conflicts(MethodView):
+    @blp.arguments(ConflictIn)
+    @blp.response(201, ConflictIn)
+    @require_roles("expert")
+    def post(self, data):
+        """Declare a conflict of interest with an applicant (回避): later draws leave me out."""
+        with database().uow() as uow:
+            found = panels.declare_conflict(uow, current_principal(), data["id_number"], data["reason"])
+            uow.commit()
+            return {"id_number": found.id_number, "reason": found.reason}
+
+
+@blp.route("/declarations/<declaration_id>/panel")
+class Panel(MethodView):
+    @blp.response(200, PanelOut)
+    @require_roles("committee", "expert")
+    def get(self, declaration_id: str):
+        """The drawn panel (the seed and pool for the committee office), recusals, meetings, defences."""
+        with database().uow(readonly=True) as uow:
+            return panels.panel_view(uow, current_principal(), declaration_id)
+
+
+@blp.route("/declarations/<declaration_id>/panel/recusal")
+class Recusal(MethodView):
+    @blp.arguments(RecusalIn)
+    @blp.response(201, RecusalIn)
+    @require_roles("expert")
+    def post(self, data, declaration_id: str):
+        """Recuse from a declaration on my panel before the meeting (回避)."""
+        with database().uow() as uow:
+            found = panels.recuse(uow, current_principal(), declaration_id, data["reason"])
+            uow.commit()
+            return {"reason": found.reason}
+
+
+@blp.route("/declarations/<declaration_id>/panel/attendance")
+class AttendanceView(MethodView):
+    @blp.arguments(AttendanceIn)
+    @blp.response(200, TaskOut)
+    @require_roles("committee")
+    def post(self, data, declaration_id: str):
+        """Record who of the panel attended the meeting; voting opens if two thirds are present."""
+        with database().uow() as uow:
+            task = panels.record_attendance(uow, current_principal(), declaration_id, data["present"])
+            uow.commit()
+            return task
+
+
+@blp.route("/declarations/<declaration_id>/defence")
+class DefenceView(MethodView):
+    @blp.arguments(DefenceIn)
+    @blp.response(200, TaskOut)
+    @require_roles("committee")
+    def post(self, data, declaration_id: str):
+        """Schedule the defence (答辩); the applicant is notified a week ahead and the day before."""
+        with database().uow() as uow:
+            task = panels.schedule_defence(uow, current_principal(), declaration_id, data["at"], data["place"])
+            uow.commit()
+            return task
+
+
+@blp.route("/declarations/<declaration_id>/votes/mine")
+class MyVote(MethodView):
+    @blp.response(200, VoteOut)
+    @require_roles("expert")
+    def get(self, declaration_id: str):
+        """My own vote on a declaration (votes are secret: nobody else's)."""
+        with database().uow(readonly=True) as uow:
+            return panels.my_vote(uow, current_principal(), declaration_id)
+
+
+@blp.route("/declarations/<declaration_id>/tally")
+class Tally(MethodView):
+    @blp.response(200, TallyOut)
+    @require_roles("committee")
+    def get(self, declaration_id: str):
+        """The tally, for the committee office once voting has closed (计票结果)."""
+        with database().uow(readonly=True) as uow:
+            return panels.tally(uow, current_principal(), declaration_id)
+
+
+@blp.route("/clock/advance")
+class ClockAdvanceView(MethodView):
+    @blp.arguments(ClockAdvance)
+    @blp.response(200, ClockOut)
+    def post(self, data):
+        """Test clock only (TITLES_TEST_CLOCK=1, on by default on the embedded default): move the
+        review's clock forward, e.g. past a publicity period."""
+        current_principal()
+        if not clock.test_clock_enabled():
+            raise NotFound.on("clock", "test_clock", "the test clock is off (TITLES_TEST_CLOCK)")
+        with database().uow() as uow:
+            now = clock.advance(uow, data["days"], data["seconds"])
+            uow.commit()
+            return {"now": now, "today": now.astimezone(clock.BEIJING).date()}

@@ -1,0 +1,163 @@
+"""Expert panels: conflicts and recusal (回避), defence scheduling (答辩), meeting
+attendance, secret votes and the tally.
+
+The draw itself is the diagram's service task (``review.draw_panel``); what
+people do around it is recorded here and completes the diagram's tasks
+through ``service.complete`` under the instance lock.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from services.review import clock, service
+from services.review.engine import operations
+from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Task, Vote
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.identity.principal import Principal
+from shared.uow import UnitOfWork
+
+DEFENCE_NOTICE_DAYS = 7  # the first defence notice goes out about a week ahead (product.md §6)
+
+
+def open_task(uow: UnitOfWork, principal: Principal, declaration_id: str, stage: str) -> Task:
+    found = uow.session.scalar(select(Task).where(
+        Task.declaration_id == declaration_id, Task.bpmn_id == stage, Task.status.in_(("ready", "claimed")),
+        Task.role == principal.role, Task.organisation == principal.organisation).limit(1))
+    if found is None:
+        raise Conflict.on("declaration_id", "stage", f"the declaration has no open {stage} task for you (当前环节不符)")
+    return found
+
+
+def latest_draw(uow: UnitOfWork, declaration_id: str) -> PanelDraw | None:
+    return uow.session.scalar(select(PanelDraw).where(PanelDraw.declaration_id == declaration_id)
+                              .order_by(PanelDraw.id.desc()).limit(1))
+
+
+def recused(uow: UnitOfWork, id_number: str, experts: list[str]) -> set[str]:
+    if not experts:
+        return set()
+    return set(uow.session.scalars(select(ExpertConflict.expert).where(
+        ExpertConflict.id_number == id_number, ExpertConflict.expert.in_(experts))))
+
+
+def declare_conflict(uow: UnitOfWork, principal: Principal, id_number: str, reason: str | None) -> ExpertConflict:
+    """An expert declares a conflict with an applicant before any draw: later draws leave them out."""
+    found = uow.session.get(ExpertConflict, (principal.subject, id_number))
+    if found is None:
+        found = ExpertConflict(expert=principal.subject, id_number=id_number, reason=reason)
+        uow.session.add(found)
+    return found
+
+
+def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: str | None) -> ExpertConflict:
+    """An expert on a declaration's panel recuses before the meeting: not counted for it."""
+    draw = latest_draw(uow, declaration_id)
+    if draw is None or principal.subject not in draw.panel:
+        raise Forbidden.on("declaration_id", "on_panel", "you are not on this declaration's panel")
+    if uow.session.scalar(select(Attendance.id).where(Attendance.declaration_id == declaration_id,
+                                                      Attendance.quorate.is_(True))):
+        raise Conflict.on("declaration_id", "before_meeting", "recusal is declared before the meeting (会前回避)")
+    instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
+    id_number = _id_number(uow, instance)
+    return declare_conflict(uow, principal, id_number, reason)
+
+
+def _id_number(uow: UnitOfWork, instance: Instance | None) -> str:
+    from services.review.engine import runtime
+
+    if instance is None:
+        raise NotFound.on("declaration_id", "exists", "no review process for the declaration")
+    workflow = runtime.SERIALIZER.deserialize_json(instance.state)
+    return str(workflow.task_tree.data.get("id_number") or workflow.data.get("id_number") or "")
+
+
+def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str, present: list[str]) -> Task:
+    found = open_task(uow, principal, declaration_id, "record_attendance")
+
+    def before(task: Task, data: dict[str, Any]) -> dict[str, Any]:
+        panel = list(data.get("panel") or [])
+        out = recused(uow, str(data.get("id_number") or ""), panel)
+        members = [e for e in panel if e not in out]
+        strangers = sorted(set(present) - set(members))
+        if strangers:
+            raise DomainError.on("present", "panel_member",
+                                 f"not on the panel (or recused): {', '.join(strangers)} (非本评审组专家或已回避)")
+        attended = [e for e in members if e in set(present)]
+        quorum = data.get("quorum") or [2, 3]
+        quorate = len(attended) * quorum[1] >= len(members) * quorum[0]
+        uow.session.add(Attendance(declaration_id=declaration_id, members=members, present=attended,
+                                   quorate=quorate, recorded_by=principal.subject))
+        return {"present": attended, "members": members}
+
+    return service.complete(uow, principal, found.id, "approve", None, action="attendance", before=before)
+
+
+def schedule_defence(uow: UnitOfWork, principal: Principal, declaration_id: str, at: dt.datetime,
+                     place: str) -> Task:
+    found = open_task(uow, principal, declaration_id, "schedule_defence")
+    if at.tzinfo is None:
+        raise DomainError.on("at", "timezone", "give the defence time with its offset, e.g. +08:00 (答辩时间)")
+    earliest = clock.today(uow) + dt.timedelta(days=DEFENCE_NOTICE_DAYS)
+    if at.astimezone(clock.BEIJING).date() < earliest:
+        raise DomainError.on("at", "week_ahead", f"the defence must be on {earliest} or later, so the first "
+                                                 f"notice reaches the applicant a week ahead (答辩通知提前一周)")
+
+    def before(task: Task, data: dict[str, Any]) -> dict[str, Any]:
+        defence = Defence(declaration_id=declaration_id, at=at, place=place, scheduled_by=principal.subject)
+        uow.session.add(defence)
+        local = at.astimezone(clock.BEIJING)
+        uow.publish("review.defence.scheduled.v1", {
+            "declaration_id": declaration_id, "applicant": data.get("applicant"), "at": at.isoformat(),
+            "place": place, "committee_code": data.get("committee_code"),
+            "first_notice_on": (local.date() - dt.timedelta(days=DEFENCE_NOTICE_DAYS)).isoformat(),
+            "reminder_on": (local.date() - dt.timedelta(days=1)).isoformat(),
+            "scheduled_at": utcnow().isoformat()}, correlation_id=declaration_id)
+        return {"defence_at": at.isoformat(), "defence_place": place}
+
+    return service.complete(uow, principal, found.id, "approve", None, action="defence", before=before)
+
+
+def my_vote(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Vote:
+    found = uow.session.get(Vote, (declaration_id, principal.subject))
+    if found is None:
+        raise NotFound.on("declaration_id", "voted", "you have not voted on this declaration")
+    return found
+
+
+def tally(uow: UnitOfWork, principal: Principal, declaration_id: str) -> dict[str, Any]:
+    """The tally: the committee office only, once voting has closed."""
+    draw = latest_draw(uow, declaration_id)
+    if draw is None or principal.role != "committee" or principal.organisation != draw.committee_code:
+        raise Forbidden.on("declaration_id", "committee_office", "only the committee office sees the tally")
+    votes = list(uow.session.scalars(select(Task.status).where(Task.declaration_id == declaration_id,
+                                                               Task.bpmn_id == "expert_vote")))
+    if not votes or any(s in ("ready", "claimed") for s in votes):
+        raise Conflict.on("declaration_id", "voting_closed", "voting has not closed yet (表决尚未结束)")
+    counts = operations.tally_votes(uow, declaration_id)
+    instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
+    return {"declaration_id": declaration_id, **counts, "outcome": instance.outcome if instance else None}
+
+
+def panel_view(uow: UnitOfWork, principal: Principal, declaration_id: str) -> dict[str, Any]:
+    draw = latest_draw(uow, declaration_id)
+    if draw is None:
+        raise NotFound.on("declaration_id", "drawn", "no panel has been drawn for the declaration (尚未抽取专家)")
+    office = principal.role == "committee" and principal.organisation == draw.committee_code
+    if not office and principal.subject not in draw.panel:
+        raise Forbidden.on("declaration_id", "panel", "only the committee office and the panel see the panel")
+    instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
+    out = recused(uow, _id_number(uow, instance), list(draw.panel))
+    meetings = list(uow.session.scalars(select(Attendance).where(Attendance.declaration_id == declaration_id)
+                                        .order_by(Attendance.id)))
+    defences = list(uow.session.scalars(select(Defence).where(Defence.declaration_id == declaration_id)
+                                        .order_by(Defence.id)))
+    return {"declaration_id": declaration_id, "committee_code": draw.committee_code,
+            "seed": draw.seed if office else None, "pool": draw.pool if office else None,
+            "panel": draw.panel, "recused": sorted(out), "drawn_at": draw.drawn_at,
+            "attendance": [{"members": m.members, "present": m.present, "quorate": m.quorate,
+                            "recorded_at": m.recorded_at} for m in meetings],
+            "defences": [{"at": d.at, "place": d.place} for d in defences]}
