@@ -72,7 +72,11 @@ START_KEYS = ("declaration_id", "applicant", "applicant_name", "id_number", "uni
 def settings_of(data: dict[str, Any]) -> dict[str, Any]:
     """The activity's settings over the defaults; an activity may only be stricter on thresholds."""
     settings = dict(DEFAULT_SETTINGS)
-    settings.update({k: v for k, v in (data.get("settings") or {}).items() if v is not None})
+    given = dict(data.get("settings") or {})
+    for name in ("numerator", "denominator"):  # the declaration service's names for the vote threshold
+        if given.get(f"vote_threshold_{name}") is not None:
+            given[f"vote_{name}"] = given[f"vote_threshold_{name}"]
+    settings.update({k: v for k, v in given.items() if v is not None})
     for kind in ("attendance", "vote"):
         num, den = settings[f"{kind}_numerator"], settings[f"{kind}_denominator"]
         if num * 3 < den * 2:  # never below the regulation's two thirds
