@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run scenario test test-real clean
+.PHONY: install run scenario test test-real lint-bpmn clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP)
 test-real: $(STAMP)
 	TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
 	TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// $(BIN)/pytest
+
+## bpmnlint (from package-lock.json) on every diagram: no error allowed.
+lint-bpmn:
+	npm ci --no-audit --no-fund --silent
+	npx bpmnlint bpmn/*.bpmn
 
 clean:
 	rm -rf data .pytest_cache
