@@ -205,3 +205,44 @@ def test_an_operator_edits_the_templates_in_a_file(dbs, tmp_path, monkeypatch):
     deliver(dbs, envelope("review.stage.changed.v1", stage_changed(str(uuid.uuid4()))))
     [message] = messages(dbs)
     assert (message.title, message.body) == ("进度提醒", "单位审核：已到达。未说明")
+
+
+# --------------------------------------------------------------------------- through the broker
+
+def test_a_report_reaches_the_review_service_and_its_answer_comes_back(dbs, clients, auth, workers):
+    """Filed with notify, taken by review as an objection; with no publicity running there, review
+    answers at once, and the reporter reads the answer by reference and in their inbox."""
+    from tests.conftest import wait_for
+
+    declaration = _passed_through(dbs, UNIT, stage="unit_publicity", applicant="someone-else")
+    reference = _report(clients, declaration, headers=auth("applicant")).get_json()["reference"]
+
+    def answered():
+        body = clients["notify"].get(f"/api/v1/reports/{reference}").get_json()
+        return body if body["status"] == "answered" else None
+
+    body = wait_for("review's answer to the report", answered)
+    assert body["upheld"] is False and "公示" in body["resolution"]
+    inbox = wait_for("the answer in the reporter's inbox", lambda: [
+        m for m in clients["notify"].get("/api/v1/messages", headers=auth("applicant")).get_json()["items"]
+        if m["kind"] == "report_feedback"])
+    assert reference in inbox[0]["body"]
+
+
+def test_a_revocation_reaches_the_holders_inbox_through_the_broker(dbs, clients, auth, workers):
+    from tests.conftest import wait_for
+    from tests.integration.test_certificate import envelope_of, issue_command, run
+
+    from services.certificate.models import Certificate
+
+    command = issue_command()
+    run(dbs, envelope_of(command))
+    with dbs["certificate"].uow(readonly=True) as uow:
+        number = uow.session.scalar(select(Certificate.number).where(
+            Certificate.declaration_id == command["declaration_id"]))
+    response = clients["certificate"].post(f"/api/v1/certificates/{number}/revoke", json={"reason": "学历造假"},
+                                           headers=auth("title_office"))
+    assert response.status_code == 200
+    kinds = wait_for("both notices in the holder's inbox", lambda: (lambda k: k if len(k) == 2 else None)(sorted(
+        m["kind"] for m in clients["notify"].get("/api/v1/messages", headers=auth("applicant")).get_json()["items"])))
+    assert kinds == ["certificate_issued", "certificate_revoked"]
