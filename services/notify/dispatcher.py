@@ -1,4 +1,5 @@
-"""Sends pending deliveries over their channels, retrying failures with backoff.
+"""Sends pending deliveries over their channels, retrying failures with backoff (and releases
+the defence notices whose day has come).
 
 Each delivery row is claimed with a conditional UPDATE before sending, so
 several dispatchers (processes or threads) never send one row at the same time.
@@ -105,9 +106,12 @@ def _short(message: Message) -> str:
 
 def run(db: Database, stop: threading.Event, interval: float = 2.0) -> None:
     """The dispatcher loop, for a process of its own (or a thread beside the consumer)."""
+    from services.notify import defences
+
     channels = configured()
     while not stop.is_set():
         try:
+            defences.release_due(db)
             dispatch_due(db, channels)
         except Exception:  # noqa: BLE001 - keep dispatching after a database hiccup
             log.exception("dispatch round failed")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notify import reports, service
+from services.notify import defences, reports, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
@@ -35,6 +35,10 @@ def on_objection_resolved(uow: UnitOfWork, envelope: Envelope, data: dict[str, A
     reports.answer(uow, data)
 
 
+def on_defence_scheduled(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    defences.schedule(uow, data)
+
+
 HANDLERS = {
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
@@ -42,4 +46,5 @@ HANDLERS = {
     "certificate.issued.v1": on_certificate_issued,
     "certificate.revoked.v1": on_certificate_revoked,
     "review.objection.resolved.v1": on_objection_resolved,
+    "review.defence.scheduled.v1": on_defence_scheduled,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, utcnow
@@ -108,3 +108,21 @@ class Report(Base):
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
     organisation: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class DefenceNotice(Base):
+    """A defence notice (答辩通知) due on a day: the first about a week ahead, a reminder the day before."""
+
+    __tablename__ = "defence_notices"
+    __table_args__ = (Index("ix_defence_notices_due", "status", "due_on"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(String(36), index=True)
+    applicant: Mapped[str] = mapped_column(String(64))
+    notice: Mapped[str] = mapped_column(String(10))  # first, reminder
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    defence_at: Mapped[str] = mapped_column(String(40))  # ISO, with offset, as review gave it
+    place: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, cancelled
+    message_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

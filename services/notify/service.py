@@ -17,13 +17,14 @@ from shared.uow import UnitOfWork
 ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
 
 
-def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], sender: str | None = None) -> Message:
+def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], sender: str | None = None,
+            template: str | None = None) -> Message:
     """The inbox message, and a pending delivery per outside channel the person gave an address for.
 
     Everything is written in the caller's transaction (the event's inbox record),
     so a redelivered event adds nothing and sends nothing twice.
     """
-    rendered = templates.render(kind, data)
+    rendered = templates.render(template or kind, data)
     message = Message(id=str(uuid.uuid4()), recipient=recipient, kind=kind, title=rendered.title[:200],
                       body=rendered.body, declaration_id=data.get("declaration_id"), sender=sender,
                       created_at=utcnow())

@@ -8,7 +8,7 @@ import pytest
 from services.notify import templates
 
 KINDS = ("stage_change", "return_notice", "result", "certificate_issued", "certificate_revoked",
-         "organisation_message", "report_feedback", "defence_notice")
+         "organisation_message", "report_feedback", "defence_notice", "defence_reminder")
 
 
 def test_the_file_is_valid_json_with_every_kind():

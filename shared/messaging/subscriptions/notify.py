@@ -8,4 +8,5 @@ SUBSCRIPTIONS = (
     Subscription("notify", "on_certificate_issued", ("certificate.issued.v1",)),
     Subscription("notify", "on_certificate_revoked", ("certificate.revoked.v1",)),
     Subscription("notify", "on_objection_resolved", ("review.objection.resolved.v1",)),
+    Subscription("notify", "on_defence_scheduled", ("review.defence.scheduled.v1",)),
 )
