@@ -17,31 +17,38 @@ def ok(response: Any, status: int = 200) -> Any:
     return response.get_json()
 
 
-def act(client: Any, auth: Any, user: str, declaration_id: str, stage: str, decision: str = "approve",
-        reason: str | None = None) -> dict[str, Any]:
-    task = only_task(client, auth(user), declaration_id, stage)
-    return ok(complete(client, auth(user), task["id"], decision, reason))
+def as_headers(auth: Any, user: str | dict[str, str]) -> dict[str, str]:
+    """A demo user's name, or headers already made (headers_for)."""
+    return user if isinstance(user, dict) else auth(user)
+
+
+def act(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str, stage: str,
+        decision: str = "approve", reason: str | None = None) -> dict[str, Any]:
+    headers = as_headers(auth, user)
+    task = only_task(client, headers, declaration_id, stage)
+    return ok(complete(client, headers, task["id"], decision, reason))
 
 
 def advance_clock(client: Any, auth: Any, days: int) -> None:
     ok(client.post("/api/v1/clock/advance", headers=auth("title_office"), json={"days": days}))
 
 
-def publicise(client: Any, auth: Any, user: str, declaration_id: str, kind: str) -> dict[str, Any]:
-    return ok(client.post(f"/api/v1/declarations/{declaration_id}/publicities", headers=auth(user),
+def publicise(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str, kind: str
+              ) -> dict[str, Any]:
+    return ok(client.post(f"/api/v1/declarations/{declaration_id}/publicities", headers=as_headers(auth, user),
                           json={"kind": kind, "evidence": "notice.pdf"}), 201)
 
 
-def through_unit(client: Any, auth: Any, declaration_id: str) -> None:
-    act(client, auth, "unit", declaration_id, "unit_check")
-    act(client, auth, "unit", declaration_id, "unit_recommendation", "recommend")
-    publicise(client, auth, "unit", declaration_id, "unit")
+def through_unit(client: Any, auth: Any, declaration_id: str, unit: str | dict[str, str] = "unit") -> None:
+    act(client, auth, unit, declaration_id, "unit_check")
+    act(client, auth, unit, declaration_id, "unit_recommendation", "recommend")
+    publicise(client, auth, unit, declaration_id, "unit")
     advance_clock(client, auth, 14)
-    act(client, auth, "unit", declaration_id, "unit_recommend")
+    act(client, auth, unit, declaration_id, "unit_recommend")
 
 
-def through_departments(client: Any, auth: Any, declaration_id: str, users: tuple[str, ...] = ("dept1", "dept2")
-                        ) -> None:
+def through_departments(client: Any, auth: Any, declaration_id: str,
+                        users: tuple[str | dict[str, str], ...] = ("dept1", "dept2")) -> None:
     for user in users:
         act(client, auth, user, declaration_id, "department_check")
 
@@ -57,7 +64,7 @@ def panel_of(client: Any, auth: Any, declaration_id: str) -> list[str]:
 
 def vote_all(client: Any, auth: Any, declaration_id: str, choices: dict[str, str]) -> None:
     for expert, choice in choices.items():
-        act(client, auth, expert, declaration_id, "expert_vote", choice)
+        act(client, auth, expert_headers(auth, expert), declaration_id, "expert_vote", choice)
 
 
 def after_vote(client: Any, auth: Any, declaration_id: str) -> None:
@@ -74,3 +81,133 @@ def certificate_issued(db: Any, data: dict[str, Any]) -> None:
               "qualification_name": data["qualification_name"], "issued_on": dt.date.today().isoformat()}
     assert deliver(db, envelope("certificate.issued.v1", issued, source="certificate"),
                    "on_certificate_issued") == "done"
+
+
+# -- people beyond the demo users (extra experts, departments, a second unit reviewer) ----------
+
+def headers_for(subject: str, role: str, organisation: str | None, name: str | None = None) -> dict[str, str]:
+    """A bearer token from the development issuer's key for someone not in users.json."""
+    import time
+
+    import jwt
+
+    from shared.identity import dev_issuer
+
+    kid, key = dev_issuer.signing_key()  # TITLES_DATA_DIR is the test run's data folder
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": dev_issuer.default_issuer(), "aud": dev_issuer.DEFAULT_AUDIENCE,
+                              "sub": subject, "iat": now, "exp": now + 3600, "role": role,
+                              "name": name or subject}
+    if organisation is not None:
+        claims["org"] = organisation
+    return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
+
+
+def add_experts(db: Any, count: int, committee: str = COMMITTEE) -> list[str]:
+    """expert4, expert5, ... in the committee's pool (the demo has expert1..3)."""
+    from services.review import service
+
+    names = [f"expert{i}" for i in range(4, 4 + count)]
+    with db.uow() as uow:
+        for name in names:
+            service.add_expert(uow, committee, name, name)
+        uow.commit()
+    return names
+
+
+def expert_headers(auth: Any, expert: str) -> dict[str, str]:
+    if expert in ("expert1", "expert2", "expert3"):
+        return auth(expert)
+    return headers_for(expert, "expert", COMMITTEE)
+
+
+# -- messages from other services, through the review subscriptions ---------------------------
+
+def handle(db: Any, message_type: str, data: dict[str, Any], source: str = "declaration") -> str:
+    """Process one message as the review consumer does (inbox, the wired handlers, commit)."""
+    from services.review.bootstrap import handlers
+    from shared.messaging import topology
+    from shared.messaging.consumer import process
+
+    subscription = next(s for s in topology.subscriptions_of("review") if message_type in s.types)
+    return process(db, subscription, envelope(message_type, data, source=source), handlers()[message_type])
+
+
+def resubmit(db: Any, data: dict[str, Any], **changes: Any) -> None:
+    body = {**data, "submitted_at": "2026-06-01T09:00:00+08:00", **changes}
+    assert handle(db, "declaration.resubmitted.v1", body) == "done"
+
+
+def withdraw(db: Any, declaration_id: str) -> None:
+    assert handle(db, "declaration.withdrawn.v1", {"declaration_id": declaration_id, "applicant": "applicant",
+                                                   "at": "2026-06-01T09:00:00+08:00"}) == "done"
+
+
+def open_stages(db: Any, declaration_id: str) -> list[tuple[str, str | None]]:
+    return [(t.bpmn_id, t.organisation) for t in tasks_of(db, declaration_id) if t.status in ("ready", "claimed")]
+
+
+def outcome_of(db: Any, declaration_id: str) -> tuple[str, str | None]:
+    found = instance_of(db, declaration_id)
+    return found.status, found.outcome
+
+
+def incidents(db: Any, declaration_id: str) -> list[Any]:
+    from sqlalchemy import select
+
+    from services.review.models import Incident
+
+    with db.uow(readonly=True) as uow:
+        return list(uow.session.scalars(select(Incident).where(Incident.declaration_id == declaration_id)))
+
+
+def process_data(db: Any, declaration_id: str, stage: str) -> dict[str, Any]:
+    """The data of the instance's open task at ``stage`` (what its scripts and gateways read)."""
+    import uuid
+
+    from services.review.engine import runtime
+
+    [row] = [t for t in tasks_of(db, declaration_id, bpmn_id=stage) if t.status in ("ready", "claimed")]
+    with db.uow(readonly=True) as uow:
+        found = uow.session.get(type(instance_of(db, declaration_id)), row.instance_id)
+        workflow = runtime.SERIALIZER.deserialize_json(found.state)
+    return dict(workflow.get_task_from_id(uuid.UUID(row.id)).data)
+
+
+# -- the test clock -------------------------------------------------------------------------------
+
+def set_today(db: Any, day: dt.date) -> None:
+    """Put the review's test clock on ``day`` (noon, Beijing): test setup, so it may go back too."""
+    from services.review import clock
+    from services.review.models import ClockOffset
+    from shared.db import utcnow
+
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=clock.BEIJING)
+    with db.uow() as uow:
+        row = uow.session.get(ClockOffset, 1)
+        if row is None:
+            row = ClockOffset(id=1, offset_seconds=0)
+            uow.session.add(row)
+        row.offset_seconds = int((noon - utcnow()).total_seconds())
+        uow.commit()
+
+
+def today(db: Any) -> dt.date:
+    from services.review import clock
+
+    with db.uow(readonly=True) as uow:
+        return clock.today(uow)
+
+
+# Every flow test starts on a fixed day, so periods and deadlines do not depend on when the suite
+# runs (nor run into a year the working-day calendar does not know yet).
+START_DAY = dt.date(2026, 3, 2)
+
+
+def review_db(demo: Any, monkeypatch: Any, day: dt.date = START_DAY) -> Any:
+    """The review database with the demo data, its directory replica, and the test clock on ``day``."""
+    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
+    db = demo["review"]
+    register_directory(db)
+    set_today(db, day)
+    return db

@@ -120,9 +120,9 @@ def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message
     """Deliver a BPMN message to the instance; False if nothing waits for it."""
     incidents.ensure_running(instance)  # the consumer fails, so the broker brings it back later
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        event_definition = getattr(task.task_spec, "event_definition", None)
-        if event_definition is not None and getattr(event_definition, "name", None) == message_name:
-            this = Step("message", actor=context.causation_id.get(), element=task.task_spec.bpmn_id,
+        event_definition, element = _waits_for(task.task_spec, message_name)
+        if event_definition is not None:
+            this = Step("message", actor=context.causation_id.get(), element=element,
                         changes=payload, replay={"message": message_name, "payload": payload})
             with incidents.step(instance.id, instance.declaration_id, this, workflow):
                 # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
@@ -130,6 +130,22 @@ def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message
                 advance(uow, instance, workflow)
             return True
     return False
+
+
+def _waits_for(spec: Any, message_name: str) -> tuple[Any, str | None]:
+    """The message definition a waiting task catches by that name, and the element that catches it.
+
+    An event-based gateway holds its events' definitions itself (a MultipleEventDefinition; the
+    catch events after it have none), so the gateway is what waits for, say, a resubmission."""
+    definition = getattr(spec, "event_definition", None)
+    if definition is not None and getattr(definition, "name", None) == message_name:
+        return definition, spec.bpmn_id
+    for index, inner in enumerate(getattr(definition, "event_definitions", None) or []):
+        if getattr(inner, "name", None) == message_name:
+            outputs = getattr(spec, "outputs", [])
+            catcher = outputs[index] if index < len(outputs) else spec
+            return inner, catcher.bpmn_id or spec.bpmn_id
+    return None, None
 
 
 def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:

@@ -1,0 +1,213 @@
+"""Returns for revision (退回修改) through the diagrams: from the unit, from each department
+level, from the committee; resubmission goes through the chain again from the unit; past the
+modification deadline a return ends the declaration; withdrawal while returned or at the unit."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, after_vote, attend, certificate_issued,
+                                                   headers_for, incidents, instance_of, open_stages, outbox,
+                                                   outcome_of, panel_of, process_data, publicise, register,
+                                                   resubmit, review_db, start, through_departments,
+                                                   through_unit, today, vote_all, withdraw, advance_clock)
+
+DEPT1 = "111201010000123459"
+DEPT2 = "11120000000067890J"
+# A four-level chain above a unit of its own: L1 -> L2 -> DEPT1 -> DEPT2.
+LEVEL1, LEVEL2, DEEP_UNIT = "111201010000400001", "111201010000400002", "91120101DEEP400001"
+
+
+@pytest.fixture
+def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    return review_db(demo, monkeypatch)
+
+
+def returned(db: Any, declaration_id: str) -> list[dict[str, Any]]:
+    return outbox(db, "declaration.return_for_revision.v1", declaration_id)
+
+
+def assert_waits_for_the_applicant(db: Any, declaration_id: str) -> None:
+    assert outcome_of(db, declaration_id) == ("running", None)
+    assert open_stages(db, declaration_id) == []
+    assert incidents(db, declaration_id) == []
+
+
+def resubmitted_back_at_the_unit(db: Any, data: dict[str, Any], unit: str = UNIT) -> None:
+    """After a resubmission the chain starts again at the unit, with the stale decision cleared."""
+    resubmit(db, data)
+    assert open_stages(db, data["declaration_id"]) == [("unit_check", unit)]
+    fresh = process_data(db, data["declaration_id"], "unit_check")
+    assert (fresh["decision"], fresh["reason"]) == (None, None)
+
+
+def finish_social(client: Any, auth: Any, db: Any, data: dict[str, Any]) -> None:
+    declaration_id = data["declaration_id"]
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    panel = panel_of(client, auth, declaration_id)
+    attend(client, auth, declaration_id, panel)
+    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
+    after_vote(client, auth, declaration_id)
+    certificate_issued(db, data)
+    assert outcome_of(db, declaration_id) == ("completed", "certified")
+
+
+# -- from the unit ----------------------------------------------------------------------------
+
+def test_a_return_at_the_unit_check_waits_for_the_resubmission_then_goes_through_again(review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "附件不清晰")
+    [sent] = returned(review, declaration_id)
+    assert (sent["stage"], sent["organisation"], sent["reason"], sent["actor"]) == \
+        ("unit_check", UNIT, "附件不清晰", "unit")
+    assert_waits_for_the_applicant(review, declaration_id)
+
+    resubmitted_back_at_the_unit(review, data)
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    finish_social(client, auth, review, data)
+    assert len(returned(review, declaration_id)) == 1
+
+
+def test_a_return_when_recommending_upward_after_the_publicity(review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_check")
+    act(client, auth, "unit", declaration_id, "unit_recommendation", "recommend")
+    publicise(client, auth, "unit", declaration_id, "unit")
+    advance_clock(client, auth, 14)
+    act(client, auth, "unit", declaration_id, "unit_recommend", "return", "业绩材料需补充")
+    [sent] = returned(review, declaration_id)
+    assert (sent["stage"], sent["organisation"], sent["reason"]) == ("unit_recommend", UNIT, "业绩材料需补充")
+    assert_waits_for_the_applicant(review, declaration_id)
+    resubmitted_back_at_the_unit(review, data)
+    # A new publicity is needed the second time round: the first one was closed by the return.
+    through_unit(client, auth, declaration_id)
+    assert [s for s, _ in open_stages(review, declaration_id)] == ["department_check"]
+
+
+# -- from each department level -----------------------------------------------------------------
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_a_return_from_each_level_of_a_two_level_chain(review, clients, auth, level):
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    users = ("dept1", "dept2")
+    through_departments(client, auth, declaration_id, users[:level])
+    act(client, auth, users[level], declaration_id, "department_check", "return", f"第{level + 1}级退回")
+    [sent] = returned(review, declaration_id)
+    assert (sent["stage"], sent["organisation"], sent["reason"]) == \
+        ("department_check", (DEPT1, DEPT2)[level], f"第{level + 1}级退回")
+    assert_waits_for_the_applicant(review, declaration_id)
+
+    resubmitted_back_at_the_unit(review, data)
+    through_unit(client, auth, declaration_id)
+    assert open_stages(review, declaration_id) == [("department_check", DEPT1)]
+    through_departments(client, auth, declaration_id)
+    finish_social(client, auth, review, data)
+
+
+def test_a_return_from_each_level_of_a_four_level_chain_each_time_from_the_unit(review, clients, auth):
+    client = clients["review"]
+    register(review, LEVEL2, "department", DEPT1, "区级二层主管部门")
+    register(review, LEVEL1, "department", LEVEL2, "区级一层主管部门")
+    register(review, DEEP_UNIT, "unit", LEVEL1, "四级链单位")
+    chain = (LEVEL1, LEVEL2, DEPT1, DEPT2)
+    departments = tuple(headers_for(f"d{i}", "department", code) for i, code in enumerate(chain))
+    unit = headers_for("u-deep", "unit", DEEP_UNIT)
+    data, _ = start(review, unit_code=DEEP_UNIT)
+    declaration_id = data["declaration_id"]
+    for level in range(4):
+        through_unit(client, auth, declaration_id, unit)
+        through_departments(client, auth, declaration_id, departments[:level])
+        act(client, auth, departments[level], declaration_id, "department_check", "return", f"level {level + 1}")
+        sent = returned(review, declaration_id)
+        assert [(s["organisation"], s["reason"]) for s in sent] == \
+            [(chain[i], f"level {i + 1}") for i in range(level + 1)]
+        assert_waits_for_the_applicant(review, declaration_id)
+        resubmitted_back_at_the_unit(review, data, DEEP_UNIT)
+    through_unit(client, auth, declaration_id, unit)
+    through_departments(client, auth, declaration_id, departments)
+    finish_social(client, auth, review, data)
+
+
+# -- from the committee ------------------------------------------------------------------------
+
+def test_a_return_at_committee_acceptance_goes_back_through_the_whole_chain(review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance", "return", "不符合申报条件说明")
+    [sent] = returned(review, declaration_id)
+    assert (sent["stage"], sent["organisation"], sent["reason"]) == \
+        ("committee_acceptance", COMMITTEE, "不符合申报条件说明")
+    assert_waits_for_the_applicant(review, declaration_id)
+    resubmitted_back_at_the_unit(review, data)
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    finish_social(client, auth, review, data)
+
+
+# -- the modification deadline -----------------------------------------------------------------
+
+def test_a_return_past_the_modification_deadline_ends_the_declaration_not_accepted(review, clients, auth):
+    client = clients["review"]
+    yesterday = (today(review) - dt.timedelta(days=1)).isoformat()
+    data, _ = start(review, modification_deadline=yesterday)
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "too late")
+    assert returned(review, declaration_id) == []
+    assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
+    [done] = outbox(review, "review.completed.v1", declaration_id)
+    assert done["outcome"] == "not_accepted"
+
+
+def test_the_test_clock_passing_the_deadline_makes_the_next_return_final(review, clients, auth):
+    client = clients["review"]
+    deadline = today(review) + dt.timedelta(days=20)
+    data, _ = start(review, modification_deadline=deadline.isoformat())
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "on the deadline day still fine")
+    assert len(returned(review, declaration_id)) == 1
+    resubmitted_back_at_the_unit(review, data)
+    through_unit(client, auth, declaration_id)  # moves the clock 14 days: still before the deadline
+    advance_clock(client, auth, 7)  # now past it
+    act(client, auth, "dept1", declaration_id, "department_check", "return", "past the deadline")
+    assert len(returned(review, declaration_id)) == 1
+    assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
+    assert [d["outcome"] for d in outbox(review, "review.completed.v1", declaration_id)] == ["not_accepted"]
+
+
+# -- withdrawal ---------------------------------------------------------------------------------
+
+def test_a_withdrawal_while_returned_ends_the_declaration_withdrawn(review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    act(client, auth, "dept1", declaration_id, "department_check", "return", "请补充")
+    withdraw(review, declaration_id)
+    assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
+    assert [d["outcome"] for d in outbox(review, "review.completed.v1", declaration_id)] == ["withdrawn"]
+    assert incidents(review, declaration_id) == []
+
+
+def test_a_withdrawal_at_the_unit_ends_the_declaration_withdrawn_and_cancels_the_task(review, clients, auth):
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    withdraw(review, declaration_id)
+    assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
+    assert open_stages(review, declaration_id) == []
+    assert [d["outcome"] for d in outbox(review, "review.completed.v1", declaration_id)] == ["withdrawn"]
+    task = clients["review"].get("/api/v1/tasks", headers=auth("unit"),
+                                 query_string={"declaration_id": declaration_id}).get_json()["items"]
+    assert task == []
