@@ -135,6 +135,13 @@ def _signer(found: SigningMaterial):  # noqa: ANN202 - pyhanko's SimpleSigner
         return signer
 
 
+def ensure_ready() -> SigningMaterial:
+    """At start: create the development material if needed, and fail early on a key that does not load."""
+    found = material()
+    _signer(found)
+    return found
+
+
 def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津") -> bytes:
     """The PDF with a PAdES signature over the whole document."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter

@@ -270,3 +270,14 @@ def test_public_verification_is_rate_limited(dbs, apps, monkeypatch):
         assert other.status_code == 404
     finally:
         apps["certificate"].extensions.pop("certificate.verify_rate", None)
+
+
+def test_a_signing_key_that_does_not_load_stops_the_service_at_start(dbs, tmp_path, monkeypatch):
+    from services.certificate import bootstrap
+
+    (tmp_path / "key.pem").write_text("not a key")
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    monkeypatch.setenv("CERTIFICATE_SIGNING_KEY", str(tmp_path / "key.pem"))
+    monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(tmp_path / "cert.pem"))
+    with pytest.raises(Exception):
+        bootstrap.create_app(dbs["certificate"])
