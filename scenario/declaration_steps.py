@@ -32,7 +32,7 @@ def submit_declaration(client: Client, step: Callable[[str], None], mode: str = 
     wait_for("the profile snapshot", drafted)
     step(f"declaration {declaration_id} drafted with the profile snapshot")
     fill(client, declaration_id, activity)
-    step("declaration filled: education and years in its snapshot, achievements, required materials")
+    step("declaration filled: eligible from the profile snapshot, achievements, required materials")
     client.call("applicant", "POST", "declaration", f"/api/v1/declarations/{declaration_id}/submit")
     step("declaration submitted to the work unit")
     return declaration_id
@@ -59,12 +59,13 @@ def discard_leftover_drafts(client: Client, activity_id: str, step: Callable[[st
 
 
 def fill(client: Client, declaration_id: str, activity: dict[str, Any]) -> None:
-    """Fill what the activity requires: eligibility data in this declaration's snapshot (the profile
-    is not changed), the minimum number of each achievement item type, and the required materials."""
+    """Fill what the activity requires: the minimum number of each achievement item type and the
+    required materials. Education, years and titles come from the profile's snapshot as taken."""
     url = f"/api/v1/declarations/{declaration_id}"
+    eligibility = client.call("applicant", "GET", "declaration", url + "/eligibility")
+    if not eligibility["eligible"]:
+        raise Fatal("the profile does not meet the normal category: " + "; ".join(eligibility["failures"]))
     client.call("applicant", "PATCH", "declaration", url, json={
-        "snapshot": {"educations": [{"education_level": "大学本科"}],
-                     "titles": [{"qualification_name": "工程师", "obtained_on": "2015-07-01"}]},
         "materials": {m["code"]: _filled(m) for m in activity.get("required_materials") or []},
     })
     for kind in activity.get("item_types") or []:

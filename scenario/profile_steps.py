@@ -48,6 +48,12 @@ def ensure_profile(client: Client, step: Callable[[str], None]) -> None:
             "appointment": {"post": "工程师", "appointed_on": "2018-01-01", "proof_kind": "appointment_letter",
                             "proof_id": _upload(client, "appointment.pdf", DEMO_PDF)}})
         step("applicant gave qualifications and the appointment letter")
+    if not any(c["kind"] == "title" for c in profile["certificates"]):
+        # The eligibility for 高级工程师 counts the years since 工程师 from this certificate.
+        client.call("applicant", "POST", "profile", "/api/v1/profile/certificates", expect=(201,), json={
+            "kind": "title", "name": "工程师", "level": "中级", "obtained_by": "review", "issued_on": "2015-07-01",
+            "issuer": "天津市人力资源和社会保障局", "attachment_id": _upload(client, "title.pdf", DEMO_PDF)})
+        step("applicant recorded the title certificate 工程师 (2015)")
     completeness = client.call("applicant", "GET", "profile", "/api/v1/profile/completeness")
     if not completeness["ready"]:
         raise ScenarioFailed("the profile is still incomplete: "

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.declaration import clock, eligibility
+from services.declaration import clock, eligibility, profile_check
 from services.declaration.models import Activity, Declaration, DeclarationItem
 from shared.errors import DomainError, FieldError, NotFound
 from shared.uow import UnitOfWork
@@ -20,6 +20,9 @@ SERIES_SECTIONS = {
     "中小学教师": ("school_teacher", ("school_stage", "teaching_subject")),
     "卫生": ("health", ("practice_certificate_number", "practice_category")),
 }
+# Section fields the profile already holds (资历信息): the snapshot's value counts, so the
+# applicant is not asked twice for what the profile accepted.
+FROM_SNAPSHOT_QUALIFICATION = ("school_stage",)
 
 
 def item_types(activity: Activity | None) -> dict[str, dict[str, Any]]:
@@ -125,7 +128,8 @@ def _missing(values: dict[str, Any], spec: list[dict[str, Any]]) -> list[str]:
 
 def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity | None) -> list[FieldError]:
     """Everything the activity and the category require, as one list of failures."""
-    errors: list[FieldError] = []
+    # First what the profile service reported missing (its rules, not repeated here).
+    errors: list[FieldError] = profile_check.missing(declaration.snapshot)
 
     def fail(field: str, rule: str, message: str) -> None:
         errors.append(FieldError(field, rule, message))
@@ -149,7 +153,10 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
         fail("employer_proof", "required", "enterprise direct declaration needs the employer's proof (企业证明)")
     if declaration.series in SERIES_SECTIONS:
         section, needed = SERIES_SECTIONS[declaration.series]
-        given = (declaration.sections or {}).get(section) or {}
+        given = dict((declaration.sections or {}).get(section) or {})
+        qualification = (declaration.snapshot or {}).get("qualification") or {}
+        for name in FROM_SNAPSHOT_QUALIFICATION:
+            given[name] = given.get(name) or qualification.get(name)
         missing = [name for name in needed if not given.get(name)]
         if missing:
             fail(f"sections.{section}", "required", f"the {section} section needs {', '.join(missing)} "

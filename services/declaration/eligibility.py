@@ -3,8 +3,10 @@
 The table (shared/demo/eligibility.json, or the file ELIGIBILITY_RULES names) is
 data the city title office edits each year; code only evaluates it. It reads the
 declaration's own snapshot, so an applicant corrects it there, not in the profile.
-Snapshot fields read: ``educations`` [{education_level}], ``professional_years``
-or ``first_professional_work_date``, ``titles`` [{qualification_name, obtained_on}].
+It reads the sections as the profile service sends them (shared/contracts/profile.py):
+``educations`` [{level}] with the profile's level codes, ``qualification``
+{first_professional_work_date, non_professional_years, professional_years} and
+``certificates`` [{kind, name, issued_on}] (titles and exam qualifications).
 """
 from __future__ import annotations
 
@@ -40,11 +42,17 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
+# The profile's education level codes (services/profile/rules.py) that the table names otherwise.
+PROFILE_LEVELS = {"technical_secondary": "secondary"}
+# Certificates that hold a qualification name: titles, and qualifications from national exams (以考代评).
+QUALIFYING_CERTIFICATES = ("title", "professional_qualification")
+
+
 def _education(snapshot: dict[str, Any], rules: dict[str, Any]) -> str | None:
-    ranks, aliases = rules["education_ranks"], rules["education_aliases"]
+    ranks, aliases = rules["education_ranks"], {**rules["education_aliases"], **PROFILE_LEVELS}
     best = None
     for record in snapshot.get("educations") or []:
-        raw = record.get("education_level") or record.get("level")
+        raw = record.get("level")
         code = raw if raw in ranks else aliases.get(raw)
         if code and (best is None or ranks[code] > ranks[best]):
             best = code
@@ -52,14 +60,23 @@ def _education(snapshot: dict[str, Any], rules: dict[str, Any]) -> str | None:
 
 
 def _professional_years(snapshot: dict[str, Any], on: dt.date) -> int | None:
-    if isinstance(snapshot.get("professional_years"), (int, float)):
-        return int(snapshot["professional_years"])
-    started = _date(snapshot.get("first_professional_work_date"))
-    return _whole_years(started, on) if started else None
+    """Whole years from the first professional work to the day of the check, minus non-professional years
+    (the profile's rule); the snapshot's computed figure only when the date is missing."""
+    qualification = snapshot.get("qualification") or {}
+    started = _date(qualification.get("first_professional_work_date"))
+    if started is None:
+        given = qualification.get("professional_years")
+        return int(given) if isinstance(given, (int, float)) else None
+    try:
+        away = float(qualification.get("non_professional_years") or 0)
+    except (TypeError, ValueError):
+        away = 0.0
+    return max(0, int(_whole_years(started, on) - away))
 
 
 def _years_since_title(snapshot: dict[str, Any], name: str, on: dt.date) -> int | None:
-    dates = [_date(t.get("obtained_on")) for t in snapshot.get("titles") or [] if t.get("qualification_name") == name]
+    dates = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
+             if c.get("kind") in QUALIFYING_CERTIFICATES and c.get("name") == name]
     dates = [d for d in dates if d]
     return _whole_years(min(dates), on) if dates else None
 

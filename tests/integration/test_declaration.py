@@ -45,10 +45,16 @@ def declare(clients, headers, **changes):
     return clients["declaration"].post("/api/v1/declarations", headers=headers, json={**DECLARATION, **changes})
 
 
-# What the demo activity requires for submission: eligibility data in the snapshot,
-# one project item and the work summary.
-ELIGIBLE = {"educations": [{"education_level": "大学本科"}],
-            "titles": [{"qualification_name": "工程师", "obtained_on": "2015-07-01"}]}
+# What the demo activity requires for submission: in this declaration's copy of the profile
+# (the profile service's sections) what the profile reported missing and the eligibility data,
+# then one project item and the work summary.
+ELIGIBLE = {"basic": {"gender": "male", "date_of_birth": "1988-06-12", "mobile": "13800138000",
+                      "photo_id": "photo-in-the-snapshot"},
+            "educations": [{"level": "bachelor", "before_work": True}],
+            "qualification": {"specialty": "软件工程", "first_professional_work_date": "2013-07-15",
+                              "non_professional_years": 0,
+                              "appointment": {"proof_kind": "appointment_letter", "proof_id": "letter"}},
+            "certificates": [{"kind": "title", "name": "工程师", "level": "中级", "issued_on": "2015-07-01"}]}
 COMPLETE = {"snapshot": ELIGIBLE, "materials": {"work_summary": {"fields": {"summary": "十年软件研发"}}}}
 PROJECT = {"item_type": "project", "fields": {"title": "城市职称系统", "role": "负责人"}, "representative": True}
 

@@ -89,7 +89,7 @@ def test_independent_appointment_only_where_the_catalogue_allows(clients, auth, 
                    422, "level", "appointable")
     drafted(demo, declaration_id)
     clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=auth("applicant"), json={
-        "snapshot": {"educations": [{"education_level": "博士研究生"}]}})
+        "snapshot": {"educations": [{"level": "doctorate"}]}})
     submitted = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
                                             headers=auth("applicant"))
     assert submitted.status_code == 200, submitted.get_json()

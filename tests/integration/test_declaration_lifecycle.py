@@ -186,9 +186,9 @@ def test_eligibility_explains_the_failing_rule(clients, auth, demo):
     drafted(demo, declaration_id)
     url = f"/api/v1/declarations/{declaration_id}"
     clients["declaration"].patch(url, headers=auth("applicant"), json={"snapshot": {
-        "educations": [{"education_level": "大学本科"}],
-        "titles": [{"qualification_name": "工程师", "obtained_on": (clock.today() - dt.timedelta(days=400))
-                    .isoformat()}]}})
+        "educations": [{"level": "bachelor"}],
+        "certificates": [{"kind": "title", "name": "工程师", "issued_on": (clock.today() - dt.timedelta(days=400))
+                          .isoformat()}]}})
     result = clients["declaration"].get(url + "/eligibility", headers=auth("applicant")).get_json()
     assert result["eligible"] is False and result["rule"] == "工程/高级工程师"
     assert any("has 1 years" in f for f in result["failures"])
