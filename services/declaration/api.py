@@ -311,6 +311,19 @@ class Declarations(MethodView):
             return declaration
 
 
+@blp.route("/declarations/at-my-organisation")
+class AtMyOrganisation(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, DeclarationPage)
+    @require_roles("unit", "department", "committee", "title_office")
+    def get(self, query):
+        """Declarations at, or having passed through, my organisation (staff only), most recently changed
+        first; each opens with GET /declarations/{id} under the same rule."""
+        with database().uow(readonly=True) as uow:
+            items, total = service.at_my_organisation(uow, current_principal(), query["page"], query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
+
+
 def _detail(uow, declaration) -> dict:  # noqa: ANN001
     detail = {name: getattr(declaration, name) for name in DeclarationOut().fields if name != "withdrawable"}
     detail["withdrawable"] = declaration.status in ("submitted", "in_review") and declaration.unit_claimed_at is None

@@ -16,6 +16,10 @@ def on_snapshot_refused(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any
     service.snapshot_refused(uow, data["declaration_id"], data["reason"])
 
 
+def on_identity_corrected(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.identity_corrected(uow, data)
+
+
 def on_stage_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
     service.stage_changed(uow, data)
 
@@ -40,6 +44,7 @@ HANDLERS = {
     "declaration.return_for_revision.v1": on_return_for_revision,
     "profile.snapshot.taken.v1": on_snapshot_taken,
     "profile.snapshot.refused.v1": on_snapshot_refused,
+    "profile.identity.corrected.v1": on_identity_corrected,
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
     "review.completed.v1": on_review_completed,

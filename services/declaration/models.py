@@ -115,6 +115,9 @@ class Declaration(Base):
     sections: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # school_teacher, health
     materials: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # code -> {fields, attachments}
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    # The snapshot's registered unit (locked in the snapshot): where a submission goes first,
+    # kept as a column so staff lists can select by it.
+    unit_code: Mapped[str | None] = mapped_column(String(18), index=True, nullable=True)
     refusal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The latest return (退回): shown to the applicant until they resubmit.
     return_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.declaration import activities, catalogue, clock, content
@@ -140,9 +140,29 @@ def organisations_passed(uow: UnitOfWork, declaration: Declaration) -> set[str]:
         TrailEntry.declaration_id == declaration.id, TrailEntry.organisation.is_not(None)))}
     if declaration.stage_organisation:
         passed.add(declaration.stage_organisation)
-    if declaration.submitted_at is not None and declaration.snapshot:
-        passed.add(declaration.snapshot.get("unit_code"))  # a submission goes to the unit first
+    if declaration.submitted_at is not None and declaration.unit_code:
+        passed.add(declaration.unit_code)  # a submission goes to the unit first
     return passed
+
+
+def _passed_through(organisation: str) -> Any:
+    """The condition of organisations_passed as a query: at, or having passed through, ``organisation``."""
+    return or_(Declaration.stage_organisation == organisation,
+               and_(Declaration.submitted_at.is_not(None), Declaration.unit_code == organisation),
+               Declaration.id.in_(select(TrailEntry.declaration_id).where(TrailEntry.organisation == organisation)))
+
+
+def at_my_organisation(uow: UnitOfWork, principal: Principal, page: int,
+                       per_page: int) -> tuple[list[Declaration], int]:
+    """Staff's list: every declaration they may open (the rule of ``visible``), newest activity first."""
+    if principal.role not in STAFF or not principal.organisation:
+        raise Forbidden.on("role", "staff_only", "only staff of an organisation have this list (仅限机构工作人员)")
+    where = _passed_through(principal.organisation)
+    total = uow.session.scalar(select(func.count()).select_from(Declaration).where(where)) or 0
+    items = uow.session.scalars(select(Declaration).where(where)
+                                .order_by(Declaration.updated_at.desc(), Declaration.id)
+                                .offset((page - 1) * per_page).limit(per_page))
+    return list(items), total
 
 
 def visible(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:
@@ -290,6 +310,7 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any
         return
     # A copy of its own: later profile edits never reach it, and its edits never reach the profile.
     declaration.snapshot = dict(snapshot)
+    declaration.unit_code = snapshot.get("unit_code")
     chosen = uow.session.get(Activity, declaration.activity_id) if declaration.activity_id else None
     if chosen is not None and chosen.mode == "independent_review" \
             and snapshot.get("unit_code") != activities.owner(chosen):
@@ -300,6 +321,23 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any
     declaration.status = "draft"
     if declaration.category == "normal":
         content.check_eligibility(declaration)
+
+
+def identity_corrected(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    """The title office corrected the applicant's registered identity. A snapshot stays as it was taken
+    (it is independent of the profile); each live declaration holding one notes the correction in its
+    trail, so the applicant and the staff who see it know the registered data changed."""
+    live = uow.session.scalars(select(Declaration).where(Declaration.applicant == data["subject"],
+                                                         Declaration.live_slot.is_not(None)))
+    term = {"name": "name (姓名)", "id_number": "ID number (证件号码)"}.get(data["field"], data["field"])
+    for declaration in live:
+        if declaration.snapshot is None:
+            continue  # still preparing: its snapshot, when it comes, carries the corrected data
+        uow.session.add(TrailEntry(
+            declaration_id=declaration.id, kind="identity", actor=data["by"], decision="identity_corrected",
+            reason=f"the title office corrected the registered {term} from {data['old']} to {data['new']}: "
+                   f"{data['reason']}; this declaration keeps the data of its snapshot (身份信息已更正)",
+            at=_at(data["at"])))
 
 
 def snapshot_refused(uow: UnitOfWork, declaration_id: str, reason: str) -> None:

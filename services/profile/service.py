@@ -137,9 +137,14 @@ def correct_identity(uow: UnitOfWork, actor: Principal, subject: str, data: dict
                 parse_resident_id(changes["id_number"])
             except InvalidIdentifier as exc:
                 raise DomainError.on("id_number", exc.rule, exc.message) from None
+    at = dt.datetime.now(dt.timezone.utc)
     for field, new in changes.items():
-        uow.session.add(IdentityCorrection(subject=subject, field=field, old_value=getattr(profile, field),
-                                           new_value=new, reason=reason, corrected_by=actor.subject))
+        old = getattr(profile, field)
+        uow.session.add(IdentityCorrection(subject=subject, field=field, old_value=old, new_value=new,
+                                           reason=reason, corrected_by=actor.subject, corrected_at=at))
+        # Snapshots already taken stay as they are; services that care react to the event.
+        uow.publish("profile.identity.corrected.v1", {"subject": subject, "field": field, "old": old, "new": new,
+                                                      "reason": reason, "by": actor.subject, "at": at.isoformat()})
         setattr(profile, field, new)
     if "id_number" in changes:
         _fill_from_id(profile)

@@ -1,7 +1,7 @@
 """Messages of the profile service (people and the directory)."""
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from shared.contracts.fields import identifier, text
+from shared.contracts.fields import identifier, text, timestamp
 
 ORG_KINDS = ("unit", "department", "committee", "title_office")
 
@@ -86,6 +86,19 @@ class SnapshotRefused(Schema):
     reason = text()
 
 
+class IdentityCorrected(Schema):
+    """The title office corrected an applicant's registered name or ID number (one event per field).
+    Snapshots already taken keep their data; other services decide how to react."""
+
+    subject = identifier()
+    field = fields.String(required=True, validate=validate.OneOf(("name", "id_number")))
+    old = text()
+    new = text()
+    reason = text()
+    by = identifier()
+    at = timestamp()
+
+
 class TakeSnapshot(Schema):
     declaration_id = identifier()
     applicant = identifier()
@@ -96,6 +109,7 @@ class Events:
         "profile.organisation.registered.v1": OrganisationRegistered,
         "profile.snapshot.taken.v1": SnapshotTaken,
         "profile.snapshot.refused.v1": SnapshotRefused,
+        "profile.identity.corrected.v1": IdentityCorrected,
     }
 
 

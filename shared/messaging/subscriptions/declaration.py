@@ -4,6 +4,7 @@ from shared.messaging.subscriptions.base import Subscription
 SUBSCRIPTIONS = (
     Subscription("declaration", "on_snapshot_taken", ("profile.snapshot.taken.v1",)),
     Subscription("declaration", "on_snapshot_refused", ("profile.snapshot.refused.v1",)),
+    Subscription("declaration", "on_identity_corrected", ("profile.identity.corrected.v1",)),
     Subscription("declaration", "on_stage_changed", ("review.stage.changed.v1",)),
     Subscription("declaration", "on_decision_recorded", ("review.decision.recorded.v1",)),
     Subscription("declaration", "on_review_completed", ("review.completed.v1",)),
