@@ -6,6 +6,7 @@
     titles consume SERVICE        run a service's message consumer
     titles relay SERVICE          run a service's outbox relay
     titles scheduler              run the review service's timer scheduler
+    titles dispatch               run the notify service's e-mail and SMS dispatcher
     titles run                    migrate, deploy, seed and start everything (embedded default)
     titles scenario               drive one declaration to a certificate over HTTP
     titles dead-letters QUEUE [--replay]
@@ -97,6 +98,14 @@ def dead_letters(parser: argparse.ArgumentParser, queue: str, replay: bool, limi
     return 0
 
 
+def dispatch() -> None:
+    from services.notify import dispatcher
+    from services.notify.bootstrap import database
+
+    db = database()
+    _until_signalled("notify", lambda stop: dispatcher.run(db, stop))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="titles", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"run a service's {'consumer' if name == 'consume' else 'outbox relay'}")
         p.add_argument("service", choices=SERVICES)
     sub.add_parser("scheduler", help="run the review timer scheduler")
+    sub.add_parser("dispatch", help="run the notify e-mail and SMS dispatcher")
     p_run = sub.add_parser("run", help="start the whole system on the embedded default")
     p_run.add_argument("--no-seed", action="store_true", help="skip the demonstration data")
     p_dead = sub.add_parser("dead-letters", help="list or replay a queue's dead letters")
@@ -134,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         relay(args.service)
     elif args.command == "scheduler":
         scheduler()
+    elif args.command == "dispatch":
+        dispatch()
     elif args.command == "run":
         from shared import supervisor
 

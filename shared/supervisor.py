@@ -2,7 +2,8 @@
 
 Migrates, deploys the diagrams, loads the demonstration data, then starts the
 development identity issuer, the five HTTP services under gunicorn, each
-service's consumer and outbox relay, and the review scheduler. Ctrl-C (or
+service's consumer and outbox relay, the review scheduler and the notify
+dispatcher (e-mail and SMS). Ctrl-C (or
 SIGTERM) stops every process it started; if any process dies, it stops the
 rest and exits non-zero, so a failure is never silent.
 """
@@ -54,6 +55,7 @@ def commands() -> list[tuple[str, str, list[str]]]:
         procs.append((f"{service}-consumer", service, titles + ["consume", service]))
         procs.append((f"{service}-relay", service, titles + ["relay", service]))
     procs.append(("review-scheduler", "review", titles + ["scheduler"]))
+    procs.append(("notify-dispatcher", "notify", titles + ["dispatch"]))
     return procs
 
 

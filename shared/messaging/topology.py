@@ -23,6 +23,7 @@ from shared.messaging.subscriptions import SUBSCRIPTIONS, Subscription
 __all__ = ["SUBSCRIPTIONS", "Subscription", "declare", "subscriptions_of"]
 
 DEAD_LETTER_EXCHANGE = "titles.dead"
+UNROUTED = "titles.unrouted"
 # Backoff before each retry: on RabbitMQ a message waits in <queue>.retry.<n>
 # for this long (queue TTL), then is dead-lettered back to its queue.
 # TITLES_RETRY_DELAYS_MS overrides them (comma-separated), e.g. for tests.
@@ -43,13 +44,26 @@ def named(name: str) -> str:
 
 
 def exchange(name: str) -> Exchange:
-    kind = "topic" if name.endswith(".events") else "direct"
-    return Exchange(named(name), type=kind, durable=True)
+    if name.endswith(".events"):
+        # An event nobody subscribes to (yet) is not an error: the alternate
+        # exchange keeps it in `titles.unrouted` instead of the broker returning
+        # it, which would hold up the publisher's outbox. A command that no
+        # queue takes is still returned (mandatory) and retried.
+        return Exchange(named(name), type="topic", durable=True,
+                        arguments={"alternate-exchange": named(UNROUTED)})
+    return Exchange(named(name), type="direct", durable=True)
 
 
 def exchanges() -> list[Exchange]:
     names = {f"{s}.events" for s in SERVICES} | {c.exchange for c in CONTRACTS.values()}
-    return [exchange(n) for n in sorted(names)] + [Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True)]
+    return ([Exchange(named(UNROUTED), type="fanout", durable=True)] + [exchange(n) for n in sorted(names)]
+            + [Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True)])
+
+
+def unrouted_queue() -> Queue:
+    """Events that matched no subscription, kept for operators rather than dropped."""
+    return Queue(named(UNROUTED), exchange=Exchange(named(UNROUTED), type="fanout", durable=True),
+                 routing_key="", durable=True)
 
 
 def queue_type() -> str:
@@ -97,7 +111,7 @@ def retry_queue(sub: Subscription, attempt: int) -> Queue:
 
 
 def all_queues(on_rabbitmq: bool) -> list[Queue]:
-    queues: list[Queue] = []
+    queues: list[Queue] = [unrouted_queue()] if on_rabbitmq else []
     for sub in SUBSCRIPTIONS:
         queues.append(main_queue(sub, on_rabbitmq))
         queues.append(dead_queue(sub))

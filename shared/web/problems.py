@@ -58,10 +58,9 @@ def from_http_exception(error: HTTPException) -> Response:
             location, _, field = entry["field"].partition(".")
             if location in ("json", "query", "form", "files", "headers", "view_args") and field:
                 entry["field"], entry["in"] = field, location
-    headers = dict(data.get("headers") or {})
-    if error.code == 401 and "WWW-Authenticate" not in headers:
-        www = error.get_headers()
-        headers.update({k: v for k, v in www if k.lower() == "www-authenticate"})
+    # Keep what the exception says in its own headers (WWW-Authenticate, Retry-After, Allow, ...).
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
     detail = data.get("message") or error.description
     if error.code == 422 and errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

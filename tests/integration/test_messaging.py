@@ -310,3 +310,31 @@ def test_dead_letters_can_be_listed_and_replayed_once_the_cause_is_fixed(dbs, br
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_an_event_nobody_subscribes_to_is_kept_aside_and_does_not_hold_up_the_outbox(dbs, broker_url):
+    """On RabbitMQ an unrouted event goes to titles.unrouted (alternate exchange), not back to the relay."""
+    if not broker_url.startswith("amqp"):
+        pytest.skip("alternate exchanges are a RabbitMQ feature; the embedded transport drops unbound events")
+    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=issued())
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        # A routing key no queue is bound to, on an events exchange: published, not returned.
+        publisher.publish(envelope.id, envelope.type, "certificate.events", "certificate.nobody.v1",
+                          envelope.to_json())
+        publisher.close()
+        with connection.channel() as channel:
+            kept = topology.unrouted_queue()(channel).get(no_ack=True)
+    assert kept is not None and Envelope.from_json(kept.body).id == envelope.id
+
+
+def test_a_command_no_queue_takes_is_returned_to_the_relay(dbs, broker_url):
+    if not broker_url.startswith("amqp"):
+        pytest.skip("mandatory returns are a RabbitMQ feature")
+    envelope = Envelope(type="certificate.issue.v1", source="review", data={})
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        with pytest.raises(relay.Unroutable):
+            publisher.publish(envelope.id, envelope.type, "certificate.commands", "certificate.nobody.v1",
+                              envelope.to_json())
+        publisher.close()

@@ -27,7 +27,7 @@ GUNICORN_CONF = "deploy/gunicorn.conf.py"
 
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
 INFRA = ("postgres", "rabbitmq")
-TITLES_SUBCOMMANDS = {"migrate", "deploy", "seed", "consume", "relay", "scheduler"}
+TITLES_SUBCOMMANDS = {"migrate", "deploy", "seed", "consume", "relay", "scheduler", "dispatch"}
 DEMO_SERVICES = {"dev-issuer", "seed"}
 ONE_SHOT = {"migrate", "seed"}
 REQUIRED_APP_ENV = ("DATABASE_URL", "BROKER_URL", "OIDC_ISSUER", "OIDC_JWKS_URL", "OIDC_AUDIENCE")
@@ -193,7 +193,7 @@ def depends(svc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ services present
 
 def test_every_process_has_a_service(services):
-    expected = set(INFRA) | {"migrate", "review-scheduler"} | DEMO_SERVICES
+    expected = set(INFRA) | {"migrate", "review-scheduler", "notify-dispatcher"} | DEMO_SERVICES
     for name in SERVICES:
         expected |= {name, f"{name}-consumer", f"{name}-relay"}
     missing = sorted(expected - set(services))
@@ -417,6 +417,8 @@ def test_titles_commands_are_known(services):
                 assert args[0] == service, f"{name}: runs `titles {sub} {args[0]}` but TITLES_SERVICE={service}"
             elif sub == "scheduler":
                 assert service == "review", f"{name}: the scheduler belongs to the review service"
+            elif sub == "dispatch":
+                assert service == "notify", f"{name}: the dispatcher belongs to the notify service"
             elif sub == "migrate":
                 unknown = [a for a in args if a not in SERVICES]
                 assert not unknown, f"{name}: `titles migrate` of unknown services {unknown}"

@@ -78,7 +78,7 @@ def test_queue_names_carry_the_namespace_and_rabbitmq_arguments(monkeypatch):
     assert retry.queue_arguments["x-dead-letter-routing-key"] == queue.name
     assert topology.main_queue(sub, on_rabbitmq=False).queue_arguments is None
     names = [q.name for q in topology.all_queues(on_rabbitmq=True)]
-    assert len(names) == len(set(names)) == len(topology.SUBSCRIPTIONS) * 4
+    assert len(names) == len(set(names)) == len(topology.SUBSCRIPTIONS) * 4 + 1  # + titles.unrouted
 
 
 def test_database_urls_from_pattern_override_or_embedded_default(monkeypatch, tmp_path):
