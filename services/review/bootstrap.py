@@ -32,7 +32,9 @@ def create_app(db: Database | None = None, verifier: TokenVerifier | None = None
 
 
 def handlers() -> dict:
-    return incidents.guarded(snapshots.recording(dict(HANDLERS)))
+    # The submission is kept outside the guarded savepoint: a review that fails to start
+    # (an incident) still has the declaration as submitted when the retry starts it.
+    return snapshots.recording(incidents.guarded(dict(HANDLERS)))
 
 
 def deploy(db: Database) -> list[tuple[str, str, bool]]:

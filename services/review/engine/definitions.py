@@ -15,6 +15,7 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import select
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from services.review.engine.messages import INBOUND, OUTBOUND
@@ -37,7 +38,8 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
 # An ISO 8601 duration, date(-time) or cycle written bare: a timer expression is
 # Python, so it must be quoted ("P5D"), else it fails only when reached (pitfall 1).
-_DURATION = r"P(?:\d+[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?"
+# A duration, or what was meant as one with the designators misplaced ("PT5D").
+_DURATION = r"P(?:\d+[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?|P[\dYMWDTHS.,]*\d[\dYMWDTHS.,]*"
 _DATE = r"\d{4}-\d{2}-\d{2}(?:T[\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)?"
 _BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_DATE}))?")
 # Evaluation modes and the process that runs each.
@@ -124,6 +126,10 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
                 problems.append(Problem(file_name, event.get("id"), "timer_expression",
                                         f"timer expression {text!r} must be a Python expression: "
                                         f"quote a literal ISO 8601 value ('\"P5D\"')"))
+            elif isinstance(tree.body, ast.Constant) and not _valid_timer(kind, tree.body.value):
+                problems.append(Problem(file_name, event.get("id"), "timer_expression",
+                                        f"timer value {tree.body.value!r} is not an ISO 8601 "
+                                        f"{'repeating interval' if kind == 'timeCycle' else 'date or duration'}"))
     problems.extend(_script_rules(file_name, root))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") not in OPERATIONS:
@@ -131,6 +137,20 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
             problems.append(Problem(file_name, task.get("id"), "known_operation",
                                     f"service operation {operator.get('id')!r} is not one of {', '.join(OPERATIONS)}"))
     return problems
+
+
+def _valid_timer(kind: str, value: Any) -> bool:
+    """Whether a literal timer value parses as the engine will parse it when the timer is reached."""
+    if not isinstance(value, str):
+        return False
+    try:
+        if kind == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:  # noqa: BLE001 - the engine's parsers raise bare Exceptions
+        return False
+    return True
 
 
 # Scripts are simple expressions and assignments (pitfall 10: the engine is no sandbox).

@@ -114,18 +114,20 @@ def record(uow: UnitOfWork, failure: StepFailed) -> Incident:
     existing = uow.session.scalar(select(Incident).where(
         key, Incident.element == failure.element, Incident.task_id == failure.step.task_id)
         if failure.step.task_id else select(Incident).where(key, Incident.element == failure.element))
+    # A start that failed saved no instance: its id would name nothing.
+    instance_id = None if failure.step.source == "start" else failure.instance_id
     if existing is not None:
         existing.attempts += 1
         existing.error, existing.step = failure.error, failure.step.replay
         incident = existing
     else:
-        incident = Incident(instance_id=failure.instance_id, declaration_id=failure.declaration_id,
+        incident = Incident(instance_id=instance_id, declaration_id=failure.declaration_id,
                             source=failure.step.source, element=failure.element, task_id=failure.step.task_id,
                             step=failure.step.replay, error=failure.error, status="open", attempts=1,
                             created_at=utcnow())
         uow.session.add(incident)
-    if failure.instance_id:
-        instance = uow.session.get(Instance, failure.instance_id, with_for_update=True)
+    if instance_id:
+        instance = uow.session.get(Instance, instance_id, with_for_update=True)
         if instance is not None and not instance.has_incident:
             instance.has_incident = True
     uow.session.flush()
@@ -177,7 +179,7 @@ def get(uow: UnitOfWork, incident_id: int, lock: bool = False) -> Incident:
 def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
     """Re-run the failed step. Raises StepFailed (to be recorded apart) if it fails again."""
     from services.review import service
-    from services.review.engine import runtime
+    from services.review.engine import definitions, runtime
     from services.review.models import Definition, Task
     from shared.identity.principal import Principal
 
@@ -203,7 +205,10 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
             runtime.fire_timers(uow, instance, workflow)
     elif incident.source == "start":
         if uow.session.scalar(select(Instance.id).where(Instance.declaration_id == incident.declaration_id)) is None:
-            definition = uow.session.get(Definition, replay["definition_id"])
+            # No instance was saved, so there is no version to stay on: the fix of a start that
+            # failed is a newer version of the process, and the retry starts on the latest one.
+            failed_on = uow.session.get(Definition, replay["definition_id"])
+            definition = definitions.latest(uow, failed_on.process_id)
             runtime.start(uow, definition, incident.declaration_id, replay["applicant"], replay["data"])
     else:
         raise Conflict.on("incident_id", "retryable", f"incident source {incident.source!r} cannot be retried")

@@ -1,0 +1,239 @@
+"""``titles-bpmn``: validate, deploy, versions, diff and migrate, as a designer runs them."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.review import bpmn_cli
+
+SOCIAL_REVIEW = Path(__file__).resolve().parents[2] / "bpmn" / "social_review.bpmn"
+UNIT = "91120101MA05K1XT13"
+
+# unit check -> a script -> wait for the certificate -> a quoted timer -> end.
+SMALL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="definitions_cli_test" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:message id="msg_issued" name="certificate.issued" />
+  <bpmn:process id="cli_test" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_unit" name="unit"><bpmn:flowNodeRef>unit_check</bpmn:flowNodeRef></bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start" name="Start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="unit_check" name="Unit check">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="organisation" value="unit_code" />
+        <spiffworkflow:property name="decisions" value="approve" />
+        <spiffworkflow:property name="stage" value="unit_check" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:scriptTask id="score" name="Score">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>score = 1</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:intermediateCatchEvent id="issued" name="Certificate issued">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="issued_def" messageRef="msg_issued" />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="cooling_off" name="Cooling off">
+      <bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="cooling_off_timer">
+        <bpmn:timeDuration>"P5D"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done" name="Done"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="unit_check" />
+    <bpmn:sequenceFlow id="f2" sourceRef="unit_check" targetRef="score" />
+    <bpmn:sequenceFlow id="f3" sourceRef="score" targetRef="issued" />
+    <bpmn:sequenceFlow id="f4" sourceRef="issued" targetRef="cooling_off" />
+    <bpmn:sequenceFlow id="f5" sourceRef="cooling_off" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def edited(old: str, new: str, text: str = SMALL) -> str:
+    assert text.count(old) >= 1, old
+    return text.replace(old, new)
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = bpmn_cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# -- validate -------------------------------------------------------------------------------
+
+def test_validate_accepts_the_shipped_diagrams(capsys):
+    files = [str(SOCIAL_REVIEW)] + [str(p) for p in sorted(SOCIAL_REVIEW.parent.glob("*.bpmn"))
+                                    if p != SOCIAL_REVIEW]
+    code, out, _ = run(capsys, "validate", *files)
+    assert code == 0, out
+    assert f"{SOCIAL_REVIEW}: ok (social_review)" in out.splitlines()
+    assert len(out.splitlines()) == len(files)
+
+
+def test_validate_accepts_the_small_diagram(tmp_path, capsys):
+    path = write(tmp_path, "cli_test.bpmn", SMALL)
+    assert run(capsys, "validate", path) == (0, f"{path}: ok (cli_test)\n", "")
+
+
+@pytest.mark.parametrize("old, new, element, rule, words", [
+    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDuration>PT5D</bpmn:timeDuration>",
+     "cooling_off", "timer_expression", "'PT5D'"),
+    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', '<bpmn:timeDuration>"PT5D"</bpmn:timeDuration>',
+     "cooling_off", "timer_expression", "not an ISO 8601"),  # quoted, but the engine could not read it
+    ('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_unit" name="janitor">',
+     "lane_unit", "known_role", "'janitor'"),
+    ('<bpmn:message id="msg_issued" name="certificate.issued" />',
+     '<bpmn:message id="msg_issued" name="certificate.printed" />', "issued", "known_message",
+     "'certificate.printed'"),
+    ("<bpmn:script>score = 1</bpmn:script>", "<bpmn:script>import os\nscore = 1</bpmn:script>",
+     "score", "simple_script", "Import"),
+    ("<bpmn:script>score = 1</bpmn:script>", "<bpmn:script>score = __import__('os').getpid()</bpmn:script>",
+     "score", "simple_script", "__import__"),
+])
+def test_validate_rejects_naming_the_file_the_element_and_the_rule(tmp_path, capsys, old, new, element, rule,
+                                                                   words):
+    path = write(tmp_path, "broken.bpmn", edited(old, new))
+    code, out, _ = run(capsys, "validate", path)
+    assert code == 1
+    [line] = out.splitlines()
+    assert line.startswith(f"{path}: {element}: {rule}: "), line
+    assert words in line
+
+
+def test_validate_reports_every_file_and_every_problem(tmp_path, capsys):
+    good = write(tmp_path, "good.bpmn", SMALL)
+    bare_timer = edited('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDuration>P5D</bpmn:timeDuration>")
+    both = edited('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_unit" name="janitor">', bare_timer)
+    bad = write(tmp_path, "bad.bpmn", both)
+    missing = str(tmp_path / "missing.bpmn")
+    code, out, _ = run(capsys, "validate", good, bad, missing)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{good}: ok (cli_test)"
+    assert [line.split(": ")[1:3] for line in lines[1:3]] == [["lane_unit", "known_role"],
+                                                             ["cooling_off", "timer_expression"]]
+    assert lines[3].startswith(f"{missing}: -: readable:")
+
+
+# -- deploy, versions, diff, migrate -----------------------------------------------------------
+
+@pytest.fixture
+def db(dbs: dict[str, Any]) -> Any:
+    return dbs["review"]  # the command reads the same REVIEW_DATABASE_URL
+
+
+def deployed(db: Any) -> list[tuple[str, str]]:
+    from services.review.models import Definition
+
+    with db.uow(readonly=True) as uow:
+        return [(d.process_id, d.id) for d in uow.session.scalars(select(Definition).order_by(Definition.deployed_at))]
+
+
+def start(db: Any, definition_id: str) -> str:
+    from services.review.engine import runtime
+    from services.review.models import Definition
+
+    declaration_id = str(uuid.uuid4())
+    with db.uow() as uow:
+        runtime.start(uow, uow.session.get(Definition, definition_id), declaration_id, "applicant",
+                      {"unit_code": UNIT, "declaration_id": declaration_id})
+        uow.commit()
+    return declaration_id
+
+
+def running_on(db: Any, declaration_id: str) -> str:
+    from services.review.models import Instance
+
+    with db.uow(readonly=True) as uow:
+        return uow.session.scalar(select(Instance.definition_id).where(Instance.declaration_id == declaration_id))
+
+
+# v2: the unit check becomes a unit review (another element id), the score changes, a task is renamed.
+V2 = (SMALL.replace("unit_check", "unit_review")
+      .replace('<spiffworkflow:property name="stage" value="unit_review" />',
+               '<spiffworkflow:property name="stage" value="unit_check" />')
+      .replace("score = 1", "score = 2").replace('name="Cooling off"', 'name="Objection period"'))
+
+
+def test_deploy_versions_diff_and_a_refused_migration(db, tmp_path, capsys):
+    from services.review.engine import definitions
+
+    v1_path = write(tmp_path, "cli_test.bpmn", SMALL)
+    code, out, _ = run(capsys, "deploy", v1_path)
+    v1 = definitions.content_hash(SMALL.encode("utf-8"))
+    assert (code, out.splitlines()) == (0, [f"{v1_path}: ok (cli_test)", f"deployed {v1_path} cli_test {v1[:12]}"])
+    code, out, _ = run(capsys, "deploy", v1_path)
+    assert (code, out.splitlines()[-1]) == (0, f"unchanged {v1_path} cli_test {v1[:12]}")
+    # An invalid diagram is reported and nothing is stored.
+    bad = write(tmp_path, "bad.bpmn", edited('name="unit">', 'name="janitor">'))
+    code, out, _ = run(capsys, "deploy", bad)
+    assert code == 1 and "lane_unit: known_role" in out
+    assert deployed(db) == [("cli_test", v1)]
+
+    declaration_id = start(db, v1)
+    (tmp_path / "v2").mkdir()
+    v2_path = write(tmp_path / "v2", "cli_test.bpmn", V2)
+    assert run(capsys, "deploy", v2_path)[0] == 0
+    v2 = definitions.content_hash(V2.encode("utf-8"))
+    assert deployed(db) == [("cli_test", v1), ("cli_test", v2)]
+
+    code, out, _ = run(capsys, "versions")
+    assert code == 0
+    lines = [line.split() for line in out.splitlines()]
+    assert [(line[0], line[1], line[-1]) for line in lines] == [("cli_test@1", v1[:12], "1"),
+                                                                ("cli_test@2", v2[:12], "0")]
+
+    code, out, _ = run(capsys, "diff", "cli_test@1", v2[:8])
+    assert code == 0
+    lines = out.splitlines()
+    assert "+ unit_review (userTask) Unit check" in lines
+    assert "- unit_check (userTask) Unit check" in lines
+    assert "~ score (scriptTask) content" in lines
+    assert "~ cooling_off (intermediateCatchEvent) name" in lines
+    assert {line.split()[1] for line in lines if line.startswith("~")} == {
+        "score", "cooling_off", "f1", "f2", "lane_unit"}
+    assert run(capsys, "diff", "cli_test@1", "cli_test@1")[1] == "no change to the process (layout aside)\n"
+    code, _, err = run(capsys, "diff", "cli_test@1", "cli_test@9")
+    assert code == 2 and "no version cli_test@9" in err
+
+    # The running task on unit_check would be lost on v2: refused, with the reason, and nothing moves.
+    code, out, err = run(capsys, "migrate", declaration_id, "cli_test@2")
+    assert code == 2 and out == ""
+    assert "no_lost_tasks" in err and "running task on element 'unit_check' would be lost" in err
+    assert running_on(db, declaration_id) == v1
+    code, _, err = run(capsys, "migrate", declaration_id, "cli_test@1")
+    assert code == 2 and "already runs on that version" in err
+    code, _, err = run(capsys, "migrate", "no-such-instance", "cli_test@2")
+    assert code == 2 and "no review process no-such-instance" in err
+
+
+def test_migrate_moves_an_instance_whose_running_task_survives(db, tmp_path, capsys):
+    from services.review.engine import definitions
+
+    v1_path = write(tmp_path, "cli_test.bpmn", SMALL)
+    assert run(capsys, "deploy", v1_path)[0] == 0
+    declaration_id = start(db, definitions.content_hash(SMALL.encode("utf-8")))
+    v2_text = SMALL.replace("score = 1", "score = 2")
+    (tmp_path / "v2").mkdir()
+    assert run(capsys, "deploy", write(tmp_path / "v2", "cli_test.bpmn", v2_text))[0] == 0
+    v2 = definitions.content_hash(v2_text.encode("utf-8"))
+    code, out, _ = run(capsys, "migrate", declaration_id, "cli_test@2")
+    assert code == 0 and out.startswith("migrated ") and f"to {v2[:12]}" in out
+    assert running_on(db, declaration_id) == v2
+    code, out, _ = run(capsys, "versions")
+    assert [line.split()[-1] for line in out.splitlines()] == ["0", "1"]
