@@ -256,12 +256,28 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
         "category": declaration.category, "panel_size": chosen.panel_size if chosen else 1,
         "submitted_at": declaration.submitted_at.isoformat(),
         "settings": activities.settings(chosen, declaration.level),
+        # What reviewers read in their tasks, frozen as of this submission.
+        "content": submitted_content(uow, declaration),
     }
     if chosen is not None:
         # The Beijing day of the deadline (the contract's date); the instant is in settings.
         data["modification_deadline"] = chosen.modification_deadline.astimezone(clock.BEIJING).date().isoformat()
     uow.publish(message_type, data, correlation_id=declaration.id)
     return declaration
+
+
+def submitted_content(uow: UnitOfWork, declaration: Declaration) -> dict[str, Any]:
+    return {
+        "snapshot": declaration.snapshot,
+        "items": [{"id": item.id, "item_type": item.item_type, "fields": item.fields,
+                   "attachments": item.attachments, "representative": item.representative}
+                  for item in content.items(uow, declaration.id)],
+        "exception_claims": declaration.exception_claims,
+        "employer_proof": declaration.employer_proof,
+        "sections": declaration.sections,
+        "materials": declaration.materials,
+        "eligibility": declaration.eligibility,
+    }
 
 
 def withdraw(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:

@@ -28,6 +28,9 @@ class Submitted(Schema):
     submitted_at = timestamp()
     # The activity's settings the review process needs (added; optional for old producers).
     modification_deadline = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))
+    content = fields.Dict(load_default=None, metadata={
+        "description": "the declaration as submitted: profile snapshot, items, exception claims, employer's "
+                       "proof, series sections, required materials (attachments by reference)"})
     settings = fields.Dict(load_default=None, metadata={"description": "activity settings: defence levels, "
                                                                         "publicity days, service levels, ..."})
 
