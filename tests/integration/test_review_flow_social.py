@@ -6,15 +6,13 @@ from typing import Any
 import pytest
 
 from tests.integration.review_flow_helpers import (act, after_vote, attend, certificate_issued, instance_of,
-                                                   ok, outbox, panel_of, register_directory, start,
+                                                   ok, outbox, panel_of, review_db, start,
                                                    through_departments, through_unit, vote_all)
 
 
 @pytest.fixture
 def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
-    register_directory(demo["review"])
-    return demo["review"]
+    return review_db(demo, monkeypatch)  # the test clock on a fixed day: no calendar year runs out
 
 
 def test_the_whole_social_review_ends_certified(review, clients, auth):

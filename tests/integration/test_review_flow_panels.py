@@ -1,0 +1,164 @@
+"""Expert panels through the diagram: vote and attendance boundaries in integer arithmetic (two
+thirds of 5 and of 7 are not whole), abstentions, and recusal (回避) before and after the draw."""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from tests.integration.review_flow_helpers import (COMMITTEE, act, add_experts, attend, expert_headers, ok,
+                                                   open_stages, outcome_of, panel_of, review_db, start,
+                                                   tasks_of, through_departments, through_unit, vote_all)
+
+APPLICANT_ID = "120101198806120032"
+
+
+@pytest.fixture
+def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    db = review_db(demo, monkeypatch)
+    add_experts(db, 4)  # expert1..expert7
+    return db
+
+
+def to_the_meeting(client: Any, auth: Any, db: Any, panel_size: int = 7) -> tuple[str, list[str]]:
+    data, _ = start(db, panel_size=panel_size)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    panel = panel_of(client, auth, declaration_id)
+    assert len(panel) == panel_size
+    return declaration_id, panel
+
+
+def tally(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]:
+    return ok(client.get(f"/api/v1/declarations/{declaration_id}/tally", headers=auth("committee")))
+
+
+def voting_opened_for(db: Any, declaration_id: str) -> list[str]:
+    return sorted(t.assignee for t in tasks_of(db, declaration_id, bpmn_id="expert_vote"))
+
+
+# -- votes: agree*3 >= present*2 -------------------------------------------------------------------
+
+@pytest.mark.parametrize("present,agree,disagree,abstain,passed", [
+    (7, 5, 2, 0, True),    # 15 >= 14: exactly two thirds rounded up
+    (7, 4, 3, 0, False),   # 12 < 14: one fewer
+    (7, 5, 0, 2, True),
+    (7, 4, 0, 3, False),   # abstaining is not agreeing
+    (5, 4, 1, 0, True),    # 12 >= 10 (five of seven present: quorate)
+    (5, 3, 1, 1, False),   # 9 < 10
+])
+def test_the_vote_passes_at_two_thirds_of_those_present_in_integers(review, clients, auth, present, agree,
+                                                                    disagree, abstain, passed):
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review)
+    attending = panel[:present]
+    attend(client, auth, declaration_id, attending)
+    choices = ["agree"] * agree + ["disagree"] * disagree + ["abstain"] * abstain
+    vote_all(client, auth, declaration_id, dict(zip(attending, choices)))
+    counts = tally(client, auth, declaration_id)
+    assert (counts["members"], counts["present"], counts["agree"], counts["disagree"], counts["abstain"]) == \
+        (7, present, agree, disagree, abstain)
+    if passed:
+        assert [s for s, _ in open_stages(review, declaration_id)] == ["result_publicity"]
+        assert outcome_of(review, declaration_id) == ("running", None)
+    else:
+        assert open_stages(review, declaration_id) == []
+        assert outcome_of(review, declaration_id) == ("completed", "not_passed")
+
+
+# -- attendance: present*3 >= members*2 -----------------------------------------------------------
+
+@pytest.mark.parametrize("members,present,quorate", [(7, 5, True), (7, 4, False), (5, 4, True), (5, 3, False)])
+def test_the_meeting_needs_two_thirds_of_the_panel_present(review, clients, auth, members, present, quorate):
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=members)
+    attend(client, auth, declaration_id, panel[:present])
+    view = panel_of_view(client, auth, declaration_id)
+    assert [(len(m["members"]), len(m["present"]), m["quorate"]) for m in view["attendance"]] == \
+        [(members, present, quorate)]
+    if quorate:
+        assert voting_opened_for(review, declaration_id) == sorted(panel[:present])
+        return
+    # Not quorate: no vote opens; the meeting is held again and its attendance recorded anew.
+    assert voting_opened_for(review, declaration_id) == []
+    assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
+    attend(client, auth, declaration_id, panel[:present + 1])
+    assert voting_opened_for(review, declaration_id) == sorted(panel[:present + 1])
+
+
+def panel_of_view(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]:
+    return ok(client.get(f"/api/v1/declarations/{declaration_id}/panel", headers=auth("committee")))
+
+
+# -- recusal --------------------------------------------------------------------------------------
+
+def declare_conflict(client: Any, auth: Any, expert: str, id_number: str = APPLICANT_ID) -> None:
+    ok(client.post("/api/v1/conflicts", headers=expert_headers(auth, expert),
+                   json={"id_number": id_number, "reason": "近亲属"}), 201)
+
+
+def test_an_expert_with_a_declared_conflict_is_never_drawn(review, clients, auth):
+    from services.review.engine import operations
+
+    client = clients["review"]
+    declare_conflict(client, auth, "expert5")
+    declare_conflict(client, auth, "expert6", id_number="120101199001010011")  # someone else's conflict
+    with review.uow() as uow:
+        for attempt in range(30):
+            panel = operations.draw_panel(uow, f"draw-{attempt}", COMMITTEE, 5, APPLICANT_ID)
+            assert "expert5" not in panel and len(set(panel)) == 5
+        uow.rollback()
+
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=6)
+    assert sorted(panel) == ["expert1", "expert2", "expert3", "expert4", "expert6", "expert7"]
+    view = panel_of_view(client, auth, declaration_id)
+    assert "expert5" not in view["pool"] and len(view["pool"]) == 6
+    # The draw is recorded with its seed: the seed and the recorded pool give the same panel again.
+    assert random.Random(view["seed"]).sample(view["pool"], 6) == view["panel"]
+
+
+def test_a_panel_cannot_be_filled_when_too_many_experts_recused(review, clients, auth):
+    client = clients["review"]
+    declare_conflict(client, auth, "expert5")
+    data, _ = start(review, panel_size=7)
+    through_unit(client, auth, data["declaration_id"])
+    through_departments(client, auth, data["declaration_id"])
+    task = [t for t in tasks_of(review, data["declaration_id"], bpmn_id="committee_acceptance")][0]
+    response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=auth("committee"),
+                           json={"decision": "approve"})
+    assert response.status_code == 409, response.get_json()
+    assert [e["rule"] for e in response.get_json()["errors"]] == ["pool_large_enough"]
+    assert open_stages(review, data["declaration_id"]) == [("committee_acceptance", COMMITTEE)]
+
+
+def test_recusal_after_the_draw_removes_the_expert_from_the_meeting_and_the_quorum(review, clients, auth):
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=5)
+    leaving, staying = panel[0], panel[1:]
+    outsider = next(e for e in (f"expert{i}" for i in range(1, 8)) if e not in panel)
+    refused = client.post(f"/api/v1/declarations/{declaration_id}/panel/recusal",
+                          headers=expert_headers(auth, outsider), json={"reason": "not mine"})
+    assert refused.status_code == 403
+    ok(client.post(f"/api/v1/declarations/{declaration_id}/panel/recusal", headers=expert_headers(auth, leaving),
+                   json={"reason": "曾为申报人导师"}), 201)
+    assert panel_of_view(client, auth, declaration_id)["recused"] == [leaving]
+
+    # A recused expert cannot be recorded present; the quorum is two thirds of the four remaining.
+    response = client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=auth("committee"),
+                           json={"present": panel[:3]})
+    assert response.status_code == 422 and response.get_json()["errors"][0]["rule"] == "panel_member"
+    attend(client, auth, declaration_id, staying[:3])  # 3*3 >= 4*2
+    assert voting_opened_for(review, declaration_id) == sorted(staying[:3])
+    view = panel_of_view(client, auth, declaration_id)
+    assert (sorted(view["attendance"][0]["members"]), view["attendance"][0]["quorate"]) == (sorted(staying), True)
+
+    # After the meeting nobody recuses any more.
+    late = client.post(f"/api/v1/declarations/{declaration_id}/panel/recusal",
+                       headers=expert_headers(auth, staying[0]), json={})
+    assert late.status_code == 409 and late.get_json()["errors"][0]["rule"] == "before_meeting"
+    vote_all(client, auth, declaration_id, {e: "agree" for e in staying[:3]})
+    counts = tally(client, auth, declaration_id)
+    assert (counts["members"], counts["present"], counts["agree"]) == (4, 3, 3)
