@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (UNIT, act, add_experts, after_vote, attend, certificate_issued,
-                                                   complete, headers_for, incidents, instance_of, ok, only_task,
-                                                   open_stages, outbox, outcome_of, panel_of, register, resubmit,
-                                                   review_db, start, tasks_of, through_departments, through_unit,
-                                                   vote_all)
+from tests.integration.review_flow_helpers import (UNIT, act, add_experts, certificate_issued, complete,
+                                                   headers_for, incidents, instance_of, ok, only_task, open_stages,
+                                                   outbox, outcome_of, register, resubmit, review_db, start,
+                                                   tasks_of, through_departments, through_unit)
 
 DEPT1 = "111201010000123459"
 DEPT2 = "11120000000067890J"

@@ -2,14 +2,15 @@
 thirds of 5 and of 7 are not whole), abstentions, and recusal (回避) before and after the draw."""
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (COMMITTEE, act, add_experts, attend, expert_headers, ok,
+from tests.integration.review_flow_helpers import (COMMITTEE, act, add_experts, attend, expert_headers, ok, outbox,
                                                    open_stages, outcome_of, panel_of, review_db, start,
-                                                   tasks_of, through_departments, through_unit, vote_all)
+                                                   tasks_of, through_departments, through_unit, today, vote_all)
 
 APPLICANT_ID = "120101198806120032"
 
@@ -162,3 +163,34 @@ def test_recusal_after_the_draw_removes_the_expert_from_the_meeting_and_the_quor
     vote_all(client, auth, declaration_id, {e: "agree" for e in staying[:3]})
     counts = tally(client, auth, declaration_id)
     assert (counts["members"], counts["present"], counts["agree"]) == (4, 3, 3)
+
+
+# -- defence (答辩) for the levels that require it ----------------------------------------------------
+
+def test_a_level_that_requires_a_defence_schedules_it_a_week_ahead_before_the_meeting(review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review, level="正高级", panel_size=5)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    assert open_stages(review, declaration_id) == [("schedule_defence", COMMITTEE)]
+    day = today(review)
+    too_soon = client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
+                           json={"at": f"{day + dt.timedelta(days=6)}T09:00:00+08:00", "place": "第一会议室"})
+    assert too_soon.status_code == 422 and too_soon.get_json()["errors"][0]["rule"] == "week_ahead"
+    at = day + dt.timedelta(days=7)
+    ok(client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
+                   json={"at": f"{at}T09:00:00+08:00", "place": "第一会议室"}))
+    [notice] = outbox(review, "review.defence.scheduled.v1", declaration_id)
+    assert (notice["first_notice_on"], notice["reminder_on"], notice["place"]) == \
+        (day.isoformat(), (at - dt.timedelta(days=1)).isoformat(), "第一会议室")
+    assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
+    assert panel_of_view(client, auth, declaration_id)["defences"][0]["place"] == "第一会议室"
+
+
+def test_a_level_without_a_defence_goes_straight_to_the_meeting(review, clients, auth):
+    client = clients["review"]
+    declaration_id, _ = to_the_meeting(client, auth, review, panel_size=5)
+    assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
+    assert outbox(review, "review.defence.scheduled.v1", declaration_id) == []

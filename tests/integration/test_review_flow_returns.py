@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, after_vote, attend, certificate_issued,
-                                                   headers_for, incidents, instance_of, open_stages, outbox,
-                                                   outcome_of, panel_of, process_data, publicise, register,
-                                                   resubmit, review_db, start, through_departments,
-                                                   through_unit, today, vote_all, withdraw, advance_clock)
+from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, advance_clock, after_vote, attend,
+                                                   certificate_issued, headers_for, incidents, ok, only_task,
+                                                   open_stages, outbox, outcome_of, panel_of, process_data,
+                                                   publicise, register, resubmit, review_db, start, tasks_of,
+                                                   through_departments, through_unit, today, vote_all, withdraw)
 
 DEPT1 = "111201010000123459"
 DEPT2 = "11120000000067890J"
@@ -66,11 +66,20 @@ def test_a_return_at_the_unit_check_waits_for_the_resubmission_then_goes_through
         ("unit_check", UNIT, "附件不清晰", "unit")
     assert_waits_for_the_applicant(review, declaration_id)
 
-    resubmitted_back_at_the_unit(review, data)
+    amended = {**data, "specialty": "software engineering"}
+    resubmitted_back_at_the_unit(review, amended)
+    # The unit sees the amended declaration and, in the trail, its own return.
+    task = only_task(client, auth("unit"), declaration_id, "unit_check")
+    context = ok(client.get(f"/api/v1/tasks/{task['id']}/context", headers=auth("unit")))
+    assert context["declaration"]["content"]["specialty"] == "software engineering"
+    assert [(t["stage"], t["decision"], t["reason"]) for t in context["trail"]] == \
+        [("unit_check", "return", "附件不清晰")]
     through_unit(client, auth, declaration_id)
     through_departments(client, auth, declaration_id)
     finish_social(client, auth, review, data)
     assert len(returned(review, declaration_id)) == 1
+    [issue] = outbox(review, "certificate.issue.v1", declaration_id)
+    assert issue["specialty"] == "software engineering"  # the certificate names what was amended
 
 
 def test_a_return_when_recommending_upward_after_the_publicity(review, clients, auth):
@@ -171,6 +180,13 @@ def test_a_return_past_the_modification_deadline_ends_the_declaration_not_accept
     assert done["outcome"] == "not_accepted"
 
 
+def test_on_the_deadline_day_itself_a_return_still_lets_the_applicant_amend(review, clients, auth):
+    data, _ = start(review, modification_deadline=today(review).isoformat())
+    act(clients["review"], auth, "unit", data["declaration_id"], "unit_check", "return", "last day")
+    assert len(returned(review, data["declaration_id"])) == 1
+    assert_waits_for_the_applicant(review, data["declaration_id"])
+
+
 def test_the_test_clock_passing_the_deadline_makes_the_next_return_final(review, clients, auth):
     client = clients["review"]
     deadline = today(review) + dt.timedelta(days=20)
@@ -185,6 +201,25 @@ def test_the_test_clock_passing_the_deadline_makes_the_next_return_final(review,
     assert len(returned(review, declaration_id)) == 1
     assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
     assert [d["outcome"] for d in outbox(review, "review.completed.v1", declaration_id)] == ["not_accepted"]
+
+
+def test_a_resubmission_brings_the_amended_category_and_an_extended_deadline(review, clients, auth):
+    client = clients["review"]
+    first_deadline = today(review) + dt.timedelta(days=20)
+    data, _ = start(review, modification_deadline=first_deadline.isoformat())
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "请按破格条件申报")
+    extended = first_deadline + dt.timedelta(days=40)  # the committee extended the modification deadline
+    resubmit(review, {**data, "category": "exception", "modification_deadline": extended.isoformat()})
+    [task] = [t for t in tasks_of(review, declaration_id, bpmn_id="unit_check") if t.status == "ready"]
+    assert task.summary["category"] == "exception"
+    assert process_data(review, declaration_id, "unit_check")["modification_deadline"] == extended.isoformat()
+    through_unit(client, auth, declaration_id)
+    advance_clock(client, auth, 10)  # past the first deadline, before the extended one
+    assert today(review) > first_deadline
+    act(client, auth, "dept1", declaration_id, "department_check", "return", "still open for amendment")
+    assert len(returned(review, declaration_id)) == 2
+    assert_waits_for_the_applicant(review, declaration_id)
 
 
 # -- withdrawal ---------------------------------------------------------------------------------
