@@ -188,8 +188,8 @@ def test_a_task_is_assigned_to_a_colleague_of_the_same_organisation_and_role(rev
 def as_submitted(context: dict[str, Any]) -> dict[str, Any]:
     """The submitted fields of a task's declaration (the consumer adds the contract's defaults)."""
     content = context["declaration"]["content"]
-    return {key: value for key, value in content.items() if key not in ("modification_deadline", "settings")
-            or value is not None}
+    defaults = ("modification_deadline", "settings", "content")
+    return {key: value for key, value in content.items() if key not in defaults or value is not None}
 
 
 def test_a_task_shows_the_declaration_as_submitted_and_the_trail(review, clients, auth):
