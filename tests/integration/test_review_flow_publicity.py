@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (UNIT, act, advance_clock, complete, handle, ok, only_task,
-                                                   open_stages, outbox, outcome_of, publicise, review_db, start,
-                                                   today)
+from tests.integration.review_flow_helpers import (UNIT, act, advance_clock, attend, complete, handle, ok,
+                                                   only_task, open_stages, outbox, outcome_of, panel_of, publicise,
+                                                   review_db, start, through_departments, through_unit, today,
+                                                   vote_all)
 
 # A Wednesday: five working days from it end on Monday 2026-10-12 (1-7 October are the holiday,
 # Saturday 10 October is a working day made up for it: 调休).
@@ -117,3 +118,27 @@ def test_a_report_when_no_publicity_runs_is_answered_at_once(review, clients, au
     assert handle(review, "notify.report.filed.v1", report, source="notify") == "done"
     [answer] = outbox(review, "review.objection.resolved.v1", data["declaration_id"])
     assert (answer["report_reference"], answer["upheld"]) == ("JB-2026-0002", False)
+
+
+def test_an_upheld_objection_to_the_result_publicity_withholds_the_result(review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    panel = panel_of(client, auth, declaration_id)
+    attend(client, auth, declaration_id, panel)
+    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
+    shown = publicise(client, auth, "committee", declaration_id, "result")
+    objection = ok(client.post(f"/api/v1/publicities/{shown['id']}/objections", headers=auth("committee"),
+                               json={"content": "评审程序违规"}), 201)
+    ok(client.post(f"/api/v1/objections/{objection['id']}/resolve", headers=auth("committee"),
+                   json={"upheld": True, "resolution": "经查属实"}))
+    advance_clock(client, auth, 14)
+    task = only_task(client, auth("committee"), declaration_id, "report_results")
+    refused = complete(client, auth("committee"), task["id"], "approve")
+    assert refused.status_code == 422 and rules(refused) == ["objection_upheld"]
+    assert complete(client, auth("committee"), task["id"], "reject").status_code == 200
+    assert outcome_of(review, declaration_id) == ("completed", "withheld")
+    assert outbox(review, "certificate.issue.v1", declaration_id) == []

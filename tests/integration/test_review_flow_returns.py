@@ -246,3 +246,13 @@ def test_a_withdrawal_at_the_unit_ends_the_declaration_withdrawn_and_cancels_the
     task = clients["review"].get("/api/v1/tasks", headers=auth("unit"),
                                  query_string={"declaration_id": declaration_id}).get_json()["items"]
     assert task == []
+
+
+def test_a_withdrawal_at_the_unit_after_a_resubmission_ends_it_withdrawn(review, clients, auth):
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    act(clients["review"], auth, "unit", declaration_id, "unit_check", "return", "请补充")
+    resubmitted_back_at_the_unit(review, data)
+    withdraw(review, declaration_id)
+    assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
+    assert [t.status for t in tasks_of(review, declaration_id, bpmn_id="unit_check")] == ["completed", "cancelled"]
