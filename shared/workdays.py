@@ -36,6 +36,14 @@ def _overrides(path: str | None) -> dict[int, tuple[frozenset[dt.date], frozense
     return years
 
 
+# Fixed-date public holidays, the only ones a provisional year can know in advance.
+_FIXED_HOLIDAYS = ((1, 1), (5, 1), (10, 1), (10, 2), (10, 3))
+
+
+def provisional() -> bool:
+    return os.environ.get("TITLES_WORKDAYS_PROVISIONAL") == "1"
+
+
 def is_workday(day: dt.date) -> bool:
     override = _overrides(os.environ.get("TITLES_WORKDAYS_FILE")).get(day.year)
     if override is not None:
@@ -46,6 +54,8 @@ def is_workday(day: dt.date) -> bool:
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError as exc:
+        if provisional():
+            return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
         raise UnknownYear(f"the working-day calendar has no data for {day.year}; add it to "
                           "shared/data/workdays.json (节假日安排)") from exc
 

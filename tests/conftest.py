@@ -22,6 +22,8 @@ from sqlalchemy import create_engine, text
 RUN_ID = uuid.uuid4().hex[:8]
 # Short retry backoff so retry and dead-letter paths finish within a test.
 os.environ.setdefault("TITLES_RETRY_DELAYS_MS", "200,400,800")
+# Test clocks run into years whose holidays are not announced yet (see shared/workdays.py).
+os.environ.setdefault("TITLES_WORKDAYS_PROVISIONAL", "1")
 POSTGRES = os.environ.get("TEST_POSTGRES_URL")
 RABBITMQ = os.environ.get("TEST_BROKER_URL")
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")

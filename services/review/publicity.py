@@ -20,7 +20,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
-from shared.workdays import add_workdays, is_workday
+from shared.workdays import UnknownYear, add_workdays, is_workday
 
 KINDS = ("unit", "result")
 
@@ -56,10 +56,17 @@ def _record(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: st
     starts_on = starts_on or today
     if starts_on < today:
         raise DomainError.on("starts_on", "not_past", "a publicity cannot start in the past (公示开始日期不能早于今天)")
-    if not any(is_workday(starts_on + dt.timedelta(days=i)) for i in range(15)):
-        raise DomainError.on("starts_on", "calendar", "no working day follows the start date (工作日历)")
+    try:
+        if not any(is_workday(starts_on + dt.timedelta(days=i)) for i in range(15)):
+            raise DomainError.on("starts_on", "calendar", "no working day follows the start date (工作日历)")
+    except UnknownYear as exc:
+        raise Conflict.on("starts_on", "calendar", str(exc)) from exc
+    try:
+        ends_on = period(starts_on, working_days)
+    except UnknownYear as exc:
+        raise Conflict.on("starts_on", "calendar", f"{exc}; the publicity's end cannot be computed yet") from exc
     found = Publicity(declaration_id=declaration_id, kind=kind, organisation=principal.organisation or "",
-                      starts_on=starts_on, ends_on=period(starts_on, working_days), working_days=working_days,
+                      starts_on=starts_on, ends_on=ends_on, working_days=working_days,
                       evidence=evidence, status="running", started_by=principal.subject)
     uow.session.add(found)
     uow.session.flush()

@@ -26,7 +26,8 @@ def test_five_working_days_over_the_national_day_holiday():
     assert workdays.add_workdays(D(2026, 11, 28), 1) == D(2026, 11, 30)  # a Saturday start moves on
 
 
-def test_an_unknown_year_is_an_error_not_a_guess():
+def test_an_unknown_year_is_an_error_not_a_guess(monkeypatch):
+    monkeypatch.delenv("TITLES_WORKDAYS_PROVISIONAL", raising=False)  # the suite sets it; production does not
     with pytest.raises(workdays.UnknownYear, match="2031"):
         workdays.is_workday(D(2031, 5, 6))
 
@@ -44,3 +45,13 @@ def test_a_year_can_be_added_by_data_before_the_package_knows_it(tmp_path, monke
 def test_count_must_be_positive():
     with pytest.raises(ValueError):
         workdays.add_workdays(D(2026, 9, 30), 0)
+
+
+def test_a_provisional_calendar_only_where_asked_for(monkeypatch):
+    monkeypatch.setenv("TITLES_WORKDAYS_PROVISIONAL", "1")
+    assert not workdays.is_workday(D(2031, 1, 1)) and not workdays.is_workday(D(2031, 10, 2))
+    assert workdays.is_workday(D(2031, 1, 2)) and not workdays.is_workday(D(2031, 1, 4))  # a Saturday
+    assert workdays.is_workday(D(2026, 10, 10))  # known years keep their real calendar
+    monkeypatch.setenv("TITLES_WORKDAYS_PROVISIONAL", "0")
+    with pytest.raises(workdays.UnknownYear):
+        workdays.is_workday(D(2031, 1, 2))
