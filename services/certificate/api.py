@@ -9,7 +9,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from services.certificate import service, signing
-from services.certificate.ratelimit import RateLimiter
+from shared.web.ratelimit import RateLimiter
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from services.notify import reports, service
-from services.notify.ratelimit import RateLimiter
+from shared.web.ratelimit import RateLimiter
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 from shared.web.schemas import PageQuery

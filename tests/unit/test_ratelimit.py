@@ -1,11 +1,11 @@
 """The public endpoints' rate limiter."""
 from __future__ import annotations
 
-from services.certificate.ratelimit import RateLimiter
+from shared.web.ratelimit import RateLimiter
 
 
 def test_a_client_gets_the_limit_then_waits(monkeypatch):
-    import services.certificate.ratelimit as module
+    import shared.web.ratelimit as module
 
     clock = [1000.0]
     monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
