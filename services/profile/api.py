@@ -282,7 +282,7 @@ class MyAttachments(MethodView):
 class AttachmentContent(MethodView):
     @blp.response(200, content_type="application/octet-stream")
     def get(self, attachment_id: str):
-        """An attachment's content, for its owner (and the title office), as a download."""
+        """An attachment's content as a download, for its owner, the title office and granted staff."""
         with database().uow(readonly=True) as uow:
             record, content = service.attachment_for(uow, current_principal(), attachment_id)
         ascii_name = f"attachment.{record.name.rsplit('.', 1)[-1]}"

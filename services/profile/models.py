@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import JsonColumn, UtcDateTime, utcnow
@@ -208,3 +208,22 @@ class AnnualAssessment(Base):
     subject: Mapped[str] = mapped_column(ForeignKey("profiles.subject"), index=True)
     year: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(30))
+
+
+class AccessGrant(Base):
+    """An organisation's right to see an applicant's attachments, earned by a declaration reaching it.
+
+    Learnt from the declaration and review events; never revoked on withdrawal or completion, so the
+    trail keeps the right to see what was reviewed.
+    """
+
+    __tablename__ = "access_grants"
+    __table_args__ = (UniqueConstraint("declaration_id", "organisation"),
+                      Index("ix_access_grants_applicant_org", "applicant", "organisation"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(64))
+    applicant: Mapped[str] = mapped_column(String(64))
+    organisation: Mapped[str] = mapped_column(String(18))
+    granted_by: Mapped[str] = mapped_column(String(60))  # the event type that granted it
+    granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from services.profile import access
 from services.profile import attachments as files
 from services.profile import register as education_register
 from services.profile.directory import (organisation, organisations,  # noqa: F401 - the API's entry points
@@ -185,12 +186,16 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
 
 
 def attachment_for(uow: UnitOfWork, principal: Principal, attachment_id: str) -> tuple[Attachment, bytes]:
-    """An attachment with its bytes, for its owner or the title office only."""
+    """An attachment with its bytes, for its owner, the title office, and staff of an organisation that a
+    declaration of the owner has reached (see services/profile/access.py)."""
     record = uow.session.get(Attachment, attachment_id)
     if principal.role == "applicant":
         if record is None or record.owner != principal.subject:
             raise NotFound.on("attachment_id", "exists", "no such attachment among your files")
-    elif principal.role != "title_office":
+    elif principal.role != "title_office" and not (
+            record is not None and principal.role in access.STAFF_ROLES
+            and access.may_see(uow, principal.organisation, record.owner)):
+        # also when the attachment does not exist: staff learn nothing of files they may not see
         raise Forbidden.on("attachment_id", "own_profile", "attachments are seen by their owner; unit staff see "
                            "them only in a declaration under review")
     elif record is None:
