@@ -25,6 +25,8 @@ class MessageOut(Schema):
     body = fields.String()
     declaration_id = fields.String(allow_none=True)
     sender = fields.String(allow_none=True)
+    recipient_organisation = fields.String(
+        allow_none=True, metadata={"description": "set when the message is to my organisation's staff"})
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
 
@@ -96,7 +98,7 @@ class MyMessages(MethodView):
     def get(self, query):
         """My messages, newest first, with the unread count."""
         with database().uow(readonly=True) as uow:
-            items, total, unread = service.inbox(uow, current_principal().subject, query["page"], query["per_page"])
+            items, total, unread = service.inbox(uow, current_principal(), query["page"], query["per_page"])
             return {"items": items, "total": total, "unread": unread, "page": query["page"],
                     "per_page": query["per_page"]}
 
@@ -107,7 +109,7 @@ class Unread(MethodView):
     def get(self):
         """How many of my messages are unread (未读消息数)."""
         with database().uow(readonly=True) as uow:
-            return {"unread": service.unread_count(uow, current_principal().subject)}
+            return {"unread": service.unread_count(uow, current_principal())}
 
 
 @blp.route("/messages/<message_id>/read")
@@ -116,7 +118,7 @@ class MarkRead(MethodView):
     def post(self, message_id: str):
         """Mark one of my messages read."""
         with database().uow() as uow:
-            message = service.mark_read(uow, current_principal().subject, message_id)
+            message = service.mark_read(uow, current_principal(), message_id)
             uow.commit()
             return message
 
@@ -127,7 +129,7 @@ class Deliveries(MethodView):
     def get(self, message_id: str):
         """How one of my messages went out by e-mail and SMS (attempts, errors)."""
         with database().uow(readonly=True) as uow:
-            return service.deliveries_of(uow, current_principal().subject, message_id)
+            return service.deliveries_of(uow, current_principal(), message_id)
 
 
 @blp.route("/contact")

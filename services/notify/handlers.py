@@ -1,11 +1,14 @@
 """Message handlers of the notify service: events become inbox messages (and channel deliveries)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from services.notify import defences, reports, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def on_stage_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
@@ -39,6 +42,15 @@ def on_defence_scheduled(uow: UnitOfWork, envelope: Envelope, data: dict[str, An
     defences.schedule(uow, data)
 
 
+def on_task_overdue(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    # The staff of the organisation that holds the task and of the level above (the same one for experts).
+    due = dt.datetime.fromisoformat(data["due_at"]).astimezone(BEIJING)
+    values = {**data, "due_text": f"{due.year}年{due.month}月{due.day}日{due.hour:02d}:{due.minute:02d}"}
+    for organisation in dict.fromkeys(o for o in (data.get("organisation"), data.get("escalated_to")) if o):
+        kind = "task_overdue" if organisation == data.get("organisation") else "task_overdue_escalated"
+        service.deliver_to_organisation(uow, organisation, kind, values)
+
+
 HANDLERS = {
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
@@ -47,4 +59,5 @@ HANDLERS = {
     "certificate.revoked.v1": on_certificate_revoked,
     "review.objection.resolved.v1": on_objection_resolved,
     "review.defence.scheduled.v1": on_defence_scheduled,
+    "review.task.overdue.v1": on_task_overdue,
 }

@@ -24,15 +24,21 @@ class Inbox(InboxMixin, Base):
 
 
 class Message(Base):
-    """A message in a person's inbox (我的消息): the in-app channel, always written."""
+    """A message in a person's inbox (我的消息): the in-app channel, always written.
+
+    A message to an organisation (``recipient_organisation``, e.g. an overdue task) is in the
+    inbox of every staff member of it: notify has no staff list, their tokens say where they work.
+    """
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_recipient_created", "recipient", "created_at"),)
+    __table_args__ = (Index("ix_messages_recipient_created", "recipient", "created_at"),
+                      Index("ix_messages_organisation_created", "recipient_organisation", "created_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    recipient: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(64))  # the subject; "organisation:<code>" for an organisation's
+    recipient_organisation: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # stage_change, return_notice, result, certificate_issued, certificate_revoked,
-    # organisation_message, report_feedback, defence_notice
+    # organisation_message, report_feedback, defence_notice, task_overdue
     kind: Mapped[str] = mapped_column(String(30))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from services.notify import templates
 from services.notify.models import Contact, DeclarationOrganisation, DeclarationReplica, Delivery, Message
@@ -40,8 +40,33 @@ def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], se
     return message
 
 
-def inbox(uow: UnitOfWork, recipient: str, page: int, per_page: int) -> tuple[list[Message], int, int]:
-    where = Message.recipient == recipient
+def deliver_to_organisation(uow: UnitOfWork, organisation: str, kind: str, data: dict[str, Any]) -> Message:
+    """A message for every staff member of an organisation (inbox only: no personal addresses)."""
+    rendered = templates.render(kind, data)
+    message = Message(id=str(uuid.uuid4()), recipient=f"organisation:{organisation}",
+                      recipient_organisation=organisation, kind=kind, title=rendered.title[:200],
+                      body=rendered.body, declaration_id=data.get("declaration_id"), sender=None,
+                      created_at=utcnow())
+    uow.session.add(message)
+    uow.session.flush()
+    return message
+
+
+def _mine(principal: Principal) -> ColumnElement[bool]:
+    """My own messages and, for staff, those addressed to my organisation."""
+    if principal.role in ORGANISATION_ROLES and principal.organisation:
+        return or_(Message.recipient == principal.subject, Message.recipient_organisation == principal.organisation)
+    return Message.recipient == principal.subject
+
+
+def _is_mine(principal: Principal, message: Message) -> bool:
+    if message.recipient_organisation is not None:
+        return principal.role in ORGANISATION_ROLES and principal.organisation == message.recipient_organisation
+    return message.recipient == principal.subject
+
+
+def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Message], int, int]:
+    where = _mine(principal)
     total = uow.session.scalar(select(func.count()).select_from(Message).where(where)) or 0
     unread = uow.session.scalar(select(func.count()).select_from(Message)
                                 .where(where, Message.read_at.is_(None))) or 0
@@ -50,33 +75,30 @@ def inbox(uow: UnitOfWork, recipient: str, page: int, per_page: int) -> tuple[li
     return list(items), total, unread
 
 
-def unread_count(uow: UnitOfWork, recipient: str) -> int:
+def unread_count(uow: UnitOfWork, principal: Principal) -> int:
     return uow.session.scalar(select(func.count()).select_from(Message)
-                              .where(Message.recipient == recipient, Message.read_at.is_(None))) or 0
+                              .where(_mine(principal), Message.read_at.is_(None))) or 0
 
 
-def mark_read(uow: UnitOfWork, recipient: str, message_id: str) -> Message:
-    message = uow.session.get(Message, message_id)
-    if message is None:
-        raise NotFound.on("message_id", "exists", f"message {message_id} does not exist")
-    if message.recipient != recipient:
-        raise Forbidden.on("message_id", "own_message", "a person reads only their own messages")
+def mark_read(uow: UnitOfWork, principal: Principal, message_id: str) -> Message:
+    # An organisation's message is one notice for its office: read by one, read for all.
+    message = mark_owner(uow, principal, message_id)
     if message.read_at is None:
         message.read_at = utcnow()
     return message
 
 
-def deliveries_of(uow: UnitOfWork, recipient: str, message_id: str) -> list[Delivery]:
-    message = mark_owner(uow, recipient, message_id)
+def deliveries_of(uow: UnitOfWork, principal: Principal, message_id: str) -> list[Delivery]:
+    message = mark_owner(uow, principal, message_id)
     return list(uow.session.scalars(select(Delivery).where(Delivery.message_id == message.id)
                                     .order_by(Delivery.channel)))
 
 
-def mark_owner(uow: UnitOfWork, recipient: str, message_id: str) -> Message:
+def mark_owner(uow: UnitOfWork, principal: Principal, message_id: str) -> Message:
     message = uow.session.get(Message, message_id)
     if message is None:
         raise NotFound.on("message_id", "exists", f"message {message_id} does not exist")
-    if message.recipient != recipient:
+    if not _is_mine(principal, message):
         raise Forbidden.on("message_id", "own_message", "a person reads only their own messages")
     return message
 

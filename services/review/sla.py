@@ -4,7 +4,8 @@ Defaults come from Tianjin's annual plans (product.md §6); an activity sets its
 own in its settings (``service_levels``: {stage: working days}). A task's due
 time is the end of the N-th working day after the day it opened (Beijing time)
 on the working-day calendar; once past it, the scheduler flags the task to its
-organisation and to the level above, which see it in ``/tasks/overdue``.
+organisation and to the level above, which see it in ``/tasks/overdue``, and
+announces it once (``review.task.overdue.v1``) so notify tells their staff.
 """
 from __future__ import annotations
 
@@ -80,4 +81,9 @@ def flag_overdue(uow: UnitOfWork, now: dt.datetime | None = None) -> int:
         .with_for_update(skip_locked=True)))
     for task in late:
         task.overdue_at, task.escalated_to = now, level_above(uow, task)
+        # In the same transaction as the flag, so each task is announced once (notify tells the staff).
+        uow.publish("review.task.overdue.v1", {
+            "declaration_id": task.declaration_id, "task_id": task.id, "stage": task.stage or task.bpmn_id,
+            "stage_name": task.name, "organisation": task.organisation, "escalated_to": task.escalated_to,
+            "due_at": task.due_at.isoformat(), "at": now.isoformat()}, correlation_id=task.declaration_id)
     return len(late)

@@ -70,6 +70,19 @@ class DefenceScheduled(Schema):
     scheduled_at = timestamp()
 
 
+class TaskOverdue(Schema):
+    """A task passed its service level (办理超时): flagged once to its organisation and the level above."""
+
+    declaration_id = identifier()
+    task_id = identifier()
+    stage = text()
+    stage_name = text()
+    organisation = fields.String(required=True, allow_none=True)
+    escalated_to = fields.String(required=True, allow_none=True)  # the level above; None for the title office
+    due_at = timestamp()
+    at = timestamp()
+
+
 class Events:
     SCHEMAS = {
         "review.stage.changed.v1": StageChanged,
@@ -78,6 +91,7 @@ class Events:
         "review.completed.v1": Completed,
         "review.objection.resolved.v1": ObjectionResolved,
         "review.defence.scheduled.v1": DefenceScheduled,
+        "review.task.overdue.v1": TaskOverdue,
     }
 
 

@@ -150,7 +150,8 @@ def test_every_subscription_has_a_handler():
     subscribed = {t for s in subscriptions_of("notify") for t in s.types}
     assert subscribed == set(handlers) == {"review.stage.changed.v1", "review.decision.recorded.v1",
                                            "review.completed.v1", "certificate.issued.v1", "certificate.revoked.v1",
-                                           "review.objection.resolved.v1", "review.defence.scheduled.v1"}
+                                           "review.objection.resolved.v1", "review.defence.scheduled.v1",
+                                           "review.task.overdue.v1"}
 
 
 # --------------------------------------------------------------------------- my messages over HTTP

@@ -9,4 +9,5 @@ SUBSCRIPTIONS = (
     Subscription("notify", "on_certificate_revoked", ("certificate.revoked.v1",)),
     Subscription("notify", "on_objection_resolved", ("review.objection.resolved.v1",)),
     Subscription("notify", "on_defence_scheduled", ("review.defence.scheduled.v1",)),
+    Subscription("notify", "on_task_overdue", ("review.task.overdue.v1",)),
 )

@@ -1,0 +1,126 @@
+"""Overdue tasks reach people: review announces a flagged task once, and notify puts a notice in
+the inbox of every staff member of the task's organisation and of the level above."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from tests.conftest import wait_for
+from tests.integration.test_review import COMMITTEE, DEPT1, TITLE_OFFICE, UNIT, outbox, tasks_of
+from tests.integration.test_review_office import review, submit  # noqa: F401 - the fixture
+
+LEVELS = {"service_levels": {"unit_check": 2}}
+
+
+def flag(db: Any, now: dt.datetime) -> int:
+    from services.review import sla
+
+    with db.uow() as uow:
+        flagged = sla.flag_overdue(uow, now)
+        uow.commit()
+    return flagged
+
+
+def inbox(client: Any, auth: Any, user: str) -> dict[str, Any]:
+    response = client.get("/api/v1/messages", headers=auth(user))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def overdue_event(organisation: str | None, escalated_to: str | None, **overrides: Any) -> dict[str, Any]:
+    return {"declaration_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "stage": "unit_check",
+            "stage_name": "单位审核", "organisation": organisation, "escalated_to": escalated_to,
+            "due_at": "2026-11-24T00:00:00+08:00", "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            **overrides}
+
+
+def consume(dbs: dict[str, Any], data: dict[str, Any], message_id: str | None = None) -> str:
+    """What notify's consumer does with one delivery of the event."""
+    from shared import bootstrap
+    from shared.messaging.consumer import process
+    from shared.messaging.envelope import Envelope
+    from shared.messaging.topology import subscriptions_of
+
+    env = Envelope(type="review.task.overdue.v1", source="review", data=data, correlation_id=data["declaration_id"],
+                   id=message_id or str(uuid.uuid4()))
+    [sub] = [s for s in subscriptions_of("notify") if env.type in s.types]
+    return process(dbs["notify"], sub, env, bootstrap.service("notify").handlers()[env.type])
+
+
+def test_a_flagged_task_is_announced_once_with_its_organisation_and_the_level_above(review):
+    data = submit(review, settings=LEVELS)
+    [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
+    assert flag(review, task.due_at - dt.timedelta(seconds=1)) == 0
+    assert outbox(review, "review.task.overdue.v1") == []
+
+    late = task.due_at + dt.timedelta(minutes=1)
+    assert flag(review, late) == 1
+    assert flag(review, late + dt.timedelta(days=1)) == 0  # flagged once, announced once
+    [event] = outbox(review, "review.task.overdue.v1")
+    assert event == {"declaration_id": data["declaration_id"], "task_id": task.id, "stage": "unit_check",
+                     "stage_name": task.name, "organisation": UNIT, "escalated_to": DEPT1,
+                     "due_at": task.due_at.isoformat(), "at": late.isoformat()}
+
+
+def test_the_unit_and_the_department_above_find_the_notice_in_their_inbox(review, clients, auth, workers):
+    client = clients["notify"]
+    data = submit(review, settings=LEVELS)
+    [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
+    assert flag(review, task.due_at + dt.timedelta(minutes=1)) == 1
+
+    def arrived(user: str) -> Any:
+        return lambda: [m for m in inbox(client, auth, user)["items"] if m["kind"].startswith("task_overdue")]
+
+    [own] = wait_for("the overdue notice in the unit's inbox", arrived("unit"))
+    [above] = wait_for("the overdue notice in the department's inbox", arrived("dept1"))
+    assert (own["kind"], own["recipient_organisation"], own["declaration_id"]) == (
+        "task_overdue", UNIT, data["declaration_id"])
+    assert task.name in own["body"] and "超过办理时限" in own["body"]
+    assert (above["kind"], above["recipient_organisation"]) == ("task_overdue_escalated", DEPT1)
+    assert "下级单位" in above["body"]
+    # Nobody else: not the other department, the committee, the title office or the applicant.
+    for user in ("dept2", "committee", "title_office", "applicant", "expert1"):
+        assert [m for m in inbox(client, auth, user)["items"] if m["kind"].startswith("task_overdue")] == [], user
+
+
+def test_an_organisations_notice_is_read_by_its_staff_only(dbs, clients, auth):
+    client = clients["notify"]
+    assert consume(dbs, overdue_event(UNIT, DEPT1)) == "done"
+    unit = inbox(client, auth, "unit")
+    [message] = unit["items"]
+    assert (unit["total"], unit["unread"]) == (1, 1)
+    assert "2026年11月24日00:00" in message["body"]
+    assert client.get("/api/v1/messages/unread-count", headers=auth("unit")).get_json() == {"unread": 1}
+    # Another organisation's staff can neither read it nor mark it read.
+    response = client.post(f"/api/v1/messages/{message['id']}/read", headers=auth("dept2"))
+    assert response.status_code == 403
+    assert client.get(f"/api/v1/messages/{message['id']}/deliveries", headers=auth("dept2")).status_code == 403
+    # The unit's staff mark it read: one notice for the office.
+    assert client.post(f"/api/v1/messages/{message['id']}/read", headers=auth("unit")).status_code == 200
+    assert client.get("/api/v1/messages/unread-count", headers=auth("unit")).get_json() == {"unread": 0}
+    assert client.get(f"/api/v1/messages/{message['id']}/deliveries", headers=auth("unit")).get_json() == []
+
+
+def test_a_redelivered_event_leaves_one_notice_per_organisation(dbs, clients, auth):
+    data = overdue_event(UNIT, DEPT1)
+    message_id = str(uuid.uuid4())
+    assert consume(dbs, data, message_id) == "done"
+    consume(dbs, data, message_id)
+    for user in ("unit", "dept1"):
+        assert inbox(clients["notify"], auth, user)["total"] == 1, user
+
+
+def test_an_experts_late_vote_goes_to_the_committee_office_once_and_not_to_experts(dbs, clients, auth):
+    # An expert's task is flagged to the committee, which is also the level above: one notice.
+    consume(dbs, overdue_event(COMMITTEE, COMMITTEE, stage="expert_vote", stage_name="专家评审"))
+    [message] = inbox(clients["notify"], auth, "committee")["items"]
+    assert message["kind"] == "task_overdue"
+    for expert in ("expert1", "expert2"):
+        assert inbox(clients["notify"], auth, expert)["total"] == 0, expert
+
+
+def test_the_title_office_has_nobody_above_it(dbs, clients, auth):
+    consume(dbs, overdue_event(TITLE_OFFICE, None, stage="title_office_filing", stage_name="职称办备案"))
+    assert inbox(clients["notify"], auth, "title_office")["total"] == 1
+    assert all(inbox(clients["notify"], auth, user)["total"] == 0 for user in ("unit", "dept1", "committee"))
