@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run scenario test test-real lint-bpmn clean
+.PHONY: install run scenario test test-real lint-bpmn bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test-real: $(STAMP)
 lint-bpmn:
 	npm ci --no-audit --no-fund --silent
 	npx bpmnlint bpmn/*.bpmn
+
+## Throughput and latency of the whole system it starts itself (bench/README.md); writes bench/results.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf data .pytest_cache
