@@ -64,7 +64,7 @@ def test_every_subscribed_type_has_a_contract_and_every_command_a_consumer():
 def test_queue_names_carry_the_namespace_and_rabbitmq_arguments(monkeypatch):
     monkeypatch.setenv("TITLES_NAMESPACE", "ns.")
     monkeypatch.setenv("TITLES_RETRY_DELAYS_MS", "100,200")
-    sub = topology.subscriptions_of("review")[1]
+    sub = next(s for s in topology.subscriptions_of("review") if s.name == "on_declaration_submitted")
     queue = topology.main_queue(sub, on_rabbitmq=True)
     assert queue.name == "ns.review.on_declaration_submitted"
     assert queue.durable
