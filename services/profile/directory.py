@@ -155,8 +155,12 @@ def add_staff(uow: UnitOfWork, actor: Principal | None, code: str, data: dict[st
     if account is None:
         account = StaffAccount(subject=data["subject"])
         uow.session.add(account)
+    changed = (account.name, account.role, account.organisation_code) != (data["name"], role, code)
     account.name, account.role, account.organisation_code = data["name"], role, code
     uow.session.flush()
+    if changed:  # the review service keeps a replica: who a task may be assigned to
+        uow.publish("profile.staff.registered.v1", {"subject": account.subject, "name": account.name,
+                                                    "role": role, "organisation": code})
     return account
 
 

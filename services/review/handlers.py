@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.review import publicity, service
+from services.review import publicity, queues, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
 
 def on_organisation_registered(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
     service.organisation_registered(uow, data)
+
+
+def on_staff_registered(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    queues.staff_registered(uow, data)
 
 
 def on_declaration_submitted(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
@@ -34,6 +38,7 @@ def on_report_filed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -
 
 HANDLERS = {
     "profile.organisation.registered.v1": on_organisation_registered,
+    "profile.staff.registered.v1": on_staff_registered,
     "declaration.submitted.v1": on_declaration_submitted,
     "declaration.resubmitted.v1": on_declaration_resubmitted,
     "declaration.withdrawn.v1": on_declaration_withdrawn,

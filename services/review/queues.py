@@ -116,6 +116,13 @@ def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -
     return found
 
 
+def staff_registered(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    """A staff account from the profile service's directory (the replica tasks are assigned from)."""
+    staff = uow.session.get(StaffMember, data["subject"]) or StaffMember(subject=data["subject"])
+    staff.role, staff.organisation, staff.name = data["role"], data["organisation"], data["name"]
+    uow.session.merge(staff)
+
+
 def seed_staff(uow: UnitOfWork, user: dict[str, Any]) -> None:
     """A demonstration user (users.json) as known staff."""
     if user.get("org") and user["role"] not in ("applicant", "designer") \

@@ -99,6 +99,15 @@ class IdentityCorrected(Schema):
     at = timestamp()
 
 
+class StaffRegistered(Schema):
+    """A staff account was bound to an organisation in a role (or its name or role changed)."""
+
+    subject = identifier()
+    name = text()
+    role = text()
+    organisation = identifier()
+
+
 class TakeSnapshot(Schema):
     declaration_id = identifier()
     applicant = identifier()
@@ -110,6 +119,7 @@ class Events:
         "profile.snapshot.taken.v1": SnapshotTaken,
         "profile.snapshot.refused.v1": SnapshotRefused,
         "profile.identity.corrected.v1": IdentityCorrected,
+        "profile.staff.registered.v1": StaffRegistered,
     }
 
 

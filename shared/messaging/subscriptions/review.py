@@ -8,4 +8,5 @@ SUBSCRIPTIONS = (
     Subscription("review", "on_declaration_withdrawn", ("declaration.withdrawn.v1",)),
     Subscription("review", "on_certificate_issued", ("certificate.issued.v1",)),
     Subscription("review", "on_report_filed", ("notify.report.filed.v1",)),
+    Subscription("review", "on_staff_registered", ("profile.staff.registered.v1",)),
 )
