@@ -11,7 +11,7 @@ from services.declaration import activities, catalogue, clock, content, service
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
-from shared.web.schemas import PageQuery, page_of
+from shared.web.schemas import Page, PageQuery, page_of
 
 blp = Blueprint("declarations", __name__, url_prefix="/api/v1", description="Review activities and declarations")
 
@@ -233,11 +233,8 @@ class EligibilityOut(Schema):
     exception_categories = fields.Dict(metadata={"description": "the activity's exception conditions by category"})
 
 
-class DeclarationPage(Schema):
+class DeclarationPage(Page):
     items = fields.List(fields.Nested(DeclarationOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 @blp.route("/activities")

@@ -13,7 +13,7 @@ from services.notify import reports, service
 from shared.web.ratelimit import RateLimiter
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
-from shared.web.schemas import PageQuery
+from shared.web.schemas import Page, PageQuery
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1", description="Each person's messages (我的消息)")
 
@@ -31,12 +31,9 @@ class MessageOut(Schema):
     read_at = fields.DateTime(allow_none=True)
 
 
-class MessagePage(Schema):
+class MessagePage(Page):
     items = fields.List(fields.Nested(MessageOut))
-    total = fields.Integer()
     unread = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class UnreadOut(Schema):

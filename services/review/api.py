@@ -10,7 +10,7 @@ from services.review import queues, service
 from services.review.models import Definition
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
-from shared.web.schemas import PageQuery, page_of
+from shared.web.schemas import Page, PageQuery, page_of
 
 blp = Blueprint("review", __name__, url_prefix="/api/v1", description="Reviewers' task queues and processes")
 REVIEWERS = ("unit", "department", "committee", "expert", "title_office")
@@ -57,11 +57,8 @@ class QueuedTask(TaskOut):
     escalated_to = fields.String(allow_none=True, metadata={"description": "the level above, once overdue"})
 
 
-class TaskPage(Schema):
+class TaskPage(Page):
     items = fields.List(fields.Nested(QueuedTask))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class Completion(Schema):

@@ -15,7 +15,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, NotFound
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
-from shared.web.schemas import PageQuery, page_of
+from shared.web.schemas import Page, PageQuery, page_of
 
 blp = Blueprint("review_office", __name__, url_prefix="/api/v1",
                 description="Incidents, suspension, statistics and overdue tasks")
@@ -42,11 +42,8 @@ class IncidentQuery(PageQuery):
     declaration_id = fields.String()
 
 
-class IncidentPage(Schema):
+class IncidentPage(Page):
     items = fields.List(fields.Nested(IncidentOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class Suspension(Schema):
@@ -95,11 +92,8 @@ class QueueItem(Schema):
     escalated_to = fields.String(allow_none=True)
 
 
-class OverduePage(Schema):
+class OverduePage(Page):
     items = fields.List(fields.Nested(QueueItem))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 @blp.route("/incidents")

@@ -7,5 +7,13 @@ class PageQuery(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+class Page(Schema):
+    """A page of a list; a subclass declares ``items`` (and anything else the list reports)."""
+
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 def page_of(items: list, total: int, page: int, per_page: int) -> dict:
     return {"items": items, "total": total, "page": page, "per_page": per_page}
