@@ -134,6 +134,14 @@ class System:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 code = self.process.wait()
             self.log.close()
+        if self.env.get("BROKER_URL", "").startswith("amqp"):
+            # This process's environment is the system's (start() copied it): same namespace.
+            from kombu import Connection
+
+            from shared.messaging import topology
+
+            with Connection(self.env["BROKER_URL"]) as conn:
+                topology.delete_namespace(conn)
         if self.postgres and self.databases:
             from sqlalchemy import create_engine, text
 

@@ -81,11 +81,8 @@ def broker_url(data_dir: Path) -> Iterator[str]:
     os.environ["BROKER_URL"] = url
     yield url
     if RABBITMQ:
-        with Connection(url) as conn, conn.channel() as channel:
-            for queue in topology.all_queues(on_rabbitmq=True):
-                channel.queue_delete(queue.name)
-            for exchange in topology.exchanges():
-                channel.exchange_delete(exchange.name)
+        with Connection(url) as conn:
+            topology.delete_namespace(conn)
 
 
 @pytest.fixture(scope="session")

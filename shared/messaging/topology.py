@@ -132,3 +132,14 @@ def declare(connection) -> None:  # noqa: ANN001 - a kombu Connection
 
 def is_rabbitmq(connection) -> bool:  # noqa: ANN001
     return connection.transport.driver_type == "amqp"
+
+
+def delete_namespace(connection) -> None:  # noqa: ANN001 - a kombu Connection
+    """Delete every queue and exchange of the current namespace (test and benchmark runs
+    on a shared RabbitMQ clean up after themselves; quorum queues are not free)."""
+    on_rabbitmq = is_rabbitmq(connection)
+    with connection.channel() as channel:
+        for queue in all_queues(on_rabbitmq):
+            channel.queue_delete(queue.name)
+        for ex in exchanges():
+            channel.exchange_delete(ex.name)

@@ -51,11 +51,30 @@ def system_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         env["BROKER_URL"] = RABBITMQ
         env["TITLES_NAMESPACE"] = f"e{uuid.uuid4().hex[:8]}."
     yield env
+    if RABBITMQ:
+        _delete_rabbitmq_namespace(env["TITLES_NAMESPACE"])
     if POSTGRES:
         with admin.connect() as conn:
             for name in databases:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _delete_rabbitmq_namespace(namespace: str) -> None:
+    from kombu import Connection
+
+    from shared.messaging import topology
+
+    saved = os.environ.get("TITLES_NAMESPACE")
+    os.environ["TITLES_NAMESPACE"] = namespace
+    try:
+        with Connection(RABBITMQ) as conn:
+            topology.delete_namespace(conn)
+    finally:
+        if saved is None:
+            os.environ.pop("TITLES_NAMESPACE", None)
+        else:
+            os.environ["TITLES_NAMESPACE"] = saved
 
 
 def test_make_run_and_make_scenario_carry_a_declaration_to_a_certificate(system_env):
