@@ -33,6 +33,9 @@ class Submitted(Schema):
                        "proof, series sections, required materials (attachments by reference)"})
     settings = fields.Dict(load_default=None, metadata={"description": "activity settings: defence levels, "
                                                                         "publicity days, service levels, ..."})
+    # Every profile attachment the declaration refers to (snapshot sections, items, claims, proofs,
+    # materials): the organisations it reaches may open these and no others. Absent from old producers.
+    attachment_ids = fields.List(fields.String(), load_default=None, allow_none=True)
 
 
 class Withdrawn(Schema):

@@ -108,6 +108,29 @@ class StaffRegistered(Schema):
     organisation = identifier()
 
 
+class AttachmentStored(Schema):
+    """An applicant uploaded a file to their profile's store. Other services keep who owns which attachment
+    so that a declaration can refer only to its applicant's own files."""
+
+    id = identifier()
+    owner = identifier()
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    content_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    name = fields.String(load_default=None, allow_none=True)
+    uploaded_at = timestamp()
+
+
+class EmploymentChanged(Schema):
+    """The applicant's current employer (the unit of their currently-employed work record) changed; both
+    null when they no longer have one. Lets services route by unit before any snapshot is taken."""
+
+    subject = identifier()
+    unit_code = fields.String(required=True, allow_none=True)
+    unit_name = fields.String(required=True, allow_none=True)
+    at = timestamp()
+
+
 class TakeSnapshot(Schema):
     declaration_id = identifier()
     applicant = identifier()
@@ -120,6 +143,8 @@ class Events:
         "profile.snapshot.refused.v1": SnapshotRefused,
         "profile.identity.corrected.v1": IdentityCorrected,
         "profile.staff.registered.v1": StaffRegistered,
+        "profile.attachment.stored.v1": AttachmentStored,
+        "profile.employment.changed.v1": EmploymentChanged,
     }
 
 
