@@ -20,7 +20,7 @@ def ensure_profile(client: Client, step: Callable[[str], None]) -> None:
     profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
     step(f"applicant {profile['name']} has a profile")
     if not any(w["status"] == "current" for w in profile["work_experiences"]):
-        units = [o for o in client.call("applicant", "GET", "profile", "/api/v1/organisations?kind=unit")]
+        units = client.call("applicant", "GET", "profile", "/api/v1/organisations?kind=unit")["items"]
         if not units:
             raise ScenarioFailed("no work unit is registered; was the demonstration data loaded?")
         client.call("applicant", "POST", "profile", "/api/v1/profile/work-experiences", expect=(201,),

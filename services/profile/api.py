@@ -12,10 +12,11 @@ from marshmallow import Schema, fields, validate
 from services.profile import directory, service
 from services.profile import rules as r
 from services.profile.schemas import (AnnualAssessmentOut, AttachmentOut, BasicOut, CertificateOut,
-                                      CompletenessOut, ContinuingEducationOut, EducationOut, ProfileOut,
-                                      QualificationOut, SocialPostOut, WorkExperienceOut)
+                                      CompletenessOut, ContinuingEducationOut, ContinuingEducationYearOut,
+                                      EducationOut, ProfileOut, QualificationOut, SocialPostOut, WorkExperienceOut)
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
+from shared.web.schemas import Page, PageQuery, page_of
 
 blp = Blueprint("profile", __name__, url_prefix="/api/v1", description="Applicant profiles and the directory")
 
@@ -37,7 +38,10 @@ class BasicIn(Schema):
     date_of_birth = fields.Date(allow_none=True)
     admin_post = fields.String(allow_none=True, metadata={"description": "at most 20 characters, no party posts"})
     on_establishment = fields.Boolean(metadata={"description": "on the establishment of a state-owned unit (在编)"})
-    admin_post_level = fields.String(validate=validate.Length(max=30), allow_none=True)
+    admin_post_level = fields.String(validate=validate.Length(max=30), allow_none=True, metadata={
+        "description": "行政职务级别: only for staff on the establishment (on_establishment) whose current "
+                       "employment is at a unit the directory registers as state-owned (public_institution, "
+                       "state_enterprise, government)"})
     foreign_language = fields.String(validate=validate.Length(max=100), allow_none=True)
     computer_skill = fields.String(validate=validate.Length(max=100), allow_none=True)
     photo_id = fields.String(allow_none=True, metadata={"description": "an uploaded JPEG or PNG attachment"})
@@ -137,7 +141,10 @@ class SocialPostIn(Schema):
 
 class ContinuingEducationIn(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=1950))
-    hours = fields.Float(required=True)
+    hours = fields.Float(required=True, metadata={"description": "total hours (学时), more than 0"})
+    specialist_hours = fields.Float(required=True, metadata={
+        "description": "of which specialist subjects (专业科目学时), 0 to hours; a year meets 人社部令第25号 with at "
+                       "least 90 hours of which at least 2/3 specialist"})
     content = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
     attachment_ids = fields.List(fields.String(), load_default=list)
 
@@ -198,7 +205,11 @@ class OrganisationSchema(Schema):
                                                              "is registered"})
 
 
-class OrganisationQuery(Schema):
+class AttachmentPage(Page):
+    items = fields.List(fields.Nested(AttachmentOut))
+
+
+class OrganisationQuery(PageQuery):
     kind = fields.String(load_default=None, validate=validate.OneOf(r.ORG_KINDS))
     parent = fields.String(load_default=None)
 
@@ -208,6 +219,14 @@ class StaffSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     role = fields.String(required=True)
     organisation = fields.String(attribute="organisation_code", dump_only=True)
+
+
+class OrganisationPage(Page):
+    items = fields.List(fields.Nested(OrganisationSchema))
+
+
+class StaffPage(Page):
+    items = fields.List(fields.Nested(StaffSchema))
 
 
 # -- the applicant's own profile ------------------------------------------------------
@@ -270,12 +289,15 @@ class MyAttachments(MethodView):
             uow.commit()
             return record
 
-    @blp.response(200, AttachmentOut(many=True))
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, AttachmentPage)
     @require_roles("applicant")
-    def get(self):
-        """My uploaded attachments."""
+    def get(self, query):
+        """My uploaded attachments, oldest first, a page at a time."""
         with database().uow(readonly=True) as uow:
-            return service.my_attachments(uow, current_principal().subject)
+            items, total = service.attachments_page(uow, current_principal().subject, query["page"],
+                                                    query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
 
 
 @blp.route("/attachments/<attachment_id>")
@@ -356,8 +378,10 @@ class MyQualification(MethodView):
             return result
 
 
-def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out: type[Schema], add, doc: str):
-    """POST to add a record of a list section, DELETE to remove one."""
+def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out: type[Schema], save, doc: str,
+                    delete=None):
+    """POST to add a record of a list section, PUT to change one in place (the same rules), DELETE to remove
+    one."""
 
     class Collection(MethodView):
         @blp.arguments(schema_in)
@@ -365,37 +389,64 @@ def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out
         @require_roles("applicant")
         def post(self, data):
             with database().uow() as uow:
-                record = add(uow, current_principal(), data)
+                record = save(uow, current_principal(), data)
                 uow.commit()
                 return record
 
     class Item(MethodView):
+        @blp.arguments(schema_in)
+        @blp.response(200, schema_out)
+        @require_roles("applicant")
+        def put(self, data, record_id: int):
+            with database().uow() as uow:
+                record = save(uow, current_principal(), data, record_id)
+                uow.commit()
+                return record
+
         @blp.response(204)
         @require_roles("applicant")
         def delete(self, record_id: int):
             with database().uow() as uow:
-                if section == "work-experiences":
-                    service.delete_work_experience(uow, current_principal(), record_id)
+                if delete is not None:
+                    delete(uow, current_principal(), record_id)
                 else:
                     service.delete_record(uow, current_principal(), section, record_id)
                 uow.commit()
 
-    Collection.post.__doc__, Item.delete.__doc__ = doc, f"Delete one of my {section.replace('-', ' ')}."
+    what = section.replace("-", " ")
+    Collection.post.__doc__, Item.delete.__doc__ = doc, f"Delete one of my {what}."
+    Item.put.__doc__ = f"Change one of my {what} in place: the whole record, under the same rules as adding it."
     Collection.__name__, Item.__name__ = f"My{schema_out.__name__}s", f"My{schema_out.__name__}"
     blp.route(f"/profile/{path}", endpoint=f"{section}-collection")(Collection)
     blp.route(f"/profile/{path}/<int:record_id>", endpoint=f"{section}-item")(Item)
 
 
 _simple_section("work-experiences", "work-experiences", WorkExperienceIn, WorkExperienceOut,
-                service.add_work_experience, "Add a work experience (工作经历); a current one must name a registered unit.")
-_simple_section("certificates", "certificates", CertificateIn, CertificateOut, service.add_certificate,
+                service.save_work_experience, "Add a work experience (工作经历); a current one must name a registered "
+                "unit. A change of the current registered unit is announced as profile.employment.changed.v1.",
+                delete=service.delete_work_experience)
+_simple_section("certificates", "certificates", CertificateIn, CertificateOut, service.save_certificate,
                 "Add a certificate: the highest title, professional qualifications, skill certificates.")
-_simple_section("social-posts", "social-posts", SocialPostIn, SocialPostOut, service.add_social_post,
+_simple_section("social-posts", "social-posts", SocialPostIn, SocialPostOut, service.save_social_post,
                 "Add a social organisation post (社会团体任职).")
 _simple_section("continuing-education", "continuing-education", ContinuingEducationIn, ContinuingEducationOut,
-                service.add_continuing_education, "Add a year of continuing education (继续教育).")
+                service.save_continuing_education, "Add continuing education (继续教育) of a year: hours and, of "
+                "them, specialist-subject hours (several records of one year add up).")
 _simple_section("annual-assessments", "annual-assessments", AnnualAssessmentIn, AnnualAssessmentOut,
-                service.add_annual_assessment, "Add an annual assessment (现职称考核), one per year.")
+                service.save_annual_assessment, "Add an annual assessment (现职称考核), one per year.")
+
+
+@blp.route("/profile/continuing-education/years")
+class MyContinuingEducationYears(MethodView):
+    @blp.response(200, ContinuingEducationYearOut(many=True))
+    @require_roles("applicant")
+    def get(self):
+        """My continuing education per year, and whether each year meets 人社部令第25号: at least 90 hours, of
+        which specialist subjects at least two thirds (每年不少于90学时，其中专业科目不少于三分之二)."""
+        with database().uow() as uow:
+            result = service.continuing_education_years(uow, service.profile_for(uow, current_principal()).subject)
+            uow.commit()
+            return result
 
 
 # -- identity corrections by the title office -------------------------------------------
@@ -426,12 +477,14 @@ class Identity(MethodView):
 @blp.route("/organisations")
 class Organisations(MethodView):
     @blp.arguments(OrganisationQuery, location="query")
-    @blp.response(200, OrganisationSchema(many=True))
+    @blp.response(200, OrganisationPage)
     def get(self, query):
-        """The directory of registered organisations (filter by kind or parent)."""
+        """The directory of registered organisations (filter by kind or parent), a page at a time."""
         current_principal()
         with database().uow(readonly=True) as uow:
-            return directory.organisations(uow, query["kind"], query["parent"])
+            items, total = directory.organisations(uow, query["kind"], query["parent"], query["page"],
+                                                   query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
 
     @blp.arguments(OrganisationSchema)
     @blp.response(201, OrganisationSchema)
@@ -467,12 +520,14 @@ class OrganisationChain(MethodView):
 
 @blp.route("/organisations/<code>/staff")
 class OrganisationStaff(MethodView):
-    @blp.response(200, StaffSchema(many=True))
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, StaffPage)
     @require_roles("unit", "department", "committee", "expert", "title_office")
-    def get(self, code: str):
-        """The staff accounts of an organisation (its own staff and the title office)."""
+    def get(self, query, code: str):
+        """The staff accounts of an organisation (its own staff and the title office), a page at a time."""
         with database().uow(readonly=True) as uow:
-            return directory.staff_of(uow, current_principal(), code)
+            items, total = directory.staff_of(uow, current_principal(), code, query["page"], query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
 
     @blp.arguments(StaffSchema)
     @blp.response(201, StaffSchema)

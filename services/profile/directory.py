@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from services.profile.models import Organisation, StaffAccount
 from services.profile.rules import ORG_KINDS, OWNERSHIPS, STAFF_ROLES, TITLE_LEVELS
@@ -119,13 +119,20 @@ def organisation(uow: UnitOfWork, code: str) -> Organisation:
     return org
 
 
-def organisations(uow: UnitOfWork, kind: str | None = None, parent: str | None = None) -> list[Organisation]:
+def paged(uow: UnitOfWork, query: Select, page: int, per_page: int) -> tuple[list[Any], int]:
+    """One page of an ordered query's rows, and how many rows there are in all."""
+    total = uow.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return list(uow.session.scalars(query.offset((page - 1) * per_page).limit(per_page))), total
+
+
+def organisations(uow: UnitOfWork, kind: str | None = None, parent: str | None = None, page: int = 1,
+                  per_page: int = 20) -> tuple[list[Organisation], int]:
     query = select(Organisation).order_by(Organisation.kind, Organisation.code)
     if kind:
         query = query.where(Organisation.kind == kind)
     if parent:
         query = query.where(Organisation.parent_code == parent)
-    return list(uow.session.scalars(query))
+    return paged(uow, query, page, per_page)
 
 
 def department_chain(uow: UnitOfWork, code: str) -> list[Organisation]:
@@ -164,9 +171,10 @@ def add_staff(uow: UnitOfWork, actor: Principal | None, code: str, data: dict[st
     return account
 
 
-def staff_of(uow: UnitOfWork, actor: Principal, code: str) -> list[StaffAccount]:
+def staff_of(uow: UnitOfWork, actor: Principal, code: str, page: int = 1,
+             per_page: int = 20) -> tuple[list[StaffAccount], int]:
     org = organisation(uow, code)
     if actor.role != "title_office" and actor.organisation != org.code:
         raise Forbidden.on("code", "own_organisation", "you see the staff of your own organisation only")
-    return list(uow.session.scalars(select(StaffAccount).where(StaffAccount.organisation_code == code)
-                                    .order_by(StaffAccount.subject)))
+    return paged(uow, select(StaffAccount).where(StaffAccount.organisation_code == code)
+                 .order_by(StaffAccount.subject), page, per_page)

@@ -13,6 +13,8 @@ def take_snapshot(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> 
 
 
 def grant_on_submission(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    # What the declaration refers to narrows every grant for it (absent from older producers: not narrowed).
+    access.refer(uow, data["declaration_id"], data["applicant"], data.get("attachment_ids"))
     # The unit reviews first; the committee is granted when the review reaches its stage.
     access.grant(uow, data["declaration_id"], data["applicant"], data["unit_code"], envelope.type)
 

@@ -196,6 +196,8 @@ class ContinuingEducation(Base):
     subject: Mapped[str] = mapped_column(ForeignKey("profiles.subject"), index=True)
     year: Mapped[int] = mapped_column(Integer)
     hours: Mapped[float] = mapped_column(Numeric(6, 1, asdecimal=False))
+    # of which specialist subjects (专业科目学时); rows from before it was recorded count 0 until edited
+    specialist_hours: Mapped[float] = mapped_column(Numeric(6, 1, asdecimal=False), default=0, server_default="0")
     content: Mapped[str | None] = mapped_column(String(200), nullable=True)
     attachment_ids: Mapped[list[Any]] = mapped_column(default=list)
 
@@ -227,3 +229,16 @@ class AccessGrant(Base):
     organisation: Mapped[str] = mapped_column(String(18))
     granted_by: Mapped[str] = mapped_column(String(60))  # the event type that granted it
     granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DeclarationReferences(Base):
+    """The profile attachments a declaration refers to, as its submission events said (union over
+    resubmissions). An organisation granted access for the declaration opens these and no others; a
+    declaration without a row here (its producer sent no list) keeps the older, applicant-wide grant."""
+
+    __tablename__ = "declaration_references"
+
+    declaration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applicant: Mapped[str] = mapped_column(String(64))
+    attachment_ids: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

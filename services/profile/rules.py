@@ -1,6 +1,8 @@
 """Fixed lists of the profile: the values each field accepts, with the words a person reads."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 WORK_STATUSES = ("current", "former", "part_time")
 ORG_KINDS = ("unit", "department", "committee", "title_office")
 OWNERSHIPS = ("public_institution", "state_enterprise", "government", "private", "other")
@@ -21,3 +23,6 @@ ASSESSMENT_RESULTS = ("excellent", "competent", "basically_competent", "incompet
 # which staff roles may act for which kind of organisation
 STAFF_ROLES = {"unit": ("unit",), "department": ("department",), "committee": ("committee", "expert"),
                "title_office": ("title_office",)}
+# continuing education (人社部令第25号): at least 90 hours a year, of which specialist subjects at least 2/3
+CE_MIN_HOURS = 90
+CE_SPECIALIST_SHARE = Fraction(2, 3)

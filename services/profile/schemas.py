@@ -112,9 +112,20 @@ class SocialPostOut(Schema):
 class ContinuingEducationOut(Schema):
     id = fields.Integer()
     year = fields.Integer()
-    hours = fields.Float()
+    hours = fields.Float(metadata={"description": "total hours (学时)"})
+    specialist_hours = fields.Float(metadata={"description": "of which specialist subjects (专业科目学时)"})
     content = fields.String(allow_none=True)
     attachment_ids = fields.List(fields.String())
+
+
+class ContinuingEducationYearOut(Schema):
+    year = fields.Integer()
+    hours = fields.Float(metadata={"description": "the year's total hours"})
+    specialist_hours = fields.Float(metadata={"description": "the year's specialist-subject hours"})
+    meets_hours = fields.Boolean(metadata={"description": "at least 90 hours (每年不少于90学时)"})
+    meets_specialist_share = fields.Boolean(metadata={"description": "specialist subjects at least 2/3 of the "
+                                                                     "hours (专业科目不少于三分之二)"})
+    meets_rule = fields.Boolean(metadata={"description": "both: the year meets 人社部令第25号"})
 
 
 class AnnualAssessmentOut(Schema):
@@ -147,11 +158,18 @@ class ProfileOut(Schema):
     work_experiences = fields.List(fields.Nested(WorkExperienceOut))
     social_posts = fields.List(fields.Nested(SocialPostOut))
     continuing_education = fields.List(fields.Nested(ContinuingEducationOut))
+    continuing_education_years = fields.List(fields.Nested(ContinuingEducationYearOut),
+                                             metadata={"description": "per-year totals against 人社部令第25号"})
     annual_assessments = fields.List(fields.Nested(AnnualAssessmentOut))
 
 
 class SnapshotSchema(ProfileOut):
-    """The profile as a declaration keeps it: the four top-level keys older consumers read, then the sections."""
+    """The profile as a declaration keeps it: the four top-level keys older consumers read, then the sections.
+    The per-year continuing-education totals stay out (the contract has no such key; they follow from the
+    entries, which carry ``specialist_hours``)."""
+
+    class Meta:
+        exclude = ("continuing_education_years",)
 
     unit_code = fields.String()
     unit_name = fields.String()

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.exc import IntegrityError
 
 from services.profile import access
 from services.profile import attachments as files
 from services.profile import register as education_register
 from services.profile.directory import (organisation, organisations,  # noqa: F401 - the API's entry points
-                                        register_organisation)
+                                        paged, register_organisation)
 from services.profile.models import (AnnualAssessment, Attachment, Certificate, ContinuingEducation, Education,
                                      IdentityCorrection, Organisation, Profile, SocialPost, WorkExperience)
-from services.profile.rules import ORG_KINDS, WORK_STATUSES  # noqa: F401 - re-exported for the API
+from services.profile.rules import (CE_MIN_HOURS, CE_SPECIALIST_SHARE, ORG_KINDS,  # noqa: F401 - ORG_KINDS
+                                    STATE_OWNED, WORK_STATUSES)  # and WORK_STATUSES re-exported for the API
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identifiers import InvalidIdentifier, parse_resident_id
 from shared.identity.principal import Principal
@@ -97,9 +99,11 @@ def update_basic(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) ->
         if "党" in post:
             raise DomainError.on("admin_post", "no_party_post", "party posts are not administrative posts "
                                  "(行政职务不填党内职务)")
-    if merged["admin_post_level"] and not merged["on_establishment"]:
-        raise DomainError.on("admin_post_level", "establishment_only", "an administrative post level is only for "
-                             "staff on the establishment of a state-owned unit (行政职级仅限国有单位在编人员)")
+    if "admin_post_level" in data or "on_establishment" in data:
+        # checked when the level or the flag changes; a later change of employment shows in completeness
+        problem = _post_level_problem(uow, profile.subject, merged["admin_post_level"], merged["on_establishment"])
+        if problem:
+            raise DomainError.on("admin_post_level", *problem)
     if data.get("photo_id") is not None:
         photo = _attachment(uow, profile.subject, data["photo_id"], "photo_id")
         if photo.content_type not in files.IMAGES:
@@ -111,6 +115,31 @@ def update_basic(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) ->
         setattr(profile, key, merged[key])
     uow.session.flush()
     return profile
+
+
+def _post_level_problem(uow: UnitOfWork, subject: str, level: str | None,
+                        on_establishment: bool) -> tuple[str, str] | None:
+    """Why an administrative post level (行政职务级别) is not allowed, as (rule, message); None if it is.
+
+    It is only for staff on the establishment (编制内) of a state-owned unit: the applicant says they are on
+    the establishment, and the unit of their current employment is state-owned in the directory.
+    """
+    if not level:
+        return None
+    if not on_establishment:
+        return "establishment_only", ("an administrative post level is only for staff on the establishment of a "
+                                      "state-owned unit; you are not on an establishment (行政职级仅限国有单位在编人员)")
+    current = current_employment(uow, subject)
+    unit = uow.session.get(Organisation, current.unit_code) if current else None
+    if unit is None:
+        return "state_owned_unit", ("an administrative post level is only for staff of a state-owned unit; add your "
+                                    "current employment at a registered unit first (行政职级仅限国有单位在编人员，"
+                                    "请先填写在职单位)")
+    if unit.ownership not in STATE_OWNED:
+        return "state_owned_unit", (f"an administrative post level is only for staff of a state-owned unit; the "
+                                    f"directory does not register your unit {unit.name} as a public institution, "
+                                    f"state enterprise or government body (行政职级仅限国有单位在编人员)")
+    return None
 
 
 BASIC_FIELDS = ("id_type", "gender", "nationality", "ethnicity", "political_status", "mobile", "telephone",
@@ -179,33 +208,45 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
                              "content (仅支持PDF、JPG、PNG文件)")
     sha256 = files.store().put(content)
     record = Attachment(id=str(uuid.uuid4()), owner=profile.subject, sha256=sha256, content_type=content_type,
-                        size=len(content), name=files.display_name(name, content_type))
+                        size=len(content), name=files.display_name(name, content_type),
+                        uploaded_at=dt.datetime.now(dt.timezone.utc))
     uow.session.add(record)
     uow.session.flush()
+    # other services learn whose file it is, so a declaration refers only to its applicant's own files
+    uow.publish("profile.attachment.stored.v1", {
+        "id": record.id, "owner": record.owner, "sha256": sha256, "content_type": content_type,
+        "size": record.size, "name": record.name, "uploaded_at": record.uploaded_at.isoformat()})
     return record
 
 
 def attachment_for(uow: UnitOfWork, principal: Principal, attachment_id: str) -> tuple[Attachment, bytes]:
     """An attachment with its bytes, for its owner, the title office, and staff of an organisation that a
-    declaration of the owner has reached (see services/profile/access.py)."""
+    declaration of the owner referring to it has reached (see services/profile/access.py)."""
     record = uow.session.get(Attachment, attachment_id)
     if principal.role == "applicant":
         if record is None or record.owner != principal.subject:
             raise NotFound.on("attachment_id", "exists", "no such attachment among your files")
     elif principal.role != "title_office" and not (
             record is not None and principal.role in access.STAFF_ROLES
-            and access.may_see(uow, principal.organisation, record.owner)):
+            and access.may_see(uow, principal.organisation, record.owner, record.id)):
         # also when the attachment does not exist: staff learn nothing of files they may not see
-        raise Forbidden.on("attachment_id", "own_profile", "attachments are seen by their owner; unit staff see "
-                           "them only in a declaration under review")
+        raise Forbidden.on("attachment_id", "own_profile", "attachments are seen by their owner; staff see only "
+                           "those a declaration under review at their organisation refers to")
     elif record is None:
         raise NotFound.on("attachment_id", "exists", "no such attachment")
     return record, files.store().get(record.sha256)
 
 
+def _attachments_of(subject: str):  # noqa: ANN202 - a Select
+    return select(Attachment).where(Attachment.owner == subject).order_by(Attachment.uploaded_at, Attachment.id)
+
+
 def my_attachments(uow: UnitOfWork, subject: str) -> list[Attachment]:
-    return list(uow.session.scalars(select(Attachment).where(Attachment.owner == subject)
-                                    .order_by(Attachment.uploaded_at)))
+    return list(uow.session.scalars(_attachments_of(subject)))
+
+
+def attachments_page(uow: UnitOfWork, subject: str, page: int, per_page: int) -> tuple[list[Attachment], int]:
+    return paged(uow, _attachments_of(subject), page, per_page)
 
 
 def _attachment(uow: UnitOfWork, subject: str, attachment_id: str | None, field: str) -> Attachment:
@@ -233,6 +274,24 @@ def _own(uow: UnitOfWork, model: type, subject: str, record_id: int, what: str) 
     if record is None or record.subject != subject:
         raise NotFound.on("id", "exists", f"no such {what} in your profile")
     return record
+
+
+def _save(uow: UnitOfWork, model: type, subject: str, record_id: int | None, values: dict[str, Any]) -> Any:
+    """Add a record of a list section (record_id None) or change one of the applicant's own in place."""
+    if record_id is None:
+        record = model(subject=subject, **values)
+        uow.session.add(record)
+    else:
+        record = _own(uow, model, subject, record_id, model.__tablename__.replace("_", " "))
+        for key, value in values.items():
+            setattr(record, key, value)
+    uow.session.flush()
+    return record
+
+
+def _other_than(model: type, record_id: int | None) -> Any:
+    """A condition leaving out the record being changed (none when adding)."""
+    return model.id != record_id if record_id is not None else true()
 
 
 # -- education (学历信息) -----------------------------------------------------------
@@ -374,7 +433,9 @@ def professional_years(profile: Profile, today: dt.date | None = None) -> float 
     return max(0.0, round(years - float(profile.non_professional_years or 0), 1))
 
 
-def add_certificate(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Certificate:
+def save_certificate(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
+                     record_id: int | None = None) -> Certificate:
+    """Add a certificate, or change one in place (record_id) under the same rules."""
     profile = _locked(uow, principal)
     if data["issued_on"] > dt.date.today():
         raise DomainError.on("issued_on", "not_in_future", "the issuing date is in the future")
@@ -387,14 +448,15 @@ def add_certificate(uow: UnitOfWork, principal: Principal, data: dict[str, Any])
             raise DomainError.on("obtained_by", "one_of", "a title is obtained by review, appointment or exam "
                                  "(评审、聘任或考试取得)")
         if uow.session.scalar(select(Certificate.id).where(Certificate.subject == profile.subject,
-                                                           Certificate.kind == "title")):
+                                                           Certificate.kind == "title",
+                                                           _other_than(Certificate, record_id))):
             raise Conflict.on("kind", "highest_title_only", "only the highest title certificate is kept; delete the "
                               "one recorded before adding a higher one (只填最高职称证书)")
-    record = Certificate(subject=profile.subject, **{k: data.get(k) for k in (
+    return _save(uow, Certificate, profile.subject, record_id, {k: data.get(k) for k in (
         "kind", "name", "level", "obtained_by", "number", "issued_on", "issuer", "attachment_id")})
-    uow.session.add(record)
-    uow.session.flush()
-    return record
+
+
+add_certificate = save_certificate
 
 
 def certificates(uow: UnitOfWork, subject: str) -> list[Certificate]:
@@ -404,10 +466,8 @@ def certificates(uow: UnitOfWork, subject: str) -> list[Certificate]:
 
 # -- work experience (工作经历) ------------------------------------------------------
 
-def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> WorkExperience:
-    # The profile row lock makes concurrent additions for one applicant run one
-    # at a time, so the "one current employment" check below cannot be raced.
-    profile = _locked(uow, principal)
+def _work_values(uow: UnitOfWork, subject: str, fields: dict[str, Any], record_id: int | None) -> dict[str, Any]:
+    """The columns of a work experience, after every rule of §3 (the same for adding and changing)."""
     status = fields["status"]
     if status not in WORK_STATUSES:
         raise DomainError.on("status", "one_of", f"status must be one of {', '.join(WORK_STATUSES)}")
@@ -423,8 +483,8 @@ def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str,
         if end is not None:
             raise DomainError.on("end_date", "current_has_no_end", "a current employment has no end date")
         has_current = uow.session.scalar(
-            select(WorkExperience.id).where(WorkExperience.subject == profile.subject,
-                                            WorkExperience.status == "current"))
+            select(WorkExperience.id).where(WorkExperience.subject == subject, WorkExperience.status == "current",
+                                            _other_than(WorkExperience, record_id)))
         if has_current:
             raise Conflict.on("status", "one_current", "there is already a current employment (已有在职经历)")
     if unit_code:
@@ -445,7 +505,7 @@ def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str,
         if not (fields.get("dispatched_to") or "").strip():
             raise DomainError.on("dispatched_to", "dispatch_unit_required", "labour dispatch names the unit "
                                  "dispatched to (劳务派遣须填写派遣至单位)")
-        _required_attachment(uow, profile.subject, fields, "dispatch_proof_id", "dispatch_proof_required",
+        _required_attachment(uow, subject, fields, "dispatch_proof_id", "dispatch_proof_required",
                              "labour dispatch needs the proof of genuine performance issued by the unit dispatched "
                              "to (劳务派遣须上传实际履职证明)")
     posts = []
@@ -458,20 +518,51 @@ def add_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str,
         posts.append({"start_date": post["start_date"].isoformat(),
                       "end_date": post["end_date"].isoformat() if post.get("end_date") else None,
                       "admin_post": post.get("admin_post"), "professional_post": post.get("professional_post")})
-    record = WorkExperience(
-        subject=profile.subject, status=status, unit_code=unit_code, unit_name=unit_name, start_date=start,
-        end_date=end, admin_post=fields.get("admin_post"), professional_post=fields.get("professional_post"),
-        role=fields.get("role"), participant_rank=fields.get("participant_rank"),
-        dispatched=bool(fields.get("dispatched")), dispatched_to=fields.get("dispatched_to"),
-        dispatch_proof_id=fields.get("dispatch_proof_id"), posts=posts, main_work=main_work)
-    uow.session.add(record)
+    dispatched = bool(fields.get("dispatched"))
+    return {"status": status, "unit_code": unit_code, "unit_name": unit_name, "start_date": start, "end_date": end,
+            "admin_post": fields.get("admin_post"), "professional_post": fields.get("professional_post"),
+            "role": fields.get("role"), "participant_rank": fields.get("participant_rank"), "dispatched": dispatched,
+            "dispatched_to": fields.get("dispatched_to") if dispatched else None,
+            "dispatch_proof_id": fields.get("dispatch_proof_id") if dispatched else None, "posts": posts,
+            "main_work": main_work}
+
+
+def _employer(uow: UnitOfWork, subject: str) -> tuple[str | None, str | None]:
+    current = current_employment(uow, subject)
+    return (current.unit_code, current.unit_name) if current else (None, None)
+
+
+def _announce_employer(uow: UnitOfWork, subject: str, before: tuple[str | None, str | None]) -> None:
+    """Publish profile.employment.changed.v1 when the applicant's current registered unit is not what it was."""
     uow.session.flush()
+    after = _employer(uow, subject)
+    if after != before:
+        uow.publish("profile.employment.changed.v1", {"subject": subject, "unit_code": after[0],
+                                                      "unit_name": after[1],
+                                                      "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+
+
+def save_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str, Any],
+                         record_id: int | None = None) -> WorkExperience:
+    """Add a work experience, or change one in place (record_id) under the same rules."""
+    # The profile row lock makes concurrent changes for one applicant run one
+    # at a time, so the "one current employment" check cannot be raced.
+    profile = _locked(uow, principal)
+    before = _employer(uow, profile.subject)
+    record = _save(uow, WorkExperience, profile.subject, record_id,
+                   _work_values(uow, profile.subject, fields, record_id))
+    _announce_employer(uow, profile.subject, before)
     return record
+
+
+add_work_experience = save_work_experience
 
 
 def delete_work_experience(uow: UnitOfWork, principal: Principal, record_id: int) -> None:
     profile = _locked(uow, principal)
+    before = _employer(uow, profile.subject)
     uow.session.delete(_own(uow, WorkExperience, profile.subject, record_id, "work experience"))
+    _announce_employer(uow, profile.subject, before)
 
 
 def work_experiences(uow: UnitOfWork, subject: str) -> list[WorkExperience]:
@@ -481,43 +572,77 @@ def work_experiences(uow: UnitOfWork, subject: str) -> list[WorkExperience]:
 
 # -- social posts, continuing education, annual assessments ---------------------------
 
-def add_social_post(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> SocialPost:
+def save_social_post(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
+                     record_id: int | None = None) -> SocialPost:
     profile = _locked(uow, principal)
     _period(data["start_date"], data.get("end_date"))
-    record = SocialPost(subject=profile.subject, **{k: data.get(k) for k in (
+    return _save(uow, SocialPost, profile.subject, record_id, {k: data.get(k) for k in (
         "organisation", "post", "start_date", "end_date")})
-    uow.session.add(record)
-    uow.session.flush()
-    return record
 
 
-def add_continuing_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> ContinuingEducation:
+add_social_post = save_social_post
+
+
+def save_continuing_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
+                              record_id: int | None = None) -> ContinuingEducation:
+    """A year's continuing education (继续教育): total hours, of which specialist subjects (专业科目)."""
     profile = _locked(uow, principal)
     if data["year"] > dt.date.today().year:
         raise DomainError.on("year", "not_in_future", "the year is in the future")
     if data["hours"] <= 0:
         raise DomainError.on("hours", "positive", "the hours are more than zero (学时须大于0)")
+    specialist = data.get("specialist_hours")
+    if specialist is None:
+        raise DomainError.on("specialist_hours", "required", "give the hours of specialist subjects, 0 if none "
+                             "(专业科目学时)")
+    if specialist < 0:
+        raise DomainError.on("specialist_hours", "not_negative", "the specialist hours cannot be negative "
+                             "(专业科目学时不能为负)")
+    if specialist > data["hours"]:
+        raise DomainError.on("specialist_hours", "within_hours", "the specialist hours are part of the hours and "
+                             "cannot exceed them (专业科目学时不能超过总学时)")
     for index, attachment_id in enumerate(data.get("attachment_ids") or []):
         _attachment(uow, profile.subject, attachment_id, f"attachment_ids.{index}")
-    record = ContinuingEducation(subject=profile.subject, year=data["year"], hours=data["hours"],
-                                 content=data.get("content"), attachment_ids=list(data.get("attachment_ids") or []))
-    uow.session.add(record)
-    uow.session.flush()
-    return record
+    return _save(uow, ContinuingEducation, profile.subject, record_id, {
+        "year": data["year"], "hours": data["hours"], "specialist_hours": specialist, "content": data.get("content"),
+        "attachment_ids": list(data.get("attachment_ids") or [])})
 
 
-def add_annual_assessment(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> AnnualAssessment:
+add_continuing_education = save_continuing_education
+
+
+def continuing_education_years(uow: UnitOfWork, subject: str) -> list[dict[str, Any]]:
+    """Per year: total and specialist hours, and whether the year meets 人社部令第25号 (at least 90 hours, of
+    which specialist subjects at least two thirds of the total)."""
+    years: dict[int, list[Decimal]] = {}
+    for record in records(uow, ContinuingEducation, subject):
+        totals = years.setdefault(record.year, [Decimal(0), Decimal(0)])
+        totals[0] += Decimal(str(record.hours))
+        totals[1] += Decimal(str(record.specialist_hours or 0))
+    result = []
+    for year, (hours, specialist) in sorted(years.items()):
+        meets_hours = hours >= CE_MIN_HOURS
+        meets_share = specialist * CE_SPECIALIST_SHARE.denominator >= hours * CE_SPECIALIST_SHARE.numerator
+        result.append({"year": year, "hours": float(hours), "specialist_hours": float(specialist),
+                       "meets_hours": meets_hours, "meets_specialist_share": meets_share,
+                       "meets_rule": meets_hours and meets_share})
+    return result
+
+
+def save_annual_assessment(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
+                           record_id: int | None = None) -> AnnualAssessment:
     profile = _locked(uow, principal)
     if data["year"] > dt.date.today().year:
         raise DomainError.on("year", "not_in_future", "the year is in the future")
     if uow.session.scalar(select(AnnualAssessment.id).where(AnnualAssessment.subject == profile.subject,
-                                                            AnnualAssessment.year == data["year"])):
+                                                            AnnualAssessment.year == data["year"],
+                                                            _other_than(AnnualAssessment, record_id))):
         raise Conflict.on("year", "one_per_year", f"the assessment of {data['year']} is already recorded "
                           "(该年度考核已填写)")
-    record = AnnualAssessment(subject=profile.subject, year=data["year"], result=data["result"])
-    uow.session.add(record)
-    uow.session.flush()
-    return record
+    return _save(uow, AnnualAssessment, profile.subject, record_id, {"year": data["year"], "result": data["result"]})
+
+
+add_annual_assessment = save_annual_assessment
 
 
 SECTION_MODELS = {"social-posts": SocialPost, "continuing-education": ContinuingEducation,
@@ -552,6 +677,7 @@ def whole(uow: UnitOfWork, profile: Profile) -> dict[str, Any]:
         "work_experiences": work_experiences(uow, subject),
         "social_posts": records(uow, SocialPost, subject),
         "continuing_education": records(uow, ContinuingEducation, subject),
+        "continuing_education_years": continuing_education_years(uow, subject),
         "annual_assessments": records(uow, AnnualAssessment, subject),
     }
 
@@ -591,6 +717,12 @@ def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
     if current_employment(uow, subject) is None:
         need("work_experiences", "status", "registered_unit", "Add your current employment at a unit registered in "
              "the system; an applicant whose unit is not registered cannot declare (须有在职且已注册的工作单位).")
+    # the post level was allowed when given; a later change of employment (or of the unit's ownership in the
+    # directory) can make it wrong
+    problem = _post_level_problem(uow, subject, profile.admin_post_level, profile.on_establishment)
+    if problem:
+        need("basic", "admin_post_level", problem[0], f"Clear your administrative post level (行政职务级别) or "
+             f"correct your employment: {problem[1]}.")
     return missing
 
 

@@ -134,8 +134,9 @@ def test_work_experiences_are_listed_in_order(clients, auth, demo):
 def test_any_logged_in_user_reads_the_directory(clients, auth, demo, user):
     response = clients["profile"].get("/api/v1/organisations", headers=auth(user))
     assert response.status_code == 200
-    codes = {o["code"]: o for o in response.get_json()}
-    assert len(codes) == 5
+    body = response.get_json()
+    codes = {o["code"]: o for o in body["items"]}
+    assert len(codes) == 5 and (body["total"], body["page"], body["per_page"]) == (5, 1, 20)
     assert codes[UNIT] == {"code": UNIT, "name": UNIT_NAME, "kind": "unit", "parent": DEPARTMENT,
                            "ownership": "private", "owner": None, "scope": None, "check_override": False}
 

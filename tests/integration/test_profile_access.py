@@ -181,3 +181,73 @@ def test_the_events_reach_the_profile_service_through_the_broker(clients, auth, 
         uow.commit()
     wait_for("the department's grant", lambda: grant_count(dbs) == 1)
     assert status(clients, auth("dept1"), attachment) == 200
+
+
+# -- grants narrowed to what the declaration refers to ---------------------------------------
+
+def upload(clients, auth, name: str = "材料.pdf") -> str:
+    response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
+                                       data={"file": (io.BytesIO(PDF), name)}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def test_a_grant_opens_only_the_attachments_its_declaration_refers_to(clients, auth, attachment, dbs):
+    unreferenced = upload(clients, auth)
+    declaration = str(uuid.uuid4())
+    deliver(dbs, envelope("declaration.submitted.v1", {**submitted(declaration), "attachment_ids": [attachment]}))
+    assert status(clients, auth("unit"), attachment) == 200
+    response = clients["profile"].get(f"/api/v1/attachments/{unreferenced}", headers=auth("unit"))
+    assert response.status_code == 403
+    assert (response.get_json()["errors"][0]["field"], response.get_json()["errors"][0]["rule"]) == (
+        "attachment_id", "own_profile")
+    # each organisation the declaration reaches opens the same files and no others
+    deliver(dbs, envelope("review.stage.changed.v1", stage_changed(declaration, DEPT1)))
+    assert seeing(clients, auth, attachment) == {"unit", "dept1"}
+    assert seeing(clients, auth, unreferenced) == set()
+    # the title office and the owner still open everything
+    assert status(clients, auth("title_office"), unreferenced) == 200
+    assert status(clients, auth("applicant"), unreferenced) == 200
+
+
+def test_resubmissions_add_to_what_the_declaration_refers_to(clients, auth, attachment, dbs):
+    added, never = upload(clients, auth), upload(clients, auth)
+    declaration = str(uuid.uuid4())
+    deliver(dbs, envelope("declaration.submitted.v1", {**submitted(declaration), "attachment_ids": [attachment]}))
+    deliver(dbs, envelope("declaration.resubmitted.v1", {**submitted(declaration), "attachment_ids": [added]}))
+    # a union: what the first submission referred to stays open with what the resubmission added
+    assert seeing(clients, auth, attachment) == seeing(clients, auth, added) == {"unit"}
+    # a resubmission from a producer that sends no list changes nothing, and does not widen the grant
+    deliver(dbs, envelope("declaration.resubmitted.v1", submitted(declaration)))
+    assert seeing(clients, auth, never) == set()
+    assert seeing(clients, auth, added) == {"unit"}
+
+
+def test_a_declaration_referring_to_no_attachments_opens_none(clients, auth, attachment, dbs):
+    deliver(dbs, envelope("declaration.submitted.v1", {**submitted(str(uuid.uuid4())), "attachment_ids": []}))
+    assert seeing(clients, auth, attachment) == set()
+
+
+def test_an_older_producer_without_attachment_ids_keeps_the_applicant_wide_grant(clients, auth, attachment, dbs):
+    other = upload(clients, auth)
+    deliver(dbs, envelope("declaration.submitted.v1", submitted(str(uuid.uuid4()))))  # no attachment_ids
+    assert seeing(clients, auth, attachment) == seeing(clients, auth, other) == {"unit"}
+
+
+def test_referring_to_another_applicants_file_opens_nothing(clients, auth, attachment, dbs):
+    # a declaration of applicant-2 that names this applicant's file: grants are per applicant
+    deliver(dbs, envelope("declaration.submitted.v1", {**submitted(str(uuid.uuid4()), applicant="applicant-2"),
+                                                       "attachment_ids": [attachment]}))
+    assert seeing(clients, auth, attachment) == set()
+
+
+def test_the_references_reach_the_profile_service_through_the_broker(clients, auth, attachment, dbs, workers):
+    unreferenced = upload(clients, auth)
+    declaration = str(uuid.uuid4())
+    with dbs["declaration"].uow() as uow:
+        uow.publish("declaration.submitted.v1", {**submitted(declaration), "attachment_ids": [attachment]},
+                    correlation_id=declaration)
+        uow.commit()
+    wait_for("the unit's grant", lambda: grant_count(dbs) == 1)
+    assert status(clients, auth("unit"), attachment) == 200
+    assert status(clients, auth("unit"), unreferenced) == 403

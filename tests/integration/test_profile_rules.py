@@ -99,11 +99,66 @@ def test_administrative_post_is_not_a_party_post(me):
     problem(me("patch", "/profile/basic", json={"admin_post": "党支部书记"}), 422, "admin_post", "no_party_post")
 
 
-def test_post_level_only_on_the_establishment_of_a_state_owned_unit(me):
+def register_institute(clients, auth, code: str = HUAWEI, ownership: str = "public_institution") -> None:
+    institute = {"code": code, "name": "天津市某研究院", "kind": "unit", "parent": DEPT1, "ownership": ownership}
+    response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=institute)
+    assert response.status_code == 201, response.get_json()
+
+
+def post_level_items(me) -> list[dict]:
+    return [m for m in me("get", "/profile/completeness").get_json()["missing"] if m["field"] == "admin_post_level"]
+
+
+def test_post_level_only_on_the_establishment_of_a_state_owned_unit(me, clients, auth):
+    level = {"admin_post_level": "正科级", "on_establishment": True}
     problem(me("patch", "/profile/basic", json={"admin_post_level": "正科级"}), 422, "admin_post_level",
             "establishment_only")
-    ok = me("patch", "/profile/basic", json={"admin_post_level": "正科级", "on_establishment": True})
+    # on the establishment by their own word, but no current unit to check it against
+    problem(me("patch", "/profile/basic", json=level), 422, "admin_post_level", "state_owned_unit")
+    # the demonstration unit is private in the directory: the applicant's flag does not make it state-owned
+    work = me("post", "/profile/work-experiences", json={"status": "current", "unit_code": UNIT,
+                                                         "start_date": "2015-07-01"})
+    body = problem(me("patch", "/profile/basic", json=level), 422, "admin_post_level", "state_owned_unit")
+    assert "天津市示范科技有限公司" in body["errors"][0]["message"]
+    # at a public institution of the directory it is allowed
+    register_institute(clients, auth)
+    moved = me("put", f"/profile/work-experiences/{work.get_json()['id']}",
+               json={"status": "current", "unit_code": HUAWEI, "start_date": "2015-07-01"})
+    assert moved.status_code == 200, moved.get_json()
+    ok = me("patch", "/profile/basic", json=level)
     assert ok.status_code == 200 and ok.get_json()["admin_post_level"] == "正科级"
+    assert post_level_items(me) == []
+
+
+def test_a_later_change_of_employment_shows_the_post_level_in_completeness(me, clients, auth):
+    register_institute(clients, auth)
+    work = me("post", "/profile/work-experiences", json={"status": "current", "unit_code": HUAWEI,
+                                                         "start_date": "2015-07-01"}).get_json()
+    assert me("patch", "/profile/basic", json={"admin_post_level": "正科级", "on_establishment": True}
+              ).status_code == 200
+    # moving to the private demonstration unit is accepted, and completeness names the post level
+    assert me("put", f"/profile/work-experiences/{work['id']}",
+              json={"status": "current", "unit_code": UNIT, "start_date": "2015-07-01"}).status_code == 200
+    [item] = post_level_items(me)
+    assert (item["section"], item["rule"]) == ("basic", "state_owned_unit") and "行政职务级别" in item["message"]
+    # unrelated basic information can still be changed meanwhile
+    assert me("patch", "/profile/basic", json={"mobile": "13800138000"}).status_code == 200
+    # ending the current employment leaves no unit to check against
+    assert me("delete", f"/profile/work-experiences/{work['id']}").status_code == 204
+    assert [i["rule"] for i in post_level_items(me)] == ["state_owned_unit"]
+    # leaving the establishment names the flag; clearing the level resolves it
+    me("patch", "/profile/basic", json={"on_establishment": False, "admin_post_level": None})
+    assert post_level_items(me) == []
+
+
+def test_the_post_level_follows_the_units_ownership_in_the_directory(me, clients, auth):
+    register_institute(clients, auth)
+    me("post", "/profile/work-experiences", json={"status": "current", "unit_code": HUAWEI,
+                                                  "start_date": "2015-07-01"})
+    assert me("patch", "/profile/basic", json={"admin_post_level": "正处级", "on_establishment": True}
+              ).status_code == 200
+    register_institute(clients, auth, ownership="private")  # the title office corrects the directory
+    assert [i["rule"] for i in post_level_items(me)] == ["state_owned_unit"]
 
 
 def test_mobile_number_format(me):
@@ -183,7 +238,7 @@ def test_an_attachment_is_served_to_its_owner_with_safe_headers(me, clients, aut
         problem(clients["profile"].get(f"/api/v1/attachments/{attachment}", headers=auth(user)), 403,
                 "attachment_id", "own_profile")
     assert clients["profile"].get(f"/api/v1/attachments/{attachment}", headers=auth("title_office")).data == PDF
-    assert [a["id"] for a in me("get", "/profile/attachments").get_json()] == [attachment]
+    assert [a["id"] for a in me("get", "/profile/attachments").get_json()["items"]] == [attachment]
 
 
 # -- education ---------------------------------------------------------------------
@@ -364,15 +419,37 @@ def test_social_posts(me):
 
 
 def test_continuing_education(me):
-    problem(me("post", "/profile/continuing-education", json={"year": 2024, "hours": 0}), 422, "hours", "positive")
-    problem(me("post", "/profile/continuing-education", json={"year": 2999, "hours": 90}), 422, "year",
-            "not_in_future")
-    problem(me("post", "/profile/continuing-education", json={"year": 2024, "hours": 90,
-                                                              "attachment_ids": ["missing"]}), 422,
-            "attachment_ids.0", "own_attachment")
-    ok = me("post", "/profile/continuing-education", json={"year": 2024, "hours": 90,
+    def refused(data: dict, field: str, rule: str) -> None:
+        problem(me("post", "/profile/continuing-education", json={"year": 2024, **data}), 422, field, rule)
+
+    refused({"hours": 0, "specialist_hours": 0}, "hours", "positive")
+    refused({"hours": 90}, "specialist_hours", "required")
+    refused({"hours": 90, "specialist_hours": -1}, "specialist_hours", "not_negative")
+    refused({"hours": 90, "specialist_hours": 91}, "specialist_hours", "within_hours")
+    refused({"year": 2999, "hours": 90, "specialist_hours": 60}, "year", "not_in_future")
+    refused({"hours": 90, "specialist_hours": 60, "attachment_ids": ["missing"]}, "attachment_ids.0",
+            "own_attachment")
+    ok = me("post", "/profile/continuing-education", json={"year": 2024, "hours": 90, "specialist_hours": 60,
                                                            "attachment_ids": [me.upload()]})
-    assert ok.status_code == 201 and ok.get_json()["hours"] == 90
+    assert ok.status_code == 201 and (ok.get_json()["hours"], ok.get_json()["specialist_hours"]) == (90, 60)
+
+
+def test_each_year_is_measured_against_90_hours_two_thirds_specialist(me):
+    for year, hours, specialist in ((2022, 80, 80), (2023, 60, 40), (2023, 30, 20), (2024, 90, 59.9),
+                                    (2025, 120, 80)):
+        response = me("post", "/profile/continuing-education", json={"year": year, "hours": hours,
+                                                                     "specialist_hours": specialist})
+        assert response.status_code == 201, response.get_json()
+    years = {y["year"]: y for y in me("get", "/profile/continuing-education/years").get_json()}
+    assert years[2022] == {"year": 2022, "hours": 80, "specialist_hours": 80, "meets_hours": False,
+                           "meets_specialist_share": True, "meets_rule": False}
+    # two records of one year add up: 90 hours, 60 of them specialist, exactly two thirds
+    assert (years[2023]["hours"], years[2023]["specialist_hours"], years[2023]["meets_rule"]) == (90, 60, True)
+    assert (years[2024]["meets_hours"], years[2024]["meets_specialist_share"], years[2024]["meets_rule"]) == (
+        True, False, False)
+    assert years[2025]["meets_rule"] is True
+    # the whole profile carries the same totals
+    assert me("get", "/profile").get_json()["continuing_education_years"] == list(years.values())
 
 
 def test_annual_assessments_take_a_result_from_the_list_once_a_year(me):
@@ -426,6 +503,7 @@ def test_the_snapshot_carries_the_whole_profile_with_attachments_by_reference(me
 
     fill_everything(me)
     me("post", "/profile/annual-assessments", json={"year": 2024, "result": "excellent"})
+    me("post", "/profile/continuing-education", json={"year": 2024, "hours": 96, "specialist_hours": 64})
     with demo["profile"].uow() as uow:
         service.take_snapshot(uow, "decl-2", "applicant")
         uow.commit()
@@ -438,6 +516,8 @@ def test_the_snapshot_carries_the_whole_profile_with_attachments_by_reference(me
     assert [e["source"] for e in snapshot["educations"]] == ["register", "register"]
     assert snapshot["qualification"]["specialty"] == "软件工程"
     assert snapshot["annual_assessments"][0]["result"] == "excellent"
+    [education] = snapshot["continuing_education"]
+    assert (education["year"], education["hours"], education["specialist_hours"]) == (2024, 96, 64)
     assert len(snapshot["attachments"]) == 2
     assert all(len(a["sha256"]) == 64 and "content" not in a for a in snapshot["attachments"])
     assert snapshot["qualification"]["appointment"]["proof_id"] in {a["id"] for a in snapshot["attachments"]}
@@ -560,7 +640,7 @@ def test_the_department_chain_is_read_from_the_directory(clients, auth, demo):
     chain = clients["profile"].get(f"/api/v1/organisations/{UNIT}/chain", headers=auth("unit")).get_json()
     assert [o["code"] for o in chain] == [DEPT1, DEPT2]
     units = clients["profile"].get(f"/api/v1/organisations?kind=unit&parent={DEPT1}", headers=auth("unit"))
-    assert [o["code"] for o in units.get_json()] == [UNIT]
+    assert [o["code"] for o in units.get_json()["items"]] == [UNIT]
 
 
 def test_a_department_cannot_be_put_below_itself(clients, auth, demo):
@@ -570,7 +650,7 @@ def test_a_department_cannot_be_put_below_itself(clients, auth, demo):
 
 def test_staff_accounts_are_bound_to_one_organisation_and_role(clients, auth, demo):
     staff = clients["profile"].get(f"/api/v1/organisations/{COMMITTEE}/staff", headers=auth("committee"))
-    assert {(s["subject"], s["role"]) for s in staff.get_json()} == {
+    assert {(s["subject"], s["role"]) for s in staff.get_json()["items"]} == {
         ("committee", "committee"), ("expert1", "expert"), ("expert2", "expert"), ("expert3", "expert")}
     problem(clients["profile"].get(f"/api/v1/organisations/{UNIT}/staff", headers=auth("committee")), 403, "code",
             "own_organisation")
