@@ -276,13 +276,25 @@ def _own(uow: UnitOfWork, model: type, subject: str, record_id: int, what: str) 
     return record
 
 
+def _what(model: type) -> str:
+    return model.__tablename__.replace("_", " ").removesuffix("s")
+
+
+def _locked_for(uow: UnitOfWork, principal: Principal, model: type, record_id: int | None) -> Profile:
+    """The caller's profile, row-locked, for adding a record or changing one of their own (else 404 first)."""
+    profile = _locked(uow, principal)
+    if record_id is not None:
+        _own(uow, model, profile.subject, record_id, _what(model))
+    return profile
+
+
 def _save(uow: UnitOfWork, model: type, subject: str, record_id: int | None, values: dict[str, Any]) -> Any:
     """Add a record of a list section (record_id None) or change one of the applicant's own in place."""
     if record_id is None:
         record = model(subject=subject, **values)
         uow.session.add(record)
     else:
-        record = _own(uow, model, subject, record_id, model.__tablename__.replace("_", " "))
+        record = _own(uow, model, subject, record_id, _what(model))
         for key, value in values.items():
             setattr(record, key, value)
     uow.session.flush()
@@ -436,7 +448,7 @@ def professional_years(profile: Profile, today: dt.date | None = None) -> float 
 def save_certificate(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
                      record_id: int | None = None) -> Certificate:
     """Add a certificate, or change one in place (record_id) under the same rules."""
-    profile = _locked(uow, principal)
+    profile = _locked_for(uow, principal, Certificate, record_id)
     if data["issued_on"] > dt.date.today():
         raise DomainError.on("issued_on", "not_in_future", "the issuing date is in the future")
     _required_attachment(uow, profile.subject, data, "attachment_id", "attachment_required",
@@ -547,7 +559,7 @@ def save_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str
     """Add a work experience, or change one in place (record_id) under the same rules."""
     # The profile row lock makes concurrent changes for one applicant run one
     # at a time, so the "one current employment" check cannot be raced.
-    profile = _locked(uow, principal)
+    profile = _locked_for(uow, principal, WorkExperience, record_id)
     before = _employer(uow, profile.subject)
     record = _save(uow, WorkExperience, profile.subject, record_id,
                    _work_values(uow, profile.subject, fields, record_id))
@@ -574,7 +586,7 @@ def work_experiences(uow: UnitOfWork, subject: str) -> list[WorkExperience]:
 
 def save_social_post(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
                      record_id: int | None = None) -> SocialPost:
-    profile = _locked(uow, principal)
+    profile = _locked_for(uow, principal, SocialPost, record_id)
     _period(data["start_date"], data.get("end_date"))
     return _save(uow, SocialPost, profile.subject, record_id, {k: data.get(k) for k in (
         "organisation", "post", "start_date", "end_date")})
@@ -586,7 +598,7 @@ add_social_post = save_social_post
 def save_continuing_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
                               record_id: int | None = None) -> ContinuingEducation:
     """A year's continuing education (继续教育): total hours, of which specialist subjects (专业科目)."""
-    profile = _locked(uow, principal)
+    profile = _locked_for(uow, principal, ContinuingEducation, record_id)
     if data["year"] > dt.date.today().year:
         raise DomainError.on("year", "not_in_future", "the year is in the future")
     if data["hours"] <= 0:
@@ -631,7 +643,7 @@ def continuing_education_years(uow: UnitOfWork, subject: str) -> list[dict[str, 
 
 def save_annual_assessment(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
                            record_id: int | None = None) -> AnnualAssessment:
-    profile = _locked(uow, principal)
+    profile = _locked_for(uow, principal, AnnualAssessment, record_id)
     if data["year"] > dt.date.today().year:
         raise DomainError.on("year", "not_in_future", "the year is in the future")
     if uow.session.scalar(select(AnnualAssessment.id).where(AnnualAssessment.subject == profile.subject,

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import wait_for
+from tests.integration.test_profile_rules import other_applicant  # noqa: F401 - a fixture
 
 UNIT = "91120101MA05K1XT13"  # 天津市示范科技有限公司, private
 UNIT_NAME = "天津市示范科技有限公司"
@@ -109,11 +110,16 @@ def test_one_current_employment_also_when_changing_a_record(me):
             422, "end_date", "current_has_no_end")
 
 
-def test_nobody_changes_another_applicants_record(me, clients, auth):
+def test_nobody_changes_another_applicants_record(me, clients, auth, other_applicant):
     record = me.ok("post", "/profile/work-experiences", 201, json=FORMER)
-    unit = Api(clients["profile"], auth("unit"))
-    assert unit("put", f"/profile/work-experiences/{record['id']}", json=FORMER).status_code == 403
+    path = f"/profile/work-experiences/{record['id']}"
+    assert Api(clients["profile"], auth("unit"))("put", path, json=FORMER).status_code == 403
+    # another applicant is told there is no such record in their profile, whatever they send
+    theirs = Api(clients["profile"], other_applicant)
+    problem(theirs("put", path, json={**FORMER, "main_work": "改"}), 404, "id", "exists")
+    problem(theirs("put", path, json={**FORMER, "end_date": "2000-01-01"}), 404, "id", "exists")
     problem(me("put", "/profile/work-experiences/999999", json=FORMER), 404, "id", "exists")
+    assert me.ok("get", "/profile")["work_experiences"] == [record]
 
 
 def test_the_other_sections_are_changed_in_place_too(me):
