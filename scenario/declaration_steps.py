@@ -33,9 +33,21 @@ def submit_declaration(client: Client, step: Callable[[str], None], mode: str = 
     step(f"declaration {declaration_id} drafted with the profile snapshot")
     fill(client, declaration_id, activity)
     step("declaration filled: eligible from the profile snapshot, achievements, required materials")
-    client.call("applicant", "POST", "declaration", f"/api/v1/declarations/{declaration_id}/submit")
+    wait_for("the submission", lambda: _submitted(client, declaration_id))
     step("declaration submitted to the work unit")
     return declaration_id
+
+
+def _submitted(client: Client, declaration_id: str) -> bool | None:
+    """Submit; a file uploaded to the profile a moment ago may not be known to the declaration service
+    yet (known_attachment): then try again."""
+    answer = client.call("applicant", "POST", "declaration", f"/api/v1/declarations/{declaration_id}/submit",
+                         expect=(200, 422))
+    if answer.get("status") == "submitted":
+        return True
+    if all(e["rule"] == "known_attachment" for e in answer.get("errors") or [{"rule": None}]):
+        return None
+    raise Fatal("the declaration was refused: " + "; ".join(e["message"] for e in answer.get("errors") or []))
 
 
 def wait_until_completed(client: Client, declaration_id: str) -> dict[str, Any]:
@@ -65,17 +77,26 @@ def fill(client: Client, declaration_id: str, activity: dict[str, Any]) -> None:
     eligibility = client.call("applicant", "GET", "declaration", url + "/eligibility")
     if not eligibility["eligible"]:
         raise Fatal("the profile does not meet the normal category: " + "; ".join(eligibility["failures"]))
+    specs = list(activity.get("required_materials") or []) + list(activity.get("item_types") or [])
+    proof = _proof(client) if any(spec.get("attachments_required") for spec in specs) else None
     client.call("applicant", "PATCH", "declaration", url, json={
-        "materials": {m["code"]: _filled(m) for m in activity.get("required_materials") or []},
+        "materials": {m["code"]: _filled(m, proof) for m in activity.get("required_materials") or []},
     })
     for kind in activity.get("item_types") or []:
         for _ in range(kind.get("min", 0)):
             client.call("applicant", "POST", "declaration", url + "/items", expect=(201,), json={
-                "item_type": kind["code"], **_filled(kind), "representative": bool(kind.get("representative"))})
+                "item_type": kind["code"], **_filled(kind, proof), "representative": bool(kind.get("representative"))})
 
 
-def _filled(spec: dict[str, Any]) -> dict[str, Any]:
+def _proof(client: Client) -> dict[str, Any]:
+    """A file in the applicant's profile that items and materials refer to by its id."""
+    from scenario.profile_steps import DEMO_PDF, _upload
+
+    return {"id": _upload(client, "证明材料.pdf", DEMO_PDF), "name": "证明材料.pdf"}
+
+
+def _filled(spec: dict[str, Any], proof: dict[str, Any] | None) -> dict[str, Any]:
     filled: dict[str, Any] = {"fields": {f["name"]: f"示例{f.get('label') or f['name']}" for f in spec.get("fields", [])}}
-    if spec.get("attachments_required"):
-        filled["attachments"] = [{"name": "证明材料.pdf", "reference": "demo-attachment"}]
+    if spec.get("attachments_required") and proof is not None:
+        filled["attachments"] = [proof]
     return filled

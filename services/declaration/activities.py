@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.declaration import catalogue, clock
+from services.declaration import catalogue, clock, replicas
 from services.declaration.models import Activity, Declaration
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, TITLE_OFFICE, Principal
@@ -33,7 +33,11 @@ def owner(activity: Activity) -> str:
 
 
 def known_unit(uow: UnitOfWork, subject: str) -> str | None:
-    """The applicant's current unit as their latest snapshot here says (no cross-service reads)."""
+    """The applicant's current unit: as the profile last announced it (profile.employment.changed.v1),
+    else as their latest snapshot here says (no cross-service reads)."""
+    announced = replicas.employment(uow, subject)
+    if announced is not None:
+        return announced.unit_code  # None: they have no current employer
     snapshots = uow.session.scalars(select(Declaration.snapshot).where(
         Declaration.applicant == subject, Declaration.snapshot.is_not(None))
         .order_by(Declaration.created_at.desc()).limit(1))
@@ -134,9 +138,55 @@ def _validate(uow: UnitOfWork, fields: dict[str, Any]) -> None:
     if fields.get("publicity_working_days", 5) < 5:
         raise DomainError.on("publicity_working_days", "at_least_five",
                              "publicity lasts at least 5 working days (公示不少于5个工作日)")
-    if fields["mode"] == "independent_review" and not fields.get("owner_organisation"):
-        raise DomainError.on("owner_organisation", "required",
-                             "an independent-review activity names the committee's own organisation (自主评审单位)")
+    _authorised(uow, fields)
+
+
+def _authorised(uow: UnitOfWork, fields: dict[str, Any]) -> None:
+    """The title office's authorisation of the committee, as the directory registered it: the committee
+    exists, the activity's scope lies within its authorised series, levels and specialties, and an
+    independent review belongs to the committee's own organisation. Fills in the directory's name and
+    owner (a request may repeat them, not change them)."""
+    code = fields["committee_code"]
+    registered = replicas.committee(uow, code)
+    if registered is None:
+        raise DomainError.on("committee_code", "registered_committee",
+                             f"committee {code} is not registered in the directory as a review committee "
+                             "(评委会未在目录中登记); the title office registers it first")
+    if fields.get("committee_name") not in (None, registered.name):
+        raise DomainError.on("committee_name", "registered_name",
+                             f"{fields['committee_name']} is not the committee's registered name "
+                             f"{registered.name} (评委会名称)")
+    fields["committee_name"] = registered.name
+    scope = registered.scope
+    if scope is None:
+        raise DomainError.on("series", "authorised_scope",
+                             f"the title office has authorised committee {registered.name} for no series yet "
+                             "(评委会未获评审范围授权)")
+    checks = [("series", [fields["series"]], scope.get("series") or [], "系列"),
+              ("levels", fields["levels"], scope.get("levels") or [], "层级")]
+    if scope.get("specialties"):  # none listed: every specialty of the authorised series
+        checks.append(("specialties", fields["specialties"], scope["specialties"], "专业"))
+    for field, given, authorised, term in checks:
+        outside = [value for value in given if value not in authorised]
+        if outside:
+            raise DomainError.on(field, "authorised_scope",
+                                 f"{', '.join(outside)} is outside the scope the title office authorised for "
+                                 f"{registered.name}: {', '.join(authorised) or 'none'} (超出评审范围授权: {term})")
+    if fields["mode"] != "independent_review":
+        if fields.get("owner_organisation"):
+            raise DomainError.on("owner_organisation", "independent_review_only",
+                                 "only an independent-review activity belongs to an organisation (自主评审单位)")
+        fields["owner_organisation"] = None
+        return
+    if registered.owner is None:
+        raise DomainError.on("owner_organisation", "committee_owner",
+                             f"the directory records no organisation for committee {registered.name}; an "
+                             "independent review needs one, registered by the title office (自主评审单位未登记)")
+    if fields.get("owner_organisation") not in (None, registered.owner):
+        raise DomainError.on("owner_organisation", "committee_owner",
+                             f"{fields['owner_organisation']} is not the committee's organisation; the directory "
+                             f"records {registered.owner} (自主评审单位以目录为准)")
+    fields["owner_organisation"] = registered.owner
 
 
 def save(uow: UnitOfWork, fields: dict[str, Any], validate: bool = True) -> Activity:
@@ -145,7 +195,7 @@ def save(uow: UnitOfWork, fields: dict[str, Any], validate: bool = True) -> Acti
     for key in ("initial_deadline", "modification_deadline"):
         fields[key] = _deadline(fields[key])
     if validate:
-        _validate(uow, fields)
+        _validate(uow, fields)  # may fill in the directory's committee name and owner
     found = uow.session.get(Activity, fields["id"])
     if found is None:
         found = Activity(id=fields["id"])

@@ -78,13 +78,17 @@ class Condition(Schema):
 
 
 class ActivityIn(Schema):
-    """A review activity as the committee office sets it up (§6)."""
+    """A review activity as the committee office sets it up (§6). The committee must be registered in the
+    directory, and series, levels and specialties must lie within the scope the title office authorised
+    for it (422 ``authorised_scope`` naming the field and the value outside it)."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     mode = fields.String(required=True, validate=validate.OneOf(MODES[:2]))
-    committee_name = fields.String(required=True)
-    owner_organisation = fields.String(load_default=None, metadata={"description": "independent review: the "
-                                                                                   "organisation whose staff declare"})
+    committee_name = fields.String(load_default=None, metadata={
+        "description": "optional: the committee's name comes from the directory; if given it must match"})
+    owner_organisation = fields.String(load_default=None, metadata={
+        "description": "independent review: the organisation whose staff declare comes from the directory (the "
+                       "committee's registered organisation); if given it must match. Social review: none"})
     series = fields.String(required=True)
     levels = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     specialties = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
@@ -160,21 +164,28 @@ class TrailOut(Schema):
     at = fields.DateTime()
 
 
+ATTACHMENT_HELP = ("An attachment is {\"id\": \"<id of a file uploaded to your profile>\", \"name\": ...}. "
+                   "A file known to be someone else's is refused when saved (own_attachment); at submission "
+                   "every file must be known here as yours (known_attachment: a file uploaded moments ago may "
+                   "still be on its way).")
+
+
 class DraftIn(Schema):
     """Save the draft (暂存): only the parts given change."""
 
     snapshot = fields.Dict(metadata={"description": "edits to this declaration's own copy of the profile"})
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     exception_claims = fields.List(fields.Dict(), metadata={"description": "[{code, proof: [attachment]}]"})
-    employer_proof = fields.Dict(allow_none=True, metadata={"description": "{attachments: [...], note}"})
-    sections = fields.Dict(metadata={"description": "school_teacher / health sections"})
-    materials = fields.Dict(metadata={"description": "code -> {fields, attachments}"})
+    employer_proof = fields.Dict(allow_none=True, metadata={"description": "{attachments: [attachment], note}"})
+    sections = fields.Dict(metadata={"description": "school_teacher / health sections (each may have "
+                                                    "attachments: [attachment])"})
+    materials = fields.Dict(metadata={"description": "code -> {fields, attachments: [attachment]}"})
 
 
 ItemIn = Schema.from_dict({  # a dict: "fields" is one of the keys
     "item_type": fields.String(required=True),
     "fields": fields.Dict(load_default=dict),
-    "attachments": fields.List(fields.Dict(), load_default=list),
+    "attachments": fields.List(fields.Dict(), load_default=list, metadata={"description": ATTACHMENT_HELP}),
     "representative": fields.Boolean(load_default=False),
 }, name="ItemIn")
 

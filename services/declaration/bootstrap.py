@@ -7,7 +7,7 @@ from importlib import resources
 
 from flask import Flask
 
-from services.declaration import api, catalogue, service
+from services.declaration import api, catalogue, replicas, service
 from services.declaration.handlers import HANDLERS
 from services.declaration.models import Base, Inbox, Outbox
 from shared import config
@@ -35,9 +35,12 @@ def handlers() -> dict:
 
 
 def seed(db: Database) -> None:
-    """The catalogue and the demonstration review activity (idempotent)."""
+    """The catalogue, the demonstration directory's committees (as the profile service announces them,
+    so that seeding needs no running consumer) and the demonstration review activity (idempotent)."""
     data = json.loads(resources.files("shared.demo").joinpath("activities.json").read_text("utf-8"))
+    directory = json.loads(resources.files("shared.demo").joinpath("directory.json").read_text("utf-8"))
     with db.uow() as uow:
+        replicas.seed_committees(uow, directory["organisations"])
         catalogue.seed(uow, json.loads(resources.files("shared.demo").joinpath("catalogue.json").read_text("utf-8")))
         for activity in data["activities"]:
             fields = dict(activity)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.declaration import clock, eligibility, profile_check
+from services.declaration import attachments, clock, eligibility, profile_check
 from services.declaration.models import Activity, Declaration, DeclarationItem
 from shared.errors import DomainError, FieldError, NotFound
 from shared.uow import UnitOfWork
@@ -52,6 +52,7 @@ def save_item(uow: UnitOfWork, declaration: Declaration, activity: Activity | No
     if data.get("representative") and not kind.get("representative"):
         raise DomainError.on("representative", "allowed",
                              f"{kind['name']} items cannot be marked as representative works (不可标记为代表作)")
+    attachments.refuse_others(uow, declaration.applicant, attachments.listed(data.get("attachments"), "attachments"))
     if item_id is None:
         count = sum(1 for i in items(uow, declaration.id) if i.item_type == kind["code"])
         if kind.get("max") is not None and count >= kind["max"]:
@@ -112,7 +113,30 @@ def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None,
                 raise DomainError.on("materials", "activity_material",
                                      f"the activity asks for no material {code} (评审需求申报材料)")
             _known_fields(specs[code]["name"], given.get("fields", {}), specs[code].get("fields", []), "materials")
+    _refuse_others_files(uow, declaration, data)
     declaration.eligibility = None  # recomputed on demand from the edited snapshot
+
+
+# The parts of a draft that may refer to profile attachments, and how to find the references.
+ATTACHMENT_PARTS = {"snapshot": attachments.in_snapshot, "exception_claims": attachments.in_claims,
+                    "employer_proof": attachments.in_employer_proof, "sections": attachments.in_sections,
+                    "materials": attachments.in_materials}
+
+
+def _refuse_others_files(uow: UnitOfWork, declaration: Declaration, data: dict[str, Any]) -> None:
+    """What this save changed may not refer to a file known to be someone else's."""
+    refs = [ref for part, find in ATTACHMENT_PARTS.items() if part in data
+            for ref in find(getattr(declaration, part))]
+    attachments.refuse_others(uow, declaration.applicant, refs)
+
+
+def references(uow: UnitOfWork, declaration: Declaration) -> list[attachments.Ref]:
+    """Every profile attachment the declaration refers to: its copy of the profile (photo included),
+    items, exception-claim proofs, the employer's proof, series sections and required materials."""
+    refs = [ref for part, find in ATTACHMENT_PARTS.items() for ref in find(getattr(declaration, part))]
+    for item in items(uow, declaration.id):
+        refs.extend(attachments.listed(item.attachments, f"items.{item.id}"))
+    return refs
 
 
 def check_eligibility(declaration: Declaration) -> dict[str, Any]:
@@ -183,4 +207,5 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
             fail(f"materials.{spec['code']}", "required_fields", f"{spec['name']} lacks {', '.join(missing)} (必填)")
         if spec.get("attachments_required") and not given.get("attachments"):
             fail(f"materials.{spec['code']}", "attachments", f"{spec['name']} needs an attachment (附件)")
+    errors.extend(attachments.problems(uow, declaration.applicant, references(uow, declaration)))
     return errors

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.declaration import service
+from services.declaration import replicas, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
@@ -40,11 +40,26 @@ def on_task_claimed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -
     service.task_claimed(uow, data)
 
 
+def on_organisation_registered(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    replicas.organisation_registered(uow, data)
+
+
+def on_attachment_stored(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    replicas.attachment_stored(uow, data)
+
+
+def on_employment_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    replicas.employment_changed(uow, data)
+
+
 HANDLERS = {
     "declaration.return_for_revision.v1": on_return_for_revision,
     "profile.snapshot.taken.v1": on_snapshot_taken,
     "profile.snapshot.refused.v1": on_snapshot_refused,
     "profile.identity.corrected.v1": on_identity_corrected,
+    "profile.organisation.registered.v1": on_organisation_registered,
+    "profile.attachment.stored.v1": on_attachment_stored,
+    "profile.employment.changed.v1": on_employment_changed,
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
     "review.completed.v1": on_review_completed,

@@ -162,3 +162,48 @@ class DeclarationItem(Base):
     attachments: Mapped[list[Any]] = mapped_column()
     representative: Mapped[bool] = mapped_column(Boolean, default=False)  # 代表作
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# -- replicas of what the profile service publishes ----------------------------------
+
+class Committee(Base):
+    """A review committee as the directory registered it (profile.organisation.registered.v1): the title
+    office's authorisation that activities are checked against."""
+
+    __tablename__ = "committees"
+
+    code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The organisation an independent-review committee belongs to (its staff declare).
+    owner: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    # {series, levels, specialties}: None when the title office authorised nothing; an empty
+    # specialties list means every specialty of the authorised series.
+    scope: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AttachmentOwner(Base):
+    """Whose file an attachment of the profile's store is (profile.attachment.stored.v1, and the
+    ``attachments`` of snapshots): a declaration may refer only to its applicant's own files."""
+
+    __tablename__ = "attachment_owners"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source: Mapped[str] = mapped_column(String(20))  # event, snapshot
+
+
+class Employment(Base):
+    """An applicant's current employer as the profile announced it (profile.employment.changed.v1);
+    both None when they have none. Routes independent-review activities before any snapshot."""
+
+    __tablename__ = "employments"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    unit_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

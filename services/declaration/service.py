@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from services.declaration import activities, catalogue, clock, content
+from services.declaration import activities, attachments, catalogue, clock, content, replicas
 from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, DEPARTMENT, TITLE_OFFICE, UNIT, Principal
@@ -258,6 +258,8 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
         "settings": activities.settings(chosen, declaration.level),
         # What reviewers read in their tasks, frozen as of this submission.
         "content": submitted_content(uow, declaration),
+        # The files the organisations it reaches may open (all checked as the applicant's above).
+        "attachment_ids": attachments.ids(content.references(uow, declaration)),
     }
     if chosen is not None:
         # The Beijing day of the deadline (the contract's date); the instant is in settings.
@@ -326,6 +328,7 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any
         return
     # A copy of its own: later profile edits never reach it, and its edits never reach the profile.
     declaration.snapshot = dict(snapshot)
+    replicas.snapshot_attachments(uow, declaration.applicant, snapshot)
     declaration.unit_code = snapshot.get("unit_code")
     chosen = uow.session.get(Activity, declaration.activity_id) if declaration.activity_id else None
     if chosen is not None and chosen.mode == "independent_review" \

@@ -55,12 +55,30 @@ ELIGIBLE = {"basic": {"gender": "male", "date_of_birth": "1988-06-12", "mobile":
                               "non_professional_years": 0,
                               "appointment": {"proof_kind": "appointment_letter", "proof_id": "letter"}},
             "certificates": [{"kind": "title", "name": "工程师", "level": "中级", "issued_on": "2015-07-01"}]}
+# The files ELIGIBLE refers to, as the profile's attachment events make them the applicant's.
+ELIGIBLE_FILES = ("photo-in-the-snapshot", "letter")
 COMPLETE = {"snapshot": ELIGIBLE, "materials": {"work_summary": {"fields": {"summary": "十年软件研发"}}}}
 PROJECT = {"item_type": "project", "fields": {"title": "城市职称系统", "role": "负责人"}, "representative": True}
 
 
+def own_files(db, owner: str, *ids: str) -> None:
+    """The profile's profile.attachment.stored.v1 for each file, processed by the declaration's consumer."""
+    from services.declaration import handlers
+    from shared.messaging import topology
+    from shared.messaging.consumer import process
+    from shared.messaging.envelope import Envelope
+
+    sub = next(s for s in topology.subscriptions_of("declaration") if s.name == "on_attachment_stored")
+    for attachment_id in ids:
+        data = {"id": attachment_id, "owner": owner, "sha256": "0" * 64, "content_type": "application/pdf",
+                "size": 10, "name": f"{attachment_id}.pdf", "uploaded_at": "2026-03-01T09:00:00+00:00"}
+        env = Envelope(type="profile.attachment.stored.v1", source="profile", data=data)
+        assert process(db, sub, env, handlers.HANDLERS[env.type]) in ("done", "duplicate")
+
+
 def fill(clients, headers, declaration_id: str) -> None:
-    """Make a draft complete over HTTP, as an applicant would."""
+    """Make a draft complete over HTTP, as an applicant would (the applicant user's own files)."""
+    own_files(clients["declaration"].application.extensions["titles.database"], "applicant", *ELIGIBLE_FILES)
     url = f"/api/v1/declarations/{declaration_id}"
     response = clients["declaration"].patch(url, headers=headers, json=COMPLETE)
     assert response.status_code == 200, response.get_json()
@@ -71,6 +89,10 @@ def fill(clients, headers, declaration_id: str) -> None:
 def fill_directly(uow, applicant, declaration_id: str) -> None:
     from services.declaration import content, service
 
+    from services.declaration import replicas
+
+    for attachment_id in ELIGIBLE_FILES:
+        replicas.attachment_stored(uow, {"id": attachment_id, "owner": applicant.subject})
     declaration, chosen = service.editable(uow, applicant, declaration_id)
     content.update(uow, declaration, chosen, COMPLETE)
     content.save_item(uow, declaration, chosen, PROJECT)

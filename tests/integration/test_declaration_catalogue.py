@@ -6,9 +6,9 @@ from tests.integration.test_declaration_lifecycle import SNAPSHOT, drafted
 
 NEW_ACTIVITY = {
     "name": "2026年度工程系列自主评审", "mode": "social_review", "committee_name": "天津市工程技术系列高级职称评审委员会",
-    "series": "工程", "levels": ["中级"], "specialties": ["软件工程"], "qualification_names": ["工程师"],
+    "series": "工程", "levels": ["正高级"], "specialties": ["软件工程"], "qualification_names": ["正高级工程师"],
     "categories": ["normal"], "opens_on": "2026-01-01", "initial_deadline": "2099-06-30",
-    "modification_deadline": "2099-07-31", "consultation_phone": "022-1", "defence_levels": ["中级"],
+    "modification_deadline": "2099-07-31", "consultation_phone": "022-1", "defence_levels": ["正高级"],
     "item_types": [{"code": "project", "name": "项目", "fields": [{"name": "title", "required": True}], "min": 1}],
 }
 
@@ -47,7 +47,7 @@ def test_a_committee_sets_up_and_changes_only_its_own_activities(clients, auth, 
     assert_problem(clients["declaration"].post("/api/v1/activities", headers=auth("applicant"),
                                                json=NEW_ACTIVITY), 403)
     assert_problem(clients["declaration"].post("/api/v1/activities", headers=auth("committee"),
-                                               json={**NEW_ACTIVITY, "qualification_names": ["高级工程师"]}),
+                                               json={**NEW_ACTIVITY, "qualification_names": ["工程师"]}),
                    422, "qualification_names", "in_catalogue")
     assert_problem(clients["declaration"].post("/api/v1/activities", headers=auth("committee"),
                                                json={**NEW_ACTIVITY, "vote_numerator": 1, "vote_denominator": 2}),
@@ -65,10 +65,14 @@ def test_a_committee_sets_up_and_changes_only_its_own_activities(clients, auth, 
 
 
 def test_independent_review_is_for_the_organisations_own_staff(clients, auth, demo):
-    independent = {**NEW_ACTIVITY, "mode": "independent_review", "owner_organisation": "91120000OTHER00001"}
+    from tests.integration.test_declaration_directory import register_committee
+
+    register_committee(demo, COMMITTEE, owner="91120000OTHER00001")  # the directory says whose it is
+    independent = {**NEW_ACTIVITY, "mode": "independent_review"}
     created = clients["declaration"].post("/api/v1/activities", headers=auth("committee"), json=independent)
     assert created.status_code == 201, created.get_json()
     activity_id = created.get_json()["id"]
+    assert created.get_json()["owner_organisation"] == "91120000OTHER00001"
     listed = clients["declaration"].get("/api/v1/activities", headers=auth("applicant"),
                                         query_string={"mode": "independent_review"}).get_json()
     assert listed == []

@@ -11,7 +11,7 @@ from services.declaration import clock
 from tests.conftest import wait_for
 from tests.integration.test_declaration import (
     ACTIVITY, COMPLETE, DECLARATION, PROJECT, UNIT, assert_problem, declare, deliver, detail, employ, envelope,
-    fill, outbox, save_past_activity, submitted_declaration,
+    fill, outbox, own_files, save_past_activity, submitted_declaration,
 )
 
 SNAPSHOT = {"name": "张伟", "id_number": "120101198806120032", "unit_code": UNIT, "unit_name": "天津市示范科技有限公司"}
@@ -209,12 +209,14 @@ def test_an_ineligible_applicant_may_choose_an_exception_category(clients, auth,
     clients["declaration"].patch(url, headers=headers, json={"exception_claims": [{"code": "key_project",
                                                                                    "proof": []}]})
     assert_problem(submit(clients, headers, declaration_id), 422, "exception_claims", "proof")
+    own_files(demo["declaration"], "applicant", "att-1")
     clients["declaration"].patch(url, headers=headers, json={"exception_claims": [
-        {"code": "key_project", "proof": [{"name": "验收证书.pdf", "reference": "att-1"}]}]})
+        {"code": "key_project", "proof": [{"name": "验收证书.pdf", "id": "att-1"}]}]})
     response = submit(clients, headers, declaration_id)
     assert response.status_code == 200, response.get_json()
     [message] = outbox(demo["declaration"], "declaration.submitted.v1")
     assert message["data"]["category"] == "seniority_exception"
+    assert message["data"]["attachment_ids"] == ["att-1"]
 
 
 def test_items_follow_the_activity_item_types(clients, auth, demo):

@@ -7,7 +7,7 @@ import io
 
 from tests.conftest import wait_for
 from tests.integration.test_declaration import (DECLARATION, PROJECT, UNIT, assert_problem, detail, envelope,
-                                                outbox, stage, submitted_declaration)
+                                                outbox, own_files, stage, submitted_declaration)
 from tests.integration.test_declaration_lifecycle import SNAPSHOT
 from tests.integration.test_profile_rules import other_applicant  # noqa: F401 - a fixture
 
@@ -136,6 +136,7 @@ def test_the_declarations_copy_can_supply_what_the_profile_lacked(clients, auth,
     complete_content(clients, headers, declaration["id"])
     url = f"/api/v1/declarations/{declaration['id']}"
     snapshot = declaration["snapshot"]
+    own_files(demo["declaration"], "applicant", "scan")  # a file of theirs, uploaded after the snapshot
     response = clients["declaration"].patch(url, headers=headers, json={"snapshot": {
         "basic": {**snapshot["basic"], "mobile": "13800138000", "photo_id": "scan"}}})
     assert response.status_code == 200
