@@ -188,7 +188,7 @@ def test_a_task_is_assigned_to_a_colleague_of_the_same_organisation_and_role(rev
 def as_submitted(context: dict[str, Any]) -> dict[str, Any]:
     """The submitted fields of a task's declaration (the consumer adds the contract's defaults)."""
     content = context["declaration"]["content"]
-    defaults = ("modification_deadline", "settings", "content")
+    defaults = ("modification_deadline", "settings", "content", "attachment_ids")
     return {key: value for key, value in content.items() if key not in defaults or value is not None}
 
 
