@@ -73,6 +73,9 @@ class InstanceOut(Schema):
     definition_id = fields.String(metadata={"description": "the diagram version (content hash) it runs on"})
     status = fields.String()
     outcome = fields.String(allow_none=True)
+    suspended = fields.Boolean()
+    has_incident = fields.Boolean()
+    held_messages = fields.Integer(metadata={"description": "messages waiting for the process to run again"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -91,7 +94,6 @@ class Tasks(MethodView):
     @require_roles(*REVIEWERS)
     def get(self, query):
         """My task queue: open tasks of my organisation and role (an expert's own), filtered and paginated."""
-        queues.remember_staff(database(), current_principal())
         with database().uow(readonly=True) as uow:
             items, total = queues.queue(uow, current_principal(), query, query["page"], query["per_page"])
             return page_of(items, total, query["page"], query["per_page"])
@@ -150,7 +152,8 @@ class ProcessByDeclaration(MethodView):
     def get(self, declaration_id: str):
         """The review process of a declaration, with the diagram version it follows."""
         with database().uow(readonly=True) as uow:
-            return service.instance_of(uow, current_principal(), declaration_id)
+            instance = service.instance_of(uow, current_principal(), declaration_id)
+            return service.instance_state(uow, instance)
 
 
 @blp.route("/definitions")

@@ -7,12 +7,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from services.review import queues, stats
+from services.review import queues, service, stats
 from services.review.api import REVIEWERS
-from services.review.engine import incidents, versions
-from services.review.models import Incident, Instance
-from shared.db import utcnow
-from shared.errors import Conflict, NotFound
+from services.review.engine import incidents
+from services.review.models import Incident
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 from shared.web.schemas import Page, PageQuery, page_of
@@ -57,6 +55,7 @@ class InstanceState(Schema):
     suspended = fields.Boolean()
     has_incident = fields.Boolean()
     definition_id = fields.String()
+    held_messages = fields.Integer(metadata={"description": "messages waiting for the process to run again"})
 
 
 class StatsQuery(Schema):
@@ -134,28 +133,18 @@ class IncidentRetry(MethodView):
         db = database()
         with db.uow() as uow:
             incident = incidents.retry(uow, incident_id, current_principal().subject)
+            # Messages held while the incident was open follow, in arrival order, if nothing else holds them.
+            service.release_held(uow, incident.declaration_id, "retry")
             uow.commit()
             return incident
 
 
 def _set_suspended(instance_id: str, suspended: bool, reason: str | None):
-    principal = current_principal()
     with database().uow() as uow:
-        instance = uow.session.get(Instance, instance_id, with_for_update=True) or uow.session.scalar(
-            select(Instance).where(Instance.declaration_id == instance_id).with_for_update())
-        if instance is None:
-            raise NotFound.on("instance_id", "exists", f"no review process {instance_id}")
-        if instance.status != "running":
-            raise Conflict.on("instance_id", "running", f"the process is {instance.status}")
-        if instance.suspended == suspended:
-            raise Conflict.on("instance_id", "suspended" if not suspended else "not_suspended",
-                              f"the process is already {'suspended' if suspended else 'running'}")
-        instance.suspended = suspended
-        instance.updated_at = utcnow()
-        versions.audit_operator(uow, instance, principal.subject, "suspend" if suspended else "resume", reason,
-                                {"suspended": suspended})
+        instance = service.set_suspended(uow, current_principal(), instance_id, suspended, reason)
+        state = service.instance_state(uow, instance)
         uow.commit()
-        return instance
+        return state
 
 
 @blp.route("/instances/<instance_id>/suspend")
@@ -174,7 +163,7 @@ class Resume(MethodView):
     @blp.response(200, InstanceState)
     @require_roles("title_office")
     def post(self, data, instance_id: str):
-        """Resume a suspended process."""
+        """Resume a suspended process; messages held while it was suspended are delivered in arrival order."""
         return _set_suspended(instance_id, False, data["reason"])
 
 

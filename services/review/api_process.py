@@ -10,7 +10,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from services.review import queues, service, snapshots
 from services.review.api import REVIEWERS, TaskOut
-from services.review.engine import audit, incidents, runtime, versions
+from services.review.engine import audit, held, incidents, runtime, versions
 from services.review.models import Definition, Task
 from shared.errors import Forbidden
 from shared.identity.flask_auth import current_principal, require_roles
@@ -64,12 +64,22 @@ class HistoryEntry(Schema):
     prev_hash = fields.String()
 
 
+class HeldOut(Schema):
+    message_id = fields.String()
+    type = fields.String()
+    reason = fields.String(metadata={"description": "suspended, incident, or queued behind earlier ones"})
+    arrived_at = fields.DateTime()
+
+
 class ProcessView(Schema):
     instance_id = fields.String()
     declaration_id = fields.String()
     status = fields.String()
     suspended = fields.Boolean()
     has_incident = fields.Boolean()
+    held_messages = fields.Integer(metadata={"description": "messages waiting for the process to run again "
+                                                            "(while suspended or with an open incident)"})
+    held = fields.List(fields.Nested(HeldOut), metadata={"description": "those messages, in arrival order"})
     definition_id = fields.String()
     process_id = fields.String()
     bpmn = fields.String(metadata={"description": "the BPMN XML of the version the instance runs on"})
@@ -159,8 +169,10 @@ class ProcessDiagram(MethodView):
             completed = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
                                 if t.task_spec.bpmn_id})
             full = principal.role in ("title_office", "designer")
+            waiting = held.pending(uow, instance.id)
             return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
                     "suspended": instance.suspended, "has_incident": instance.has_incident,
+                    "held_messages": len(waiting), "held": waiting,
                     "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
                     "active": active, "completed": completed,
                     "history": _history(audit.entries(uow, instance.id), full)}

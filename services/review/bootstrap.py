@@ -6,7 +6,7 @@ from importlib import resources
 
 from flask import Flask
 
-from services.review import api, api_flows, api_office, api_process, queues, service, snapshots
+from services.review import api, api_flows, api_office, api_process, service, snapshots
 from services.review.engine import incidents
 from services.review.engine import definitions
 from services.review.handlers import HANDLERS
@@ -52,5 +52,4 @@ def seed(db: Database) -> None:
         for user in users:
             if user["role"] == "expert":
                 service.add_expert(uow, user["org"], user["username"], user["name"])
-            queues.seed_staff(uow, user)
         uow.commit()

@@ -21,15 +21,15 @@ def on_declaration_submitted(uow: UnitOfWork, envelope: Envelope, data: dict[str
 
 
 def on_declaration_resubmitted(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.message_arrived(uow, envelope.type, data["declaration_id"], data)
+    service.message_arrived(uow, envelope.type, data["declaration_id"], data, envelope.id)
 
 
 def on_declaration_withdrawn(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.withdrawn(uow, data["declaration_id"], data)
+    service.withdrawn(uow, data["declaration_id"], data, envelope.id)
 
 
 def on_certificate_issued(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.message_arrived(uow, envelope.type, data["declaration_id"], data)
+    service.message_arrived(uow, envelope.type, data["declaration_id"], data, envelope.id)
 
 
 def on_report_filed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:

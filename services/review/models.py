@@ -193,8 +193,27 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class HeldMessage(Base):
+    """A message for an instance that could not take it when it arrived (suspended, or an open
+    incident): acknowledged, kept here, and delivered in arrival order once the instance runs again."""
+
+    __tablename__ = "held_messages"
+    __table_args__ = (UniqueConstraint("instance_id", "message_id", name="uq_held_instance_message"),
+                      Index("ix_held_instance_arrival", "instance_id", "arrived_at", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    declaration_id: Mapped[str] = mapped_column(String(36))
+    message_id: Mapped[str] = mapped_column(String(64))  # the envelope's id: a redelivery is held once
+    type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(20))  # suspended, incident, queued (behind held ones)
+    arrived_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class StaffMember(Base):
-    """Staff known to the review service (seen on its API or seeded): who a task may be assigned to."""
+    """Replica of the profile directory's staff accounts (profile.staff.registered.v1): the only
+    source of who a task may be assigned to."""
 
     __tablename__ = "staff"
 

@@ -81,21 +81,6 @@ def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> 
     return list(items), total
 
 
-def remember_staff(db: Any, principal: Principal) -> None:
-    """Note a staff member who used the queue, so colleagues can assign tasks to them."""
-    if principal.role in ("applicant", "designer") or not principal.organisation:
-        return
-    with db.uow(readonly=True) as uow:
-        known = uow.session.get(StaffMember, principal.subject)
-        if known is not None and (known.role, known.organisation) == (principal.role, principal.organisation):
-            return
-    with db.uow() as uow:
-        staff = uow.session.get(StaffMember, principal.subject) or StaffMember(subject=principal.subject)
-        staff.role, staff.organisation, staff.name = principal.role, principal.organisation, principal.name
-        uow.session.merge(staff)
-        uow.commit()
-
-
 def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -> Task:
     """Hand a task to a colleague of the same organisation and role (指派)."""
     from services.review import service
@@ -107,11 +92,21 @@ def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -
         raise Conflict.on("task_id", "open", f"the task is already {found.status} (任务已处理)")
     if found.status == "claimed" and found.claimed_by not in (principal.subject, assignee):
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
+    # Colleagues come from the profile service's directory only (profile.staff.registered.v1).
     colleague = uow.session.get(StaffMember, assignee)
-    if colleague is None or (colleague.role, colleague.organisation) != (found.role, found.organisation):
+    if colleague is None:
+        raise DomainError.on("assignee", "registered",
+                             f"{assignee} is not a staff account registered in the directory "
+                             f"(未在机构目录中登记的人员不能被指派)")
+    if colleague.organisation != found.organisation:
         raise DomainError.on("assignee", "colleague",
-                             f"{assignee} is not a {found.role} colleague of organisation "
-                             f"{found.organisation} known to the review service (同单位同事)")
+                             f"{assignee} works for organisation {colleague.organisation}, not {found.organisation}"
+                             f" whose task this is: only a colleague of the same organisation can be assigned "
+                             f"(只能指派给本单位同事)")
+    if colleague.role != found.role:
+        raise DomainError.on("assignee", "colleague",
+                             f"{assignee} is registered as {colleague.role}, but this is a {found.role} task "
+                             f"(只能指派给同岗位同事)")
     found.status, found.claimed_by = "claimed", assignee
     return found
 
@@ -121,11 +116,3 @@ def staff_registered(uow: UnitOfWork, data: dict[str, Any]) -> None:
     staff = uow.session.get(StaffMember, data["subject"]) or StaffMember(subject=data["subject"])
     staff.role, staff.organisation, staff.name = data["role"], data["organisation"], data["name"]
     uow.session.merge(staff)
-
-
-def seed_staff(uow: UnitOfWork, user: dict[str, Any]) -> None:
-    """A demonstration user (users.json) as known staff."""
-    if user.get("org") and user["role"] not in ("applicant", "designer") \
-            and uow.session.get(StaffMember, user["username"]) is None:
-        uow.session.add(StaffMember(subject=user["username"], role=user["role"], organisation=user["org"],
-                                    name=user.get("name")))

@@ -8,10 +8,11 @@ from typing import Any, Callable
 
 from sqlalchemy import func, or_, select
 
-from services.review.engine import definitions, runtime
+from services.review.engine import audit, definitions, held, incidents, runtime, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
-from services.review.models import Expert, Instance, Organisation, Task, Vote
+from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
 from shared.db import utcnow
+from shared.observability import context
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
@@ -108,36 +109,108 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     return runtime.start(uow, definition, data["declaration_id"], data["applicant"], start_data)
 
 
-def message_arrived(uow: UnitOfWork, message_type: str, declaration_id: str, payload: dict[str, Any]) -> None:
-    """Route another service's message to the instance waiting for it."""
+def message_arrived(uow: UnitOfWork, message_type: str, declaration_id: str, payload: dict[str, Any],
+                    message_id: str | None = None) -> None:
+    """Route another service's message to the instance waiting for it (held while it cannot take it)."""
+    message_id = message_id or context.causation_id.get() or str(uuid.uuid4())
     with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
         if instance.status == "completed":
             return  # a late duplicate: the process has moved on
-        if not runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE[message_type], payload):
+        if held.hold_if_needed(uow, instance, message_id, message_type, payload):
+            return
+        if not apply_message(uow, instance, workflow, message_type, payload, message_id):
             raise LookupError(f"instance {instance.id} does not wait for {message_type} (yet)")
 
 
-def withdrawn(uow: UnitOfWork, declaration_id: str, payload: dict[str, Any]) -> None:
+def withdrawn(uow: UnitOfWork, declaration_id: str, payload: dict[str, Any], message_id: str | None = None) -> None:
     """The applicant withdrew: the diagram ends it where it waits for that (at the first check, or
     while returned); anywhere else the declaration service's word stands and the instance is ended."""
-    instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
-    if instance is None:
+    if uow.session.scalar(select(Instance.id).where(Instance.declaration_id == declaration_id)) is None:
         return  # withdrawn before the review started (the submitted event will find it withdrawn)
-    with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
-        if instance.status == "completed":
-            return
-        if runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE["declaration.withdrawn.v1"], payload):
-            return
-        workflow.cancel()
-        for row in uow.session.scalars(select(Task).where(Task.instance_id == instance.id,
-                                                          Task.status.in_(("ready", "claimed")))):
-            row.status = "cancelled"
-        instance.status, instance.outcome = "completed", "withdrawn"
-        uow.publish("review.completed.v1", {
-            "declaration_id": declaration_id, "applicant": instance.applicant, "outcome": "withdrawn",
-            "at": utcnow().isoformat()}, correlation_id=declaration_id)
-        instance.state = runtime.SERIALIZER.serialize_json(workflow)
-        instance.updated_at = utcnow()
+    message_arrived(uow, "declaration.withdrawn.v1", declaration_id, payload, message_id)
+
+
+def apply_message(uow: UnitOfWork, instance: Instance, workflow: Any, message_type: str, payload: dict[str, Any],
+                  message_id: str, decision: str | None = None, reason: str | None = None) -> bool:
+    """Deliver a message to the locked instance now; False if it does not wait for it."""
+    if runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE[message_type], payload, decision, reason):
+        return True
+    if message_type == "declaration.withdrawn.v1":
+        _end_withdrawn(uow, instance, workflow, payload, message_id, reason)
+        return True
+    return False
+
+
+WITHDRAWN_STAGE = ("withdrawn", "Withdrawn (已撤回)")
+
+
+def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: dict[str, Any], message_id: str,
+                   note: str | None) -> None:
+    """End an instance the applicant withdrew where its diagram has no withdrawal path: cancel its open
+    tasks and timers, audit it, and tell consumers the stage and the outcome as the diagram would."""
+    incidents.ensure_running(instance)
+    stage_before = instance.stage
+    open_tasks = list(uow.session.scalars(select(Task).where(Task.instance_id == instance.id,
+                                                             Task.status.in_(("ready", "claimed")))))
+    timer = uow.session.get(Timer, instance.id)
+    workflow.cancel()
+    for row in open_tasks:
+        row.status = "cancelled"
+    if timer is not None:
+        uow.session.delete(timer)
+    now = utcnow()
+    instance.status, instance.outcome, instance.stage = "completed", "withdrawn", "completed"
+    reason = (f"withdrawn by the applicant while the process was at {stage_before or '-'}, where the diagram "
+              f"does not wait for a withdrawal: the process is ended (申报人撤回，流程终止)")
+    audit.append(uow, instance, source="message", actor=message_id, decision="withdrawn",
+                 reason=f"{reason}; {note}" if note else reason,
+                 changes={"message": "declaration.withdrawn.v1", **payload, "stage": stage_before,
+                          "cancelled_tasks": sorted(f"{t.bpmn_id}:{t.id}" for t in open_tasks),
+                          "cancelled_timer": timer.due_at.isoformat() if timer is not None else None})
+    stage, stage_name = WITHDRAWN_STAGE
+    uow.publish("review.stage.changed.v1", {
+        "declaration_id": instance.declaration_id, "applicant": instance.applicant, "stage": stage,
+        "stage_name": stage_name, "role": "applicant", "organisation": None, "at": now.isoformat()},
+        correlation_id=instance.declaration_id)
+    uow.publish("review.completed.v1", {
+        "declaration_id": instance.declaration_id, "applicant": instance.applicant, "outcome": "withdrawn",
+        "at": now.isoformat()}, correlation_id=instance.declaration_id)
+    instance.state = runtime.SERIALIZER.serialize_json(workflow)
+    instance.updated_at = now
+    uow.session.flush()
+
+
+def release_held(uow: UnitOfWork, declaration_id: str, occasion: str) -> int:
+    """Deliver what was held for a declaration's instance, if it can take it now (after a resume or retry)."""
+    instance_id = uow.session.scalar(select(Instance.id).where(Instance.declaration_id == declaration_id))
+    return held.release(uow, instance_id, occasion, apply_message) if instance_id else 0
+
+
+def instance_state(uow: UnitOfWork, instance: Instance) -> dict[str, Any]:
+    """An instance's columns and how many messages are held for it (what the instance API shows)."""
+    state: dict[str, Any] = {column.key: getattr(instance, column.key) for column in Instance.__table__.columns}
+    state["held_messages"] = held.count(uow, instance.id)
+    return state
+
+
+def set_suspended(uow: UnitOfWork, principal: Principal, ref: str, suspended: bool, reason: str | None) -> Instance:
+    """Suspend or resume an instance (by its id or its declaration's); a resume delivers what was held."""
+    instance = uow.session.get(Instance, ref, with_for_update=True) or uow.session.scalar(
+        select(Instance).where(Instance.declaration_id == ref).with_for_update())
+    if instance is None:
+        raise NotFound.on("instance_id", "exists", f"no review process {ref}")
+    if instance.status != "running":
+        raise Conflict.on("instance_id", "running", f"the process is {instance.status}")
+    if instance.suspended == suspended:
+        raise Conflict.on("instance_id", "suspended" if not suspended else "not_suspended",
+                          f"the process is already {'suspended' if suspended else 'running'}")
+    instance.suspended = suspended
+    instance.updated_at = utcnow()
+    versions.audit_operator(uow, instance, principal.subject, "suspend" if suspended else "resume", reason,
+                            {"suspended": suspended})
+    if not suspended:
+        held.release(uow, instance.id, "resume", apply_message)
+    return instance
 
 
 # -- task queues -------------------------------------------------------------------

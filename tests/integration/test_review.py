@@ -52,6 +52,14 @@ def register_directory(db: Any) -> None:
         register(db, org["code"], org["kind"], org["parent"], org["name"])
 
 
+def register_staff(db: Any, subject: str, role: str, organisation: str, name: str = "同事") -> str:
+    """A staff account as the profile directory announces it (profile.staff.registered.v1), consumed by
+    review's wired handler: the only way review learns who a task may be assigned to."""
+    env = envelope("profile.staff.registered.v1", {"subject": subject, "name": name, "role": role,
+                                                   "organisation": organisation}, source="profile")
+    return deliver(db, env, "on_staff_registered")
+
+
 def submitted(declaration_id: str | None = None, **overrides: Any) -> dict[str, Any]:
     data = {
         "declaration_id": declaration_id or str(uuid.uuid4()),

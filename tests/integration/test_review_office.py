@@ -13,7 +13,8 @@ from sqlalchemy import select, text, update
 
 from tests.integration.review_flow_helpers import act, ok, through_unit
 from tests.integration.test_review import (COMMITTEE, DEPT1, DEPT2, TITLE_OFFICE, UNIT, complete, envelope,
-                                           instance_of, only_task, register_directory, submitted, tasks_of)
+                                           instance_of, only_task, register_directory, register_staff, submitted,
+                                           tasks_of)
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 OTHER_UNIT = "91120101MA05OTHER1"
@@ -63,13 +64,11 @@ def set_task(db: Any, task_id: str, **values: Any) -> None:
 
 
 def colleague(db: Any, subject: str, role: str, organisation: str, name: str = "同事") -> Any:
-    """A staff member the review service has seen (as it notes everyone who opens their queue)."""
-    from services.review import queues
+    """A staff member registered in the profile directory (its event consumed by review)."""
     from shared.identity.principal import Principal
 
-    principal = Principal(subject, role, organisation, name)
-    queues.remember_staff(db, principal)
-    return principal
+    assert register_staff(db, subject, role, organisation, name) == "done"
+    return Principal(subject, role, organisation, name)
 
 
 # -- task queues ------------------------------------------------------------------------
@@ -155,10 +154,18 @@ def test_a_task_is_assigned_to_a_colleague_of_the_same_organisation_and_role(rev
     def assign(user: str, assignee: str) -> Any:
         return client.post(f"/api/v1/tasks/{task_id}/assign", headers=auth(user), json={"assignee": assignee})
 
-    for assignee in ("other-unit-staff", "dept1", "committee", "nobody-known"):
+    colleague(review, "dept1-wang", "department", DEPT1)
+    colleague(review, "unit-clerk-as-dept", "department", UNIT)
+    for assignee, rule, says in (("other-unit-staff", "colleague", OTHER_UNIT), ("dept1-wang", "colleague", DEPT1),
+                                 ("unit-clerk-as-dept", "colleague", "department"),
+                                 # Demo users the directory never announced to review, and nobody at all:
+                                 ("dept1", "registered", "registered"), ("committee", "registered", "registered"),
+                                 ("nobody-known", "registered", "registered")):
         refused = assign("unit", assignee)
         assert refused.status_code == 422, (assignee, refused.get_json())
-        assert [(e["field"], e["rule"]) for e in refused.get_json()["errors"]] == [("assignee", "colleague")]
+        body = refused.get_json()
+        assert [(e["field"], e["rule"]) for e in body["errors"]] == [("assignee", rule)], assignee
+        assert assignee in body["errors"][0]["message"] and says in body["errors"][0]["message"], body
     assert assign("dept1", "dept1").status_code == 403  # not the department's task to hand out
     assert assign("expert1", "expert2").status_code == 403
     assert client.post(f"/api/v1/tasks/{task_id}/assign", headers=auth("unit"), json={}).status_code == 422

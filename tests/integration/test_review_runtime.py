@@ -126,18 +126,34 @@ def incidents_of(client: Any, auth: Any, declaration_id: str, status: str = "ope
     return response.get_json()["items"]
 
 
-def deliver_issued(db: Any, declaration_id: str) -> tuple[str, Any]:
-    from services.review.bootstrap import handlers
-    from shared.messaging import topology
-    from shared.messaging.consumer import process
+def issued(declaration_id: str) -> Any:
     from shared.messaging.envelope import Envelope
 
     data = {"certificate_id": str(uuid.uuid4()), "number": "TJ-2026-000001", "declaration_id": declaration_id,
             "holder": "applicant", "holder_name": "张伟", "series": "工程", "level": "副高级", "specialty": "软件工程",
             "qualification_name": "高级工程师", "issued_on": "2026-06-01"}
-    env = Envelope(type="certificate.issued.v1", source="certificate", data=data, correlation_id=declaration_id)
-    sub = next(s for s in topology.subscriptions_of("review") if "certificate.issued.v1" in s.types)
-    return process(db, sub, env, handlers()["certificate.issued.v1"]), env
+    return Envelope(type="certificate.issued.v1", source="certificate", data=data, correlation_id=declaration_id)
+
+
+def consume(db: Any, env: Any) -> str:
+    """What review's consumer does with one delivery of the envelope (inbox, wired handlers, commit)."""
+    from services.review.bootstrap import handlers
+    from shared.messaging import topology
+    from shared.messaging.consumer import process
+
+    sub = next(s for s in topology.subscriptions_of("review") if env.type in s.types)
+    return process(db, sub, env, handlers()[env.type])
+
+
+def deliver_issued(db: Any, declaration_id: str) -> tuple[str, Any]:
+    env = issued(declaration_id)
+    return consume(db, env), env
+
+
+def audit_entries(client: Any, auth: Any, declaration_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/v1/processes/{declaration_id}/audit", headers=auth("title_office"))
+    assert response.status_code == 200 and response.get_json()["intact"], response.get_json()
+    return response.get_json()["entries"]
 
 
 @pytest.fixture
@@ -246,9 +262,7 @@ def test_a_failing_timer_becomes_one_incident_and_the_scheduler_waits(db):
 
 # -- suspension --------------------------------------------------------------------
 
-def test_a_suspended_instance_refuses_completions_messages_and_timers(db, clients, auth):
-    from services.review.engine.incidents import Suspended
-
+def test_a_suspended_instance_refuses_completions_and_holds_messages_until_it_resumes(db, clients, auth):
     client = clients["review"]
     declaration_id = start(db, deploy(db, diagram()))
     inst = instance(db, declaration_id)
@@ -267,12 +281,31 @@ def test_a_suspended_instance_refuses_completions_messages_and_timers(db, client
     assert complete(client, auth("committee"), open_task(db, declaration_id, "committee_acceptance").id
                     ).status_code == 200
     assert client.post(f"/api/v1/instances/{inst.id}/suspend", headers=auth("title_office"), json={}).status_code == 200
-    with pytest.raises(Suspended):  # the consumer fails, so the broker brings the message back later
-        deliver_issued(db, declaration_id)
-    client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"), json={})
-    assert deliver_issued(db, declaration_id)[0] == "done"
+    # The message is acknowledged and held (not bounced to the broker's retries and dead letters) ...
+    env, before = issued(declaration_id), instance(db, declaration_id)
+    assert consume(db, env) == "done"
+    assert consume(db, env) == "duplicate"  # ... once, however often it is redelivered
+    waiting = instance(db, declaration_id)
+    assert (waiting.status, waiting.state) == ("running", before.state)
+    process = client.get(f"/api/v1/processes/{declaration_id}", headers=auth("title_office")).get_json()
+    assert (process["suspended"], process["held_messages"]) == (True, 1)
+    view = client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")).get_json()
+    assert [(h["message_id"], h["type"], h["reason"]) for h in view["held"]] == [
+        (env.id, "certificate.issued.v1", "suspended")]
+    assert "issued" in view["active"]  # still waiting at the catch event
+
+    resumed = client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"),
+                          json={"reason": "核查完毕"}).get_json()
+    assert (resumed["suspended"], resumed["status"], resumed["held_messages"]) == (False, "completed", 0)
     final = instance(db, declaration_id)
     assert (final.status, final.outcome) == ("completed", "certified")
+    entries = audit_entries(client, auth, declaration_id)
+    assert [(e["source"], e["actor"], e["decision"]) for e in entries[-4:]] == [
+        ("operator", "title_office", "suspend"), ("message", env.id, "held"), ("operator", "title_office", "resume"),
+        ("message", env.id, "delivered_after_resume")]
+    assert "suspended" in entries[-3]["reason"] and "after the resume" in entries[-1]["reason"]
+    assert entries[-1]["element"] == "issued" and "certified" in entries[-1]["completed"]
+    assert entries[-1]["changes"]["number"] == "TJ-2026-000001"
 
 
 # -- the audit log -------------------------------------------------------------------

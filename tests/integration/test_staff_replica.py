@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.conftest import wait_for
-from tests.integration.test_review import DEPT1, UNIT, tasks_of
+from tests.integration.review_flow_helpers import headers_for
+from tests.integration.test_review import DEPT1, UNIT, deliver, envelope, register_staff, tasks_of
 from tests.integration.test_review_office import review, submit  # noqa: F401 - the fixture
 
 
@@ -60,15 +61,35 @@ def test_a_registered_colleague_can_be_assigned_a_task_through_the_broker(review
 
 
 def test_a_colleague_of_another_organisation_is_refused(review, clients, auth):
-    from services.review import queues
-
-    with review.uow() as uow:
-        queues.staff_registered(uow, {"subject": "dept1-wang", "name": "王军", "role": "department",
-                                      "organisation": DEPT1})
-        uow.commit()
+    assert register_staff(review, "dept1-wang", "department", DEPT1, "王军") == "done"
     data = submit(review)
     [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
     response = clients["review"].post(f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"),
                                       json={"assignee": "dept1-wang"})
     assert response.status_code == 422
-    assert response.get_json()["errors"][0]["rule"] == "colleague"
+    [error] = response.get_json()["errors"]
+    assert (error["field"], error["rule"]) == ("assignee", "colleague")
+    assert DEPT1 in error["message"] and UNIT in error["message"]
+
+
+def test_only_the_directory_makes_someone_assignable(review, clients, auth):
+    """Opening a queue or being a demo user is not enough: review learns staff from the directory only."""
+    data = submit(review)
+    [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
+    client = clients["review"]
+    # A second unit reviewer who has used the queue, but whom the directory never announced.
+    clerk = headers_for("unit-zhao", "unit", UNIT, "赵敏")
+    assert client.get("/api/v1/tasks", headers=clerk).status_code == 200
+    assert known_staff(review, "unit-zhao") is None and known_staff(review, "unit") is None
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"), json={"assignee": "unit-zhao"})
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert (error["field"], error["rule"]) == ("assignee", "registered") and "unit-zhao" in error["message"]
+    # Once the directory announces the account (a redelivery changes nothing), the assignment goes through.
+    env = envelope("profile.staff.registered.v1", {"subject": "unit-zhao", "name": "赵敏", "role": "unit",
+                                                   "organisation": UNIT}, source="profile")
+    assert deliver(review, env, "on_staff_registered") == "done"
+    assert deliver(review, env, "on_staff_registered") == "duplicate"
+    response = client.post(f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"), json={"assignee": "unit-zhao"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["claimed_by"] == "unit-zhao"

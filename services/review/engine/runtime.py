@@ -116,14 +116,15 @@ def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_i
 
 
 def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message_name: str,
-            payload: dict[str, Any]) -> bool:
-    """Deliver a BPMN message to the instance; False if nothing waits for it."""
-    incidents.ensure_running(instance)  # the consumer fails, so the broker brings it back later
+            payload: dict[str, Any], decision: str | None = None, reason: str | None = None) -> bool:
+    """Deliver a BPMN message to the instance; False if nothing waits for it. ``decision`` and
+    ``reason`` go to the audit entry (a held message says it was delivered after a resume)."""
+    incidents.ensure_running(instance)
     for task in workflow.get_tasks(state=TaskState.WAITING):
         event_definition, element = _waits_for(task.task_spec, message_name)
         if event_definition is not None:
-            this = Step("message", actor=context.causation_id.get(), element=element,
-                        changes=payload, replay={"message": message_name, "payload": payload})
+            this = Step("message", actor=context.causation_id.get(), element=element, decision=decision,
+                        reason=reason, changes=payload, replay={"message": message_name, "payload": payload})
             with incidents.step(instance.id, instance.declaration_id, this, workflow):
                 # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
                 _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
