@@ -28,7 +28,8 @@ class MessageOut(Schema):
     recipient_organisation = fields.String(
         allow_none=True, metadata={"description": "set when the message is to my organisation's staff"})
     created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    read_at = fields.DateTime(allow_none=True, metadata={"description": "when I read it (an organisation's "
+                                                                        "notice is read by each colleague)"})
 
 
 class MessagePage(Page):
@@ -104,7 +105,7 @@ class MyMessages(MethodView):
 class Unread(MethodView):
     @blp.response(200, UnreadOut)
     def get(self):
-        """How many of my messages are unread (未读消息数)."""
+        """How many of my messages are unread by me (未读消息数), my organisation's notices included."""
         with database().uow(readonly=True) as uow:
             return {"unread": service.unread_count(uow, current_principal())}
 
@@ -113,9 +114,20 @@ class Unread(MethodView):
 class MarkRead(MethodView):
     @blp.response(200, MessageOut)
     def post(self, message_id: str):
-        """Mark one of my messages read."""
+        """Mark one of my messages read (an organisation's notice: read by me, not by my colleagues)."""
         with database().uow() as uow:
             message = service.mark_read(uow, current_principal(), message_id)
+            uow.commit()
+            return message
+
+
+@blp.route("/messages/<message_id>/unread")
+class MarkUnread(MethodView):
+    @blp.response(200, MessageOut)
+    def post(self, message_id: str):
+        """Mark one of my messages unread again (for me only)."""
+        with database().uow() as uow:
+            message = service.mark_read(uow, current_principal(), message_id, read=False)
             uow.commit()
             return message
 

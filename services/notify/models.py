@@ -28,6 +28,7 @@ class Message(Base):
 
     A message to an organisation (``recipient_organisation``, e.g. an overdue task) is in the
     inbox of every staff member of it: notify has no staff list, their tokens say where they work.
+    Each of them reads it for themselves (OrganisationMessageRead).
     """
 
     __tablename__ = "messages"
@@ -45,7 +46,20 @@ class Message(Base):
     declaration_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     sender: Mapped[str | None] = mapped_column(String(200), nullable=True)  # organisation, for their messages
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A person's own message: when they read it. An organisation's message is read per reader
+    # (OrganisationMessageRead); a read_at on one is from before that and counts as read by all.
     read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class OrganisationMessageRead(Base):
+    """That one staff member read a message addressed to their organisation: each colleague reads
+    (and counts as unread) the organisation's notices for themselves."""
+
+    __tablename__ = "organisation_message_reads"
+
+    message_id: Mapped[str] = mapped_column(String(36), ForeignKey("messages.id"), primary_key=True)
+    reader: Mapped[str] = mapped_column(String(64), primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Contact(Base):

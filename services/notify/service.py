@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from services.notify import templates
-from services.notify.models import Contact, DeclarationOrganisation, DeclarationReplica, Delivery, Message
+from services.notify.models import (Contact, DeclarationOrganisation, DeclarationReplica, Delivery, Message,
+                                   OrganisationMessageRead)
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -65,27 +67,59 @@ def _is_mine(principal: Principal, message: Message) -> bool:
     return message.recipient == principal.subject
 
 
-def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Message], int, int]:
+def _unread(principal: Principal) -> ColumnElement[bool]:
+    """Unread by this person: their own messages unread, their organisation's not yet read by them."""
+    read_by_me = select(OrganisationMessageRead.message_id).where(
+        OrganisationMessageRead.message_id == Message.id, OrganisationMessageRead.reader == principal.subject)
+    return Message.read_at.is_(None) & or_(Message.recipient_organisation.is_(None), ~read_by_me.exists())
+
+
+def as_read_by(uow: UnitOfWork, principal: Principal, messages: list[Message]) -> list[dict[str, Any]]:
+    """The messages as this person sees them: ``read_at`` is when they (not a colleague) read it."""
+    shared_ids = [m.id for m in messages if m.recipient_organisation is not None]
+    mine = {row.message_id: row.read_at for row in uow.session.scalars(select(OrganisationMessageRead).where(
+        OrganisationMessageRead.message_id.in_(shared_ids), OrganisationMessageRead.reader == principal.subject))
+            } if shared_ids else {}
+    return [{**{c.key: getattr(m, c.key) for c in Message.__table__.columns},
+             "read_at": m.read_at or mine.get(m.id)} for m in messages]
+
+
+def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int
+          ) -> tuple[list[dict[str, Any]], int, int]:
     where = _mine(principal)
     total = uow.session.scalar(select(func.count()).select_from(Message).where(where)) or 0
-    unread = uow.session.scalar(select(func.count()).select_from(Message)
-                                .where(where, Message.read_at.is_(None))) or 0
     items = uow.session.scalars(select(Message).where(where).order_by(Message.created_at.desc(), Message.id)
                                 .offset((page - 1) * per_page).limit(per_page))
-    return list(items), total, unread
+    return as_read_by(uow, principal, list(items)), total, unread_count(uow, principal)
 
 
 def unread_count(uow: UnitOfWork, principal: Principal) -> int:
     return uow.session.scalar(select(func.count()).select_from(Message)
-                              .where(_mine(principal), Message.read_at.is_(None))) or 0
+                              .where(_mine(principal), _unread(principal))) or 0
 
 
-def mark_read(uow: UnitOfWork, principal: Principal, message_id: str) -> Message:
-    # An organisation's message is one notice for its office: read by one, read for all.
+def mark_read(uow: UnitOfWork, principal: Principal, message_id: str, read: bool = True) -> dict[str, Any]:
+    """Mark one of my messages read (or unread again). An organisation's notice is read per reader:
+    one clerk reading it leaves it unread for their colleagues."""
     message = mark_owner(uow, principal, message_id)
-    if message.read_at is None:
-        message.read_at = utcnow()
-    return message
+    if message.recipient_organisation is None:
+        if read and message.read_at is None:
+            message.read_at = utcnow()
+        elif not read:
+            message.read_at = None
+    else:
+        mine = uow.session.get(OrganisationMessageRead, (message.id, principal.subject))
+        if read and mine is None:
+            try:
+                with uow.session.begin_nested():  # the same reader twice at once: one row
+                    uow.session.add(OrganisationMessageRead(message_id=message.id, reader=principal.subject,
+                                                            read_at=utcnow()))
+            except IntegrityError:
+                pass
+        elif not read and mine is not None:
+            uow.session.delete(mine)
+    uow.session.flush()
+    return as_read_by(uow, principal, [message])[0]
 
 
 def deliveries_of(uow: UnitOfWork, principal: Principal, message_id: str) -> list[Delivery]:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import wait_for
+from tests.integration.review_flow_helpers import headers_for
 from tests.integration.test_review import COMMITTEE, DEPT1, TITLE_OFFICE, UNIT, outbox, tasks_of
 from tests.integration.test_review_office import review, submit  # noqa: F401 - the fixture
 
@@ -96,10 +97,63 @@ def test_an_organisations_notice_is_read_by_its_staff_only(dbs, clients, auth):
     response = client.post(f"/api/v1/messages/{message['id']}/read", headers=auth("dept2"))
     assert response.status_code == 403
     assert client.get(f"/api/v1/messages/{message['id']}/deliveries", headers=auth("dept2")).status_code == 403
-    # The unit's staff mark it read: one notice for the office.
     assert client.post(f"/api/v1/messages/{message['id']}/read", headers=auth("unit")).status_code == 200
     assert client.get("/api/v1/messages/unread-count", headers=auth("unit")).get_json() == {"unread": 0}
     assert client.get(f"/api/v1/messages/{message['id']}/deliveries", headers=auth("unit")).get_json() == []
+
+
+def unread(client: Any, headers: dict[str, str]) -> int:
+    response = client.get("/api/v1/messages/unread-count", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["unread"]
+
+
+def test_each_clerk_reads_an_organisations_notice_for_themselves(dbs, clients, auth):
+    client = clients["notify"]
+    assert consume(dbs, overdue_event(UNIT, DEPT1)) == "done"
+    wang, zhao = auth("unit"), headers_for("unit-zhao", "unit", UNIT, "赵敏")
+    [message] = inbox(client, auth, "unit")["items"]
+    assert unread(client, wang) == unread(client, zhao) == 1
+
+    # One clerk reading it does not hide it from a colleague.
+    read = client.post(f"/api/v1/messages/{message['id']}/read", headers=wang)
+    assert read.status_code == 200 and read.get_json()["read_at"] is not None
+    assert client.post(f"/api/v1/messages/{message['id']}/read", headers=wang).status_code == 200  # twice: once
+    assert (unread(client, wang), unread(client, zhao)) == (0, 1)
+    theirs = client.get("/api/v1/messages", headers=zhao).get_json()
+    assert (theirs["unread"], theirs["items"][0]["id"], theirs["items"][0]["read_at"]) == (1, message["id"], None)
+    assert inbox(client, auth, "unit")["items"][0]["read_at"] == read.get_json()["read_at"]
+
+    assert client.post(f"/api/v1/messages/{message['id']}/read", headers=zhao).status_code == 200
+    assert (unread(client, wang), unread(client, zhao)) == (0, 0)
+    # Marked unread again by one of them: unread for that one only.
+    again = client.post(f"/api/v1/messages/{message['id']}/unread", headers=zhao)
+    assert again.status_code == 200 and again.get_json()["read_at"] is None
+    assert (unread(client, wang), unread(client, zhao)) == (0, 1)
+    # The department above has its own notice, untouched by the unit's reading.
+    assert unread(client, auth("dept1")) == 1
+    with dbs["notify"].uow(readonly=True) as uow:
+        from sqlalchemy import func, select
+
+        from services.notify.models import OrganisationMessageRead
+        assert uow.session.scalar(select(func.count()).select_from(OrganisationMessageRead)) == 1
+
+
+def test_a_persons_own_message_is_read_and_unread_as_before(dbs, clients, auth):
+    from services.notify import service
+
+    with dbs["notify"].uow() as uow:
+        own = service.deliver(uow, "unit", "organisation_message", {
+            "declaration_id": str(uuid.uuid4()), "subject": "材料", "content": "请补充", "sender": "单位"}).id
+        uow.commit()
+    client, wang = clients["notify"], auth("unit")
+    assert unread(client, wang) == 1
+    assert client.post(f"/api/v1/messages/{own}/read", headers=wang).get_json()["read_at"] is not None
+    assert unread(client, wang) == 0
+    assert client.post(f"/api/v1/messages/{own}/read", headers=headers_for("unit-zhao", "unit", UNIT)
+                       ).status_code == 403  # a colleague does not read my own messages
+    assert client.post(f"/api/v1/messages/{own}/unread", headers=wang).get_json()["read_at"] is None
+    assert unread(client, wang) == 1
 
 
 def test_a_redelivered_event_leaves_one_notice_per_organisation(dbs, clients, auth):
