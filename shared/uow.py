@@ -95,7 +95,9 @@ class UnitOfWork:
     def seen(self, message_id: str, handler: str) -> bool:
         return self.session.get(self.db.inbox_model, (message_id, handler)) is not None
 
-    def remember(self, envelope: Envelope, handler: str) -> None:
-        self.session.add(self.db.inbox_model(message_id=envelope.id, handler=handler, type=envelope.type))
+    def remember(self, envelope: Envelope, handler: str) -> Any:
+        row = self.db.inbox_model(message_id=envelope.id, handler=handler, type=envelope.type)
+        self.session.add(row)
         # Flush now: on PostgreSQL a concurrent duplicate fails here, before the effect.
         self.session.flush()
+        return row

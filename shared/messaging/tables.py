@@ -39,4 +39,6 @@ class InboxMixin:
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     handler: Mapped[str] = mapped_column(String(100), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
-    processed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)  # when handling began
+    # Just before the handler's transaction commits (the end of an event's lag, see bench/README.md).
+    committed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
