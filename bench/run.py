@@ -1,14 +1,25 @@
-"""``make bench``: the whole system's throughput and latency, beside the raw engine.
+"""``make bench``: the whole system's throughput, latency, event lag, growth and profile, beside the raw engine.
 
-    .venv/bin/python bench/run.py [--clients 1,4,16] [--lifecycles N] [--poll SECONDS]
+    .venv/bin/python bench/run.py [--quick] [--parts social,appointment,openloop,profile,growth,engine]
+                                  [--clients 1,4,16] [--lifecycles N] [--growth 1000,10000,100000] ...
 
-Starts ``titles run`` itself (free ports, a scratch data directory; PostgreSQL and
-RabbitMQ when BENCH_POSTGRES_URL / BENCH_BROKER_URL are set, else the embedded
-default), waits for every service, then for each client count runs complete
-social-review lifecycles over HTTP with scenario/social_review.py (each lifecycle
-as a fresh applicant, reviewers as the demo users, publicities fast-forwarded by
-the review service's test clock). Writes bench/results.md and bench/results.json,
-then stops the system with Ctrl-C (SIGINT) as a user would.
+Starts ``titles run`` itself (free ports, a scratch data directory; PostgreSQL and RabbitMQ when
+BENCH_POSTGRES_URL / BENCH_BROKER_URL are set, else the embedded default), waits for every service,
+then runs the parts in order (bench/README.md says what each figure means):
+
+- social: complete social-review lifecycles at each client count (closed loop);
+- appointment: complete independent-appointment lifecycles at each client count (closed loop);
+- openloop: social-review lifecycles started at a fixed rate (a fraction of the measured capacity),
+  with p50/p95/p99 of task completion, task-queue listing and declaration submission, and the event lag
+  (outbox row to the consumer's commit) of the messages of that window;
+- profile: pyinstrument on a review HTTP front in this process while a few lifecycles run;
+- growth: declarations bulk-loaded by SQL to each size, then the task-queue listing and "my
+  declarations" over HTTP, with the query plans at the largest size;
+- engine: the social-review lifecycle in SpiffWorkflow alone (the ceiling), the review API in one
+  process, instance load and save after 1, 10 and 50 return loops.
+
+Writes results.md and results.json (to bench/, or --out), stops the system with Ctrl-C (SIGINT) as a
+user would, drops its databases and its RabbitMQ namespace and removes the scratch directory.
 """
 from __future__ import annotations
 
@@ -34,6 +45,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.stats import percentiles  # noqa: E402
 
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
 DEMO_APPLICANT_ID = "120101198806120032"  # its register records are the template for every bench applicant
@@ -84,6 +97,8 @@ class System:
         self.databases: list[str] = []
         env = {k: v for k, v in os.environ.items()
                if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "OIDC_ISSUER")}
+        # The system runs this checkout's code (the editable install may point at another one).
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
         env.update(TITLES_DATA_DIR=str(work / "data"), TITLES_TEST_CLOCK="1", TITLES_WORKDAYS_PROVISIONAL="1",
                    PROFILE_REGISTER_FILE=str(work / "register.json"))
         for name in ("issuer", *SERVICES):
@@ -153,28 +168,44 @@ class System:
         return code
 
 
+    def scratch_database(self, name: str) -> str:
+        """A database of the run's own for measurements outside the system (dropped with the others)."""
+        if not self.postgres:
+            return f"sqlite:///{self.work / f'{name}.db'}"
+        from sqlalchemy import create_engine, text
+
+        database = f"{self.databases[0].rsplit('_', 1)[0]}_{name}"
+        admin = create_engine(self.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+        admin.dispose()
+        self.databases.append(database)
+        return self.postgres.rsplit("/", 1)[0] + f"/{database}"
+
+
 # ---------------------------------------------------------------- clients
 
 CLOCK = threading.Lock()
 
 
 class Recorder:
-    """Latency samples (ms) by label, and counts of the human steps taken over HTTP."""
+    """Latency samples (ms) by label, and counts of the requests and of the human steps taken over HTTP."""
 
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = {label: [] for label, *_ in MEASURED}
         self.steps = 0  # task completions, publicity starts, attendance, defence: what a reviewer does
+        self.requests = 0
         self.lock = threading.Lock()
 
     def record(self, method: str, service: str, path: str, ms: float) -> None:
-        for label, m, s, pattern in MEASURED:
-            if method == m and service == s and pattern.match(path):
-                with self.lock:
+        with self.lock:
+            self.requests += 1
+            for label, m, s, pattern in MEASURED:
+                if method == m and service == s and pattern.match(path):
                     self.samples[label].append(ms)
-        if method == "POST" and service == "review" and path != "/api/v1/clock/advance":
-            if not path.endswith("/claim"):
-                with self.lock:
-                    self.steps += 1
+            if method == "POST" and service == "review" and path != "/api/v1/clock/advance" \
+                    and not path.endswith("/claim"):
+                self.steps += 1
 
 
 def make_client(recorder: Recorder):
@@ -208,36 +239,50 @@ def make_client(recorder: Recorder):
 class Applicants:
     """Fresh applicants: the demo user has one live declaration per activity, so each lifecycle needs its own."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, limit: int):
         self.data_dir = data_dir
-        self.serials = itertools.count()
+        self.used = 0
+        self.limit = limit  # the register holds records for this many
         self.lock = threading.Lock()
 
-    def token(self) -> str:
+    def left(self) -> int:
+        return self.limit - self.used
+
+    def token(self, subject: str | None = None) -> str:
         import jwt
 
         from shared import config
         from shared.identity import dev_issuer
 
         with self.lock:
-            serial = next(self.serials)
+            serial, self.used = self.used, self.used + 1
         kid, key = dev_issuer.signing_key(self.data_dir)
         now = int(time.time())
-        claims = {"iss": config.oidc().issuer, "aud": "titles", "sub": f"bench-applicant-{serial}",
+        claims = {"iss": config.oidc().issuer, "aud": "titles", "sub": subject or f"bench-applicant-{serial}",
                   "name": f"测试申报人{serial}", "id_number": resident_id(serial), "role": "applicant",
                   "iat": now, "exp": now + 8 * 3600}
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
-def lifecycle(client: Any, applicants: Applicants) -> str:
+def social_lifecycle(client: Any, applicants: Applicants) -> str:
     from scenario import social_review
 
     client.tokens["applicant"] = applicants.token()
     return social_review.run(client, ready_timeout=10)
 
 
-def run_level(clients: int, lifecycles: int, applicants: Applicants) -> dict[str, Any]:
-    """``lifecycles`` complete social reviews by ``clients`` concurrent clients."""
+def appointment_lifecycle(client: Any, applicants: Applicants) -> str:
+    from bench import appointment
+
+    client.tokens["applicant"] = applicants.token()
+    return appointment.run(client)
+
+
+LIFECYCLES = {"social": social_lifecycle, "appointment": appointment_lifecycle}
+
+
+def run_level(clients: int, lifecycles: int, applicants: Applicants, kind: str = "social") -> dict[str, Any]:
+    """``lifecycles`` complete lifecycles of ``kind`` by ``clients`` concurrent clients (closed loop)."""
     recorder = Recorder()
     counter = itertools.count()
     failures: list[str] = []
@@ -248,10 +293,10 @@ def run_level(clients: int, lifecycles: int, applicants: Applicants) -> dict[str
         while next(counter) < lifecycles:
             started = time.perf_counter()
             try:
-                lifecycle(client, applicants)
+                LIFECYCLES[kind](client, applicants)
                 done.append(time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001 - a failed lifecycle is reported, the run goes on
-                failures.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+                failures.append(f"{kind}: {type(exc).__name__}: {str(exc)[:300]}")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -267,15 +312,109 @@ def run_level(clients: int, lifecycles: int, applicants: Applicants) -> dict[str
         "lifecycle_seconds_median": statistics.median(done) if done else None,
         "human_steps": recorder.steps,
         "human_steps_per_second": recorder.steps / wall,
+        "requests_per_second": recorder.requests / wall,
         "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
     }
 
 
-def percentiles(values: list[float]) -> dict[str, float | int | None]:
-    if len(values) < 2:
-        return {"n": len(values), "p50": values[0] if values else None, "p95": None, "p99": None}
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {"n": len(values), "p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
+def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, Any]:
+    """Social-review lifecycles started every 1/rate seconds for ``seconds``, whether or not earlier ones
+    have finished (open loop), each on a client of its own thread; waits for all to end."""
+    recorder = Recorder()
+    local = threading.local()
+    failures: list[str] = []
+    done: list[float] = []
+    arrivals = min(max(1, int(rate * seconds)), applicants.left())
+
+    def one() -> None:
+        if not hasattr(local, "client"):
+            local.client = make_client(recorder)
+        started = time.perf_counter()
+        try:
+            social_lifecycle(local.client, applicants)
+            done.append(time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"open loop: {type(exc).__name__}: {str(exc)[:300]}")
+
+    since = dt.datetime.now(dt.timezone.utc)
+    started = time.perf_counter()
+    futures = []
+    with ThreadPoolExecutor(64) as pool:
+        for n in range(arrivals):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(one))
+        offered = time.perf_counter() - started
+        for future in futures:
+            future.result()
+    wall = time.perf_counter() - started
+    until = dt.datetime.now(dt.timezone.utc)
+    return {
+        "lifecycles_per_second_offered": rate, "arrivals": arrivals, "arrival_seconds": offered,
+        "seconds": wall, "lifecycles": len(done), "failures": failures,
+        "lifecycle_seconds_median": statistics.median(done) if done else None,
+        "requests": recorder.requests, "requests_per_second": recorder.requests / wall,
+        "measured_requests_per_second": {label: len(v) / wall for label, v in recorder.samples.items()},
+        "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
+        "window": (since, until),
+    }
+
+
+# ---------------------------------------------------------------- parts
+
+def part_profile(lifecycles: int, applicants: Applicants, out: Path) -> dict[str, Any]:
+    from bench import profiling
+
+    with profiling.ProfiledReview(free_port()) as server:
+        level = run_level(2, lifecycles, applicants)
+    summary = profiling.summarise(server.profiler, server.requests)
+    (out / "profile-review.txt").write_text(profiling.text_report(server.profiler), "utf-8")
+    summary.update(lifecycles=level["lifecycles"], failures=level["failures"], clients=2,
+                   text=str((out / "profile-review.txt").relative_to(ROOT)) if out.is_relative_to(ROOT)
+                   else str(out / "profile-review.txt"))
+    return summary
+
+
+def part_growth(sizes: list[int], requests: int, applicants: Applicants) -> dict[str, Any]:
+    from bench import growth
+    from scenario.client import Client
+    from shared import config
+
+    declaration_url, review_url = config.database_url("declaration"), config.database_url("review")
+    demo_unit = json.loads((ROOT / "shared" / "demo" / "users.json").read_text("utf-8"))["users"]
+    demo_unit = next(u["org"] for u in demo_unit if u["username"] == "unit")
+    client = Client()
+    client.tokens["applicant"] = applicants.token("bulk-applicant-0")
+    loaded, rows = 0, []
+    for size in sizes:
+        seconds = growth.load(declaration_url, review_url, loaded, size, demo_unit)
+        loaded = size
+        queue = growth.timed(lambda: client.call("unit", "GET", "review", "/api/v1/tasks"), requests)
+        queue_total = client.call("unit", "GET", "review", "/api/v1/tasks")["total"]
+        mine = growth.timed(lambda: client.call("applicant", "GET", "declaration", "/api/v1/declarations"),
+                            requests)
+        mine_total = client.call("applicant", "GET", "declaration", "/api/v1/declarations")["total"]
+        rows.append({"declarations": size, "load_seconds": seconds, "queue_open_tasks": queue_total,
+                     "task_queue_ms": percentiles(queue), "my_declarations": mine_total,
+                     "my_declarations_ms": percentiles(mine)})
+        print(f"  {size} declarations: queue p50 {rows[-1]['task_queue_ms']['p50']:.1f} ms, "
+              f"mine p50 {rows[-1]['my_declarations_ms']['p50']:.1f} ms", flush=True)
+    return {"sizes": rows, "plans": growth.explain(declaration_url, review_url, demo_unit),
+            "population": growth.__doc__.split("\n\n", 2)[2].strip()}
+
+
+def part_engine(system: System, ceiling_runs: int, api_instances: int, loops: tuple[int, ...]) -> dict[str, Any]:
+    from bench import ceiling
+    from bench.review_engine import load_after_loops, through_api
+    from shared import config
+
+    result: dict[str, Any] = {"ceiling": ceiling.measure(config.database_url("review"), ceiling_runs)}
+    url = system.scratch_database("engine")
+    rate, count = through_api(url, system.work / "engine", api_instances)
+    result["api_one_process"] = {"task_completions_per_second": rate, "tasks": count}
+    result["loops"] = load_after_loops(url, loops)
+    return result
 
 
 # ---------------------------------------------------------------- report
@@ -295,74 +434,59 @@ def machine() -> dict[str, Any]:
             "commit": commit}
 
 
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
-    lines = [
-        "# Benchmark results",
-        "",
-        f"- date: {report['date']}",
-        f"- backend: {report['backend']}",
-        f"- machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB memory, Python {m['python']}, "
-        f"commit {m['commit']}",
-        f"- command: `{report['command']}`; system ready after {report['ready_seconds']:.1f} s; "
-        f"scenario polling interval {report['poll_seconds']} s",
-        "",
-        "## End-to-end throughput (complete social-review lifecycles over HTTP)",
-        "",
-        "A lifecycle: fresh applicant's profile filled, declaration drafted, filled and submitted, every review "
-        "step completed by the demo reviewers, three experts voting, two publicities fast-forwarded by the test "
-        "clock, certificate issued, the applicant's notification stored.",
-        "",
-        "| clients | lifecycles | failed | seconds | lifecycles/s | median lifecycle (s) | reviewer steps/s |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for level in report["levels"]:
-        lines.append(f"| {level['clients']} | {level['lifecycles']} | {len(level['failures'])} | "
-                     f"{level['seconds']:.1f} | {level['lifecycles_per_second']:.3f} | "
-                     f"{fmt(level['lifecycle_seconds_median'])} | {level['human_steps_per_second']:.2f} |")
-    lines += ["", "## Latency during those runs (ms)", "",
-              "| clients | request | n | p50 | p95 | p99 |", "|---:|---|---:|---:|---:|---:|"]
-    for level in report["levels"]:
-        for label, p in level["latency_ms"].items():
-            lines.append(f"| {level['clients']} | {label} | {p['n']} | {fmt(p['p50'])} | {fmt(p['p95'])} | "
-                         f"{fmt(p['p99'])} |")
-    engine = report["engine"]
-    lines += ["", "## The engine's ceiling, side by side", "",
-              f"Raw SpiffWorkflow in memory (bench/review_engine.py, linear five-user-task diagram, this process): "
-              f"**{engine['raw_task_completions_per_second']:.0f}** task completions/s.", "",
-              "| clients | system reviewer steps/s | raw engine / system |", "|---:|---:|---:|"]
-    for level in report["levels"]:
-        rate = level["human_steps_per_second"]
-        ratio = engine["raw_task_completions_per_second"] / rate if rate else None
-        lines.append(f"| {level['clients']} | {rate:.2f} | {fmt(ratio, 0)}× |")
-    failures = [f for level in report["levels"] for f in level["failures"]]
-    if failures:
-        lines += ["", "## Failures", ""] + [f"- {f}" for f in failures[:20]]
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------- main
 
-def main() -> int:
+PARTS = ("social", "appointment", "openloop", "profile", "growth", "engine")
+
+
+def options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", default="1,4,16", help="comma-separated concurrent client counts")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes for development: clients 1,4; 2 lifecycles each; 15 s open loop; "
+                             "growth 200,1000; 2 profiled lifecycles")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--clients", help="comma-separated concurrent client counts (default 1,4,16)")
     parser.add_argument("--lifecycles", type=int, default=0,
-                        help="lifecycles per client count (default: 8, or 2 per client if more)")
+                        help="closed-loop lifecycles per client count (default: 8, or 2 per client if more)")
     parser.add_argument("--poll", type=float, default=0.05,
                         help="the scenario's polling interval in seconds while it waits for asynchronous steps")
-    parser.add_argument("--engine-runs", type=int, default=300, help="instances of the raw engine measurement")
+    parser.add_argument("--open-fraction", type=float, default=0.5,
+                        help="open-loop arrival rate as a fraction of the measured social-review capacity")
+    parser.add_argument("--open-seconds", type=float, help="how long lifecycles keep arriving (default 60)")
+    parser.add_argument("--profile-lifecycles", type=int, help="lifecycles run against the profiled review (6)")
+    parser.add_argument("--growth", help="declaration counts to bulk-load (default 1000,10000,100000)")
+    parser.add_argument("--growth-requests", type=int, help="timed requests per listing and size (default 30)")
+    parser.add_argument("--ceiling-runs", type=int, help="in-memory social-review lifecycles (default 200)")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for results.md and results.json")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory (data and logs)")
     args = parser.parse_args()
+    quick = args.quick
+    args.clients = args.clients or ("1,4" if quick else "1,4,16")
+    args.open_seconds = args.open_seconds or (15.0 if quick else 60.0)
+    args.profile_lifecycles = args.profile_lifecycles or (2 if quick else 6)
+    args.growth = args.growth or ("200,1000" if quick else "1000,10000,100000")
+    args.growth_requests = args.growth_requests or (10 if quick else 30)
+    args.ceiling_runs = args.ceiling_runs or (20 if quick else 200)
+    args.api_instances = 10 if quick else 40
+    args.loops = (1, 10) if quick else (1, 10, 50)
+    if quick and not args.lifecycles:
+        args.lifecycles = 2
+    unknown = set(args.parts.split(",")) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main() -> int:
+    args = options()
+    parts = args.parts.split(",")
     levels = [int(c) for c in args.clients.split(",") if c.strip()]
     postgres = os.environ.get("BENCH_POSTGRES_URL")
     broker = os.environ.get("BENCH_BROKER_URL")
     backend = " + ".join([f"PostgreSQL ({postgres.split('@')[-1]})" if postgres else "SQLite (embedded)",
                           "RabbitMQ" if broker else "embedded broker"])
     per_level = {c: args.lifecycles or max(8, 2 * c) for c in levels}
+    closed = sum(per_level.values()) * (("social" in parts) + ("appointment" in parts))
 
     import logging
 
@@ -374,41 +498,102 @@ def main() -> int:
     scenario_client.wait_for.__defaults__ = (60.0, args.poll)
     social_review.step = lambda message: None  # quiet: the scenario prints every step otherwise
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="titles-bench-"))
-    system = System(work, postgres, broker, applicants=sum(per_level.values()) + 8)
+    applicants_limit = closed + args.profile_lifecycles * 2 + int(args.open_seconds * 10) + 50
+    system = System(work, postgres, broker, applicants=applicants_limit)
     print(f"bench: starting the system on {backend} (data and log in {work})", flush=True)
+    began = time.monotonic()
     system.start()
     report: dict[str, Any] = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                               "backend": backend, "machine": machine(), "poll_seconds": args.poll,
-                              "command": " ".join(["bench/run.py", *sys.argv[1:]]), "levels": []}
-    code = None
+                              "load_average_at_start": os.getloadavg(), "parts": parts, "quick": args.quick,
+                              "command": " ".join(["bench/run.py", *sys.argv[1:]])}
+    code, failed = None, 0
     try:
         report["ready_seconds"] = system.wait_ready()
-        applicants = Applicants(work / "data")
+        applicants = Applicants(work / "data", applicants_limit)
         print("bench: ready; one warm-up lifecycle (not counted)", flush=True)
         warm = run_level(1, 1, applicants)
         if warm["failures"]:
             raise RuntimeError(f"the warm-up lifecycle failed: {warm['failures'][0]}")
-        for clients in levels:
-            print(f"bench: {per_level[clients]} lifecycles with {clients} concurrent clients", flush=True)
-            level = run_level(clients, per_level[clients], applicants)
-            report["levels"].append(level)
-            print(f"  {level['lifecycles_per_second']:.3f} lifecycles/s, {len(level['failures'])} failed", flush=True)
+        for kind in ("social", "appointment"):
+            if kind not in parts:
+                continue
+            report[kind] = []
+            for clients in levels:
+                print(f"bench: {per_level[clients]} {kind} lifecycles with {clients} concurrent clients", flush=True)
+                level = run_level(clients, per_level[clients], applicants, kind)
+                report[kind].append(level)
+                print(f"  {level['lifecycles_per_second']:.3f} lifecycles/s, {len(level['failures'])} failed",
+                      flush=True)
+        def attempt(name: str, run: Any) -> None:
+            """One part; a part that breaks is reported and the others still run."""
+            try:
+                run()
+            except Exception as exc:  # noqa: BLE001
+                import traceback
+
+                report.setdefault("errors", []).append(f"{name}: {type(exc).__name__}: {exc}"[:1000])
+                traceback.print_exc()
+
+        def openloop() -> None:
+            from bench import lag
+            from shared import config
+
+            capacity = max((lv["lifecycles_per_second"] for lv in report.get("social", [])), default=0.0)
+            if not capacity:
+                capacity = run_level(4, 8, applicants)["lifecycles_per_second"]
+            rate = args.open_fraction * capacity
+            print(f"bench: open loop, a social-review lifecycle every {1 / rate:.2f} s for {args.open_seconds:.0f} s "
+                  f"({args.open_fraction:.0%} of {capacity:.3f}/s)", flush=True)
+            result = open_loop(rate, args.open_seconds, applicants)
+            result.update(capacity=capacity, fraction=args.open_fraction)
+            report["openloop"] = result
+            since, until = result.pop("window")
+            time.sleep(2)  # the last messages of the window reach their consumers
+            urls = {s: config.database_url(s) for s in SERVICES}
+            report["lag"] = {"open_loop": lag.measure(urls, since, until),
+                             "whole_run": lag.measure(urls, dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                                                      dt.datetime.now(dt.timezone.utc))}
+
+        def profile() -> None:
+            print(f"bench: profiling the review service over {args.profile_lifecycles} lifecycles", flush=True)
+            report["profile"] = part_profile(args.profile_lifecycles, applicants, out)
+
+        def growth() -> None:
+            print(f"bench: growth at {args.growth} declarations", flush=True)
+            report["growth"] = part_growth([int(n) for n in args.growth.split(",")], args.growth_requests,
+                                           applicants)
+
+        def engine() -> None:
+            print("bench: the engine alone (ceiling, one-process API, load and save after return loops)", flush=True)
+            report["engine"] = part_engine(system, args.ceiling_runs, args.api_instances, args.loops)
+
+        for name, run in (("openloop", openloop), ("profile", profile), ("growth", growth), ("engine", engine)):
+            if name in parts:
+                attempt(name, run)
     finally:
         code = system.stop()
         print(f"bench: system stopped (exit {code})", flush=True)
+    report["load_average_at_end"] = os.getloadavg()
+    report["minutes"] = (time.monotonic() - began) / 60
+    from bench.report import markdown
 
-    from bench.review_engine import linear_bpmn, raw_spiff
-
-    report["engine"] = {"raw_task_completions_per_second": raw_spiff(linear_bpmn(), args.engine_runs),
-                        "diagram": "linear five user tasks", "runs": args.engine_runs}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    (out / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
     (out / "results.md").write_text(markdown(report), "utf-8")
     print(markdown(report))
-    failed = sum(len(level["failures"]) for level in report["levels"])
-    return 1 if failed or code not in (0, None) else 0
+    failed = sum(len(level["failures"]) for kind in ("social", "appointment") for level in report.get(kind, []))
+    failed += len(report.get("openloop", {}).get("failures", [])) + len(report.get("profile", {}).get("failures", []))
+    ok = not failed and not report.get("errors") and code in (0, None)
+    if ok and not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"bench: scratch directory kept: {work}", flush=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Where the review service's time goes: pyinstrument on its HTTP app under the bench's load.
+
+A second review HTTP front is started in this process (the same ``create_app()`` gunicorn serves, on
+the system's database and broker, one request at a time) and the bench's clients are pointed at it
+(``REVIEW_URL``) for a few lifecycles; pyinstrument samples every request it serves (wall-clock,
+1 ms). Reported: wall time by package (self time of the frames in each library or project module) and
+the project's own functions by inclusive time.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# Frames that only wrap a request: reported by package, never as "where the time goes".
+WRAPPERS = ("bench/profiling.py",)
+
+
+class ProfiledReview:
+    def __init__(self, port: int):
+        from pyinstrument import Profiler
+        from werkzeug.serving import make_server
+
+        from services.review.bootstrap import create_app
+
+        self.profiler = Profiler(interval=0.001)
+        self.requests = 0
+        app = create_app()
+
+        def profiled(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            self.profiler.start()  # pyinstrument combines the sessions of successive start/stop
+            try:
+                return list(app(environ, start_response))
+            finally:
+                self.profiler.stop()
+                self.requests += 1
+
+        self.server = make_server("127.0.0.1", port, profiled, threaded=False)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> "ProfiledReview":
+        self.thread.start()
+        self.previous = os.environ.get("REVIEW_URL")
+        os.environ["REVIEW_URL"] = self.url
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is None:
+            os.environ.pop("REVIEW_URL", None)
+        else:
+            os.environ["REVIEW_URL"] = self.previous
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+def _package(path: str | None) -> str:
+    """The library (site-packages), project package (services/<name>, shared/<part>) or stdlib module of a file."""
+    if not path:
+        return "(other)"
+    path = path.replace("\\", "/")
+    if path.startswith("<"):
+        return "generated code " + path.split()[0].strip("<>")  # e.g. SQLAlchemy's generated wrappers
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    root = str(ROOT).replace("\\", "/") + "/"
+    if path.startswith(root):
+        parts = path[len(root):].split("/")
+        return "/".join(parts[:2]).removesuffix(".py") if parts[0] in ("services", "shared") else parts[0]
+    if "/lib/python3" in path:
+        return "stdlib " + path.split("/lib/python3", 1)[1].split("/", 2)[1].removesuffix(".py")
+    return "(other) " + "/".join(path.split("/")[-2:])
+
+
+def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
+    session = profiler.last_session
+    if session is None:
+        return {"requests": requests, "seconds": 0.0, "by_package": [], "project_functions": []}
+    root = session.root_frame()
+    by_package: dict[str, float] = defaultdict(float)
+    inclusive: dict[str, float] = defaultdict(float)
+
+    def walk(frame: Any, on_stack: frozenset[str], parent_package: str) -> None:
+        children = list(frame.children)
+        # pyinstrument keeps a frame's own time in synthetic children ("[self]", "[await]") without a file.
+        package = _package(frame.file_path) if frame.file_path else parent_package
+        by_package[package] += max(frame.time - sum(c.time for c in children), 0.0)
+        path = (frame.file_path or "").replace("\\", "/")
+        key = None
+        if path.startswith(str(ROOT)) and "site-packages" not in path and not path.endswith(WRAPPERS):
+            key = f"{frame.function} ({Path(path).relative_to(ROOT)}:{frame.line_no})"
+            if key not in on_stack:  # recursion counts once
+                inclusive[key] += frame.time
+        for child in children:
+            walk(child, on_stack | {key} if key else on_stack, package)
+
+    if root is not None:
+        walk(root, frozenset(), "(other)")
+    total = root.time if root is not None else 0.0
+    return {
+        "requests": requests, "seconds": total,
+        "by_package": [{"package": k, "seconds": v, "share": v / total if total else 0.0}
+                       for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]],
+        "project_functions": [{"function": k, "seconds": v, "share": v / total if total else 0.0}
+                              for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top * 2]],
+    }
+
+
+def text_report(profiler: Any) -> str:
+    from pyinstrument.renderers import ConsoleRenderer
+
+    if profiler.last_session is None:
+        return ""
+    return ConsoleRenderer(unicode=True, color=False, show_all=False, time="seconds",
+                           short_mode=False).render(profiler.last_session)
