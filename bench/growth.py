@@ -64,7 +64,7 @@ def load(declaration_url: str, review_url: str, first: int, last: int, demo_unit
         declaration_id, instance_id = str(uuid.uuid4()), str(uuid.uuid4())
         unit, applicant = codes[i % UNITS], f"bulk-applicant-{i // PER_APPLICANT}"
         created = base + dt.timedelta(seconds=i * 60)
-        open_ = i % 10 == 0
+        open_ = (i // UNITS) % 10 == 0  # 10 % of each unit's declarations
         status = "in_review" if open_ else "completed"
         summary = {"applicant_name": f"批量申报人{i // PER_APPLICANT}", "unit_code": unit, "series": "工程",
                    "level": "副高级", "mode": "social_review", "activity_id": activity.id}

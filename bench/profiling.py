@@ -3,8 +3,9 @@
 A second review HTTP front is started in this process (the same ``create_app()`` gunicorn serves, on
 the system's database and broker, one request at a time) and the bench's clients are pointed at it
 (``REVIEW_URL``) for a few lifecycles; pyinstrument samples every request it serves (wall-clock,
-1 ms). Reported: wall time by package (self time of the frames in each library or project module) and
-the project's own functions by inclusive time.
+1 ms). Reported: the cost centres below ranked (the first three are "where the time goes"), wall time
+by package (self time of the frames in each library or project module; C built-ins count for their
+caller's package) and the project's own functions by inclusive time.
 """
 from __future__ import annotations
 
@@ -18,6 +19,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 # Frames that only wrap a request: reported by package, never as "where the time goes".
 WRAPPERS = ("bench/profiling.py",)
+# Cost centres: a frame of this function (in a file ending so) and everything below it; the outermost
+# centre on a stack takes the time. What no centre covers is split into SQL (the ORM and the driver) and
+# the rest.
+CENTRES = [
+    ("instance state deserialisation (SpiffWorkflow JSON to workflow)", "deserialize_json", "serializer/workflow.py"),
+    ("instance state serialisation (workflow to JSON)", "serialize_json", "serializer/workflow.py"),
+    ("waiting for SQLite's write lock (BEGIN IMMEDIATE)", "_on_begin", "shared/db.py"),
+    ("SpiffWorkflow running the diagram (task run, engine steps)", "_engine_call", "engine/runtime.py"),
+    ("bearer token verification (JWT, RSA)", "verify", "identity/tokens.py"),
+    ("commit (flush of the changes, the database's commit)", "commit", "shared/uow.py"),
+]
+SQL_PACKAGES = ("sqlalchemy", "psycopg", "psycopg_binary", "generated code sqlalchemy")
 
 
 class ProfiledReview:
@@ -80,16 +93,28 @@ def _package(path: str | None) -> str:
 def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
     session = profiler.last_session
     if session is None:
-        return {"requests": requests, "seconds": 0.0, "by_package": [], "project_functions": []}
+        return {"requests": requests, "seconds": 0.0, "centres": [], "by_package": [], "project_functions": []}
     root = session.root_frame()
     by_package: dict[str, float] = defaultdict(float)
     inclusive: dict[str, float] = defaultdict(float)
+    centres: dict[str, float] = defaultdict(float)
 
-    def walk(frame: Any, on_stack: frozenset[str], parent_package: str) -> None:
+    def centre_of(frame: Any) -> str | None:
+        path = (frame.file_path or "").replace("\\", "/")
+        return next((label for label, function, suffix in CENTRES
+                     if frame.function.split(".")[-1] == function and path.endswith(suffix)), None)
+
+    def walk(frame: Any, on_stack: frozenset[str], parent_package: str, centre: str | None) -> None:
         children = list(frame.children)
-        # pyinstrument keeps a frame's own time in synthetic children ("[self]", "[await]") without a file.
-        package = _package(frame.file_path) if frame.file_path else parent_package
-        by_package[package] += max(frame.time - sum(c.time for c in children), 0.0)
+        # pyinstrument keeps a frame's own time in synthetic children ("[self]") without a file, and
+        # C functions have "<built-in>": both count for the caller's package.
+        builtin = not frame.file_path or frame.file_path == "<built-in>"
+        package = parent_package if builtin else _package(frame.file_path)
+        centre = centre or centre_of(frame)
+        self_time = max(frame.time - sum(c.time for c in children), 0.0)
+        by_package[package] += self_time
+        centres[centre or ("other SQL (SQLAlchemy ORM and the driver)" if package in SQL_PACKAGES
+                           else "everything else (Flask, marshmallow, the services' own code, ...)")] += self_time
         path = (frame.file_path or "").replace("\\", "/")
         key = None
         if path.startswith(str(ROOT)) and "site-packages" not in path and not path.endswith(WRAPPERS):
@@ -97,18 +122,19 @@ def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
             if key not in on_stack:  # recursion counts once
                 inclusive[key] += frame.time
         for child in children:
-            walk(child, on_stack | {key} if key else on_stack, package)
+            walk(child, on_stack | {key} if key else on_stack, package, centre)
 
     if root is not None:
-        walk(root, frozenset(), "(other)")
+        walk(root, frozenset(), "(other)", None)
     total = root.time if root is not None else 0.0
-    return {
-        "requests": requests, "seconds": total,
-        "by_package": [{"package": k, "seconds": v, "share": v / total if total else 0.0}
-                       for k, v in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]],
-        "project_functions": [{"function": k, "seconds": v, "share": v / total if total else 0.0}
-                              for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top * 2]],
-    }
+
+    def ranked(values: dict[str, float], name: str, limit: int) -> list[dict[str, Any]]:
+        return [{name: k, "seconds": v, "share": v / total if total else 0.0}
+                for k, v in sorted(values.items(), key=lambda kv: -kv[1])[:limit]]
+
+    return {"requests": requests, "seconds": total, "centres": ranked(centres, "centre", len(centres)),
+            "by_package": ranked(by_package, "package", top),
+            "project_functions": ranked(inclusive, "function", top * 2)}
 
 
 def text_report(profiler: Any) -> str:

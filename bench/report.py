@@ -150,7 +150,14 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{profile['requests']} requests to a profiled review HTTP front during {profile['lifecycles']} "
                   f"social-review lifecycles by {profile['clients']} clients; {profile['seconds']:.1f} s of "
                   f"wall time sampled inside requests. Full tree: `{profile['text']}`.", "",
-                  "Wall time by package (self time of its frames):", "",
+                  "Cost centres (a centre takes everything below its function; the outermost centre on a "
+                  "stack wins; what none covers is split into SQL and the rest). **The three most expensive: "
+                  + "; ".join([f"{c['centre']} ({c['share']:.0%})" for c in profile["centres"]
+                              if not c["centre"].startswith("everything else")][:3]) + ".**", "",
+                  "| cost centre | seconds | share |", "|---|---:|---:|"]
+        for row in profile["centres"]:
+            lines.append(f"| {row['centre']} | {row['seconds']:.2f} | {row['share']:.0%} |")
+        lines += ["", "Wall time by package (self time of its frames; C built-ins count for their caller):", "",
                   "| package | seconds | share |", "|---|---:|---:|"]
         for row in profile["by_package"]:
             lines.append(f"| {row['package']} | {row['seconds']:.2f} | {row['share']:.0%} |")

@@ -228,6 +228,9 @@ def main() -> int:
                 print(f"  {label}: after {row['loops']:>2} return loops: load {row['load_ms']:7.2f} ms, "
                       f"save {row['save_ms']:7.2f} ms (state {row['state_bytes'] / 1024:6.1f} KiB)")
     finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
         for _, _, cleanup in backends:
             if cleanup:
                 admin, name = cleanup

@@ -579,9 +579,9 @@ def main() -> int:
         print(f"bench: system stopped (exit {code})", flush=True)
     report["load_average_at_end"] = os.getloadavg()
     report["minutes"] = (time.monotonic() - began) / 60
+    (out / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
     from bench.report import markdown
 
-    (out / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
     (out / "results.md").write_text(markdown(report), "utf-8")
     print(markdown(report))
     failed = sum(len(level["failures"]) for kind in ("social", "appointment") for level in report.get(kind, []))
