@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from scenario.client import Client, Fatal, wait_for
-from scenario.declaration_steps import wait_until_completed
+from scenario.declaration_steps import _submitted, wait_until_completed
 from scenario.profile_steps import DEMO_PDF, _upload, ensure_profile
 from scenario.social_review import DEPARTMENTS, complete
 
@@ -49,7 +49,8 @@ def submit_appointment(client: Client) -> str:
     eligibility = client.call("applicant", "GET", "declaration", f"/api/v1/declarations/{declaration_id}/eligibility")
     if not eligibility["eligible"]:
         raise Fatal("the profile does not meet 工程师's normal category: " + "; ".join(eligibility["failures"]))
-    client.call("applicant", "POST", "declaration", f"/api/v1/declarations/{declaration_id}/submit")
+    # As make scenario does: a file uploaded a moment ago may not be known to the declaration service yet.
+    wait_for("the submission", lambda: _submitted(client, declaration_id))
     return declaration_id
 
 
