@@ -6,8 +6,39 @@ from typing import Any, Callable
 from scenario.client import Client, Fatal, ScenarioFailed, wait_for
 
 
+# The years the normal category's rule table looks at (shared/demo/eligibility.json: window_years).
+RECORD_YEARS = 3
+
+
+def ensure_yearly_record(client: Client, step: Callable[[str], None]) -> None:
+    """The normal category wants, for each recent year, an annual assessment of competent or above
+    (称职及以上) and 90 hours of continuing education, two thirds specialist: recorded in the profile
+    where missing, before the declaration takes its snapshot."""
+    import datetime as dt
+
+    profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
+    years = range(dt.date.today().year - RECORD_YEARS, dt.date.today().year)
+    assessed = {a["year"] for a in profile["annual_assessments"] if a["result"] in ("excellent", "competent")}
+    for year in (y for y in years if y not in assessed):
+        client.call("applicant", "POST", "profile", "/api/v1/profile/annual-assessments", expect=(201,),
+                    json={"year": year, "result": "competent"})
+        step(f"applicant recorded the annual assessment {year}: competent (称职)")
+    totals: dict[int, list[float]] = {}
+    for entry in profile["continuing_education"]:
+        total = totals.setdefault(entry["year"], [0.0, 0.0])
+        total[0] += entry["hours"]
+        total[1] += entry.get("specialist_hours") or 0
+    for year in years:
+        hours, specialist = totals.get(year, [0.0, 0.0])
+        if hours < 90 or specialist * 3 < hours * 2:
+            client.call("applicant", "POST", "profile", "/api/v1/profile/continuing-education", expect=(201,),
+                        json={"year": year, "hours": 96, "specialist_hours": 64, "content": "专业科目与公需科目"})
+            step(f"applicant recorded {year}'s continuing education (96 hours, 64 specialist)")
+
+
 def submit_declaration(client: Client, step: Callable[[str], None], mode: str = "social_review") -> str:
     """Open a declaration on an ongoing activity of ``mode``, fill it and submit it; returns its id."""
+    ensure_yearly_record(client, step)
     activities = client.call("applicant", "GET", "declaration", "/api/v1/activities", params={"mode": mode})
     if not activities:
         raise ScenarioFailed(f"no ongoing {mode} activity; was the demonstration data loaded?")

@@ -236,10 +236,19 @@ class DeclarationDetail(DeclarationOut):
     withdrawable = fields.Boolean()
 
 
+class EligibilityCheck(Schema):
+    rule = fields.String(metadata={"description": "education_years, annual_assessment, continuing_education"})
+    passed = fields.Boolean()
+    years = fields.List(fields.Integer(), metadata={"description": "the years the rule looked at (since the "
+                                                                  "current title, at most the table's window)"})
+    failures = fields.List(fields.String(), metadata={"description": "what fails, year by year"})
+
+
 class EligibilityOut(Schema):
     eligible = fields.Boolean()
     rule = fields.String(allow_none=True)
-    failures = fields.List(fields.String())
+    failures = fields.List(fields.String(), metadata={"description": "every failure of every check"})
+    checks = fields.List(fields.Nested(EligibilityCheck), load_default=list)
     checked_on = fields.String()
     exception_categories = fields.Dict(metadata={"description": "the activity's exception conditions by category"})
 
@@ -375,7 +384,9 @@ class Eligibility(MethodView):
     @blp.response(200, EligibilityOut)
     @require_roles("applicant")
     def get(self, declaration_id: str):
-        """The normal category's eligibility check (education and years), with the rule that fails."""
+        """The normal category's eligibility check from the rule table: education and years, annual
+        assessments (称职及以上) and continuing education (90 hours a year, 2/3 specialist) for each year
+        since the current title (at most the table's window), with the rule and the year that fail."""
         with database().uow() as uow:
             result = service.eligibility_of(uow, current_principal(), declaration_id)
             uow.commit()

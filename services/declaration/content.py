@@ -160,10 +160,12 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
 
     if declaration.category == "normal":
         result = check_eligibility(declaration)
-        if not result["eligible"]:
-            fail("category", "eligibility",
-                 f"the normal category needs one of: {'; '.join(result['failures'])} (不符合正常申报条件; "
-                 "an exception category may apply)")
+        for failed in (c for c in result.get("checks", []) if not c["passed"]):
+            # education and years keep the rule name "eligibility"; the others are named by their rule
+            rule = "eligibility" if failed["rule"] == "education_years" else failed["rule"]
+            needs = "needs one of" if failed["rule"] == "education_years" else "fails"
+            fail("category", rule, f"the normal category {needs}: {'; '.join(failed['failures'])} "
+                                   "(不符合正常申报条件; an exception category may apply)")
     conditions = ((activity.exception_conditions or {}) if activity else {}).get(declaration.category, [])
     if declaration.category in EXCEPTION_CATEGORIES or conditions:
         claims = declaration.exception_claims or []

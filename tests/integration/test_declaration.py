@@ -54,7 +54,11 @@ ELIGIBLE = {"basic": {"gender": "male", "date_of_birth": "1988-06-12", "mobile":
             "qualification": {"specialty": "软件工程", "first_professional_work_date": "2013-07-15",
                               "non_professional_years": 0,
                               "appointment": {"proof_kind": "appointment_letter", "proof_id": "letter"}},
-            "certificates": [{"kind": "title", "name": "工程师", "level": "中级", "issued_on": "2015-07-01"}]}
+            "certificates": [{"kind": "title", "name": "工程师", "level": "中级", "issued_on": "2015-07-01"}],
+            # every year a test clock may look back on: competent, 96 hours of which 64 specialist
+            "annual_assessments": [{"year": year, "result": "competent"} for year in range(2016, 2036)],
+            "continuing_education": [{"year": year, "hours": 96, "specialist_hours": 64}
+                                     for year in range(2016, 2036)]}
 # The files ELIGIBLE refers to, as the profile's attachment events make them the applicant's.
 ELIGIBLE_FILES = ("photo-in-the-snapshot", "letter")
 COMPLETE = {"snapshot": ELIGIBLE, "materials": {"work_summary": {"fields": {"summary": "十年软件研发"}}}}

@@ -1,7 +1,7 @@
 """The catalogue, committee-managed activities, independent review and independent appointment."""
 from __future__ import annotations
 
-from tests.integration.test_declaration import COMMITTEE, UNIT, assert_problem, outbox
+from tests.integration.test_declaration import COMMITTEE, ELIGIBLE, UNIT, assert_problem, outbox
 from tests.integration.test_declaration_lifecycle import SNAPSHOT, drafted
 
 NEW_ACTIVITY = {
@@ -93,7 +93,8 @@ def test_independent_appointment_only_where_the_catalogue_allows(clients, auth, 
                    422, "level", "appointable")
     drafted(demo, declaration_id)
     clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=auth("applicant"), json={
-        "snapshot": {"educations": [{"level": "doctorate"}]}})
+        "snapshot": {"educations": [{"level": "doctorate"}], "annual_assessments": ELIGIBLE["annual_assessments"],
+                     "continuing_education": ELIGIBLE["continuing_education"]}})
     submitted = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
                                             headers=auth("applicant"))
     assert submitted.status_code == 200, submitted.get_json()

@@ -176,9 +176,14 @@ def test_an_incomplete_declaration_is_refused_with_every_missing_part(clients, a
     drafted(demo, declaration_id)
     body = assert_problem(submit(clients, auth("applicant"), declaration_id), 422)
     rules = {(e["field"], e["rule"]) for e in body["errors"]}
-    assert rules == {("category", "eligibility"), ("items", "min_items"), ("materials.work_summary", "required")}
+    assert rules == {("category", "eligibility"), ("category", "annual_assessment"),
+                     ("category", "continuing_education"), ("items", "min_items"),
+                     ("materials.work_summary", "required")}
     eligibility = next(e for e in body["errors"] if e["rule"] == "eligibility")["message"]
     assert "大学本科" in eligibility and "任工程师满5年" in eligibility
+    last_year = clock.today().year - 1
+    assessments = next(e for e in body["errors"] if e["rule"] == "annual_assessment")["message"]
+    assert f"{last_year}: none recorded" in assessments and "称职及以上" in assessments
 
 
 def test_eligibility_explains_the_failing_rule(clients, auth, demo):

@@ -49,6 +49,11 @@ def fill_profile(clients, headers, education: dict, title_issued_on: str) -> Non
     call(clients, headers, "post", "/api/v1/profile/certificates", 201, json={
         "kind": "title", "name": "工程师", "level": "中级", "obtained_by": "review", "issued_on": title_issued_on,
         "attachment_id": upload(clients, headers, "title.pdf", PDF)})
+    for year in range(dt.date.today().year - 3, dt.date.today().year):  # the rule table's window
+        call(clients, headers, "post", "/api/v1/profile/annual-assessments", 201,
+             json={"year": year, "result": "competent"})
+        call(clients, headers, "post", "/api/v1/profile/continuing-education", 201,
+             json={"year": year, "hours": 96, "specialist_hours": 64, "content": "专业科目"})
     assert call(clients, headers, "get", "/api/v1/profile/completeness")["ready"] is True
 
 
@@ -101,7 +106,12 @@ def test_an_ineligible_profile_fails_on_its_real_snapshot_with_the_reason(client
     assert declaration["snapshot"]["completeness"]["ready"] is True
     result = eligibility(clients, other_applicant, declaration["id"])
     assert result["eligible"] is False and result["rule"] == "工程/高级工程师"
-    assert result["failures"] and all("大学专科" in f and "2 years" in f for f in result["failures"]), result
+    checks = {c["rule"]: c for c in result["checks"]}
+    failures = checks["education_years"]["failures"]
+    assert failures and all("大学专科" in f and "2 years" in f for f in failures), result
+    # the title is two years old: its window has one or two years, each competent with enough hours
+    assert checks["annual_assessment"]["passed"] and checks["continuing_education"]["passed"], result
+    assert result["failures"] == failures
     assert "seniority_exception" in result["exception_categories"]
     complete_content(clients, other_applicant, declaration["id"])
     body = assert_problem(submit(clients, other_applicant, declaration["id"]), 422)

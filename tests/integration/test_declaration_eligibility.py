@@ -1,0 +1,148 @@
+"""The normal category's rule table beyond education and years: annual assessments (称职及以上) and
+continuing education (90 hours a year, two thirds specialist) for each year since the current title,
+at most the table's window; which rule and which year fail; the exception categories stay open."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from services.declaration import clock, eligibility
+from tests.integration.test_declaration import ELIGIBLE, assert_problem, declare, fill
+from tests.integration.test_declaration_lifecycle import drafted, submit
+
+ON = dt.date(2026, 11, 27)  # the window is then 2023, 2024, 2025 (the table's 3 years)
+WINDOW = [2023, 2024, 2025]
+
+
+def snapshot(assessments: dict[int, str] | None = None, education: list[dict] | None = None,
+             title: str = "2015-07-01") -> dict:
+    assessments = assessments if assessments is not None else {y: "competent" for y in WINDOW}
+    education = education if education is not None else [{"year": y, "hours": 96, "specialist_hours": 64}
+                                                          for y in WINDOW]
+    return {**ELIGIBLE, "certificates": [{"kind": "title", "name": "工程师", "issued_on": title}],
+            "annual_assessments": [{"year": y, "result": r} for y, r in assessments.items()],
+            "continuing_education": education}
+
+
+def check(data: dict, on: dt.date = ON) -> dict:
+    return eligibility.check("工程", "高级工程师", data, on)
+
+
+def by_rule(result: dict) -> dict:
+    return {c["rule"]: c for c in result["checks"]}
+
+
+def test_every_year_competent_with_enough_hours_is_eligible():
+    result = check(snapshot())
+    assert result["eligible"] is True and result["failures"] == []
+    checks = by_rule(result)
+    assert set(checks) == {"education_years", "annual_assessment", "continuing_education"}
+    assert checks["annual_assessment"]["years"] == WINDOW == checks["continuing_education"]["years"]
+    # excellent counts as competent or above
+    assert check(snapshot({2023: "excellent", 2024: "competent", 2025: "excellent"}))["eligible"] is True
+
+
+@pytest.mark.parametrize("results, year, shown", [
+    ({2023: "competent", 2024: "basically_competent", 2025: "competent"}, 2024, "基本称职"),
+    ({2023: "incompetent", 2024: "competent", 2025: "competent"}, 2023, "不称职"),
+    ({2023: "competent", 2024: "competent"}, 2025, "none recorded"),
+])
+def test_an_assessment_below_competent_fails_naming_the_year(results, year, shown):
+    result = check(snapshot(results))
+    assert result["eligible"] is False
+    checks = by_rule(result)
+    assert checks["education_years"]["passed"] and checks["continuing_education"]["passed"]
+    [failure] = checks["annual_assessment"]["failures"]
+    assert f"{year}" in failure and shown in failure and "称职及以上" in failure, failure
+    assert result["failures"] == [failure]
+
+
+def test_the_window_starts_after_the_current_title():
+    # Title in 2024: only 2025 is looked at (and education and years fail on their own)
+    result = check(snapshot({2025: "competent"}, [{"year": 2025, "hours": 90, "specialist_hours": 60}],
+                            title="2024-03-01"))
+    checks = by_rule(result)
+    assert checks["annual_assessment"] == {"rule": "annual_assessment", "passed": True, "years": [2025],
+                                           "failures": []}
+    assert checks["continuing_education"]["passed"] and checks["continuing_education"]["years"] == [2025]
+    assert not checks["education_years"]["passed"]
+    # The latest title is the current one, whichever the rule counts years from.
+    data = snapshot({2025: "competent"}, [{"year": 2025, "hours": 90, "specialist_hours": 60}])
+    data["certificates"].append({"kind": "professional_qualification", "name": "注册工程师",
+                                 "issued_on": "2024-05-01"})
+    assert by_rule(check(data))["annual_assessment"]["years"] == [2025]
+
+
+@pytest.mark.parametrize("entries, year, phrase", [
+    ([{"year": 2024, "hours": 80, "specialist_hours": 60}], 2024, "80 hours; needs at least 90"),
+    ([{"year": 2024, "hours": 96, "specialist_hours": 63}], 2024, "63 specialist hours of 96"),
+    ([{"year": 2024, "hours": 96}], 2024, "not given"),
+    ([], 2024, "0 hours"),
+])
+def test_continuing_education_fails_naming_the_year(entries, year, phrase):
+    others = [{"year": y, "hours": 96, "specialist_hours": 64} for y in WINDOW if y != year]
+    result = check(snapshot(education=others + entries))
+    assert result["eligible"] is False
+    failures = by_rule(result)["continuing_education"]["failures"]
+    assert failures and all(str(year) in f for f in failures), failures
+    assert any(phrase in f for f in failures), failures
+
+
+def test_several_entries_of_a_year_add_up_and_two_thirds_is_enough():
+    education = [{"year": y, "hours": 45, "specialist_hours": 30} for y in WINDOW for _ in range(2)]
+    assert by_rule(check(snapshot(education=education)))["continuing_education"]["passed"] is True
+
+
+def test_the_window_and_thresholds_come_from_the_table(tmp_path, monkeypatch):
+    table = json.loads(json.dumps(eligibility.table()))
+    table["annual_assessment"]["window_years"] = 1
+    table["continuing_education"].update(hours_per_year=72, window_years=1)
+    rule = next(r for r in table["rules"] if r["qualification_name"] == "高级工程师")
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(table), "utf-8")
+    monkeypatch.setenv("ELIGIBILITY_RULES", str(path))
+    data = snapshot({2025: "competent"}, [{"year": 2025, "hours": 72, "specialist_hours": 48}])
+    result = check(data)
+    assert result["eligible"] is True, result
+    assert by_rule(result)["annual_assessment"]["years"] == [2025]
+    # A rule may switch a requirement off.
+    rule["annual_assessment"] = False
+    path.write_text(json.dumps(table), "utf-8")
+    eligibility._load.cache_clear()  # the table is read once per path
+    assert "annual_assessment" not in by_rule(check(snapshot({}, data["continuing_education"])))
+    eligibility._load.cache_clear()
+
+
+# -- over HTTP: the check, the submission, and the exception categories ------------------------------
+
+def test_the_check_and_the_submission_name_the_failing_rule_and_year(clients, auth, demo):
+    declaration_id = declare(clients, auth("applicant")).get_json()["id"]
+    drafted(demo, declaration_id)
+    fill(clients, auth("applicant"), declaration_id)
+    url = f"/api/v1/declarations/{declaration_id}"
+    last = clock.today().year - 1
+    assessments = [a if a["year"] != last else {**a, "result": "basically_competent"}
+                   for a in ELIGIBLE["annual_assessments"]]
+    hours = [e if e["year"] != last - 1 else {"year": e["year"], "hours": 96} for e in ELIGIBLE["continuing_education"]]
+    assert clients["declaration"].patch(url, headers=auth("applicant"), json={"snapshot": {
+        "annual_assessments": assessments, "continuing_education": hours}}).status_code == 200
+    result = clients["declaration"].get(url + "/eligibility", headers=auth("applicant")).get_json()
+    assert result["eligible"] is False and result["rule"] == "工程/高级工程师"
+    checks = by_rule(result)
+    assert checks["education_years"]["passed"] is True
+    assert checks["annual_assessment"]["failures"] == [
+        f"annual assessment (年度考核) {last}: 基本称职; needs 优秀/称职 (称职及以上)"]
+    assert str(last - 1) in checks["continuing_education"]["failures"][0]
+    body = assert_problem(submit(clients, auth("applicant"), declaration_id), 422)
+    assert [(e["field"], e["rule"]) for e in body["errors"]] == [("category", "annual_assessment"),
+                                                                  ("category", "continuing_education")]
+    assert str(last) in body["errors"][0]["message"] and "专业科目学时" in body["errors"][1]["message"]
+    # An exception category is not held to the normal category's rule table.
+    assert clients["declaration"].patch(url, headers=auth("applicant"), json={
+        "category": "seniority_exception",
+        "exception_claims": [{"code": "key_project", "proof": [{"id": "letter", "name": "验收证书.pdf"}]}],
+    }).status_code == 200
+    response = submit(clients, auth("applicant"), declaration_id)
+    assert response.status_code == 200, response.get_json()
