@@ -356,3 +356,50 @@ def test_attachment_events_are_idempotent_and_a_snapshot_does_not_override_them(
     with demo["declaration"].uow(readonly=True) as uow:
         assert first == "done" and replicas.owners(uow, ["f-1", "unknown"]) == {"f-1": "applicant"}
 
+
+
+# -- the same, with the events the profile service really publishes ---------------------------------
+
+def test_the_profiles_own_events_reach_the_declaration_service(clients, auth, demo, workers):
+    """The title office registers an independent committee, the applicant takes a job at its organisation
+    and uploads a file: the declaration service learns all three from the profile's events."""
+    import io
+
+    from services.declaration import replicas
+    from tests.conftest import wait_for
+
+    registered = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json={
+        "code": OTHER_COMMITTEE, "name": "天津市示范科技有限公司工程技术职称评审委员会", "kind": "committee",
+        "owner": UNIT, "scope": {"series": ["工程"], "levels": ["副高级"], "specialties": ["软件工程"]},
+        "override_reason": "测试用代码"})
+    assert registered.status_code == 201, registered.get_json()
+    activity = {**NEW_ACTIVITY, "mode": "independent_review", "committee_name": None, "levels": ["副高级"],
+                "qualification_names": ["高级工程师"], "defence_levels": []}
+
+    def created():
+        response = clients["declaration"].post("/api/v1/activities", headers=other_committee_headers(), json=activity)
+        return response.get_json() if response.status_code == 201 else None
+
+    made = wait_for("the committee in the declaration service", created)
+    assert made["owner_organisation"] == UNIT and made["committee_name"].startswith("天津市示范科技")
+    assert_problem(clients["declaration"].post("/api/v1/activities", headers=other_committee_headers(),
+                                               json={**activity, "specialties": ["计算机应用技术"]}),
+                   422, "specialties", "authorised_scope")
+
+    assert made["id"] not in listed(clients, auth)
+    job = clients["profile"].post("/api/v1/profile/work-experiences", headers=auth("applicant"),
+                                  json={"status": "current", "unit_code": UNIT, "start_date": "2015-07-01"})
+    assert job.status_code == 201, job.get_json()
+    wait_for("the announced employer", lambda: made["id"] in listed(clients, auth))
+
+    uploaded = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
+                                       data={"file": (io.BytesIO(b"%PDF-1.4\n% t\n%%EOF\n"), "t.pdf")},
+                                       content_type="multipart/form-data")
+    assert uploaded.status_code == 201, uploaded.get_json()
+    file_id = uploaded.get_json()["id"]
+
+    def known():
+        with demo["declaration"].uow(readonly=True) as uow:
+            return replicas.owners(uow, [file_id]).get(file_id)
+
+    assert wait_for("the attachment's owner", known) == "applicant"
