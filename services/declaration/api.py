@@ -270,7 +270,10 @@ class Activities(MethodView):
     @blp.response(201, ActivityOut)
     @require_roles("committee")
     def post(self, data):
-        """Set up a review activity of my committee (评审活动设置)."""
+        """Set up a review activity of my committee (评审活动设置). The committee must be registered in the
+        directory (registered_committee), its series, levels and specialties within the scope the title office
+        authorised (authorised_scope, naming the field and the value outside it); an independent review
+        belongs to the organisation the directory records for the committee (committee_owner)."""
         with database().uow() as uow:
             created = activities.create(uow, current_principal(), data)
             uow.commit()
@@ -299,7 +302,7 @@ class ActivityById(MethodView):
     @blp.response(200, ActivityOut)
     @require_roles("committee")
     def put(self, data, activity_id: str):
-        """Change one of my committee's activities."""
+        """Change one of my committee's activities (checked against the committee's current authorisation)."""
         with database().uow() as uow:
             changed = activities.update(uow, current_principal(), activity_id, data)
             uow.commit()
