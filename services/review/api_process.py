@@ -212,4 +212,4 @@ class VersionDiff(MethodView):
             raise Forbidden.on("role", "staff", "diagram versions are for staff and designers")
         with database().uow(readonly=True) as uow:
             old, new = versions.resolve(uow, query["old"]), versions.resolve(uow, query["new"])
-            return versions.diff(old.bpmn, new.bpmn).as_dict()
+            return versions.diff_versions(uow, old, new).as_dict()

@@ -11,6 +11,13 @@ A VERSION is a content hash, a unique prefix of one (6+ characters) or
 ``process@N`` (the N-th version deployed of that process). An INSTANCE is an
 instance id or a declaration id. The review database comes from the usual
 environment (``REVIEW_DATABASE_URL``, ``DATABASE_URL``).
+
+Called processes: a call activity's ``calledElement`` is looked up among the
+FILEs given in the same command, then the other diagrams in the calling file's
+folder, then (deploy only) the versions already deployed. A caller is deployed
+with the versions of the processes it calls, and its version hash covers them:
+give ``bpmn/return_and_resubmit.bpmn`` alongside (or keep it beside the modes)
+and a change to it makes a new version of every mode that calls it.
 """
 from __future__ import annotations
 
@@ -28,32 +35,55 @@ def _database():
     return database()
 
 
-def validate(files: list[str]) -> int:
-    failed = 0
+def _read(files: list[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The readable files (by the name given) and why the others are not."""
+    contents, unreadable = {}, {}
     for name in files:
-        path = Path(name)
         try:
-            process_id = definitions.check(path.name, path.read_bytes())
-        except definitions.InvalidDiagram as exc:
-            failed += 1
-            for problem in exc.problems:
-                print(f"{name}: {problem.element or '-'}: {problem.rule}: {problem.message}")
+            contents[name] = Path(name).read_bytes()
         except OSError as exc:
-            failed += 1
-            print(f"{name}: -: readable: {exc.strerror}")
-        else:
-            print(f"{name}: ok ({process_id})")
-    return 1 if failed else 0
+            unreadable[name] = exc.strerror or str(exc)
+    return contents, unreadable
+
+
+def _check_all(files: list[str], uow=None) -> dict[str, definitions.Checked] | None:
+    """Check each file (its called processes found as the module says); None if any fails."""
+    contents, unreadable = _read(files)
+    given = {Path(name).name: content for name, content in contents.items()}
+    results: dict[str, definitions.Checked] = {}
+    for name in files:
+        if name in unreadable:
+            print(f"{name}: -: readable: {unreadable[name]}")
+            continue
+        library = definitions.lookup(files=given, folder=Path(name).resolve().parent, uow=uow)
+        try:
+            result = definitions.checked(Path(name).name, contents[name], library)
+        except definitions.InvalidDiagram as exc:
+            for problem in exc.problems:
+                where = "" if problem.file == Path(name).name else f" (in {problem.file})"
+                print(f"{name}: {problem.element or '-'}: {problem.rule}: {problem.message}{where}")
+            continue
+        results[name] = result
+        calls = ", ".join(f"{pid} ({result.calls[pid][0]})" for pid in result.calls)
+        print(f"{name}: ok ({result.process_id})" + (f" calls {calls}" if calls else ""))
+    return results if len(results) == len(files) else None
+
+
+def validate(files: list[str]) -> int:
+    return 0 if _check_all(files) is not None else 1
 
 
 def deploy(files: list[str]) -> int:
-    if validate(files):
-        return 1
     db = _database()
     with db.uow() as uow:
+        if _check_all(files, uow) is None:
+            return 1
+        given = {Path(name).name: Path(name).read_bytes() for name in files}
         for name in files:
-            definition, new = definitions.deploy(uow, Path(name).name, Path(name).read_bytes())
-            print(f"{'deployed' if new else 'unchanged'} {name} {definition.process_id} {definition.id[:12]}")
+            library = definitions.lookup(files=given, folder=Path(name).resolve().parent, uow=uow)
+            definition, new = definitions.deploy(uow, Path(name).name, given[Path(name).name], library)
+            called = "".join(f" calls {d.process_id} {d.id[:12]}" for d in definitions.called_versions(uow, definition))
+            print(f"{'deployed' if new else 'unchanged'} {name} {definition.process_id} {definition.id[:12]}{called}")
         uow.commit()
     return 0
 
@@ -62,21 +92,26 @@ def list_versions() -> int:
     db = _database()
     with db.uow(readonly=True) as uow:
         for v in versions.listing(uow):
+            calls = f"calls: {', '.join(v['calls'])}  " if v["calls"] else ""
             print(f"{v['label']:<32} {v['id'][:12]}  {v['deployed_at'][:19]}  {v['file_name']:<32} "
-                  f"running: {v['running_instances']}")
+                  f"{calls}running: {v['running_instances']}")
     return 0
 
 
 def diff(old: str, new: str) -> int:
     db = _database()
     with db.uow(readonly=True) as uow:
-        result = versions.diff(versions.resolve(uow, old).bpmn, versions.resolve(uow, new).bpmn)
+        result = versions.diff_versions(uow, versions.resolve(uow, old), versions.resolve(uow, new))
+
+    def inside(item: dict) -> str:
+        return f"  [in called process {item['process']}]" if item.get("process") else ""
+
     for item in result.added:
-        print(f"+ {item['id']} ({item['type']}) {item['name'] or ''}")
+        print(f"+ {item['id']} ({item['type']}) {item['name'] or ''}{inside(item)}")
     for item in result.removed:
-        print(f"- {item['id']} ({item['type']}) {item['name'] or ''}")
+        print(f"- {item['id']} ({item['type']}) {item['name'] or ''}{inside(item)}")
     for item in result.changed:
-        print(f"~ {item['id']} ({item['type']}) {', '.join(item['what'])}")
+        print(f"~ {item['id']} ({item['type']}) {', '.join(item['what'])}{inside(item)}")
     if not (result.added or result.removed or result.changed):
         print("no change to the process (layout aside)")
     return 0

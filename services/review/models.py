@@ -46,7 +46,7 @@ class Expert(Base):
 
 
 class Definition(Base):
-    """A deployed diagram version, identified by the hash of its content."""
+    """A deployed diagram version, identified by the hash of its content (and of the processes it calls)."""
 
     __tablename__ = "definitions"
 
@@ -55,6 +55,9 @@ class Definition(Base):
     file_name: Mapped[str] = mapped_column(String(200))
     bpmn: Mapped[str] = mapped_column(Text)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The versions of the processes it calls (call activities), each itself a row here; the id
+    # hashes them too. Empty (or NULL, before 0003_definition_calls) for a self-contained diagram.
+    calls: Mapped[list[Any] | None] = mapped_column(nullable=True)
 
 
 class Instance(Base):

@@ -74,6 +74,18 @@ def after_vote(client: Any, auth: Any, declaration_id: str) -> None:
     act(client, auth, "title_office", declaration_id, "title_office_filing")
 
 
+def finish_social(client: Any, auth: Any, db: Any, data: dict[str, Any]) -> None:
+    """From committee acceptance to the certificate, every expert agreeing."""
+    declaration_id = data["declaration_id"]
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    panel = panel_of(client, auth, declaration_id)
+    attend(client, auth, declaration_id, panel)
+    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
+    after_vote(client, auth, declaration_id)
+    certificate_issued(db, data)
+    assert outcome_of(db, declaration_id) == ("completed", "certified")
+
+
 def certificate_issued(db: Any, data: dict[str, Any]) -> None:
     issued = {"certificate_id": "c-" + data["declaration_id"][:8], "number": "TJ-2026-000001",
               "declaration_id": data["declaration_id"], "holder": data["applicant"], "holder_name": "张伟",

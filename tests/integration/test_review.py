@@ -248,13 +248,16 @@ def test_a_submitted_declaration_starts_one_instance_on_the_latest_definition(re
     with review.uow() as uow:
         definition, new = definitions.deploy(uow, "social_review.bpmn", newer)
         uow.commit()
-    assert new and definition.id == definitions.content_hash(newer) != definitions.content_hash(bpmn)
+    # A version's id hashes its file and the processes it calls (return_and_resubmit.bpmn).
+    assert new and definition.bpmn.encode("utf-8") == newer and definition.calls
+    assert definition.id not in (definitions.content_hash(newer), definitions.content_hash(bpmn))
 
     data, _ = start(review)
     instance = instance_of(review, data["declaration_id"])
-    assert instance.definition_id == definitions.content_hash(newer)
+    assert instance.definition_id == definition.id
     assert (instance.status, instance.process_id, instance.applicant) == ("running", "social_review", "applicant")
-    assert count(review, Instance) == 1 and count(review, Definition) == 4  # three modes + the newer one
+    # three modes, the return-and-resubmit process they call, and the newer one
+    assert count(review, Instance) == 1 and count(review, Definition) == 5
 
     [task] = tasks_of(review, data["declaration_id"])
     assert (task.bpmn_id, task.role, task.organisation, task.status) == ("unit_check", "unit", UNIT, "ready")
@@ -614,7 +617,8 @@ def test_processes_and_definitions_over_http(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    expected = definitions.content_hash((definitions.bpmn_dir() / "social_review.bpmn").read_bytes())
+    with review.uow(readonly=True) as uow:
+        expected = definitions.latest(uow, "social_review").id
     for user in ("unit", "title_office"):
         response = client.get(f"/api/v1/processes/{declaration_id}", headers=auth(user))
         assert response.status_code == 200, (user, response.get_json())
@@ -635,7 +639,7 @@ def test_processes_and_definitions_over_http(review, clients, auth):
     assert (expected, "social_review", "social_review.bpmn") in [
         (d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()]
     assert {d["process_id"] for d in listed.get_json()} == {"social_review", "independent_review",
-                                                           "independent_appointment"}
+                                                           "independent_appointment", "return_and_resubmit"}
 
 
 def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, auth):

@@ -1,6 +1,7 @@
-"""The evaluation-mode diagrams as modelers save them: every element laid out (DI), deployable,
-still deployable and runnable after bpmn.io's own serializer (bpmn-moddle) re-saved them, and
-clean under bpmnlint."""
+"""The evaluation-mode diagrams and the return-and-resubmit process they call, as modelers save
+them: every element laid out (DI), deployable, still deployable and runnable (a return through the
+called process included) after bpmn.io's own serializer (bpmn-moddle) re-saved them, and clean
+under bpmnlint."""
 from __future__ import annotations
 
 import shutil
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from tests.integration.review_flow_helpers import (UNIT, instance_of, open_stages, outcome_of, review_db, start,
-                                                   withdraw)
+from tests.integration.review_flow_helpers import (UNIT, act, instance_of, open_stages, outcome_of, resubmit,
+                                                   review_db, start, withdraw)
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAMS = sorted((ROOT / "bpmn").glob("*.bpmn"))
@@ -72,28 +73,44 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return review_db(demo, monkeypatch)
 
 
-def test_a_diagram_resaved_by_bpmn_io_deploys_and_runs(review):
+def resaved_by_bpmn_io(path: Path) -> bytes:
+    saved = subprocess.run(["node", "--input-type=module", "-e", RESAVE, str(path)], cwd=ROOT,
+                           capture_output=True, timeout=60)
+    assert saved.returncode == 0, saved.stderr.decode()
+    assert b"<bpmndi:BPMNDiagram" in saved.stdout
+    return saved.stdout
+
+
+def test_a_diagram_resaved_by_bpmn_io_deploys_and_runs(review, clients, auth):
     from services.review.engine import definitions
 
     node_tool("bpmn-moddle")
     original = ROOT / "bpmn" / "social_review.bpmn"
-    saved = subprocess.run(["node", "--input-type=module", "-e", RESAVE, str(original)], cwd=ROOT,
-                           capture_output=True, timeout=60)
-    assert saved.returncode == 0, saved.stderr.decode()
-    resaved = saved.stdout
-    assert b"<bpmndi:BPMNDiagram" in resaved and resaved != original.read_bytes()
+    resaved = resaved_by_bpmn_io(original)
+    assert resaved != original.read_bytes()
     # bpmn.io leaves out attributes at their default, e.g. the boundary event's cancelActivity="true".
     assert b'cancelActivity="true"' in original.read_bytes() and b"cancelActivity" not in resaved
+    # The process it calls, re-saved too (bpmn-moddle writes it back as it is) and given alongside.
+    called = resaved_by_bpmn_io(ROOT / "bpmn" / "return_and_resubmit.bpmn")
+    assert b'calledElement="return_and_resubmit"' in resaved
     with review.uow() as uow:
-        definition, new = definitions.deploy(uow, "social_review.bpmn", resaved)
+        definition, new = definitions.deploy(uow, "social_review.bpmn", resaved, definitions.lookup(
+            files={"return_and_resubmit.bpmn": called}, uow=uow))
         uow.commit()
+        assert [d.bpmn.encode("utf-8") for d in definitions.called_versions(uow, definition)] == [called]
     assert new
     data, _ = start(review)
-    assert instance_of(review, data["declaration_id"]).definition_id == definition.id
-    assert open_stages(review, data["declaration_id"]) == [("unit_check", UNIT)]
+    declaration_id = data["declaration_id"]
+    assert instance_of(review, declaration_id).definition_id == definition.id
+    assert open_stages(review, declaration_id) == [("unit_check", UNIT)]
+    # A return runs the re-saved called process; the resubmission comes back to the unit.
+    act(clients["review"], auth, "unit", declaration_id, "unit_check", "return", "请补充")
+    assert open_stages(review, declaration_id) == []
+    resubmit(review, data)
+    assert open_stages(review, declaration_id) == [("unit_check", UNIT)]
     # The interrupting boundary event still interrupts: a withdrawal at the unit ends it there.
-    withdraw(review, data["declaration_id"])
-    assert outcome_of(review, data["declaration_id"]) == ("completed", "withdrawn")
+    withdraw(review, declaration_id)
+    assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
 
 
 def test_bpmnlint_reports_no_problem_on_the_diagrams():

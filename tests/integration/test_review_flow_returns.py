@@ -1,6 +1,7 @@
 """Returns for revision (退回修改) through the diagrams: from the unit, from each department
 level, from the committee; resubmission goes through the chain again from the unit; past the
-modification deadline a return ends the declaration; withdrawal while returned or at the unit."""
+modification deadline a return ends the declaration; withdrawal while returned or at the unit.
+Every return runs the called process bpmn/return_and_resubmit.bpmn, whose outcome the mode reads."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, advance_clock, after_vote, attend,
-                                                   certificate_issued, headers_for, incidents, ok, only_task,
-                                                   open_stages, outbox, outcome_of, panel_of, process_data,
-                                                   publicise, register, resubmit, review_db, start, tasks_of,
-                                                   through_departments, through_unit, today, vote_all, withdraw)
+from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, advance_clock, finish_social, headers_for,
+                                                   incidents, instance_of, ok, only_task, open_stages, outbox,
+                                                   outcome_of, process_data, publicise, register, resubmit,
+                                                   review_db, start, tasks_of, through_departments, through_unit,
+                                                   today, withdraw)
 
 DEPT1 = "111201010000123459"
 DEPT2 = "11120000000067890J"
@@ -41,17 +42,6 @@ def resubmitted_back_at_the_unit(db: Any, data: dict[str, Any], unit: str = UNIT
     assert open_stages(db, data["declaration_id"]) == [("unit_check", unit)]
     fresh = process_data(db, data["declaration_id"], "unit_check")
     assert (fresh["decision"], fresh["reason"]) == (None, None)
-
-
-def finish_social(client: Any, auth: Any, db: Any, data: dict[str, Any]) -> None:
-    declaration_id = data["declaration_id"]
-    act(client, auth, "committee", declaration_id, "committee_acceptance")
-    panel = panel_of(client, auth, declaration_id)
-    attend(client, auth, declaration_id, panel)
-    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
-    after_vote(client, auth, declaration_id)
-    certificate_issued(db, data)
-    assert outcome_of(db, declaration_id) == ("completed", "certified")
 
 
 # -- from the unit ----------------------------------------------------------------------------
@@ -256,3 +246,63 @@ def test_a_withdrawal_at_the_unit_after_a_resubmission_ends_it_withdrawn(review,
     withdraw(review, declaration_id)
     assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
     assert [t.status for t in tasks_of(review, declaration_id, bpmn_id="unit_check")] == ["completed", "cancelled"]
+
+
+# -- the called return-and-resubmit process -----------------------------------------------------
+
+def view_of(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]:
+    return ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
+
+
+def called_runs(db: Any, declaration_id: str) -> list[tuple[str, bool]]:
+    """The called processes the instance ran (or runs): their process id and whether they ended."""
+    from services.review.engine import runtime
+
+    workflow = runtime.SERIALIZER.deserialize_json(instance_of(db, declaration_id).state)
+    return [(sub.spec.name, sub.is_completed()) for sub in workflow.subprocesses.values()
+            if sub.spec.name != "department_chain_review"]
+
+
+@pytest.mark.parametrize("mode", ["social_review", "independent_review", "independent_appointment"])
+def test_a_return_runs_the_called_process_and_its_outcome_comes_back_to_the_mode(review, clients, auth, mode):
+    client = clients["review"]
+    data, _ = start(review, mode=mode, **({"committee_code": None, "committee_name": None, "panel_size": 1}
+                                          if mode == "independent_appointment" else {}))
+    declaration_id = data["declaration_id"]
+    first = "unit_appointment" if mode == "independent_appointment" else "unit_check"
+    act(client, auth, "unit", declaration_id, first, "return", "请补充")
+    assert len(returned(review, declaration_id)) == 1  # thrown inside the called process, published
+    view = view_of(client, auth, declaration_id)
+    assert {"return_for_revision", "await_applicant"} <= set(view["active"])  # the call, and where it waits
+    assert {"returned", "check_modification_deadline", "return_to_applicant"} <= set(view["completed"])
+    assert called_runs(review, declaration_id) == [("return_and_resubmit", False)]
+
+    resubmit(review, {**data, "specialty": "software engineering"})
+    assert open_stages(review, declaration_id) == [(first, UNIT)]
+    # What the called process set flows back into the mode's data.
+    back = process_data(review, declaration_id, first)
+    assert (back["revision_outcome"], back["specialty"], back["decision"]) == ("resubmitted", "software engineering",
+                                                                               None)
+    assert back["resubmission"]["specialty"] == "software engineering"
+    assert called_runs(review, declaration_id) == [("return_and_resubmit", True)]
+
+    # A second return calls it afresh; a withdrawal there ends the mode withdrawn through the caller.
+    act(client, auth, "unit", declaration_id, first, "return", "还需补充")
+    withdraw(review, declaration_id)
+    assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
+    assert called_runs(review, declaration_id) == [("return_and_resubmit", True)] * 2
+    completed = set(view_of(client, auth, declaration_id)["completed"])
+    assert {"withdrawn_while_returned", "record_withdrawal", "revision_result", "withdrawn_merge"} <= completed
+    assert incidents(review, declaration_id) == []
+
+
+def test_past_the_deadline_the_called_process_says_so_and_the_mode_ends_not_accepted(review, clients, auth):
+    client = clients["review"]
+    yesterday = (today(review) - dt.timedelta(days=1)).isoformat()
+    data, _ = start(review, modification_deadline=yesterday)
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "too late")
+    assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
+    completed = set(view_of(client, auth, declaration_id)["completed"])
+    assert {"record_past_deadline", "revision_result", "not_accepted"} <= completed
+    assert "return_to_applicant" not in completed

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (act, after_vote, attend, certificate_issued, instance_of,
-                                                   outcome_of, panel_of, review_db, start, tasks_of,
-                                                   through_departments, through_unit, vote_all)
+from tests.integration.review_flow_helpers import (act, finish_social, instance_of, outcome_of, review_db, start,
+                                                   tasks_of, through_departments, through_unit)
 
 
 @pytest.fixture
@@ -51,13 +50,7 @@ def test_an_instance_on_version_one_completes_on_it_after_version_two_is_deploye
 
     declaration_id = older["declaration_id"]
     through_departments(client, auth, declaration_id)
-    act(client, auth, "committee", declaration_id, "committee_acceptance")
-    panel = panel_of(client, auth, declaration_id)
-    attend(client, auth, declaration_id, panel)
-    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
-    after_vote(client, auth, declaration_id)
-    certificate_issued(review, older)
-    assert outcome_of(review, declaration_id) == ("completed", "certified")
+    finish_social(client, auth, review, older)
     assert instance_of(review, declaration_id).definition_id == v1
     # Tasks created after version 2 arrived still carry version 1's names.
     assert names(review, declaration_id)["committee_acceptance"] == "Committee acceptance (评委会接收)"
@@ -70,3 +63,100 @@ def test_an_instance_on_version_one_completes_on_it_after_version_two_is_deploye
     through_unit(client, auth, newer["declaration_id"])
     through_departments(client, auth, newer["declaration_id"])
     assert names(review, newer["declaration_id"])["committee_acceptance"] == "Committee intake (评委会受理)"
+
+
+# -- the called return-and-resubmit process ---------------------------------------------------
+
+def called_version_two() -> bytes:
+    """return_and_resubmit.bpmn changed: a renamed wait and a script that leaves a mark."""
+    from services.review.engine import definitions
+
+    bpmn = (definitions.bpmn_dir() / "return_and_resubmit.bpmn").read_text("utf-8")
+    for old, new in (('name="Applicant amends or withdraws (等待修改或撤回)"',
+                      'name="Applicant amends, 2027 rules (等待修改)"'),
+                     ('revision_outcome = "resubmitted"', 'revision_outcome = "resubmitted"\nrules = "2027"')):
+        assert bpmn.count(old) == 1, old
+        bpmn = bpmn.replace(old, new)
+    return bpmn.encode("utf-8")
+
+
+def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_one_is_deployed(
+        review, clients, auth):
+    from services.review.engine import definitions, versions
+    from tests.integration.review_flow_helpers import process_data, resubmit
+
+    client = clients["review"]
+    older, _ = start(review)
+    declaration_id = older["declaration_id"]
+    v1 = instance_of(review, declaration_id).definition_id
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "请补充")  # waits in the called process
+
+    with review.uow() as uow:
+        library = definitions.lookup(files={"return_and_resubmit.bpmn": called_version_two()},
+                                     folder=definitions.bpmn_dir(), uow=uow)
+        v2, new = definitions.deploy(uow, "social_review.bpmn", (definitions.bpmn_dir() / "social_review.bpmn")
+                                     .read_bytes(), library)
+        uow.commit()
+        # Only the called process changed: the diff says where, by element id.
+        change = versions.diff_versions(uow, uow.session.get(type(v2), v1), v2)
+    assert new and v2.id != v1
+    assert change.added == [] and change.removed == []
+    assert sorted((c["process"], c["id"], tuple(c["what"])) for c in change.changed) == [
+        ("return_and_resubmit", "await_applicant", ("name",)), ("return_and_resubmit", "take_resubmission",
+                                                                ("content",))]
+    # Moving the waiting instance would be allowed by the rules (same elements), but it does not move by itself.
+    newer, _ = start(review)
+    assert instance_of(review, newer["declaration_id"]).definition_id == v2.id
+
+    resubmit(review, older)
+    assert instance_of(review, declaration_id).definition_id == v1
+    back = process_data(review, declaration_id, "unit_check")
+    assert back["revision_outcome"] == "resubmitted" and "rules" not in back  # version 1's called process ran
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    finish_social(client, auth, review, older)
+    assert instance_of(review, declaration_id).definition_id == v1
+
+    # The newer declaration runs version 2's called process.
+    act(client, auth, "unit", newer["declaration_id"], "unit_check", "return", "请补充")
+    resubmit(review, newer)
+    assert process_data(review, newer["declaration_id"], "unit_check")["rules"] == "2027"
+
+
+def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_completes(review, clients, auth):
+    """Instances started on the diagram that drew the loop inline keep running on it: their saved
+    state carries the specs they run."""
+    from pathlib import Path
+
+    from services.review.engine import definitions, versions
+    from shared.errors import Conflict
+    from tests.integration.review_flow_helpers import resubmit, withdraw
+
+    inline = (Path(__file__).parent / "data" / "social_review_inline_loop.bpmn").read_bytes()
+    assert b"<bpmn:callActivity" not in inline and b'id="await_applicant"' in inline
+    with review.uow() as uow:
+        old, new = definitions.deploy(uow, "social_review.bpmn", inline)
+        uow.commit()
+    assert new and old.calls is None
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    assert instance_of(review, declaration_id).definition_id == old.id
+    act(client, auth, "unit", declaration_id, "unit_check", "return", "请补充")  # waits inline, on await_applicant
+
+    with review.uow() as uow:  # the demo deployed the current diagrams already
+        current, _ = definitions.deploy(uow, "social_review.bpmn",
+                                        (definitions.bpmn_dir() / "social_review.bpmn").read_bytes())
+        uow.commit()
+    assert current.calls and current.id != old.id
+    with review.uow() as uow:  # moving it would lose the running wait: refused
+        with pytest.raises(Conflict) as refused:
+            versions.migrate(uow, declaration_id, current.id, operator="test")
+    assert "running task on element 'await_applicant' would be lost" in str(refused.value.errors[0].message)
+
+    resubmit(review, data)
+    assert instance_of(review, declaration_id).definition_id == old.id
+    through_unit(client, auth, declaration_id)
+    act(client, auth, "dept1", declaration_id, "department_check", "return", "再补充")
+    withdraw(review, declaration_id)
+    assert outcome_of(review, declaration_id) == ("completed", "withdrawn")

@@ -245,8 +245,9 @@ def test_the_process_view_colours_what_is_active_and_what_is_done(review, client
     bpmn = (definitions.bpmn_dir() / "social_review.bpmn").read_text("utf-8")
 
     view = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("unit")))
-    assert (view["bpmn"], view["definition_id"], view["process_id"]) == (
-        bpmn, definitions.content_hash(bpmn.encode("utf-8")), "social_review")
+    with review.uow(readonly=True) as uow:
+        version = definitions.latest(uow, "social_review").id
+    assert (view["bpmn"], view["definition_id"], view["process_id"]) == (bpmn, version, "social_review")
     assert (view["status"], view["suspended"], view["has_incident"]) == ("running", False, False)
     assert "unit_check" in view["active"] and "unit_recommendation" not in view["active"]
     assert "declaration_submitted" in view["completed"] and "unit_check" not in view["completed"]
@@ -327,7 +328,7 @@ def test_versions_and_their_diff_over_http(review, clients, auth):
     submit(review)
     listed = ok(client.get("/api/v1/definitions/versions", headers=auth("committee")))
     assert sorted(v["label"] for v in listed) == ["independent_appointment@1", "independent_review@1",
-                                                  "social_review@1"]
+                                                  "return_and_resubmit@1", "social_review@1"]
     social = next(v for v in listed if v["process_id"] == "social_review")
     assert (social["number"], social["file_name"], social["running_instances"]) == (1, "social_review.bpmn", 1)
 

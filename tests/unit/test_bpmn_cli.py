@@ -81,7 +81,9 @@ def test_validate_accepts_the_shipped_diagrams(capsys):
                                     if p != SOCIAL_REVIEW]
     code, out, _ = run(capsys, "validate", *files)
     assert code == 0, out
-    assert f"{SOCIAL_REVIEW}: ok (social_review)" in out.splitlines()
+    assert (f"{SOCIAL_REVIEW}: ok (social_review) calls return_and_resubmit (return_and_resubmit.bpmn)"
+            in out.splitlines())
+    assert f"{SOCIAL_REVIEW.parent / 'return_and_resubmit.bpmn'}: ok (return_and_resubmit)" in out.splitlines()
     assert len(out.splitlines()) == len(files)
 
 
@@ -237,3 +239,133 @@ def test_migrate_moves_an_instance_whose_running_task_survives(db, tmp_path, cap
     assert running_on(db, declaration_id) == v2
     code, out, _ = run(capsys, "versions")
     assert [line.split()[-1] for line in out.splitlines()] == ["0", "1"]
+
+
+# -- called processes --------------------------------------------------------------------------
+
+# waits inside the called process for a resubmission, then the unit checks (what the modes do, small).
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="definitions_cli_caller" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="cli_caller" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_unit" name="unit"><bpmn:flowNodeRef>unit_check</bpmn:flowNodeRef></bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start" name="Start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="revise" name="Revise" calledElement="cli_called">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:callActivity>
+    <bpmn:userTask id="unit_check" name="Unit check">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="organisation" value="unit_code" />
+        <spiffworkflow:property name="decisions" value="approve" />
+        <spiffworkflow:property name="stage" value="unit_check" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="done" name="Done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="revise" />
+    <bpmn:sequenceFlow id="f2" sourceRef="revise" targetRef="unit_check" />
+    <bpmn:sequenceFlow id="f3" sourceRef="unit_check" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+CALLED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="definitions_cli_called" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:message id="msg_resubmitted" name="declaration.resubmitted" />
+  <bpmn:process id="cli_called" isExecutable="true">
+    <bpmn:startEvent id="called_start" name="Returned"><bpmn:outgoing>g1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="resubmitted" name="Resubmitted">
+      <bpmn:incoming>g1</bpmn:incoming><bpmn:outgoing>g2</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="resubmitted_def" messageRef="msg_resubmitted">
+        <bpmn:extensionElements><spiffworkflow:messageVariable>resubmission</spiffworkflow:messageVariable>
+        </bpmn:extensionElements>
+      </bpmn:messageEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:scriptTask id="take" name="Take it">
+      <bpmn:incoming>g2</bpmn:incoming><bpmn:outgoing>g3</bpmn:outgoing>
+      <bpmn:script>revision_outcome = "resubmitted"</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:endEvent id="called_done" name="Taken"><bpmn:incoming>g3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="g1" sourceRef="called_start" targetRef="resubmitted" />
+    <bpmn:sequenceFlow id="g2" sourceRef="resubmitted" targetRef="take" />
+    <bpmn:sequenceFlow id="g3" sourceRef="take" targetRef="called_done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+# v2 of the called process: the catch event gets another id, the script another value.
+CALLED_V2 = CALLED.replace('"resubmitted"', '"amended"').replace("resubmitted_def", "amended_def").replace(
+    'revision_outcome = "amended"', 'revision_outcome = "resubmitted, v2"').replace(
+    'sourceRef="resubmitted"', 'sourceRef="amended"').replace('targetRef="resubmitted"', 'targetRef="amended"')
+
+
+def test_validate_rejects_a_call_nothing_defines_naming_the_element_and_the_rule(tmp_path, capsys):
+    caller = write(tmp_path, "cli_caller.bpmn", CALLER)
+    code, out, _ = run(capsys, "validate", caller)
+    assert code == 1
+    [line] = out.splitlines()
+    assert line.startswith(f"{caller}: revise: known_called_process: calls process 'cli_called'"), line
+
+
+def test_validate_finds_the_called_process_given_alongside_or_beside_the_caller(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    caller = write(tmp_path / "a", "cli_caller.bpmn", CALLER)
+    called = write(tmp_path / "b", "cli_called.bpmn", CALLED)
+    code, out, _ = run(capsys, "validate", caller, called)
+    assert (code, out.splitlines()) == (0, [f"{caller}: ok (cli_caller) calls cli_called (cli_called.bpmn)",
+                                            f"{called}: ok (cli_called)"])
+    beside = write(tmp_path / "a", "cli_called.bpmn", CALLED)
+    code, out, _ = run(capsys, "validate", caller)
+    assert (code, out) == (0, f"{caller}: ok (cli_caller) calls cli_called (cli_called.bpmn)\n")
+    # A broken called process is reported on the caller's call activity, naming the called file.
+    Path(beside).write_text(CALLED.replace('messageRef="msg_resubmitted"', 'messageRef="msg_x"'), "utf-8")
+    code, out, _ = run(capsys, "validate", caller)
+    assert code == 1 and out.startswith(f"{caller}: revise: valid_called_process: calls 'cli_called' from "
+                                        f"cli_called.bpmn, which is invalid")
+
+
+def test_deploy_bundles_the_called_process_diff_looks_inside_and_migrate_refuses_lost_tasks(db, tmp_path,
+                                                                                              capsys):
+    from services.review.engine import definitions
+
+    caller = write(tmp_path, "cli_caller.bpmn", CALLER)
+    called = write(tmp_path, "cli_called.bpmn", CALLED)
+    code, out, _ = run(capsys, "deploy", caller)  # the called process is found beside it
+    called_v1 = definitions.content_hash(CALLED.encode("utf-8"))
+    assert code == 0, out
+    [deployed_line] = [line for line in out.splitlines() if line.startswith("deployed")]
+    assert deployed_line.endswith(f" calls cli_called {called_v1[:12]}")
+    [(_, caller_v1)] = [(p, i) for p, i in deployed(db) if p == "cli_caller"]
+    assert deployed(db) == [("cli_called", called_v1), ("cli_caller", caller_v1)]
+    declaration_id = start(db, caller_v1)  # waits inside the called process
+
+    (tmp_path / "v2").mkdir()
+    called_v2_path = write(tmp_path / "v2", "cli_called.bpmn", CALLED_V2)
+    code, out, _ = run(capsys, "deploy", caller, called_v2_path)  # given alongside: wins over the folder
+    assert code == 0, out
+    caller_v2 = next(i for p, i in deployed(db)[2:] if p == "cli_caller")
+    assert caller_v2 != caller_v1 and running_on(db, declaration_id) == caller_v1
+
+    code, out, _ = run(capsys, "versions")
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == ["cli_called@1", "cli_caller@1", "cli_called@2", "cli_caller@2"]
+    assert "calls: cli_called@1" in lines[1] and "calls: cli_called@2" in lines[3]
+    assert [line.split()[-1] for line in lines] == ["0", "1", "0", "0"]
+
+    code, out, _ = run(capsys, "diff", "cli_caller@1", "cli_caller@2")
+    assert code == 0
+    lines = out.splitlines()
+    assert "+ amended (intermediateCatchEvent) Resubmitted  [in called process cli_called]" in lines
+    assert "- resubmitted (intermediateCatchEvent) Resubmitted  [in called process cli_called]" in lines
+    assert "~ take (scriptTask) content  [in called process cli_called]" in lines
+    assert all("[in called process cli_called]" in line for line in lines)  # the caller itself is unchanged
+
+    # The instance waits on 'resubmitted' inside the called process: v2 would lose it.
+    code, out, err = run(capsys, "migrate", declaration_id, "cli_caller@2")
+    assert code == 2 and out == ""
+    assert "no_lost_tasks" in err and "running task on element 'resubmitted' in 'cli_called' would be lost" in err
+    assert running_on(db, declaration_id) == caller_v1

@@ -10,6 +10,8 @@ from services.review.engine.definitions import InvalidDiagram
 
 BPMN_FILE = Path(__file__).resolve().parents[2] / "bpmn" / "social_review.bpmn"
 SOCIAL_REVIEW = BPMN_FILE.read_bytes()
+CALLED_FILE = BPMN_FILE.parent / "return_and_resubmit.bpmn"
+RETURN_AND_RESUBMIT = CALLED_FILE.read_bytes()
 
 
 def changed(old: str, new: str) -> bytes:
@@ -18,9 +20,9 @@ def changed(old: str, new: str) -> bytes:
     return text.replace(old, new).encode("utf-8")
 
 
-def problems_of(bpmn: bytes, file_name: str = "broken.bpmn") -> list[tuple[str, str | None, str]]:
+def problems_of(bpmn: bytes, file_name: str = "broken.bpmn", library=None) -> list[tuple[str, str | None, str]]:
     with pytest.raises(InvalidDiagram) as caught:
-        definitions.check(file_name, bpmn)
+        definitions.check(file_name, bpmn, library)
     assert file_name in str(caught.value)
     return [(p.file, p.element, p.rule) for p in caught.value.problems]
 
@@ -101,14 +103,125 @@ def test_deploying_the_same_bytes_twice_stores_one_version(dbs):
     with db.uow() as uow:
         definition, new = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
         uow.commit()
-    assert new and definition.id == definitions.content_hash(SOCIAL_REVIEW)
+    # The version bundles the process it calls, stored as a version of its own; the id hashes both.
+    called = definitions.content_hash(RETURN_AND_RESUBMIT)
+    assert new and definition.calls == [called]
+    assert definition.id not in (definitions.content_hash(SOCIAL_REVIEW), called)
     assert definition.process_id == "social_review" and definition.file_name == "social_review.bpmn"
     with db.uow() as uow:
         again, new_again = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
         uow.commit()
         assert (again.id, new_again) == (definition.id, False)
-        assert uow.session.query(Definition).count() == 1
+        assert uow.session.query(Definition).count() == 2
         assert definitions.latest(uow, "social_review").id == definition.id
+        [stored] = definitions.called_versions(uow, definition)
+        assert (stored.id, stored.process_id, stored.file_name, stored.calls) == (
+            called, "return_and_resubmit", "return_and_resubmit.bpmn", None)
+        assert stored.bpmn.encode("utf-8") == RETURN_AND_RESUBMIT
+
+
+def test_a_changed_called_process_makes_a_new_version_of_its_caller(dbs):
+    db = dbs["review"]
+    amended = RETURN_AND_RESUBMIT.replace(b'name="Record the withdrawal (', b'name="Note the withdrawal (')
+    assert amended != RETURN_AND_RESUBMIT
+    with db.uow() as uow:
+        first, _ = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
+        second, new = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(
+            files={"return_and_resubmit.bpmn": amended}, folder=BPMN_FILE.parent, uow=uow))
+        uow.commit()
+        assert new and second.id != first.id and second.bpmn == first.bpmn
+        assert second.calls == [definitions.content_hash(amended)] != first.calls
+        assert definitions.latest(uow, "social_review").id == second.id
+        # Each version parses with its own called process.
+        _, first_subs = definitions.specs_of(uow, first)
+        _, second_subs = definitions.specs_of(uow, second)
+        assert first_subs["return_and_resubmit"].task_specs["record_withdrawal"].bpmn_name.startswith("Record")
+        assert second_subs["return_and_resubmit"].task_specs["record_withdrawal"].bpmn_name.startswith("Note")
+
+
+def test_a_call_activity_whose_process_nothing_defines_is_refused_naming_it():
+    bpmn = changed('calledElement="return_and_resubmit"', 'calledElement="return_and_redo"')
+    problems = problems_of(bpmn)
+    assert problems == [("broken.bpmn", "return_for_revision", "known_called_process")]
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("broken.bpmn", bpmn)
+    assert "'return_and_redo'" in caught.value.problems[0].message
+
+
+def test_the_called_process_is_found_in_the_files_given_or_the_folder_not_elsewhere(tmp_path):
+    # Nothing given and an empty folder: refused.
+    assert problems_of(SOCIAL_REVIEW, "social_review.bpmn", definitions.lookup(folder=tmp_path)) == [
+        ("social_review.bpmn", "return_for_revision", "known_called_process")]
+    # Given alongside, or beside it in the folder: accepted.
+    assert definitions.check("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(
+        files={"return_and_resubmit.bpmn": RETURN_AND_RESUBMIT})) == "social_review"
+    (tmp_path / "return_and_resubmit.bpmn").write_bytes(RETURN_AND_RESUBMIT)
+    result = definitions.checked("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(folder=tmp_path))
+    assert (result.process_id, result.direct, list(result.calls)) == (
+        "social_review", ("return_and_resubmit",), ["return_and_resubmit"])
+
+
+def test_an_invalid_called_process_is_refused_on_the_call_activity():
+    broken = RETURN_AND_RESUBMIT.replace(b'<bpmn:lane id="lane_applicant" name="applicant">',
+                                         b'<bpmn:lane id="lane_applicant" name="janitor">')
+    library = definitions.lookup(files={"return_and_resubmit.bpmn": broken})
+    problems = problems_of(SOCIAL_REVIEW, "social_review.bpmn", library)
+    assert problems == [("social_review.bpmn", "return_for_revision", "valid_called_process")]
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("social_review.bpmn", SOCIAL_REVIEW, library)
+    assert "return_and_resubmit.bpmn: lane_applicant: known_role" in caught.value.problems[0].message
+
+
+CALLING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="definitions_PID"
+                  targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="PID" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call_CALLED" calledElement="CALLED">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:callActivity>
+    <bpmn:endEvent id="done"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call_CALLED" />
+    <bpmn:sequenceFlow id="f2" sourceRef="call_CALLED" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def calling(process_id: str, called: str) -> bytes:
+    return CALLING.replace("PID", process_id).replace("CALLED", called).encode("utf-8")
+
+
+def test_a_call_cycle_is_refused():
+    library = definitions.lookup(files={"a.bpmn": calling("a", "b"), "b.bpmn": calling("b", "a")})
+    with pytest.raises(InvalidDiagram) as caught:  # found in the called file, and named there
+        definitions.check("a.bpmn", calling("a", "b"), library)
+    assert [(p.file, p.element, p.rule) for p in caught.value.problems] == [("b.bpmn", "call_a", "no_call_cycle")]
+    assert "(a -> b -> a)" in caught.value.problems[0].message
+    assert problems_of(calling("a", "a"), "a.bpmn", library) == [("a.bpmn", "call_a", "no_call_cycle")]
+
+
+def test_a_process_called_through_another_is_bundled_too(dbs):
+    library = definitions.lookup(files={"b.bpmn": calling("b", "c"), "c.bpmn": TIMER_DIAGRAM.replace(
+        "timer_check", "c").replace("EXPRESSION", '"PT0S"').encode()})
+    with dbs["review"].uow() as uow:
+        a, _ = definitions.deploy(uow, "a.bpmn", calling("a", "b"), library)
+        b = definitions.latest(uow, "b")
+        c = definitions.latest(uow, "c")
+        assert sorted(a.calls) == sorted([b.id, c.id]) and b.calls == [c.id] and c.calls is None
+        _, subprocess_specs = definitions.specs_of(uow, a)
+        assert set(subprocess_specs) == {"b", "c"}
+
+
+def test_the_called_process_is_no_review_mode(dbs):
+    from services.review import service
+
+    assert "return_and_resubmit" not in definitions.PROCESS_OF_MODE
+    assert "return_and_resubmit" not in definitions.PROCESS_OF_MODE.values()
+    with dbs["review"].uow() as uow:
+        definitions.deploy_directory(uow)
+        with pytest.raises(ValueError, match="no process is defined for mode 'return_and_resubmit'"):
+            service.start_review(uow, {"declaration_id": "d-1", "mode": "return_and_resubmit"})
 
 
 def test_an_invalid_diagram_is_not_deployed(dbs):

@@ -15,12 +15,15 @@ BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "di": "http://www.omg.org/spec/DD/20100524/DI"}
-NODE_SKIP = ("laneSet", "sequenceFlow", "extensionElements", "dataObject", "incoming", "outgoing")
-DIAGRAMS = {
+NODE_SKIP = ("laneSet", "sequenceFlow", "extensionElements", "dataObject", "incoming", "outgoing", "documentation")
+MODES = {
     "social_review.bpmn": ["applicant", "unit", "department", "committee", "expert", "title_office"],
     "independent_review.bpmn": ["applicant", "unit", "department", "committee", "expert", "title_office"],
     "independent_appointment.bpmn": ["applicant", "unit", "department", "title_office"],
 }
+# Called by every mode wherever a declaration is returned; not a mode itself.
+CALLED = {"return_and_resubmit.bpmn": ["applicant"]}
+DIAGRAMS = {**MODES, **CALLED}
 
 
 def flow_nodes(container):
@@ -32,10 +35,47 @@ def flow_nodes(container):
             yield from flow_nodes(el)
 
 
-@pytest.mark.parametrize("file_name", sorted(DIAGRAMS))
+@pytest.mark.parametrize("file_name", sorted(MODES))
 def test_each_diagram_validates_as_its_mode(file_name):
     process_id = definitions.check(file_name, (BPMN_DIR / file_name).read_bytes())
     assert definitions.PROCESS_OF_MODE[process_id] == process_id == file_name.removesuffix(".bpmn")
+
+
+def test_the_called_process_validates_and_is_no_mode():
+    assert definitions.check("return_and_resubmit.bpmn", (BPMN_DIR / "return_and_resubmit.bpmn").read_bytes()) == (
+        "return_and_resubmit")
+    assert "return_and_resubmit" not in definitions.PROCESS_OF_MODE
+
+
+LOOP = ("check_modification_deadline", "can_resubmit_gateway", "return_to_applicant", "await_applicant",
+        "resubmitted", "withdrawn_while_returned", "take_resubmission")
+
+
+@pytest.mark.parametrize("file_name", sorted(MODES))
+def test_every_mode_calls_the_return_and_resubmit_process_instead_of_a_copy(file_name):
+    root = etree.parse(str(BPMN_DIR / file_name)).getroot()
+    calls = root.findall(".//bpmn:callActivity", NS)
+    assert [(c.get("id"), c.get("calledElement")) for c in calls] == [("return_for_revision", "return_and_resubmit")]
+    assert [e for e in LOOP if root.find(f".//*[@id='{e}']") is not None] == []
+    # Every return reaches it through the one merge point; what it ends with decides where the caller goes.
+    flows = root.findall(".//bpmn:sequenceFlow", NS)
+    into_returned = [f.get("sourceRef") for f in flows if f.get("targetRef") == "returned"]
+    assert len(into_returned) >= 3
+    after = {f.get("targetRef"): (f.findtext("bpmn:conditionExpression", namespaces=NS) or "default")
+             for f in flows if f.get("sourceRef") == "revision_result"}
+    assert after == {"checks_begin": 'revision_outcome == "resubmitted"',
+                     "withdrawn_merge": 'revision_outcome == "withdrawn"', "not_accepted": "default"}
+
+
+def test_the_called_process_holds_the_loop_and_sets_its_outcome_on_every_path():
+    root = etree.parse(str(BPMN_DIR / "return_and_resubmit.bpmn")).getroot()
+    assert [e for e in LOOP if root.find(f".//*[@id='{e}']") is None] == []
+    outcomes = {s.getparent().get("id"): s.text.splitlines()[-1] for s in root.iterfind(".//bpmn:script", NS)}
+    assert outcomes == {"take_resubmission": 'revision_outcome = "resubmitted"',
+                        "record_withdrawal": 'revision_outcome = "withdrawn"',
+                        "record_past_deadline": 'revision_outcome = "not_accepted"'}
+    assert sorted(e.get("id") for e in root.iterfind(".//bpmn:endEvent", NS)) == [
+        "not_accepted", "resubmission_taken", "withdrawn"]
 
 
 @pytest.mark.parametrize("file_name", sorted(DIAGRAMS))

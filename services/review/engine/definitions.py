@@ -1,5 +1,14 @@
 """Diagrams: parse with SpiffWorkflow's validator, check the project's rules,
-deploy as versions identified by content hash, and cache parsed specs."""
+deploy as versions identified by content hash, and cache parsed specs.
+
+A diagram may call another process (a call activity's ``calledElement``, e.g. the
+return-and-resubmit loop every mode calls). Its version bundles the versions of
+the processes it calls, each stored as a version of its own, and its id hashes
+them all: changing the called diagram makes a new version of every caller. The
+called process is looked up, in order, among the diagrams given together, the
+other diagrams in the folder (``bpmn/``), and (when deploying) the versions
+already deployed; a call nothing defines is refused with the rule
+``known_called_process``."""
 from __future__ import annotations
 
 import ast
@@ -8,7 +17,9 @@ import hashlib
 import io
 import os
 import re
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,29 +79,178 @@ def content_hash(bpmn: bytes) -> str:
     return hashlib.sha256(bpmn).hexdigest()
 
 
-def check(file_name: str, bpmn: bytes) -> str:
-    """Validate a diagram; returns its process id or raises InvalidDiagram."""
+def bundle_hash(bpmn: bytes, called: list[Definition]) -> str:
+    """A version's id: the content hash, over the versions of the processes it calls too."""
+    if not called:
+        return content_hash(bpmn)
+    digest = hashlib.sha256(bpmn)
+    for version in sorted(called, key=lambda d: (d.process_id, d.id)):
+        digest.update(f"\0calls\0{version.process_id}\0{version.id}".encode("utf-8"))
+    return digest.hexdigest()
+
+
+# Where called processes are found: process id -> (file name, content).
+Library = Mapping[str, tuple[str, bytes]]
+
+
+def processes_defined(bpmn: bytes) -> list[str]:
+    """The ids of the processes a file defines (none if it does not parse)."""
+    try:
+        root = etree.fromstring(bpmn)
+    except etree.XMLSyntaxError:
+        return []
+    return [p.get("id") for p in root.iterfind("bpmn:process", NS) if p.get("id")]
+
+
+def library_of(files: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
+    """The processes defined by these files (file name -> content); the first file defining one wins."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for file_name, bpmn in files.items():
+        for process_id in processes_defined(bpmn):
+            found.setdefault(process_id, (file_name, bpmn))
+    return found
+
+
+def folder_library(folder: Path) -> dict[str, tuple[str, bytes]]:
+    files = {}
+    for path in sorted(folder.glob("*.bpmn")):
+        try:
+            files[path.name] = path.read_bytes()
+        except OSError:
+            continue
+    return library_of(files)
+
+
+class Deployed(Mapping):
+    """The latest deployed version of each process, looked up on demand."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+
+    def __getitem__(self, process_id: str) -> tuple[str, bytes]:
+        found = self.uow.session.scalar(select(Definition).where(Definition.process_id == process_id)
+                                        .order_by(Definition.deployed_at.desc(), Definition.id).limit(1))
+        if found is None:
+            raise KeyError(process_id)
+        return found.file_name, found.bpmn.encode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.uow.session.scalars(select(Definition.process_id).distinct()).all())
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def lookup(files: Mapping[str, bytes] | None = None, folder: Path | None = None,
+           uow: UnitOfWork | None = None) -> Library:
+    """Where a call activity's process is found: the files given together, then the diagrams in
+    ``folder``, then (with a unit of work) the versions already deployed."""
+    maps: list[Mapping[str, tuple[str, bytes]]] = [library_of(files or {})]
+    if folder is not None:
+        maps.append(folder_library(folder))
+    if uow is not None:
+        maps.append(Deployed(uow))
+    return ChainMap(*maps)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Checked:
+    process_id: str
+    # The processes it calls, directly or through another called process: id -> (file name, content).
+    calls: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    direct: tuple[str, ...] = ()
+
+
+def check(file_name: str, bpmn: bytes, library: Library | None = None) -> str:
+    """Validate a diagram; returns its process id or raises InvalidDiagram. Called processes are
+    looked up in ``library`` (by default the diagrams in ``bpmn_dir()``)."""
+    return checked(file_name, bpmn, library).process_id
+
+
+def checked(file_name: str, bpmn: bytes, library: Library | None = None) -> Checked:
+    process_id, own = _own_problems(file_name, bpmn)
+    problems = list(own)
+    if process_id is None:
+        raise InvalidDiagram(problems)
+    library = lookup(folder=bpmn_dir()) if library is None else library
+    calls: dict[str, tuple[str, bytes]] = {}
+    direct = _resolve_calls(file_name, bpmn, [process_id], library, calls, problems)
+    if calls and not problems:
+        parser = SpiffBpmnParser(validator=VALIDATOR)
+        try:
+            parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
+            for called_file, called_bpmn in calls.values():
+                parser.add_bpmn_io(io.BytesIO(called_bpmn), called_file)
+            parser.get_subprocess_specs(process_id)
+        except ValidationException as exc:
+            problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
+    if problems:
+        raise InvalidDiagram(problems)
+    return Checked(process_id, calls, tuple(direct))
+
+
+def _call_activities(bpmn: bytes) -> list[tuple[str | None, str]]:
+    root = etree.fromstring(bpmn)
+    return [(ca.get("id"), (ca.get("calledElement") or "").strip()) for ca in root.iterfind(".//bpmn:callActivity", NS)]
+
+
+def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Library,
+                   calls: dict[str, tuple[str, bytes]], problems: list[Problem]) -> list[str]:
+    """Find what the diagram's call activities call (recursively, into ``calls``); returns the
+    process ids it calls directly."""
+    direct: list[str] = []
+    for element, called in _call_activities(bpmn):
+        if not called:
+            problems.append(Problem(file_name, element, "known_called_process",
+                                    "a call activity needs a calledElement: the id of the process it calls"))
+            continue
+        if called in stack:
+            problems.append(Problem(file_name, element, "no_call_cycle",
+                                    f"calls {called!r}, which is already running it ({' -> '.join([*stack, called])})"))
+            continue
+        if called not in direct:
+            direct.append(called)
+        if called in calls:
+            continue
+        found = library.get(called)
+        if found is None:
+            problems.append(Problem(file_name, element, "known_called_process",
+                                    f"calls process {called!r}, which no diagram given with it, in its folder "
+                                    f"or deployed defines"))
+            continue
+        called_file, called_bpmn = found
+        called_id, called_problems = _own_problems(called_file, called_bpmn)
+        if called_problems or called_id != called:
+            details = "; ".join(str(p) for p in called_problems) or f"it defines {called_id!r}"
+            problems.append(Problem(file_name, element, "valid_called_process",
+                                    f"calls {called!r} from {called_file}, which is invalid: {details}"))
+            continue
+        calls[called] = found
+        _resolve_calls(called_file, called_bpmn, [*stack, called], library, calls, problems)
+    return direct
+
+
+@functools.lru_cache(maxsize=128)
+def _own_problems(file_name: str, bpmn: bytes) -> tuple[str | None, tuple[Problem, ...]]:
+    """One file on its own: its process id (None when unusable) and its problems."""
     problems: list[Problem] = []
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
         process_ids = parser.get_process_ids()
     except ValidationException as exc:
-        raise InvalidDiagram([Problem(file_name, getattr(exc, "id", None), "bpmn_schema", str(exc))]) from exc
+        return None, (Problem(file_name, getattr(exc, "id", None), "bpmn_schema", str(exc)),)
     except etree.XMLSyntaxError as exc:
-        raise InvalidDiagram([Problem(file_name, None, "xml_syntax", str(exc))]) from exc
-    executable = [p for p in process_ids]
-    if len(executable) != 1:
-        raise InvalidDiagram([Problem(file_name, None, "one_process", f"expected one process, found {executable}")])
-    process_id = executable[0]
+        return None, (Problem(file_name, None, "xml_syntax", str(exc)),)
+    if len(process_ids) != 1:
+        return None, (Problem(file_name, None, "one_process", f"expected one process, found {process_ids}"),)
+    process_id = process_ids[0]
     try:
         parser.get_spec(process_id)
     except ValidationException as exc:
         problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
     problems.extend(_project_rules(file_name, etree.fromstring(bpmn)))
-    if problems:
-        raise InvalidDiagram(problems)
-    return process_id
+    return process_id, tuple(problems)
 
 
 def _project_rules(file_name: str, root: Any) -> list[Problem]:
@@ -209,24 +369,40 @@ def _script_rules(file_name: str, root: Any) -> list[Problem]:
     return problems
 
 
-def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes) -> tuple[Definition, bool]:
-    """Store a validated diagram version; returns it and whether it is new."""
-    process_id = check(file_name, bpmn)
-    digest = content_hash(bpmn)
+def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes,
+           library: Library | None = None) -> tuple[Definition, bool]:
+    """Store a validated diagram version, with the versions of the processes it calls; returns it
+    and whether it is new. Called processes are looked up in ``library`` (by default the diagrams
+    in ``bpmn_dir()``, then the deployed versions)."""
+    library = lookup(folder=bpmn_dir(), uow=uow) if library is None else library
+    result = checked(file_name, bpmn, library)
+    called: dict[str, Definition] = {}
+    for process_id in result.direct:
+        called_file, called_bpmn = result.calls[process_id]
+        version, _ = deploy(uow, called_file, called_bpmn, library)
+        called[version.id] = version
+        for inner in called_versions(uow, version):
+            called[inner.id] = inner
+    bundle = sorted(called.values(), key=lambda d: (d.process_id, d.id))
+    digest = bundle_hash(bpmn, bundle)
     existing = uow.session.get(Definition, digest)
     if existing is not None:
         return existing, False
-    definition = Definition(id=digest, process_id=process_id, file_name=file_name, bpmn=bpmn.decode("utf-8"))
+    definition = Definition(id=digest, process_id=result.process_id, file_name=file_name,
+                            bpmn=bpmn.decode("utf-8"), calls=[d.id for d in bundle] or None)
     uow.session.add(definition)
     uow.session.flush()
     return definition, True
 
 
 def deploy_directory(uow: UnitOfWork, directory: Path | None = None) -> list[tuple[Definition, bool]]:
-    paths = sorted((directory or bpmn_dir()).glob("*.bpmn"))
+    """Deploy every diagram of the folder; a call activity takes its process from the folder first."""
+    folder = directory or bpmn_dir()
+    paths = sorted(folder.glob("*.bpmn"))
     if not paths:
-        raise FileNotFoundError(f"no .bpmn files in {directory or bpmn_dir()}")
-    return [deploy(uow, path.name, path.read_bytes()) for path in paths]
+        raise FileNotFoundError(f"no .bpmn files in {folder}")
+    library = lookup(folder=folder, uow=uow)
+    return [deploy(uow, path.name, path.read_bytes(), library) for path in paths]
 
 
 def latest(uow: UnitOfWork, process_id: str) -> Definition:
@@ -237,9 +413,30 @@ def latest(uow: UnitOfWork, process_id: str) -> Definition:
     return found
 
 
+def called_versions(uow: UnitOfWork, definition: Definition) -> list[Definition]:
+    """The versions of the processes a version calls (directly or not), as deployed with it."""
+    found = []
+    for version_id in definition.calls or []:
+        version = uow.session.get(Definition, version_id)
+        if version is None:
+            raise LookupError(f"version {definition.id[:12]} calls version {version_id[:12]}, which is not stored")
+        found.append(version)
+    return found
+
+
 @functools.lru_cache(maxsize=64)
-def specs(definition_id: str, bpmn: str, process_id: str) -> tuple[Any, dict[str, Any]]:
-    """Parsed process spec and subprocess specs (parsing is pure; cache by version)."""
+def specs(definition_id: str, bpmn: str, process_id: str,
+          called: tuple[tuple[str, str], ...] = ()) -> tuple[Any, dict[str, Any]]:
+    """Parsed process spec and subprocess specs, the called processes' among them (``called``:
+    their file names and contents). Parsing is pure; cache by version."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
     parser.add_bpmn_io(io.BytesIO(bpmn.encode("utf-8")), definition_id)
+    for file_name, text in called:
+        parser.add_bpmn_io(io.BytesIO(text.encode("utf-8")), file_name)
     return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+
+
+def specs_of(uow: UnitOfWork, definition: Definition) -> tuple[Any, dict[str, Any]]:
+    """The specs of a deployed version, with the versions of the processes it calls."""
+    called = tuple((d.file_name, d.bpmn) for d in called_versions(uow, definition))
+    return specs(definition.id, definition.bpmn, definition.process_id, called)

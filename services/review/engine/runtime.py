@@ -59,14 +59,16 @@ class ScriptEngine(PythonScriptEngine):
         return json.dumps(operation(self.uow, self.declaration_id, **params))
 
 
-def _workflow(definition: Definition) -> BpmnWorkflow:
-    spec, subprocess_specs = definitions.specs(definition.id, definition.bpmn, definition.process_id)
+def _workflow(uow: UnitOfWork, definition: Definition) -> BpmnWorkflow:
+    # The called processes' specs come from the versions deployed with this one; once started, the
+    # instance's saved state carries every spec it runs (subprocess specs included), so it stays on them.
+    spec, subprocess_specs = definitions.specs_of(uow, definition)
     return BpmnWorkflow(spec, subprocess_specs)
 
 
 def start(uow: UnitOfWork, definition: Definition, declaration_id: str, applicant: str,
           data: dict[str, Any]) -> Instance:
-    workflow = _workflow(definition)
+    workflow = _workflow(uow, definition)
     workflow.script_engine = ScriptEngine(uow, declaration_id)
     # Scripts do not see workflow.data; the start task's data is what they read (pitfall 5).
     workflow.task_tree.data.update(data)

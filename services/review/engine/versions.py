@@ -1,9 +1,12 @@
 """Diagram versions: list them, compare two by element id, and migrate an instance.
 
-A running instance stays on the version it started with. Migration is explicit
-and refused, with the reason, when the target version lacks an element that the
+A running instance stays on the version it started with (its saved state holds
+the specs it runs, the called processes' included). Migration is explicit and
+refused, with the reason, when the target version lacks an element that the
 instance has a running task on (the task would be lost) or that its history
-refers to (the saved state would not load).
+refers to (the saved state would not load) — in the calling diagram or inside a
+called process. A version that calls other processes is compared with another
+one process by process: the diff names the process of each changed element.
 """
 from __future__ import annotations
 
@@ -28,12 +31,14 @@ def listing(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Every deployed version, numbered per process in deploy order, with its instances."""
     counts = dict(uow.session.execute(select(Instance.definition_id, func.count())
                                       .where(Instance.status == "running").group_by(Instance.definition_id)).all())
-    out, seen = [], {}
+    out, seen, labels = [], {}, {}
     for d in uow.session.scalars(select(Definition).order_by(Definition.deployed_at, Definition.id)):
         seen[d.process_id] = seen.get(d.process_id, 0) + 1
+        labels[d.id] = f"{d.process_id}@{seen[d.process_id]}"
         out.append({"id": d.id, "process_id": d.process_id, "number": seen[d.process_id],
-                    "label": f"{d.process_id}@{seen[d.process_id]}", "file_name": d.file_name,
-                    "deployed_at": d.deployed_at.isoformat(), "running_instances": counts.get(d.id, 0)})
+                    "label": labels[d.id], "file_name": d.file_name,
+                    "deployed_at": d.deployed_at.isoformat(), "running_instances": counts.get(d.id, 0),
+                    "calls": [labels.get(called, called[:12]) for called in d.calls or []]})
     return out
 
 
@@ -97,58 +102,90 @@ class Diff:
         return {"added": self.added, "removed": self.removed, "changed": self.changed}
 
 
-def diff(old_bpmn: str, new_bpmn: str) -> Diff:
-    old, new = _elements(old_bpmn), _elements(new_bpmn)
-    result = Diff()
+def diff(old_bpmn: str | None, new_bpmn: str | None, process: str | None = None,
+         result: Diff | None = None) -> Diff:
+    """What changed between two diagrams, by element id (None: the diagram is absent on that
+    side). ``process`` is noted on every item (the called process it belongs to)."""
+    old = _elements(old_bpmn) if old_bpmn else {}
+    new = _elements(new_bpmn) if new_bpmn else {}
+    result = result if result is not None else Diff()
+    where = {"process": process} if process else {}
     for element_id in sorted(new.keys() - old.keys()):
-        result.added.append({"id": element_id, "type": new[element_id]["type"], "name": new[element_id]["name"]})
+        result.added.append({"id": element_id, "type": new[element_id]["type"], "name": new[element_id]["name"],
+                             **where})
     for element_id in sorted(old.keys() - new.keys()):
-        result.removed.append({"id": element_id, "type": old[element_id]["type"], "name": old[element_id]["name"]})
+        result.removed.append({"id": element_id, "type": old[element_id]["type"], "name": old[element_id]["name"],
+                               **where})
     for element_id in sorted(old.keys() & new.keys()):
         before, after = old[element_id], new[element_id]
         aspects = [aspect for aspect in ("type", "name", "attributes", "content") if before[aspect] != after[aspect]]
         if aspects:
             result.changed.append({"id": element_id, "type": after["type"], "name": after["name"],
-                                   "what": aspects,
+                                   "what": aspects, **where,
                                    **({"from_type": before["type"]} if "type" in aspects else {}),
                                    **({"from_name": before["name"]} if "name" in aspects else {})})
     return result
 
 
+def diff_versions(uow: UnitOfWork, old: Definition, new: Definition) -> Diff:
+    """Two deployed versions compared: the diagram itself, then each process it calls (on either
+    side), its elements marked with ``process``."""
+    result = diff(old.bpmn, new.bpmn)
+    old_called = {d.process_id: d for d in definitions.called_versions(uow, old)}
+    new_called = {d.process_id: d for d in definitions.called_versions(uow, new)}
+    for process_id in sorted(old_called.keys() | new_called.keys()):
+        before, after = old_called.get(process_id), new_called.get(process_id)
+        if before is not None and after is not None and before.id == after.id:
+            continue
+        diff(before.bpmn if before else None, after.bpmn if after else None, process_id, result)
+    return result
+
+
 # -- migrate ---------------------------------------------------------------------
 
-def _spec_dicts(target: Definition) -> tuple[dict[str, Any], dict[str, Any]]:
+def _spec_dicts(uow: UnitOfWork, target: Definition) -> tuple[dict[str, Any], dict[str, Any]]:
     from services.review.engine.runtime import SERIALIZER
 
-    spec, subprocess_specs = definitions.specs(target.id, target.bpmn, target.process_id)
+    spec, subprocess_specs = definitions.specs_of(uow, target)
     fresh = SERIALIZER.to_dict(BpmnWorkflow(spec, subprocess_specs))
     return fresh["spec"], fresh["subprocess_specs"]
 
 
-def _task_spec_names(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> dict[str, str]:
-    names = {name: ts.get("typename", "") for name, ts in spec["task_specs"].items()}
-    for sub in subprocess_specs.values():
-        names.update({name: ts.get("typename", "") for name, ts in sub["task_specs"].items()})
+def _task_spec_names(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Per spec (the process, each embedded subprocess and each called process): element -> type."""
+    names = {spec["name"]: {name: ts.get("typename", "") for name, ts in spec["task_specs"].items()}}
+    for sub_name, sub in subprocess_specs.items():
+        names[sub_name] = {name: ts.get("typename", "") for name, ts in sub["task_specs"].items()}
     return names
 
 
-def refusals(state: dict[str, Any], target_names: dict[str, str], old_names: dict[str, str]) -> list[str]:
-    """Why the saved state cannot move to the target spec (empty when it can)."""
+def refusals(state: dict[str, Any], target_names: dict[str, dict[str, str]],
+             old_names: dict[str, dict[str, str]]) -> list[str]:
+    """Why the saved state cannot move to the target specs (empty when it can)."""
     reasons = []
     running_mask = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-    all_tasks = list(state["tasks"].values())
+    top = state["spec"]["name"]
+    groups = [(top, state["tasks"].values())]
     for sub in state.get("subprocesses", {}).values():
-        all_tasks.extend(sub["tasks"].values())
-    for task in all_tasks:
-        name = task["task_spec"]
-        running = bool(task["state"] & running_mask)
-        if name not in target_names:
-            reasons.append(f"running task on element {name!r} would be lost: the target version has no such element"
-                           if running else
-                           f"the instance's history passed element {name!r}, which the target version lacks")
-        elif running and old_names.get(name) and target_names[name] != old_names[name]:
-            reasons.append(f"running task on element {name!r} would change from {old_names[name]} to "
-                           f"{target_names[name]}")
+        groups.append((sub["spec"], sub["tasks"].values()))
+    for spec_name, tasks in groups:
+        target, old = target_names.get(spec_name), old_names.get(spec_name, {})
+        inside = "" if spec_name == top else f" in {spec_name!r}"
+        for task in tasks:
+            name = task["task_spec"]
+            running = bool(task["state"] & running_mask)
+            if target is None:
+                reasons.append(f"running tasks{inside} would be lost: the target version has no process {spec_name!r}"
+                               if running else
+                               f"the instance's history passed {spec_name!r}, which the target version lacks")
+            elif name not in target:
+                reasons.append(f"running task on element {name!r}{inside} would be lost: the target version has "
+                               f"no such element" if running else
+                               f"the instance's history passed element {name!r}{inside}, which the target "
+                               f"version lacks")
+            elif running and old.get(name) and target[name] != old[name]:
+                reasons.append(f"running task on element {name!r}{inside} would change from {old[name]} to "
+                               f"{target[name]}")
     return sorted(set(reasons))
 
 
@@ -172,7 +209,7 @@ def migrate(uow: UnitOfWork, instance_ref: str, version_ref: str, operator: str)
         if instance.status != "running":
             raise Conflict.on("instance", "running", f"the instance is {instance.status}")
         state = json.loads(instance.state)
-        new_spec, new_subs = _spec_dicts(target)
+        new_spec, new_subs = _spec_dicts(uow, target)
         old_names = _task_spec_names(state["spec"], state["subprocess_specs"])
         reasons = refusals(state, _task_spec_names(new_spec, new_subs), old_names)
         if reasons:
