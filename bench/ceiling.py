@@ -55,8 +55,8 @@ def demo_start_data() -> dict[str, Any]:
             "title_office_code": users["title_office"]["org"], "unit_name": "unit", "settings": {}}
 
 
-def from_system(review_url: str) -> tuple[str, str, dict[str, Any]] | None:
-    """(bpmn, process id, start data) of a social-review instance the system ran, if any."""
+def from_system(review_url: str) -> tuple[str, str, dict[str, Any], tuple[tuple[str, str], ...]] | None:
+    """(bpmn, process id, start data, called processes) of a social-review instance the system ran, if any."""
     from sqlalchemy import create_engine, select
 
     from services.review.engine import runtime
@@ -65,17 +65,19 @@ def from_system(review_url: str) -> tuple[str, str, dict[str, Any]] | None:
     engine = create_engine(review_url)
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(Instance.state, Definition.bpmn, Definition.process_id)
+            row = conn.execute(select(Instance.state, Definition.bpmn, Definition.process_id, Definition.calls)
                                .join(Definition, Definition.id == Instance.definition_id)
                                .where(Instance.process_id == "social_review", Instance.status == "completed",
                                       Instance.state != "")
                                .order_by(Instance.created_at.desc()).limit(1)).first()
+            called = tuple(conn.execute(select(Definition.file_name, Definition.bpmn)
+                                        .where(Definition.id.in_(row.calls or []))).all()) if row else ()
     finally:
         engine.dispose()
     if row is None:
         return None
     data = dict(runtime.SERIALIZER.deserialize_json(row.state).task_tree.data)
-    return row.bpmn, row.process_id, data
+    return row.bpmn, row.process_id, data, tuple((name, text) for name, text in called)
 
 
 class MemoryScriptEngine:
@@ -99,15 +101,15 @@ class MemoryScriptEngine:
         return Engine()
 
 
-def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int,
-               persist: bool = False) -> dict[str, Any]:
+def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int, persist: bool = False,
+               called: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Run ``runs`` social-review lifecycles; lifecycles and steps per second."""
     from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
 
     from services.review.engine import definitions, runtime
 
-    spec, subs = definitions.specs(f"ceiling-{process_id}", bpmn, process_id)
+    spec, subs = definitions.specs(f"ceiling-{process_id}", bpmn, process_id, called)
     script_engine = MemoryScriptEngine()
     steps = 0
     started = time.perf_counter()
@@ -150,11 +152,16 @@ def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int,
 def measure(review_url: str | None, runs: int) -> dict[str, Any]:
     found = from_system(review_url) if review_url else None
     if found is None:
+        from services.review.engine import definitions
+
         bpmn, process_id, start, source = (ROOT / "bpmn" / "social_review.bpmn").read_text("utf-8"), \
             "social_review", demo_start_data(), "demo data"
+        # The processes it calls (return_and_resubmit.bpmn), from the same folder.
+        calls = definitions.checked("social_review.bpmn", bpmn.encode("utf-8")).calls
+        called = tuple((name, content.decode("utf-8")) for name, content in calls.values())
     else:
-        (bpmn, process_id, start), source = found, "a lifecycle the system ran"
-    lifecycles(bpmn, process_id, start, 1)  # warm-up: parsing, imports
+        (bpmn, process_id, start, called), source = found, "a lifecycle the system ran"
+    lifecycles(bpmn, process_id, start, 1, called=called)  # warm-up: parsing, imports
     return {"diagram": f"{process_id} (as deployed)", "start_data": source,
-            "raw": lifecycles(bpmn, process_id, start, runs),
-            "serialised": lifecycles(bpmn, process_id, start, max(1, runs // 4), persist=True)}
+            "raw": lifecycles(bpmn, process_id, start, runs, called=called),
+            "serialised": lifecycles(bpmn, process_id, start, max(1, runs // 4), persist=True, called=called)}
