@@ -270,3 +270,27 @@ def test_a_held_message_that_fails_on_resume_becomes_an_incident_and_the_rest_st
     ok(client.post(f"/api/v1/incidents/{incident['id']}/retry", headers=auth("title_office")))
     assert outcome_of(db, declaration_id) == ("completed", "certified") and held_rows(db, declaration_id) == []
     assert audit_entries(client, auth, declaration_id)[-1]["decision"] == "delivered_after_retry"
+
+
+def test_the_scheduler_delivers_messages_left_held_for_a_running_instance_in_arrival_order(dbs, clients, auth):
+    """Say a crash left a held message behind a resume: later ones queue behind it, the tick delivers both."""
+    from services.review import scheduler
+    from services.review.models import HeldMessage
+
+    db, client = dbs["review"], clients["review"]
+    declaration_id = start_on(db, deploy(db, TWO_MESSAGES.replace("CHECK", "checked = 1").encode(),
+                                         "held_test.bpmn"))
+    first, certificate = resubmission(submitted(declaration_id)), issued(declaration_id)
+    with db.uow() as uow:
+        uow.session.add(HeldMessage(instance_id=instance(db, declaration_id).id, declaration_id=declaration_id,
+                                    message_id=first.id, type=first.type, data=first.data, reason="suspended"))
+        uow.commit()
+    assert consume(db, certificate) == "done"
+    assert [(h.message_id, h.reason) for h in held_rows(db, declaration_id)] == [
+        (first.id, "suspended"), (certificate.id, "queued")]
+    assert scheduler.release_held(db) == 2
+    assert outcome_of(db, declaration_id) == ("completed", "certified") and held_rows(db, declaration_id) == []
+    entries = audit_entries(client, auth, declaration_id)
+    assert [(e["actor"], e["decision"]) for e in entries[-2:]] == [
+        (first.id, "delivered_after_recovery"), (certificate.id, "delivered_after_recovery")]
+    assert scheduler.release_held(db) == 0
