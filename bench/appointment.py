@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from scenario.client import Client, Fatal, wait_for
-from scenario.declaration_steps import _submitted, wait_until_completed
+from scenario.declaration_steps import _submitted, ensure_yearly_record, wait_until_completed
 from scenario.profile_steps import DEMO_PDF, _upload, ensure_profile
 from scenario.social_review import DEPARTMENTS, complete
 
@@ -36,6 +36,7 @@ def ensure_assistant_title(client: Client) -> None:
 
 
 def submit_appointment(client: Client) -> str:
+    ensure_yearly_record(client, quiet)  # annual assessments and continuing education, as make scenario does
     declaration_id = client.call("applicant", "POST", "declaration", "/api/v1/declarations", expect=(202,),
                                  json=CHOICE)["id"]
 
