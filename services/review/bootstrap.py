@@ -38,7 +38,8 @@ def handlers() -> dict:
 
 
 def deploy(db: Database) -> list[tuple[str, str, bool]]:
-    """Deploy every diagram in bpmn/ (idempotent: a version is its content hash)."""
+    """Deploy every diagram in bpmn/ (idempotent: a version is its content hash). A mode that calls
+    another process (return_and_resubmit.bpmn) is deployed with the version of it in the folder."""
     with db.uow() as uow:
         deployed = definitions.deploy_directory(uow)
         uow.commit()

@@ -68,13 +68,13 @@ def test_an_instance_on_version_one_completes_on_it_after_version_two_is_deploye
 # -- the called return-and-resubmit process ---------------------------------------------------
 
 def called_version_two() -> bytes:
-    """return_and_resubmit.bpmn changed: a renamed wait and a script that leaves a mark."""
+    """return_and_resubmit.bpmn changed: a renamed wait and a script that leaves a reason behind."""
     from services.review.engine import definitions
 
     bpmn = (definitions.bpmn_dir() / "return_and_resubmit.bpmn").read_text("utf-8")
     for old, new in (('name="Applicant amends or withdraws (等待修改或撤回)"',
                       'name="Applicant amends, 2027 rules (等待修改)"'),
-                     ('revision_outcome = "resubmitted"', 'revision_outcome = "resubmitted"\nrules = "2027"')):
+                     ("reason = None", 'reason = "amended under the 2027 rules"')):
         assert bpmn.count(old) == 1, old
         bpmn = bpmn.replace(old, new)
     return bpmn.encode("utf-8")
@@ -111,7 +111,7 @@ def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_
     resubmit(review, older)
     assert instance_of(review, declaration_id).definition_id == v1
     back = process_data(review, declaration_id, "unit_check")
-    assert back["revision_outcome"] == "resubmitted" and "rules" not in back  # version 1's called process ran
+    assert (back["revision_outcome"], back["reason"]) == ("resubmitted", None)  # version 1's called process ran
     through_unit(client, auth, declaration_id)
     through_departments(client, auth, declaration_id)
     finish_social(client, auth, review, older)
@@ -120,7 +120,7 @@ def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_
     # The newer declaration runs version 2's called process.
     act(client, auth, "unit", newer["declaration_id"], "unit_check", "return", "请补充")
     resubmit(review, newer)
-    assert process_data(review, newer["declaration_id"], "unit_check")["rules"] == "2027"
+    assert process_data(review, newer["declaration_id"], "unit_check")["reason"] == "amended under the 2027 rules"
 
 
 def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_completes(review, clients, auth):

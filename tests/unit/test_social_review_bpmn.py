@@ -15,7 +15,8 @@ BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "di": "http://www.omg.org/spec/DD/20100524/DI"}
-NODE_SKIP = ("laneSet", "sequenceFlow", "extensionElements", "dataObject", "incoming", "outgoing", "documentation")
+NODE_SKIP = ("laneSet", "sequenceFlow", "extensionElements", "dataObject", "incoming", "outgoing", "documentation",
+             "ioSpecification")
 MODES = {
     "social_review.bpmn": ["applicant", "unit", "department", "committee", "expert", "title_office"],
     "independent_review.bpmn": ["applicant", "unit", "department", "committee", "expert", "title_office"],
@@ -76,6 +77,12 @@ def test_the_called_process_holds_the_loop_and_sets_its_outcome_on_every_path():
                         "record_past_deadline": 'revision_outcome = "not_accepted"'}
     assert sorted(e.get("id") for e in root.iterfind(".//bpmn:endEvent", NS)) == [
         "not_accepted", "resubmission_taken", "withdrawn"]
+    # Its interface: what it takes from the caller and what goes back (the outcome among it).
+    io = root.find("bpmn:process/bpmn:ioSpecification", NS)
+    inputs = [r.text for r in io.iterfind("bpmn:inputSet/bpmn:dataInputRefs", NS)]
+    outputs = [r.text for r in io.iterfind("bpmn:outputSet/bpmn:dataOutputRefs", NS)]
+    assert {"modification_deadline", "declaration_id", "reason", "decided_stage"} <= set(inputs)
+    assert {"revision_outcome", "decision", "reason", "specialty", "modification_deadline"} <= set(outputs)
 
 
 @pytest.mark.parametrize("file_name", sorted(DIAGRAMS))
