@@ -215,8 +215,8 @@ def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Libra
         found = library.get(called)
         if found is None:
             problems.append(Problem(file_name, element, "known_called_process",
-                                    f"calls process {called!r}, which no diagram given with it, in its folder "
-                                    f"or deployed defines"))
+                                    f"calls process {called!r}, which no diagram defines (looked among the files "
+                                    f"given with it, in its folder and, when deploying, the deployed versions)"))
             continue
         called_file, called_bpmn = found
         called_id, called_problems = _own_problems(called_file, called_bpmn)
