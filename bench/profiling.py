@@ -3,20 +3,24 @@
 A second review HTTP front is started in this process (the same ``create_app()`` gunicorn serves, on
 the system's database and broker, one request at a time) and the bench's clients are pointed at it
 (``REVIEW_URL``) for a few lifecycles; pyinstrument samples every request it serves (wall-clock,
-1 ms). Reported: the cost centres below ranked (the first three are "where the time goes"), wall time
+1 ms), and SQL statements are counted per request. Reported: the endpoints with their time and SQL
+statements per request, the cost centres below ranked (the first three are "where the time goes"), wall time
 by package (self time of the frames in each library or project module; C built-ins count for their
 caller's package) and the project's own functions by inclusive time.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Frames that only wrap a request: reported by package, never as "where the time goes".
 WRAPPERS = ("bench/profiling.py",)
 # Cost centres: a frame of this function (in a file ending so) and everything below it; the outermost
@@ -40,17 +44,34 @@ class ProfiledReview:
 
         from services.review.bootstrap import create_app
 
+        from sqlalchemy import event
+
+        from services.review.bootstrap import database
+
         self.profiler = Profiler(interval=0.001)
         self.requests = 0
-        app = create_app()
+        self.statements = 0
+        # Per endpoint (method and path with ids as {id}): [requests, seconds, SQL statements].
+        self.endpoints: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+        db = database()
+        app = create_app(db)
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def count(*_: Any) -> None:
+            self.statements += 1
 
         def profiled(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            before, started = self.statements, time.perf_counter()
             self.profiler.start()  # pyinstrument combines the sessions of successive start/stop
             try:
                 return list(app(environ, start_response))
             finally:
                 self.profiler.stop()
                 self.requests += 1
+                row = self.endpoints[f"{environ['REQUEST_METHOD']} {ID.sub('{id}', environ['PATH_INFO'])}"]
+                row[0] += 1
+                row[1] += time.perf_counter() - started
+                row[2] += self.statements - before
 
         self.server = make_server("127.0.0.1", port, profiled, threaded=False)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -88,6 +109,12 @@ def _package(path: str | None) -> str:
     if "/lib/python3" in path:
         return "stdlib " + path.split("/lib/python3", 1)[1].split("/", 2)[1].removesuffix(".py")
     return "(other) " + "/".join(path.split("/")[-2:])
+
+
+def endpoints(server: ProfiledReview) -> list[dict[str, Any]]:
+    """Requests, mean time (profiled, one at a time) and SQL statements per request, by endpoint."""
+    return [{"endpoint": name, "requests": int(n), "mean_ms": seconds / n * 1000, "statements": statements / n}
+            for name, (n, seconds, statements) in sorted(server.endpoints.items(), key=lambda kv: -kv[1][1])]
 
 
 def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:

@@ -150,6 +150,12 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{profile['requests']} requests to a profiled review HTTP front during {profile['lifecycles']} "
                   f"social-review lifecycles by {profile['clients']} clients; {profile['seconds']:.1f} s of "
                   f"wall time sampled inside requests. Full tree: `{profile['text']}`.", "",
+                  "Endpoints, slowest in total first (mean time as profiled, one request at a time; SQL "
+                  "statements counted on the review database):", "",
+                  "| endpoint | requests | mean (ms) | SQL statements per request |", "|---|---:|---:|---:|"]
+        for row in profile.get("endpoints", [])[:12]:
+            lines.append(f"| `{row['endpoint']}` | {row['requests']} | {row['mean_ms']:.1f} | {row['statements']:.1f} |")
+        lines += ["",
                   "Cost centres (a centre takes everything below its function; the outermost centre on a "
                   "stack wins; what none covers is split into SQL and the rest). **The three most expensive: "
                   + "; ".join([f"{c['centre']} ({c['share']:.0%})" for c in profile["centres"]

@@ -369,6 +369,7 @@ def part_profile(lifecycles: int, applicants: Applicants, out: Path) -> dict[str
     with profiling.ProfiledReview(free_port()) as server:
         level = run_level(2, lifecycles, applicants)
     summary = profiling.summarise(server.profiler, server.requests)
+    summary["endpoints"] = profiling.endpoints(server)
     (out / "profile-review.txt").write_text(profiling.text_report(server.profiler), "utf-8")
     summary.update(lifecycles=level["lifecycles"], failures=level["failures"], clients=2,
                    text=str((out / "profile-review.txt").relative_to(ROOT)) if out.is_relative_to(ROOT)
