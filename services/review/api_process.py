@@ -71,6 +71,14 @@ class HeldOut(Schema):
     arrived_at = fields.DateTime()
 
 
+class CalledView(Schema):
+    definition_id = fields.String()
+    process_id = fields.String()
+    bpmn = fields.String(metadata={"description": "the BPMN XML of the called process's version"})
+    active = fields.List(fields.String(), metadata={"description": "its elements with a running task"})
+    completed = fields.List(fields.String(), metadata={"description": "its elements already passed"})
+
+
 class ProcessView(Schema):
     instance_id = fields.String()
     declaration_id = fields.String()
@@ -85,6 +93,9 @@ class ProcessView(Schema):
     bpmn = fields.String(metadata={"description": "the BPMN XML of the version the instance runs on"})
     active = fields.List(fields.String(), metadata={"description": "ids of elements with a running task"})
     completed = fields.List(fields.String(), metadata={"description": "ids of elements already passed"})
+    called = fields.List(fields.Nested(CalledView), metadata={
+        "description": "the processes the version calls (call activities), each with its own XML and element "
+                       "ids, so a viewer can open the called diagram beside the mode's"})
     history = fields.List(fields.Nested(HistoryEntry))
 
 
@@ -102,6 +113,7 @@ class VersionOut(Schema):
     file_name = fields.String()
     deployed_at = fields.String()
     running_instances = fields.Integer()
+    calls = fields.List(fields.String(), metadata={"description": "the versions of the processes it calls"})
 
 
 class DiffQuery(Schema):
@@ -154,6 +166,15 @@ def _history(entries, full: bool) -> list[dict]:
              "changes": e.changes if full else {}, "hash": e.hash, "prev_hash": e.prev_hash} for e in entries]
 
 
+def _element_ids(tasks) -> dict[str, set[str]]:
+    """Element ids by the process whose diagram draws them (the mode's own, or a called process's)."""
+    out: dict[str, set[str]] = {}
+    for task in tasks:
+        if task.task_spec.bpmn_id:
+            out.setdefault(task.workflow.spec.name, set()).add(task.task_spec.bpmn_id)
+    return out
+
+
 @blp.route("/processes/<declaration_id>/view")
 class ProcessDiagram(MethodView):
     @blp.response(200, ProcessView)
@@ -165,16 +186,20 @@ class ProcessDiagram(MethodView):
             definition = uow.session.get(Definition, instance.definition_id)
             workflow = runtime.SERIALIZER.deserialize_json(instance.state)
             running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-            active = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=running) if t.task_spec.bpmn_id})
-            completed = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                                if t.task_spec.bpmn_id})
+            active, completed = _element_ids(workflow.get_tasks(state=running)), \
+                _element_ids(workflow.get_tasks(state=TaskState.COMPLETED))
+            called = [uow.session.get(Definition, called_id) for called_id in definition.calls or []]
             full = principal.role in ("title_office", "designer")
             waiting = held.pending(uow, instance.id)
             return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
                     "suspended": instance.suspended, "has_incident": instance.has_incident,
                     "held_messages": len(waiting), "held": waiting,
                     "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
-                    "active": active, "completed": completed,
+                    "active": sorted(set().union(*active.values())),
+                    "completed": sorted(set().union(*completed.values())),
+                    "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
+                                "active": sorted(active.get(c.process_id, ())),
+                                "completed": sorted(completed.get(c.process_id, ()))} for c in called if c],
                     "history": _history(audit.entries(uow, instance.id), full)}
 
 

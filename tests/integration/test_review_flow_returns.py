@@ -275,6 +275,11 @@ def test_a_return_runs_the_called_process_and_its_outcome_comes_back_to_the_mode
     view = view_of(client, auth, declaration_id)
     assert {"return_for_revision", "await_applicant"} <= set(view["active"])  # the call, and where it waits
     assert {"returned", "check_modification_deadline", "return_to_applicant"} <= set(view["completed"])
+    # The called diagram comes with the view, its element ids apart from the mode's, for a second viewer.
+    [called] = view["called"]
+    assert called["process_id"] == "return_and_resubmit" and 'id="await_applicant"' in called["bpmn"]
+    assert called["active"] == ["await_applicant"] and "return_to_applicant" in called["completed"]
+    assert 'id="await_applicant"' not in view["bpmn"] and "returned" not in called["completed"]
     assert called_runs(review, declaration_id) == [("return_and_resubmit", False)]
 
     resubmit(review, {**data, "specialty": "software engineering"})

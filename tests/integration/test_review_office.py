@@ -331,6 +331,7 @@ def test_versions_and_their_diff_over_http(review, clients, auth):
                                                   "return_and_resubmit@1", "social_review@1"]
     social = next(v for v in listed if v["process_id"] == "social_review")
     assert (social["number"], social["file_name"], social["running_instances"]) == (1, "social_review.bpmn", 1)
+    assert social["calls"] == ["return_and_resubmit@1"]
 
     bpmn = (definitions.bpmn_dir() / "social_review.bpmn").read_text("utf-8")
     renamed = bpmn.replace('name="Unit check (单位审核)"', 'name="Unit review (单位审查)"', 1)
