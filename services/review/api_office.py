@@ -36,12 +36,17 @@ class IncidentOut(Schema):
 
 
 class IncidentQuery(PageQuery):
-    status = fields.String(load_default="open", validate=validate.OneOf(("open", "resolved", "all")))
+    status = fields.String(load_default="open", validate=validate.OneOf(("open", "resolved", "dismissed", "all")))
     declaration_id = fields.String()
 
 
 class IncidentPage(Page):
     items = fields.List(fields.Nested(IncidentOut))
+
+
+class Dismissal(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "why the step is not re-run (处理说明): kept in the instance's audit log"})
 
 
 class Suspension(Schema):
@@ -135,6 +140,21 @@ class IncidentRetry(MethodView):
             incident = incidents.retry(uow, incident_id, current_principal().subject)
             # Messages held while the incident was open follow, in arrival order, if nothing else holds them.
             service.release_held(uow, incident.declaration_id, "retry")
+            uow.commit()
+            return incident
+
+
+@blp.route("/incidents/<int:incident_id>/dismiss")
+class IncidentDismiss(MethodView):
+    @blp.arguments(Dismissal)
+    @blp.response(200, IncidentOut)
+    @require_roles(*OPERATORS)
+    def post(self, data, incident_id: int):
+        """Close an incident without re-running its step (it can never succeed, or was put right by hand);
+        the reason goes to the audit log and messages held behind it are delivered."""
+        with database().uow() as uow:
+            incident = incidents.dismiss(uow, incident_id, current_principal().subject, data["reason"])
+            service.release_held(uow, incident.declaration_id, "dismissal")
             uow.commit()
             return incident
 

@@ -294,3 +294,41 @@ def test_the_scheduler_delivers_messages_left_held_for_a_running_instance_in_arr
     assert [(e["actor"], e["decision"]) for e in entries[-2:]] == [
         (first.id, "delivered_after_recovery"), (certificate.id, "delivered_after_recovery")]
     assert scheduler.release_held(db) == 0
+
+
+def test_an_incident_that_can_never_succeed_is_dismissed_with_a_reason_and_what_it_held_is_released(
+        dbs, clients, auth):
+    db, client = dbs["review"], clients["review"]
+    # The check passes only for a resubmission whose specialty the office corrected to "fixed".
+    definition = deploy(db, TWO_MESSAGES.replace("CHECK", "checked = {'fixed': 1}[resubmission['specialty']]")
+                        .encode(), "held_test.bpmn")
+    declaration_id = start_on(db, definition)
+    assert consume(db, resubmission(submitted(declaration_id))) == "done"  # fails: an incident
+    early = issued(declaration_id)
+    assert consume(db, early) == "done" and len(held_rows(db, declaration_id)) == 1
+    [incident] = ok(client.get("/api/v1/incidents", headers=auth("title_office"),
+                               query_string={"declaration_id": declaration_id}))["items"]
+    url = f"/api/v1/incidents/{incident['id']}/dismiss"
+
+    refused = client.post(url, headers=auth("title_office"), json={})
+    assert refused.status_code == 422 and "reason" in str(refused.get_json())
+    assert client.post(url, headers=auth("unit"), json={"reason": "x"}).status_code == 403
+    dismissed = ok(client.post(url, headers=auth("title_office"), json={"reason": "申报人已重新提交更正后的材料"}))
+    assert (dismissed["status"], dismissed["resolved_by"]) == ("dismissed", "title_office")
+    assert client.post(url, headers=auth("title_office"), json={"reason": "again"}).status_code == 409
+    assert not instance(db, declaration_id).has_incident
+    assert ok(client.get("/api/v1/incidents", headers=auth("title_office"),
+                         query_string={"declaration_id": declaration_id, "status": "dismissed"}))["total"] == 1
+
+    # The failed step is not re-run: the process still waits for a resubmission, so the certificate
+    # held behind the incident is released as not delivered; both decisions are in the audit log.
+    assert held_rows(db, declaration_id) == []
+    entries = audit_entries(client, auth, declaration_id)
+    assert [(e["source"], e["decision"]) for e in entries[-2:]] == [("operator", "dismiss_incident"),
+                                                                    ("message", "not_delivered")]
+    assert entries[-2]["actor"] == "title_office" and entries[-2]["reason"] == "申报人已重新提交更正后的材料"
+
+    # It runs on from where it was saved: a corrected resubmission, then the certificate, end it.
+    assert consume(db, resubmission(submitted(declaration_id), specialty="fixed")) == "done"
+    assert consume(db, issued(declaration_id)) == "done"
+    assert outcome_of(db, declaration_id) == ("completed", "certified")

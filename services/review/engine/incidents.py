@@ -217,6 +217,26 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
     return incident
 
 
+def dismiss(uow: UnitOfWork, incident_id: int, operator: str, reason: str) -> Incident:
+    """Close an incident without re-running its step: the step can never succeed (the process no
+    longer waits for its message, say) or was put right by other means. The operator's decision and
+    reason go to the instance's audit log; the instance runs on from where it was last saved."""
+    from services.review.engine import audit
+
+    incident = get(uow, incident_id, lock=True)
+    if incident.status != "open":
+        raise Conflict.on("incident_id", "open", f"incident {incident_id} is already {incident.status}")
+    incident.status, incident.resolved_at, incident.resolved_by = "dismissed", utcnow(), operator
+    instance = uow.session.get(Instance, incident.instance_id, with_for_update=True) if incident.instance_id \
+        else None
+    if instance is not None:
+        audit.append(uow, instance, source="operator", actor=operator, element=incident.element,
+                     task_id=incident.task_id, decision="dismiss_incident", reason=reason,
+                     changes={"incident": incident.id, "step": incident.source, "error": incident.error})
+    _clear_flag(uow, incident)
+    return incident
+
+
 def _clear_flag(uow: UnitOfWork, incident: Incident) -> None:
     if not incident.instance_id:
         instance_id = uow.session.scalar(select(Instance.id).where(Instance.declaration_id == incident.declaration_id))
