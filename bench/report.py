@@ -173,6 +173,10 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| `{row['function']}` | {row['seconds']:.2f} | {row['share']:.0%} |")
     failures = [f for kind in ("social", "appointment") for level in report.get(kind, []) for f in level["failures"]]
     failures += report.get("openloop", {}).get("failures", []) + report.get("profile", {}).get("failures", [])
+    retries = sum(level.get("connection_retries", 0) for kind in ("social", "appointment")
+                  for level in report.get(kind, [])) + report.get("openloop", {}).get("connection_retries", 0)
+    lines += ["", f"Requests sent again because the server had just closed the kept-alive connection the client "
+                  f"reused (they never reached a service): {retries}."]
     if failures or report.get("errors"):
         lines += ["", "## Failures", ""] + [f"- {f}" for f in (report.get("errors", []) + failures)[:20]]
     return "\n".join(lines) + "\n"

@@ -195,7 +195,12 @@ class Recorder:
         self.samples: dict[str, list[float]] = {label: [] for label, *_ in MEASURED}
         self.steps = 0  # task completions, publicity starts, attendance, defence: what a reviewer does
         self.requests = 0
+        self.retries = 0  # requests sent again on a fresh connection (see make_client)
         self.lock = threading.Lock()
+
+    def retried(self) -> None:
+        with self.lock:
+            self.retries += 1
 
     def record(self, method: str, service: str, path: str, ms: float) -> None:
         with self.lock:
@@ -228,8 +233,19 @@ def make_client(recorder: Recorder):
             return self._timed(user, method, service, path, *args, **kwargs)
 
         def _timed(self, user: str, method: str, service: str, path: str, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            result = super().call(user, method, service, path, *args, **kwargs)
+            import requests
+
+            for attempt in (1, 2):
+                started = time.perf_counter()
+                try:
+                    result = super().call(user, method, service, path, *args, **kwargs)
+                    break
+                except requests.ConnectionError as exc:
+                    # A kept-alive connection the server closed (gunicorn's keep-alive is 2 s) just as
+                    # the client reused it: the request never reached the service, send it once more.
+                    if attempt == 2 or "Connection aborted" not in str(exc):
+                        raise
+                    recorder.retried()
             recorder.record(method, service, path, (time.perf_counter() - started) * 1000)
             return result
 
@@ -312,7 +328,7 @@ def run_level(clients: int, lifecycles: int, applicants: Applicants, kind: str =
         "lifecycle_seconds_median": statistics.median(done) if done else None,
         "human_steps": recorder.steps,
         "human_steps_per_second": recorder.steps / wall,
-        "requests_per_second": recorder.requests / wall,
+        "requests_per_second": recorder.requests / wall, "connection_retries": recorder.retries,
         "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
     }
 
@@ -355,6 +371,7 @@ def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, 
         "seconds": wall, "lifecycles": len(done), "failures": failures,
         "lifecycle_seconds_median": statistics.median(done) if done else None,
         "requests": recorder.requests, "requests_per_second": recorder.requests / wall,
+        "connection_retries": recorder.retries,
         "measured_requests_per_second": {label: len(v) / wall for label, v in recorder.samples.items()},
         "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
         "window": (since, until),
