@@ -16,7 +16,8 @@ then runs the parts in order (bench/README.md says what each figure means):
 - growth: declarations bulk-loaded by SQL to each size, then the task-queue listing and "my
   declarations" over HTTP, with the query plans at the largest size;
 - engine: the social-review lifecycle in SpiffWorkflow alone (the ceiling), the review API in one
-  process, instance load and save after 1, 10 and 50 return loops.
+  process, instance load and save after 1, 10 and 50 returns of the real social review (and of a
+  small loop diagram, for comparison).
 
 Writes results.md and results.json (to bench/, or --out), stops the system with Ctrl-C (SIGINT) as a
 user would, drops its databases and its RabbitMQ namespace and removes the scratch directory.
@@ -424,13 +425,21 @@ def part_growth(sizes: list[int], requests: int, applicants: Applicants) -> dict
 
 def part_engine(system: System, ceiling_runs: int, api_instances: int, loops: tuple[int, ...]) -> dict[str, Any]:
     from bench import ceiling
-    from bench.review_engine import load_after_loops, through_api
+    from bench.review_engine import load_after_loops, social_review_after_loops, submitted_in, through_api
     from shared import config
 
     result: dict[str, Any] = {"ceiling": ceiling.measure(config.database_url("review"), ceiling_runs)}
     url = system.scratch_database("engine")
     rate, count = through_api(url, system.work / "engine", api_instances)
     result["api_one_process"] = {"task_completions_per_second": rate, "tasks": count}
+    # The returns start from a lifecycle the system ran: its start data, and its submitted declaration
+    # (content included) as what the applicant resubmits.
+    found = ceiling.from_system(config.database_url("review"))
+    start = found[2] if found else None
+    resubmission = submitted_in(config.database_url("declaration"), start["declaration_id"] if start else None)
+    result["returns"] = social_review_after_loops(url, loops, start=start, resubmission=resubmission)
+    result["returns"]["data"] = ("start data and submitted declaration of a lifecycle the system ran"
+                                 if start and resubmission else "demo start data, no declaration content")
     result["loops"] = load_after_loops(url, loops)
     return result
 
