@@ -130,10 +130,21 @@ def withdrawn(uow: UnitOfWork, declaration_id: str, payload: dict[str, Any], mes
     message_arrived(uow, "declaration.withdrawn.v1", declaration_id, payload, message_id)
 
 
+def for_engine(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What of a message the process gets. A resubmission brings the declaration's names and deadline
+    (START_KEYS), not its content: the content is kept per submission for the task views
+    (services/review/snapshots.py), and in the process state every completed return would keep
+    copies of it for good (about 28 KiB a return with a modest declaration)."""
+    if message_type == "declaration.resubmitted.v1":
+        return {key: payload.get(key) for key in START_KEYS if key in payload}
+    return payload
+
+
 def apply_message(uow: UnitOfWork, instance: Instance, workflow: Any, message_type: str, payload: dict[str, Any],
                   message_id: str, decision: str | None = None, reason: str | None = None) -> bool:
     """Deliver a message to the locked instance now; False if it does not wait for it."""
-    if runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE[message_type], payload, decision, reason):
+    if runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE[message_type], for_engine(message_type, payload),
+                       decision, reason):
         return True
     if message_type == "declaration.withdrawn.v1":
         _end_withdrawn(uow, instance, workflow, payload, message_id, reason)

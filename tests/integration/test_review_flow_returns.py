@@ -282,8 +282,14 @@ def test_a_return_runs_the_called_process_and_its_outcome_comes_back_to_the_mode
     assert 'id="await_applicant"' not in view["bpmn"] and "returned" not in called["completed"]
     assert called_runs(review, declaration_id) == [("return_and_resubmit", False)]
 
-    resubmit(review, {**data, "specialty": "software engineering"})
+    marker = "representative-work-" + "x" * 2000
+    resubmit(review, {**data, "specialty": "software engineering", "content": {"items": [{"title": marker}]}})
     assert open_stages(review, declaration_id) == [(first, UNIT)]
+    # The amended content is kept for the task views, not in the process state (where it would pile up).
+    assert marker not in instance_of(review, declaration_id).state
+    [task] = [t for t in tasks_of(review, declaration_id, bpmn_id=first) if t.status == "ready"]
+    shown = ok(client.get(f"/api/v1/tasks/{task.id}/context", headers=auth("unit")))
+    assert shown["declaration"]["content"]["content"]["items"][0]["title"] == marker
     # What the called process set flows back into the mode's data: its declared outputs, and only those.
     back = process_data(review, declaration_id, first)
     assert (back["revision_outcome"], back["specialty"], back["decision"]) == ("resubmitted", "software engineering",
