@@ -232,7 +232,7 @@ def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), re
     from SpiffWorkflow.util.task import TaskState
 
     from bench.ceiling import demo_start_data
-    from services.review import bootstrap
+    from services.review import bootstrap, service
     from services.review.engine import definitions, runtime
     from services.review.models import Instance
 
@@ -294,7 +294,8 @@ def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), re
         waiting = [runtime._waits_for(t.task_spec, "declaration.resubmitted")[0]
                    for t in workflow.get_tasks(state=TaskState.WAITING)]
         [waits] = [w for w in waiting if w is not None]
-        workflow.send_event(BpmnEvent(waits, payload))
+        # What the service gives the process of a resubmission (service.for_engine), not the whole message.
+        workflow.send_event(BpmnEvent(waits, service.for_engine("declaration.resubmitted.v1", payload)))
         settle(workflow)
         assert unit_check(workflow).data["decision"] is None  # back at the unit, the stale decision cleared
         state = runtime.SERIALIZER.serialize_json(workflow)
