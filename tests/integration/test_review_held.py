@@ -236,9 +236,10 @@ def test_messages_wait_behind_an_open_incident_and_follow_its_successful_retry(d
     assert (final.status, final.outcome, final.has_incident) == ("completed", "certified", False)
     entries = audit_entries(client, auth, declaration_id)
     assert [(e["source"], e["actor"], e["decision"]) for e in entries[-4:]] == [
-        ("message", certificate.id, "held"), ("operator", "designer1", "migrate"), ("message", None, None),  # the retry re-runs it
+        ("message", certificate.id, "held"), ("operator", "designer1", "migrate"), ("message", None, "retry"),  # the retry re-runs it
         ("message", certificate.id, "delivered_after_retry")]
     assert "open incident" in entries[-4]["reason"] and "after the retry" in entries[-1]["reason"]
+    assert entries[-2]["reason"] == f"incident {incident['id']} re-run by title_office"
     assert entries[-1]["element"] == "issued" and "certified" in entries[-1]["completed"]
     assert held_rows(db, declaration_id) == []
 

@@ -197,7 +197,8 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
         # else a reviewer completed it again after the fix: nothing is left to re-run
     elif incident.source == "message":
         with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
-            if not runtime.deliver(uow, instance, workflow, replay["message"], replay["payload"]):
+            if not runtime.deliver(uow, instance, workflow, replay["message"], replay["payload"], "retry",
+                                   f"incident {incident.id} re-run by {operator}"):
                 raise Conflict.on("incident_id", "waiting",
                                   f"the process no longer waits for {replay['message']!r}; resolve it by hand")
     elif incident.source == "timer":
