@@ -152,13 +152,10 @@ def apply_message(uow: UnitOfWork, instance: Instance, workflow: Any, message_ty
     return False
 
 
-WITHDRAWN_STAGE = ("withdrawn", "Withdrawn (已撤回)")
-
-
 def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: dict[str, Any], message_id: str,
                    note: str | None) -> None:
     """End an instance the applicant withdrew where its diagram has no withdrawal path: cancel its open
-    tasks and timers, audit it, and tell consumers the stage and the outcome as the diagram would."""
+    tasks and timers, audit it, and announce the outcome as the diagram would."""
     incidents.ensure_running(instance)
     stage_before = instance.stage
     open_tasks = list(uow.session.scalars(select(Task).where(Task.instance_id == instance.id,
@@ -178,11 +175,8 @@ def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: 
                  changes={"message": "declaration.withdrawn.v1", **payload, "stage": stage_before,
                           "cancelled_tasks": sorted(f"{t.bpmn_id}:{t.id}" for t in open_tasks),
                           "cancelled_timer": timer.due_at.isoformat() if timer is not None else None})
-    stage, stage_name = WITHDRAWN_STAGE
-    uow.publish("review.stage.changed.v1", {
-        "declaration_id": instance.declaration_id, "applicant": instance.applicant, "stage": stage,
-        "stage_name": stage_name, "role": "applicant", "organisation": None, "at": now.isoformat()},
-        correlation_id=instance.declaration_id)
+    # As the diagrams' own withdrawal paths: the outcome only. The declaration service recorded the
+    # withdrawal (it sent it), and notify tells the applicant the result once.
     uow.publish("review.completed.v1", {
         "declaration_id": instance.declaration_id, "applicant": instance.applicant, "outcome": "withdrawn",
         "at": now.isoformat()}, correlation_id=instance.declaration_id)

@@ -89,10 +89,9 @@ def test_a_withdrawal_where_the_diagram_waits_on_a_timer_ends_it_cancels_the_tim
     assert "withdrawn by the applicant" in last["reason"] and "cooling_off" in last["reason"]
     assert (last["changes"]["applicant"], last["changes"]["at"]) == ("applicant", WITHDRAWAL["at"])
     assert last["changes"]["cancelled_timer"] == timer.due_at.isoformat()
-    [stage] = outbox(db, "review.stage.changed.v1", declaration_id)
-    assert (stage["stage"], stage["organisation"], stage["role"], stage["applicant"]) == (
-        "withdrawn", None, "applicant", "applicant")
+    # The outcome is announced once, as by a diagram's own withdrawal path (no extra stage notice).
     assert [d["outcome"] for d in outbox(db, "review.completed.v1", declaration_id)] == ["withdrawn"]
+    assert outbox(db, "review.stage.changed.v1", declaration_id) == []
 
     # Redelivered, or sent again: nothing more happens and nothing more is announced.
     assert consume(db, env) == "duplicate"
