@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from services.review.engine import audit, definitions, incidents
+from services.review.engine import audit, definitions, incidents, loaded
 from services.review.engine.incidents import Step
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.operations import OPERATIONS
@@ -95,7 +95,7 @@ def locked(uow: UnitOfWork, *, instance_id: str | None = None,
     instance = uow.session.scalar(query)
     if instance is None:
         raise NotFound(f"no review process for {instance_id or declaration_id}")
-    workflow = SERIALIZER.deserialize_json(instance.state)
+    workflow = loaded.LOADED.take(instance.id, instance.state) or SERIALIZER.deserialize_json(instance.state)
     # The script engine is not serialized: give the loaded instance ours.
     workflow.script_engine = ScriptEngine(uow, instance.declaration_id)
     yield instance, workflow
@@ -184,6 +184,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     instance.state = SERIALIZER.serialize_json(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
     uow.session.flush()
+    loaded.saved(uow.session, instance.id, instance.state, workflow)
 
 
 def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:

@@ -1,0 +1,66 @@
+"""Workflows this process saved recently, kept to skip deserialising them on the next step.
+
+Deserialising an instance's JSON is the costliest part of a step after SQL (bench/results.md:
+2-22 ms a load, growing with return loops). A workflow goes in only when the transaction that
+saved it commits, with the exact state string it was saved as; a load reuses it only when the
+row it locked holds that same string, so a save by another process, a rolled-back save or a
+changed diagram all miss and deserialise. Taking an entry removes it, so a step that changes the
+object and then fails never leaves it behind; any rollback (savepoints included) drops what the
+transaction would have kept. ``TITLES_WORKFLOW_CACHE`` sets how many are kept (0: none).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+PENDING = "titles_review_loaded"  # Session.info key: instance id -> (state, workflow) saved in this transaction
+
+
+class Loaded:
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn's threads share the process
+
+    def take(self, instance_id: str, state: str) -> Any | None:
+        """The kept workflow if it was saved as exactly ``state``; it is no longer kept either way."""
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        return entry[1] if entry is not None and entry[0] == state else None
+
+    def keep(self, instance_id: str, state: str, workflow: Any) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[instance_id] = (state, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+LOADED = Loaded(int(os.environ.get("TITLES_WORKFLOW_CACHE", "32")))
+
+
+def saved(session: Session, instance_id: str, state: str, workflow: Any) -> None:
+    """Note a workflow saved in this transaction; it is kept if the transaction commits."""
+    if LOADED.size > 0:
+        session.info.setdefault(PENDING, {})[instance_id] = (state, workflow)
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed(session: Session) -> None:
+    for instance_id, (state, workflow) in session.info.pop(PENDING, {}).items():
+        LOADED.keep(instance_id, state, workflow)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(PENDING, None)
