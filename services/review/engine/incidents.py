@@ -183,9 +183,7 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
     from services.review.models import Definition, Task
     from shared.identity.principal import Principal
 
-    incident = get(uow, incident_id, lock=True)
-    if incident.status != "open":
-        raise Conflict.on("incident_id", "open", f"incident {incident_id} is already {incident.status}")
+    incident = _open(uow, incident_id)
     replay = incident.step
     if incident.source == "task":
         task = uow.session.get(Task, incident.task_id)
@@ -213,8 +211,7 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
             runtime.start(uow, definition, incident.declaration_id, replay["applicant"], replay["data"])
     else:
         raise Conflict.on("incident_id", "retryable", f"incident source {incident.source!r} cannot be retried")
-    incident.status, incident.resolved_at, incident.resolved_by = "resolved", utcnow(), operator
-    _clear_flag(uow, incident)
+    _close(uow, incident, "resolved", operator)
     return incident
 
 
@@ -224,18 +221,29 @@ def dismiss(uow: UnitOfWork, incident_id: int, operator: str, reason: str) -> In
     reason go to the instance's audit log; the instance runs on from where it was last saved."""
     from services.review.engine import audit
 
-    incident = get(uow, incident_id, lock=True)
-    if incident.status != "open":
-        raise Conflict.on("incident_id", "open", f"incident {incident_id} is already {incident.status}")
-    incident.status, incident.resolved_at, incident.resolved_by = "dismissed", utcnow(), operator
+    incident = _open(uow, incident_id)
     instance = uow.session.get(Instance, incident.instance_id, with_for_update=True) if incident.instance_id \
         else None
     if instance is not None:
         audit.append(uow, instance, source="operator", actor=operator, element=incident.element,
                      task_id=incident.task_id, decision="dismiss_incident", reason=reason,
                      changes={"incident": incident.id, "step": incident.source, "error": incident.error})
-    _clear_flag(uow, incident)
+    _close(uow, incident, "dismissed", operator)
     return incident
+
+
+def _open(uow: UnitOfWork, incident_id: int) -> Incident:
+    """The incident, row-locked, if it is still open (a retry or dismissal acts once)."""
+    incident = get(uow, incident_id, lock=True)
+    if incident.status != "open":
+        raise Conflict.on("incident_id", "open", f"incident {incident_id} is already {incident.status}")
+    return incident
+
+
+def _close(uow: UnitOfWork, incident: Incident, status: str, operator: str) -> None:
+    """Mark it resolved or dismissed by the operator; the instance's flag clears with its last open incident."""
+    incident.status, incident.resolved_at, incident.resolved_by = status, utcnow(), operator
+    _clear_flag(uow, incident)
 
 
 def _clear_flag(uow: UnitOfWork, incident: Incident) -> None:
