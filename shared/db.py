@@ -81,5 +81,6 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
+    # DEFERRED: a probe must never queue for SQLite's write lock behind a long transaction.
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
         conn.execute(text("SELECT 1"))

@@ -8,8 +8,11 @@ carry the correlation id, and request metrics.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, g, jsonify, request
@@ -23,9 +26,10 @@ from shared.identity.tokens import TokenVerifier
 from shared.messaging import broker
 from shared.observability import context, metrics
 from shared.uow import Database
-from shared.web import problems
+from shared.web import limits, problems
 
 log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 2.0
 
 
 class ProblemApi(Api):
@@ -77,6 +81,7 @@ def create_service_app(
         api.register_blueprint(blueprint)
     app.extensions["titles.api"] = api
 
+    limits.install(app)
     app.register_error_handler(DomainError, problems.from_domain_error)
     app.register_error_handler(Exception, _unexpected)
     _instrument(app, service)
@@ -98,6 +103,7 @@ def _unexpected(error: Exception) -> Response:
 
 def _operations_blueprint(service: str, db: Database, broker_check: Callable[[], None]) -> Blueprint:
     ops = Blueprint("operations", __name__, description="Liveness, readiness and metrics")
+    probes = Probes()
 
     @ops.route("/health")
     @ops.doc(security=[])
@@ -109,13 +115,8 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
     @ops.doc(security=[])
     def ready() -> Response | tuple[Response, int]:
         """The service's database and the broker answer."""
-        checks: dict[str, str] = {}
-        for name, check in (("database", db.ping), ("broker", broker_check)):
-            try:
-                check()
-                checks[name] = "ok"
-            except Exception as exc:  # noqa: BLE001 - report, do not crash the probe
-                checks[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+        checks = {name: probes.run(name, check) for name, check in (("database", db.ping),
+                                                                     ("broker", broker_check))}
         ok = all(v == "ok" for v in checks.values())
         if ok:
             return jsonify(status="ready", service=service, checks=checks)
@@ -131,6 +132,31 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
         return Response(metrics.render(service, db.outbox_backlog), mimetype="text/plain; version=0.0.4")
 
     return ops
+
+
+class Probes:
+    """Readiness checks that answer within ``READY_TIMEOUT_S`` whatever the database is doing.
+
+    Each check runs on a thread of its own; one still running from an earlier probe is reported, not
+    started again, so probes of a stuck database never pile up and take every web thread."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, Future] = {}
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ready-probe")
+
+    def run(self, name: str, check: Callable[[], None]) -> str:
+        with self.lock:
+            future = self.running.get(name)
+            if future is None or future.done():
+                future = self.running[name] = self.pool.submit(check)
+        try:
+            future.result(timeout=READY_TIMEOUT_S)
+        except FutureTimeout:
+            return f"failed: no answer within {READY_TIMEOUT_S:g} s"
+        except Exception as exc:  # noqa: BLE001 - report, do not crash the probe
+            return f"failed: {type(exc).__name__}: {exc}"[:300]
+        return "ok"
 
 
 def _instrument(app: Flask, service: str) -> None:

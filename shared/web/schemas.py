@@ -2,8 +2,12 @@
 from marshmallow import Schema, fields, validate
 
 
+# Beyond this nobody pages by hand; it keeps the offset far from the 64-bit columns' range.
+MAX_PAGE = 1_000_000
+
+
 class PageQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

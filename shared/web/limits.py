@@ -1,0 +1,181 @@
+"""What every service refuses before a view sees the request, and how database trouble is answered.
+
+- A body over the request limit is refused with 413 before it is read (a file upload, which comes
+  as ``multipart/form-data``, has a larger limit of its own; the endpoint then judges the file's own
+  size).
+- JSON nested deeper than ``MAX_DEPTH`` is refused before it is parsed: Python's parser recurses, and
+  100,000 nested arrays would end in a RecursionError (a 500).
+- Text may not hold control characters (NUL and the other C0 codes but tab, line feed and carriage
+  return): PostgreSQL refuses NUL where SQLite stores it, so both backends answer alike, and nobody
+  sees an invisible character in a name.
+- Database errors that are the client's (a duplicate key, a number out of the column's range) are
+  4xx naming the field; a database that went away is 503 with ``Retry-After``: the transaction was
+  rolled back, so retrying is safe.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from typing import Any, Iterator
+
+from flask import Flask, Response, request
+from sqlalchemy import exc as sa_exc
+
+from shared.web import problems
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 32
+RETRY_AFTER_SECONDS = "2"
+# C0 controls and DEL, except tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def request_limit() -> int:
+    return int(os.environ.get("TITLES_MAX_REQUEST_BYTES", str(1024 * 1024)))
+
+
+def upload_limit() -> int:
+    # The largest attachment (10 MiB) and the multipart envelope around it.
+    return int(os.environ.get("TITLES_MAX_UPLOAD_BYTES", str(11 * 1024 * 1024)))
+
+
+def install(app: Flask) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = request_limit()
+    app.before_request(_screen)
+    app.register_error_handler(sa_exc.IntegrityError, _integrity)
+    app.register_error_handler(sa_exc.DataError, _data)
+    app.register_error_handler(OverflowError, _data)  # SQLite's driver, for an integer beyond 64 bits
+    for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                        sa_exc.TimeoutError):
+        app.register_error_handler(unavailable, _unavailable)
+
+
+def _limit_for_request() -> int:
+    return upload_limit() if request.mimetype == "multipart/form-data" else request_limit()
+
+
+def _screen() -> Response | None:
+    limit = _limit_for_request()
+    request.max_content_length = limit  # werkzeug also stops a body without a length at the limit
+    if request.content_length is not None and request.content_length > limit:
+        return problems.problem(413, "Content Too Large", f"the request body is over {limit} bytes",
+                                [{"field": "body", "rule": "max_bytes",
+                                  "message": f"at most {limit} bytes (请求内容过大)"}])
+    for name, values in request.args.lists():
+        for value in values:
+            if _CONTROL.search(value) or _CONTROL.search(name):
+                return _control_problem(name, "query")
+    if request.mimetype and (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+        raw = request.get_data(cache=True)
+        if raw:
+            return _screen_json(raw)
+    return None
+
+
+def _screen_json(raw: bytes) -> Response | None:
+    depth = nesting_depth(raw)
+    if depth > MAX_DEPTH:
+        return problems.problem(422, "Request breaks a rule", f"JSON nested {depth} deep; at most {MAX_DEPTH}",
+                                [{"field": "body", "rule": "max_nesting",
+                                  "message": f"JSON may be nested at most {MAX_DEPTH} levels (嵌套层级过深)"}])
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None  # webargs answers a body that does not parse, as before
+    for path in control_character_paths(body):
+        return _control_problem(path, "json")
+    return None
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, counted without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def control_character_paths(value: Any, path: str = "") -> Iterator[str]:
+    """The paths (``items.0.name``) of strings, and of keys, holding a control character."""
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            yield path or "body"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if _CONTROL.search(str(key)):
+                yield inner
+            else:
+                yield from control_character_paths(item, inner)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from control_character_paths(item, f"{path}.{index}" if path else str(index))
+
+
+def _control_problem(field: str, location: str) -> Response:
+    message = "text may not contain control characters such as NUL (不能包含控制字符)"
+    return problems.problem(422, "Request breaks a rule", f"{field}: {message}",
+                            [{"field": field, "in": location, "rule": "no_control_characters", "message": message}])
+
+
+# PostgreSQL: Key (code)=(x) already exists.  SQLite: UNIQUE constraint failed: series.code
+_PG_KEY = re.compile(r"Key \(([^)]+)\)=")
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
+
+
+def duplicate_fields(error: sa_exc.IntegrityError) -> list[str]:
+    text = str(error.orig)
+    found = _PG_KEY.search(text)
+    if found:
+        return [part.strip() for part in found.group(1).split(",")]
+    found = _SQLITE_UNIQUE.search(text)
+    if found:
+        return [part.strip().rsplit(".", 1)[-1] for part in found.group(1).split(",")]
+    return []
+
+
+def _integrity(error: sa_exc.IntegrityError) -> Response:
+    text = str(error.orig).lower()
+    fields = duplicate_fields(error)
+    if "unique" in text or "duplicate key" in text:
+        names = ", ".join(fields) or "a unique value"
+        message = f"{names}: already used by another record (已存在)"
+        return problems.problem(409, "Conflict with the current state", message,
+                                [{"field": f, "rule": "unique", "message": message} for f in fields or ["body"]])
+    log.warning("integrity error answered as a conflict", exc_info=error)
+    return problems.problem(409, "Conflict with the current state",
+                            "the change conflicts with related records (数据关联冲突)",
+                            [{"field": fields[0] if fields else "body", "rule": "integrity",
+                              "message": "the change conflicts with related records"}])
+
+
+def _data(error: Exception) -> Response:
+    log.warning("data error answered as 422", exc_info=error)
+    return problems.problem(422, "Request breaks a rule", "a value is out of the range the database stores "
+                            "(数值超出范围)", [{"field": "body", "rule": "in_range",
+                                                "message": "a value is out of range"}])
+
+
+def _unavailable(error: Exception) -> Response:
+    # The unit of work rolled back: nothing of the request was written, so retrying is safe.
+    log.error("database unavailable", exc_info=error)
+    return problems.problem(503, "Service Unavailable",
+                            "the database is unavailable; nothing was changed, retry later (服务暂不可用)",
+                            headers={"Retry-After": RETRY_AFTER_SECONDS})
