@@ -89,7 +89,7 @@ class ServiceConsumer:
             envelope = Envelope.from_json(message.body)
             handler = self.handlers[envelope.type]
         except (ValueError, KeyError, TypeError) as exc:
-            self._dead(sub, message, f"unreadable message: {exc!r}", on_rabbitmq, producer)
+            self._dead(sub, message, f"unreadable message: {exc!r}", producer)
             return
         attempts = int((message.headers or {}).get("x-attempts", 0))
         while True:
@@ -97,7 +97,7 @@ class ServiceConsumer:
                 outcome = process(self.db, sub, envelope, handler)
             except Poison as exc:
                 self._count(sub, envelope, "poison")
-                self._dead(sub, message, str(exc), on_rabbitmq, producer)
+                self._dead(sub, message, str(exc), producer)
                 return
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                 self._count(sub, envelope, "failed")
@@ -110,7 +110,7 @@ class ServiceConsumer:
                 # Same schedule as on RabbitMQ, a tenth as long: this blocks the consumer.
                 delays = topology.retry_delays_ms()
                 if attempts >= len(delays):
-                    self._dead(sub, message, repr(exc), on_rabbitmq, producer)
+                    self._dead(sub, message, repr(exc), producer)
                     return
                 time.sleep(delays[attempts] / 10_000)
                 attempts += 1
@@ -133,11 +133,10 @@ class ServiceConsumer:
         )
         message.ack()  # only after the broker confirmed the copy
 
-    def _dead(self, sub: Subscription, message: Any, reason: str, on_rabbitmq: bool, producer: Producer) -> None:
+    def _dead(self, sub: Subscription, message: Any, reason: str, producer: Producer) -> None:
         log.error("message dead-lettered", extra={"queue": sub.queue, "reason": reason})
-        if on_rabbitmq:
-            message.reject(requeue=False)
-            return
+        # Parked with its reason on every transport (a plain reject on RabbitMQ would lose it); the
+        # consumer's channel confirms publishes, so the ack below comes after the copy is safe.
         headers = dict(message.headers or {})
         headers["x-dead-reason"] = reason[:500]
         producer.publish(message.body, exchange="", routing_key=topology.named(sub.queue + ".dead"),

@@ -34,8 +34,16 @@ def _reason(headers: dict[str, Any]) -> str | None:
     return f"rejected after {deaths[0].get('count')} deliveries" if deaths else None
 
 
+def readable(body: Any) -> str:
+    """A message body as text an operator can read, whatever its bytes: bytes that are not UTF-8 are
+    shown escaped (``\\xff``) rather than stopping the listing of the whole queue."""
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="backslashreplace")
+    return body if isinstance(body, str) else repr(body)
+
+
 def _letter(queue: str, message: Any) -> DeadLetter:
-    body = message.body.decode("utf-8") if isinstance(message.body, bytes) else message.body
+    body = readable(message.body)
     try:
         envelope = Envelope.from_json(body)
         ids = (envelope.id, envelope.type, envelope.correlation_id)

@@ -312,6 +312,39 @@ def test_dead_letters_can_be_listed_and_replayed_once_the_cause_is_fixed(dbs, br
         thread.join(10)
 
 
+def test_a_dead_letter_that_is_not_utf8_is_listed_and_replayed_like_any_other(dbs, broker_url):
+    from shared.messaging import deadletters
+
+    garbage = b"\xff\xfe not UTF-8 \x80"
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        publisher.publish("garbage-1", "certificate.issued.v1", "certificate.events", "certificate.issued.v1",
+                          garbage)  # type: ignore[arg-type] - bytes a broken producer sent
+        publisher.close()
+    stop, thread = run_consumer(dbs["notify"], notify.handlers())
+    try:
+        letters = wait_for("the dead letter", lambda: deadletters.list_dead("notify.on_certificate_issued"),
+                           timeout=30)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert [(l.message_id, l.type) for l in letters] == [("garbage-1", "certificate.issued.v1")]
+    assert "\\xff\\xfe not UTF-8" in letters[0].body
+    assert "unreadable" in (letters[0].reason or "")
+    assert deadletters.replay("notify.on_certificate_issued") == 1
+    replayed = wait_for("the replayed message", lambda: _queue_messages("notify.on_certificate_issued"))
+    assert replayed[0].body == garbage  # replayed byte for byte
+
+
+def _queue_messages(queue: str) -> list[Any]:
+    found = []
+    with broker.connect() as connection, connection.channel() as channel:
+        while (message := channel.basic_get(topology.named(queue))) is not None:
+            channel.basic_ack(message.delivery_tag)
+            found.append(message)
+    return found
+
+
 def test_an_event_nobody_subscribes_to_is_kept_aside_and_does_not_hold_up_the_outbox(dbs, broker_url):
     """On RabbitMQ an unrouted event goes to titles.unrouted (alternate exchange), not back to the relay."""
     if not broker_url.startswith("amqp"):
