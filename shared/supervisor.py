@@ -4,19 +4,26 @@ Migrates, deploys the diagrams, loads the demonstration data, then starts the
 development identity issuer, the five HTTP services under gunicorn, each
 service's consumer and outbox relay, the review scheduler and the notify
 dispatcher (e-mail and SMS). Ctrl-C (or
-SIGTERM) stops every process it started; if any process dies, it stops the
-rest and exits non-zero, so a failure is never silent.
+SIGTERM) stops every process it started, and a child ends by itself when
+``titles run`` ends however it ends (killed too: the kernel tells it), so no
+orphan keeps a port. A child that dies is restarted with a growing delay and
+the restart is logged; one that keeps dying stops everything with a non-zero
+exit, naming it. A port already taken is named with the process holding it
+before anything starts.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from shared import cli, config
 from shared.config import SERVICES
@@ -25,10 +32,125 @@ ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 
 
+# A child that ran this long without dying is healthy again: its next death restarts it at once.
+STABLE_AFTER_S = 60.0
+# Consecutive deaths (none lasting STABLE_AFTER_S) after which the supervisor gives up.
+MAX_QUICK_DEATHS = 5
+MAX_BACKOFF_S = 30.0
+PR_SET_PDEATHSIG = 1
+
+
 @dataclass
 class Child:
     name: str
-    process: subprocess.Popen
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    cwd: Path = ROOT
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    deaths: int = 0  # in a row, without a stable run between
+    restart_at: float | None = None
+    parent: int = field(default_factory=os.getpid)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """Run in the child before exec: the kernel sends it SIGTERM when ``titles run`` dies, even by
+    SIGKILL (Linux's parent-death signal), so no process outlives the supervisor."""
+    def arm() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop every child
+            return
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
+
+
+def spawn(child: Child) -> None:
+    with open(child.log_path, "ab") as log_file:  # the child keeps its own descriptor
+        child.process = subprocess.Popen(child.argv, env=child.env, stdout=log_file, stderr=subprocess.STDOUT,
+                                         cwd=child.cwd, start_new_session=True,
+                                         preexec_fn=_die_with_parent(child.parent))
+    child.started_at, child.restart_at = time.monotonic(), None
+
+
+def supervise(children: list[Child], stopping: Callable[[], bool], say: Callable[[str], None],
+              poll: float = 0.5, stable_after: float = STABLE_AFTER_S, max_deaths: int = MAX_QUICK_DEATHS,
+              max_backoff: float = MAX_BACKOFF_S) -> int:
+    """Keep the children running until ``stopping()``: a child that dies is restarted after 1, 2,
+    4 ... seconds (at most ``max_backoff``); returns 1 once one died ``max_deaths`` times in a row."""
+    while not stopping():
+        now = time.monotonic()
+        for child in children:
+            if child.process is None:
+                if child.restart_at is not None and now >= child.restart_at:
+                    spawn(child)
+                    say(f"process {child.name} restarted (pid {child.process.pid})")
+                continue
+            code = child.process.poll()
+            if code is None:
+                if child.deaths and now - child.started_at >= stable_after:
+                    child.deaths = 0
+                continue
+            child.deaths += 1
+            child.process = None
+            if child.deaths >= max_deaths:
+                say(f"process {child.name} exited with {code}, {child.deaths} times in a row: stopping "
+                    f"everything; see {child.log_path}")
+                return 1
+            delay = min(max_backoff, 2.0 ** (child.deaths - 1))
+            child.restart_at = now + delay
+            say(f"process {child.name} exited with {code}; restarting it in {delay:g} s "
+                f"(death {child.deaths} of {max_deaths} in a row); see {child.log_path}")
+        time.sleep(poll)
+    return 0
+
+
+def port_holder(port: int, host: str = "127.0.0.1") -> str | None:
+    """None if ``port`` can be listened on; else who holds it ("pid 123: gunicorn -c ..." when the
+    process can be found through /proc, else a plain "in use")."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return None
+        except OSError:
+            pass
+    for pid, cmdline in _listeners(port):
+        return f"pid {pid}: {cmdline}"
+    return "in use by a process this user cannot see"
+
+
+def _listeners(port: int) -> list[tuple[int, str]]:
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])  # state 0A: LISTEN
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            descriptors = list((proc / "fd").iterdir())
+        except OSError:
+            continue  # gone, or another user's
+        sockets = set()
+        for fd in descriptors:
+            try:
+                sockets.add(os.readlink(fd))
+            except OSError:
+                continue  # closed meanwhile (the listing's own descriptor among them)
+        if any(f"socket:[{inode}]" in sockets for inode in inodes):
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            found.append((int(proc.name), cmdline[:200]))
+    return found
 
 
 def _bin(name: str) -> str:
@@ -61,7 +183,22 @@ def commands() -> list[tuple[str, str, list[str]]]:
     return procs
 
 
+def taken_ports() -> list[str]:
+    """What holds each port ``titles run`` needs, for the ports that are taken."""
+    taken = []
+    for name in ("issuer", *SERVICES):
+        holder = port_holder(config.port(name))
+        if holder:
+            taken.append(f"port {config.port(name)} ({name}, {name.upper()}_PORT) is taken by {holder}")
+    return taken
+
+
 def run_all(seed_demo: bool = True) -> int:
+    taken = taken_ports()
+    if taken:
+        print("titles run cannot start:\n  " + "\n  ".join(taken) +
+              "\nstop that process, or choose other ports (e.g. PROFILE_PORT=9001 make run).", flush=True)
+        return 1
     data = config.data_dir()
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TITLES_DATA_DIR"] = str(data)
@@ -74,7 +211,6 @@ def run_all(seed_demo: bool = True) -> int:
     for service in ("issuer", *SERVICES):
         (metrics_root / service).mkdir(parents=True, exist_ok=True)
 
-    children: list[Child] = []
     stopping = False
 
     def stop(*_: object) -> None:
@@ -85,11 +221,9 @@ def run_all(seed_demo: bool = True) -> int:
     signal.signal(signal.SIGTERM, stop)
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
-    for name, service, argv in commands():
-        log_file = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(argv, env=_env(service, data), stdout=log_file, stderr=subprocess.STDOUT,
-                                   cwd=ROOT, start_new_session=True)
-        children.append(Child(name, process))
+    children = [Child(name, argv, _env(service, data), logs / f"{name}.log") for name, service, argv in commands()]
+    for child in children:
+        spawn(child)
 
     print(f"\ntitles is starting on the embedded default (data in {data}, logs in {logs}):", flush=True)
     for service in ("issuer", *SERVICES):
@@ -97,30 +231,27 @@ def run_all(seed_demo: bool = True) -> int:
         print(f"  {label:32} {config.service_url(service)}", flush=True)
     print("Press Ctrl-C to stop everything.\n", flush=True)
 
-    exit_code = 0
-    while not stopping:
-        for child in children:
-            code = child.process.poll()
-            if code is not None:
-                print(f"process {child.name} exited with {code}; see {logs / (child.name + '.log')}", flush=True)
-                exit_code = 1
-                stopping = True
-                break
-        time.sleep(0.5)
+    def say(line: str) -> None:
+        print(line, flush=True)
+        with open(logs / "supervisor.log", "a", encoding="utf-8") as log_file:
+            log_file.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+
+    exit_code = supervise(children, lambda: stopping, say)
     _stop(children)
     print("stopped.", flush=True)
     return exit_code
 
 
 def _stop(children: list[Child], grace: float = 10.0) -> None:
-    for child in children:
-        if child.process.poll() is None:
-            os.killpg(child.process.pid, signal.SIGTERM)
+    running = [c.process for c in children if c.process is not None]
+    for process in running:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    for child in children:
+    for process in running:
         remaining = max(0.1, deadline - time.monotonic())
         try:
-            child.process.wait(remaining)
+            process.wait(remaining)
         except subprocess.TimeoutExpired:
-            os.killpg(child.process.pid, signal.SIGKILL)
-            child.process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,96 @@
+"""``titles run``'s supervision: restarts with backoff, gives up loudly, leaves no orphan, names a
+port's holder. Real processes throughout."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from shared import supervisor
+from tests.conftest import wait_for
+
+
+def child(tmp_path: Path, name: str, code: str) -> supervisor.Child:
+    return supervisor.Child(name, [sys.executable, "-c", code], dict(os.environ), tmp_path / f"{name}.log")
+
+
+def test_a_child_that_dies_is_restarted_with_growing_delays_then_given_up_on(tmp_path):
+    dying = child(tmp_path, "dying", "import sys; print('started', flush=True); sys.exit(3)")
+    said: list[str] = []
+    supervisor.spawn(dying)
+    code = supervisor.supervise([dying], lambda: False, said.append, poll=0.02, max_deaths=3, max_backoff=0.2)
+    assert code == 1
+    restarts = [line for line in said if "restarting it in" in line]
+    assert [line.split("restarting it in ")[1].split(" s")[0] for line in restarts] == ["0.2", "0.2"]
+    assert "exited with 3, 3 times in a row: stopping everything" in said[-1]
+    assert (tmp_path / "dying.log").read_text().count("started") == 3  # started, restarted twice
+
+
+def test_the_backoff_doubles_from_one_second_up_to_its_bound(tmp_path):
+    dying = child(tmp_path, "dying", "import sys; sys.exit(1)")
+    said: list[str] = []
+    supervisor.spawn(dying)
+    deaths = iter(range(100))
+    supervisor.supervise([dying], lambda: next(deaths) > 40, said.append, poll=0.02, max_deaths=99,
+                         max_backoff=30)
+    assert said[0].startswith("process dying exited with 1; restarting it in 1 s")
+
+
+def test_a_child_that_keeps_running_is_left_alone_and_stopping_ends_supervision(tmp_path):
+    steady = child(tmp_path, "steady", "import time; time.sleep(30)")
+    said: list[str] = []
+    supervisor.spawn(steady)
+    polls = iter(range(100))
+    try:
+        assert supervisor.supervise([steady], lambda: next(polls) >= 10, said.append, poll=0.01) == 0
+        assert said == [] and steady.process.poll() is None
+    finally:
+        supervisor._stop([steady])
+    assert steady.process.poll() is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_children_end_when_the_supervisor_is_killed_outright(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from pathlib import Path
+        from shared import supervisor
+        sleeper = supervisor.Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                                   dict(os.environ), Path({str(tmp_path / 'sleeper.log')!r}))
+        supervisor.spawn(sleeper)
+        Path({str(pid_file)!r}).write_text(str(sleeper.process.pid))
+        time.sleep(60)
+    """)
+    boss = subprocess.Popen([sys.executable, "-c", script], cwd=supervisor.ROOT)
+    try:
+        child_pid = int(wait_for("the child's pid", lambda: pid_file.exists() and pid_file.read_text()))
+        assert _alive(child_pid)
+        boss.send_signal(signal.SIGKILL)
+        boss.wait(10)
+        wait_for("the orphan to end", lambda: not _alive(child_pid), timeout=10)
+    finally:
+        if boss.poll() is None:
+            boss.kill()
+
+
+def test_a_taken_port_is_named_with_the_process_holding_it():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        holder = supervisor.port_holder(port)
+        assert holder is not None and holder.startswith(f"pid {os.getpid()}:")
+        assert "python" in holder or "pytest" in holder
+    assert supervisor.port_holder(port) is None
