@@ -33,11 +33,16 @@ class CertificateOut(Schema):
     status = fields.String()
     revoked_reason = fields.String(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
+    revoked_kind = fields.String(allow_none=True, metadata={"description": "fraud or other"})
 
 
 class RevokeIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
                            metadata={"description": "why it is revoked (撤销原因)"})
+    reason_kind = fields.String(load_default="other", validate=validate.OneOf(service.REVOCATION_KINDS),
+                                metadata={"description": "fraud (弄虚作假): the holder is recorded in the integrity "
+                                                         "record (诚信档案) and cannot declare for 3 years; other: "
+                                                         "no bar"})
 
 
 class VerifyQuery(Schema):
@@ -101,9 +106,11 @@ class Revoke(MethodView):
     @blp.response(200, CertificateOut)
     @require_roles("title_office")
     def post(self, body, number: str):
-        """Revoke a certificate with a reason (撤销证书); the title office only."""
+        """Revoke a certificate with a reason (撤销证书); the title office only. A revocation for fraud
+        (``reason_kind: fraud``) puts the holder on the integrity record (诚信档案) of the declaration service,
+        which refuses their declarations for 3 years."""
         with database().uow() as uow:
-            certificate = service.revoke(uow, current_principal(), number, body["reason"])
+            certificate = service.revoke(uow, current_principal(), number, body["reason"], body["reason_kind"])
             uow.commit()
             return certificate
 

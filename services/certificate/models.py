@@ -47,6 +47,8 @@ class Certificate(Base):
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # fraud (造假: the holder goes on the integrity record, 诚信档案) or other
+    revoked_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -95,12 +95,18 @@ def document(uow: UnitOfWork, principal: Principal, number: str) -> tuple[Certif
     return certificate, stored.pdf
 
 
-def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str) -> Certificate:
+REVOCATION_KINDS = ("fraud", "other")  # fraud bars the holder from declaring for 3 years (诚信档案)
+
+
+def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str, kind: str = "other") -> Certificate:
     if principal.role != "title_office":
         raise Forbidden.on("number", "title_office", "only the title office revokes a certificate (撤销证书)")
     reason = (reason or "").strip()
     if not reason:
         raise DomainError.on("reason", "required", "a revocation needs a reason (撤销原因)")
+    if kind not in REVOCATION_KINDS:
+        raise DomainError.on("reason_kind", "one_of", f"the reason kind is one of {', '.join(REVOCATION_KINDS)} "
+                                                      "(撤销原因类别: 弄虚作假 / 其他)")
     certificate = uow.session.scalar(select(Certificate).where(Certificate.number == number).with_for_update())
     if certificate is None:
         raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
@@ -110,11 +116,13 @@ def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str) -> C
     certificate.revoked_reason = reason
     certificate.revoked_at = utcnow()
     certificate.revoked_by = principal.subject
+    certificate.revoked_kind = kind
     uow.session.flush()
     uow.publish("certificate.revoked.v1", {
         "certificate_id": certificate.id, "number": certificate.number,
         "declaration_id": certificate.declaration_id, "holder": certificate.holder,
         "holder_name": certificate.holder_name, "qualification_name": certificate.qualification_name,
-        "reason": reason, "revoked_by": principal.subject, "revoked_at": certificate.revoked_at.isoformat(),
+        "reason": reason, "reason_kind": kind, "revoked_by": principal.subject,
+        "revoked_at": certificate.revoked_at.isoformat(),
     }, correlation_id=certificate.declaration_id)
     return certificate

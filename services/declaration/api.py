@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from services.declaration import activities, catalogue, clock, content, service
+from services.declaration import activities, catalogue, clock, content, integrity, service
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
@@ -211,7 +211,8 @@ class DeclarationOut(Schema):
     status = fields.String(metadata={"description": "preparing, draft, refused, submitted, in_review, returned, "
                                                     "completed, withdrawn, discarded"})
     applicant = fields.String()
-    withdrawable = fields.Function(lambda d: d.status in ("submitted", "in_review") and d.unit_claimed_at is None)
+    withdrawable = fields.Function(service.withdrawable, metadata={
+        "description": "撤回 is possible: submitted and the unit has not started on it (claimed or decided)"})
     eligibility = fields.Dict(allow_none=True)
     exception_claims = fields.List(fields.Dict(), allow_none=True)
     employer_proof = fields.Dict(allow_none=True)
@@ -346,7 +347,7 @@ class AtMyOrganisation(MethodView):
 
 def _detail(uow, declaration) -> dict:  # noqa: ANN001
     detail = {name: getattr(declaration, name) for name in DeclarationOut().fields if name != "withdrawable"}
-    detail["withdrawable"] = declaration.status in ("submitted", "in_review") and declaration.unit_claimed_at is None
+    detail["withdrawable"] = service.withdrawable(declaration)
     detail["trail"] = service.trail(uow, declaration.id)
     detail["items"] = content.items(uow, declaration.id)
     return detail
@@ -453,6 +454,80 @@ class Submit(MethodView):
             declaration = service.submit(uow, current_principal(), declaration_id)
             uow.commit()
             return declaration
+
+
+# -- the integrity record (诚信档案) -------------------------------------------------
+
+class IntegrityQuery(PageQuery):
+    running = fields.Boolean(load_default=None, allow_none=True,
+                             metadata={"description": "true: only records still barring; false: ended or lifted"})
+    subject = fields.String(load_default=None)
+
+
+class IntegrityRecordOut(Schema):
+    id = fields.String()
+    subject = fields.String()
+    holder_name = fields.String()
+    certificate_number = fields.String()
+    certificate_id = fields.String()
+    declaration_id = fields.String()
+    qualification_name = fields.String()
+    reason = fields.String(metadata={"description": "the revocation's reason"})
+    starts_at = Deadline(metadata={"description": "the revocation (Beijing time)"})
+    ends_at = Deadline(metadata={"description": "the bar ends (3 years after the revocation)"})
+    running = fields.Function(lambda r: integrity.running(r), metadata={
+        "description": "the person cannot declare while true"})
+    recorded_by = fields.String()
+    recorded_at = fields.DateTime()
+    lifted_at = fields.DateTime(allow_none=True)
+    lifted_by = fields.String(allow_none=True)
+    lift_reason = fields.String(allow_none=True)
+
+
+class IntegrityPage(Page):
+    items = fields.List(fields.Nested(IntegrityRecordOut))
+
+
+class LiftIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                           metadata={"description": "why the record is lifted early (解除原因)"})
+
+
+@blp.route("/integrity-records")
+class IntegrityRecords(MethodView):
+    @blp.arguments(IntegrityQuery, location="query")
+    @blp.response(200, IntegrityPage)
+    @require_roles("title_office")
+    def get(self, query):
+        """The integrity record (诚信档案): people whose certificate was revoked for fraud, each barred from
+        declaring for 3 years from the revocation (title office only), newest first."""
+        with database().uow(readonly=True) as uow:
+            items, total = integrity.listed(uow, current_principal(), query, query["page"], query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
+
+
+@blp.route("/integrity-records/<record_id>")
+class IntegrityRecordById(MethodView):
+    @blp.response(200, IntegrityRecordOut)
+    @require_roles("title_office")
+    def get(self, record_id: str):
+        """One record, with who lifted it, when and why."""
+        with database().uow(readonly=True) as uow:
+            return integrity.get(uow, current_principal(), record_id)
+
+
+@blp.route("/integrity-records/<record_id>/lift")
+class LiftIntegrityRecord(MethodView):
+    @blp.arguments(LiftIn)
+    @blp.response(200, IntegrityRecordOut)
+    @require_roles("title_office")
+    def post(self, data, record_id: str):
+        """Lift a running record early (解除), with the reason; the person may declare again. Recorded on the
+        record (lifted_by, lifted_at, lift_reason)."""
+        with database().uow() as uow:
+            record = integrity.lift(uow, current_principal(), record_id, data["reason"])
+            uow.commit()
+            return record
 
 
 # -- the catalogue ----------------------------------------------------------------

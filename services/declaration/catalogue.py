@@ -96,9 +96,14 @@ def check_choice(uow: UnitOfWork, series_name: str, level: str, specialty: str, 
         raise DomainError.on(field_prefix + "specialty", "in_catalogue",
                              f"specialty {specialty} is not in the {series_name} series (专业不在本系列)")
     if qualification_name not in qualification_names(entry, level):
+        other = next((lv["level"] for lv in entry.levels if qualification_name in lv["qualification_names"]), None)
+        if other is not None:  # a name of the series, but of another level: the pair does not hold together
+            raise DomainError.on(field_prefix + "qualification_name", "matches_level",
+                                 f"{qualification_name} is a qualification name of level {other}, not of the "
+                                 f"declared level {level} in the {series_name} series (资格名称与申报层级不符)")
         raise DomainError.on(field_prefix + "qualification_name", "in_catalogue",
                              f"{qualification_name} is not a qualification name of {series_name} {level} "
-                             "(资格名称与层级不符)")
+                             "(资格名称不在目录中)")
     return entry
 
 

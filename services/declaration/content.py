@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.declaration import attachments, clock, eligibility, profile_check
+from services.declaration import attachments, catalogue, clock, eligibility, profile_check
 from services.declaration.models import Activity, Declaration, DeclarationItem
 from shared.errors import DomainError, FieldError, NotFound
 from shared.uow import UnitOfWork
@@ -154,6 +154,11 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
     """Everything the activity and the category require, as one list of failures."""
     # First what the profile service reported missing (its rules, not repeated here).
     errors: list[FieldError] = profile_check.missing(declaration.snapshot)
+    try:  # the catalogue may have changed since the declaration was opened
+        catalogue.check_choice(uow, declaration.series, declaration.level, declaration.specialty,
+                               declaration.qualification_name)
+    except DomainError as exc:
+        errors.extend(exc.errors)
 
     def fail(field: str, rule: str, message: str) -> None:
         errors.append(FieldError(field, rule, message))

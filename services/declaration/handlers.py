@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.declaration import replicas, service
+from services.declaration import integrity, replicas, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
@@ -52,6 +52,10 @@ def on_employment_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, A
     replicas.employment_changed(uow, data)
 
 
+def on_certificate_revoked(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    integrity.certificate_revoked(uow, data)
+
+
 HANDLERS = {
     "declaration.return_for_revision.v1": on_return_for_revision,
     "profile.snapshot.taken.v1": on_snapshot_taken,
@@ -64,4 +68,5 @@ HANDLERS = {
     "review.decision.recorded.v1": on_decision_recorded,
     "review.completed.v1": on_review_completed,
     "review.task.claimed.v1": on_task_claimed,
+    "certificate.revoked.v1": on_certificate_revoked,
 }

@@ -105,8 +105,9 @@ class Declaration(Base):
     # "applicant|activity" while the declaration is live, else NULL: the unique index
     # keeps one live declaration per applicant and activity, also under concurrent creates.
     live_slot: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    # When the unit claimed its check in the current round: withdrawal ends then.
-    unit_claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # When the unit started on the current round (claimed its first task, recorded a decision, or the
+    # process moved past that task): withdrawal (撤回, "单位尚未审核") ends then.
+    unit_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     eligibility: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # the latest check
     # Category content: [{code, proof: [attachment]}] and the employer's proof (企业直报).
@@ -207,3 +208,28 @@ class Employment(Base):
     unit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
     unit_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class IntegrityRecord(Base):
+    """An entry of the integrity record (诚信档案): a certificate revoked for fraud bars its holder from
+    declaring for a period (certificate.revoked.v1 with reason_kind fraud). The title office may lift it
+    early, with a reason; who lifted it, when and why stay on the record."""
+
+    __tablename__ = "integrity_records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    holder_name: Mapped[str] = mapped_column(String(100))
+    # One record per revoked certificate, whatever arrives twice.
+    certificate_id: Mapped[str] = mapped_column(String(36), unique=True)
+    certificate_number: Mapped[str] = mapped_column(String(40))
+    declaration_id: Mapped[str] = mapped_column(String(36))
+    qualification_name: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # the revocation
+    ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))  # who revoked the certificate
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lift_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from services.declaration import activities, attachments, catalogue, clock, content, replicas
+from services.declaration import activities, attachments, catalogue, clock, content, integrity, replicas
 from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, DEPARTMENT, TITLE_OFFICE, UNIT, Principal
@@ -20,6 +20,8 @@ APPOINTMENT_ACTIVITY = "independent_appointment"
 
 LIVE = ("preparing", "draft", "submitted", "in_review", "returned")
 EDITABLE = ("draft", "returned")
+# The unit's first task of a round, per diagram (unit check; the employer's agreement to appoint).
+UNIT_FIRST_STAGES = ("unit_check", "unit_appointment")
 STAFF = (UNIT, DEPARTMENT, COMMITTEE, TITLE_OFFICE)
 
 
@@ -61,6 +63,7 @@ def _live_exists(uow: UnitOfWork, slot: str) -> None:
 
 def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Declaration:
     """Open a declaration against an ongoing activity (or an appointment) and ask for a profile snapshot."""
+    integrity.refuse_if_recorded(uow, principal.subject)
     if fields.get("mode") == "independent_appointment" or not fields.get("activity_id"):
         return _create_appointment(uow, principal, fields)
     chosen = activities.get_visible(uow, principal, fields["activity_id"])
@@ -75,6 +78,9 @@ def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Dec
         if fields[key] not in allowed:
             raise DomainError.on(key, "in_activity_scope",
                                  f"{key} must be one of the activity's: {', '.join(allowed)} ({term})")
+    # Each choice within the activity's lists is not enough: the level, specialty and qualification name
+    # must hold together in the catalogue (申报需求各项相互关联), as the activity's own lists were checked.
+    catalogue.check_choice(uow, chosen.series, fields["level"], fields["specialty"], fields["qualification_name"])
     slot = _slot(principal.subject, chosen.id, fields)
     _live_exists(uow, slot)
     declaration = Declaration(
@@ -226,6 +232,7 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
         raise Conflict.on("status", "draft_only",
                           f"only a draft or a returned declaration can be submitted; this one is "
                           f"{declaration.status} (仅草稿或退回的申报可提交)")
+    integrity.refuse_if_recorded(uow, principal.subject)
     chosen = _activity_of(uow, declaration)
     resubmission = declaration.status == "returned"
     now = clock.now()
@@ -242,7 +249,7 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
     snapshot = declaration.snapshot or {}
     declaration.status = "submitted"
     declaration.submitted_at = now
-    declaration.unit_claimed_at = None  # a new round: withdrawable until the unit claims again
+    declaration.unit_started_at = None  # a new round: withdrawable until the unit starts on it
     declaration.return_reason = declaration.returned_at = declaration.returned_by = None
     message_type = "declaration.resubmitted.v1" if resubmission else "declaration.submitted.v1"
     data = {
@@ -289,10 +296,10 @@ def withdraw(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decl
         raise Conflict.on("status", "withdrawable",
                           f"only a submitted declaration can be withdrawn; this one is {declaration.status} "
                           "(仅已提交的申报可撤回)")
-    if declaration.unit_claimed_at is not None:
+    if declaration.unit_started_at is not None:
         raise Conflict.on("status", "unit_started",
-                          "the work unit has started its check; the declaration can no longer be withdrawn "
-                          "(单位已开始审核，不可撤回)")
+                          "the work unit has started its check or decided on it; the declaration can no longer "
+                          "be withdrawn (单位已开始审核，不可撤回)")
     now = clock.now()
     declaration.status, declaration.withdrawn_at, declaration.live_slot = "withdrawn", now, None
     declaration.stage, declaration.stage_name, declaration.stage_organisation = "withdrawn", "Withdrawn (已撤回)", None
@@ -370,11 +377,25 @@ def _at(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
+def withdrawable(declaration: Declaration) -> bool:
+    """撤回 only while submitted and the unit has not started on this round ("单位尚未审核")."""
+    return declaration.status in ("submitted", "in_review") and declaration.unit_started_at is None
+
+
+def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
+    """The unit acted on the current round (a message of an earlier round, arriving late, does not count)."""
+    current_round = declaration.submitted_at is not None and at >= declaration.submitted_at
+    if current_round and declaration.unit_started_at is None:
+        declaration.unit_started_at = at
+
+
 def stage_changed(uow: UnitOfWork, data: dict[str, Any]) -> None:
     declaration = _declaration(uow, data["declaration_id"])
     at = _at(data["at"])
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="stage", stage=data["stage"],
                                stage_name=data["stage_name"], organisation=data["organisation"], at=at))
+    if data["stage"] not in UNIT_FIRST_STAGES:
+        _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
     # Messages of different queues may arrive out of order: the latest stage wins.
     newer = declaration.stage_at is None or at >= declaration.stage_at
     if declaration.status in ("submitted", "in_review") and newer:
@@ -385,10 +406,12 @@ def stage_changed(uow: UnitOfWork, data: dict[str, Any]) -> None:
 
 def decision_recorded(uow: UnitOfWork, data: dict[str, Any]) -> None:
     declaration = _declaration(uow, data["declaration_id"])
+    at = _at(data["at"])
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="decision", stage=data["stage"],
                                stage_name=data["stage_name"], organisation=data["organisation"],
-                               actor=data["actor"], decision=data["decision"], reason=data["reason"],
-                               at=_at(data["at"])))
+                               actor=data["actor"], decision=data["decision"], reason=data["reason"], at=at))
+    # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
+    _unit_started(declaration, at)
 
 
 def returned_for_revision(uow: UnitOfWork, data: dict[str, Any]) -> None:
@@ -424,9 +447,8 @@ def task_claimed(uow: UnitOfWork, data: dict[str, Any]) -> None:
     at = _at(data["at"])
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="claim", stage=data["stage"],
                                organisation=data["organisation"], actor=data["actor"], at=at))
-    current_round = declaration.submitted_at is not None and at >= declaration.submitted_at
-    if data["stage"] == "unit_check" and current_round and declaration.unit_claimed_at is None:
-        declaration.unit_claimed_at = at
+    if data["stage"] in UNIT_FIRST_STAGES:
+        _unit_started(declaration, at)
 
 
 def save_activity(uow: UnitOfWork, fields: dict[str, Any]) -> Activity:

@@ -42,6 +42,8 @@ class Revoked(Schema):
     holder_name = text()
     qualification_name = text()
     reason = text()
+    # fraud puts the holder on the integrity record (诚信档案); absent from old producers: other
+    reason_kind = fields.String(load_default="other", validate=validate.OneOf(("fraud", "other")))
     revoked_by = identifier()
     revoked_at = timestamp()
 
