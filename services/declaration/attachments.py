@@ -3,7 +3,7 @@
 The files stay in the profile service's store; a declaration refers to them by id, as
 ``{"id": "<attachment id>", "name": "..."}`` in items, exception-claim proofs, the employer's
 proof, series sections and required materials, and by the profile's own keys (``photo_id``,
-``certificate_id``, ``proof_id``, ``attachment_ids``, ...) in its copy of the profile. Who owns
+``certificate_id``, ``proof_ids``, ``attachment_ids``, ...) in its copy of the profile. Who owns
 which file is known here from profile.attachment.stored.v1 and from the snapshots' ``attachments``
 (services/declaration/replicas.py). Saving refuses a file known to be someone else's; submitting
 needs every file known and the applicant's.
@@ -19,7 +19,7 @@ from shared.uow import UnitOfWork
 # The profile's keys that hold one attachment id, and those that hold a list of them.
 SNAPSHOT_KEYS = ("photo_id", "certificate_id", "verification_letter_id", "proof_id", "attachment_id",
                  "dispatch_proof_id")
-SNAPSHOT_LIST_KEYS = ("attachment_ids",)
+SNAPSHOT_LIST_KEYS = ("attachment_ids", "proof_ids")
 # Not references: the snapshot's list of the applicant's files, and the profile's completeness verdict.
 SNAPSHOT_SKIP = ("attachments", "completeness")
 
@@ -52,6 +52,8 @@ def _walk(value: Any, path: str, found: list[Ref]) -> None:
     if not isinstance(value, dict):
         return
     for key, inner in value.items():
+        if key == "proof_id" and isinstance(value.get("proof_ids"), list):
+            continue  # the profile repeats the first of proof_ids as proof_id for older readers
         if key in SNAPSHOT_KEYS and isinstance(inner, str) and inner:
             found.append((f"{path}.{key}", inner))
         elif key in SNAPSHOT_LIST_KEYS and isinstance(inner, list):

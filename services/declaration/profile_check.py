@@ -32,6 +32,12 @@ def _appointment(snapshot: dict[str, Any]) -> dict[str, Any]:
     return (snapshot.get("qualification") or {}).get("appointment") or {}
 
 
+def _proofs(snapshot: dict[str, Any]) -> bool:
+    """The appointment's proofs: ``proof_ids``, or the single ``proof_id`` of snapshots taken before."""
+    appointment = _appointment(snapshot)
+    return _given(appointment.get("proof_ids")) or _given(appointment.get("proof_id"))
+
+
 # (section, field) of a missing item -> whether the declaration's copy now supplies it. An item without
 # a check here (a wrong ID number, which only the title office corrects) stays until a new snapshot.
 SUPPLIED: dict[tuple[str, str], Check] = {
@@ -39,9 +45,9 @@ SUPPLIED: dict[tuple[str, str], Check] = {
     ("educations", "before_work"): lambda s: any(e.get("before_work") for e in s.get("educations") or []),
     ("qualification", "specialty"): _qualification("specialty"),
     ("qualification", "first_professional_work_date"): _qualification("first_professional_work_date"),
-    ("qualification", "appointment"): lambda s: _given(_appointment(s).get("proof_id")),
+    ("qualification", "appointment"): _proofs,
     ("qualification", "appointment.proof_kind"):
-        lambda s: _appointment(s).get("proof_kind") == "appointment_letter" and _given(_appointment(s).get("proof_id")),
+        lambda s: _appointment(s).get("proof_kind") == "appointment_letter" and _proofs(s),
 }
 
 HINT = ("Complete it in this declaration's copy of your profile (申报档案), or complete your profile (个人信息) "

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from services.profile import directory, service
+from services.profile import directory, service, templates
 from services.profile import rules as r
 from services.profile.schemas import (AnnualAssessmentOut, AttachmentOut, BasicOut, CertificateOut,
                                       CompletenessOut, ContinuingEducationOut, ContinuingEducationYearOut,
@@ -82,7 +82,12 @@ class AppointmentIn(Schema):
     post = fields.String(load_default=None, validate=validate.Length(max=100), allow_none=True)
     appointed_on = fields.Date(load_default=None, allow_none=True)
     proof_kind = fields.String(required=True, validate=validate.OneOf(r.PROOF_KINDS))
-    proof_id = fields.String(load_default=None, allow_none=True)
+    proof_ids = fields.List(fields.String(), load_default=None, allow_none=True, metadata={
+        "description": "the proofs, each an uploaded attachment: appointment letter, unit certificate or labour "
+                       "contract; several where one period does not make up the years the policy asks "
+                       "(资历信息附件可多个)"})
+    proof_id = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "former single proof: still accepted, as a list of one"})
 
 
 class QualificationIn(Schema):
@@ -127,7 +132,10 @@ class WorkExperienceIn(Schema):
     participant_rank = fields.Integer(load_default=None, validate=validate.Range(min=1), allow_none=True)
     dispatched = fields.Boolean(load_default=False, metadata={"description": "labour dispatch (劳务派遣)"})
     dispatched_to = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
-    dispatch_proof_id = fields.String(load_default=None, allow_none=True)
+    dispatch_proof_id = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "labour dispatch: the proof of genuine performance (真实履职证明) issued and stamped by the "
+                       "unit dispatched to, an uploaded attachment; the template is "
+                       "GET /api/v1/profile/templates/dispatch-proof"})
     posts = fields.List(fields.Nested(PostIn), load_default=list)
     main_work = fields.String(load_default=None, allow_none=True, metadata={"description": "at most 500 characters"})
 
@@ -318,6 +326,20 @@ class AttachmentContent(MethodView):
         return response
 
 
+@blp.route("/profile/templates/dispatch-proof")
+class DispatchProofTemplate(MethodView):
+    @blp.response(200, content_type=templates.DOCX, description="a Word document")
+    def get(self):
+        """The template of the proof of genuine performance for labour dispatch (劳务派遣人员真实履职证明): the
+        unit dispatched to fills it in and stamps it; it is uploaded as the work experience's
+        ``dispatch_proof_id``."""
+        current_principal()
+        response = Response(templates.dispatch_proof(), mimetype=templates.DOCX)
+        response.headers["Content-Disposition"] = ('attachment; filename="dispatch-proof-template.docx"; '
+                                                   f"filename*=UTF-8''{quote(templates.DISPATCH_PROOF_NAME, safe='')}")
+        return response
+
+
 @blp.route("/profile/educations")
 class MyEducations(MethodView):
     @blp.arguments(EducationIn)
@@ -336,7 +358,9 @@ class ImportEducations(MethodView):
     @blp.response(200, EducationOut(many=True))
     @require_roles("applicant")
     def post(self):
-        """Import my records from the national higher-education register (学信网)."""
+        """Refresh my records from the national higher-education register (学信网): they are imported by
+        themselves when my profile is created; this adds new ones and takes the register's data again for
+        known ones (my degree and before-work flag stay)."""
         with database().uow() as uow:
             result = service.import_educations(uow, current_principal())
             uow.commit()

@@ -51,7 +51,10 @@ class AppointmentOut(Schema):
     post = fields.String(allow_none=True)
     appointed_on = fields.String(allow_none=True)
     proof_kind = fields.String()
-    proof_id = fields.String()
+    proof_ids = fields.List(fields.String(), metadata={"description": "the proofs (附件), several where several "
+                                                                      "periods make up the required years"})
+    proof_id = fields.String(allow_none=True, metadata={"description": "the first of proof_ids, for readers of "
+                                                                       "the former single field"})
 
 
 class QualificationOut(Schema):

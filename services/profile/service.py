@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -18,8 +19,8 @@ from services.profile.models import (AnnualAssessment, Attachment, Certificate, 
                                      IdentityCorrection, Organisation, Profile, SocialPost, WorkExperience)
 from services.profile.rules import (CE_MIN_HOURS, CE_SPECIALIST_SHARE, ORG_KINDS,  # noqa: F401 - ORG_KINDS
                                     STATE_OWNED, WORK_STATUSES)  # and WORK_STATUSES re-exported for the API
-from shared.errors import Conflict, DomainError, Forbidden, NotFound
-from shared.identifiers import InvalidIdentifier, parse_resident_id
+from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
+from shared.identifiers import InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
@@ -45,6 +46,10 @@ def profile_for(uow: UnitOfWork, principal: Principal) -> Profile:
                                   non_professional_years=0, version=1)
                 _fill_from_id(profile)
                 uow.session.add(profile)
+                uow.session.flush()
+                # 学信网 records arrive by themselves on the first sign-in (§三(一)2 "已由学信网自动导入");
+                # the applicant refreshes them with the import endpoint.
+                _import_register(uow, profile)
         except IntegrityError:
             profile = uow.session.get(Profile, principal.subject, populate_existing=True)
             if profile is None:
@@ -54,13 +59,39 @@ def profile_for(uow: UnitOfWork, principal: Principal) -> Profile:
 
 def _fill_from_id(profile: Profile) -> None:
     """Birth date and gender follow a valid resident ID number."""
-    if profile.id_type != "resident_id":
+    if profile.id_type not in RESIDENT_ID_TYPES:
         return
+    parsed = _resident_number(profile.id_number)
+    if parsed is not None:
+        profile.date_of_birth, profile.gender = parsed.birth_date, parsed.gender
+
+
+# The ID types whose number is the citizen ID number (居民身份证号码; the household register carries the same).
+RESIDENT_ID_TYPES = ("resident_id", "household_register")
+
+
+def _resident_number(number: str) -> ResidentId | None:
     try:
-        parsed = parse_resident_id(profile.id_number)
+        return parse_resident_id(number)
     except InvalidIdentifier:
-        return
-    profile.date_of_birth, profile.gender = parsed.birth_date, parsed.gender
+        return None
+
+
+def _id_disagreements(values: dict[str, Any], parsed: ResidentId) -> list[FieldError]:
+    """Where the profile's ID type, birth date and gender disagree with a resident ID number
+    (关联信息: they follow the number, which only the title office corrects)."""
+    problems = []
+    if values["id_type"] not in RESIDENT_ID_TYPES:
+        problems.append(FieldError("id_type", "agrees_with_id_number", "the registered ID number is a resident ID "
+                                   "number, so the ID type is the resident ID card or household register; the "
+                                   "title office corrects a wrong number (证件类型与证件号码不符)"))
+    if values["date_of_birth"] is not None and values["date_of_birth"] != parsed.birth_date:
+        problems.append(FieldError("date_of_birth", "agrees_with_id_number", "the date of birth differs from the "
+                                   "one in the ID number (出生日期与身份证号码不符)"))
+    if values["gender"] is not None and values["gender"] != parsed.gender:
+        problems.append(FieldError("gender", "agrees_with_id_number", "the gender differs from the ID number, whose "
+                                   "17th digit is odd for men and even for women (性别与身份证号码不符)"))
+    return problems
 
 
 def _locked(uow: UnitOfWork, principal: Principal) -> Profile:
@@ -79,18 +110,20 @@ def update_basic(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) ->
     profile = _locked(uow, principal)
     merged = {key: getattr(profile, key) for key in BASIC_FIELDS}
     merged.update({k: v for k, v in data.items() if k in BASIC_FIELDS})
-    if merged["id_type"] == "resident_id":
+    parsed = _resident_number(profile.id_number)
+    if parsed is None and merged["id_type"] in RESIDENT_ID_TYPES:
         try:
-            parsed = parse_resident_id(profile.id_number)
+            parse_resident_id(profile.id_number)
         except InvalidIdentifier as exc:
             raise DomainError.on("id_number", exc.rule, exc.message + "; ask the title office to correct it") \
                 from None
-        if merged["date_of_birth"] is not None and merged["date_of_birth"] != parsed.birth_date:
-            raise DomainError.on("date_of_birth", "agrees_with_id_number", "the date of birth differs from the one "
-                                 "in the ID number (出生日期与身份证号码不符)")
-        if merged["gender"] is not None and merged["gender"] != parsed.gender:
-            raise DomainError.on("gender", "agrees_with_id_number", "the gender differs from the ID number, whose "
-                                 "17th digit is odd for men and even for women (性别与身份证号码不符)")
+    if parsed is not None:
+        # A resident ID number decides birth date, gender and ID type, whatever else this request
+        # changes (changing the type away from it does not free the other two).
+        problems = _id_disagreements(merged, parsed)
+        if problems:
+            raise DomainError("the basic information disagrees with the registered ID number "
+                              "(与身份证号码关联的信息不可修改)", problems)
     post = merged["admin_post"]
     if post:
         if len(post) > ADMIN_POST_MAX:
@@ -162,7 +195,7 @@ def correct_identity(uow: UnitOfWork, actor: Principal, subject: str, data: dict
                              "registered one")
     if "id_number" in changes:
         changes["id_number"] = changes["id_number"].upper()
-        if profile.id_type == "resident_id":
+        if profile.id_type in RESIDENT_ID_TYPES:
             try:
                 parse_resident_id(changes["id_number"])
             except InvalidIdentifier as exc:
@@ -321,11 +354,34 @@ def _check_education(uow: UnitOfWork, subject: str, data: dict[str, Any]) -> Non
         _required_attachment(uow, subject, data, "verification_letter_id", "verification_letter_required",
                              "an overseas degree needs the verification letter of the study-abroad service centre "
                              "(国外学历须上传教育部留学服务中心认证书)")
+        if not CHINESE.search(data.get("specialty") or ""):
+            raise DomainError.on("specialty", "chinese_name_from_verification_letter",
+                                 "an overseas degree gives its specialty by the Chinese name in the verification "
+                                 "letter (专业名称应准确填写学历认证书中的中文名称)")
+
+
+# Chinese characters (CJK unified ideographs and extension A): an overseas specialty's name has some.
+CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def _before_first_work(profile: Profile, end: dt.date | None, field: str) -> None:
+    """A before-work education ends no later than the first professional work after graduation (§三(一)3)."""
+    first = profile.first_professional_work_date
+    if end is not None and first is not None and end > first:
+        raise DomainError.on(field, "before_first_professional_work",
+                             f"a before-work education ends ({end}) before the first professional work after "
+                             f"graduation ({first}) (工作前学历应在参加专业技术工作日期之前毕业)")
+
+
+def _latest_before_work_end(uow: UnitOfWork, subject: str) -> dt.date | None:
+    return max((e.end_date for e in educations(uow, subject) if e.before_work and e.end_date), default=None)
 
 
 def add_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Education:
     profile = _locked(uow, principal)
     _check_education(uow, profile.subject, data)
+    if data.get("before_work"):
+        _before_first_work(profile, data["end_date"], "end_date")
     record = Education(subject=profile.subject, source="manual",
                        **{k: data.get(k) for k in EDUCATION_EDITABLE})
     record.before_work, record.overseas = bool(data.get("before_work")), bool(data.get("overseas"))
@@ -335,19 +391,28 @@ def add_education(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -
 
 
 def import_educations(uow: UnitOfWork, principal: Principal) -> list[Education]:
-    """Import the applicant's records from the higher-education register (学信网); importing again adds nothing."""
+    """Refresh the applicant's records from the higher-education register (学信网): new ones are added, known
+    ones take the register's data again (the applicant's degree and before-work flag stay)."""
     profile = _locked(uow, principal)
-    known = set(uow.session.scalars(select(Education.register_id).where(Education.subject == profile.subject,
-                                                                          Education.source == "register")))
-    for found in education_register.register().records(profile.id_number):
-        if found.register_id in known:
-            continue
-        uow.session.add(Education(subject=profile.subject, source="register", register_id=found.register_id,
-                                  school=found.school, specialty=found.specialty, level=found.level,
-                                  study_mode=found.study_mode, start_date=found.start_date,
-                                  end_date=found.end_date, before_work=False, overseas=False))
-    uow.session.flush()
+    _import_register(uow, profile)
     return educations(uow, profile.subject)
+
+
+REGISTER_FIELDS = ("school", "specialty", "level", "study_mode", "start_date", "end_date")
+
+
+def _import_register(uow: UnitOfWork, profile: Profile) -> None:
+    known = {e.register_id: e for e in uow.session.scalars(select(Education).where(
+        Education.subject == profile.subject, Education.source == "register"))}
+    for found in education_register.register().records(profile.id_number):
+        record = known.get(found.register_id)
+        if record is None:
+            record = Education(subject=profile.subject, source="register", register_id=found.register_id,
+                               before_work=False, overseas=False)
+            uow.session.add(record)
+        for key in REGISTER_FIELDS:  # the register is the source: a changed end date shows in completeness
+            setattr(record, key, getattr(found, key))
+    uow.session.flush()
 
 
 def update_education(uow: UnitOfWork, principal: Principal, record_id: int, data: dict[str, Any]) -> Education:
@@ -362,6 +427,8 @@ def update_education(uow: UnitOfWork, principal: Principal, record_id: int, data
     merged.update(data)
     if record.source == "manual":
         _check_education(uow, profile.subject, merged)
+    if merged["before_work"]:
+        _before_first_work(profile, merged["end_date"], "end_date" if "end_date" in data else "before_work")
     for key, value in merged.items():
         setattr(record, key, value)
     uow.session.flush()
@@ -405,6 +472,11 @@ def update_qualification(uow: UnitOfWork, principal: Principal, data: dict[str, 
     if first is not None and profile.date_of_birth is not None and first <= profile.date_of_birth:
         raise DomainError.on("first_professional_work_date", "after_birth", "the first professional work date is "
                              "before the date of birth")
+    graduated = _latest_before_work_end(uow, profile.subject)
+    if first is not None and graduated is not None and first < graduated:
+        raise DomainError.on("first_professional_work_date", "after_before_work_education",
+                             f"the first professional work is the first after graduating: not before {graduated}, "
+                             f"when your before-work education ended (参加专业技术工作日期应为从学校毕业后首次)")
     years_off = data.get("non_professional_years", profile.non_professional_years) or 0
     if years_off < 0:
         raise DomainError.on("non_professional_years", "not_negative", "years of non-professional work cannot be "
@@ -415,9 +487,15 @@ def update_qualification(uow: UnitOfWork, principal: Principal, data: dict[str, 
     appointment = data.get("appointment", profile.appointment)
     if "appointment" in data and appointment is not None:
         appointment = dict(appointment)
-        _required_attachment(uow, profile.subject, appointment, "proof_id", "proof_required",
-                             "the appointment needs its proof: appointment letter, unit certificate of professional "
-                             "work, or labour contract (聘任证明)")
+        proofs = appointment_proofs(appointment)
+        if not proofs:
+            raise DomainError.on("appointment.proof_ids", "proof_required", "the appointment needs its proof: "
+                                 "appointment letter, unit certificate of professional work, or labour contract; "
+                                 "several periods give several (聘任证明，可多个附件)")
+        for index, proof in enumerate(proofs):
+            _attachment(uow, profile.subject, proof, f"appointment.proof_ids.{index}")
+        appointment.pop("proof_id", None)
+        appointment["proof_ids"] = proofs
         if appointment["proof_kind"] != "appointment_letter" and _needs_appointment_letter(uow, profile.subject):
             raise DomainError.on("appointment.proof_kind", "appointment_letter_required", "staff of a state-owned "
                                  "public institution must give the appointment letter (事业单位人员须提供聘任书)")
@@ -431,6 +509,16 @@ def update_qualification(uow: UnitOfWork, principal: Principal, data: dict[str, 
     profile.appointment = appointment
     uow.session.flush()
     return profile
+
+
+def appointment_proofs(appointment: dict[str, Any] | None) -> list[str]:
+    """The appointment's proofs (聘书, 证明, 劳动合同: several where several periods make up the years); data
+    saved before there could be several has the one ``proof_id``."""
+    appointment = appointment or {}
+    proofs = appointment.get("proof_ids")
+    if not proofs:
+        proofs = [appointment["proof_id"]] if appointment.get("proof_id") else []
+    return list(dict.fromkeys(p for p in proofs if p))
 
 
 def _years_between(start: dt.date, end: dt.date) -> float:
@@ -684,7 +772,7 @@ def whole(uow: UnitOfWork, profile: Profile) -> dict[str, Any]:
                           "first_professional_work_date": profile.first_professional_work_date,
                           "non_professional_years": profile.non_professional_years,
                           "professional_years": professional_years(profile),
-                          "appointment": profile.appointment},
+                          "appointment": _appointment_out(profile.appointment)},
         "certificates": certificates(uow, subject),
         "work_experiences": work_experiences(uow, subject),
         "social_posts": records(uow, SocialPost, subject),
@@ -694,6 +782,14 @@ def whole(uow: UnitOfWork, profile: Profile) -> dict[str, Any]:
     }
 
 
+def _appointment_out(appointment: dict[str, Any] | None) -> dict[str, Any] | None:
+    if appointment is None:
+        return None
+    proofs = appointment_proofs(appointment)
+    # proof_id stays for readers of the single field: the first proof
+    return {**appointment, "proof_ids": proofs, "proof_id": proofs[0] if proofs else None}
+
+
 def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
     """What is still missing or wrong before the applicant can declare, item by item."""
     missing: list[dict[str, str]] = []
@@ -701,11 +797,15 @@ def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
     def need(section: str, field: str, rule: str, message: str) -> None:
         missing.append({"section": section, "field": field, "rule": rule, "message": message})
 
-    if profile.id_type == "resident_id":
+    parsed = _resident_number(profile.id_number)
+    if profile.id_type in RESIDENT_ID_TYPES and parsed is None:
         try:
             parse_resident_id(profile.id_number)
         except InvalidIdentifier as exc:
             need("basic", "id_number", exc.rule, exc.message + "; ask the title office to correct it")
+    if parsed is not None:  # data saved before the rule held everywhere
+        for problem in _id_disagreements({k: getattr(profile, k) for k in BASIC_FIELDS}, parsed):
+            need("basic", problem.field, problem.rule, f"Correct it: {problem.message}.")
     for field, words in (("gender", "your gender (性别)"), ("date_of_birth", "your date of birth (出生日期)"),
                          ("mobile", "your mobile phone number (手机号码)"), ("photo_id", "your photo (照片)")):
         if getattr(profile, field) in (None, ""):
@@ -716,11 +816,16 @@ def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
              "you started work, or mark one as such (至少一条工作前学历).")
     if not profile.specialty:
         need("qualification", "specialty", "required", "Fill in your current specialty (现从事专业).")
+    graduated = _latest_before_work_end(uow, subject)
     if profile.first_professional_work_date is None:
         need("qualification", "first_professional_work_date", "required", "Fill in the date you started "
              "professional work after graduation (参加专业技术工作时间).")
+    elif graduated is not None and profile.first_professional_work_date < graduated:
+        need("qualification", "first_professional_work_date", "after_before_work_education", "The first "
+             f"professional work is the first after graduating: not before {graduated}, when your before-work "
+             "education ended (参加专业技术工作日期应为从学校毕业后首次).")
     appointment = profile.appointment
-    if not appointment or not appointment.get("proof_id"):
+    if not appointment_proofs(appointment):
         need("qualification", "appointment", "required", "Give your current appointment with its proof: appointment "
              "letter, unit certificate or labour contract (现聘任情况及证明).")
     elif appointment.get("proof_kind") != "appointment_letter" and _needs_appointment_letter(uow, subject):

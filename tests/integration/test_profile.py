@@ -45,7 +45,9 @@ def test_profile_is_created_from_the_verified_token_and_kept(clients, auth, dbs)
     assert first.status_code == 200, first.get_json()
     body = first.get_json()
     assert (body["subject"], body["name"], body["id_number"]) == ("applicant", "张伟", "120101198806120032")
-    assert body["work_experiences"] == [] and body["educations"] == [] and body["certificates"] == []
+    assert body["work_experiences"] == [] and body["certificates"] == []
+    # the register's records (学信网) came in with the first sign-in
+    assert [(e["source"], e["level"]) for e in body["educations"]] == [("register", "bachelor"), ("register", "master")]
     # birth date and gender are read from the resident ID number
     assert (body["basic"]["date_of_birth"], body["basic"]["gender"]) == ("1988-06-12", "male")
     assert body["basic"]["nationality"] == "中国" and body["basic"]["id_type"] == "resident_id"

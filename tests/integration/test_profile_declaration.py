@@ -168,7 +168,8 @@ def test_a_school_teachers_stage_from_the_profile_counts_in_the_section():
                               sections={"school_teacher": {"teaching_subject": "数学"}})
 
     class NoItems:
-        session = type("S", (), {"scalars": staticmethod(lambda query: [])})()
+        session = type("S", (), {"scalars": staticmethod(lambda query: []),
+                                 "get": staticmethod(lambda model, key: None)})()
 
     errors = content.completeness(NoItems(), declaration, None)
     assert not [e for e in errors if e.field == "sections.school_teacher"], errors

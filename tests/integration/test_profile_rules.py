@@ -288,7 +288,7 @@ def test_a_hand_added_education_can_be_deleted_by_its_owner_only(me, clients, ot
     problem(other("delete", f"/profile/educations/{record['id']}"), 404, "id", "exists")
     problem(other("patch", f"/profile/educations/{record['id']}", json={"before_work": False}), 404, "id", "exists")
     assert me("delete", f"/profile/educations/{record['id']}").status_code == 204
-    assert me("get", "/profile").get_json()["educations"] == []
+    assert [e["source"] for e in me("get", "/profile").get_json()["educations"]] == ["register", "register"]
 
 
 # -- qualifications ---------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_qualification_dates_and_years_are_checked(me):
 
 def test_the_appointment_needs_its_proof(me):
     problem(me("put", "/profile/qualification", json={"appointment": {"proof_kind": "labour_contract"}}), 422,
-            "proof_id", "proof_required")
+            "appointment.proof_ids", "proof_required")
     ok = me("put", "/profile/qualification", json={"appointment": {"proof_kind": "labour_contract",
                                                                     "proof_id": me.upload()}})
     assert ok.status_code == 200 and ok.get_json()["appointment"]["proof_kind"] == "labour_contract"
