@@ -75,8 +75,19 @@ def _id_number(uow: UnitOfWork, instance: Instance | None) -> str:
     return str(workflow.task_tree.data.get("id_number") or workflow.data.get("id_number") or "")
 
 
+def after_defence(uow: UnitOfWork, declaration_id: str, what: str) -> None:
+    """The meeting (attendance, votes) belongs to the defence scheduled for the declaration: not before it."""
+    defence = uow.session.scalar(select(Defence).where(Defence.declaration_id == declaration_id)
+                                 .order_by(Defence.id.desc()).limit(1))
+    if defence is not None and clock.now(uow) < defence.at:
+        raise Conflict.on("declaration_id", "after_defence",
+                          f"the {what} is recorded at the meeting after the defence, which is scheduled for "
+                          f"{defence.at.astimezone(clock.BEIJING).isoformat()} (评审会议须在答辩之后)")
+
+
 def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str, present: list[str]) -> Task:
     found = open_task(uow, principal, declaration_id, "record_attendance")
+    after_defence(uow, declaration_id, "attendance")
 
     def before(task: Task, data: dict[str, Any]) -> dict[str, Any]:
         panel = list(data.get("panel") or [])

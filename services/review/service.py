@@ -322,6 +322,8 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
         if found.bpmn_id == "committee_acceptance" and decision == "approve":
             _check_own_staff(uow, found)
         if found.role == "expert":
+            from services.review import panels  # panels completes its tasks through this module
+            panels.after_defence(uow, found.declaration_id, "vote")
             _record_vote(uow, found, principal, decision)
         if before is not None:
             data.update(before(found, workflow.get_task_from_id(uuid.UUID(task_id)).data))

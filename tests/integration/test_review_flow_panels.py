@@ -194,3 +194,56 @@ def test_a_level_without_a_defence_goes_straight_to_the_meeting(review, clients,
     declaration_id, _ = to_the_meeting(client, auth, review, panel_size=5)
     assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
     assert outbox(review, "review.defence.scheduled.v1", declaration_id) == []
+
+
+# -- the meeting belongs to its defence: not recorded before it (issue 19) ------------------------------
+
+def scheduled_for_defence(client: Any, auth: Any, db: Any) -> tuple[str, dt.date]:
+    data, _ = start(db, level="正高级", panel_size=5)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    day = today(db) + dt.timedelta(days=7)
+    ok(client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
+                   json={"at": f"{day}T09:00:00+08:00", "place": "第一会议室"}))
+    return declaration_id, day
+
+
+def test_attendance_is_refused_before_the_defence_it_belongs_to(review, clients, auth):
+    from tests.integration.review_flow_helpers import advance_clock
+
+    client = clients["review"]
+    declaration_id, day = scheduled_for_defence(client, auth, review)
+    panel = panel_of(client, auth, declaration_id)
+    early = attend(client, auth, declaration_id, panel, status=409)
+    assert early["errors"][0]["rule"] == "after_defence"
+    assert f"{day}T09:00:00+08:00" in early["errors"][0]["message"]
+    assert panel_of_view(client, auth, declaration_id)["attendance"] == []
+    assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
+    advance_clock(client, auth, 6)  # the day before the defence
+    attend(client, auth, declaration_id, panel, status=409)
+    advance_clock(client, auth, 2)  # the day after
+    attend(client, auth, declaration_id, panel)
+    assert sorted(voting_opened_for(review, declaration_id)) == sorted(panel)
+
+
+def test_a_vote_is_refused_before_a_defence_scheduled_for_the_declaration(review, clients, auth):
+    from services.review.models import Defence
+    from tests.integration.review_flow_helpers import advance_clock
+
+    client = clients["review"]
+    declaration_id, day = scheduled_for_defence(client, auth, review)
+    advance_clock(client, auth, 8)
+    panel = panel_of(client, auth, declaration_id)
+    attend(client, auth, declaration_id, panel)
+    later = dt.datetime.combine(today(review) + dt.timedelta(days=3), dt.time(9), dt.timezone(dt.timedelta(hours=8)))
+    with review.uow() as uow:  # a defence set again for the declaration, after the meeting was recorded
+        uow.session.add(Defence(declaration_id=declaration_id, at=later, place="第二会议室", scheduled_by="committee"))
+        uow.commit()
+    task = next(t for t in tasks_of(review, declaration_id, bpmn_id="expert_vote") if t.assignee == panel[0])
+    response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=expert_headers(auth, panel[0]),
+                           json={"decision": "agree"})
+    assert response.status_code == 409 and response.get_json()["errors"][0]["rule"] == "after_defence"
+    advance_clock(client, auth, 4)
+    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
