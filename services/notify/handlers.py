@@ -23,6 +23,7 @@ def on_decision_recorded(uow: UnitOfWork, envelope: Envelope, data: dict[str, An
 
 
 def on_review_completed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.record_completed(uow, data)
     service.deliver(uow, data["applicant"], "result", data)
 
 

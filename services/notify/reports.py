@@ -1,9 +1,15 @@
 """Reports (举报) about declarations under publicity: filed by anyone, answered by the
-organisation running the publicity (through the review service), looked up by reference."""
+organisation running the publicity (through the review service), looked up by reference.
+
+Whether a publicity runs is the review service's to know: its stage messages reach this service a
+moment later, so judging by them would tell someone filing right after a publicity starts that there
+is none. A report is therefore taken for any declaration under review here, and the review service
+answers it: it becomes an objection to the running publicity, or is answered at once that no
+publicity is running (``review.objection.resolved.v1``).
+"""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 from typing import Any
 
@@ -16,15 +22,6 @@ from shared.uow import UnitOfWork
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
-def publicity_stages() -> set[str]:
-    spec = os.environ.get("NOTIFY_PUBLICITY_STAGES", "unit_publicity,result_publicity")
-    return {s.strip() for s in spec.split(",") if s.strip()}
-
-
-def under_publicity(stage: str | None) -> bool:
-    return bool(stage) and (stage in publicity_stages() or "publicity" in stage)
-
-
 def new_reference(now: dt.datetime) -> str:
     # Date for people, 10 random characters (50 bits) so references cannot be guessed.
     return "JB" + now.strftime("%Y%m%d") + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
@@ -35,9 +32,14 @@ def file(uow: UnitOfWork, declaration_id: str, content: str, reporter: str | Non
     if not content:
         raise DomainError.on("content", "required", "the report needs a content (举报内容)")
     replica = uow.session.get(DeclarationReplica, declaration_id)
-    if replica is None or not under_publicity(replica.stage):
-        raise DomainError.on("declaration_id", "under_publicity",
-                             "reports are taken only about a declaration under publicity (该申报不在公示期)")
+    if replica is None:
+        raise DomainError.on("declaration_id", "submitted_declaration",
+                             "reports are taken about a declaration under review; no such declaration is known "
+                             "(未找到该申报)")
+    if replica.stage == service.ENDED:
+        raise DomainError.on("declaration_id", "under_review",
+                             "the review of this declaration has ended, so no publicity runs for it "
+                             "(该申报评审已结束，不在公示期)")
     now = utcnow()
     report = Report(reference=new_reference(now), declaration_id=declaration_id, content=content,
                     reporter=reporter, filed_at=now, status="pending")

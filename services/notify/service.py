@@ -17,6 +17,7 @@ from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
 ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
+ENDED = "completed"  # a declaration replica's stage once its review has ended
 
 
 def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], sender: str | None = None,
@@ -167,6 +168,16 @@ def record_stage(uow: UnitOfWork, data: dict[str, Any]) -> None:
     organisation = data.get("organisation")
     if organisation and uow.session.get(DeclarationOrganisation, (data["declaration_id"], organisation)) is None:
         uow.session.add(DeclarationOrganisation(declaration_id=data["declaration_id"], organisation=organisation))
+    uow.session.flush()
+
+
+def record_completed(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    """The review ended: no publicity can run for the declaration any more (reports are refused)."""
+    replica = uow.session.get(DeclarationReplica, data["declaration_id"])
+    if replica is None:
+        replica = DeclarationReplica(declaration_id=data["declaration_id"], applicant=data["applicant"])
+        uow.session.add(replica)
+    replica.stage, replica.stage_at = ENDED, str(data.get("at", ""))
     uow.session.flush()
 
 

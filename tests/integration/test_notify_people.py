@@ -117,13 +117,53 @@ def test_anyone_reports_a_declaration_under_publicity_and_gets_a_reference(dbs, 
                           "content": "该申报人论文存在抄袭。", "reporter": None, "filed_at": event.data["filed_at"]}
 
 
-def test_a_declaration_not_under_publicity_takes_no_report(dbs, clients):
+def test_a_report_is_taken_for_any_declaration_under_review_and_refused_otherwise(dbs, clients):
+    """Whether a publicity runs is the review's to say (it answers the report); notify refuses only a
+    declaration it does not know or whose review has ended."""
     checking = _passed_through(dbs, UNIT, stage="unit_check")
-    for declaration in (checking, str(uuid.uuid4())):
-        response = _report(clients, declaration)
-        assert response.status_code == 422
-        assert [(e["field"], e["rule"]) for e in response.get_json()["errors"]] == [("declaration_id", "under_publicity")]
-    assert _filed_events(dbs) == []
+    assert _report(clients, checking).status_code == 201
+    unknown = _report(clients, str(uuid.uuid4()))
+    assert unknown.status_code == 422
+    assert [(e["field"], e["rule"]) for e in unknown.get_json()["errors"]] == [("declaration_id",
+                                                                               "submitted_declaration")]
+    ended = _passed_through(dbs, UNIT, stage="result_publicity")
+    deliver(dbs, envelope("review.completed.v1", {"declaration_id": ended, "applicant": "applicant",
+                                                  "outcome": "certified",
+                                                  "at": dt.datetime.now(dt.timezone.utc).isoformat()}))
+    response = _report(clients, ended)
+    assert [(e["field"], e["rule"]) for e in response.get_json()["errors"]] == [("declaration_id", "under_review")]
+    assert [e.data["declaration_id"] for e in _filed_events(dbs)] == [checking]
+
+
+def test_a_report_right_after_a_publicity_starts_becomes_its_objection(demo, clients, auth, monkeypatch):
+    """The unit starts its publicity; notify has not heard of it yet (its stage message is still on the
+    way) when someone reports: the report is taken, and the review, which knows the publicity runs,
+    records it as an objection to it instead of answering that none runs."""
+    from tests.integration.review_flow_helpers import act, publicise, review_db, start
+    from tests.integration.test_review import deliver as deliver_to_review
+    from tests.integration.test_review import outbox as review_outbox
+
+    review = review_db(demo, monkeypatch)
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    [first_stage] = review_outbox(review, "review.stage.changed.v1", declaration_id)
+    deliver(demo, envelope("review.stage.changed.v1", first_stage))  # all notify knows: the unit check
+    act(clients["review"], auth, "unit", declaration_id, "unit_check")
+    act(clients["review"], auth, "unit", declaration_id, "unit_recommendation", "recommend")
+    started = publicise(clients["review"], auth, "unit", declaration_id, "unit")
+
+    response = _report(clients, declaration_id, headers=auth("applicant"))
+    assert response.status_code == 201, response.get_json()
+    reference = response.get_json()["reference"]
+    [filed] = _filed_events(demo)
+    assert deliver_to_review(review, filed, "on_report_filed") == "done"
+    [publicity] = clients["review"].get(f"/api/v1/declarations/{declaration_id}/publicities",
+                                        headers=auth("unit")).get_json()
+    assert publicity["id"] == started["id"]
+    [objection] = publicity["objections"]
+    assert (objection["report_reference"], objection["status"]) == (reference, "open")
+    assert review_outbox(review, "review.objection.resolved.v1", declaration_id) == []  # not "none runs"
+    assert clients["notify"].get(f"/api/v1/reports/{reference}").get_json()["status"] == "pending"
 
 
 def test_the_answer_is_looked_up_by_reference_and_reaches_a_logged_in_reporter(dbs, clients, auth):
