@@ -13,6 +13,8 @@ configures the whole system:
 - ``TITLES_NAMESPACE``: prefix of every exchange and queue name, so that
   several systems (or test runs) can share one RabbitMQ.
 - ``OIDC_ISSUER``, ``OIDC_JWKS_URL``, ``OIDC_AUDIENCE``: the identity provider.
+- ``TITLES_TEST_CLOCK=1`` (never in production) and ``TITLES_TEST_CLOCK_FILE``: the test clock
+  (shared/clock.py).
 """
 from __future__ import annotations
 

@@ -13,12 +13,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
+from shared import clock
+
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """Now on the system's one clock (shared/clock.py): row timestamps follow the test clock too."""
+    return clock.now()
 
 
 class UtcDateTime(TypeDecorator):

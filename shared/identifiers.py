@@ -5,13 +5,16 @@
 - Unified social credit code (GB 32100-2015): 18 characters over an alphabet
   without I, O, S, V, Z; check character from weights 3^(i-1) mod 31.
 
-Pure functions without dependencies, so any service may import them.
+Functions without third-party dependencies, so any service may import them ("today" is the
+system's clock, shared/clock.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
+
+from shared import clock
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"  # indexed by the weighted sum mod 11
@@ -55,7 +58,7 @@ def parse_resident_id(number: str, today: dt.date | None = None) -> ResidentId:
     except ValueError:
         raise InvalidIdentifier("birth_date", "the ID number's birth date is not a real date "
                                               "(身份证号码出生日期错误)") from None
-    if birth > (today or dt.date.today()) or birth.year < 1900:
+    if birth > (today or clock.today()) or birth.year < 1900:
         raise InvalidIdentifier("birth_date", "the ID number's birth date is impossible (身份证号码出生日期错误)")
     if resident_id_check_char(number[:17]) != number[17]:
         raise InvalidIdentifier("check_digit", "the ID number's check digit is wrong (身份证号码校验位错误)")

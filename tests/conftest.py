@@ -37,8 +37,22 @@ def pytest_report_header(config: Any) -> str:
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("titles-data")
-    os.environ["TITLES_DATA_DIR"] = str(path)
+    os.environ["TITLES_DATA_DIR"] = str(path)  # the test clock's file lives here too (shared/clock.py)
+    _RUN_DATA.append(str(path))
     return path
+
+
+_RUN_DATA: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    """Each test starts on real time: a test that moved the test clock leaves no offset behind."""
+    yield
+    if _RUN_DATA and os.environ.get("TITLES_DATA_DIR") == _RUN_DATA[0] and "TITLES_TEST_CLOCK_FILE" not in os.environ:
+        from shared import clock
+
+        clock.reset_for_tests()
 
 
 @pytest.fixture(scope="session")

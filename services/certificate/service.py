@@ -13,6 +13,7 @@ from services.certificate import pdf, signing
 from services.certificate.models import Certificate, CertificateDocument
 from services.certificate.numbering import authority, next_number, number_pattern  # noqa: F401 - re-exported
 from services.certificate.verification import mask_id_number, verification_url, verify  # noqa: F401 - re-exported
+from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -22,7 +23,7 @@ CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud sa
 
 
 def beijing_today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    return clock.today()  # the system's clock: a certificate is dated as the rest of the process
 
 
 def issue(uow: UnitOfWork, command: dict[str, Any]) -> Certificate | None:

@@ -92,6 +92,7 @@ def _key_usage(**allowed: bool) -> x509.KeyUsage:
 
 
 def _write_development_material(folder: Path) -> None:
+    # Real time, not the system's clock: PDF readers check the signer's validity against real time.
     now = dt.datetime.now(dt.timezone.utc)
     # ECDSA P-256: pyHanko reloads the key for every signature, and RSA keys are slow to load.
     ca_key = ec.generate_private_key(ec.SECP256R1())

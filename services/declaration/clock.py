@@ -1,27 +1,23 @@
-"""Time as the declaration rules see it: deadlines are instants, days are Beijing days."""
+"""Time as the declaration rules see it: the system's one clock (shared/clock.py). Deadlines are
+instants, days are Beijing days."""
 from __future__ import annotations
 
 import datetime as dt
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
+from shared import clock as system_clock
+from shared.clock import BEIJING, end_of_day, start_of_day  # noqa: F401 - used through this module
+
+# A thin wrapper for now: the declaration's modules call clock.now() here, so a test may still
+# replace it to stand exactly on a deadline.
 
 
 def now() -> dt.datetime:
-    """The current instant (UTC); tests replace it to stand exactly on a deadline."""
-    return dt.datetime.now(dt.timezone.utc)
+    """The current instant (UTC) on the system's clock: the test clock's moves count here too."""
+    return system_clock.now()
 
 
 def today() -> dt.date:
     return now().astimezone(BEIJING).date()
-
-
-def end_of_day(day: dt.date) -> dt.datetime:
-    """A deadline given as a date closes at 23:59:59 Beijing time that day (inclusive)."""
-    return dt.datetime.combine(day, dt.time(23, 59, 59), BEIJING).astimezone(dt.timezone.utc)
-
-
-def start_of_day(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0, 0), BEIJING).astimezone(dt.timezone.utc)
 
 
 def beijing(at: dt.datetime) -> str:

@@ -9,13 +9,14 @@ from sqlalchemy import select, update
 
 from services.notify import service
 from services.notify.models import DefenceNotice
+from shared import clock
 from shared.uow import Database, UnitOfWork
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def beijing_today() -> dt.date:
-    return dt.datetime.now(BEIJING).date()
+    return clock.today()  # the system's clock: a notice's day comes when the test clock reaches it
 
 
 def defence_time(at: str) -> str:

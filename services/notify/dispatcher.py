@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 
 from services.notify.channels import Channel, configured
 from services.notify.models import Delivery, Message
+from shared import clock
 from shared.db import utcnow
 from shared.uow import Database
 
@@ -42,14 +43,16 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
                  batch: int = 50) -> Outcome:
     channels = channels if channels is not None else configured()
     now = now or utcnow()
+    # A claim is a lease, held for real minutes: moving the test clock must not end it early.
+    lease = clock.real_now()
     outcome = Outcome()
     with db.uow(readonly=True) as uow:
         due = list(uow.session.scalars(
             select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
-                                      or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
+                                      or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease))
             .order_by(Delivery.next_attempt_at).limit(batch)))
     for delivery_id in due:
-        if not _claim(db, delivery_id, now):
+        if not _claim(db, delivery_id, lease):
             continue  # another dispatcher has it
         with db.uow(readonly=True) as uow:
             delivery = uow.session.get(Delivery, delivery_id)
@@ -89,12 +92,12 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
     return outcome
 
 
-def _claim(db: Database, delivery_id: str, now: dt.datetime) -> bool:
+def _claim(db: Database, delivery_id: str, lease: dt.datetime) -> bool:
     with db.uow() as uow:
         claimed = uow.session.execute(
             update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
-                                   or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
-            .values(claimed_until=now + CLAIM)).rowcount
+                                   or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease))
+            .values(claimed_until=lease + CLAIM)).rowcount
         uow.commit()
     return claimed == 1
 

@@ -87,7 +87,7 @@ class Delivery(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    claimed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)  # real time: a lease
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -19,6 +19,7 @@ from services.profile.models import (AnnualAssessment, Attachment, Certificate, 
                                      IdentityCorrection, Organisation, Profile, SocialPost, WorkExperience)
 from services.profile.rules import (CE_MIN_HOURS, CE_SPECIALIST_SHARE, ORG_KINDS,  # noqa: F401 - ORG_KINDS
                                     STATE_OWNED, WORK_STATUSES)  # and WORK_STATUSES re-exported for the API
+from shared import clock
 from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from shared.identifiers import InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
@@ -200,7 +201,7 @@ def correct_identity(uow: UnitOfWork, actor: Principal, subject: str, data: dict
                 parse_resident_id(changes["id_number"])
             except InvalidIdentifier as exc:
                 raise DomainError.on("id_number", exc.rule, exc.message) from None
-    at = dt.datetime.now(dt.timezone.utc)
+    at = clock.now()
     for field, new in changes.items():
         old = getattr(profile, field)
         uow.session.add(IdentityCorrection(subject=subject, field=field, old_value=old, new_value=new,
@@ -242,7 +243,7 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
     sha256 = files.store().put(content)
     record = Attachment(id=str(uuid.uuid4()), owner=profile.subject, sha256=sha256, content_type=content_type,
                         size=len(content), name=files.display_name(name, content_type),
-                        uploaded_at=dt.datetime.now(dt.timezone.utc))
+                        uploaded_at=clock.now())
     uow.session.add(record)
     uow.session.flush()
     # other services learn whose file it is, so a declaration refers only to its applicant's own files
@@ -464,7 +465,7 @@ def _needs_appointment_letter(uow: UnitOfWork, subject: str) -> bool:
 
 def update_qualification(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) -> Profile:
     profile = _locked(uow, principal)
-    today = dt.date.today()
+    today = clock.today()
     first = data.get("first_professional_work_date", profile.first_professional_work_date)
     if first is not None and first > today:
         raise DomainError.on("first_professional_work_date", "not_in_future", "the first professional work date is "
@@ -529,7 +530,7 @@ def professional_years(profile: Profile, today: dt.date | None = None) -> float 
     """Years of professional work: from the first professional work to today, minus non-professional years."""
     if profile.first_professional_work_date is None:
         return None
-    years = _years_between(profile.first_professional_work_date, today or dt.date.today())
+    years = _years_between(profile.first_professional_work_date, today or clock.today())
     return max(0.0, round(years - float(profile.non_professional_years or 0), 1))
 
 
@@ -537,7 +538,7 @@ def save_certificate(uow: UnitOfWork, principal: Principal, data: dict[str, Any]
                      record_id: int | None = None) -> Certificate:
     """Add a certificate, or change one in place (record_id) under the same rules."""
     profile = _locked_for(uow, principal, Certificate, record_id)
-    if data["issued_on"] > dt.date.today():
+    if data["issued_on"] > clock.today():
         raise DomainError.on("issued_on", "not_in_future", "the issuing date is in the future")
     _required_attachment(uow, profile.subject, data, "attachment_id", "attachment_required",
                          "every certificate needs its scan, or the review form if it is lost (证书或评审表)")
@@ -639,7 +640,7 @@ def _announce_employer(uow: UnitOfWork, subject: str, before: tuple[str | None, 
     if after != before:
         uow.publish("profile.employment.changed.v1", {"subject": subject, "unit_code": after[0],
                                                       "unit_name": after[1],
-                                                      "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+                                                      "at": clock.now().isoformat()})
 
 
 def save_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str, Any],
@@ -687,7 +688,7 @@ def save_continuing_education(uow: UnitOfWork, principal: Principal, data: dict[
                               record_id: int | None = None) -> ContinuingEducation:
     """A year's continuing education (继续教育): total hours, of which specialist subjects (专业科目)."""
     profile = _locked_for(uow, principal, ContinuingEducation, record_id)
-    if data["year"] > dt.date.today().year:
+    if data["year"] > clock.today().year:
         raise DomainError.on("year", "not_in_future", "the year is in the future")
     if data["hours"] <= 0:
         raise DomainError.on("hours", "positive", "the hours are more than zero (学时须大于0)")
@@ -732,7 +733,7 @@ def continuing_education_years(uow: UnitOfWork, subject: str) -> list[dict[str, 
 def save_annual_assessment(uow: UnitOfWork, principal: Principal, data: dict[str, Any],
                            record_id: int | None = None) -> AnnualAssessment:
     profile = _locked_for(uow, principal, AnnualAssessment, record_id)
-    if data["year"] > dt.date.today().year:
+    if data["year"] > clock.today().year:
         raise DomainError.on("year", "not_in_future", "the year is in the future")
     if uow.session.scalar(select(AnnualAssessment.id).where(AnnualAssessment.subject == profile.subject,
                                                             AnnualAssessment.year == data["year"],
@@ -867,7 +868,7 @@ def take_snapshot(uow: UnitOfWork, declaration_id: str, subject: str) -> None:
         return
     data = whole(uow, profile)
     data.update(unit_code=current.unit_code, unit_name=current.unit_name, snapshot_version=1,
-                taken_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+                taken_at=clock.now().isoformat(),
                 attachments=my_attachments(uow, subject))
     missing = completeness(uow, profile)
     data["completeness"] = {"ready": not missing, "missing": missing}

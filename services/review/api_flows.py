@@ -1,14 +1,13 @@
 """The review API's flow actions: publicity and objections, expert panels (recusal,
-defence, attendance, votes, tally), and the test clock."""
+defence, attendance, votes, tally)."""
 from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from services.review import clock, panels, publicity
+from services.review import panels, publicity
 from services.review.api import TaskOut
-from shared.errors import NotFound
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 
@@ -101,16 +100,6 @@ class PanelOut(Schema):
     drawn_at = fields.DateTime()
     attendance = fields.List(fields.Dict())
     defences = fields.List(fields.Dict())
-
-
-class ClockAdvance(Schema):
-    days = fields.Integer(load_default=0, validate=validate.Range(min=0, max=3660))
-    seconds = fields.Integer(load_default=0, validate=validate.Range(min=0))
-
-
-class ClockOut(Schema):
-    now = fields.DateTime()
-    today = fields.Date()
 
 
 def _publicity_out(item: tuple) -> dict:
@@ -247,19 +236,3 @@ class Tally(MethodView):
         """The tally, for the committee office once voting has closed (计票结果)."""
         with database().uow(readonly=True) as uow:
             return panels.tally(uow, current_principal(), declaration_id)
-
-
-@blp.route("/clock/advance")
-class ClockAdvanceView(MethodView):
-    @blp.arguments(ClockAdvance)
-    @blp.response(200, ClockOut)
-    def post(self, data):
-        """Test clock only (TITLES_TEST_CLOCK=1, on by default on the embedded default): move the
-        review's clock forward, e.g. past a publicity period."""
-        current_principal()
-        if not clock.test_clock_enabled():
-            raise NotFound.on("clock", "test_clock", "the test clock is off (TITLES_TEST_CLOCK)")
-        with database().uow() as uow:
-            now = clock.advance(uow, data["days"], data["seconds"])
-            uow.commit()
-            return {"now": now, "today": now.astimezone(clock.BEIJING).date()}

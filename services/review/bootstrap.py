@@ -6,7 +6,7 @@ from importlib import resources
 
 from flask import Flask
 
-from services.review import api, api_flows, api_office, api_process, service, snapshots
+from services.review import api, api_clock, api_flows, api_office, api_process, service, snapshots
 from services.review.engine import incidents
 from services.review.engine import definitions
 from services.review.handlers import HANDLERS
@@ -25,7 +25,8 @@ def database(url: str | None = None) -> Database:
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     return create_service_app(
-        NAME, db or database(), [api.blp, api_process.blp, api_office.blp, api_flows.blp], verifier=verifier,
+        NAME, db or database(), [api.blp, api_process.blp, api_office.blp, api_flows.blp,
+                                 api_clock.blp], verifier=verifier,
         title="Review service (评审)",
         description="BPMN review processes run by SpiffWorkflow, and the reviewers' task queues.",
     )

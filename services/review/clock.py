@@ -1,55 +1,90 @@
-"""The review's clock: the date that publicity periods and modification deadlines
-are judged by, in Beijing time.
+"""The review's side of the system's one clock (shared/clock.py): moving the test clock, which only
+the title office may do, with every move audited in ``clock_moves`` and logged.
 
-A publicity lasts at least five working days, which no demonstration or test
-can wait for. The *test clock* moves this clock forward by an offset kept in
-the review database (so every review process sees the same time). It is on
-only when ``TITLES_TEST_CLOCK=1``, or when that variable is unset and the
-system runs on the embedded default (``make run``); production with RabbitMQ
-never has it unless someone sets the variable on purpose.
+``now``, ``today`` and ``advance`` keep their old signatures (a unit of work first) as thin
+wrappers, so code written against the review's own clock keeps working; new code reads
+``shared.clock`` directly.
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
+import logging
+from typing import Any
 
-from services.review.models import ClockOffset
-from shared import config
-from shared.db import utcnow
+from sqlalchemy import func, select
+
+from services.review.models import ClockMove
+from shared import clock as system_clock
+from shared.clock import BEIJING  # noqa: F401 - used through this module
+from shared.errors import Forbidden
+from shared.identity.principal import TITLE_OFFICE, Principal
 from shared.uow import UnitOfWork
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
+log = logging.getLogger(__name__)
+MOVES_SHOWN = 100
 
 
 def test_clock_enabled() -> bool:
-    value = os.environ.get("TITLES_TEST_CLOCK")
-    if value is not None:
-        return value == "1"
-    return config.broker_url().startswith("embedded://")
+    return system_clock.enabled()
 
 
-def offset(uow: UnitOfWork) -> dt.timedelta:
-    if not test_clock_enabled():
-        return dt.timedelta()
-    row = uow.session.get(ClockOffset, 1)
-    return dt.timedelta(seconds=row.offset_seconds if row else 0)
+def now(uow: UnitOfWork | None = None) -> dt.datetime:
+    return system_clock.now()
 
 
-def now(uow: UnitOfWork) -> dt.datetime:
-    return utcnow() + offset(uow)
+def today(uow: UnitOfWork | None = None) -> dt.date:
+    """Today in Beijing, on the system's clock."""
+    return system_clock.today()
 
 
-def today(uow: UnitOfWork) -> dt.date:
-    """Today in Beijing, on the review's clock."""
-    return now(uow).astimezone(BEIJING).date()
+def advance(uow: UnitOfWork, days: int = 0, seconds: int = 0, by: str = "system") -> dt.datetime:
+    """Move the test clock forward, audited as ``by``; commits ``uow`` (the audit row)."""
+    return _move(uow, by, days * 86400 + seconds).after
 
 
-def advance(uow: UnitOfWork, days: int = 0, seconds: int = 0) -> dt.datetime:
-    """Move the test clock forward (never back: periods already judged stay judged)."""
-    row = uow.session.get(ClockOffset, 1, with_for_update=True)
-    if row is None:
-        row = ClockOffset(id=1, offset_seconds=0)
+def move(uow: UnitOfWork, principal: Principal, days: int, seconds: int) -> ClockMove:
+    """The title office moves the test clock forward for every service: ``days`` and ``seconds``
+    together, 1 second .. 366 days a move. Commits ``uow`` under the clock's lock (the audit row
+    is written before the clock moves)."""
+    system_clock.require_enabled()
+    if not principal.has_role(TITLE_OFFICE):
+        raise Forbidden.on("role", "title_office_only",
+                           "only the title office moves the test clock (仅职称办可拨动测试时钟)")
+    for field, value in (("days", days), ("seconds", seconds)):
+        if value < 0:
+            system_clock.check_move(value, field)
+    total = days * 86400 + seconds
+    field = "days" if days and not seconds else "seconds"
+    system_clock.check_move(total, field)
+    return _move(uow, principal.subject, total, field)
+
+
+def _move(uow: UnitOfWork, by: str, seconds: int, field: str = "seconds") -> ClockMove:
+    audited: list[ClockMove] = []
+
+    def record(step: system_clock.Move) -> None:
+        row = ClockMove(moved_by=by, moved_at=step.real_at, from_at=step.before, to_at=step.after,
+                        seconds=step.seconds)
         uow.session.add(row)
-    row.offset_seconds = (row.offset_seconds or 0) + days * 86400 + seconds
-    uow.session.flush()
-    return now(uow)
+        uow.commit()
+        audited.append(row)
+
+    step = system_clock.advance(seconds, record, field)
+    log.warning("test clock moved forward by %d s: %s -> %s (Beijing today %s)", step.seconds,
+                step.before.isoformat(), step.after.isoformat(), step.after.astimezone(BEIJING).date(),
+                extra={"moved_by": by, "clock_from": step.before.isoformat(), "clock_to": step.after.isoformat(),
+                       "seconds": step.seconds, "offset_seconds": step.offset_seconds})
+    return audited[0]
+
+
+def state(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
+    """What the clock says now; the title office also sees the moves, newest first."""
+    current = system_clock.now()
+    out: dict[str, Any] = {"now": current, "today": current.astimezone(BEIJING).date(),
+                           "test_clock": system_clock.enabled(), "offset_seconds": system_clock.offset_seconds(),
+                           "real_now": system_clock.real_now()}
+    if principal.has_role(TITLE_OFFICE):
+        out["moves"] = list(uow.session.scalars(select(ClockMove).order_by(ClockMove.id.desc())
+                                                .limit(MOVES_SHOWN)))
+        out["moves_total"] = uow.session.scalar(select(func.count(ClockMove.id)))
+    return out

@@ -326,10 +326,15 @@ class Defence(Base):
     scheduled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class ClockOffset(Base):
-    """The test clock's offset (only read when the test clock is enabled)."""
+class ClockMove(Base):
+    """One move of the test clock (shared/clock.py), by the title office: the audit of moved time.
+    ``moved_at`` is real time; ``from_at`` and ``to_at`` are the system's clock before and after."""
 
-    __tablename__ = "test_clock"
+    __tablename__ = "clock_moves"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    offset_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    moved_by: Mapped[str] = mapped_column(String(64))
+    moved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    from_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    to_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    seconds: Mapped[int] = mapped_column(Integer)

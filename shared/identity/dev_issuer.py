@@ -162,7 +162,7 @@ def issue_token(
 ) -> str:
     user = _user(username)
     kid, key = signing_key(data_dir)
-    now = int(time.time())
+    now = int(time.time())  # real time, not the system's clock: token libraries check iat/exp by it
     claims: dict[str, Any] = {
         "iss": issuer or default_issuer(),
         "aud": audience,

@@ -1,15 +1,16 @@
 """One envelope for every message, events and commands alike."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shared import clock
+
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return clock.now().isoformat()  # dated as the rows it comes with
 
 
 @dataclass(frozen=True)

@@ -189,26 +189,18 @@ def process_data(db: Any, declaration_id: str, stage: str) -> dict[str, Any]:
 # -- the test clock -------------------------------------------------------------------------------
 
 def set_today(db: Any, day: dt.date) -> None:
-    """Put the review's test clock on ``day`` (noon, Beijing): test setup, so it may go back too."""
-    from services.review import clock
-    from services.review.models import ClockOffset
-    from shared.db import utcnow
+    """Put the system's test clock on ``day`` (noon, Beijing): test setup, so it may go back too.
+    ``db`` is unused (the clock is one file for every service); kept so callers need not change."""
+    from shared import clock
 
-    noon = dt.datetime.combine(day, dt.time(12), tzinfo=clock.BEIJING)
-    with db.uow() as uow:
-        row = uow.session.get(ClockOffset, 1)
-        if row is None:
-            row = ClockOffset(id=1, offset_seconds=0)
-            uow.session.add(row)
-        row.offset_seconds = int((noon - utcnow()).total_seconds())
-        uow.commit()
+    clock.set_now_for_tests(dt.datetime.combine(day, dt.time(12), tzinfo=clock.BEIJING))
 
 
-def today(db: Any) -> dt.date:
-    from services.review import clock
+def today(db: Any = None) -> dt.date:
+    """Today (Beijing) on the system's clock; ``db`` is unused."""
+    from shared import clock
 
-    with db.uow(readonly=True) as uow:
-        return clock.today(uow)
+    return clock.today()
 
 
 # Every flow test starts on a fixed day, so periods and deadlines do not depend on when the suite
