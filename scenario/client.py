@@ -1,6 +1,7 @@
 """A small HTTP client for driving the system as its users do."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any, Callable, TypeVar
 
@@ -47,6 +48,11 @@ class Client:
     def _check(response: requests.Response, what: str, expect: tuple[int, ...] = (200,)) -> None:
         if response.status_code not in expect:
             raise ScenarioFailed(f"{what} answered {response.status_code}: {response.text[:500]}")
+
+
+def system_today(client: Client) -> dt.date:
+    """Today (Beijing) on the system's clock, which the test clock may have moved past real time."""
+    return dt.date.fromisoformat(client.call("applicant", "GET", "review", "/api/v1/clock")["today"])
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:

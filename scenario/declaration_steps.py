@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from scenario.client import Client, Fatal, ScenarioFailed, wait_for
+from scenario.client import Client, Fatal, ScenarioFailed, system_today, wait_for
 
 
 # The years the normal category's rule table looks at (shared/demo/eligibility.json: window_years).
@@ -14,10 +14,9 @@ def ensure_yearly_record(client: Client, step: Callable[[str], None]) -> None:
     """The normal category wants, for each recent year, an annual assessment of competent or above
     (称职及以上) and 90 hours of continuing education, two thirds specialist: recorded in the profile
     where missing, before the declaration takes its snapshot."""
-    import datetime as dt
-
+    today = system_today(client)  # the test clock may have moved into another year
     profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
-    years = range(dt.date.today().year - RECORD_YEARS, dt.date.today().year)
+    years = range(today.year - RECORD_YEARS, today.year)
     assessed = {a["year"] for a in profile["annual_assessments"] if a["result"] in ("excellent", "competent")}
     for year in (y for y in years if y not in assessed):
         client.call("applicant", "POST", "profile", "/api/v1/profile/annual-assessments", expect=(201,),

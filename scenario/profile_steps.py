@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
-from scenario.client import Client, ScenarioFailed
+from scenario.client import Client, ScenarioFailed, system_today
 
 # Smallest files the service accepts: it judges the type by these signatures.
 DEMO_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -17,6 +17,7 @@ def _upload(client: Client, name: str, content: bytes) -> str:
 
 
 def ensure_profile(client: Client, step: Callable[[str], None]) -> None:
+    today = system_today(client)
     profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
     step(f"applicant {profile['name']} has a profile")
     if not any(w["status"] == "current" for w in profile["work_experiences"]):
@@ -25,7 +26,7 @@ def ensure_profile(client: Client, step: Callable[[str], None]) -> None:
             raise ScenarioFailed("no work unit is registered; was the demonstration data loaded?")
         client.call("applicant", "POST", "profile", "/api/v1/profile/work-experiences", expect=(201,),
                     json={"status": "current", "unit_code": units[0]["code"], "role": "led",
-                          "start_date": (dt.date.today() - dt.timedelta(days=3650)).isoformat(),
+                          "start_date": (today - dt.timedelta(days=3650)).isoformat(),
                           "main_work": "负责软件系统的设计与研发"})
         step(f"applicant works at {units[0]['name']}")
     missing = client.call("applicant", "GET", "profile", "/api/v1/profile/completeness")["missing"]
@@ -56,7 +57,7 @@ def ensure_profile(client: Client, step: Callable[[str], None]) -> None:
         step("applicant recorded the title certificate 工程师 (2015)")
     years = {y["year"]: y for y in client.call("applicant", "GET", "profile",
                                                "/api/v1/profile/continuing-education/years")}
-    recent = range(dt.date.today().year - 3, dt.date.today().year)
+    recent = range(today.year - 3, today.year)
     for year in (y for y in recent if not years.get(y, {}).get("meets_rule")):
         # 人社部令第25号: at least 90 hours a year, two thirds of them specialist subjects
         client.call("applicant", "POST", "profile", "/api/v1/profile/continuing-education", expect=(201,),

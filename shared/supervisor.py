@@ -193,6 +193,17 @@ def taken_ports() -> list[str]:
     return taken
 
 
+def test_clock_notice() -> str:
+    """Switch the test clock on for the demonstration, unless TITLES_TEST_CLOCK says otherwise, and say
+    which: every child process inherits the setting."""
+    if "TITLES_TEST_CLOCK" not in os.environ:
+        os.environ["TITLES_TEST_CLOCK"] = "1"
+    if os.environ["TITLES_TEST_CLOCK"] == "1":
+        return ("The test clock is ON for this demonstration (TITLES_TEST_CLOCK=1): only the title office may move "
+                "it, forwards, with POST /api/v1/clock/advance on the review service; production never sets it.")
+    return "The test clock is off (TITLES_TEST_CLOCK is not 1): every service runs on real time."
+
+
 def run_all(seed_demo: bool = True) -> int:
     taken = taken_ports()
     if taken:
@@ -202,6 +213,7 @@ def run_all(seed_demo: bool = True) -> int:
     data = config.data_dir()
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TITLES_DATA_DIR"] = str(data)
+    clock_notice = test_clock_notice()
     cli.migrate([])
     cli.deploy()
     if seed_demo:
@@ -229,6 +241,7 @@ def run_all(seed_demo: bool = True) -> int:
     for service in ("issuer", *SERVICES):
         label = "identity issuer (development)" if service == "issuer" else f"{service} service"
         print(f"  {label:32} {config.service_url(service)}", flush=True)
+    print(clock_notice, flush=True)
     print("Press Ctrl-C to stop everything.\n", flush=True)
 
     def say(line: str) -> None:

@@ -34,7 +34,7 @@ def system_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items()
            if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "TITLES_DATA_DIR")}
     env["TITLES_DATA_DIR"] = str(tmp_path / "data")
-    env["TITLES_TEST_CLOCK"] = "1"  # the scenario moves the review's clock past publicity periods
+    env.pop("TITLES_TEST_CLOCK", None)  # `titles run` switches the test clock on by itself, and says so
     for name in ("issuer", *SERVICES):
         env[f"{name.upper()}_PORT"] = str(free_port())
     env.pop("OIDC_ISSUER", None)
@@ -89,6 +89,7 @@ def test_make_run_and_make_scenario_carry_a_declaration_to_a_certificate(system_
         assert re.fullmatch(r"certificate: TJZC\d{4}\d{6}", last), scenario.stdout
         assert "declaration stage: Completed" in scenario.stdout
         assert "电子职称证书已签发" in scenario.stdout
+        assert "title office moved the test clock past the publicity" in scenario.stdout
     finally:
         system.send_signal(signal.SIGINT)  # Ctrl-C stops every process it started
         output, _ = system.communicate(timeout=60)
@@ -96,6 +97,7 @@ def test_make_run_and_make_scenario_carry_a_declaration_to_a_certificate(system_
     for service in ("issuer", *SERVICES):
         assert f":{system_env[service.upper() + '_PORT']}" in output  # it printed each URL
     assert "stopped." in output
+    assert "The test clock is ON for this demonstration (TITLES_TEST_CLOCK=1): only the title office" in output
     for name in ("issuer", *SERVICES):
         with socket.socket() as s:  # nothing listens any more
             assert s.connect_ex(("127.0.0.1", int(system_env[f"{name.upper()}_PORT"]))) != 0

@@ -258,6 +258,13 @@ def test_application_services_have_the_common_environment(services):
         assert env["BROKER_URL"].startswith("amqp://"), f"{name}: BROKER_URL must be amqp://"
 
 
+def test_the_test_clock_is_never_switched_on(services):
+    """Production runs on real time: no service sets TITLES_TEST_CLOCK, not even through a default."""
+    for name, svc in services.items():
+        assert env_of(svc).get("TITLES_TEST_CLOCK", "") in ("", "0"), f"{name}: TITLES_TEST_CLOCK must not be on"
+    assert "TITLES_TEST_CLOCK" not in COMPOSE_FILE.read_text(encoding="utf-8")
+
+
 def test_every_process_names_its_service(services):
     for name, svc in app_services(services).items():
         if name in ONE_SHOT:
