@@ -39,7 +39,7 @@ def today(uow: UnitOfWork | None = None) -> dt.date:
 
 def advance(uow: UnitOfWork, days: int = 0, seconds: int = 0, by: str = "system") -> dt.datetime:
     """Move the test clock forward, audited as ``by``; commits ``uow`` (the audit row)."""
-    return _move(uow, by, days * 86400 + seconds).after
+    return _move(uow, by, days * 86400 + seconds).to_at
 
 
 def move(uow: UnitOfWork, principal: Principal, days: int, seconds: int) -> ClockMove:
