@@ -193,7 +193,7 @@ def taken_ports() -> list[str]:
     return taken
 
 
-def test_clock_notice() -> str:
+def announce_test_clock() -> str:
     """Switch the test clock on for the demonstration, unless TITLES_TEST_CLOCK says otherwise, and say
     which: every child process inherits the setting."""
     if "TITLES_TEST_CLOCK" not in os.environ:
@@ -213,7 +213,7 @@ def run_all(seed_demo: bool = True) -> int:
     data = config.data_dir()
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TITLES_DATA_DIR"] = str(data)
-    clock_notice = test_clock_notice()
+    clock_notice = announce_test_clock()
     cli.migrate([])
     cli.deploy()
     if seed_demo:

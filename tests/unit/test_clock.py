@@ -55,12 +55,12 @@ def test_days_are_beijing_days():
 def test_titles_run_switches_the_test_clock_on_and_says_so(monkeypatch):
     monkeypatch.setenv("TITLES_TEST_CLOCK", "recorded")  # so that the "1" set below is undone after the test
     monkeypatch.delenv("TITLES_TEST_CLOCK")
-    notice = supervisor.test_clock_notice()
+    notice = supervisor.announce_test_clock()
     assert clock.enabled()
     assert "ON" in notice and "title office" in notice and "production never sets it" in notice
 
 
 def test_titles_run_leaves_an_explicit_setting_alone(monkeypatch):
     monkeypatch.setenv("TITLES_TEST_CLOCK", "0")
-    notice = supervisor.test_clock_notice()
+    notice = supervisor.announce_test_clock()
     assert not clock.enabled() and "off" in notice
