@@ -214,4 +214,19 @@ def review_db(demo: Any, monkeypatch: Any, day: dt.date = START_DAY) -> Any:
     db = demo["review"]
     register_directory(db)
     set_today(db, day)
+    _deployed_just_now(db)
     return db
+
+
+def _deployed_just_now(db: Any) -> None:
+    """The demo's diagrams were deployed on real time; with the clock set back before that, a version a
+    test deploys would look older than they are (the latest is the last deployed). Test setup: they
+    were deployed just now, on the test's day."""
+    from sqlalchemy import update
+
+    from services.review.models import Definition
+    from shared.db import utcnow
+
+    with db.uow() as uow:
+        uow.session.execute(update(Definition).values(deployed_at=utcnow()))
+        uow.commit()
