@@ -2,13 +2,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Callable
+
+from pypdf import PdfWriter
 
 from scenario.client import Client, ScenarioFailed, system_today
 
 # Smallest files the service accepts: it judges the type by these signatures.
 DEMO_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-DEMO_PDF = b"%PDF-1.4\n% scenario attachment\n%%EOF\n"
+
+
+def demo_pdf(label: str) -> bytes:
+    """A small plain PDF (one blank page, ``label`` as its title): attachments must parse as PDFs."""
+    document = PdfWriter()
+    document.add_blank_page(595, 842)
+    document.add_metadata({"/Title": label})
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
+
+
+DEMO_PDF = demo_pdf("scenario attachment")
 
 
 def _upload(client: Client, name: str, content: bytes) -> str:

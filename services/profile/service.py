@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.profile import access
 from services.profile import attachments as files
+from services.profile import pdfs
 from services.profile import register as education_register
 from services.profile.directory import (organisation, organisations,  # noqa: F401 - the API's entry points
                                         paged, register_organisation)
@@ -240,6 +241,8 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
     if content_type is None:
         raise DomainError.on("file", "content_type", "only PDF, JPEG and PNG files are accepted, judged by their "
                              "content (仅支持PDF、JPG、PNG文件)")
+    if content_type == "application/pdf":
+        _check_pdf(content)
     sha256 = files.store().put(content)
     record = Attachment(id=str(uuid.uuid4()), owner=profile.subject, sha256=sha256, content_type=content_type,
                         size=len(content), name=files.display_name(name, content_type),
@@ -251,6 +254,18 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
         "id": record.id, "owner": record.owner, "sha256": sha256, "content_type": content_type,
         "size": record.size, "name": record.name, "uploaded_at": record.uploaded_at.isoformat()})
     return record
+
+
+def _check_pdf(content: bytes) -> None:
+    try:
+        active = pdfs.active_content(content)
+    except pdfs.NotAPdf as exc:
+        raise DomainError.on("file", "content_type", f"the file starts like a PDF but is not one: {exc} "
+                             "(文件不是有效的PDF)") from exc
+    if active:
+        raise DomainError.on("file", "no_active_content",
+                             f"the PDF holds {', '.join(active)}; save it again as a plain document (for instance "
+                             "print it to PDF) and upload that (PDF文件不能包含脚本、自动操作或嵌入文件)")
 
 
 def attachment_for(uow: UnitOfWork, principal: Principal, attachment_id: str) -> tuple[Attachment, bytes]:

@@ -13,6 +13,7 @@ from tests.integration.test_declaration import (
 from tests.integration.test_declaration_catalogue import NEW_ACTIVITY
 from tests.integration.test_declaration_catalogue_tokens import other_committee_headers
 from tests.integration.test_declaration_lifecycle import SNAPSHOT, submit
+from scenario.profile_steps import demo_pdf
 
 OTHER_COMMITTEE = "12120000MB7654321X"  # the organisation of other_committee_headers()
 OWNER = "12120000MB0000001X"  # an institution with its own (independent-review) committee
@@ -393,7 +394,7 @@ def test_the_profiles_own_events_reach_the_declaration_service(clients, auth, de
     wait_for("the announced employer", lambda: made["id"] in listed(clients, auth))
 
     uploaded = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
-                                       data={"file": (io.BytesIO(b"%PDF-1.4\n% t\n%%EOF\n"), "t.pdf")},
+                                       data={"file": (io.BytesIO(demo_pdf("t")), "t.pdf")},
                                        content_type="multipart/form-data")
     assert uploaded.status_code == 201, uploaded.get_json()
     file_id = uploaded.get_json()["id"]

@@ -19,13 +19,14 @@ from shared.messaging.envelope import Envelope
 from shared.messaging.topology import subscriptions_of
 
 from tests.conftest import wait_for
+from scenario.profile_steps import demo_pdf
 
 UNIT = "91120101MA05K1XT13"
 DEPT1 = "111201010000123459"
 DEPT2 = "11120000000067890J"
 COMMITTEE = "12120000MB1234567L"
 OTHER_UNIT = "91120116MA06C2DD4W"
-PDF = b"%PDF-1.7\n" + b"a" * 32
+PDF = demo_pdf("access")
 STAFF = ("unit", "dept1", "dept2", "committee", "expert1")
 
 

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from tests.conftest import wait_for
 from tests.integration.test_profile_rules import other_applicant  # noqa: F401 - a fixture
+from scenario.profile_steps import demo_pdf
 
 UNIT = "91120101MA05K1XT13"  # 天津市示范科技有限公司, private
 UNIT_NAME = "天津市示范科技有限公司"
 DEPT1 = "111201010000123459"
 INSTITUTE = "914403001922038216"  # a published credit code, registered below as a public institution
-PDF = b"%PDF-1.7\n" + b"c" * 40
+PDF = demo_pdf("changes")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 CURRENT = {"status": "current", "unit_code": UNIT, "start_date": "2015-07-01"}
 FORMER = {"status": "former", "unit_name": "北京某研究所", "start_date": "2010-07-01", "end_date": "2015-06-30"}

@@ -10,8 +10,9 @@ from tests.integration.test_declaration import (DECLARATION, PROJECT, UNIT, asse
                                                 outbox, own_files, stage, submitted_declaration)
 from tests.integration.test_declaration_lifecycle import SNAPSHOT
 from tests.integration.test_profile_rules import other_applicant  # noqa: F401 - a fixture
+from scenario.profile_steps import demo_pdf
 
-PDF = b"%PDF-1.4\n% test\n%%EOF\n"
+PDF = demo_pdf("test")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
 MATERIALS = {"materials": {"work_summary": {"fields": {"summary": "十年软件研发"}}}}
 DEPT1 = "111201010000123459"

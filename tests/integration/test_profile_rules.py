@@ -6,6 +6,7 @@ import time
 
 import pytest
 from sqlalchemy import select
+from scenario.profile_steps import demo_pdf
 
 UNIT = "91120101MA05K1XT13"
 DEPT1 = "111201010000123459"
@@ -13,7 +14,7 @@ DEPT2 = "11120000000067890J"
 COMMITTEE = "12120000MB1234567L"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
-PDF = b"%PDF-1.7\n" + b"x" * 32
+PDF = demo_pdf("rules")
 TENCENT, HUAWEI, ALIBABA = "9144030071526726XG", "914403001922038216", "91330100716105852F"
 
 
