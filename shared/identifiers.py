@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from shared import clock
 
+# Kinds of identity document; the first two carry a resident ID number (GB 11643).
+ID_TYPES = ("resident_id", "household_register", "officer_card", "passport", "hk_macao_permit",
+            "taiwan_permit", "foreign_permanent_residence")
+RESIDENT_ID_TYPES = ("resident_id", "household_register")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"  # indexed by the weighted sum mod 11
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")

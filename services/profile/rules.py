@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from shared.identifiers import ID_TYPES  # noqa: F401 - the profile's vocabulary, kept with the check
+
 WORK_STATUSES = ("current", "former", "part_time")
 ORG_KINDS = ("unit", "department", "committee", "title_office")
 OWNERSHIPS = ("public_institution", "state_enterprise", "government", "private", "other")
 STATE_OWNED = ("public_institution", "state_enterprise", "government")
 GENDERS = ("male", "female")
-ID_TYPES = ("resident_id", "household_register", "officer_card", "passport", "hk_macao_permit",
-            "taiwan_permit", "foreign_permanent_residence")
 EDUCATION_LEVELS = ("doctorate", "master", "bachelor", "junior_college", "technical_secondary", "high_school",
                     "other")
 DEGREES = ("doctor", "master", "bachelor", "none")

@@ -22,7 +22,7 @@ from services.profile.rules import (CE_MIN_HOURS, CE_SPECIALIST_SHARE, ORG_KINDS
                                     STATE_OWNED, WORK_STATUSES)  # and WORK_STATUSES re-exported for the API
 from shared import clock
 from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
-from shared.identifiers import InvalidIdentifier, ResidentId, parse_resident_id
+from shared.identifiers import RESIDENT_ID_TYPES, InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
@@ -66,10 +66,6 @@ def _fill_from_id(profile: Profile) -> None:
     parsed = _resident_number(profile.id_number)
     if parsed is not None:
         profile.date_of_birth, profile.gender = parsed.birth_date, parsed.gender
-
-
-# The ID types whose number is the citizen ID number (居民身份证号码; the household register carries the same).
-RESIDENT_ID_TYPES = ("resident_id", "household_register")
 
 
 def _resident_number(number: str) -> ResidentId | None:

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from services.review import panels, publicity
 from services.review.api import TaskOut
+from shared.identifiers import ID_TYPES
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 
@@ -57,8 +58,23 @@ class Resolution(Schema):
 
 
 class ConflictIn(Schema):
-    id_number = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=30),
+                              metadata={"description": "the applicant's ID number (证件号码)"})
+    id_type = fields.String(load_default="resident_id", validate=validate.OneOf(ID_TYPES),
+                            metadata={"description": "a resident ID number must pass its GB 11643 check"})
     reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class ConflictOut(Schema):
+    id_number = fields.String()
+    reason = fields.String(allow_none=True)
+    declared_at = fields.DateTime()
+    withdrawn_at = fields.DateTime(allow_none=True)
+    withdraw_reason = fields.String(allow_none=True)
+
+
+class WithdrawIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class RecusalIn(Schema):
@@ -159,14 +175,35 @@ class Resolve(MethodView):
 @blp.route("/conflicts")
 class Conflicts(MethodView):
     @blp.arguments(ConflictIn)
-    @blp.response(201, ConflictIn)
+    @blp.response(201, ConflictOut)
     @require_roles("expert")
     def post(self, data):
         """Declare a conflict of interest with an applicant (回避): later draws leave me out."""
         with database().uow() as uow:
-            found = panels.declare_conflict(uow, current_principal(), data["id_number"], data["reason"])
+            found = panels.declare_conflict(uow, current_principal(), data["id_number"], data["reason"],
+                                            data["id_type"])
             uow.commit()
-            return {"id_number": found.id_number, "reason": found.reason}
+            return found
+
+    @blp.response(200, ConflictOut(many=True))
+    @require_roles("expert")
+    def get(self):
+        """The conflicts I declared, withdrawn ones with who withdrew them and why."""
+        with database().uow(readonly=True) as uow:
+            return panels.conflicts_of(uow, current_principal())
+
+
+@blp.route("/conflicts/<id_number>/withdraw")
+class ConflictWithdrawal(MethodView):
+    @blp.arguments(WithdrawIn)
+    @blp.response(200, ConflictOut)
+    @require_roles("expert")
+    def post(self, data, id_number: str):
+        """Withdraw a conflict I declared (撤回回避), with the reason: later draws may pick me again."""
+        with database().uow() as uow:
+            found = panels.withdraw_conflict(uow, current_principal(), id_number, data["reason"])
+            uow.commit()
+            return found
 
 
 @blp.route("/declarations/<declaration_id>/panel")

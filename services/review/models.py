@@ -286,6 +286,22 @@ class ExpertConflict(Base):
     id_number: Mapped[str] = mapped_column(String(30), primary_key=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     declared_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A withdrawn conflict is kept (who withdrew it, when, why) and no longer excludes the expert.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Recusal(Base):
+    """An expert on a declaration's panel recused from that declaration (回避): not counted for it,
+    and nothing more (a conflict with the applicant, declared apart, keeps them out of every draw)."""
+
+    __tablename__ = "recusals"
+
+    expert: Mapped[str] = mapped_column(String(64), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recused_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Attendance(Base):

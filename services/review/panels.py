@@ -8,18 +8,21 @@ through ``service.complete`` under the instance lock.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import select
 
 from services.review import clock, service
 from services.review.engine import operations
-from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Task, Vote
+from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Recusal, Task, Vote
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.identifiers import RESIDENT_ID_TYPES, is_valid_resident_id
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
 DEFENCE_NOTICE_DAYS = 7  # the first defence notice goes out about a week ahead (product.md §6)
 
 
@@ -37,33 +40,77 @@ def latest_draw(uow: UnitOfWork, declaration_id: str) -> PanelDraw | None:
                               .order_by(PanelDraw.id.desc()).limit(1))
 
 
-def recused(uow: UnitOfWork, id_number: str, experts: list[str]) -> set[str]:
+def recused(uow: UnitOfWork, declaration_id: str, id_number: str, experts: list[str]) -> set[str]:
+    """Who of ``experts`` is out for this declaration: a standing conflict with the applicant, or a
+    recusal from this declaration."""
     if not experts:
         return set()
-    return set(uow.session.scalars(select(ExpertConflict.expert).where(
-        ExpertConflict.id_number == id_number, ExpertConflict.expert.in_(experts))))
+    conflicted = set(uow.session.scalars(select(ExpertConflict.expert).where(
+        ExpertConflict.id_number == id_number, ExpertConflict.expert.in_(experts),
+        ExpertConflict.withdrawn_at.is_(None))))
+    return conflicted | set(uow.session.scalars(select(Recusal.expert).where(
+        Recusal.declaration_id == declaration_id, Recusal.expert.in_(experts))))
 
 
-def declare_conflict(uow: UnitOfWork, principal: Principal, id_number: str, reason: str | None) -> ExpertConflict:
-    """An expert declares a conflict with an applicant before any draw: later draws leave them out."""
-    found = uow.session.get(ExpertConflict, (principal.subject, id_number))
+def declare_conflict(uow: UnitOfWork, principal: Principal, id_number: str, reason: str | None,
+                     id_type: str = "resident_id") -> ExpertConflict:
+    """An expert declares a conflict with an applicant before any draw: later draws leave them out. A
+    resident ID number must pass its check (GB 11643): a typo would record a conflict that never
+    matches, and the expert would be drawn after all."""
+    id_number = id_number.strip().upper()
+    if id_type in RESIDENT_ID_TYPES and not is_valid_resident_id(id_number):
+        raise DomainError.on("id_number", "gb11643",
+                             "not a valid resident ID number: 18 characters whose last is the GB 11643 check "
+                             "character (身份证号码校验不通过); for a passport or another document give id_type")
+    found = uow.session.get(ExpertConflict, (principal.subject, id_number), with_for_update=True)
     if found is None:
-        found = ExpertConflict(expert=principal.subject, id_number=id_number, reason=reason)
+        found = ExpertConflict(expert=principal.subject, id_number=id_number, reason=reason, declared_at=utcnow())
         uow.session.add(found)
+    elif found.withdrawn_at is not None:  # declared again after a withdrawal
+        found.reason, found.declared_at = reason, utcnow()
+        found.withdrawn_at = found.withdrawn_by = found.withdraw_reason = None
+    uow.session.flush()
+    log.info("conflict declared", extra={"expert": principal.subject, "id_number": mask(id_number)})
     return found
 
 
-def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: str | None) -> ExpertConflict:
-    """An expert on a declaration's panel recuses before the meeting: not counted for it."""
+def withdraw_conflict(uow: UnitOfWork, principal: Principal, id_number: str, reason: str) -> ExpertConflict:
+    """Withdraw one's own declared conflict (kept with who, when and why): later draws may pick the
+    expert again. Draws already made are not changed."""
+    found = uow.session.get(ExpertConflict, (principal.subject, id_number.strip().upper()), with_for_update=True)
+    if found is None:
+        raise NotFound.on("id_number", "declared", "you declared no conflict with this ID number (未申报该回避)")
+    if found.withdrawn_at is not None:
+        raise Conflict.on("id_number", "not_withdrawn", "the conflict is already withdrawn (已撤回)")
+    found.withdrawn_at, found.withdrawn_by, found.withdraw_reason = utcnow(), principal.subject, reason
+    log.warning("conflict withdrawn", extra={"expert": principal.subject, "id_number": mask(found.id_number),
+                                             "reason": reason})
+    return found
+
+
+def conflicts_of(uow: UnitOfWork, principal: Principal) -> list[ExpertConflict]:
+    return list(uow.session.scalars(select(ExpertConflict).where(ExpertConflict.expert == principal.subject)
+                                    .order_by(ExpertConflict.declared_at)))
+
+
+def mask(id_number: str) -> str:
+    return id_number[:6] + "*" * max(0, len(id_number) - 10) + id_number[-4:] if len(id_number) > 10 else "***"
+
+
+def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: str | None) -> Recusal:
+    """An expert on a declaration's panel recuses from it before the meeting: not counted for it."""
     draw = latest_draw(uow, declaration_id)
     if draw is None or principal.subject not in draw.panel:
         raise Forbidden.on("declaration_id", "on_panel", "you are not on this declaration's panel")
     if uow.session.scalar(select(Attendance.id).where(Attendance.declaration_id == declaration_id,
                                                       Attendance.quorate.is_(True))):
         raise Conflict.on("declaration_id", "before_meeting", "recusal is declared before the meeting (会前回避)")
-    instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
-    id_number = _id_number(uow, instance)
-    return declare_conflict(uow, principal, id_number, reason)
+    found = uow.session.get(Recusal, (principal.subject, declaration_id))
+    if found is None:
+        found = Recusal(expert=principal.subject, declaration_id=declaration_id, reason=reason, recused_at=utcnow())
+        uow.session.add(found)
+        uow.session.flush()
+    return found
 
 
 def _id_number(uow: UnitOfWork, instance: Instance | None) -> str:
@@ -91,7 +138,7 @@ def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str
 
     def before(task: Task, data: dict[str, Any]) -> dict[str, Any]:
         panel = list(data.get("panel") or [])
-        out = recused(uow, str(data.get("id_number") or ""), panel)
+        out = recused(uow, declaration_id, str(data.get("id_number") or ""), panel)
         members = [e for e in panel if e not in out]
         strangers = sorted(set(present) - set(members))
         if strangers:
@@ -161,7 +208,7 @@ def panel_view(uow: UnitOfWork, principal: Principal, declaration_id: str) -> di
     if not office and principal.subject not in draw.panel:
         raise Forbidden.on("declaration_id", "panel", "only the committee office and the panel see the panel")
     instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
-    out = recused(uow, _id_number(uow, instance), list(draw.panel))
+    out = recused(uow, declaration_id, _id_number(uow, instance), list(draw.panel))
     meetings = list(uow.session.scalars(select(Attendance).where(Attendance.declaration_id == declaration_id)
                                         .order_by(Attendance.id)))
     defences = list(uow.session.scalars(select(Defence).where(Defence.declaration_id == declaration_id)

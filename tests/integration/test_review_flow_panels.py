@@ -106,7 +106,7 @@ def test_an_expert_with_a_declared_conflict_is_never_drawn(review, clients, auth
 
     client = clients["review"]
     declare_conflict(client, auth, "expert5")
-    declare_conflict(client, auth, "expert6", id_number="120101199001010011")  # someone else's conflict
+    declare_conflict(client, auth, "expert6", id_number="11010519491231002X")  # someone else's conflict
     with review.uow() as uow:
         for attempt in range(30):
             panel = operations.draw_panel(uow, f"draw-{attempt}", COMMITTEE, 5, APPLICANT_ID)
@@ -163,6 +163,55 @@ def test_recusal_after_the_draw_removes_the_expert_from_the_meeting_and_the_quor
     vote_all(client, auth, declaration_id, {e: "agree" for e in staying[:3]})
     counts = tally(client, auth, declaration_id)
     assert (counts["members"], counts["present"], counts["agree"]) == (4, 3, 3)
+
+
+def test_a_conflict_with_an_id_number_failing_its_check_is_refused(review, clients, auth):
+    """A typo would record a conflict that never matches, and the expert would be drawn after all."""
+    client = clients["review"]
+    valid = "11010519491231002X"
+    mutations = {valid[:i] + c + valid[i + 1:] for i in range(18) for c in "0123456789X" if c != valid[i]}
+    for mutated in sorted(mutations):
+        response = client.post("/api/v1/conflicts", headers=expert_headers(auth, "expert1"),
+                               json={"id_number": mutated, "reason": "近亲属"})
+        assert response.status_code == 422, mutated
+        assert response.get_json()["errors"][0]["rule"] == "gb11643"
+    ok(client.post("/api/v1/conflicts", headers=expert_headers(auth, "expert1"),
+                   json={"id_number": "E12345678", "id_type": "passport", "reason": "同事"}), 201)
+    assert [c["id_number"] for c in ok(client.get("/api/v1/conflicts", headers=expert_headers(auth, "expert1")))] \
+        == ["E12345678"]
+
+
+def test_a_conflict_can_be_withdrawn_by_whoever_declared_it_and_the_record_stays(review, clients, auth):
+    from services.review.engine import operations
+
+    client = clients["review"]
+    declare_conflict(client, auth, "expert5")
+    path = f"/api/v1/conflicts/{APPLICANT_ID}/withdraw"
+    other = client.post(path, headers=expert_headers(auth, "expert4"), json={"reason": "误报"})
+    assert other.status_code == 404  # not theirs to withdraw
+    assert client.post(path, headers=expert_headers(auth, "expert5"), json={}).status_code == 422  # a reason
+    withdrawn = ok(client.post(path, headers=expert_headers(auth, "expert5"), json={"reason": "申报有误"}))
+    assert withdrawn["withdraw_reason"] == "申报有误" and withdrawn["withdrawn_at"]
+    again = client.post(path, headers=expert_headers(auth, "expert5"), json={"reason": "x"})
+    assert again.status_code == 409 and again.get_json()["errors"][0]["rule"] == "not_withdrawn"
+    [kept] = ok(client.get("/api/v1/conflicts", headers=expert_headers(auth, "expert5")))
+    assert (kept["id_number"], kept["withdraw_reason"]) == (APPLICANT_ID, "申报有误")
+    with review.uow() as uow:  # every expert of the pool of 7 can be drawn again
+        assert sorted(operations.draw_panel(uow, "after-withdrawal", COMMITTEE, 7, APPLICANT_ID)) == \
+            [f"expert{i}" for i in range(1, 8)]
+        uow.rollback()
+
+
+def test_a_recusal_applies_to_its_declaration_only(review, clients, auth):
+    client = clients["review"]
+    first, panel = to_the_meeting(client, auth, review, panel_size=7)  # the whole pool of seven
+    ok(client.post(f"/api/v1/declarations/{first}/panel/recusal", headers=expert_headers(auth, panel[0]),
+                   json={"reason": "曾为申报人导师"}), 201)
+    assert panel_of_view(client, auth, first)["recused"] == [panel[0]]
+    # The same applicant's next declaration draws from the whole pool again (it used to fail the draw).
+    second, again = to_the_meeting(client, auth, review, panel_size=7)
+    assert sorted(again) == sorted(panel)
+    assert panel_of_view(client, auth, second)["recused"] == []
 
 
 # -- defence (答辩) for the levels that require it ----------------------------------------------------

@@ -25,7 +25,7 @@ def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int,
     """Draw a panel at random from the committee's pool, leaving out experts who declared a
     conflict with the applicant (回避), and record the draw with its seed."""
     conflicted = set(uow.session.scalars(select(ExpertConflict.expert).where(
-        ExpertConflict.id_number == id_number))) if id_number else set()
+        ExpertConflict.id_number == id_number, ExpertConflict.withdrawn_at.is_(None)))) if id_number else set()
     pool = sorted(s for s in uow.session.scalars(select(Expert.subject).where(Expert.committee_code == committee))
                   if s not in conflicted)
     if len(pool) < size:
