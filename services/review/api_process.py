@@ -79,6 +79,14 @@ class CalledView(Schema):
     completed = fields.List(fields.String(), metadata={"description": "its elements already passed"})
 
 
+class TimerOut(Schema):
+    element = fields.String(metadata={"description": "the timer event's element id (an event-based gateway's "
+                                                     "timer is named by its catch event)"})
+    process_id = fields.String(metadata={"description": "the process whose diagram draws it (the mode's, or a "
+                                                        "called process's)"})
+    due_at = fields.DateTime(metadata={"description": "when it fires (the scheduler fires it once past this)"})
+
+
 class ProcessView(Schema):
     instance_id = fields.String()
     declaration_id = fields.String()
@@ -93,6 +101,9 @@ class ProcessView(Schema):
     bpmn = fields.String(metadata={"description": "the BPMN XML of the version the instance runs on"})
     active = fields.List(fields.String(), metadata={"description": "ids of elements with a running task"})
     completed = fields.List(fields.String(), metadata={"description": "ids of elements already passed"})
+    timers = fields.List(fields.Nested(TimerOut), metadata={
+        "description": "the timers the process waits at, earliest first: publicity periods, the modification "
+                       "deadline, service levels"})
     called = fields.List(fields.Nested(CalledView), metadata={
         "description": "the processes the version calls (call activities), each with its own XML and element "
                        "ids, so a viewer can open the called diagram beside the mode's"})
@@ -197,6 +208,8 @@ class ProcessDiagram(MethodView):
                     "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
                     "active": sorted(set().union(*active.values())),
                     "completed": sorted(set().union(*completed.values())),
+                    "timers": [{"element": element, "process_id": process_id, "due_at": due}
+                               for element, process_id, due in runtime.waiting_timers(workflow)],
                     "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
                                 "active": sorted(active.get(c.process_id, ())),
                                 "completed": sorted(completed.get(c.process_id, ()))} for c in called if c],

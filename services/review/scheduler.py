@@ -1,8 +1,12 @@
 """The review scheduler: fires instances' due timers and flags overdue tasks.
 
 SpiffWorkflow never fires a timer by itself; the runtime stores each
-instance's next due time, and this loop advances the due ones under the same
-per-instance lock as every other path. A suspended instance's timers wait; an
+instance's next due time, and this loop advances the due ones, earliest first,
+under the same per-instance lock as every other path, one instance per
+transaction. Under the lock it looks again whether the timer is still due, so
+two schedulers side by side fire each timer once, and a scheduler killed half
+way through a batch leaves the rest due for the next one (what it committed is
+no longer due; what it had not is). A suspended instance's timers wait; an
 instance with an open incident waits for its retry (so one broken step is one
 incident, not one per tick). Messages held for an instance that runs again
 are delivered (a resume or retry does that itself; the tick catches leftovers).
@@ -17,26 +21,27 @@ from sqlalchemy import select
 from services.review import service, sla
 from services.review.engine import incidents, runtime
 from services.review.models import HeldMessage, Instance, Timer
-from shared.db import utcnow
-from shared.uow import Database
+from shared import clock
+from shared.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 def fire_due(db: Database, batch: int = 50) -> int:
-    """Advance every instance whose timer is due; returns how many were advanced."""
+    """Advance every instance whose timer is due, earliest first; returns how many were advanced."""
     with db.uow(readonly=True) as uow:
+        # Due once the clock is past it, as the engine judges (a deadline instant itself is still open).
         due = list(uow.session.scalars(
             select(Timer.instance_id).join(Instance, Instance.id == Timer.instance_id)
-            .where(Timer.due_at <= utcnow(), Instance.suspended.is_(False), Instance.has_incident.is_(False))
-            .order_by(Timer.due_at).limit(batch)))
+            .where(Timer.due_at < clock.now(), Instance.suspended.is_(False), Instance.has_incident.is_(False))
+            .order_by(Timer.due_at, Timer.instance_id).limit(batch)))
     fired = 0
     for instance_id in due:
         try:
             with db.uow() as uow:
                 with runtime.locked(uow, instance_id=instance_id) as (instance, workflow):
-                    if instance.suspended:
-                        continue  # suspended after we looked
+                    if instance.suspended or not _still_due(uow, instance_id):
+                        continue  # suspended, or fired by another scheduler, after we looked
                     runtime.fire_timers(uow, instance, workflow)
                 uow.commit()
                 fired += 1
@@ -45,6 +50,12 @@ def fire_due(db: Database, batch: int = 50) -> int:
         except Exception:  # noqa: BLE001 - one broken instance must not stop the others
             log.exception("firing timers failed", extra={"instance_id": instance_id})
     return fired
+
+
+def _still_due(uow: UnitOfWork, instance_id: str) -> bool:
+    """Read under the instance's lock: a timer another scheduler fired meanwhile is gone or later."""
+    timer = uow.session.get(Timer, instance_id)
+    return timer is not None and timer.due_at < clock.now()
 
 
 def release_held(db: Database, batch: int = 50) -> int:

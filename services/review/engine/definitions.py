@@ -27,8 +27,9 @@ from lxml import etree
 from sqlalchemy import select
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from services.review.engine import timers
 from services.review.engine.messages import INBOUND, OUTBOUND
 from services.review.engine.operations import OPERATIONS
 from services.review.models import Definition
@@ -176,7 +177,7 @@ def checked(file_name: str, bpmn: bytes, library: Library | None = None) -> Chec
     calls: dict[str, tuple[str, bytes]] = {}
     direct = _resolve_calls(file_name, bpmn, [process_id], library, calls, problems)
     if calls and not problems:
-        parser = SpiffBpmnParser(validator=VALIDATOR)
+        parser = timers.Parser(validator=VALIDATOR)
         try:
             parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
             for called_file, called_bpmn in calls.values():
@@ -234,7 +235,7 @@ def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Libra
 def _own_problems(file_name: str, bpmn: bytes) -> tuple[str | None, tuple[Problem, ...]]:
     """One file on its own: its process id (None when unusable) and its problems."""
     problems: list[Problem] = []
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser = timers.Parser(validator=VALIDATOR)
     try:
         parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
         process_ids = parser.get_process_ids()
@@ -429,7 +430,7 @@ def specs(definition_id: str, bpmn: str, process_id: str,
           called: tuple[tuple[str, str], ...] = ()) -> tuple[Any, dict[str, Any]]:
     """Parsed process spec and subprocess specs, the called processes' among them (``called``:
     their file names and contents). Parsing is pure; cache by version."""
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser = timers.Parser(validator=VALIDATOR)
     parser.add_bpmn_io(io.BytesIO(bpmn.encode("utf-8")), definition_id)
     for file_name, text in called:
         parser.add_bpmn_io(io.BytesIO(text.encode("utf-8")), file_name)

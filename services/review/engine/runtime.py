@@ -17,35 +17,37 @@ from typing import Any, Iterator
 from sqlalchemy import delete, select
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from services.review.engine import audit, definitions, incidents, loaded
+from services.review.engine import audit, definitions, incidents, loaded, timers
+from services.review.engine.functions import FUNCTIONS
 from services.review.engine.incidents import Step
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.operations import OPERATIONS
 from services.review import queues
 from services.review.models import Definition, Instance, Task, Timer
+from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.observability import context
 from shared.uow import UnitOfWork
 
-SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(DEFAULT_CONFIG))
+# Timers judged by the system's clock (engine/timers.py), under SpiffWorkflow's own type names.
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(timers.serializer_config()))
 # Shown with every task so queues need no second lookup.
 SUMMARY_KEYS = ("applicant_name", "activity_id", "mode", "series", "level", "specialty",
                 "qualification_name", "category", "unit_code", "committee_code")
-TIMER_EVENTS = ("TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition")
 
 
 class ScriptEngine(PythonScriptEngine):
-    """Runs the diagrams' expressions, and their service tasks in-process."""
+    """Runs the diagrams' expressions (with the functions of engine/functions.py), and their service
+    tasks in-process."""
 
     def __init__(self, uow: UnitOfWork, declaration_id: str):
-        super().__init__()
+        super().__init__(environment=TaskDataEnvironment(dict(FUNCTIONS)))
         self.uow = uow
         self.declaration_id = declaration_id
 
@@ -151,13 +153,30 @@ def _waits_for(spec: Any, message_name: str) -> tuple[Any, str | None]:
     return None, None
 
 
+def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, str, dt.datetime]]:
+    """The timers the instance waits at, earliest first: (element id, process id, due time). An
+    event-based gateway's timer is named by its catch event (the gateway holds its time)."""
+    found = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        due = timers.due_at(task)
+        if due is not None:
+            found.append((_timer_element(task.task_spec), task.workflow.spec.name, due))
+    return sorted(found, key=lambda timer: (timer[2], timer[0]))
+
+
+def _timer_element(spec: Any) -> str:
+    for index, inner in enumerate(getattr(spec.event_definition, "event_definitions", None) or []):
+        if timers.is_timer(inner) and index < len(spec.outputs):
+            return spec.outputs[index].bpmn_id or spec.bpmn_id
+    return spec.bpmn_id or spec.name
+
+
 def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
     incidents.ensure_running(instance)
-    waiting = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.WAITING)
-                      if t.task_spec.bpmn_id and getattr(getattr(t.task_spec, "event_definition", None),
-                                                         "__class__", type).__name__ in TIMER_EVENTS})
+    now = clock.now()
+    due = sorted({element for element, _, at in waiting_timers(workflow) if at < now})
     with incidents.step(instance.id, instance.declaration_id,
-                        Step("timer", actor="scheduler", element=",".join(waiting) or None), workflow):
+                        Step("timer", actor="scheduler", element=",".join(due) or None), workflow):
         workflow.refresh_timers()
         advance(uow, instance, workflow)
 
@@ -247,12 +266,12 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
 
 
 def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
-    due = [dt.datetime.fromisoformat(str(e.value)) for e in workflow.waiting_events()
-           if e.event_type in TIMER_EVENTS and e.value]
+    """Store the instance's next due time (the scheduler's index), from every waiting timer: behind an
+    event-based gateway too, where ``waiting_events()`` has no time (pitfall 12)."""
+    due = waiting_timers(workflow)
     uow.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
     if due:
-        uow.session.add(Timer(instance_id=instance.id, due_at=min(d if d.tzinfo else d.replace(
-            tzinfo=dt.timezone.utc) for d in due)))
+        uow.session.add(Timer(instance_id=instance.id, due_at=due[0][2]))
 
 
 def _outcome(workflow: BpmnWorkflow) -> str:
