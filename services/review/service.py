@@ -64,6 +64,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "attendance_numerator": 2, "attendance_denominator": 3,  # present*3 >= members*2
     "vote_numerator": 2, "vote_denominator": 3,              # agree*3 >= present*2
     "defence_levels": ["正高级"],     # levels whose review includes a defence (答辩)
+    # Service levels in working days (product.md §6): the committee accepts within 5 of receipt, meets
+    # within 20, publicises results within 5 after the meeting, reports within 5 after publicity, and
+    # certificates follow within 10 after filing. The diagrams' boundary timers read them by these keys.
+    "service_levels": {"committee_acceptance": 5, "meeting": 20, "result_publicity": 5, "report": 5,
+                       "certificate": 10},
 }
 START_KEYS = ("declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "activity_id",
               "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name",
@@ -83,6 +88,8 @@ def settings_of(data: dict[str, Any]) -> dict[str, Any]:
         if num * 3 < den * 2:  # never below the regulation's two thirds
             settings[f"{kind}_numerator"], settings[f"{kind}_denominator"] = 2, 3
     settings["publicity_working_days"] = max(5, int(settings["publicity_working_days"]))
+    # An activity may set some stages only: the others keep the defaults.
+    settings["service_levels"] = {**DEFAULT_SETTINGS["service_levels"], **(given.get("service_levels") or {})}
     return settings
 
 
@@ -102,6 +109,8 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     start_data["quorum"] = [settings["attendance_numerator"], settings["attendance_denominator"]]
     start_data["pass_threshold"] = [settings["vote_numerator"], settings["vote_denominator"]]
     start_data["defence_levels"] = list(settings["defence_levels"])
+    start_data["publicity_working_days"] = settings["publicity_working_days"]
+    start_data["service_levels"] = dict(settings["service_levels"])
     start_data["department_chain"] = department_chain(uow, data["unit_code"])
     start_data["title_office_code"] = title_office_code(uow)
     unit = uow.session.get(Organisation, data["unit_code"])

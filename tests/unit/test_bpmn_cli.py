@@ -97,6 +97,12 @@ def test_validate_accepts_the_small_diagram(tmp_path, capsys):
      "cooling_off", "timer_expression", "'PT5D'"),
     ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', '<bpmn:timeDuration>"PT5D"</bpmn:timeDuration>',
      "cooling_off", "timer_expression", "not an ISO 8601"),  # quoted, but the engine could not read it
+    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', '<bpmn:timeDate>"P5D"</bpmn:timeDate>',
+     "cooling_off", "timer_expression", "not an ISO 8601 date and time"),  # a duration where a date is due
+    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDate>end_of_day(cooling_ends_on)</bpmn:timeDate>",
+     "cooling_off", "timer_data", "'cooling_ends_on'"),  # nothing sets it: the date cannot be computed
+    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDate>end_of_day(score +)</bpmn:timeDate>",
+     "cooling_off", "timer_expression", "Python expression"),
     ('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_unit" name="janitor">',
      "lane_unit", "known_role", "'janitor'"),
     ('<bpmn:message id="msg_issued" name="certificate.issued" />',

@@ -202,8 +202,8 @@ def test_a_call_cycle_is_refused():
 
 
 def test_a_process_called_through_another_is_bundled_too(dbs):
-    library = definitions.lookup(files={"b.bpmn": calling("b", "c"), "c.bpmn": TIMER_DIAGRAM.replace(
-        "timer_check", "c").replace("EXPRESSION", '"PT0S"').encode()})
+    library = definitions.lookup(files={"b.bpmn": calling("b", "c"), "c.bpmn": timer('"PT0S"').replace(
+        b"timer_check", b"c")})
     with dbs["review"].uow() as uow:
         a, _ = definitions.deploy(uow, "a.bpmn", calling("a", "b"), library)
         b = definitions.latest(uow, "b")
@@ -238,28 +238,106 @@ def test_an_invalid_diagram_is_not_deployed(dbs):
 
 TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="definitions_timer" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:message id="msg_resubmitted" name="declaration.resubmitted" />
   <bpmn:process id="timer_check" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="prepare" scriptFormat="python">
+      <bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>
+      <bpmn:script>reminder = "P1D"
+first, second = settings["a"], settings["b"]</bpmn:script>
+    </bpmn:scriptTask>
     <bpmn:intermediateCatchEvent id="wait">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-      <bpmn:timerEventDefinition id="wait_timer"><bpmn:timeDuration>EXPRESSION</bpmn:timeDuration></bpmn:timerEventDefinition>
+      <bpmn:timerEventDefinition id="wait_timer"><bpmn:KIND>EXPRESSION</bpmn:KIND></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="done"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
-    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="done" />
+    <bpmn:serviceTask id="compute">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="review.tally_votes" resultVariable="tally"><spiffworkflow:parameters /></spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:intermediateCatchEvent id="again">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="again_def" messageRef="msg_resubmitted">
+        <bpmn:extensionElements><spiffworkflow:messageVariable>resubmission</spiffworkflow:messageVariable></bpmn:extensionElements>
+      </bpmn:messageEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="prepare" />
+    <bpmn:sequenceFlow id="f1" sourceRef="prepare" targetRef="wait" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="compute" />
+    <bpmn:sequenceFlow id="f3" sourceRef="compute" targetRef="again" />
+    <bpmn:sequenceFlow id="f4" sourceRef="again" targetRef="done" />
   </bpmn:process>
 </bpmn:definitions>
 """
 
 
-@pytest.mark.parametrize("expression", ['"P5D"', '"PT0S"', "deadline", '"2024-01-01T00:00:00+08:00"'])
-def test_a_quoted_or_computed_timer_is_accepted(expression):
-    assert definitions.check("timer.bpmn", TIMER_DIAGRAM.replace("EXPRESSION", expression).encode()) == "timer_check"
+def timer(expression: str, kind: str = "timeDuration") -> bytes:
+    return TIMER_DIAGRAM.replace("EXPRESSION", expression).replace("KIND", kind).encode()
+
+
+@pytest.mark.parametrize("kind, expression", [
+    ("timeDuration", '"P5D"'), ("timeDuration", '"PT0S"'), ("timeDuration", "reminder"),
+    ("timeDate", '"2024-01-01T00:00:00+08:00"'), ("timeCycle", '"R3/PT1H"'),
+    # what the process starts with, what a script, a service task or a message sets, and the engine's functions
+    ("timeDate", "end_of_day(modification_deadline)"),
+    ("timeDate", 'working_days_due(service_levels["committee_acceptance"])'),
+    ("timeDate", 'tally["at"] if first else resubmission.get("at", second)'),
+    ("timeDate", 'max(d for d in [settings["x"], decided_at])'),
+])
+def test_a_quoted_or_computable_timer_is_accepted(kind, expression):
+    assert definitions.check("timer.bpmn", timer(expression, kind)) == "timer_check"
 
 
 @pytest.mark.parametrize("expression", ["P5D", "PT1S", "2024-01-01T00:00:00Z", "R3/PT1H", "", "1 +"])
 def test_an_unquoted_or_broken_timer_is_refused_at_deploy(expression):
     # Pitfall 1: a bare ISO literal is a Python name and would fail only when the timer is reached.
-    bpmn = TIMER_DIAGRAM.replace("EXPRESSION", expression).encode()
-    assert problems_of(bpmn, "timer.bpmn") == [("timer.bpmn", "wait", "timer_expression")]
+    assert problems_of(timer(expression), "timer.bpmn") == [("timer.bpmn", "wait", "timer_expression")]
+
+
+@pytest.mark.parametrize("kind, literal", [
+    ("timeDuration", '"P5X"'), ("timeDuration", '"five days"'), ("timeDuration", '"P"'),
+    ("timeDuration", '"2024-01-01T00:00:00+08:00"'),  # a date where a duration is due
+    ("timeDate", '"P5D"'), ("timeDate", '"2024-13-01"'), ("timeDate", "5"),
+    ("timeCycle", '"R3/soon"')])
+def test_a_literal_that_is_not_iso_8601_of_its_kind_is_refused(kind, literal):
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("timer.bpmn", timer(literal, kind))
+    [problem] = caught.value.problems
+    assert (problem.file, problem.element, problem.rule) == ("timer.bpmn", "wait", "timer_expression")
+    assert "ISO 8601" in problem.message and str(problem).startswith("timer.bpmn: wait: timer_expression: ")
+
+
+@pytest.mark.parametrize("expression, unknown", [
+    ("deadline", "deadline"), ('end_of_day(deadline_on)', "deadline_on"),
+    ('due_in_days(5)', "due_in_days"), ("[d for d in dates]", "dates"), ("panel.due", "panel")])
+def test_a_timer_whose_date_the_process_data_cannot_give_is_refused_naming_what_it_reads(expression, unknown):
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("timer.bpmn", timer(expression, "timeDate"))
+    [problem] = caught.value.problems
+    assert (problem.file, problem.element, problem.rule) == ("timer.bpmn", "wait", "timer_data")
+    assert f"reads {unknown!r}" in problem.message and "end_of_day, working_days_due" in problem.message
+
+
+def test_an_unsafe_timer_expression_is_refused():
+    assert problems_of(timer('__import__("os").system("x")', "timeDate"), "timer.bpmn") == [
+        ("timer.bpmn", "wait", "simple_script")]
+
+
+def test_every_start_variable_is_one_the_review_really_starts_with(dbs):
+    """The names the timer rule takes as given are what start_review seeds the process with."""
+    from services.review import service
+    from services.review.engine import runtime
+    from tests.integration.test_review import register_directory, submitted
+
+    db = dbs["review"]
+    register_directory(db)
+    with db.uow() as uow:
+        definitions.deploy_directory(uow)
+        instance = service.start_review(uow, submitted())
+        started = set(runtime.SERIALIZER.deserialize_json(instance.state).task_tree.data)
+        uow.rollback()
+    assert started == set(definitions.START_VARIABLES)

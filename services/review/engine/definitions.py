@@ -12,6 +12,8 @@ already deployed; a call nothing defines is refused with the rule
 from __future__ import annotations
 
 import ast
+import builtins
+import datetime as dt
 import functools
 import hashlib
 import io
@@ -30,6 +32,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from services.review.engine import timers
+from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import INBOUND, OUTBOUND
 from services.review.engine.operations import OPERATIONS
 from services.review.models import Definition
@@ -54,6 +57,17 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
 _DURATION = r"P(?:\d+[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?|P[\dYMWDTHS.,]*\d[\dYMWDTHS.,]*"
 _DATE = r"\d{4}-\d{2}-\d{2}(?:T[\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)?"
 _BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_DATE}))?")
+# What a mode's process starts with (service.start_review seeds the start task's data with these), and
+# what completing a user task adds (service.complete): names a timer may read though no task of the
+# diagram sets them.
+START_VARIABLES = frozenset({
+    "declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "unit_name", "activity_id",
+    "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name", "category",
+    "panel_size", "modification_deadline", "settings", "department_chain", "title_office_code",
+    # the yearly rules (decision 3 of issue 11; DMN business-rule tasks will produce them)
+    "quorum", "pass_threshold", "defence_levels", "publicity_working_days", "service_levels"})
+USER_TASK_VARIABLES = frozenset({"decision", "reason", "decided_by", "decided_at", "decided_stage",
+                                 "decided_stage_name", "decided_organisation"})
 # Evaluation modes and the process that runs each.
 PROCESS_OF_MODE = {"social_review": "social_review", "independent_review": "independent_review",
                    "independent_appointment": "independent_appointment"}
@@ -275,22 +289,7 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
                 if name not in known:
                     problems.append(Problem(file_name, event.get("id"), "known_message",
                                             f"message {name!r} is not one the services handle ({', '.join(known)})"))
-    for kind in ("timeDate", "timeDuration", "timeCycle"):
-        for expression in root.iterfind(f".//bpmn:timerEventDefinition/bpmn:{kind}", NS):
-            text = (expression.text or "").strip()
-            event = expression.getparent().getparent()
-            try:
-                tree = ast.parse(text, mode="eval")
-            except SyntaxError:
-                tree = None
-            if tree is None or (not isinstance(tree.body, ast.Constant) and _BARE_ISO.fullmatch(text)):
-                problems.append(Problem(file_name, event.get("id"), "timer_expression",
-                                        f"timer expression {text!r} must be a Python expression: "
-                                        f"quote a literal ISO 8601 value ('\"P5D\"')"))
-            elif isinstance(tree.body, ast.Constant) and not _valid_timer(kind, tree.body.value):
-                problems.append(Problem(file_name, event.get("id"), "timer_expression",
-                                        f"timer value {tree.body.value!r} is not an ISO 8601 "
-                                        f"{'repeating interval' if kind == 'timeCycle' else 'date or duration'}"))
+    problems.extend(_timer_rules(file_name, root))
     problems.extend(_script_rules(file_name, root))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") not in OPERATIONS:
@@ -300,18 +299,110 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
     return problems
 
 
+def _timer_rules(file_name: str, root: Any) -> list[Problem]:
+    """Every timer's expression parses, is simple, gives a literal of its kind in ISO 8601, and reads
+    only what the process data can give it when the timer is reached."""
+    problems: list[Problem] = []
+    known: set[str] | None = None
+    for kind in ("timeDate", "timeDuration", "timeCycle"):
+        for expression in root.iterfind(f".//bpmn:timerEventDefinition/bpmn:{kind}", NS):
+            text = (expression.text or "").strip()
+            event = expression.getparent().getparent()
+
+            def refuse(rule: str, message: str) -> None:
+                problems.append(Problem(file_name, event.get("id"), rule, message))
+
+            try:
+                tree = ast.parse(text, mode="eval")
+            except SyntaxError:
+                tree = None
+            if tree is None or (not isinstance(tree.body, ast.Constant) and _BARE_ISO.fullmatch(text)):
+                refuse("timer_expression", f"timer expression {text!r} must be a Python expression: "
+                                           f"quote a literal ISO 8601 value ('\"P5D\"')")
+                continue
+            if isinstance(tree.body, ast.Constant):
+                if not _valid_timer(kind, tree.body.value):
+                    refuse("timer_expression", f"timer value {tree.body.value!r} is not an ISO 8601 {_TIMER_KIND[kind]}")
+                continue
+            unsafe = script_problem(text, False)
+            if unsafe:
+                refuse("simple_script", f"timer expression {text!r}: {unsafe}")
+                continue
+            known = _variables_known(root) if known is None else known
+            for name in _names_read(tree):
+                if name not in known and name not in FUNCTIONS and name not in _BUILTINS:
+                    refuse("timer_data", f"timer expression {text!r} reads {name!r}, which the process data cannot "
+                                         f"give it: it is no start variable, no variable a task of this diagram sets "
+                                         f"(script, result, message or decision variable), and no function the "
+                                         f"engine offers ({', '.join(FUNCTIONS)})")
+    return problems
+
+
+_TIMER_KIND = {"timeDate": "date and time", "timeDuration": "duration", "timeCycle": "repeating interval"}
+_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))  # (unsafe ones refused above)
+
+
 def _valid_timer(kind: str, value: Any) -> bool:
-    """Whether a literal timer value parses as the engine will parse it when the timer is reached."""
+    """Whether a literal timer value parses as the engine will parse it when the timer is reached:
+    a date for timeDate, a duration (P...) for timeDuration, a repeating interval for timeCycle."""
     if not isinstance(value, str):
         return False
     try:
         if kind == "timeCycle":
             TimerEventDefinition.parse_iso_recurring_interval(value)
-        else:
-            TimerEventDefinition.parse_time_or_duration(value)
+            return True
+        if kind == "timeDuration":
+            return value.upper().startswith("P") and bool(TimerEventDefinition.parse_iso_duration(value))
+        return isinstance(TimerEventDefinition.parse_time_or_duration(value), dt.datetime)
     except Exception:  # noqa: BLE001 - the engine's parsers raise bare Exceptions
         return False
-    return True
+
+
+def _names_read(tree: Any) -> list[str]:
+    """The names an expression reads from outside itself (not those its comprehensions bind)."""
+    bound = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    return list(dict.fromkeys(node.id for node in ast.walk(tree)
+                              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound))
+
+
+def _variables_known(root: Any) -> set[str]:
+    """What the process data can hold when any of the diagram's tasks runs: what the process starts
+    with (its data inputs, for a called process), what completing a user task adds, and what a task
+    of the diagram sets — script assignments, service results, message variables, decision
+    outputs, multi-instance items and data objects."""
+    known = set(START_VARIABLES) | set(USER_TASK_VARIABLES)
+    known.update(i.get("name") or i.get("id") for i in root.iterfind(".//bpmn:ioSpecification/bpmn:dataInput", NS))
+    scripts = [s.text for s in root.iterfind(".//bpmn:script", NS)]
+    scripts += [s.text for tag in ("preScript", "postScript") for s in root.iterfind(f".//spiffworkflow:{tag}", NS)]
+    for text in scripts:
+        try:
+            tree = ast.parse(text or "")
+        except SyntaxError:
+            continue  # refused by the script rules
+        known.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    known.update(o.get("resultVariable") for o in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS))
+    known.update((v.text or "").strip() for v in root.iterfind(".//spiffworkflow:messageVariable", NS))
+    for tag in ("inputDataItem", "outputDataItem"):
+        known.update(i.get("name") or i.get("id") for i in root.iterfind(f".//bpmn:{tag}", NS))
+    known.update(d.get("id") for d in root.iterfind(".//bpmn:dataObject", NS))
+    for decision in root.iterfind(".//spiffworkflow:calledDecisionId", NS):
+        known.update(_decision_outputs((decision.text or "").strip()))
+    known.discard(None)
+    return known  # type: ignore[return-value]
+
+
+def _decision_outputs(decision_id: str) -> set[str]:
+    """The output columns of a decision table beside the diagrams (bpmn/*.dmn), by decision id."""
+    outputs: set[str] = set()
+    for path in sorted(bpmn_dir().glob("*.dmn")):
+        try:
+            dmn = etree.parse(str(path)).getroot()
+        except (OSError, etree.XMLSyntaxError):
+            continue
+        for decision in dmn.iter("{*}decision"):
+            if decision.get("id") == decision_id:
+                outputs.update(o.get("name") for o in decision.iter("{*}output") if o.get("name"))
+    return outputs
 
 
 # Scripts are simple expressions and assignments (pitfall 10: the engine is no sandbox).
