@@ -5,8 +5,10 @@ lifecycle the system ran (read from the review database when given, else built f
 data), in memory in this process: every human step the bench's reviewers take over HTTP (unit
 check, recommendation, unit publicity, recommend upward, two department checks, committee
 acceptance, defence, attendance, three expert votes, result publicity, report, filing) and the
-``certificate.issued`` message, with the service tasks (panel draw, deadline check, tally)
-answered in memory. Two figures:
+``certificate.issued`` message, with the service tasks (panel draw, deadline check, tally, the
+publicity periods and their objections) answered in memory; a publicity's timer is given a due time
+already past, so it fires as soon as the process reaches it (the system's scheduler fires it after
+the test clock moved). Two figures:
 
 - ``raw``: the engine only (``run`` + ``do_engine_steps``), the state never leaves memory;
 - ``with state (de)serialisation``: as raw, plus the JSON round trip of the instance state at
@@ -25,14 +27,14 @@ PANEL = ["expert1", "expert2", "expert3"]
 STEP_DATA: dict[str, dict[str, Any]] = {
     "unit_check": {"decision": "approve"},
     "unit_recommendation": {"decision": "recommend"},
-    "unit_publicity": {"decision": "start"},
+    "unit_publicity": {"decision": "start", "publicity_starts_on": "2026-11-27", "publicity_evidence": None},
     "unit_recommend": {"decision": "approve"},
     "department_check": {"decision": "approve"},
     "committee_acceptance": {"decision": "approve"},
     "schedule_defence": {"decision": "approve"},
     "record_attendance": {"decision": "approve", "present": PANEL, "members": PANEL},
     "expert_vote": {},  # the vote goes to the votes table, not the process data
-    "result_publicity": {"decision": "start"},
+    "result_publicity": {"decision": "start", "publicity_starts_on": "2026-11-27", "publicity_evidence": None},
     "report_results": {"decision": "approve"},
     "title_office_filing": {"decision": "approve"},
 }
@@ -40,6 +42,8 @@ STEP_DATA: dict[str, dict[str, Any]] = {
 
 def demo_start_data() -> dict[str, Any]:
     """Start data as review's start_review builds it for the demo activity and demo directory."""
+    from services.review.service import DEFAULT_SETTINGS
+
     activity = json.loads((ROOT / "shared" / "demo" / "activities.json").read_text("utf-8"))["activities"][0]
     users = {u["username"]: u for u in json.loads((ROOT / "shared" / "demo" / "users.json").read_text("utf-8"))["users"]}
     # The department chain is the demo departments' organisations, lowest level first.
@@ -52,7 +56,9 @@ def demo_start_data() -> dict[str, Any]:
             "panel_size": activity["panel_size"], "modification_deadline": None,
             "quorum": [2, 3], "pass_threshold": [2, 3], "defence_levels": list(activity.get("defence_levels") or []),
             "department_chain": [users["dept1"]["org"], users["dept2"]["org"]],
-            "title_office_code": users["title_office"]["org"], "unit_name": "unit", "settings": {}}
+            "title_office_code": users["title_office"]["org"], "unit_name": "unit", "settings": {},
+            "publicity_working_days": DEFAULT_SETTINGS["publicity_working_days"],
+            "service_levels": dict(DEFAULT_SETTINGS["service_levels"])}
 
 
 def from_system(review_url: str) -> tuple[str, str, dict[str, Any], tuple[tuple[str, str], ...]] | None:
@@ -84,9 +90,14 @@ class MemoryScriptEngine:
     """SpiffWorkflow's Python script engine with the review operations answered in memory."""
 
     def __new__(cls) -> Any:
-        from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+        from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+        from services.review.engine.functions import FUNCTIONS
 
         class Engine(PythonScriptEngine):
+            def __init__(self) -> None:
+                super().__init__(environment=TaskDataEnvironment(dict(FUNCTIONS)))
+
             def call_service(self, task: Any, operation_name: str | None = None,  # type: ignore[override]
                              operation_params: dict[str, Any] | None = None, **_: Any) -> str:
                 params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
@@ -96,6 +107,12 @@ class MemoryScriptEngine:
                     return json.dumps(True)
                 if operation_name == "review.tally_votes":
                     return json.dumps({"members": 3, "present": 3, "agree": 3, "disagree": 0, "abstain": 0})
+                if operation_name == "review.open_publicity":  # a period already over: its timer fires at once
+                    return json.dumps({"id": 1, "kind": params.get("kind"), "starts_on": "2026-11-27",
+                                       "ends_on": "2026-12-03", "working_days": 5,
+                                       "due_at": "2000-01-01T00:00:00+00:00"})
+                if operation_name == "review.publicity_objections":
+                    return json.dumps({"open": 0, "upheld": 0})
                 raise ValueError(f"unknown service operation {operation_name!r}")
 
         return Engine()

@@ -55,7 +55,9 @@ def complete(client: Client, user: str, declaration_id: str, stage: str, decisio
     return task
 
 
-def publicise(client: Client, user: str, declaration_id: str, kind: str) -> None:
+def publicise(client: Client, user: str, declaration_id: str, kind: str, after: str) -> None:
+    """Start a publicity, move the test clock past it, and wait for the diagram's timer to end it: the
+    scheduler of `titles run` fires it and the next task (``after``) appears with nobody acting."""
     wait_for(f"the {kind} publicity task", lambda: task_for(client, user, declaration_id, f"{kind}_publicity"))
     started = client.call(user, "POST", "review", f"/api/v1/declarations/{declaration_id}/publicities",
                           expect=(201,), json={"kind": kind, "evidence": f"{kind}-publicity-notice.pdf"})
@@ -63,6 +65,9 @@ def publicise(client: Client, user: str, declaration_id: str, kind: str) -> None
          f"({started['working_days']} working days)")
     client.call("title_office", "POST", "review", "/api/v1/clock/advance", json={"days": PAST_A_PUBLICITY_DAYS})
     step(f"title office moved the test clock past the publicity: today is {system_today(client)}")
+    task = wait_for(f"the {kind} publicity's timer to fire (the scheduler)",
+                    lambda: task_for(client, user, declaration_id, after))
+    step(f"the {kind} publicity is over: {task['name']} appeared with nobody acting")
 
 
 def run(client: Client, ready_timeout: float = 60.0) -> str:
@@ -74,7 +79,7 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
 
     complete(client, "unit", declaration_id, "unit_check", "approve")
     complete(client, "unit", declaration_id, "unit_recommendation", "recommend")
-    publicise(client, "unit", declaration_id, "unit")
+    publicise(client, "unit", declaration_id, "unit", "unit_recommend")
     complete(client, "unit", declaration_id, "unit_recommend", "approve")
     for user in DEPARTMENTS:
         complete(client, user, declaration_id, "department_check", "approve")
@@ -97,7 +102,7 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
         complete(client, expert, declaration_id, "expert_vote", "agree")
     tally = client.call("committee", "GET", "review", f"/api/v1/declarations/{declaration_id}/tally")
     step(f"tally: {tally['agree']} agree of {tally['present']} present")
-    publicise(client, "committee", declaration_id, "result")
+    publicise(client, "committee", declaration_id, "result", "report_results")
     complete(client, "committee", declaration_id, "report_results", "approve")
     complete(client, "title_office", declaration_id, "title_office_filing", "approve")
 

@@ -1,21 +1,25 @@
 """Publicity periods (公示) and the objections raised during them (异议, 举报).
 
 The unit publicises the persons it intends to recommend, the committee the
-results of its review; each period lasts at least the activity's number of
-working days (five by default) on the working-day calendar. The task after a
-publicity (recommend upward, report to the title office) can approve only
-after the period is over and every objection is resolved, and not at all
-once an objection was upheld.
+results of its review. The diagram runs the period: the user task "start the
+publicity" takes the start date and the evidence (``start``), a service task
+computes the last day on the working-day calendar and records the period
+(``open_period``, at least the regulation's five working days), a timer waits
+until that day is over, and a service task looks at the objections
+(``objections_of``). While any is open the process waits for the message that
+the last one was resolved (``resolve`` delivers it, under the instance lock);
+an upheld objection ends the declaration there; otherwise the next task
+(recommend upward, report the results) appears with nobody acting.
 """
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from services.review import clock
 from services.review.models import Objection, Publicity
+from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -23,6 +27,10 @@ from shared.uow import UnitOfWork
 from shared.workdays import UnknownYear, add_workdays, is_workday
 
 KINDS = ("unit", "result")
+# 人社部令第40号: a publicity lasts at least five working days, whatever an activity sets.
+MINIMUM_WORKING_DAYS = 5
+# The BPMN message the diagram waits for while objections are open (delivered in-process).
+RESOLVED = "review.objections.resolved"
 
 
 def period(starts_on: dt.date, working_days: int) -> dt.date:
@@ -33,26 +41,39 @@ def period(starts_on: dt.date, working_days: int) -> dt.date:
 
 def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str, starts_on: dt.date | None,
           evidence: str | None) -> Publicity:
-    """Start a publicity: completes the diagram's ``<kind>_publicity`` task of the caller's organisation."""
+    """Start a publicity: completes the diagram's ``<kind>_publicity`` task of the caller's organisation,
+    whose next service task records the period (returned here)."""
     from services.review import panels, service
 
     if kind not in KINDS:
         raise DomainError.on("kind", "known_kind", f"kind must be one of {', '.join(KINDS)}")
     task = panels.open_task(uow, principal, declaration_id, f"{kind}_publicity")
-    started: list[Publicity] = []
+    starts_on = _start_day(starts_on)
+    days: list[int] = []
 
     def before(found: Any, data: dict[str, Any]) -> dict[str, Any]:
-        days = int((data.get("settings") or {}).get("publicity_working_days") or 5)
-        started.append(_record(uow, principal, declaration_id, kind, max(5, days), starts_on, evidence))
-        return {f"{kind}_publicity_ends_on": started[0].ends_on.isoformat()}
+        days.append(working_days(data.get("publicity_working_days") or (data.get("settings") or {}).get(
+            "publicity_working_days")))
+        _last_day(starts_on, days[0])  # refused here, before the process moves
+        return {"publicity_starts_on": starts_on.isoformat(), "publicity_evidence": evidence}
 
     service.complete(uow, principal, task.id, "start", None, action=f"publicity:{kind}", before=before)
-    return started[0]
+    recorded = running(uow, declaration_id, kind)
+    if recorded is None:
+        # An instance on a version drawn before the period was the diagram's records it here (it has no
+        # timer: such instances are not held until the period is over; migrate them to hold them).
+        open_period(uow, declaration_id, kind, principal.organisation or "", starts_on.isoformat(), days[0],
+                    evidence, principal.subject)
+        recorded = running(uow, declaration_id, kind)
+    return recorded  # type: ignore[return-value]
 
 
-def _record(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str, working_days: int,
-            starts_on: dt.date | None, evidence: str | None) -> Publicity:
-    today = clock.today(uow)
+def working_days(days: Any) -> int:
+    return max(MINIMUM_WORKING_DAYS, int(days or MINIMUM_WORKING_DAYS))
+
+
+def _start_day(starts_on: dt.date | None) -> dt.date:
+    today = clock.today()
     starts_on = starts_on or today
     if starts_on < today:
         raise DomainError.on("starts_on", "not_past", "a publicity cannot start in the past (公示开始日期不能早于今天)")
@@ -61,42 +82,56 @@ def _record(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: st
             raise DomainError.on("starts_on", "calendar", "no working day follows the start date (工作日历)")
     except UnknownYear as exc:
         raise Conflict.on("starts_on", "calendar", str(exc)) from exc
+    return starts_on
+
+
+def _last_day(starts_on: dt.date, days: int) -> dt.date:
     try:
-        ends_on = period(starts_on, working_days)
+        return period(starts_on, days)
     except UnknownYear as exc:
         raise Conflict.on("starts_on", "calendar", f"{exc}; the publicity's end cannot be computed yet") from exc
-    found = Publicity(declaration_id=declaration_id, kind=kind, organisation=principal.organisation or "",
-                      starts_on=starts_on, ends_on=ends_on, working_days=working_days,
-                      evidence=evidence, status="running", started_by=principal.subject)
+
+
+def open_period(uow: UnitOfWork, declaration_id: str, kind: str, organisation: str, starts_on: str,
+                working_days_set: Any, evidence: str | None = None, started_by: str | None = None) -> dict[str, Any]:
+    """The diagram's service task after "start the publicity": record the period and say when it is over
+    (``due_at``: the end of its last day, Beijing time, which the diagram's timer waits for)."""
+    days = working_days(working_days_set)
+    first = dt.date.fromisoformat(str(starts_on))
+    last = _last_day(first, days)
+    found = Publicity(declaration_id=declaration_id, kind=kind, organisation=organisation or "", starts_on=first,
+                      ends_on=last, working_days=days, evidence=evidence, status="running",
+                      started_by=started_by or "")
     uow.session.add(found)
     uow.session.flush()
-    return found
+    return {"id": found.id, "kind": kind, "starts_on": first.isoformat(), "ends_on": last.isoformat(),
+            "working_days": days, "due_at": clock.end_of_day(last).isoformat()}
 
 
-def running(uow: UnitOfWork, declaration_id: str, kind: str | None = None) -> Publicity | None:
+def objections_of(uow: UnitOfWork, declaration_id: str, publicity_id: int) -> dict[str, int]:
+    """The diagram's service task once the period is over: how many objections are open and how many
+    were upheld. With none open the publicity closes (later reports are answered at once)."""
+    # Locked first: an objection recorded at this moment is counted here, or finds the publicity closed.
+    found = uow.session.get(Publicity, int(publicity_id), with_for_update=True)
+    if found is None:
+        raise LookupError(f"publicity {publicity_id} does not exist")
+    counts = dict(uow.session.execute(
+        select(Objection.status, func.count()).where(Objection.publicity_id == found.id).group_by(Objection.status)
+    ).all())
+    upheld = uow.session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.publicity_id == found.id, Objection.upheld.is_(True))) or 0
+    if not counts.get("open"):
+        found.status = "closed"
+    return {"open": int(counts.get("open", 0)), "upheld": int(upheld)}
+
+
+def running(uow: UnitOfWork, declaration_id: str, kind: str | None = None, lock: bool = False) -> Publicity | None:
     query = select(Publicity).where(Publicity.declaration_id == declaration_id, Publicity.status == "running")
     if kind:
         query = query.where(Publicity.kind == kind)
+    if lock:
+        query = query.with_for_update()
     return uow.session.scalar(query.order_by(Publicity.id.desc()).limit(1))
-
-
-def close_for(uow: UnitOfWork, declaration_id: str, kind: str, decision: str) -> None:
-    """The guard of the task after a publicity: approving needs the period over and objections settled."""
-    current = running(uow, declaration_id, kind)
-    if current is None:
-        raise Conflict.on("task_id", "publicity_started", "the publicity has not been started (尚未公示)")
-    objections = list(uow.session.scalars(select(Objection).where(Objection.publicity_id == current.id)))
-    if decision == "approve":
-        if clock.today(uow) <= current.ends_on:
-            raise Conflict.on("decision", "publicity_over",
-                              f"the publicity runs until {current.ends_on.isoformat()} (公示期未满)")
-        if any(o.status == "open" for o in objections):
-            raise Conflict.on("decision", "objections_resolved",
-                              "objections raised during the publicity are not all resolved (异议尚未处理完毕)")
-        if any(o.upheld for o in objections):
-            raise DomainError.on("decision", "objection_upheld",
-                                 "an objection was upheld: the declaration cannot go on (异议成立，不能上报)")
-    current.status = "closed"
 
 
 def _mine(uow: UnitOfWork, principal: Principal, publicity_id: int, lock: bool = False) -> Publicity:
@@ -123,7 +158,7 @@ def report_filed(uow: UnitOfWork, data: dict[str, Any]) -> None:
     """A report filed with the notify service is an objection to the publicity running for it."""
     if uow.session.scalar(select(Objection.id).where(Objection.report_reference == data["reference"])):
         return
-    current = running(uow, data["declaration_id"])
+    current = running(uow, data["declaration_id"], lock=True)
     if current is None:
         uow.publish("review.objection.resolved.v1", {
             "declaration_id": data["declaration_id"], "report_reference": data["reference"], "upheld": False,
@@ -136,18 +171,31 @@ def report_filed(uow: UnitOfWork, data: dict[str, Any]) -> None:
 
 
 def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bool, resolution: str) -> Objection:
-    objection = uow.session.get(Objection, objection_id, with_for_update=True)
-    if objection is None:
+    """Resolve an objection; resolving the last open one tells the process waiting for it (in-process,
+    under the instance lock, taken first so that two last resolutions at once still tell it once)."""
+    from services.review import service
+
+    declaration_id = uow.session.scalar(select(Objection.declaration_id).where(Objection.id == objection_id))
+    if declaration_id is None:
         raise NotFound.on("objection_id", "exists", f"objection {objection_id} does not exist")
-    publicity = _mine(uow, principal, objection.publicity_id)
-    if objection.status != "open":
-        raise Conflict.on("objection_id", "open", "the objection is already resolved (异议已处理)")
-    objection.status, objection.upheld, objection.resolution = "resolved", upheld, resolution
-    objection.resolved_by, objection.resolved_at = principal.subject, utcnow()
-    uow.publish("review.objection.resolved.v1", {
-        "declaration_id": objection.declaration_id, "report_reference": objection.report_reference,
-        "upheld": upheld, "resolution": resolution, "organisation": publicity.organisation,
-        "at": objection.resolved_at.isoformat()}, correlation_id=objection.declaration_id)
+    with service.locked_for_message(uow, declaration_id) as deliver:
+        objection = uow.session.get(Objection, objection_id, with_for_update=True)
+        publicity = _mine(uow, principal, objection.publicity_id)
+        if objection.status != "open":
+            raise Conflict.on("objection_id", "open", "the objection is already resolved (异议已处理)")
+        objection.status, objection.upheld, objection.resolution = "resolved", upheld, resolution
+        objection.resolved_by, objection.resolved_at = principal.subject, utcnow()
+        uow.session.flush()
+        uow.publish("review.objection.resolved.v1", {
+            "declaration_id": objection.declaration_id, "report_reference": objection.report_reference,
+            "upheld": upheld, "resolution": resolution, "organisation": publicity.organisation,
+            "at": objection.resolved_at.isoformat()}, correlation_id=objection.declaration_id)
+        still_open = uow.session.scalar(select(func.count()).select_from(Objection).where(
+            Objection.publicity_id == publicity.id, Objection.status == "open")) or 0
+        if not still_open:
+            # Only a process already waiting takes it; one still in the period looks at the objections
+            # itself when its timer fires.
+            deliver(RESOLVED, {"publicity_id": publicity.id, "kind": publicity.kind}, f"objections-resolved-{objection.id}")
     return objection
 
 

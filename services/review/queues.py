@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from SpiffWorkflow.util.task import TaskState
 
-from services.review import sla
 from services.review.models import StaffMember, Task
+from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden
 from shared.identity.principal import Principal
@@ -18,13 +18,12 @@ from shared.uow import UnitOfWork
 OPEN = ("ready", "claimed")
 
 
-def columns(stage: str, data: dict[str, Any]) -> dict[str, Any]:
-    """What a task row is filtered by, read from the process data when it is projected."""
-    now = utcnow()
+def columns(stage: str, data: dict[str, Any], due_at: dt.datetime | None) -> dict[str, Any]:
+    """What a task row is filtered by, read from the process data when it is projected; ``due_at`` is
+    its service-level timer's (None for a task the diagram gives no level)."""
     return {"stage": stage, "activity_id": data.get("activity_id"), "series": data.get("series"),
             "level": data.get("level"), "applicant": data.get("applicant"),
-            "applicant_name": data.get("applicant_name"), "created_at": now,
-            "due_at": sla.due_at(stage, data, now)}
+            "applicant_name": data.get("applicant_name"), "created_at": utcnow(), "due_at": due_at}
 
 
 def current_stage(workflow: Any) -> str | None:
@@ -58,7 +57,7 @@ def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: 
         who = filters["applicant"]
         query = query.where(or_(Task.applicant == who, Task.applicant_name.contains(who, autoescape=True)))
     if filters.get("due_before"):
-        end = dt.datetime.combine(filters["due_before"] + dt.timedelta(days=1), dt.time(), sla.BEIJING)
+        end = dt.datetime.combine(filters["due_before"] + dt.timedelta(days=1), dt.time(), clock.BEIJING)
         query = query.where(Task.due_at < end)
     if filters.get("overdue") is not None:
         query = query.where(Task.overdue_at.is_not(None) if filters["overdue"] else Task.overdue_at.is_(None))

@@ -1,4 +1,4 @@
-"""The review scheduler: fires instances' due timers and flags overdue tasks.
+"""The review scheduler: fires instances' due timers.
 
 SpiffWorkflow never fires a timer by itself; the runtime stores each
 instance's next due time, and this loop advances the due ones, earliest first,
@@ -18,7 +18,7 @@ import threading
 
 from sqlalchemy import select
 
-from services.review import service, sla
+from services.review import service
 from services.review.engine import incidents, runtime
 from services.review.models import HeldMessage, Instance, Timer
 from shared import clock
@@ -76,20 +76,12 @@ def release_held(db: Database, batch: int = 50) -> int:
     return released
 
 
-def flag_overdue(db: Database) -> int:
-    with db.uow() as uow:
-        flagged = sla.flag_overdue(uow)
-        uow.commit()
-    return flagged
-
-
 def run(db: Database, stop: threading.Event, interval: float = 1.0) -> None:
     log.info("review scheduler started")
     while not stop.is_set():
         try:
             fire_due(db)
             release_held(db)
-            flag_overdue(db)
         except Exception:  # noqa: BLE001 - database down: try again next tick
             log.exception("scheduler tick failed")
         stop.wait(interval)

@@ -2,9 +2,10 @@
 messages from other services, and the directory replica."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, or_, select
 
@@ -129,6 +130,23 @@ def message_arrived(uow: UnitOfWork, message_type: str, declaration_id: str, pay
             return
         if not apply_message(uow, instance, workflow, message_type, payload, message_id):
             raise LookupError(f"instance {instance.id} does not wait for {message_type} (yet)")
+
+
+@contextlib.contextmanager
+def locked_for_message(uow: UnitOfWork, declaration_id: str) -> Iterator[Callable[[str, dict[str, Any], str], bool]]:
+    """Hold a declaration's instance lock for a change that may end in a message of the review's own
+    (the last open objection resolved): ``deliver`` gives it to the process if it waits for it, holds
+    it while the process cannot take it (suspended, an open incident), and otherwise returns False
+    (the process has not reached that wait, or has ended)."""
+    with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
+        def deliver(message_type: str, payload: dict[str, Any], message_id: str) -> bool:
+            if instance.status == "completed":
+                return False
+            if held.hold_if_needed(uow, instance, message_id, message_type, payload):
+                return True
+            return apply_message(uow, instance, workflow, message_type, payload, message_id)
+
+        yield deliver
 
 
 def withdrawn(uow: UnitOfWork, declaration_id: str, payload: dict[str, Any], message_id: str | None = None) -> None:
@@ -289,7 +307,7 @@ def unclaim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
 
 
 def task_properties(workflow: Any, task_id: str) -> dict[str, str]:
-    """The user task's properties in the diagram (organisation, decisions, stage, action, guard)."""
+    """The user task's properties in the diagram (organisation, decisions, stage, action)."""
     spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
     if spiff_task is None:
         raise Conflict.on("task_id", "ready", "the task is no longer open (任务已处理)")
@@ -303,7 +321,7 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
 
     A task whose diagram names an ``action`` (start a publicity, record attendance, schedule a
     defence) is completed by that action's endpoint, whose ``before`` records it (given the task and
-    the process data, under the instance lock) and returns data for the process; a ``guard`` (publicity:unit) is checked here for every way of completing."""
+    the process data, under the instance lock) and returns data for the process."""
     found = task(uow, principal, task_id, lock=True)
     if found.status == "claimed" and found.claimed_by != principal.subject:
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
@@ -324,10 +342,6 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
             raise DomainError.on("task_id", "use_action",
                                  f"this task is completed by its action ({properties['action']}), e.g. starting "
                                  f"the publicity or recording the attendance (请通过对应功能办理)")
-        guard = properties.get("guard", "")
-        if guard.startswith("publicity:"):
-            from services.review import publicity  # publicity starts tasks through this module
-            publicity.close_for(uow, found.declaration_id, guard.split(":", 1)[1], decision)
         if found.bpmn_id == "committee_acceptance" and decision == "approve":
             _check_own_staff(uow, found)
         if found.role == "expert":

@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tests.integration.test_review import (COMMITTEE, UNIT, complete, deliver, envelope, instance_of, only_task,
-                                           outbox, queue, register, register_directory, start, submitted,
+from tests.integration.test_review import (COMMITTEE, UNIT, complete, deliver, envelope, fire_due, instance_of,
+                                           only_task, outbox, queue, register, register_directory, start, submitted,
                                            tasks_of)
 
-__all__ = ["COMMITTEE", "UNIT", "complete", "deliver", "envelope", "instance_of", "only_task", "outbox", "queue",
-           "register", "register_directory", "start", "submitted", "tasks_of"]
+__all__ = ["COMMITTEE", "UNIT", "complete", "deliver", "envelope", "fire_due", "instance_of", "only_task", "outbox",
+           "queue", "register", "register_directory", "start", "submitted", "tasks_of"]
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -29,8 +29,25 @@ def act(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str,
     return ok(complete(client, headers, task["id"], decision, reason))
 
 
-def advance_clock(client: Any, auth: Any, days: int) -> None:
-    ok(client.post("/api/v1/clock/advance", headers=auth("title_office"), json={"days": days}))
+def advance_clock(client: Any, auth: Any, days: int = 0, seconds: int = 0) -> None:
+    """Move the system's test clock forward (as the title office), then let the review scheduler fire
+    what fell due meanwhile, as ``titles scheduler`` would on its next tick."""
+    ok(client.post("/api/v1/clock/advance", headers=auth("title_office"), json={"days": days, "seconds": seconds}))
+    fire_due(client.application.extensions["titles.database"])
+
+
+def advance_to(client: Any, auth: Any, instant: dt.datetime) -> None:
+    """Move the test clock forward to ``instant`` (to the second) and let the scheduler fire."""
+    from shared import clock
+
+    advance_clock(client, auth, seconds=max(1, round((instant - clock.now()).total_seconds())))
+
+
+def timers_of(client: Any, auth: Any, declaration_id: str) -> list[tuple[str, str, str]]:
+    """The timers the process view shows the process waiting at: (element, process, due at in Beijing)."""
+    view = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
+    return [(t["element"], t["process_id"], dt.datetime.fromisoformat(t["due_at"]).astimezone(
+        dt.timezone(dt.timedelta(hours=8))).isoformat()) for t in view["timers"]]
 
 
 def publicise(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str, kind: str
@@ -65,6 +82,17 @@ def panel_of(client: Any, auth: Any, declaration_id: str) -> list[str]:
 def vote_all(client: Any, auth: Any, declaration_id: str, choices: dict[str, str]) -> None:
     for expert, choice in choices.items():
         act(client, auth, expert_headers(auth, expert), declaration_id, "expert_vote", choice)
+
+
+def through_the_vote(client: Any, auth: Any, declaration_id: str, choice: str = "agree") -> list[str]:
+    """From the unit check to the experts' votes, every one voting ``choice``; returns the panel."""
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    panel = panel_of(client, auth, declaration_id)
+    attend(client, auth, declaration_id, panel)
+    vote_all(client, auth, declaration_id, {e: choice for e in panel})
+    return panel
 
 
 def after_vote(client: Any, auth: Any, declaration_id: str) -> None:

@@ -103,7 +103,8 @@ def test_other_decisions_store_nothing(dbs, decision):
     assert deliver(dbs, env) == "duplicate"  # it was still remembered as handled
 
 
-@pytest.mark.parametrize("outcome, text", [("certified", "评审通过，已发证"), ("not_passed", "评审未通过")])
+@pytest.mark.parametrize("outcome, text", [("certified", "评审通过，已发证"), ("not_passed", "评审未通过"),
+                                           ("not_accepted", "未在修改截止时间前重新提交，不予受理")])
 def test_the_result_tells_the_outcome_in_words(dbs, outcome, text):
     deliver(dbs, envelope("review.completed.v1", completed(str(uuid.uuid4()), outcome)))
     [message] = messages(dbs)

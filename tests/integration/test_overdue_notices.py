@@ -1,26 +1,32 @@
-"""Overdue tasks reach people: review announces a flagged task once, and notify puts a notice in
-the inbox of every staff member of the task's organisation and of the level above."""
+"""Overdue tasks reach people: a task's service-level timer in the diagram fires, review flags and
+announces the task once, and notify puts a notice in the inbox of every staff member of the task's
+organisation and of the level above."""
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.conftest import wait_for
-from tests.integration.review_flow_helpers import headers_for
+from tests.integration.review_flow_helpers import (act, advance_clock, advance_to, headers_for, review_db, start,
+                                                   through_departments, through_unit)
 from tests.integration.test_review import COMMITTEE, DEPT1, TITLE_OFFICE, UNIT, outbox, tasks_of
-from tests.integration.test_review_office import review, submit  # noqa: F401 - the fixture
-
-LEVELS = {"service_levels": {"unit_check": 2}}
 
 
-def flag(db: Any, now: dt.datetime) -> int:
-    from services.review import sla
+@pytest.fixture
+def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    return review_db(demo, monkeypatch)
 
-    with db.uow() as uow:
-        flagged = sla.flag_overdue(uow, now)
-        uow.commit()
-    return flagged
+
+def at_committee_acceptance(client: Any, auth: Any, db: Any) -> tuple[str, Any]:
+    data, _ = start(db)
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    [task] = tasks_of(db, declaration_id, bpmn_id="committee_acceptance", status="ready")
+    return declaration_id, task
 
 
 def inbox(client: Any, auth: Any, user: str) -> dict[str, Any]:
@@ -49,40 +55,46 @@ def consume(dbs: dict[str, Any], data: dict[str, Any], message_id: str | None = 
     return process(dbs["notify"], sub, env, bootstrap.service("notify").handlers()[env.type])
 
 
-def test_a_flagged_task_is_announced_once_with_its_organisation_and_the_level_above(review):
-    data = submit(review, settings=LEVELS)
-    [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
-    assert flag(review, task.due_at - dt.timedelta(seconds=1)) == 0
+def test_an_overdue_boundary_timer_fires_once_per_task_and_announces_it_with_the_level_above(review, clients, auth):
+    from shared import clock
+
+    client = clients["review"]
+    declaration_id, task = at_committee_acceptance(client, auth, review)
+    advance_to(client, auth, task.due_at - dt.timedelta(seconds=1))
     assert outbox(review, "review.task.overdue.v1") == []
 
-    late = task.due_at + dt.timedelta(minutes=1)
-    assert flag(review, late) == 1
-    assert flag(review, late + dt.timedelta(days=1)) == 0  # flagged once, announced once
+    advance_clock(client, auth, seconds=2)
+    fired_at = clock.now()
+    advance_clock(client, auth, 10)  # and later again: fired once, announced once
     [event] = outbox(review, "review.task.overdue.v1")
-    assert event == {"declaration_id": data["declaration_id"], "task_id": task.id, "stage": "unit_check",
-                     "stage_name": task.name, "organisation": UNIT, "escalated_to": DEPT1,
-                     "due_at": task.due_at.isoformat(), "at": late.isoformat()}
+    at = dt.datetime.fromisoformat(event.pop("at"))
+    assert task.due_at < at <= fired_at
+    assert event == {"declaration_id": declaration_id, "task_id": task.id, "stage": "committee_acceptance",
+                     "stage_name": task.name, "organisation": COMMITTEE, "escalated_to": TITLE_OFFICE,
+                     "due_at": task.due_at.isoformat()}
+    [still] = tasks_of(review, declaration_id, bpmn_id="committee_acceptance")
+    assert (still.status, still.overdue_at is not None, still.escalated_to) == ("ready", True, TITLE_OFFICE)
 
 
-def test_the_unit_and_the_department_above_find_the_notice_in_their_inbox(review, clients, auth, workers):
+def test_the_committee_and_the_title_office_above_find_the_notice_in_their_inbox(review, clients, auth, workers):
     client = clients["notify"]
-    data = submit(review, settings=LEVELS)
-    [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
-    assert flag(review, task.due_at + dt.timedelta(minutes=1)) == 1
+    declaration_id, task = at_committee_acceptance(clients["review"], auth, review)
+    advance_to(clients["review"], auth, task.due_at + dt.timedelta(seconds=1))
 
     def arrived(user: str) -> Any:
         return lambda: [m for m in inbox(client, auth, user)["items"] if m["kind"].startswith("task_overdue")]
 
-    [own] = wait_for("the overdue notice in the unit's inbox", arrived("unit"))
-    [above] = wait_for("the overdue notice in the department's inbox", arrived("dept1"))
+    [own] = wait_for("the overdue notice in the committee's inbox", arrived("committee"))
+    [above] = wait_for("the overdue notice in the title office's inbox", arrived("title_office"))
     assert (own["kind"], own["recipient_organisation"], own["declaration_id"]) == (
-        "task_overdue", UNIT, data["declaration_id"])
+        "task_overdue", COMMITTEE, declaration_id)
     assert task.name in own["body"] and "超过办理时限" in own["body"]
-    assert (above["kind"], above["recipient_organisation"]) == ("task_overdue_escalated", DEPT1)
+    assert (above["kind"], above["recipient_organisation"]) == ("task_overdue_escalated", TITLE_OFFICE)
     assert "下级单位" in above["body"]
-    # Nobody else: not the other department, the committee, the title office or the applicant.
-    for user in ("dept2", "committee", "title_office", "applicant", "expert1"):
+    # Nobody else: not the unit, the departments, the experts or the applicant.
+    for user in ("unit", "dept1", "dept2", "applicant", "expert1"):
         assert [m for m in inbox(client, auth, user)["items"] if m["kind"].startswith("task_overdue")] == [], user
+    act(clients["review"], auth, "committee", declaration_id, "committee_acceptance")  # done late
 
 
 def test_an_organisations_notice_is_read_by_its_staff_only(dbs, clients, auth):

@@ -147,7 +147,7 @@ def complete(client: Any, headers: dict[str, str], task_id: str, decision: str =
 def unit_recommends(db: Any, declaration_id: str, unit_code: str = UNIT) -> None:
     """After the unit check: the recommendation committee, the unit publicity (the test clock moved
     past it) and the recommendation upward."""
-    from services.review import clock, publicity, service
+    from services.review import publicity, service
     from shared.identity.principal import Principal
 
     unit = Principal("u9", "unit", unit_code)
@@ -155,12 +155,33 @@ def unit_recommends(db: Any, declaration_id: str, unit_code: str = UNIT) -> None
         [task] = tasks_of(db, declaration_id, bpmn_id="unit_recommendation", status="ready")
         service.complete(uow, unit, task.id, "recommend", None)
         publicity.start(uow, unit, declaration_id, "unit", None, None)
-        clock.advance(uow, days=15)
         uow.commit()
+    pass_days(db, 15)  # the publicity's timer fires: "recommend upward" appears
     with db.uow() as uow:
         [task] = tasks_of(db, declaration_id, bpmn_id="unit_recommend", status="ready")
         service.complete(uow, unit, task.id, "approve", None)
         uow.commit()
+
+
+def fire_due(db: Any) -> int:
+    """The review scheduler's passes over every due timer, as ``titles scheduler`` ticks; returns how
+    many instances it advanced."""
+    from services.review import scheduler
+
+    fired = total = scheduler.fire_due(db)
+    while fired:
+        fired = scheduler.fire_due(db)
+        total += fired
+    return total
+
+
+def pass_days(db: Any, days: int) -> None:
+    """Move the system's test clock forward (audited as the tests) and let the scheduler fire."""
+    from services.review import clock
+
+    with db.uow() as uow:
+        clock.advance(uow, days=days, by="tests")
+    fire_due(db)
 
 
 def approve_until_panel(client: Any, auth: Any, declaration_id: str, db: Any = None) -> None:
@@ -176,7 +197,7 @@ def approve_until_panel(client: Any, auth: Any, declaration_id: str, db: Any = N
 
 def after_votes(db: Any, declaration_id: str) -> None:
     """A passed vote: the result publicity (passed on the test clock) and the report to the title office."""
-    from services.review import clock, publicity, service
+    from services.review import publicity, service
     from shared.identity.principal import Principal
 
     if not tasks_of(db, declaration_id, bpmn_id="result_publicity", status="ready"):
@@ -184,8 +205,8 @@ def after_votes(db: Any, declaration_id: str) -> None:
     office = Principal("c9", "committee", COMMITTEE)
     with db.uow() as uow:
         publicity.start(uow, office, declaration_id, "result", None, None)
-        clock.advance(uow, days=15)
         uow.commit()
+    pass_days(db, 15)
     with db.uow() as uow:
         [task] = tasks_of(db, declaration_id, bpmn_id="report_results", status="ready")
         service.complete(uow, office, task.id, "approve", None)

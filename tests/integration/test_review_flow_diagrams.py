@@ -88,8 +88,11 @@ def test_a_diagram_resaved_by_bpmn_io_deploys_and_runs(review, clients, auth):
     original = ROOT / "bpmn" / "social_review.bpmn"
     resaved = resaved_by_bpmn_io(original)
     assert resaved != original.read_bytes()
-    # bpmn.io leaves out attributes at their default, e.g. the boundary event's cancelActivity="true".
-    assert b'cancelActivity="true"' in original.read_bytes() and b"cancelActivity" not in resaved
+    # bpmn.io leaves out attributes at their default, e.g. the withdrawal's cancelActivity="true", and keeps the
+    # rest: the service levels' non-interrupting timers and the timers' expressions.
+    assert b'cancelActivity="true"' in original.read_bytes() and b'cancelActivity="true"' not in resaved
+    assert resaved.count(b'cancelActivity="false"') == original.read_bytes().count(b'cancelActivity="false"') == 6
+    assert b'<bpmn:timeDate>unit_publicity_period["due_at"]</bpmn:timeDate>' in resaved
     # The process it calls, re-saved too (bpmn-moddle writes it back as it is) and given alongside.
     called = resaved_by_bpmn_io(ROOT / "bpmn" / "return_and_resubmit.bpmn")
     assert b'calledElement="return_and_resubmit"' in resaved

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (UNIT, act, add_experts, certificate_issued, complete,
+from tests.integration.review_flow_helpers import (UNIT, act, add_experts, advance_clock, certificate_issued, complete,
                                                    headers_for, incidents, instance_of, ok, only_task, open_stages,
                                                    outbox, outcome_of, register, resubmit, review_db, start,
                                                    tasks_of, through_departments, through_unit)
@@ -63,7 +63,7 @@ def test_independent_review_end_to_end_for_the_organisations_own_staff(review, c
         act(client, auth, own_committee["experts"][expert], declaration_id, "expert_vote", "agree")
     ok(client.post(f"/api/v1/declarations/{declaration_id}/publicities", headers=office, json={"kind": "result"}),
        201)
-    ok(client.post("/api/v1/clock/advance", headers=auth("title_office"), json={"days": 14}))
+    advance_clock(client, auth, 14)  # the result publicity's timer fires: the report task appears
     act(client, auth, office, declaration_id, "report_results")
     act(client, auth, "title_office", declaration_id, "title_office_filing")
     [issue] = outbox(review, "certificate.issue.v1", declaration_id)

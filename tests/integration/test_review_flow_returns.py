@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, advance_clock, finish_social, headers_for,
-                                                   incidents, instance_of, ok, only_task, open_stages, outbox,
-                                                   outcome_of, process_data, publicise, register, resubmit,
+from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, advance_clock, advance_to, finish_social,
+                                                   headers_for, incidents, instance_of, ok, only_task, open_stages,
+                                                   outbox, outcome_of, process_data, publicise, register, resubmit,
                                                    review_db, start, tasks_of, through_departments, through_unit,
-                                                   today, withdraw)
+                                                   timers_of, today, withdraw)
 
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 DEPT1 = "111201010000123459"
 DEPT2 = "11120000000067890J"
 # A four-level chain above a unit of its own: L1 -> L2 -> DEPT1 -> DEPT2.
@@ -34,6 +35,15 @@ def assert_waits_for_the_applicant(db: Any, declaration_id: str) -> None:
     assert outcome_of(db, declaration_id) == ("running", None)
     assert open_stages(db, declaration_id) == []
     assert incidents(db, declaration_id) == []
+
+
+def returned_before_its_deadline(client: Any, auth: Any, db: Any, reason: str, days: int = 20
+                                 ) -> tuple[dict[str, Any], dt.date]:
+    """A declaration whose modification deadline is ``days`` ahead, returned at the unit check."""
+    deadline = today(db) + dt.timedelta(days=days)
+    data, _ = start(db, modification_deadline=deadline.isoformat())
+    act(client, auth, "unit", data["declaration_id"], "unit_check", "return", reason)
+    return data, deadline
 
 
 def resubmitted_back_at_the_unit(db: Any, data: dict[str, Any], unit: str = UNIT) -> None:
@@ -179,10 +189,8 @@ def test_on_the_deadline_day_itself_a_return_still_lets_the_applicant_amend(revi
 
 def test_the_test_clock_passing_the_deadline_makes_the_next_return_final(review, clients, auth):
     client = clients["review"]
-    deadline = today(review) + dt.timedelta(days=20)
-    data, _ = start(review, modification_deadline=deadline.isoformat())
+    data, _ = returned_before_its_deadline(client, auth, review, "on the deadline day still fine")
     declaration_id = data["declaration_id"]
-    act(client, auth, "unit", declaration_id, "unit_check", "return", "on the deadline day still fine")
     assert len(returned(review, declaration_id)) == 1
     resubmitted_back_at_the_unit(review, data)
     through_unit(client, auth, declaration_id)  # moves the clock 14 days: still before the deadline
@@ -191,6 +199,60 @@ def test_the_test_clock_passing_the_deadline_makes_the_next_return_final(review,
     assert len(returned(review, declaration_id)) == 1
     assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
     assert [d["outcome"] for d in outbox(review, "review.completed.v1", declaration_id)] == ["not_accepted"]
+
+
+def test_a_returned_declaration_not_resubmitted_ends_not_accepted_at_its_deadline_and_the_applicant_is_told(
+        review, clients, auth, dbs):
+    from tests.integration.test_notify import deliver as notify_deliver, envelope as notify_envelope, messages
+
+    client = clients["review"]
+    data, deadline = returned_before_its_deadline(client, auth, review, "请补充业绩材料")
+    declaration_id = data["declaration_id"]
+    # The applicant's wait races the resubmission, the withdrawal and the deadline: the timer is shown, due
+    # the instant the declaration service starts refusing a resubmission (the day's end, Beijing).
+    closes = dt.datetime.combine(deadline, dt.time(23, 59, 59), BEIJING)
+    assert timers_of(client, auth, declaration_id) == [
+        ("modification_deadline_passed", "return_and_resubmit", closes.isoformat())]
+
+    advance_to(client, auth, closes - dt.timedelta(seconds=1))  # one second before: still waiting
+    assert_waits_for_the_applicant(review, declaration_id)
+    advance_clock(client, auth, seconds=2)  # past it: the scheduler fires, nobody acts
+    assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
+    assert timers_of(client, auth, declaration_id) == []
+    completed = set(view_of(client, auth, declaration_id)["completed"])
+    assert {"modification_deadline_passed", "past_deadline_merge", "record_past_deadline", "not_accepted"} <= completed
+    assert len(returned(review, declaration_id)) == 1
+    [done] = outbox(review, "review.completed.v1", declaration_id)
+    assert (done["outcome"], done["applicant"]) == ("not_accepted", "applicant")
+    # The applicant is told, in words (notify's result notice).
+    assert notify_deliver(dbs, notify_envelope("review.completed.v1", done)) == "done"
+    [notice] = [m for m in messages(dbs) if m.declaration_id == declaration_id]
+    assert notice.kind == "result" and "未在修改截止时间前重新提交，不予受理" in notice.body
+    # A resubmission that would come now finds nothing waiting for it (the declaration service refuses it).
+    assert incidents(review, declaration_id) == []
+
+
+def test_a_resubmission_before_the_deadline_wins_the_race_and_the_deadline_timer_is_gone(review, clients, auth):
+    client = clients["review"]
+    data, deadline = returned_before_its_deadline(client, auth, review, "请补充")
+    declaration_id = data["declaration_id"]
+    advance_to(client, auth, dt.datetime.combine(deadline, dt.time(23, 59, 58), BEIJING))
+    resubmitted_back_at_the_unit(review, data)
+    assert timers_of(client, auth, declaration_id) == []
+    advance_clock(client, auth, 2)  # past the deadline: the declaration is at the unit, nothing fires
+    assert open_stages(review, declaration_id) == [("unit_check", UNIT)]
+
+
+def test_an_appointment_without_a_modification_deadline_waits_for_the_applicant_without_a_timer(
+        review, clients, auth):
+    client = clients["review"]
+    data, _ = start(review, mode="independent_appointment", committee_code=None, committee_name=None, panel_size=1,
+                    modification_deadline=None)
+    declaration_id = data["declaration_id"]
+    act(client, auth, "unit", declaration_id, "unit_appointment", "return", "请补充")
+    assert timers_of(client, auth, declaration_id) == []
+    advance_clock(client, auth, 366)
+    assert_waits_for_the_applicant(review, data["declaration_id"])
 
 
 def test_a_resubmission_brings_the_amended_category_and_an_extended_deadline(review, clients, auth):

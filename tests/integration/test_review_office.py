@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from tests.integration.review_flow_helpers import act, ok, through_unit
-from tests.integration.test_review import (COMMITTEE, DEPT1, DEPT2, TITLE_OFFICE, UNIT, complete, envelope,
+from tests.integration.test_review import (COMMITTEE, DEPT1, DEPT2, TITLE_OFFICE, UNIT, complete, envelope, outbox,
                                            instance_of, only_task, register_directory, register_staff, submitted,
                                            tasks_of)
 
@@ -626,87 +626,69 @@ def overdue(client: Any, auth: Any, user: str) -> list[str]:
     return [t["id"] for t in ok(client.get("/api/v1/tasks/overdue", headers=auth(user)))["items"]]
 
 
-def test_a_service_level_ends_after_its_working_days_on_the_calendar():
-    from services.review import sla
+def test_a_service_level_ends_after_its_working_days_on_the_calendar(monkeypatch):
+    """The due time a service-level timer is given (engine/functions.py, on the system's clock): the end of
+    the N-th working day after the day the task opened, Beijing time."""
+    from services.review.engine.functions import working_days_due
+    from shared import clock
 
-    # Opened on a Monday: five working days from Tuesday end the next Monday; due at midnight after it.
-    opened = dt.datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)
-    assert sla.due_at("committee_acceptance", {}, opened) == dt.datetime(2026, 11, 24, tzinfo=BEIJING)
+    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
+    # Opened on a Monday: five working days from Tuesday end the next Monday.
+    clock.set_now_for_tests(dt.datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING))
+    assert dt.datetime.fromisoformat(working_days_due(5)) == dt.datetime(2026, 11, 23, 23, 59, 59, tzinfo=BEIJING)
     # Across the National Day holiday: five working days from Wednesday 30 September end on 12 October.
-    opened = dt.datetime(2026, 9, 29, 15, 0, tzinfo=BEIJING)
-    assert sla.due_at("committee_acceptance", {}, opened) == dt.datetime(2026, 10, 13, tzinfo=BEIJING)
-    # An activity sets its own level; a stage without one has no due time.
-    assert sla.due_at("committee_acceptance", {"settings": {"service_levels": {"committee_acceptance": 1}}},
-                      dt.datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING)) == dt.datetime(2026, 11, 18, tzinfo=BEIJING)
-    assert sla.due_at("unit_check", {}, opened) is None
+    clock.set_now_for_tests(dt.datetime(2026, 9, 29, 15, 0, tzinfo=BEIJING))
+    assert dt.datetime.fromisoformat(working_days_due(5)) == dt.datetime(2026, 10, 12, 23, 59, 59, tzinfo=BEIJING)
+    assert dt.datetime.fromisoformat(working_days_due(1)) == dt.datetime(2026, 9, 30, 23, 59, 59, tzinfo=BEIJING)
 
 
-def test_an_overdue_task_is_flagged_to_its_organisation_and_the_level_above(review, clients, auth):
-    from services.review import sla
+def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and_the_level_above(
+        demo, monkeypatch, clients, auth):
+    from services.review.models import Task
+    from tests.integration.review_flow_helpers import (advance_clock, advance_to, attend, panel_of, review_db,
+                                                       through_departments, timers_of)
 
+    review = review_db(demo, monkeypatch)
     client = clients["review"]
-    data = submit(review, settings={"service_levels": {"unit_check": 2, "department_check": 3}})
+    data = submit(review)
     declaration_id = data["declaration_id"]
-    other = submit(review, settings={"service_levels": {"unit_check": 2}})
-    [unit_task] = tasks_of(review, declaration_id, bpmn_id="unit_check")
-    [other_task] = tasks_of(review, other["declaration_id"], bpmn_id="unit_check")
-    assert unit_task.due_at == sla.due_at("unit_check", {"service_levels": {"unit_check": 2}}, unit_task.created_at)
-    set_task(review, other_task.id, due_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30))
-
-    def flag(now: dt.datetime) -> int:
-        with review.uow() as uow:
-            flagged = sla.flag_overdue(uow, now)
-            uow.commit()
-        return flagged
-
-    assert flag(unit_task.due_at - dt.timedelta(seconds=1)) == 0
-    assert all(overdue(client, auth, user) == [] for user in ("unit", "dept1"))
-    assert flag(unit_task.due_at + dt.timedelta(minutes=1)) == 1
-    assert flag(unit_task.due_at + dt.timedelta(days=1)) == 0  # flagged once
-    # The unit and the department above it see it; nobody else does.
-    assert overdue(client, auth, "unit") == [unit_task.id]
-    assert overdue(client, auth, "dept1") == [unit_task.id]
-    for user in ("dept2", "committee", "title_office", "expert1"):
-        assert overdue(client, auth, user) == [], user
-    [late] = tasks(client, auth("unit"), overdue="true")["items"]
-    assert (late["id"], late["overdue"], late["escalated_to"]) == (unit_task.id, True, DEPT1)
-    # The department cannot act on it, only see it.
-    assert complete(client, auth("dept1"), unit_task.id).status_code == 403
-    assert client.get("/api/v1/tasks/overdue", headers=auth("applicant")).status_code == 403
-
-    # Done late, it leaves every overdue list.
     through_unit(client, auth, declaration_id)
-    assert overdue(client, auth, "unit") == [] and overdue(client, auth, "dept1") == []
-
-    # The first department's check, late: flagged to it and to the second department, not to the unit.
-    [dept_task] = tasks_of(review, declaration_id, bpmn_id="department_check", status="ready")
-    assert dept_task.organisation == DEPT1 and dept_task.due_at is not None
-    assert flag(dept_task.due_at + dt.timedelta(minutes=1)) == 1
-    assert overdue(client, auth, "dept1") == [dept_task.id]
-    assert overdue(client, auth, "dept2") == [dept_task.id]
-    for user in ("unit", "committee", "title_office"):
-        assert overdue(client, auth, user) == [], user
-    act(client, auth, "dept1", declaration_id, "department_check")
-
-    # The top department's: flagged to the title office above it.
-    [top_task] = tasks_of(review, declaration_id, bpmn_id="department_check", status="ready")
-    assert top_task.organisation == DEPT2
-    assert flag(top_task.due_at + dt.timedelta(minutes=1)) == 1
-    assert overdue(client, auth, "dept2") == [top_task.id]
-    assert overdue(client, auth, "title_office") == [top_task.id]
-    assert overdue(client, auth, "dept1") == []
-    act(client, auth, "dept2", declaration_id, "department_check")
-
-    # Committee acceptance has its default level (5 working days) and answers to the title office.
+    through_departments(client, auth, declaration_id)
+    # Committee acceptance carries the diagram's service-level timer; the task row's due time is the timer's.
     [acceptance] = tasks_of(review, declaration_id, bpmn_id="committee_acceptance", status="ready")
-    assert acceptance.due_at == sla.due_at("committee_acceptance", {}, acceptance.created_at)
-    assert flag(acceptance.due_at + dt.timedelta(minutes=1)) == 1
+    due = acceptance.due_at.astimezone(BEIJING)
+    assert (due.time(), due.date() > acceptance.created_at.astimezone(BEIJING).date()) == (dt.time(23, 59, 59), True)
+    assert timers_of(client, auth, declaration_id) == [("committee_acceptance_overdue", "social_review",
+                                                       due.isoformat())]
+    advance_to(client, auth, due - dt.timedelta(seconds=1))
+    assert all(overdue(client, auth, user) == [] for user in ("committee", "title_office"))
+    assert outbox(review, "review.task.overdue.v1", declaration_id) == []
+
+    advance_clock(client, auth, seconds=2)  # the timer fires: flagged, and the task stays open
     assert overdue(client, auth, "committee") == [acceptance.id]
     assert overdue(client, auth, "title_office") == [acceptance.id]
-    assert overdue(client, auth, "dept2") == [] and overdue(client, auth, "unit") == []
-    with review.uow(readonly=True) as uow:
-        from services.review.models import Task
+    for user in ("unit", "dept1", "dept2", "expert1"):
+        assert overdue(client, auth, user) == [], user
+    [late] = tasks(client, auth("committee"), overdue="true")["items"]
+    assert (late["id"], late["status"], late["overdue"], late["escalated_to"]) == (
+        acceptance.id, "ready", True, TITLE_OFFICE)
+    assert complete(client, auth("title_office"), acceptance.id).status_code == 403  # seen above, not acted on
+    advance_clock(client, auth, 30)  # a non-interrupting timer fires once
+    [event] = outbox(review, "review.task.overdue.v1", declaration_id)
+    assert (event["task_id"], event["organisation"], event["escalated_to"]) == (acceptance.id, COMMITTEE, TITLE_OFFICE)
+    assert timers_of(client, auth, declaration_id) == []
+    # Done late, it leaves every overdue list.
+    act(client, auth, "committee", declaration_id, "committee_acceptance")
+    assert overdue(client, auth, "committee") == [] and overdue(client, auth, "title_office") == []
 
-        assert uow.session.get(Task, top_task.id).escalated_to == TITLE_OFFICE
-        assert uow.session.get(Task, acceptance.id).escalated_to == TITLE_OFFICE
-        assert uow.session.get(Task, other_task.id).overdue_at is None  # not due: never flagged
+    # The vote, late: each expert's task is flagged once, to the committee office above the experts.
+    attend(client, auth, declaration_id, panel_of(client, auth, declaration_id))
+    votes = tasks_of(review, declaration_id, bpmn_id="expert_vote", status="ready")
+    assert len(votes) == 3 and len({t.due_at for t in votes}) == 1 and votes[0].due_at is not None
+    advance_to(client, auth, votes[0].due_at + dt.timedelta(seconds=1))
+    flagged = [e for e in outbox(review, "review.task.overdue.v1", declaration_id) if e["stage"] == "expert_vote"]
+    assert sorted(e["task_id"] for e in flagged) == sorted(t.id for t in votes)
+    assert {(e["organisation"], e["escalated_to"]) for e in flagged} == {(COMMITTEE, COMMITTEE)}
+    assert sorted(overdue(client, auth, "committee")) == sorted(t.id for t in votes)
+    with review.uow(readonly=True) as uow:
+        assert all(uow.session.get(Task, t.id).status == "ready" for t in votes)

@@ -18,5 +18,8 @@ INBOUND_BY_TYPE: dict[str, str] = {
     "certificate.issued.v1": "certificate.issued",
     "declaration.resubmitted.v1": "declaration.resubmitted",
     "declaration.withdrawn.v1": "declaration.withdrawn",
+    # Not from the broker: the review service itself delivers it, under the instance lock, when the last
+    # open objection to a publicity is resolved (services/review/publicity.py).
+    "review.objections.resolved": "review.objections_resolved",
 }
 INBOUND: dict[str, str] = {name: type_ for type_, name in INBOUND_BY_TYPE.items()}

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from services.review import clock
+from shared import clock
+from services.review import publicity, sla
 from services.review.models import Attendance, Expert, ExpertConflict, PanelDraw, Vote
 from shared.errors import Conflict
 from shared.uow import UnitOfWork
@@ -41,10 +42,11 @@ def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int,
 
 
 def before_deadline(uow: UnitOfWork, declaration_id: str, deadline: str | None) -> bool:
-    """Whether the applicant may still resubmit: today (Beijing, the review's clock) <= deadline."""
+    """Whether the applicant may still resubmit: the system's clock is not past the deadline day's
+    end (23:59:59 Beijing), when the declaration service starts refusing and the timer fires."""
     if not deadline:
         return True
-    return clock.today(uow) <= dt.date.fromisoformat(deadline)
+    return clock.now() <= clock.end_of_day(dt.date.fromisoformat(deadline))
 
 
 def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
@@ -58,8 +60,28 @@ def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
     return {"members": len(meeting.members) if meeting else 0, "present": len(present), **counts}
 
 
+def open_publicity(uow: UnitOfWork, declaration_id: str, kind: str, organisation: str, starts_on: str,
+                   working_days: int, evidence: str | None = None, started_by: str | None = None) -> dict[str, Any]:
+    """Record a publicity period and compute when it is over (publicity.open_period)."""
+    return publicity.open_period(uow, declaration_id, kind, organisation, starts_on, working_days, evidence,
+                                 started_by)
+
+
+def publicity_objections(uow: UnitOfWork, declaration_id: str, publicity_id: int) -> dict[str, int]:
+    """Once a publicity is over: its open and upheld objections (publicity.objections_of)."""
+    return publicity.objections_of(uow, declaration_id, publicity_id)
+
+
+def flag_overdue(uow: UnitOfWork, declaration_id: str, element: str) -> list[str]:
+    """A task's service level passed: flag it to its organisation and the level above (sla.flag_overdue)."""
+    return sla.flag_overdue(uow, declaration_id, element)
+
+
 OPERATIONS: dict[str, Operation] = {
     "review.draw_panel": draw_panel,
     "review.before_deadline": before_deadline,
     "review.tally_votes": tally_votes,
+    "review.open_publicity": open_publicity,
+    "review.publicity_objections": publicity_objections,
+    "review.flag_overdue": flag_overdue,
 }

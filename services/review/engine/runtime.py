@@ -253,7 +253,8 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
                    role=task.task_spec.lane or "", organisation=organisation, assignee=assignee,
                    decisions=properties.get("decisions", "approve"), status="ready",
                    summary={key: task.data.get(key) for key in SUMMARY_KEYS},
-                   **queues.columns(properties.get("stage") or task.task_spec.bpmn_id, task.data))
+                   **queues.columns(properties.get("stage") or task.task_spec.bpmn_id, task.data,
+                                    timers.boundary_due_at(task)))
         uow.session.add(row)
         stage = (row.bpmn_id, organisation)
         if stage not in announced:
