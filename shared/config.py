@@ -30,6 +30,7 @@ DEFAULT_PORTS = {
     "review": 8003,
     "certificate": 8004,
     "notify": 8005,
+    "tsa": 8006,  # development timestamp authority and CRL (services/certificate/dev_tsa.py)
 }
 
 

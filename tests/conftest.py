@@ -100,7 +100,25 @@ def broker_url(data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def dbs(database_urls: dict[str, str], broker_url: str) -> Iterator[dict[str, Any]]:
+def trust_services(data_dir: Path) -> Iterator[str]:
+    """The development TSA and CRL (services/certificate/dev_tsa.py) on a thread, as ``titles run`` has them:
+    every certificate signed in the tests is timestamped and carries its revocation data."""
+    from werkzeug.serving import make_server
+
+    from services.certificate import dev_tsa
+
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    os.environ["TSA_PORT"] = str(server.server_port)  # the PKI's CRL address and the default TSA URL follow
+    server.app = dev_tsa.create_app()
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="dev-tsa")
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def dbs(database_urls: dict[str, str], broker_url: str, trust_services: str) -> Iterator[dict[str, Any]]:
     """Each service's Database, keyed by service name."""
     from shared import bootstrap
 

@@ -115,7 +115,8 @@ class Revoke(MethodView):
             return certificate
 
 
-def _limiter() -> RateLimiter:
+def verify_limiter() -> RateLimiter:
+    """One counter per client for the JSON verification and the verification page."""
     limiter = current_app.extensions.get("certificate.verify_rate")
     if limiter is None:
         limiter = RateLimiter(os.environ.get("CERTIFICATE_VERIFY_RATE_LIMIT", "30/60"))
@@ -131,7 +132,7 @@ class Verify(MethodView):
     @blp.doc(security=[])
     def get(self, query):
         """Public verification by number and verification code, without logging in (rate-limited)."""
-        allowed, wait = _limiter().allow(request.remote_addr or "unknown")
+        allowed, wait = verify_limiter().allow(request.remote_addr or "unknown")
         if not allowed:
             abort(429, message="too many verification requests; try again later (查验过于频繁，请稍后再试)",
                   headers={"Retry-After": str(wait)})

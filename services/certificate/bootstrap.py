@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.certificate import api, signing
+from services.certificate import api, page, signing
 from services.certificate.handlers import HANDLERS
 from services.certificate.models import Base, Inbox, Outbox
 from shared import config
@@ -19,9 +19,9 @@ def database(url: str | None = None) -> Database:
 
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
-    signing.ensure_ready()  # the embedded default's development signer is created on first start
+    signing.ensure_ready()  # key, fonts, colour profile: fail at start; the development PKI is made on first start
     return create_service_app(
-        NAME, db or database(), [api.blp], verifier=verifier,
+        NAME, db or database(), [api.blp, page.blp], verifier=verifier,
         title="Certificate service (电子职称证书)",
         description="Issues electronic title certificates on the review service's command; public verification.",
     )

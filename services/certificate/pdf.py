@@ -1,7 +1,8 @@
-"""The certificate as a PDF (A4 landscape, Chinese), before it is signed.
+"""The certificate as a PDF/A-2b page (A4 landscape, Chinese), before it is signed.
 
-Chinese text uses reportlab's built-in CID font STSong-Light (Adobe-GB1): no
-font file to ship, and readers extract the text back as Unicode.
+Every font is embedded as a subset (``fonts``), so the page reads the same in
+any viewer, with or without Asian font packs; ``pdfa`` adds what PDF/A-2b asks
+for besides (XMP metadata, the sRGB output intent).
 """
 from __future__ import annotations
 
@@ -10,18 +11,16 @@ import io
 import os
 from dataclasses import dataclass
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.barcode.qr import QrCode
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-FONT = "STSong-Light"
+from services.certificate import fonts, pdfa
+
 MODE_NAMES = {"social_review": "社会化评审", "independent_review": "自主评审", "independent_appointment": "自主聘任"}
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+TITLE = "电子职称证书"
 
 
 def issuer_name() -> str:
@@ -51,29 +50,10 @@ def chinese_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def render(face: CertificateFace) -> bytes:
-    width, height = landscape(A4)
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=(width, height), invariant=True)
-    pdf.setTitle(f"电子职称证书 {face.number}")
-    pdf.setAuthor(issuer_name())
-    pdf.setSubject("电子职称证书")
-
-    pdf.setStrokeColor(colors.HexColor("#8B0000"))
-    pdf.setLineWidth(4)
-    pdf.rect(24, 24, width - 48, height - 48)
-    pdf.setLineWidth(1)
-    pdf.rect(32, 32, width - 64, height - 64)
-
-    pdf.setFillColor(colors.HexColor("#8B0000"))
-    pdf.setFont(FONT, 30)
-    pdf.drawCentredString(width / 2, height - 90, "电子职称证书")
-    pdf.setFillColor(colors.black)
-    pdf.setFont(FONT, 11)
-    pdf.drawCentredString(width / 2, height - 112, f"证书编号：{face.number}")
-
+def rows(face: CertificateFace) -> list[tuple[str, str]]:
+    """The labelled fields, in the order printed."""
     appointed = face.mode == "independent_appointment"
-    rows = [
+    return [
         ("姓　　名", face.holder_name),
         ("身份证号", face.id_number),
         ("系　　列", face.series),
@@ -85,30 +65,55 @@ def render(face: CertificateFace) -> bytes:
         ("批准日期", chinese_date(face.approved_on)),
         ("发证日期", chinese_date(face.issued_on)),
     ]
+
+
+def _text(pdf: canvas.Canvas, x: float, y: float, text: str, size: float, align: str = "left") -> None:
+    """Draw ``text`` run by run, each in the first embedded font that has its characters."""
+    pieces = fonts.runs(text)
+    width = sum(pdfmetrics.stringWidth(part, name, size) for name, part in pieces)
+    x -= {"left": 0, "centre": width / 2, "right": width}[align]
+    for name, part in pieces:
+        pdf.setFont(name, size)
+        pdf.drawString(x, y, part)
+        x += pdfmetrics.stringWidth(part, name, size)
+
+
+def render(face: CertificateFace) -> bytes:
+    width, height = landscape(A4)
+    buffer = io.BytesIO()
+    first = fonts.fonts()[0].name
+    # The initial font is ours: reportlab would otherwise name Helvetica (not embedded) on the page.
+    pdf = canvas.Canvas(buffer, pagesize=(width, height), invariant=True, initialFontName=first, pageCompression=1)
+
+    pdf.setStrokeColor(colors.HexColor("#8B0000"))
+    pdf.setLineWidth(4)
+    pdf.rect(24, 24, width - 48, height - 48)
+    pdf.setLineWidth(1)
+    pdf.rect(32, 32, width - 64, height - 64)
+
+    pdf.setFillColor(colors.HexColor("#8B0000"))
+    _text(pdf, width / 2, height - 90, TITLE, 30, "centre")
+    pdf.setFillColor(colors.black)
+    _text(pdf, width / 2, height - 112, f"证书编号：{face.number}", 11, "centre")
+
     y = height - 160
-    for label, value in rows:
-        pdf.setFont(FONT, 13)
-        pdf.drawString(90, y, f"{label}：")
-        pdf.drawString(190, y, value)
+    for label, value in rows(face):
+        _text(pdf, 90, y, f"{label}：", 13)
+        _text(pdf, 190, y, value, 13)
         y -= 28
 
     qr_size = 130
-    widget = QrCodeWidget(face.verification_url)
-    left, bottom, right, top = widget.getBounds()
-    drawing = Drawing(qr_size, qr_size, transform=[qr_size / (right - left), 0, 0, qr_size / (top - bottom), 0, 0])
-    drawing.add(widget)
-    renderPDF.draw(drawing, pdf, width - 90 - qr_size, height - 170 - qr_size)
-    pdf.setFont(FONT, 11)
-    pdf.drawCentredString(width - 90 - qr_size / 2, height - 185 - qr_size, f"验证码：{face.verification_code}")
-    pdf.setFont(FONT, 9)
-    pdf.drawCentredString(width - 90 - qr_size / 2, height - 200 - qr_size, "扫码或凭编号和验证码查验")
+    left = width - 90 - qr_size
+    # Drawn as filled rectangles straight on the page (no drawing state, so no stray default font).
+    QrCode(face.verification_url, width=qr_size, height=qr_size, qrLevel="M").drawOn(pdf, left, height - 170 - qr_size)
+    _text(pdf, left + qr_size / 2, height - 185 - qr_size, f"验证码：{face.verification_code}", 11, "centre")
+    _text(pdf, left + qr_size / 2, height - 200 - qr_size, "扫码或凭编号和验证码查验", 9, "centre")
 
-    pdf.setFont(FONT, 13)
-    pdf.drawRightString(width - 90, 110, issuer_name())
-    pdf.drawRightString(width - 90, 88, chinese_date(face.issued_on))
-    pdf.setFont(FONT, 8)
+    _text(pdf, width - 90, 110, issuer_name(), 13, "right")
+    _text(pdf, width - 90, 88, chinese_date(face.issued_on), 13, "right")
     pdf.setFillColor(colors.grey)
-    pdf.drawString(48, 44, "本证书经数字签名，任何修改都会使签名失效。查验地址：" + face.verification_url.split("?", 1)[0])
+    _text(pdf, 48, 44, "本证书经数字签名，任何修改都会使签名失效。查验地址：" + face.verification_url.split("?", 1)[0], 8)
     pdf.showPage()
     pdf.save()
-    return buffer.getvalue()
+    return pdfa.conform(buffer.getvalue(), pdfa.Description(
+        title=f"{TITLE} {face.number}", author=issuer_name(), subject=TITLE))

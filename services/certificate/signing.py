@@ -1,190 +1,318 @@
-"""Signing certificates' PDFs (PAdES, with pyHanko) and checking a signature.
+"""Signing certificates' PDFs (PAdES with long-term validation data, pyHanko) and checking a signature.
 
-The key and certificate come from configuration:
+What a signature carries (``CERTIFICATE_PADES_LEVEL``, default ``B-LTA``):
 
-- ``CERTIFICATE_SIGNING_KEY``: PEM private key file;
-- ``CERTIFICATE_SIGNING_CERT``: PEM certificate of that key;
-- ``CERTIFICATE_SIGNING_CHAIN``: optional PEM files of the issuing CAs, comma separated
-  (the last one is the trust root a verifier needs);
-- ``CERTIFICATE_SIGNING_KEY_PASSPHRASE``: optional.
+- the CMS signature (PAdES, ``ETSI.CAdES.detached``) with an RFC 3161 timestamp
+  from the timestamp authority ``CERTIFICATE_TSA_URL`` (B-T);
+- the certificate chains of the signer and of the TSA and their revocation data
+  (CRLs or OCSP responses, fetched at signing from the addresses in the
+  certificates) in the document security store (B-LT);
+- with ``B-LTA``, a document timestamp over all of that, so the validation data
+  itself is proven to have existed before any of it expires.
 
-Without them (the embedded default) a development CA and signing certificate
-are generated on first use under ``<data dir>/certificate-signing``.
+The signing key comes from configuration only (README: "Signing keys in
+production"): a PKCS#11 token (``CERTIFICATE_SIGNING_PKCS11_MODULE`` ...), a
+PKCS#12 file (``CERTIFICATE_SIGNING_PKCS12``) or PEM files
+(``CERTIFICATE_SIGNING_KEY``, ``CERTIFICATE_SIGNING_CERT``). Without any, the
+development PKI (``dev_pki``) signs and the development TSA (``dev_tsa``)
+timestamps: the embedded default of ``make run`` and the tests.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import logging
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from services.certificate import dev_pki
 
-from shared import config
-
-DEV_FOLDER = "certificate-signing"
-_cache: dict[tuple, "SigningMaterial"] = {}
+log = logging.getLogger(__name__)
+LEVELS = ("B-LTA", "B-LT")
+_cache: dict[tuple, object] = {}
 _cache_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class SigningMaterial:
-    key: Path
-    cert: Path
-    chain: tuple[Path, ...]
-    passphrase: bytes | None
-
-    @property
-    def trust_root(self) -> Path:
-        """The certificate a verifier trusts: the top of the chain (or the signer itself)."""
-        return self.chain[-1] if self.chain else self.cert
+class SigningConfigurationError(RuntimeError):
+    """The signing settings name something that cannot be used."""
 
 
-def material() -> SigningMaterial:
-    key, cert = os.environ.get("CERTIFICATE_SIGNING_KEY"), os.environ.get("CERTIFICATE_SIGNING_CERT")
-    if key and cert:
-        chain = tuple(Path(p.strip()) for p in os.environ.get("CERTIFICATE_SIGNING_CHAIN", "").split(",") if p.strip())
-        passphrase = os.environ.get("CERTIFICATE_SIGNING_KEY_PASSPHRASE")
-        return SigningMaterial(Path(key), Path(cert), chain, passphrase.encode() if passphrase else None)
-    folder = development_material(config.data_dir() / DEV_FOLDER)
-    return SigningMaterial(folder / "signer.key.pem", folder / "signer.cert.pem", (folder / "ca.cert.pem",), None)
+# --------------------------------------------------------------------------- settings
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
 
 
-def development_material(folder: Path) -> Path:
-    """Create the development CA and signer once; safe when several processes start together.
-
-    Everything is written to a private temporary folder that is then renamed
-    into place: renaming onto an existing folder fails, so the first process
-    wins and the others use its files.
-    """
-    if (folder / "ca.cert.pem").exists():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        _write_development_material(staging)
-        os.rename(staging, folder)
-    except OSError:
-        if not (folder / "ca.cert.pem").exists():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+def _files(name: str) -> tuple[Path, ...]:
+    return tuple(Path(p.strip()) for p in (os.environ.get(name) or "").split(",") if p.strip())
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "titles development (不可用于生产)"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+def source() -> str:
+    """Where the key is: ``pkcs11``, ``pkcs12``, ``pem`` or ``development``."""
+    if _env("CERTIFICATE_SIGNING_PKCS11_MODULE"):
+        return "pkcs11"
+    if _env("CERTIFICATE_SIGNING_PKCS12"):
+        return "pkcs12"
+    if _env("CERTIFICATE_SIGNING_KEY") and _env("CERTIFICATE_SIGNING_CERT"):
+        return "pem"
+    return "development"
 
 
-def _key_usage(**allowed: bool) -> x509.KeyUsage:
-    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
-             "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
-    return x509.KeyUsage(**{n: allowed.get(n, False) for n in names})
+def tsa_url() -> str | None:
+    """``CERTIFICATE_TSA_URL``; the development TSA by default; ``none`` for no timestamp at all."""
+    configured = _env("CERTIFICATE_TSA_URL")
+    if configured is None:
+        return dev_pki.trust_services_url() + "/tsa"
+    return None if configured.lower() == "none" else configured
 
 
-def _write_development_material(folder: Path) -> None:
-    # Real time, not the system's clock: PDF readers check the signer's validity against real time.
-    now = dt.datetime.now(dt.timezone.utc)
-    # ECDSA P-256: pyHanko reloads the key for every signature, and RSA keys are slow to load.
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("titles development CA")).issuer_name(_name("titles development CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name("titles development certificate signer"))
-            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    (folder / "ca.cert.pem").write_bytes(ca.public_bytes(pem))
-    (folder / "signer.cert.pem").write_bytes(cert.public_bytes(pem))
-    key_file = folder / "signer.key.pem"
-    key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    key_file.chmod(0o600)
+def level() -> str:
+    """The PAdES baseline level the signatures reach."""
+    if tsa_url() is None:
+        return "B-B"  # chain and revocation data are embedded all the same
+    wanted = (_env("CERTIFICATE_PADES_LEVEL") or "B-LTA").upper()
+    if wanted not in LEVELS:
+        raise SigningConfigurationError(f"CERTIFICATE_PADES_LEVEL is one of {', '.join(LEVELS)}, not {wanted}")
+    return wanted
 
 
-def _signer(found: SigningMaterial):  # noqa: ANN202 - pyhanko's SimpleSigner
+def _settings_key() -> tuple:
+    names = sorted(k for k in os.environ if k.startswith("CERTIFICATE_SIGNING_") or k == "CERTIFICATE_TRUST_ROOTS")
+    from shared import config
+
+    return (str(config.data_dir()), dev_pki.crl_url(), *((k, os.environ[k]) for k in names))
+
+
+# --------------------------------------------------------------------------- the signer
+
+def _load_signer():  # noqa: ANN202 - a pyhanko Signer
+    from pyhanko.keys import load_certs_from_pemder
     from pyhanko.sign import signers
 
-    cache_key = (found.key, found.cert, found.chain)
+    chain = list(load_certs_from_pemder([str(p) for p in _files("CERTIFICATE_SIGNING_CHAIN")]))
+    kind = source()
+    if kind == "pkcs11":
+        return _pkcs11_signer(chain)
+    if kind == "pkcs12":
+        passphrase = _env("CERTIFICATE_SIGNING_PKCS12_PASSPHRASE")
+        signer = signers.SimpleSigner.load_pkcs12(
+            _env("CERTIFICATE_SIGNING_PKCS12"), other_certs=chain,
+            passphrase=passphrase.encode() if passphrase else None)
+        where = _env("CERTIFICATE_SIGNING_PKCS12")
+    elif kind == "pem":
+        passphrase = _env("CERTIFICATE_SIGNING_KEY_PASSPHRASE")
+        signer = signers.SimpleSigner.load(
+            _env("CERTIFICATE_SIGNING_KEY"), _env("CERTIFICATE_SIGNING_CERT"),
+            ca_chain_files=tuple(str(p) for p in _files("CERTIFICATE_SIGNING_CHAIN")),
+            key_passphrase=passphrase.encode() if passphrase else None)
+        where = f"{_env('CERTIFICATE_SIGNING_KEY')} and {_env('CERTIFICATE_SIGNING_CERT')}"
+    else:
+        pki = dev_pki.ensure()
+        signer = signers.SimpleSigner.load(str(pki.signer_key), str(pki.signer_cert),
+                                           ca_chain_files=(str(pki.ca_cert),))
+        where = str(pki.leaves)
+    if signer is None:
+        raise SigningConfigurationError(f"cannot load the signing key and certificate from {where}")
+    return signer
+
+
+def _pkcs11_signer(chain: list):  # noqa: ANN202 - pyhanko's PKCS11Signer
+    try:
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign import pkcs11
+    except ImportError as exc:  # the pkcs11 extra of pyhanko
+        raise SigningConfigurationError(f"PKCS#11 signing needs python-pkcs11: {exc}") from exc
+
+    slot = _env("CERTIFICATE_SIGNING_PKCS11_SLOT")
+    token = _env("CERTIFICATE_SIGNING_PKCS11_TOKEN")
+    pin = _env("CERTIFICATE_SIGNING_PKCS11_PIN")
+    pin_file = _env("CERTIFICATE_SIGNING_PKCS11_PIN_FILE")
+    if pin is None and pin_file:
+        pin = Path(pin_file).read_text().strip()
+    key_label = _env("CERTIFICATE_SIGNING_PKCS11_KEY_LABEL")
+    if not key_label:
+        raise SigningConfigurationError("CERTIFICATE_SIGNING_PKCS11_KEY_LABEL names the signing key on the token")
+    try:
+        session = pkcs11.open_pkcs11_session(
+            _env("CERTIFICATE_SIGNING_PKCS11_MODULE"), slot_no=int(slot) if slot else None,
+            token_criteria=TokenCriteria(label=token) if token else None, user_pin=pin)
+    except Exception as exc:  # noqa: BLE001 - python-pkcs11 raises many kinds
+        raise SigningConfigurationError(f"cannot open the PKCS#11 token: {exc!r}") from exc
+    signer = pkcs11.PKCS11Signer(session, key_label=key_label,
+                                 cert_label=_env("CERTIFICATE_SIGNING_PKCS11_CERT_LABEL") or key_label,
+                                 ca_chain=chain)
+    signer.signing_cert  # noqa: B018 - find the key and certificate now, not at the first certificate
+    return signer
+
+
+def signer():  # noqa: ANN201 - a pyhanko Signer
+    """The configured signer, loaded once per process (a PKCS#11 session stays open)."""
+    key = _settings_key()
     with _cache_lock:
-        signer = _cache.get(cache_key)
-        if signer is None:
-            signer = signers.SimpleSigner.load(str(found.key), str(found.cert),
-                                               ca_chain_files=tuple(str(p) for p in found.chain),
-                                               key_passphrase=found.passphrase)
-            if signer is None:
-                raise RuntimeError(f"cannot load the signing key {found.key} and certificate {found.cert}")
-            _cache[cache_key] = signer
-        return signer
+        found = _cache.get(key)
+        if found is None:
+            found = _cache[key] = _load_signer()
+        return found
 
 
-def ensure_ready() -> SigningMaterial:
-    """At start: create the development material if needed, and fail early on a key that does not load."""
-    found = material()
-    _signer(found)
-    return found
+def trust_roots() -> list:
+    """The certificates a verifier trusts: ``CERTIFICATE_TRUST_ROOTS`` (PEM files), else the self-signed
+    certificate at the top of the signer's chain."""
+    from pyhanko.keys import load_certs_from_pemder
+
+    configured = _files("CERTIFICATE_TRUST_ROOTS")
+    if configured:
+        return list(load_certs_from_pemder([str(p) for p in configured]))
+    if source() == "development":
+        return list(load_certs_from_pemder([str(dev_pki.ensure().ca_cert)]))
+    current = signer()
+    candidates = [current.signing_cert, *current.cert_registry]
+    roots = [c for c in candidates if c.self_signed != "no"]  # asn1crypto answers "yes", "maybe" or "no"
+    if not roots:
+        raise SigningConfigurationError("the signer's chain ends without a self-signed root: name the trust root "
+                                        "in CERTIFICATE_TRUST_ROOTS")
+    return roots[:1]
 
 
-def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津") -> bytes:
-    """The PDF with a PAdES signature over the whole document."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
+def _tsa_roots() -> list:
+    from pyhanko.keys import load_certs_from_pemder
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    metadata = signers.PdfSignatureMetadata(field_name="Signature", subfilter=fields.SigSeedSubFilter.PADES,
-                                            md_algorithm="sha256", reason=reason, location=location)
-    return signers.sign_pdf(writer, metadata, signer=_signer(material())).getvalue()
+    return list(load_certs_from_pemder([str(p) for p in _files("CERTIFICATE_TSA_TRUST_ROOTS")]))
 
 
 def trust_root_pem() -> bytes:
-    return material().trust_root.read_bytes()
+    from asn1crypto import pem
 
+    return b"".join(pem.armor("CERTIFICATE", cert.dump()) for cert in trust_roots())
+
+
+def ensure_ready() -> None:
+    """At start: load the key (creating the development PKI if needed), its trust root, the PAdES level,
+    and the fonts and colour profile of the page; fail early on anything missing."""
+    from services.certificate import fonts, pdfa
+
+    signer()
+    trust_roots()
+    level()
+    fonts.fonts()
+    pdfa.icc_profile()
+
+
+# --------------------------------------------------------------------------- signing
+
+def _timestamper():  # noqa: ANN202
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    url = tsa_url()
+    return HTTPTimeStamper(url, timeout=int(_env("CERTIFICATE_TSA_TIMEOUT_S") or 10)) if url else None
+
+
+def _signing_context():  # noqa: ANN202 - a ValidationContext
+    from pyhanko_certvalidator import ValidationContext
+
+    # "require": every certificate of both chains needs revocation data, fetched now; signing fails
+    # rather than issue a signature nobody could check once the certificates expire.
+    return ValidationContext(trust_roots=trust_roots() + _tsa_roots(), allow_fetching=True,
+                             revocation_mode="require")
+
+
+def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津") -> bytes:
+    """The PDF with a PAdES signature over the whole document and its long-term validation data."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    reached = level()
+    metadata = signers.PdfSignatureMetadata(
+        field_name="Signature", subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+        reason=reason, location=location, embed_validation_info=True, validation_context=_signing_context(),
+        use_pades_lta=reached == "B-LTA", timestamp_field_name="DocumentTimestamp" if reached == "B-LTA" else None)
+    pdf_signer = signers.PdfSigner(metadata, signer=signer(), timestamper=_timestamper())
+    return pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf))).getvalue()
+
+
+# --------------------------------------------------------------------------- checking
 
 @dataclass(frozen=True)
 class SignatureCheck:
-    intact: bool
-    trusted: bool
-    whole_document: bool
+    intact: bool  # the signed bytes are unchanged and the signature is mathematically sound
+    trusted: bool  # the signer's chain leads to our trust root, with the embedded revocation data
+    whole_document: bool  # nothing but validation data and document timestamps was added after signing
+    timestamped: bool = False
+    signed_at: dt.datetime | None = None
 
     @property
     def valid(self) -> bool:
         return self.intact and self.trusted and self.whole_document
 
 
-def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCheck:
-    """Validate the PDF's signature with pyHanko's validator against our trust root."""
-    from pyhanko.keys import load_certs_from_pemder_data
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
+def validation_spec(roots: list, nonrevoked: tuple = ()):  # noqa: ANN201
+    """pyHanko's AdES validation settings: our trust roots, revocation data required, nothing fetched
+    (a check answers from what the document carries)."""
+    from pyhanko.sign.validation.policy_decl import (
+        LocalKnowledge,
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+    from pyhanko_certvalidator.registry import SimpleTrustManager
 
-    roots = [cert for pem in (trust_roots_pem or [trust_root_pem()]) for cert in load_certs_from_pemder_data(pem)]
+    return PdfSignatureValidationSpec(SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(
+            trust_manager=SimpleTrustManager.build(trust_roots=roots),
+            revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=REQUIRE_REVINFO)),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
+        local_knowledge=LocalKnowledge(nonrevoked_assertions=list(nonrevoked)),
+    ))
+
+
+def validate_lta(pdf: bytes, roots: list, at: dt.datetime | None = None, nonrevoked: tuple = ()):  # noqa: ANN201
+    """pyHanko's PAdES long-term validation (ETSI EN 319 102-1) of the PDF's one signature, at ``at``
+    (now by default): its AdESLTAValidationResult."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    [signature] = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") != "/DocTimeStamp"]
+    timing = None
+    if at is not None:
+        timing = ValidationTimingInfo(validation_time=at, best_signature_time=at, point_in_time_validation=True)
+    return asyncio.run(ades_lta_validation(signature, validation_spec(roots, nonrevoked), timing_info=timing))
+
+
+def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCheck:
+    """Validate the PDF's signature (with its long-term validation data) against our trust roots."""
+    from pyhanko.keys import load_certs_from_pemder_data
+    from pyhanko.sign.ades.report import AdESPassed
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
     try:
-        reader = PdfFileReader(io.BytesIO(pdf))
-        signatures = reader.embedded_signatures
-        if len(signatures) != 1:
-            return SignatureCheck(False, False, False)
-        status = validate_pdf_signature(signatures[0], ValidationContext(trust_roots=roots))
-    except Exception:  # noqa: BLE001 - a PDF too damaged to parse is simply not valid
+        if trust_roots_pem is None:
+            roots = trust_roots() + _tsa_roots()
+        else:
+            roots = [cert for pem in trust_roots_pem for cert in load_certs_from_pemder_data(pem)]
+        result = validate_lta(pdf, roots)
+    except Exception:  # noqa: BLE001 - a PDF too damaged to parse (or with other signatures) is not valid
+        log.info("signature check failed to run", exc_info=True)
         return SignatureCheck(False, False, False)
-    return SignatureCheck(intact=bool(status.intact and status.valid), trusted=bool(status.trusted),
-                          whole_document=status.coverage == SignatureCoverageLevel.ENTIRE_FILE)
+    status = result.api_status
+    if status is None:
+        return SignatureCheck(False, False, False)
+    coverage_ok = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and status.modification_level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES))
+    timestamp = status.timestamp_validity
+    return SignatureCheck(
+        intact=bool(status.intact and status.valid),
+        trusted=bool(status.trusted) and result.ades_subindic == AdESPassed.OK,
+        whole_document=coverage_ok,
+        timestamped=bool(timestamp and timestamp.valid and timestamp.trusted),
+        signed_at=timestamp.timestamp if timestamp else None)

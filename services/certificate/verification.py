@@ -1,21 +1,24 @@
-"""Public verification: where the QR code points, and what the public may see."""
+"""Public verification: where the QR code points, what the public may see, and checking a PDF someone holds."""
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from services.certificate.models import Certificate
+from services.certificate import signing
+from services.certificate.models import Certificate, CertificateDocument
 from shared import config
 from shared.errors import NotFound
 from shared.uow import UnitOfWork
 
 
 def verification_base_url() -> str:
-    """``CERTIFICATE_VERIFY_URL`` (the public page); by default the service's own verify endpoint."""
-    return os.environ.get("CERTIFICATE_VERIFY_URL") or config.service_url("certificate") + "/api/v1/verify"
+    """``CERTIFICATE_VERIFY_URL`` (the public page as the world reaches it); by default the service's own page."""
+    return os.environ.get("CERTIFICATE_VERIFY_URL") or config.service_url("certificate") + "/verify"
 
 
 def verification_url(number: str, code: str) -> str:
@@ -23,7 +26,7 @@ def verification_url(number: str, code: str) -> str:
 
 
 def verify(uow: UnitOfWork, number: str, code: str) -> Certificate:
-    found = uow.session.scalar(select(Certificate).where(Certificate.number == number))
+    found = uow.session.scalar(select(Certificate).where(Certificate.number == number.strip()))
     # A wrong code and an unknown number look the same: nothing leaks.
     # Compare bytes: compare_digest refuses non-ASCII str (a 500 for a typo like "验证码").
     if found is None or not secrets.compare_digest(found.verification_code.encode(), code.strip().upper().encode()):
@@ -33,3 +36,19 @@ def verify(uow: UnitOfWork, number: str, code: str) -> Certificate:
 
 def mask_id_number(id_number: str) -> str:
     return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:] if len(id_number) > 8 else "****"
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    """What a PDF someone was given says about the certificate it claims to be."""
+
+    unaltered: bool  # byte for byte the signed PDF the service issued for this certificate
+    signature: signing.SignatureCheck
+
+
+def check_upload(uow: UnitOfWork, certificate: Certificate, uploaded: bytes) -> UploadCheck:
+    """Compare an uploaded PDF with the stored signed PDF of ``certificate`` (found by number and code),
+    and validate its signature with the validation data it carries."""
+    stored = uow.session.get(CertificateDocument, certificate.id)
+    same = stored is not None and secrets.compare_digest(stored.sha256, hashlib.sha256(uploaded).hexdigest())
+    return UploadCheck(unaltered=same, signature=signing.check(uploaded))

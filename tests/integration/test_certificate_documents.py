@@ -55,38 +55,50 @@ def test_the_holder_downloads_a_pdf_whose_chinese_text_extracts_back(dbs, client
         assert shown in text, (shown, text)
 
 
-def test_the_pdf_carries_a_qr_code_pointing_at_the_public_verification(dbs, clients, auth):
+def test_the_pdf_carries_a_qr_code_pointing_at_the_verification_page(dbs, clients, auth):
     from services.certificate import verification
 
     certificate = _issue(dbs)
     url = verification.verification_url(certificate.number, certificate.verification_code)
     query = parse_qs(urlparse(url).query)
     assert query == {"number": [certificate.number], "code": [certificate.verification_code]}
-    # The URL answers: the QR code leads to the verification itself.
+    # The URL answers with the page for people: scanning the code shows the certificate.
     path = urlparse(url).path
     answer = clients["certificate"].get(path, query_string={k: v[0] for k, v in query.items()})
-    assert answer.status_code == 200 and answer.get_json()["number"] == certificate.number
-    # The QR code is drawn from exactly that URL (reportlab encodes it; the PDF holds its image).
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    assert certificate.number in answer.get_data(as_text=True)
+    # The page's address is printed on the PDF (the QR code encodes it with the query).
     document = _download(clients, auth, certificate.number).data
-    assert path.rsplit("/", 1)[0] in _text(document)
+    assert url.split("?", 1)[0] in _text(document)
 
 
 def test_the_signature_validates_with_pyhankos_own_validator(dbs, clients, auth):
     from pyhanko.keys import load_certs_from_pemder_data
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
     certificate = _issue(dbs)
     document = _download(clients, auth, certificate.number).data
-    [signature] = PdfFileReader(io.BytesIO(document)).embedded_signatures
+    reader = PdfFileReader(io.BytesIO(document))
+    # PAdES B-LTA: the signature, then the validation data and a document timestamp over everything.
+    signature, document_timestamp = reader.embedded_signatures
+    assert signature.sig_object["/Type"] == "/Sig" and document_timestamp.sig_object["/Type"] == "/DocTimeStamp"
+    assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES
     roots = list(load_certs_from_pemder_data(_trust_root(clients)))
     status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots))
     assert status.bottom_line, status.pretty_print_details()
     assert status.intact and status.valid and status.trusted
-    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"  # PAdES
+    # Covered: the whole revision signed; what came after is signature maintenance only.
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+    assert status.modification_level == ModificationLevel.LTA_UPDATES
+    assert status.timestamp_validity is not None and status.timestamp_validity.trusted  # RFC 3161 token
+    stamp = validate_pdf_timestamp(document_timestamp, ValidationContext(trust_roots=roots))
+    assert stamp.valid and stamp.trusted and stamp.modification_level == ModificationLevel.LTA_UPDATES
+    dss = reader.root["/DSS"]
+    assert len(dss["/CRLs"]) >= 1 and len(dss["/Certs"]) >= 3  # CA, signer, TSA and their CRL
 
 
 def test_a_tampered_pdf_fails_validation(dbs, clients, auth):
@@ -96,8 +108,8 @@ def test_a_tampered_pdf_fails_validation(dbs, clients, auth):
     document = _download(clients, auth, certificate.number).data
     assert signing.check(document).valid
 
-    # One byte changed inside the signed range (the producer named in the metadata).
-    at = document.index(b"ReportLab")
+    # One byte changed inside the signed range (the creator named in the XMP metadata).
+    at = document.index(b"titles certificate service")
     tampered = document[:at] + b"X" + document[at + 1:]
     check = signing.check(tampered)
     assert not check.intact and not check.valid
@@ -116,28 +128,28 @@ def test_a_tampered_pdf_fails_validation(dbs, clients, auth):
 
 def test_a_signature_from_an_untrusted_key_is_not_trusted(dbs, clients, auth, tmp_path):
     from services.certificate import signing
-    from services.certificate.signing import _write_development_material
+    from tests.helpers.pki import own_pki
 
     certificate = _issue(dbs)
     document = _download(clients, auth, certificate.number).data
-    _write_development_material(tmp_path)
-    check = signing.check(document, [(tmp_path / "ca.cert.pem").read_bytes()])
+    with own_pki(tmp_path / "other") as (other, _):
+        check = signing.check(document, [other.ca_cert.read_bytes()])
     assert check.intact and not check.trusted and not check.valid
 
 
-def test_the_development_signing_material_is_created_once_under_concurrent_starts(tmp_path):
+def test_the_development_pki_is_created_once_under_concurrent_starts(tmp_path):
     import threading
 
-    from services.certificate.signing import development_material
+    from services.certificate import dev_pki
 
-    folder = tmp_path / "certificate-signing"
+    folder = tmp_path / "certificate-pki"
     barrier = threading.Barrier(6)
     results, errors = [], []
 
     def start() -> None:
         barrier.wait()
         try:
-            results.append(development_material(folder))
+            results.append(dev_pki.ensure(folder, crl_address="http://127.0.0.1:1/crl"))
         except Exception as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)
 
@@ -146,26 +158,36 @@ def test_the_development_signing_material_is_created_once_under_concurrent_start
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == [] and set(results) == {folder}
-    assert sorted(p.name for p in folder.iterdir()) == ["ca.cert.pem", "signer.cert.pem", "signer.key.pem"]
-    assert [p.name for p in tmp_path.iterdir()] == ["certificate-signing"]  # no staging folders left
-    assert (folder / "signer.key.pem").stat().st_mode & 0o077 == 0
+    assert errors == [] and len(set(results)) == 1
+    [pki] = set(results)
+    assert sorted(p.name for p in folder.iterdir()) == ["ca.cert.pem", "ca.key.pem", pki.leaves.name]
+    assert sorted(p.name for p in pki.leaves.iterdir()) == [
+        "crl-url.txt", "signer.cert.pem", "signer.key.pem", "tsa.cert.pem", "tsa.key.pem"]
+    assert [p.name for p in tmp_path.iterdir()] == ["certificate-pki"]  # no staging folders left
+    for key in (pki.ca_key, pki.signer_key, pki.tsa_key):
+        assert key.stat().st_mode & 0o077 == 0
+    # Other ports: new leaves under the same CA (the certificates point at the CRL where it is served).
+    moved = dev_pki.ensure(folder, crl_address="http://127.0.0.1:2/crl")
+    assert moved.leaves != pki.leaves and moved.ca_cert == pki.ca_cert
 
 
 def test_the_signing_key_comes_from_configuration(dbs, clients, auth, tmp_path, monkeypatch):
     from services.certificate import signing
-    from services.certificate.signing import _write_development_material
+    from tests.helpers.pki import own_pki
 
-    _write_development_material(tmp_path)
-    monkeypatch.setenv("CERTIFICATE_SIGNING_KEY", str(tmp_path / "signer.key.pem"))
-    monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(tmp_path / "signer.cert.pem"))
-    monkeypatch.setenv("CERTIFICATE_SIGNING_CHAIN", str(tmp_path / "ca.cert.pem"))
-    certificate = _issue(dbs)
-    document = _download(clients, auth, certificate.number).data
-    configured_root = (tmp_path / "ca.cert.pem").read_bytes()
-    assert _trust_root(clients) == configured_root
-    assert signing.check(document, [configured_root]).valid
-    monkeypatch.delenv("CERTIFICATE_SIGNING_KEY")
+    with own_pki(tmp_path / "other") as (other, url):
+        monkeypatch.setenv("CERTIFICATE_SIGNING_KEY", str(other.signer_key))
+        monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(other.signer_cert))
+        monkeypatch.setenv("CERTIFICATE_SIGNING_CHAIN", str(other.ca_cert))
+        monkeypatch.setenv("CERTIFICATE_TSA_URL", url + "/tsa")
+        certificate = _issue(dbs)
+        document = _download(clients, auth, certificate.number).data
+        configured_root = other.ca_cert.read_bytes()
+        assert _trust_root(clients) == configured_root
+        assert signing.check(document, [configured_root]).valid
+        assert signing.check(document).valid
+    for name in ("CERTIFICATE_SIGNING_KEY", "CERTIFICATE_SIGNING_CERT", "CERTIFICATE_SIGNING_CHAIN"):
+        monkeypatch.delenv(name)
     assert not signing.check(document).trusted  # the development root does not vouch for it
 
 
