@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -144,7 +145,9 @@ def _load_cert(path: Path) -> x509.Certificate:
 def _write_ca(folder: Path) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("titles development CA")).issuer_name(_name("titles development CA"))
+    # Each development CA is named apart (revocation data is matched to its CA by name first).
+    name = _name(f"titles development CA {secrets.token_hex(4)}")
+    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
           .public_key(key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(_years(now, CA_YEARS))
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)

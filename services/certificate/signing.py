@@ -1,14 +1,20 @@
 """Signing certificates' PDFs (PAdES with long-term validation data, pyHanko) and checking a signature.
 
-What a signature carries (``CERTIFICATE_PADES_LEVEL``, default ``B-LTA``):
+What a signature carries (PAdES baseline B-LTA):
 
 - the CMS signature (PAdES, ``ETSI.CAdES.detached``) with an RFC 3161 timestamp
   from the timestamp authority ``CERTIFICATE_TSA_URL`` (B-T);
 - the certificate chains of the signer and of the TSA and their revocation data
   (CRLs or OCSP responses, fetched at signing from the addresses in the
   certificates) in the document security store (B-LT);
-- with ``B-LTA``, a document timestamp over all of that, so the validation data
-  itself is proven to have existed before any of it expires.
+- a document timestamp over all of that (B-LTA), the proof of existence of the
+  validation data that lets pyHanko's long-term validation judge the signature
+  at its time once the signer's certificate has expired (a B-LT signature
+  without it is judged only while its revocation data is fresh).
+
+``CERTIFICATE_TSA_URL=none`` signs without timestamps: the chain and revocation
+data are embedded all the same (B-B), but nobody can check the signature once
+the signer's certificate has expired. Not for production.
 
 The signing key comes from configuration only (README: "Signing keys in
 production"): a PKCS#11 token (``CERTIFICATE_SIGNING_PKCS11_MODULE`` ...), a
@@ -31,7 +37,6 @@ from pathlib import Path
 from services.certificate import dev_pki
 
 log = logging.getLogger(__name__)
-LEVELS = ("B-LTA", "B-LT")
 _cache: dict[tuple, object] = {}
 _cache_lock = threading.Lock()
 
@@ -72,12 +77,7 @@ def tsa_url() -> str | None:
 
 def level() -> str:
     """The PAdES baseline level the signatures reach."""
-    if tsa_url() is None:
-        return "B-B"  # chain and revocation data are embedded all the same
-    wanted = (_env("CERTIFICATE_PADES_LEVEL") or "B-LTA").upper()
-    if wanted not in LEVELS:
-        raise SigningConfigurationError(f"CERTIFICATE_PADES_LEVEL is one of {', '.join(LEVELS)}, not {wanted}")
-    return wanted
+    return "B-B" if tsa_url() is None else "B-LTA"
 
 
 def _settings_key() -> tuple:
@@ -191,13 +191,15 @@ def trust_root_pem() -> bytes:
 
 
 def ensure_ready() -> None:
-    """At start: load the key (creating the development PKI if needed), its trust root, the PAdES level,
-    and the fonts and colour profile of the page; fail early on anything missing."""
+    """At start: load the key (creating the development PKI if needed), its trust root, and the fonts
+    and colour profile of the page; fail early on anything missing."""
     from services.certificate import fonts, pdfa
 
     signer()
     trust_roots()
-    level()
+    if level() == "B-B":
+        log.warning("CERTIFICATE_TSA_URL=none: certificates are signed without timestamps and cannot be "
+                    "verified once the signing certificate expires")
     fonts.fonts()
     pdfa.icc_profile()
 
@@ -287,10 +289,31 @@ def validate_lta(pdf: bytes, roots: list, at: dt.datetime | None = None, nonrevo
     return asyncio.run(ades_lta_validation(signature, validation_spec(roots, nonrevoked), timing_info=timing))
 
 
+def _classic_status(pdf: bytes, roots: list):  # noqa: ANN202 - a PdfSignatureStatus
+    """pyHanko's validation at the current time with the revocation data in the document's DSS: for a
+    signature without a timestamp (B-B), which the AdES "with time" validation cannot judge."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    [signature] = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") != "/DocTimeStamp"]
+    dss = DocumentSecurityStore.read_dss(reader) if "/DSS" in reader.root else None
+    settings = {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail"}
+    context = dss.as_validation_context(settings) if dss else None
+    if context is None:
+        from pyhanko_certvalidator import ValidationContext
+
+        context = ValidationContext(**settings)
+    return validate_pdf_signature(signature, context)
+
+
 def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCheck:
-    """Validate the PDF's signature (with its long-term validation data) against our trust roots."""
+    """Validate the PDF's signature against our trust roots with the validation data it carries:
+    PAdES long-term validation when it is timestamped (it stays checkable after the signer's
+    certificate expired), a validation at the current time otherwise."""
     from pyhanko.keys import load_certs_from_pemder_data
-    from pyhanko.sign.ades.report import AdESPassed
+    from pyhanko.sign.ades.report import AdESIndeterminate, AdESPassed
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -300,10 +323,14 @@ def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCh
         else:
             roots = [cert for pem in trust_roots_pem for cert in load_certs_from_pemder_data(pem)]
         result = validate_lta(pdf, roots)
+        status, passed = result.api_status, result.ades_subindic == AdESPassed.OK
+        if result.ades_subindic == AdESIndeterminate.SIG_CONSTRAINTS_FAILURE and status is not None \
+                and status.timestamp_validity is None:
+            status = _classic_status(pdf, roots)
+            passed = status.bottom_line
     except Exception:  # noqa: BLE001 - a PDF too damaged to parse (or with other signatures) is not valid
         log.info("signature check failed to run", exc_info=True)
         return SignatureCheck(False, False, False)
-    status = result.api_status
     if status is None:
         return SignatureCheck(False, False, False)
     coverage_ok = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
@@ -312,7 +339,7 @@ def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCh
     timestamp = status.timestamp_validity
     return SignatureCheck(
         intact=bool(status.intact and status.valid),
-        trusted=bool(status.trusted) and result.ades_subindic == AdESPassed.OK,
+        trusted=bool(status.trusted) and passed,
         whole_document=coverage_ok,
         timestamped=bool(timestamp and timestamp.valid and timestamp.trusted),
         signed_at=timestamp.timestamp if timestamp else None)
