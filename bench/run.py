@@ -102,7 +102,7 @@ class System:
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
         env.update(TITLES_DATA_DIR=str(work / "data"), TITLES_TEST_CLOCK="1", TITLES_WORKDAYS_PROVISIONAL="1",
                    PROFILE_REGISTER_FILE=str(work / "register.json"))
-        for name in ("issuer", *SERVICES):
+        for name in ("issuer", *SERVICES, "tsa"):  # shared.config.PORTED
             env[f"{name.upper()}_PORT"] = str(free_port())
         if postgres:
             from sqlalchemy import create_engine, text

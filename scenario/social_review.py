@@ -31,8 +31,8 @@ def step(message: str) -> None:
 
 def wait_until_ready(client: Client, timeout: float) -> None:
     def all_ready() -> bool:
-        for service in ("issuer", *SERVICES):
-            path = "/health" if service == "issuer" else "/ready"
+        for service in config.PORTED:
+            path = "/ready" if service in SERVICES else "/health"
             if client.http.get(client.url(service, path), timeout=2).status_code != 200:
                 return False
         return True
@@ -123,7 +123,19 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
 
     message = wait_for("the applicant's certificate message", notified)
     step(f"applicant's inbox: {message['title']}")
+    check_verification_page(client, issued)
     return issued["number"]
+
+
+def check_verification_page(client: Client, certificate: dict[str, Any]) -> None:
+    """Scan the QR code, as anyone would: its address opens the verification page, with no login."""
+    url = client.url("certificate", "/verify")
+    response = client.http.get(url, params={"number": certificate["number"], "code": certificate["verification_code"]},
+                               timeout=client.timeout)
+    if response.status_code != 200 or "text/html" not in response.headers.get("Content-Type", "") \
+            or certificate["number"] not in response.text or "有效" not in response.text:
+        raise ScenarioFailed(f"the verification page {url} answered {response.status_code}: {response.text[:300]}")
+    step(f"verification page (the QR code's address) says 有效 for {certificate['number']}")
 
 
 def _panel_stage(client: Client, declaration_id: str) -> str | None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
+# Every process of ``titles run`` with a port: the development issuer, the services, the development TSA.
+PORTED = ("issuer", *SERVICES, "tsa")
 DEFAULT_PORTS = {
     "issuer": 8000,
     "profile": 8001,

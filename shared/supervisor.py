@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from shared import cli, config
-from shared.config import SERVICES
+from shared.config import PORTED, SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -173,7 +173,9 @@ def commands() -> list[tuple[str, str, list[str]]]:
     """(name, service, argv) of every long-running process."""
     gunicorn = [_bin("gunicorn"), "-c", str(GUNICORN_CONF)]
     titles = [_bin("titles")]
-    procs = [("issuer", "issuer", gunicorn + ["shared.identity.dev_issuer:create_app()"])]
+    procs = [("issuer", "issuer", gunicorn + ["shared.identity.dev_issuer:create_app()"]),
+             # The certificates' timestamps and the development CA's CRL (services/certificate/dev_tsa.py).
+             ("tsa", "tsa", gunicorn + ["services.certificate.dev_tsa:create_app()"])]
     for service in SERVICES:
         procs.append((f"{service}-http", service, gunicorn + [f"services.{service}.bootstrap:create_app()"]))
         procs.append((f"{service}-consumer", service, titles + ["consume", service]))
@@ -186,7 +188,7 @@ def commands() -> list[tuple[str, str, list[str]]]:
 def taken_ports() -> list[str]:
     """What holds each port ``titles run`` needs, for the ports that are taken."""
     taken = []
-    for name in ("issuer", *SERVICES):
+    for name in PORTED:
         holder = port_holder(config.port(name))
         if holder:
             taken.append(f"port {config.port(name)} ({name}, {name.upper()}_PORT) is taken by {holder}")
@@ -220,7 +222,7 @@ def run_all(seed_demo: bool = True) -> int:
         cli.seed()
     metrics_root = data / "metrics"
     shutil.rmtree(metrics_root, ignore_errors=True)  # multiprocess files of a previous run
-    for service in ("issuer", *SERVICES):
+    for service in PORTED:
         (metrics_root / service).mkdir(parents=True, exist_ok=True)
 
     stopping = False
@@ -238,8 +240,9 @@ def run_all(seed_demo: bool = True) -> int:
         spawn(child)
 
     print(f"\ntitles is starting on the embedded default (data in {data}, logs in {logs}):", flush=True)
-    for service in ("issuer", *SERVICES):
-        label = "identity issuer (development)" if service == "issuer" else f"{service} service"
+    labels = {"issuer": "identity issuer (development)", "tsa": "timestamp authority (development)"}
+    for service in PORTED:
+        label = labels.get(service, f"{service} service")
         print(f"  {label:32} {config.service_url(service)}", flush=True)
     print(clock_notice, flush=True)
     print("Press Ctrl-C to stop everything.\n", flush=True)

@@ -18,6 +18,7 @@ from typing import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from shared import config
 from tests.conftest import POSTGRES, RABBITMQ, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ def system_env(tmp_path: Path) -> Iterator[dict[str, str]]:
            if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "TITLES_DATA_DIR")}
     env["TITLES_DATA_DIR"] = str(tmp_path / "data")
     env.pop("TITLES_TEST_CLOCK", None)  # `titles run` switches the test clock on by itself, and says so
-    for name in ("issuer", *SERVICES):
+    for name in config.PORTED:
         env[f"{name.upper()}_PORT"] = str(free_port())
     env.pop("OIDC_ISSUER", None)
     databases: list[str] = []
@@ -94,11 +95,11 @@ def test_make_run_and_make_scenario_carry_a_declaration_to_a_certificate(system_
         system.send_signal(signal.SIGINT)  # Ctrl-C stops every process it started
         output, _ = system.communicate(timeout=60)
     assert system.returncode == 0, output
-    for service in ("issuer", *SERVICES):
+    for service in config.PORTED:
         assert f":{system_env[service.upper() + '_PORT']}" in output  # it printed each URL
     assert "stopped." in output
     assert "The test clock is ON for this demonstration (TITLES_TEST_CLOCK=1): only the title office" in output
-    for name in ("issuer", *SERVICES):
+    for name in config.PORTED:
         with socket.socket() as s:  # nothing listens any more
             assert s.connect_ex(("127.0.0.1", int(system_env[f"{name.upper()}_PORT"]))) != 0
 
