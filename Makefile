@@ -5,6 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The Debian packages of deploy/debian-packages*.txt (the certificate's font and colour profile; poppler and
+# SoftHSM for the tests), installed when missing (as root), else named.
+DEBIAN_STAMP := $(VENV)/.installed-debian
+DEBIAN_LISTS := deploy/debian-packages.txt deploy/debian-packages-test.txt
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: install run scenario test test-real lint-bpmn bench bench-quick clean
@@ -15,10 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DEBIAN_STAMP): $(DEBIAN_LISTS) $(STAMP)
+	deploy/install-debian-packages $(DEBIAN_LISTS)
+	touch $(DEBIAN_STAMP)
+
+install: $(STAMP) $(DEBIAN_STAMP)
 
 ## Start the five services, consumers, relays, scheduler and dev issuer (Ctrl-C stops all).
-run: $(STAMP)
+run: $(STAMP) $(DEBIAN_STAMP)
 	$(BIN)/titles run
 
 ## Carry one declaration to a certificate against the running system.
@@ -26,11 +34,11 @@ scenario: $(STAMP)
 	$(BIN)/titles scenario
 
 ## The whole suite; set TEST_POSTGRES_URL and TEST_BROKER_URL to run it on real servers.
-test: $(STAMP)
+test: $(STAMP) $(DEBIAN_STAMP)
 	$(BIN)/pytest
 
 ## The suite on the local PostgreSQL and RabbitMQ.
-test-real: $(STAMP)
+test-real: $(STAMP) $(DEBIAN_STAMP)
 	TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
 	TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// $(BIN)/pytest
 
@@ -39,7 +47,7 @@ lint-bpmn:
 	npm ci --no-audit --no-fund --silent
 	npx bpmnlint bpmn/*.bpmn
 
-$(BENCH_STAMP): $(STAMP)
+$(BENCH_STAMP): $(STAMP) $(DEBIAN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 

@@ -142,9 +142,12 @@ def _pkcs11_signer(chain: list):  # noqa: ANN202 - pyhanko's PKCS11Signer
             token_criteria=TokenCriteria(label=token) if token else None, user_pin=pin)
     except Exception as exc:  # noqa: BLE001 - python-pkcs11 raises many kinds
         raise SigningConfigurationError(f"cannot open the PKCS#11 token: {exc!r}") from exc
+    # Raw mechanism: the digest is computed here and the token signs it (CKM_ECDSA, CKM_RSA_PKCS), for
+    # tokens without the combined hash-and-sign mechanisms (SoftHSM has no CKM_ECDSA_SHA256).
+    raw = (_env("CERTIFICATE_SIGNING_PKCS11_RAW_MECHANISM") or "0").lower() in ("1", "true", "yes")
     signer = pkcs11.PKCS11Signer(session, key_label=key_label,
                                  cert_label=_env("CERTIFICATE_SIGNING_PKCS11_CERT_LABEL") or key_label,
-                                 ca_chain=chain)
+                                 ca_chain=chain, use_raw_mechanism=raw)
     signer.signing_cert  # noqa: B018 - find the key and certificate now, not at the first certificate
     return signer
 

@@ -255,3 +255,46 @@ def test_the_development_tsa_answers_rfc3161_and_refuses_anything_else(trust_ser
                              timeout=10).status_code == 400
     crl = requests.get(trust_services + "/crl", timeout=10)
     assert crl.status_code == 200 and crl.headers["Content-Type"] == "application/pkix-crl"
+
+
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")  # Debian's softhsm2 (deploy/debian-packages-test.txt)
+
+
+def test_the_signing_key_can_stay_on_a_pkcs11_token(dbs, tmp_path, monkeypatch):
+    """A software token (SoftHSM) stands in for the HSM: the key is imported onto it and never read back."""
+    import pkcs11
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pkcs11 import Attribute
+    from pkcs11.util.x509 import decode_x509_certificate
+
+    from services.certificate import dev_pki, pdf, signing
+    from tests.helpers.pki import own_pki
+
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    (tmp_path / "softhsm2.conf").write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(tmp_path / "softhsm2.conf"))
+    run = dict(capture_output=True, text=True, timeout=60, check=True)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "titles-signing", "--pin", "1234",
+                    "--so-pin", "123456"], **run)
+    with own_pki(tmp_path / "other") as (other, url):
+        subprocess.run(["softhsm2-util", "--import", str(other.signer_key), "--token", "titles-signing",
+                        "--label", "certificate-signer", "--id", "01", "--pin", "1234"], **run)
+        token = pkcs11.lib(str(SOFTHSM)).get_token(token_label="titles-signing")
+        with token.open(rw=True, user_pin="1234") as session:
+            certificate = decode_x509_certificate(dev_pki._load_cert(other.signer_cert).public_bytes(Encoding.DER))
+            certificate.update({Attribute.TOKEN: True, Attribute.LABEL: "certificate-signer", Attribute.ID: b"\x01"})
+            session.create_object(certificate)
+
+        monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS11_MODULE", str(SOFTHSM))
+        monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS11_TOKEN", "titles-signing")
+        monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS11_PIN", "1234")
+        monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS11_KEY_LABEL", "certificate-signer")
+        monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS11_RAW_MECHANISM", "1")  # SoftHSM signs digests only
+        monkeypatch.setenv("CERTIFICATE_SIGNING_CHAIN", str(other.ca_cert))
+        monkeypatch.setenv("CERTIFICATE_TSA_URL", url + "/tsa")
+        assert signing.source() == "pkcs11"
+        document = signing.sign(pdf.render(_face()))
+        check = signing.check(document)
+    assert check.valid and check.timestamped
+    assert signing.trust_root_pem() == other.ca_cert.read_bytes()

@@ -28,7 +28,7 @@ GUNICORN_CONF = "deploy/gunicorn.conf.py"
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
 INFRA = ("postgres", "rabbitmq")
 TITLES_SUBCOMMANDS = {"migrate", "deploy", "seed", "consume", "relay", "scheduler", "dispatch"}
-DEMO_SERVICES = {"dev-issuer", "seed"}
+DEMO_SERVICES = {"dev-issuer", "dev-tsa", "seed"}
 ONE_SHOT = {"migrate", "seed"}
 REQUIRED_APP_ENV = ("DATABASE_URL", "BROKER_URL", "OIDC_ISSUER", "OIDC_JWKS_URL", "OIDC_AUDIENCE")
 
@@ -307,6 +307,17 @@ def test_default_oidc_settings_point_at_the_dev_issuer(services):
         )
 
 
+def test_certificates_are_timestamped_by_the_dev_tsa_by_default(services):
+    tsa = services["dev-tsa"]
+    port = int(env_of(tsa)["PORT"])
+    assert port == config.DEFAULT_PORTS["tsa"] and env_of(tsa)["TITLES_SERVICE"] == "tsa"
+    for name, svc in app_services(services).items():
+        env = env_of(svc)
+        # The certificate service timestamps there, and the development PKI's CRL address is the same host.
+        assert urlsplit(env["CERTIFICATE_TSA_URL"])[1:3] == ("dev-tsa:8006", "/tsa"), name
+        assert env["TSA_URL"] == f"http://dev-tsa:{port}", name
+
+
 def test_raw_file_lets_the_environment_override_secrets_and_urls(raw):
     env = raw["x-app-env"] if "x-app-env" in raw else None
     assert env, "the common environment should live in an x-app-env extension field"
@@ -344,7 +355,7 @@ def test_infrastructure_healthchecks(services):
 
 def test_http_services_check_their_own_port(services):
     https = http_services(services)
-    assert set(https) == set(SERVICES) | {"dev-issuer"}, f"gunicorn services: {sorted(https)}"
+    assert set(https) == set(SERVICES) | {"dev-issuer", "dev-tsa"}, f"gunicorn services: {sorted(https)}"
     for name, svc in https.items():
         env = env_of(svc)
         service = env["TITLES_SERVICE"]
@@ -382,7 +393,7 @@ def test_dependencies_use_conditions(services):
             if name not in DEMO_SERVICES:
                 assert dep not in DEMO_SERVICES, f"{name} must not depend on demo-only {dep}"
     for name in long_running(services):
-        if name == "dev-issuer":
+        if name in ("dev-issuer", "dev-tsa"):  # neither uses the database nor the broker
             continue
         missing = set(expected) - set(depends(services[name]))
         assert not missing, f"{name} must wait for {sorted(missing)}"
@@ -456,6 +467,8 @@ def test_gunicorn_commands_match_their_service(services):
         target = gunicorn_target(svc)
         if service == "issuer":
             assert target == "shared.identity.dev_issuer:create_app()", f"{name}: runs {target}"
+        elif service == "tsa":
+            assert target == "services.certificate.dev_tsa:create_app()", f"{name}: runs {target}"
         else:
             assert service in SERVICES, f"{name}: TITLES_SERVICE={service!r} is not a service"
             assert target == f"services.{service}.bootstrap:create_app()", (
