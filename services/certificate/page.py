@@ -17,11 +17,11 @@ from flask_smorest import Blueprint
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from services.certificate import api, pdf, service, verification
+from shared.clock import BEIJING
 from shared.errors import NotFound
 from shared.web.app import database
 
 blp = Blueprint("verification page", __name__, url_prefix="", description="The public verification page (HTML)")
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 MAX_PDF_BYTES = 5 * 1024 * 1024
 HEADERS = {
     # The address holds the verification code: never pass it on to another site.
