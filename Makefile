@@ -11,7 +11,7 @@ DEBIAN_STAMP := $(VENV)/.installed-debian
 DEBIAN_LISTS := deploy/debian-packages.txt deploy/debian-packages-test.txt
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install run scenario test test-real lint-bpmn bench bench-quick clean
+.PHONY: install run scenario test test-real lint-bpmn bench bench-quick fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,16 @@ bench: $(BENCH_STAMP)
 ## The same with small sizes (a couple of minutes), written to /tmp/titles-bench-quick.
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py --quick --out /tmp/titles-bench-quick $(BENCH_ARGS)
+
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
+	touch $(FUZZ_STAMP)
+
+## schemathesis with every default check on each service, as each demonstration role, against a
+## system it starts itself (fuzz/run.py; FUZZ_ARGS passes options, e.g. --examples 20).
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python fuzz/run.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf data .pytest_cache

@@ -7,6 +7,7 @@ carry the correlation id, and request metrics.
 """
 from __future__ import annotations
 
+import http
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from shared import config
@@ -33,10 +35,20 @@ READY_TIMEOUT_S = 2.0
 
 
 class ProblemApi(Api):
-    """flask-smorest, answering every error with RFC 9457 problem details."""
+    """flask-smorest, answering every error with RFC 9457 problem details, and saying so in the
+    OpenAPI: every operation documents its error responses as ``application/problem+json``."""
+
+    ERROR_SCHEMA = problems.ProblemSchema
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return problems.from_http_exception(error)
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        for status in http.HTTPStatus:
+            if status >= 400:
+                self.spec.components.response(status.name, problems.documented(status.phrase), lazy=True)
+        self.spec.components.response("DEFAULT_ERROR", problems.documented("Error (problem details)"), lazy=True)
 
 
 def create_service_app(
@@ -76,6 +88,8 @@ def create_service_app(
     init_auth(app, verifier or TokenVerifier(settings.issuer, settings.audience, settings.jwks_url))
 
     api = ProblemApi(app)
+    # Every string the API takes is free of control characters (shared/web/limits.py): say so.
+    api.ma_plugin.converter.add_attribute_function(_text_pattern)
     api.register_blueprint(_operations_blueprint(service, database, broker_check or broker.ping))
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
@@ -86,6 +100,13 @@ def create_service_app(
     app.register_error_handler(Exception, _unexpected)
     _instrument(app, service)
     return app
+
+
+def _text_pattern(self: Any, field: Any, **_: Any) -> dict[str, Any]:
+    if isinstance(field, fields.String) and not isinstance(field, (fields.DateTime, fields.Date, fields.UUID,
+                                                                   fields.Email, fields.Url)):
+        return {"pattern": limits.TEXT_PATTERN} if "pattern" not in (field.metadata or {}) else {}
+    return {}
 
 
 def database() -> Database:
@@ -107,12 +128,15 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
 
     @ops.route("/health")
     @ops.doc(security=[])
+    @ops.response(200, HealthOut)
     def health() -> Response:
         """The process is alive."""
         return jsonify(status="ok", service=service)
 
     @ops.route("/ready")
     @ops.doc(security=[])
+    @ops.response(200, ReadyOut)
+    @ops.alt_response(503, response="SERVICE_UNAVAILABLE", description="a dependency does not answer")
     def ready() -> Response | tuple[Response, int]:
         """The service's database and the broker answer."""
         checks = {name: probes.run(name, check) for name, check in (("database", db.ping),
@@ -126,12 +150,22 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
                                  if v != "ok"]), 503
 
     @ops.route("/metrics")
-    @ops.doc(security=[])
+    @ops.doc(security=[], responses={"200": {"description": "Prometheus text exposition", "content": {
+        "text/plain": {"schema": {"type": "string"}}}}})
     def prometheus() -> Response:
         """Prometheus metrics: requests, messages consumed and published, outbox backlog."""
         return Response(metrics.render(service, db.outbox_backlog), mimetype="text/plain; version=0.0.4")
 
     return ops
+
+
+class HealthOut(Schema):
+    status = fields.String()
+    service = fields.String()
+
+
+class ReadyOut(HealthOut):
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class Probes:

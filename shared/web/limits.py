@@ -20,17 +20,20 @@ import os
 import re
 from typing import Any, Iterator
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 
+from shared.identity.flask_auth import current_principal
 from shared.web import problems
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 32
 RETRY_AFTER_SECONDS = "2"
-# C0 controls and DEL, except tab, line feed and carriage return.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls and DEL, except tab, line feed and carriage return; the OpenAPI says so of every string.
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 
 
 def request_limit() -> int:
@@ -57,7 +60,18 @@ def _limit_for_request() -> int:
     return upload_limit() if request.mimetype == "multipart/form-data" else request_limit()
 
 
+def _operation_doc() -> dict[str, Any]:
+    """What flask-smorest recorded of the view about to run (its arguments, its security)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), None) or view
+    return getattr(handler, "_apidoc", None) or {}
+
+
 def _screen() -> Response | None:
+    doc = _operation_doc()
+    if doc and doc.get("manual_doc", {}).get("security") != [] and "Authorization" not in request.headers:
+        # Who asks comes before what they send: without a token the answer is 401, not a 422 on the body.
+        current_principal()
     limit = _limit_for_request()
     request.max_content_length = limit  # werkzeug also stops a body without a length at the limit
     if request.content_length is not None and request.content_length > limit:
@@ -72,7 +86,21 @@ def _screen() -> Response | None:
         raw = request.get_data(cache=True)
         if raw:
             return _screen_json(raw)
+    if request.mimetype == "multipart/form-data":
+        for name in request.form:  # uploads carry files only: a stray field is a mistake, not ignored
+            return problems.problem(422, "Request breaks a rule", f"{name}: unknown field",
+                                    [{"field": name, "in": "form", "rule": "unknown_field",
+                                      "message": "an upload takes its file only (未知字段)"}])
+    if request.method in ("POST", "PUT", "PATCH") and not request.content_length and _json_body_required(doc):
+        return problems.problem(422, "Request breaks a rule", "a JSON body is required",
+                                [{"field": "body", "rule": "required",
+                                  "message": "this request needs a JSON body (请求内容不能为空)"}])
     return None
+
+
+def _json_body_required(doc: dict[str, Any]) -> bool:
+    return any(p.get("location", "json") == "json" and p.get("required", True)
+               for p in doc.get("arguments", {}).get("parameters", []))
 
 
 def _screen_json(raw: bytes) -> Response | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json, request
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import DomainError
@@ -15,6 +16,29 @@ _RULES = {
     "Unknown field.": "unknown_field",
     "Field may not be null.": "not_null",
 }
+
+
+class FieldProblem(Schema):
+    field = fields.String(metadata={"description": "the field, dotted for nested ones (items.0.name)"})
+    rule = fields.String(metadata={"description": "the rule it breaks, a stable name"})
+    message = fields.String(metadata={"description": "English, with the Chinese term the user sees"})
+    in_ = fields.String(data_key="in", metadata={"description": "where the field is: json, query, ..."})
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, the body of every error response."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    instance = fields.String()
+    detail = fields.String()
+    errors = fields.List(fields.Nested(FieldProblem))
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An OpenAPI response of problem details (what ``problem`` answers)."""
+    return {"description": description, "content": {PROBLEM: {"schema": ProblemSchema}}}
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: list[dict[str, Any]] | None = None,

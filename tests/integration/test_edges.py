@@ -149,3 +149,38 @@ def test_probes_answer_while_another_transaction_holds_the_write_lock(clients, d
     finally:
         release.set()
         thread.join()
+
+
+def test_who_asks_comes_before_what_they_send(clients, demo):
+    response = clients["declaration"].post("/api/v1/activities", json={"name": ""})  # no token, bad body
+    assert response.status_code == 401, response.get_json()
+
+
+def test_a_request_that_needs_a_body_and_sends_none_is_refused(clients, auth, demo):
+    response = clients["notify"].put("/api/v1/contact", headers=auth("applicant"))
+    assert_problem(response, 422, "body", "required")
+
+
+def test_an_upload_with_a_stray_form_field_is_refused(clients, auth, demo):
+    from scenario.profile_steps import demo_pdf
+
+    response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
+                                       data={"file": (io.BytesIO(demo_pdf("x")), "x.pdf"), "extra": "42"},
+                                       content_type="multipart/form-data")
+    assert_problem(response, 422, "extra", "unknown_field")
+
+
+@pytest.mark.parametrize("service", ["profile", "declaration", "review", "certificate", "notify"])
+def test_the_openapi_documents_problem_details_and_what_text_may_hold(clients, service):
+    spec = clients[service].get("/openapi.json").get_json()
+    default = spec["components"]["responses"]["DEFAULT_ERROR"]
+    assert list(default["content"]) == ["application/problem+json"]
+    problem = spec["components"]["schemas"]["Problem"]["properties"]
+    assert {"type", "title", "status", "detail", "errors"} <= set(problem)
+    assert spec["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]
+    health = clients[service].get("/health").get_json()
+    assert set(health) <= set(spec["components"]["schemas"]["HealthOut"]["properties"])
+    patterns = {p.get("pattern") for name, s in spec["components"]["schemas"].items()
+                if name not in ("Problem", "FieldProblem")  # an error echoes what it must
+                for p in s.get("properties", {}).values() if p.get("type") == "string" and not p.get("format")}
+    assert patterns == {r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}
