@@ -86,11 +86,6 @@ def _screen() -> Response | None:
         raw = request.get_data(cache=True)
         if raw:
             return _screen_json(raw)
-    if request.mimetype == "multipart/form-data":
-        for name in request.form:  # uploads carry files only: a stray field is a mistake, not ignored
-            return problems.problem(422, "Request breaks a rule", f"{name}: unknown field",
-                                    [{"field": name, "in": "form", "rule": "unknown_field",
-                                      "message": "an upload takes its file only (未知字段)"}])
     if request.method in ("POST", "PUT", "PATCH") and not request.content_length and _json_body_required(doc):
         return problems.problem(422, "Request breaks a rule", "a JSON body is required",
                                 [{"field": "body", "rule": "required",

@@ -161,15 +161,6 @@ def test_a_request_that_needs_a_body_and_sends_none_is_refused(clients, auth, de
     assert_problem(response, 422, "body", "required")
 
 
-def test_an_upload_with_a_stray_form_field_is_refused(clients, auth, demo):
-    from scenario.profile_steps import demo_pdf
-
-    response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
-                                       data={"file": (io.BytesIO(demo_pdf("x")), "x.pdf"), "extra": "42"},
-                                       content_type="multipart/form-data")
-    assert_problem(response, 422, "extra", "unknown_field")
-
-
 @pytest.mark.parametrize("service", ["profile", "declaration", "review", "certificate", "notify"])
 def test_the_openapi_documents_problem_details_and_what_text_may_hold(clients, service):
     spec = clients[service].get("/openapi.json").get_json()
