@@ -562,3 +562,26 @@ class OrganisationStaff(MethodView):
             account = directory.add_staff(uow, current_principal(), code, data)
             uow.commit()
             return account
+
+
+@blp.route("/staff")
+class StaffAccounts(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, StaffPage)
+    @require_roles("title_office")
+    def get(self, query):
+        """Every staff account of the directory, a page at a time (the title office; the development
+        identity issuer signs staff in from it)."""
+        with database().uow(readonly=True) as uow:
+            items, total = directory.all_staff(uow, query["page"], query["per_page"])
+            return page_of(items, total, query["page"], query["per_page"])
+
+
+@blp.route("/staff/<subject>")
+class StaffAccountBySubject(MethodView):
+    @blp.response(200, StaffSchema)
+    def get(self, subject: str):
+        """One staff account: its organisation and role (the title office, or the account itself)."""
+        with database().uow(readonly=True) as uow:
+            return directory.staff_account(uow, current_principal(), subject)
+

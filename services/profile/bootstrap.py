@@ -47,4 +47,8 @@ def seed(db: Database) -> None:
             if user.get("org"):
                 directory.add_staff(uow, None, user["org"], {"subject": user["username"], "name": user["name"],
                                                              "role": user["role"]})
+        # Staff kept only in the directory: the development issuer signs them in from it.
+        staff = json.loads(resources.files("services.profile.demo").joinpath("staff.json").read_text("utf-8"))
+        for account in staff["staff"]:
+            directory.add_staff(uow, None, account["organisation"], account)
         uow.commit()

@@ -178,3 +178,17 @@ def staff_of(uow: UnitOfWork, actor: Principal, code: str, page: int = 1,
         raise Forbidden.on("code", "own_organisation", "you see the staff of your own organisation only")
     return paged(uow, select(StaffAccount).where(StaffAccount.organisation_code == code)
                  .order_by(StaffAccount.subject), page, per_page)
+
+
+def all_staff(uow: UnitOfWork, page: int = 1, per_page: int = 20) -> tuple[list[StaffAccount], int]:
+    return paged(uow, select(StaffAccount).order_by(StaffAccount.subject), page, per_page)
+
+
+def staff_account(uow: UnitOfWork, actor: Principal, subject: str) -> StaffAccount:
+    if actor.role != "title_office" and actor.subject != subject:
+        raise Forbidden.on("subject", "own_account", "a staff account is seen by the title office or by itself")
+    account = uow.session.get(StaffAccount, subject)
+    if account is None:
+        raise NotFound.on("subject", "exists", f"no staff account {subject!r} in the directory")
+    return account
+

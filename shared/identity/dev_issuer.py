@@ -1,8 +1,11 @@
 """Development OIDC issuer for the offline "embedded default" setup.
 
-Signs RS256 tokens for the demo users in shared/demo/users.json with a key kept
-under <data_dir>/dev-issuer/, and serves discovery + JWKS so services verify
-these tokens exactly as they would a real provider's. Not for production.
+Signs RS256 tokens with a key kept under <data_dir>/dev-issuer/ for the demo users in
+shared/demo/users.json, the applicants registered with it and the staff accounts of the profile
+directory (shared/identity/dev_accounts.py), and serves discovery + JWKS so services verify these
+tokens exactly as they would a real provider's. Browsers sign in through the authorization code
+flow with PKCE (shared/identity/dev_signin.py); tests and the scenario keep ``POST /token
+{"username": ...}``. Not for production.
 """
 from __future__ import annotations
 
@@ -15,16 +18,16 @@ import os
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, render_template_string, request
 
 from shared import config
+from shared.identity import dev_accounts, dev_signin
 
 DEFAULT_ISSUER = "http://127.0.0.1:8000"  # config.service_url("issuer") by default
 DEFAULT_AUDIENCE = "titles"
@@ -44,11 +47,8 @@ class UnknownUser(KeyError):
 
 # ---------------------------------------------------------------- users
 
-@functools.cache
 def _users() -> dict[str, dict[str, Any]]:
-    # importlib.resources works from a source tree, an editable install or a wheel.
-    text = resources.files("shared.demo").joinpath("users.json").read_text(encoding="utf-8")
-    return {u["username"]: u for u in json.loads(text)["users"]}
+    return dev_accounts.fixed_users()
 
 
 def demo_users() -> list[dict[str, Any]]:
@@ -160,20 +160,43 @@ def issue_token(
     audience: str = DEFAULT_AUDIENCE,
     lifetime_seconds: int = DEFAULT_LIFETIME,
 ) -> str:
-    user = _user(username)
+    return issue_token_for(_user(username), data_dir, issuer, audience, lifetime_seconds)
+
+
+def issue_token_for(
+    account: dict[str, Any],
+    data_dir: str | os.PathLike[str] | None = None,
+    issuer: str | None = None,
+    audience: str = DEFAULT_AUDIENCE,
+    lifetime_seconds: int = DEFAULT_LIFETIME,
+    **extra: Any,
+) -> str:
+    """A token for any account the issuer knows (demo, registered applicant or directory staff)."""
     kid, key = signing_key(data_dir)
     now = int(time.time())  # real time, not the system's clock: token libraries check iat/exp by it
     claims: dict[str, Any] = {
         "iss": issuer or default_issuer(),
         "aud": audience,
-        "sub": username,
+        "sub": account["username"],
         "iat": now,
         "exp": now + lifetime_seconds,
+        **dev_accounts.claims_of(account),
+        **{k: v for k, v in extra.items() if v is not None},
     }
-    for claim in ("name", "role", "org", "id_number"):
-        if user.get(claim) is not None:
-            claims[claim] = user[claim]
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+# The issuer reads the profile directory as the title office would, under a name of its own.
+ISSUER_ACCOUNT = {"username": "dev-issuer", "name": "开发身份认证", "role": "title_office", "org": None}
+
+
+def accounts(data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None,
+             profile_url: str | None = None) -> dev_accounts.Accounts:
+    data = resolve_data_dir(data_dir)
+    directory = dev_accounts.Directory(
+        profile_url or config.service_url("profile"),
+        lambda: issue_token_for(ISSUER_ACCOUNT, data, issuer=issuer, lifetime_seconds=60))
+    return dev_accounts.Accounts(data, directory)
 
 
 # ---------------------------------------------------------------- HTTP service
@@ -186,21 +209,48 @@ def _problem(status: int, title: str, detail: str):
     return response
 
 
-def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None) -> Flask:
+def _oauth_error(status: int, error: str, description: str):
+    response = jsonify(error=error, error_description=description)  # RFC 6749 §5.2
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None,
+               profile_url: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config["TITLES_DATA_DIR"] = str(resolve_data_dir(data_dir))
     app.config["OIDC_ISSUER"] = issuer or default_issuer()
     app.json.ensure_ascii = False  # demo names are Chinese; keep them readable
+    people = accounts(app.config["TITLES_DATA_DIR"], app.config["OIDC_ISSUER"], profile_url)
 
     def base() -> str:
         return app.config["OIDC_ISSUER"].rstrip("/")
+
+    def tokens_for(account: dict[str, Any], client_id: str | None = None, nonce: str | None = None):
+        data = app.config["TITLES_DATA_DIR"]
+        body: dict[str, Any] = {"access_token": issue_token_for(account, data, issuer=app.config["OIDC_ISSUER"]),
+                                "token_type": "Bearer", "expires_in": DEFAULT_LIFETIME}
+        if client_id:  # an OpenID Connect client also gets its ID token
+            body["id_token"] = issue_token_for(account, data, issuer=app.config["OIDC_ISSUER"], audience=client_id,
+                                               nonce=nonce)
+        response = jsonify(body)
+        response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
+        return response
 
     @app.get("/.well-known/openid-configuration")
     def discovery():
         return jsonify(
             issuer=app.config["OIDC_ISSUER"],
             jwks_uri=base() + "/jwks.json",
+            authorization_endpoint=base() + "/authorize",
             token_endpoint=base() + "/token",
+            response_types_supported=["code"],
+            grant_types_supported=["authorization_code"],
+            code_challenge_methods_supported=["S256"],
+            token_endpoint_auth_methods_supported=["none"],
+            scopes_supported=["openid", "profile"],
+            claims_supported=["sub", "name", "role", "org", "id_number"],
             id_token_signing_alg_values_supported=["RS256"],
             subject_types_supported=["public"],
         )
@@ -209,21 +259,64 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
     def jwks_route():
         return jsonify(jwks(app.config["TITLES_DATA_DIR"]))
 
+    def signin_page(auth: dict[str, str], error: str | None = None, status: int = 200):
+        users, note = people.listing()
+        return render_template_string(dev_signin.SIGNIN_PAGE, request=auth, users=users, note=note, error=error,
+                                      action="/authorize", roles=dev_signin.ROLE_NAMES), status
+
+    @app.route("/authorize", methods=["GET", "POST"])
+    def authorize():
+        try:
+            auth = dev_signin.authorization_request(request.values)
+        except dev_signin.AuthorizeError as exc:
+            if not exc.redirectable:
+                return _problem(400, "Bad Request", exc.description)
+            return redirect(dev_signin.redirect_with(dict(request.values), error=exc.error,
+                                                     error_description=exc.description))
+        if request.method == "GET":
+            return signin_page(auth)
+        if request.form.get("register"):
+            try:
+                account = people.register_applicant(request.form.get("new_username", ""),
+                                                    request.form.get("name", ""), request.form.get("id_number", ""))
+            except dev_accounts.Refusal as exc:
+                return signin_page(auth, f"注册失败 registration refused — {exc.field} ({exc.rule}): {exc.message}",
+                                   422)
+        else:
+            username = (request.form.get("username") or "").strip()
+            account = people.find(username) if username else None
+            if account is None:
+                return signin_page(auth, f"未知用户 unknown user {username!r}", 422)
+        kid, key = signing_key(app.config["TITLES_DATA_DIR"])
+        code = dev_signin.issue_code(key, kid, app.config["OIDC_ISSUER"], account["username"], auth)
+        return redirect(dev_signin.redirect_with(auth, code=code))
+
     @app.post("/token")
     def token():
         payload = request.get_json(silent=True) if request.is_json else request.form
-        username = (payload or {}).get("username")
+        payload = payload or {}
+        if payload.get("grant_type") == "authorization_code":
+            _, key = signing_key(app.config["TITLES_DATA_DIR"])
+            try:
+                claims = dev_signin.redeem_code(key.public_key(), app.config["OIDC_ISSUER"],
+                                                Path(app.config["TITLES_DATA_DIR"]), payload)
+            except dev_signin.GrantError as exc:
+                return _oauth_error(400, exc.error, exc.description)
+            account = people.find(claims["sub"])
+            if account is None:
+                return _oauth_error(400, "invalid_grant", f"the account {claims['sub']!r} is no longer known")
+            return tokens_for(account, claims["cid"], claims.get("nonce"))
+        if payload.get("grant_type") is not None:
+            return _oauth_error(400, "unsupported_grant_type", "only authorization_code (and the development "
+                                                               "shortcut {\"username\": ...}) are supported")
+        username = payload.get("username")
         if not isinstance(username, str) or not username:
             return _problem(400, "Bad Request", "field 'username' is required")
-        try:
-            access_token = issue_token(
-                username, app.config["TITLES_DATA_DIR"], issuer=app.config["OIDC_ISSUER"]
-            )
-        except UnknownUser as exc:
-            return _problem(400, "Bad Request", str(exc))
-        response = jsonify(access_token=access_token, token_type="Bearer", expires_in=DEFAULT_LIFETIME)
-        response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
-        return response
+        account = people.find(username)
+        if account is None:
+            return _problem(400, "Bad Request", str(UnknownUser(username, list(_users()))) +
+                            " (or an applicant registered here, or a staff account of the profile directory)")
+        return tokens_for(account)
 
     @app.get("/users")
     def users():
