@@ -13,10 +13,13 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: install run scenario test test-real lint-bpmn bench bench-quick fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the console's browser libraries (bpmn-js, Swagger UI), as package-lock.json pins them
+	npm ci --no-audit --no-fund --silent --ignore-scripts
+	$(BIN)/python -m services.console.assets
 	touch $(STAMP)
 
 $(DEBIAN_STAMP): $(DEBIAN_LISTS) $(STAMP)
@@ -25,7 +28,7 @@ $(DEBIAN_STAMP): $(DEBIAN_LISTS) $(STAMP)
 
 install: $(STAMP) $(DEBIAN_STAMP)
 
-## Start the five services, consumers, relays, scheduler and dev issuer (Ctrl-C stops all).
+## Start the five services, consumers, relays, scheduler, dev issuer, dev TSA and web console (Ctrl-C stops all).
 run: $(STAMP) $(DEBIAN_STAMP)
 	$(BIN)/titles run
 

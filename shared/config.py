@@ -24,7 +24,7 @@ from pathlib import Path
 
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
 # Every process of ``titles run`` with a port: the development issuer, the services, the development TSA.
-PORTED = ("issuer", *SERVICES, "tsa")
+PORTED = ("issuer", *SERVICES, "console", "tsa")
 DEFAULT_PORTS = {
     "issuer": 8000,
     "profile": 8001,
@@ -32,7 +32,8 @@ DEFAULT_PORTS = {
     "review": 8003,
     "certificate": 8004,
     "notify": 8005,
-    "tsa": 8006,  # development timestamp authority and CRL (services/certificate/dev_tsa.py)
+    "console": 8006,  # the web console: no database, calls the services' HTTP APIs
+    "tsa": 8007,  # development timestamp authority and CRL (services/certificate/dev_tsa.py)
 }
 
 

@@ -1,7 +1,7 @@
 """``titles run``: the whole system as local processes on the embedded default.
 
 Migrates, deploys the diagrams, loads the demonstration data, then starts the
-development identity issuer, the five HTTP services under gunicorn, each
+development identity issuer, the five HTTP services and the web console under gunicorn, each
 service's consumer and outbox relay, the review scheduler and the notify
 dispatcher (e-mail and SMS). Ctrl-C (or
 SIGTERM) stops every process it started, and a child ends by itself when
@@ -182,7 +182,12 @@ def commands() -> list[tuple[str, str, list[str]]]:
         procs.append((f"{service}-relay", service, titles + ["relay", service]))
     procs.append(("review-scheduler", "review", titles + ["scheduler"]))
     procs.append(("notify-dispatcher", "notify", titles + ["dispatch"]))
+    procs.append(("console", "console", gunicorn + ["services.console.bootstrap:create_app()"]))
     return procs
+
+
+# Every process listening on a port: the issuer, the five services and the console.
+
 
 
 def taken_ports() -> list[str]:
@@ -240,7 +245,8 @@ def run_all(seed_demo: bool = True) -> int:
         spawn(child)
 
     print(f"\ntitles is starting on the embedded default (data in {data}, logs in {logs}):", flush=True)
-    labels = {"issuer": "identity issuer (development)", "tsa": "timestamp authority (development)"}
+    labels = {"issuer": "identity issuer (development)", "tsa": "timestamp authority (development)",
+              "console": "web console (open this)"}
     for service in PORTED:
         label = labels.get(service, f"{service} service")
         print(f"  {label:32} {config.service_url(service)}", flush=True)

@@ -73,7 +73,7 @@ class DevPki:
 
 
 def trust_services_url() -> str:
-    """Where the development trust services (TSA and CRL) answer: ``TSA_URL``, else port ``TSA_PORT`` (8006)."""
+    """Where the development trust services (TSA and CRL) answer: ``TSA_URL``, else port ``TSA_PORT`` (8007)."""
     return config.service_url("tsa").rstrip("/")
 
 

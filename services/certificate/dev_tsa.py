@@ -1,6 +1,6 @@
 """Development trust services: an RFC 3161 timestamp authority and the development CA's CRL.
 
-``titles run`` starts it (process ``tsa``, port ``TSA_PORT``, 8006) and the
+``titles run`` starts it (process ``tsa``, port ``TSA_PORT``, 8007) and the
 tests start it on a thread. The timestamps are made by pyHanko's own test TSA
 (``DummyTimeStamper``) with the development PKI's TSA certificate; the CRL is
 signed afresh on every request and revokes nothing. Never for production:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.review import queues, service
-from services.review.models import Definition
+from services.review.models import Definition, Instance
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 from shared.web.schemas import Page, PageQuery, page_of
@@ -80,6 +80,33 @@ class InstanceOut(Schema):
     updated_at = fields.DateTime()
 
 
+class InstanceQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(("running", "completed")))
+    process_id = fields.String(metadata={"description": "the mode, e.g. social_review"})
+    suspended = fields.Boolean()
+    has_incident = fields.Boolean()
+
+
+class InstanceListed(Schema):
+    id = fields.String()
+    declaration_id = fields.String()
+    process_id = fields.String()
+    definition_id = fields.String()
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "where it stands now"})
+    series = fields.String(allow_none=True)
+    level = fields.String(allow_none=True)
+    suspended = fields.Boolean()
+    has_incident = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class InstancePage(Page):
+    items = fields.List(fields.Nested(InstanceListed))
+
+
 class DefinitionOut(Schema):
     id = fields.String()
     process_id = fields.String()
@@ -144,6 +171,26 @@ class Complete(MethodView):
             task = service.complete(uow, current_principal(), task_id, data["decision"], data["reason"])
             uow.commit()
             return task
+
+
+@blp.route("/processes")
+class Processes(MethodView):
+    @blp.arguments(InstanceQuery, location="query")
+    @blp.response(200, InstancePage)
+    @require_roles("title_office", "designer")
+    def get(self, query):
+        """Review processes, most recently changed first (the title office and designers: the console's list
+        of declarations whose diagram can be opened)."""
+        with database().uow(readonly=True) as uow:
+            q = select(Instance)
+            for name in ("status", "process_id", "suspended", "has_incident"):
+                if query.get(name) is not None:
+                    q = q.where(getattr(Instance, name) == query[name])
+            total = uow.session.scalar(select(func.count()).select_from(q.subquery())) or 0
+            items = list(uow.session.scalars(q.order_by(Instance.updated_at.desc(), Instance.id)
+                                             .offset((query["page"] - 1) * query["per_page"])
+                                             .limit(query["per_page"])))
+            return page_of(items, total, query["page"], query["per_page"])
 
 
 @blp.route("/processes/<declaration_id>")

@@ -193,7 +193,7 @@ def depends(svc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ services present
 
 def test_every_process_has_a_service(services):
-    expected = set(INFRA) | {"migrate", "review-scheduler", "notify-dispatcher"} | DEMO_SERVICES
+    expected = set(INFRA) | {"migrate", "review-scheduler", "notify-dispatcher", "console"} | DEMO_SERVICES
     for name in SERVICES:
         expected |= {name, f"{name}-consumer", f"{name}-relay"}
     missing = sorted(expected - set(services))
@@ -314,7 +314,7 @@ def test_certificates_are_timestamped_by_the_dev_tsa_by_default(services):
     for name, svc in app_services(services).items():
         env = env_of(svc)
         # The certificate service timestamps there, and the development PKI's CRL address is the same host.
-        assert urlsplit(env["CERTIFICATE_TSA_URL"])[1:3] == ("dev-tsa:8006", "/tsa"), name
+        assert urlsplit(env["CERTIFICATE_TSA_URL"])[1:3] == ("dev-tsa:8007", "/tsa"), name
         assert env["TSA_URL"] == f"http://dev-tsa:{port}", name
 
 
@@ -355,7 +355,7 @@ def test_infrastructure_healthchecks(services):
 
 def test_http_services_check_their_own_port(services):
     https = http_services(services)
-    assert set(https) == set(SERVICES) | {"dev-issuer", "dev-tsa"}, f"gunicorn services: {sorted(https)}"
+    assert set(https) == set(SERVICES) | {"dev-issuer", "dev-tsa", "console"}, f"gunicorn services: {sorted(https)}"
     for name, svc in https.items():
         env = env_of(svc)
         service = env["TITLES_SERVICE"]
@@ -470,7 +470,7 @@ def test_gunicorn_commands_match_their_service(services):
         elif service == "tsa":
             assert target == "services.certificate.dev_tsa:create_app()", f"{name}: runs {target}"
         else:
-            assert service in SERVICES, f"{name}: TITLES_SERVICE={service!r} is not a service"
+            assert service in (*SERVICES, "console"), f"{name}: TITLES_SERVICE={service!r} is not a service"
             assert target == f"services.{service}.bootstrap:create_app()", (
                 f"{name}: gunicorn runs {target!r} but TITLES_SERVICE={service}"
             )
@@ -554,7 +554,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 def test_dockerfile():
     instructions = dockerfile_instructions()
     froms = [rest for op, rest in instructions if op == "FROM"]
-    assert froms and all(f.split()[0].startswith("python:3.11") for f in froms), f"every stage must be FROM python:3.11*, got {froms}"
+    # the one node stage only fetches the console's browser libraries (npm ci) for the python stages
+    python_stages = [f for f in froms if not f.endswith("AS assets")]
+    assert all(f.split()[0].startswith("node:") for f in froms if f.endswith("AS assets"))
+    assert python_stages and all(f.split()[0].startswith("python:3.11") for f in python_stages), (
+        f"every stage must be FROM python:3.11*, got {froms}")
     runs = " ".join(rest for op, rest in instructions if op == "RUN")
     assert re.search(r"pip (install|wheel)\b[^&]*\s\.(\s|$)", runs), "the project must be built with pip from the copied source"
     assert re.search(r"pip install\b", runs), "the project must be installed with pip install"
@@ -577,3 +581,23 @@ def test_dockerignore():
         assert needed in entries, f".dockerignore must exclude {needed}"
     for kept in ("shared", "services", "scenario", "bpmn", "deploy", "pyproject.toml"):
         assert kept not in entries, f".dockerignore must not exclude {kept}: the Dockerfile copies it"
+
+
+def test_the_console_reaches_every_service_and_the_provider(services):
+    env = env_of(services["console"])
+    assert gunicorn_target(services["console"]) == "services.console.bootstrap:create_app()"
+    for name in SERVICES:  # inside the compose network, on each service's own port
+        url = urlsplit(env[f"{name.upper()}_URL"])
+        assert (url.hostname, url.port) == (name, config.DEFAULT_PORTS[name]), f"console: {name.upper()}_URL"
+    # the browser is sent to the provider under the name the host knows it by
+    assert urlsplit(env["CONSOLE_OIDC_AUTHORIZE_URL"]).path == "/authorize"
+    assert urlsplit(env["CONSOLE_URL"]).port == config.DEFAULT_PORTS["console"]
+    # the development issuer reads the directory's staff accounts from the profile service
+    assert urlsplit(env_of(services["dev-issuer"])["PROFILE_URL"]).hostname == "profile"
+
+
+def test_the_image_serves_the_consoles_browser_libraries():
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert "npm ci" in text and "package-lock.json" in text, "the browser libraries come from the lock file"
+    assert "services.console.assets" in text, "the image copies them into the console's static folder"
+
