@@ -8,6 +8,9 @@ from typing import Callable
 from pypdf import PdfWriter
 
 from scenario.client import Client, ScenarioFailed, system_today
+from shared.identity.dev_accounts import fixed_users
+
+DEMO_UNIT = fixed_users()["unit"]["org"]
 
 # Smallest files the service accepts: it judges the type by these signatures.
 DEMO_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -36,9 +39,11 @@ def ensure_profile(client: Client, step: Callable[[str], None]) -> None:
     profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
     step(f"applicant {profile['name']} has a profile")
     if not any(w["status"] == "current" for w in profile["work_experiences"]):
-        units = client.call("applicant", "GET", "profile", "/api/v1/organisations?kind=unit")["items"]
+        units = client.call("applicant", "GET", "profile", "/api/v1/organisations?kind=unit&per_page=100")["items"]
         if not units:
             raise ScenarioFailed("no work unit is registered; was the demonstration data loaded?")
+        # the unit whose reviewer the scenario signs in as (the demo directory has several units)
+        units.sort(key=lambda u: u["code"] != DEMO_UNIT)
         client.call("applicant", "POST", "profile", "/api/v1/profile/work-experiences", expect=(201,),
                     json={"status": "current", "unit_code": units[0]["code"], "role": "led",
                           "start_date": (today - dt.timedelta(days=3650)).isoformat(),

@@ -16,7 +16,6 @@ import os
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -36,13 +35,12 @@ class DirectoryUnavailable(RuntimeError):
     """The profile service did not answer: staff accounts cannot be looked up now."""
 
 
-@dataclass(frozen=True)
 class Refusal(Exception):
     """A registration the issuer refuses: the field, the rule and a message (English and Chinese)."""
 
-    field: str
-    rule: str
-    message: str
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.rule, self.message = field, rule, message
 
 
 @functools.cache
