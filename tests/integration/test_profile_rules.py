@@ -670,3 +670,23 @@ def test_staff_accounts_are_bound_to_one_organisation_and_role(clients, auth, de
     problem(dept1("post", f"/organisations/{COMMITTEE}/staff", json={"subject": "e9", "name": "x",
                                                                       "role": "expert"}), 403, "code",
             "own_organisation")
+
+
+def test_a_staff_account_is_read_by_the_title_office_or_itself_and_the_directory_lists_them_all(clients, auth, demo):
+    profile = clients["profile"]
+    own = profile.get("/api/v1/staff/expert2", headers=auth("expert2")).get_json()
+    assert (own["subject"], own["role"], own["organisation"]) == ("expert2", "expert", COMMITTEE)
+    problem(profile.get("/api/v1/staff/expert2", headers=auth("expert1")), 403, "subject", "own_account")
+    problem(profile.get("/api/v1/staff/nobody", headers=auth("title_office")), 404, "subject", "exists")
+    # the demonstration's staff kept only in the directory (signed in from it by the development issuer)
+    listed = profile.get("/api/v1/staff?per_page=100", headers=auth("title_office")).get_json()
+    subjects = {s["subject"]: s for s in listed["items"]}
+    assert {"unit", "committee", "inst_committee", "inst_expert1", "tj_kjj"} <= set(subjects)
+    assert subjects["inst_unit"]["organisation"] == "12120103MB0098760T"
+    assert profile.get("/api/v1/staff", headers=auth("unit")).status_code == 403
+
+
+def test_the_demonstration_has_a_four_level_department_chain(clients, auth, demo):
+    chain = clients["profile"].get("/api/v1/organisations/12120103MB0098760T/chain", headers=auth("unit")).get_json()
+    assert [o["name"] for o in chain] == ["天津市河西区友谊路街道科技服务中心", "天津市河西区科学技术局",
+                                         "天津市河西区人民政府", "天津市科学技术局"]
