@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 DEMO_USERS = {
     "applicant": ("applicant", None),
+    "applicant2": ("applicant", None),
     "unit": ("unit", "91120101MA05K1XT13"),
     "dept1": ("department", "111201010000123459"),
     "dept2": ("department", "11120000000067890J"),
@@ -49,6 +50,7 @@ DEMO_USERS = {
     "expert2": ("expert", "12120000MB1234567L"),
     "expert3": ("expert", "12120000MB1234567L"),
     "title_office": ("title_office", "11120000000054321L"),
+    "designer": ("designer", None),
 }
 
 
