@@ -251,7 +251,11 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_the_directory_replica_is_filled_by_profile_events(demo, workers):
     from services.review.models import Organisation
 
-    wait_for("the directory replica", lambda: count(demo["review"], Organisation) == 5)
+    from importlib import resources
+
+    directory = json.loads(resources.files("shared.demo").joinpath("directory.json").read_text("utf-8"))
+    wait_for("the directory replica",
+             lambda: count(demo["review"], Organisation) == len(directory["organisations"]))
     workers.close()
     with demo["review"].uow(readonly=True) as uow:
         unit = uow.session.get(Organisation, UNIT)
