@@ -6,7 +6,7 @@ from typing import Any, Callable
 from scenario.client import Client, Fatal, ScenarioFailed, system_today, wait_for
 
 
-# The years the normal category's rule table looks at (shared/demo/eligibility.json: window_years).
+# The years the normal category's tables look at (bpmn/eligibility_yearly.dmn: the windows of years).
 RECORD_YEARS = 3
 
 

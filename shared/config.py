@@ -15,6 +15,8 @@ configures the whole system:
 - ``OIDC_ISSUER``, ``OIDC_JWKS_URL``, ``OIDC_AUDIENCE``: the identity provider.
 - ``TITLES_TEST_CLOCK=1`` (never in production) and ``TITLES_TEST_CLOCK_FILE``: the test clock
   (shared/clock.py).
+- ``TITLES_BPMN_DIR``: the folder of the diagrams and decision tables (default: the
+  checkout's ``bpmn/``, else ``./bpmn``).
 """
 from __future__ import annotations
 
@@ -39,6 +41,14 @@ DEFAULT_PORTS = {
 
 def data_dir() -> Path:
     return Path(os.environ.get("TITLES_DATA_DIR", "data")).resolve()
+
+
+def bpmn_dir() -> Path:
+    """``TITLES_BPMN_DIR``, else the checkout's ``bpmn/``, else ``./bpmn`` (an installed image)."""
+    if os.environ.get("TITLES_BPMN_DIR"):
+        return Path(os.environ["TITLES_BPMN_DIR"])
+    beside_source = Path(__file__).resolve().parents[1] / "bpmn"
+    return beside_source if beside_source.is_dir() else Path.cwd() / "bpmn"
 
 
 def database_url(service: str) -> str:

@@ -11,7 +11,6 @@ from services.declaration.models import Activity, Declaration, DeclarationItem
 from shared.errors import DomainError, FieldError, NotFound
 from shared.uow import UnitOfWork
 
-EXCEPTION_CATEGORIES = ("education_exception", "seniority_exception")
 # Snapshot fields that come from the identity platform or name the registered unit:
 # the review chain depends on them, so a declaration cannot change them.
 LOCKED_SNAPSHOT_FIELDS = ("name", "id_number", "unit_code", "unit_name")
@@ -163,16 +162,18 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
     def fail(field: str, rule: str, message: str) -> None:
         errors.append(FieldError(field, rule, message))
 
-    if declaration.category == "normal":
+    # What the category needs comes from its decision table (bpmn/eligibility_categories.dmn).
+    needs = eligibility.category_needs(declaration.category)
+    if needs["normal_conditions"]:
         result = check_eligibility(declaration)
         for failed in (c for c in result.get("checks", []) if not c["passed"]):
             # education and years keep the rule name "eligibility"; the others are named by their rule
             rule = "eligibility" if failed["rule"] == "education_years" else failed["rule"]
-            needs = "needs one of" if failed["rule"] == "education_years" else "fails"
-            fail("category", rule, f"the normal category {needs}: {'; '.join(failed['failures'])} "
+            verb = "needs one of" if failed["rule"] == "education_years" else "fails"
+            fail("category", rule, f"the normal category {verb}: {'; '.join(failed['failures'])} "
                                    "(不符合正常申报条件; an exception category may apply)")
     conditions = ((activity.exception_conditions or {}) if activity else {}).get(declaration.category, [])
-    if declaration.category in EXCEPTION_CATEGORIES or conditions:
+    if needs["exception_claims_required"] or conditions:
         claims = declaration.exception_claims or []
         if not claims:
             fail("exception_claims", "required", "an exception category needs at least one of the activity's "
@@ -180,7 +181,7 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
         for claim in claims:
             if not claim.get("proof"):
                 fail("exception_claims", "proof", f"exception condition {claim['code']} needs proof (证明材料)")
-    if declaration.category == "enterprise_direct" and not (declaration.employer_proof or {}).get("attachments"):
+    if needs["employer_proof_required"] and not (declaration.employer_proof or {}).get("attachments"):
         fail("employer_proof", "required", "enterprise direct declaration needs the employer's proof (企业证明)")
     if declaration.series in SERIES_SECTIONS:
         section, needed = SERIES_SECTIONS[declaration.series]

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from services.declaration import activities, attachments, catalogue, clock, content, integrity, replicas
+from services.declaration import (activities, attachments, catalogue, clock, content, eligibility, integrity,
+                                  replicas)
 from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, DEPARTMENT, TITLE_OFFICE, UNIT, Principal
@@ -345,7 +346,7 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any
                                       "independent review (自主评审仅限本单位人员申报)")
         return
     declaration.status = "draft"
-    if declaration.category == "normal":
+    if eligibility.category_needs(declaration.category)["normal_conditions"]:
         content.check_eligibility(declaration)
 
 

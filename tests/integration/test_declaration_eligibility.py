@@ -1,19 +1,47 @@
-"""The normal category's rule table beyond education and years: annual assessments (称职及以上) and
-continuing education (90 hours a year, two thirds specialist) for each year since the current title,
-at most the table's window; which rule and which year fail; the exception categories stay open."""
+"""The normal category's decision tables (bpmn/eligibility_*.dmn) beyond education and years: annual
+assessments (称职及以上) and continuing education (90 hours a year, two thirds specialist) for each year
+since the current title, at most the table's window; which rule and which year fail; the exception
+categories stay open; an edited table applies from the next check."""
 from __future__ import annotations
 
 import datetime as dt
-import json
+import shutil
 
 import pytest
+from lxml import etree
 
 from services.declaration import clock, eligibility
+from shared import decisions
+from shared.config import bpmn_dir
 from tests.integration.test_declaration import ELIGIBLE, assert_problem, declare, fill
 from tests.integration.test_declaration_lifecycle import drafted, submit
 
 ON = dt.date(2026, 11, 27)  # the window is then 2023, 2024, 2025 (the table's 3 years)
 WINDOW = [2023, 2024, 2025]
+BPMN = bpmn_dir()
+DMN = {"dmn": decisions.DMN13}
+
+
+def set_outputs(path, rule_id: str, **values: str) -> None:
+    """Change output entries of one rule of a DMN file, by output name, as a designer would."""
+    tree = etree.parse(str(path))
+    names = [o.get("name") for o in tree.iterfind(".//dmn:output", DMN)]
+    rule = tree.find(f".//dmn:rule[@id='{rule_id}']", DMN)
+    for name, text in values.items():
+        rule.findall("dmn:outputEntry", DMN)[names.index(name)].find("dmn:text", DMN).text = text
+    tree.write(str(path), encoding="utf-8", xml_declaration=True)
+
+
+def add_row_before(path, before_id: str, rule_id: str, inputs: list[str], outputs: list[str]) -> None:
+    tree = etree.parse(str(path))
+    before = tree.find(f".//dmn:rule[@id='{before_id}']", DMN)
+    rule = etree.Element(f"{{{decisions.DMN13}}}rule", id=rule_id)
+    for kind, texts in (("inputEntry", inputs), ("outputEntry", outputs)):
+        for n, text in enumerate(texts):
+            entry = etree.SubElement(rule, f"{{{decisions.DMN13}}}{kind}", id=f"{rule_id}_{kind}{n}")
+            etree.SubElement(entry, f"{{{decisions.DMN13}}}text").text = text
+    before.addprevious(rule)
+    tree.write(str(path), encoding="utf-8", xml_declaration=True)
 
 
 def snapshot(assessments: dict[int, str] | None = None, education: list[dict] | None = None,
@@ -96,23 +124,38 @@ def test_several_entries_of_a_year_add_up_and_two_thirds_is_enough():
 
 
 def test_the_window_and_thresholds_come_from_the_table(tmp_path, monkeypatch):
-    table = json.loads(json.dumps(eligibility.table()))
-    table["annual_assessment"]["window_years"] = 1
-    table["continuing_education"].update(hours_per_year=72, window_years=1)
-    rule = next(r for r in table["rules"] if r["qualification_name"] == "高级工程师")
-    path = tmp_path / "rules.json"
-    path.write_text(json.dumps(table), "utf-8")
-    monkeypatch.setenv("ELIGIBILITY_RULES", str(path))
+    # The declaration service reads bpmn/eligibility_yearly.dmn as it is now: edit a copy of the folder.
+    folder = tmp_path / "bpmn"
+    shutil.copytree(BPMN, folder)
+    monkeypatch.setenv("TITLES_BPMN_DIR", str(folder))
+    yearly = folder / "eligibility_yearly.dmn"
+    set_outputs(yearly, "rule_default", assessment_window_years="1", continuing_education_window_years="1",
+                continuing_education_hours="72")
     data = snapshot({2025: "competent"}, [{"year": 2025, "hours": 72, "specialist_hours": 48}])
     result = check(data)
     assert result["eligible"] is True, result
     assert by_rule(result)["annual_assessment"]["years"] == [2025]
-    # A rule may switch a requirement off.
-    rule["annual_assessment"] = False
-    path.write_text(json.dumps(table), "utf-8")
-    eligibility._load.cache_clear()  # the table is read once per path
+    # A row for one qualification, before the default (hit policy FIRST), may switch a requirement off.
+    add_row_before(yearly, "rule_default", "rule_senior", ['"工程"', '"高级工程师"'],
+                   ["0", '["excellent"]', '"优秀"', "1", "72", "[2, 3]"])
     assert "annual_assessment" not in by_rule(check(snapshot({}, data["continuing_education"])))
-    eligibility._load.cache_clear()
+    assert "annual_assessment" in by_rule(eligibility.check("工程", "工程师", snapshot({}), ON))
+
+
+def test_a_qualification_the_table_does_not_name_has_no_rule():
+    assert eligibility.check("工程", "技术员", snapshot({}), ON) == {
+        "eligible": True, "rule": None, "failures": [], "checks": [], "checked_on": ON.isoformat()}
+
+
+@pytest.mark.parametrize("series, name", sorted({(r.inputs[0].strip('"'), r.inputs[1].strip('"')) for r in
+                                                  decisions.find("eligibility_normal").rows}))
+def test_every_qualification_in_the_table_has_alternatives_the_check_can_name(series, name):
+    options = eligibility.alternatives(series, name)
+    assert options and all(o["education"] in eligibility.RANKS for o in options), options
+    # Nothing recorded: every alternative fails, each naming what it needs.
+    result = eligibility.check(series, name, {}, ON)
+    assert result["eligible"] is False and result["rule"] == f"{series}/{name}"
+    assert len(by_rule(result)["education_years"]["failures"]) == len(options)
 
 
 # -- over HTTP: the check, the submission, and the exception categories ------------------------------

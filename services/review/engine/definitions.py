@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import hashlib
 import io
-import os
 import re
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
@@ -36,17 +35,10 @@ from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import INBOUND, OUTBOUND
 from services.review.engine.operations import OPERATIONS
 from services.review.models import Definition
+from shared.config import bpmn_dir
 from shared.identity.principal import ROLES
 from shared.uow import UnitOfWork
 
-
-
-def bpmn_dir() -> Path:
-    """``TITLES_BPMN_DIR``, else the checkout's ``bpmn/``, else ``./bpmn`` (an installed image)."""
-    if os.environ.get("TITLES_BPMN_DIR"):
-        return Path(os.environ["TITLES_BPMN_DIR"])
-    beside_source = Path(__file__).resolve().parents[3] / "bpmn"
-    return beside_source if beside_source.is_dir() else Path.cwd() / "bpmn"
 
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
