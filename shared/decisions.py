@@ -175,8 +175,10 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
                                     f" is not one the engine evaluates ({', '.join(HIT_POLICIES)}, no aggregation)")
     inputs = table.findall("dmn:input", NS)
     outputs = table.findall("dmn:output", NS)
+    expressions = []
     for number, column in enumerate(inputs, 1):
         text = (column.findtext("dmn:inputExpression/dmn:text", "", NS) or "").strip()
+        expressions.append(text)
         label = column.get("label") or column.get("id")
         why = _expression_problem(text, expression_problem) if text else "is empty"
         if why:
@@ -205,7 +207,7 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
             row_tests.append(_Matches.of(text))
             if text in ("", "-"):
                 continue
-            why = _expression_problem(_input_test(text), expression_problem)
+            why = _expression_problem(_input_test(text), expression_problem) or _precedence(expressions[column - 1], text)
             if why:
                 problem(number, "dmn_expression", f"input entry {text!r} (column {column}) {why}")
         tests.append(row_tests)
@@ -237,6 +239,22 @@ def _input_test(text: str) -> str:
         return text
     except SyntaxError:
         return f"dmninputexpr {text}"
+
+
+def _precedence(expression: str, entry: str) -> str | None:
+    """The engine writes an entry such as ``>= 5`` straight after the input expression: an expression
+    such as ``a or 0`` would then read ``a or (0 >= 5)``."""
+    if not expression or _input_test(entry) != f"dmninputexpr {entry}":
+        return None
+    try:
+        as_written = ast.dump(ast.parse(f"{expression} {entry}", mode="eval"))
+        meant = ast.dump(ast.parse(f"({expression}) {entry}", mode="eval"))
+    except SyntaxError:
+        return None
+    if as_written != meant:
+        return (f"would be read as {expression} {entry}, not as ({expression}) {entry}: put the input "
+                f"expression in parentheses")
+    return None
 
 
 def _expression_problem(text: str, extra: Callable[[str], str | None]) -> str | None:

@@ -125,6 +125,8 @@ class VersionOut(Schema):
     deployed_at = fields.String()
     running_instances = fields.Integer()
     calls = fields.List(fields.String(), metadata={"description": "the versions of the processes it calls"})
+    decisions = fields.List(fields.String(), metadata={
+        "description": "the decision tables (DMN) it bundles: decision id (file, content hash prefix)"})
 
 
 class DiffQuery(Schema):
@@ -244,7 +246,8 @@ class VersionDiff(MethodView):
     @blp.arguments(DiffQuery, location="query")
     @blp.response(200, DiffOut)
     def get(self, query):
-        """What changed between two versions, by element id (layout ignored)."""
+        """What changed between two versions, by element id (layout ignored), and in the decision
+        tables they bundle, rule by rule (items with ``decision``, and ``row`` for a rule)."""
         principal = current_principal()
         if principal.role == "applicant":
             raise Forbidden.on("role", "staff", "diagram versions are for staff and designers")

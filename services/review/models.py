@@ -58,6 +58,9 @@ class Definition(Base):
     # The versions of the processes it calls (call activities), each itself a row here; the id
     # hashes them too. Empty (or NULL, before 0003_definition_calls) for a self-contained diagram.
     calls: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    # The decision tables its business-rule tasks call, as deployed with it: {decision id: {file_name,
+    # dmn}}; the id hashes them too. NULL for a diagram without business-rule tasks.
+    decisions: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
 
 
 class Instance(Base):

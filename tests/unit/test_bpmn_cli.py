@@ -375,3 +375,91 @@ def test_deploy_bundles_the_called_process_diff_looks_inside_and_migrate_refuses
     assert code == 2 and out == ""
     assert "no_lost_tasks" in err and "running task on element 'resubmitted' in 'cli_called' would be lost" in err
     assert running_on(db, declaration_id) == caller_v1
+
+
+# -- decision tables ---------------------------------------------------------------------------
+
+TABLE = (SOCIAL_REVIEW.parent / "publicity_days.dmn").read_text("utf-8")
+# the small diagram deciding its publicity period before the unit check.
+RULED = (SMALL.replace('<bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>',
+                       '<bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n'
+                       '    <bpmn:businessRuleTask id="decide_publicity" name="Decide the publicity period">\n'
+                       '      <bpmn:extensionElements><spiffworkflow:calledDecisionId>publicity_days'
+                       '</spiffworkflow:calledDecisionId></bpmn:extensionElements>\n'
+                       '      <bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>\n'
+                       '    </bpmn:businessRuleTask>')
+         .replace('<bpmn:sequenceFlow id="f1" sourceRef="start"',
+                  '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="decide_publicity" />\n'
+                  '    <bpmn:sequenceFlow id="f1" sourceRef="decide_publicity"'))
+
+
+def longer(days: int) -> str:
+    """The publicity table with a longer floor, edited as the README's example does."""
+    return TABLE.replace("&gt;= 5", f"&gt;= {days}").replace("&lt; 5", f"&lt; {days}").replace(
+        "<text>5</text>", f"<text>{days}</text>")
+
+
+def test_validate_checks_a_table_on_its_own_naming_the_decision_and_the_row(tmp_path, capsys):
+    good = write(tmp_path, "publicity_days.dmn", TABLE)
+    assert run(capsys, "validate", good) == (0, f"{good}: ok (decision publicity_days)\n", "")
+    bad = write(tmp_path, "bad.dmn", TABLE.replace("&lt; 5", "&lt; 6"))
+    code, out, _ = run(capsys, "validate", bad)
+    assert code == 1
+    assert out.splitlines() == [f"{bad}: publicity_days row 2: unique_overlap: rows 1 and 2 both match the same "
+                                f"inputs in a UNIQUE table: make them exclusive, or use hit policy FIRST if their "
+                                f"order decides"]
+
+
+def test_validate_finds_the_table_beside_the_diagram_and_names_a_broken_one(tmp_path, capsys):
+    diagram = write(tmp_path, "cli_test.bpmn", RULED)
+    table = write(tmp_path, "publicity_days.dmn", TABLE)
+    assert run(capsys, "validate", diagram) == (
+        0, f"{diagram}: ok (cli_test) decides publicity_days (publicity_days.dmn)\n", "")
+    Path(table).write_text(TABLE.replace("<text>5</text>", "<text>5 +</text>"), "utf-8")
+    code, out, _ = run(capsys, "validate", diagram)
+    assert code == 1
+    assert out.splitlines()[0].startswith(f"{diagram}: publicity_days row 2: dmn_expression: output entry '5 +'")
+    assert out.splitlines()[0].endswith("(in publicity_days.dmn)")
+    assert out.splitlines()[1].startswith(f"{diagram}: decide_publicity: valid_decision: calls decision "
+                                          f"'publicity_days' from publicity_days.dmn")
+    Path(table).unlink()
+    code, out, _ = run(capsys, "validate", diagram)
+    assert code == 1 and out.startswith(f"{diagram}: decide_publicity: known_decision: calls decision "
+                                        f"'publicity_days', which no DMN file defines")
+
+
+def test_a_changed_table_deployed_makes_a_new_version_that_versions_and_diff_show(db, tmp_path, capsys):
+    from services.review.engine import definitions
+
+    diagram = write(tmp_path, "cli_test.bpmn", RULED)
+    table = write(tmp_path, "publicity_days.dmn", TABLE)
+    code, out, _ = run(capsys, "deploy", diagram)
+    assert code == 0 and out.splitlines()[-1].endswith(" decides publicity_days")
+    # A broken table is refused and nothing is stored.
+    Path(table).write_text(TABLE.replace("&lt; 5", "&lt; 6"), "utf-8")
+    code, out, _ = run(capsys, "deploy", table)
+    assert code == 1 and f"{table}: publicity_days row 2: unique_overlap" in out
+    assert len(deployed(db)) == 1
+    # The designer lengthens the period and deploys the table: the diagrams of its folder are deployed again.
+    Path(table).write_text(longer(7), "utf-8")
+    code, out, _ = run(capsys, "deploy", table)
+    assert code == 0, out
+    assert out.splitlines()[0] == f"{table}: ok (decision publicity_days)"
+    assert out.splitlines()[-1].startswith(f"deployed {tmp_path / 'cli_test.bpmn'} cli_test ")
+    assert [process for process, _ in deployed(db)] == ["cli_test", "cli_test"]
+    code, out, _ = run(capsys, "deploy", table)
+    assert out.splitlines()[-1].startswith("unchanged ")
+
+    code, out, _ = run(capsys, "versions")
+    first, second = out.splitlines()
+    old_hash = definitions.content_hash(TABLE.encode())[:8]
+    new_hash = definitions.content_hash(longer(7).encode())[:8]
+    assert f"decisions: publicity_days (publicity_days.dmn {old_hash})" in first
+    assert f"decisions: publicity_days (publicity_days.dmn {new_hash})" in second
+
+    code, out, _ = run(capsys, "diff", "cli_test@1", "cli_test@2")
+    assert code == 0
+    assert out.splitlines() == [
+        "~ rule_activity (rule) row 1 inputs: >= 5 -> activity_publicity_working_days  becomes  >= 7 -> "
+        "activity_publicity_working_days  [in decision publicity_days]",
+        "~ rule_floor (rule) row 2 inputs, outputs: < 5 -> 5  becomes  < 7 -> 7  [in decision publicity_days]"]

@@ -341,3 +341,137 @@ def test_every_start_variable_is_one_the_review_really_starts_with(dbs):
         started = set(runtime.SERIALIZER.deserialize_json(instance.state).task_tree.data)
         uow.rollback()
     assert started == set(definitions.START_VARIABLES)
+
+
+# -- decision tables (DMN) called by business-rule tasks ------------------------------------------
+
+RULED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="definitions_ruled" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="ruled" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_unit" name="unit"><bpmn:flowNodeRef>wait</bpmn:flowNodeRef></bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="wait" name="Wait">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="organisation" value="unit_code" />
+        <spiffworkflow:property name="decisions" value="approve" />
+        <spiffworkflow:property name="stage" value="wait" />
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:businessRuleTask id="decide_publicity" name="Decide the publicity period (确定公示期)">
+      <bpmn:extensionElements>
+        <spiffworkflow:calledDecisionId>DECISION</spiffworkflow:calledDecisionId>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:businessRuleTask>
+    <bpmn:endEvent id="done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="decide_publicity" />
+    <bpmn:sequenceFlow id="f3" sourceRef="decide_publicity" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+PUBLICITY_TABLE = (BPMN_FILE.parent / "publicity_days.dmn").read_bytes()
+
+
+def ruled(decision: str = "publicity_days") -> bytes:
+    return RULED.replace("DECISION", decision).encode("utf-8")
+
+
+def floor(days: int) -> bytes:
+    """The publicity table with another floor, as a designer edits it."""
+    return (PUBLICITY_TABLE.replace(b"&gt;= 5", f"&gt;= {days}".encode())
+            .replace(b"&lt; 5", f"&lt; {days}".encode()).replace(b"<text>5</text>", f"<text>{days}</text>".encode()))
+
+
+def test_a_business_rule_task_finds_its_table_in_the_folder_or_the_files_given(tmp_path):
+    result = definitions.checked("ruled.bpmn", ruled())  # bpmn/ holds publicity_days.dmn
+    assert result.decides == {"publicity_days": ("publicity_days.dmn", PUBLICITY_TABLE)}
+    assert problems_of(ruled(), "ruled.bpmn", definitions.lookup(folder=tmp_path)) == [
+        ("ruled.bpmn", "decide_publicity", "known_decision")]
+    given = definitions.lookup(files={"mine.dmn": floor(7)}, folder=tmp_path)
+    assert definitions.checked("ruled.bpmn", ruled(), given).decides == {"publicity_days": ("mine.dmn", floor(7))}
+
+
+def test_an_unknown_or_missing_decision_is_refused_on_the_task():
+    assert problems_of(ruled("publicity_weeks"), "ruled.bpmn") == [("ruled.bpmn", "decide_publicity", "known_decision")]
+    bare = RULED.replace("<spiffworkflow:calledDecisionId>DECISION</spiffworkflow:calledDecisionId>", "").encode()
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("ruled.bpmn", bare)
+    assert [(p.element, p.rule) for p in caught.value.problems] == [("decide_publicity", "known_decision")]
+    assert "calledDecisionId" in caught.value.problems[0].message
+
+
+def test_a_broken_table_is_refused_naming_its_file_the_decision_and_the_row(tmp_path):
+    broken = PUBLICITY_TABLE.replace(b"<text>5</text>", b"<text>5 +</text>")
+    library = definitions.lookup(files={"publicity_days.dmn": broken}, folder=tmp_path)
+    assert problems_of(ruled(), "ruled.bpmn", library) == [
+        ("publicity_days.dmn", "publicity_days row 2", "dmn_expression"),
+        ("ruled.bpmn", "decide_publicity", "valid_decision")]
+    # The project's rules for scripts hold in tables too (the engine is no sandbox).
+    unsafe = PUBLICITY_TABLE.replace(b"<text>5</text>", b"<text>__import__('os').getpid()</text>")
+    [problem] = definitions.table_problems("publicity_days.dmn", unsafe)
+    assert (problem.element, problem.rule) == ("publicity_days row 2", "dmn_expression") and "__import__" in problem.message
+
+
+def test_a_version_bundles_its_tables_and_its_id_hashes_them(dbs):
+    with dbs["review"].uow() as uow:
+        first, new = definitions.deploy(uow, "ruled.bpmn", ruled(), definitions.lookup(
+            files={"publicity_days.dmn": PUBLICITY_TABLE}))
+        assert new and first.decisions == {"publicity_days": {"file_name": "publicity_days.dmn",
+                                                              "dmn": PUBLICITY_TABLE.decode("utf-8")}}
+        assert first.id != definitions.content_hash(ruled())
+        again, new = definitions.deploy(uow, "ruled.bpmn", ruled(), definitions.lookup(
+            files={"publicity_days.dmn": PUBLICITY_TABLE}))
+        assert (again.id, new) == (first.id, False)
+        second, new = definitions.deploy(uow, "ruled.bpmn", ruled(), definitions.lookup(
+            files={"publicity_days.dmn": floor(7)}))
+        assert new and second.id != first.id and "&gt;= 7" in second.decisions["publicity_days"]["dmn"]
+        # A later deploy finds the table among the deployed versions when no file defines it.
+        assert "publicity_days" in definitions.DeployedDecisions(uow)
+        assert definitions.checked("ruled.bpmn", ruled(), definitions.lookup(folder=Path("/nonexistent"), uow=uow)
+                                   ).decides["publicity_days"] == ("publicity_days.dmn", floor(7))
+
+
+def test_a_table_used_by_a_called_process_is_bundled_with_the_called_version(dbs):
+    library = definitions.lookup(files={"b.bpmn": ruled().replace(b'"ruled"', b'"b"'),
+                                        "publicity_days.dmn": floor(6)})
+    with dbs["review"].uow() as uow:
+        a, _ = definitions.deploy(uow, "a.bpmn", calling("a", "b"), library)
+        b = definitions.latest(uow, "b")
+        assert a.decisions is None and list(b.decisions) == ["publicity_days"]
+        spec, subprocess_specs = definitions.specs_of(uow, a)
+        assert subprocess_specs["b"].task_specs["decide_publicity"].dmnEngine.decision_table.rules[1] \
+            .outputEntries[0].text == "6"
+
+
+def test_a_running_instance_keeps_the_table_it_started_with():
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    from services.review.engine.runtime import SERIALIZER
+
+    def run_on(table: bytes) -> BpmnWorkflow:
+        spec, subs = definitions.specs("v", ruled().decode(), "ruled", (),
+                                       (("publicity_days.dmn", table.decode()),))
+        workflow = BpmnWorkflow(spec, subs)
+        workflow.task_tree.data["activity_publicity_working_days"] = 6
+        workflow.do_engine_steps()
+        return workflow
+
+    saved = SERIALIZER.serialize_json(run_on(PUBLICITY_TABLE))  # waiting at "wait"; the floor is 5
+    assert '"decision_table"' in saved
+    run_on(floor(7))  # a new version with a longer floor is parsed meanwhile
+    workflow = SERIALIZER.deserialize_json(saved)
+    [wait] = workflow.get_tasks(state=TaskState.READY, manual=True)
+    wait.run()
+    workflow.do_engine_steps()
+    assert workflow.is_completed() and workflow.last_task.data["publicity_working_days"] == 6
+    fresh = run_on(floor(7))  # while a new instance follows the new table
+    fresh.get_tasks(state=TaskState.READY, manual=True)[0].run()
+    fresh.do_engine_steps()
+    assert fresh.last_task.data["publicity_working_days"] == 7

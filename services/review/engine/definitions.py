@@ -8,7 +8,13 @@ them all: changing the called diagram makes a new version of every caller. The
 called process is looked up, in order, among the diagrams given together, the
 other diagrams in the folder (``bpmn/``), and (when deploying) the versions
 already deployed; a call nothing defines is refused with the rule
-``known_called_process``."""
+``known_called_process``.
+
+A business-rule task evaluates a decision table (``spiffworkflow:calledDecisionId``): a DMN file
+found the same way (the files given together, the ``*.dmn`` files of the folder, the deployed
+versions). A version stores the text of the decisions its diagram uses and its id hashes them,
+so changing a table makes a new version of every diagram that uses it; a table that is broken
+is refused naming its file, the decision and the rule row."""
 from __future__ import annotations
 
 import ast
@@ -35,6 +41,7 @@ from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import INBOUND, OUTBOUND
 from services.review.engine.operations import OPERATIONS
 from services.review.models import Definition
+from shared import decisions as tables
 from shared.config import bpmn_dir
 from shared.identity.principal import ROLES
 from shared.uow import UnitOfWork
@@ -86,18 +93,33 @@ def content_hash(bpmn: bytes) -> str:
     return hashlib.sha256(bpmn).hexdigest()
 
 
-def bundle_hash(bpmn: bytes, called: list[Definition]) -> str:
-    """A version's id: the content hash, over the versions of the processes it calls too."""
-    if not called:
+def bundle_hash(bpmn: bytes, called: list[Definition], decides: Mapping[str, tuple[str, bytes]] | None = None) -> str:
+    """A version's id: the content hash, over the versions of the processes it calls and the
+    decision tables it uses too."""
+    if not called and not decides:
         return content_hash(bpmn)
     digest = hashlib.sha256(bpmn)
     for version in sorted(called, key=lambda d: (d.process_id, d.id)):
         digest.update(f"\0calls\0{version.process_id}\0{version.id}".encode("utf-8"))
+    for decision_id, (_, dmn) in sorted((decides or {}).items()):
+        digest.update(f"\0decides\0{decision_id}\0{content_hash(dmn)}".encode("utf-8"))
     return digest.hexdigest()
 
 
-# Where called processes are found: process id -> (file name, content).
-Library = Mapping[str, tuple[str, bytes]]
+class Library(ChainMap):
+    """Where called processes are found (process id -> (file name, content)), and, as
+    ``decisions``, the decision tables business-rule tasks call (decision id -> (file name, content))."""
+
+    def __init__(self, processes: list[Mapping[str, tuple[str, bytes]]],
+                 decisions: list[Mapping[str, tuple[str, bytes]]]):
+        super().__init__(*processes)
+        self.decisions: Mapping[str, tuple[str, bytes]] = ChainMap(*decisions)  # type: ignore[arg-type]
+
+
+def decisions_in(library: Mapping[str, tuple[str, bytes]] | None) -> Mapping[str, tuple[str, bytes]]:
+    """The decision tables a library offers (a plain mapping of processes: those of ``bpmn_dir()``)."""
+    found = getattr(library, "decisions", None)
+    return found if found is not None else tables.folder_tables(bpmn_dir())
 
 
 def processes_defined(bpmn: bytes) -> list[str]:
@@ -115,6 +137,16 @@ def library_of(files: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
     for file_name, bpmn in files.items():
         for process_id in processes_defined(bpmn):
             found.setdefault(process_id, (file_name, bpmn))
+    return found
+
+
+def decisions_of(files: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
+    """The decisions defined by the DMN files among these (file name -> content)."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for file_name, content in files.items():
+        decision_id = tables.decision_id_of(content) if file_name.endswith(".dmn") else None
+        if decision_id:
+            found.setdefault(decision_id, (file_name, content))
     return found
 
 
@@ -148,16 +180,44 @@ class Deployed(Mapping):
         return len(list(iter(self)))
 
 
+class DeployedDecisions(Mapping):
+    """The decision tables stored with the latest deployed version that uses each, on demand."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+
+    def _stored(self) -> Iterator[dict[str, Any]]:
+        for stored in self.uow.session.scalars(select(Definition.decisions).where(Definition.decisions.is_not(None))
+                                               .order_by(Definition.deployed_at.desc(), Definition.id)):
+            yield stored or {}
+
+    def __getitem__(self, decision_id: str) -> tuple[str, bytes]:
+        for stored in self._stored():
+            if decision_id in stored:
+                return stored[decision_id]["file_name"], stored[decision_id]["dmn"].encode("utf-8")
+        raise KeyError(decision_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({decision_id for stored in self._stored() for decision_id in stored}))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
 def lookup(files: Mapping[str, bytes] | None = None, folder: Path | None = None,
            uow: UnitOfWork | None = None) -> Library:
-    """Where a call activity's process is found: the files given together, then the diagrams in
-    ``folder``, then (with a unit of work) the versions already deployed."""
+    """Where a call activity's process and a business-rule task's decision are found: the files
+    given together, then the diagrams and tables in ``folder``, then (with a unit of work) the
+    versions already deployed."""
     maps: list[Mapping[str, tuple[str, bytes]]] = [library_of(files or {})]
+    decision_maps: list[Mapping[str, tuple[str, bytes]]] = [decisions_of(files or {})]
     if folder is not None:
         maps.append(folder_library(folder))
+        decision_maps.append(tables.folder_tables(folder))
     if uow is not None:
         maps.append(Deployed(uow))
-    return ChainMap(*maps)  # type: ignore[arg-type]
+        decision_maps.append(DeployedDecisions(uow))
+    return Library(maps, decision_maps)
 
 
 @dataclass(frozen=True)
@@ -166,6 +226,8 @@ class Checked:
     # The processes it calls, directly or through another called process: id -> (file name, content).
     calls: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     direct: tuple[str, ...] = ()
+    # The decision tables its own business-rule tasks call: decision id -> (file name, content).
+    decides: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def check(file_name: str, bpmn: bytes, library: Library | None = None) -> str:
@@ -175,25 +237,78 @@ def check(file_name: str, bpmn: bytes, library: Library | None = None) -> str:
 
 
 def checked(file_name: str, bpmn: bytes, library: Library | None = None) -> Checked:
-    process_id, own = _own_problems(file_name, bpmn)
-    problems = list(own)
+    library = lookup(folder=bpmn_dir()) if library is None else library
+    problems: list[Problem] = []
+    decides = _resolve_decisions(file_name, bpmn, decisions_in(library), problems)
+    process_id, own = _own_problems(file_name, bpmn, _dmn_files(decides))
+    problems.extend(own)
     if process_id is None:
         raise InvalidDiagram(problems)
-    library = lookup(folder=bpmn_dir()) if library is None else library
     calls: dict[str, tuple[str, bytes]] = {}
-    direct = _resolve_calls(file_name, bpmn, [process_id], library, calls, problems)
+    used = dict(decides)
+    direct = _resolve_calls(file_name, bpmn, [process_id], library, calls, problems, used)
     if calls and not problems:
         parser = timers.Parser(validator=VALIDATOR)
         try:
             parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
             for called_file, called_bpmn in calls.values():
                 parser.add_bpmn_io(io.BytesIO(called_bpmn), called_file)
+            for dmn_file, dmn in _dmn_files(used):
+                parser.add_dmn_io(io.BytesIO(dmn), dmn_file)
             parser.get_subprocess_specs(process_id)
         except ValidationException as exc:
             problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
     if problems:
         raise InvalidDiagram(problems)
-    return Checked(process_id, calls, tuple(direct))
+    return Checked(process_id, calls, tuple(direct), decides)
+
+
+def _dmn_files(decides: Mapping[str, tuple[str, bytes]]) -> tuple[tuple[str, bytes], ...]:
+    return tuple(decides[decision_id] for decision_id in sorted(decides))
+
+
+def _business_rules(bpmn: bytes) -> list[tuple[str | None, str]]:
+    """(element id, called decision id) of each business-rule task."""
+    try:
+        root = etree.fromstring(bpmn)
+    except etree.XMLSyntaxError:
+        return []
+    return [(task.get("id"), (task.findtext(".//spiffworkflow:calledDecisionId", "", NS) or "").strip())
+            for task in root.iterfind(".//bpmn:businessRuleTask", NS)]
+
+
+@functools.lru_cache(maxsize=64)
+def table_problems(file_name: str, dmn: bytes) -> tuple[Problem, ...]:
+    """A decision table's own problems, each naming the decision and the rule row (``element``)."""
+    return tuple(Problem(p.file, p.where, p.rule, p.message)
+                 for p in tables.check(file_name, dmn, lambda text: script_problem(text, False)))
+
+
+def _resolve_decisions(file_name: str, bpmn: bytes, found: Mapping[str, tuple[str, bytes]],
+                       problems: list[Problem]) -> dict[str, tuple[str, bytes]]:
+    """The decision tables a diagram's business-rule tasks call, checked."""
+    decides: dict[str, tuple[str, bytes]] = {}
+    for element, decision_id in _business_rules(bpmn):
+        if not decision_id:
+            problems.append(Problem(file_name, element, "known_decision",
+                                    "a business-rule task needs spiffworkflow:calledDecisionId: the id of the "
+                                    "decision it evaluates"))
+            continue
+        table = found.get(decision_id)
+        if table is None:
+            problems.append(Problem(file_name, element, "known_decision",
+                                    f"calls decision {decision_id!r}, which no DMN file defines (looked among the "
+                                    f"files given with it, the .dmn files in its folder and, when deploying, the "
+                                    f"deployed versions)"))
+            continue
+        broken = table_problems(*table)
+        if broken:
+            problems.extend(broken)
+            problems.append(Problem(file_name, element, "valid_decision",
+                                    f"calls decision {decision_id!r} from {table[0]}, which is invalid"))
+            continue
+        decides[decision_id] = table
+    return decides
 
 
 def _call_activities(bpmn: bytes) -> list[tuple[str | None, str]]:
@@ -202,9 +317,10 @@ def _call_activities(bpmn: bytes) -> list[tuple[str | None, str]]:
 
 
 def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Library,
-                   calls: dict[str, tuple[str, bytes]], problems: list[Problem]) -> list[str]:
-    """Find what the diagram's call activities call (recursively, into ``calls``); returns the
-    process ids it calls directly."""
+                   calls: dict[str, tuple[str, bytes]], problems: list[Problem],
+                   used: dict[str, tuple[str, bytes]]) -> list[str]:
+    """Find what the diagram's call activities call (recursively, into ``calls``, and the decisions
+    those use into ``used``); returns the process ids it calls directly."""
     direct: list[str] = []
     for element, called in _call_activities(bpmn):
         if not called:
@@ -226,24 +342,32 @@ def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Libra
                                     f"given with it, in its folder and, when deploying, the deployed versions)"))
             continue
         called_file, called_bpmn = found
-        called_id, called_problems = _own_problems(called_file, called_bpmn)
+        decision_problems: list[Problem] = []
+        called_decides = _resolve_decisions(called_file, called_bpmn, decisions_in(library), decision_problems)
+        called_id, called_problems = _own_problems(called_file, called_bpmn, _dmn_files(called_decides))
+        called_problems = (*decision_problems, *called_problems)
         if called_problems or called_id != called:
             details = "; ".join(str(p) for p in called_problems) or f"it defines {called_id!r}"
             problems.append(Problem(file_name, element, "valid_called_process",
                                     f"calls {called!r} from {called_file}, which is invalid: {details}"))
             continue
         calls[called] = found
-        _resolve_calls(called_file, called_bpmn, [*stack, called], library, calls, problems)
+        used.update(called_decides)
+        _resolve_calls(called_file, called_bpmn, [*stack, called], library, calls, problems, used)
     return direct
 
 
 @functools.lru_cache(maxsize=128)
-def _own_problems(file_name: str, bpmn: bytes) -> tuple[str | None, tuple[Problem, ...]]:
-    """One file on its own: its process id (None when unusable) and its problems."""
+def _own_problems(file_name: str, bpmn: bytes, dmn: tuple[tuple[str, bytes], ...] = ()
+                  ) -> tuple[str | None, tuple[Problem, ...]]:
+    """One file on its own (with the decision tables it calls, ``dmn``): its process id (None when
+    unusable) and its problems."""
     problems: list[Problem] = []
     parser = timers.Parser(validator=VALIDATOR)
     try:
         parser.add_bpmn_io(io.BytesIO(bpmn), file_name)
+        for dmn_file, content in dmn:
+            parser.add_dmn_io(io.BytesIO(content), dmn_file)
         process_ids = parser.get_process_ids()
     except ValidationException as exc:
         return None, (Problem(file_name, getattr(exc, "id", None), "bpmn_schema", str(exc)),)
@@ -255,7 +379,8 @@ def _own_problems(file_name: str, bpmn: bytes) -> tuple[str | None, tuple[Proble
     try:
         parser.get_spec(process_id)
     except ValidationException as exc:
-        problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
+        if not str(exc).startswith("No DMN Diagram available"):  # a missing table is known_decision
+            problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
     problems.extend(_project_rules(file_name, etree.fromstring(bpmn)))
     return process_id, tuple(problems)
 
@@ -468,12 +593,15 @@ def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes,
         for inner in called_versions(uow, version):
             called[inner.id] = inner
     bundle = sorted(called.values(), key=lambda d: (d.process_id, d.id))
-    digest = bundle_hash(bpmn, bundle)
+    digest = bundle_hash(bpmn, bundle, result.decides)
     existing = uow.session.get(Definition, digest)
     if existing is not None:
         return existing, False
+    stored = {decision_id: {"file_name": dmn_file, "dmn": dmn.decode("utf-8")}
+              for decision_id, (dmn_file, dmn) in sorted(result.decides.items())}
     definition = Definition(id=digest, process_id=result.process_id, file_name=file_name,
-                            bpmn=bpmn.decode("utf-8"), calls=[d.id for d in bundle] or None)
+                            bpmn=bpmn.decode("utf-8"), calls=[d.id for d in bundle] or None,
+                            decisions=stored or None)
     uow.session.add(definition)
     uow.session.flush()
     return definition, True
@@ -510,17 +638,30 @@ def called_versions(uow: UnitOfWork, definition: Definition) -> list[Definition]
 
 @functools.lru_cache(maxsize=64)
 def specs(definition_id: str, bpmn: str, process_id: str,
-          called: tuple[tuple[str, str], ...] = ()) -> tuple[Any, dict[str, Any]]:
+          called: tuple[tuple[str, str], ...] = (), dmn: tuple[tuple[str, str], ...] = ()
+          ) -> tuple[Any, dict[str, Any]]:
     """Parsed process spec and subprocess specs, the called processes' among them (``called``:
-    their file names and contents). Parsing is pure; cache by version."""
+    their file names and contents), with the decision tables stored with them (``dmn``). Parsing
+    is pure; cache by version."""
     parser = timers.Parser(validator=VALIDATOR)
     parser.add_bpmn_io(io.BytesIO(bpmn.encode("utf-8")), definition_id)
     for file_name, text in called:
         parser.add_bpmn_io(io.BytesIO(text.encode("utf-8")), file_name)
+    for file_name, text in dmn:
+        parser.add_dmn_io(io.BytesIO(text.encode("utf-8")), file_name)
     return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
 
 
+def stored_decisions(definitions_: list[Definition]) -> dict[str, tuple[str, str]]:
+    """The decision tables stored with these versions: decision id -> (file name, DMN text)."""
+    return {decision_id: (table["file_name"], table["dmn"])
+            for definition in definitions_ for decision_id, table in sorted((definition.decisions or {}).items())}
+
+
 def specs_of(uow: UnitOfWork, definition: Definition) -> tuple[Any, dict[str, Any]]:
-    """The specs of a deployed version, with the versions of the processes it calls."""
-    called = tuple((d.file_name, d.bpmn) for d in called_versions(uow, definition))
-    return specs(definition.id, definition.bpmn, definition.process_id, called)
+    """The specs of a deployed version, with the versions of the processes it calls and the
+    decision tables stored with them."""
+    versions = called_versions(uow, definition)
+    called = tuple((d.file_name, d.bpmn) for d in versions)
+    dmn = tuple(stored_decisions([definition, *versions]).values())
+    return specs(definition.id, definition.bpmn, definition.process_id, called, dmn)

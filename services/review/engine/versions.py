@@ -6,7 +6,8 @@ refused, with the reason, when the target version lacks an element that the
 instance has a running task on (the task would be lost) or that its history
 refers to (the saved state would not load) — in the calling diagram or inside a
 called process. A version that calls other processes is compared with another
-one process by process: the diff names the process of each changed element.
+one process by process: the diff names the process of each changed element, and
+the decision tables the versions bundle rule by rule (``decision`` on each item).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from services.review.engine import audit, definitions
 from services.review.models import Definition, Instance
+from shared import decisions as tables
 from shared.errors import Conflict, NotFound
 from shared.uow import UnitOfWork
 
@@ -38,8 +40,15 @@ def listing(uow: UnitOfWork) -> list[dict[str, Any]]:
         out.append({"id": d.id, "process_id": d.process_id, "number": seen[d.process_id],
                     "label": labels[d.id], "file_name": d.file_name,
                     "deployed_at": d.deployed_at.isoformat(), "running_instances": counts.get(d.id, 0),
-                    "calls": [labels.get(called, called[:12]) for called in d.calls or []]})
+                    "calls": [labels.get(called, called[:12]) for called in d.calls or []],
+                    "decisions": bundled(d)})
     return out
+
+
+def bundled(definition: Definition) -> list[str]:
+    """The decision tables a version bundles: ``decision (file, content hash prefix)``."""
+    return [f"{decision_id} ({table['file_name']} {definitions.content_hash(table['dmn'].encode('utf-8'))[:8]})"
+            for decision_id, table in sorted((definition.decisions or {}).items())]
 
 
 def resolve(uow: UnitOfWork, ref: str) -> Definition:
@@ -129,15 +138,66 @@ def diff(old_bpmn: str | None, new_bpmn: str | None, process: str | None = None,
 
 def diff_versions(uow: UnitOfWork, old: Definition, new: Definition) -> Diff:
     """Two deployed versions compared: the diagram itself, then each process it calls (on either
-    side), its elements marked with ``process``."""
+    side), its elements marked with ``process``, then the decision tables they bundle, rule by
+    rule, marked with ``decision``."""
     result = diff(old.bpmn, new.bpmn)
-    old_called = {d.process_id: d for d in definitions.called_versions(uow, old)}
-    new_called = {d.process_id: d for d in definitions.called_versions(uow, new)}
+    old_versions, new_versions = definitions.called_versions(uow, old), definitions.called_versions(uow, new)
+    old_called = {d.process_id: d for d in old_versions}
+    new_called = {d.process_id: d for d in new_versions}
     for process_id in sorted(old_called.keys() | new_called.keys()):
         before, after = old_called.get(process_id), new_called.get(process_id)
         if before is not None and after is not None and before.id == after.id:
             continue
         diff(before.bpmn if before else None, after.bpmn if after else None, process_id, result)
+    old_tables = definitions.stored_decisions([old, *old_versions])
+    new_tables = definitions.stored_decisions([new, *new_versions])
+    for decision_id in sorted(old_tables.keys() | new_tables.keys()):
+        diff_decision(decision_id, old_tables.get(decision_id), new_tables.get(decision_id), result)
+    return result
+
+
+def _rows(table: tuple[str, str] | None) -> tuple[Any, dict[str, Any]]:
+    if table is None:
+        return None, {}
+    parsed = tables.parse(table[0], table[1].encode("utf-8"))
+    return parsed, {row.id: row for row in parsed.rows}
+
+
+def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str, str] | None,
+                  result: Diff) -> Diff:
+    """What changed in a decision table (file name, DMN text; None: absent on that side): the table
+    as a whole (hit policy, input and output columns), then its rules by id, each with its row."""
+    if old is not None and new is not None and old[1] == new[1]:
+        return result
+    (before, old_rows), (after, new_rows) = _rows(old), _rows(new)
+    where = {"decision": decision_id}
+    if before is None or after is None:
+        table = after or before
+        (result.added if before is None else result.removed).append(
+            {"id": decision_id, "type": "decision", "name": table.name, **where})
+        return result
+    aspects = [aspect for aspect, a, b in (("hit_policy", before.hit_policy, after.hit_policy),
+                                           ("inputs", before.inputs, after.inputs),
+                                           ("outputs", before.outputs, after.outputs),
+                                           ("name", before.name, after.name)) if a != b]
+    if aspects:
+        result.changed.append({"id": decision_id, "type": "decisionTable", "name": after.name, "what": aspects,
+                               **where})
+    for rule_id in [r for r in new_rows if r not in old_rows]:
+        row = new_rows[rule_id]
+        result.added.append({"id": rule_id, "type": "rule", "name": row.description, "row": row.number, **where})
+    for rule_id in [r for r in old_rows if r not in new_rows]:
+        row = old_rows[rule_id]
+        result.removed.append({"id": rule_id, "type": "rule", "name": row.description, "row": row.number, **where})
+    for rule_id in [r for r in new_rows if r in old_rows]:
+        a, b = old_rows[rule_id], new_rows[rule_id]
+        what = [aspect for aspect in ("inputs", "outputs", "description", "number") if getattr(a, aspect) != getattr(b, aspect)]
+        if what:
+            result.changed.append({"id": rule_id, "type": "rule", "name": b.description, "row": b.number,
+                                   "what": ["row" if w == "number" else w for w in what], **where,
+                                   **({"from": {"inputs": list(a.inputs), "outputs": list(a.outputs)},
+                                       "to": {"inputs": list(b.inputs), "outputs": list(b.outputs)}}
+                                      if {"inputs", "outputs"} & set(what) else {})})
     return result
 
 
