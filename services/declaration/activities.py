@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from services.declaration import catalogue, clock, replicas
 from services.declaration.models import Activity, Declaration
+from shared import decisions
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, TITLE_OFFICE, Principal
 from shared.uow import UnitOfWork
@@ -131,14 +132,47 @@ def _validate(uow: UnitOfWork, fields: dict[str, Any]) -> None:
         raise DomainError.on("modification_deadline", "order",
                              "opening, initial deadline and modification deadline must come in that order "
                              "(开始时间、初次提交截止时间、修改提交截止时间顺序有误)")
-    if fields.get("vote_numerator", 2) * 3 < fields.get("vote_denominator", 3) * 2 \
-            or fields.get("vote_numerator", 2) > fields.get("vote_denominator", 3):
-        raise DomainError.on("vote_numerator", "at_least_two_thirds",
-                             "the pass threshold may be stricter than two thirds, not looser (不得低于三分之二)")
-    if fields.get("publicity_working_days", 5) < 5:
-        raise DomainError.on("publicity_working_days", "at_least_five",
-                             "publicity lasts at least 5 working days (公示不少于5个工作日)")
+    _by_the_tables(fields)
     _authorised(uow, fields)
+
+
+# An activity's own settings and the decision table in bpmn/ that decides each (the review process
+# evaluates the same tables): setting, decision id, the table's input, its output.
+RULED_SETTINGS = (("publicity_working_days", "publicity_days", "activity_publicity_working_days",
+                   "publicity_working_days"),
+                  ("vote", "pass_threshold", "activity_pass_threshold", "pass_threshold"),
+                  ("panel_size", "panel_size", "activity_panel_size", "panel_size"))
+
+
+def _vote(fields: dict[str, Any]) -> list[int] | None:
+    numerator, denominator = fields.get("vote_numerator"), fields.get("vote_denominator")
+    if (numerator is None) != (denominator is None):
+        raise DomainError.on("vote_numerator", "both", "give the pass threshold's numerator and denominator "
+                                                       "together, or neither (表决通过比例)")
+    if numerator is not None and numerator > denominator:
+        raise DomainError.on("vote_numerator", "at_most_one",
+                             "the pass threshold is a share of the experts present: at most all of them (不得超过1)")
+    return None if numerator is None else [numerator, denominator]
+
+
+def _by_the_tables(fields: dict[str, Any]) -> None:
+    """An activity may set stricter values than the decision tables, never looser (product.md §2);
+    what it leaves out is the table's value as of now. The review process applies the tables again."""
+    for setting, decision, given, output in RULED_SETTINGS:
+        own = _vote(fields) if setting == "vote" else fields.get(setting)
+        effective = decisions.decide(decision, {given: own})[output]
+        if own is not None and effective != own:
+            floor = decisions.decide(decision, {given: None})[output]
+            field = "vote_numerator" if setting == "vote" else setting
+            shown = f"{floor[0]}/{floor[1]}" if setting == "vote" else floor
+            raise DomainError.on(field, "not_looser",
+                                 f"{setting.replace('_', ' ')} may be stricter than {shown}, not looser "
+                                 f"(不得低于{shown}; the rule is bpmn/{decision}.dmn)")
+        if own is None:
+            if setting == "vote":
+                fields["vote_numerator"], fields["vote_denominator"] = effective
+            else:
+                fields[setting] = effective
 
 
 def _authorised(uow: UnitOfWork, fields: dict[str, Any]) -> None:
@@ -196,6 +230,8 @@ def save(uow: UnitOfWork, fields: dict[str, Any], validate: bool = True) -> Acti
         fields[key] = _deadline(fields[key])
     if validate:
         _validate(uow, fields)  # may fill in the directory's committee name and owner
+    else:
+        _by_the_tables(fields)  # fills in what the seed leaves out
     found = uow.session.get(Activity, fields["id"])
     if found is None:
         found = Activity(id=fields["id"])
@@ -220,10 +256,11 @@ def update(uow: UnitOfWork, principal: Principal, activity_id: str, fields: dict
 
 
 def settings(activity: Activity | None, level: str) -> dict[str, Any]:
-    """What the review process needs from the activity (declaration.submitted.v1 ``settings``)."""
+    """What the review process needs from the activity (declaration.submitted.v1 ``settings``): its own
+    values, which the review's decision tables take as stricter settings (None: the tables decide)."""
     if activity is None:  # independent appointment: defaults only
-        return {"defence_levels": [], "defence_required": False, "publicity_working_days": 5,
-                "vote_threshold_numerator": 2, "vote_threshold_denominator": 3,
+        return {"defence_levels": [], "defence_required": False, "publicity_working_days": None,
+                "vote_threshold_numerator": None, "vote_threshold_denominator": None,
                 "service_levels": dict(DEFAULT_SERVICE_LEVELS), "panel_size": None}
     return {
         "defence_levels": list(activity.defence_levels or []),

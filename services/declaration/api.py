@@ -99,7 +99,8 @@ class ActivityIn(Schema):
     initial_deadline = Deadline(required=True)
     modification_deadline = Deadline(required=True)
     consultation_phone = fields.String(required=True)
-    panel_size = fields.Integer(load_default=3, validate=validate.Range(min=1))
+    panel_size = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "experts on a panel; none: as bpmn/panel_size.dmn says"})
     policy_documents = fields.List(fields.Dict(), load_default=list)
     schedule = fields.List(fields.Dict(), load_default=list)
     exception_conditions = fields.Dict(keys=fields.String(validate=validate.OneOf(CATEGORIES)),
@@ -109,9 +110,12 @@ class ActivityIn(Schema):
     defence_levels = fields.List(fields.String(), load_default=list)
     service_levels = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=1)),
                                  load_default=None)
-    publicity_working_days = fields.Integer(load_default=5)
-    vote_numerator = fields.Integer(load_default=2, validate=validate.Range(min=1))
-    vote_denominator = fields.Integer(load_default=3, validate=validate.Range(min=1))
+    publicity_working_days = fields.Integer(load_default=None, metadata={
+        "description": "at least what bpmn/publicity_days.dmn says (5 working days); none: that"})
+    vote_numerator = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "with vote_denominator, a pass threshold at least bpmn/pass_threshold.dmn's (two thirds); "
+                       "none: that"})
+    vote_denominator = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
 class ActivityOut(Schema):

@@ -43,7 +43,7 @@ class Activity(Base):
     initial_deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     modification_deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     consultation_phone: Mapped[str] = mapped_column(String(50))
-    panel_size: Mapped[int] = mapped_column(Integer, default=3)
+    panel_size: Mapped[int] = mapped_column(Integer)
     # An independent-review committee's own organisation: only its staff may declare.
     owner_organisation: Mapped[str | None] = mapped_column(String(18), nullable=True)
     policy_documents: Mapped[list[Any] | None] = mapped_column(nullable=True)  # [{title, url}]
@@ -56,9 +56,11 @@ class Activity(Base):
     required_materials: Mapped[list[Any] | None] = mapped_column(nullable=True)
     defence_levels: Mapped[list[Any] | None] = mapped_column(nullable=True)
     service_levels: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # stage -> working days
-    publicity_working_days: Mapped[int] = mapped_column(Integer, default=5)
-    vote_numerator: Mapped[int] = mapped_column(Integer, default=2)
-    vote_denominator: Mapped[int] = mapped_column(Integer, default=3)
+    # The activity's own rule settings; what the committee leaves out is the decision table's value
+    # (bpmn/publicity_days.dmn, pass_threshold.dmn, panel_size.dmn) when it is saved.
+    publicity_working_days: Mapped[int] = mapped_column(Integer)
+    vote_numerator: Mapped[int] = mapped_column(Integer)
+    vote_denominator: Mapped[int] = mapped_column(Integer)
 
 
 class CatalogueTerm(Base):

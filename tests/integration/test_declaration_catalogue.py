@@ -1,6 +1,9 @@
 """The catalogue, committee-managed activities, independent review and independent appointment."""
 from __future__ import annotations
 
+import shutil
+
+from shared.config import bpmn_dir
 from tests.integration.test_declaration import COMMITTEE, ELIGIBLE, UNIT, assert_problem, outbox
 from tests.integration.test_declaration_lifecycle import SNAPSHOT, drafted
 
@@ -51,7 +54,7 @@ def test_a_committee_sets_up_and_changes_only_its_own_activities(clients, auth, 
                    422, "qualification_names", "in_catalogue")
     assert_problem(clients["declaration"].post("/api/v1/activities", headers=auth("committee"),
                                                json={**NEW_ACTIVITY, "vote_numerator": 1, "vote_denominator": 2}),
-                   422, "vote_numerator", "at_least_two_thirds")
+                   422, "vote_numerator", "not_looser")
     changed = clients["declaration"].put(f"/api/v1/activities/{created['id']}", headers=auth("committee"),
                                          json={**NEW_ACTIVITY, "consultation_phone": "022-2"})
     assert changed.status_code == 200 and changed.get_json()["consultation_phone"] == "022-2"
@@ -62,6 +65,36 @@ def test_a_committee_sets_up_and_changes_only_its_own_activities(clients, auth, 
     assert_problem(clients["declaration"].put(f"/api/v1/activities/{created['id']}",
                                               headers=other_committee_headers(), json=NEW_ACTIVITY),
                    403, "activity_id", "own_activity")
+
+
+def test_an_activity_s_rule_settings_are_checked_against_the_decision_tables(clients, auth, demo, tmp_path,
+                                                                             monkeypatch):
+    def create(**settings):
+        return clients["declaration"].post("/api/v1/activities", headers=auth("committee"),
+                                           json={**NEW_ACTIVITY, **settings})
+
+    # Left out: the tables' values as of now (bpmn/publicity_days.dmn, pass_threshold.dmn, panel_size.dmn).
+    created = create().get_json()
+    assert (created["publicity_working_days"], created["vote_numerator"], created["vote_denominator"],
+            created["panel_size"]) == (5, 2, 3, 3)
+    stricter = create(publicity_working_days=7, vote_numerator=3, vote_denominator=4, panel_size=5)
+    assert stricter.status_code == 201, stricter.get_json()
+    body = assert_problem(create(publicity_working_days=4), 422, "publicity_working_days", "not_looser")
+    assert "不得低于5" in body["errors"][0]["message"] and "bpmn/publicity_days.dmn" in body["errors"][0]["message"]
+    body = assert_problem(create(vote_numerator=3, vote_denominator=5), 422, "vote_numerator", "not_looser")
+    assert "2/3" in body["errors"][0]["message"]
+    assert_problem(create(vote_numerator=4, vote_denominator=3), 422, "vote_numerator", "at_most_one")
+    assert_problem(create(vote_numerator=3), 422, "vote_numerator", "both")
+    # A designer lengthens the publicity period in bpmn/: the next activity is held to it.
+    folder = tmp_path / "bpmn"
+    shutil.copytree(bpmn_dir(), folder)
+    table = folder / "publicity_days.dmn"
+    table.write_text(table.read_text("utf-8").replace("&gt;= 5", "&gt;= 10").replace("&lt; 5", "&lt; 10")
+                     .replace("<text>5</text>", "<text>10</text>"), "utf-8")
+    monkeypatch.setenv("TITLES_BPMN_DIR", str(folder))
+    body = assert_problem(create(publicity_working_days=7), 422, "publicity_working_days", "not_looser")
+    assert "不得低于10" in body["errors"][0]["message"]
+    assert create().get_json()["publicity_working_days"] == 10
 
 
 def test_independent_review_is_for_the_organisations_own_staff(clients, auth, demo):
