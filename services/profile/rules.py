@@ -1,8 +1,6 @@
 """Fixed lists of the profile: the values each field accepts, with the words a person reads."""
 from __future__ import annotations
 
-from fractions import Fraction
-
 from shared.identifiers import ID_TYPES  # noqa: F401 - the profile's vocabulary, kept with the check
 
 WORK_STATUSES = ("current", "former", "part_time")
@@ -23,6 +21,3 @@ ASSESSMENT_RESULTS = ("excellent", "competent", "basically_competent", "incompet
 # which staff roles may act for which kind of organisation
 STAFF_ROLES = {"unit": ("unit",), "department": ("department",), "committee": ("committee", "expert"),
                "title_office": ("title_office",)}
-# continuing education (人社部令第25号): at least 90 hours a year, of which specialist subjects at least 2/3
-CE_MIN_HOURS = 90
-CE_SPECIALIST_SHARE = Fraction(2, 3)

@@ -18,9 +18,9 @@ from services.profile.directory import (organisation, organisations,  # noqa: F4
                                         paged, register_organisation)
 from services.profile.models import (AnnualAssessment, Attachment, Certificate, ContinuingEducation, Education,
                                      IdentityCorrection, Organisation, Profile, SocialPost, WorkExperience)
-from services.profile.rules import (CE_MIN_HOURS, CE_SPECIALIST_SHARE, ORG_KINDS,  # noqa: F401 - ORG_KINDS
+from services.profile.rules import (ORG_KINDS,  # noqa: F401 - ORG_KINDS
                                     STATE_OWNED, WORK_STATUSES)  # and WORK_STATUSES re-exported for the API
-from shared import clock
+from shared import clock, decisions
 from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from shared.identifiers import RESIDENT_ID_TYPES, InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
@@ -724,8 +724,12 @@ add_continuing_education = save_continuing_education
 
 
 def continuing_education_years(uow: UnitOfWork, subject: str) -> list[dict[str, Any]]:
-    """Per year: total and specialist hours, and whether the year meets 人社部令第25号 (at least 90 hours, of
-    which specialist subjects at least two thirds of the total)."""
+    """Per year: total and specialist hours, and whether the year meets 人社部令第25号 as the decision table
+    bpmn/eligibility_yearly.dmn says for every qualification (at least 90 hours, of which specialist
+    subjects at least two thirds of the total)."""
+    rule = decisions.decide("eligibility_yearly", {"series": None, "qualification_name": None})
+    needed = Decimal(str(rule["continuing_education_hours"]))
+    numerator, denominator = rule["continuing_education_specialist_share"]
     years: dict[int, list[Decimal]] = {}
     for record in records(uow, ContinuingEducation, subject):
         totals = years.setdefault(record.year, [Decimal(0), Decimal(0)])
@@ -733,8 +737,8 @@ def continuing_education_years(uow: UnitOfWork, subject: str) -> list[dict[str, 
         totals[1] += Decimal(str(record.specialist_hours or 0))
     result = []
     for year, (hours, specialist) in sorted(years.items()):
-        meets_hours = hours >= CE_MIN_HOURS
-        meets_share = specialist * CE_SPECIALIST_SHARE.denominator >= hours * CE_SPECIALIST_SHARE.numerator
+        meets_hours = hours >= needed
+        meets_share = specialist * denominator >= hours * numerator
         result.append({"year": year, "hours": float(hours), "specialist_hours": float(specialist),
                        "meets_hours": meets_hours, "meets_specialist_share": meets_share,
                        "meets_rule": meets_hours and meets_share})
