@@ -14,9 +14,6 @@ from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, TITLE_OFFICE, Principal
 from shared.uow import UnitOfWork
 
-# Tianjin's default service levels in working days (settable per activity).
-DEFAULT_SERVICE_LEVELS = {"committee_acceptance": 5, "meeting": 20, "result_publicity": 5, "report": 5,
-                          "certificate": 10}
 LIST_SCOPE = (("level", "levels"), ("specialty", "specialties"),
               ("qualification_name", "qualification_names"), ("category", "categories"))
 
@@ -157,7 +154,8 @@ def _vote(fields: dict[str, Any]) -> list[int] | None:
 
 def _by_the_tables(fields: dict[str, Any]) -> None:
     """An activity may set stricter values than the decision tables, never looser (product.md §2);
-    what it leaves out is the table's value as of now. The review process applies the tables again."""
+    what it leaves out is the table's value as of now, kept with the activity (its published
+    settings). The review process applies the tables again, so a floor raised later holds too."""
     for setting, decision, given, output in RULED_SETTINGS:
         own = _vote(fields) if setting == "vote" else fields.get(setting)
         effective = decisions.decide(decision, {given: own})[output]
@@ -173,6 +171,16 @@ def _by_the_tables(fields: dict[str, Any]) -> None:
                 fields["vote_numerator"], fields["vote_denominator"] = effective
             else:
                 fields[setting] = effective
+    # Service levels are settable per stage (product.md §6): the table names the stages and the plan's
+    # levels; the activity's own levels replace those it gives.
+    own = fields.get("service_levels") or {}
+    levels = decisions.decide("service_levels", {"activity_service_levels": own})["service_levels"]
+    unknown = sorted(set(own) - set(levels))
+    if unknown:
+        raise DomainError.on("service_levels", "known_stage",
+                             f"no service level is kept for {', '.join(unknown)}; the stages are "
+                             f"{', '.join(levels)} (办理时限; bpmn/service_levels.dmn)")
+    fields["service_levels"] = levels
 
 
 def _authorised(uow: UnitOfWork, fields: dict[str, Any]) -> None:
@@ -238,8 +246,6 @@ def save(uow: UnitOfWork, fields: dict[str, Any], validate: bool = True) -> Acti
         uow.session.add(found)
     for key, value in fields.items():
         setattr(found, key, value)
-    if found.service_levels is None:
-        found.service_levels = dict(DEFAULT_SERVICE_LEVELS)
     uow.session.flush()
     return found
 
@@ -261,14 +267,14 @@ def settings(activity: Activity | None, level: str) -> dict[str, Any]:
     if activity is None:  # independent appointment: defaults only
         return {"defence_levels": [], "defence_required": False, "publicity_working_days": None,
                 "vote_threshold_numerator": None, "vote_threshold_denominator": None,
-                "service_levels": dict(DEFAULT_SERVICE_LEVELS), "panel_size": None}
+                "service_levels": None, "panel_size": None}
     return {
         "defence_levels": list(activity.defence_levels or []),
         "defence_required": level in (activity.defence_levels or []),
         "publicity_working_days": activity.publicity_working_days,
         "vote_threshold_numerator": activity.vote_numerator,
         "vote_threshold_denominator": activity.vote_denominator,
-        "service_levels": dict(activity.service_levels or DEFAULT_SERVICE_LEVELS),
+        "service_levels": dict(activity.service_levels or {}),
         "panel_size": activity.panel_size,
         "initial_deadline": activity.initial_deadline.isoformat(),
         "modification_deadline": activity.modification_deadline.isoformat(),

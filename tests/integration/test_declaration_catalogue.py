@@ -95,6 +95,11 @@ def test_an_activity_s_rule_settings_are_checked_against_the_decision_tables(cli
     body = assert_problem(create(publicity_working_days=7), 422, "publicity_working_days", "not_looser")
     assert "不得低于10" in body["errors"][0]["message"]
     assert create().get_json()["publicity_working_days"] == 10
+    # Service levels: the plan's, the activity's own for the stages it gives, and only stages the table keeps.
+    levels = create(service_levels={"meeting": 15}).get_json()["service_levels"]
+    assert levels == {"committee_acceptance": 5, "meeting": 15, "result_publicity": 5, "report": 5, "certificate": 10}
+    body = assert_problem(create(service_levels={"unit_check": 2}), 422, "service_levels", "known_stage")
+    assert "committee_acceptance" in body["errors"][0]["message"]
 
 
 def test_independent_review_is_for_the_organisations_own_staff(clients, auth, demo):

@@ -33,7 +33,7 @@ def test_every_shipped_table_passes_and_is_named_for_its_decision(path: Path):
 def test_the_tables_the_issue_names_are_all_there():
     assert {p.stem for p in TABLES} >= {
         "eligibility_normal", "eligibility_yearly", "eligibility_categories", "quorum", "pass_threshold",
-        "defence_levels", "panel_size", "publicity_days"}
+        "defence_levels", "panel_size", "publicity_days", "service_levels"}
 
 
 # -- the regulation's boundaries, kept in integers ------------------------------------------------
@@ -93,6 +93,15 @@ def test_the_panel_size_is_the_activity_s_or_three(own, size):
                                          (["中级", "正高级"], ["正高级", "中级"])])
 def test_the_senior_full_level_always_defends_and_the_activity_may_add_levels(own, levels):
     assert decisions.decide("defence_levels", {"activity_defence_levels": own}) == {"defence_levels": levels}
+
+
+PLAN = {"committee_acceptance": 5, "meeting": 20, "result_publicity": 5, "report": 5, "certificate": 10}
+
+
+@pytest.mark.parametrize("own, levels", [(None, PLAN), ({}, PLAN), ({"meeting": 15}, {**PLAN, "meeting": 15}),
+                                         ({"certificate": 12, "elsewhere": 1}, {**PLAN, "certificate": 12})])
+def test_service_levels_are_the_plan_s_with_the_activity_s_own_per_stage(own, levels):
+    assert decisions.decide("service_levels", {"activity_service_levels": own}) == {"service_levels": levels}
 
 
 @pytest.mark.parametrize("category, needs", [
