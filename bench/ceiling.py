@@ -41,8 +41,9 @@ STEP_DATA: dict[str, dict[str, Any]] = {
 
 
 def demo_start_data() -> dict[str, Any]:
-    """Start data as review's start_review builds it for the demo activity and demo directory."""
-    from services.review.service import DEFAULT_SETTINGS
+    """Start data as review's start_review builds it for the demo activity and demo directory (the
+    yearly rules are decided in the diagram, from bpmn/*.dmn, with the activity's settings as inputs)."""
+    from services.review.service import activity_settings
 
     activity = json.loads((ROOT / "shared" / "demo" / "activities.json").read_text("utf-8"))["activities"][0]
     users = {u["username"]: u for u in json.loads((ROOT / "shared" / "demo" / "users.json").read_text("utf-8"))["users"]}
@@ -53,16 +54,22 @@ def demo_start_data() -> dict[str, Any]:
             "committee_name": activity["committee_name"], "mode": "social_review", "series": activity["series"],
             "level": activity["levels"][0], "specialty": activity["specialties"][0],
             "qualification_name": activity["qualification_names"][0], "category": "normal",
-            "panel_size": activity["panel_size"], "modification_deadline": None,
-            "quorum": [2, 3], "pass_threshold": [2, 3], "defence_levels": list(activity.get("defence_levels") or []),
+            "modification_deadline": None,
             "department_chain": [users["dept1"]["org"], users["dept2"]["org"]],
             "title_office_code": users["title_office"]["org"], "unit_name": "unit", "settings": {},
-            "publicity_working_days": DEFAULT_SETTINGS["publicity_working_days"],
-            "service_levels": dict(DEFAULT_SETTINGS["service_levels"])}
+            **activity_settings({"panel_size": activity["panel_size"], "settings": {
+                "defence_levels": activity.get("defence_levels"), "service_levels": activity.get("service_levels"),
+                "publicity_working_days": activity.get("publicity_working_days"),
+                "vote_threshold_numerator": activity.get("vote_numerator"),
+                "vote_threshold_denominator": activity.get("vote_denominator")}})}
 
 
-def from_system(review_url: str) -> tuple[str, str, dict[str, Any], tuple[tuple[str, str], ...]] | None:
-    """(bpmn, process id, start data, called processes) of a social-review instance the system ran, if any."""
+Files = tuple[tuple[str, str], ...]  # (file name, text)
+
+
+def from_system(review_url: str) -> tuple[str, str, dict[str, Any], Files, Files] | None:
+    """(bpmn, process id, start data, called processes, decision tables) of a social-review instance the
+    system ran, if any."""
     from sqlalchemy import create_engine, select
 
     from services.review.engine import runtime
@@ -71,19 +78,23 @@ def from_system(review_url: str) -> tuple[str, str, dict[str, Any], tuple[tuple[
     engine = create_engine(review_url)
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(Instance.state, Definition.bpmn, Definition.process_id, Definition.calls)
+            row = conn.execute(select(Instance.state, Definition.bpmn, Definition.process_id, Definition.calls,
+                                      Definition.decisions)
                                .join(Definition, Definition.id == Instance.definition_id)
                                .where(Instance.process_id == "social_review", Instance.status == "completed",
                                       Instance.state != "")
                                .order_by(Instance.created_at.desc()).limit(1)).first()
-            called = tuple(conn.execute(select(Definition.file_name, Definition.bpmn)
+            called = tuple(conn.execute(select(Definition.file_name, Definition.bpmn, Definition.decisions)
                                         .where(Definition.id.in_(row.calls or []))).all()) if row else ()
     finally:
         engine.dispose()
     if row is None:
         return None
     data = dict(runtime.SERIALIZER.deserialize_json(row.state).task_tree.data)
-    return row.bpmn, row.process_id, data, tuple((name, text) for name, text in called)
+    tables = {decision: (table["file_name"], table["dmn"]) for stored in [row.decisions, *(c.decisions for c in called)]
+              for decision, table in (stored or {}).items()}
+    return (row.bpmn, row.process_id, data, tuple((c.file_name, c.bpmn) for c in called),
+            tuple(tables[decision] for decision in sorted(tables)))
 
 
 class MemoryScriptEngine:
@@ -119,14 +130,14 @@ class MemoryScriptEngine:
 
 
 def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int, persist: bool = False,
-               called: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+               called: Files = (), dmn: Files = ()) -> dict[str, Any]:
     """Run ``runs`` social-review lifecycles; lifecycles and steps per second."""
     from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
 
     from services.review.engine import definitions, runtime
 
-    spec, subs = definitions.specs(f"ceiling-{process_id}", bpmn, process_id, called)
+    spec, subs = definitions.specs(f"ceiling-{process_id}", bpmn, process_id, called, dmn)
     script_engine = MemoryScriptEngine()
     steps = 0
     started = time.perf_counter()
@@ -173,12 +184,14 @@ def measure(review_url: str | None, runs: int) -> dict[str, Any]:
 
         bpmn, process_id, start, source = (ROOT / "bpmn" / "social_review.bpmn").read_text("utf-8"), \
             "social_review", demo_start_data(), "demo data"
-        # The processes it calls (return_and_resubmit.bpmn), from the same folder.
-        calls = definitions.checked("social_review.bpmn", bpmn.encode("utf-8")).calls
-        called = tuple((name, content.decode("utf-8")) for name, content in calls.values())
+        # The processes it calls (return_and_resubmit.bpmn) and the decision tables, from the same folder.
+        result = definitions.checked("social_review.bpmn", bpmn.encode("utf-8"))
+        called = tuple((name, content.decode("utf-8")) for name, content in result.calls.values())
+        dmn = tuple((name, content.decode("utf-8")) for _, (name, content) in sorted(result.decides.items()))
     else:
-        (bpmn, process_id, start, called), source = found, "a lifecycle the system ran"
-    lifecycles(bpmn, process_id, start, 1, called=called)  # warm-up: parsing, imports
+        (bpmn, process_id, start, called, dmn), source = found, "a lifecycle the system ran"
+    lifecycles(bpmn, process_id, start, 1, called=called, dmn=dmn)  # warm-up: parsing, imports
     return {"diagram": f"{process_id} (as deployed)", "start_data": source,
-            "raw": lifecycles(bpmn, process_id, start, runs, called=called),
-            "serialised": lifecycles(bpmn, process_id, start, max(1, runs // 4), persist=True, called=called)}
+            "raw": lifecycles(bpmn, process_id, start, runs, called=called, dmn=dmn),
+            "serialised": lifecycles(bpmn, process_id, start, max(1, runs // 4), persist=True, called=called,
+                                     dmn=dmn)}

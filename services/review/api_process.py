@@ -10,7 +10,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from services.review import queues, service, snapshots
 from services.review.api import REVIEWERS, TaskOut
-from services.review.engine import audit, held, incidents, runtime, versions
+from services.review.engine import audit, definitions, held, incidents, runtime, versions
 from services.review.models import Definition, Task
 from shared.errors import Forbidden
 from shared.identity.flask_auth import current_principal, require_roles
@@ -79,6 +79,12 @@ class CalledView(Schema):
     completed = fields.List(fields.String(), metadata={"description": "its elements already passed"})
 
 
+class DecisionView(Schema):
+    decision_id = fields.String()
+    file_name = fields.String()
+    dmn = fields.String(metadata={"description": "the DMN XML of the table as the version bundles it"})
+
+
 class TimerOut(Schema):
     element = fields.String(metadata={"description": "the timer event's element id (an event-based gateway's "
                                                      "timer is named by its catch event)"})
@@ -107,6 +113,9 @@ class ProcessView(Schema):
     called = fields.List(fields.Nested(CalledView), metadata={
         "description": "the processes the version calls (call activities), each with its own XML and element "
                        "ids, so a viewer can open the called diagram beside the mode's"})
+    decisions = fields.List(fields.Nested(DecisionView), metadata={
+        "description": "the decision tables the version's business-rule tasks evaluate (its own and its called "
+                       "processes'), for a dmn-js viewer"})
     history = fields.List(fields.Nested(HistoryEntry))
 
 
@@ -215,6 +224,9 @@ class ProcessDiagram(MethodView):
                     "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
                                 "active": sorted(active.get(c.process_id, ())),
                                 "completed": sorted(completed.get(c.process_id, ()))} for c in called if c],
+                    "decisions": [{"decision_id": decision_id, "file_name": file_name, "dmn": dmn}
+                                  for decision_id, (file_name, dmn) in
+                                  definitions.stored_decisions([definition, *[c for c in called if c]]).items()],
                     "history": _history(audit.entries(uow, instance.id), full)}
 
 

@@ -145,7 +145,11 @@ def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str
             raise DomainError.on("present", "panel_member",
                                  f"not on the panel (or recused): {', '.join(strangers)} (非本评审组专家或已回避)")
         attended = [e for e in members if e in set(present)]
-        quorum = data.get("quorum") or [2, 3]
+        quorum = data.get("quorum")
+        if quorum is None:
+            raise Conflict.on("present", "quorum_decided",
+                              "the process has not decided the quorum: a business-rule task on bpmn/quorum.dmn comes "
+                              "before the attendance (出席人数要求未确定)")
         quorate = len(attended) * quorum[1] >= len(members) * quorum[0]
         uow.session.add(Attendance(declaration_id=declaration_id, members=members, present=attended,
                                    quorate=quorate, recorded_by=principal.subject))

@@ -4,7 +4,7 @@ The unit publicises the persons it intends to recommend, the committee the
 results of its review. The diagram runs the period: the user task "start the
 publicity" takes the start date and the evidence (``start``), a service task
 computes the last day on the working-day calendar and records the period
-(``open_period``, at least the regulation's five working days), a timer waits
+(``open_period``, the days the process decided from bpmn/publicity_days.dmn), a timer waits
 until that day is over, and a service task looks at the objections
 (``objections_of``). While any is open the process waits for the message that
 the last one was resolved (``resolve`` delivers it, under the instance lock);
@@ -27,8 +27,6 @@ from shared.uow import UnitOfWork
 from shared.workdays import UnknownYear, add_workdays, is_workday
 
 KINDS = ("unit", "result")
-# 人社部令第40号: a publicity lasts at least five working days, whatever an activity sets.
-MINIMUM_WORKING_DAYS = 5
 # The BPMN message the diagram waits for while objections are open (delivered in-process).
 RESOLVED = "review.objections.resolved"
 
@@ -52,8 +50,7 @@ def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str,
     days: list[int] = []
 
     def before(found: Any, data: dict[str, Any]) -> dict[str, Any]:
-        days.append(working_days(data.get("publicity_working_days") or (data.get("settings") or {}).get(
-            "publicity_working_days")))
+        days.append(working_days(data.get("publicity_working_days")))
         _last_day(starts_on, days[0])  # refused here, before the process moves
         return {"publicity_starts_on": starts_on.isoformat(), "publicity_evidence": evidence}
 
@@ -69,7 +66,13 @@ def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str,
 
 
 def working_days(days: Any) -> int:
-    return max(MINIMUM_WORKING_DAYS, int(days or MINIMUM_WORKING_DAYS))
+    """The period the process decided (``publicity_working_days``, from bpmn/publicity_days.dmn, which
+    holds the regulation's five-day floor)."""
+    if days is None:
+        raise Conflict.on("publicity_working_days", "decided",
+                          "the process has not decided the publicity period: a business-rule task on "
+                          "bpmn/publicity_days.dmn comes before the publicity (公示期未确定)")
+    return int(days)
 
 
 def _start_day(starts_on: dt.date | None) -> dt.date:

@@ -59,39 +59,30 @@ def title_office_code(uow: UnitOfWork) -> str:
 
 # -- starting and advancing reviews ------------------------------------------------
 
-# Activity settings the diagrams read, with the national regulation's defaults (product.md §2).
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "publicity_working_days": 5,      # publicity periods: at least 5 working days
-    "attendance_numerator": 2, "attendance_denominator": 3,  # present*3 >= members*2
-    "vote_numerator": 2, "vote_denominator": 3,              # agree*3 >= present*2
-    "defence_levels": ["正高级"],     # levels whose review includes a defence (答辩)
-    # Service levels in working days (product.md §6): the committee accepts within 5 of receipt, meets
-    # within 20, publicises results within 5 after the meeting, reports within 5 after publicity, and
-    # certificates follow within 10 after filing. The diagrams' boundary timers read them by these keys.
-    "service_levels": {"committee_acceptance": 5, "meeting": 20, "result_publicity": 5, "report": 5,
-                       "certificate": 10},
-}
 START_KEYS = ("declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "activity_id",
               "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name",
-              "category", "panel_size", "modification_deadline")
+              "category", "modification_deadline")
 
 
-def settings_of(data: dict[str, Any]) -> dict[str, Any]:
-    """The activity's settings over the defaults; an activity may only be stricter on thresholds."""
-    settings = dict(DEFAULT_SETTINGS)
+def activity_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """The activity's own settings, named as the decision tables in bpmn/ take them (None: the
+    activity sets none). The diagrams' business-rule tasks decide from them, the regulation's floors
+    and the plan's defaults being in the tables: an activity may be stricter, never looser."""
     given = dict(data.get("settings") or {})
-    for name in ("numerator", "denominator"):  # the declaration service's names for the vote threshold
-        if given.get(f"vote_threshold_{name}") is not None:
-            given[f"vote_{name}"] = given[f"vote_threshold_{name}"]
-    settings.update({k: v for k, v in given.items() if v is not None})
-    for kind in ("attendance", "vote"):
-        num, den = settings[f"{kind}_numerator"], settings[f"{kind}_denominator"]
-        if num * 3 < den * 2:  # never below the regulation's two thirds
-            settings[f"{kind}_numerator"], settings[f"{kind}_denominator"] = 2, 3
-    settings["publicity_working_days"] = max(5, int(settings["publicity_working_days"]))
-    # An activity may set some stages only: the others keep the defaults.
-    settings["service_levels"] = {**DEFAULT_SETTINGS["service_levels"], **(given.get("service_levels") or {})}
-    return settings
+
+    def pair(*names: str) -> list[int] | None:
+        for name in names:  # the declaration service says vote_threshold_numerator; older producers vote_numerator
+            numerator, denominator = given.get(f"{name}_numerator"), given.get(f"{name}_denominator")
+            if numerator is not None and denominator is not None:
+                return [int(numerator), int(denominator)]
+        return None
+
+    return {"activity_quorum": pair("attendance"),
+            "activity_pass_threshold": pair("vote_threshold", "vote"),
+            "activity_defence_levels": list(given["defence_levels"]) if given.get("defence_levels") else None,
+            "activity_panel_size": data.get("panel_size"),
+            "activity_publicity_working_days": given.get("publicity_working_days"),
+            "activity_service_levels": dict(given["service_levels"]) if given.get("service_levels") else None}
 
 
 def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
@@ -104,14 +95,8 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
         raise ValueError(f"no process is defined for mode {data['mode']!r}")
     definition = definitions.latest(uow, process_id)
     start_data = {key: data.get(key) for key in START_KEYS}
-    settings = settings_of(data)
-    start_data["settings"] = settings
-    # What the diagrams' gateways read: the thresholds as [numerator, denominator].
-    start_data["quorum"] = [settings["attendance_numerator"], settings["attendance_denominator"]]
-    start_data["pass_threshold"] = [settings["vote_numerator"], settings["vote_denominator"]]
-    start_data["defence_levels"] = list(settings["defence_levels"])
-    start_data["publicity_working_days"] = settings["publicity_working_days"]
-    start_data["service_levels"] = dict(settings["service_levels"])
+    start_data["settings"] = dict(data.get("settings") or {})  # as the activity gave them
+    start_data.update(activity_settings(data))
     start_data["department_chain"] = department_chain(uow, data["unit_code"])
     start_data["title_office_code"] = title_office_code(uow)
     unit = uow.session.get(Organisation, data["unit_code"])

@@ -123,14 +123,24 @@ def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_
     assert process_data(review, newer["declaration_id"], "unit_check")["reason"] == "amended under the 2027 rules"
 
 
-def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_completes(review, clients, auth):
+def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_completes(review, clients, auth,
+                                                                                       monkeypatch):
     """Instances started on the diagram that drew the loop inline keep running on it: their saved
     state carries the specs they run."""
     from pathlib import Path
 
+    from services.review import service
     from services.review.engine import definitions, versions
     from shared.errors import Conflict
     from tests.integration.review_flow_helpers import resubmit, withdraw
+
+    # Such an instance was started with the yearly rules in its data, as the review then seeded them
+    # (the diagrams decide them from bpmn/*.dmn since).
+    decided = {"quorum": [2, 3], "pass_threshold": [2, 3], "defence_levels": ["正高级"],
+               "publicity_working_days": 5, "service_levels": {"committee_acceptance": 5, "meeting": 20,
+                                                               "result_publicity": 5, "report": 5, "certificate": 10}}
+    seeded = service.activity_settings
+    monkeypatch.setattr(service, "activity_settings", lambda data: {**seeded(data), **decided})
 
     inline = (Path(__file__).parent / "data" / "social_review_inline_loop.bpmn").read_bytes()
     assert b"<bpmn:callActivity" not in inline and b'id="await_applicant"' in inline

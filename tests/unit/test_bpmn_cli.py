@@ -81,7 +81,9 @@ def test_validate_accepts_the_shipped_diagrams(capsys):
                                     if p != SOCIAL_REVIEW]
     code, out, _ = run(capsys, "validate", *files)
     assert code == 0, out
-    assert (f"{SOCIAL_REVIEW}: ok (social_review) calls return_and_resubmit (return_and_resubmit.bpmn)"
+    assert (f"{SOCIAL_REVIEW}: ok (social_review) calls return_and_resubmit (return_and_resubmit.bpmn) decides "
+            f"defence_levels (defence_levels.dmn), panel_size (panel_size.dmn), pass_threshold (pass_threshold.dmn), "
+            f"publicity_days (publicity_days.dmn), quorum (quorum.dmn), service_levels (service_levels.dmn)"
             in out.splitlines())
     assert f"{SOCIAL_REVIEW.parent / 'return_and_resubmit.bpmn'}: ok (return_and_resubmit)" in out.splitlines()
     assert len(out.splitlines()) == len(files)

@@ -12,6 +12,7 @@ BPMN_FILE = Path(__file__).resolve().parents[2] / "bpmn" / "social_review.bpmn"
 SOCIAL_REVIEW = BPMN_FILE.read_bytes()
 CALLED_FILE = BPMN_FILE.parent / "return_and_resubmit.bpmn"
 RETURN_AND_RESUBMIT = CALLED_FILE.read_bytes()
+TABLES = {path.name: path.read_bytes() for path in sorted(BPMN_FILE.parent.glob("*.dmn"))}
 
 
 def changed(old: str, new: str) -> bytes:
@@ -149,12 +150,14 @@ def test_a_call_activity_whose_process_nothing_defines_is_refused_naming_it():
 
 
 def test_the_called_process_is_found_in_the_files_given_or_the_folder_not_elsewhere(tmp_path):
-    # Nothing given and an empty folder: refused.
+    for table in TABLES:  # the decision tables the mode calls, beside it
+        (tmp_path / table).write_bytes(TABLES[table])
+    # Nothing given and a folder without it: refused.
     assert problems_of(SOCIAL_REVIEW, "social_review.bpmn", definitions.lookup(folder=tmp_path)) == [
         ("social_review.bpmn", "return_for_revision", "known_called_process")]
     # Given alongside, or beside it in the folder: accepted.
     assert definitions.check("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(
-        files={"return_and_resubmit.bpmn": RETURN_AND_RESUBMIT})) == "social_review"
+        files={**TABLES, "return_and_resubmit.bpmn": RETURN_AND_RESUBMIT})) == "social_review"
     (tmp_path / "return_and_resubmit.bpmn").write_bytes(RETURN_AND_RESUBMIT)
     result = definitions.checked("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(folder=tmp_path))
     assert (result.process_id, result.direct, list(result.calls)) == (
@@ -164,7 +167,7 @@ def test_the_called_process_is_found_in_the_files_given_or_the_folder_not_elsewh
 def test_an_invalid_called_process_is_refused_on_the_call_activity():
     broken = RETURN_AND_RESUBMIT.replace(b'<bpmn:lane id="lane_applicant" name="applicant">',
                                          b'<bpmn:lane id="lane_applicant" name="janitor">')
-    library = definitions.lookup(files={"return_and_resubmit.bpmn": broken})
+    library = definitions.lookup(files={**TABLES, "return_and_resubmit.bpmn": broken})
     problems = problems_of(SOCIAL_REVIEW, "social_review.bpmn", library)
     assert problems == [("social_review.bpmn", "return_for_revision", "valid_called_process")]
     with pytest.raises(InvalidDiagram) as caught:
@@ -284,7 +287,7 @@ def timer(expression: str, kind: str = "timeDuration") -> bytes:
     ("timeDate", '"2024-01-01T00:00:00+08:00"'), ("timeCycle", '"R3/PT1H"'),
     # what the process starts with, what a script, a service task or a message sets, and the engine's functions
     ("timeDate", "end_of_day(modification_deadline)"),
-    ("timeDate", 'working_days_due(service_levels["committee_acceptance"])'),
+    ("timeDate", "working_days_due(len(department_chain))"),
     ("timeDate", 'tally["at"] if first else resubmission.get("at", second)'),
     ("timeDate", 'max(d for d in [settings["x"], decided_at])'),
 ])
@@ -475,3 +478,23 @@ def test_a_running_instance_keeps_the_table_it_started_with():
     fresh.get_tasks(state=TaskState.READY, manual=True)[0].run()
     fresh.do_engine_steps()
     assert fresh.last_task.data["publicity_working_days"] == 7
+
+
+def test_a_timer_may_read_what_a_business_rule_task_of_the_diagram_decides():
+    # service_levels is no start variable: bpmn/service_levels.dmn sets it (service_levels.meeting, ...).
+    reading = RULED.replace("<bpmn:endEvent id=\"done\"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>",
+                            TIMED_END)
+    assert definitions.check("ruled.bpmn", reading.replace("DECISION", "service_levels").encode()) == "ruled"
+    with pytest.raises(InvalidDiagram) as caught:
+        definitions.check("ruled.bpmn", reading.replace("DECISION", "publicity_days").encode())
+    assert [(p.element, p.rule) for p in caught.value.problems] == [("meeting_due", "timer_data")]
+
+
+TIMED_END = """<bpmn:intermediateCatchEvent id="meeting_due" name="Meeting due">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="meeting_due_timer">
+        <bpmn:timeDate>working_days_due(service_levels["meeting"])</bpmn:timeDate>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="meeting_due" targetRef="done" />"""

@@ -62,9 +62,12 @@ _BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_
 START_VARIABLES = frozenset({
     "declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "unit_name", "activity_id",
     "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name", "category",
-    "panel_size", "modification_deadline", "settings", "department_chain", "title_office_code",
-    # the yearly rules (decision 3 of issue 11; DMN business-rule tasks will produce them)
-    "quorum", "pass_threshold", "defence_levels", "publicity_working_days", "service_levels"})
+    "modification_deadline", "settings", "department_chain", "title_office_code",
+    # the activity's own settings, which the decision tables take as stricter values (the tables'
+    # outputs, quorum, pass_threshold, defence_levels, panel_size, publicity_working_days and
+    # service_levels, are set by the diagrams' business-rule tasks)
+    "activity_quorum", "activity_pass_threshold", "activity_defence_levels", "activity_panel_size",
+    "activity_publicity_working_days", "activity_service_levels"})
 USER_TASK_VARIABLES = frozenset({"decision", "reason", "decided_by", "decided_at", "decided_stage",
                                  "decided_stage_name", "decided_organisation"})
 # Evaluation modes and the process that runs each.
@@ -381,11 +384,11 @@ def _own_problems(file_name: str, bpmn: bytes, dmn: tuple[tuple[str, bytes], ...
     except ValidationException as exc:
         if not str(exc).startswith("No DMN Diagram available"):  # a missing table is known_decision
             problems.append(Problem(file_name, getattr(exc, "id", None), "bpmn_semantics", str(exc)))
-    problems.extend(_project_rules(file_name, etree.fromstring(bpmn)))
+    problems.extend(_project_rules(file_name, etree.fromstring(bpmn), dmn))
     return process_id, tuple(problems)
 
 
-def _project_rules(file_name: str, root: Any) -> list[Problem]:
+def _project_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> list[Problem]:
     problems: list[Problem] = []
     for lane in root.iterfind(".//bpmn:lane", NS):
         if lane.get("name") not in ROLES:
@@ -406,7 +409,7 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
                 if name not in known:
                     problems.append(Problem(file_name, event.get("id"), "known_message",
                                             f"message {name!r} is not one the services handle ({', '.join(known)})"))
-    problems.extend(_timer_rules(file_name, root))
+    problems.extend(_timer_rules(file_name, root, dmn))
     problems.extend(_script_rules(file_name, root))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") not in OPERATIONS:
@@ -416,7 +419,7 @@ def _project_rules(file_name: str, root: Any) -> list[Problem]:
     return problems
 
 
-def _timer_rules(file_name: str, root: Any) -> list[Problem]:
+def _timer_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> list[Problem]:
     """Every timer's expression parses, is simple, gives a literal of its kind in ISO 8601, and reads
     only what the process data can give it when the timer is reached."""
     problems: list[Problem] = []
@@ -445,7 +448,7 @@ def _timer_rules(file_name: str, root: Any) -> list[Problem]:
             if unsafe:
                 refuse("simple_script", f"timer expression {text!r}: {unsafe}")
                 continue
-            known = _variables_known(root) if known is None else known
+            known = _variables_known(root, dmn) if known is None else known
             for name in _names_read(tree):
                 if name not in known and name not in FUNCTIONS and name not in _BUILTINS:
                     refuse("timer_data", f"timer expression {text!r} reads {name!r}, which the process data cannot "
@@ -482,7 +485,7 @@ def _names_read(tree: Any) -> list[str]:
                               if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound))
 
 
-def _variables_known(root: Any) -> set[str]:
+def _variables_known(root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> set[str]:
     """What the process data can hold when any of the diagram's tasks runs: what the process starts
     with (its data inputs, for a called process), what completing a user task adds, and what a task
     of the diagram sets — script assignments, service results, message variables, decision
@@ -502,23 +505,22 @@ def _variables_known(root: Any) -> set[str]:
     for tag in ("inputDataItem", "outputDataItem"):
         known.update(i.get("name") or i.get("id") for i in root.iterfind(f".//bpmn:{tag}", NS))
     known.update(d.get("id") for d in root.iterfind(".//bpmn:dataObject", NS))
-    for decision in root.iterfind(".//spiffworkflow:calledDecisionId", NS):
-        known.update(_decision_outputs((decision.text or "").strip()))
+    known.update(_decision_outputs(dmn))
     known.discard(None)
     return known  # type: ignore[return-value]
 
 
-def _decision_outputs(decision_id: str) -> set[str]:
-    """The output columns of a decision table beside the diagrams (bpmn/*.dmn), by decision id."""
+def _decision_outputs(dmn: tuple[tuple[str, bytes], ...]) -> set[str]:
+    """The variables the decision tables a diagram calls set: each output column's name (a dotted
+    name, ``service_levels.meeting``, sets a key of its first part)."""
     outputs: set[str] = set()
-    for path in sorted(bpmn_dir().glob("*.dmn")):
+    for _, content in dmn:
         try:
-            dmn = etree.parse(str(path)).getroot()
-        except (OSError, etree.XMLSyntaxError):
-            continue
-        for decision in dmn.iter("{*}decision"):
-            if decision.get("id") == decision_id:
-                outputs.update(o.get("name") for o in decision.iter("{*}output") if o.get("name"))
+            root = etree.fromstring(content)
+        except etree.XMLSyntaxError:
+            continue  # refused with the table's own problems
+        outputs.update((o.get("name") or "").split(".")[0] for o in root.iter(f"{{{tables.DMN13}}}output"))
+    outputs.discard("")
     return outputs
 
 
