@@ -102,3 +102,8 @@ def is_valid_credit_code(code: str) -> bool:
     except InvalidIdentifier:
         return False
     return True
+
+
+def mask_id_number(id_number: str) -> str:
+    """An ID number as it may be shown or logged: the first and last four characters only."""
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:] if len(id_number) > 8 else "****"

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from services.certificate import api, pdf, service, verification
 from shared.clock import BEIJING
 from shared.errors import NotFound
+from shared.identifiers import mask_id_number
 from shared.web.app import database
 
 blp = Blueprint("verification page", __name__, url_prefix="", description="The public verification page (HTML)")
@@ -53,7 +54,7 @@ def _fields(certificate) -> list[tuple[str, str]]:  # noqa: ANN001 - a Certifica
     shown = [("证书编号", certificate.number)]
     for label, value in pdf.rows(face):
         label = label.replace("　", "")
-        shown.append((label, verification.mask_id_number(value) if label == "身份证号" else value))
+        shown.append((label, mask_id_number(value) if label == "身份证号" else value))
     return shown
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from services.certificate import pdf, signing
 from services.certificate.models import Certificate, CertificateDocument
 from services.certificate.numbering import authority, next_number, number_pattern  # noqa: F401 - re-exported
-from services.certificate.verification import mask_id_number, verification_url, verify  # noqa: F401 - re-exported
+from services.certificate.verification import verification_url, verify  # noqa: F401 - re-exported
+from shared.identifiers import mask_id_number  # noqa: F401 - re-exported for the API
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound

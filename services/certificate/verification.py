@@ -34,8 +34,6 @@ def verify(uow: UnitOfWork, number: str, code: str) -> Certificate:
     return found
 
 
-def mask_id_number(id_number: str) -> str:
-    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:] if len(id_number) > 8 else "****"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from services.review.engine import operations
 from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Recusal, Task, Vote
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
-from shared.identifiers import RESIDENT_ID_TYPES, is_valid_resident_id
+from shared.identifiers import RESIDENT_ID_TYPES, is_valid_resident_id, mask_id_number
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
@@ -70,7 +70,7 @@ def declare_conflict(uow: UnitOfWork, principal: Principal, id_number: str, reas
         found.reason, found.declared_at = reason, utcnow()
         found.withdrawn_at = found.withdrawn_by = found.withdraw_reason = None
     uow.session.flush()
-    log.info("conflict declared", extra={"expert": principal.subject, "id_number": mask(id_number)})
+    log.info("conflict declared", extra={"expert": principal.subject, "id_number": mask_id_number(id_number)})
     return found
 
 
@@ -83,7 +83,7 @@ def withdraw_conflict(uow: UnitOfWork, principal: Principal, id_number: str, rea
     if found.withdrawn_at is not None:
         raise Conflict.on("id_number", "not_withdrawn", "the conflict is already withdrawn (已撤回)")
     found.withdrawn_at, found.withdrawn_by, found.withdraw_reason = utcnow(), principal.subject, reason
-    log.warning("conflict withdrawn", extra={"expert": principal.subject, "id_number": mask(found.id_number),
+    log.warning("conflict withdrawn", extra={"expert": principal.subject, "id_number": mask_id_number(found.id_number),
                                              "reason": reason})
     return found
 
@@ -91,10 +91,6 @@ def withdraw_conflict(uow: UnitOfWork, principal: Principal, id_number: str, rea
 def conflicts_of(uow: UnitOfWork, principal: Principal) -> list[ExpertConflict]:
     return list(uow.session.scalars(select(ExpertConflict).where(ExpertConflict.expert == principal.subject)
                                     .order_by(ExpertConflict.declared_at)))
-
-
-def mask(id_number: str) -> str:
-    return id_number[:6] + "*" * max(0, len(id_number) - 10) + id_number[-4:] if len(id_number) > 10 else "***"
 
 
 def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: str | None) -> Recusal:
