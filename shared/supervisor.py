@@ -186,10 +186,6 @@ def commands() -> list[tuple[str, str, list[str]]]:
     return procs
 
 
-# Every process listening on a port: the issuer, the five services and the console.
-
-
-
 def taken_ports() -> list[str]:
     """What holds each port ``titles run`` needs, for the ports that are taken."""
     taken = []
