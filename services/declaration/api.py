@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from services.declaration import activities, catalogue, clock, content, integrity, service
+from services.declaration import activities, catalogue, clock, content, integrity, service, specialty
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
@@ -116,6 +116,11 @@ class ActivityIn(Schema):
         "description": "with vote_denominator, a pass threshold at least bpmn/pass_threshold.dmn's (two thirds); "
                        "none: that"})
     vote_denominator = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    specialty_relation = fields.String(load_default="warn", validate=validate.OneOf(specialty.ENFORCEMENTS), metadata={
+        "description": "a current specialty (现从事专业) that bpmn/specialty_relation.dmn finds unrelated to the "
+                       "declared one: \"warn\" (the default) shows the unit a warning in the eligibility result and "
+                       "the task; \"refuse\" refuses the submission (422 qualification.specialty, "
+                       "specialty_related: 专业不相关)"})
 
 
 class ActivityOut(Schema):
@@ -145,6 +150,7 @@ class ActivityOut(Schema):
     publicity_working_days = fields.Integer()
     vote_numerator = fields.Integer()
     vote_denominator = fields.Integer()
+    specialty_relation = fields.String(metadata={"description": "warn or refuse an unrelated current specialty"})
 
 
 class DeclarationIn(Schema):
@@ -256,6 +262,13 @@ class EligibilityOut(Schema):
     checks = fields.List(fields.Nested(EligibilityCheck), load_default=list)
     checked_on = fields.String()
     exception_categories = fields.Dict(metadata={"description": "the activity's exception conditions by category"})
+    specialty = fields.Dict(metadata={"description": "the current specialty against the declared one "
+                                                     "(bpmn/specialty_relation.dmn): {declared_specialty, "
+                                                     "current_specialty, related: directly/related/unrelated (None: "
+                                                     "not given), reason, passed, enforcement: warn/refuse}"})
+    warnings = fields.List(fields.String(), metadata={"description": "what the unit is warned of: an unrelated "
+                                                                    "current specialty where the activity warns "
+                                                                    "(专业不相关)"})
 
 
 class DeclarationPage(Page):
@@ -394,7 +407,9 @@ class Eligibility(MethodView):
     def get(self, declaration_id: str):
         """The normal category's eligibility check from the rule table: education and years, annual
         assessments (称职及以上) and continuing education (90 hours a year, 2/3 specialist) for each year
-        since the current title (at most the table's window), with the rule and the year that fail."""
+        since the current title (at most the table's window), with the rule and the year that fail; and the
+        current specialty against the declared one (bpmn/specialty_relation.dmn): unrelated is a warning, or
+        a failure where the activity refuses it."""
         with database().uow() as uow:
             result = service.eligibility_of(uow, current_principal(), declaration_id)
             uow.commit()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.declaration import attachments, catalogue, clock, eligibility, profile_check
+from services.declaration import attachments, catalogue, clock, eligibility, profile_check, specialty
 from services.declaration.models import Activity, Declaration, DeclarationItem
 from shared.errors import DomainError, FieldError, NotFound
 from shared.uow import UnitOfWork
@@ -138,9 +138,17 @@ def references(uow: UnitOfWork, declaration: Declaration) -> list[attachments.Re
     return refs
 
 
-def check_eligibility(declaration: Declaration) -> dict[str, Any]:
+def check_eligibility(declaration: Declaration, activity: Activity | None) -> dict[str, Any]:
+    """The normal category's tables, and the current specialty against the declared one
+    (bpmn/specialty_relation.dmn): unrelated is among ``warnings`` where the activity warns (the default),
+    a failure where it refuses."""
     result = eligibility.check(declaration.series, declaration.qualification_name, declaration.snapshot or {},
                                clock.today())
+    related = specialty.check(declaration.series, declaration.specialty, specialty.current_of(declaration.snapshot),
+                              (activity.specialty_relation if activity else None) or "warn")
+    result = {**result, "specialty": related, "warnings": specialty.warnings(related)}
+    if specialty.refused(related):
+        result = {**result, "eligible": False, "failures": [*result["failures"], specialty.message(related)]}
     declaration.eligibility = result
     return result
 
@@ -164,8 +172,11 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
 
     # What the category needs comes from its decision table (bpmn/eligibility_categories.dmn).
     needs = eligibility.category_needs(declaration.category)
+    # Checked for every category: the unit reads the result, with its warnings, in its task.
+    result = check_eligibility(declaration, activity)
+    if specialty.refused(result["specialty"]):
+        fail(specialty.FIELD, specialty.RULE, specialty.message(result["specialty"]))
     if needs["normal_conditions"]:
-        result = check_eligibility(declaration)
         for failed in (c for c in result.get("checks", []) if not c["passed"]):
             # education and years keep the rule name "eligibility"; the others are named by their rule
             rule = "eligibility" if failed["rule"] == "education_years" else failed["rule"]

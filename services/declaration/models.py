@@ -61,6 +61,8 @@ class Activity(Base):
     publicity_working_days: Mapped[int] = mapped_column(Integer)
     vote_numerator: Mapped[int] = mapped_column(Integer)
     vote_denominator: Mapped[int] = mapped_column(Integer)
+    # An unrelated current specialty (bpmn/specialty_relation.dmn): "warn" the unit, or "refuse" at submission.
+    specialty_relation: Mapped[str] = mapped_column(String(10), default="warn", server_default="warn")
 
 
 class CatalogueTerm(Base):

@@ -220,8 +220,9 @@ def eligibility_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -
     declaration = own(uow, principal, declaration_id)
     if declaration.snapshot is None:
         raise Conflict.on("status", "snapshot", "the profile snapshot has not arrived yet (档案快照未就绪)")
-    result = content.check_eligibility(declaration)
-    offered = (_activity_of(uow, declaration).exception_conditions or {}) if declaration.activity_id else {}
+    chosen = _activity_of(uow, declaration)
+    result = content.check_eligibility(declaration, chosen)
+    offered = (chosen.exception_conditions or {}) if chosen else {}
     return {**result, "exception_categories": {k: v for k, v in offered.items()}}
 
 
@@ -287,6 +288,8 @@ def submitted_content(uow: UnitOfWork, declaration: Declaration) -> dict[str, An
         "sections": declaration.sections,
         "materials": declaration.materials,
         "eligibility": declaration.eligibility,
+        # What the reviewers are warned of (an unrelated current specialty where the activity only warns).
+        "warnings": list((declaration.eligibility or {}).get("warnings") or []),
     }
 
 
@@ -347,7 +350,7 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any
         return
     declaration.status = "draft"
     if eligibility.category_needs(declaration.category)["normal_conditions"]:
-        content.check_eligibility(declaration)
+        content.check_eligibility(declaration, chosen)
 
 
 def identity_corrected(uow: UnitOfWork, data: dict[str, Any]) -> None:

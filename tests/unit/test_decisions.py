@@ -238,6 +238,8 @@ CONTEXTS = {
     "panel_size": [{"activity_panel_size": n} for n in (None, 5)],
     "defence_levels": [{"activity_defence_levels": levels} for levels in (None, ["中级"])],
     "service_levels": [{"activity_service_levels": levels} for levels in (None, {"meeting": 15})],
+    "specialty_relation": [{"series": "工程", "specialty": "软件工程", "current_specialty": c}
+                           for c in ("软件工程", "计算机科学与技术", "临床医学", None)],
 }
 
 
