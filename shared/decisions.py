@@ -242,18 +242,22 @@ def _input_test(text: str) -> str:
 
 
 def _precedence(expression: str, entry: str) -> str | None:
-    """The engine writes an entry such as ``>= 5`` straight after the input expression: an expression
-    such as ``a or 0`` would then read ``a or (0 >= 5)``."""
+    """The engine writes an entry such as ``>= 5`` straight after the input expression, without a space:
+    an expression such as ``a or 0`` would then read ``a or (0 >= 5)``, and ``in (...)`` after a name ``a``
+    calls a function ``ain``."""
     if not expression or _input_test(entry) != f"dmninputexpr {entry}":
         return None
     try:
-        as_written = ast.dump(ast.parse(f"{expression} {entry}", mode="eval"))
         meant = ast.dump(ast.parse(f"({expression}) {entry}", mode="eval"))
     except SyntaxError:
         return None
+    try:
+        as_written = ast.dump(ast.parse(f"{expression}{entry}", mode="eval"))
+    except SyntaxError:
+        as_written = None
     if as_written != meant:
-        return (f"would be read as {expression} {entry}, not as ({expression}) {entry}: put the input "
-                f"expression in parentheses")
+        return (f"would be read as {expression}{entry}, not as ({expression}) {entry}: put the input "
+                f"expression in parentheses, or write the entry with ? (? {entry})")
     return None
 
 

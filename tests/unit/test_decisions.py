@@ -214,6 +214,18 @@ def test_an_input_expression_an_entry_would_bind_into_is_refused():
     assert "parentheses" in found[0].message
 
 
+def test_a_word_operator_the_engine_would_glue_to_the_input_name_is_refused():
+    # The engine joins entry and input without a space: "in (...)" after the name specialty calls specialtyin().
+    table = (bpmn_dir() / "specialty_relation.dmn").read_text("utf-8")
+    glued = table.replace("<text>? in (", "<text>in (", 1).encode()
+    [problem] = decisions.check("specialty_relation.dmn", glued)
+    assert (problem.rule, problem.row) == ("dmn_expression", 2) and "current_specialtyin" in problem.message
+    with pytest.raises(decisions.DecisionFailed):  # what the engine would have done with it
+        decisions.evaluate(decisions.Table("t.dmn", "specialty_relation", "", "", decisions._parser(
+            "specialty_relation.dmn", glued).dmn_parsers["specialty_relation"].decision.decisionTables[0]),
+            {"series": "工程", "specialty": "计算机应用技术", "current_specialty": "x"})
+
+
 # -- as dmn-js saves them ----------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
