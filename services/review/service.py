@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, or_, select
 
+from services.review import directory
 from services.review.engine import audit, definitions, held, incidents, runtime, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
@@ -90,14 +91,22 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     existing = uow.session.scalar(select(Instance).where(Instance.declaration_id == data["declaration_id"]))
     if existing is not None:
         return None
-    process_id = definitions.PROCESS_OF_MODE.get(data["mode"])
-    if process_id is None:
-        raise ValueError(f"no process is defined for mode {data['mode']!r}")
+    # What the directory or the modes cannot give is a stuck declaration, not a poison message: an
+    # incident names it for the title office, and retrying it (once the directory is put right) starts
+    # the review. A replica still on its way (LookupError) is left to the consumer's redelivery.
+    try:
+        process_id = definitions.PROCESS_OF_MODE.get(data["mode"])
+        if process_id is None:
+            raise ValueError(f"no process is defined for mode {data['mode']!r}")
+        chain = department_chain(uow, data["unit_code"])
+    except ValueError as exc:
+        raise incidents.StepFailed(incidents.Step("start", replay={"submitted": data}), None,
+                                   data["declaration_id"], None, f"{exc}") from exc
     definition = definitions.latest(uow, process_id)
     start_data = {key: data.get(key) for key in START_KEYS}
     start_data["settings"] = dict(data.get("settings") or {})  # as the activity gave them
     start_data.update(activity_settings(data))
-    start_data["department_chain"] = department_chain(uow, data["unit_code"])
+    start_data["department_chain"] = chain
     start_data["title_office_code"] = title_office_code(uow)
     unit = uow.session.get(Organisation, data["unit_code"])
     start_data["unit_name"] = unit.name if unit else data["unit_code"]
@@ -343,7 +352,8 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
             "declaration_id": found.declaration_id, "applicant": instance.applicant, "stage": found.bpmn_id,
             "stage_name": found.name, "decision": "voted" if found.role == "expert" else decision,
             "reason": None if found.role == "expert" else reason, "actor": principal.subject,
-            "organisation": found.organisation, "at": now.isoformat(),
+            "organisation": found.organisation, "organisation_name": directory.organisation_name(uow, found.organisation),
+            "at": now.isoformat(),
         }, correlation_id=found.declaration_id)
         if found.role == "expert":
             data.pop("decision")  # kept in the votes table, not in the process data

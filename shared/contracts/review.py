@@ -11,6 +11,9 @@ class StageChanged(Schema):
     stage_name = text()
     role = text()
     organisation = fields.String(required=True, allow_none=True)
+    # The organisation's name, so that a notice says whose step it is (the department levels differ only
+    # by it); optional for messages produced before it existed.
+    organisation_name = fields.String(load_default=None, allow_none=True)
     at = timestamp()
 
 
@@ -23,6 +26,7 @@ class DecisionRecorded(Schema):
     reason = fields.String(required=True, allow_none=True)
     actor = identifier()
     organisation = fields.String(required=True, allow_none=True)
+    organisation_name = fields.String(load_default=None, allow_none=True)
     at = timestamp()
 
 

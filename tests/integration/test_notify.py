@@ -75,6 +75,17 @@ def test_a_stage_change_tells_the_applicant_where_the_declaration_is(dbs):
     assert message.read_at is None
 
 
+def test_two_department_levels_give_two_different_notices_naming_each_department(dbs):
+    declaration = str(uuid.uuid4())
+    for code, name in (("111201010000123459", "天津市和平区科学技术局"), ("111200000000123452", "天津市工业和信息化局")):
+        assert deliver(dbs, envelope("review.stage.changed.v1", stage_changed(
+            declaration, stage="department_check", stage_name="主管部门审核", role="department", organisation=code,
+            organisation_name=name))) == "done"
+    first, second = messages(dbs)
+    assert "天津市和平区科学技术局的“主管部门审核”" in first.body and "天津市工业和信息化局" in second.body
+    assert first.body != second.body
+
+
 def test_a_return_tells_the_applicant_the_reason(dbs):
     declaration = str(uuid.uuid4())
     deliver(dbs, envelope("review.decision.recorded.v1",

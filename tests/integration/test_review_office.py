@@ -692,3 +692,60 @@ def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and
     assert sorted(overdue(client, auth, "committee")) == sorted(t.id for t in votes)
     with review.uow(readonly=True) as uow:
         assert all(uow.session.get(Task, t.id).status == "ready" for t in votes)
+
+
+def test_a_declaration_whose_unit_has_no_department_is_an_incident_until_the_directory_is_put_right(
+        review, clients, auth):
+    """A unit the directory places under no competent department cannot be reviewed: the submission is
+    consumed (not dead-lettered, not retried for ever), the title office sees an incident naming the
+    declaration and the reason, and a retry after the directory is fixed starts the review."""
+    lone = "91120101MA05LONE01"
+    org = {"code": lone, "name": "天津市无主管单位公司", "kind": "unit", "parent": None}
+    assert deliver(review, "profile.organisation.registered.v1", org) == "done"
+    data = submitted(unit_code=lone)
+    assert deliver(review, "declaration.submitted.v1", data) == "done"
+    assert instance_of(review, data["declaration_id"]) is None
+
+    client = clients["review"]
+    [incident] = ok(client.get("/api/v1/incidents", headers=auth("title_office")))["items"]
+    assert (incident["declaration_id"], incident["source"], incident["status"]) == (data["declaration_id"], "start",
+                                                                                    "open")
+    assert "no competent department" in incident["error"] and lone in incident["error"]
+    # Redelivered, the same submission changes nothing: still one incident, one attempt more at most.
+    assert deliver(review, "declaration.submitted.v1", data) == "done"
+    assert ok(client.get("/api/v1/incidents", headers=auth("title_office")))["total"] == 1
+
+    again = client.post(f"/api/v1/incidents/{incident['id']}/retry", headers=auth("title_office"))
+    assert again.status_code == 500 and again.get_json()["errors"][0]["rule"] == "step_failed"
+
+    assert deliver(review, "profile.organisation.registered.v1", {**org, "parent": DEPT1}) == "done"
+    retried = ok(client.post(f"/api/v1/incidents/{incident['id']}/retry", headers=auth("title_office")))
+    assert retried["status"] == "resolved"
+    assert instance_of(review, data["declaration_id"]) is not None
+    from services.review.models import Task
+
+    with review.uow() as uow:
+        opened = [(t.stage, t.organisation) for t in uow.session.scalars(
+            select(Task).where(Task.declaration_id == data["declaration_id"]))]
+    assert opened == [("unit_check", lone)]
+
+
+def test_each_department_level_is_announced_with_its_own_name(review, clients, auth):
+    """The applicant's notices differ per level: each stage change and decision names its organisation."""
+    client = clients["review"]
+    data = submit(review)
+    through_unit(client, auth, data["declaration_id"])
+    for user in ("dept1", "dept2"):
+        act(client, auth, user, data["declaration_id"], "department_check")
+    from services.review.models import Organisation
+
+    with review.uow(readonly=True) as uow:
+        names = {code: uow.session.get(Organisation, code).name for code in (DEPT1, DEPT2)}
+    changed = [(m["organisation"], m["organisation_name"]) for m in outbox(review, "review.stage.changed.v1",
+                                                                           data["declaration_id"])
+               if m["stage"] == "department_check"]
+    assert changed == [(DEPT1, names[DEPT1]), (DEPT2, names[DEPT2])] and names[DEPT1] != names[DEPT2]
+    decided = [(m["organisation"], m["organisation_name"]) for m in outbox(review, "review.decision.recorded.v1",
+                                                                           data["declaration_id"])
+               if m["stage"] == "department_check"]
+    assert decided == changed

@@ -218,12 +218,13 @@ def test_a_process_called_through_another_is_bundled_too(dbs):
 
 def test_the_called_process_is_no_review_mode(dbs):
     from services.review import service
+    from services.review.engine.incidents import StepFailed
 
     assert "return_and_resubmit" not in definitions.PROCESS_OF_MODE
     assert "return_and_resubmit" not in definitions.PROCESS_OF_MODE.values()
     with dbs["review"].uow() as uow:
         definitions.deploy_directory(uow)
-        with pytest.raises(ValueError, match="no process is defined for mode 'return_and_resubmit'"):
+        with pytest.raises(StepFailed, match="no process is defined for mode 'return_and_resubmit'"):
             service.start_review(uow, {"declaration_id": "d-1", "mode": "return_and_resubmit"})
 
 

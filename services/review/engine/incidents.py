@@ -202,6 +202,10 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
     elif incident.source == "timer":
         with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
             runtime.fire_timers(uow, instance, workflow)
+    elif incident.source == "start" and "submitted" in replay:
+        # The review could not be prepared (no department chain, no process for the mode): prepare it
+        # again from the declaration as submitted, now that the directory may have been put right.
+        service.start_review(uow, replay["submitted"])
     elif incident.source == "start":
         if uow.session.scalar(select(Instance.id).where(Instance.declaration_id == incident.declaration_id)) is None:
             # No instance was saved, so there is no version to stay on: the fix of a start that

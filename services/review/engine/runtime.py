@@ -27,7 +27,7 @@ from services.review.engine.functions import FUNCTIONS
 from services.review.engine.incidents import Step
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.operations import OPERATIONS
-from services.review import queues
+from services.review import directory, queues
 from services.review.models import Definition, Instance, Task, Timer
 from shared import clock
 from shared.db import utcnow
@@ -262,7 +262,8 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
             uow.publish("review.stage.changed.v1", {
                 "declaration_id": instance.declaration_id, "applicant": instance.applicant,
                 "stage": properties.get("stage", row.bpmn_id), "stage_name": row.name, "role": row.role,
-                "organisation": organisation, "at": utcnow().isoformat(),
+                "organisation": organisation, "organisation_name": directory.organisation_name(uow, organisation),
+                "at": utcnow().isoformat(),
             }, correlation_id=instance.declaration_id)
 
 
