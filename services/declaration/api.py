@@ -308,7 +308,7 @@ class MyActivities(MethodView):
             return activities.mine(uow, current_principal())
 
 
-@blp.route("/activities/<activity_id>")
+@blp.route("/activities/<other_than(mine):activity_id>")
 class ActivityById(MethodView):
     @blp.response(200, ActivityOut)
     def get(self, activity_id: str):
@@ -370,7 +370,7 @@ def _detail(uow, declaration) -> dict:  # noqa: ANN001
     return detail
 
 
-@blp.route("/declarations/<declaration_id>")
+@blp.route("/declarations/<other_than(\"at-my-organisation\"):declaration_id>")
 class DeclarationById(MethodView):
     @blp.response(200, DeclarationDetail)
     @require_roles("applicant", "unit", "department", "committee", "title_office")

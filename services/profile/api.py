@@ -14,6 +14,7 @@ from services.profile import rules as r
 from services.profile.schemas import (AnnualAssessmentOut, AttachmentOut, BasicOut, CertificateOut,
                                       CompletenessOut, ContinuingEducationOut, ContinuingEducationYearOut,
                                       EducationOut, ProfileOut, QualificationOut, SocialPostOut, WorkExperienceOut)
+from shared.errors import DomainError
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
 from shared.web.schemas import Page, PageQuery, page_of
@@ -288,6 +289,9 @@ class MyAttachments(MethodView):
     @require_roles("applicant")
     def post(self, data):
         """Upload an attachment (PDF, JPEG or PNG, judged by content; size-limited)."""
+        if request.form:  # the schema reads the files only: a form field beside the file is refused, not ignored
+            raise DomainError.on(sorted(request.form)[0], "unknown_field",
+                                 "an upload takes one part, file; no other field (仅接受上传文件)")
         upload = data["file"]
         from services.profile.attachments import MAX_BYTES
 

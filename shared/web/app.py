@@ -28,7 +28,7 @@ from shared.identity.tokens import TokenVerifier
 from shared.messaging import broker
 from shared.observability import context, metrics
 from shared.uow import Database
-from shared.web import limits, problems
+from shared.web import limits, paths, problems
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 2.0
@@ -88,6 +88,7 @@ def create_service_app(
     init_auth(app, verifier or TokenVerifier(settings.issuer, settings.audience, settings.jwks_url))
 
     api = ProblemApi(app)
+    paths.install(app, api)
     # Every string the API takes is free of control characters (shared/web/limits.py): say so.
     api.ma_plugin.converter.add_attribute_function(_text_pattern)
     api.register_blueprint(_operations_blueprint(service, database, broker_check or broker.ping))

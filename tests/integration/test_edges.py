@@ -175,3 +175,38 @@ def test_the_openapi_documents_problem_details_and_what_text_may_hold(clients, s
                 if name not in ("Problem", "FieldProblem")  # an error echoes what it must
                 for p in s.get("properties", {}).values() if p.get("type") == "string" and not p.get("format")}
     assert patterns == {r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}
+
+
+@pytest.mark.parametrize("service", ["profile", "declaration", "review", "certificate", "notify"])
+def test_a_fixed_path_allows_only_its_own_methods(clients, service):
+    """``/activities/mine`` is not also ``/activities/<activity_id>``: OPTIONS (the Allow header) and
+    a method only the parameter route has answer for the fixed path alone, on every service."""
+    app = clients[service].application
+    adapter = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        if rule.arguments or rule.endpoint == "static":
+            continue
+        allowed = set(adapter.allowed_methods(rule.rule))
+        own = set().union(*(r.methods for r in app.url_map.iter_rules() if r.rule == rule.rule))
+        assert allowed == own | {"OPTIONS"}, rule.rule
+
+
+def test_an_upload_takes_the_file_and_nothing_beside_it(clients, auth, demo):
+    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00:~\x9bU\x00\x00"
+           b"\x00\nIDATx\x9cc`\x00\x00\x00\x02\x00\x01H\xaf\xa4q\x00\x00\x00\x00IEND\xaeB`\x82")
+    response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
+                                       data={"file": (io.BytesIO(png), "a.png"), "note": "42"},
+                                       content_type="multipart/form-data")
+    assert_problem(response, 422, "note", "unknown_field")
+    fine = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
+                                   data={"file": (io.BytesIO(png), "a.png")}, content_type="multipart/form-data")
+    assert fine.status_code == 201, fine.get_json()
+
+
+def test_a_path_parameter_documents_the_words_it_leaves_to_fixed_paths(clients):
+    spec = clients["declaration"].get("/openapi.json").get_json()
+    [parameter] = [p for p in spec["paths"]["/api/v1/activities/{activity_id}"]["parameters"]
+                   if p["name"] == "activity_id"]
+    assert parameter["schema"]["not"] == {"enum": ["mine"]}
+    allow = clients["declaration"].options("/api/v1/activities/mine").headers["Allow"]
+    assert set(allow.split(", ")) == {"GET", "HEAD", "OPTIONS"}
