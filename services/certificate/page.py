@@ -82,16 +82,24 @@ def _answer(number: str, code: str, uploaded: bytes | None = None) -> Response:
                      signed_at=_beijing(upload.signature.signed_at) if upload else "")
 
 
+def _html(description: str) -> dict[str, object]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# A person reads these answers, so every one of them is the page (an error of the request's size or
+# form, before the page is reached, is still problem details: the default response).
+PAGE_RESPONSES = {"200": _html("the verification page"), "404": _html("nothing matches: the page says only that"),
+                  "429": _html("too many verifications from this address (Retry-After says when to try again)")}
+
+
 @blp.route("/verify")
 class VerificationPage(MethodView):
-    @blp.doc(security=[], responses={"200": {"description": "the verification page (text/html)"},
-                                     "404": {"description": "nothing matches: the page says only that"},
-                                     "429": {"description": "too many verifications from this address"}})
+    @blp.doc(security=[], responses=PAGE_RESPONSES)
     def get(self):
         """The verification page the QR code opens: the certificate's status and face (证书查验)."""
         return _answer(request.args.get("number", "").strip(), request.args.get("code", "").strip())
 
-    @blp.doc(security=[], responses={"200": {"description": "the page with the result of the comparison"}})
+    @blp.doc(security=[], responses={**PAGE_RESPONSES, "200": _html("the page with the result of the comparison")})
     def post(self):
         """Upload the PDF one was given (form field ``document``) to check it is this certificate, unaltered."""
         upload = request.files.get("document")

@@ -203,10 +203,19 @@ def test_an_upload_takes_the_file_and_nothing_beside_it(clients, auth, demo):
     assert fine.status_code == 201, fine.get_json()
 
 
-def test_a_path_parameter_documents_the_words_it_leaves_to_fixed_paths(clients):
-    spec = clients["declaration"].get("/openapi.json").get_json()
-    [parameter] = [p for p in spec["paths"]["/api/v1/activities/{activity_id}"]["parameters"]
-                   if p["name"] == "activity_id"]
-    assert parameter["schema"]["not"] == {"enum": ["mine"]}
+def test_the_word_of_a_fixed_path_reaches_only_that_path(clients, auth, demo):
     allow = clients["declaration"].options("/api/v1/activities/mine").headers["Allow"]
     assert set(allow.split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert clients["declaration"].put("/api/v1/activities/mine", headers=auth("committee"), json={}).status_code == 405
+    assert clients["declaration"].delete("/api/v1/declarations/at-my-organisation",
+                                         headers=auth("applicant")).status_code == 405
+
+
+def test_the_verification_page_documents_every_answer_as_the_page(clients):
+    """A person reads /verify: what it answers (found, not found, too many tries) is HTML, and the
+    OpenAPI says so, so a client is not told to expect problem details there."""
+    spec = clients["certificate"].get("/openapi.json").get_json()
+    for method in ("get", "post"):
+        responses = spec["paths"]["/verify"][method]["responses"]
+        assert {status: list(responses[status]["content"]) for status in ("200", "404", "429")} == {
+            "200": ["text/html"], "404": ["text/html"], "429": ["text/html"]}, method
