@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# What each way a review ends means to the applicant (review.completed.v1's outcome: the end event).
-OUTCOMES = {"certified": "评审通过，已发证", "not_passed": "评审未通过",
-            "not_accepted": "未在修改截止时间前重新提交，不予受理", "withdrawn": "已撤回",
-            "not_recommended": "单位未予推荐", "withheld": "公示后不予通过", "not_appointed": "未予聘任"}
+# What each way a review ends means to the applicant (review.completed.v1's outcome).
+from shared.contracts.review import OUTCOMES
+
 UNSTATED = "未说明"  # an optional field left empty (a return without a reason), never "None"
 DEFAULT_FILE = Path(__file__).with_name("message_templates.json")
 

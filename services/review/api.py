@@ -32,7 +32,10 @@ class TaskQuery(PageQuery):
 class TaskOut(Schema):
     id = fields.String()
     declaration_id = fields.String()
-    stage = fields.String(attribute="bpmn_id")
+    stage = fields.Function(lambda t: t.stage or t.bpmn_id)  # the diagram's stage property, never the element id
+    action = fields.String(allow_none=True, metadata={"description": "the endpoint that completes the task: "
+                                                                     "publicity:unit, publicity:result, defence, "
+                                                                     "attendance, vote (README, Diagram contract)"})
     name = fields.String()
     role = fields.String()
     organisation = fields.String(allow_none=True)

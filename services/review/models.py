@@ -113,6 +113,8 @@ class Task(Base):
     organisation: Mapped[str | None] = mapped_column(String(18), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decisions: Mapped[str] = mapped_column(String(200))
+    # The diagram's ``action`` property: the endpoint that completes the task (engine/contract.py ACTIONS).
+    action: Mapped[str | None] = mapped_column(String(30), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="ready")  # ready, claimed, completed, cancelled
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     summary: Mapped[dict[str, Any]] = mapped_column()

@@ -26,12 +26,15 @@ log = logging.getLogger(__name__)
 DEFENCE_NOTICE_DAYS = 7  # the first defence notice goes out about a week ahead (product.md §6)
 
 
-def open_task(uow: UnitOfWork, principal: Principal, declaration_id: str, stage: str) -> Task:
+def open_task(uow: UnitOfWork, principal: Principal, declaration_id: str, action: str) -> Task:
+    """The declaration's open task of the caller's queue that this action completes (its diagram's
+    ``action`` property, whatever the task's element id)."""
     found = uow.session.scalar(select(Task).where(
-        Task.declaration_id == declaration_id, Task.bpmn_id == stage, Task.status.in_(("ready", "claimed")),
-        Task.role == principal.role, Task.organisation == principal.organisation).limit(1))
+        Task.declaration_id == declaration_id, Task.action == action, Task.status.in_(("ready", "claimed")),
+        Task.role == principal.role, Task.organisation == principal.organisation).order_by(Task.created_at).limit(1))
     if found is None:
-        raise Conflict.on("declaration_id", "stage", f"the declaration has no open {stage} task for you (当前环节不符)")
+        raise Conflict.on("declaration_id", "stage", f"the declaration has no open task for you that {action} "
+                                                     f"completes (当前环节不符)")
     return found
 
 
@@ -129,7 +132,7 @@ def after_defence(uow: UnitOfWork, declaration_id: str, what: str) -> None:
 
 
 def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str, present: list[str]) -> Task:
-    found = open_task(uow, principal, declaration_id, "record_attendance")
+    found = open_task(uow, principal, declaration_id, "attendance")
     after_defence(uow, declaration_id, "attendance")
 
     def before(task: Task, data: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +159,7 @@ def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str
 
 def schedule_defence(uow: UnitOfWork, principal: Principal, declaration_id: str, at: dt.datetime,
                      place: str) -> Task:
-    found = open_task(uow, principal, declaration_id, "schedule_defence")
+    found = open_task(uow, principal, declaration_id, "defence")
     if at.tzinfo is None:
         raise DomainError.on("at", "timezone", "give the defence time with its offset, e.g. +08:00 (答辩时间)")
     earliest = clock.today(uow) + dt.timedelta(days=DEFENCE_NOTICE_DAYS)
@@ -192,7 +195,7 @@ def tally(uow: UnitOfWork, principal: Principal, declaration_id: str) -> dict[st
     if draw is None or principal.role != "committee" or principal.organisation != draw.committee_code:
         raise Forbidden.on("declaration_id", "committee_office", "only the committee office sees the tally")
     votes = list(uow.session.scalars(select(Task.status).where(Task.declaration_id == declaration_id,
-                                                               Task.bpmn_id == "expert_vote")))
+                                                               Task.action == "vote")))
     if not votes or any(s in ("ready", "claimed") for s in votes):
         raise Conflict.on("declaration_id", "voting_closed", "voting has not closed yet (表决尚未结束)")
     counts = operations.tally_votes(uow, declaration_id)

@@ -39,13 +39,13 @@ def period(starts_on: dt.date, working_days: int) -> dt.date:
 
 def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str, starts_on: dt.date | None,
           evidence: str | None) -> Publicity:
-    """Start a publicity: completes the diagram's ``<kind>_publicity`` task of the caller's organisation,
+    """Start a publicity: completes the diagram's task of action ``publicity:<kind>`` of the caller's organisation,
     whose next service task records the period (returned here)."""
     from services.review import panels, service
 
     if kind not in KINDS:
         raise DomainError.on("kind", "known_kind", f"kind must be one of {', '.join(KINDS)}")
-    task = panels.open_task(uow, principal, declaration_id, f"{kind}_publicity")
+    task = panels.open_task(uow, principal, declaration_id, f"publicity:{kind}")
     starts_on = _start_day(starts_on)
     days: list[int] = []
 

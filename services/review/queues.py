@@ -49,7 +49,7 @@ def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: 
     statuses = filters.get("status") or list(OPEN)
     query = select(Task).where(visible_to(principal), Task.status.in_(statuses))
     if filters.get("stage"):
-        query = query.where(or_(Task.stage == filters["stage"], Task.bpmn_id == filters["stage"]))
+        query = query.where(Task.stage == filters["stage"])
     for key in ("declaration_id", "activity_id", "series", "level"):
         if filters.get(key):
             query = query.where(getattr(Task, key) == filters[key])

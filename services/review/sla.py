@@ -32,18 +32,18 @@ def level_above(uow: UnitOfWork, task: Task) -> str | None:
     return uow.session.scalar(select(Organisation.code).where(Organisation.kind == "title_office"))
 
 
-def flag_overdue(uow: UnitOfWork, declaration_id: str, element: str) -> list[str]:
-    """The diagram's service task behind a task's service-level timer: flag that element's open tasks
-    of the declaration (each of a vote's experts, say) once each; returns the ids flagged."""
+def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str) -> list[str]:
+    """The diagram's service task behind a task's service-level timer: flag the declaration's open tasks
+    of that stage (each of a vote's experts, say) once each; returns the ids flagged."""
     now = clock.now()
     late = list(uow.session.scalars(select(Task).where(
-        Task.declaration_id == declaration_id, Task.bpmn_id == element, Task.status.in_(OPEN),
+        Task.declaration_id == declaration_id, Task.stage == stage, Task.status.in_(OPEN),
         Task.overdue_at.is_(None)).order_by(Task.created_at, Task.id)))
     for task in late:
         task.overdue_at, task.escalated_to = now, level_above(uow, task)
         # In the same transaction as the flag, so each task is announced once (notify tells the staff).
         uow.publish("review.task.overdue.v1", {
-            "declaration_id": task.declaration_id, "task_id": task.id, "stage": task.stage or task.bpmn_id,
+            "declaration_id": task.declaration_id, "task_id": task.id, "stage": task.stage,
             "stage_name": task.name, "organisation": task.organisation, "escalated_to": task.escalated_to,
             "due_at": (task.due_at or now).isoformat(), "at": now.isoformat()}, correlation_id=task.declaration_id)
     return [task.id for task in late]

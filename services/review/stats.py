@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from services.review.models import Instance, Task
+from shared.contracts.review import PASSED
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
-# An end event the process reached counts as passed when it is one of these.
-PASSED = ("certified", "passed", "appointed")
 
 
 def _scope(principal: Principal) -> Any:
@@ -44,7 +43,7 @@ def statistics(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]) -
         return {str(key): count for key, count in rows}
 
     def pass_rates(column: Any) -> dict[str, dict[str, Any]]:
-        passed = func.sum(case((Instance.outcome.in_(PASSED), 1), else_=0))
+        passed = func.sum(case((Instance.outcome.in_(sorted(PASSED)), 1), else_=0))
         rows = uow.session.execute(select(column, func.count(), passed)
                                    .where(*where, Instance.status == "completed").group_by(column))
         return {str(key): {"decided": decided, "passed": int(ok or 0),

@@ -3,6 +3,18 @@ from marshmallow import Schema, fields
 
 from shared.contracts.fields import identifier, text, timestamp
 
+# The outcomes a review can end with (review.completed.v1's ``outcome``), each an end event's
+# ``outcome`` property in bpmn/, and what it means to the applicant (notify's texts). The one list:
+# titles-bpmn validate refuses an end event whose outcome is not here, statistics count PASSED.
+OUTCOMES: dict[str, str] = {
+    "certified": "评审通过，已发证", "not_passed": "评审未通过",
+    "not_accepted": "未在修改截止时间前重新提交，不予受理", "withdrawn": "已撤回",
+    "not_recommended": "单位未予推荐", "withheld": "公示后不予通过", "not_appointed": "未予聘任"}
+PASSED: frozenset[str] = frozenset({"certified"})
+# An end event that ends a side branch only (an overdue flag) or a sub-process or called process (whose
+# caller reads its data and reaches an outcome of its own): the declaration goes on.
+NO_OUTCOME = "none"
+
 
 class StageChanged(Schema):
     declaration_id = identifier()
@@ -44,8 +56,7 @@ class TaskClaimed(Schema):
 class Completed(Schema):
     declaration_id = identifier()
     applicant = identifier()
-    # certified, not_passed, not_accepted (return past the modification deadline),
-    # not_recommended, withdrawn, ... : the end event the process reached.
+    # One of OUTCOMES: the ``outcome`` property of the end event the process reached.
     outcome = text()
     at = timestamp()
 

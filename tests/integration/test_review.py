@@ -668,7 +668,7 @@ def test_processes_and_definitions_over_http(review, clients, auth):
 
 
 def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, auth):
-    from services.review import service
+    from services.review import queues, service
     from services.review.models import PanelDraw
     from shared.errors import Forbidden
     from shared.identity.principal import Principal
@@ -688,7 +688,7 @@ def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, au
             assert service.instance_of(uow, Principal(expert, "expert", COMMITTEE), declaration_id)
         with pytest.raises(Forbidden):
             service.instance_of(uow, Principal(left_out, "expert", COMMITTEE), declaration_id)
-        items, total = service.queue(uow, Principal(left_out, "expert", COMMITTEE), {}, 1, 20)
+        items, total = queues.queue(uow, Principal(left_out, "expert", COMMITTEE), {}, 1, 20)
         assert (items, total) == ([], 0)
 
 
@@ -754,6 +754,9 @@ TIMER_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="definitions_timer_test" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="timer_test" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_unit" name="Work unit (工作单位)"><bpmn:flowNodeRef>after_wait</bpmn:flowNodeRef></bpmn:lane>
+    </bpmn:laneSet>
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:intermediateCatchEvent id="wait" name="Wait">
       <bpmn:incoming>f1</bpmn:incoming>
@@ -773,7 +776,7 @@ TIMER_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>f2</bpmn:incoming>
       <bpmn:outgoing>f3</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:endEvent id="done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="done"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
     <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="after_wait" />
     <bpmn:sequenceFlow id="f3" sourceRef="after_wait" targetRef="done" />
@@ -805,7 +808,7 @@ def test_the_scheduler_fires_a_due_timer(dbs, tmp_path):
     time.sleep(1.2)
     assert scheduler.fire_due(db) == 1
     [task] = tasks_of(db, declaration_id)
-    assert (task.bpmn_id, task.organisation, task.status, task.role) == ("after_wait", UNIT, "ready", "")
+    assert (task.bpmn_id, task.organisation, task.status, task.role) == ("after_wait", UNIT, "ready", "unit")
     assert count(db, Timer) == 0
     assert scheduler.fire_due(db) == 0
     assert [s["stage"] for s in outbox(db, "review.stage.changed.v1")] == ["after_wait"]

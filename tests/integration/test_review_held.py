@@ -58,6 +58,7 @@ def process(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]:
 # Start, then wait an hour: nothing in it waits for a withdrawal.
 WAITING = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="definitions_wait_test" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="wait_test" isExecutable="true">
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
@@ -65,7 +66,7 @@ WAITING = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
       <bpmn:timerEventDefinition id="hour"><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="done" name="Done"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="done" name="Done"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="cooling_off" />
     <bpmn:sequenceFlow id="f2" sourceRef="cooling_off" targetRef="done" />
   </bpmn:process>
@@ -197,7 +198,7 @@ TWO_MESSAGES = """<?xml version="1.0" encoding="UTF-8"?>
         <bpmn:extensionElements><spiffworkflow:messageVariable>issued</spiffworkflow:messageVariable></bpmn:extensionElements>
       </bpmn:messageEventDefinition>
     </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="certified" name="Certified"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="certified" name="Certified"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="certified" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="resubmitted" />
     <bpmn:sequenceFlow id="f2" sourceRef="resubmitted" targetRef="check" />
     <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="issued" />

@@ -514,8 +514,8 @@ STATS_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
     </bpmn:userTask>
     <bpmn:exclusiveGateway id="committee_ok" default="f6"><bpmn:incoming>f5</bpmn:incoming>
       <bpmn:outgoing>f6</bpmn:outgoing><bpmn:outgoing>f7</bpmn:outgoing></bpmn:exclusiveGateway>
-    <bpmn:endEvent id="passed" name="Passed"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="not_passed" name="Not passed"><bpmn:incoming>f4</bpmn:incoming>
+    <bpmn:endEvent id="passed" name="Passed"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="certified" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="not_passed" name="Not passed"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="not_passed" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f4</bpmn:incoming>
       <bpmn:incoming>f7</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="unit_check" />
     <bpmn:sequenceFlow id="f2" sourceRef="unit_check" targetRef="unit_ok" />
@@ -576,7 +576,7 @@ def test_statistics_for_the_title_office_and_each_organisations_own_scope(review
     _decide(review, d4, "unit_check", "approve", 10)
     _start_small(review, definition, unit_code=OTHER_UNIT, series="卫生", level="中级")
     assert (instance_of(review, d1).outcome, instance_of(review, d2).outcome,
-            instance_of(review, d3).outcome) == ("passed", "not_passed", "not_passed")
+            instance_of(review, d3).outcome) == ("certified", "not_passed", "not_passed")
 
     everything = ok(client.get("/api/v1/statistics", headers=auth("title_office")))
     assert (everything["scope"], everything["declarations"]) == ("all", 5)

@@ -58,7 +58,7 @@ DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>f5</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>
       <bpmn:script>SCRIPT_TWO</bpmn:script>
     </bpmn:scriptTask>
-    <bpmn:endEvent id="certified" name="Certified"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="certified" name="Certified"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="certified" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="unit_check" />
     <bpmn:sequenceFlow id="f2" sourceRef="unit_check" targetRef="score" />
     <bpmn:sequenceFlow id="f3" sourceRef="score" targetRef="committee_acceptance" />

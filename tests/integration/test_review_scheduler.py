@@ -28,6 +28,9 @@ DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="definitions_scheduled" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="scheduled" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_unit" name="Work unit (工作单位)"><bpmn:flowNodeRef>after_wait</bpmn:flowNodeRef></bpmn:lane>
+    </bpmn:laneSet>
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:intermediateCatchEvent id="deadline" name="Deadline">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
@@ -49,7 +52,7 @@ DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
       </bpmn:extensionElements>
       <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:endEvent id="done"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="done"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="deadline" />
     <bpmn:sequenceFlow id="f2" sourceRef="deadline" targetRef="busy" />
     <bpmn:sequenceFlow id="f3" sourceRef="busy" targetRef="after_wait" />

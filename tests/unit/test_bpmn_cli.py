@@ -46,7 +46,7 @@ SMALL = """<?xml version="1.0" encoding="UTF-8"?>
         <bpmn:timeDuration>"P5D"</bpmn:timeDuration>
       </bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="done" name="Done"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="done" name="Done"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="unit_check" />
     <bpmn:sequenceFlow id="f2" sourceRef="unit_check" targetRef="score" />
     <bpmn:sequenceFlow id="f3" sourceRef="score" targetRef="issued" />
@@ -105,8 +105,8 @@ def test_validate_accepts_the_small_diagram(tmp_path, capsys):
      "cooling_off", "timer_data", "'cooling_ends_on'"),  # nothing sets it: the date cannot be computed
     ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDate>end_of_day(score +)</bpmn:timeDate>",
      "cooling_off", "timer_expression", "Python expression"),
-    ('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_unit" name="janitor">',
-     "lane_unit", "known_role", "'janitor'"),
+    ('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_janitor" name="unit">',
+     "lane_janitor", "known_role", "'lane_janitor'"),
     ('<bpmn:message id="msg_issued" name="certificate.issued" />',
      '<bpmn:message id="msg_issued" name="certificate.printed" />', "issued", "known_message",
      "'certificate.printed'"),
@@ -120,7 +120,7 @@ def test_validate_rejects_naming_the_file_the_element_and_the_rule(tmp_path, cap
     path = write(tmp_path, "broken.bpmn", edited(old, new))
     code, out, _ = run(capsys, "validate", path)
     assert code == 1
-    [line] = out.splitlines()
+    line = out.splitlines()[0]  # the first problem (a lane's tasks are then in no role's lane too)
     assert line.startswith(f"{path}: {element}: {rule}: "), line
     assert words in line
 
@@ -128,16 +128,17 @@ def test_validate_rejects_naming_the_file_the_element_and_the_rule(tmp_path, cap
 def test_validate_reports_every_file_and_every_problem(tmp_path, capsys):
     good = write(tmp_path, "good.bpmn", SMALL)
     bare_timer = edited('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDuration>P5D</bpmn:timeDuration>")
-    both = edited('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_unit" name="janitor">', bare_timer)
+    both = edited('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_janitor" name="unit">', bare_timer)
     bad = write(tmp_path, "bad.bpmn", both)
     missing = str(tmp_path / "missing.bpmn")
     code, out, _ = run(capsys, "validate", good, bad, missing)
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == f"{good}: ok (cli_test)"
-    assert [line.split(": ")[1:3] for line in lines[1:3]] == [["lane_unit", "known_role"],
+    assert [line.split(": ")[1:3] for line in lines[1:4]] == [["lane_janitor", "known_role"],
+                                                             ["unit_check", "task_lane"],
                                                              ["cooling_off", "timer_expression"]]
-    assert lines[3].startswith(f"{missing}: -: readable:")
+    assert lines[4].startswith(f"{missing}: -: readable:")
 
 
 # -- deploy, versions, diff, migrate -----------------------------------------------------------
@@ -190,9 +191,9 @@ def test_deploy_versions_diff_and_a_refused_migration(db, tmp_path, capsys):
     code, out, _ = run(capsys, "deploy", v1_path)
     assert (code, out.splitlines()[-1]) == (0, f"unchanged {v1_path} cli_test {v1[:12]}")
     # An invalid diagram is reported and nothing is stored.
-    bad = write(tmp_path, "bad.bpmn", edited('name="unit">', 'name="janitor">'))
+    bad = write(tmp_path, "bad.bpmn", edited('id="lane_unit"', 'id="lane_janitor"'))
     code, out, _ = run(capsys, "deploy", bad)
-    assert code == 1 and "lane_unit: known_role" in out
+    assert code == 1 and "lane_janitor: known_role" in out
     assert deployed(db) == [("cli_test", v1)]
 
     declaration_id = start(db, v1)
@@ -272,7 +273,7 @@ CALLER = """<?xml version="1.0" encoding="UTF-8"?>
       </spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:endEvent id="done" name="Done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="done" name="Done"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="revise" />
     <bpmn:sequenceFlow id="f2" sourceRef="revise" targetRef="unit_check" />
     <bpmn:sequenceFlow id="f3" sourceRef="unit_check" targetRef="done" />
@@ -297,7 +298,7 @@ CALLED = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>g2</bpmn:incoming><bpmn:outgoing>g3</bpmn:outgoing>
       <bpmn:script>revision_outcome = "resubmitted"</bpmn:script>
     </bpmn:scriptTask>
-    <bpmn:endEvent id="called_done" name="Taken"><bpmn:incoming>g3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="called_done" name="Taken"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>g3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="g1" sourceRef="called_start" targetRef="resubmitted" />
     <bpmn:sequenceFlow id="g2" sourceRef="resubmitted" targetRef="take" />
     <bpmn:sequenceFlow id="g3" sourceRef="take" targetRef="called_done" />
@@ -314,7 +315,7 @@ def test_validate_rejects_a_call_nothing_defines_naming_the_element_and_the_rule
     caller = write(tmp_path, "cli_caller.bpmn", CALLER)
     code, out, _ = run(capsys, "validate", caller)
     assert code == 1
-    [line] = out.splitlines()
+    line = out.splitlines()[0]  # the first problem (a lane's tasks are then in no role's lane too)
     assert line.startswith(f"{caller}: revise: known_called_process: calls process 'cli_called'"), line
 
 

@@ -32,7 +32,7 @@ CATCH = """<bpmn:intermediateCatchEvent id="wait">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
       <bpmn:timerEventDefinition id="wait_timer"><bpmn:KIND>EXPRESSION</bpmn:KIND></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="done"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="done"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
     <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="done" />"""
 # The race of return_and_resubmit.bpmn in small: a message or a timer, whichever comes first.
@@ -49,8 +49,8 @@ RACE = """<bpmn:eventBasedGateway id="race">
       <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
       <bpmn:timerEventDefinition id="deadline_timer"><bpmn:timeDate>end_of_day(modification_deadline)</bpmn:timeDate></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="resubmitted_end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
-    <bpmn:endEvent id="not_accepted"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="resubmitted_end"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="not_accepted"><bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="outcome" value="not_accepted" /></spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="race" />
     <bpmn:sequenceFlow id="f2" sourceRef="race" targetRef="resubmitted" />
     <bpmn:sequenceFlow id="f3" sourceRef="race" targetRef="deadline_passed" />

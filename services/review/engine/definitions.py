@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import io
@@ -36,14 +37,14 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from services.review.engine import timers
+from services.review.engine import contract, timers
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import INBOUND, OUTBOUND
 from services.review.engine.operations import OPERATIONS
 from services.review.models import Definition
 from shared import decisions as tables
 from shared.config import bpmn_dir
-from shared.identity.principal import ROLES
+from shared.contracts.review import NO_OUTCOME, OUTCOMES
 from shared.uow import UnitOfWork
 
 
@@ -389,17 +390,7 @@ def _own_problems(file_name: str, bpmn: bytes, dmn: tuple[tuple[str, bytes], ...
 
 
 def _project_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> list[Problem]:
-    problems: list[Problem] = []
-    for lane in root.iterfind(".//bpmn:lane", NS):
-        if lane.get("name") not in ROLES:
-            problems.append(Problem(file_name, lane.get("id"), "known_role",
-                                    f"lane name {lane.get('name')!r} is not a role ({', '.join(ROLES)})"))
-    for task in root.iterfind(".//bpmn:userTask", NS):
-        props = {p.get("name"): p.get("value") for p in task.iterfind(".//spiffworkflow:property", NS)}
-        for needed in ("organisation", "decisions", "stage"):
-            if not props.get(needed):
-                problems.append(Problem(file_name, task.get("id"), "task_property",
-                                        f"user task needs the property {needed!r}"))
+    problems: list[Problem] = list(_contract_rules(file_name, root))
     messages = {m.get("id"): m.get("name") for m in root.iterfind(".//bpmn:message", NS)}
     for kind, known in (("intermediateThrowEvent", OUTBOUND), ("endEvent", OUTBOUND),
                         ("intermediateCatchEvent", INBOUND), ("boundaryEvent", INBOUND)):
@@ -417,6 +408,148 @@ def _project_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...]
             problems.append(Problem(file_name, task.get("id"), "known_operation",
                                     f"service operation {operator.get('id')!r} is not one of {', '.join(OPERATIONS)}"))
     return problems
+
+
+def _properties(element: Any) -> dict[str, str]:
+    """An element's own spiffworkflow properties (not those of elements nested in it)."""
+    return {p.get("name"): p.get("value") or ""
+            for p in element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+
+
+def _unknown_property(name: str, known: tuple[str, ...]) -> str:
+    near = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return f"property {name!r} is not one the code reads{hint}; known: {', '.join(known)}"
+
+
+def _contract_rules(file_name: str, root: Any) -> Iterator[Problem]:
+    """The diagram <-> code contract (engine/contract.py, README "Diagram contract"): lanes are roles by
+    id, user tasks carry known properties with known values and sit in a lane whose role holds tasks,
+    a gateway's decision test names a decision the task before it offers, end events carry an outcome."""
+    lane_of: dict[str, str] = {}
+    for lane in root.iterfind(".//bpmn:lane", NS):
+        lane_id = lane.get("id") or ""
+        role = contract.role_of_lane(lane_id) if lane_id.startswith(contract.LANE_PREFIX) else None
+        if role not in contract.LANE_ROLES:
+            yield Problem(file_name, lane_id, "known_role",
+                          f"lane id {lane_id!r} is not lane_<role> for a role of "
+                          f"{', '.join(contract.LANE_ROLES)} (the lane's name is free: e.g. 'Work unit (工作单位)')")
+            continue
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            lane_of.setdefault((ref.text or "").strip(), role)
+    for task in root.iterfind(".//bpmn:userTask", NS):
+        yield from _task_rules(file_name, task, lane_of.get(task.get("id") or ""))
+    yield from _decision_tests(file_name, root)
+    for end in root.iterfind(".//bpmn:endEvent", NS):
+        props = _properties(end)
+        for name in props:
+            if name != "outcome":
+                yield Problem(file_name, end.get("id"), "known_property", _unknown_property(name, ("outcome",)))
+        outcome = props.get("outcome")
+        inside = end.getparent().tag == f"{{{NS['bpmn']}}}subProcess"
+        if outcome not in contract.END_OUTCOMES:
+            yield Problem(file_name, end.get("id"), "known_outcome",
+                          f"an end event needs the property outcome: one of {', '.join(OUTCOMES)} (what statistics "
+                          f"and notices know), or {NO_OUTCOME!r} for an end that is no outcome of the declaration "
+                          f"(a side branch, a sub-process or called process); found {outcome!r}")
+        elif inside and outcome != NO_OUTCOME:
+            yield Problem(file_name, end.get("id"), "known_outcome",
+                          f"an end event of a sub-process ends the sub-process only: its outcome is {NO_OUTCOME!r} "
+                          f"(the process reads the sub-process's data and reaches an outcome of its own)")
+
+
+def _task_rules(file_name: str, task: Any, role: str | None) -> Iterator[Problem]:
+    element = task.get("id")
+    props = _properties(task)
+    for needed in contract.REQUIRED_TASK_PROPERTIES:
+        if not props.get(needed):
+            yield Problem(file_name, element, "task_property", f"user task needs the property {needed!r}")
+    for name in props:
+        if name not in contract.TASK_PROPERTIES:
+            yield Problem(file_name, element, "known_property", _unknown_property(name, contract.TASK_PROPERTIES))
+    words = [word.strip() for word in props.get("decisions", "").split(",") if word.strip()]
+    for word in sorted(set(words) - set(contract.DECISIONS)):
+        yield Problem(file_name, element, "known_decision_word",
+                      f"decision {word!r} is not one the services know ({', '.join(contract.DECISIONS)})")
+    for word in sorted({word for word in words if words.count(word) > 1}):
+        yield Problem(file_name, element, "known_decision_word", f"decision {word!r} is listed twice")
+    if role not in contract.TASK_ROLES:
+        where = "in no lane" if role is None else f"in the {role} lane"
+        yield Problem(file_name, element, "task_lane",
+                      f"a user task is {where}: it must be in the lane of a role whose staff hold tasks "
+                      f"(lane_<role> for {', '.join(contract.TASK_ROLES)})")
+    action = props.get("action")
+    if action and action not in contract.ACTIONS:
+        yield Problem(file_name, element, "known_action",
+                      f"action {action!r} is not one the services complete ({', '.join(contract.ACTIONS)})")
+    elif action and role in contract.TASK_ROLES and role not in contract.ACTIONS[action]:
+        yield Problem(file_name, element, "action_lane",
+                      f"action {action!r} completes tasks of the {', '.join(contract.ACTIONS[action])} lane, "
+                      f"not of the {role} lane")
+    guard = props.get("guard")
+    if guard and guard not in contract.GUARDS:
+        yield Problem(file_name, element, "known_guard",
+                      f"guard {guard!r} is not a check the services run ({', '.join(contract.GUARDS)})")
+
+
+def _decision_tests(file_name: str, root: Any) -> Iterator[Problem]:
+    """A condition testing ``decision == "x"`` (or !=, in) must name a decision that the user tasks
+    nearest before it offer (walking back through gateways, events and automatic tasks; a sub-process
+    offers its user tasks' decisions; behind a call activity the called process's outputs are not
+    known here, so the test is not checked)."""
+    nodes = {n.get("id"): n for n in root.iter() if n.get("id") and isinstance(n.tag, str)}
+    incoming: dict[str, list[str]] = {}
+    for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
+        incoming.setdefault(flow.get("targetRef"), []).append(flow.get("sourceRef"))
+    user_task, sub_process, call = (f"{{{NS['bpmn']}}}{tag}" for tag in ("userTask", "subProcess", "callActivity"))
+    for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
+        condition = flow.find("bpmn:conditionExpression", NS)
+        tested = _decisions_tested((condition.text or "") if condition is not None else "")
+        if not tested:
+            continue
+        offered: set[str] = set()
+        found_task, unknown = False, False
+        todo, seen = [flow.get("sourceRef")], set()
+        while todo:
+            node_id = todo.pop()
+            if node_id in seen or node_id not in nodes:
+                continue
+            seen.add(node_id)
+            node = nodes[node_id]
+            if node.tag == user_task or node.tag == sub_process:
+                found_task = True
+                tasks = [node] if node.tag == user_task else list(node.iterfind(".//bpmn:userTask", NS))
+                for task in tasks:
+                    offered.update(w.strip() for w in _properties(task).get("decisions", "").split(","))
+            elif node.tag == call:
+                unknown = True
+            else:
+                todo.extend(incoming.get(node_id, []))
+        if unknown or not found_task:
+            continue
+        for word in sorted(tested - offered):
+            yield Problem(file_name, flow.get("id"), "offered_decision",
+                          f"the condition tests decision {word!r}, which the user task before it does not offer "
+                          f"(it offers {', '.join(sorted(offered - {''})) or 'nothing'}): the condition never holds")
+
+
+def _decisions_tested(text: str) -> set[str]:
+    """The decision words a condition compares ``decision`` with (==, !=, in, not in)."""
+    try:
+        tree = ast.parse(text.strip() or "None", mode="eval")
+    except SyntaxError:
+        return set()  # refused by the script rules
+    words: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        if not any(isinstance(o, ast.Name) and o.id == "decision" for o in operands):
+            continue
+        for operand in operands:
+            values = operand.elts if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) else [operand]
+            words.update(v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+    return words
 
 
 def _timer_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> list[Problem]:

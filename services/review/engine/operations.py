@@ -72,9 +72,12 @@ def publicity_objections(uow: UnitOfWork, declaration_id: str, publicity_id: int
     return publicity.objections_of(uow, declaration_id, publicity_id)
 
 
-def flag_overdue(uow: UnitOfWork, declaration_id: str, element: str) -> list[str]:
-    """A task's service level passed: flag it to its organisation and the level above (sla.flag_overdue)."""
-    return sla.flag_overdue(uow, declaration_id, element)
+def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str | None = None,
+                 element: str | None = None) -> list[str]:
+    """A task's service level passed: flag the tasks of that ``stage`` to their organisation and the level
+    above (sla.flag_overdue). Diagrams drawn before tasks were found by stage call the parameter
+    ``element``; its value was the stage then too."""
+    return sla.flag_overdue(uow, declaration_id, stage or element or "")
 
 
 OPERATIONS: dict[str, Operation] = {

@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
-from services.review.engine import audit, definitions, incidents, loaded, timers
+from services.review.engine import audit, contract, definitions, incidents, loaded, timers
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.incidents import Step
 from services.review.engine.messages import OUTBOUND
@@ -248,20 +248,22 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
         evaluate = workflow.script_engine.evaluate
         organisation = evaluate(task, properties["organisation"]) if properties.get("organisation") else None
         assignee = evaluate(task, properties["assignee"]) if properties.get("assignee") else None
+        # Found later by its stage and action (properties), never by its element id.
         row = Task(id=task_id, instance_id=instance.id, declaration_id=instance.declaration_id,
                    bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                   role=task.task_spec.lane or "", organisation=organisation, assignee=assignee,
-                   decisions=properties.get("decisions", "approve"), status="ready",
+                   role=contract.role_of_lane(task.task_spec.lane), organisation=organisation, assignee=assignee,
+                   decisions=properties.get("decisions", "approve"), action=properties.get("action"),
+                   status="ready",
                    summary={key: task.data.get(key) for key in SUMMARY_KEYS},
                    **queues.columns(properties.get("stage") or task.task_spec.bpmn_id, task.data,
                                     timers.boundary_due_at(task)))
         uow.session.add(row)
-        stage = (row.bpmn_id, organisation)
+        stage = (row.stage, organisation)
         if stage not in announced:
             announced.add(stage)
             uow.publish("review.stage.changed.v1", {
                 "declaration_id": instance.declaration_id, "applicant": instance.applicant,
-                "stage": properties.get("stage", row.bpmn_id), "stage_name": row.name, "role": row.role,
+                "stage": row.stage, "stage_name": row.name, "role": row.role,
                 "organisation": organisation, "organisation_name": directory.organisation_name(uow, organisation),
                 "at": utcnow().isoformat(),
             }, correlation_id=instance.declaration_id)
@@ -277,6 +279,11 @@ def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
 
 
 def _outcome(workflow: BpmnWorkflow) -> str:
-    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if isinstance(t.task_spec, EndEvent) and t.workflow is workflow]
-    return ends[-1].task_spec.bpmn_id if ends else "completed"
+    """The ``outcome`` property of the end event the process reached (engine/contract.py): of its own
+    end events, not those of a sub-process or called process, nor an end marked as no outcome (an
+    overdue flag's branch)."""
+    outcomes = [contract.outcome_of(t.task_spec.extensions.get("properties", {}))
+                for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                if isinstance(t.task_spec, EndEvent) and t.workflow is workflow]
+    found = [outcome for outcome in outcomes if outcome]
+    return found[-1] if found else "completed"

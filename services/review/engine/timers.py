@@ -123,6 +123,14 @@ class Parser(SpiffBpmnParser):
                                ("intermediateThrowEvent", SpiffIntermediateThrowEventParser))},
     }
 
+    def _add_diagram_indexes(self, bpmn: Any) -> None:
+        # A task's lane is its lane's id (lane_<role>, engine/contract.py), not its name: a designer
+        # names lanes freely (bilingual), the id says whose staff hold its tasks.
+        super()._add_diagram_indexes(bpmn)
+        self.document_lanes[self._document_key(bpmn)] = {
+            ref.text: ref.getparent().get("id")
+            for ref in bpmn.xpath(".//bpmn:flowNodeRef", namespaces=self.namespaces) if ref.text is not None}
+
 
 def serializer_config() -> dict[type, type]:
     """SpiffWorkflow's serializer configuration with our timers in place of its own (same type names)."""
