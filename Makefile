@@ -45,10 +45,12 @@ test-real: $(STAMP) $(DEBIAN_STAMP)
 	TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
 	TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// $(BIN)/pytest
 
-## bpmnlint (from package-lock.json) on every diagram: no error allowed.
-lint-bpmn:
+## bpmnlint (from package-lock.json) on every diagram: no error allowed; then the layout check
+## (no flow through a shape, no label over another, names that fit, left to right).
+lint-bpmn: $(STAMP)
 	npm ci --no-audit --no-fund --silent
 	npx bpmnlint bpmn/*.bpmn
+	$(BIN)/titles-bpmn layout --check bpmn/*.bpmn
 
 $(BENCH_STAMP): $(STAMP) $(DEBIAN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -10,6 +10,9 @@
                                           their decision tables rule by rule
     titles-bpmn migrate INSTANCE VERSION  move a running instance to another version (refused, with
                                           the reason, where running tasks would be lost)
+    titles-bpmn layout FILE...            draw each diagram again (its bpmndi: part only) so that it
+                                          reads well: left to right, no flow through a shape, no
+                                          label over another (--check: only say what is wrong, exit 1)
 
 A VERSION is a content hash, a unique prefix of one (6+ characters) or
 ``process@N`` (the N-th version deployed of that process). An INSTANCE is an
@@ -37,7 +40,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.review.engine import definitions, versions
+from services.review.engine import definitions, layout, layout_auto, versions
 from shared import decisions as tables
 from shared.errors import DomainError
 
@@ -187,6 +190,30 @@ def migrate(instance: str, version: str) -> int:
     return 0
 
 
+def relayout(files: list[str], check: bool) -> int:
+    """Check (``--check``) or redraw each diagram; exit 1 if any problem is left."""
+    contents, unreadable = _read(files)
+    for name, why in unreadable.items():
+        print(f"{name}: -: readable: {why}")
+    failed = bool(unreadable)
+    for name, content in contents.items():
+        if not check:
+            try:
+                content = layout_auto.relaid(Path(name).name, content)
+            except layout_auto.LayoutError as exc:
+                print(f"{name}: -: laid_out: {exc}")
+                failed = True
+                continue
+        problems = layout.problems(Path(name).name, content)
+        _print(name, problems)
+        if not check and content != Path(name).read_bytes():
+            Path(name).write_bytes(content)
+        failed = failed or bool(problems)
+        if not problems:
+            print(f"{name}: {'laid out' if not check else 'reads well'}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="titles-bpmn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,8 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     p_migrate = sub.add_parser("migrate", help="move an instance to another version")
     p_migrate.add_argument("instance", metavar="INSTANCE")
     p_migrate.add_argument("version", metavar="VERSION")
+    p_layout = sub.add_parser("layout", help="draw diagrams again so that they read well")
+    p_layout.add_argument("--check", action="store_true", help="only check the drawing (exit 1 naming each problem)")
+    p_layout.add_argument("files", nargs="+", metavar="FILE")
     args = parser.parse_args(argv)
     try:
+        if args.command == "layout":
+            return relayout(args.files, args.check)
         if args.command == "validate":
             return validate(args.files)
         if args.command == "deploy":
