@@ -197,14 +197,14 @@ def relayout(files: list[str], check: bool) -> int:
         print(f"{name}: -: readable: {why}")
     failed = bool(unreadable)
     for name, content in contents.items():
-        if not check:
-            try:
+        try:
+            if not check:
                 content = layout_auto.relaid(Path(name).name, content)
-            except layout_auto.LayoutError as exc:
-                print(f"{name}: -: laid_out: {exc}")
-                failed = True
-                continue
-        problems = layout.problems(Path(name).name, content)
+            problems = layout.problems(Path(name).name, content)
+        except layout.LayoutError as exc:
+            print(f"{name}: -: drawable: {exc}")
+            failed = True
+            continue
         _print(name, problems)
         if not check and content != Path(name).read_bytes():
             Path(name).write_bytes(content)

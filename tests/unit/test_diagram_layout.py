@@ -24,9 +24,11 @@ def test_the_diagram_reads_well(path):
 
 
 @pytest.mark.parametrize("path", DIAGRAMS, ids=lambda p: p.name)
-def test_the_diagram_is_as_the_layouter_draws_it(path):
-    # the committed drawing is the layouter's: re-running it changes nothing
-    assert layout_auto.relaid(path.name, path.read_bytes()) == path.read_bytes()
+def test_the_layouter_redraws_the_diagram_so_that_it_reads_well(path):
+    content = path.read_bytes()
+    relaid = layout_auto.relaid(path.name, content)
+    assert layout.problems(path.name, relaid) == []
+    assert layout_auto.relaid(path.name, relaid) == relaid
 
 
 def shrunk(text: str, element: str) -> str:
@@ -54,4 +56,19 @@ def test_layout_redraws_the_file(tmp_path):
     edited = tmp_path / "return_and_resubmit.bpmn"
     edited.write_text(shrunk(original.decode(), "check_modification_deadline"))
     assert bpmn_cli.main(["layout", str(edited)]) == 0
-    assert edited.read_bytes() == original
+    assert layout.problems(edited.name, edited.read_bytes()) == []
+    assert edited.read_bytes() == layout_auto.relaid(edited.name, original)
+
+
+def test_layout_names_a_file_it_cannot_read_or_draw(tmp_path, capsys):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text("<bpmn:definitions")
+    table = tmp_path / "quorum.dmn"
+    table.write_bytes((BPMN / "quorum.dmn").read_bytes())
+    assert bpmn_cli.main(["layout", str(broken), str(table), str(tmp_path / "missing.bpmn")]) == 1
+    out = capsys.readouterr().out
+    assert f"{broken}: -: drawable: not well-formed XML" in out
+    assert f"{table}: -: drawable: no process" in out
+    assert f"{tmp_path / 'missing.bpmn'}: -: readable:" in out
+    assert bpmn_cli.main(["layout", "--check", str(broken)]) == 1
+    assert f"{broken}: -: drawable: not well-formed XML" in capsys.readouterr().out

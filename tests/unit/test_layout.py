@@ -184,6 +184,22 @@ def test_the_main_end_is_the_one_whose_outcome_is_certified():
         "start", "check", "approved", "archive", "done"]
 
 
+def test_without_a_certified_end_the_main_way_follows_the_default_flow_unless_it_ends_there():
+    # "Passed?" with the default on "No" straight to an end: the main way goes on through "Yes"
+    no_by_default = changed('default="f3"', 'default="f4"')
+    assert layout.happy_path(layout.parse("small.bpmn", no_by_default.encode()))[-2:] == ["archive", "done"]
+    # a default that goes on is followed even where the other way is longer
+    longer = changed('<bpmn:endEvent id="refused" name="Refused"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>',
+                     '<bpmn:scriptTask id="note" name="Note"><bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>'
+                     '</bpmn:scriptTask><bpmn:scriptTask id="tell" name="Tell"><bpmn:incoming>f6</bpmn:incoming>'
+                     '<bpmn:outgoing>f7</bpmn:outgoing></bpmn:scriptTask>'
+                     '<bpmn:endEvent id="refused" name="Refused"><bpmn:incoming>f7</bpmn:incoming></bpmn:endEvent>'
+                     '<bpmn:sequenceFlow id="f6" sourceRef="note" targetRef="tell" />'
+                     '<bpmn:sequenceFlow id="f7" sourceRef="tell" targetRef="refused" />')
+    longer = changed('targetRef="refused">', 'targetRef="note">', longer)
+    assert layout.happy_path(layout.parse("small.bpmn", longer.encode()))[-2:] == ["archive", "done"]
+
+
 def test_wrapping_follows_bpmn_js():
     # the browser guesses the characters that fit from the width: mixed names break early
     assert layout.wrap("Record: past the deadline (记录逾期未修改)", 86) == [
@@ -213,3 +229,20 @@ def test_the_layouter_draws_a_diagram_without_any_drawing():
     relaid = layout_auto.relaid("small.bpmn", bare.encode())
     assert layout.problems("small.bpmn", relaid) == []
     assert relaid.startswith(bare[:bare.index("</bpmn:definitions>")].encode())
+
+
+def test_the_layouter_declares_the_drawing_namespaces_the_file_lacks():
+    bare = re.sub(r"\s*<bpmndi:BPMNDiagram.*</bpmndi:BPMNDiagram>", "", DIAGRAM, flags=re.S)
+    bare = re.sub(r'\s*xmlns:(bpmndi|dc|di)="[^"]*"', "", bare)
+    relaid = layout_auto.relaid("small.bpmn", bare.encode())
+    assert layout.problems("small.bpmn", relaid) == []
+    assert relaid.startswith(bare[:bare.index("</bpmn:definitions>")].encode())
+
+
+def test_what_the_layouter_does_not_draw_is_named():
+    with_data = changed('<bpmn:startEvent id="start"',
+                        '<bpmn:dataObject id="papers" /><bpmn:dataObjectReference id="papers_ref" dataObjectRef="papers" />'
+                        '<bpmn:startEvent id="start"')
+    with pytest.raises(layout.LayoutError, match="papers_ref"):
+        layout_auto.relaid("small.bpmn", with_data.encode())
+    assert "drawn" in rules(with_data)          # and the checker asks for its shape

@@ -10,8 +10,8 @@ A diagram is refused (naming the file, the element and the rule) when
 - a name does not fit its shape, or an external label its bounds (``name_fits``), the text wrapped
   the way bpmn-js wraps it (12 px font, 14.4 px lines, a CJK character 1 em, other characters
   0.55 em, a task's text 7 px inside its box);
-- the happy path, from the start event to the end event whose ``outcome`` is ``certified`` (else
-  the end event farthest from the start), does not run left to right (``happy_path``).
+- the happy path (``happy_path`` below: to the end event whose ``outcome`` is ``certified``, else
+  along the default flows) does not run left to right (``happy_path``).
 
 No Flask here: the command line (``titles-bpmn layout --check``) and the tests read this module."""
 from __future__ import annotations
@@ -48,6 +48,10 @@ FLOW_NODES = ACTIVITIES | EVENTS | GATEWAYS
 CONTAINERS = {"subProcess", "transaction", "adHocSubProcess"}
 FLOWS = {"sequenceFlow": "sequence", "messageFlow": "message", "association": "association",
          "dataInputAssociation": "association", "dataOutputAssociation": "association"}
+
+
+class LayoutError(ValueError):
+    """A file the layout can neither read nor draw."""
 
 
 # --- text ----------------------------------------------------------------------------------------
@@ -213,7 +217,10 @@ def _bounds(element) -> Box | None:
 
 
 def parse(file_name: str, content: bytes) -> Diagram:
-    root = etree.fromstring(content)
+    try:
+        root = etree.fromstring(content)
+    except etree.XMLSyntaxError as exc:
+        raise LayoutError(f"not well-formed XML: {exc}") from exc
     diagram = Diagram(file_name)
     for participant in root.iter(f"{{{BPMN}}}participant"):
         diagram.pools[participant.get("id")] = (participant.get("name") or "", participant.get("processRef"),
@@ -506,37 +513,40 @@ def back_edges(diagram: Diagram, parent: str) -> set[str]:
 
 
 def happy_path(diagram: Diagram, parent: str | None = None) -> list[str]:
-    """The nodes from the start event to the main end: the end event whose ``outcome`` property is
-    ``certified``, else the end event farthest from the start (the longest way without loops)."""
+    """The main way through a process (loops left out), from its first start event: to the end
+    event whose ``outcome`` property is ``certified`` if there is one; else at each split the
+    default flow, unless it ends the process there while another flow goes on, else the flow with
+    the longest way left to an end."""
     parent = parent or next((p for p in diagram.processes if diagram.children(p)), None)
     if parent is None:
         return []
     back = back_edges(diagram, parent)
-    children = [n for n in diagram.children(parent) if n.kind not in DATA]
-    ids = {n.id for n in children}
-    starts = [n.id for n in children if n.kind == "startEvent"]
+    children = {n.id: n for n in diagram.children(parent) if n.kind not in DATA}
+    starts = [n for n in children.values() if n.kind == "startEvent"]
     if not starts:
         return []
-    forward = [f for f in diagram.flows.values()
-               if f.kind == "sequence" and f.source in ids and f.target in ids and f.id not in back]
-    order = _topological(ids, forward)
-    depth: dict[str, float] = {starts[0]: 0}
-    via: dict[str, str] = {}
-    for node in order:
-        if node not in depth:
-            continue
+    forward = [f for f in diagram.flows.values() if f.kind == "sequence" and f.source in children
+               and f.target in children and f.id not in back]
+    ends = [n.id for n in children.values() if n.kind == "endEvent"]
+    goal = [e for e in ends if children[e].properties.get("outcome") == "certified"][:1] or ends
+    left: dict[str, int] = {e: 0 for e in goal}     # the longest way left to the goal
+    for node in reversed(_topological(set(children), forward)):
         for flow in forward:
-            if flow.source == node and depth[node] + 1 > depth.get(flow.target, -1):
-                depth[flow.target], via[flow.target] = depth[node] + 1, node
-    ends = [n for n in children if n.kind == "endEvent" and n.id in depth]
-    if not ends:
-        return []
-    chosen = [n for n in ends if n.properties.get("outcome") == "certified"]
-    end = chosen[0] if chosen else max(ends, key=lambda n: depth[n.id])
-    path = [end.id]
-    while path[-1] in via:
-        path.append(via[path[-1]])
-    return path[::-1]
+            if flow.source == node and flow.target in left:
+                left[node] = max(left.get(node, 0), left[flow.target] + 1)
+    path = [starts[0].id]
+    while path[-1] not in goal:
+        node = children[path[-1]]
+        choices = [f for f in forward if f.source == node.id and f.target in left and f.target not in path]
+        if not choices:
+            break
+        default = next((f for f in choices if f.id == node.default), None)
+        ending = [children[f.target].kind == "endEvent" for f in choices]
+        if default is not None and (children[default.target].kind != "endEvent" or all(ending)):
+            path.append(default.target)
+        else:
+            path.append(max(choices, key=lambda f: left[f.target]).target)
+    return path
 
 
 def _topological(ids: set[str], flows: list[Flow]) -> list[str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from services.review.engine import layout
-from services.review.engine.layout import Box, Diagram, Flow, Node
+from services.review.engine.layout import Box, Diagram, Flow, LayoutError, Node
 
 TASK_W, TASK_H, TASK_MAX_W = 100, 80, 160
 EVENT, GATEWAY = 36, 50
@@ -34,10 +34,6 @@ GAP_MIN, CHANNEL_MIN, TRACK = 40, 30, 12
 POOL_HEADER, LANE_HEADER = 30, 30
 ORIGIN = (150, 80)
 SUB_PAD = 20
-
-
-class LayoutError(Exception):
-    """The diagram holds something the layouter does not draw."""
 
 
 @dataclass
@@ -285,9 +281,12 @@ class _Grid:
 
     # routes as gaps (vertical, between columns) and channels (horizontal, between rows)
     def routes(self) -> None:
+        """Each flow's way as gaps and channels; then the tracks, shared by flows whose stretches in a
+        gap or channel do not meet. Positions count in half cells: row r's centre is 2r + 1, the
+        channel above it 2r; column c's centre 2c + 1, the gap left of it 2c."""
         self.route: dict[str, tuple] = {}
-        gap_use: dict[int, list[tuple[str, int | None, int | None]]] = {}      # flow, stub row, final row
-        channel_use: dict[int, list[tuple[str, int]]] = {}                    # flow, kind 0 down 1 mid 2 up
+        gap_use: dict[int, list[_Use]] = {}
+        channel_use: dict[int, list[_Use]] = {}
         for flow in self.flows:
             source, target = self.cells[self.origin(flow)], self.cells[flow.target]
             side = self.exit[flow.id]
@@ -299,33 +298,44 @@ class _Grid:
                     self.route[flow.id] = ("A",)
                 elif ct == cs + 1:
                     self.route[flow.id] = ("B", ct)
-                    gap_use.setdefault(ct, []).append((flow.id, rs, rt))
+                    gap_use.setdefault(ct, []).append(_Use(flow.id, 2 * rs + 1, 2 * rt + 1, rs, rt))
                 else:
                     if back or rt == rs:
                         h = max(rs, rt) + 1
                     else:
                         h = rt if rt > rs else rt + 1
                     self.route[flow.id] = ("C", cs + 1, h, ct)
-                    gap_use.setdefault(cs + 1, []).append((flow.id, rs, None))
-                    channel_use.setdefault(h, []).append((flow.id, 1))
-                    gap_use.setdefault(ct, []).append((flow.id, None, rt))
+                    gap_use.setdefault(cs + 1, []).append(_Use(flow.id, 2 * rs + 1, 2 * h, rs, None))
+                    channel_use.setdefault(h, []).append(_Use(flow.id, 2 * (cs + 1), 2 * ct, kind=1))
+                    gap_use.setdefault(ct, []).append(_Use(flow.id, 2 * h, 2 * rt + 1, None, rt))
             else:
                 h = rs if side == "top" else rs + 1
                 self.route[flow.id] = ("D", h, ct)
-                channel_use.setdefault(h, []).append((flow.id, 2 if side == "top" else 0))
-                gap_use.setdefault(ct, []).append((flow.id, None, rt))
+                channel_use.setdefault(h, []).append(
+                    _Use(flow.id, 2 * cs + 1, 2 * ct, kind=2 if side == "top" else 0, column=cs))
+                gap_use.setdefault(ct, []).append(_Use(flow.id, 2 * h, 2 * rt + 1, None, rt))
         order = {f.id: i for i, f in enumerate(self.flows)}
-        self.gap_track: dict[tuple[int, str], tuple[int, int]] = {}
+        self.gap_track: dict[tuple[int, str], int] = {}
+        self.gap_count: dict[int, int] = {}
         for gap, uses in gap_use.items():
-            for i, flow_id in enumerate(_ordered(uses, order)):
-                self.gap_track[(gap, flow_id)] = (i, len(uses))
-        self.channel_track: dict[tuple[int, str], tuple[int, int]] = {}
+            # a flow leaving the column on the left at row r runs left of the flows entering the
+            # column on the right at row r (else the two would share a line)
+            before = {u.flow: {v.flow for v in uses if v.flow != u.flow and u.stub is not None
+                               and v.final == u.stub} for u in uses}
+            tracks = _packed(_ordered(uses, before, order), before)
+            self.gap_track.update({(gap, flow): t for flow, t in tracks.items()})
+            self.gap_count[gap] = max(tracks.values()) + 1
+        self.channel_track: dict[tuple[int, str], int] = {}
+        self.channel_count: dict[int, int] = {}
         for channel, uses in channel_use.items():
-            ranked = sorted(uses, key=lambda u: (u[1], order[u[0]]))
-            for i, (flow_id, _) in enumerate(ranked):
-                self.channel_track[(channel, flow_id)] = (i, len(ranked))
-        self.gap_count = {g: len(u) for g, u in gap_use.items()}
-        self.channel_count = {h: len(u) for h, u in channel_use.items()}
+            # a flow going down into the channel from a column runs above one coming up into it
+            # from the same column
+            before = {u.flow: {v.flow for v in uses if u.kind == 0 and v.kind == 2 and u.column == v.column}
+                      for u in uses}
+            ranked = sorted(uses, key=lambda u: (u.kind, u.lo, order[u.flow]))
+            tracks = _packed(ranked, before)
+            self.channel_track.update({(channel, flow): t for flow, t in tracks.items()})
+            self.channel_count[channel] = max(tracks.values()) + 1
 
     def coordinates(self, lanes: bool) -> Placed:
         left = [0.0] * self.ncols
@@ -396,12 +406,12 @@ class _Grid:
             end = (tx - target.w / 2, ty)
 
             def gx(gap: int) -> float:
-                i, n = self.gap_track[(gap, flow.id)]
-                return gap_x[gap] + gap_w[gap] * (i + 1) / (n + 1)
+                n = self.gap_count[gap]
+                return gap_x[gap] + gap_w[gap] * (self.gap_track[(gap, flow.id)] + 1) / (n + 1)
 
             def hy(channel: int) -> float:
-                i, n = self.channel_track[(channel, flow.id)]
-                return channel_y[channel] + channel_h[channel] * (i + 1) / (n + 1)
+                n = self.channel_count[channel]
+                return channel_y[channel] + channel_h[channel] * (self.channel_track[(channel, flow.id)] + 1) / (n + 1)
 
             route = self.route[flow.id]
             if route[0] == "A":
@@ -432,25 +442,53 @@ def _centres(gaps: list[float], before: list[float], after: list[float]) -> tupl
     return centres, at + gaps[-1]
 
 
-def _ordered(uses: list[tuple[str, int | None, int | None]], order: dict[str, int]) -> list[str]:
-    """The tracks of one gap from left to right: a flow leaving the column on the left at row r runs
-    left of every other flow entering the column on the right at row r (else the two would share a
-    line); otherwise in the order the flows are written."""
-    ids = [u[0] for u in uses]
-    before = {i: set() for i in ids}          # i must come before each of before[i]
-    for flow, stub, _ in uses:
-        if stub is None:
-            continue
-        for other, _, final in uses:
-            if other != flow and final == stub:
-                before[flow].add(other)
-    result, remaining = [], sorted(ids, key=lambda i: order[i])
+@dataclass
+class _Use:
+    """A flow's stretch along one gap or channel, from position ``lo`` to ``hi`` (in half cells)."""
+    flow: str
+    a: int
+    b: int
+    stub: int | None = None      # in a gap: the row where the flow leaves the column on its left
+    final: int | None = None     # in a gap: the row where it enters the column on its right
+    kind: int = 1                # in a channel: 0 down from the row above, 1 along, 2 up from below
+    column: int | None = None
+
+    @property
+    def lo(self) -> int:
+        return min(self.a, self.b)
+
+    @property
+    def hi(self) -> int:
+        return max(self.a, self.b)
+
+
+def _ordered(uses: list[_Use], before: dict[str, set[str]], order: dict[str, int]) -> list[_Use]:
+    """The uses with each one after those that must lie before it (the written order otherwise; a
+    cycle, two flows crossing over, is broken in that order)."""
+    result, remaining = [], sorted(uses, key=lambda u: order[u.flow])
     while remaining:
-        free = [i for i in remaining if not any(i in before[j] for j in remaining if j != i)]
+        free = [u for u in remaining if not any(u.flow in before[v.flow] for v in remaining if v is not u)]
         pick = free[0] if free else remaining[0]
         result.append(pick)
         remaining.remove(pick)
     return result
+
+
+def _packed(uses: list[_Use], before: dict[str, set[str]]) -> dict[str, int]:
+    """A track for each use, in the order given: the first one free along its whole stretch that
+    lies past the tracks of the uses that must come before it."""
+    taken: list[list[tuple[int, int]]] = []
+    track: dict[str, int] = {}
+    for use in uses:
+        least = max((track[u] + 1 for u, later in before.items() if use.flow in later and u in track), default=0)
+        t = least
+        while t < len(taken) and any(not (use.hi < lo or hi < use.lo) for lo, hi in taken[t]):
+            t += 1
+        while len(taken) <= t:
+            taken.append([])
+        taken[t].append((use.lo, use.hi))
+        track[use.flow] = t
+    return track
 
 
 def _simplified(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -484,18 +522,22 @@ _DIAGRAM = re.compile(rb"([ \t]*)<(\w+):BPMNDiagram\b.*?</\2:BPMNDiagram>", re.S
 def relaid(file_name: str, content: bytes) -> bytes:
     """``content`` with its ``bpmndi:BPMNDiagram`` drawn again (or added) from the process."""
     diagram = layout.parse(file_name, content)
+    processes = [p for p in diagram.processes if diagram.children(p)]
+    if not processes:
+        raise LayoutError("no process with anything in it to draw")
     root = etree.fromstring(content)
     prefixes = {uri: prefix for prefix, uri in root.nsmap.items() if prefix}
-    missing = [uri for uri in (layout.BPMNDI, layout.DC, layout.DI) if uri not in prefixes]
-    if missing:
-        raise LayoutError(f"{file_name}: the namespaces {', '.join(missing)} are not declared on the root")
+    # namespaces the root does not declare are declared on the drawing itself (the rest stays as it is)
+    declare = "".join(f' xmlns:{name}="{uri}"' for name, uri in (("bpmndi", layout.BPMNDI), ("dc", layout.DC),
+                                                                 ("di", layout.DI)) if uri not in prefixes)
+    for name, uri in (("bpmndi", layout.BPMNDI), ("dc", layout.DC), ("di", layout.DI)):
+        prefixes.setdefault(uri, name)
     di, dc, wp = prefixes[layout.BPMNDI], prefixes[layout.DC], prefixes[layout.DI]
 
     pools = [(pid, pool) for pid, pool in diagram.pools.items() if pool[1] in diagram.processes]
     placed_all = Placed(0, 0)
     shapes_xml: list[str] = []
     x0, y0 = ORIGIN
-    processes = [p for p in diagram.processes if diagram.children(p)]
     pooled = {pool[1]: pid for pid, pool in pools}
     for process in processes:
         lanes = [lane for lane in diagram.lanes.values() if lane.process == process]
@@ -541,7 +583,7 @@ def relaid(file_name: str, content: bytes) -> bytes:
         plane_ref = collaboration.get("id") if collaboration is not None else processes[0]
     inner = indent + "    "
     body = "".join(_indented(part, inner) for part in shapes_xml + edges_xml)
-    text = (f'{indent}<{di}:BPMNDiagram id="{diagram_id}">\n'
+    text = (f'{indent}<{di}:BPMNDiagram id="{diagram_id}"{declare}>\n'
             f'{indent}  <{di}:BPMNPlane id="{plane_id}" bpmnElement="{plane_ref}">\n'
             f"{body}"
             f"{indent}  </{di}:BPMNPlane>\n"
