@@ -239,10 +239,63 @@ def test_the_layouter_declares_the_drawing_namespaces_the_file_lacks():
     assert relaid.startswith(bare[:bare.index("</bpmn:definitions>")].encode())
 
 
+def with_data(text: str = DIAGRAM) -> str:
+    """"Check" reads the papers, "Archive" writes the record (associations written inside the tasks)."""
+    text = changed('<bpmn:startEvent id="start"',
+                   '<bpmn:dataObject id="papers" /><bpmn:dataObjectReference id="papers_ref" name="Papers (材料)" '
+                   'dataObjectRef="papers" /><bpmn:dataObject id="record" />'
+                   '<bpmn:dataObjectReference id="record_ref" name="Record" dataObjectRef="record" />'
+                   '<bpmn:startEvent id="start"', text)
+    text = changed('<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>',
+                   '<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+                   '<bpmn:property id="check_in" name="papers" /><bpmn:dataInputAssociation id="reads">'
+                   '<bpmn:sourceRef>papers_ref</bpmn:sourceRef><bpmn:targetRef>check_in</bpmn:targetRef>'
+                   '</bpmn:dataInputAssociation></bpmn:userTask>', text)
+    return changed('<bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing></bpmn:scriptTask>',
+                   '<bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing><bpmn:dataOutputAssociation id="writes">'
+                   '<bpmn:targetRef>record_ref</bpmn:targetRef></bpmn:dataOutputAssociation></bpmn:scriptTask>', text)
+
+
+def test_data_objects_and_their_associations_are_drawn_beside_their_tasks():
+    text = with_data()
+    assert {"drawn"} == rules(text)
+    drawn = layout.parse("small.bpmn", text.encode())
+    assert {(f.source, f.target) for f in drawn.flows.values() if f.kind == "association"} == {
+        ("papers_ref", "check"), ("archive", "record_ref")}
+    relaid = layout_auto.relaid("small.bpmn", text.encode())
+    assert layout.problems("small.bpmn", relaid) == []
+    diagram = layout.parse("small.bpmn", relaid)
+    papers, check = diagram.nodes["papers_ref"].shape, diagram.nodes["check"].shape
+    assert papers.cx == check.cx and papers.y > check.bottom                       # right under it
+    assert diagram.flows["reads"].waypoints == [(papers.cx, papers.y), (check.cx, check.bottom)]
+    record, archive = diagram.nodes["record_ref"].shape, diagram.nodes["archive"].shape
+    # under "Archive" lies the refused end: the record goes over it
+    assert diagram.flows["writes"].waypoints == [(archive.cx, archive.y), (record.cx, record.bottom)]
+
+
 def test_what_the_layouter_does_not_draw_is_named():
-    with_data = changed('<bpmn:startEvent id="start"',
-                        '<bpmn:dataObject id="papers" /><bpmn:dataObjectReference id="papers_ref" dataObjectRef="papers" />'
-                        '<bpmn:startEvent id="start"')
-    with pytest.raises(layout.LayoutError, match="papers_ref"):
-        layout_auto.relaid("small.bpmn", with_data.encode())
-    assert "drawn" in rules(with_data)          # and the checker asks for its shape
+    pools = changed('<bpmn:process id="small" isExecutable="true">',
+                    '<bpmn:collaboration id="c"><bpmn:participant id="p1" processRef="small" />'
+                    '<bpmn:participant id="p2" name="Applicant" /><bpmn:messageFlow id="m1" sourceRef="p2" '
+                    'targetRef="check" /></bpmn:collaboration><bpmn:process id="small" isExecutable="true">')
+    assert "drawn" in rules(pools)              # the checker asks for every pool and message flow
+    with pytest.raises(layout.LayoutError, match="m1"):
+        layout_auto.relaid("small.bpmn", pools.encode())
+
+
+def test_a_pool_and_its_lanes_are_tall_enough_for_their_names():
+    name = "Work unit, where the applicant works and is recommended from (工作单位，申报人所在并推荐的单位)"
+    pooled = changed('<bpmn:process id="small" isExecutable="true">',
+                     '<bpmn:collaboration id="c"><bpmn:participant id="pool" name="Small (小)" processRef="small" />'
+                     '</bpmn:collaboration><bpmn:process id="small" isExecutable="true">'
+                     f'<bpmn:laneSet id="lanes"><bpmn:lane id="lane_unit" name="{name}">'
+                     + "".join(f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>"
+                               for n in ("start", "check", "approved", "archive", "done", "refused"))
+                     + "</bpmn:lane></bpmn:laneSet>")
+    relaid = layout_auto.relaid("small.bpmn", pooled.encode())
+    assert layout.problems("small.bpmn", relaid) == []
+    squeezed = re.sub(r'(bpmnElement="lane_unit" isHorizontal="true">\s*<dc:Bounds [^/]*height=")\d+',
+                      r"\g<1>150", relaid.decode())
+    assert layout.parse("small.bpmn", squeezed.encode()).lanes["lane_unit"].shape.h == 150
+    assert {(p.element, p.rule) for p in layout.problems("small.bpmn", squeezed.encode())} >= {
+        ("lane_unit", "name_fits")}

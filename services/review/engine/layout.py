@@ -46,8 +46,7 @@ GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBas
 DATA = {"dataObjectReference", "dataStoreReference"}
 FLOW_NODES = ACTIVITIES | EVENTS | GATEWAYS
 CONTAINERS = {"subProcess", "transaction", "adHocSubProcess"}
-FLOWS = {"sequenceFlow": "sequence", "messageFlow": "message", "association": "association",
-         "dataInputAssociation": "association", "dataOutputAssociation": "association"}
+FLOWS = {"sequenceFlow": "sequence", "messageFlow": "message", "association": "association"}
 
 
 class LayoutError(ValueError):
@@ -226,6 +225,17 @@ def parse(file_name: str, content: bytes) -> Diagram:
         diagram.pools[participant.get("id")] = (participant.get("name") or "", participant.get("processRef"),
                                                 None, False)
 
+    def data_associations(activity, parent: str) -> None:
+        # written inside the task: what it reads (sourceRef) and what it writes (targetRef)
+        for child in activity:
+            kind, flow_id = _local(child.tag), child.get("id")
+            source = (child.findtext(f"{{{BPMN}}}sourceRef") or "").strip()
+            target = (child.findtext(f"{{{BPMN}}}targetRef") or "").strip()
+            if kind == "dataInputAssociation" and flow_id and source:
+                diagram.flows[flow_id] = Flow(flow_id, "association", source, activity.get("id"), "", parent)
+            elif kind == "dataOutputAssociation" and flow_id and target:
+                diagram.flows[flow_id] = Flow(flow_id, "association", activity.get("id"), target, "", parent)
+
     def walk(container, parent: str) -> None:
         for child in container:
             kind = _local(child.tag)
@@ -238,6 +248,8 @@ def parse(file_name: str, content: bytes) -> Diagram:
                                                       child.get("attachedToRef"), props, child.get("default"))
                 if kind in CONTAINERS:
                     walk(child, child.get("id"))
+                if kind in ACTIVITIES:
+                    data_associations(child, parent)
             elif kind in FLOWS and child.get("sourceRef") is not None:
                 diagram.flows[child.get("id")] = Flow(
                     child.get("id"), FLOWS[kind], child.get("sourceRef"), child.get("targetRef"),
@@ -252,6 +264,10 @@ def parse(file_name: str, content: bytes) -> Diagram:
     for process in root.iter(f"{{{BPMN}}}process"):
         diagram.processes.append(process.get("id"))
         walk(process, process.get("id"))
+    # an association counts between two drawn things (a task's data input from a property is not)
+    for flow in [f for f in diagram.flows.values() if f.kind == "association"]:
+        if flow.source not in diagram.nodes or flow.target not in diagram.nodes:
+            del diagram.flows[flow.id]
     for collaboration in root.iter(f"{{{BPMN}}}collaboration"):
         for child in collaboration:
             if _local(child.tag) == "messageFlow":
@@ -342,7 +358,7 @@ def _crossing_rules(diagram: Diagram) -> list[Problem]:
         if source is not None and source.attached_to:
             own.add(source.attached_to)
         for node in diagram.nodes.values():
-            if node.id in own or node.shape is None or node.kind in DATA and flow.kind == "association":
+            if node.id in own or node.shape is None:
                 continue
             segments = zip(flow.waypoints, flow.waypoints[1:])
             if any(_segment_crosses(a, b, node.shape) for a, b in segments):
@@ -445,6 +461,13 @@ def _fit_rules(diagram: Diagram) -> list[Problem]:
     for flow in diagram.flows.values():
         if flow.name:
             problems += _external_fits(diagram.file, flow.id, flow.name, flow.label)
+    # a pool's or lane's name is written along its header, wrapped at its height, two lines at most
+    headers = [(lane.id, lane.name, lane.shape) for lane in diagram.lanes.values()]
+    headers += [(pool_id, name, shape) for pool_id, (name, _, shape, _) in diagram.pools.items()]
+    for element, name, shape in headers:
+        if name and shape is not None and len(wrap(name, shape.h - 2 * TASK_PADDING)) > 2:
+            problems.append(Problem(diagram.file, element, "name_fits",
+                                    f"the name does not fit along a header {shape.h:.0f} px tall (名称超出泳道)"))
     return problems
 
 

@@ -12,7 +12,9 @@ The method (layered, on a grid, so nothing can be drawn through a shape):
   flow runs only through those, each on its own track: out of its source (a gateway's flows by
   different sides: right, top, bottom), along the gap after its source or a channel, into its
   target's left side; a flow going back runs along a channel (a corridor) below the rows it joins;
-- a task grows until its name fits; an expanded subprocess is laid out the same way inside its box.
+- a task grows until its name fits; an expanded subprocess is laid out the same way inside its box;
+  a data object sits under (else over) the task that reads or writes it, joined by a straight line.
+One pool (with its lanes) is drawn; message flows and pools without a process are refused.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from services.review.engine.layout import Box, Diagram, Flow, LayoutError, Node
 
 TASK_W, TASK_H, TASK_MAX_W = 100, 80, 160
 EVENT, GATEWAY = 36, 50
+DATA_SIZE = (36, 50)
 LABEL_WRAP = 90          # an external label's width, as bpmn-js makes it
 LABEL_WRAP_WIDE = 120
 LABEL_GAP = 4            # between a shape or a line and a label
@@ -95,9 +98,6 @@ class _Grid:
         self.d = diagram
         self.parent = parent
         children = diagram.children(parent)
-        unsupported = [n.id for n in children if n.kind in layout.DATA]
-        if unsupported:
-            raise LayoutError(f"data object references are not laid out: {', '.join(unsupported)}")
         self.boundary = {n.id: n for n in children if n.attached_to}
         self.cells: dict[str, Cell] = {}
         for node in children:
@@ -113,18 +113,29 @@ class _Grid:
                 self.cells[node.id] = Cell(node, *task_size(node.name))
             elif node.kind in layout.GATEWAYS:
                 self.cells[node.id] = Cell(node, GATEWAY, GATEWAY)
+            elif node.kind in layout.DATA:
+                self.cells[node.id] = Cell(node, *DATA_SIZE)
             else:
                 self.cells[node.id] = Cell(node, EVENT, EVENT)
         self.flows = [f for f in diagram.flows.values() if f.kind == "sequence" and f.parent == parent]
-        for flow in diagram.flows.values():
-            if flow.kind != "sequence" and flow.parent == parent:
-                raise LayoutError(f"{flow.kind} flows are not laid out: {flow.id}")
+        # a data object beside the task that reads or writes it (the first association written)
+        self.associations = [f for f in diagram.flows.values() if f.kind == "association" and f.parent == parent]
+        self.data_of: dict[str, str] = {}
+        for flow in self.associations:
+            data, task = (flow.source, flow.target) if flow.source in self.cells and \
+                self.cells[flow.source].node.kind in layout.DATA else (flow.target, flow.source)
+            if data not in self.cells or task not in self.cells or self.cells[data].node.kind not in layout.DATA:
+                raise LayoutError(f"associations other than between a data object and a task are not laid out: {flow.id}")
+            self.data_of.setdefault(data, task)
+
         self.back = layout.back_edges(diagram, parent)
         self.happy = layout.happy_path(diagram, parent)
         self.lane_ids = [lane.id for lane in lanes] or [""]
         lane_of = {ref: lane.id for lane in lanes for ref in lane.refs}
         for cell in self.cells.values():
             cell.lane = lane_of.get(cell.node.id, self.lane_ids[0])
+        for data, task in self.data_of.items():
+            self.cells[data].lane = self.cells[task].lane
         self.lane_names = {lane.id: lane.name for lane in lanes}
 
     def origin(self, flow: Flow) -> str:
@@ -146,6 +157,8 @@ class _Grid:
                     changed = True
             if not changed:
                 break
+        for data, task in self.data_of.items():
+            col[data] = col[task]
         for node, c in col.items():
             self.cells[node].col = c
         self.ncols = max(col.values(), default=0) + 1
@@ -195,11 +208,13 @@ class _Grid:
                 taken.add((cell.lane, 0, cell.col))
                 placed.add(node)
         order = sorted((c for c in self.cells.values() if c.node.id not in placed),
-                       key=lambda c: (c.col, list(self.cells).index(c.node.id)))
+                       key=lambda c: (c.node.id in self.data_of, c.col, list(self.cells).index(c.node.id)))
         for cell in order:
             preferred, direction = 0, 0
+            if cell.node.id in self.data_of:
+                preferred, direction = self.cells[self.data_of[cell.node.id]].row + 1, 1
             for flow in self.flows:
-                if flow.target != cell.node.id or flow.id in self.back:
+                if flow.target != cell.node.id or flow.id in self.back or direction:
                     continue
                 source = self.cells.get(self.origin(flow))
                 if source is None or source.node.id not in placed or source.lane != cell.lane:
@@ -207,7 +222,9 @@ class _Grid:
                 direction = {"right": 0, "top": -1}.get(self.exit[flow.id], 1)
                 preferred = source.row + direction
                 break
-            if direction:
+            if cell.node.id in self.data_of:      # under its task, else over it, else further down
+                candidates = [preferred, preferred - 2] + [preferred + k for k in range(1, 40)]
+            elif direction:
                 candidates = [preferred + direction * k for k in range(40)] + \
                              [preferred - direction * k for k in range(1, 40)]
             else:
@@ -241,6 +258,8 @@ class _Grid:
                 lw, lh = label_size(node.name)
                 if gateway:
                     cell.name_label = (-LABEL_GAP - lw, -h / 2 - LABEL_GAP - lh, lw, lh)
+                elif node.kind in layout.DATA:     # clear of its association, above or below it
+                    cell.name_label = (w / 2 + LABEL_GAP, -lh / 2, lw, lh)
                 else:
                     cell.name_label = (-lw / 2, h / 2 + LABEL_GAP, lw, lh)
                 cell.rects.append(cell.name_label)
@@ -314,7 +333,19 @@ class _Grid:
                 channel_use.setdefault(h, []).append(
                     _Use(flow.id, 2 * cs + 1, 2 * ct, kind=2 if side == "top" else 0, column=cs))
                 gap_use.setdefault(ct, []).append(_Use(flow.id, 2 * h, 2 * rt + 1, None, rt))
-        order = {f.id: i for i, f in enumerate(self.flows)}
+        sides = {(f.source, self.exit[f.id]) for f in self.flows}
+        for flow in self.associations:
+            data = flow.source if flow.source in self.data_of else flow.target
+            task = flow.target if data == flow.source else flow.source
+            d, t = self.cells[data], self.cells[task]
+            if d.col == t.col and (d.row == t.row + 1 and (task, "bottom") not in sides
+                                   or d.row == t.row - 1 and (task, "top") not in sides):
+                self.route[flow.id] = ("V",)      # straight between the data object and its task
+            else:                                 # else into the task's left side like a flow
+                self.route[flow.id] = ("D", d.row, t.col)
+                channel_use.setdefault(d.row, []).append(_Use(flow.id, 2 * d.col + 1, 2 * t.col, kind=2, column=d.col))
+                gap_use.setdefault(t.col, []).append(_Use(flow.id, 2 * d.row, 2 * t.row + 1, None, t.row))
+        order = {f.id: i for i, f in enumerate(self.flows + self.associations)}
         self.gap_track: dict[tuple[int, str], int] = {}
         self.gap_count: dict[int, int] = {}
         for gap, uses in gap_use.items():
@@ -337,7 +368,7 @@ class _Grid:
             self.channel_track.update({(channel, flow): t for flow, t in tracks.items()})
             self.channel_count[channel] = max(tracks.values()) + 1
 
-    def coordinates(self, lanes: bool) -> Placed:
+    def coordinates(self, lanes: bool, min_height: float = 0) -> Placed:
         left = [0.0] * self.ncols
         right = [0.0] * self.ncols
         up = [20.0] * self.nrows
@@ -350,12 +381,15 @@ class _Grid:
                 down[cell.row] = max(down[cell.row], y + h)
         gap_w = [max(GAP_MIN, (self.gap_count.get(g, 0) + 1) * TRACK) for g in range(self.ncols + 1)]
         channel_h = [max(CHANNEL_MIN, (self.channel_count.get(h, 0) + 1) * TRACK) for h in range(self.nrows + 1)]
-        # a lane is at least as tall as its name written along its header
+        # a lane, and the pool, at least as tall as its name written along its header
         for lane, rows in self.lane_rows.items():
             need = layout.text_width(self.lane_names.get(lane, "")) + 20
             have = sum(up[r] + down[r] for r in rows) + sum(channel_h[r] for r in rows[1:])
             if lanes and have < need:
                 down[rows[-1]] += need - have
+        have = sum(up) + sum(down) + sum(channel_h)
+        if have < min_height:
+            down[-1] += min_height - have
         col_x, width = _centres(gap_w, left, right)
         gap_x = [0.0] + [col_x[c] + right[c] for c in range(self.ncols)]
         row_y, height = _centres(channel_h, up, down)
@@ -389,6 +423,23 @@ class _Grid:
                 placed.shapes.update(inner.shapes)
                 placed.labels.update(inner.labels)
                 placed.waypoints.update(inner.waypoints)
+        def gap_track_x(gap: int, flow_id: str) -> float:
+            return gap_x[gap] + gap_w[gap] * (self.gap_track[(gap, flow_id)] + 1) / (self.gap_count[gap] + 1)
+
+        def channel_track_y(channel: int, flow_id: str) -> float:
+            return channel_y[channel] + channel_h[channel] * (self.channel_track[(channel, flow_id)] + 1) / (
+                self.channel_count[channel] + 1)
+
+        for flow in self.associations:
+            data = flow.source if flow.source in self.data_of else flow.target
+            d, t = placed.shapes[data], placed.shapes[flow.target if data == flow.source else flow.source]
+            if self.route[flow.id][0] == "V":
+                points = [(d.cx, d.y), (d.cx, t.bottom)] if d.y > t.y else [(d.cx, d.bottom), (d.cx, t.y)]
+            else:
+                _, h, g2 = self.route[flow.id]
+                points = [(d.cx, d.y), (d.cx, channel_track_y(h, flow.id)), (gap_track_x(g2, flow.id), channel_track_y(h, flow.id)),
+                          (gap_track_x(g2, flow.id), t.cy), (t.x, t.cy)]
+            placed.waypoints[flow.id] = _simplified(points if data == flow.source else points[::-1])
         for flow in self.flows:
             source = self.cells[self.origin(flow)]
             target = self.cells[flow.target]
@@ -406,12 +457,10 @@ class _Grid:
             end = (tx - target.w / 2, ty)
 
             def gx(gap: int) -> float:
-                n = self.gap_count[gap]
-                return gap_x[gap] + gap_w[gap] * (self.gap_track[(gap, flow.id)] + 1) / (n + 1)
+                return gap_track_x(gap, flow.id)
 
             def hy(channel: int) -> float:
-                n = self.channel_count[channel]
-                return channel_y[channel] + channel_h[channel] * (self.channel_track[(channel, flow.id)] + 1) / (n + 1)
+                return channel_track_y(channel, flow.id)
 
             route = self.route[flow.id]
             if route[0] == "A":
@@ -504,14 +553,14 @@ def _simplified(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def layout_container(diagram: Diagram, parent: str, lanes: list[layout.Lane]) -> Placed:
+def layout_container(diagram: Diagram, parent: str, lanes: list[layout.Lane], min_height: float = 0) -> Placed:
     grid = _Grid(diagram, parent, lanes)
     grid.columns()
     grid.exits()
     grid.rows()
     grid.footprints()
     grid.routes()
-    return grid.coordinates(bool(lanes))
+    return grid.coordinates(bool(lanes), min_height)
 
 
 # --- the file --------------------------------------------------------------------------------------
@@ -525,6 +574,10 @@ def relaid(file_name: str, content: bytes) -> bytes:
     processes = [p for p in diagram.processes if diagram.children(p)]
     if not processes:
         raise LayoutError("no process with anything in it to draw")
+    unsupported = [f.id for f in diagram.flows.values() if f.kind == "message"] + [
+        pid for pid, pool in diagram.pools.items() if pool[1] not in processes]
+    if unsupported:   # one pool with its lanes is what the review processes are
+        raise LayoutError(f"message flows and pools without a process are not laid out: {', '.join(unsupported)}")
     root = etree.fromstring(content)
     prefixes = {uri: prefix for prefix, uri in root.nsmap.items() if prefix}
     # namespaces the root does not declare are declared on the drawing itself (the rest stays as it is)
@@ -541,7 +594,8 @@ def relaid(file_name: str, content: bytes) -> bytes:
     pooled = {pool[1]: pid for pid, pool in pools}
     for process in processes:
         lanes = [lane for lane in diagram.lanes.values() if lane.process == process]
-        placed = layout_container(diagram, process, lanes)
+        pool_name = diagram.pools[pooled[process]][0] if process in pooled else ""
+        placed = layout_container(diagram, process, lanes, layout.text_width(pool_name) + 20)
         inset = (POOL_HEADER + (LANE_HEADER if lanes else 0)) if process in pooled else 0
         placed = placed.moved(x0 + inset, y0)
         if process in pooled:
