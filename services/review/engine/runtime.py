@@ -248,11 +248,15 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
         evaluate = workflow.script_engine.evaluate
         organisation = evaluate(task, properties["organisation"]) if properties.get("organisation") else None
         assignee = evaluate(task, properties["assignee"]) if properties.get("assignee") else None
-        # Found later by its stage and action (properties), never by its element id.
+        role = contract.role_of_lane(task.task_spec.lane)
+        # Found later by its stage and action (properties), never by its element id. An expert's task is
+        # a secret ballot even on a version saved before the vote carried action=vote (as migration
+        # 0010 says of the rows it found): a running instance must never show how an expert voted.
+        action = properties.get("action") or ("vote" if role == "expert" else None)
         row = Task(id=task_id, instance_id=instance.id, declaration_id=instance.declaration_id,
                    bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                   role=contract.role_of_lane(task.task_spec.lane), organisation=organisation, assignee=assignee,
-                   decisions=properties.get("decisions", "approve"), action=properties.get("action"),
+                   role=role, organisation=organisation, assignee=assignee,
+                   decisions=properties.get("decisions", "approve"), action=action,
                    status="ready",
                    summary={key: task.data.get(key) for key in SUMMARY_KEYS},
                    **queues.columns(properties.get("stage") or task.task_spec.bpmn_id, task.data,
