@@ -55,7 +55,7 @@ def demo_start_data() -> dict[str, Any]:
             "level": activity["levels"][0], "specialty": activity["specialties"][0],
             "qualification_name": activity["qualification_names"][0], "category": "normal",
             "modification_deadline": None,
-            "department_chain": [users["dept1"]["org"], users["dept2"]["org"]],
+            "departments": [users["dept1"]["org"], users["dept2"]["org"]],
             "title_office_code": users["title_office"]["org"], "unit_name": "unit", "settings": {},
             **activity_settings({"panel_size": activity["panel_size"], "settings": {
                 "defence_levels": activity.get("defence_levels"), "service_levels": activity.get("service_levels"),
@@ -113,11 +113,13 @@ class MemoryScriptEngine:
                              operation_params: dict[str, Any] | None = None, **_: Any) -> str:
                 params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
                 if operation_name == "review.draw_panel":
-                    return json.dumps(PANEL[:int(params.get("size") or 3)])
+                    panel = PANEL[:int(params.get("size") or 3)]
+                    return json.dumps({"drawn": True, "panel": panel, "eligible": len(PANEL), "size": len(panel)})
                 if operation_name == "review.before_deadline":
                     return json.dumps(True)
                 if operation_name == "review.tally_votes":
-                    return json.dumps({"members": 3, "present": 3, "agree": 3, "disagree": 0, "abstain": 0})
+                    return json.dumps({"members": 3, "present": 3, "agree": 3, "disagree": 0, "abstain": 0,
+                                       "not_voted": 0})
                 if operation_name == "review.open_publicity":  # a period already over: its timer fires at once
                     return json.dumps({"id": 1, "kind": params.get("kind"), "starts_on": "2026-11-27",
                                        "ends_on": "2026-12-03", "working_days": 5,

@@ -103,6 +103,8 @@ class TallyOut(Schema):
     agree = fields.Integer()
     disagree = fields.Integer()
     abstain = fields.Integer()
+    not_voted = fields.Integer(metadata={"description": "present, but no vote when voting closed at the end of the "
+                                                        "meeting day: counted as not agreeing (未投票)"})
     outcome = fields.String(allow_none=True)
 
 

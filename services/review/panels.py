@@ -131,12 +131,22 @@ def after_defence(uow: UnitOfWork, declaration_id: str, what: str) -> None:
                           f"{defence.at.astimezone(clock.BEIJING).isoformat()} (评审会议须在答辩之后)")
 
 
+def meeting_day(uow: UnitOfWork, declaration_id: str) -> dt.date:
+    """The day of the meeting the attendance is recorded at, at whose end the diagram closes the vote:
+    the scheduled defence's day (Beijing), or today when there is none or it was earlier."""
+    defence = uow.session.scalar(select(Defence).where(Defence.declaration_id == declaration_id)
+                                 .order_by(Defence.id.desc()).limit(1))
+    today = clock.today(uow)
+    return max(today, defence.at.astimezone(clock.BEIJING).date()) if defence is not None else today
+
+
 def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str, present: list[str]) -> Task:
     found = open_task(uow, principal, declaration_id, "attendance")
     after_defence(uow, declaration_id, "attendance")
 
     def before(task: Task, data: dict[str, Any]) -> dict[str, Any]:
-        panel = list(data.get("panel") or [])
+        draw = latest_draw(uow, declaration_id)
+        panel = list(draw.panel) if draw is not None else []
         out = recused(uow, declaration_id, str(data.get("id_number") or ""), panel)
         members = [e for e in panel if e not in out]
         strangers = sorted(set(present) - set(members))
@@ -152,7 +162,7 @@ def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str
         quorate = len(attended) * quorum[1] >= len(members) * quorum[0]
         uow.session.add(Attendance(declaration_id=declaration_id, members=members, present=attended,
                                    quorate=quorate, recorded_by=principal.subject))
-        return {"present": attended, "members": members}
+        return {"present": attended, "members": members, "meeting_on": meeting_day(uow, declaration_id).isoformat()}
 
     return service.complete(uow, principal, found.id, "approve", None, action="attendance", before=before)
 

@@ -106,6 +106,8 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     start_data = {key: data.get(key) for key in START_KEYS}
     start_data["settings"] = dict(data.get("settings") or {})  # as the activity gave them
     start_data.update(activity_settings(data))
+    start_data["departments"] = chain
+    # (versions deployed before the department chain was a called process read it under its old name)
     start_data["department_chain"] = chain
     start_data["title_office_code"] = title_office_code(uow)
     unit = uow.session.get(Organisation, data["unit_code"])

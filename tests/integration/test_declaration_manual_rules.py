@@ -129,6 +129,36 @@ def test_the_units_first_stage_opening_and_an_earlier_rounds_decision_leave_with
     assert withdraw(clients, auth, declaration_id).status_code == 200
 
 
+
+def test_an_appointment_is_withdrawable_until_the_unit_agrees_and_then_no_longer(clients, auth, demo):
+    """Independent appointment (自主聘任): the unit's first task is its agreement to appoint; once it has
+    decided (without claiming first), the applicant can no longer withdraw."""
+    from tests.integration.test_declaration import ELIGIBLE
+
+    applicant = auth("applicant")
+    created = clients["declaration"].post("/api/v1/declarations", headers=applicant, json={
+        "mode": "independent_appointment", "series": "工程", "level": "中级", "specialty": "软件工程",
+        "qualification_name": "工程师", "category": "normal"})
+    assert created.status_code == 202, created.get_json()
+    declaration_id = created.get_json()["id"]
+    drafted(demo, declaration_id)
+    clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=applicant, json={
+        "snapshot": {"educations": [{"level": "doctorate"}], "annual_assessments": ELIGIBLE["annual_assessments"],
+                     "continuing_education": ELIGIBLE["continuing_education"]}})
+    assert clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
+                                       headers=applicant).status_code == 200
+    opened = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_appointment",
+              "stage_name": "Agree to appoint (单位同意聘任)", "role": "unit", "organisation": UNIT, "at": now()}
+    deliver(demo, envelope("review.stage.changed.v1", opened), "on_stage_changed")
+    assert detail(clients, applicant, declaration_id)["withdrawable"] is True  # the task opened: not yet acted
+    agreed = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_appointment",
+              "stage_name": "Agree to appoint (单位同意聘任)", "decision": "approve", "reason": None, "actor": "unit",
+              "organisation": UNIT, "at": now()}
+    deliver(demo, envelope("review.decision.recorded.v1", agreed), "on_decision_recorded")
+    assert detail(clients, applicant, declaration_id)["withdrawable"] is False
+    assert_problem(withdraw(clients, auth, declaration_id), 409, "status", "unit_started")
+    assert outbox(demo["declaration"], "declaration.withdrawn.v1") == []
+
 # -- product.md §2: the integrity record (诚信档案) -------------------------------------------------
 
 def issue_certificate(dbs) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from shared.config import bpmn_dir
 from tests.conftest import wait_for
 
 UNIT = "91120101MA05K1XT13"
@@ -281,8 +282,8 @@ def test_a_submitted_declaration_starts_one_instance_on_the_latest_definition(re
     instance = instance_of(review, data["declaration_id"])
     assert instance.definition_id == definition.id
     assert (instance.status, instance.process_id, instance.applicant) == ("running", "social_review", "applicant")
-    # three modes, the return-and-resubmit process they call, and the newer one
-    assert count(review, Instance) == 1 and count(review, Definition) == 5
+    # the diagrams of bpmn/ (three modes and the processes they call), and the newer one
+    assert count(review, Instance) == 1 and count(review, Definition) == len(list(bpmn_dir().glob("*.bpmn"))) + 1
 
     [task] = tasks_of(review, data["declaration_id"])
     assert (task.bpmn_id, task.role, task.organisation, task.status) == ("unit_check", "unit", UNIT, "ready")
@@ -567,7 +568,7 @@ def test_the_vote_decides(review, clients, auth, choices, outcome):
     assert outbox(review, "certificate.issue.v1") == []
 
 
-def test_a_pool_too_small_leaves_committee_acceptance_open(review, clients, auth):
+def test_a_pool_too_small_sends_the_committee_office_to_enlarge_it(review, clients, auth):
     from services.review.models import Expert, PanelDraw
 
     client = clients["review"]
@@ -580,26 +581,20 @@ def test_a_pool_too_small_leaves_committee_acceptance_open(review, clients, auth
     with review.uow() as uow:
         uow.session.delete(uow.session.get(Expert, (COMMITTEE, "expert3")))
         uow.commit()
-    before = instance_of(review, declaration_id)
-    trail_before = outbox(review, "review.decision.recorded.v1")
 
+    # The acceptance completes; the draw finds two experts for a panel of three and draws nothing.
     task = only_task(client, auth("committee"), declaration_id, "committee_acceptance")
-    response = complete(client, auth("committee"), task["id"])
-    assert response.status_code == 409, response.get_json()
-    assert [(e["field"], e["rule"]) for e in response.get_json()["errors"]] == [("panel_size", "pool_large_enough")]
-
-    after = instance_of(review, declaration_id)
-    assert (after.version, after.state, after.status) == (before.version, before.state, before.status)
-    assert only_task(client, auth("committee"), declaration_id, "committee_acceptance")["status"] == "ready"
-    assert outbox(review, "review.decision.recorded.v1") == trail_before
+    assert complete(client, auth("committee"), task["id"]).status_code == 200
+    enlarge = only_task(client, auth("committee"), declaration_id, "enlarge_pool")
     assert count(review, PanelDraw) == 0
     assert tasks_of(review, declaration_id, bpmn_id="expert_vote") == []
 
-    # With the pool restored, the same task completes.
+    # With the pool restored, the office completes its task and the panel is drawn.
     with review.uow() as uow:
         uow.session.add(Expert(committee_code=COMMITTEE, subject="expert3", name="周军"))
         uow.commit()
-    assert complete(client, auth("committee"), task["id"]).status_code == 200
+    assert complete(client, auth("committee"), enlarge["id"]).status_code == 200
+    assert count(review, PanelDraw) == 1
     attend_all(client, auth, declaration_id)
     assert len(tasks_of(review, declaration_id, bpmn_id="expert_vote")) == 3
 
@@ -618,7 +613,7 @@ def test_the_instance_reloads_and_its_version_grows(review, clients, auth):
         with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
             assert [t.task_spec.bpmn_id for t in ready] == ["unit_check"]
-            assert ready[0].data["department_chain"] == [DEPT1, DEPT2]
+            assert ready[0].data["departments"] == [DEPT1, DEPT2]
             assert ready[0].data["title_office_code"] == TITLE_OFFICE
     versions = [first]
     for user, stage in (("unit", "unit_check"), ("dept1", "department_check")):
@@ -631,7 +626,7 @@ def test_the_instance_reloads_and_its_version_grows(review, clients, auth):
     with review.uow() as uow:
         with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-            assert [(t.task_spec.bpmn_id, t.data["department_chain"][t.data["chain_level"]]) for t in ready] == [
+            assert [(t.task_spec.bpmn_id, t.data["departments"][t.data["chain_level"]]) for t in ready] == [
                 ("department_check", DEPT2)]
             assert str(ready[0].id) == only_task(client, auth("dept2"), declaration_id, "department_check")["id"]
 
@@ -663,8 +658,7 @@ def test_processes_and_definitions_over_http(review, clients, auth):
     assert listed.status_code == 200
     assert (expected, "social_review", "social_review.bpmn") in [
         (d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()]
-    assert {d["process_id"] for d in listed.get_json()} == {"social_review", "independent_review",
-                                                           "independent_appointment", "return_and_resubmit"}
+    assert {d["process_id"] for d in listed.get_json()} == {p.stem for p in bpmn_dir().glob("*.bpmn")}
 
 
 def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, auth):

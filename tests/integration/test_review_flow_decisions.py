@@ -96,8 +96,11 @@ def test_a_changed_table_deployed_reaches_new_declarations_and_running_ones_keep
         deployed = {d.process_id: (d, new) for d, new in definitions.deploy_directory(uow, folder)}
         uow.commit()
     version, new = deployed["social_review"]
-    assert new and version.id != old and "<text>[3, 4]</text>" in version.decisions["pass_threshold"]["dmn"]
-    assert deployed["independent_review"][1] and not deployed["independent_appointment"][1]  # it uses no threshold
+    # The table is the expert review's (the process the committee review calls): a new version of both.
+    expert_review, new_called = deployed["expert_review"]
+    assert new and new_called and version.id != old and expert_review.id in version.calls
+    assert "<text>[3, 4]</text>" in expert_review.decisions["pass_threshold"]["dmn"]
+    assert not deployed["independent_appointment"][1]  # it uses no threshold
     newer, _ = start(review)
     assert instance_of(review, newer["declaration_id"]).definition_id == version.id
 
@@ -111,9 +114,10 @@ def test_a_changed_table_deployed_reaches_new_declarations_and_running_ones_keep
     # Versions list the tables each bundles; the diff names the rules that changed.
     staff = auth("committee")
     listed = {v["id"]: v for v in ok(client.get("/api/v1/definitions/versions", headers=staff))}
-    assert [d.split(" ")[0] for d in listed[version.id]["decisions"]] == [
-        "defence_levels", "panel_size", "pass_threshold", "publicity_days", "quorum", "service_levels"]
-    assert listed[old]["decisions"] != listed[version.id]["decisions"]
+    assert [d.split(" ")[0] for d in listed[expert_review.id]["decisions"]] == [
+        "defence_levels", "panel_size", "pass_threshold", "quorum"]
+    old_called = next(v for v in listed.values() if v["process_id"] == "expert_review" and v["id"] != expert_review.id)
+    assert old_called["decisions"] != listed[expert_review.id]["decisions"]
     diff = ok(client.get("/api/v1/definitions/diff", headers=staff, query_string={"from": old, "to": version.id}))
     assert diff["added"] == [] and diff["removed"] == []
     assert sorted((c["id"], c["decision"], c["row"]) for c in diff["changed"]) == [

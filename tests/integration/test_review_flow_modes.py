@@ -51,7 +51,7 @@ def test_independent_review_end_to_end_for_the_organisations_own_staff(review, c
     client, office = clients["review"], own_committee["office"]
     data = independent(review)
     declaration_id = data["declaration_id"]
-    assert instance_of(review, declaration_id).process_id == "independent_review"
+    assert instance_of(review, declaration_id).process_id == "social_review"  # one process, two modes
     through_unit(client, auth, declaration_id)
     through_departments(client, auth, declaration_id)
     act(client, auth, office, declaration_id, "committee_acceptance")
@@ -72,23 +72,28 @@ def test_independent_review_end_to_end_for_the_organisations_own_staff(review, c
     assert outcome_of(review, declaration_id) == ("completed", "certified")
 
 
-def test_independent_review_refuses_at_acceptance_an_applicant_from_another_organisation(
+def test_independent_review_does_not_accept_an_applicant_from_another_organisation(
         review, clients, auth, own_committee):
-    client, office = clients["review"], own_committee["office"]
+    client = clients["review"]
     outsider = headers_for("u-other", "unit", OTHER_UNIT)
     data = independent(review, unit_code=OTHER_UNIT)
     declaration_id = data["declaration_id"]
     through_unit(client, auth, declaration_id, outsider)
     through_departments(client, auth, declaration_id, ("dept1", "dept2"))
-    task = only_task(client, office, declaration_id, "committee_acceptance")
-    refused = complete(client, office, task["id"], "approve")
-    assert refused.status_code == 422, refused.get_json()
-    assert [e["rule"] for e in refused.get_json()["errors"]] == ["own_staff"]
-    assert open_stages(review, declaration_id) == [("committee_acceptance", OWN_COMMITTEE)]
-    assert outbox(review, "review.decision.recorded.v1", declaration_id)[-1]["stage"] == "department_check"
-    # The office may still return it to the applicant.
-    act(client, auth, office, declaration_id, "committee_acceptance", "return", "非本单位人员")
-    assert returned(review, declaration_id) == [("committee_acceptance", OWN_COMMITTEE, "非本单位人员")]
+    # The diagram's own-staff check (核对本单位人员) ends it before the committee is asked to accept it.
+    assert open_stages(review, declaration_id) == []
+    assert [t for t in tasks_of(review, declaration_id) if t.bpmn_id == "committee_acceptance"] == []
+    assert outcome_of(review, declaration_id) == ("completed", "not_accepted")
+    [done] = outbox(review, "review.completed.v1", declaration_id)
+    assert done["outcome"] == "not_accepted"
+
+
+def test_a_social_review_takes_anyone_the_departments_forwarded(review, clients, auth, own_committee):
+    client = clients["review"]
+    data, _ = start(review, unit_code=OTHER_UNIT)
+    through_unit(client, auth, data["declaration_id"], headers_for("u-other", "unit", OTHER_UNIT))
+    through_departments(client, auth, data["declaration_id"])
+    assert [s for s, _ in open_stages(review, data["declaration_id"])] == ["committee_acceptance"]
 
 
 def test_independent_review_refuses_nobody_when_the_directory_does_not_say_whose_committee_it_is(

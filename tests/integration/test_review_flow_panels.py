@@ -109,7 +109,7 @@ def test_an_expert_with_a_declared_conflict_is_never_drawn(review, clients, auth
     declare_conflict(client, auth, "expert6", id_number="11010519491231002X")  # someone else's conflict
     with review.uow() as uow:
         for attempt in range(30):
-            panel = operations.draw_panel(uow, f"draw-{attempt}", COMMITTEE, 5, APPLICANT_ID)
+            panel = operations.draw_panel(uow, f"draw-{attempt}", COMMITTEE, 5, APPLICANT_ID)["panel"]
             assert "expert5" not in panel and len(set(panel)) == 5
         uow.rollback()
 
@@ -127,12 +127,9 @@ def test_a_panel_cannot_be_filled_when_too_many_experts_recused(review, clients,
     data, _ = start(review, panel_size=7)
     through_unit(client, auth, data["declaration_id"])
     through_departments(client, auth, data["declaration_id"])
-    task = [t for t in tasks_of(review, data["declaration_id"], bpmn_id="committee_acceptance")][0]
-    response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=auth("committee"),
-                           json={"decision": "approve"})
-    assert response.status_code == 409, response.get_json()
-    assert [e["rule"] for e in response.get_json()["errors"]] == ["pool_large_enough"]
-    assert open_stages(review, data["declaration_id"]) == [("committee_acceptance", COMMITTEE)]
+    act(client, auth, "committee", data["declaration_id"], "committee_acceptance")
+    # Six of the seven experts have no conflict: the committee office is asked to enlarge the pool.
+    assert open_stages(review, data["declaration_id"]) == [("enlarge_pool", COMMITTEE)]
 
 
 def test_recusal_after_the_draw_removes_the_expert_from_the_meeting_and_the_quorum(review, clients, auth):
@@ -197,7 +194,7 @@ def test_a_conflict_can_be_withdrawn_by_whoever_declared_it_and_the_record_stays
     [kept] = ok(client.get("/api/v1/conflicts", headers=expert_headers(auth, "expert5")))
     assert (kept["id_number"], kept["withdraw_reason"]) == (APPLICANT_ID, "申报有误")
     with review.uow() as uow:  # every expert of the pool of 7 can be drawn again
-        assert sorted(operations.draw_panel(uow, "after-withdrawal", COMMITTEE, 7, APPLICANT_ID)) == \
+        assert sorted(operations.draw_panel(uow, "after-withdrawal", COMMITTEE, 7, APPLICANT_ID)["panel"]) == \
             [f"expert{i}" for i in range(1, 8)]
         uow.rollback()
 
@@ -294,5 +291,103 @@ def test_a_vote_is_refused_before_a_defence_scheduled_for_the_declaration(review
     response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=expert_headers(auth, panel[0]),
                            json={"decision": "agree"})
     assert response.status_code == 409 and response.get_json()["errors"][0]["rule"] == "after_defence"
+    # The meeting was the day the attendance was recorded: voting closes at its end, no vote given.
     advance_clock(client, auth, 4)
-    vote_all(client, auth, declaration_id, {e: "agree" for e in panel})
+    assert {t.status for t in tasks_of(review, declaration_id, bpmn_id="expert_vote")} == {"cancelled"}
+    assert tally(client, auth, declaration_id)["not_voted"] == len(panel)
+
+
+# -- voting closes at the end of the meeting day (会议结束，表决截止) ----------------------------------
+
+def test_an_expert_who_never_votes_counts_as_present_and_not_agreeing_when_voting_closes(review, clients, auth):
+    from shared import clock
+    from tests.integration.review_flow_helpers import advance_to
+
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=3)
+    attend(client, auth, declaration_id, panel)
+    # Two of three agree; the third never votes. Two thirds agree so far, but voting is still open.
+    vote_all(client, auth, declaration_id, {panel[0]: "agree", panel[1]: "agree"})
+    assert [s for s, _ in open_stages(review, declaration_id)] == ["expert_vote"]
+    closed = tally_response(client, auth, declaration_id)
+    assert closed.status_code == 409 and closed.get_json()["errors"][0]["rule"] == "voting_closed"
+    # Voting closes at the end of the meeting day (the day the attendance was recorded, no defence).
+    end_of_meeting = clock.end_of_day(clock.today())
+    advance_to(client, auth, end_of_meeting - dt.timedelta(seconds=2))
+    assert [s for s, _ in open_stages(review, declaration_id)] == ["expert_vote"]
+    advance_to(client, auth, end_of_meeting + dt.timedelta(seconds=1))
+    [late] = [t for t in tasks_of(review, declaration_id, bpmn_id="expert_vote") if t.assignee == panel[2]]
+    assert late.status == "cancelled"
+    assert sorted(t.status for t in tasks_of(review, declaration_id, bpmn_id="expert_vote")) == [
+        "cancelled", "completed", "completed"]
+    counts = tally(client, auth, declaration_id)
+    assert (counts["present"], counts["agree"], counts["disagree"], counts["abstain"], counts["not_voted"]) == (
+        3, 2, 0, 0, 1)
+    # 2 * 3 >= 3 * 2: two of three present agree, the silent one counted as not agreeing: passed.
+    assert [s for s, _ in open_stages(review, declaration_id)] == ["result_publicity"]
+
+
+def test_two_silent_experts_of_three_make_the_vote_fail_when_it_closes(review, clients, auth):
+    from shared import clock
+    from tests.integration.review_flow_helpers import advance_to
+
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=3)
+    attend(client, auth, declaration_id, panel)
+    vote_all(client, auth, declaration_id, {panel[0]: "agree"})
+    advance_to(client, auth, clock.end_of_day(clock.today()) + dt.timedelta(seconds=1))
+    counts = tally(client, auth, declaration_id)
+    assert (counts["present"], counts["agree"], counts["not_voted"]) == (3, 1, 2)
+    assert outcome_of(review, declaration_id) == ("completed", "not_passed")
+
+
+def tally_response(client: Any, auth: Any, declaration_id: str) -> Any:
+    return client.get(f"/api/v1/declarations/{declaration_id}/tally", headers=auth("committee"))
+
+
+# -- a pool too small for the panel (专家库人数不足) -------------------------------------------------
+
+def test_a_pool_too_small_goes_to_the_committee_office_which_enlarges_it_and_the_panel_is_drawn_again(
+        review, clients, auth):
+    from services.review.models import PanelDraw
+
+    client = clients["review"]
+    data, _ = start(review, panel_size=9)  # the pool holds seven
+    declaration_id = data["declaration_id"]
+    through_unit(client, auth, declaration_id)
+    through_departments(client, auth, declaration_id)
+    act(client, auth, "committee", declaration_id, "committee_acceptance")  # accepted: no error
+    assert open_stages(review, declaration_id) == [("enlarge_pool", COMMITTEE)]
+    with review.uow(readonly=True) as uow:
+        assert uow.session.query(PanelDraw).filter_by(declaration_id=declaration_id).count() == 0
+    # Still too small: drawn again, back to the office.
+    add_experts_from(review, 8, 1)
+    act(client, auth, "committee", declaration_id, "enlarge_pool")
+    assert open_stages(review, declaration_id) == [("enlarge_pool", COMMITTEE)]
+    add_experts_from(review, 9, 1)
+    act(client, auth, "committee", declaration_id, "enlarge_pool")
+    assert len(panel_of(client, auth, declaration_id)) == 9
+    assert [s for s, _ in open_stages(review, declaration_id)] == ["record_attendance"]
+
+
+def add_experts_from(db: Any, first: int, count: int) -> None:
+    from services.review import service
+
+    with db.uow() as uow:
+        for i in range(first, first + count):
+            service.add_expert(uow, COMMITTEE, f"expert{i}", f"expert{i}")
+        uow.commit()
+
+
+def test_the_process_view_shows_where_the_declaration_stands_inside_the_called_diagrams(review, clients, auth):
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=3)
+    attend(client, auth, declaration_id, panel)
+    view = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
+    called = {c["process_id"]: c for c in view["called"]}
+    assert set(called) == {"department_chain", "expert_review", "return_and_resubmit"}
+    assert 'calledElement="expert_review"' in view["bpmn"] and 'id="expert_vote"' in called["expert_review"]["bpmn"]
+    assert "review_by_experts" in view["active"]  # the call, in the mode's diagram
+    assert "expert_vote" in called["expert_review"]["active"]  # and inside it, the vote
+    assert {"draw_panel", "pool_enough", "record_attendance"} <= set(called["expert_review"]["completed"])
+    assert called["department_chain"]["active"] == [] and "department_check" in called["department_chain"]["completed"]

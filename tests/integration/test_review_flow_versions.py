@@ -20,8 +20,8 @@ def version_two() -> bytes:
     from services.review.engine import definitions
 
     bpmn = (definitions.bpmn_dir() / "social_review.bpmn").read_text("utf-8")
-    for old, new in (('name="Unit check (单位审核)"', 'name="Unit check, 2027 rules (单位审核)"'),
-                     ('name="Committee acceptance (评委会接收)"', 'name="Committee intake (评委会受理)"')):
+    for old, new in (('name="Check the declaration (单位审核)"', 'name="Unit check, 2027 rules (单位审核)"'),
+                     ('name="Accept the declaration (评委会接收)"', 'name="Committee intake (评委会受理)"')):
         assert old in bpmn
         bpmn = bpmn.replace(old, new)
     return bpmn.encode("utf-8")
@@ -53,12 +53,12 @@ def test_an_instance_on_version_one_completes_on_it_after_version_two_is_deploye
     finish_social(client, auth, review, older)
     assert instance_of(review, declaration_id).definition_id == v1
     # Tasks created after version 2 arrived still carry version 1's names.
-    assert names(review, declaration_id)["committee_acceptance"] == "Committee acceptance (评委会接收)"
-    assert names(review, declaration_id)["unit_check"] == "Unit check (单位审核)"
+    assert names(review, declaration_id)["committee_acceptance"] == "Accept the declaration (评委会接收)"
+    assert names(review, declaration_id)["unit_check"] == "Check the declaration (单位审核)"
 
     view = client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")).get_json()
     assert (view["definition_id"], "certified" in view["completed"]) == (v1, True)
-    assert "Committee intake" not in view["bpmn"] and "Committee acceptance (评委会接收)" in view["bpmn"]
+    assert "Committee intake" not in view["bpmn"] and "Accept the declaration (评委会接收)" in view["bpmn"]
 
     through_unit(client, auth, newer["declaration_id"])
     through_departments(client, auth, newer["declaration_id"])

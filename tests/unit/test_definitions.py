@@ -13,6 +13,9 @@ SOCIAL_REVIEW = BPMN_FILE.read_bytes()
 CALLED_FILE = BPMN_FILE.parent / "return_and_resubmit.bpmn"
 RETURN_AND_RESUBMIT = CALLED_FILE.read_bytes()
 TABLES = {path.name: path.read_bytes() for path in sorted(BPMN_FILE.parent.glob("*.dmn"))}
+# The other processes the social review calls (the department chain, the expert review, ...).
+OTHER_CALLED = {path.name: path.read_bytes() for path in sorted(BPMN_FILE.parent.glob("*.bpmn"))
+                if path.stem not in (*definitions.PROCESS_OF_MODE, "return_and_resubmit")}
 
 
 def changed(old: str, new: str) -> bytes:
@@ -37,7 +40,7 @@ def test_the_diagram_in_bpmn_dir_is_the_one_deployed():
 
 
 def test_a_lane_whose_id_is_not_a_role_is_refused():
-    bpmn = changed('<bpmn:lane id="lane_expert"', '<bpmn:lane id="lane_janitor"')
+    bpmn = changed('<bpmn:lane id="lane_committee"', '<bpmn:lane id="lane_janitor"')
     problems = problems_of(bpmn)
     assert ("broken.bpmn", "lane_janitor", "known_role") in problems
     # and the tasks it held are in no role's lane
@@ -77,8 +80,9 @@ def test_a_caught_message_the_services_do_not_send_is_refused():
 
 
 def test_an_unknown_service_operation_is_refused():
-    bpmn = changed('serviceTaskOperator id="review.draw_panel"', 'serviceTaskOperator id="review.draw_lots"')
-    assert problems_of(bpmn) == [("broken.bpmn", "draw_panel", "known_operation")]
+    bpmn = changed('serviceTaskOperator id="review.open_publicity" resultVariable="unit_publicity_period"',
+                   'serviceTaskOperator id="review.open_publicty" resultVariable="unit_publicity_period"')
+    assert problems_of(bpmn) == [("broken.bpmn", "record_unit_publicity", "known_operation")]
 
 
 def test_malformed_xml_is_refused():
@@ -89,7 +93,7 @@ def test_malformed_xml_is_refused():
 
 def test_several_problems_are_reported_together():
     bpmn = changed('<bpmn:lane id="lane_unit"', '<bpmn:lane id="lane_janitor"')
-    bpmn = bpmn.replace(b'serviceTaskOperator id="review.draw_panel"', b'serviceTaskOperator id="x.y"')
+    bpmn = bpmn.replace(b'serviceTaskOperator id="review.open_publicity"', b'serviceTaskOperator id="x.y"')
     assert {rule for _, _, rule in problems_of(bpmn)} == {"known_role", "task_lane", "known_operation"}
 
 
@@ -109,16 +113,16 @@ def test_deploying_the_same_bytes_twice_stores_one_version(dbs):
         uow.commit()
     # The version bundles the process it calls, stored as a version of its own; the id hashes both.
     called = definitions.content_hash(RETURN_AND_RESUBMIT)
-    assert new and definition.calls == [called]
+    assert new and called in definition.calls and len(definition.calls) == 1 + len(OTHER_CALLED)
     assert definition.id not in (definitions.content_hash(SOCIAL_REVIEW), called)
     assert definition.process_id == "social_review" and definition.file_name == "social_review.bpmn"
     with db.uow() as uow:
         again, new_again = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
         uow.commit()
         assert (again.id, new_again) == (definition.id, False)
-        assert uow.session.query(Definition).count() == 2
+        assert uow.session.query(Definition).count() == 2 + len(OTHER_CALLED)
         assert definitions.latest(uow, "social_review").id == definition.id
-        [stored] = definitions.called_versions(uow, definition)
+        [stored] = [d for d in definitions.called_versions(uow, definition) if d.process_id == "return_and_resubmit"]
         assert (stored.id, stored.process_id, stored.file_name, stored.calls) == (
             called, "return_and_resubmit", "return_and_resubmit.bpmn", None)
         assert stored.bpmn.encode("utf-8") == RETURN_AND_RESUBMIT
@@ -134,7 +138,7 @@ def test_a_changed_called_process_makes_a_new_version_of_its_caller(dbs):
             files={"return_and_resubmit.bpmn": amended}, folder=BPMN_FILE.parent, uow=uow))
         uow.commit()
         assert new and second.id != first.id and second.bpmn == first.bpmn
-        assert second.calls == [definitions.content_hash(amended)] != first.calls
+        assert definitions.content_hash(amended) in second.calls and second.calls != first.calls
         assert definitions.latest(uow, "social_review").id == second.id
         # Each version parses with its own called process.
         _, first_subs = definitions.specs_of(uow, first)
@@ -155,21 +159,23 @@ def test_a_call_activity_whose_process_nothing_defines_is_refused_naming_it():
 def test_the_called_process_is_found_in_the_files_given_or_the_folder_not_elsewhere(tmp_path):
     for table in TABLES:  # the decision tables the mode calls, beside it
         (tmp_path / table).write_bytes(TABLES[table])
+    for name, content in OTHER_CALLED.items():  # and the other processes it calls
+        (tmp_path / name).write_bytes(content)
     # Nothing given and a folder without it: refused.
     assert problems_of(SOCIAL_REVIEW, "social_review.bpmn", definitions.lookup(folder=tmp_path)) == [
         ("social_review.bpmn", "return_for_revision", "known_called_process")]
     # Given alongside, or beside it in the folder: accepted.
     assert definitions.check("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(
-        files={**TABLES, "return_and_resubmit.bpmn": RETURN_AND_RESUBMIT})) == "social_review"
+        files={**TABLES, **OTHER_CALLED, "return_and_resubmit.bpmn": RETURN_AND_RESUBMIT})) == "social_review"
     (tmp_path / "return_and_resubmit.bpmn").write_bytes(RETURN_AND_RESUBMIT)
     result = definitions.checked("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(folder=tmp_path))
-    assert (result.process_id, result.direct, list(result.calls)) == (
-        "social_review", ("return_and_resubmit",), ["return_and_resubmit"])
+    assert result.process_id == "social_review" and "return_and_resubmit" in result.direct
+    assert sorted(result.calls) == sorted(["return_and_resubmit", *(Path(n).stem for n in OTHER_CALLED)])
 
 
 def test_an_invalid_called_process_is_refused_on_the_call_activity():
     broken = RETURN_AND_RESUBMIT.replace(b'<bpmn:lane id="lane_applicant"', b'<bpmn:lane id="lane_janitor"')
-    library = definitions.lookup(files={**TABLES, "return_and_resubmit.bpmn": broken})
+    library = definitions.lookup(files={**TABLES, **OTHER_CALLED, "return_and_resubmit.bpmn": broken})
     problems = problems_of(SOCIAL_REVIEW, "social_review.bpmn", library)
     assert problems == [("social_review.bpmn", "return_for_revision", "valid_called_process")]
     with pytest.raises(InvalidDiagram) as caught:
@@ -291,7 +297,7 @@ def timer(expression: str, kind: str = "timeDuration") -> bytes:
     ("timeDate", '"2024-01-01T00:00:00+08:00"'), ("timeCycle", '"R3/PT1H"'),
     # what the process starts with, what a script, a service task or a message sets, and the engine's functions
     ("timeDate", "end_of_day(modification_deadline)"),
-    ("timeDate", "working_days_due(len(department_chain))"),
+    ("timeDate", "working_days_due(len(departments))"),
     ("timeDate", 'tally["at"] if first else resubmission.get("at", second)'),
     ("timeDate", 'max(d for d in [settings["x"], decided_at])'),
 ])

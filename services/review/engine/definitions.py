@@ -63,7 +63,8 @@ _BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_
 START_VARIABLES = frozenset({
     "declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "unit_name", "activity_id",
     "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name", "category",
-    "modification_deadline", "settings", "department_chain", "title_office_code",
+    "modification_deadline", "settings", "departments", "title_office_code",
+    "department_chain",  # the departments under their old name, for versions deployed before department_chain.bpmn
     # the activity's own settings, which the decision tables take as stricter values (the tables'
     # outputs, quorum, pass_threshold, defence_levels, panel_size, publicity_working_days and
     # service_levels, are set by the diagrams' business-rule tasks)
@@ -71,8 +72,10 @@ START_VARIABLES = frozenset({
     "activity_publicity_working_days", "activity_service_levels"})
 USER_TASK_VARIABLES = frozenset({"decision", "reason", "decided_by", "decided_at", "decided_stage",
                                  "decided_stage_name", "decided_organisation"})
-# Evaluation modes and the process that runs each.
-PROCESS_OF_MODE = {"social_review": "social_review", "independent_review": "independent_review",
+# Evaluation modes and the process that runs each. Social and independent review are one process
+# (bpmn/social_review.bpmn): they differ only in the own-staff check of independent review, drawn there behind
+# a gateway on the mode.
+PROCESS_OF_MODE = {"social_review": "social_review", "independent_review": "social_review",
                    "independent_appointment": "independent_appointment"}
 
 

@@ -14,31 +14,47 @@ from sqlalchemy import select
 
 from shared import clock
 from services.review import publicity, sla
-from services.review.models import Attendance, Expert, ExpertConflict, PanelDraw, Vote
-from shared.errors import Conflict
+from services.review.models import Attendance, Expert, ExpertConflict, Organisation, PanelDraw, Vote
 from shared.uow import UnitOfWork
 
 Operation = Callable[..., Any]
 
 
 def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int,
-               id_number: str | None = None) -> list[str]:
+               id_number: str | None = None) -> dict[str, Any]:
     """Draw a panel at random from the committee's pool, leaving out experts who declared a
-    conflict with the applicant (回避), and record the draw with its seed."""
+    conflict with the applicant (回避), and record the draw with its seed. Returns whether it drew
+    (``drawn``), the ``panel``, and how many experts were ``eligible`` for a panel of ``size``: a pool
+    too small draws and records nothing, and the diagram sends the committee office to enlarge it."""
     conflicted = set(uow.session.scalars(select(ExpertConflict.expert).where(
         ExpertConflict.id_number == id_number, ExpertConflict.withdrawn_at.is_(None)))) if id_number else set()
     pool = sorted(s for s in uow.session.scalars(select(Expert.subject).where(Expert.committee_code == committee))
                   if s not in conflicted)
     if len(pool) < size:
-        raise Conflict.on("panel_size", "pool_large_enough",
-                          f"committee {committee} has {len(pool)} experts without a conflict; the panel needs "
-                          f"{size} (专家库人数不足)")
+        return {"drawn": False, "panel": [], "eligible": len(pool), "size": size}
     seed = secrets.token_hex(16)
     # The recorded seed and the sorted eligible pool reproduce the draw exactly.
     panel = random.Random(seed).sample(pool, size)
     uow.session.add(PanelDraw(declaration_id=declaration_id, committee_code=committee, seed=seed,
                               pool=pool, panel=panel))
-    return panel
+    return {"drawn": True, "panel": panel, "eligible": len(pool), "size": size}
+
+
+def own_staff(uow: UnitOfWork, declaration_id: str, committee: str | None, unit: str | None) -> bool:
+    """Independent review: whether the applicant's unit is the organisation the committee belongs to, or
+    lies below it in the directory (本单位人员). True when the directory does not say whose committee it
+    is: the declaration service checked the activity's organisation when the declaration was created."""
+    found = uow.session.get(Organisation, committee) if committee else None
+    if found is None or found.parent_code is None:
+        return True
+    code, seen = unit, set()
+    while code is not None and code not in seen:
+        if code == found.parent_code:
+            return True
+        seen.add(code)
+        org = uow.session.get(Organisation, code)
+        code = org.parent_code if org else None
+    return False
 
 
 def before_deadline(uow: UnitOfWork, declaration_id: str, deadline: str | None) -> bool:
@@ -50,14 +66,16 @@ def before_deadline(uow: UnitOfWork, declaration_id: str, deadline: str | None) 
 
 
 def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
-    """Count the secret votes of the experts present at the last recorded meeting."""
+    """Count the secret votes of the experts present at the last recorded meeting; ``not_voted``: those
+    present who had not voted when voting closed (they count as present and not agreeing)."""
     meeting = uow.session.scalar(select(Attendance).where(Attendance.declaration_id == declaration_id)
                                  .order_by(Attendance.id.desc()).limit(1))
     present = set(meeting.present) if meeting else set()
     votes = [v for v in uow.session.scalars(select(Vote).where(Vote.declaration_id == declaration_id))
              if v.expert in present]
     counts = {choice: sum(v.choice == choice for v in votes) for choice in ("agree", "disagree", "abstain")}
-    return {"members": len(meeting.members) if meeting else 0, "present": len(present), **counts}
+    return {"members": len(meeting.members) if meeting else 0, "present": len(present), **counts,
+            "not_voted": len(present - {v.expert for v in votes})}
 
 
 def open_publicity(uow: UnitOfWork, declaration_id: str, kind: str, organisation: str, starts_on: str,
@@ -82,6 +100,7 @@ def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str | None = None,
 
 OPERATIONS: dict[str, Operation] = {
     "review.draw_panel": draw_panel,
+    "review.own_staff": own_staff,
     "review.before_deadline": before_deadline,
     "review.tally_votes": tally_votes,
     "review.open_publicity": open_publicity,
