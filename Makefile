@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	# the console's browser libraries (bpmn-js, Swagger UI), as package-lock.json pins them
+	# the console's browser libraries (bpmn-js, Swagger UI) and pdf.js for the certificate test, as package-lock.json pins them
 	npm ci --no-audit --no-fund --silent --ignore-scripts
 	$(BIN)/python -m services.console.assets
 	touch $(STAMP)
