@@ -44,13 +44,13 @@ def service_url(service: str) -> str:
 
 
 def raw(token: str | None, method: str, service: str, path: str, *, params: Any = None, data: Any = None,
-        headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
+        headers: dict[str, str] | None = None, stream: bool = False, files: Any = None) -> requests.Response:
     sent = dict(headers or {})
     if token:
         sent["Authorization"] = f"Bearer {token}"
     try:
         return _http.request(method, service_url(service) + path, params=params, data=data, headers=sent,
-                             timeout=TIMEOUT_S, stream=stream, allow_redirects=False)
+                             files=files, timeout=TIMEOUT_S, stream=stream, allow_redirects=False)
     except requests.RequestException as exc:
         raise ServiceUnavailable(503, {"title": "Service Unavailable",
                                        "detail": f"the {service} service did not answer ({type(exc).__name__})"},
@@ -63,14 +63,15 @@ class Backend:
     def __init__(self, token: str | None) -> None:
         self.token = token
 
-    def call(self, method: str, service: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+    def call(self, method: str, service: str, path: str, *, params: Any = None, json: Any = None,
+             files: Any = None) -> Any:
         import json as _json
 
         body = None if json is None else _json.dumps(json, ensure_ascii=False).encode("utf-8")
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        response = raw(self.token, method, service, path, params=params, data=body, headers=headers)
+        response = raw(self.token, method, service, path, params=params, data=body, headers=headers, files=files)
         if response.status_code >= 400:
             try:
                 problem = response.json()
@@ -87,6 +88,11 @@ class Backend:
 
     def post(self, service: str, path: str, json: Any = None) -> Any:
         return self.call("POST", service, path, json=json if json is not None else {})
+
+    def upload(self, service: str, path: str, name: str, content: bytes, content_type: str | None) -> Any:
+        """A file sent on as the multipart upload the service takes (the field ``file``)."""
+        return self.call("POST", service, path, files={"file": (name, content, content_type or
+                                                                "application/octet-stream")})
 
     def optional(self, service: str, path: str, default: Any = None, **params: Any) -> Any:
         """A read that may be refused or absent for this user or this stage: the default then."""

@@ -18,7 +18,8 @@ from pathlib import Path
 from flask import Flask, Response, abort, g, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from services.console import assets, backend, pages, pages_applicant, pages_office, proxy, signin
+from services.console import (assets, backend, forms, pages, pages_applicant, pages_declare, pages_office,
+                              pages_profile, proxy, signin)
 from shared import config
 from shared.observability import context, metrics
 
@@ -52,6 +53,22 @@ def csrf_token() -> str:
     return session["csrf"]
 
 
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def beijing(value: str | None) -> str:
+    """A time the services give (ISO 8601, with its offset, or naive UTC) as Beijing time to the minute."""
+    if not value:
+        return ""
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
 def create_app(data_dir: Path | None = None) -> Flask:
     app = Flask(NAME, root_path=str(Path(__file__).parent))
     app.config.update(
@@ -64,13 +81,17 @@ def create_app(data_dir: Path | None = None) -> Flask:
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,  # an upload through the proxy (the services' own limit is 11 MiB)
     )
     app.json.ensure_ascii = False
-    for blueprint in (signin.bp, proxy.bp, pages.bp, pages_office.bp, pages_applicant.bp):
+    for blueprint in (signin.bp, proxy.bp, pages.bp, pages_office.bp, pages_applicant.bp, pages_profile.bp,
+                      pages_declare.bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
     def _globals() -> dict:
         return {"user": signin.current_user(), "csrf_token": csrf_token, "roles": signin.ROLE_NAMES,
-                "vendor": assets.available(), "labels": pages.LABELS, "label": pages.label}
+                "vendor": assets.available(), "labels": pages.LABELS, "label": pages.label,
+                "value_of": forms.value_of}
+
+    app.add_template_filter(beijing)
 
     @app.before_request
     def _check() -> None:

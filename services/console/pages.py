@@ -112,8 +112,19 @@ def task(task_id: str):
     if user["role"] in STAFF and user.get("org") and task["status"] != "completed":
         staff = api.optional("profile", f"/api/v1/organisations/{user['org']}/staff", {"items": []}, per_page=100)
         extra["colleagues"] = [s for s in staff["items"] if s["role"] == user["role"]]
-    return render_template("task.html", context=context, task=task, stage=stage,
+    return render_template("task.html", context=context, task=task, stage=stage, action=task_action(task),
                            attachments=attachments_in(context.get("declaration")), **extra)
+
+
+# A task whose diagram names an action (spiffworkflow:property "action") is completed by that action's
+# endpoint, not by a decision. The task resource says which when it carries ``action``; until it does,
+# the diagrams' actions are known by their stage here.
+ACTIONS_BY_STAGE = {"unit_publicity": "publicity:unit", "result_publicity": "publicity:result",
+                    "schedule_defence": "defence", "record_attendance": "attendance"}
+
+
+def task_action(task: dict[str, Any]) -> str | None:
+    return task.get("action") or ACTIONS_BY_STAGE.get(task.get("stage") or "")
 
 
 ATTACHMENT_KEYS = ("photo_id", "attachment_id", "proof_id", "verification_letter_id", "dispatch_proof_id")
@@ -255,11 +266,21 @@ def declarations():
 @bp.get("/declarations/<declaration_id>")
 @login_required("applicant", *STAFF)
 def declaration(declaration_id: str):
+    return declaration_page(declaration_id)
+
+
+def declaration_page(declaration_id: str, failed: str | None = None, errors: dict[str, str] | None = None,
+                     posted: dict[str, Any] | None = None, status: int = 200):
+    """The declaration with its stage and trail; for its applicant, the draft's forms while it is
+    editable (see pages_declare), with a refused form's errors beside its fields."""
+    from services.console.pages_declare import editor
+
     user, api = current_user(), backend()
     found = api.get("declaration", f"/api/v1/declarations/{declaration_id}")
     process = None
     if user["role"] in ("title_office",):
         process = api.optional("review", f"/api/v1/processes/{declaration_id}")
+    extra = editor(api, found, failed, errors, posted) if user["role"] == "applicant" else {}
     return render_template("declaration.html", declaration=found, process=process,
                            attachments=attachments_in({"items": found.get("items"),
-                                                       "materials": found.get("materials")}))
+                                                       "materials": found.get("materials")}), **extra), status

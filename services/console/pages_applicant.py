@@ -17,14 +17,6 @@ def declarations():
     return render_template("declarations.html", page=page, title="我的申报 My declarations", mine=True)
 
 
-@bp.post("/my/declarations/<declaration_id>/submit")
-@login_required("applicant")
-def submit(declaration_id: str):
-    return act(lambda: backend().post("declaration", f"/api/v1/declarations/{declaration_id}/submit"),
-               "已提交至工作单位 Submitted to the work unit",
-               url_for("pages.declaration", declaration_id=declaration_id))
-
-
 @bp.post("/my/declarations/<declaration_id>/withdraw")
 @login_required("applicant")
 def withdraw(declaration_id: str):

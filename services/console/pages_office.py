@@ -121,3 +121,22 @@ def bars(title: str, data: dict[str, Any], width: int = 560, row: int = 26) -> d
     rows = [{"label": k, "value": int(v) if v.is_integer() else round(v, 1), "y": i * row,
              "width": max(1, round(bar_width * v / top)) if v else 0} for i, (k, v) in enumerate(items)]
     return {"title": title, "rows": rows, "height": len(rows) * row + 4, "width": width, "label_width": label_width}
+
+
+@bp.get("/clock")
+@login_required("title_office")
+def clock():
+    """The system's clock; with the test clock on (TITLES_TEST_CLOCK=1, never in production) the title
+    office moves it forwards here, e.g. past a publicity period."""
+    return render_template("clock.html", clock=backend().get("review", "/api/v1/clock"))
+
+
+@bp.post("/clock/advance")
+@login_required("title_office")
+def advance_clock():
+    try:
+        days = int(request.form.get("days") or 0)
+    except ValueError:
+        days = 0
+    return act(lambda: backend().post("review", "/api/v1/clock/advance", {"days": days}),
+               f"时钟已前进 {days} 天 The clock moved {days} days forward", url_for("office.clock"))

@@ -171,10 +171,12 @@ ANSWERS: dict[str, Any] = {
 def answered(monkeypatch):
     sent: list[tuple[str, str, str, Any]] = []
 
-    def call(self, method, service, path, params=None, json=None):
-        sent.append((method, service, path, json))
+    def call(self, method, service, path, params=None, json=None, files=None):
+        sent.append((method, service, path, json if files is None else {"file": files["file"][0]}))
+        if files is not None:
+            return {"id": f"file-{len(sent)}", "name": files["file"][0]}
         if method != "GET":
-            return {}
+            return {"id": "new-d"} if path == "/api/v1/declarations" else {}
         if path in ANSWERS:
             return ANSWERS[path]
         if path.endswith("/staff"):
@@ -198,7 +200,7 @@ def signed_in(console, role: str, subject: str | None = None) -> None:
     ("unit", "/tasks/t1", "论文.pdf"),
     ("unit", "/tasks/t1", "登记异议"),
     ("designer", "/processes", "social_review") ,
-    ("designer", "/processes/d1", "2026-02-01 00:00"),  # the waiting timer's due time
+    ("designer", "/processes/d1", "2026-02-01 08:00"),  # the waiting timer's due time, Beijing time
     ("designer", "/incidents", "boom"),
     ("designer", "/versions", "return_and_resubmit@1"),
     ("title_office", "/statistics", "<rect"),
@@ -231,7 +233,7 @@ def test_forms_need_the_sessions_csrf_token_and_go_to_the_api(console, answered)
 
 
 def test_a_refusal_is_shown_with_the_services_reason(console, monkeypatch):
-    def refuse(self, method, service, path, params=None, json=None):
+    def refuse(self, method, service, path, params=None, json=None, files=None):
         raise backend.ApiError(422, {"detail": "reason required", "errors": [
             {"field": "reason", "rule": "required", "message": "a return needs a reason"}]}, path)
 
@@ -259,3 +261,160 @@ def test_attachments_are_found_wherever_the_declaration_refers_to_them():
 def test_bar_charts_scale_to_the_largest_value():
     chart = bars("t", {"a": 10, "b": 5, "c": 0})
     assert [(r["label"], r["width"]) for r in chart["rows"]] == [("a", 300), ("b", 150), ("c", 0)]
+
+
+# -- the applicant fills the profile and the declaration ---------------------------------------------
+
+PROFILE = {"subject": "applicant2", "name": "李娜", "id_number": "120103199003150024", "version": 1,
+           "basic": {"mobile": None, "gender": "female", "photo_id": None},
+           "educations": [{"id": 3, "school": "南开大学", "specialty": "软件工程", "level": "bachelor", "degree": None,
+                           "source": "register", "start_date": "2008-09-01", "end_date": "2012-07-01",
+                           "before_work": False}],
+           "qualification": {"specialty": None, "appointment": None, "non_professional_years": 0.0,
+                             "professional_years": None},
+           "certificates": [], "work_experiences": [], "social_posts": [], "continuing_education": [],
+           "continuing_education_years": [], "annual_assessments": []}
+ACTIVITY = {"id": "a1", "name": "2026年度工程系列高级职称评审", "mode": "social_review", "committee_name": "评委会",
+            "series": "工程", "levels": ["副高级"], "specialties": ["软件工程"], "qualification_names": ["高级工程师"],
+            "categories": ["normal", "education_exception"], "initial_deadline": "2099-12-31T23:59:59+08:00",
+            "modification_deadline": "2099-12-31T23:59:59+08:00", "consultation_phone": "022",
+            "required_materials": [{"code": "work_summary", "name": "工作总结", "required": True,
+                                    "fields": [{"name": "summary", "label": "工作总结", "required": True}]}],
+            "item_types": [{"code": "paper", "name": "论文", "min": 1, "max": 3, "attachments_required": True,
+                            "representative": True, "fields": [{"name": "title", "label": "题目", "required": True}]}]}
+DRAFT = {"id": "d2", "activity_id": "a1", "status": "draft", "mode": "social_review", "series": "工程",
+         "level": "副高级", "specialty": "软件工程", "qualification_name": "高级工程师", "category": "normal",
+         "materials": {"work_summary": {"fields": {"summary": "旧"}, "attachments": [{"id": "old", "name": "旧.pdf"}]}},
+         "items": [], "trail": [], "withdrawable": False}
+ANSWERS.update({
+    "/api/v1/profile": PROFILE,
+    "/api/v1/profile/completeness": {"ready": False, "missing": [
+        {"section": "basic", "field": "mobile", "rule": "required", "message": "Fill in your mobile phone number"}]},
+    "/api/v1/organisations": {"items": [{"code": "91120101MA05K1XT13", "name": "天津市示范科技有限公司"}]},
+    "/api/v1/profile/attachments": {"items": []},
+    "/api/v1/activities": [ACTIVITY],
+    "/api/v1/activities/a1": ACTIVITY,
+    "/api/v1/catalogue": {"categories": [{"code": "normal", "name": "正常申报"}], "series": []},
+    "/api/v1/declarations/d2": DRAFT,
+    "/api/v1/declarations/d2/eligibility": {"eligible": False, "failures": ["2025: 继续教育不足 90 学时"],
+                                            "checks": []},
+    "/api/v1/clock": {"today": "2026-12-03", "now": "2026-12-03T05:00:00+00:00", "test_clock": True,
+                      "offset_seconds": 0, "moves": [], "moves_total": 0},
+})
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/my/profile", "Fill in your mobile phone number"),         # what is still missing
+    ("/my/profile", 'value="91120101MA05K1XT13"'),                # the work unit chosen from the directory
+    ("/my/profile", 'name="appointment.proof_ids"'),              # a nested field, under the API's name
+    ("/my/declarations/new", "2026年度工程系列高级职称评审"),
+    ("/my/declarations/new", "正常申报"),
+    ("/declarations/d2", "2025: 继续教育不足 90 学时"),              # the eligibility check's failures
+    ("/declarations/d2", 'name="fields.summary"'),                # the activity's required material
+    ("/declarations/d2", "form-item-paper"),                      # and its achievement items
+])
+def test_the_applicants_forms_are_drawn_from_the_apis(console, answered, path, expected):
+    signed_in(console, "applicant", "applicant2")
+    response = console.get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)[-800:]
+    assert expected in response.get_data(as_text=True)
+
+
+def test_a_profile_form_becomes_the_apis_json_with_the_file_uploaded_first(console, answered):
+    signed_in(console, "applicant", "applicant2")
+    done = console.post("/my/profile/qualification", content_type="multipart/form-data", data={
+        "csrf_token": "k", "specialty": "软件工程", "first_professional_work_date": "2012-07-15",
+        "non_professional_years": "1.5", "appointment.post": "工程师", "appointment.appointed_on": "",
+        "appointment.proof_kind": "appointment_letter",
+        "appointment.proof_ids": (__import__("io").BytesIO(b"%PDF-1.4"), "聘任文件.pdf")})
+    assert done.status_code == 302 and done.location.startswith("/my/profile")
+    upload, put = [s for s in answered if s[0] != "GET"]
+    assert upload == ("POST", "profile", "/api/v1/profile/attachments", {"file": "聘任文件.pdf"})
+    assert put == ("PUT", "profile", "/api/v1/profile/qualification", {
+        "specialty": "软件工程", "first_professional_work_date": "2012-07-15", "non_professional_years": 1.5,
+        "appointment": {"post": "工程师", "proof_kind": "appointment_letter", "proof_ids": ["file-1"]}})
+
+
+def test_the_services_refusal_is_shown_beside_the_field_it_names(console, answered, monkeypatch):
+    read = backend.Backend.call
+
+    def refuse_put(self, method, service, path, params=None, json=None, files=None):
+        if method == "PUT":
+            raise backend.ApiError(422, {"detail": "invalid", "errors": [
+                {"field": "appointment.proof_ids", "rule": "required", "message": "a proof is needed (聘任证明)"}]}, path)
+        return read(self, method, service, path, params=params, json=json, files=files)
+
+    monkeypatch.setattr(backend.Backend, "call", refuse_put)
+    signed_in(console, "applicant", "applicant2")
+    page = console.post("/my/profile/qualification", data={"csrf_token": "k", "specialty": "软件工程",
+                                                           "appointment.proof_kind": "unit_certificate"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert 'data-field="appointment.proof_ids">a proof is needed (聘任证明) (required)' in text
+    assert '<option value="unit_certificate" selected>' in text  # what was chosen is shown again
+
+
+def test_a_number_that_is_none_is_refused_before_the_service_is_asked(console, answered):
+    signed_in(console, "applicant", "applicant2")
+    page = console.post("/my/profile/continuing-education", data={"csrf_token": "k", "year": "2025", "hours": "九十",
+                                                                   "specialist_hours": "64"})
+    assert page.status_code == 422 and 'data-field="hours"' in page.get_data(as_text=True)
+    assert not [s for s in answered if s[0] != "GET"]
+
+
+def test_a_new_declaration_is_opened_on_the_chosen_activity(console, answered):
+    signed_in(console, "applicant", "applicant2")
+    done = console.post("/my/declarations/new", data={"csrf_token": "k", "activity_id": "a1", "level": "副高级",
+                                                      "specialty": "软件工程", "qualification_name": "高级工程师",
+                                                      "category": "normal"})
+    assert done.status_code == 302 and done.location == "/declarations/new-d"
+    assert answered[-1] == ("POST", "declaration", "/api/v1/declarations", {
+        "activity_id": "a1", "level": "副高级", "specialty": "软件工程", "qualification_name": "高级工程师",
+        "category": "normal"})
+
+
+def test_a_material_is_saved_with_the_others_kept_and_its_file_as_the_declaration_names_it(console, answered):
+    signed_in(console, "applicant", "applicant2")
+    console.post("/my/declarations/d2/materials/work_summary", data={
+        "csrf_token": "k", "fields.summary": "任现职以来的工作", "attachments__kept": "old"})
+    assert answered[-1] == ("PATCH", "declaration", "/api/v1/declarations/d2", {"materials": {"work_summary": {
+        "fields": {"summary": "任现职以来的工作"}, "attachments": [{"id": "old", "name": "旧.pdf"}]}}})
+    console.post("/my/declarations/d2/items/paper", content_type="multipart/form-data", data={
+        "csrf_token": "k", "fields.title": "论文一", "representative": "1",
+        "attachments": (__import__("io").BytesIO(b"%PDF-1.4"), "论文.pdf")})
+    uploaded, added = answered[-2:]
+    assert uploaded == ("POST", "profile", "/api/v1/profile/attachments", {"file": "论文.pdf"})
+    assert added == ("POST", "declaration", "/api/v1/declarations/d2/items", {
+        "item_type": "paper", "representative": True, "fields": {"title": "论文一"},
+        "attachments": [{"id": f"file-{len(answered) - 1}", "name": "论文.pdf"}]})  # the id the upload answered
+
+
+def test_a_submission_waiting_for_its_files_asks_to_submit_again(console, monkeypatch):
+    def refuse(self, method, service, path, params=None, json=None, files=None):
+        raise backend.ApiError(422, {"detail": "unknown file", "errors": [
+            {"field": "items.0.attachments.0", "rule": "known_attachment", "message": "not known yet"}]}, path)
+
+    monkeypatch.setattr(backend.Backend, "call", refuse)
+    signed_in(console, "applicant", "applicant2")
+    back = console.post("/my/declarations/d2/submit", data={"csrf_token": "k"})
+    assert back.location == "/declarations/d2"
+    with console.session_transaction() as session:
+        [(category, message)] = session["_flashes"]
+    assert category == "error" and "submit again in a moment" in message
+
+
+def test_the_title_office_moves_the_test_clock_from_its_page(console, answered):
+    signed_in(console, "title_office")
+    assert "2026-12-03" in console.get("/clock").get_data(as_text=True)
+    console.post("/clock/advance", data={"csrf_token": "k", "days": "15"})
+    assert answered[-1] == ("POST", "review", "/api/v1/clock/advance", {"days": 15})
+
+
+def test_a_task_with_an_action_is_done_by_the_action_not_by_a_decision(console, answered, monkeypatch):
+    signed_in(console, "unit")
+    publicity = console.get("/tasks/t1").get_data(as_text=True)  # unit_publicity: started, not decided
+    assert 'id="start-publicity"' in publicity and 'id="decide"' not in publicity
+    monkeypatch.setitem(ANSWERS, "/api/v1/tasks/t1/context", dict(ANSWERS["/api/v1/tasks/t1/context"],
+                                                                  task=dict(TASK, stage="unit_check")))
+    check = console.get("/tasks/t1").get_data(as_text=True)
+    assert 'id="decide"' in check and 'id="start-publicity"' not in check

@@ -7,7 +7,14 @@
   if (!canvases.length || !window.BpmnJS) { return; }
   var url = canvases[0].getAttribute("data-process-url");
 
-  function show(container, xml, active, completed, timers) {
+  // A due time as Beijing time to the minute, as the table beside the diagram shows it.
+  function beijing(value) {
+    var when = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(value || "") ? value : value + "Z");
+    if (isNaN(when.getTime())) { return String(value || ""); }
+    return new Date(when.getTime() + 8 * 3600 * 1000).toISOString().replace("T", " ").slice(0, 16);
+  }
+
+  function show(container, processId, xml, active, completed, timers) {
     var viewer = new window.BpmnJS({ container: container });
     return viewer.importXML(xml).then(function () {
       var canvas = viewer.get("canvas");
@@ -16,11 +23,13 @@
       canvas.zoom("fit-viewport");
       completed.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "state-done"); } });
       active.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "state-active"); } });
-      timers.forEach(function (timer) {
+      timers.filter(function (timer) {
+        return !timer.process_id || timer.process_id === processId;
+      }).forEach(function (timer) {
         if (!timer.element || !registry.get(timer.element)) { return; }
         var note = document.createElement("div");
         note.className = "timer-due";
-        note.textContent = "⏱ " + String(timer.due_at || "").replace("T", " ").slice(0, 16);
+        note.textContent = "⏱ " + beijing(timer.due_at);
         overlays.add(timer.element, { position: { bottom: -4, left: 0 }, html: note });
       });
       container.setAttribute("data-rendered", "true");
@@ -40,10 +49,10 @@
       canvases.forEach(function (container) {
         var which = container.getAttribute("data-which");
         if (which === "main") {
-          show(container, view.bpmn, view.active || [], view.completed || [], timers);
+          show(container, view.process_id, view.bpmn, view.active || [], view.completed || [], timers);
         } else {
           var called = (view.called || []).filter(function (c) { return c.process_id === which; })[0];
-          if (called) { show(container, called.bpmn, called.active || [], called.completed || [], timers); }
+          if (called) { show(container, called.process_id, called.bpmn, called.active || [], called.completed || [], timers); }
         }
       });
     })
