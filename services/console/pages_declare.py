@@ -73,13 +73,45 @@ def item_form(kind: dict[str, Any]) -> Form:
     return Form(f"item-{kind['code']}", kind.get("name") or kind["code"], tuple(fields), "添加 Add")
 
 
-def _files(body: dict[str, Any], known: list[dict[str, Any]]) -> dict[str, Any]:
+# The series with a section of their own in a declaration (中小学教师信息, 卫生技术信息), as the declaration
+# service asks for them at submission (a 422 naming ``sections.<name>`` otherwise).
+SERIES_SECTIONS = {
+    "中小学教师": ("school_teacher", "中小学教师信息 School teacher", (("school_stage", "学段 Stage taught"),
+                                                            ("teaching_subject", "任教学科 Subject"))),
+    "卫生": ("health", "卫生技术信息 Health professional", (("practice_certificate_number", "执业证书编号 Licence number"),
+                                                      ("practice_category", "执业类别 Practice category"))),
+}
+EMPLOYER_PROOF = Form("employer", "企业证明 The employer's proof (企业直报)", (
+    Field("attachments", "证明材料 Proof", "files", required=True), Field("note", "说明 Note", "textarea")))
+
+
+def claims_form(conditions: list[dict[str, Any]]) -> Form:
+    fields: list[Field] = []
+    for condition in conditions:
+        fields += [Field(f"claim.{condition['code']}", condition.get("text") or condition["code"], "checkbox"),
+                   Field(f"proof.{condition['code']}", "证明材料 Proof", "files")]
+    return Form("claims", "破格条件 Exception conditions", tuple(fields))
+
+
+def section_form(series: str | None) -> Form | None:
+    if series not in SERIES_SECTIONS:
+        return None
+    name, title, fields = SERIES_SECTIONS[series]
+    return Form(f"section-{name}", title, tuple(Field(key, text, required=True) for key, text in fields)
+                + (Field("attachments", "附件 Attachment", "files"),))
+
+
+def _files(body: dict[str, Any], known: list[dict[str, Any]], field: str = "attachments") -> dict[str, Any]:
     """The declaration refers to files as {"id", "name"}: a kept one as it was, a new one by its file name."""
     names = {a.get("id"): a for a in known if isinstance(a, dict)}
-    chosen = request.files.get("attachments")
+    chosen = request.files.get(field)
     body["attachments"] = [names.get(i) or {"id": i, "name": chosen.filename if chosen and chosen.filename else i}
                            for i in body.get("attachments") or []]
     return body
+
+
+def _ids(files: Any) -> list[str]:
+    return [f.get("id") for f in files or [] if isinstance(f, dict)]
 
 
 def editor(api: Backend, declaration: dict[str, Any], failed: str | None = None,
@@ -97,12 +129,28 @@ def editor(api: Backend, declaration: dict[str, Any], failed: str | None = None,
                                         "attachments": [a.get("id") for a in (filled.get(m["code"]) or {})
                                                         .get("attachments") or [] if isinstance(a, dict)]}
               for m, _ in materials}
-    if failed and posted is not None:
-        values[failed] = posted
     counts = {k["code"]: sum(1 for i in declaration.get("items") or [] if i.get("item_type") == k["code"])
               for k, _ in kinds}
+    parts = []  # the category's and the series' own parts of the draft
+    conditions = ((activity or {}).get("exception_conditions") or {}).get(declaration.get("category")) or []
+    if conditions:
+        claimed = {c.get("code"): c for c in declaration.get("exception_claims") or [] if isinstance(c, dict)}
+        values["claims"] = {"claim": {code: True for code in claimed},
+                            "proof": {code: _ids(c.get("proof")) for code, c in claimed.items()}}
+        parts.append(claims_form(conditions))
+    if declaration.get("category") == "enterprise_direct":
+        given = declaration.get("employer_proof") or {}
+        values["employer"] = {"note": given.get("note"), "attachments": _ids(given.get("attachments"))}
+        parts.append(EMPLOYER_PROOF)
+    section = section_form(declaration.get("series"))
+    if section is not None:
+        given = ((declaration.get("sections") or {}).get(SERIES_SECTIONS[declaration["series"]][0]) or {})
+        values[section.key] = dict(given, attachments=_ids(given.get("attachments")))
+        parts.append(section)
+    if failed and posted is not None:
+        values[failed] = posted
     return {"editor": {"activity": activity, "eligibility": eligibility, "materials": materials, "kinds": kinds,
-                       "values": values, "failed": failed, "errors": errors or {}, "counts": counts}}
+                       "parts": parts, "values": values, "failed": failed, "errors": errors or {}, "counts": counts}}
 
 
 def _again(declaration_id: str, form: Form, error: ApiError | FormInvalid):
@@ -154,6 +202,45 @@ def add_item(declaration_id: str, item_type: str):
                  json={"item_type": item_type, "representative": False, **_files(body, [])})
 
     return _save_part(declaration_id, "item_types", item_type, item_form, send, "已添加 Added", "#items")
+
+
+@bp.post("/my/declarations/<declaration_id>/parts/<key>")
+@login_required("applicant")
+def save_part(declaration_id: str, key: str):
+    """The exception claims with their proofs, the employer's proof, or the series' section."""
+    api = backend()
+    found = api.get("declaration", f"/api/v1/declarations/{declaration_id}")
+    activity = api.optional("declaration", f"/api/v1/activities/{found['activity_id']}", {}) \
+        if found.get("activity_id") else {}
+    section = section_form(found.get("series"))
+    if key == "claims":
+        form = claims_form(((activity or {}).get("exception_conditions") or {}).get(found.get("category")) or [])
+    elif key == "employer":
+        form = EMPLOYER_PROOF
+    elif section is not None and key == section.key:
+        form = section
+    else:
+        return redirect(url_for("pages.declaration", declaration_id=declaration_id))
+    try:
+        body = body_of(form, api)
+        if key == "claims":
+            known = {c.get("code"): c.get("proof") or [] for c in found.get("exception_claims") or []}
+            change = {"exception_claims": [
+                {"code": code, "proof": _files({"attachments": (body.get("proof") or {}).get(code)},
+                                               known.get(code) or [], f"proof.{code}")["attachments"]}
+                for code, claimed in (body.get("claim") or {}).items() if claimed]}
+        elif key == "employer":
+            change = {"employer_proof": _files(body, (found.get("employer_proof") or {}).get("attachments") or [])}
+        else:
+            name = SERIES_SECTIONS[found["series"]][0]
+            sections = dict(found.get("sections") or {})
+            sections[name] = _files(body, (sections.get(name) or {}).get("attachments") or [])
+            change = {"sections": sections}
+        api.call("PATCH", "declaration", f"/api/v1/declarations/{declaration_id}", json=change)
+    except (ApiError, FormInvalid) as exc:
+        return _again(declaration_id, form, exc)
+    flash(f"已暂存 Saved: {form.title}", "ok")
+    return redirect(url_for("pages.declaration", declaration_id=declaration_id) + "#parts")
 
 
 @bp.post("/my/declarations/<declaration_id>/items/<item_id>/delete")

@@ -278,6 +278,7 @@ ACTIVITY = {"id": "a1", "name": "2026年度工程系列高级职称评审", "mod
             "series": "工程", "levels": ["副高级"], "specialties": ["软件工程"], "qualification_names": ["高级工程师"],
             "categories": ["normal", "education_exception"], "initial_deadline": "2099-12-31T23:59:59+08:00",
             "modification_deadline": "2099-12-31T23:59:59+08:00", "consultation_phone": "022",
+            "exception_conditions": {"education_exception": [{"code": "major_award", "text": "获省部级二等奖以上"}]},
             "required_materials": [{"code": "work_summary", "name": "工作总结", "required": True,
                                     "fields": [{"name": "summary", "label": "工作总结", "required": True}]}],
             "item_types": [{"code": "paper", "name": "论文", "min": 1, "max": 3, "attachments_required": True,
@@ -418,3 +419,24 @@ def test_a_task_with_an_action_is_done_by_the_action_not_by_a_decision(console, 
                                                                   task=dict(TASK, stage="unit_check")))
     check = console.get("/tasks/t1").get_data(as_text=True)
     assert 'id="decide"' in check and 'id="start-publicity"' not in check
+
+
+def test_an_exception_category_claims_the_activitys_conditions_with_their_proof(console, answered, monkeypatch):
+    monkeypatch.setitem(ANSWERS, "/api/v1/declarations/d2", dict(DRAFT, category="education_exception"))
+    signed_in(console, "applicant", "applicant2")
+    assert 'name="claim.major_award"' in console.get("/declarations/d2").get_data(as_text=True)
+    console.post("/my/declarations/d2/parts/claims", content_type="multipart/form-data", data={
+        "csrf_token": "k", "claim.major_award": "1",
+        "proof.major_award": (__import__("io").BytesIO(b"%PDF-1.4"), "获奖证书.pdf")})
+    assert answered[-1] == ("PATCH", "declaration", "/api/v1/declarations/d2", {"exception_claims": [
+        {"code": "major_award", "proof": [{"id": f"file-{len(answered) - 1}", "name": "获奖证书.pdf"}]}]})
+
+
+def test_a_series_with_a_section_of_its_own_asks_for_it(console, answered, monkeypatch):
+    monkeypatch.setitem(ANSWERS, "/api/v1/declarations/d2", dict(DRAFT, series="卫生"))
+    signed_in(console, "applicant", "applicant2")
+    assert 'name="practice_category"' in console.get("/declarations/d2").get_data(as_text=True)
+    console.post("/my/declarations/d2/parts/section-health", data={
+        "csrf_token": "k", "practice_certificate_number": "110120000012345", "practice_category": "临床"})
+    assert answered[-1] == ("PATCH", "declaration", "/api/v1/declarations/d2", {"sections": {"health": {
+        "practice_certificate_number": "110120000012345", "practice_category": "临床", "attachments": []}}})
