@@ -172,9 +172,12 @@ def test_an_incident_is_retried_from_the_page(system, page):
     from services.review.engine import incidents
     from services.review.engine.incidents import Step, StepFailed
 
+    from scenario.client import wait_for
+
     declaration_id = system["declaration_id"]
-    [task] = system["client"].call("unit", "GET", "review", "/api/v1/tasks",
-                                   params={"declaration_id": declaration_id})["items"]
+    # the unit check completed by the first test leads on to the next task asynchronously
+    [task] = wait_for("the unit's next task", lambda: system["client"].call(
+        "unit", "GET", "review", "/api/v1/tasks", params={"declaration_id": declaration_id})["items"])
     decision = task["decisions"][0]
     db = review.database()
     try:
@@ -340,6 +343,7 @@ def declare(system: dict[str, Any], page: Any) -> str:
     """A new declaration on the social-review activity, filled and submitted; returns its id."""
     page.click("#go-declare")
     activity = page.locator("section.activity").filter(has_text="社会化评审").first
+    activity.locator("select[name=specialty]").select_option("软件工程")  # her current specialty
     activity.locator("select[name=category]").select_option("normal")
     shot(system, page, "life-new-declaration")
     activity.locator("button[type=submit]").click()

@@ -136,7 +136,7 @@ TASK = {"id": "t1", "declaration_id": "d1", "stage": "unit_publicity", "name": "
         "claimed_by": "unit", "summary": {}, "created_at": "2026-01-01T00:00:00", "completed_at": None,
         "completed_by": None, "decision": None, "reason": None}
 ANSWERS: dict[str, Any] = {
-    "/api/v1/tasks/t1/context": {"task": TASK, "declaration": {"name": "张伟", "items": [
+    "/api/v1/tasks/t1/context": {"task": TASK, "declaration": {"name": "张伟", "warnings": ["当前专业与申报专业不相关"], "items": [
         {"item_type": "paper", "attachments": [{"id": "f1", "name": "论文.pdf"}]}]}, "trail": [
         {"stage": "unit_check", "name": "Unit check", "organisation": "X", "actor": "unit", "decision": "approve",
          "reason": None, "at": "2026-01-02T00:00:00"}]},
@@ -199,6 +199,7 @@ def signed_in(console, role: str, subject: str | None = None) -> None:
     ("unit", "/tasks", "Unit publicity"),
     ("unit", "/tasks/t1", "论文.pdf"),
     ("unit", "/tasks/t1", "登记异议"),
+    ("unit", "/tasks/t1", '<div class="box warn-box" id="warnings"><b>提示 Warnings</b><ul><li>当前专业与申报专业不相关'),
     ("designer", "/processes", "social_review") ,
     ("designer", "/processes/d1", "2026-02-01 08:00"),  # the waiting timer's due time, Beijing time
     ("designer", "/incidents", "boom"),
@@ -298,7 +299,7 @@ ANSWERS.update({
     "/api/v1/catalogue": {"categories": [{"code": "normal", "name": "正常申报"}], "series": []},
     "/api/v1/declarations/d2": DRAFT,
     "/api/v1/declarations/d2/eligibility": {"eligible": False, "failures": ["2025: 继续教育不足 90 学时"],
-                                            "checks": []},
+                                            "checks": [], "warnings": ["专业不相关 unrelated specialty"]},
     "/api/v1/clock": {"today": "2026-12-03", "now": "2026-12-03T05:00:00+00:00", "test_clock": True,
                       "offset_seconds": 0, "moves": [], "moves_total": 0},
 })
@@ -311,6 +312,7 @@ ANSWERS.update({
     ("/my/declarations/new", "2026年度工程系列高级职称评审"),
     ("/my/declarations/new", "正常申报"),
     ("/declarations/d2", "2025: 继续教育不足 90 学时"),              # the eligibility check's failures
+    ("/declarations/d2", "专业不相关 unrelated specialty"),          # and its warnings
     ("/declarations/d2", 'name="fields.summary"'),                # the activity's required material
     ("/declarations/d2", "form-item-paper"),                      # and its achievement items
 ])
