@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 HTTP = config.PORTED  # every process of `titles run` that listens
 
 
+def database_url(env: dict[str, str], service: str) -> str:
+    """The service's database as the system started with ``env`` has it: not this process's, which an
+    earlier test's session fixture may have pointed at the suite's own databases (<SERVICE>_DATABASE_URL)."""
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, env, clear=True):
+        return config.database_url(service)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from tests.e2e.system import ROOT, system_environment
+from tests.e2e.system import ROOT, database_url, system_environment
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -179,7 +179,7 @@ def test_an_incident_is_retried_from_the_page(system, page):
     [task] = wait_for("the unit's next task", lambda: system["client"].call(
         "unit", "GET", "review", "/api/v1/tasks", params={"declaration_id": declaration_id})["items"])
     decision = task["decisions"][0]
-    db = review.database()
+    db = review.database(database_url(system["env"], "review"))
     try:
         incident_id = incidents.record_apart(db, StepFailed(
             Step("task", actor="unit", element=task["stage"], task_id=task["id"], decision=decision,
