@@ -116,15 +116,20 @@ def task(task_id: str):
                            attachments=attachments_in(context.get("declaration")), **extra)
 
 
-# A task whose diagram names an action (spiffworkflow:property "action") is completed by that action's
-# endpoint, not by a decision. The task resource says which when it carries ``action``; until it does,
-# the diagrams' actions are known by their stage here.
+# A task whose diagram names an action (the task resource's ``action``) is completed by that action's
+# endpoint, which has a form of its own on the task page, rather than by a decision. A vote is an action
+# too, but it is cast as the task's decision (a secret ballot through the same completion); any other
+# action, or none, is decided with the task's decisions. A task resource without ``action`` (a service
+# of before it) is placed by its stage.
+FORM_ACTIONS = ("publicity:unit", "publicity:result", "defence", "attendance")
 ACTIONS_BY_STAGE = {"unit_publicity": "publicity:unit", "result_publicity": "publicity:result",
                     "schedule_defence": "defence", "record_attendance": "attendance"}
 
 
 def task_action(task: dict[str, Any]) -> str | None:
-    return task.get("action") or ACTIONS_BY_STAGE.get(task.get("stage") or "")
+    """The action whose form completes the task, or None where a decision does."""
+    action = task.get("action") if "action" in task else ACTIONS_BY_STAGE.get(task.get("stage") or "")
+    return action if action in FORM_ACTIONS else None
 
 
 ATTACHMENT_KEYS = ("photo_id", "attachment_id", "proof_id", "verification_letter_id", "dispatch_proof_id")

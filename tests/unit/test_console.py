@@ -421,6 +421,10 @@ def test_a_task_with_an_action_is_done_by_the_action_not_by_a_decision(console, 
                                                                   task=dict(TASK, stage="unit_check")))
     check = console.get("/tasks/t1").get_data(as_text=True)
     assert 'id="decide"' in check and 'id="start-publicity"' not in check
+    monkeypatch.setitem(ANSWERS, "/api/v1/tasks/t1/context", dict(ANSWERS["/api/v1/tasks/t1/context"], task=dict(
+        TASK, stage="expert_vote", action="vote", role="expert", decisions=["agree", "disagree", "abstain"])))
+    ballot = console.get("/tasks/t1").get_data(as_text=True)  # a vote is cast as the task's decision
+    assert 'id="decide"' in ballot and 'value="abstain"' in ballot
 
 
 def test_an_exception_category_claims_the_activitys_conditions_with_their_proof(console, answered, monkeypatch):
