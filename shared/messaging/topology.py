@@ -60,14 +60,32 @@ def exchanges() -> list[Exchange]:
             + [Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True)])
 
 
-def unrouted_queue() -> Queue:
+def unrouted_queue(on_rabbitmq: bool = True) -> Queue:
     """Events that matched no subscription, kept for operators rather than dropped."""
     return Queue(named(UNROUTED), exchange=Exchange(named(UNROUTED), type="fanout", durable=True),
-                 routing_key="", durable=True)
+                 routing_key="", durable=True, queue_arguments=_replicated(on_rabbitmq))
 
 
 def queue_type() -> str:
     return os.environ.get("TITLES_QUEUE_TYPE", "quorum")
+
+
+def quorum_everywhere() -> bool:
+    """BROKER_QUORUM_QUEUES=1, for a RabbitMQ cluster: the dead-letter, retry and unrouted queues are
+    quorum queues too, replicated over the nodes, so that a node that stops takes no queue with it (a
+    classic queue on a stopped node refuses every declaration of it, and every process declares the whole
+    topology when it connects); and a quorum queue dead-letters at least once (a message moving to its
+    retry, back from it or to `.dead` survives a node failure half way). Off by default: a queue's
+    arguments cannot change once declared, so a broker that has the classic ones keeps them until they
+    are drained and deleted."""
+    return os.environ.get("BROKER_QUORUM_QUEUES", "").lower() in ("1", "true", "yes")
+
+
+def _replicated(on_rabbitmq: bool, arguments: dict | None = None) -> dict | None:
+    if not (on_rabbitmq and quorum_everywhere()):
+        return arguments
+    return {**(arguments or {}), "x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish"}
 
 
 def main_queue(sub: Subscription, on_rabbitmq: bool) -> Queue:
@@ -79,6 +97,8 @@ def main_queue(sub: Subscription, on_rabbitmq: bool) -> Queue:
             "x-dead-letter-exchange": named(DEAD_LETTER_EXCHANGE),
             "x-dead-letter-routing-key": named(sub.queue),
         }
+        if arguments["x-queue-type"] == "quorum":
+            arguments = _replicated(on_rabbitmq, arguments)
     return Queue(
         named(sub.queue),
         bindings=[binding(ex, routing_key=rk) for ex, rk in bindings],
@@ -87,13 +107,14 @@ def main_queue(sub: Subscription, on_rabbitmq: bool) -> Queue:
     )
 
 
-def dead_queue(sub: Subscription) -> Queue:
+def dead_queue(sub: Subscription, on_rabbitmq: bool = False) -> Queue:
     """Where a message ends after its last retry, for operators to inspect and replay."""
     return Queue(
         named(sub.queue + ".dead"),
         exchange=Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True),
         routing_key=named(sub.queue),
         durable=True,
+        queue_arguments=_replicated(on_rabbitmq),
     )
 
 
@@ -102,19 +123,19 @@ def retry_queue(sub: Subscription, attempt: int) -> Queue:
     return Queue(
         named(f"{sub.queue}.retry.{attempt}"),
         durable=True,
-        queue_arguments={
+        queue_arguments=_replicated(True, {
             "x-message-ttl": retry_delays_ms()[attempt - 1],
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": named(sub.queue),
-        },
+        }),
     )
 
 
 def all_queues(on_rabbitmq: bool) -> list[Queue]:
-    queues: list[Queue] = [unrouted_queue()] if on_rabbitmq else []
+    queues: list[Queue] = [unrouted_queue(on_rabbitmq)] if on_rabbitmq else []
     for sub in SUBSCRIPTIONS:
         queues.append(main_queue(sub, on_rabbitmq))
-        queues.append(dead_queue(sub))
+        queues.append(dead_queue(sub, on_rabbitmq))
         if on_rabbitmq:
             queues.extend(retry_queue(sub, n) for n in range(1, len(retry_delays_ms()) + 1))
     return queues
