@@ -11,7 +11,7 @@ DEBIAN_STAMP := $(VENV)/.installed-debian
 DEBIAN_LISTS := deploy/debian-packages.txt deploy/debian-packages-test.txt
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install run scenario test test-real lint-bpmn bench bench-quick fuzz clean
+.PHONY: install run scenario test test-real test-scale lint-bpmn bench bench-quick fuzz clean
 
 $(STAMP): pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: $(STAMP) $(DEBIAN_STAMP)
 test-real: $(STAMP) $(DEBIAN_STAMP)
 	TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
 	TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// $(BIN)/pytest
+
+## Several review workers on a three-node RabbitMQ cluster of its own (the machine's RabbitMQ untouched) and
+## PostgreSQL, 100 lifecycles by 8 clients while a node stops and a worker and a scheduler are killed
+## (tests/scale/run.py; SCALE_ARGS passes options). Not part of `make test`.
+test-scale: $(STAMP) $(DEBIAN_STAMP)
+	$(BIN)/python tests/scale/run.py $(SCALE_ARGS)
 
 ## bpmnlint (from package-lock.json) on every diagram: no error allowed; then the layout check
 ## (no flow through a shape, no label over another, names that fit, left to right).
