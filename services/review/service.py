@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import or_, select
 
 from services.review import directory
-from services.review.engine import audit, definitions, held, incidents, runtime, versions
+from services.review.engine import audit, definitions, held, incidents, runtime, timers, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
 from shared.db import utcnow
@@ -320,6 +320,11 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
                             "decided_organisation": found.organisation}
     with runtime.locked(uow, instance_id=found.instance_id) as (instance, workflow):
         properties = task_properties(workflow, task_id)
+        closes = timers.boundary_due_at(workflow.get_task_from_id(uuid.UUID(task_id)), interrupting_only=True)
+        if closes is not None and now >= closes:
+            # Its deadline (voting closed at the end of the meeting, say) has passed: the scheduler is about
+            # to end the task, and a decision now would beat the deadline by the length of a poll.
+            raise Conflict.on("task_id", "closed", f"the task closed at {closes.isoformat()} (办理时限已截止)")
         vote = found.action == "vote"  # a secret ballot, completed here by the expert it is for
         if found.action and not vote and found.action != action:
             raise DomainError.on("task_id", "use_action",

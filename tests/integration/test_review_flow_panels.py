@@ -341,6 +341,22 @@ def test_two_silent_experts_of_three_make_the_vote_fail_when_it_closes(review, c
     assert outcome_of(review, declaration_id) == ("completed", "not_passed")
 
 
+def test_a_vote_after_voting_closed_is_refused_even_before_the_scheduler_ends_it(review, clients, auth):
+    from shared import clock
+
+    client = clients["review"]
+    declaration_id, panel = to_the_meeting(client, auth, review, panel_size=3)
+    attend(client, auth, declaration_id, panel)
+    vote_all(client, auth, declaration_id, {panel[0]: "agree"})
+    # The clock passes the end of the meeting day; no scheduler tick has run yet.
+    clock.set_now_for_tests(clock.end_of_day(clock.today()) + dt.timedelta(seconds=1))
+    [late] = [t for t in tasks_of(review, declaration_id, bpmn_id="expert_vote") if t.assignee == panel[1]]
+    response = client.post(f"/api/v1/tasks/{late.id}/complete", headers=expert_headers(auth, panel[1]),
+                           json={"decision": "agree"})
+    assert response.status_code == 409 and response.get_json()["errors"][0]["rule"] == "closed"
+    assert tally_response(client, auth, declaration_id).status_code == 409  # still open until the timer fires
+
+
 def tally_response(client: Any, auth: Any, declaration_id: str) -> Any:
     return client.get(f"/api/v1/declarations/{declaration_id}/tally", headers=auth("committee"))
 

@@ -164,10 +164,11 @@ def due_at(task: Any) -> dt.datetime | None:
     return due if isinstance(due, dt.datetime) else None
 
 
-def boundary_due_at(task: Any) -> dt.datetime | None:
+def boundary_due_at(task: Any, interrupting_only: bool = False) -> dt.datetime | None:
     """When the earliest timer on a task's boundary is due (a service level): the timer waits beside the
     task under the split SpiffWorkflow puts before a task with boundary events (for a multi-instance
-    task, before the task whose instances these are)."""
+    task, before the task whose instances these are). ``interrupting_only``: the earliest of those that
+    end the task when they fire (a deadline such as the close of voting), not the service levels."""
     parent = task.parent
     while parent is not None and not isinstance(parent.task_spec, BoundaryEventSplit):
         if parent.task_spec.bpmn_id not in (None, task.task_spec.bpmn_id):
@@ -175,5 +176,7 @@ def boundary_due_at(task: Any) -> dt.datetime | None:
         parent = parent.parent
     if parent is None:
         return None
-    due = [at for child in parent.children if (at := due_at(child)) is not None]
+    due = [at for child in parent.children
+           if (not interrupting_only or getattr(child.task_spec, "cancel_activity", False))
+           and (at := due_at(child)) is not None]
     return min(due) if due else None
