@@ -304,6 +304,9 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
     A task whose diagram names an ``action`` (start a publicity, record attendance, schedule a
     defence) is completed by that action's endpoint, whose ``before`` records it (given the task and
     the process data, under the instance lock) and returns data for the process."""
+    # The instance's row is locked before the task's, in the order the scheduler and message deliveries
+    # take them (instance, then the task rows they project): the other order deadlocks on PostgreSQL.
+    runtime.lock_instance(uow, task(uow, principal, task_id).instance_id)
     found = task(uow, principal, task_id, lock=True)
     if found.status == "claimed" and found.claimed_by != principal.subject:
         raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")

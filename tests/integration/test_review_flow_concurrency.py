@@ -64,3 +64,46 @@ def test_two_colleagues_completing_one_task_at_once_one_wins(review, apps, auth,
     else:
         assert open_stages(review, declaration_id) == []
         assert len(outbox(review, "declaration.return_for_revision.v1", declaration_id)) == 1
+
+
+def test_a_completion_waits_for_a_step_holding_the_instance_instead_of_deadlocking(review, apps, auth):
+    """A step that holds the instance (the scheduler firing a timer, a message) and then writes the task
+    rows, beside a reviewer completing one of them: the completion takes the instance first, so it waits
+    and goes on once the step commits — on PostgreSQL the other order was a deadlock (a 503)."""
+    import time
+
+    from sqlalchemy import update
+
+    from services.review.models import Instance, Task
+
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    client = apps["review"].test_client()
+    task = only_task(client, auth("unit"), declaration_id, "unit_check")
+    holding, results = threading.Event(), {}
+
+    def step_holding_the_instance() -> None:
+        try:
+            with review.uow() as uow:
+                uow.session.execute(select(Instance.id).where(Instance.declaration_id == declaration_id)
+                                    .with_for_update())
+                holding.set()
+                time.sleep(1.5)  # the completion arrives meanwhile
+                uow.session.execute(update(Task).where(Task.id == task["id"]).values(status=Task.status))
+                uow.commit()
+            results["step"] = "committed"
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            results["step"] = repr(exc)[:200]
+
+    def reviewer() -> None:
+        holding.wait(timeout=10)
+        response = complete(apps["review"].test_client(), auth("unit"), task["id"], "approve", None)
+        results["reviewer"] = response.status_code
+
+    threads = [threading.Thread(target=step_holding_the_instance), threading.Thread(target=reviewer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {"reviewer": 200, "step": "committed"}
+    assert [s for s, _ in open_stages(review, declaration_id)] == ["unit_recommendation"]

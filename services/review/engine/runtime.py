@@ -87,6 +87,11 @@ def start(uow: UnitOfWork, definition: Definition, declaration_id: str, applican
     return instance
 
 
+def lock_instance(uow: UnitOfWork, instance_id: str) -> None:
+    """Take the instance's row lock now (``locked`` below takes it again, held already)."""
+    uow.session.execute(select(Instance.id).where(Instance.id == instance_id).with_for_update())
+
+
 @contextlib.contextmanager
 def locked(uow: UnitOfWork, *, instance_id: str | None = None,
            declaration_id: str | None = None) -> Iterator[tuple[Instance, BpmnWorkflow]]:
