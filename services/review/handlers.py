@@ -28,6 +28,10 @@ def on_declaration_withdrawn(uow: UnitOfWork, envelope: Envelope, data: dict[str
     service.withdrawn(uow, data["declaration_id"], data, envelope.id)
 
 
+def on_re_examination_requested(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    service.message_arrived(uow, envelope.type, data["declaration_id"], data, envelope.id)
+
+
 def on_certificate_issued(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
     service.message_arrived(uow, envelope.type, data["declaration_id"], data, envelope.id)
 
@@ -42,6 +46,7 @@ HANDLERS = {
     "declaration.submitted.v1": on_declaration_submitted,
     "declaration.resubmitted.v1": on_declaration_resubmitted,
     "declaration.withdrawn.v1": on_declaration_withdrawn,
+    "declaration.re_examination.requested.v1": on_re_examination_requested,
     "certificate.issued.v1": on_certificate_issued,
     "notify.report.filed.v1": on_report_filed,
 }

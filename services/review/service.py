@@ -335,7 +335,7 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
                                  f"the publicity or recording the attendance (请通过对应功能办理)")
         guard = GUARDS.get(properties.get("guard") or "")
         if guard is not None:  # (validate refuses an unknown one; a version of old named the publicity there)
-            guard(uow, found, decision)
+            guard(uow, found, decision, reason)
         if vote:
             from services.review import panels  # panels completes its tasks through this module
             panels.after_defence(uow, found.declaration_id, "vote")
@@ -365,7 +365,7 @@ def _record_vote(uow: UnitOfWork, found: Task, principal: Principal, choice: str
     uow.session.add(Vote(declaration_id=found.declaration_id, expert=principal.subject, choice=choice))
 
 
-def _check_own_staff(uow: UnitOfWork, found: Task, decision: str) -> None:
+def _check_own_staff(uow: UnitOfWork, found: Task, decision: str, reason: str | None = None) -> None:
     """Guard ``own_staff``: approving accepts only staff of the organisation the committee belongs to
     (independent review)."""
     if decision != "approve":
@@ -386,9 +386,18 @@ def _check_own_staff(uow: UnitOfWork, found: Task, decision: str) -> None:
                          "(自主评审仅受理本单位人员)")
 
 
+def _check_reason_given(uow: UnitOfWork, found: Task, decision: str, reason: str | None = None) -> None:
+    """Guard ``reason_required``: every decision gives its reason (the re-examination's is published to the
+    applicant)."""
+    if not (reason or "").strip():
+        raise DomainError.on("reason", "required", f"the decision {decision!r} at this stage needs its reason "
+                                                   f"(须填写理由)")
+
+
 # A user task's ``guard`` property -> the check run when the task is completed (engine/contract.py GUARDS
 # names and describes them; titles-bpmn validate refuses any other).
-GUARDS: dict[str, Callable[[UnitOfWork, Task, str], None]] = {"own_staff": _check_own_staff}
+GUARDS: dict[str, Callable[[UnitOfWork, Task, str, str | None], None]] = {
+    "own_staff": _check_own_staff, "reason_required": _check_reason_given}
 
 
 def instance_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Instance:

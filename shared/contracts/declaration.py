@@ -44,6 +44,15 @@ class Withdrawn(Schema):
     at = timestamp()
 
 
+class ReExaminationRequested(Schema):
+    """The applicant asks for re-examination (复查) of a failed vote, within the period, with a reason."""
+
+    declaration_id = identifier()
+    applicant = identifier()
+    reason = text()
+    at = timestamp()
+
+
 class ReturnForRevision(Schema):
     """Review -> declaration: returned to the applicant for revision (退回修改)."""
 
@@ -61,6 +70,7 @@ class Events:
         "declaration.submitted.v1": Submitted,
         "declaration.resubmitted.v1": Submitted,
         "declaration.withdrawn.v1": Withdrawn,
+        "declaration.re_examination.requested.v1": ReExaminationRequested,
     }
 
 

@@ -1,5 +1,5 @@
 """Messages of the review service (the running processes)."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from shared.contracts.fields import identifier, text, timestamp
 
@@ -98,6 +98,29 @@ class TaskOverdue(Schema):
     at = timestamp()
 
 
+class ReExaminationOpened(Schema):
+    """The vote failed: the applicant may ask for re-examination (复查) until ``open_until``."""
+
+    declaration_id = identifier()
+    applicant = identifier()
+    qualification_name = text()
+    organisation = fields.String(required=True, allow_none=True)  # the committee that decides it
+    days = fields.Integer(required=True)  # the period in calendar days (bpmn/re_examination_period.dmn)
+    open_until = timestamp()
+
+
+class ReExaminationDecided(Schema):
+    """The committee office decided a re-examination: ``uphold`` (not passed) or ``overturn``."""
+
+    declaration_id = identifier()
+    applicant = identifier()
+    decision = fields.String(required=True, validate=validate.OneOf(("uphold", "overturn")))
+    reason = text()
+    organisation = fields.String(required=True, allow_none=True)
+    actor = identifier()
+    at = timestamp()
+
+
 class Events:
     SCHEMAS = {
         "review.stage.changed.v1": StageChanged,
@@ -107,6 +130,8 @@ class Events:
         "review.objection.resolved.v1": ObjectionResolved,
         "review.defence.scheduled.v1": DefenceScheduled,
         "review.task.overdue.v1": TaskOverdue,
+        "review.re_examination.opened.v1": ReExaminationOpened,
+        "review.re_examination.decided.v1": ReExaminationDecided,
     }
 
 

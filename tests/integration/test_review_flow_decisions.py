@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.config import bpmn_dir
-from tests.integration.review_flow_helpers import (COMMITTEE, act, attend, instance_of, ok, open_stages, outcome_of,
+from tests.integration.review_flow_helpers import (COMMITTEE, act, attend, instance_of, ok, open_stages, outbox,
                                                    panel_of, process_data, review_db, start, through_departments,
                                                    through_unit, vote_all)
 
@@ -108,7 +108,8 @@ def test_a_changed_table_deployed_reaches_new_declarations_and_running_ones_keep
     to_the_vote(client, auth, running["declaration_id"], agreeing=2)
     to_the_vote(client, auth, newer["declaration_id"], agreeing=2)
     assert [s for s, _ in open_stages(review, running["declaration_id"])] == ["result_publicity"]
-    assert outcome_of(review, newer["declaration_id"]) == ("completed", "not_passed")
+    assert open_stages(review, newer["declaration_id"]) == []  # not passed: re-examination (复查) is offered
+    assert len(outbox(review, "review.re_examination.opened.v1", newer["declaration_id"])) == 1
     assert instance_of(review, running["declaration_id"]).definition_id == old
 
     # Versions list the tables each bundles; the diff names the rules that changed.

@@ -82,12 +82,15 @@ def test_validate_accepts_the_shipped_diagrams(capsys):
     code, out, _ = run(capsys, "validate", *files)
     assert code == 0, out
     assert (f"{SOCIAL_REVIEW}: ok (social_review) calls return_and_resubmit (return_and_resubmit.bpmn), "
-            f"department_chain (department_chain.bpmn), expert_review (expert_review.bpmn) decides "
+            f"department_chain (department_chain.bpmn), expert_review (expert_review.bpmn), re_examination "
+            f"(re_examination.bpmn) decides "
             f"publicity_days (publicity_days.dmn), service_levels (service_levels.dmn)" in out.splitlines())
     assert (f"{SOCIAL_REVIEW.parent / 'expert_review.bpmn'}: ok (expert_review) decides defence_levels "
             f"(defence_levels.dmn), panel_size (panel_size.dmn), pass_threshold (pass_threshold.dmn), quorum "
             f"(quorum.dmn)" in out.splitlines())
     assert f"{SOCIAL_REVIEW.parent / 'return_and_resubmit.bpmn'}: ok (return_and_resubmit)" in out.splitlines()
+    assert (f"{SOCIAL_REVIEW.parent / 're_examination.bpmn'}: ok (re_examination) decides re_examination_period "
+            f"(re_examination_period.dmn)" in out.splitlines())
     assert len(out.splitlines()) == len(files)
 
 

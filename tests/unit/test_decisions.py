@@ -252,6 +252,7 @@ CONTEXTS = {
     "service_levels": [{"activity_service_levels": levels} for levels in (None, {"meeting": 15})],
     "specialty_relation": [{"series": "工程", "specialty": "软件工程", "current_specialty": c}
                            for c in ("软件工程", "计算机科学与技术", "临床医学", None)],
+    "re_examination_period": [{"mode": mode} for mode in ("social_review", "independent_review")],
 }
 
 

@@ -111,7 +111,7 @@ def test_deploying_the_same_bytes_twice_stores_one_version(dbs):
     with db.uow() as uow:
         definition, new = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
         uow.commit()
-    # The version bundles the process it calls, stored as a version of its own; the id hashes both.
+    # The version bundles the processes it calls, each stored as a version of its own; the id hashes them.
     called = definitions.content_hash(RETURN_AND_RESUBMIT)
     assert new and called in definition.calls and len(definition.calls) == 1 + len(OTHER_CALLED)
     assert definition.id not in (definitions.content_hash(SOCIAL_REVIEW), called)

@@ -24,7 +24,7 @@ MODES = {
 # Called by the modes (wherever a declaration is returned; the departments' level-by-level check); no modes
 # themselves.
 CALLED = {"return_and_resubmit.bpmn": ["applicant"], "department_chain.bpmn": ["department"],
-          "expert_review.bpmn": ["committee", "expert"]}
+          "expert_review.bpmn": ["committee", "expert"], "re_examination.bpmn": ["applicant", "committee"]}
 DIAGRAMS = {**MODES, **CALLED}
 
 
@@ -115,6 +115,42 @@ def test_the_called_process_holds_the_loop_and_sets_its_outcome_on_every_path():
     outputs = [r.text for r in io.iterfind("bpmn:outputSet/bpmn:dataOutputRefs", NS)]
     assert {"modification_deadline", "declaration_id", "reason", "decided_stage"} <= set(inputs)
     assert {"revision_outcome", "decision", "reason", "specialty", "modification_deadline"} <= set(outputs)
+
+
+def test_re_examination_is_called_where_the_vote_fails_and_an_overturn_rejoins_the_pass():
+    for file_name in ("social_review.bpmn",):  # (social and independent review are one process)
+        root = etree.parse(str(BPMN_DIR / file_name)).getroot()
+        flows = {f.get("id"): f for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
+        gateway = root.find(".//bpmn:exclusiveGateway[@id='review_passed']", NS)
+        assert flows[gateway.get("default")].get("targetRef") == "re_examination"
+        after = {f.get("targetRef"): (f.findtext("bpmn:conditionExpression", namespaces=NS) or "default")
+                 for f in flows.values() if f.get("sourceRef") == "re_examination_result"}
+        assert after == {"passed_merge": 're_examination_outcome == "overturned"', "not_passed": "default"}
+        into_publicity = [f.get("sourceRef") for f in flows.values() if f.get("targetRef") == "result_publicity"]
+        assert into_publicity == ["passed_merge"]
+
+
+def test_the_re_examination_process_decides_its_period_and_gives_back_its_outcome():
+    assert definitions.check("re_examination.bpmn", (BPMN_DIR / "re_examination.bpmn").read_bytes()) == (
+        "re_examination")
+    assert "re_examination" not in definitions.PROCESS_OF_MODE
+    root = etree.parse(str(BPMN_DIR / "re_examination.bpmn")).getroot()
+    [rule] = root.findall(".//bpmn:businessRuleTask", NS)
+    assert rule.findtext(".//{http://spiffworkflow.org/bpmn/schema/1.0/core}calledDecisionId") == (
+        "re_examination_period")
+    [task] = root.findall(".//bpmn:userTask", NS)
+    properties = {p.get("name"): p.get("value")
+                  for p in task.iterfind(".//{http://spiffworkflow.org/bpmn/schema/1.0/core}property")}
+    assert properties == {"organisation": "committee_code", "decisions": "uphold,overturn",
+                          "stage": "re_examination", "guard": "reason_required"}
+    outcomes = sorted(s.text for s in root.iterfind(".//bpmn:script", NS) if "re_examination_outcome" in s.text)
+    assert outcomes == ['re_examination_outcome = "not_requested"', 're_examination_outcome = "overturned"',
+                        're_examination_outcome = "upheld"']
+    [gateway] = root.findall(".//bpmn:eventBasedGateway", NS)
+    assert len(gateway.findall("bpmn:outgoing", NS)) == 2
+    io = root.find("bpmn:process/bpmn:ioSpecification", NS)
+    assert [r.text for r in io.iterfind("bpmn:outputSet/bpmn:dataOutputRefs", NS)] == [
+        "re_examination_outcome", "re_examination_open_until"]
 
 
 @pytest.mark.parametrize("file_name", sorted(DIAGRAMS))

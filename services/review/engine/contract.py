@@ -21,7 +21,7 @@ TASK_PROPERTIES = REQUIRED_TASK_PROPERTIES + OPTIONAL_TASK_PROPERTIES
 
 # The decisions a person can take at a task (its ``decisions`` list names some of these).
 DECISIONS = ("approve", "return", "reject", "recommend", "not_recommend", "start", "agree", "disagree",
-             "abstain")
+             "abstain", "uphold", "overturn")
 
 # action -> the roles (lanes) whose tasks it can complete. A task with an action is completed only
 # through that action's endpoint (a vote through the task's own completion, kept secret).
@@ -37,6 +37,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 GUARDS: dict[str, str] = {
     "own_staff": "approving needs the applicant to be staff of the organisation the committee belongs to "
                  "(independent review, 自主评审仅受理本单位人员)",
+    "reason_required": "every decision gives its reason (the re-examination's, 复查, is published to the applicant)",
 }
 
 # An end event's ``outcome``: one of OUTCOMES, or NO_OUTCOME for the end of a side branch.

@@ -39,6 +39,12 @@ def working_days_due(days: int) -> str:
     return clock.end_of_day(last).isoformat()
 
 
+def days_after_today(days: int) -> str:
+    """The Beijing date ``days`` calendar days after today (``end_of_day`` of it closes a period counted
+    in calendar days, such as the re-examination period)."""
+    return (clock.today() + dt.timedelta(days=int(days))).isoformat()
+
+
 def _weekdays_after(day: dt.date, count: int) -> dt.date:
     seen = 0
     while True:
@@ -52,4 +58,5 @@ def _weekdays_after(day: dt.date, count: int) -> dt.date:
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "end_of_day": end_of_day,
     "working_days_due": working_days_due,
+    "days_after_today": days_after_today,
 }

@@ -11,6 +11,9 @@ from __future__ import annotations
 OUTBOUND: dict[str, str] = {
     "certificate.issue": "certificate.issue.v1",
     "declaration.return_for_revision": "declaration.return_for_revision.v1",
+    # Re-examination (复查, bpmn/re_examination.bpmn): the applicant may ask until a time; the decision.
+    "review.re_examination_open": "review.re_examination.opened.v1",
+    "review.re_examination_decided": "review.re_examination.decided.v1",
 }
 
 # Message type consumed -> BPMN message name delivered to the waiting instance.
@@ -18,6 +21,7 @@ INBOUND_BY_TYPE: dict[str, str] = {
     "certificate.issued.v1": "certificate.issued",
     "declaration.resubmitted.v1": "declaration.resubmitted",
     "declaration.withdrawn.v1": "declaration.withdrawn",
+    "declaration.re_examination.requested.v1": "declaration.re_examination_requested",
     # Not from the broker: the review service itself delivers it, under the instance lock, when the last
     # open objection to a publicity is resolved (services/review/publicity.py).
     "review.objections.resolved": "review.objections_resolved",
