@@ -7,7 +7,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from services.declaration import activities, catalogue, clock, content, integrity, service, specialty
+from services.declaration import (activities, catalogue, clock, content, integrity, re_examination, service,
+                                  specialty)
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import current_principal, require_roles
 from shared.web.app import database
@@ -239,12 +240,31 @@ class DeclarationOut(Schema):
     outcome = fields.String(allow_none=True)
     created_at = fields.DateTime()
     submitted_at = fields.DateTime(allow_none=True)
+    re_examination_open_until = fields.DateTime(allow_none=True, metadata={
+        "description": "the experts' vote failed: re-examination (复查) may be requested until then"})
+    re_examination_requestable = fields.Function(re_examination.requestable, metadata={
+        "description": "复查 may be requested now: offered, not yet requested, the period runs"})
+    re_examination_requested_at = fields.DateTime(allow_none=True)
+    re_examination_reason = fields.String(allow_none=True, metadata={"description": "the applicant's reason"})
+    re_examination_decision = fields.String(allow_none=True, metadata={
+        "description": "the committee office's: uphold (not passed) or overturn (the review goes on)"})
+    re_examination_decision_reason = fields.String(allow_none=True)
+    re_examination_decided_at = fields.DateTime(allow_none=True)
+
+
+COMPUTED = ("withdrawable", "re_examination_requestable")
 
 
 class DeclarationDetail(DeclarationOut):
     trail = fields.List(fields.Nested(TrailOut))
     items = fields.List(fields.Nested(ItemOut))
     withdrawable = fields.Boolean()
+    re_examination_requestable = fields.Boolean()
+
+
+class ReExaminationIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"description": "why the result should be re-examined (复查理由)"})
 
 
 class EligibilityCheck(Schema):
@@ -363,8 +383,9 @@ class AtMyOrganisation(MethodView):
 
 
 def _detail(uow, declaration) -> dict:  # noqa: ANN001
-    detail = {name: getattr(declaration, name) for name in DeclarationOut().fields if name != "withdrawable"}
+    detail = {name: getattr(declaration, name) for name in DeclarationOut().fields if name not in COMPUTED}
     detail["withdrawable"] = service.withdrawable(declaration)
+    detail["re_examination_requestable"] = re_examination.requestable(declaration)
     detail["trail"] = service.trail(uow, declaration.id)
     detail["items"] = content.items(uow, declaration.id)
     return detail
@@ -461,6 +482,20 @@ class Withdraw(MethodView):
             declaration = service.withdraw(uow, current_principal(), declaration_id)
             uow.commit()
             return declaration
+
+
+@blp.route("/declarations/<declaration_id>/re-examination")
+class ReExamination(MethodView):
+    @blp.arguments(ReExaminationIn)
+    @blp.response(200, DeclarationDetail)
+    @require_roles("applicant")
+    def post(self, data, declaration_id: str):
+        """Ask for re-examination (复查) of a failed vote, with a reason: once, while the period the
+        declaration shows (re_examination_open_until) runs; the committee office decides it."""
+        with database().uow() as uow:
+            declaration = re_examination.request(uow, current_principal(), declaration_id, data["reason"])
+            uow.commit()
+            return _detail(uow, declaration)
 
 
 @blp.route("/declarations/<declaration_id>/submit")

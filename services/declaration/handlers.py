@@ -1,9 +1,10 @@
 """Message handlers of the declaration service (thin: data in, service call)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from services.declaration import integrity, replicas, service
+from services.declaration import integrity, re_examination, replicas, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
@@ -40,6 +41,14 @@ def on_task_claimed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -
     service.task_claimed(uow, data)
 
 
+def on_re_examination_opened(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    re_examination.opened(uow, data, dt.datetime.fromisoformat(envelope.time))
+
+
+def on_re_examination_decided(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    re_examination.decided(uow, data)
+
+
 def on_organisation_registered(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
     replicas.organisation_registered(uow, data)
 
@@ -68,5 +77,7 @@ HANDLERS = {
     "review.decision.recorded.v1": on_decision_recorded,
     "review.completed.v1": on_review_completed,
     "review.task.claimed.v1": on_task_claimed,
+    "review.re_examination.opened.v1": on_re_examination_opened,
+    "review.re_examination.decided.v1": on_re_examination_decided,
     "certificate.revoked.v1": on_certificate_revoked,
 }

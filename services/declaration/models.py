@@ -133,6 +133,14 @@ class Declaration(Base):
     stage_organisation: Mapped[str | None] = mapped_column(String(18), nullable=True)
     stage_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # Re-examination (复查) of a failed vote: the review offers it until a time; the applicant asks once,
+    # with a reason; the committee office upholds or overturns the result, with its reason.
+    re_examination_open_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    re_examination_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    re_examination_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    re_examination_decision: Mapped[str | None] = mapped_column(String(20), nullable=True)  # uphold, overturn
+    re_examination_decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    re_examination_decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

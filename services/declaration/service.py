@@ -333,6 +333,9 @@ def _declaration(uow: UnitOfWork, declaration_id: str) -> Declaration:
     return declaration
 
 
+declaration_of = _declaration  # for the other modules' message effects (re_examination.py)
+
+
 def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any]) -> None:
     declaration = _declaration(uow, declaration_id)
     if declaration.status != "preparing":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.notify import defences, reports, service
+from services.notify import defences, re_examination, reports, service
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
@@ -52,6 +52,14 @@ def on_task_overdue(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -
         service.deliver_to_organisation(uow, organisation, kind, values)
 
 
+def on_re_examination_opened(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    re_examination.opened(uow, data)
+
+
+def on_re_examination_decided(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
+    re_examination.decided(uow, data)
+
+
 HANDLERS = {
     "review.stage.changed.v1": on_stage_changed,
     "review.decision.recorded.v1": on_decision_recorded,
@@ -61,4 +69,6 @@ HANDLERS = {
     "review.objection.resolved.v1": on_objection_resolved,
     "review.defence.scheduled.v1": on_defence_scheduled,
     "review.task.overdue.v1": on_task_overdue,
+    "review.re_examination.opened.v1": on_re_examination_opened,
+    "review.re_examination.decided.v1": on_re_examination_decided,
 }

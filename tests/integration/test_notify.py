@@ -163,7 +163,8 @@ def test_every_subscription_has_a_handler():
     assert subscribed == set(handlers) == {"review.stage.changed.v1", "review.decision.recorded.v1",
                                            "review.completed.v1", "certificate.issued.v1", "certificate.revoked.v1",
                                            "review.objection.resolved.v1", "review.defence.scheduled.v1",
-                                           "review.task.overdue.v1"}
+                                           "review.task.overdue.v1", "review.re_examination.opened.v1",
+                                           "review.re_examination.decided.v1"}
 
 
 # --------------------------------------------------------------------------- my messages over HTTP

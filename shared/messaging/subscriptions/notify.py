@@ -10,4 +10,6 @@ SUBSCRIPTIONS = (
     Subscription("notify", "on_objection_resolved", ("review.objection.resolved.v1",)),
     Subscription("notify", "on_defence_scheduled", ("review.defence.scheduled.v1",)),
     Subscription("notify", "on_task_overdue", ("review.task.overdue.v1",)),
+    Subscription("notify", "on_re_examination_opened", ("review.re_examination.opened.v1",)),
+    Subscription("notify", "on_re_examination_decided", ("review.re_examination.decided.v1",)),
 )

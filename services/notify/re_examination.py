@@ -1,0 +1,26 @@
+"""Notices of a re-examination (复查): that the applicant may ask for it, and the committee office's
+decision with its reason."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from services.notify import service
+from shared.uow import UnitOfWork
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+DECISIONS = {"uphold": "维持原评审结果，评审未通过", "overturn": "改变原评审结果，申报转入评审结果公示"}
+
+
+def _day(value: str) -> str:
+    at = dt.datetime.fromisoformat(value).astimezone(BEIJING)
+    return f"{at.year}年{at.month}月{at.day}日"
+
+
+def opened(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    service.deliver(uow, data["applicant"], "re_examination_open", {**data, "open_until_text": _day(data["open_until"])})
+
+
+def decided(uow: UnitOfWork, data: dict[str, Any]) -> None:
+    text = DECISIONS.get(data["decision"], data["decision"])
+    service.deliver(uow, data["applicant"], "re_examination_decided", {**data, "decision_text": text})
