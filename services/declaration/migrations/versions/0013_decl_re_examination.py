@@ -1,7 +1,7 @@
 """declarations: re-examination (复查) of a failed vote: open until, request, decision
 
-Revision ID: 0012_decl_re_examination
-Revises: 0011_decl_integrity_records
+Revision ID: 0013_decl_re_examination
+Revises: 0012_decl_specialty_relation
 Create Date: 2026-12-03 13:30:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import shared.db
 
 
-revision = '0012_decl_re_examination'
-down_revision = '0011_decl_integrity_records'
+revision = '0013_decl_re_examination'
+down_revision = '0012_decl_specialty_relation'
 branch_labels = None
 depends_on = None
 
