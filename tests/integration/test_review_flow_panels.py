@@ -339,7 +339,9 @@ def test_two_silent_experts_of_three_make_the_vote_fail_when_it_closes(review, c
     advance_to(client, auth, clock.end_of_day(clock.today()) + dt.timedelta(seconds=1))
     counts = tally(client, auth, declaration_id)
     assert (counts["present"], counts["agree"], counts["not_voted"]) == (3, 1, 2)
-    assert outcome_of(review, declaration_id) == ("completed", "not_passed")
+    # Not passed: the applicant may ask for re-examination (复查) before it ends so.
+    assert outcome_of(review, declaration_id) == ("running", None)
+    assert len(outbox(review, "review.re_examination.opened.v1", declaration_id)) == 1
 
 
 def test_a_vote_after_voting_closed_is_refused_even_before_the_scheduler_ends_it(review, clients, auth):
@@ -402,7 +404,7 @@ def test_the_process_view_shows_where_the_declaration_stands_inside_the_called_d
     attend(client, auth, declaration_id, panel)
     view = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
     called = {c["process_id"]: c for c in view["called"]}
-    assert set(called) == {"department_chain", "expert_review", "return_and_resubmit"}
+    assert set(called) == {"department_chain", "expert_review", "return_and_resubmit", "re_examination"}
     assert 'calledElement="expert_review"' in view["bpmn"] and 'id="expert_vote"' in called["expert_review"]["bpmn"]
     assert "review_by_experts" in view["active"]  # the call, in the mode's diagram
     assert "expert_vote" in called["expert_review"]["active"]  # and inside it, the vote
