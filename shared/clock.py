@@ -17,6 +17,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import time
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,14 +95,21 @@ def _read_offset(path: str) -> int:
         stat = os.stat(path)
     except FileNotFoundError:
         return 0
-    # Every write replaces the file (a new inode), so a changed file never looks unchanged.
+    # Every write replaces the file, but the freed inode number may be handed straight to the next one,
+    # and mtime moves in coarse ticks: two writes within one tick can look alike. So a file written in
+    # the last seconds is read every time and never cached; a cached file is one that was already
+    # that old when read, and any later write has a later mtime.
     key = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
     cached = _cache
     if cached is not None and cached[0] == key:
         return cached[1]
     value = _load(Path(path))
-    _cache = (key, value)
+    if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:
+        _cache = (key, value)
     return value
+
+
+_SETTLED_NS = 2_000_000_000
 
 
 def _load(path: Path) -> int:

@@ -64,3 +64,26 @@ def test_titles_run_leaves_an_explicit_setting_alone(monkeypatch):
     monkeypatch.setenv("TITLES_TEST_CLOCK", "0")
     notice = supervisor.announce_test_clock()
     assert not clock.enabled() and "off" in notice
+
+
+def test_two_writes_that_look_alike_to_stat_are_both_read(monkeypatch, clock_file):
+    """The freed inode number may go straight to the next file and mtime moves in coarse ticks: a file
+    rewritten within one tick, to the same size, looks unchanged to stat. A fresh file is read anyway."""
+    import os
+    import time
+
+    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
+    real_stat = os.stat
+    tick = time.time_ns()
+
+    class Alike:
+        def __init__(self, path):
+            self.st_size = real_stat(path).st_size
+            self.st_ino, self.st_mtime_ns = 4242, tick
+
+    monkeypatch.setattr(clock.os, "stat", lambda path, *args, **kwargs: Alike(path) if str(path) == str(clock_file)
+                        else real_stat(path, *args, **kwargs))
+    clock.advance(1000)
+    assert clock.offset_seconds() == 1000
+    clock.advance(1000)  # same size, and to stat the same file
+    assert clock.offset_seconds() == 2000
