@@ -188,7 +188,7 @@ def test_an_unreadable_clock_file_is_an_error_not_real_time(data_dir, test_clock
 @pytest.mark.parametrize("after_deadline, status", [(-1, 200), (1, 409)])
 def test_the_declaration_service_judges_a_resubmission_by_the_moved_clock(
         demo, clients, auth, workers, test_clock, monkeypatch, after_deadline, status):
-    from services.declaration.models import Activity
+    from services.declaration.models import Activity, Declaration
 
     declaration_id = _submitted(clients, auth, workers)
     _return(dbs=demo, declaration_id=declaration_id)
@@ -196,7 +196,9 @@ def test_the_declaration_service_judges_a_resubmission_by_the_moved_clock(
     monkeypatch.setattr(clock, "real_now", lambda: instant)
     deadline = clock.end_of_day(instant.astimezone(clock.BEIJING).date() + dt.timedelta(days=3))
     with demo["declaration"].uow() as uow:
-        uow.session.scalar(select(Activity)).modification_deadline = deadline
+        # The declaration's own activity: the demonstration has several, in no set order on PostgreSQL.
+        activity_id = uow.session.get(Declaration, declaration_id).activity_id
+        uow.session.get(Activity, activity_id).modification_deadline = deadline
         uow.commit()
 
     # The title office moves the review's clock to a second before (or after) the deadline ...

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from services.declaration import clock
-from services.declaration.models import Activity
+from services.declaration.models import Activity, Declaration
 from shared.messaging import topology
 from shared.messaging.consumer import process
 from shared.messaging.envelope import Envelope
@@ -68,7 +68,8 @@ def test_resubmission_after_the_modification_deadline_is_refused(demo, clients, 
     declaration_id = _submitted(clients, auth, workers)
     _return(dbs=demo, declaration_id=declaration_id)
     with demo["declaration"].uow() as uow:
-        activity = uow.session.scalar(select(Activity))
+        # The declaration's own activity: the demonstration has several, in no set order on PostgreSQL.
+        activity = uow.session.get(Activity, uow.session.get(Declaration, declaration_id).activity_id)
         activity.modification_deadline = clock.end_of_day(clock.today() - dt.timedelta(days=1))
         uow.commit()
     refused = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
