@@ -14,13 +14,14 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.declaration import clock
 from services.declaration.models import IntegrityRecord
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import TITLE_OFFICE, Principal
+from shared.paging import paged
 from shared.uow import UnitOfWork
 
 BAR_YEARS = 3
@@ -90,10 +91,7 @@ def listed(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page:
         now = utcnow()
         live = (IntegrityRecord.lifted_at.is_(None)) & (IntegrityRecord.ends_at > now)
         query = query.where(live if filters["running"] else ~live)
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = uow.session.scalars(query.order_by(IntegrityRecord.starts_at.desc(), IntegrityRecord.id)
-                                .offset((page - 1) * per_page).limit(per_page))
-    return list(items), total
+    return paged(uow, query.order_by(IntegrityRecord.starts_at.desc(), IntegrityRecord.id), page, per_page)
 
 
 def get(uow: UnitOfWork, principal: Principal, record_id: str, lock: bool = False) -> IntegrityRecord:

@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.declaration import (activities, attachments, catalogue, clock, content, eligibility, integrity,
@@ -13,6 +13,7 @@ from services.declaration import (activities, attachments, catalogue, clock, con
 from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, DEPARTMENT, TITLE_OFFICE, UNIT, Principal
+from shared.paging import paged
 from shared.uow import UnitOfWork
 
 # Independent appointment has no activity; the review service sees this in activity_id.
@@ -165,11 +166,8 @@ def at_my_organisation(uow: UnitOfWork, principal: Principal, page: int,
     if principal.role not in STAFF or not principal.organisation:
         raise Forbidden.on("role", "staff_only", "only staff of an organisation have this list (仅限机构工作人员)")
     where = _passed_through(principal.organisation)
-    total = uow.session.scalar(select(func.count()).select_from(Declaration).where(where)) or 0
-    items = uow.session.scalars(select(Declaration).where(where)
-                                .order_by(Declaration.updated_at.desc(), Declaration.id)
-                                .offset((page - 1) * per_page).limit(per_page))
-    return list(items), total
+    return paged(uow, select(Declaration).where(where).order_by(Declaration.updated_at.desc(), Declaration.id),
+                 page, per_page)
 
 
 def visible(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:
@@ -186,10 +184,8 @@ def visible(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decla
 
 def mine(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Declaration], int]:
     where = Declaration.applicant == principal.subject
-    total = uow.session.scalar(select(func.count()).select_from(Declaration).where(where)) or 0
-    items = uow.session.scalars(select(Declaration).where(where).order_by(Declaration.created_at.desc(), Declaration.id)
-                                .offset((page - 1) * per_page).limit(per_page))
-    return list(items), total
+    return paged(uow, select(Declaration).where(where).order_by(Declaration.created_at.desc(), Declaration.id),
+                 page, per_page)
 
 
 def trail(uow: UnitOfWork, declaration_id: str) -> list[TrailEntry]:

@@ -14,6 +14,7 @@ from services.notify.models import (Contact, DeclarationOrganisation, Declaratio
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity.principal import Principal
+from shared.paging import paged
 from shared.uow import UnitOfWork
 
 ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
@@ -88,10 +89,9 @@ def as_read_by(uow: UnitOfWork, principal: Principal, messages: list[Message]) -
 def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int
           ) -> tuple[list[dict[str, Any]], int, int]:
     where = _mine(principal)
-    total = uow.session.scalar(select(func.count()).select_from(Message).where(where)) or 0
-    items = uow.session.scalars(select(Message).where(where).order_by(Message.created_at.desc(), Message.id)
-                                .offset((page - 1) * per_page).limit(per_page))
-    return as_read_by(uow, principal, list(items)), total, unread_count(uow, principal)
+    items, total = paged(uow, select(Message).where(where).order_by(Message.created_at.desc(), Message.id),
+                         page, per_page)
+    return as_read_by(uow, principal, items), total, unread_count(uow, principal)
 
 
 def unread_count(uow: UnitOfWork, principal: Principal) -> int:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 
 from services.profile.models import Organisation, StaffAccount
 from services.profile.rules import ORG_KINDS, OWNERSHIPS, STAFF_ROLES, TITLE_LEVELS
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identifiers import InvalidIdentifier, check_credit_code
 from shared.identity.principal import Principal
+from shared.paging import paged
 from shared.uow import UnitOfWork
 
 SEED_ACTOR = "seed"
@@ -117,12 +118,6 @@ def organisation(uow: UnitOfWork, code: str) -> Organisation:
     if org is None:
         raise NotFound.on("code", "exists", f"organisation {code} is not registered")
     return org
-
-
-def paged(uow: UnitOfWork, query: Select, page: int, per_page: int) -> tuple[list[Any], int]:
-    """One page of an ordered query's rows, and how many rows there are in all."""
-    total = uow.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    return list(uow.session.scalars(query.offset((page - 1) * per_page).limit(per_page))), total
 
 
 def organisations(uow: UnitOfWork, kind: str | None = None, parent: str | None = None, page: int = 1,

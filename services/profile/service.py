@@ -15,7 +15,7 @@ from services.profile import attachments as files
 from services.profile import pdfs
 from services.profile import register as education_register
 from services.profile.directory import (organisation, organisations,  # noqa: F401 - the API's entry points
-                                        paged, register_organisation)
+                                        register_organisation)
 from services.profile.models import (AnnualAssessment, Attachment, Certificate, ContinuingEducation, Education,
                                      IdentityCorrection, Organisation, Profile, SocialPost, WorkExperience)
 from services.profile.rules import (ORG_KINDS,  # noqa: F401 - ORG_KINDS
@@ -24,6 +24,7 @@ from shared import clock, decisions
 from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from shared.identifiers import RESIDENT_ID_TYPES, InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
+from shared.paging import paged
 from shared.uow import UnitOfWork
 
 MAIN_WORK_MAX = 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from SpiffWorkflow.util.task import TaskState
 
 from services.review.models import StaffMember, Task
@@ -13,6 +13,7 @@ from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden
 from shared.identity.principal import Principal
+from shared.paging import paged
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
@@ -61,11 +62,9 @@ def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: 
         query = query.where(Task.due_at < end)
     if filters.get("overdue") is not None:
         query = query.where(Task.overdue_at.is_not(None) if filters["overdue"] else Task.overdue_at.is_(None))
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id) if filters.get("sort") == "due" \
         else (Task.created_at, Task.id)
-    items = uow.session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
-    return list(items), total
+    return paged(uow, query.order_by(*order), page, per_page)
 
 
 def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Task], int]:
@@ -75,9 +74,7 @@ def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> 
         mine = Task.organisation == principal.organisation
     query = select(Task).where(Task.status.in_(OPEN), Task.overdue_at.is_not(None),
                                or_(mine, Task.escalated_to == principal.organisation))
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = uow.session.scalars(query.order_by(Task.due_at, Task.id).offset((page - 1) * per_page).limit(per_page))
-    return list(items), total
+    return paged(uow, query.order_by(Task.due_at, Task.id), page, per_page)
 
 
 def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -> Task:
