@@ -1,17 +1,15 @@
 """The certificate service's HTTP API: my certificates, the signed PDF, revocation, public verification."""
 from __future__ import annotations
 
-import os
-
-from flask import Response, current_app, request
+from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.certificate import service, signing
-from shared.web.ratelimit import RateLimiter
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
+from shared.identity.flask_auth import require_roles
+from shared.web.ratelimit import RateLimiter, limiter, rate_limited
+from shared.web.views import public, read_only, transaction
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Electronic title certificates")
 
@@ -72,30 +70,30 @@ class Verification(Schema):
 class MyCertificates(MethodView):
     @blp.response(200, CertificateOut(many=True))
     @require_roles("applicant")
-    def get(self):
+    @read_only
+    def get(self, *, uow, principal):
         """My certificates (我的证书)."""
-        with database().uow(readonly=True) as uow:
-            return service.of_holder(uow, current_principal().subject)
+        return service.of_holder(uow, principal.subject)
 
 
 @blp.route("/certificates/<number>")
 class OneCertificate(MethodView):
     @blp.response(200, CertificateOut)
     @require_roles("applicant", "title_office")
-    def get(self, number: str):
+    @read_only
+    def get(self, number: str, *, uow, principal):
         """One certificate by number: the holder's own, or any for the title office."""
-        with database().uow(readonly=True) as uow:
-            return service.readable(uow, current_principal(), number)
+        return service.readable(uow, principal, number)
 
 
 @blp.route("/certificates/<number>/pdf")
 class CertificatePdf(MethodView):
     @blp.response(200, content_type="application/pdf", description="the signed PDF (PAdES)")
     @require_roles("applicant", "title_office")
-    def get(self, number: str):
+    @read_only
+    def get(self, number: str, *, uow, principal):
         """Download the signed PDF of my certificate (下载电子证书)."""
-        with database().uow(readonly=True) as uow:
-            certificate, document = service.document(uow, current_principal(), number)
+        certificate, document = service.document(uow, principal, number)
         return Response(document, mimetype="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{certificate.number}.pdf"'})
 
@@ -105,45 +103,39 @@ class Revoke(MethodView):
     @blp.arguments(RevokeIn)
     @blp.response(200, CertificateOut)
     @require_roles("title_office")
-    def post(self, body, number: str):
+    @transaction
+    def post(self, body, number: str, *, uow, principal):
         """Revoke a certificate with a reason (撤销证书); the title office only. A revocation for fraud
         (``reason_kind: fraud``) puts the holder on the integrity record (诚信档案) of the declaration service,
         which refuses their declarations for 3 years."""
-        with database().uow() as uow:
-            certificate = service.revoke(uow, current_principal(), number, body["reason"], body["reason_kind"])
-            uow.commit()
-            return certificate
+        return service.revoke(uow, principal, number, body["reason"], body["reason_kind"])
+
+
+# One counter per client for the JSON verification and the verification page.
+VERIFY_RATE = ("certificate.verify_rate", "CERTIFICATE_VERIFY_RATE_LIMIT", "30/60")
 
 
 def verify_limiter() -> RateLimiter:
-    """One counter per client for the JSON verification and the verification page."""
-    limiter = current_app.extensions.get("certificate.verify_rate")
-    if limiter is None:
-        limiter = RateLimiter(os.environ.get("CERTIFICATE_VERIFY_RATE_LIMIT", "30/60"))
-        current_app.extensions["certificate.verify_rate"] = limiter
-    return limiter
+    return limiter(*VERIFY_RATE)
 
 
 @blp.route("/verify")
 class Verify(MethodView):
+    @public
     @blp.arguments(VerifyQuery, location="query")
     @blp.response(200, Verification)
     @blp.alt_response(429, description="too many verifications from this address; retry later")
-    @blp.doc(security=[])
-    def get(self, query):
+    @rate_limited(*VERIFY_RATE, message="too many verification requests; try again later (查验过于频繁，请稍后再试)")
+    @read_only
+    def get(self, query, *, uow):
         """Public verification by number and verification code, without logging in (rate-limited)."""
-        allowed, wait = verify_limiter().allow(request.remote_addr or "unknown")
-        if not allowed:
-            abort(429, message="too many verification requests; try again later (查验过于频繁，请稍后再试)",
-                  headers={"Retry-After": str(wait)})
-        with database().uow(readonly=True) as uow:
-            return service.verify(uow, query["number"], query["code"])
+        return service.verify(uow, query["number"], query["code"])
 
 
 @blp.route("/signing-certificate")
 class SigningCertificate(MethodView):
+    @public
     @blp.response(200, content_type="application/x-pem-file", description="PEM certificate")
-    @blp.doc(security=[])
     def get(self):
         """The certificate that anchors the PDFs' signatures (trust root for offline validation)."""
         return Response(signing.trust_root_pem(), mimetype="application/x-pem-file")

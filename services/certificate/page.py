@@ -20,7 +20,8 @@ from services.certificate import api, pdf, service, verification
 from shared.clock import BEIJING
 from shared.errors import NotFound
 from shared.identifiers import mask_id_number
-from shared.web.app import database
+from shared.uow import UnitOfWork
+from shared.web.views import public, read_only
 
 blp = Blueprint("verification page", __name__, url_prefix="", description="The public verification page (HTML)")
 MAX_PDF_BYTES = 5 * 1024 * 1024
@@ -62,7 +63,8 @@ def _beijing(moment: dt.datetime | None) -> str:
     return moment.astimezone(BEIJING).strftime("%Y年%-m月%-d日 %H:%M") if moment else ""
 
 
-def _answer(number: str, code: str, uploaded: bytes | None = None) -> Response:
+def _answer(uow: UnitOfWork, number: str, code: str, uploaded: bytes | None = None) -> Response:
+    # Limited here, not by rate_limited: a person is answered with the page, not problem details.
     allowed, wait = api.verify_limiter().allow(request.remote_addr or "unknown")
     if not allowed:
         response = _page(429, limited=True, retry_after=wait)
@@ -70,16 +72,15 @@ def _answer(number: str, code: str, uploaded: bytes | None = None) -> Response:
         return response
     if not number or not code:
         return _page()
-    with database().uow(readonly=True) as uow:
-        try:
-            certificate = service.verify(uow, number[:64], code[:64])
-        except NotFound:
-            return _page(404, not_found=True)
-        upload = verification.check_upload(uow, certificate, uploaded) if uploaded is not None else None
-        signer_note = "由发证机关签名" if upload and upload.signature.valid else ""
-        return _page(certificate=certificate, code=code.strip().upper(), fields=_fields(certificate),
-                     revoked_on=_beijing(certificate.revoked_at), upload=upload, signer_note=signer_note,
-                     signed_at=_beijing(upload.signature.signed_at) if upload else "")
+    try:
+        certificate = service.verify(uow, number[:64], code[:64])
+    except NotFound:
+        return _page(404, not_found=True)
+    upload = verification.check_upload(uow, certificate, uploaded) if uploaded is not None else None
+    signer_note = "由发证机关签名" if upload and upload.signature.valid else ""
+    return _page(certificate=certificate, code=code.strip().upper(), fields=_fields(certificate),
+                 revoked_on=_beijing(certificate.revoked_at), upload=upload, signer_note=signer_note,
+                 signed_at=_beijing(upload.signature.signed_at) if upload else "")
 
 
 def _html(description: str) -> dict[str, object]:
@@ -94,16 +95,20 @@ PAGE_RESPONSES = {"200": _html("the verification page"), "404": _html("nothing m
 
 @blp.route("/verify")
 class VerificationPage(MethodView):
-    @blp.doc(security=[], responses=PAGE_RESPONSES)
-    def get(self):
+    @public
+    @blp.doc(responses=PAGE_RESPONSES)
+    @read_only
+    def get(self, *, uow):
         """The verification page the QR code opens: the certificate's status and face (证书查验)."""
-        return _answer(request.args.get("number", "").strip(), request.args.get("code", "").strip())
+        return _answer(uow, request.args.get("number", "").strip(), request.args.get("code", "").strip())
 
-    @blp.doc(security=[], responses={**PAGE_RESPONSES, "200": _html("the page with the result of the comparison")})
-    def post(self):
+    @public
+    @blp.doc(responses={**PAGE_RESPONSES, "200": _html("the page with the result of the comparison")})
+    @read_only
+    def post(self, *, uow):
         """Upload the PDF one was given (form field ``document``) to check it is this certificate, unaltered."""
         upload = request.files.get("document")
         data = upload.read(MAX_PDF_BYTES + 1) if upload and upload.filename else None
         if data is not None and len(data) > MAX_PDF_BYTES:
             data = b""  # no certificate is this large: it cannot be the issued one
-        return _answer(request.form.get("number", "").strip(), request.form.get("code", "").strip(), data)
+        return _answer(uow, request.form.get("number", "").strip(), request.form.get("code", "").strip(), data)

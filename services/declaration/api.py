@@ -10,9 +10,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 from services.declaration import (activities, catalogue, clock, content, integrity, re_examination, service,
                                   specialty)
 from shared.contracts.declaration import MODES
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
+from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("declarations", __name__, url_prefix="/api/v1", description="Review activities and declarations")
 
@@ -299,52 +299,48 @@ class DeclarationPage(Page):
 class Activities(MethodView):
     @blp.arguments(ActivityQuery, location="query")
     @blp.response(200, ActivityOut(many=True))
-    def get(self, filters):
+    @read_only
+    def get(self, filters, *, uow, principal):
         """Ongoing review activities (进行中的评审活动) matching the filters."""
-        with database().uow(readonly=True) as uow:
-            return activities.ongoing(uow, current_principal(), filters)
+        return activities.ongoing(uow, principal, filters)
 
     @blp.arguments(ActivityIn)
     @blp.response(201, ActivityOut)
     @require_roles("committee")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Set up a review activity of my committee (评审活动设置). The committee must be registered in the
         directory (registered_committee), its series, levels and specialties within the scope the title office
         authorised (authorised_scope, naming the field and the value outside it); an independent review
         belongs to the organisation the directory records for the committee (committee_owner)."""
-        with database().uow() as uow:
-            created = activities.create(uow, current_principal(), data)
-            uow.commit()
-            return created
+        return activities.create(uow, principal, data)
 
 
 @blp.route("/activities/mine")
 class MyActivities(MethodView):
     @blp.response(200, ActivityOut(many=True))
     @require_roles("committee")
-    def get(self):
+    @read_only
+    def get(self, *, uow, principal):
         """Every activity of my committee, ongoing or not."""
-        with database().uow(readonly=True) as uow:
-            return activities.mine(uow, current_principal())
+        return activities.mine(uow, principal)
 
 
 @blp.route("/activities/<other_than(mine):activity_id>")
 class ActivityById(MethodView):
     @blp.response(200, ActivityOut)
-    def get(self, activity_id: str):
+    @read_only
+    def get(self, activity_id: str, *, uow, principal):
         """One activity with everything an applicant needs to see."""
-        with database().uow(readonly=True) as uow:
-            return activities.get_visible(uow, current_principal(), activity_id)
+        return activities.get_visible(uow, principal, activity_id)
 
     @blp.arguments(ActivityIn)
     @blp.response(200, ActivityOut)
     @require_roles("committee")
-    def put(self, data, activity_id: str):
+    @transaction
+    def put(self, data, activity_id: str, *, uow, principal):
         """Change one of my committee's activities (checked against the committee's current authorisation)."""
-        with database().uow() as uow:
-            changed = activities.update(uow, current_principal(), activity_id, data)
-            uow.commit()
-            return changed
+        return activities.update(uow, principal, activity_id, data)
 
 
 @blp.route("/declarations")
@@ -352,21 +348,18 @@ class Declarations(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, DeclarationPage)
     @require_roles("applicant")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """My declarations (我的申报), newest first."""
-        with database().uow(readonly=True) as uow:
-            items, total = service.mine(uow, current_principal(), query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *service.mine(uow, principal, query["page"], query["per_page"]))
 
     @blp.arguments(DeclarationIn)
     @blp.response(202, DeclarationOut)
     @require_roles("applicant")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Open a declaration; it becomes a draft once the profile snapshot arrives."""
-        with database().uow() as uow:
-            declaration = service.create(uow, current_principal(), data)
-            uow.commit()
-            return declaration
+        return service.create(uow, principal, data)
 
 
 @blp.route("/declarations/at-my-organisation")
@@ -374,12 +367,11 @@ class AtMyOrganisation(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, DeclarationPage)
     @require_roles("unit", "department", "committee", "title_office")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """Declarations at, or having passed through, my organisation (staff only), most recently changed
         first; each opens with GET /declarations/{id} under the same rule."""
-        with database().uow(readonly=True) as uow:
-            items, total = service.at_my_organisation(uow, current_principal(), query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *service.at_my_organisation(uow, principal, query["page"], query["per_page"]))
 
 
 def _detail(uow, declaration) -> dict:  # noqa: ANN001
@@ -395,46 +387,40 @@ def _detail(uow, declaration) -> dict:  # noqa: ANN001
 class DeclarationById(MethodView):
     @blp.response(200, DeclarationDetail)
     @require_roles("applicant", "unit", "department", "committee", "title_office")
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """A declaration with its content and full review trail: the applicant's own, or one that is at or
         has passed through the caller's organisation."""
-        with database().uow(readonly=True) as uow:
-            return _detail(uow, service.visible(uow, current_principal(), declaration_id))
+        return _detail(uow, service.visible(uow, principal, declaration_id))
 
     @blp.arguments(DraftIn)
     @blp.response(200, DeclarationDetail)
     @require_roles("applicant")
-    def patch(self, data, declaration_id: str):
+    @transaction
+    def patch(self, data, declaration_id: str, *, uow, principal):
         """Save the draft (暂存); editable while a draft or after a return."""
-        with database().uow() as uow:
-            declaration = service.save_draft(uow, current_principal(), declaration_id, data)
-            uow.commit()
-            return _detail(uow, declaration)
+        return _detail(uow, service.save_draft(uow, principal, declaration_id, data))
 
     @blp.response(200, DeclarationOut)
     @require_roles("applicant")
-    def delete(self, declaration_id: str):
+    @transaction
+    def delete(self, declaration_id: str, *, uow, principal):
         """Discard a draft (废弃)."""
-        with database().uow() as uow:
-            declaration = service.discard(uow, current_principal(), declaration_id)
-            uow.commit()
-            return declaration
+        return service.discard(uow, principal, declaration_id)
 
 
 @blp.route("/declarations/<declaration_id>/eligibility")
 class Eligibility(MethodView):
     @blp.response(200, EligibilityOut)
     @require_roles("applicant")
-    def get(self, declaration_id: str):
+    @transaction
+    def get(self, declaration_id: str, *, uow, principal):
         """The normal category's eligibility check from the rule table: education and years, annual
         assessments (称职及以上) and continuing education (90 hours a year, 2/3 specialist) for each year
         since the current title (at most the table's window), with the rule and the year that fail; and the
         current specialty against the declared one (bpmn/specialty_relation.dmn): unrelated is a warning, or
         a failure where the activity refuses it."""
-        with database().uow() as uow:
-            result = service.eligibility_of(uow, current_principal(), declaration_id)
-            uow.commit()
-            return result
+        return service.eligibility_of(uow, principal, declaration_id)
 
 
 @blp.route("/declarations/<declaration_id>/items")
@@ -442,13 +428,11 @@ class Items(MethodView):
     @blp.arguments(ItemIn)
     @blp.response(201, ItemOut)
     @require_roles("applicant")
-    def post(self, data, declaration_id: str):
+    @transaction
+    def post(self, data, declaration_id: str, *, uow, principal):
         """Add one ability or achievement item of one of the activity's item types."""
-        with database().uow() as uow:
-            declaration, chosen = service.editable(uow, current_principal(), declaration_id)
-            item = content.save_item(uow, declaration, chosen, data)
-            uow.commit()
-            return item
+        declaration, chosen = service.editable(uow, principal, declaration_id)
+        return content.save_item(uow, declaration, chosen, data)
 
 
 @blp.route("/declarations/<declaration_id>/items/<item_id>")
@@ -456,32 +440,26 @@ class ItemById(MethodView):
     @blp.arguments(ItemIn)
     @blp.response(200, ItemOut)
     @require_roles("applicant")
-    def put(self, data, declaration_id: str, item_id: str):
-        with database().uow() as uow:
-            declaration, chosen = service.editable(uow, current_principal(), declaration_id)
-            item = content.save_item(uow, declaration, chosen, data, item_id)
-            uow.commit()
-            return item
+    @transaction
+    def put(self, data, declaration_id: str, item_id: str, *, uow, principal):
+        declaration, chosen = service.editable(uow, principal, declaration_id)
+        return content.save_item(uow, declaration, chosen, data, item_id)
 
     @blp.response(204)
     @require_roles("applicant")
-    def delete(self, declaration_id: str, item_id: str):
-        with database().uow() as uow:
-            declaration, _ = service.editable(uow, current_principal(), declaration_id)
-            uow.session.delete(content.item_of(uow, declaration, item_id))
-            uow.commit()
+    @transaction
+    def delete(self, declaration_id: str, item_id: str, *, uow, principal):
+        content.delete_item(uow, service.editable(uow, principal, declaration_id)[0], item_id)
 
 
 @blp.route("/declarations/<declaration_id>/withdraw")
 class Withdraw(MethodView):
     @blp.response(200, DeclarationOut)
     @require_roles("applicant")
-    def post(self, declaration_id: str):
+    @transaction
+    def post(self, declaration_id: str, *, uow, principal):
         """Withdraw (撤回) while the work unit has not started its check."""
-        with database().uow() as uow:
-            declaration = service.withdraw(uow, current_principal(), declaration_id)
-            uow.commit()
-            return declaration
+        return service.withdraw(uow, principal, declaration_id)
 
 
 @blp.route("/declarations/<declaration_id>/re-examination")
@@ -489,25 +467,21 @@ class ReExamination(MethodView):
     @blp.arguments(ReExaminationIn)
     @blp.response(200, DeclarationDetail)
     @require_roles("applicant")
-    def post(self, data, declaration_id: str):
+    @transaction
+    def post(self, data, declaration_id: str, *, uow, principal):
         """Ask for re-examination (复查) of a failed vote, with a reason: once, while the period the
         declaration shows (re_examination_open_until) runs; the committee office decides it."""
-        with database().uow() as uow:
-            declaration = re_examination.request(uow, current_principal(), declaration_id, data["reason"])
-            uow.commit()
-            return _detail(uow, declaration)
+        return _detail(uow, re_examination.request(uow, principal, declaration_id, data["reason"]))
 
 
 @blp.route("/declarations/<declaration_id>/submit")
 class Submit(MethodView):
     @blp.response(200, DeclarationOut)
     @require_roles("applicant")
-    def post(self, declaration_id: str):
+    @transaction
+    def post(self, declaration_id: str, *, uow, principal):
         """Submit a draft to the work unit (提交), or resubmit a returned one."""
-        with database().uow() as uow:
-            declaration = service.submit(uow, current_principal(), declaration_id)
-            uow.commit()
-            return declaration
+        return service.submit(uow, principal, declaration_id)
 
 
 # -- the integrity record (诚信档案) -------------------------------------------------
@@ -552,22 +526,21 @@ class IntegrityRecords(MethodView):
     @blp.arguments(IntegrityQuery, location="query")
     @blp.response(200, IntegrityPage)
     @require_roles("title_office")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """The integrity record (诚信档案): people whose certificate was revoked for fraud, each barred from
         declaring for 3 years from the revocation (title office only), newest first."""
-        with database().uow(readonly=True) as uow:
-            items, total = integrity.listed(uow, current_principal(), query, query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *integrity.listed(uow, principal, query, query["page"], query["per_page"]))
 
 
 @blp.route("/integrity-records/<record_id>")
 class IntegrityRecordById(MethodView):
     @blp.response(200, IntegrityRecordOut)
     @require_roles("title_office")
-    def get(self, record_id: str):
+    @read_only
+    def get(self, record_id: str, *, uow, principal):
         """One record, with who lifted it, when and why."""
-        with database().uow(readonly=True) as uow:
-            return integrity.get(uow, current_principal(), record_id)
+        return integrity.get(uow, principal, record_id)
 
 
 @blp.route("/integrity-records/<record_id>/lift")
@@ -575,13 +548,11 @@ class LiftIntegrityRecord(MethodView):
     @blp.arguments(LiftIn)
     @blp.response(200, IntegrityRecordOut)
     @require_roles("title_office")
-    def post(self, data, record_id: str):
+    @transaction
+    def post(self, data, record_id: str, *, uow, principal):
         """Lift a running record early (解除), with the reason; the person may declare again. Recorded on the
         record (lifted_by, lifted_at, lift_reason)."""
-        with database().uow() as uow:
-            record = integrity.lift(uow, current_principal(), record_id, data["reason"])
-            uow.commit()
-            return record
+        return integrity.lift(uow, principal, record_id, data["reason"])
 
 
 # -- the catalogue ----------------------------------------------------------------
@@ -625,11 +596,10 @@ class CatalogueOut(Schema):
 @blp.route("/catalogue")
 class Catalogue(MethodView):
     @blp.response(200, CatalogueOut)
-    def get(self):
+    @read_only
+    def get(self, *, uow):
         """The catalogue: modes, series with level ladders and specialties, categories (目录)."""
-        current_principal()
-        with database().uow(readonly=True) as uow:
-            return catalogue.whole(uow)
+        return catalogue.whole(uow)
 
 
 @blp.route("/catalogue/series/<name>")
@@ -637,16 +607,13 @@ class CatalogueSeries(MethodView):
     @blp.arguments(SeriesIn)
     @blp.response(200, SeriesOut)
     @require_roles("title_office")
-    def put(self, data, name: str):
+    @transaction
+    def put(self, data, name: str, *, uow):
         """Create or replace a series (the city title office)."""
-        with database().uow() as uow:
-            saved = catalogue.save_series(uow, {**data, "name": name})
-            uow.commit()
-            return saved
+        return catalogue.save_series(uow, {**data, "name": name})
 
     @blp.response(204)
     @require_roles("title_office")
-    def delete(self, name: str):
-        with database().uow() as uow:
-            catalogue.delete_series(uow, name)
-            uow.commit()
+    @transaction
+    def delete(self, name: str, *, uow):
+        catalogue.delete_series(uow, name)

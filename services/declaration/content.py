@@ -76,6 +76,10 @@ def item_of(uow: UnitOfWork, declaration: Declaration, item_id: str) -> Declarat
     return item
 
 
+def delete_item(uow: UnitOfWork, declaration: Declaration, item_id: str) -> None:
+    uow.session.delete(item_of(uow, declaration, item_id))
+
+
 def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None, data: dict[str, Any]) -> None:
     """Save the draft (暂存): only the parts given change."""
     if "snapshot" in data:

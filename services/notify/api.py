@@ -2,18 +2,16 @@
 applicants, and reports (举报) from the public."""
 from __future__ import annotations
 
-import os
-
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.notify import reports, service
-from shared.web.ratelimit import RateLimiter
 from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
-from shared.web.schemas import Page, PageQuery
+from shared.web.ratelimit import rate_limited
+from shared.web.schemas import Page, PageQuery, page_of
+from shared.web.views import public, read_only, transaction
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1", description="Each person's messages (我的消息)")
 
@@ -78,85 +76,67 @@ class ReportOut(Schema):
     answered_at = fields.DateTime(allow_none=True)
 
 
-def _limit(name: str, default: str) -> None:
-    key = f"notify.rate.{name}"
-    limiter = current_app.extensions.get(key)
-    if limiter is None:
-        limiter = current_app.extensions[key] = RateLimiter(
-            os.environ.get(f"NOTIFY_{name.upper()}_RATE_LIMIT", default))
-    allowed, wait = limiter.allow(request.remote_addr or "unknown")
-    if not allowed:
-        abort(429, message="too many requests; try again later (操作过于频繁，请稍后再试)", headers={"Retry-After": str(wait)})
-
-
 @blp.route("/messages")
 class MyMessages(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, MessagePage)
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """My messages, newest first, with the unread count."""
-        with database().uow(readonly=True) as uow:
-            items, total, unread = service.inbox(uow, current_principal(), query["page"], query["per_page"])
-            return {"items": items, "total": total, "unread": unread, "page": query["page"],
-                    "per_page": query["per_page"]}
+        items, total, unread = service.inbox(uow, principal, query["page"], query["per_page"])
+        return {**page_of(query, items, total), "unread": unread}
 
 
 @blp.route("/messages/unread-count")
 class Unread(MethodView):
     @blp.response(200, UnreadOut)
-    def get(self):
+    @read_only
+    def get(self, *, uow, principal):
         """How many of my messages are unread by me (未读消息数), my organisation's notices included."""
-        with database().uow(readonly=True) as uow:
-            return {"unread": service.unread_count(uow, current_principal())}
+        return {"unread": service.unread_count(uow, principal)}
 
 
 @blp.route("/messages/<message_id>/read")
 class MarkRead(MethodView):
     @blp.response(200, MessageOut)
-    def post(self, message_id: str):
+    @transaction
+    def post(self, message_id: str, *, uow, principal):
         """Mark one of my messages read (an organisation's notice: read by me, not by my colleagues)."""
-        with database().uow() as uow:
-            message = service.mark_read(uow, current_principal(), message_id)
-            uow.commit()
-            return message
+        return service.mark_read(uow, principal, message_id)
 
 
 @blp.route("/messages/<message_id>/unread")
 class MarkUnread(MethodView):
     @blp.response(200, MessageOut)
-    def post(self, message_id: str):
+    @transaction
+    def post(self, message_id: str, *, uow, principal):
         """Mark one of my messages unread again (for me only)."""
-        with database().uow() as uow:
-            message = service.mark_read(uow, current_principal(), message_id, read=False)
-            uow.commit()
-            return message
+        return service.mark_read(uow, principal, message_id, read=False)
 
 
 @blp.route("/messages/<message_id>/deliveries")
 class Deliveries(MethodView):
     @blp.response(200, DeliveryOut(many=True))
-    def get(self, message_id: str):
+    @read_only
+    def get(self, message_id: str, *, uow, principal):
         """How one of my messages went out by e-mail and SMS (attempts, errors)."""
-        with database().uow(readonly=True) as uow:
-            return service.deliveries_of(uow, current_principal(), message_id)
+        return service.deliveries_of(uow, principal, message_id)
 
 
 @blp.route("/contact")
 class MyContact(MethodView):
     @blp.response(200, ContactSchema)
-    def get(self):
+    @read_only
+    def get(self, *, uow, principal):
         """Where I receive messages besides the inbox."""
-        with database().uow(readonly=True) as uow:
-            return service.contact_of(uow, current_principal().subject)
+        return service.contact_of(uow, principal.subject)
 
     @blp.arguments(ContactSchema)
     @blp.response(200, ContactSchema)
-    def put(self, body):
+    @transaction
+    def put(self, body, *, uow, principal):
         """Set my e-mail address and mobile number for notices (empty: inbox only)."""
-        with database().uow() as uow:
-            contact = service.set_contact(uow, current_principal().subject, body["email"], body["phone"])
-            uow.commit()
-            return contact
+        return service.set_contact(uow, principal.subject, body["email"], body["phone"])
 
 
 @blp.route("/organisation-messages")
@@ -164,40 +144,36 @@ class OrganisationMessages(MethodView):
     @blp.arguments(OrganisationMessageIn)
     @blp.response(201, MessageOut)
     @require_roles(*service.ORGANISATION_ROLES)
-    def post(self, body):
+    @transaction
+    def post(self, body, *, uow, principal):
         """Write to the applicant of a declaration that passed through my organisation."""
-        with database().uow() as uow:
-            message = service.send_from_organisation(uow, current_principal(), body["declaration_id"],
-                                                     body["subject"], body["content"])
-            uow.commit()
-            return message
+        return service.send_from_organisation(uow, principal, body["declaration_id"], body["subject"],
+                                              body["content"])
 
 
 @blp.route("/reports")
 class Reports(MethodView):
+    @public
     @blp.arguments(ReportIn)
     @blp.response(201, ReportOut)
     @blp.alt_response(429, description="too many reports from this address; retry later")
-    @blp.doc(security=[])
-    def post(self, body):
+    @rate_limited("notify.rate.report", "NOTIFY_REPORT_RATE_LIMIT", "5/3600")
+    @transaction
+    def post(self, body, *, uow):
         """File a report (举报) about a declaration under publicity; no login needed (rate-limited).
 
         With a bearer token the reporter also gets the answer in their inbox."""
-        _limit("report", "5/3600")
         reporter = current_principal().subject if request.headers.get("Authorization") else None
-        with database().uow() as uow:
-            report = reports.file(uow, body["declaration_id"], body["content"], reporter)
-            uow.commit()
-            return report
+        return reports.file(uow, body["declaration_id"], body["content"], reporter)
 
 
 @blp.route("/reports/<reference>")
 class ReportAnswer(MethodView):
+    @public
     @blp.response(200, ReportOut)
     @blp.alt_response(429, description="too many look-ups from this address; retry later")
-    @blp.doc(security=[])
-    def get(self, reference: str):
+    @rate_limited("notify.rate.report_lookup", "NOTIFY_REPORT_LOOKUP_RATE_LIMIT", "30/60")
+    @read_only
+    def get(self, reference: str, *, uow):
         """Look up a report's answer by its reference (举报查询)."""
-        _limit("report_lookup", "30/60")
-        with database().uow(readonly=True) as uow:
-            return reports.lookup(uow, reference)
+        return reports.lookup(uow, reference)

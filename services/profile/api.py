@@ -15,9 +15,9 @@ from services.profile.schemas import (AnnualAssessmentOut, AttachmentOut, BasicO
                                       CompletenessOut, ContinuingEducationOut, ContinuingEducationYearOut,
                                       EducationOut, ProfileOut, QualificationOut, SocialPostOut, WorkExperienceOut)
 from shared.errors import DomainError
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
+from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("profile", __name__, url_prefix="/api/v1", description="Applicant profiles and the directory")
 
@@ -240,21 +240,14 @@ class StaffPage(Page):
 
 # -- the applicant's own profile ------------------------------------------------------
 
-def _whole() -> dict:
-    with database().uow() as uow:
-        profile = service.profile_for(uow, current_principal())
-        result = service.whole(uow, profile)
-        uow.commit()
-        return result
-
-
 @blp.route("/profile")
 class MyProfile(MethodView):
     @blp.response(200, ProfileOut)
     @require_roles("applicant")
-    def get(self):
+    @transaction
+    def get(self, *, uow, principal):
         """My whole profile (created on first use from the verified identity)."""
-        return _whole()
+        return service.whole(uow, service.profile_for(uow, principal))
 
 
 @blp.route("/profile/basic")
@@ -262,24 +255,21 @@ class MyBasic(MethodView):
     @blp.arguments(BasicIn)
     @blp.response(200, BasicOut)
     @require_roles("applicant")
-    def patch(self, data):
+    @transaction
+    def patch(self, data, *, uow, principal):
         """Change my basic information (个人基本信息); name and ID number are not mine to change."""
-        with database().uow() as uow:
-            profile = service.update_basic(uow, current_principal(), data)
-            uow.commit()
-            return profile
+        return service.update_basic(uow, principal, data)
 
 
 @blp.route("/profile/completeness")
 class MyCompleteness(MethodView):
     @blp.response(200, CompletenessOut)
     @require_roles("applicant")
-    def get(self):
+    @transaction
+    def get(self, *, uow, principal):
         """What is still missing or wrong before I can declare, item by item."""
-        with database().uow() as uow:
-            missing = service.completeness(uow, service.profile_for(uow, current_principal()))
-            uow.commit()
-            return {"ready": not missing, "missing": missing}
+        missing = service.completeness(uow, service.profile_for(uow, principal))
+        return {"ready": not missing, "missing": missing}
 
 
 @blp.route("/profile/attachments")
@@ -287,7 +277,8 @@ class MyAttachments(MethodView):
     @blp.arguments(UploadIn, location="files")
     @blp.response(201, AttachmentOut)
     @require_roles("applicant")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Upload an attachment (PDF, JPEG or PNG, judged by content; size-limited)."""
         if request.form:  # the schema reads the files only: a form field beside the file is refused, not ignored
             raise DomainError.on(sorted(request.form)[0], "unknown_field",
@@ -296,29 +287,24 @@ class MyAttachments(MethodView):
         from services.profile.attachments import MAX_BYTES
 
         content = upload.stream.read(MAX_BYTES + 1)
-        with database().uow() as uow:
-            record = service.upload(uow, current_principal(), upload.filename, content)
-            uow.commit()
-            return record
+        return service.upload(uow, principal, upload.filename, content)
 
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, AttachmentPage)
     @require_roles("applicant")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """My uploaded attachments, oldest first, a page at a time."""
-        with database().uow(readonly=True) as uow:
-            items, total = service.attachments_page(uow, current_principal().subject, query["page"],
-                                                    query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *service.attachments_page(uow, principal.subject, query["page"], query["per_page"]))
 
 
 @blp.route("/attachments/<attachment_id>")
 class AttachmentContent(MethodView):
     @blp.response(200, content_type="application/octet-stream")
-    def get(self, attachment_id: str):
+    @read_only
+    def get(self, attachment_id: str, *, uow, principal):
         """An attachment's content as a download, for its owner, the title office and granted staff."""
-        with database().uow(readonly=True) as uow:
-            record, content = service.attachment_for(uow, current_principal(), attachment_id)
+        record, content = service.attachment_for(uow, principal, attachment_id)
         ascii_name = f"attachment.{record.name.rsplit('.', 1)[-1]}"
         response = Response(content, mimetype=record.content_type)
         response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
@@ -337,7 +323,6 @@ class DispatchProofTemplate(MethodView):
         """The template of the proof of genuine performance for labour dispatch (劳务派遣人员真实履职证明): the
         unit dispatched to fills it in and stamps it; it is uploaded as the work experience's
         ``dispatch_proof_id``."""
-        current_principal()
         response = Response(templates.dispatch_proof(), mimetype=templates.DOCX)
         response.headers["Content-Disposition"] = ('attachment; filename="dispatch-proof-template.docx"; '
                                                    f"filename*=UTF-8''{quote(templates.DISPATCH_PROOF_NAME, safe='')}")
@@ -349,26 +334,22 @@ class MyEducations(MethodView):
     @blp.arguments(EducationIn)
     @blp.response(201, EducationOut)
     @require_roles("applicant")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Add an education by hand (学历信息), with its certificate (and the verification letter if overseas)."""
-        with database().uow() as uow:
-            record = service.add_education(uow, current_principal(), data)
-            uow.commit()
-            return record
+        return service.add_education(uow, principal, data)
 
 
 @blp.route("/profile/educations/import")
 class ImportEducations(MethodView):
     @blp.response(200, EducationOut(many=True))
     @require_roles("applicant")
-    def post(self):
+    @transaction
+    def post(self, *, uow, principal):
         """Refresh my records from the national higher-education register (学信网): they are imported by
         themselves when my profile is created; this adds new ones and takes the register's data again for
         known ones (my degree and before-work flag stay)."""
-        with database().uow() as uow:
-            result = service.import_educations(uow, current_principal())
-            uow.commit()
-            return result
+        return service.import_educations(uow, principal)
 
 
 @blp.route("/profile/educations/<int:record_id>")
@@ -376,20 +357,17 @@ class MyEducation(MethodView):
     @blp.arguments(EducationPatch)
     @blp.response(200, EducationOut)
     @require_roles("applicant")
-    def patch(self, data, record_id: int):
+    @transaction
+    def patch(self, data, record_id: int, *, uow, principal):
         """Change an education; a register record takes only the degree and the before-work flag."""
-        with database().uow() as uow:
-            record = service.update_education(uow, current_principal(), record_id, data)
-            uow.commit()
-            return record
+        return service.update_education(uow, principal, record_id, data)
 
     @blp.response(204)
     @require_roles("applicant")
-    def delete(self, record_id: int):
+    @transaction
+    def delete(self, record_id: int, *, uow, principal):
         """Delete an education added by hand (register records stay)."""
-        with database().uow() as uow:
-            service.delete_education(uow, current_principal(), record_id)
-            uow.commit()
+        service.delete_education(uow, principal, record_id)
 
 
 @blp.route("/profile/qualification")
@@ -397,13 +375,11 @@ class MyQualification(MethodView):
     @blp.arguments(QualificationIn)
     @blp.response(200, QualificationOut)
     @require_roles("applicant")
-    def put(self, data):
+    @transaction
+    def put(self, data, *, uow, principal):
         """Set my qualifications (资历信息): specialty, first professional work date, appointment."""
-        with database().uow() as uow:
-            profile = service.update_qualification(uow, current_principal(), data)
-            result = service.whole(uow, profile)["qualification"]
-            uow.commit()
-            return result
+        profile = service.update_qualification(uow, principal, data)
+        return service.whole(uow, profile)["qualification"]
 
 
 def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out: type[Schema], save, doc: str,
@@ -415,31 +391,26 @@ def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out
         @blp.arguments(schema_in)
         @blp.response(201, schema_out)
         @require_roles("applicant")
-        def post(self, data):
-            with database().uow() as uow:
-                record = save(uow, current_principal(), data)
-                uow.commit()
-                return record
+        @transaction
+        def post(self, data, *, uow, principal):
+            return save(uow, principal, data)
 
     class Item(MethodView):
         @blp.arguments(schema_in)
         @blp.response(200, schema_out)
         @require_roles("applicant")
-        def put(self, data, record_id: int):
-            with database().uow() as uow:
-                record = save(uow, current_principal(), data, record_id)
-                uow.commit()
-                return record
+        @transaction
+        def put(self, data, record_id: int, *, uow, principal):
+            return save(uow, principal, data, record_id)
 
         @blp.response(204)
         @require_roles("applicant")
-        def delete(self, record_id: int):
-            with database().uow() as uow:
-                if delete is not None:
-                    delete(uow, current_principal(), record_id)
-                else:
-                    service.delete_record(uow, current_principal(), section, record_id)
-                uow.commit()
+        @transaction
+        def delete(self, record_id: int, *, uow, principal):
+            if delete is not None:
+                delete(uow, principal, record_id)
+            else:
+                service.delete_record(uow, principal, section, record_id)
 
     what = section.replace("-", " ")
     Collection.post.__doc__, Item.delete.__doc__ = doc, f"Delete one of my {what}."
@@ -468,13 +439,11 @@ _simple_section("annual-assessments", "annual-assessments", AnnualAssessmentIn, 
 class MyContinuingEducationYears(MethodView):
     @blp.response(200, ContinuingEducationYearOut(many=True))
     @require_roles("applicant")
-    def get(self):
+    @transaction
+    def get(self, *, uow, principal):
         """My continuing education per year, and whether each year meets 人社部令第25号: at least 90 hours, of
         which specialist subjects at least two thirds (每年不少于90学时，其中专业科目不少于三分之二)."""
-        with database().uow() as uow:
-            result = service.continuing_education_years(uow, service.profile_for(uow, current_principal()).subject)
-            uow.commit()
-            return result
+        return service.continuing_education_years(uow, service.profile_for(uow, principal).subject)
 
 
 # -- identity corrections by the title office -------------------------------------------
@@ -483,21 +452,19 @@ class MyContinuingEducationYears(MethodView):
 class Identity(MethodView):
     @blp.response(200, IdentityOut)
     @require_roles("title_office")
-    def get(self, subject: str):
+    @read_only
+    def get(self, subject: str, *, uow):
         """An applicant's registered name and ID number with every correction (title office only)."""
-        with database().uow(readonly=True) as uow:
-            return service.identity_of(uow, subject)
+        return service.identity_of(uow, subject)
 
     @blp.arguments(CorrectionIn)
     @blp.response(200, IdentityOut)
     @require_roles("title_office")
-    def post(self, data, subject: str):
+    @transaction
+    def post(self, data, subject: str, *, uow, principal):
         """Correct an applicant's name or ID number, with the reason; the correction is recorded."""
-        with database().uow() as uow:
-            service.correct_identity(uow, current_principal(), subject, data)
-            result = service.identity_of(uow, subject)
-            uow.commit()
-            return result
+        service.correct_identity(uow, principal, subject, data)
+        return service.identity_of(uow, subject)
 
 
 # -- the directory ------------------------------------------------------------------
@@ -506,44 +473,39 @@ class Identity(MethodView):
 class Organisations(MethodView):
     @blp.arguments(OrganisationQuery, location="query")
     @blp.response(200, OrganisationPage)
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow):
         """The directory of registered organisations (filter by kind or parent), a page at a time."""
-        current_principal()
-        with database().uow(readonly=True) as uow:
-            items, total = directory.organisations(uow, query["kind"], query["parent"], query["page"],
-                                                   query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *directory.organisations(uow, query["kind"], query["parent"], query["page"],
+                                                       query["per_page"]))
 
     @blp.arguments(OrganisationSchema)
     @blp.response(201, OrganisationSchema)
     @require_roles("title_office", "department")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Register an organisation: the title office any; a competent department the units under it."""
         data = {**data, "parent": data.pop("parent_code"), "owner": data.pop("owner_code")}
-        with database().uow() as uow:
-            directory.register_organisation(uow, data, current_principal())
-            uow.commit()
-            return directory.organisation(uow, data["code"].upper())
+        directory.register_organisation(uow, data, principal)
+        return directory.organisation(uow, data["code"].upper())
 
 
 @blp.route("/organisations/<code>")
 class OrganisationByCode(MethodView):
     @blp.response(200, OrganisationSchema)
-    def get(self, code: str):
+    @read_only
+    def get(self, code: str, *, uow):
         """One registered organisation."""
-        current_principal()
-        with database().uow(readonly=True) as uow:
-            return directory.organisation(uow, code)
+        return directory.organisation(uow, code)
 
 
 @blp.route("/organisations/<code>/chain")
 class OrganisationChain(MethodView):
     @blp.response(200, OrganisationSchema(many=True))
-    def get(self, code: str):
+    @read_only
+    def get(self, code: str, *, uow):
         """The competent departments above an organisation, nearest first."""
-        current_principal()
-        with database().uow(readonly=True) as uow:
-            return directory.department_chain(uow, code)
+        return directory.department_chain(uow, code)
 
 
 @blp.route("/organisations/<code>/staff")
@@ -551,21 +513,18 @@ class OrganisationStaff(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, StaffPage)
     @require_roles("unit", "department", "committee", "expert", "title_office")
-    def get(self, query, code: str):
+    @read_only
+    def get(self, query, code: str, *, uow, principal):
         """The staff accounts of an organisation (its own staff and the title office), a page at a time."""
-        with database().uow(readonly=True) as uow:
-            items, total = directory.staff_of(uow, current_principal(), code, query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *directory.staff_of(uow, principal, code, query["page"], query["per_page"]))
 
     @blp.arguments(StaffSchema)
     @blp.response(201, StaffSchema)
     @require_roles("title_office", "department")
-    def post(self, data, code: str):
+    @transaction
+    def post(self, data, code: str, *, uow, principal):
         """Bind a staff account to this organisation in one role."""
-        with database().uow() as uow:
-            account = directory.add_staff(uow, current_principal(), code, data)
-            uow.commit()
-            return account
+        return directory.add_staff(uow, principal, code, data)
 
 
 @blp.route("/staff")
@@ -573,19 +532,17 @@ class StaffAccounts(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, StaffPage)
     @require_roles("title_office")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow):
         """Every staff account of the directory, a page at a time (the title office; the development
         identity issuer signs staff in from it)."""
-        with database().uow(readonly=True) as uow:
-            items, total = directory.all_staff(uow, query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *directory.all_staff(uow, query["page"], query["per_page"]))
 
 
 @blp.route("/staff/<subject>")
 class StaffAccountBySubject(MethodView):
     @blp.response(200, StaffSchema)
-    def get(self, subject: str):
+    @read_only
+    def get(self, subject: str, *, uow, principal):
         """One staff account: its organisation and role (the title office, or the account itself)."""
-        with database().uow(readonly=True) as uow:
-            return directory.staff_account(uow, current_principal(), subject)
-
+        return directory.staff_account(uow, principal, subject)

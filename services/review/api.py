@@ -4,13 +4,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
-from services.review import queues, service
-from services.review.models import Definition, Instance
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
+from services.review import listings, queues, service
+from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("review", __name__, url_prefix="/api/v1", description="Reviewers' task queues and processes")
 REVIEWERS = ("unit", "department", "committee", "expert", "title_office")
@@ -122,45 +120,40 @@ class Tasks(MethodView):
     @blp.arguments(TaskQuery, location="query")
     @blp.response(200, TaskPage)
     @require_roles(*REVIEWERS)
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """My task queue: open tasks of my organisation and role (an expert's own), filtered and paginated."""
-        with database().uow(readonly=True) as uow:
-            items, total = queues.queue(uow, current_principal(), query, query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *queues.queue(uow, principal, query, query["page"], query["per_page"]))
 
 
 @blp.route("/tasks/<task_id>")
 class TaskById(MethodView):
     @blp.response(200, TaskOut)
     @require_roles(*REVIEWERS)
-    def get(self, task_id: str):
+    @read_only
+    def get(self, task_id: str, *, uow, principal):
         """One task of my queue."""
-        with database().uow(readonly=True) as uow:
-            return service.task(uow, current_principal(), task_id)
+        return service.task(uow, principal, task_id)
 
 
 @blp.route("/tasks/<task_id>/claim")
 class Claim(MethodView):
     @blp.response(200, TaskOut)
     @require_roles(*REVIEWERS)
-    def post(self, task_id: str):
+    @transaction
+    def post(self, task_id: str, *, uow, principal):
         """Claim a task so colleagues see it is being handled (认领)."""
-        with database().uow() as uow:
-            task = service.claim(uow, current_principal(), task_id)
-            uow.commit()
-            return task
+        return service.claim(uow, principal, task_id)
 
 
 @blp.route("/tasks/<task_id>/unclaim")
 class Unclaim(MethodView):
     @blp.response(200, TaskOut)
     @require_roles(*REVIEWERS)
-    def post(self, task_id: str):
+    @transaction
+    def post(self, task_id: str, *, uow, principal):
         """Release a task I claimed."""
-        with database().uow() as uow:
-            task = service.unclaim(uow, current_principal(), task_id)
-            uow.commit()
-            return task
+        return service.unclaim(uow, principal, task_id)
 
 
 @blp.route("/tasks/<task_id>/complete")
@@ -168,12 +161,10 @@ class Complete(MethodView):
     @blp.arguments(Completion)
     @blp.response(200, TaskOut)
     @require_roles(*REVIEWERS)
-    def post(self, data, task_id: str):
+    @transaction
+    def post(self, data, task_id: str, *, uow, principal):
         """Complete a task with a decision; records who, when and why."""
-        with database().uow() as uow:
-            task = service.complete(uow, current_principal(), task_id, data["decision"], data["reason"])
-            uow.commit()
-            return task
+        return service.complete(uow, principal, task_id, data["decision"], data["reason"])
 
 
 @blp.route("/processes")
@@ -181,36 +172,26 @@ class Processes(MethodView):
     @blp.arguments(InstanceQuery, location="query")
     @blp.response(200, InstancePage)
     @require_roles("title_office", "designer")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow):
         """Review processes, most recently changed first (the title office and designers: the console's list
         of declarations whose diagram can be opened)."""
-        with database().uow(readonly=True) as uow:
-            q = select(Instance)
-            for name in ("status", "process_id", "suspended", "has_incident"):
-                if query.get(name) is not None:
-                    q = q.where(getattr(Instance, name) == query[name])
-            total = uow.session.scalar(select(func.count()).select_from(q.subquery())) or 0
-            items = list(uow.session.scalars(q.order_by(Instance.updated_at.desc(), Instance.id)
-                                             .offset((query["page"] - 1) * query["per_page"])
-                                             .limit(query["per_page"])))
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *listings.processes(uow, query, query["page"], query["per_page"]))
 
 
 @blp.route("/processes/<declaration_id>")
 class ProcessByDeclaration(MethodView):
     @blp.response(200, InstanceOut)
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """The review process of a declaration, with the diagram version it follows."""
-        with database().uow(readonly=True) as uow:
-            instance = service.instance_of(uow, current_principal(), declaration_id)
-            return service.instance_state(uow, instance)
+        return service.instance_state(uow, service.instance_of(uow, principal, declaration_id))
 
 
 @blp.route("/definitions")
 class Definitions(MethodView):
     @blp.response(200, DefinitionOut(many=True))
-    def get(self):
+    @read_only
+    def get(self, *, uow):
         """Deployed diagram versions."""
-        current_principal()
-        with database().uow(readonly=True) as uow:
-            return list(uow.session.scalars(select(Definition).order_by(Definition.deployed_at.desc())))
+        return listings.definitions(uow)

@@ -14,7 +14,7 @@ from shared import clock as system_clock
 from shared.identity.flask_auth import current_principal
 from shared.identity.principal import TITLE_OFFICE
 from shared.errors import Forbidden
-from shared.web.app import database
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("review_clock", __name__, url_prefix="/api/v1",
                 description="The system's clock, and the test clock the title office moves")
@@ -67,12 +67,11 @@ def _title_office_on_test_clock(view: Callable[..., Any]) -> Callable[..., Any]:
 @blp.route("/clock")
 class ClockView(MethodView):
     @blp.response(200, ClockOut)
-    def get(self):
+    @read_only
+    def get(self, *, uow, principal):
         """The system's clock: now, today in Beijing, whether the test clock is on and how far ahead
         it runs; the title office also sees every move (who, when, from, to)."""
-        principal = current_principal()
-        with database().uow(readonly=True) as uow:
-            return clock.state(uow, principal)
+        return clock.state(uow, principal)
 
 
 @blp.route("/clock/advance")
@@ -82,10 +81,11 @@ class ClockAdvanceView(MethodView):
     @blp.response(200, ClockMoveOut)
     @blp.alt_response(403, description="only the title office moves the test clock")
     @blp.alt_response(404, description="the test clock is off (TITLES_TEST_CLOCK is not 1): time never moves")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Test clock only (TITLES_TEST_CLOCK=1, never in production): the title office moves the
         clock of every service forward, e.g. past a publicity period or a deadline. Forwards only,
         1 second to 366 days a move, at most 36600 days ahead of real time in all; every move is
         audited (GET /api/v1/clock) and logged."""
-        with database().uow() as uow:
-            return clock.move(uow, current_principal(), data["days"], data["seconds"])
+        # clock.move commits the audit row itself, under the clock's lock, before the clock moves.
+        return clock.move(uow, principal, data["days"], data["seconds"])

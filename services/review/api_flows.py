@@ -9,8 +9,8 @@ from marshmallow import Schema, fields, validate
 from services.review import panels, publicity
 from services.review.api import TaskOut
 from shared.identifiers import ID_TYPES
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
+from shared.identity.flask_auth import require_roles
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("review_flows", __name__, url_prefix="/api/v1",
                 description="Publicity, objections, expert panels, votes")
@@ -131,21 +131,19 @@ def _publicity_out(item: tuple) -> dict:
 class Publicities(MethodView):
     @blp.response(200, PublicityOut(many=True))
     @require_roles("unit", "department", "committee", "title_office")
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow):
         """The declaration's publicities with their objections."""
-        with database().uow(readonly=True) as uow:
-            return [_publicity_out(i) for i in publicity.of_declaration(uow, declaration_id)]
+        return [_publicity_out(i) for i in publicity.of_declaration(uow, declaration_id)]
 
     @blp.arguments(PublicityStart)
     @blp.response(201, PublicityOut)
     @require_roles("unit", "committee")
-    def post(self, data, declaration_id: str):
+    @transaction
+    def post(self, data, declaration_id: str, *, uow, principal):
         """Start the publicity the process waits for (公示): at least the activity's working days."""
-        with database().uow() as uow:
-            found = publicity.start(uow, current_principal(), declaration_id, data["kind"], data["starts_on"],
-                                    data["evidence"])
-            uow.commit()
-            return _publicity_out((found, []))
+        found = publicity.start(uow, principal, declaration_id, data["kind"], data["starts_on"], data["evidence"])
+        return _publicity_out((found, []))
 
 
 @blp.route("/publicities/<int:publicity_id>/objections")
@@ -153,12 +151,10 @@ class Objections(MethodView):
     @blp.arguments(ObjectionIn)
     @blp.response(201, ObjectionOut)
     @require_roles("unit", "committee")
-    def post(self, data, publicity_id: int):
+    @transaction
+    def post(self, data, publicity_id: int, *, uow, principal):
         """Record an objection raised during the publicity (异议)."""
-        with database().uow() as uow:
-            found = publicity.record_objection(uow, current_principal(), publicity_id, data["content"])
-            uow.commit()
-            return found
+        return publicity.record_objection(uow, principal, publicity_id, data["content"])
 
 
 @blp.route("/objections/<int:objection_id>/resolve")
@@ -166,12 +162,10 @@ class Resolve(MethodView):
     @blp.arguments(Resolution)
     @blp.response(200, ObjectionOut)
     @require_roles("unit", "committee")
-    def post(self, data, objection_id: int):
+    @transaction
+    def post(self, data, objection_id: int, *, uow, principal):
         """Resolve an objection: upheld (成立) or not, with the answer."""
-        with database().uow() as uow:
-            found = publicity.resolve(uow, current_principal(), objection_id, data["upheld"], data["resolution"])
-            uow.commit()
-            return found
+        return publicity.resolve(uow, principal, objection_id, data["upheld"], data["resolution"])
 
 
 @blp.route("/conflicts")
@@ -179,20 +173,17 @@ class Conflicts(MethodView):
     @blp.arguments(ConflictIn)
     @blp.response(201, ConflictOut)
     @require_roles("expert")
-    def post(self, data):
+    @transaction
+    def post(self, data, *, uow, principal):
         """Declare a conflict of interest with an applicant (回避): later draws leave me out."""
-        with database().uow() as uow:
-            found = panels.declare_conflict(uow, current_principal(), data["id_number"], data["reason"],
-                                            data["id_type"])
-            uow.commit()
-            return found
+        return panels.declare_conflict(uow, principal, data["id_number"], data["reason"], data["id_type"])
 
     @blp.response(200, ConflictOut(many=True))
     @require_roles("expert")
-    def get(self):
+    @read_only
+    def get(self, *, uow, principal):
         """The conflicts I declared, withdrawn ones with who withdrew them and why."""
-        with database().uow(readonly=True) as uow:
-            return panels.conflicts_of(uow, current_principal())
+        return panels.conflicts_of(uow, principal)
 
 
 @blp.route("/conflicts/<id_number>/withdraw")
@@ -200,22 +191,20 @@ class ConflictWithdrawal(MethodView):
     @blp.arguments(WithdrawIn)
     @blp.response(200, ConflictOut)
     @require_roles("expert")
-    def post(self, data, id_number: str):
+    @transaction
+    def post(self, data, id_number: str, *, uow, principal):
         """Withdraw a conflict I declared (撤回回避), with the reason: later draws may pick me again."""
-        with database().uow() as uow:
-            found = panels.withdraw_conflict(uow, current_principal(), id_number, data["reason"])
-            uow.commit()
-            return found
+        return panels.withdraw_conflict(uow, principal, id_number, data["reason"])
 
 
 @blp.route("/declarations/<declaration_id>/panel")
 class Panel(MethodView):
     @blp.response(200, PanelOut)
     @require_roles("committee", "expert")
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """The drawn panel (the seed and pool for the committee office), recusals, meetings, defences."""
-        with database().uow(readonly=True) as uow:
-            return panels.panel_view(uow, current_principal(), declaration_id)
+        return panels.panel_view(uow, principal, declaration_id)
 
 
 @blp.route("/declarations/<declaration_id>/panel/recusal")
@@ -223,12 +212,10 @@ class Recusal(MethodView):
     @blp.arguments(RecusalIn)
     @blp.response(201, RecusalIn)
     @require_roles("expert")
-    def post(self, data, declaration_id: str):
+    @transaction
+    def post(self, data, declaration_id: str, *, uow, principal):
         """Recuse from a declaration on my panel before the meeting (回避)."""
-        with database().uow() as uow:
-            found = panels.recuse(uow, current_principal(), declaration_id, data["reason"])
-            uow.commit()
-            return {"reason": found.reason}
+        return {"reason": panels.recuse(uow, principal, declaration_id, data["reason"]).reason}
 
 
 @blp.route("/declarations/<declaration_id>/panel/attendance")
@@ -236,12 +223,10 @@ class AttendanceView(MethodView):
     @blp.arguments(AttendanceIn)
     @blp.response(200, TaskOut)
     @require_roles("committee")
-    def post(self, data, declaration_id: str):
+    @transaction
+    def post(self, data, declaration_id: str, *, uow, principal):
         """Record who of the panel attended the meeting; voting opens if two thirds are present."""
-        with database().uow() as uow:
-            task = panels.record_attendance(uow, current_principal(), declaration_id, data["present"])
-            uow.commit()
-            return task
+        return panels.record_attendance(uow, principal, declaration_id, data["present"])
 
 
 @blp.route("/declarations/<declaration_id>/defence")
@@ -249,29 +234,27 @@ class DefenceView(MethodView):
     @blp.arguments(DefenceIn)
     @blp.response(200, TaskOut)
     @require_roles("committee")
-    def post(self, data, declaration_id: str):
+    @transaction
+    def post(self, data, declaration_id: str, *, uow, principal):
         """Schedule the defence (答辩); the applicant is notified a week ahead and the day before."""
-        with database().uow() as uow:
-            task = panels.schedule_defence(uow, current_principal(), declaration_id, data["at"], data["place"])
-            uow.commit()
-            return task
+        return panels.schedule_defence(uow, principal, declaration_id, data["at"], data["place"])
 
 
 @blp.route("/declarations/<declaration_id>/votes/mine")
 class MyVote(MethodView):
     @blp.response(200, VoteOut)
     @require_roles("expert")
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """My own vote on a declaration (votes are secret: nobody else's)."""
-        with database().uow(readonly=True) as uow:
-            return panels.my_vote(uow, current_principal(), declaration_id)
+        return panels.my_vote(uow, principal, declaration_id)
 
 
 @blp.route("/declarations/<declaration_id>/tally")
 class Tally(MethodView):
     @blp.response(200, TallyOut)
     @require_roles("committee")
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """The tally, for the committee office once voting has closed (计票结果)."""
-        with database().uow(readonly=True) as uow:
-            return panels.tally(uow, current_principal(), declaration_id)
+        return panels.tally(uow, principal, declaration_id)

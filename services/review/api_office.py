@@ -5,15 +5,13 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
-from services.review import queues, service, stats
+from services.review import listings, queues, service, stats
 from services.review.api import REVIEWERS
 from services.review.engine import incidents
-from services.review.models import Incident
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web.app import database
+from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("review_office", __name__, url_prefix="/api/v1",
                 description="Incidents, suspension, statistics and overdue tasks")
@@ -105,43 +103,34 @@ class Incidents(MethodView):
     @blp.arguments(IncidentQuery, location="query")
     @blp.response(200, IncidentPage)
     @require_roles(*OPERATORS)
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow):
         """Failed process steps (流程异常), newest first."""
-        with database().uow(readonly=True) as uow:
-            q = select(Incident)
-            if query["status"] != "all":
-                q = q.where(Incident.status == query["status"])
-            if query.get("declaration_id"):
-                q = q.where(Incident.declaration_id == query["declaration_id"])
-            total = uow.session.scalar(select(func.count()).select_from(q.subquery())) or 0
-            items = list(uow.session.scalars(q.order_by(Incident.id.desc())
-                                             .offset((query["page"] - 1) * query["per_page"]).limit(query["per_page"])))
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *listings.incidents(uow, query["status"], query.get("declaration_id"), query["page"],
+                                                  query["per_page"]))
 
 
 @blp.route("/incidents/<int:incident_id>")
 class IncidentById(MethodView):
     @blp.response(200, IncidentOut)
     @require_roles(*OPERATORS)
-    def get(self, incident_id: int):
+    @read_only
+    def get(self, incident_id: int, *, uow):
         """One incident, with its error."""
-        with database().uow(readonly=True) as uow:
-            return incidents.get(uow, incident_id)
+        return incidents.get(uow, incident_id)
 
 
 @blp.route("/incidents/<int:incident_id>/retry")
 class IncidentRetry(MethodView):
     @blp.response(200, IncidentOut)
     @require_roles(*OPERATORS)
-    def post(self, incident_id: int):
+    @transaction
+    def post(self, incident_id: int, *, uow, principal):
         """Re-run the failed step (after the diagram or data was fixed)."""
-        db = database()
-        with db.uow() as uow:
-            incident = incidents.retry(uow, incident_id, current_principal().subject)
-            # Messages held while the incident was open follow, in arrival order, if nothing else holds them.
-            service.release_held(uow, incident.declaration_id, "retry")
-            uow.commit()
-            return incident
+        incident = incidents.retry(uow, incident_id, principal.subject)
+        # Messages held while the incident was open follow, in arrival order, if nothing else holds them.
+        service.release_held(uow, incident.declaration_id, "retry")
+        return incident
 
 
 @blp.route("/incidents/<int:incident_id>/dismiss")
@@ -149,22 +138,13 @@ class IncidentDismiss(MethodView):
     @blp.arguments(Dismissal)
     @blp.response(200, IncidentOut)
     @require_roles(*OPERATORS)
-    def post(self, data, incident_id: int):
+    @transaction
+    def post(self, data, incident_id: int, *, uow, principal):
         """Close an incident without re-running its step (it can never succeed, or was put right by hand);
         the reason goes to the audit log and messages held behind it are delivered."""
-        with database().uow() as uow:
-            incident = incidents.dismiss(uow, incident_id, current_principal().subject, data["reason"])
-            service.release_held(uow, incident.declaration_id, "dismissal")
-            uow.commit()
-            return incident
-
-
-def _set_suspended(instance_id: str, suspended: bool, reason: str | None):
-    with database().uow() as uow:
-        instance = service.set_suspended(uow, current_principal(), instance_id, suspended, reason)
-        state = service.instance_state(uow, instance)
-        uow.commit()
-        return state
+        incident = incidents.dismiss(uow, incident_id, principal.subject, data["reason"])
+        service.release_held(uow, incident.declaration_id, "dismissal")
+        return incident
 
 
 @blp.route("/instances/<instance_id>/suspend")
@@ -172,9 +152,10 @@ class Suspend(MethodView):
     @blp.arguments(Suspension)
     @blp.response(200, InstanceState)
     @require_roles("title_office")
-    def post(self, data, instance_id: str):
+    @transaction
+    def post(self, data, instance_id: str, *, uow, principal):
         """Suspend a process (by instance or declaration id): tasks refuse completion, timers wait."""
-        return _set_suspended(instance_id, True, data["reason"])
+        return service.instance_state(uow, service.set_suspended(uow, principal, instance_id, True, data["reason"]))
 
 
 @blp.route("/instances/<instance_id>/resume")
@@ -182,9 +163,10 @@ class Resume(MethodView):
     @blp.arguments(Suspension)
     @blp.response(200, InstanceState)
     @require_roles("title_office")
-    def post(self, data, instance_id: str):
+    @transaction
+    def post(self, data, instance_id: str, *, uow, principal):
         """Resume a suspended process; messages held while it was suspended are delivered in arrival order."""
-        return _set_suspended(instance_id, False, data["reason"])
+        return service.instance_state(uow, service.set_suspended(uow, principal, instance_id, False, data["reason"]))
 
 
 @blp.route("/statistics")
@@ -192,13 +174,13 @@ class Statistics(MethodView):
     @blp.arguments(StatsQuery, location="query")
     @blp.response(200, StatsOut)
     @require_roles("unit", "department", "committee", "title_office")
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """Declarations by stage, mode, series and level, pass rates, time in each stage (median, p90).
 
         The title office sees everything; an organisation sees the declarations that passed through it.
         """
-        with database().uow(readonly=True) as uow:
-            return stats.statistics(uow, current_principal(), query)
+        return stats.statistics(uow, principal, query)
 
 
 @blp.route("/tasks/overdue")
@@ -206,8 +188,7 @@ class Overdue(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, OverduePage)
     @require_roles(*REVIEWERS)
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """Open tasks past their service level (超期): my organisation's and those escalated to it."""
-        with database().uow(readonly=True) as uow:
-            items, total = queues.overdue(uow, current_principal(), query["page"], query["per_page"])
-            return page_of(items, total, query["page"], query["per_page"])
+        return page_of(query, *queues.overdue(uow, principal, query["page"], query["per_page"]))

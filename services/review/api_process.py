@@ -10,23 +10,14 @@ from SpiffWorkflow.util.task import TaskState
 
 from services.review import queues, service, snapshots
 from services.review.api import REVIEWERS, TaskOut
-from services.review.engine import audit, definitions, held, incidents, runtime, versions
+from services.review.engine import audit, definitions, held, runtime, versions
 from services.review.models import Definition, Task
 from shared.errors import Forbidden
-from shared.identity.flask_auth import current_principal, require_roles
-from shared.web import problems
-from shared.web.app import database
+from shared.identity.flask_auth import require_roles
+from shared.web.views import read_only, transaction
 
 blp = Blueprint("review_process", __name__, url_prefix="/api/v1",
                 description="Tasks in context, process views, audit log and diagram versions")
-
-
-@blp.app_errorhandler(incidents.StepFailed)
-def _step_failed(error: incidents.StepFailed):
-    # The request's transaction is rolled back by now: record the incident apart.
-    incident_id = incidents.record_apart(database(), error)
-    return problems.problem(500, error.title, f"{error.message} (incident {incident_id})", [
-        {"field": "incident", "rule": "step_failed", "message": f"incident {incident_id}: {error.error}"}])
 
 
 class TrailEntry(Schema):
@@ -162,11 +153,11 @@ def trail(uow, declaration_id: str) -> list[dict]:
 class TaskInContext(MethodView):
     @blp.response(200, TaskContext)
     @require_roles(*REVIEWERS)
-    def get(self, task_id: str):
+    @read_only
+    def get(self, task_id: str, *, uow, principal):
         """A task with the declaration it is about (as of submission) and the trail so far."""
-        with database().uow(readonly=True) as uow:
-            task = service.task(uow, current_principal(), task_id)
-            return {"task": task, "declaration": snapshots.as_of(uow, task), "trail": trail(uow, task.declaration_id)}
+        task = service.task(uow, principal, task_id)
+        return {"task": task, "declaration": snapshots.as_of(uow, task), "trail": trail(uow, task.declaration_id)}
 
 
 @blp.route("/tasks/<task_id>/assign")
@@ -174,12 +165,10 @@ class Assign(MethodView):
     @blp.arguments(Assignment)
     @blp.response(200, TaskOut)
     @require_roles("unit", "department", "committee", "title_office")
-    def post(self, data, task_id: str):
+    @transaction
+    def post(self, data, task_id: str, *, uow, principal):
         """Assign a task to a colleague of the same organisation (指派); they alone may complete it."""
-        with database().uow() as uow:
-            task = queues.assign(uow, current_principal(), task_id, data["assignee"])
-            uow.commit()
-            return task
+        return queues.assign(uow, principal, task_id, data["assignee"])
 
 
 def _history(entries, full: bool) -> list[dict]:
@@ -200,69 +189,66 @@ def _element_ids(tasks) -> dict[str, set[str]]:
 @blp.route("/processes/<declaration_id>/view")
 class ProcessDiagram(MethodView):
     @blp.response(200, ProcessView)
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """The diagram version's BPMN XML with active and completed element ids, and the history."""
-        principal = current_principal()
-        with database().uow(readonly=True) as uow:
-            instance = service.instance_of(uow, principal, declaration_id)
-            definition = uow.session.get(Definition, instance.definition_id)
-            workflow = runtime.SERIALIZER.deserialize_json(instance.state)
-            running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-            active, completed = _element_ids(workflow.get_tasks(state=running)), \
-                _element_ids(workflow.get_tasks(state=TaskState.COMPLETED))
-            called = [uow.session.get(Definition, called_id) for called_id in definition.calls or []]
-            full = principal.role in ("title_office", "designer")
-            waiting = held.pending(uow, instance.id)
-            return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
-                    "suspended": instance.suspended, "has_incident": instance.has_incident,
-                    "held_messages": len(waiting), "held": waiting,
-                    "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
-                    "active": sorted(set().union(*active.values())),
-                    "completed": sorted(set().union(*completed.values())),
-                    "timers": [{"element": element, "process_id": process_id, "due_at": due}
-                               for element, process_id, due in runtime.waiting_timers(workflow)],
-                    "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
-                                "active": sorted(active.get(c.process_id, ())),
-                                "completed": sorted(completed.get(c.process_id, ()))} for c in called if c],
-                    "decisions": [{"decision_id": decision_id, "file_name": file_name, "dmn": dmn}
-                                  for decision_id, (file_name, dmn) in
-                                  definitions.stored_decisions([definition, *[c for c in called if c]]).items()],
-                    "history": _history(audit.entries(uow, instance.id), full)}
+        instance = service.instance_of(uow, principal, declaration_id)
+        definition = uow.session.get(Definition, instance.definition_id)
+        workflow = runtime.SERIALIZER.deserialize_json(instance.state)
+        running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+        active, completed = _element_ids(workflow.get_tasks(state=running)), \
+            _element_ids(workflow.get_tasks(state=TaskState.COMPLETED))
+        called = [uow.session.get(Definition, called_id) for called_id in definition.calls or []]
+        full = principal.role in ("title_office", "designer")
+        waiting = held.pending(uow, instance.id)
+        return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
+                "suspended": instance.suspended, "has_incident": instance.has_incident,
+                "held_messages": len(waiting), "held": waiting,
+                "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
+                "active": sorted(set().union(*active.values())),
+                "completed": sorted(set().union(*completed.values())),
+                "timers": [{"element": element, "process_id": process_id, "due_at": due}
+                           for element, process_id, due in runtime.waiting_timers(workflow)],
+                "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
+                            "active": sorted(active.get(c.process_id, ())),
+                            "completed": sorted(completed.get(c.process_id, ()))} for c in called if c],
+                "decisions": [{"decision_id": decision_id, "file_name": file_name, "dmn": dmn}
+                              for decision_id, (file_name, dmn) in
+                              definitions.stored_decisions([definition, *[c for c in called if c]]).items()],
+                "history": _history(audit.entries(uow, instance.id), full)}
 
 
 @blp.route("/processes/<declaration_id>/audit")
 class AuditLog(MethodView):
     @blp.response(200, AuditOut)
     @require_roles("title_office", "designer")
-    def get(self, declaration_id: str):
+    @read_only
+    def get(self, declaration_id: str, *, uow, principal):
         """The instance's audit log, with the hash chain checked (tampering shows as problems)."""
-        with database().uow(readonly=True) as uow:
-            instance = service.instance_of(uow, current_principal(), declaration_id)
-            problems_found = audit.verify(uow, instance)
-            return {"intact": not problems_found, "problems": problems_found,
-                    "entries": _history(audit.entries(uow, instance.id), True)}
+        instance = service.instance_of(uow, principal, declaration_id)
+        problems_found = audit.verify(uow, instance)
+        return {"intact": not problems_found, "problems": problems_found,
+                "entries": _history(audit.entries(uow, instance.id), True)}
 
 
 @blp.route("/definitions/versions")
 class Versions(MethodView):
     @blp.response(200, VersionOut(many=True))
-    def get(self):
+    @read_only
+    def get(self, *, uow):
         """Deployed versions, numbered per process, with how many instances run on each."""
-        current_principal()
-        with database().uow(readonly=True) as uow:
-            return versions.listing(uow)
+        return versions.listing(uow)
 
 
 @blp.route("/definitions/diff")
 class VersionDiff(MethodView):
     @blp.arguments(DiffQuery, location="query")
     @blp.response(200, DiffOut)
-    def get(self, query):
+    @read_only
+    def get(self, query, *, uow, principal):
         """What changed between two versions, by element id (layout ignored), and in the decision
         tables they bundle, rule by rule (items with ``decision``, and ``row`` for a rule)."""
-        principal = current_principal()
         if principal.role == "applicant":
             raise Forbidden.on("role", "staff", "diagram versions are for staff and designers")
-        with database().uow(readonly=True) as uow:
-            old, new = versions.resolve(uow, query["old"]), versions.resolve(uow, query["new"])
-            return versions.diff_versions(uow, old, new).as_dict()
+        old, new = versions.resolve(uow, query["old"]), versions.resolve(uow, query["new"])
+        return versions.diff_versions(uow, old, new).as_dict()

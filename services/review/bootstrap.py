@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from flask import Flask
+from flask import Flask, Response
 
 from services.review import api, api_clock, api_flows, api_office, api_process, service, snapshots
 from services.review.engine import incidents
@@ -14,6 +14,7 @@ from services.review.models import Base, Inbox, Outbox
 from shared import config
 from shared.identity.tokens import TokenVerifier
 from shared.uow import Database
+from shared.web import problems
 from shared.web.app import create_service_app
 
 NAME = "review"
@@ -24,12 +25,24 @@ def database(url: str | None = None) -> Database:
 
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
-    return create_service_app(
-        NAME, db or database(), [api.blp, api_process.blp, api_office.blp, api_flows.blp,
-                                 api_clock.blp], verifier=verifier,
+    db = db or database()
+    app = create_service_app(
+        NAME, db, [api.blp, api_process.blp, api_office.blp, api_flows.blp,
+                   api_clock.blp], verifier=verifier,
         title="Review service (评审)",
         description="BPMN review processes run by SpiffWorkflow, and the reviewers' task queues.",
     )
+    # A process step that fails during any request (a task completed, an incident retried, a
+    # publicity started) becomes an incident the title office sees and can retry; the request's
+    # own transaction is rolled back by then, so the incident is written in one of its own.
+    app.register_error_handler(incidents.StepFailed, lambda error: _step_failed(db, error))
+    return app
+
+
+def _step_failed(db: Database, error: incidents.StepFailed) -> Response:
+    incident_id = incidents.record_apart(db, error)
+    return problems.problem(500, error.title, f"{error.message} (incident {incident_id})", [
+        {"field": "incident", "rule": "step_failed", "message": f"incident {incident_id}: {error.error}"}])
 
 
 def handlers() -> dict:

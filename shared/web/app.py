@@ -28,7 +28,8 @@ from shared.identity.tokens import TokenVerifier
 from shared.messaging import broker
 from shared.observability import context, metrics
 from shared.uow import Database
-from shared.web import limits, paths, problems
+from shared.web import limits, paths, problems, views
+from shared.web.views import public
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 2.0
@@ -96,6 +97,7 @@ def create_service_app(
         api.register_blueprint(blueprint)
     app.extensions["titles.api"] = api
 
+    views.install(app)  # first: who asks comes before what they send
     limits.install(app)
     app.register_error_handler(DomainError, problems.from_domain_error)
     app.register_error_handler(Exception, _unexpected)
@@ -128,14 +130,14 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
     probes = Probes()
 
     @ops.route("/health")
-    @ops.doc(security=[])
+    @public
     @ops.response(200, HealthOut)
     def health() -> Response:
         """The process is alive."""
         return jsonify(status="ok", service=service)
 
     @ops.route("/ready")
-    @ops.doc(security=[])
+    @public
     @ops.response(200, ReadyOut)
     @ops.alt_response(503, response="SERVICE_UNAVAILABLE", description="a dependency does not answer")
     def ready() -> Response | tuple[Response, int]:
@@ -151,7 +153,8 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
                                  if v != "ok"]), 503
 
     @ops.route("/metrics")
-    @ops.doc(security=[], responses={"200": {"description": "Prometheus text exposition", "content": {
+    @public
+    @ops.doc(responses={"200": {"description": "Prometheus text exposition", "content": {
         "text/plain": {"schema": {"type": "string"}}}}})
     def prometheus() -> Response:
         """Prometheus metrics: requests, messages consumed and published, outbox backlog."""

@@ -23,8 +23,7 @@ from typing import Any, Iterator
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 
-from shared.identity.flask_auth import current_principal
-from shared.web import problems
+from shared.web import problems, views
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +60,12 @@ def _limit_for_request() -> int:
 
 
 def _operation_doc() -> dict[str, Any]:
-    """What flask-smorest recorded of the view about to run (its arguments, its security)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    handler = getattr(getattr(view, "view_class", None), request.method.lower(), None) or view
+    """What flask-smorest recorded of the view about to run (its arguments)."""
+    handler = views.handler_of(current_app, request.endpoint or "", request.method)
     return getattr(handler, "_apidoc", None) or {}
 
 
 def _screen() -> Response | None:
-    doc = _operation_doc()
-    if doc and doc.get("manual_doc", {}).get("security") != [] and "Authorization" not in request.headers:
-        # Who asks comes before what they send: without a token the answer is 401, not a 422 on the body.
-        current_principal()
     limit = _limit_for_request()
     request.max_content_length = limit  # werkzeug also stops a body without a length at the limit
     if request.content_length is not None and request.content_length > limit:
@@ -86,7 +80,8 @@ def _screen() -> Response | None:
         raw = request.get_data(cache=True)
         if raw:
             return _screen_json(raw)
-    if request.method in ("POST", "PUT", "PATCH") and not request.content_length and _json_body_required(doc):
+    if request.method in ("POST", "PUT", "PATCH") and not request.content_length and \
+            _json_body_required(_operation_doc()):
         return problems.problem(422, "Request breaks a rule", "a JSON body is required",
                                 [{"field": "body", "rule": "required",
                                   "message": "this request needs a JSON body (请求内容不能为空)"}])

@@ -6,9 +6,17 @@ effective limit is multiplied by the number of HTTP workers; a shared limit
 """
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import time
 from collections import deque
+from typing import Any, Callable
+
+from flask import current_app, request
+from flask_smorest import abort
+
+View = Callable[..., Any]
 
 
 class RateLimiter:
@@ -32,3 +40,31 @@ class RateLimiter:
                 for idle in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
                     del self._hits[idle]
             return True, 0
+
+
+def limiter(name: str, setting: str, default: str) -> RateLimiter:
+    """The app's one counter called ``name`` (kept in ``app.extensions``; removing it there starts
+    afresh), made on first use from the environment variable ``setting`` (``<count>/<seconds>``,
+    else ``default``): every endpoint naming it shares it."""
+    found = current_app.extensions.get(name)
+    if found is None:
+        found = current_app.extensions[name] = RateLimiter(os.environ.get(setting, default))
+    return found
+
+
+def rate_limited(name: str, setting: str, default: str,
+                 message: str = "too many requests; try again later (操作过于频繁，请稍后再试)") -> Callable[[View], View]:
+    """View decorator: each client address gets ``limiter(name, ...)``'s allowance; past it the
+    answer is 429 with ``Retry-After``."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            allowed, wait = limiter(name, setting, default).allow(request.remote_addr or "unknown")
+            if not allowed:
+                abort(429, message=message, headers={"Retry-After": str(wait)})
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,4 +1,6 @@
 """Schemas that several services' APIs share."""
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 
@@ -19,5 +21,6 @@ class Page(Schema):
     per_page = fields.Integer()
 
 
-def page_of(items: list, total: int, page: int, per_page: int) -> dict:
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+def page_of(query: dict[str, Any], items: list[Any], total: int) -> dict[str, Any]:
+    """The ``Page`` body of one page of a list: the items the ``PageQuery`` asked for, and the total."""
+    return {"items": items, "total": total, "page": query["page"], "per_page": query["per_page"]}
