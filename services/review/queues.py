@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from SpiffWorkflow.util.task import TaskState
 
+from services.review import claims
 from services.review.models import StaffMember, Task
 from shared import clock
 from shared.db import utcnow
@@ -86,8 +87,7 @@ def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -
     found = service.task(uow, principal, task_id, lock=True)
     if found.status not in OPEN:
         raise Conflict.on("task_id", "open", f"the task is already {found.status} (任务已处理)")
-    if found.status == "claimed" and found.claimed_by not in (principal.subject, assignee):
-        raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
+    claims.ensure_not_claimed_by_another(found, principal.subject, assignee)
     # Colleagues come from the profile service's directory only (profile.staff.registered.v1).
     colleague = uow.session.get(StaffMember, assignee)
     if colleague is None:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import or_, select
 
-from services.review import directory
+from services.review import claims, directory
 from services.review.engine import audit, definitions, held, incidents, runtime, timers, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
@@ -265,8 +265,7 @@ def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False
 
 def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
     found = task(uow, principal, task_id, lock=True)
-    if found.status == "claimed" and found.claimed_by != principal.subject:
-        raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
+    claims.ensure_not_claimed_by_another(found, principal.subject)
     if found.status not in ("ready", "claimed"):
         raise Conflict.on("task_id", "open", f"the task is {found.status}")
     if found.status == "ready":
@@ -308,8 +307,7 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
     # take them (instance, then the task rows they project): the other order deadlocks on PostgreSQL.
     runtime.lock_instance(uow, task(uow, principal, task_id).instance_id)
     found = task(uow, principal, task_id, lock=True)
-    if found.status == "claimed" and found.claimed_by != principal.subject:
-        raise Conflict.on("task_id", "unclaimed", f"the task is claimed by {found.claimed_by} (已被他人认领)")
+    claims.ensure_not_claimed_by_another(found, principal.subject)
     if found.status not in ("ready", "claimed"):
         raise Conflict.on("task_id", "already_done", f"the task is already {found.status} (任务已处理)")
     allowed = found.decisions.split(",")
