@@ -1,0 +1,78 @@
+"""The view decorators: a unit of work per request that commits only when the view returns, and
+the pagination helper (on a real SQLite database, no broker)."""
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from services.notify.models import Base, Contact, Inbox, Outbox
+from shared.paging import paged
+from shared.uow import Database
+from shared.web.views import read_only, transaction
+
+
+@pytest.fixture
+def app(tmp_path):
+    db = Database("notify", f"sqlite:///{tmp_path / 'notify.db'}", Base.metadata, Outbox, Inbox)
+    Base.metadata.create_all(db.engine)
+    app = Flask(__name__)
+    app.extensions["titles.database"] = db
+    yield app
+    db.dispose()
+
+
+def _subjects(app: Flask) -> list[str]:
+    with app.extensions["titles.database"].uow(readonly=True) as uow:
+        return list(uow.session.scalars(select(Contact.subject).order_by(Contact.subject)))
+
+
+def test_a_transaction_commits_what_the_view_wrote_when_it_returns(app):
+    @transaction
+    def view(subject: str, *, uow):
+        uow.session.add(Contact(subject=subject))
+        return subject
+
+    with app.test_request_context():
+        assert view("alice") == "alice"
+    assert _subjects(app) == ["alice"]
+
+
+def test_a_view_that_raises_leaves_nothing_written(app):
+    @transaction
+    def view(*, uow):
+        uow.session.add(Contact(subject="bob"))
+        uow.session.flush()
+        raise RuntimeError("a rule broke after the write")
+
+    with app.test_request_context(), pytest.raises(RuntimeError):
+        view()
+    assert _subjects(app) == []
+
+
+def test_a_read_only_view_commits_nothing(app):
+    @read_only
+    def view(*, uow):
+        uow.session.add(Contact(subject="carol"))
+        uow.session.flush()
+        return "read"
+
+    with app.test_request_context():
+        assert view() == "read"
+    assert _subjects(app) == []
+
+
+def test_paged_gives_one_page_in_order_and_the_total(app):
+    @transaction
+    def seed(*, uow):
+        uow.session.add_all(Contact(subject=f"s{i:02}") for i in range(7))
+
+    with app.test_request_context():
+        seed()
+    with app.extensions["titles.database"].uow(readonly=True) as uow:
+        query = select(Contact).order_by(Contact.subject.desc())
+        items, total = paged(uow, query, 2, 3)
+        assert total == 7
+        assert [c.subject for c in items] == ["s03", "s02", "s01"]
+        assert paged(uow, query, 3, 3)[0][0].subject == "s00"
+        assert paged(uow, query, 4, 3) == ([], 7)
