@@ -1,7 +1,7 @@
 """Alembic migrations per service, run programmatically.
 
 Each service keeps its revisions in ``services/<name>/migrations/versions``
-(upgraded to all heads, so independent changes may branch from one revision);
+with exactly one head (how files and revisions are named: docs/migrations.md);
 its ``env.py`` hands its metadata to ``run_env`` below.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def alembic_config(service: str, url: str) -> Config:
     return cfg
 
 
-def upgrade(service: str, url: str, revision: str = "heads") -> None:
+def upgrade(service: str, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 

@@ -108,7 +108,7 @@ def test_the_former_single_proof_is_still_accepted_and_read(me, dbs):
 def test_the_migration_turns_a_single_proof_into_a_list():
     import importlib
 
-    migration = importlib.import_module("services.profile.migrations.versions.0010_prof_appointment_proof_ids")
+    migration = importlib.import_module("services.profile.migrations.versions.006_appointment_proof_ids")
     assert migration._to_list({"proof_kind": "unit_certificate", "proof_id": "a"}) == {
         "proof_kind": "unit_certificate", "proof_ids": ["a"]}
     assert migration._to_list({"proof_ids": ["a", "b"]}) is None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_task_action'
-down_revision = '0002_runtime'  # where tasks.stage was made; a branch of its own, upgraded with all heads
+down_revision = '0002_runtime'  # where tasks.stage was made; a branch of its own, joined in 011_merge_heads
 branch_labels = None
 depends_on = None
 

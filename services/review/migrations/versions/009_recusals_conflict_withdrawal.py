@@ -11,7 +11,7 @@ import shared.db
 
 
 revision = '0005_recusals'
-down_revision = '0002_flows'  # where expert_conflicts was made; a branch of its own, upgraded with all heads
+down_revision = '0002_flows'  # where expert_conflicts was made; a branch of its own, joined in 011_merge_heads
 branch_labels = None
 depends_on = None
 
