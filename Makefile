@@ -9,14 +9,23 @@ STAMP  := $(VENV)/.installed
 # SoftHSM for the tests), installed when missing (as root), else named.
 DEBIAN_STAMP := $(VENV)/.installed-debian
 DEBIAN_LISTS := deploy/debian-packages.txt deploy/debian-packages-test.txt
-BENCH_STAMP := $(VENV)/.installed-bench
+# Every dependency, transitive ones included, pinned with hashes from pyproject.toml by `make lock`:
+# requirements.lock what the image runs, requirements-test.lock that and the `test` extra (make install),
+# requirements-dev.lock that and the `fuzz` and `bench` extras (make fuzz, make bench). Each lock is
+# resolved within the one before it, so a package has the same version in all three.
+LOCK      := requirements.lock
+TEST_LOCK := requirements-test.lock
+DEV_LOCK  := requirements-dev.lock
+UV_VERSION := 0.13.8
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install run scenario test test-real test-scale lint-bpmn bench bench-quick fuzz clean
+.PHONY: install lock run scenario test test-real test-scale lint-bpmn bench bench-quick fuzz clean
 
-$(STAMP): pyproject.toml package-lock.json
+$(STAMP): $(TEST_LOCK) pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	# the console's browser libraries (bpmn-js, Swagger UI) and pdf.js for the certificate test, as package-lock.json pins them
 	npm ci --no-audit --no-fund --silent --ignore-scripts
 	$(BIN)/python -m services.console.assets
@@ -27,6 +36,18 @@ $(DEBIAN_STAMP): $(DEBIAN_LISTS) $(STAMP)
 	touch $(DEBIAN_STAMP)
 
 install: $(STAMP) $(DEBIAN_STAMP)
+
+## Regenerate the lock files from pyproject.toml after changing a pin there; versions already locked
+## are kept unless a pin moved them (LOCK_ARGS=--upgrade takes the newest that the pins allow).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile $(LOCK_FLAGS) pyproject.toml -o $(LOCK)
+	$(BIN)/uv pip compile $(LOCK_FLAGS) pyproject.toml --extra test -c $(LOCK) -o $(TEST_LOCK)
+	$(BIN)/uv pip compile $(LOCK_FLAGS) pyproject.toml --extra test --extra fuzz --extra bench -c $(TEST_LOCK) -o $(DEV_LOCK)
+
+# Linux and any other platform alike (markers where they differ), Python 3.11 as pyproject.toml requires.
+LOCK_FLAGS = --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
 
 ## Start the five services, consumers, relays, scheduler, dev issuer, dev TSA and web console (Ctrl-C stops all).
 run: $(STAMP) $(DEBIAN_STAMP)
@@ -58,27 +79,23 @@ lint-bpmn: $(STAMP)
 	npx bpmnlint bpmn/*.bpmn
 	$(BIN)/titles-bpmn layout --check bpmn/*.bpmn
 
-$(BENCH_STAMP): $(STAMP) $(DEBIAN_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $(BENCH_STAMP)
+# make fuzz and make bench: the test venv and the fuzz and bench extras.
+$(DEV_STAMP): $(DEV_LOCK) $(STAMP)
+	$(BIN)/python -m pip install --quiet -r $(DEV_LOCK)
+	touch $(DEV_STAMP)
 
 ## The whole system's throughput, latency, event lag, growth and profile, beside the raw engine
 ## (bench/README.md); writes bench/results.md and bench/results.json. BENCH_ARGS passes options.
-bench: $(BENCH_STAMP)
+bench: $(DEV_STAMP) $(DEBIAN_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## The same with small sizes (a couple of minutes), written to /tmp/titles-bench-quick.
-bench-quick: $(BENCH_STAMP)
+bench-quick: $(DEV_STAMP) $(DEBIAN_STAMP)
 	$(BIN)/python bench/run.py --quick --out /tmp/titles-bench-quick $(BENCH_ARGS)
-
-FUZZ_STAMP := $(VENV)/.installed-fuzz
-$(FUZZ_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
-	touch $(FUZZ_STAMP)
 
 ## schemathesis with every default check on each service, as each demonstration role, against a
 ## system it starts itself (fuzz/run.py; FUZZ_ARGS passes options, e.g. --examples 20).
-fuzz: $(FUZZ_STAMP)
+fuzz: $(DEV_STAMP)
 	$(BIN)/python fuzz/run.py $(FUZZ_ARGS)
 
 clean:

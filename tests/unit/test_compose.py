@@ -562,6 +562,8 @@ def test_dockerfile():
     runs = " ".join(rest for op, rest in instructions if op == "RUN")
     assert re.search(r"pip (install|wheel)\b[^&]*\s\.(\s|$)", runs), "the project must be built with pip from the copied source"
     assert re.search(r"pip install\b", runs), "the project must be installed with pip install"
+    assert re.search(r"pip install\b[^&]*-r \S*requirements\.lock\b", runs), "the dependencies come from the lock file"
+    assert re.search(r"pip install\b[^&]*--no-deps\b[^&]*titles", runs), "the project adds no dependency to the lock's"
     users = [rest for op, rest in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0"), f"the image must end as a non-root USER, got {users}"
     workdirs = [rest for op, rest in instructions if op == "WORKDIR"]
@@ -569,7 +571,7 @@ def test_dockerfile():
     envs = " ".join(rest for op, rest in instructions if op == "ENV")
     assert "PYTHONUNBUFFERED=1" in envs
     copies = " ".join(rest for op, rest in instructions if op == "COPY")
-    for item in ("pyproject.toml", "shared/", "services/", "scenario/", "bpmn/", "deploy/"):
+    for item in ("pyproject.toml", "requirements.lock", "shared/", "services/", "scenario/", "bpmn/", "deploy/"):
         assert item in copies, f"Dockerfile must COPY {item}"
     assert any(op == "CMD" for op, _ in instructions), "Dockerfile needs a default CMD"
 
@@ -579,7 +581,7 @@ def test_dockerignore():
     entries = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")}
     for needed in (".venv", ".git", "data", "tests"):
         assert needed in entries, f".dockerignore must exclude {needed}"
-    for kept in ("shared", "services", "scenario", "bpmn", "deploy", "pyproject.toml"):
+    for kept in ("shared", "services", "scenario", "bpmn", "deploy", "pyproject.toml", "requirements.lock"):
         assert kept not in entries, f".dockerignore must not exclude {kept}: the Dockerfile copies it"
 
 
