@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.contracts import contract, validate_outgoing
+from shared.contracts import Message, contract
 from shared.db import make_engine, ping
 from shared.messaging.envelope import Envelope
 from shared.observability import context
@@ -71,22 +71,21 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
 
-    def publish(self, message_type: str, data: dict[str, Any], correlation_id: str | None = None) -> Envelope:
-        """Write a message to the outbox, in this transaction."""
-        validate_outgoing(message_type, data)
+    def publish(self, message: Message, correlation_id: str | None = None) -> Envelope:
+        """Write a message to the outbox, in this transaction (its data checked strictly)."""
         envelope = Envelope(
-            type=message_type,
+            type=message.TYPE,
             source=self.db.service,
-            data=data,
+            data=message.dump(),
             correlation_id=correlation_id or context.correlation_id.get(),
             causation_id=context.causation_id.get(),
         )
         self.session.add(
             self.db.outbox_model(
                 message_id=envelope.id,
-                type=message_type,
-                exchange=contract(message_type).exchange,
-                routing_key=message_type,
+                type=message.TYPE,
+                exchange=contract(message.TYPE).exchange,
+                routing_key=message.TYPE,
                 body=envelope.to_json(),
             )
         )

@@ -5,8 +5,6 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
-from typing import Any
-
 from sqlalchemy import select
 
 from services.certificate import pdf, signing
@@ -15,6 +13,7 @@ from services.certificate.numbering import authority, next_number, number_patter
 from services.certificate.verification import verification_url, verify  # noqa: F401 - re-exported
 from shared.identifiers import mask_id_number  # noqa: F401 - re-exported for the API
 from shared import clock
+from shared.contracts.certificate import Issue, Issued, Revoked
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -27,18 +26,18 @@ def beijing_today() -> dt.date:
     return clock.today()  # the system's clock: a certificate is dated as the rest of the process
 
 
-def issue(uow: UnitOfWork, command: dict[str, Any]) -> Certificate | None:
+def issue(uow: UnitOfWork, command: Issue) -> Certificate | None:
     """Issue the certificate for a declaration; None if it already has one."""
-    existing = uow.session.scalar(select(Certificate).where(Certificate.declaration_id == command["declaration_id"]))
+    existing = uow.session.scalar(select(Certificate).where(Certificate.declaration_id == command.declaration_id))
     if existing is not None:
         return None
     issued_on = beijing_today()
     certificate = Certificate(
         id=str(uuid.uuid4()), number=next_number(uow, issued_on.year),
-        declaration_id=command["declaration_id"], holder=command["holder"], holder_name=command["holder_name"],
-        id_number=command["id_number"], series=command["series"], level=command["level"],
-        specialty=command["specialty"], qualification_name=command["qualification_name"], mode=command["mode"],
-        committee_name=command["committee_name"], approved_on=dt.date.fromisoformat(command["approved_on"]),
+        declaration_id=command.declaration_id, holder=command.holder, holder_name=command.holder_name,
+        id_number=command.id_number, series=command.series, level=command.level,
+        specialty=command.specialty, qualification_name=command.qualification_name, mode=command.mode,
+        committee_name=command.committee_name, approved_on=dt.date.fromisoformat(command.approved_on),
         issued_on=issued_on, verification_code="".join(secrets.choice(CODE_ALPHABET) for _ in range(8)),
         status="valid",
     )
@@ -47,13 +46,13 @@ def issue(uow: UnitOfWork, command: dict[str, Any]) -> Certificate | None:
     document = signing.sign(pdf.render(face_of(certificate)))
     uow.session.add(CertificateDocument(certificate_id=certificate.id, pdf=document,
                                         sha256=hashlib.sha256(document).hexdigest()))
-    uow.publish("certificate.issued.v1", {
-        "certificate_id": certificate.id, "number": certificate.number,
-        "declaration_id": certificate.declaration_id, "holder": certificate.holder,
-        "holder_name": certificate.holder_name, "series": certificate.series, "level": certificate.level,
-        "specialty": certificate.specialty, "qualification_name": certificate.qualification_name,
-        "issued_on": certificate.issued_on.isoformat(),
-    }, correlation_id=certificate.declaration_id)
+    uow.publish(Issued(
+        certificate_id=certificate.id, number=certificate.number,
+        declaration_id=certificate.declaration_id, holder=certificate.holder,
+        holder_name=certificate.holder_name, series=certificate.series, level=certificate.level,
+        specialty=certificate.specialty, qualification_name=certificate.qualification_name,
+        issued_on=certificate.issued_on.isoformat(),
+    ), correlation_id=certificate.declaration_id)
     return certificate
 
 
@@ -120,11 +119,11 @@ def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str, kind
     certificate.revoked_by = principal.subject
     certificate.revoked_kind = kind
     uow.session.flush()
-    uow.publish("certificate.revoked.v1", {
-        "certificate_id": certificate.id, "number": certificate.number,
-        "declaration_id": certificate.declaration_id, "holder": certificate.holder,
-        "holder_name": certificate.holder_name, "qualification_name": certificate.qualification_name,
-        "reason": reason, "reason_kind": kind, "revoked_by": principal.subject,
-        "revoked_at": certificate.revoked_at.isoformat(),
-    }, correlation_id=certificate.declaration_id)
+    uow.publish(Revoked(
+        certificate_id=certificate.id, number=certificate.number,
+        declaration_id=certificate.declaration_id, holder=certificate.holder,
+        holder_name=certificate.holder_name, qualification_name=certificate.qualification_name,
+        reason=reason, reason_kind=kind, revoked_by=principal.subject,
+        revoked_at=certificate.revoked_at.isoformat(),
+    ), correlation_id=certificate.declaration_id)
     return certificate

@@ -1,68 +1,69 @@
-"""Message handlers of the declaration service (thin: data in, service call)."""
+"""Message handlers of the declaration service (thin: message in, service call)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from services.declaration import integrity, re_examination, replicas, service
+from shared.contracts import certificate, declaration, profile, review
 from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
 
-def on_snapshot_taken(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.snapshot_taken(uow, data["declaration_id"], data["snapshot"])
+def on_snapshot_taken(uow: UnitOfWork, envelope: Envelope, taken: profile.SnapshotTaken) -> None:
+    service.snapshot_taken(uow, taken.declaration_id, taken.snapshot)
 
 
-def on_snapshot_refused(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.snapshot_refused(uow, data["declaration_id"], data["reason"])
+def on_snapshot_refused(uow: UnitOfWork, envelope: Envelope, refused: profile.SnapshotRefused) -> None:
+    service.snapshot_refused(uow, refused)
 
 
-def on_identity_corrected(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.identity_corrected(uow, data)
+def on_identity_corrected(uow: UnitOfWork, envelope: Envelope, corrected: profile.IdentityCorrected) -> None:
+    service.identity_corrected(uow, corrected)
 
 
-def on_stage_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.stage_changed(uow, data)
+def on_stage_changed(uow: UnitOfWork, envelope: Envelope, changed: review.StageChanged) -> None:
+    service.stage_changed(uow, changed)
 
 
-def on_decision_recorded(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.decision_recorded(uow, data)
+def on_decision_recorded(uow: UnitOfWork, envelope: Envelope, recorded: review.DecisionRecorded) -> None:
+    service.decision_recorded(uow, recorded)
 
 
-def on_review_completed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.review_completed(uow, data)
+def on_review_completed(uow: UnitOfWork, envelope: Envelope, completed: review.Completed) -> None:
+    service.review_completed(uow, completed)
 
 
-def on_return_for_revision(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.returned_for_revision(uow, data)
+def on_return_for_revision(uow: UnitOfWork, envelope: Envelope, command: declaration.ReturnForRevision) -> None:
+    service.returned_for_revision(uow, command)
 
 
-def on_task_claimed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    service.task_claimed(uow, data)
+def on_task_claimed(uow: UnitOfWork, envelope: Envelope, claimed: review.TaskClaimed) -> None:
+    service.task_claimed(uow, claimed)
 
 
-def on_re_examination_opened(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    re_examination.opened(uow, data, dt.datetime.fromisoformat(envelope.time))
+def on_re_examination_opened(uow: UnitOfWork, envelope: Envelope, opening: review.ReExaminationOpened) -> None:
+    re_examination.opened(uow, opening, dt.datetime.fromisoformat(envelope.time))
 
 
-def on_re_examination_decided(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    re_examination.decided(uow, data)
+def on_re_examination_decided(uow: UnitOfWork, envelope: Envelope, decision: review.ReExaminationDecided) -> None:
+    re_examination.decided(uow, decision)
 
 
-def on_organisation_registered(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    replicas.organisation_registered(uow, data)
+def on_organisation_registered(uow: UnitOfWork, envelope: Envelope,
+                               registered: profile.OrganisationRegistered) -> None:
+    replicas.organisation_registered(uow, registered)
 
 
-def on_attachment_stored(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    replicas.attachment_stored(uow, data)
+def on_attachment_stored(uow: UnitOfWork, envelope: Envelope, stored: profile.AttachmentStored) -> None:
+    replicas.attachment_stored(uow, stored.owner, stored)
 
 
-def on_employment_changed(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    replicas.employment_changed(uow, data)
+def on_employment_changed(uow: UnitOfWork, envelope: Envelope, changed: profile.EmploymentChanged) -> None:
+    replicas.employment_changed(uow, changed)
 
 
-def on_certificate_revoked(uow: UnitOfWork, envelope: Envelope, data: dict[str, Any]) -> None:
-    integrity.certificate_revoked(uow, data)
+def on_certificate_revoked(uow: UnitOfWork, envelope: Envelope, revoked: certificate.Revoked) -> None:
+    integrity.certificate_revoked(uow, revoked)
 
 
 HANDLERS = {

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from services.declaration import clock
 from services.declaration.models import IntegrityRecord
+from shared.contracts.certificate import Revoked
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import TITLE_OFFICE, Principal
@@ -36,21 +37,21 @@ def years_after(at: dt.datetime, years: int) -> dt.datetime:
         return at.replace(year=at.year + years, month=3, day=1)
 
 
-def certificate_revoked(uow: UnitOfWork, data: dict[str, Any]) -> IntegrityRecord | None:
+def certificate_revoked(uow: UnitOfWork, revoked: Revoked) -> IntegrityRecord | None:
     """Record the holder of a certificate revoked for fraud; any other revocation bars nobody."""
-    if data.get("reason_kind") != "fraud":
+    if revoked.reason_kind != "fraud":
         return None
     existing = uow.session.scalar(select(IntegrityRecord).where(IntegrityRecord.certificate_id
-                                                                == data["certificate_id"]))
+                                                                == revoked.certificate_id))
     if existing is not None:
         return existing
-    starts = dt.datetime.fromisoformat(data["revoked_at"])
+    starts = dt.datetime.fromisoformat(revoked.revoked_at)
     record = IntegrityRecord(
-        id=str(uuid.uuid4()), subject=data["holder"], holder_name=data["holder_name"],
-        certificate_id=data["certificate_id"], certificate_number=data["number"],
-        declaration_id=data["declaration_id"], qualification_name=data["qualification_name"],
-        reason=data["reason"], starts_at=starts, ends_at=years_after(starts, BAR_YEARS),
-        recorded_by=data["revoked_by"], recorded_at=utcnow())
+        id=str(uuid.uuid4()), subject=revoked.holder, holder_name=revoked.holder_name,
+        certificate_id=revoked.certificate_id, certificate_number=revoked.number,
+        declaration_id=revoked.declaration_id, qualification_name=revoked.qualification_name,
+        reason=revoked.reason, starts_at=starts, ends_at=years_after(starts, BAR_YEARS),
+        recorded_by=revoked.revoked_by, recorded_at=utcnow())
     uow.session.add(record)
     uow.session.flush()
     return record

@@ -5,10 +5,11 @@ committee office's decision comes back (review.re_examination.decided.v1)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from services.declaration import clock, service
 from services.declaration.models import Declaration, TrailEntry
+from shared.contracts.declaration import ReExaminationRequested
+from shared.contracts.review import ReExaminationDecided, ReExaminationOpened
 from shared.errors import Conflict, DomainError
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
@@ -48,9 +49,9 @@ def request(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: 
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="re_examination", stage=REQUESTED[0],
                                stage_name=REQUESTED[1], actor=principal.subject, decision="requested",
                                reason=declaration.re_examination_reason, at=now))
-    uow.publish("declaration.re_examination.requested.v1", {
-        "declaration_id": declaration.id, "applicant": declaration.applicant,
-        "reason": declaration.re_examination_reason, "at": now.isoformat()}, correlation_id=declaration.id)
+    uow.publish(ReExaminationRequested(declaration_id=declaration.id, applicant=declaration.applicant,
+                                       reason=declaration.re_examination_reason, at=now.isoformat()),
+                correlation_id=declaration.id)
     return declaration
 
 
@@ -62,22 +63,22 @@ def _stage(declaration: Declaration, stage: tuple[str, str], organisation: str |
         declaration.stage_organisation, declaration.stage_at = organisation, at
 
 
-def opened(uow: UnitOfWork, data: dict[str, Any], at: dt.datetime) -> None:
+def opened(uow: UnitOfWork, opening: ReExaminationOpened, at: dt.datetime) -> None:
     """The vote failed: the applicant may ask until ``open_until`` (shown, and checked on a request)."""
-    declaration = service.declaration_of(uow, data["declaration_id"])
-    open_until = dt.datetime.fromisoformat(data["open_until"])
+    declaration = service.declaration_of(uow, opening.declaration_id)
+    open_until = dt.datetime.fromisoformat(opening.open_until)
     declaration.re_examination_open_until = open_until
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="re_examination", stage=OPEN[0],
-                               stage_name=OPEN[1], organisation=data["organisation"], decision="not_passed",
+                               stage_name=OPEN[1], organisation=opening.organisation, decision="not_passed",
                                reason=f"the experts' vote did not pass; re-examination may be requested until "
                                       f"{clock.beijing(open_until)} (评审未通过，可于期限内申请复查)", at=at))
-    _stage(declaration, OPEN, data["organisation"], at)
+    _stage(declaration, OPEN, opening.organisation, at)
 
 
-def decided(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def decided(uow: UnitOfWork, decision: ReExaminationDecided) -> None:
     """The committee office upheld or overturned the result (its task's decision is in the trail)."""
-    declaration = service.declaration_of(uow, data["declaration_id"])
-    at = dt.datetime.fromisoformat(data["at"])
-    declaration.re_examination_decision, declaration.re_examination_decision_reason = data["decision"], data["reason"]
+    declaration = service.declaration_of(uow, decision.declaration_id)
+    at = dt.datetime.fromisoformat(decision.at)
+    declaration.re_examination_decision, declaration.re_examination_decision_reason = decision.decision, decision.reason
     declaration.re_examination_decided_at = at
-    _stage(declaration, DECIDED[data["decision"]], data["organisation"], at)
+    _stage(declaration, DECIDED[decision.decision], decision.organisation, at)

@@ -9,23 +9,25 @@ from typing import Any, Iterable
 from sqlalchemy import select
 
 from services.declaration.models import AttachmentOwner, Committee, Employment
+from shared.contracts.profile import (AttachmentRef, AttachmentStored, EmploymentChanged, OrganisationRegistered,
+                                     Snapshot)
 from shared.uow import UnitOfWork
 
 
-def organisation_registered(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def organisation_registered(uow: UnitOfWork, registered: OrganisationRegistered) -> None:
     """Keep committees (code, name, owner, authorised scope); other kinds of organisation are not needed here."""
-    found = uow.session.get(Committee, data["code"])
-    if data["kind"] != "committee":
+    found = uow.session.get(Committee, registered.code)
+    if registered.kind != "committee":
         if found is not None:  # re-registered as something else: no longer a committee
             uow.session.delete(found)
         return
     if found is None:
-        found = Committee(code=data["code"])
+        found = Committee(code=registered.code)
         uow.session.add(found)
-    found.name, found.owner = data["name"], data.get("owner")
-    scope = data.get("scope")
-    found.scope = None if scope is None else {key: list(scope.get(key) or [])
-                                              for key in ("series", "levels", "specialties")}
+    found.name, found.owner = registered.name, registered.owner
+    scope = registered.scope
+    found.scope = None if scope is None else {"series": list(scope.series), "levels": list(scope.levels),
+                                              "specialties": list(scope.specialties)}
 
 
 def seed_committees(uow: UnitOfWork, organisations: Iterable[dict[str, Any]]) -> None:
@@ -33,31 +35,33 @@ def seed_committees(uow: UnitOfWork, organisations: Iterable[dict[str, Any]]) ->
     present, e.g. from a later event, are left as they are)."""
     for org in organisations:
         if org["kind"] == "committee" and uow.session.get(Committee, org["code"]) is None:
-            organisation_registered(uow, org)
+            organisation_registered(uow, OrganisationRegistered.load(org))
 
 
 def committee(uow: UnitOfWork, code: str) -> Committee | None:
     return uow.session.get(Committee, code)
 
 
-def attachment_stored(uow: UnitOfWork, data: dict[str, Any], source: str = "event") -> None:
-    found = uow.session.get(AttachmentOwner, data["id"])
+def attachment_stored(uow: UnitOfWork, owner: str, ref: AttachmentStored | AttachmentRef | None = None, *,
+                      attachment_id: str | None = None, source: str = "event") -> None:
+    """Who owns an attachment (and what it is, when told: ``ref``)."""
+    attachment_id = ref.id if ref is not None else attachment_id
+    found = uow.session.get(AttachmentOwner, attachment_id)
     if found is None:
-        found = AttachmentOwner(id=data["id"], owner=data["owner"], source=source)
+        found = AttachmentOwner(id=attachment_id, owner=owner, source=source)
         uow.session.add(found)
     elif found.source == "event" and source != "event":
         return  # the profile's own event is the better record
-    found.owner, found.source = data["owner"], source
+    found.owner, found.source = owner, source
     for key in ("sha256", "content_type", "size", "name"):
-        if data.get(key) is not None:
-            setattr(found, key, data[key])
+        if getattr(ref, key, None) is not None:
+            setattr(found, key, getattr(ref, key))
 
 
-def snapshot_attachments(uow: UnitOfWork, applicant: str, snapshot: dict[str, Any]) -> None:
+def snapshot_attachments(uow: UnitOfWork, applicant: str, snapshot: Snapshot) -> None:
     """A snapshot lists the applicant's files as the profile holds them: theirs, by the profile's word."""
-    for ref in snapshot.get("attachments") or []:
-        if isinstance(ref, dict) and ref.get("id"):
-            attachment_stored(uow, {**ref, "owner": applicant}, source="snapshot")
+    for ref in snapshot.attachments or []:
+        attachment_stored(uow, applicant, ref, source="snapshot")
     uow.session.flush()
 
 
@@ -71,16 +75,16 @@ def owners(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, str]:
     return {row.id: row.owner for row in rows}
 
 
-def employment_changed(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def employment_changed(uow: UnitOfWork, changed: EmploymentChanged) -> None:
     """The latest announcement wins (events of one subject may arrive out of order)."""
-    at = dt.datetime.fromisoformat(data["at"])
-    found = uow.session.get(Employment, data["subject"])
+    at = dt.datetime.fromisoformat(changed.at)
+    found = uow.session.get(Employment, changed.subject)
     if found is None:
-        found = Employment(subject=data["subject"], at=at)
+        found = Employment(subject=changed.subject, at=at)
         uow.session.add(found)
     elif found.at > at:
         return
-    found.unit_code, found.unit_name, found.at = data.get("unit_code"), data.get("unit_name"), at
+    found.unit_code, found.unit_name, found.at = changed.unit_code, changed.unit_name, at
 
 
 def employment(uow: UnitOfWork, subject: str) -> Employment | None:

@@ -11,6 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from services.declaration import (activities, attachments, catalogue, clock, content, eligibility, integrity,
                                   replicas)
 from services.declaration.models import Activity, Declaration, TrailEntry
+from shared.contracts.declaration import Resubmitted, ReturnForRevision, Submitted, Withdrawn
+from shared.contracts.profile import IdentityCorrected, Snapshot, SnapshotRefused, TakeSnapshot
+from shared.contracts.review import Completed, DecisionRecorded, StageChanged, TaskClaimed
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, DEPARTMENT, TITLE_OFFICE, UNIT, Principal
 from shared.paging import paged
@@ -92,8 +95,7 @@ def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Dec
         live_slot=slot,
     )
     _claim_slot(uow, declaration)
-    uow.publish("profile.take_snapshot.v1", {"declaration_id": declaration.id, "applicant": principal.subject},
-                correlation_id=declaration.id)
+    _ask_for_snapshot(uow, declaration)
     return declaration
 
 
@@ -120,9 +122,14 @@ def _create_appointment(uow: UnitOfWork, principal: Principal, fields: dict[str,
         qualification_name=fields["qualification_name"], category="normal", status="preparing", live_slot=slot,
     )
     _claim_slot(uow, declaration)
-    uow.publish("profile.take_snapshot.v1", {"declaration_id": declaration.id, "applicant": principal.subject},
-                correlation_id=declaration.id)
+    _ask_for_snapshot(uow, declaration)
     return declaration
+
+
+def _ask_for_snapshot(uow: UnitOfWork, declaration: Declaration) -> None:
+    """A new declaration waits (preparing) for the profile service's snapshot of its applicant."""
+    uow.publish(TakeSnapshot(declaration_id=declaration.id, applicant=declaration.applicant),
+                correlation_id=declaration.id)
 
 
 def _load(uow: UnitOfWork, declaration_id: str, lock: bool = False) -> Declaration:
@@ -249,27 +256,26 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
     declaration.submitted_at = now
     declaration.unit_started_at = None  # a new round: withdrawable until the unit starts on it
     declaration.return_reason = declaration.returned_at = declaration.returned_by = None
-    message_type = "declaration.resubmitted.v1" if resubmission else "declaration.submitted.v1"
-    data = {
-        "declaration_id": declaration.id, "applicant": declaration.applicant,
-        "applicant_name": snapshot["name"], "id_number": snapshot["id_number"], "unit_code": snapshot["unit_code"],
-        "activity_id": chosen.id if chosen else APPOINTMENT_ACTIVITY,
-        "committee_code": chosen.committee_code if chosen else None,
-        "committee_name": chosen.committee_name if chosen else None,
-        "mode": declaration.mode, "series": declaration.series, "level": declaration.level,
-        "specialty": declaration.specialty, "qualification_name": declaration.qualification_name,
-        "category": declaration.category, "panel_size": chosen.panel_size if chosen else 1,
-        "submitted_at": declaration.submitted_at.isoformat(),
-        "settings": activities.settings(chosen, declaration.level),
+    message = Resubmitted if resubmission else Submitted
+    uow.publish(message(
+        declaration_id=declaration.id, applicant=declaration.applicant,
+        applicant_name=snapshot["name"], id_number=snapshot["id_number"], unit_code=snapshot["unit_code"],
+        activity_id=chosen.id if chosen else APPOINTMENT_ACTIVITY,
+        committee_code=chosen.committee_code if chosen else None,
+        committee_name=chosen.committee_name if chosen else None,
+        mode=declaration.mode, series=declaration.series, level=declaration.level,
+        specialty=declaration.specialty, qualification_name=declaration.qualification_name,
+        category=declaration.category, panel_size=chosen.panel_size if chosen else 1,
+        submitted_at=declaration.submitted_at.isoformat(),
+        settings=activities.settings(chosen, declaration.level),
         # What reviewers read in their tasks, frozen as of this submission.
-        "content": submitted_content(uow, declaration),
+        content=submitted_content(uow, declaration),
         # The files the organisations it reaches may open (all checked as the applicant's above).
-        "attachment_ids": attachments.ids(content.references(uow, declaration)),
-    }
-    if chosen is not None:
+        attachment_ids=attachments.ids(content.references(uow, declaration)),
         # The Beijing day of the deadline (the contract's date); the instant is in settings.
-        data["modification_deadline"] = chosen.modification_deadline.astimezone(clock.BEIJING).date().isoformat()
-    uow.publish(message_type, data, correlation_id=declaration.id)
+        modification_deadline=chosen.modification_deadline.astimezone(clock.BEIJING).date().isoformat()
+        if chosen is not None else None,
+    ), correlation_id=declaration.id)
     return declaration
 
 
@@ -305,8 +311,8 @@ def withdraw(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decl
     declaration.stage, declaration.stage_name, declaration.stage_organisation = "withdrawn", "Withdrawn (已撤回)", None
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="withdrawal", actor=principal.subject,
                                decision="withdraw", at=now))
-    uow.publish("declaration.withdrawn.v1", {"declaration_id": declaration.id, "applicant": declaration.applicant,
-                                             "at": now.isoformat()}, correlation_id=declaration.id)
+    uow.publish(Withdrawn(declaration_id=declaration.id, applicant=declaration.applicant, at=now.isoformat()),
+                correlation_id=declaration.id)
     return declaration
 
 
@@ -332,17 +338,17 @@ def _declaration(uow: UnitOfWork, declaration_id: str) -> Declaration:
 declaration_of = _declaration  # for the other modules' message effects (re_examination.py)
 
 
-def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any]) -> None:
+def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: Snapshot) -> None:
     declaration = _declaration(uow, declaration_id)
     if declaration.status != "preparing":
         return
     # A copy of its own: later profile edits never reach it, and its edits never reach the profile.
-    declaration.snapshot = dict(snapshot)
+    declaration.snapshot = snapshot.dump()
     replicas.snapshot_attachments(uow, declaration.applicant, snapshot)
-    declaration.unit_code = snapshot.get("unit_code")
+    declaration.unit_code = snapshot.unit_code
     chosen = uow.session.get(Activity, declaration.activity_id) if declaration.activity_id else None
     if chosen is not None and chosen.mode == "independent_review" \
-            and snapshot.get("unit_code") != activities.owner(chosen):
+            and snapshot.unit_code != activities.owner(chosen):
         declaration.status, declaration.live_slot = "refused", None
         declaration.refusal_reason = ("only staff of the committee's own organisation may declare in an "
                                       "independent review (自主评审仅限本单位人员申报)")
@@ -352,28 +358,28 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: dict[str, Any
         content.check_eligibility(declaration, chosen)
 
 
-def identity_corrected(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def identity_corrected(uow: UnitOfWork, corrected: IdentityCorrected) -> None:
     """The title office corrected the applicant's registered identity. A snapshot stays as it was taken
     (it is independent of the profile); each live declaration holding one notes the correction in its
     trail, so the applicant and the staff who see it know the registered data changed."""
-    live = uow.session.scalars(select(Declaration).where(Declaration.applicant == data["subject"],
+    live = uow.session.scalars(select(Declaration).where(Declaration.applicant == corrected.subject,
                                                          Declaration.live_slot.is_not(None)))
-    term = {"name": "name (姓名)", "id_number": "ID number (证件号码)"}.get(data["field"], data["field"])
+    term = {"name": "name (姓名)", "id_number": "ID number (证件号码)"}.get(corrected.field, corrected.field)
     for declaration in live:
         if declaration.snapshot is None:
             continue  # still preparing: its snapshot, when it comes, carries the corrected data
         uow.session.add(TrailEntry(
-            declaration_id=declaration.id, kind="identity", actor=data["by"], decision="identity_corrected",
-            reason=f"the title office corrected the registered {term} from {data['old']} to {data['new']}: "
-                   f"{data['reason']}; this declaration keeps the data of its snapshot (身份信息已更正)",
-            at=_at(data["at"])))
+            declaration_id=declaration.id, kind="identity", actor=corrected.by, decision="identity_corrected",
+            reason=f"the title office corrected the registered {term} from {corrected.old} to {corrected.new}: "
+                   f"{corrected.reason}; this declaration keeps the data of its snapshot (身份信息已更正)",
+            at=_at(corrected.at)))
 
 
-def snapshot_refused(uow: UnitOfWork, declaration_id: str, reason: str) -> None:
-    declaration = _declaration(uow, declaration_id)
+def snapshot_refused(uow: UnitOfWork, refused: SnapshotRefused) -> None:
+    declaration = _declaration(uow, refused.declaration_id)
     if declaration.status == "preparing":
         declaration.status, declaration.live_slot = "refused", None
-        declaration.refusal_reason = reason
+        declaration.refusal_reason = refused.reason
 
 
 def _at(value: str) -> dt.datetime:
@@ -392,51 +398,51 @@ def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
         declaration.unit_started_at = at
 
 
-def stage_changed(uow: UnitOfWork, data: dict[str, Any]) -> None:
-    declaration = _declaration(uow, data["declaration_id"])
-    at = _at(data["at"])
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="stage", stage=data["stage"],
-                               stage_name=data["stage_name"], organisation=data["organisation"], at=at))
-    if data["stage"] not in UNIT_FIRST_STAGES:
+def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
+    declaration = _declaration(uow, changed.declaration_id)
+    at = _at(changed.at)
+    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="stage", stage=changed.stage,
+                               stage_name=changed.stage_name, organisation=changed.organisation, at=at))
+    if changed.stage not in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
     # Messages of different queues may arrive out of order: the latest stage wins.
     newer = declaration.stage_at is None or at >= declaration.stage_at
     if declaration.status in ("submitted", "in_review") and newer:
         declaration.status = "in_review"
-        declaration.stage, declaration.stage_name = data["stage"], data["stage_name"]
-        declaration.stage_organisation, declaration.stage_at = data["organisation"], at
+        declaration.stage, declaration.stage_name = changed.stage, changed.stage_name
+        declaration.stage_organisation, declaration.stage_at = changed.organisation, at
 
 
-def decision_recorded(uow: UnitOfWork, data: dict[str, Any]) -> None:
-    declaration = _declaration(uow, data["declaration_id"])
-    at = _at(data["at"])
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="decision", stage=data["stage"],
-                               stage_name=data["stage_name"], organisation=data["organisation"],
-                               actor=data["actor"], decision=data["decision"], reason=data["reason"], at=at))
+def decision_recorded(uow: UnitOfWork, recorded: DecisionRecorded) -> None:
+    declaration = _declaration(uow, recorded.declaration_id)
+    at = _at(recorded.at)
+    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="decision", stage=recorded.stage,
+                               stage_name=recorded.stage_name, organisation=recorded.organisation,
+                               actor=recorded.actor, decision=recorded.decision, reason=recorded.reason, at=at))
     # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
     _unit_started(declaration, at)
 
 
-def returned_for_revision(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def returned_for_revision(uow: UnitOfWork, command: ReturnForRevision) -> None:
     """The review returned the declaration: editable again, with the reason shown."""
-    declaration = _declaration(uow, data["declaration_id"])
-    at = _at(data["at"])
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="return", stage=data["stage"],
-                               stage_name=data["stage_name"], organisation=data["organisation"],
-                               actor=data["actor"], decision="return", reason=data["reason"], at=at))
+    declaration = _declaration(uow, command.declaration_id)
+    at = _at(command.at)
+    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="return", stage=command.stage,
+                               stage_name=command.stage_name, organisation=command.organisation,
+                               actor=command.actor, decision="return", reason=command.reason, at=at))
     if declaration.status in ("submitted", "in_review"):
         declaration.status = "returned"
-        declaration.return_reason, declaration.returned_at = data["reason"], at
-        declaration.returned_by = data["organisation"]
+        declaration.return_reason, declaration.returned_at = command.reason, at
+        declaration.returned_by = command.organisation
         declaration.stage, declaration.stage_name = "returned", "Returned for revision (退回修改)"
         declaration.stage_organisation, declaration.stage_at = None, at
 
 
-def review_completed(uow: UnitOfWork, data: dict[str, Any]) -> None:
-    declaration = _declaration(uow, data["declaration_id"])
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="outcome", decision=data["outcome"],
-                               at=_at(data["at"])))
-    declaration.outcome = data["outcome"]
+def review_completed(uow: UnitOfWork, completed: Completed) -> None:
+    declaration = _declaration(uow, completed.declaration_id)
+    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="outcome", decision=completed.outcome,
+                               at=_at(completed.at)))
+    declaration.outcome = completed.outcome
     declaration.live_slot = None
     if declaration.status in ("withdrawn", "discarded"):
         return  # the process was cancelled because of the withdrawal: it stays withdrawn
@@ -444,13 +450,13 @@ def review_completed(uow: UnitOfWork, data: dict[str, Any]) -> None:
     declaration.stage, declaration.stage_name, declaration.stage_organisation = "completed", "Completed (已完成)", None
 
 
-def task_claimed(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def task_claimed(uow: UnitOfWork, claimed: TaskClaimed) -> None:
     """The unit's claim of its check ends the applicant's right to withdraw (this round)."""
-    declaration = _declaration(uow, data["declaration_id"])
-    at = _at(data["at"])
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="claim", stage=data["stage"],
-                               organisation=data["organisation"], actor=data["actor"], at=at))
-    if data["stage"] in UNIT_FIRST_STAGES:
+    declaration = _declaration(uow, claimed.declaration_id)
+    at = _at(claimed.at)
+    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="claim", stage=claimed.stage,
+                               organisation=claimed.organisation, actor=claimed.actor, at=at))
+    if claimed.stage in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)
 
 

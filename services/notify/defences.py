@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from sqlalchemy import select, update
 
 from services.notify import service
 from services.notify.models import DefenceNotice
 from shared import clock
+from shared.contracts.review import DefenceScheduled
 from shared.uow import Database, UnitOfWork
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -24,15 +24,15 @@ def defence_time(at: str) -> str:
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
-def schedule(uow: UnitOfWork, data: dict[str, Any], today: dt.date | None = None) -> None:
+def schedule(uow: UnitOfWork, scheduled: DefenceScheduled, today: dt.date | None = None) -> None:
     """Plan the first notice and the reminder; a new schedule replaces the pending notices of an older one."""
     today = today or beijing_today()
-    uow.session.execute(update(DefenceNotice).where(DefenceNotice.declaration_id == data["declaration_id"],
+    uow.session.execute(update(DefenceNotice).where(DefenceNotice.declaration_id == scheduled.declaration_id,
                                                     DefenceNotice.status == "pending").values(status="cancelled"))
-    notices = [DefenceNotice(id=str(uuid.uuid4()), declaration_id=data["declaration_id"], applicant=data["applicant"],
-                             notice=notice, due_on=dt.date.fromisoformat(str(due)), defence_at=data["at"],
-                             place=data["place"], status="pending")
-               for notice, due in (("first", data["first_notice_on"]), ("reminder", data["reminder_on"]))]
+    notices = [DefenceNotice(id=str(uuid.uuid4()), declaration_id=scheduled.declaration_id,
+                             applicant=scheduled.applicant, notice=notice, due_on=due, defence_at=scheduled.at,
+                             place=scheduled.place, status="pending")
+               for notice, due in (("first", scheduled.first_notice_on), ("reminder", scheduled.reminder_on))]
     uow.session.add_all(notices)
     uow.session.flush()
     due = [n for n in notices if n.due_on <= today]

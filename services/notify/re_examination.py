@@ -3,9 +3,9 @@ decision with its reason."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from services.notify import service
+from shared.contracts.review import ReExaminationDecided, ReExaminationOpened
 from shared.uow import UnitOfWork
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -17,10 +17,11 @@ def _day(value: str) -> str:
     return f"{at.year}年{at.month}月{at.day}日"
 
 
-def opened(uow: UnitOfWork, data: dict[str, Any]) -> None:
-    service.deliver(uow, data["applicant"], "re_examination_open", {**data, "open_until_text": _day(data["open_until"])})
+def opened(uow: UnitOfWork, opening: ReExaminationOpened) -> None:
+    service.deliver(uow, opening.applicant, "re_examination_open",
+                    {**opening.values(), "open_until_text": _day(opening.open_until)})
 
 
-def decided(uow: UnitOfWork, data: dict[str, Any]) -> None:
-    text = DECISIONS.get(data["decision"], data["decision"])
-    service.deliver(uow, data["applicant"], "re_examination_decided", {**data, "decision_text": text})
+def decided(uow: UnitOfWork, decision: ReExaminationDecided) -> None:
+    text = DECISIONS.get(decision.decision, decision.decision)
+    service.deliver(uow, decision.applicant, "re_examination_decided", {**decision.values(), "decision_text": text})

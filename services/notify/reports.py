@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
 
 from services.notify import service
 from services.notify.models import DeclarationReplica, Report
+from shared.contracts.notify import ReportFiled
+from shared.contracts.review import ObjectionResolved
 from shared.db import utcnow
 from shared.errors import DomainError, NotFound
 from shared.uow import UnitOfWork
@@ -45,10 +46,8 @@ def file(uow: UnitOfWork, declaration_id: str, content: str, reporter: str | Non
                     reporter=reporter, filed_at=now, status="pending")
     uow.session.add(report)
     uow.session.flush()
-    uow.publish("notify.report.filed.v1", {
-        "reference": report.reference, "declaration_id": declaration_id, "content": content,
-        "reporter": reporter, "filed_at": now.isoformat(),
-    }, correlation_id=declaration_id)
+    uow.publish(ReportFiled(reference=report.reference, declaration_id=declaration_id, content=content,
+                            reporter=reporter, filed_at=now.isoformat()), correlation_id=declaration_id)
     return report
 
 
@@ -59,18 +58,18 @@ def lookup(uow: UnitOfWork, reference: str) -> Report:
     return report
 
 
-def answer(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def answer(uow: UnitOfWork, resolved: ObjectionResolved) -> None:
     """The review service resolved the objection a report became; tell the reporter."""
-    reference = data.get("report_reference")
+    reference = resolved.report_reference
     if not reference:
         return  # an objection raised some other way: no reporter here to answer
     report = uow.session.get(Report, reference)
     if report is None or report.status == "answered":
         return
-    report.status, report.upheld, report.resolution = "answered", data["upheld"], data["resolution"]
-    report.organisation = data.get("organisation")
-    report.answered_at = dt.datetime.fromisoformat(data["at"]) if data.get("at") else utcnow()
+    report.status, report.upheld, report.resolution = "answered", resolved.upheld, resolved.resolution
+    report.organisation = resolved.organisation
+    report.answered_at = dt.datetime.fromisoformat(resolved.at) if resolved.at else utcnow()
     if report.reporter:
         service.deliver(uow, report.reporter, "report_feedback", {
-            "declaration_id": None, "report_reference": reference, "upheld": data["upheld"],
-            "resolution": data["resolution"]})
+            "declaration_id": None, "report_reference": reference, "upheld": resolved.upheld,
+            "resolution": resolved.resolution})

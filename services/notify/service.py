@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from services.notify import templates
 from services.notify.models import (Contact, DeclarationOrganisation, DeclarationReplica, Delivery, Message,
                                    OrganisationMessageRead)
+from shared.contracts.review import Completed, StageChanged
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -156,29 +157,31 @@ def set_contact(uow: UnitOfWork, subject: str, email: str | None, phone: str | N
 
 # --------------------------------------------------------------------------- the declaration replica
 
-def record_stage(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def record_stage(uow: UnitOfWork, changed: StageChanged) -> None:
     """Remember the applicant, the latest stage and the organisation a declaration passed through."""
-    replica = uow.session.get(DeclarationReplica, data["declaration_id"])
-    if replica is None:
-        replica = DeclarationReplica(declaration_id=data["declaration_id"], applicant=data["applicant"])
-        uow.session.add(replica)
+    replica = _replica(uow, changed.declaration_id, changed.applicant)
     # Events may arrive out of order: keep the newest stage by the event's own time.
-    if data.get("stage") and (replica.stage_at is None or str(data.get("at", "")) >= replica.stage_at):
-        replica.stage, replica.stage_at = data["stage"], str(data.get("at", ""))
-    organisation = data.get("organisation")
-    if organisation and uow.session.get(DeclarationOrganisation, (data["declaration_id"], organisation)) is None:
-        uow.session.add(DeclarationOrganisation(declaration_id=data["declaration_id"], organisation=organisation))
+    if changed.stage and (replica.stage_at is None or changed.at >= replica.stage_at):
+        replica.stage, replica.stage_at = changed.stage, changed.at
+    organisation = changed.organisation
+    if organisation and uow.session.get(DeclarationOrganisation, (changed.declaration_id, organisation)) is None:
+        uow.session.add(DeclarationOrganisation(declaration_id=changed.declaration_id, organisation=organisation))
     uow.session.flush()
 
 
-def record_completed(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def record_completed(uow: UnitOfWork, completed: Completed) -> None:
     """The review ended: no publicity can run for the declaration any more (reports are refused)."""
-    replica = uow.session.get(DeclarationReplica, data["declaration_id"])
-    if replica is None:
-        replica = DeclarationReplica(declaration_id=data["declaration_id"], applicant=data["applicant"])
-        uow.session.add(replica)
-    replica.stage, replica.stage_at = ENDED, str(data.get("at", ""))
+    replica = _replica(uow, completed.declaration_id, completed.applicant)
+    replica.stage, replica.stage_at = ENDED, completed.at
     uow.session.flush()
+
+
+def _replica(uow: UnitOfWork, declaration_id: str, applicant: str) -> DeclarationReplica:
+    replica = uow.session.get(DeclarationReplica, declaration_id)
+    if replica is None:
+        replica = DeclarationReplica(declaration_id=declaration_id, applicant=applicant)
+        uow.session.add(replica)
+    return replica
 
 
 def send_from_organisation(uow: UnitOfWork, principal: Principal, declaration_id: str, subject: str,

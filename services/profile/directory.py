@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from services.profile.models import Organisation, StaffAccount
 from services.profile.rules import ORG_KINDS, OWNERSHIPS, STAFF_ROLES, TITLE_LEVELS
+from shared.contracts.profile import CommitteeScope, OrganisationRegistered, StaffRegistered
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identifiers import InvalidIdentifier, check_credit_code
 from shared.identity.principal import Principal
@@ -103,14 +104,15 @@ def register_organisation(uow: UnitOfWork, data: dict[str, Any], actor: Principa
     org.override_by = (actor.subject if actor else SEED_ACTOR) if override else None
     org.registered_by = actor.subject if actor else SEED_ACTOR
     uow.session.flush()
-    uow.publish("profile.organisation.registered.v1", organisation_event(org))
+    uow.publish(organisation_event(org))
     return True
 
 
-def organisation_event(org: Organisation) -> dict[str, Any]:
-    return {"code": org.code, "name": org.name, "kind": org.kind, "parent": org.parent_code,
-            "ownership": org.ownership, "owner": org.owner_code, "scope": org.scope,
-            "check_override": org.check_override}
+def organisation_event(org: Organisation) -> OrganisationRegistered:
+    return OrganisationRegistered(code=org.code, name=org.name, kind=org.kind, parent=org.parent_code,
+                                  ownership=org.ownership, owner=org.owner_code,
+                                  scope=None if org.scope is None else CommitteeScope(**org.scope),
+                                  check_override=org.check_override)
 
 
 def organisation(uow: UnitOfWork, code: str) -> Organisation:
@@ -161,8 +163,7 @@ def add_staff(uow: UnitOfWork, actor: Principal | None, code: str, data: dict[st
     account.name, account.role, account.organisation_code = data["name"], role, code
     uow.session.flush()
     if changed:  # the review service keeps a replica: who a task may be assigned to
-        uow.publish("profile.staff.registered.v1", {"subject": account.subject, "name": account.name,
-                                                    "role": role, "organisation": code})
+        uow.publish(StaffRegistered(subject=account.subject, name=account.name, role=role, organisation=code))
     return account
 
 

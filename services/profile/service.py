@@ -21,6 +21,8 @@ from services.profile.models import (AnnualAssessment, Attachment, Certificate, 
 from services.profile.rules import (ORG_KINDS,  # noqa: F401 - ORG_KINDS
                                     STATE_OWNED, WORK_STATUSES)  # and WORK_STATUSES re-exported for the API
 from shared import clock, decisions
+from shared.contracts.profile import (AttachmentStored, EmploymentChanged, IdentityCorrected, SnapshotRefused,
+                                     SnapshotTaken)
 from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from shared.identifiers import RESIDENT_ID_TYPES, InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
@@ -205,8 +207,8 @@ def correct_identity(uow: UnitOfWork, actor: Principal, subject: str, data: dict
         uow.session.add(IdentityCorrection(subject=subject, field=field, old_value=old, new_value=new,
                                            reason=reason, corrected_by=actor.subject, corrected_at=at))
         # Snapshots already taken stay as they are; services that care react to the event.
-        uow.publish("profile.identity.corrected.v1", {"subject": subject, "field": field, "old": old, "new": new,
-                                                      "reason": reason, "by": actor.subject, "at": at.isoformat()})
+        uow.publish(IdentityCorrected(subject=subject, field=field, old=old, new=new, reason=reason,
+                                      by=actor.subject, at=at.isoformat()))
         setattr(profile, field, new)
     if "id_number" in changes:
         _fill_from_id(profile)
@@ -247,9 +249,8 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
     uow.session.add(record)
     uow.session.flush()
     # other services learn whose file it is, so a declaration refers only to its applicant's own files
-    uow.publish("profile.attachment.stored.v1", {
-        "id": record.id, "owner": record.owner, "sha256": sha256, "content_type": content_type,
-        "size": record.size, "name": record.name, "uploaded_at": record.uploaded_at.isoformat()})
+    uow.publish(AttachmentStored(id=record.id, owner=record.owner, sha256=sha256, content_type=content_type,
+                                 size=record.size, name=record.name, uploaded_at=record.uploaded_at.isoformat()))
     return record
 
 
@@ -650,9 +651,8 @@ def _announce_employer(uow: UnitOfWork, subject: str, before: tuple[str | None, 
     uow.session.flush()
     after = _employer(uow, subject)
     if after != before:
-        uow.publish("profile.employment.changed.v1", {"subject": subject, "unit_code": after[0],
-                                                      "unit_name": after[1],
-                                                      "at": clock.now().isoformat()})
+        uow.publish(EmploymentChanged(subject=subject, unit_code=after[0], unit_name=after[1],
+                                      at=clock.now().isoformat()))
 
 
 def save_work_experience(uow: UnitOfWork, principal: Principal, fields: dict[str, Any],
@@ -879,8 +879,8 @@ def take_snapshot(uow: UnitOfWork, declaration_id: str, subject: str) -> None:
             reason += "; you have no profile yet: open your profile (个人信息) and fill it in"
         elif others:
             reason += ". Also missing: " + " ".join(others)
-        uow.publish("profile.snapshot.refused.v1", {"declaration_id": declaration_id, "applicant": subject,
-                                                     "reason": reason}, correlation_id=declaration_id)
+        uow.publish(SnapshotRefused(declaration_id=declaration_id, applicant=subject, reason=reason),
+                    correlation_id=declaration_id)
         return
     data = whole(uow, profile)
     data.update(unit_code=current.unit_code, unit_name=current.unit_name, snapshot_version=1,
@@ -889,5 +889,6 @@ def take_snapshot(uow: UnitOfWork, declaration_id: str, subject: str) -> None:
     missing = completeness(uow, profile)
     data["completeness"] = {"ready": not missing, "missing": missing}
     snapshot = SnapshotSchema().dump(data)
-    uow.publish("profile.snapshot.taken.v1", {"declaration_id": declaration_id, "applicant": subject,
-                                              "snapshot": snapshot}, correlation_id=declaration_id)
+    # read strictly: the profile's own view of itself must be the whole contract, no more
+    uow.publish(SnapshotTaken.load({"declaration_id": declaration_id, "applicant": subject, "snapshot": snapshot},
+                                   strict=True), correlation_id=declaration_id)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from services.review import clock, service
 from services.review.engine import operations
 from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Recusal, Task, Vote
+from shared.contracts.review import DefenceScheduled
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identifiers import RESIDENT_ID_TYPES, is_valid_resident_id, mask_id_number
@@ -181,12 +182,12 @@ def schedule_defence(uow: UnitOfWork, principal: Principal, declaration_id: str,
         defence = Defence(declaration_id=declaration_id, at=at, place=place, scheduled_by=principal.subject)
         uow.session.add(defence)
         local = at.astimezone(clock.BEIJING)
-        uow.publish("review.defence.scheduled.v1", {
-            "declaration_id": declaration_id, "applicant": data.get("applicant"), "at": at.isoformat(),
-            "place": place, "committee_code": data.get("committee_code"),
-            "first_notice_on": (local.date() - dt.timedelta(days=DEFENCE_NOTICE_DAYS)).isoformat(),
-            "reminder_on": (local.date() - dt.timedelta(days=1)).isoformat(),
-            "scheduled_at": utcnow().isoformat()}, correlation_id=declaration_id)
+        uow.publish(DefenceScheduled(
+            declaration_id=declaration_id, applicant=data.get("applicant"), at=at.isoformat(),
+            place=place, committee_code=data.get("committee_code"),
+            first_notice_on=local.date() - dt.timedelta(days=DEFENCE_NOTICE_DAYS),
+            reminder_on=local.date() - dt.timedelta(days=1),
+            scheduled_at=utcnow().isoformat()), correlation_id=declaration_id)
         return {"defence_at": at.isoformat(), "defence_place": place}
 
     return service.complete(uow, principal, found.id, "approve", None, action="defence", before=before)

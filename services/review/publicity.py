@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 
 from services.review.models import Objection, Publicity
 from shared import clock
+from shared.contracts.notify import ReportFiled
+from shared.contracts.review import ObjectionResolved
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
@@ -157,20 +159,18 @@ def record_objection(uow: UnitOfWork, principal: Principal, publicity_id: int, c
     return objection
 
 
-def report_filed(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def report_filed(uow: UnitOfWork, filed: ReportFiled) -> None:
     """A report filed with the notify service is an objection to the publicity running for it."""
-    if uow.session.scalar(select(Objection.id).where(Objection.report_reference == data["reference"])):
+    if uow.session.scalar(select(Objection.id).where(Objection.report_reference == filed.reference)):
         return
-    current = running(uow, data["declaration_id"], lock=True)
+    current = running(uow, filed.declaration_id, lock=True)
     if current is None:
-        uow.publish("review.objection.resolved.v1", {
-            "declaration_id": data["declaration_id"], "report_reference": data["reference"], "upheld": False,
-            "resolution": "no publicity is running for this declaration (该申报不在公示期内)",
-            "organisation": None, "at": utcnow().isoformat()}, correlation_id=data["declaration_id"])
+        _announce_resolved(uow, filed.declaration_id, filed.reference, False,
+                           "no publicity is running for this declaration (该申报不在公示期内)", None, utcnow())
         return
     uow.session.add(Objection(publicity_id=current.id, declaration_id=current.declaration_id,
-                              content=data["content"], report_reference=data["reference"],
-                              recorded_by=data.get("reporter")))
+                              content=filed.content, report_reference=filed.reference,
+                              recorded_by=filed.reporter))
 
 
 def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bool, resolution: str) -> Objection:
@@ -189,10 +189,8 @@ def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bo
         objection.status, objection.upheld, objection.resolution = "resolved", upheld, resolution
         objection.resolved_by, objection.resolved_at = principal.subject, utcnow()
         uow.session.flush()
-        uow.publish("review.objection.resolved.v1", {
-            "declaration_id": objection.declaration_id, "report_reference": objection.report_reference,
-            "upheld": upheld, "resolution": resolution, "organisation": publicity.organisation,
-            "at": objection.resolved_at.isoformat()}, correlation_id=objection.declaration_id)
+        _announce_resolved(uow, objection.declaration_id, objection.report_reference, upheld, resolution,
+                           publicity.organisation, objection.resolved_at)
         still_open = uow.session.scalar(select(func.count()).select_from(Objection).where(
             Objection.publicity_id == publicity.id, Objection.status == "open")) or 0
         if not still_open:
@@ -200,6 +198,14 @@ def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bo
             # itself when its timer fires.
             deliver(RESOLVED, {"publicity_id": publicity.id, "kind": publicity.kind}, f"objections-resolved-{objection.id}")
     return objection
+
+
+def _announce_resolved(uow: UnitOfWork, declaration_id: str, report_reference: str | None, upheld: bool,
+                       resolution: str, organisation: str | None, at: dt.datetime) -> None:
+    """review.objection.resolved.v1: notify answers the reporter, when the objection came from a report."""
+    uow.publish(ObjectionResolved(declaration_id=declaration_id, report_reference=report_reference, upheld=upheld,
+                                  resolution=resolution, organisation=organisation, at=at.isoformat()),
+                correlation_id=declaration_id)
 
 
 def of_declaration(uow: UnitOfWork, declaration_id: str) -> list[tuple[Publicity, list[Objection]]]:

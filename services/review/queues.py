@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from services.review import claims
 from services.review.models import StaffMember, Task
 from shared import clock
+from shared.contracts.profile import StaffRegistered
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden
 from shared.identity.principal import Principal
@@ -107,8 +108,8 @@ def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -
     return found
 
 
-def staff_registered(uow: UnitOfWork, data: dict[str, Any]) -> None:
+def staff_registered(uow: UnitOfWork, registered: StaffRegistered) -> None:
     """A staff account from the profile service's directory (the replica tasks are assigned from)."""
-    staff = uow.session.get(StaffMember, data["subject"]) or StaffMember(subject=data["subject"])
-    staff.role, staff.organisation, staff.name = data["role"], data["organisation"], data["name"]
+    staff = uow.session.get(StaffMember, registered.subject) or StaffMember(subject=registered.subject)
+    staff.role, staff.organisation, staff.name = registered.role, registered.organisation, registered.name
     uow.session.merge(staff)

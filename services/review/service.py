@@ -13,6 +13,8 @@ from services.review import claims, directory
 from services.review.engine import audit, definitions, held, incidents, runtime, timers, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
+from shared.contracts.profile import OrganisationRegistered
+from shared.contracts.review import DecisionRecorded, TaskClaimed
 from shared.db import utcnow
 from shared.observability import context
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
@@ -22,12 +24,12 @@ from shared.uow import UnitOfWork
 
 # -- the directory replica ------------------------------------------------------
 
-def organisation_registered(uow: UnitOfWork, data: dict[str, Any]) -> None:
-    org = uow.session.get(Organisation, data["code"])
+def organisation_registered(uow: UnitOfWork, registered: OrganisationRegistered) -> None:
+    org = uow.session.get(Organisation, registered.code)
     if org is None:
-        org = Organisation(code=data["code"])
+        org = Organisation(code=registered.code)
         uow.session.add(org)
-    org.name, org.kind, org.parent_code = data["name"], data["kind"], data["parent"]
+    org.name, org.kind, org.parent_code = registered.name, registered.kind, registered.parent
 
 
 def department_chain(uow: UnitOfWork, unit_code: str) -> list[str]:
@@ -200,9 +202,7 @@ def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: 
                           "cancelled_timer": timer.due_at.isoformat() if timer is not None else None})
     # As the diagrams' own withdrawal paths: the outcome only. The declaration service recorded the
     # withdrawal (it sent it), and notify tells the applicant the result once.
-    uow.publish("review.completed.v1", {
-        "declaration_id": instance.declaration_id, "applicant": instance.applicant, "outcome": "withdrawn",
-        "at": now.isoformat()}, correlation_id=instance.declaration_id)
+    runtime.announce_completed(uow, instance, now)
     instance.state = runtime.SERIALIZER.serialize_json(workflow)
     instance.updated_at = now
     uow.session.flush()
@@ -271,10 +271,10 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
     if found.status == "ready":
         # The declaration service ends the applicant's right to withdraw once the unit claimed.
         instance = uow.session.get(Instance, found.instance_id)
-        uow.publish("review.task.claimed.v1", {
-            "declaration_id": found.declaration_id, "applicant": instance.applicant if instance else "",
-            "stage": found.stage, "organisation": found.organisation, "actor": principal.subject,
-            "at": utcnow().isoformat()}, correlation_id=found.declaration_id)
+        uow.publish(TaskClaimed(
+            declaration_id=found.declaration_id, applicant=instance.applicant if instance else "",
+            stage=found.stage, organisation=found.organisation, actor=principal.subject,
+            at=utcnow().isoformat()), correlation_id=found.declaration_id)
     found.status, found.claimed_by = "claimed", principal.subject
     return found
 
@@ -344,13 +344,13 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
         found.decision = decision
         found.reason = reason
         # A vote is secret: the trail says that the expert voted, never how.
-        uow.publish("review.decision.recorded.v1", {
-            "declaration_id": found.declaration_id, "applicant": instance.applicant, "stage": found.stage,
-            "stage_name": found.name, "decision": "voted" if vote else decision,
-            "reason": None if vote else reason, "actor": principal.subject,
-            "organisation": found.organisation, "organisation_name": directory.organisation_name(uow, found.organisation),
-            "at": now.isoformat(),
-        }, correlation_id=found.declaration_id)
+        uow.publish(DecisionRecorded(
+            declaration_id=found.declaration_id, applicant=instance.applicant, stage=found.stage,
+            stage_name=found.name, decision="voted" if vote else decision,
+            reason=None if vote else reason, actor=principal.subject,
+            organisation=found.organisation, organisation_name=directory.organisation_name(uow, found.organisation),
+            at=now.isoformat(),
+        ), correlation_id=found.declaration_id)
         if vote:
             data.pop("decision")  # kept in the votes table, not in the process data
         runtime.run_task(uow, instance, workflow, task_id, data)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from services.review.models import Organisation, Task
 from shared import clock
+from shared.contracts.review import TaskOverdue
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
@@ -42,8 +43,8 @@ def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str) -> list[str]:
     for task in late:
         task.overdue_at, task.escalated_to = now, level_above(uow, task)
         # In the same transaction as the flag, so each task is announced once (notify tells the staff).
-        uow.publish("review.task.overdue.v1", {
-            "declaration_id": task.declaration_id, "task_id": task.id, "stage": task.stage,
-            "stage_name": task.name, "organisation": task.organisation, "escalated_to": task.escalated_to,
-            "due_at": (task.due_at or now).isoformat(), "at": now.isoformat()}, correlation_id=task.declaration_id)
+        uow.publish(TaskOverdue(
+            declaration_id=task.declaration_id, task_id=task.id, stage=task.stage,
+            stage_name=task.name, organisation=task.organisation, escalated_to=task.escalated_to,
+            due_at=(task.due_at or now).isoformat(), at=now.isoformat()), correlation_id=task.declaration_id)
     return [task.id for task in late]

@@ -6,6 +6,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from services.review.models import Submission, Task
+from shared.contracts.declaration import Submitted
 from shared.uow import UnitOfWork
 
 SUBMISSIONS = ("declaration.submitted.v1", "declaration.resubmitted.v1")
@@ -14,9 +15,10 @@ SUBMISSIONS = ("declaration.submitted.v1", "declaration.resubmitted.v1")
 def recording(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[..., None]]:
     """Handlers that also keep each submission's content beside what they do."""
     def wrap(handler: Callable[..., None]) -> Callable[..., None]:
-        def run(uow: UnitOfWork, envelope: Any, data: dict[str, Any]) -> None:
-            uow.session.add(Submission(declaration_id=data["declaration_id"], message_id=envelope.id, content=data))
-            handler(uow, envelope, data)
+        def run(uow: UnitOfWork, envelope: Any, submitted: Submitted) -> None:
+            uow.session.add(Submission(declaration_id=submitted.declaration_id, message_id=envelope.id,
+                                       content=submitted.dump()))
+            handler(uow, envelope, submitted)
 
         run.__name__ = getattr(handler, "__name__", "handler")
         return run

@@ -1,4 +1,4 @@
-"""Message contracts: one marshmallow schema per message type and version.
+"""Message contracts: one class per message type and version (see ``message.py``).
 
 Producers validate strictly (unknown fields are an error: the contract is the
 whole truth); consumers ignore fields they do not know, so a producer can add
@@ -8,20 +8,22 @@ a field without breaking anyone. A breaking change is a new version
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
+from marshmallow import RAISE, Schema
 
 from shared.contracts import certificate, declaration, notify, profile, review
+from shared.contracts.message import ContractViolation, Kind, Message
 
-Kind = Literal["event", "command"]
+__all__ = ["CONTRACTS", "Contract", "ContractViolation", "Kind", "Message", "contract", "load_incoming",
+           "validate_outgoing"]
 
 
 @dataclass(frozen=True)
 class Contract:
     type: str
     kind: Kind
-    schema: type[Schema]
+    message: type[Message]
 
     @property
     def owner(self) -> str:
@@ -32,25 +34,13 @@ class Contract:
     def exchange(self) -> str:
         return f"{self.owner}.{'events' if self.kind == 'event' else 'commands'}"
 
-
-class ContractViolation(ValueError):
-    def __init__(self, message_type: str, errors: Any):
-        super().__init__(f"{message_type}: {errors}")
-        self.message_type = message_type
-        self.errors = errors
+    def schema(self, unknown: str = RAISE) -> Schema:
+        return self.message.schema(unknown)
 
 
-CONTRACTS: dict[str, Contract] = {}
-
-
-def _register(kind: Kind, module: Any) -> None:
-    for message_type, schema in module.SCHEMAS.items():
-        CONTRACTS[message_type] = Contract(message_type, kind, schema)
-
-
-for _module in (profile, declaration, review, certificate, notify):
-    _register("event", _module.Events)
-    _register("command", _module.Commands)
+CONTRACTS: dict[str, Contract] = {
+    cls.TYPE: Contract(cls.TYPE, cls.KIND, cls)
+    for module in (profile, declaration, review, certificate, notify) for cls in module.MESSAGES}
 
 
 def contract(message_type: str) -> Contract:
@@ -61,16 +51,13 @@ def contract(message_type: str) -> Contract:
 
 
 def validate_outgoing(message_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Strict check for producers; returns the data unchanged."""
-    errors = contract(message_type).schema(unknown=RAISE).validate(data)
+    """Strict check of a message's wire data; returns the data unchanged."""
+    errors = contract(message_type).schema(RAISE).validate(data)
     if errors:
         raise ContractViolation(message_type, errors)
     return data
 
 
-def load_incoming(message_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Tolerant read for consumers: unknown fields are dropped."""
-    try:
-        return contract(message_type).schema(unknown=EXCLUDE).load(data)
-    except ValidationError as exc:
-        raise ContractViolation(message_type, exc.messages) from exc
+def load_incoming(message_type: str, data: dict[str, Any]) -> Message:
+    """Tolerant read for consumers: the typed message, unknown fields dropped."""
+    return contract(message_type).message.load(data)

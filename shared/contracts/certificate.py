@@ -1,56 +1,67 @@
 """Messages of the certificate service."""
-from marshmallow import Schema, fields, validate
+from __future__ import annotations
 
-from shared.contracts.declaration import MODES
-from shared.contracts.fields import date, identifier, text, timestamp
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
+from marshmallow import fields, validate
 
-class Issue(Schema):
-    declaration_id = identifier()
-    holder = identifier()
-    holder_name = text()
-    id_number = text()
-    series = text()
-    level = text()
-    specialty = text()
-    qualification_name = text()
-    mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    committee_name = text()
-    approved_on = date()
+from shared.contracts.declaration import Mode
+from shared.contracts.fields import Identifier, IsoDate, Text, Timestamp
+from shared.contracts.message import Command, Event
 
 
-class Issued(Schema):
-    certificate_id = identifier()
-    number = text()
-    declaration_id = identifier()
-    holder = identifier()
-    holder_name = text()
-    series = text()
-    level = text()
-    specialty = text()
-    qualification_name = text()
-    issued_on = date()
+@dataclass(frozen=True, kw_only=True)
+class Issue(Command):
+    TYPE: ClassVar[str] = "certificate.issue.v1"
+
+    declaration_id: Identifier
+    holder: Identifier
+    holder_name: Text
+    id_number: Text
+    series: Text
+    level: Text
+    specialty: Text
+    qualification_name: Text
+    mode: Mode
+    committee_name: Text
+    approved_on: IsoDate
 
 
-class Revoked(Schema):
+@dataclass(frozen=True, kw_only=True)
+class Issued(Event):
+    TYPE: ClassVar[str] = "certificate.issued.v1"
+
+    certificate_id: Identifier
+    number: Text
+    declaration_id: Identifier
+    holder: Identifier
+    holder_name: Text
+    series: Text
+    level: Text
+    specialty: Text
+    qualification_name: Text
+    issued_on: IsoDate
+
+
+@dataclass(frozen=True, kw_only=True)
+class Revoked(Event):
     """The title office revoked a certificate (撤销); verification now says so."""
 
-    certificate_id = identifier()
-    number = text()
-    declaration_id = identifier()
-    holder = identifier()
-    holder_name = text()
-    qualification_name = text()
-    reason = text()
+    TYPE: ClassVar[str] = "certificate.revoked.v1"
+
+    certificate_id: Identifier
+    number: Text
+    declaration_id: Identifier
+    holder: Identifier
+    holder_name: Text
+    qualification_name: Text
+    reason: Text
     # fraud puts the holder on the integrity record (诚信档案); absent from old producers: other
-    reason_kind = fields.String(load_default="other", validate=validate.OneOf(("fraud", "other")))
-    revoked_by = identifier()
-    revoked_at = timestamp()
+    reason_kind: Annotated[str, fields.String(load_default="other", validate=validate.OneOf(("fraud", "other")))] \
+        = "other"
+    revoked_by: Identifier
+    revoked_at: Timestamp
 
 
-class Events:
-    SCHEMAS = {"certificate.issued.v1": Issued, "certificate.revoked.v1": Revoked}
-
-
-class Commands:
-    SCHEMAS = {"certificate.issue.v1": Issue}
+MESSAGES = (Issue, Issued, Revoked)

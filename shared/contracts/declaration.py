@@ -1,78 +1,94 @@
 """Messages of the declaration service."""
-from marshmallow import Schema, fields, validate
+from __future__ import annotations
 
-from shared.contracts.fields import identifier, text, timestamp
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from marshmallow import fields, validate
+
+from shared.contracts.fields import Identifier, NullableText, Text, Timestamp
+from shared.contracts.message import Command, Event
 
 MODES = ("social_review", "independent_review", "independent_appointment")
+Mode = Annotated[str, fields.String(required=True, validate=validate.OneOf(MODES))]
 
 
-class Submitted(Schema):
-    """Also the data of ``declaration.resubmitted.v1`` (after a return)."""
+@dataclass(frozen=True, kw_only=True)
+class Submitted(Event):
+    TYPE: ClassVar[str] = "declaration.submitted.v1"
 
-    declaration_id = identifier()
-    applicant = identifier()
-    applicant_name = text()
-    id_number = text()
-    unit_code = identifier()
-    activity_id = identifier()
+    declaration_id: Identifier
+    applicant: Identifier
+    applicant_name: Text
+    id_number: Text
+    unit_code: Identifier
+    activity_id: Identifier
     # Independent appointment has no committee.
-    committee_code = fields.String(required=True, allow_none=True)
-    committee_name = fields.String(required=True, allow_none=True)
-    mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    series = text()
-    level = text()
-    specialty = text()
-    qualification_name = text()
-    category = text()
-    panel_size = fields.Integer(required=True, validate=validate.Range(min=1))
-    submitted_at = timestamp()
+    committee_code: NullableText
+    committee_name: NullableText
+    mode: Mode
+    series: Text
+    level: Text
+    specialty: Text
+    qualification_name: Text
+    category: Text
+    panel_size: Annotated[int, fields.Integer(required=True, validate=validate.Range(min=1))]
+    submitted_at: Timestamp
     # The activity's settings the review process needs (added; optional for old producers).
-    modification_deadline = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))
-    content = fields.Dict(load_default=None, metadata={
+    modification_deadline: Annotated[str | None, fields.String(
+        load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))] = None
+    content: Annotated[dict[str, Any] | None, fields.Dict(load_default=None, metadata={
         "description": "the declaration as submitted: profile snapshot, items, exception claims, employer's "
-                       "proof, series sections, required materials (attachments by reference)"})
-    settings = fields.Dict(load_default=None, metadata={"description": "activity settings: defence levels, "
-                                                                        "publicity days, service levels, ..."})
+                       "proof, series sections, required materials (attachments by reference)"})] = None
+    settings: Annotated[dict[str, Any] | None, fields.Dict(load_default=None, metadata={
+        "description": "activity settings: defence levels, publicity days, service levels, ..."})] = None
     # Every profile attachment the declaration refers to (snapshot sections, items, claims, proofs,
     # materials): the organisations it reaches may open these and no others. Absent from old producers.
-    attachment_ids = fields.List(fields.String(), load_default=None, allow_none=True)
+    attachment_ids: Annotated[list[str] | None, fields.List(fields.String(), load_default=None,
+                                                            allow_none=True)] = None
 
 
-class Withdrawn(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
-    at = timestamp()
+@dataclass(frozen=True, kw_only=True)
+class Resubmitted(Submitted):
+    """Submitted again after a return: the same data."""
+
+    TYPE: ClassVar[str] = "declaration.resubmitted.v1"
 
 
-class ReExaminationRequested(Schema):
+@dataclass(frozen=True, kw_only=True)
+class Withdrawn(Event):
+    TYPE: ClassVar[str] = "declaration.withdrawn.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    at: Timestamp
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReExaminationRequested(Event):
     """The applicant asks for re-examination (复查) of a failed vote, within the period, with a reason."""
 
-    declaration_id = identifier()
-    applicant = identifier()
-    reason = text()
-    at = timestamp()
+    TYPE: ClassVar[str] = "declaration.re_examination.requested.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    reason: Text
+    at: Timestamp
 
 
-class ReturnForRevision(Schema):
+@dataclass(frozen=True, kw_only=True)
+class ReturnForRevision(Command):
     """Review -> declaration: returned to the applicant for revision (退回修改)."""
 
-    declaration_id = identifier()
-    stage = text()
-    stage_name = text()
-    organisation = fields.String(required=True, allow_none=True)
-    actor = identifier()
-    reason = fields.String(required=True, allow_none=True)
-    at = timestamp()
+    TYPE: ClassVar[str] = "declaration.return_for_revision.v1"
+
+    declaration_id: Identifier
+    stage: Text
+    stage_name: Text
+    organisation: NullableText
+    actor: Identifier
+    reason: NullableText
+    at: Timestamp
 
 
-class Events:
-    SCHEMAS = {
-        "declaration.submitted.v1": Submitted,
-        "declaration.resubmitted.v1": Submitted,
-        "declaration.withdrawn.v1": Withdrawn,
-        "declaration.re_examination.requested.v1": ReExaminationRequested,
-    }
-
-
-class Commands:
-    SCHEMAS = {"declaration.return_for_revision.v1": ReturnForRevision}
+MESSAGES = (Submitted, Resubmitted, Withdrawn, ReExaminationRequested, ReturnForRevision)

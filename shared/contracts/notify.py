@@ -1,22 +1,24 @@
 """Messages of the notify service."""
-from marshmallow import Schema, fields
+from __future__ import annotations
 
-from shared.contracts.fields import identifier, text, timestamp
+from dataclasses import dataclass
+from typing import ClassVar
+
+from shared.contracts.fields import Identifier, NullableText, Text, Timestamp
+from shared.contracts.message import Event
 
 
-class ReportFiled(Schema):
+@dataclass(frozen=True, kw_only=True)
+class ReportFiled(Event):
     """A report (举报) about a declaration under publicity, for the organisation running it."""
 
-    reference = identifier()  # given to the reporter to look up the answer
-    declaration_id = identifier()
-    content = text()
-    reporter = fields.String(required=True, allow_none=True)  # subject, or None when anonymous
-    filed_at = timestamp()
+    TYPE: ClassVar[str] = "notify.report.filed.v1"
+
+    reference: Identifier  # given to the reporter to look up the answer
+    declaration_id: Identifier
+    content: Text
+    reporter: NullableText  # subject, or None when anonymous
+    filed_at: Timestamp
 
 
-class Events:
-    SCHEMAS = {"notify.report.filed.v1": ReportFiled}
-
-
-class Commands:
-    SCHEMAS: dict = {}
+MESSAGES = (ReportFiled,)

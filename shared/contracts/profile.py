@@ -1,152 +1,182 @@
 """Messages of the profile service (people and the directory)."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from __future__ import annotations
 
-from shared.contracts.fields import identifier, text, timestamp
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+from marshmallow import EXCLUDE, fields, validate
+
+from shared.contracts.fields import SHA256, Identifier, NullableText, OptionalText, Text, Timestamp
+from shared.contracts.message import Command, Data, Event, schema_class
 
 ORG_KINDS = ("unit", "department", "committee", "title_office")
+Sha256 = Annotated[str, fields.String(required=True, validate=SHA256)]
+OptionalInt = Annotated[int | None, fields.Integer(load_default=None, allow_none=True)]
+OptionalDict = Annotated[dict[str, Any] | None, fields.Dict(load_default=None, allow_none=True)]
+OptionalDicts = Annotated[list[dict[str, Any]] | None, fields.List(fields.Dict(), load_default=None,
+                                                                   allow_none=True)]
+Strings = Annotated[list[str], fields.List(fields.String(), load_default=list)]
 
 
-class CommitteeScope(Schema):
+@dataclass(frozen=True, kw_only=True)
+class CommitteeScope(Data):
     class Meta:
         unknown = EXCLUDE
 
-    series = fields.List(fields.String(), load_default=list)
-    levels = fields.List(fields.String(), load_default=list)
-    specialties = fields.List(fields.String(), load_default=list)
+    series: Strings = field(default_factory=list)
+    levels: Strings = field(default_factory=list)
+    specialties: Strings = field(default_factory=list)
 
 
-class OrganisationRegistered(Schema):
-    code = identifier()
-    name = text()
-    kind = fields.String(required=True, validate=validate.OneOf(ORG_KINDS))
-    parent = fields.String(required=True, allow_none=True)
+@dataclass(frozen=True, kw_only=True)
+class OrganisationRegistered(Event):
+    TYPE: ClassVar[str] = "profile.organisation.registered.v1"
+
+    code: Identifier
+    name: Text
+    kind: Annotated[str, fields.String(required=True, validate=validate.OneOf(ORG_KINDS))]
+    parent: NullableText
     # optional (added later): units' ownership; committees' organisation (independent review) and authorised
     # scope; whether the code was registered although it fails the GB 32100 check
-    ownership = fields.String(load_default=None, allow_none=True)
-    owner = fields.String(load_default=None, allow_none=True)
-    scope = fields.Nested(CommitteeScope, load_default=None, allow_none=True)
-    check_override = fields.Boolean(load_default=False)
+    ownership: OptionalText = None
+    owner: OptionalText = None
+    scope: CommitteeScope | None = None
+    check_override: Annotated[bool, fields.Boolean(load_default=False)] = False
 
 
-class AttachmentRef(Schema):
+@dataclass(frozen=True, kw_only=True)
+class AttachmentRef(Data):
     """An attachment by reference: the bytes stay with the profile service, addressed by their hash."""
 
     class Meta:
         unknown = EXCLUDE
 
-    id = identifier()
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
-    content_type = fields.String(required=True)
-    size = fields.Integer(required=True)
-    name = fields.String(load_default=None, allow_none=True)
-    uploaded_at = fields.String(load_default=None, allow_none=True)
+    id: Identifier
+    sha256: Sha256
+    content_type: Annotated[str, fields.String(required=True)]
+    size: Annotated[int, fields.Integer(required=True)]
+    name: OptionalText = None
+    uploaded_at: OptionalText = None
 
 
-class Completeness(Schema):
+@dataclass(frozen=True, kw_only=True)
+class Completeness(Data):
     class Meta:
         unknown = EXCLUDE
 
-    ready = fields.Boolean(required=True)
-    missing = fields.List(fields.Dict(), load_default=list)
+    ready: Annotated[bool, fields.Boolean(required=True)]
+    missing: Annotated[list[dict[str, Any]], fields.List(fields.Dict(), load_default=list)] = \
+        field(default_factory=list)
 
 
-class Snapshot(Schema):
+@dataclass(frozen=True, kw_only=True)
+class Snapshot(Data):
     """The applicant's complete profile. The first four keys are what older consumers read; the sections
     beside them were added as optional fields (snapshot_version 1)."""
 
-    name = text()
-    id_number = text()
-    unit_code = identifier()
-    unit_name = text()
-    subject = fields.String(load_default=None, allow_none=True)
-    version = fields.Integer(load_default=None, allow_none=True)
-    snapshot_version = fields.Integer(load_default=None, allow_none=True)
-    taken_at = fields.String(load_default=None, allow_none=True)
-    basic = fields.Dict(load_default=None, allow_none=True)
-    educations = fields.List(fields.Dict(), load_default=None, allow_none=True)
-    qualification = fields.Dict(load_default=None, allow_none=True)
-    certificates = fields.List(fields.Dict(), load_default=None, allow_none=True)
-    work_experiences = fields.List(fields.Dict(), load_default=None, allow_none=True)
-    social_posts = fields.List(fields.Dict(), load_default=None, allow_none=True)
-    continuing_education = fields.List(fields.Dict(), load_default=None, allow_none=True)
-    annual_assessments = fields.List(fields.Dict(), load_default=None, allow_none=True)
-    attachments = fields.List(fields.Nested(AttachmentRef), load_default=None, allow_none=True)
-    completeness = fields.Nested(Completeness, load_default=None, allow_none=True)
+    name: Text
+    id_number: Text
+    unit_code: Identifier
+    unit_name: Text
+    subject: OptionalText = None
+    version: OptionalInt = None
+    snapshot_version: OptionalInt = None
+    taken_at: OptionalText = None
+    basic: OptionalDict = None
+    educations: OptionalDicts = None
+    qualification: OptionalDict = None
+    certificates: OptionalDicts = None
+    work_experiences: OptionalDicts = None
+    social_posts: OptionalDicts = None
+    continuing_education: OptionalDicts = None
+    annual_assessments: OptionalDicts = None
+    attachments: Annotated[list[AttachmentRef] | None, fields.List(
+        fields.Nested(lambda: schema_class(AttachmentRef)()), load_default=None, allow_none=True)] = None
+    completeness: Completeness | None = None
 
 
-class SnapshotTaken(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
-    snapshot = fields.Nested(Snapshot, required=True)
+@dataclass(frozen=True, kw_only=True)
+class SnapshotTaken(Event):
+    TYPE: ClassVar[str] = "profile.snapshot.taken.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    snapshot: Snapshot
 
 
-class SnapshotRefused(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
-    reason = text()
+@dataclass(frozen=True, kw_only=True)
+class SnapshotRefused(Event):
+    TYPE: ClassVar[str] = "profile.snapshot.refused.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    reason: Text
 
 
-class IdentityCorrected(Schema):
+@dataclass(frozen=True, kw_only=True)
+class IdentityCorrected(Event):
     """The title office corrected an applicant's registered name or ID number (one event per field).
     Snapshots already taken keep their data; other services decide how to react."""
 
-    subject = identifier()
-    field = fields.String(required=True, validate=validate.OneOf(("name", "id_number")))
-    old = text()
-    new = text()
-    reason = text()
-    by = identifier()
-    at = timestamp()
+    TYPE: ClassVar[str] = "profile.identity.corrected.v1"
+
+    subject: Identifier
+    field: Annotated[str, fields.String(required=True, validate=validate.OneOf(("name", "id_number")))]
+    old: Text
+    new: Text
+    reason: Text
+    by: Identifier
+    at: Timestamp
 
 
-class StaffRegistered(Schema):
+@dataclass(frozen=True, kw_only=True)
+class StaffRegistered(Event):
     """A staff account was bound to an organisation in a role (or its name or role changed)."""
 
-    subject = identifier()
-    name = text()
-    role = text()
-    organisation = identifier()
+    TYPE: ClassVar[str] = "profile.staff.registered.v1"
+
+    subject: Identifier
+    name: Text
+    role: Text
+    organisation: Identifier
 
 
-class AttachmentStored(Schema):
+@dataclass(frozen=True, kw_only=True)
+class AttachmentStored(Event):
     """An applicant uploaded a file to their profile's store. Other services keep who owns which attachment
     so that a declaration can refer only to its applicant's own files."""
 
-    id = identifier()
-    owner = identifier()
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
-    content_type = fields.String(required=True)
-    size = fields.Integer(required=True)
-    name = fields.String(load_default=None, allow_none=True)
-    uploaded_at = timestamp()
+    TYPE: ClassVar[str] = "profile.attachment.stored.v1"
+
+    id: Identifier
+    owner: Identifier
+    sha256: Sha256
+    content_type: Annotated[str, fields.String(required=True)]
+    size: Annotated[int, fields.Integer(required=True)]
+    name: OptionalText = None
+    uploaded_at: Timestamp
 
 
-class EmploymentChanged(Schema):
+@dataclass(frozen=True, kw_only=True)
+class EmploymentChanged(Event):
     """The applicant's current employer (the unit of their currently-employed work record) changed; both
     null when they no longer have one. Lets services route by unit before any snapshot is taken."""
 
-    subject = identifier()
-    unit_code = fields.String(required=True, allow_none=True)
-    unit_name = fields.String(required=True, allow_none=True)
-    at = timestamp()
+    TYPE: ClassVar[str] = "profile.employment.changed.v1"
+
+    subject: Identifier
+    unit_code: NullableText
+    unit_name: NullableText
+    at: Timestamp
 
 
-class TakeSnapshot(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
+@dataclass(frozen=True, kw_only=True)
+class TakeSnapshot(Command):
+    TYPE: ClassVar[str] = "profile.take_snapshot.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
 
 
-class Events:
-    SCHEMAS = {
-        "profile.organisation.registered.v1": OrganisationRegistered,
-        "profile.snapshot.taken.v1": SnapshotTaken,
-        "profile.snapshot.refused.v1": SnapshotRefused,
-        "profile.identity.corrected.v1": IdentityCorrected,
-        "profile.staff.registered.v1": StaffRegistered,
-        "profile.attachment.stored.v1": AttachmentStored,
-        "profile.employment.changed.v1": EmploymentChanged,
-    }
-
-
-class Commands:
-    SCHEMAS = {"profile.take_snapshot.v1": TakeSnapshot}
+MESSAGES = (OrganisationRegistered, SnapshotTaken, SnapshotRefused, IdentityCorrected, StaffRegistered,
+            AttachmentStored, EmploymentChanged, TakeSnapshot)

@@ -1,7 +1,14 @@
 """Messages of the review service (the running processes)."""
-from marshmallow import Schema, fields, validate
+from __future__ import annotations
 
-from shared.contracts.fields import identifier, text, timestamp
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
+from marshmallow import fields, validate
+
+from shared.contracts.fields import Identifier, NullableText, OptionalText, Text, Timestamp
+from shared.contracts.message import Event
 
 # The outcomes a review can end with (review.completed.v1's ``outcome``), each an end event's
 # ``outcome`` property in bpmn/, and what it means to the applicant (notify's texts). The one list:
@@ -15,125 +22,140 @@ PASSED: frozenset[str] = frozenset({"certified"})
 # caller reads its data and reaches an outcome of its own): the declaration goes on.
 NO_OUTCOME = "none"
 
+Day = Annotated[dt.date, fields.Date(required=True)]
 
-class StageChanged(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
-    stage = text()
-    stage_name = text()
-    role = text()
-    organisation = fields.String(required=True, allow_none=True)
+
+@dataclass(frozen=True, kw_only=True)
+class StageChanged(Event):
+    TYPE: ClassVar[str] = "review.stage.changed.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    stage: Text
+    stage_name: Text
+    role: Text
+    organisation: NullableText
     # The organisation's name, so that a notice says whose step it is (the department levels differ only
     # by it); optional for messages produced before it existed.
-    organisation_name = fields.String(load_default=None, allow_none=True)
-    at = timestamp()
+    organisation_name: OptionalText = None
+    at: Timestamp
 
 
-class DecisionRecorded(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
-    stage = text()
-    stage_name = text()
-    decision = text()
-    reason = fields.String(required=True, allow_none=True)
-    actor = identifier()
-    organisation = fields.String(required=True, allow_none=True)
-    organisation_name = fields.String(load_default=None, allow_none=True)
-    at = timestamp()
+@dataclass(frozen=True, kw_only=True)
+class DecisionRecorded(Event):
+    TYPE: ClassVar[str] = "review.decision.recorded.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    stage: Text
+    stage_name: Text
+    decision: Text
+    reason: NullableText
+    actor: Identifier
+    organisation: NullableText
+    organisation_name: OptionalText = None
+    at: Timestamp
 
 
-class TaskClaimed(Schema):
+@dataclass(frozen=True, kw_only=True)
+class TaskClaimed(Event):
     """A reviewer started work on a task (the unit's claim ends the applicant's right to withdraw)."""
 
-    declaration_id = identifier()
-    applicant = identifier()
-    stage = text()
-    organisation = fields.String(required=True, allow_none=True)
-    actor = identifier()
-    at = timestamp()
+    TYPE: ClassVar[str] = "review.task.claimed.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    stage: Text
+    organisation: NullableText
+    actor: Identifier
+    at: Timestamp
 
 
-class Completed(Schema):
-    declaration_id = identifier()
-    applicant = identifier()
+@dataclass(frozen=True, kw_only=True)
+class Completed(Event):
+    TYPE: ClassVar[str] = "review.completed.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
     # One of OUTCOMES: the ``outcome`` property of the end event the process reached.
-    outcome = text()
-    at = timestamp()
+    outcome: Text
+    at: Timestamp
 
 
-class ObjectionResolved(Schema):
+@dataclass(frozen=True, kw_only=True)
+class ObjectionResolved(Event):
     """An objection raised during a publicity (for a report, the reporter's answer)."""
 
-    declaration_id = identifier()
-    report_reference = fields.String(required=True, allow_none=True)  # set when it came from a report
-    upheld = fields.Boolean(required=True)
-    resolution = text()
-    organisation = fields.String(required=True, allow_none=True)
-    at = timestamp()
+    TYPE: ClassVar[str] = "review.objection.resolved.v1"
+
+    declaration_id: Identifier
+    report_reference: NullableText  # set when it came from a report
+    upheld: Annotated[bool, fields.Boolean(required=True)]
+    resolution: Text
+    organisation: NullableText
+    at: Timestamp
 
 
-class DefenceScheduled(Schema):
+@dataclass(frozen=True, kw_only=True)
+class DefenceScheduled(Event):
     """A defence (答辩) was scheduled: notices go out about a week ahead and the day before."""
 
-    declaration_id = identifier()
-    applicant = identifier()
-    at = timestamp()
-    place = text()
-    committee_code = fields.String(required=True, allow_none=True)
-    first_notice_on = fields.Date(required=True)
-    reminder_on = fields.Date(required=True)
-    scheduled_at = timestamp()
+    TYPE: ClassVar[str] = "review.defence.scheduled.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    at: Timestamp
+    place: Text
+    committee_code: NullableText
+    first_notice_on: Day
+    reminder_on: Day
+    scheduled_at: Timestamp
 
 
-class TaskOverdue(Schema):
+@dataclass(frozen=True, kw_only=True)
+class TaskOverdue(Event):
     """A task passed its service level (办理超时): flagged once to its organisation and the level above."""
 
-    declaration_id = identifier()
-    task_id = identifier()
-    stage = text()
-    stage_name = text()
-    organisation = fields.String(required=True, allow_none=True)
-    escalated_to = fields.String(required=True, allow_none=True)  # the level above; None for the title office
-    due_at = timestamp()
-    at = timestamp()
+    TYPE: ClassVar[str] = "review.task.overdue.v1"
+
+    declaration_id: Identifier
+    task_id: Identifier
+    stage: Text
+    stage_name: Text
+    organisation: NullableText
+    escalated_to: NullableText  # the level above; None for the title office
+    due_at: Timestamp
+    at: Timestamp
 
 
-class ReExaminationOpened(Schema):
+@dataclass(frozen=True, kw_only=True)
+class ReExaminationOpened(Event):
     """The vote failed: the applicant may ask for re-examination (复查) until ``open_until``."""
 
-    declaration_id = identifier()
-    applicant = identifier()
-    qualification_name = text()
-    organisation = fields.String(required=True, allow_none=True)  # the committee that decides it
-    days = fields.Integer(required=True)  # the period in calendar days (bpmn/re_examination_period.dmn)
-    open_until = timestamp()
+    TYPE: ClassVar[str] = "review.re_examination.opened.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    qualification_name: Text
+    organisation: NullableText  # the committee that decides it
+    days: Annotated[int, fields.Integer(required=True)]  # the period in calendar days (bpmn/re_examination_period.dmn)
+    open_until: Timestamp
 
 
-class ReExaminationDecided(Schema):
+@dataclass(frozen=True, kw_only=True)
+class ReExaminationDecided(Event):
     """The committee office decided a re-examination: ``uphold`` (not passed) or ``overturn``."""
 
-    declaration_id = identifier()
-    applicant = identifier()
-    decision = fields.String(required=True, validate=validate.OneOf(("uphold", "overturn")))
-    reason = text()
-    organisation = fields.String(required=True, allow_none=True)
-    actor = identifier()
-    at = timestamp()
+    TYPE: ClassVar[str] = "review.re_examination.decided.v1"
+
+    declaration_id: Identifier
+    applicant: Identifier
+    decision: Annotated[str, fields.String(required=True, validate=validate.OneOf(("uphold", "overturn")))]
+    reason: Text
+    organisation: NullableText
+    actor: Identifier
+    at: Timestamp
 
 
-class Events:
-    SCHEMAS = {
-        "review.stage.changed.v1": StageChanged,
-        "review.decision.recorded.v1": DecisionRecorded,
-        "review.task.claimed.v1": TaskClaimed,
-        "review.completed.v1": Completed,
-        "review.objection.resolved.v1": ObjectionResolved,
-        "review.defence.scheduled.v1": DefenceScheduled,
-        "review.task.overdue.v1": TaskOverdue,
-        "review.re_examination.opened.v1": ReExaminationOpened,
-        "review.re_examination.decided.v1": ReExaminationDecided,
-    }
-
-
-class Commands:
-    SCHEMAS: dict = {}
+MESSAGES = (StageChanged, DecisionRecorded, TaskClaimed, Completed, ObjectionResolved, DefenceScheduled,
+            TaskOverdue, ReExaminationOpened, ReExaminationDecided)

@@ -1,7 +1,7 @@
 """Message consumers: idempotent handlers, acknowledged only after commit.
 
-A handler is a plain function ``handler(uow, envelope, data)`` that changes
-its service's data (and may publish through ``uow.publish``); the consumer
+A handler is a plain function ``handler(uow, envelope, message)`` that gets the
+typed message (``shared/contracts``) and changes its service's data (and may publish through ``uow.publish``); the consumer
 records the message id in the inbox in the same transaction and commits. A
 redelivered message finds its id in the inbox and changes nothing.
 
@@ -32,7 +32,8 @@ from shared.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, Envelope, dict[str, Any]], None]
+# Each handler takes its own type's message class (shared/contracts): dispatch is by the envelope's type.
+Handler = Callable[[UnitOfWork, Envelope, Any], None]
 
 
 class Poison(Exception):
@@ -42,7 +43,7 @@ class Poison(Exception):
 def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handler) -> str:
     """Run one handler for one message, exactly once in effect. Returns the outcome."""
     try:
-        data = load_incoming(envelope.type, envelope.data)
+        message = load_incoming(envelope.type, envelope.data)
     except ContractViolation as exc:
         raise Poison(str(exc)) from exc
     with context.bound(envelope.correlation_id, envelope.id):
@@ -53,7 +54,7 @@ def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handle
                 remembered = uow.remember(envelope, sub.queue)
             except IntegrityError:
                 return "duplicate"  # another worker holds or has committed it
-            handler(uow, envelope, data)
+            handler(uow, envelope, message)
             remembered.committed_at = utcnow()
             try:
                 uow.commit()

@@ -9,6 +9,8 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from shared.contracts.profile import Snapshot
+from shared.contracts.review import StageChanged
 from tests.conftest import wait_for
 
 ACTIVITY = "5d6f1a52-3c1e-4a8e-9a3e-2026e0000001"
@@ -96,7 +98,7 @@ def fill_directly(uow, applicant, declaration_id: str) -> None:
     from services.declaration import replicas
 
     for attachment_id in ELIGIBLE_FILES:
-        replicas.attachment_stored(uow, {"id": attachment_id, "owner": applicant.subject})
+        replicas.attachment_stored(uow, applicant.subject, attachment_id=attachment_id)
     declaration, chosen = service.editable(uow, applicant, declaration_id)
     content.update(uow, declaration, chosen, COMPLETE)
     content.save_item(uow, declaration, chosen, PROJECT)
@@ -376,8 +378,8 @@ def submitted_declaration(dbs) -> str:
     applicant = Principal(subject="applicant", role="applicant", name="张伟", id_number="120101198806120032")
     with dbs["declaration"].uow() as uow:
         declaration = service.create(uow, applicant, dict(DECLARATION))
-        service.snapshot_taken(uow, declaration.id, {"name": "张伟", "id_number": "120101198806120032",
-                                                     "unit_code": UNIT, "unit_name": "天津市示范科技有限公司"})
+        service.snapshot_taken(uow, declaration.id, Snapshot(name="张伟", id_number="120101198806120032",
+                                                             unit_code=UNIT, unit_name="天津市示范科技有限公司"))
         fill_directly(uow, applicant, declaration.id)
         service.submit(uow, applicant, declaration.id)
         uow.commit()
@@ -450,7 +452,7 @@ def test_handlers_called_directly_in_a_unit_of_work(demo):
     declaration_id = submitted_declaration(demo)
     data = stage(declaration_id, "unit_review", 0)
     with demo["declaration"].uow() as uow:
-        handlers.on_stage_changed(uow, envelope("review.stage.changed.v1", data), data)
+        handlers.on_stage_changed(uow, envelope("review.stage.changed.v1", data), StageChanged.load(data))
         uow.commit()
     with demo["declaration"].uow(readonly=True) as uow:
         declaration = uow.session.get(Declaration, declaration_id)

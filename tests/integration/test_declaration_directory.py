@@ -14,6 +14,8 @@ from tests.integration.test_declaration_catalogue import NEW_ACTIVITY
 from tests.integration.test_declaration_catalogue_tokens import other_committee_headers
 from tests.integration.test_declaration_lifecycle import SNAPSHOT, submit
 from scenario.profile_steps import demo_pdf
+from shared.contracts.declaration import ReturnForRevision
+from shared.contracts.profile import AttachmentStored, OrganisationRegistered, Snapshot
 
 OTHER_COMMITTEE = "12120000MB7654321X"  # the organisation of other_committee_headers()
 OWNER = "12120000MB0000001X"  # an institution with its own (independent-review) committee
@@ -106,7 +108,7 @@ def test_a_committee_without_authorisation_sets_up_nothing(clients, auth, demo):
     from services.declaration import replicas
 
     with demo["declaration"].uow() as uow:
-        replicas.organisation_registered(uow, organisation_event(COMMITTEE, scope=None))
+        replicas.organisation_registered(uow, OrganisationRegistered.load(organisation_event(COMMITTEE, scope=None)))
         uow.commit()
     assert_problem(create(clients, auth("committee")), 422, "series", "authorised_scope")
 
@@ -156,7 +158,8 @@ def test_committee_events_are_idempotent(demo):
     from services.declaration import replicas
 
     with demo["declaration"].uow() as uow:
-        replicas.organisation_registered(uow, data)  # the same effect applied twice (a republished event)
+        # the same effect applied twice (a republished event)
+        replicas.organisation_registered(uow, OrganisationRegistered.load(data))
         uow.commit()
     with demo["declaration"].uow(readonly=True) as uow:
         [row] = [c for c in uow.session.query(Committee).all() if c.code == OTHER_COMMITTEE]
@@ -204,7 +207,7 @@ def test_the_announcement_comes_before_an_older_snapshot(clients, auth, demo):
     # An earlier declaration's snapshot says the applicant worked at the owner...
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]
     with demo["declaration"].uow() as uow:
-        service.snapshot_taken(uow, declaration_id, {**SNAPSHOT, "unit_code": OWNER})
+        service.snapshot_taken(uow, declaration_id, Snapshot.load({**SNAPSHOT, "unit_code": OWNER}))
         uow.commit()
     assert listed(clients, auth) == [activity_id]  # no announcement: the snapshot counts
     # ...the profile has since announced another employer.
@@ -220,7 +223,7 @@ def drafted_with(demo, clients, auth, snapshot: dict) -> str:
 
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]
     with demo["declaration"].uow() as uow:
-        service.snapshot_taken(uow, declaration_id, snapshot)
+        service.snapshot_taken(uow, declaration_id, Snapshot.load(snapshot))
         uow.commit()
     return declaration_id
 
@@ -301,7 +304,7 @@ def test_submission_needs_every_file_known_and_the_applicants(clients, auth, dem
     body = assert_problem(submit(clients, headers, declaration_id), 422, "materials.work_summary", "own_attachment")
     assert len(body["errors"]) == 1
     with demo["declaration"].uow() as uow:  # (the profile would never say so; the check still holds)
-        replicas.attachment_stored(uow, {"id": "summary-1", "owner": "applicant"})
+        replicas.attachment_stored(uow, "applicant", attachment_id="summary-1")
         uow.commit()
 
     response = submit(clients, headers, declaration_id)
@@ -330,9 +333,9 @@ def test_a_resubmission_carries_the_files_of_the_amended_declaration(clients, au
     assert clients["declaration"].post(url + "/items", headers=headers, json=PROJECT).status_code == 201
     assert submit(clients, headers, declaration_id).status_code == 200
     with demo["declaration"].uow() as uow:
-        service.returned_for_revision(uow, {"declaration_id": declaration_id, "stage": "unit_check",
-                                            "stage_name": "单位审核", "organisation": UNIT, "actor": "unit",
-                                            "reason": "补充获奖证明", "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+        service.returned_for_revision(uow, ReturnForRevision(
+            declaration_id=declaration_id, stage="unit_check", stage_name="单位审核", organisation=UNIT,
+            actor="unit", reason="补充获奖证明", at=dt.datetime.now(dt.timezone.utc).isoformat()))
         uow.commit()
     added = clients["declaration"].post(url + "/items", headers=headers, json={
         "item_type": "award", "fields": {"name": "科技进步奖"}, "attachments": [ref("award-1")]})
@@ -351,8 +354,9 @@ def test_attachment_events_are_idempotent_and_a_snapshot_does_not_override_them(
             "name": "f.pdf", "uploaded_at": "2026-03-01T09:00:00+00:00"}
     first = deliver_profile_event(demo["declaration"], "profile.attachment.stored.v1", "on_attachment_stored", data)
     with demo["declaration"].uow() as uow:
-        replicas.attachment_stored(uow, data)
-        replicas.snapshot_attachments(uow, "applicant2", {"attachments": [{"id": "f-1"}]})
+        stored = AttachmentStored.load(data)
+        replicas.attachment_stored(uow, stored.owner, stored)
+        replicas.snapshot_attachments(uow, "applicant2", Snapshot.load({**SNAPSHOT, "attachments": [data]}))
         uow.commit()
     with demo["declaration"].uow(readonly=True) as uow:
         assert first == "done" and replicas.owners(uow, ["f-1", "unknown"]) == {"f-1": "applicant"}

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from services.declaration import clock
+from shared.contracts.profile import Snapshot
 from tests.conftest import wait_for
 from tests.integration.test_declaration import (
     ACTIVITY, COMPLETE, DECLARATION, PROJECT, UNIT, assert_problem, declare, deliver, detail, employ, envelope,
@@ -33,7 +34,7 @@ def drafted(dbs, declaration_id: str) -> None:
     from services.declaration import service
 
     with dbs["declaration"].uow() as uow:
-        service.snapshot_taken(uow, declaration_id, dict(SNAPSHOT))
+        service.snapshot_taken(uow, declaration_id, Snapshot.load(SNAPSHOT))
         uow.commit()
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from services.notify import bootstrap as notify
 from services.notify.models import Message
+from shared.contracts.certificate import Issued
 from shared.messaging import broker, relay, topology
 from shared.messaging.consumer import ServiceConsumer
 from shared.messaging.envelope import Envelope
@@ -40,7 +41,7 @@ def issued(declaration_id: str | None = None) -> dict[str, Any]:
 
 def publish_from_certificate(dbs: dict[str, Any], data: dict[str, Any]) -> Envelope:
     with dbs["certificate"].uow() as uow:
-        envelope = uow.publish("certificate.issued.v1", data, correlation_id=data["declaration_id"])
+        envelope = uow.publish(Issued(**data), correlation_id=data["declaration_id"])
         uow.commit()
     return envelope
 

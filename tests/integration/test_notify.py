@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from shared.contracts.certificate import Issued
 from shared.messaging.consumer import process
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import subscriptions_of
@@ -263,8 +264,7 @@ def test_bad_paging_names_the_field(dbs, clients, auth, query, field):
 def test_an_issued_certificate_reaches_the_applicants_inbox_through_the_broker(dbs, clients, auth, workers):
     declaration = str(uuid.uuid4())
     with dbs["certificate"].uow() as uow:
-        uow.publish("certificate.issued.v1", issued(declaration, number="TJZC2024009999"),
-                    correlation_id=declaration)
+        uow.publish(Issued(**issued(declaration, number="TJZC2024009999")), correlation_id=declaration)
         uow.commit()
 
     def arrived():

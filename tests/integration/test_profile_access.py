@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.messaging.consumer import process
+from shared.contracts.declaration import Submitted
+from shared.contracts.review import StageChanged
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import subscriptions_of
 
@@ -178,7 +180,7 @@ def test_a_redelivered_event_changes_nothing(clients, auth, attachment, dbs):
 def test_the_events_reach_the_profile_service_through_the_broker(clients, auth, attachment, dbs, workers):
     declaration = str(uuid.uuid4())
     with dbs["review"].uow() as uow:
-        uow.publish("review.stage.changed.v1", stage_changed(declaration, DEPT1), correlation_id=declaration)
+        uow.publish(StageChanged(**stage_changed(declaration, DEPT1)), correlation_id=declaration)
         uow.commit()
     wait_for("the department's grant", lambda: grant_count(dbs) == 1)
     assert status(clients, auth("dept1"), attachment) == 200
@@ -246,8 +248,7 @@ def test_the_references_reach_the_profile_service_through_the_broker(clients, au
     unreferenced = upload(clients, auth)
     declaration = str(uuid.uuid4())
     with dbs["declaration"].uow() as uow:
-        uow.publish("declaration.submitted.v1", {**submitted(declaration), "attachment_ids": [attachment]},
-                    correlation_id=declaration)
+        uow.publish(Submitted(**submitted(declaration), attachment_ids=[attachment]), correlation_id=declaration)
         uow.commit()
     wait_for("the unit's grant", lambda: grant_count(dbs) == 1)
     assert status(clients, auth("unit"), attachment) == 200

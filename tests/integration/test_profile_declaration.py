@@ -11,6 +11,8 @@ from tests.integration.test_declaration import (DECLARATION, PROJECT, UNIT, asse
 from tests.integration.test_declaration_lifecycle import SNAPSHOT
 from tests.integration.test_profile_rules import other_applicant  # noqa: F401 - a fixture
 from scenario.profile_steps import demo_pdf
+from shared.contracts.profile import IdentityCorrected, Snapshot
+from shared.contracts.review import StageChanged
 
 PDF = demo_pdf("test")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -210,7 +212,7 @@ def test_the_identity_event_follows_its_contract(demo):
     assert not contract("profile.identity.corrected.v1").schema().validate(data)
     assert contract("profile.identity.corrected.v1").schema().validate({**data, "field": "mobile"})
     with demo["declaration"].uow() as uow:  # no live declaration: nothing to note, no failure
-        service.identity_corrected(uow, data)
+        service.identity_corrected(uow, IdentityCorrected(**data))
         uow.commit()
 
 
@@ -232,7 +234,7 @@ def test_staff_list_declarations_at_or_past_their_organisation(clients, auth, de
                                       headers=auth("dept1")).status_code == 403
     with demo["declaration"].uow() as uow:
         data = stage(declaration_id, "department_check", 5, DEPT1)
-        handlers.on_stage_changed(uow, envelope("review.stage.changed.v1", data), data)
+        handlers.on_stage_changed(uow, envelope("review.stage.changed.v1", data), StageChanged.load(data))
         uow.commit()
     for user in ("unit", "dept1"):  # at the department now, and passed through the unit
         assert [d["id"] for d in at_my_organisation(clients, auth(user)).get_json()["items"]] == [declaration_id]
@@ -249,7 +251,7 @@ def test_a_draft_is_not_in_its_units_list(clients, auth, demo):
     applicant = Principal(subject="applicant", role="applicant", name="张伟", id_number="120101198806120032")
     with demo["declaration"].uow() as uow:
         declaration = service.create(uow, applicant, dict(DECLARATION))
-        service.snapshot_taken(uow, declaration.id, dict(SNAPSHOT))
+        service.snapshot_taken(uow, declaration.id, Snapshot.load(SNAPSHOT))
         uow.commit()
     assert at_my_organisation(clients, auth("unit")).get_json()["total"] == 0
 

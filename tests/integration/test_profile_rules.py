@@ -510,7 +510,7 @@ def test_the_snapshot_carries_the_whole_profile_with_attachments_by_reference(me
         uow.commit()
     [taken] = outbox(demo["profile"], "profile.snapshot.taken.v1")
     validate_outgoing("profile.snapshot.taken.v1", taken["data"])
-    snapshot = load_incoming("profile.snapshot.taken.v1", taken["data"])["snapshot"]
+    snapshot = load_incoming("profile.snapshot.taken.v1", taken["data"]).values()["snapshot"]
     assert (snapshot["name"], snapshot["id_number"], snapshot["unit_code"]) == ("张伟", "120101198806120032", UNIT)
     assert snapshot["completeness"] == {"ready": True, "missing": []}
     assert snapshot["basic"]["mobile"] == "13800138000"

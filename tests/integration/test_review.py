@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.config import bpmn_dir
+from shared.contracts.profile import OrganisationRegistered
 from tests.conftest import wait_for
 
 UNIT = "91120101MA05K1XT13"
@@ -42,7 +43,8 @@ def register(db: Any, code: str, kind: str, parent: str | None, name: str | None
     from services.review import service
 
     with db.uow() as uow:
-        service.organisation_registered(uow, {"code": code, "name": name or code, "kind": kind, "parent": parent})
+        service.organisation_registered(uow, OrganisationRegistered(code=code, name=name or code, kind=kind,
+                                                                    parent=parent))
         uow.commit()
 
 

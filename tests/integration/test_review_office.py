@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from shared.config import bpmn_dir
+from shared.contracts.profile import OrganisationRegistered
 from tests.integration.review_flow_helpers import act, ok, through_unit
 from tests.integration.test_review import (COMMITTEE, DEPT1, DEPT2, TITLE_OFFICE, UNIT, complete, envelope, outbox,
                                            instance_of, only_task, register_directory, register_staff, submitted,
@@ -29,8 +30,8 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     from services.review import service
 
     with demo["review"].uow() as uow:
-        service.organisation_registered(uow, {"code": OTHER_UNIT, "name": "天津市另一家公司", "kind": "unit",
-                                              "parent": DEPT1})
+        service.organisation_registered(uow, OrganisationRegistered(code=OTHER_UNIT, name="天津市另一家公司",
+                                                                    kind="unit", parent=DEPT1))
         uow.commit()
     return demo["review"]
 

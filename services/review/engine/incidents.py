@@ -154,10 +154,10 @@ def guarded(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[...,
     is consumed once and its effect is the incident (retry re-delivers its payload).
     """
     def wrap(handler: Callable[..., None]) -> Callable[..., None]:
-        def run(uow: UnitOfWork, envelope: Any, data: dict[str, Any]) -> None:
+        def run(uow: UnitOfWork, envelope: Any, message: Any) -> None:
             try:
                 with uow.session.begin_nested():
-                    handler(uow, envelope, data)
+                    handler(uow, envelope, message)
             except StepFailed as failure:
                 record(uow, failure)
 

@@ -30,6 +30,8 @@ from services.review.engine.operations import OPERATIONS
 from services.review import directory, queues
 from services.review.models import Definition, Instance, Task, Timer
 from shared import clock
+from shared.contracts import contract as contract_of
+from shared.contracts.review import Completed, StageChanged
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.observability import context
@@ -193,22 +195,27 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         message_type = OUTBOUND.get(event.event_definition.name)
         if message_type is None:
             raise RuntimeError(f"diagram threw unknown message {event.event_definition.name!r}")
-        uow.publish(message_type, dict(event.payload or {}), correlation_id=instance.declaration_id)
+        # the diagram's payload as it is, read strictly: the diagram must send the whole contract
+        message = contract_of(message_type).message.load(dict(event.payload or {}), strict=True)
+        uow.publish(message, correlation_id=instance.declaration_id)
     _project_tasks(uow, instance, workflow)
     _project_timer(uow, instance, workflow)
     instance.stage = queues.current_stage(workflow)
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
         instance.outcome = _outcome(workflow)
-        uow.publish("review.completed.v1", {
-            "declaration_id": instance.declaration_id, "applicant": instance.applicant,
-            "outcome": instance.outcome, "at": utcnow().isoformat(),
-        }, correlation_id=instance.declaration_id)
+        announce_completed(uow, instance, utcnow())
     _audit(uow, instance, workflow)
     instance.state = SERIALIZER.serialize_json(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
     uow.session.flush()
     loaded.saved(uow.session, instance.id, instance.state, workflow)
+
+
+def announce_completed(uow: UnitOfWork, instance: Instance, at: dt.datetime) -> None:
+    """review.completed.v1 with the instance's outcome, however the instance ended."""
+    uow.publish(Completed(declaration_id=instance.declaration_id, applicant=instance.applicant,
+                          outcome=instance.outcome, at=at.isoformat()), correlation_id=instance.declaration_id)
 
 
 def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
@@ -270,12 +277,12 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
         stage = (row.stage, organisation)
         if stage not in announced:
             announced.add(stage)
-            uow.publish("review.stage.changed.v1", {
-                "declaration_id": instance.declaration_id, "applicant": instance.applicant,
-                "stage": row.stage, "stage_name": row.name, "role": row.role,
-                "organisation": organisation, "organisation_name": directory.organisation_name(uow, organisation),
-                "at": utcnow().isoformat(),
-            }, correlation_id=instance.declaration_id)
+            uow.publish(StageChanged(
+                declaration_id=instance.declaration_id, applicant=instance.applicant,
+                stage=row.stage, stage_name=row.name, role=row.role,
+                organisation=organisation, organisation_name=directory.organisation_name(uow, organisation),
+                at=utcnow().isoformat(),
+            ), correlation_id=instance.declaration_id)
 
 
 def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:

@@ -1,0 +1,79 @@
+"""The base of every message class: a frozen dataclass that knows its type and its schema.
+
+A contract is a dataclass whose fields carry their marshmallow field (see ``fields.py``), so the
+schema marshmallow-dataclass derives from it checks the wire exactly as a hand-written one would.
+Producers build the class and ``dump`` it (strictly validated); consumers ``load`` it, ignoring
+fields they do not know, so a producer can add a field without breaking anyone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, ClassVar, Literal, TypeVar
+
+import marshmallow_dataclass
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
+
+Kind = Literal["event", "command"]
+D = TypeVar("D", bound="Data")
+
+
+class ContractViolation(ValueError):
+    def __init__(self, message_type: str, errors: Any):
+        super().__init__(f"{message_type}: {errors}")
+        self.message_type = message_type
+        self.errors = errors
+
+
+@functools.cache
+def schema_class(cls: type) -> type[Schema]:
+    return marshmallow_dataclass.class_schema(cls)
+
+
+class Data:
+    """A dataclass read and written through the schema marshmallow-dataclass derives from it."""
+
+    @classmethod
+    def schema(cls, unknown: str = EXCLUDE) -> Schema:
+        return schema_class(cls)(unknown=unknown)
+
+    @classmethod
+    def load(cls: type[D], data: dict[str, Any], strict: bool = False) -> D:
+        """From wire data: tolerant for consumers (unknown fields dropped), strict for data a producer
+        hands over as it is (a diagram's payload)."""
+        try:
+            loaded: D = cls.schema(RAISE if strict else EXCLUDE).load(data)
+        except ValidationError as exc:
+            raise ContractViolation(_name(cls), exc.messages) from exc
+        return loaded
+
+    def dump(self) -> dict[str, Any]:
+        """The wire data (plain JSON), checked strictly: the contract is the whole truth."""
+        data: dict[str, Any] = self.schema().dump(self)
+        errors = self.schema(RAISE).validate(data)
+        if errors:
+            raise ContractViolation(_name(type(self)), errors)
+        return data
+
+    def values(self) -> dict[str, Any]:
+        """The fields as Python values (nested parts as dicts), e.g. for a notice's template."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+def _name(cls: type) -> str:
+    return getattr(cls, "TYPE", cls.__name__)
+
+
+class Message(Data):
+    """A message of one type and version (``TYPE``), an event or a command (``KIND``)."""
+
+    TYPE: ClassVar[str]
+    KIND: ClassVar[Kind]
+
+
+class Event(Message):
+    KIND: ClassVar[Kind] = "event"
+
+
+class Command(Message):
+    KIND: ClassVar[Kind] = "command"
