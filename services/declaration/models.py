@@ -103,8 +103,7 @@ class Declaration(Base):
     specialty: Mapped[str] = mapped_column(String(100))
     qualification_name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(30))
-    # preparing -> draft -> submitted -> in_review -> completed; or refused;
-    # in_review -> returned -> (resubmitted) in_review; draft -> discarded; submitted/in_review -> withdrawn
+    # a DeclarationStatus; what may follow which is the table in lifecycle.py
     status: Mapped[str] = mapped_column(String(20), index=True)
     # "applicant|activity" while the declaration is live, else NULL: the unique index
     # keeps one live declaration per applicant and activity, also under concurrent creates.

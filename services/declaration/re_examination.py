@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.declaration import clock, service
+from services.declaration import clock, lifecycle, service
 from services.declaration.models import Declaration, TrailEntry
 from shared.contracts.declaration import ReExaminationRequested
 from shared.contracts.review import ReExaminationDecided, ReExaminationOpened
@@ -23,7 +23,8 @@ DECIDED = {"uphold": ("re_examination_upheld", "Re-examination: result upheld (�
 def requestable(declaration: Declaration) -> bool:
     """The applicant may ask now: the review offers it, they have not asked, and the period runs."""
     return (declaration.re_examination_open_until is not None and declaration.re_examination_requested_at is None
-            and declaration.status == "in_review" and clock.now() <= declaration.re_examination_open_until)
+            and lifecycle.can(declaration.status, "request_re_examination")
+            and clock.now() <= declaration.re_examination_open_until)
 
 
 def request(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: str) -> Declaration:
@@ -37,7 +38,7 @@ def request(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: 
                           f"re-examination was already requested at "
                           f"{clock.beijing(declaration.re_examination_requested_at)} (已申请复查，不可重复申请)")
     now = clock.now()
-    if now > declaration.re_examination_open_until or declaration.status != "in_review":
+    if now > declaration.re_examination_open_until or not lifecycle.can(declaration.status, "request_re_examination"):
         raise Conflict.on("status", "re_examination_period",
                           f"re-examination could be requested until "
                           f"{clock.beijing(declaration.re_examination_open_until)} (复查申请期已过)")
@@ -57,8 +58,8 @@ def request(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: 
 
 def _stage(declaration: Declaration, stage: tuple[str, str], organisation: str | None, at: dt.datetime) -> None:
     """Messages of different queues may arrive out of order: the latest stage wins."""
-    if declaration.status in ("submitted", "in_review") and (declaration.stage_at is None or at >= declaration.stage_at):
-        declaration.status = "in_review"
+    if lifecycle.can(declaration.status, "reach_stage") and (declaration.stage_at is None or at >= declaration.stage_at):
+        lifecycle.move(declaration, "reach_stage")
         declaration.stage, declaration.stage_name = stage
         declaration.stage_organisation, declaration.stage_at = organisation, at
 

@@ -9,7 +9,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.declaration import (activities, attachments, catalogue, clock, content, eligibility, integrity,
-                                  replicas)
+                                  lifecycle, replicas)
+from services.declaration.lifecycle import DeclarationStatus
 from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.contracts.declaration import Resubmitted, ReturnForRevision, Submitted, Withdrawn
 from shared.contracts.profile import IdentityCorrected, Snapshot, SnapshotRefused, TakeSnapshot
@@ -22,9 +23,6 @@ from shared.uow import UnitOfWork
 # Independent appointment has no activity; the review service sees this in activity_id.
 APPOINTMENT_ACTIVITY = "independent_appointment"
 
-
-LIVE = ("preparing", "draft", "submitted", "in_review", "returned")
-EDITABLE = ("draft", "returned")
 # The unit's first task of a round, per diagram (unit check; the employer's agreement to appoint).
 UNIT_FIRST_STAGES = ("unit_check", "unit_appointment")
 STAFF = (UNIT, DEPARTMENT, COMMITTEE, TITLE_OFFICE)
@@ -91,7 +89,7 @@ def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Dec
     declaration = Declaration(
         id=str(uuid.uuid4()), applicant=principal.subject, activity_id=chosen.id, mode=chosen.mode,
         series=chosen.series, level=fields["level"], specialty=fields["specialty"],
-        qualification_name=fields["qualification_name"], category=fields["category"], status="preparing",
+        qualification_name=fields["qualification_name"], category=fields["category"], status=lifecycle.START.value,
         live_slot=slot,
     )
     _claim_slot(uow, declaration)
@@ -119,7 +117,8 @@ def _create_appointment(uow: UnitOfWork, principal: Principal, fields: dict[str,
     declaration = Declaration(
         id=str(uuid.uuid4()), applicant=principal.subject, activity_id=None, mode="independent_appointment",
         series=fields["series"], level=fields["level"], specialty=fields["specialty"],
-        qualification_name=fields["qualification_name"], category="normal", status="preparing", live_slot=slot,
+        qualification_name=fields["qualification_name"], category="normal", status=lifecycle.START.value,
+        live_slot=slot,
     )
     _claim_slot(uow, declaration)
     _ask_for_snapshot(uow, declaration)
@@ -206,7 +205,7 @@ def _activity_of(uow: UnitOfWork, declaration: Declaration) -> Activity | None:
 
 def editable(uow: UnitOfWork, principal: Principal, declaration_id: str) -> tuple[Declaration, Activity | None]:
     declaration = own(uow, principal, declaration_id, lock=True)
-    if declaration.status not in EDITABLE:
+    if not lifecycle.can(declaration.status, "edit"):
         raise Conflict.on("status", "editable",
                           f"a declaration is read only once submitted until it is returned; this one is "
                           f"{declaration.status} (已提交的申报不可修改)")
@@ -233,13 +232,13 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
     """Submit a draft before the initial deadline, or resubmit a returned one before
     the modification deadline; it goes through the chain again from the unit."""
     declaration = own(uow, principal, declaration_id, lock=True)
-    if declaration.status not in EDITABLE:
+    if not lifecycle.can(declaration.status, "submit"):
         raise Conflict.on("status", "draft_only",
                           f"only a draft or a returned declaration can be submitted; this one is "
                           f"{declaration.status} (仅草稿或退回的申报可提交)")
     integrity.refuse_if_recorded(uow, principal.subject)
     chosen = _activity_of(uow, declaration)
-    resubmission = declaration.status == "returned"
+    resubmission = declaration.status == DeclarationStatus.RETURNED
     now = clock.now()
     if chosen is not None:
         deadline = chosen.modification_deadline if resubmission else chosen.initial_deadline
@@ -252,7 +251,7 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
     if errors:
         raise DomainError("the declaration is not complete (申报材料不完整)", errors)
     snapshot = declaration.snapshot or {}
-    declaration.status = "submitted"
+    lifecycle.move(declaration, "submit")
     declaration.submitted_at = now
     declaration.unit_started_at = None  # a new round: withdrawable until the unit starts on it
     declaration.return_reason = declaration.returned_at = declaration.returned_by = None
@@ -298,16 +297,12 @@ def submitted_content(uow: UnitOfWork, declaration: Declaration) -> dict[str, An
 def withdraw(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:
     """撤回: only while the unit has not started its check; the review service cancels the process."""
     declaration = own(uow, principal, declaration_id, lock=True)
-    if declaration.status not in ("submitted", "in_review"):
-        raise Conflict.on("status", "withdrawable",
-                          f"only a submitted declaration can be withdrawn; this one is {declaration.status} "
-                          "(仅已提交的申报可撤回)")
-    if declaration.unit_started_at is not None:
-        raise Conflict.on("status", "unit_started",
-                          "the work unit has started its check or decided on it; the declaration can no longer "
-                          "be withdrawn (单位已开始审核，不可撤回)")
+    refusal = _withdrawal_refused(declaration)
+    if refusal is not None:
+        raise refusal
     now = clock.now()
-    declaration.status, declaration.withdrawn_at, declaration.live_slot = "withdrawn", now, None
+    lifecycle.move(declaration, "withdraw")
+    declaration.withdrawn_at, declaration.live_slot = now, None
     declaration.stage, declaration.stage_name, declaration.stage_organisation = "withdrawn", "Withdrawn (已撤回)", None
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="withdrawal", actor=principal.subject,
                                decision="withdraw", at=now))
@@ -319,10 +314,11 @@ def withdraw(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decl
 def discard(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:
     """废弃: drafts only; the row stays (as discarded) and frees the activity for a new declaration."""
     declaration = own(uow, principal, declaration_id, lock=True)
-    if declaration.status not in ("preparing", "draft"):
+    if not lifecycle.can(declaration.status, "discard"):
         raise Conflict.on("status", "draft_only", f"only a draft can be discarded; this one is "
                                                   f"{declaration.status} (仅草稿可废弃)")
-    declaration.status, declaration.live_slot = "discarded", None
+    lifecycle.move(declaration, "discard")
+    declaration.live_slot = None
     return declaration
 
 
@@ -340,7 +336,7 @@ declaration_of = _declaration  # for the other modules' message effects (re_exam
 
 def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: Snapshot) -> None:
     declaration = _declaration(uow, declaration_id)
-    if declaration.status != "preparing":
+    if not lifecycle.can(declaration.status, "accept_snapshot"):
         return
     # A copy of its own: later profile edits never reach it, and its edits never reach the profile.
     declaration.snapshot = snapshot.dump()
@@ -349,11 +345,12 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: Snapshot) -> 
     chosen = uow.session.get(Activity, declaration.activity_id) if declaration.activity_id else None
     if chosen is not None and chosen.mode == "independent_review" \
             and snapshot.unit_code != activities.owner(chosen):
-        declaration.status, declaration.live_slot = "refused", None
+        lifecycle.move(declaration, "refuse")
+        declaration.live_slot = None
         declaration.refusal_reason = ("only staff of the committee's own organisation may declare in an "
                                       "independent review (自主评审仅限本单位人员申报)")
         return
-    declaration.status = "draft"
+    lifecycle.move(declaration, "accept_snapshot")
     if eligibility.category_needs(declaration.category)["normal_conditions"]:
         content.check_eligibility(declaration, chosen)
 
@@ -377,8 +374,9 @@ def identity_corrected(uow: UnitOfWork, corrected: IdentityCorrected) -> None:
 
 def snapshot_refused(uow: UnitOfWork, refused: SnapshotRefused) -> None:
     declaration = _declaration(uow, refused.declaration_id)
-    if declaration.status == "preparing":
-        declaration.status, declaration.live_slot = "refused", None
+    if lifecycle.can(declaration.status, "refuse"):
+        lifecycle.move(declaration, "refuse")
+        declaration.live_slot = None
         declaration.refusal_reason = refused.reason
 
 
@@ -388,7 +386,20 @@ def _at(value: str) -> dt.datetime:
 
 def withdrawable(declaration: Declaration) -> bool:
     """撤回 only while submitted and the unit has not started on this round ("单位尚未审核")."""
-    return declaration.status in ("submitted", "in_review") and declaration.unit_started_at is None
+    return _withdrawal_refused(declaration) is None
+
+
+def _withdrawal_refused(declaration: Declaration) -> Conflict | None:
+    """Why the applicant may not withdraw now, or None: what the API shows and what withdraw refuses."""
+    if not lifecycle.can(declaration.status, "withdraw"):
+        return Conflict.on("status", "withdrawable",
+                           f"only a submitted declaration can be withdrawn; this one is {declaration.status} "
+                           "(仅已提交的申报可撤回)")
+    if declaration.unit_started_at is not None:
+        return Conflict.on("status", "unit_started",
+                           "the work unit has started its check or decided on it; the declaration can no longer "
+                           "be withdrawn (单位已开始审核，不可撤回)")
+    return None
 
 
 def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
@@ -407,8 +418,8 @@ def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
         _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
     # Messages of different queues may arrive out of order: the latest stage wins.
     newer = declaration.stage_at is None or at >= declaration.stage_at
-    if declaration.status in ("submitted", "in_review") and newer:
-        declaration.status = "in_review"
+    if lifecycle.can(declaration.status, "reach_stage") and newer:
+        lifecycle.move(declaration, "reach_stage")
         declaration.stage, declaration.stage_name = changed.stage, changed.stage_name
         declaration.stage_organisation, declaration.stage_at = changed.organisation, at
 
@@ -430,8 +441,8 @@ def returned_for_revision(uow: UnitOfWork, command: ReturnForRevision) -> None:
     uow.session.add(TrailEntry(declaration_id=declaration.id, kind="return", stage=command.stage,
                                stage_name=command.stage_name, organisation=command.organisation,
                                actor=command.actor, decision="return", reason=command.reason, at=at))
-    if declaration.status in ("submitted", "in_review"):
-        declaration.status = "returned"
+    if lifecycle.can(declaration.status, "return"):
+        lifecycle.move(declaration, "return")
         declaration.return_reason, declaration.returned_at = command.reason, at
         declaration.returned_by = command.organisation
         declaration.stage, declaration.stage_name = "returned", "Returned for revision (退回修改)"
@@ -444,9 +455,9 @@ def review_completed(uow: UnitOfWork, completed: Completed) -> None:
                                at=_at(completed.at)))
     declaration.outcome = completed.outcome
     declaration.live_slot = None
-    if declaration.status in ("withdrawn", "discarded"):
-        return  # the process was cancelled because of the withdrawal: it stays withdrawn
-    declaration.status = "completed"
+    if not lifecycle.can(declaration.status, "complete"):
+        return  # withdrawn or discarded: the process was cancelled because of that, and it stays so
+    lifecycle.move(declaration, "complete")
     declaration.stage, declaration.stage_name, declaration.stage_organisation = "completed", "Completed (已完成)", None
 
 
