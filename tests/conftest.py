@@ -19,6 +19,9 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from shared.web.ratelimit import RateLimiter
+from tests.helpers.database_state import DEMO, EMPTY, RestorableDatabase, WrittenTables
+
 RUN_ID = uuid.uuid4().hex[:8]
 # Short retry backoff so retry and dead-letter paths finish within a test.
 os.environ.setdefault("TITLES_RETRY_DELAYS_MS", "200,400,800")
@@ -128,17 +131,41 @@ def dbs(database_urls: dict[str, str], broker_url: str, trust_services: str) -> 
         db.dispose()
 
 
+@pytest.fixture(scope="session")
+def _database_states(dbs: dict[str, Any]) -> Iterator[dict[str, RestorableDatabase]]:
+    """Each database with its two known states: empty, and the demonstration data (seeded and the
+    diagrams deployed once, here, as ``titles seed`` does; recorded, then emptied again)."""
+    from shared import bootstrap
+    from services.review import bootstrap as review
+
+    written = WrittenTables()
+    written.watch()
+    states = {s: RestorableDatabase(db, written) for s, db in dbs.items()}
+    for service in SERVICES:
+        bootstrap.service(service).seed(dbs[service])
+    review.deploy(dbs["review"])
+    for state in states.values():
+        state.record(DEMO)
+        state.bring_to(EMPTY)
+    yield states
+    written.unwatch()
+
+
 @pytest.fixture(autouse=True)
-def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Empty every table after each test that used the databases."""
-    yield
+def _databases_as_the_test_asks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Before a test that uses the databases, each one is in the state it asks for: the demonstration
+    data if it asks for ``demo``, else empty. Only the tables written since are restored."""
     if "dbs" not in request.fixturenames:
+        yield
         return
-    databases = request.getfixturevalue("dbs")
-    for db in databases.values():
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+    states = request.getfixturevalue("_database_states")
+    wanted = DEMO if "demo" in request.fixturenames else EMPTY
+    for state in states.values():
+        state.bring_to(wanted)
+    yield
+    if request.node.get_closest_marker("other_processes_write"):
+        for state in states.values():
+            state.everything_written = True
 
 
 @pytest.fixture(scope="session")
@@ -166,11 +193,23 @@ def auth(token: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
     return lambda username: {"Authorization": f"Bearer {token(username)}"}
 
 
-@pytest.fixture
-def apps(dbs: dict[str, Any], verifier: Any) -> dict[str, Any]:
+@pytest.fixture(scope="session")
+def _session_apps(dbs: dict[str, Any], verifier: Any) -> dict[str, Any]:
+    """The five Flask apps, built once: building one (its OpenAPI document above all) costs more than
+    most tests."""
     from shared import bootstrap
 
     return {s: bootstrap.service(s).create_app(dbs[s], verifier) for s in SERVICES}
+
+
+@pytest.fixture
+def apps(_session_apps: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield _session_apps
+    # What an app keeps between requests must not carry from one test to the next: the rate limits'
+    # counters (a limiter is made again, from the environment of the time, on first use).
+    for app in _session_apps.values():
+        for key in [k for k, v in app.extensions.items() if isinstance(v, RateLimiter)]:
+            del app.extensions[key]
 
 
 @pytest.fixture
@@ -180,13 +219,8 @@ def clients(apps: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def demo(dbs: dict[str, Any]) -> dict[str, Any]:
-    """The demonstration data, loaded through each service's seed (as ``titles seed`` does)."""
-    from shared import bootstrap
-    from services.review import bootstrap as review
-
-    for service in SERVICES:
-        bootstrap.service(service).seed(dbs[service])
-    review.deploy(dbs["review"])
+    """The demonstration data, as ``titles seed`` loads it through each service's seed and the
+    deployed diagrams (put in place before the test, see ``_databases_as_the_test_asks``)."""
     return dbs
 
 

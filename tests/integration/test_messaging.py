@@ -122,6 +122,7 @@ def test_a_consumer_failing_midway_gets_the_message_again_and_the_effect_happens
         thread.join(10), relay_thread.join(10)
 
 
+@pytest.mark.other_processes_write
 def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_redelivered(dbs, broker_url,
                                                                                         tmp_path):
     data = issued()
@@ -151,6 +152,7 @@ def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_re
         relay_thread.join(10)
 
 
+@pytest.mark.other_processes_write
 def test_an_outbox_row_written_before_a_relay_crash_is_published_after_restart(dbs, broker_url):
     env = dict(os.environ, CERTIFICATE_DATABASE_URL=dbs["certificate"].url, PYTHONPATH=str(ROOT))
     titles = str(Path(sys.executable).with_name("titles"))

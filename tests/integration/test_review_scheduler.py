@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from tests.conftest import wait_for
 from tests.integration.test_review import UNIT
 
+pytestmark = pytest.mark.other_processes_write  # the scheduler's own process writes the review database
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 DAY = dt.date(2026, 3, 2)
