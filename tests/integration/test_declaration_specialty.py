@@ -1,51 +1,18 @@
 """The current work specialty against the declared one (manual §三(一)3, bpmn/specialty_relation.dmn): the
 same name is direct, the table's groups are related, anything else is unrelated — a warning the unit sees
-in the eligibility result and its task, or, where the activity says so, a refusal at submission."""
+in the eligibility result and its task, or, where the activity says so, a refusal at submission (the
+table alone: tests/unit/test_specialty_relation.py)."""
 from __future__ import annotations
 
 import shutil
 
-import pytest
-
-from services.declaration import specialty
 from shared import decisions
 from shared.config import bpmn_dir
 from tests.conftest import wait_for
 from tests.integration.test_declaration import ACTIVITY, ELIGIBLE, assert_problem, declare, fill
-from tests.integration.test_declaration_eligibility import add_row_before
 from tests.integration.test_declaration_lifecycle import drafted, submit
+from tests.unit.test_eligibility_rules import add_row_before
 
-
-@pytest.mark.parametrize("series, declared, current, related", [
-    ("工程", "软件工程", "软件工程", "directly"),
-    ("会计", "会计", "会计", "directly"),                      # the same name, in any series
-    ("工程", "软件工程", " 软件工程专业 ", "directly"),          # as typed: spaces and 专业 dropped
-    ("工程", "软件工程", "软件　工程", "directly"),              # a full-width space
-    ("工程", "计算机应用技术", "计算机科学与技术", "directly"),  # the discipline's name
-    ("工程", "软件工程", "计算机科学与技术", "related"),        # computer specialties among themselves
-    ("工程", "软件工程", "计算机应用技术", "related"),
-    ("工程", "机械工程", "电气工程及其自动化", "related"),
-    ("卫生", "内科学", "外科学", "related"),
-    ("中小学教师", "语文", "汉语言文学", "directly"),
-    ("工程", "软件工程", "临床医学", "unrelated"),
-    ("工程", "软件工程", "机械工程", "unrelated"),
-    ("卫生", "内科学", "软件工程", "unrelated"),
-])
-def test_the_table_relates_the_current_specialty_to_the_declared_one(series, declared, current, related):
-    result = specialty.check(series, declared, current)
-    assert result["related"] == related and result["reason"], result
-    assert result["passed"] is (related != "unrelated")
-    assert specialty.warnings(result) == ([] if result["passed"] else [specialty.message(result)])
-    assert not specialty.refused(result)
-    assert specialty.refused(specialty.check(series, declared, current, "refuse")) is (related == "unrelated")
-
-
-def test_no_current_specialty_is_left_to_the_profile_s_completeness():
-    result = specialty.check("工程", "软件工程", "  ", "refuse")
-    assert result["related"] is None and result["passed"] is True and not specialty.refused(result)
-
-
-# -- over HTTP --------------------------------------------------------------------------------------
 
 def draft_with(clients, auth, demo, current: str) -> str:
     """A complete draft of the demo activity (软件工程) whose copy of the profile gives ``current``."""

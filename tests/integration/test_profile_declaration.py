@@ -162,22 +162,6 @@ def test_the_declarations_copy_can_supply_what_the_profile_lacked(clients, auth,
     assert any(m["field"] == "mobile" for m in missing)
 
 
-def test_a_school_teachers_stage_from_the_profile_counts_in_the_section():
-    from services.declaration import content
-    from services.declaration.models import Declaration
-
-    declaration = Declaration(id="d", series="中小学教师", category="lateral_transfer",
-                              snapshot={"qualification": {"school_stage": "初中"}},
-                              sections={"school_teacher": {"teaching_subject": "数学"}})
-
-    class NoItems:
-        session = type("S", (), {"scalars": staticmethod(lambda query: []),
-                                 "get": staticmethod(lambda model, key: None)})()
-
-    errors = content.completeness(NoItems(), declaration, None)
-    assert not [e for e in errors if e.field == "sections.school_teacher"], errors
-
-
 # -- identity corrections: an event, and a note on declarations that keep their snapshot -----------
 
 def test_an_identity_correction_is_published_and_noted_but_the_snapshot_stays(clients, auth, demo, workers):

@@ -627,22 +627,6 @@ def overdue(client: Any, auth: Any, user: str) -> list[str]:
     return [t["id"] for t in ok(client.get("/api/v1/tasks/overdue", headers=auth(user)))["items"]]
 
 
-def test_a_service_level_ends_after_its_working_days_on_the_calendar(monkeypatch):
-    """The due time a service-level timer is given (engine/functions.py, on the system's clock): the end of
-    the N-th working day after the day the task opened, Beijing time."""
-    from services.review.engine.functions import working_days_due
-    from shared import clock
-
-    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
-    # Opened on a Monday: five working days from Tuesday end the next Monday.
-    clock.set_now_for_tests(dt.datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING))
-    assert dt.datetime.fromisoformat(working_days_due(5)) == dt.datetime(2026, 11, 23, 23, 59, 59, tzinfo=BEIJING)
-    # Across the National Day holiday: five working days from Wednesday 30 September end on 12 October.
-    clock.set_now_for_tests(dt.datetime(2026, 9, 29, 15, 0, tzinfo=BEIJING))
-    assert dt.datetime.fromisoformat(working_days_due(5)) == dt.datetime(2026, 10, 12, 23, 59, 59, tzinfo=BEIJING)
-    assert dt.datetime.fromisoformat(working_days_due(1)) == dt.datetime(2026, 9, 30, 23, 59, 59, tzinfo=BEIJING)
-
-
 def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and_the_level_above(
         demo, monkeypatch, clients, auth):
     from services.review.models import Task

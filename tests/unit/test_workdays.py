@@ -9,6 +9,7 @@ import pytest
 from shared import workdays
 
 D = dt.date
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def test_holidays_and_adjusted_working_days_of_2026():
@@ -55,3 +56,20 @@ def test_a_provisional_calendar_only_where_asked_for(monkeypatch):
     monkeypatch.setenv("TITLES_WORKDAYS_PROVISIONAL", "0")
     with pytest.raises(workdays.UnknownYear):
         workdays.is_workday(D(2031, 1, 2))
+
+
+def test_a_service_level_ends_after_its_working_days_on_the_calendar(monkeypatch, tmp_path):
+    """The due time a service-level timer is given (engine/functions.py, on the system's clock): the end of
+    the N-th working day after the day the task opened, Beijing time."""
+    from services.review.engine.functions import working_days_due
+    from shared import clock
+
+    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
+    monkeypatch.setenv("TITLES_TEST_CLOCK_FILE", str(tmp_path / "test-clock.json"))
+    # Opened on a Monday: five working days from Tuesday end the next Monday.
+    clock.set_now_for_tests(dt.datetime(2026, 11, 16, 9, 0, tzinfo=BEIJING))
+    assert dt.datetime.fromisoformat(working_days_due(5)) == dt.datetime(2026, 11, 23, 23, 59, 59, tzinfo=BEIJING)
+    # Across the National Day holiday: five working days from Wednesday 30 September end on 12 October.
+    clock.set_now_for_tests(dt.datetime(2026, 9, 29, 15, 0, tzinfo=BEIJING))
+    assert dt.datetime.fromisoformat(working_days_due(5)) == dt.datetime(2026, 10, 12, 23, 59, 59, tzinfo=BEIJING)
+    assert dt.datetime.fromisoformat(working_days_due(1)) == dt.datetime(2026, 9, 30, 23, 59, 59, tzinfo=BEIJING)
