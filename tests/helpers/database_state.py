@@ -9,10 +9,12 @@ written since the last time, and the tables in which the two states differ. A da
 previous test never wrote costs nothing.
 
 Writes from other processes (a subprocess of ``titles``) are not seen: such a test carries the
-marker ``other_processes_write`` and every table is restored after it.
+marker ``other_processes_write`` and every table is restored after it. ``TITLES_TEST_CHECK_RESTORE=1``
+compares every table with the state after each restore, to find a writer that was not seen.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterable
@@ -73,9 +75,8 @@ class RestorableDatabase:
     def record(self, name: str) -> None:
         """Keep what the database holds now as the state ``name``; the database stays as it is."""
         with self.db.engine.connect() as conn:
-            self.states[name] = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()]
-                                 for t in self.tables.values()}
-            self.states[name] = {t: rows for t, rows in self.states[name].items() if rows}
+            rows = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()] for t in self.tables.values()}
+        self.states[name] = {table: kept for table, kept in rows.items() if kept}
         self.state = name
         self.written.take(self.url)
 
@@ -91,6 +92,15 @@ class RestorableDatabase:
             self._restore(self._with_referencing(written), target)
             self.written.take(self.url)  # the restore's own statements
         self.state = name
+        if os.environ.get("TITLES_TEST_CHECK_RESTORE") == "1":
+            self._check(target)
+
+    def _check(self, rows: Rows) -> None:
+        with self.db.engine.connect() as conn:
+            for table in self.tables.values():
+                found = sorted(map(repr, conn.execute(table.select()).mappings()))
+                expected = sorted(repr(r) for r in rows.get(table.name, []))
+                assert found == expected, f"{self.db.service}.{table.name} was written unseen: {found[:3]}"
 
     def _with_referencing(self, names: set[str]) -> list[Table]:
         """The tables and every table that refers to them (whose rows would stop a DELETE), in
