@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.integration.review_flow_helpers import (COMMITTEE, act, advance_clock, advance_to, after_vote,
                                                    certificate_issued, complete, handle, ok, outbox, outcome_of,
                                                    review_db, start, tasks_of, through_the_vote, timers_of, today)
@@ -199,6 +200,10 @@ def failed(demo: Any, clients: Any, auth: Any, workers: Any) -> str:
     from tests.integration.test_declaration_returns import _submitted
 
     declaration_id = _submitted(clients, auth, workers)
+    # The review's first stage arrives over the workers: waited for, so that it cannot land after (and
+    # over) the stages the tests hand the declaration service themselves.
+    wait_for("the unit check on the declaration",
+             lambda: declaration(clients, auth("applicant"), declaration_id)["stage"] == "unit_check")
     until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=PERIOD_DAYS)
     assert to_service(demo, "declaration", "review.re_examination.opened.v1",
                       opened_event(declaration_id, until)) == "done"
@@ -280,7 +285,6 @@ def test_the_decision_reaches_the_declaration_once_and_the_applicant_in_chinese(
 
 def test_over_the_services_a_request_reaches_the_committee_and_the_upheld_result_the_applicant(
         demo, clients, auth, workers, monkeypatch):
-    from tests.conftest import wait_for
     from tests.integration.review_flow_helpers import (attend, panel_of, register_directory, through_departments,
                                                        through_unit, vote_all)
     from tests.integration.test_declaration_returns import _submitted
