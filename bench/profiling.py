@@ -82,6 +82,9 @@ class ProfiledReview:
         self.thread.start()
         self.previous = os.environ.get("REVIEW_URL")
         os.environ["REVIEW_URL"] = self.url
+        from shared import config  # this process reads the environment it just set
+
+        config.from_environment()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -89,6 +92,9 @@ class ProfiledReview:
             os.environ.pop("REVIEW_URL", None)
         else:
             os.environ["REVIEW_URL"] = self.previous
+        from shared import config  # this process reads the environment it just set
+
+        config.from_environment()
         self.server.shutdown()
         self.thread.join(timeout=10)
 

@@ -364,6 +364,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="titles-bench-"))
     os.environ["TITLES_DATA_DIR"] = str(work)
     os.environ.setdefault("BROKER_URL", f"embedded://{work / 'broker'}")
+    from shared import config  # this process reads the environment it just set
+
+    config.from_environment()
     import logging
 
     logging.disable(logging.WARNING)

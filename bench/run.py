@@ -127,6 +127,9 @@ class System:
         # This process reads the same settings (service URLs, data directory) to drive the system.
         os.environ.clear()
         os.environ.update(self.env)
+        from shared import config  # this process reads the environment it just set
+
+        config.from_environment()
         titles = str(Path(sys.executable).with_name("titles"))
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - a file, not a pipe: a long run must not block on it
         self.process = subprocess.Popen([titles, "run"], env=self.env, cwd=ROOT, stdout=self.log,

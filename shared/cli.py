@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p_scenario = sub.add_parser("scenario", help="carry one declaration to a certificate over HTTP")
     p_scenario.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     args = parser.parse_args(argv)
+    config.from_environment()  # once, for this process; the supervisor builds its children's environments
 
     if args.command == "migrate":
         unknown = sorted(set(args.services) - set(SERVICES))

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared import config
 from shared.errors import DomainError, NotFound
 
 UTC = dt.timezone.utc
@@ -39,7 +40,7 @@ MAX_OFFSET = 36600 * 86400  # a hundred years: `make bench` moves it 30 days per
 
 def enabled() -> bool:
     """Whether the test clock is on: only an explicit ``TITLES_TEST_CLOCK=1`` switches it on."""
-    return os.environ.get(SETTING) == "1"
+    return config.settings().test_clock
 
 
 def real_now() -> dt.datetime:
@@ -80,8 +81,7 @@ def clock_file() -> Path:
 
 def _path() -> str:
     # A plain string, not resolved: building a Path costs more than the stat() now() is allowed.
-    return os.environ.get("TITLES_TEST_CLOCK_FILE") or os.path.join(os.environ.get("TITLES_DATA_DIR", "data"),
-                                                                    "test-clock.json")
+    return config.settings().test_clock_file
 
 
 # -- reading: cached by the file's identity, so now() stays one stat() --------------------------

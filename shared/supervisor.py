@@ -201,6 +201,7 @@ def announce_test_clock() -> str:
     which: every child process inherits the setting."""
     if "TITLES_TEST_CLOCK" not in os.environ:
         os.environ["TITLES_TEST_CLOCK"] = "1"
+    config.from_environment()  # this process's own steps (migrate, deploy, seed) see what its children will
     if os.environ["TITLES_TEST_CLOCK"] == "1":
         return ("The test clock is ON for this demonstration (TITLES_TEST_CLOCK=1): only the title office may move "
                 "it, forwards, with POST /api/v1/clock/advance on the review service; production never sets it.")

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import os
 from importlib import resources
 from pathlib import Path
 
 import chinese_calendar
+
+from shared import config
 
 
 class UnknownYear(LookupError):
@@ -41,11 +42,11 @@ _FIXED_HOLIDAYS = ((1, 1), (5, 1), (10, 1), (10, 2), (10, 3))
 
 
 def provisional() -> bool:
-    return os.environ.get("TITLES_WORKDAYS_PROVISIONAL") == "1"
+    return config.settings().workdays_provisional
 
 
 def is_workday(day: dt.date) -> bool:
-    override = _overrides(os.environ.get("TITLES_WORKDAYS_FILE")).get(day.year)
+    override = _overrides(config.settings().workdays_file).get(day.year)
     if override is not None:
         holidays, workdays = override
         if day in workdays:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from shared import config
 from shared.web.ratelimit import RateLimiter
 from tests.helpers.database_state import DEMO, EMPTY, RestorableDatabase, WrittenTables
 
@@ -41,11 +42,40 @@ def pytest_report_header(config: Any) -> str:
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("titles-data")
     os.environ["TITLES_DATA_DIR"] = str(path)  # the test clock's file lives here too (shared/clock.py)
+    config.from_environment()
     _RUN_DATA.append(str(path))
     return path
 
 
 _RUN_DATA: list[str] = []
+
+
+@pytest.fixture
+def monkeypatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """pytest's, except that setting, deleting or restoring an environment variable also rebuilds this
+    process's Settings (shared/config.py), as a process started with that environment would have them."""
+    changed = False
+
+    def rebuilt(change: Callable[..., None]) -> Callable[..., None]:
+        def changing(*args: Any, **kwargs: Any) -> None:
+            nonlocal changed
+            change(*args, **kwargs)
+            changed = True
+            config.from_environment()
+        return changing
+
+    monkeypatch.setenv = rebuilt(monkeypatch.setenv)  # type: ignore[method-assign]
+    monkeypatch.delenv = rebuilt(monkeypatch.delenv)  # type: ignore[method-assign]
+    undo = monkeypatch.undo
+
+    def undoing() -> None:
+        undo()
+        if changed:
+            config.from_environment()
+
+    monkeypatch.undo = undoing  # type: ignore[method-assign]
+    yield monkeypatch
+    monkeypatch.undo()
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +106,7 @@ def database_urls(data_dir: Path) -> Iterator[dict[str, str]]:
     for service, url in urls.items():
         os.environ[f"{service.upper()}_DATABASE_URL"] = url
         upgrade(service, url)
+    config.from_environment()
     yield urls
     if POSTGRES:
         with admin.connect() as conn:
@@ -96,6 +127,7 @@ def broker_url(data_dir: Path) -> Iterator[str]:
     else:
         url = f"embedded://{data_dir / 'broker'}"
     os.environ["BROKER_URL"] = url
+    config.from_environment()
     yield url
     if RABBITMQ:
         with Connection(url) as conn:
@@ -112,6 +144,7 @@ def trust_services(data_dir: Path) -> Iterator[str]:
 
     server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
     os.environ["TSA_PORT"] = str(server.server_port)  # the PKI's CRL address and the default TSA URL follow
+    config.from_environment()
     server.app = dev_tsa.create_app()
     thread = threading.Thread(target=server.serve_forever, daemon=True, name="dev-tsa")
     thread.start()

@@ -13,10 +13,11 @@ printing an empty box (.notdef) on a document kept for a career.
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared import config
 
 DEFAULT_FONTS = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 DEBIAN_PACKAGE = "fonts-wqy-microhei"
@@ -43,8 +44,13 @@ class Font:
         return ord(char) in self.glyphs
 
 
+def _setting() -> str:
+    configured = config.settings().certificate_fonts
+    return DEFAULT_FONTS if configured is None else configured
+
+
 def configured() -> list[tuple[Path, int]]:
-    specs = [s.strip() for s in os.environ.get("CERTIFICATE_FONTS", DEFAULT_FONTS).split(",") if s.strip()]
+    specs = [s.strip() for s in _setting().split(",") if s.strip()]
     found = []
     for spec in specs:
         path, _, index = spec.partition("#")
@@ -57,7 +63,7 @@ def fonts() -> tuple[Font, ...]:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
-    key = os.environ.get("CERTIFICATE_FONTS", DEFAULT_FONTS)
+    key = _setting()
     with _lock:
         if key in _loaded:
             return _loaded[key]

@@ -1,20 +1,20 @@
 """Certificate numbers: issuing authority, year and serial, by a configurable pattern."""
 from __future__ import annotations
 
-import os
 
 from sqlalchemy import select
 
 from services.certificate.models import NumberSequence
+from shared import config
 from shared.uow import UnitOfWork
 
 
 def number_pattern() -> str:
-    return os.environ.get("CERTIFICATE_NUMBER_PATTERN", "{authority}{year}{serial:06d}")
+    return config.settings().certificate_number_pattern
 
 
 def authority() -> str:
-    return os.environ.get("CERTIFICATE_AUTHORITY", "TJZC")
+    return config.settings().certificate_authority
 
 
 def next_number(uow: UnitOfWork, year: int) -> str:

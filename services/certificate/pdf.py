@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from dataclasses import dataclass
 
 from reportlab.graphics.barcode.qr import QrCode
@@ -18,13 +17,14 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from services.certificate import fonts, pdfa
+from shared import config
 
 MODE_NAMES = {"social_review": "社会化评审", "independent_review": "自主评审", "independent_appointment": "自主聘任"}
 TITLE = "电子职称证书"
 
 
 def issuer_name() -> str:
-    return os.environ.get("CERTIFICATE_ISSUER_NAME", "天津市人力资源和社会保障局")
+    return config.settings().certificate_issuer_name
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from shared import config
 
 DEFAULT_ICC_PROFILE = "/usr/share/color/icc/sRGB.icc"
 DEBIAN_PACKAGE = "icc-profiles-free"
@@ -37,7 +38,8 @@ class Description:
 
 
 def icc_profile_path() -> Path:
-    return Path(os.environ.get("CERTIFICATE_ICC_PROFILE", DEFAULT_ICC_PROFILE))
+    configured = config.settings().certificate_icc_profile
+    return Path(DEFAULT_ICC_PROFILE if configured is None else configured)
 
 
 @cache

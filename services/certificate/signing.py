@@ -29,12 +29,12 @@ import asyncio
 import datetime as dt
 import io
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.certificate import dev_pki
+from shared import config
 
 log = logging.getLogger(__name__)
 _cache: dict[tuple, object] = {}
@@ -48,12 +48,13 @@ class SigningConfigurationError(RuntimeError):
 # --------------------------------------------------------------------------- settings
 
 def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
+    value = config.settings().certificate_signing.get(name, "").strip()
     return value or None
 
 
 def _files(name: str) -> tuple[Path, ...]:
-    return tuple(Path(p.strip()) for p in (os.environ.get(name) or "").split(",") if p.strip())
+    return tuple(Path(p.strip()) for p in (config.settings().certificate_signing.get(name) or "").split(",")
+                 if p.strip())
 
 
 def source() -> str:
@@ -69,7 +70,7 @@ def source() -> str:
 
 def tsa_url() -> str | None:
     """``CERTIFICATE_TSA_URL``; the development TSA by default; ``none`` for no timestamp at all."""
-    configured = _env("CERTIFICATE_TSA_URL")
+    configured = config.settings().certificate_tsa_url
     if configured is None:
         return dev_pki.trust_services_url() + "/tsa"
     return None if configured.lower() == "none" else configured
@@ -81,10 +82,9 @@ def level() -> str:
 
 
 def _settings_key() -> tuple:
-    names = sorted(k for k in os.environ if k.startswith("CERTIFICATE_SIGNING_") or k == "CERTIFICATE_TRUST_ROOTS")
-    from shared import config
-
-    return (str(config.data_dir()), dev_pki.crl_url(), *((k, os.environ[k]) for k in names))
+    signing = config.settings().certificate_signing
+    names = sorted(k for k in signing if k.startswith("CERTIFICATE_SIGNING_") or k == "CERTIFICATE_TRUST_ROOTS")
+    return (str(config.data_dir()), dev_pki.crl_url(), *((k, signing[k]) for k in names))
 
 
 # --------------------------------------------------------------------------- the signer

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -18,7 +17,7 @@ from shared.uow import UnitOfWork
 
 def verification_base_url() -> str:
     """``CERTIFICATE_VERIFY_URL`` (the public page as the world reaches it); by default the service's own page."""
-    return os.environ.get("CERTIFICATE_VERIFY_URL") or config.service_url("certificate") + "/verify"
+    return config.settings().certificate_verify_url or config.service_url("certificate") + "/verify"
 
 
 def verification_url(number: str, code: str) -> str:

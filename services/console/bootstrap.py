@@ -29,7 +29,7 @@ KEY_FILE = Path("console") / "secret_key"
 
 
 def secret_key(data_dir: Path | None = None) -> str:
-    explicit = os.environ.get("CONSOLE_SECRET_KEY")
+    explicit = config.settings().console.secret_key
     if explicit:
         return explicit
     path = (data_dir or config.data_dir()) / KEY_FILE
@@ -70,13 +70,15 @@ def beijing(value: str | None) -> str:
 
 
 def create_app(data_dir: Path | None = None) -> Flask:
+    settings = config.settings()
     app = Flask(NAME, root_path=str(Path(__file__).parent))
+    app.extensions["titles.settings"] = settings
     app.config.update(
         SECRET_KEY=secret_key(data_dir),
         SESSION_COOKIE_NAME="titles_console",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=(os.environ.get("CONSOLE_URL") or "").startswith("https://"),
+        SESSION_COOKIE_SECURE=(settings.console.public_url or "").startswith("https://"),
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,  # an upload through the proxy (the services' own limit is 11 MiB)
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -52,15 +51,15 @@ class Settings:
 
 
 def settings() -> Settings:
-    issuer = os.environ.get("CONSOLE_OIDC_ISSUER") or config.oidc().issuer
+    console = config.settings().console
+    issuer = console.oidc_issuer or config.oidc().issuer
     return Settings(
         issuer=issuer,
-        discovery_url=os.environ.get("CONSOLE_OIDC_DISCOVERY_URL")
-        or issuer.rstrip("/") + "/.well-known/openid-configuration",
-        client_id=os.environ.get("CONSOLE_OIDC_CLIENT_ID", "titles-console"),
-        client_secret=os.environ.get("CONSOLE_OIDC_CLIENT_SECRET") or None,
-        scope=os.environ.get("CONSOLE_OIDC_SCOPE", "openid profile"),
-        public_url=os.environ.get("CONSOLE_URL") or None,
+        discovery_url=console.oidc_discovery_url or issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_id=console.client_id,
+        client_secret=console.client_secret,
+        scope=console.scope,
+        public_url=console.public_url,
     )
 
 
@@ -92,7 +91,8 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def authorization_url(cfg: Settings, redirect_uri: str, state: str, nonce: str, challenge: str) -> str:
-    endpoint = os.environ.get("CONSOLE_OIDC_AUTHORIZE_URL") or discovery(cfg.discovery_url)["authorization_endpoint"]
+    endpoint = (config.settings().console.oidc_authorize_url
+                or discovery(cfg.discovery_url)["authorization_endpoint"])
     query = urlencode({"response_type": "code", "client_id": cfg.client_id, "redirect_uri": redirect_uri,
                        "scope": cfg.scope, "state": state, "nonce": nonce, "code_challenge": challenge,
                        "code_challenge_method": "S256"})

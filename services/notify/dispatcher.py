@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from sqlalchemy import or_, select, update
 
 from services.notify.channels import Channel, configured
 from services.notify.models import Delivery, Message
-from shared import clock
+from shared import clock, config
 from shared.db import utcnow
 from shared.uow import Database
 
@@ -28,8 +27,7 @@ CLAIM = dt.timedelta(minutes=2)
 
 def backoff() -> list[float]:
     """Seconds to wait after the 1st, 2nd, ... failure; after the last one the delivery is given up."""
-    spec = os.environ.get("NOTIFY_RETRY_BACKOFF_S", "30,120,600,1800,3600,7200")
-    return [float(s) for s in spec.split(",") if s.strip()]
+    return list(config.settings().notify_retry_backoff_s)
 
 
 @dataclass

@@ -7,7 +7,6 @@ when it changes, so an edit needs no restart.
 from __future__ import annotations
 
 import json
-import os
 import string
 import threading
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # What each way a review ends means to the applicant (review.completed.v1's outcome).
+from shared import config
 from shared.contracts.review import OUTCOMES
 
 UNSTATED = "未说明"  # an optional field left empty (a return without a reason), never "None"
@@ -32,7 +32,7 @@ class Rendered:
 
 
 def template_file() -> Path:
-    return Path(os.environ.get("NOTIFY_TEMPLATES") or DEFAULT_FILE)
+    return Path(config.settings().notify_templates or DEFAULT_FILE)
 
 
 def templates() -> dict[str, dict[str, str]]:

@@ -284,9 +284,9 @@ class MyAttachments(MethodView):
             raise DomainError.on(sorted(request.form)[0], "unknown_field",
                                  "an upload takes one part, file; no other field (仅接受上传文件)")
         upload = data["file"]
-        from services.profile.attachments import MAX_BYTES
+        from services.profile.attachments import max_bytes
 
-        content = upload.stream.read(MAX_BYTES + 1)
+        content = upload.stream.read(max_bytes() + 1)
         return service.upload(uow, principal, upload.filename, content)
 
     @blp.arguments(PageQuery, location="query")

@@ -17,11 +17,17 @@ from typing import Protocol
 
 from shared import config
 
-MAX_BYTES = int(os.environ.get("PROFILE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
-MAX_PHOTO_BYTES = int(os.environ.get("PROFILE_PHOTO_MAX_BYTES", 2 * 1024 * 1024))
 ALLOWED = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 IMAGES = ("image/jpeg", "image/png")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def max_bytes() -> int:
+    return config.settings().profile_attachment_max_bytes
+
+
+def max_photo_bytes() -> int:
+    return config.settings().profile_photo_max_bytes
 
 
 def sniff(content: bytes) -> str | None:

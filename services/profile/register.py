@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from shared import config
 
 DEMO_FILE = Path(__file__).with_name("demo") / "register.json"
 
@@ -36,7 +37,7 @@ class FileRegister:
     """A JSON file {"records": {"<id number>": [{register_id, school, ...}]}}."""
 
     def __init__(self, path: Path | None = None):
-        self.path = Path(path or os.environ.get("PROFILE_REGISTER_FILE") or DEMO_FILE)
+        self.path = Path(path or config.settings().profile_register_file or DEMO_FILE)
 
     def records(self, id_number: str) -> list[RegisterRecord]:
         data = json.loads(self.path.read_text("utf-8"))

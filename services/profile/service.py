@@ -142,9 +142,9 @@ def update_basic(uow: UnitOfWork, principal: Principal, data: dict[str, Any]) ->
         photo = _attachment(uow, profile.subject, data["photo_id"], "photo_id")
         if photo.content_type not in files.IMAGES:
             raise DomainError.on("photo_id", "photo_type", "the photo must be a JPEG or PNG image (照片须为JPG或PNG)")
-        if photo.size > files.MAX_PHOTO_BYTES:
+        if photo.size > files.max_photo_bytes():
             raise DomainError.on("photo_id", "photo_size", f"the photo is larger than "
-                                 f"{files.MAX_PHOTO_BYTES // 1024} KB (照片过大)")
+                                 f"{files.max_photo_bytes() // 1024} KB (照片过大)")
     for key in BASIC_FIELDS:
         setattr(profile, key, merged[key])
     uow.session.flush()
@@ -233,8 +233,8 @@ def upload(uow: UnitOfWork, principal: Principal, name: str | None, content: byt
     profile = profile_for(uow, principal)
     if not content:
         raise DomainError.on("file", "not_empty", "the file is empty (文件为空)")
-    if len(content) > files.MAX_BYTES:
-        raise DomainError.on("file", "max_size", f"the file is larger than {files.MAX_BYTES // (1024 * 1024)} MB "
+    if len(content) > files.max_bytes():
+        raise DomainError.on("file", "max_size", f"the file is larger than {files.max_bytes() // (1024 * 1024)} MB "
                              "(文件过大)")
     content_type = files.sniff(content)
     if content_type is None:

@@ -11,8 +11,6 @@ queue per owning service.
 """
 from __future__ import annotations
 
-import os
-
 from kombu import Exchange, Queue, binding
 
 from shared import config
@@ -24,15 +22,12 @@ __all__ = ["SUBSCRIPTIONS", "Subscription", "declare", "subscriptions_of"]
 
 DEAD_LETTER_EXCHANGE = "titles.dead"
 UNROUTED = "titles.unrouted"
-# Backoff before each retry: on RabbitMQ a message waits in <queue>.retry.<n>
-# for this long (queue TTL), then is dead-lettered back to its queue.
-# TITLES_RETRY_DELAYS_MS overrides them (comma-separated), e.g. for tests.
-DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
 
 
 def retry_delays_ms() -> tuple[int, ...]:
-    raw = os.environ.get("TITLES_RETRY_DELAYS_MS")
-    return tuple(int(v) for v in raw.split(",")) if raw else DEFAULT_RETRY_DELAYS_MS
+    """Backoff before each retry: on RabbitMQ a message waits in <queue>.retry.<n> for this long (queue
+    TTL), then is dead-lettered back to its queue (``TITLES_RETRY_DELAYS_MS``)."""
+    return config.settings().retry_delays_ms
 
 
 def subscriptions_of(service: str) -> tuple[Subscription, ...]:
@@ -67,7 +62,7 @@ def unrouted_queue(on_rabbitmq: bool = True) -> Queue:
 
 
 def queue_type() -> str:
-    return os.environ.get("TITLES_QUEUE_TYPE", "quorum")
+    return config.settings().queue_type
 
 
 def quorum_everywhere() -> bool:
@@ -78,7 +73,7 @@ def quorum_everywhere() -> bool:
     retry, back from it or to `.dead` survives a node failure half way). Off by default: a queue's
     arguments cannot change once declared, so a broker that has the classic ones keeps them until they
     are drained and deleted."""
-    return os.environ.get("BROKER_QUORUM_QUEUES", "").lower() in ("1", "true", "yes")
+    return config.settings().quorum_queues
 
 
 def _replicated(on_rabbitmq: bool, arguments: dict | None = None) -> dict | None:

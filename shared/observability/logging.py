@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import sys
 
+from shared import config
 from shared.observability import context
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -41,7 +41,7 @@ def configure(service: str, level: str | None = None) -> None:
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    root.setLevel(level or config.settings().log_level)
     # kombu and amqp are chatty at INFO.
     for noisy in ("amqp", "kombu"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

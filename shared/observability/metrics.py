@@ -6,11 +6,12 @@ compose file set it per service) their counters are summed at ``/metrics``.
 """
 from __future__ import annotations
 
-import os
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from shared import config
 
 http_requests = Counter(
     "titles_http_requests_total", "HTTP requests handled", ["service", "method", "endpoint", "status"]
@@ -43,7 +44,7 @@ class _BacklogCollector:
 
 def render(service: str, backlog: Callable[[], int]) -> bytes:
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if config.settings().prometheus_multiproc_dir:
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)

@@ -62,7 +62,9 @@ def create_service_app(
     verifier: TokenVerifier | None = None,
     broker_check: Callable[[], None] | None = None,
     extensions: dict[str, Any] | None = None,
+    settings: config.Settings | None = None,
 ) -> Flask:
+    settings = settings or config.settings()
     app = Flask(service)
     app.config.update(
         API_TITLE=title,
@@ -82,11 +84,12 @@ def create_service_app(
     app.json.ensure_ascii = False  # Chinese stays readable in responses
     app.extensions["titles.database"] = database
     app.extensions["titles.service"] = service
+    app.extensions["titles.settings"] = settings
     for key, value in (extensions or {}).items():
         app.extensions[key] = value
 
-    settings = config.oidc()
-    init_auth(app, verifier or TokenVerifier(settings.issuer, settings.audience, settings.jwks_url))
+    oidc = settings.oidc
+    init_auth(app, verifier or TokenVerifier(oidc.issuer, oidc.audience, oidc.jwks_url))
 
     api = ProblemApi(app)
     paths.install(app, api)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from typing import Any, Iterator
 
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 
+from shared import config
 from shared.web import problems, views
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,12 @@ TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 
 
 def request_limit() -> int:
-    return int(os.environ.get("TITLES_MAX_REQUEST_BYTES", str(1024 * 1024)))
+    return config.settings().max_request_bytes
 
 
 def upload_limit() -> int:
     # The largest attachment (10 MiB) and the multipart envelope around it.
-    return int(os.environ.get("TITLES_MAX_UPLOAD_BYTES", str(11 * 1024 * 1024)))
+    return config.settings().max_upload_bytes
 
 
 def install(app: Flask) -> None:

@@ -7,7 +7,6 @@ effective limit is multiplied by the number of HTTP workers; a shared limit
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 from collections import deque
@@ -15,6 +14,8 @@ from typing import Any, Callable
 
 from flask import current_app, request
 from flask_smorest import abort
+
+from shared import config
 
 View = Callable[..., Any]
 
@@ -44,11 +45,11 @@ class RateLimiter:
 
 def limiter(name: str, setting: str, default: str) -> RateLimiter:
     """The app's one counter called ``name`` (kept in ``app.extensions``; removing it there starts
-    afresh), made on first use from the environment variable ``setting`` (``<count>/<seconds>``,
-    else ``default``): every endpoint naming it shares it."""
+    afresh), made on first use from the setting ``setting`` (``<count>/<seconds>``, else ``default``;
+    shared/config.py): every endpoint naming it shares it."""
     found = current_app.extensions.get(name)
     if found is None:
-        found = current_app.extensions[name] = RateLimiter(os.environ.get(setting, default))
+        found = current_app.extensions[name] = RateLimiter(config.settings().rate_limit(setting, default))
     return found
 
 

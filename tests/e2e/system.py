@@ -22,10 +22,7 @@ HTTP = config.PORTED  # every process of `titles run` that listens
 def database_url(env: dict[str, str], service: str) -> str:
     """The service's database as the system started with ``env`` has it: not this process's, which an
     earlier test's session fixture may have pointed at the suite's own databases (<SERVICE>_DATABASE_URL)."""
-    from unittest import mock
-
-    with mock.patch.dict(os.environ, env, clear=True):
-        return config.database_url(service)
+    return config.Settings.from_environ(env).database_url(service)
 
 
 def free_port() -> int:
@@ -73,13 +70,10 @@ def _delete_rabbitmq_namespace(namespace: str) -> None:
 
     from shared.messaging import topology
 
-    saved = os.environ.get("TITLES_NAMESPACE")
-    os.environ["TITLES_NAMESPACE"] = namespace
+    saved = config.settings()
+    config.use(config.Settings.from_environ({**os.environ, "TITLES_NAMESPACE": namespace}))
     try:
         with Connection(RABBITMQ) as conn:
             topology.delete_namespace(conn)
     finally:
-        if saved is None:
-            os.environ.pop("TITLES_NAMESPACE", None)
-        else:
-            os.environ["TITLES_NAMESPACE"] = saved
+        config.use(saved)

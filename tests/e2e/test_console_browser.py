@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
+from shared import config
 from tests.e2e.system import ROOT, database_url, system_environment
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,6 +43,7 @@ def system(tmp_path_factory) -> Iterator[dict[str, Any]]:
                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # the scenario's client and the review's database read the same settings
+        config.from_environment()
         try:
             scenario = subprocess.run([titles, "scenario", "--timeout", "90"], env=env, cwd=ROOT,
                                       capture_output=True, text=True, timeout=300)
@@ -60,6 +62,7 @@ def system(tmp_path_factory) -> Iterator[dict[str, Any]]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+            config.from_environment()
             process.send_signal(signal.SIGINT)
             process.communicate(timeout=60)
 

@@ -87,10 +87,10 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(clients, demo):
 
 
 def test_an_upload_has_its_own_larger_limit(clients, auth, demo):
-    from services.profile.attachments import MAX_BYTES
+    from services.profile.attachments import max_bytes
 
     big = b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024)  # over the request limit, under the upload limit
-    assert len(big) < MAX_BYTES
+    assert len(big) < max_bytes()
     response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
                                        data={"file": (io.BytesIO(big), "big.pdf")},
                                        content_type="multipart/form-data")

@@ -172,9 +172,7 @@ def test_photo_must_be_an_own_jpeg_or_png_within_the_limit(me, monkeypatch, clie
     problem(me("patch", "/profile/basic", json={"photo_id": "nope"}), 422, "photo_id", "own_attachment")
     theirs = Api(clients["profile"], other_applicant).upload(PNG, "p.png")
     problem(me("patch", "/profile/basic", json={"photo_id": theirs}), 422, "photo_id", "own_attachment")
-    from services.profile import attachments
-
-    monkeypatch.setattr(attachments, "MAX_PHOTO_BYTES", 10)
+    monkeypatch.setenv("PROFILE_PHOTO_MAX_BYTES", "10")
     problem(me("patch", "/profile/basic", json={"photo_id": me.upload(JPEG, "p.jpg")}), 422, "photo_id",
             "photo_size")
     monkeypatch.undo()
@@ -215,9 +213,7 @@ def test_only_pdf_jpeg_and_png_are_accepted(me, content, rule):
 def test_attachments_are_size_limited(me, monkeypatch):
     import io
 
-    from services.profile import attachments
-
-    monkeypatch.setattr(attachments, "MAX_BYTES", 16)
+    monkeypatch.setenv("PROFILE_ATTACHMENT_MAX_BYTES", "16")
     response = me("post", "/profile/attachments", data={"file": (io.BytesIO(PDF), "big.pdf")},
                   content_type="multipart/form-data")
     problem(response, 422, "file", "max_size")

@@ -518,6 +518,9 @@ def main() -> int:
         system.env.update(BROKER_QUORUM_QUEUES="1", CONSOLE_PORT=str(free_port()))
         os.environ.clear()
         os.environ.update(system.env)
+        from shared import config  # this process reads the environment it just set
+
+        config.from_environment()
         titles("migrate")
         titles("deploy")
         titles("seed")

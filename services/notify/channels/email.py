@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+
+from shared import config
 
 log = logging.getLogger("titles.notify.email")
 
@@ -25,15 +26,11 @@ class SmtpEmail:
 
     @classmethod
     def from_environment(cls) -> "SmtpEmail | None":
-        host = os.environ.get("NOTIFY_SMTP_HOST")
-        if not host:
+        smtp = config.settings().notify_smtp
+        if smtp is None:
             return None
-        return cls(host=host, port=int(os.environ.get("NOTIFY_SMTP_PORT", "25")),
-                   sender=os.environ.get("NOTIFY_SMTP_FROM", "noreply@titles.invalid"),
-                   username=os.environ.get("NOTIFY_SMTP_USER") or None,
-                   password=os.environ.get("NOTIFY_SMTP_PASSWORD") or None,
-                   starttls=os.environ.get("NOTIFY_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
-                   timeout=float(os.environ.get("NOTIFY_SMTP_TIMEOUT", "10")))
+        return cls(host=smtp.host, port=smtp.port, sender=smtp.sender, username=smtp.username,
+                   password=smtp.password, starttls=smtp.starttls, timeout=smtp.timeout)
 
     def send(self, address: str, title: str, body: str, short: str) -> None:
         message = EmailMessage()

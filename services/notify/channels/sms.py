@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
+
+from shared import config
 
 log = logging.getLogger("titles.notify.sms")
 
@@ -23,7 +24,7 @@ class LoggingSmsGateway:
 
 
 def gateway():  # noqa: ANN201 - a Channel
-    spec = os.environ.get("NOTIFY_SMS_GATEWAY")
+    spec = config.settings().notify_sms_gateway
     if not spec:
         return LoggingSmsGateway()
     module, _, cls = spec.partition(":")

@@ -10,7 +10,6 @@ transaction would have kept. ``TITLES_WORKFLOW_CACHE`` sets how many are kept (0
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -18,14 +17,21 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from shared import config
+
 PENDING = "titles_review_loaded"  # Session.info key: instance id -> (state, workflow) saved in this transaction
 
 
 class Loaded:
-    def __init__(self, size: int):
-        self.size = size
+    def __init__(self, size: int | None = None):
+        self._size = size
         self._entries: OrderedDict[str, tuple[str, Any]] = OrderedDict()
         self._lock = threading.Lock()  # gunicorn's threads share the process
+
+    @property
+    def size(self) -> int:
+        """As given, else the process's ``TITLES_WORKFLOW_CACHE``."""
+        return config.settings().workflow_cache if self._size is None else self._size
 
     def take(self, instance_id: str, state: str) -> Any | None:
         """The kept workflow if it was saved as exactly ``state``; it is no longer kept either way."""
@@ -46,7 +52,7 @@ class Loaded:
         return len(self._entries)
 
 
-LOADED = Loaded(int(os.environ.get("TITLES_WORKFLOW_CACHE", "32")))
+LOADED = Loaded()
 
 
 def saved(session: Session, instance_id: str, state: str, workflow: Any) -> None:
