@@ -156,7 +156,7 @@ def trust_services(data_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def dbs(database_urls: dict[str, str], broker_url: str, trust_services: str) -> Iterator[dict[str, Any]]:
     """Each service's Database, keyed by service name."""
-    from shared import bootstrap
+    from titles import bootstrap
 
     databases = {s: bootstrap.service(s).database(database_urls[s]) for s in SERVICES}
     yield databases
@@ -168,8 +168,8 @@ def dbs(database_urls: dict[str, str], broker_url: str, trust_services: str) -> 
 def _database_states(dbs: dict[str, Any]) -> Iterator[dict[str, RestorableDatabase]]:
     """Each database with its two known states: empty, and the demonstration data (seeded and the
     diagrams deployed once, here, as ``titles seed`` does; recorded, then emptied again)."""
-    from shared import bootstrap
     from services.review import bootstrap as review
+    from titles import bootstrap
 
     written = WrittenTables()
     written.watch()
@@ -230,7 +230,7 @@ def auth(token: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
 def _session_apps(dbs: dict[str, Any], verifier: Any) -> dict[str, Any]:
     """The five Flask apps, built once: building one (its OpenAPI document above all) costs more than
     most tests."""
-    from shared import bootstrap
+    from titles import bootstrap
 
     return {s: bootstrap.service(s).create_app(dbs[s], verifier) for s in SERVICES}
 
@@ -264,9 +264,9 @@ class Workers:
     """
 
     def __init__(self, dbs: dict[str, Any]):
-        from shared import bootstrap
         from shared.messaging import relay
         from shared.messaging.consumer import ServiceConsumer
+        from titles import bootstrap
 
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []

@@ -122,10 +122,10 @@ def run(db: Database, stop: threading.Event, interval: float = 2.0) -> None:
 def main() -> None:
     """``python -m services.notify.dispatcher``: the dispatcher as a process of its own."""
     from services.notify.bootstrap import database
-    from shared.cli import _until_signalled
+    from shared.process import until_signalled
 
     db = database()
-    _until_signalled("notify", lambda stop: run(db, stop))
+    until_signalled("notify", lambda stop: run(db, stop))
 
 
 if __name__ == "__main__":

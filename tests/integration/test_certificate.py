@@ -46,7 +46,7 @@ def subscription():
 
 def run(dbs, envelope: Envelope) -> str:
     """What the consumer does with one delivery of ``envelope``."""
-    from shared import bootstrap
+    from titles import bootstrap
 
     return process(dbs["certificate"], subscription(), envelope, bootstrap.service("certificate").handlers()[ISSUE])
 

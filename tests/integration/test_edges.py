@@ -107,8 +107,8 @@ def test_a_duplicate_unique_value_is_a_conflict_naming_the_field(clients, auth, 
 
 
 def test_a_database_that_went_away_answers_503_with_retry_after(tmp_path, verifier, dbs, auth):
-    from shared import bootstrap
     from shared.uow import Database
+    from titles import bootstrap
 
     notify = bootstrap.service("notify")
     if os.environ.get("TEST_POSTGRES_URL"):

@@ -263,8 +263,8 @@ def test_a_handler_that_always_fails_is_retried_with_backoff_then_dead_lettered(
 
 
 def test_every_subscription_has_a_handler_and_every_handler_a_subscription():
-    from shared import bootstrap
     from shared.config import SERVICES
+    from titles import bootstrap
 
     for service in SERVICES:
         wanted = {t for s in topology.subscriptions_of(service) for t in s.types}

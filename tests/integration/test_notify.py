@@ -49,7 +49,7 @@ def envelope(message_type: str, data: dict) -> Envelope:
 
 def deliver(dbs, env: Envelope) -> str:
     """What notify's consumer does with one delivery: the subscription for the type, its handler."""
-    from shared import bootstrap
+    from titles import bootstrap
 
     [sub] = [s for s in subscriptions_of("notify") if env.type in s.types]
     return process(dbs["notify"], sub, env, bootstrap.service("notify").handlers()[env.type])
@@ -157,7 +157,7 @@ def test_a_redelivered_event_is_stored_once(dbs, message_type, data):
 
 
 def test_every_subscription_has_a_handler():
-    from shared import bootstrap
+    from titles import bootstrap
 
     handlers = bootstrap.service("notify").handlers()
     subscribed = {t for s in subscriptions_of("notify") for t in s.types}

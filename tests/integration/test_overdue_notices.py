@@ -44,10 +44,10 @@ def overdue_event(organisation: str | None, escalated_to: str | None, **override
 
 def consume(dbs: dict[str, Any], data: dict[str, Any], message_id: str | None = None) -> str:
     """What notify's consumer does with one delivery of the event."""
-    from shared import bootstrap
     from shared.messaging.consumer import process
     from shared.messaging.envelope import Envelope
     from shared.messaging.topology import subscriptions_of
+    from titles import bootstrap
 
     env = Envelope(type="review.task.overdue.v1", source="review", data=data, correlation_id=data["declaration_id"],
                    id=message_id or str(uuid.uuid4()))

@@ -188,7 +188,7 @@ def test_renaming_an_organisation_is_announced(clients, auth, demo):
 
 
 def test_seeding_twice_emits_nothing_new(dbs):
-    from shared import bootstrap
+    from titles import bootstrap
 
     profile = bootstrap.service("profile")
     profile.seed(dbs["profile"])

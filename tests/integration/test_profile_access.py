@@ -80,7 +80,7 @@ def envelope(message_type: str, data: dict[str, Any]) -> Envelope:
 
 def deliver(dbs, env: Envelope) -> str:
     """What the profile consumer does with one delivery: the subscription for the type, its handler."""
-    from shared import bootstrap
+    from titles import bootstrap
 
     [sub] = [s for s in subscriptions_of("profile") if env.type in s.types]
     return process(dbs["profile"], sub, env, bootstrap.service("profile").handlers()[env.type])

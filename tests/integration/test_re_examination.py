@@ -155,10 +155,10 @@ def test_independent_review_offers_re_examination_too(review, clients, auth):
 def to_service(dbs: dict[str, Any], service: str, message_type: str, data: dict[str, Any],
                message_id: str | None = None) -> str:
     """What a service's consumer does with one delivery of a review event."""
-    from shared import bootstrap
     from shared.messaging.consumer import process
     from shared.messaging.envelope import Envelope
     from shared.messaging.topology import subscriptions_of
+    from titles import bootstrap
 
     env = Envelope(type=message_type, source="review", data=data, correlation_id=data["declaration_id"],
                    id=message_id or str(uuid.uuid4()))

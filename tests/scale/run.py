@@ -166,7 +166,7 @@ class Processes:
         self.second_review_port = free_port()
 
     def plan(self) -> None:
-        from shared import supervisor
+        from titles import supervisor
 
         copies = {"review-consumer": 3, "review-scheduler": 2, "review-http": 2}
         for name, service, argv in supervisor.commands():
@@ -176,7 +176,7 @@ class Processes:
         self.overrides["review-http-2"] = {"REVIEW_PORT": str(self.second_review_port)}
 
     def start(self, name: str) -> None:
-        from shared import supervisor
+        from titles import supervisor
 
         service, argv = self.argv[name]
         env = supervisor._env(service, Path(self.system.env["TITLES_DATA_DIR"])) | self.overrides.get(name, {})

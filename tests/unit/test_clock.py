@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from shared import clock, supervisor
+from shared import clock
+from titles import supervisor
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from shared import config, supervisor
+from shared import config
 from tests.unit.test_compose import REQUIRED_APP_ENV, SERVICES
+from titles import supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"

@@ -10,8 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from shared import supervisor
 from tests.conftest import wait_for
+from titles import supervisor
 
 
 def child(tmp_path: Path, name: str, code: str) -> supervisor.Child:
@@ -66,7 +66,7 @@ def test_children_end_when_the_supervisor_is_killed_outright(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         from pathlib import Path
-        from shared import supervisor
+        from titles import supervisor
         sleeper = supervisor.Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
                                    dict(os.environ), Path({str(tmp_path / 'sleeper.log')!r}))
         supervisor.spawn(sleeper)

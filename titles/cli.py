@@ -15,48 +15,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from typing import Callable
 
-from shared import bootstrap, config
+from shared import config
 from shared.config import SERVICES
-from shared.observability import logging as json_logging
-
-
-def migrate(services: list[str]) -> None:
-    from shared.migrations import upgrade
-
-    for name in services or SERVICES:
-        upgrade(name, config.database_url(name))
-        print(f"migrated {name}", flush=True)
-
-
-def deploy() -> None:
-    from services.review import bootstrap as review
-
-    db = review.database()
-    for file_name, digest, new in review.deploy(db):
-        print(f"{'deployed' if new else 'unchanged'} {file_name} {digest[:12]}", flush=True)
-    db.dispose()
-
-
-def seed() -> None:
-    for name in SERVICES:
-        module = bootstrap.service(name)
-        db = module.database()
-        module.seed(db)
-        db.dispose()
-    print("demonstration data loaded", flush=True)
-
-
-def _until_signalled(service: str, work: Callable[[threading.Event], None]) -> None:
-    json_logging.configure(service)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    work(stop)
+from shared.process import until_signalled
+from titles import bootstrap
+from titles.provision import deploy, migrate, seed
 
 
 def consume(service: str) -> None:
@@ -64,14 +29,14 @@ def consume(service: str) -> None:
 
     module = bootstrap.service(service)
     consumer = ServiceConsumer(module.database(), module.handlers())
-    _until_signalled(service, consumer.run)
+    until_signalled(service, consumer.run)
 
 
 def relay(service: str) -> None:
     from shared.messaging import relay as outbox_relay
 
     db = bootstrap.service(service).database()
-    _until_signalled(service, lambda stop: outbox_relay.run(db, stop))
+    until_signalled(service, lambda stop: outbox_relay.run(db, stop))
 
 
 def scheduler() -> None:
@@ -79,7 +44,7 @@ def scheduler() -> None:
     from services.review.bootstrap import database
 
     db = database()
-    _until_signalled("review", lambda stop: review_scheduler.run(db, stop))
+    until_signalled("review", lambda stop: review_scheduler.run(db, stop))
 
 
 def dead_letters(parser: argparse.ArgumentParser, queue: str, replay: bool, limit: int) -> int:
@@ -103,7 +68,7 @@ def dispatch() -> None:
     from services.notify.bootstrap import database
 
     db = database()
-    _until_signalled("notify", lambda stop: dispatcher.run(db, stop))
+    until_signalled("notify", lambda stop: dispatcher.run(db, stop))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "dispatch":
         dispatch()
     elif args.command == "run":
-        from shared import supervisor
+        from titles import supervisor
 
         return supervisor.run_all(seed_demo=not args.no_seed)
     elif args.command == "dead-letters":

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from shared import cli, config
+from shared import config
 from shared.config import PORTED, SERVICES
+from titles import provision
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -218,10 +219,10 @@ def run_all(seed_demo: bool = True) -> int:
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TITLES_DATA_DIR"] = str(data)
     clock_notice = announce_test_clock()
-    cli.migrate([])
-    cli.deploy()
+    provision.migrate([])
+    provision.deploy()
     if seed_demo:
-        cli.seed()
+        provision.seed()
     metrics_root = data / "metrics"
     shutil.rmtree(metrics_root, ignore_errors=True)  # multiprocess files of a previous run
     for service in PORTED:
