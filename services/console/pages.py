@@ -266,26 +266,3 @@ def declarations():
                          page=request.args.get("page"), per_page=20)
     return render_template("declarations.html", page=page, title="本单位经手的申报 Declarations at my organisation",
                            mine=False)
-
-
-@bp.get("/declarations/<declaration_id>")
-@login_required("applicant", *STAFF)
-def declaration(declaration_id: str):
-    return declaration_page(declaration_id)
-
-
-def declaration_page(declaration_id: str, failed: str | None = None, errors: dict[str, str] | None = None,
-                     posted: dict[str, Any] | None = None, status: int = 200):
-    """The declaration with its stage and trail; for its applicant, the draft's forms while it is
-    editable (see pages_declare), with a refused form's errors beside its fields."""
-    from services.console.pages_declare import editor
-
-    user, api = current_user(), backend()
-    found = api.get("declaration", f"/api/v1/declarations/{declaration_id}")
-    process = None
-    if user["role"] in ("title_office",):
-        process = api.optional("review", f"/api/v1/processes/{declaration_id}")
-    extra = editor(api, found, failed, errors, posted) if user["role"] == "applicant" else {}
-    return render_template("declaration.html", declaration=found, process=process,
-                           attachments=attachments_in({"items": found.get("items"),
-                                                       "materials": found.get("materials")}), **extra), status

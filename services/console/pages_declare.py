@@ -9,10 +9,11 @@ from typing import Any, Callable
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from services.console import pages
 from services.console.backend import ApiError, Backend
 from services.console.forms import Field, Form, FormInvalid, body_of, field_errors, posted_values
-from services.console.pages import act
-from services.console.signin import backend, login_required
+from services.console.pages import STAFF, act, attachments_in
+from services.console.signin import backend, current_user, login_required
 
 bp = Blueprint("declare", __name__)
 EDITABLE = ("draft", "returned")
@@ -153,11 +154,31 @@ def editor(api: Backend, declaration: dict[str, Any], failed: str | None = None,
                        "parts": parts, "values": values, "failed": failed, "errors": errors or {}, "counts": counts}}
 
 
+# The declaration's page is a reviewer's page too (endpoint pages.declaration), drawn here beside its editor.
+@pages.bp.get("/declarations/<declaration_id>")
+@login_required("applicant", *STAFF)
+def declaration(declaration_id: str):
+    return declaration_page(declaration_id)
+
+
+def declaration_page(declaration_id: str, failed: str | None = None, errors: dict[str, str] | None = None,
+                     posted: dict[str, Any] | None = None, status: int = 200):
+    """The declaration with its stage and trail; for its applicant, the draft's forms while it is
+    editable (``editor`` above), with a refused form's errors beside its fields."""
+    user, api = current_user(), backend()
+    found = api.get("declaration", f"/api/v1/declarations/{declaration_id}")
+    process = None
+    if user["role"] in ("title_office",):
+        process = api.optional("review", f"/api/v1/processes/{declaration_id}")
+    extra = editor(api, found, failed, errors, posted) if user["role"] == "applicant" else {}
+    return render_template("declaration.html", declaration=found, process=process,
+                           attachments=attachments_in({"items": found.get("items"),
+                                                       "materials": found.get("materials")}), **extra), status
+
+
 def _again(declaration_id: str, form: Form, error: ApiError | FormInvalid):
     if isinstance(error, ApiError) and (error.status == 401 or error.status >= 500):
         raise error
-    from services.console.pages import declaration_page
-
     errors = field_errors(form, error)
     flash(f"未能保存 Not saved: {'; '.join(errors.values())}", "error")
     return declaration_page(declaration_id, form.key, errors, posted_values(form),
