@@ -1,4 +1,4 @@
-"""Wires the review service: database, HTTP app, handlers, demo data."""
+"""Wires the review service: database (with what its engine is given), HTTP app, handlers, demo data."""
 from __future__ import annotations
 
 import json
@@ -6,9 +6,10 @@ from importlib import resources
 
 from flask import Flask, Response
 
-from services.review import api, api_clock, api_flows, api_office, api_process, service, snapshots
-from services.review.engine import incidents
-from services.review.engine import definitions
+from services.review import (api, api_clock, api_flows, api_office, api_process, directory, operations, service,
+                             snapshots)
+from services.review.engine import definitions, incidents
+from services.review.engine.ports import EngineDatabase, Ports
 from services.review.handlers import HANDLERS
 from services.review.models import Base, Inbox, Outbox
 from shared import config
@@ -20,8 +21,14 @@ from shared.web.app import create_service_app
 NAME = "review"
 
 
+def ports() -> Ports:
+    """What the engine is given instead of importing the service built on it (engine/ports.py)."""
+    return Ports(operations=operations.OPERATIONS, organisation_name=directory.organisation_name,
+                 complete_task=service.complete, start_review=service.start_review)
+
+
 def database(url: str | None = None) -> Database:
-    return Database(NAME, url or config.database_url(NAME), Base.metadata, Outbox, Inbox)
+    return EngineDatabase(NAME, url or config.database_url(NAME), Base.metadata, Outbox, Inbox, ports())
 
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:

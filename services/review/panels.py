@@ -1,9 +1,10 @@
 """Expert panels: conflicts and recusal (回避), defence scheduling (答辩), meeting
 attendance, secret votes and the tally.
 
-The draw itself is the diagram's service task (``review.draw_panel``); what
-people do around it is recorded here and completes the diagram's tasks
-through ``service.complete`` under the instance lock.
+The draw itself is the diagram's service task (``review.draw_panel``), and so is the
+tally (``review.tally_votes``, counted here); what people do around them is recorded
+here and completes the diagram's tasks through ``service.complete`` under the
+instance lock.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 
 from services.review import clock, service
-from services.review.engine import operations
+from services.review.engine import runtime
+from services.review.meetings import after_defence, meeting_day
 from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Recusal, Task, Vote
 from shared.contracts.review import DefenceScheduled
 from shared.db import utcnow
@@ -114,31 +116,10 @@ def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: s
 
 
 def _id_number(uow: UnitOfWork, instance: Instance | None) -> str:
-    from services.review.engine import runtime
-
     if instance is None:
         raise NotFound.on("declaration_id", "exists", "no review process for the declaration")
     workflow = runtime.SERIALIZER.deserialize_json(instance.state)
     return str(workflow.task_tree.data.get("id_number") or workflow.data.get("id_number") or "")
-
-
-def after_defence(uow: UnitOfWork, declaration_id: str, what: str) -> None:
-    """The meeting (attendance, votes) belongs to the defence scheduled for the declaration: not before it."""
-    defence = uow.session.scalar(select(Defence).where(Defence.declaration_id == declaration_id)
-                                 .order_by(Defence.id.desc()).limit(1))
-    if defence is not None and clock.now(uow) < defence.at:
-        raise Conflict.on("declaration_id", "after_defence",
-                          f"the {what} is recorded at the meeting after the defence, which is scheduled for "
-                          f"{defence.at.astimezone(clock.BEIJING).isoformat()} (评审会议须在答辩之后)")
-
-
-def meeting_day(uow: UnitOfWork, declaration_id: str) -> dt.date:
-    """The day of the meeting the attendance is recorded at, at whose end the diagram closes the vote:
-    the scheduled defence's day (Beijing), or today when there is none or it was earlier."""
-    defence = uow.session.scalar(select(Defence).where(Defence.declaration_id == declaration_id)
-                                 .order_by(Defence.id.desc()).limit(1))
-    today = clock.today(uow)
-    return max(today, defence.at.astimezone(clock.BEIJING).date()) if defence is not None else today
 
 
 def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str, present: list[str]) -> Task:
@@ -200,6 +181,20 @@ def my_vote(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Vote:
     return found
 
 
+def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
+    """Count the secret votes of the experts present at the last recorded meeting; ``not_voted``: those
+    present who had not voted when voting closed (they count as present and not agreeing)."""
+    meeting = uow.session.scalar(select(Attendance).where(Attendance.declaration_id == declaration_id)
+                                 .order_by(Attendance.id.desc()).limit(1))
+    present = set(meeting.present) if meeting else set()
+    votes = [v for v in uow.session.scalars(select(Vote).where(Vote.declaration_id == declaration_id))
+             if v.expert in present]
+    counts = {choice: sum(v.choice == choice for v in votes) for choice in ("agree", "disagree", "abstain")}
+    return {"members": len(meeting.members) if meeting else 0, "present": len(present), **counts,
+            "not_voted": len(present - {v.expert for v in votes})}
+
+
+
 def tally(uow: UnitOfWork, principal: Principal, declaration_id: str) -> dict[str, Any]:
     """The tally: the committee office only, once voting has closed."""
     draw = latest_draw(uow, declaration_id)
@@ -209,7 +204,7 @@ def tally(uow: UnitOfWork, principal: Principal, declaration_id: str) -> dict[st
                                                                Task.action == "vote")))
     if not votes or any(s in ("ready", "claimed") for s in votes):
         raise Conflict.on("declaration_id", "voting_closed", "voting has not closed yet (表决尚未结束)")
-    counts = operations.tally_votes(uow, declaration_id)
+    counts = tally_votes(uow, declaration_id)
     instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
     return {"declaration_id": declaration_id, **counts, "outcome": instance.outcome if instance else None}
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from services.review import panels, service
 from services.review.models import Objection, Publicity
 from shared import clock
 from shared.contracts.notify import ReportFiled
@@ -43,8 +44,6 @@ def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str,
           evidence: str | None) -> Publicity:
     """Start a publicity: completes the diagram's task of action ``publicity:<kind>`` of the caller's organisation,
     whose next service task records the period (returned here)."""
-    from services.review import panels, service
-
     if kind not in KINDS:
         raise DomainError.on("kind", "known_kind", f"kind must be one of {', '.join(KINDS)}")
     task = panels.open_task(uow, principal, declaration_id, f"publicity:{kind}")
@@ -176,8 +175,6 @@ def report_filed(uow: UnitOfWork, filed: ReportFiled) -> None:
 def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bool, resolution: str) -> Objection:
     """Resolve an objection; resolving the last open one tells the process waiting for it (in-process,
     under the instance lock, taken first so that two last resolutions at once still tell it once)."""
-    from services.review import service
-
     declaration_id = uow.session.scalar(select(Objection.declaration_id).where(Objection.id == objection_id))
     if declaration_id is None:
         raise NotFound.on("objection_id", "exists", f"objection {objection_id} does not exist")

@@ -1,44 +1,23 @@
-"""Task queues: the columns a projected task is filtered by, the filtered queue,
-assignment to a colleague, and overdue tasks for an organisation and the level above."""
+"""Task queues: whose queue a task is in, the filtered queue, assignment to a colleague, and overdue
+tasks for an organisation and the level above. The columns they filter by are projected from the
+process by the engine (engine/runtime.py)."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select
-from SpiffWorkflow.util.task import TaskState
 
 from services.review import claims
 from services.review.models import StaffMember, Task
 from shared import clock
 from shared.contracts.profile import StaffRegistered
-from shared.db import utcnow
-from shared.errors import Conflict, DomainError, Forbidden
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
 from shared.paging import paged
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
-
-
-def columns(stage: str, data: dict[str, Any], due_at: dt.datetime | None) -> dict[str, Any]:
-    """What a task row is filtered by, read from the process data when it is projected; ``due_at`` is
-    its service-level timer's (None for a task the diagram gives no level)."""
-    return {"stage": stage, "activity_id": data.get("activity_id"), "series": data.get("series"),
-            "level": data.get("level"), "applicant": data.get("applicant"),
-            "applicant_name": data.get("applicant_name"), "created_at": utcnow(), "due_at": due_at}
-
-
-def current_stage(workflow: Any) -> str | None:
-    """The instance's stage for statistics: its open human task, else what it waits for."""
-    if workflow.is_completed():
-        return "completed"
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        return task.task_spec.extensions.get("properties", {}).get("stage") or task.task_spec.bpmn_id
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        if getattr(task.task_spec, "event_definition", None) is not None and task.task_spec.bpmn_id:
-            return task.task_spec.bpmn_id
-    return None
 
 
 def visible_to(principal: Principal) -> Any:
@@ -79,13 +58,26 @@ def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> 
     return paged(uow, query.order_by(Task.due_at, Task.id), page, per_page)
 
 
+def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False) -> Task:
+    """A task of the caller's queue (an expert's: those assigned to them)."""
+    # Changes lock the row: two reviewers claiming at once are serialised, not both granted.
+    found = uow.session.get(Task, task_id, with_for_update=lock or None)
+    if found is None:
+        raise NotFound.on("task_id", "exists", f"task {task_id} does not exist")
+    if principal.role == "expert":
+        allowed = found.assignee == principal.subject
+    else:
+        allowed = found.role == principal.role and found.organisation == principal.organisation
+    if not allowed:
+        raise Forbidden.on("task_id", "own_queue", "the task belongs to another organisation or role")
+    return found
+
+
 def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -> Task:
     """Hand a task to a colleague of the same organisation and role (指派)."""
-    from services.review import service
-
     if principal.role == "expert":
         raise Forbidden.on("task_id", "assignable", "an expert's vote is personal and cannot be assigned")
-    found = service.task(uow, principal, task_id, lock=True)
+    found = task(uow, principal, task_id, lock=True)
     if found.status not in OPEN:
         raise Conflict.on("task_id", "open", f"the task is already {found.status} (任务已处理)")
     claims.ensure_not_claimed_by_another(found, principal.subject, assignee)

@@ -9,9 +9,10 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import or_, select
 
-from services.review import claims, directory
-from services.review.engine import audit, definitions, held, incidents, runtime, timers, versions
+from services.review import claims, directory, queues
+from services.review.engine import audit, definitions, held, runtime, steps, timers, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
+from services.review.meetings import after_defence
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
 from shared.contracts.profile import OrganisationRegistered
 from shared.contracts.review import DecisionRecorded, TaskClaimed
@@ -102,8 +103,8 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
             raise ValueError(f"no process is defined for mode {data['mode']!r}")
         chain = department_chain(uow, data["unit_code"])
     except ValueError as exc:
-        raise incidents.StepFailed(incidents.Step("start", replay={"submitted": data}), None,
-                                   data["declaration_id"], None, f"{exc}") from exc
+        raise steps.StepFailed(steps.Step("start", replay={"submitted": data}), None,
+                               data["declaration_id"], None, f"{exc}") from exc
     definition = definitions.latest(uow, process_id)
     start_data = {key: data.get(key) for key in START_KEYS}
     start_data["settings"] = dict(data.get("settings") or {})  # as the activity gave them
@@ -181,7 +182,7 @@ def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: 
                    note: str | None) -> None:
     """End an instance the applicant withdrew where its diagram has no withdrawal path: cancel its open
     tasks and timers, audit it, and announce the outcome as the diagram would."""
-    incidents.ensure_running(instance)
+    steps.ensure_running(instance)
     stage_before = instance.stage
     open_tasks = list(uow.session.scalars(select(Task).where(Task.instance_id == instance.id,
                                                              Task.status.in_(("ready", "claimed")))))
@@ -241,26 +242,11 @@ def set_suspended(uow: UnitOfWork, principal: Principal, ref: str, suspended: bo
     return instance
 
 
-# -- task queues -------------------------------------------------------------------
-
-def _visible_to(principal: Principal) -> Any:
-    if principal.role == "expert":
-        return Task.assignee == principal.subject
-    return (Task.role == principal.role) & (Task.organisation == principal.organisation)
-
+# -- tasks -----------------------------------------------------------------------------
 
 def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False) -> Task:
-    # Changes lock the row: two reviewers claiming at once are serialised, not both granted.
-    found = uow.session.get(Task, task_id, with_for_update=lock or None)
-    if found is None:
-        raise NotFound.on("task_id", "exists", f"task {task_id} does not exist")
-    if principal.role == "expert":
-        allowed = found.assignee == principal.subject
-    else:
-        allowed = found.role == principal.role and found.organisation == principal.organisation
-    if not allowed:
-        raise Forbidden.on("task_id", "own_queue", "the task belongs to another organisation or role")
-    return found
+    """A task of the caller's queue (queues.task)."""
+    return queues.task(uow, principal, task_id, lock)
 
 
 def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
@@ -335,8 +321,7 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
         if guard is not None:  # (validate refuses an unknown one; a version of old named the publicity there)
             guard(uow, found, decision, reason)
         if vote:
-            from services.review import panels  # panels completes its tasks through this module
-            panels.after_defence(uow, found.declaration_id, "vote")
+            after_defence(uow, found.declaration_id, "vote")
             _record_vote(uow, found, principal, decision)
         if before is not None:
             data.update(before(found, workflow.get_task_from_id(uuid.UUID(task_id)).data))
@@ -402,10 +387,10 @@ def instance_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -> I
     found = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
     if found is None:
         raise NotFound.on("declaration_id", "exists", f"no review process for declaration {declaration_id}")
-    # Whose queue a task was in (an expert's own tasks only, as in _visible_to).
+    # Whose queue a task was in (an expert's own tasks only, as in queues.visible_to).
     involved = uow.session.scalar(select(Task.id).where(
         Task.declaration_id == declaration_id,
-        or_(Task.assignee == principal.subject, _visible_to(principal))).limit(1))
+        or_(Task.assignee == principal.subject, queues.visible_to(principal))).limit(1))
     if principal.role not in ("title_office", "designer") and involved is None:
         raise Forbidden.on("declaration_id", "involved", "only organisations the declaration passed through see it")
     return found

@@ -103,7 +103,7 @@ def declare_conflict(client: Any, auth: Any, expert: str, id_number: str = APPLI
 
 
 def test_an_expert_with_a_declared_conflict_is_never_drawn(review, clients, auth):
-    from services.review.engine import operations
+    from services.review import operations
 
     client = clients["review"]
     declare_conflict(client, auth, "expert5")
@@ -180,7 +180,7 @@ def test_a_conflict_with_an_id_number_failing_its_check_is_refused(review, clien
 
 
 def test_a_conflict_can_be_withdrawn_by_whoever_declared_it_and_the_record_stays(review, clients, auth):
-    from services.review.engine import operations
+    from services.review import operations
 
     client = clients["review"]
     declare_conflict(client, auth, "expert5")

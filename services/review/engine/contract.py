@@ -40,6 +40,18 @@ GUARDS: dict[str, str] = {
     "reason_required": "every decision gives its reason (the re-examination's, 复查, is published to the applicant)",
 }
 
+# A service task's operator id -> what it does (services/review/operations.py runs it, given to the
+# engine through its ports; titles-bpmn validate refuses any other).
+OPERATIONS: dict[str, str] = {
+    "review.draw_panel": "draw the panel at random from the committee's pool, leaving out conflicted experts",
+    "review.own_staff": "whether the applicant's unit belongs to the committee's organisation (independent review)",
+    "review.before_deadline": "whether the applicant may still resubmit (the deadline day is not over)",
+    "review.tally_votes": "count the secret votes of the experts present at the meeting",
+    "review.open_publicity": "record a publicity period and say when it is over",
+    "review.publicity_objections": "once a publicity is over: its open and upheld objections",
+    "review.flag_overdue": "flag a stage's open tasks overdue to their organisation and the level above",
+}
+
 # An end event's ``outcome``: one of OUTCOMES, or NO_OUTCOME for the end of a side branch.
 END_OUTCOMES = (*OUTCOMES, NO_OUTCOME)
 

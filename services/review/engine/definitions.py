@@ -40,7 +40,6 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from services.review.engine import contract, timers
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import INBOUND, OUTBOUND
-from services.review.engine.operations import OPERATIONS
 from services.review.models import Definition
 from shared import decisions as tables
 from shared.config import bpmn_dir
@@ -406,10 +405,11 @@ def _project_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...]
     problems.extend(_timer_rules(file_name, root, dmn))
     problems.extend(_script_rules(file_name, root))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
-        if operator.get("id") not in OPERATIONS:
+        if operator.get("id") not in contract.OPERATIONS:
             task = operator.getparent().getparent()
             problems.append(Problem(file_name, task.get("id"), "known_operation",
-                                    f"service operation {operator.get('id')!r} is not one of {', '.join(OPERATIONS)}"))
+                                    f"service operation {operator.get('id')!r} is not one of "
+                                    f"{', '.join(contract.OPERATIONS)}"))
     return problems
 
 

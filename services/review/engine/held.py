@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.review.engine import audit, incidents, runtime
-from services.review.engine.incidents import Step
+from services.review.engine.messages import INBOUND_BY_TYPE
+from services.review.engine.steps import Step, StepFailed
 from services.review.models import HeldMessage, Instance
 from shared.db import utcnow
 from shared.errors import DomainError
@@ -112,11 +113,11 @@ def release(uow: UnitOfWork, instance_id: str, occasion: str, apply: Apply) -> i
             except LookupError:
                 passed_over.append(held.id)
                 continue
-            except incidents.StepFailed as failure:
+            except StepFailed as failure:
                 _failed(uow, held, failure)
                 return delivered
             except DomainError as exc:  # a broken rule: an incident too, so an operator sees it
-                _failed(uow, held, incidents.StepFailed(
+                _failed(uow, held, StepFailed(
                     Step("message", actor=held.message_id, replay={"message": _bpmn_name(held.type),
                                                                    "payload": held.data}),
                     instance_id, held.declaration_id, None, f"{type(exc).__name__}: {exc}"))
@@ -133,8 +134,6 @@ def _note(held: HeldMessage, occasion: str) -> str:
 
 
 def _bpmn_name(message_type: str) -> str:
-    from services.review.engine.messages import INBOUND_BY_TYPE
-
     return INBOUND_BY_TYPE.get(message_type, message_type)
 
 
@@ -147,7 +146,7 @@ def _not_delivered(uow: UnitOfWork, instance: Instance, held: HeldMessage, occas
     uow.session.flush()
 
 
-def _failed(uow: UnitOfWork, held: HeldMessage, failure: incidents.StepFailed) -> None:
+def _failed(uow: UnitOfWork, held: HeldMessage, failure: StepFailed) -> None:
     """The step was rolled back to its savepoint: the incident carries the message from now on."""
     incidents.record(uow, failure)
     uow.session.delete(held)

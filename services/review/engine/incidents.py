@@ -1,7 +1,7 @@
 """Incidents: a step that raised inside the engine, kept visible until it is retried.
 
-A step is one path that changes an instance — a task completion, a message,
-a timer, a start. When it raises (a script error, a bad expression, an
+A step (engine/steps.py) is one path that changes an instance — a task completion, a
+message, a timer, a start. When it raises (a script error, a bad expression, an
 unknown message thrown), the transaction that ran it is rolled back, so the
 instance stays exactly as last saved; the failure is then recorded in a
 transaction of its own with what is needed to re-run the step, and the
@@ -10,101 +10,23 @@ is not an incident, nor is a database outage (the caller retries those).
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from services.review.models import Incident, Instance
+from services.review.engine import audit, definitions, ports, runtime
+from services.review.engine.steps import Step, StepFailed
+from services.review.models import Definition, Incident, Instance, Task
 from shared.db import utcnow
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, NotFound
+from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
+# An incident is a failed step: its callers catch StepFailed and name the Step by this module too.
+__all__ = ["Step", "StepFailed", "dismiss", "get", "guarded", "record", "record_apart", "retry"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Step:
-    """Who or what is changing an instance, and how to do it again."""
-
-    source: str  # task, message, timer, start, operator
-    actor: str | None = None  # a subject, or the id of the message that caused the step
-    element: str | None = None
-    task_id: str | None = None
-    decision: str | None = None
-    reason: str | None = None
-    changes: dict[str, Any] = field(default_factory=dict)
-    replay: dict[str, Any] = field(default_factory=dict)
-    completed_before: set[str] = field(default_factory=set)
-
-
-class StepFailed(DomainError):
-    """A step raised inside the engine; rendered as 500 once the incident is recorded."""
-
-    status = 500
-    title = "A process step failed (流程步骤出错); an incident was recorded"
-
-    def __init__(self, step: Step, instance_id: str | None, declaration_id: str, element: str | None,
-                 error: str):
-        super().__init__(f"step {step.source} failed at {element or '-'}: {error}")
-        self.step, self.instance_id, self.declaration_id = step, instance_id, declaration_id
-        self.element, self.error = element, error
-        self.incident_id: int | None = None
-
-
-class Suspended(Conflict):
-    pass
-
-
-_current: contextvars.ContextVar[Step | None] = contextvars.ContextVar("review_step", default=None)
-
-
-def current_step() -> Step | None:
-    return _current.get()
-
-
-@contextlib.contextmanager
-def step(instance_id: str | None, declaration_id: str, this: Step, workflow: Any = None) -> Iterator[Step]:
-    """Run one step: the audit log reads it, and an engine failure becomes StepFailed."""
-    if workflow is not None:
-        this.completed_before = completed_ids(workflow)
-    token = _current.set(this)
-    try:
-        yield this
-    except (DomainError, SQLAlchemyError):
-        raise  # a broken rule answers the caller; a database error is retried by the caller
-    except Exception as exc:  # noqa: BLE001 - anything else the engine raised is an incident
-        raise StepFailed(this, instance_id, declaration_id, failing_element(exc) or this.element,
-                         f"{type(exc).__name__}: {exc}"[:4000]) from exc
-    finally:
-        _current.reset(token)
-
-
-def completed_ids(workflow: Any) -> set[str]:
-    from SpiffWorkflow.util.task import TaskState
-
-    return {str(t.id) for t in workflow.get_tasks(state=TaskState.COMPLETED)}
-
-
-def failing_element(exc: BaseException) -> str | None:
-    cause: BaseException | None = exc
-    while cause is not None:
-        task = getattr(cause, "task", None)
-        spec = getattr(task, "task_spec", None) or getattr(cause, "task_spec", None)
-        if spec is not None and getattr(spec, "bpmn_id", None):
-            return spec.bpmn_id
-        cause = cause.__cause__ or cause.__context__
-    return None
-
-
-def ensure_running(instance: Instance) -> None:
-    if instance.suspended:
-        raise Suspended.on("instance", "not_suspended",
-                           f"the review process {instance.id} is suspended (流程已挂起); try again after it resumes")
 
 
 def record(uow: UnitOfWork, failure: StepFailed) -> Incident:
@@ -177,12 +99,8 @@ def get(uow: UnitOfWork, incident_id: int, lock: bool = False) -> Incident:
 
 
 def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
-    """Re-run the failed step. Raises StepFailed (to be recorded apart) if it fails again."""
-    from services.review import service
-    from services.review.engine import definitions, runtime
-    from services.review.models import Definition, Task
-    from shared.identity.principal import Principal
-
+    """Re-run the failed step. Raises StepFailed (to be recorded apart) if it fails again. A task or a
+    review that never started is re-run by the service layer, through the engine's ports."""
     incident = _open(uow, incident_id)
     replay = incident.step
     if incident.source == "task":
@@ -190,8 +108,8 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
         if task is None:
             raise NotFound.on("task_id", "exists", f"task {incident.task_id} does not exist")
         if task.status in ("ready", "claimed"):
-            service.complete(uow, Principal(replay["actor"], task.role, task.organisation), task.id,
-                             replay["decision"], replay.get("reason"))
+            ports.of(uow).complete_task(uow, Principal(replay["actor"], task.role, task.organisation), task.id,
+                                        replay["decision"], replay.get("reason"))
         # else a reviewer completed it again after the fix: nothing is left to re-run
     elif incident.source == "message":
         with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
@@ -205,7 +123,7 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
     elif incident.source == "start" and "submitted" in replay:
         # The review could not be prepared (no department chain, no process for the mode): prepare it
         # again from the declaration as submitted, now that the directory may have been put right.
-        service.start_review(uow, replay["submitted"])
+        ports.of(uow).start_review(uow, replay["submitted"])
     elif incident.source == "start":
         if uow.session.scalar(select(Instance.id).where(Instance.declaration_id == incident.declaration_id)) is None:
             # No instance was saved, so there is no version to stay on: the fix of a start that
@@ -223,8 +141,6 @@ def dismiss(uow: UnitOfWork, incident_id: int, operator: str, reason: str) -> In
     """Close an incident without re-running its step: the step can never succeed (the process no
     longer waits for its message, say) or was put right by other means. The operator's decision and
     reason go to the instance's audit log; the instance runs on from where it was last saved."""
-    from services.review.engine import audit
-
     incident = _open(uow, incident_id)
     instance = uow.session.get(Instance, incident.instance_id, with_for_update=True) if incident.instance_id \
         else None

@@ -22,12 +22,10 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
-from services.review.engine import audit, contract, definitions, incidents, loaded, timers
+from services.review.engine import audit, contract, definitions, loaded, ports, steps, timers
 from services.review.engine.functions import FUNCTIONS
-from services.review.engine.incidents import Step
 from services.review.engine.messages import OUTBOUND
-from services.review.engine.operations import OPERATIONS
-from services.review import directory, queues
+from services.review.engine.steps import Step
 from services.review.models import Definition, Instance, Task, Timer
 from shared import clock
 from shared.contracts import contract as contract_of
@@ -46,7 +44,7 @@ SUMMARY_KEYS = ("applicant_name", "activity_id", "mode", "series", "level", "spe
 
 class ScriptEngine(PythonScriptEngine):
     """Runs the diagrams' expressions (with the functions of engine/functions.py), and their service
-    tasks in-process."""
+    tasks in-process (the operations the engine's ports give)."""
 
     def __init__(self, uow: UnitOfWork, declaration_id: str):
         super().__init__(environment=TaskDataEnvironment(dict(FUNCTIONS)))
@@ -56,7 +54,7 @@ class ScriptEngine(PythonScriptEngine):
     def call_service(self, task: Any, operation_name: str | None = None,  # type: ignore[override]
                      operation_params: dict[str, Any] | None = None, **_: Any) -> str:
         # Overridden on the engine: 3.2.0's default error path is broken (pitfall 7).
-        operation = OPERATIONS.get(operation_name or "")
+        operation = ports.of(self.uow).operations.get(operation_name or "")
         if operation is None:
             raise WorkflowTaskException(f"unknown service operation {operation_name!r}", task=task)
         params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
@@ -83,7 +81,7 @@ def start(uow: UnitOfWork, definition: Definition, declaration_id: str, applican
     uow.session.add(instance)
     uow.session.flush()
     replay = {"definition_id": definition.id, "applicant": applicant, "data": data}
-    with incidents.step(instance.id, declaration_id, Step("start", actor=context.causation_id.get(),
+    with steps.step(instance.id, declaration_id, Step("start", actor=context.causation_id.get(),
                                                           changes=data, replay=replay), workflow):
         advance(uow, instance, workflow)
     return instance
@@ -112,7 +110,7 @@ def locked(uow: UnitOfWork, *, instance_id: str | None = None,
 
 def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_id: str,
              data: dict[str, Any]) -> None:
-    incidents.ensure_running(instance)
+    steps.ensure_running(instance)
     task = workflow.get_task_from_id(uuid.UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise Conflict.on("task_id", "ready", "the task is no longer open (任务已处理)")
@@ -120,7 +118,7 @@ def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_i
                 decision=data.get("decision"), reason=data.get("reason"), changes=data,
                 replay={"actor": data.get("decided_by"), "decision": data.get("decision"),
                         "reason": data.get("reason")})
-    with incidents.step(instance.id, instance.declaration_id, this, workflow):
+    with steps.step(instance.id, instance.declaration_id, this, workflow):
         task.set_data(**data)
         _engine_call(task.run)
         advance(uow, instance, workflow)
@@ -130,13 +128,13 @@ def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message
             payload: dict[str, Any], decision: str | None = None, reason: str | None = None) -> bool:
     """Deliver a BPMN message to the instance; False if nothing waits for it. ``decision`` and
     ``reason`` go to the audit entry (a held message says it was delivered after a resume)."""
-    incidents.ensure_running(instance)
+    steps.ensure_running(instance)
     for task in workflow.get_tasks(state=TaskState.WAITING):
         event_definition, element = _waits_for(task.task_spec, message_name)
         if event_definition is not None:
             this = Step("message", actor=context.causation_id.get(), element=element, decision=decision,
                         reason=reason, changes=payload, replay={"message": message_name, "payload": payload})
-            with incidents.step(instance.id, instance.declaration_id, this, workflow):
+            with steps.step(instance.id, instance.declaration_id, this, workflow):
                 # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
                 _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
                 advance(uow, instance, workflow)
@@ -179,10 +177,10 @@ def _timer_element(spec: Any) -> str:
 
 
 def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
-    incidents.ensure_running(instance)
+    steps.ensure_running(instance)
     now = clock.now()
     due = sorted({element for element, _, at in waiting_timers(workflow) if at < now})
-    with incidents.step(instance.id, instance.declaration_id,
+    with steps.step(instance.id, instance.declaration_id,
                         Step("timer", actor="scheduler", element=",".join(due) or None), workflow):
         workflow.refresh_timers()
         advance(uow, instance, workflow)
@@ -200,7 +198,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         uow.publish(message, correlation_id=instance.declaration_id)
     _project_tasks(uow, instance, workflow)
     _project_timer(uow, instance, workflow)
-    instance.stage = queues.current_stage(workflow)
+    instance.stage = current_stage(workflow)
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
         instance.outcome = _outcome(workflow)
@@ -220,7 +218,7 @@ def announce_completed(uow: UnitOfWork, instance: Instance, at: dt.datetime) -> 
 
 def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
     """One audit entry for the step under way (before the save, so the version moves once)."""
-    this = incidents.current_step()
+    this = steps.current_step()
     if this is None:
         return
     done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if str(t.id) not in this.completed_before]
@@ -271,7 +269,7 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
                    decisions=properties.get("decisions", "approve"), action=action,
                    status="ready",
                    summary={key: task.data.get(key) for key in SUMMARY_KEYS},
-                   **queues.columns(properties.get("stage") or task.task_spec.bpmn_id, task.data,
+                   **_queue_columns(properties.get("stage") or task.task_spec.bpmn_id, task.data,
                                     timers.boundary_due_at(task)))
         uow.session.add(row)
         stage = (row.stage, organisation)
@@ -279,10 +277,30 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
             announced.add(stage)
             uow.publish(StageChanged(
                 declaration_id=instance.declaration_id, applicant=instance.applicant,
-                stage=row.stage, stage_name=row.name, role=row.role,
-                organisation=organisation, organisation_name=directory.organisation_name(uow, organisation),
+                stage=row.stage, stage_name=row.name, role=row.role, organisation=organisation,
+                organisation_name=ports.of(uow).organisation_name(uow, organisation),
                 at=utcnow().isoformat(),
             ), correlation_id=instance.declaration_id)
+
+
+def _queue_columns(stage: str, data: dict[str, Any], due_at: dt.datetime | None) -> dict[str, Any]:
+    """What a task row is filtered by in the queues, read from the process data when it is projected;
+    ``due_at`` is its service-level timer's (None for a task the diagram gives no level)."""
+    return {"stage": stage, "activity_id": data.get("activity_id"), "series": data.get("series"),
+            "level": data.get("level"), "applicant": data.get("applicant"),
+            "applicant_name": data.get("applicant_name"), "created_at": utcnow(), "due_at": due_at}
+
+
+def current_stage(workflow: Any) -> str | None:
+    """The instance's stage for statistics: its open human task, else what it waits for."""
+    if workflow.is_completed():
+        return "completed"
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        return task.task_spec.extensions.get("properties", {}).get("stage") or task.task_spec.bpmn_id
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if getattr(task.task_spec, "event_definition", None) is not None and task.task_spec.bpmn_id:
+            return task.task_spec.bpmn_id
+    return None
 
 
 def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from services.review.engine import audit, definitions
+from services.review.engine import audit, definitions, runtime
+from services.review.engine.steps import Step, step
 from services.review.models import Definition, Instance
 from shared import decisions as tables
 from shared.errors import Conflict, NotFound
@@ -204,10 +205,8 @@ def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str,
 # -- migrate ---------------------------------------------------------------------
 
 def _spec_dicts(uow: UnitOfWork, target: Definition) -> tuple[dict[str, Any], dict[str, Any]]:
-    from services.review.engine.runtime import SERIALIZER
-
     spec, subprocess_specs = definitions.specs_of(uow, target)
-    fresh = SERIALIZER.to_dict(BpmnWorkflow(spec, subprocess_specs))
+    fresh = runtime.SERIALIZER.to_dict(BpmnWorkflow(spec, subprocess_specs))
     return fresh["spec"], fresh["subprocess_specs"]
 
 
@@ -251,9 +250,6 @@ def refusals(state: dict[str, Any], target_names: dict[str, dict[str, str]],
 
 def migrate(uow: UnitOfWork, instance_ref: str, version_ref: str, operator: str) -> Instance:
     """Move an instance to another version of its process, or refuse (409) saying why."""
-    from services.review.engine import runtime
-    from services.review.engine.incidents import Step, step
-
     target = resolve(uow, version_ref)
     instance_id = uow.session.scalar(select(Instance.id).where(
         (Instance.id == instance_ref) | (Instance.declaration_id == instance_ref)))

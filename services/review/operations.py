@@ -1,23 +1,24 @@
 """Service operations that diagrams call (service tasks), run in-process.
 
 Each takes the unit of work and the instance's declaration id, plus the
-task's parameters, and returns JSON-serialisable data for the task.
+task's parameters, and returns JSON-serialisable data for the task. The
+engine knows their names (engine/contract.py) and is given them through its
+ports (services/review/bootstrap.py); it never imports this module.
 """
 from __future__ import annotations
 
 import datetime as dt
 import random
 import secrets
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
+from services.review import panels, publicity, sla
+from services.review.engine.ports import Operation
+from services.review.models import Expert, ExpertConflict, Organisation, PanelDraw
 from shared import clock
-from services.review import publicity, sla
-from services.review.models import Attendance, Expert, ExpertConflict, Organisation, PanelDraw, Vote
 from shared.uow import UnitOfWork
-
-Operation = Callable[..., Any]
 
 
 def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int,
@@ -66,16 +67,8 @@ def before_deadline(uow: UnitOfWork, declaration_id: str, deadline: str | None) 
 
 
 def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
-    """Count the secret votes of the experts present at the last recorded meeting; ``not_voted``: those
-    present who had not voted when voting closed (they count as present and not agreeing)."""
-    meeting = uow.session.scalar(select(Attendance).where(Attendance.declaration_id == declaration_id)
-                                 .order_by(Attendance.id.desc()).limit(1))
-    present = set(meeting.present) if meeting else set()
-    votes = [v for v in uow.session.scalars(select(Vote).where(Vote.declaration_id == declaration_id))
-             if v.expert in present]
-    counts = {choice: sum(v.choice == choice for v in votes) for choice in ("agree", "disagree", "abstain")}
-    return {"members": len(meeting.members) if meeting else 0, "present": len(present), **counts,
-            "not_voted": len(present - {v.expert for v in votes})}
+    """Count the secret votes of the experts present at the last recorded meeting (panels.tally_votes)."""
+    return panels.tally_votes(uow, declaration_id)
 
 
 def open_publicity(uow: UnitOfWork, declaration_id: str, kind: str, organisation: str, starts_on: str,
