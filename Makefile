@@ -19,7 +19,7 @@ DEV_LOCK  := requirements-dev.lock
 UV_VERSION := 0.13.8
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install lock run scenario test test-real test-scale lint-bpmn bench bench-quick fuzz clean
+.PHONY: install lock run scenario test test-real test-scale lint-bpmn typecheck bench bench-quick fuzz clean
 
 $(STAMP): $(TEST_LOCK) pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,11 @@ lint-bpmn: $(STAMP)
 	npm ci --no-audit --no-fund --silent
 	npx bpmnlint bpmn/*.bpmn
 	$(BIN)/titles-bpmn layout --check bpmn/*.bpmn
+
+## mypy on shared/, titles/ and services/ (strict for shared/, titles/ and the review engine; see
+## [tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # make fuzz and make bench: the test venv and the fuzz and bench extras.
 $(DEV_STAMP): $(DEV_LOCK) $(STAMP)

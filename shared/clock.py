@@ -86,7 +86,7 @@ def _path() -> str:
 
 # -- reading: cached by the file's identity, so now() stays one stat() --------------------------
 
-_cache: tuple[tuple, int] | None = None
+_cache: tuple[tuple[str, int, int, int], int] | None = None
 
 
 def _read_offset(path: str) -> int:

@@ -177,9 +177,10 @@ class Settings:
         issuer = get("OIDC_ISSUER", service_urls["issuer"])
         retry_delays = get("TITLES_RETRY_DELAYS_MS")
         smtp_host = get("NOTIFY_SMTP_HOST")
+        bpmn_dir = get("TITLES_BPMN_DIR")
         return cls(
             data_dir=data_dir,
-            bpmn_dir=Path(get("TITLES_BPMN_DIR")) if get("TITLES_BPMN_DIR") else _default_bpmn_dir(),
+            bpmn_dir=Path(bpmn_dir) if bpmn_dir else _default_bpmn_dir(),
             database_urls={s: _database_url(environ, s, data_dir) for s in SERVICES},
             broker_url=get("BROKER_URL", "embedded://"),
             namespace=get("TITLES_NAMESPACE", ""),

@@ -24,7 +24,7 @@ def utcnow() -> dt.datetime:
     return clock.now()
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC timestamps on every backend (SQLite drops the zone)."""
 
     impl = DateTime(timezone=True)

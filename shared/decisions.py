@@ -92,7 +92,7 @@ class Table:
 
     @property
     def hit_policy(self) -> str:
-        return self.table.hit_policy
+        return str(self.table.hit_policy)
 
     @property
     def inputs(self) -> list[tuple[str, str]]:
@@ -277,8 +277,8 @@ class _Matches:
     """What an input entry can match, as far as a cheap reading tells: any value, a set of literals,
     all but a set, an interval of numbers, or unknown (then it is assumed not to overlap)."""
 
-    def __init__(self, kind: str, values: frozenset = frozenset(), low: tuple | None = None,
-                 high: tuple | None = None):
+    def __init__(self, kind: str, values: frozenset[Any] = frozenset(), low: tuple[Any, bool] | None = None,
+                 high: tuple[Any, bool] | None = None):
         self.kind, self.values, self.low, self.high = kind, values, low, high
 
     @classmethod
@@ -337,7 +337,7 @@ class _Matches:
             high = min((b for b in (self.high, other.high) if b), default=None, key=lambda b: (b[0], b[1]))
             if low is None or high is None:
                 return True
-            return low[0] < high[0] or (low[0] == high[0] and low[1] and high[1])
+            return bool(low[0] < high[0] or (low[0] == high[0] and low[1] and high[1]))
         return True  # "all but some" against an interval or another "all but": infinitely many values
 
 

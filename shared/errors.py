@@ -6,6 +6,7 @@ and the status follows from the kind of error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class DomainError(Exception):
         self.errors = errors or []
 
     @classmethod
-    def on(cls, field: str, rule: str, message: str) -> "DomainError":
+    def on(cls, field: str, rule: str, message: str) -> Self:
         return cls(message, [FieldError(field, rule, message)])
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from shared.uow import UnitOfWork
 
 
-def paged(uow: UnitOfWork, query: Select, page: int, per_page: int) -> tuple[list[Any], int]:
+def paged(uow: UnitOfWork, query: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
     """Rows ``(page - 1) * per_page`` onwards, at most ``per_page`` of them, in the query's order; and
     the total the query matches."""
     # The count has no use for the order, and PostgreSQL would sort for nothing.

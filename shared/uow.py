@@ -21,7 +21,7 @@ from shared.observability import context
 class Database:
     """One service's engine, session factory and messaging tables."""
 
-    def __init__(self, service: str, url: str, metadata: Any, outbox_model: type, inbox_model: type):
+    def __init__(self, service: str, url: str, metadata: Any, outbox_model: type[Any], inbox_model: type[Any]):
         self.service = service
         self.url = url
         self.metadata = metadata

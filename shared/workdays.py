@@ -53,7 +53,7 @@ def is_workday(day: dt.date) -> bool:
             return True
         return day.weekday() < 5 and day not in holidays
     try:
-        return chinese_calendar.is_workday(day)
+        return bool(chinese_calendar.is_workday(day))
     except NotImplementedError as exc:
         if provisional():
             return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS

@@ -48,7 +48,7 @@ class Child:
     env: dict[str, str]
     log_path: Path
     cwd: Path = ROOT
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     deaths: int = 0  # in a row, without a stable run between
     restart_at: float | None = None
@@ -68,12 +68,12 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     return arm
 
 
-def spawn(child: Child) -> None:
+def spawn(child: Child) -> subprocess.Popen[bytes]:
     with open(child.log_path, "ab") as log_file:  # the child keeps its own descriptor
-        child.process = subprocess.Popen(child.argv, env=child.env, stdout=log_file, stderr=subprocess.STDOUT,
-                                         cwd=child.cwd, start_new_session=True,
-                                         preexec_fn=_die_with_parent(child.parent))
-    child.started_at, child.restart_at = time.monotonic(), None
+        process = subprocess.Popen(child.argv, env=child.env, stdout=log_file, stderr=subprocess.STDOUT,
+                                   cwd=child.cwd, start_new_session=True, preexec_fn=_die_with_parent(child.parent))
+    child.process, child.started_at, child.restart_at = process, time.monotonic(), None
+    return process
 
 
 def supervise(children: list[Child], stopping: Callable[[], bool], say: Callable[[str], None],
@@ -86,8 +86,8 @@ def supervise(children: list[Child], stopping: Callable[[], bool], say: Callable
         for child in children:
             if child.process is None:
                 if child.restart_at is not None and now >= child.restart_at:
-                    spawn(child)
-                    say(f"process {child.name} restarted (pid {child.process.pid})")
+                    process = spawn(child)
+                    say(f"process {child.name} restarted (pid {process.pid})")
                 continue
             code = child.process.poll()
             if code is None:

@@ -26,6 +26,7 @@ def _stamper(pki: dev_pki.DevPki):  # noqa: ANN202 - pyhanko's DummyTimeStamper
     from asn1crypto import keys
     from cryptography.hazmat.primitives import serialization
     from pyhanko.keys import load_cert_from_pemder
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
     key = serialization.load_pem_private_key(pki.tsa_key.read_bytes(), password=None)
@@ -33,7 +34,7 @@ def _stamper(pki: dev_pki.DevPki):  # noqa: ANN202 - pyhanko's DummyTimeStamper
                             serialization.NoEncryption())
     return DummyTimeStamper(tsa_cert=load_cert_from_pemder(str(pki.tsa_cert)),
                             tsa_key=keys.PrivateKeyInfo.load(der),
-                            certs_to_embed=[load_cert_from_pemder(str(pki.ca_cert))])
+                            certs_to_embed=SimpleCertificateStore.from_certs([load_cert_from_pemder(str(pki.ca_cert))]))
 
 
 def create_app(pki: dev_pki.DevPki | None = None) -> Flask:

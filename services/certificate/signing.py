@@ -32,6 +32,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.certificate import dev_pki
 from shared import config
@@ -133,12 +134,13 @@ def _pkcs11_signer(chain: list):  # noqa: ANN202 - pyhanko's PKCS11Signer
     pin_file = _env("CERTIFICATE_SIGNING_PKCS11_PIN_FILE")
     if pin is None and pin_file:
         pin = Path(pin_file).read_text().strip()
+    module = _env("CERTIFICATE_SIGNING_PKCS11_MODULE") or ""  # set, or this signer is not chosen
     key_label = _env("CERTIFICATE_SIGNING_PKCS11_KEY_LABEL")
     if not key_label:
         raise SigningConfigurationError("CERTIFICATE_SIGNING_PKCS11_KEY_LABEL names the signing key on the token")
     try:
         session = pkcs11.open_pkcs11_session(
-            _env("CERTIFICATE_SIGNING_PKCS11_MODULE"), slot_no=int(slot) if slot else None,
+            module, slot_no=int(slot) if slot else None,
             token_criteria=TokenCriteria(label=token) if token else None, user_pin=pin)
     except Exception as exc:  # noqa: BLE001 - python-pkcs11 raises many kinds
         raise SigningConfigurationError(f"cannot open the PKCS#11 token: {exc!r}") from exc
@@ -309,7 +311,7 @@ def _classic_status(pdf: bytes, roots: list):  # noqa: ANN202 - a PdfSignatureSt
     reader = PdfFileReader(io.BytesIO(pdf))
     [signature] = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") != "/DocTimeStamp"]
     dss = DocumentSecurityStore.read_dss(reader) if "/DSS" in reader.root else None
-    settings = {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail"}
+    settings: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail"}
     context = dss.as_validation_context(settings) if dss else None
     if context is None:
         from pyhanko_certvalidator import ValidationContext

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request, session
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from services.console import (assets, backend, forms, pages, pages_applicant, pages_declare, pages_office,
@@ -82,7 +83,8 @@ def create_app(data_dir: Path | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,  # an upload through the proxy (the services' own limit is 11 MiB)
     )
-    app.json.ensure_ascii = False
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False  # Chinese stays readable
     for blueprint in (signin.bp, proxy.bp, pages.bp, pages_office.bp, pages_applicant.bp, pages_profile.bp,
                       pages_declare.bp):
         app.register_blueprint(blueprint)

@@ -76,9 +76,9 @@ def body_of(form: Form, api: Backend) -> dict[str, Any]:
         if f.kind in ("file", "files"):
             uploaded = _upload(api, f.name)
             kept = request.form.get(f"{f.name}__kept") or None  # the file already there, unless replaced
-            value = uploaded or kept
-            if value is not None or form.keep_empty:
-                _set(body, f.name, ([value] if value else []) if f.kind == "files" else value)
+            chosen = uploaded or kept
+            if chosen is not None or form.keep_empty:
+                _set(body, f.name, ([chosen] if chosen else []) if f.kind == "files" else chosen)
             continue
         raw = (request.form.get(f.name) or "").strip()
         if not raw:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from services.console.backend import ApiError
-from services.console.signin import backend, current_user, login_required
+from services.console.signin import backend, current_user, login_required, signed_in_user
 
 bp = Blueprint("pages", __name__)
 
@@ -96,7 +96,7 @@ def queue():
 @bp.get("/tasks/<task_id>")
 @login_required(*REVIEWERS)
 def task(task_id: str):
-    user, api = current_user(), backend()
+    user, api = signed_in_user(), backend()
     context = api.get("review", f"/api/v1/tasks/{task_id}/context")
     task, declaration_id = context["task"], context["task"]["declaration_id"]
     stage = task["stage"]

@@ -13,7 +13,7 @@ from services.console import pages
 from services.console.backend import ApiError, Backend
 from services.console.forms import Field, Form, FormInvalid, body_of, field_errors, posted_values
 from services.console.pages import STAFF, act, attachments_in
-from services.console.signin import backend, current_user, login_required
+from services.console.signin import backend, login_required, signed_in_user
 
 bp = Blueprint("declare", __name__)
 EDITABLE = ("draft", "returned")
@@ -111,7 +111,7 @@ def _files(body: dict[str, Any], known: list[dict[str, Any]], field: str = "atta
     return body
 
 
-def _ids(files: Any) -> list[str]:
+def _ids(files: Any) -> list[Any]:
     return [f.get("id") for f in files or [] if isinstance(f, dict)]
 
 
@@ -165,7 +165,7 @@ def declaration_page(declaration_id: str, failed: str | None = None, errors: dic
                      posted: dict[str, Any] | None = None, status: int = 200):
     """The declaration with its stage and trail; for its applicant, the draft's forms while it is
     editable (``editor`` above), with a refused form's errors beside its fields."""
-    user, api = current_user(), backend()
+    user, api = signed_in_user(), backend()
     found = api.get("declaration", f"/api/v1/declarations/{declaration_id}")
     process = None
     if user["role"] in ("title_office",):
@@ -246,7 +246,7 @@ def save_part(declaration_id: str, key: str):
         body = body_of(form, api)
         if key == "claims":
             known = {c.get("code"): c.get("proof") or [] for c in found.get("exception_claims") or []}
-            change = {"exception_claims": [
+            change: dict[str, Any] = {"exception_claims": [
                 {"code": code, "proof": _files({"attachments": (body.get("proof") or {}).get(code)},
                                                known.get(code) or [], f"proof.{code}")["attachments"]}
                 for code, claimed in (body.get("claim") or {}).items() if claimed]}

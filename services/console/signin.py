@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from services.console import oidc
 from services.console.backend import Backend
@@ -27,6 +27,14 @@ def current_user() -> dict[str, Any] | None:
     if user and user.get("expires_at", 0) > time.time() + 10:
         return user
     return None
+
+
+def signed_in_user() -> dict[str, Any]:
+    """The user of a page behind ``login_required``, which lets nobody else in."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    return user
 
 
 def backend() -> Backend:
@@ -58,10 +66,11 @@ def _redirect_uri() -> str:
 
 def _safe_next(target: str | None) -> str:
     # Only a path on this console: never an open redirect to another site.
-    parsed = urlparse(target or "")
-    if parsed.scheme or parsed.netloc or not (target or "").startswith("/") or target.startswith("//"):
+    path = target or ""
+    parsed = urlparse(path)
+    if parsed.scheme or parsed.netloc or not path.startswith("/") or path.startswith("//"):
         return url_for("pages.home")
-    return target
+    return path
 
 
 @bp.get("/login")

@@ -149,7 +149,7 @@ def _vote(fields: dict[str, Any]) -> list[int] | None:
     if numerator is not None and numerator > denominator:
         raise DomainError.on("vote_numerator", "at_most_one",
                              "the pass threshold is a share of the experts present: at most all of them (不得超过1)")
-    return None if numerator is None else [numerator, denominator]
+    return None if numerator is None or denominator is None else [numerator, denominator]
 
 
 def _by_the_tables(fields: dict[str, Any]) -> None:

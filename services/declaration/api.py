@@ -222,7 +222,7 @@ class DeclarationOut(Schema):
     status = fields.String(metadata={"description": "preparing, draft, refused, submitted, in_review, returned, "
                                                     "completed, withdrawn, discarded"})
     applicant = fields.String()
-    withdrawable = fields.Function(service.withdrawable, metadata={
+    withdrawable: fields.Field = fields.Function(service.withdrawable, metadata={
         "description": "撤回 is possible: submitted and the unit has not started on it (claimed or decided)"})
     eligibility = fields.Dict(allow_none=True)
     exception_claims = fields.List(fields.Dict(), allow_none=True)
@@ -242,7 +242,7 @@ class DeclarationOut(Schema):
     submitted_at = fields.DateTime(allow_none=True)
     re_examination_open_until = fields.DateTime(allow_none=True, metadata={
         "description": "the experts' vote failed: re-examination (复查) may be requested until then"})
-    re_examination_requestable = fields.Function(re_examination.requestable, metadata={
+    re_examination_requestable: fields.Field = fields.Function(re_examination.requestable, metadata={
         "description": "复查 may be requested now: offered, not yet requested, the period runs"})
     re_examination_requested_at = fields.DateTime(allow_none=True)
     re_examination_reason = fields.String(allow_none=True, metadata={"description": "the applicant's reason"})

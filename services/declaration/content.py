@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -121,9 +121,10 @@ def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None,
 
 
 # The parts of a draft that may refer to profile attachments, and how to find the references.
-ATTACHMENT_PARTS = {"snapshot": attachments.in_snapshot, "exception_claims": attachments.in_claims,
-                    "employer_proof": attachments.in_employer_proof, "sections": attachments.in_sections,
-                    "materials": attachments.in_materials}
+ATTACHMENT_PARTS: dict[str, Callable[[Any], list[attachments.Ref]]] = {
+    "snapshot": attachments.in_snapshot, "exception_claims": attachments.in_claims,
+    "employer_proof": attachments.in_employer_proof, "sections": attachments.in_sections,
+    "materials": attachments.in_materials}
 
 
 def _refuse_others_files(uow: UnitOfWork, declaration: Declaration, data: dict[str, Any]) -> None:
@@ -220,15 +221,15 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
             if kind.get("attachments_required") and not item.attachments:
                 fail(f"items.{item.id}", "attachments", f"{kind['name']} item needs an attachment (附件)")
     for spec in (activity.required_materials if activity else None) or []:
-        given = (declaration.materials or {}).get(spec["code"])
-        if given is None:
+        material = (declaration.materials or {}).get(spec["code"])
+        if material is None:
             if spec.get("required", True):
                 fail(f"materials.{spec['code']}", "required", f"{spec['name']} is required (评审需求申报材料)")
             continue
-        missing = _missing(given.get("fields", {}), spec.get("fields", []))
+        missing = _missing(material.get("fields", {}), spec.get("fields", []))
         if missing:
             fail(f"materials.{spec['code']}", "required_fields", f"{spec['name']} lacks {', '.join(missing)} (必填)")
-        if spec.get("attachments_required") and not given.get("attachments"):
+        if spec.get("attachments_required") and not material.get("attachments"):
             fail(f"materials.{spec['code']}", "attachments", f"{spec['name']} needs an attachment (附件)")
     errors.extend(attachments.problems(uow, declaration.applicant, references(uow, declaration)))
     return errors

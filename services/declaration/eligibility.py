@@ -93,18 +93,18 @@ def _professional_years(snapshot: dict[str, Any], on: dt.date) -> int | None:
 
 
 def _years_since_title(snapshot: dict[str, Any], name: str, on: dt.date) -> int | None:
-    dates = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
-             if c.get("kind") in QUALIFYING_CERTIFICATES and c.get("name") == name]
-    dates = [d for d in dates if d]
+    issued = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
+              if c.get("kind") in QUALIFYING_CERTIFICATES and c.get("name") == name]
+    dates = [d for d in issued if d]
     return _whole_years(min(dates), on) if dates else None
 
 
 def _window(snapshot: dict[str, Any], on: dt.date, years: int) -> list[int]:
     """The years to prove: after the current title's year (or the first professional work's) up to the
     year before ``on``, the latest ``years`` of them."""
-    titles = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
+    issued = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
               if c.get("kind") in QUALIFYING_CERTIFICATES]
-    titles = [d for d in titles if d]
+    titles = [d for d in issued if d]
     since = max(titles) if titles else _date((snapshot.get("qualification") or {}).get("first_professional_work_date"))
     last = on.year - 1
     first = max(last - years + 1, since.year + 1) if since else last - years + 1

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from services.notify import service
 from services.notify.models import DefenceNotice
@@ -60,11 +61,11 @@ def release_due(db: Database, today: dt.date | None = None) -> int:
     for notice_id in due:
         with db.uow() as uow:
             # Claim and send in one transaction: the update decides who sends it.
-            claimed = uow.session.execute(update(DefenceNotice).where(
-                DefenceNotice.id == notice_id, DefenceNotice.status == "pending").values(status="sending")).rowcount
+            claimed = cast(CursorResult[Any], uow.session.execute(update(DefenceNotice).where(
+                DefenceNotice.id == notice_id, DefenceNotice.status == "pending").values(status="sending"))).rowcount
             if claimed != 1:
                 continue
-            notice = uow.session.get(DefenceNotice, notice_id)
+            notice = uow.session.get_one(DefenceNotice, notice_id)
             _send(uow, notice)
             uow.commit()
             sent += 1

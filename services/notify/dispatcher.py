@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from services.notify.channels import Channel, configured
 from services.notify.models import Delivery, Message
@@ -53,8 +54,8 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
         if not _claim(db, delivery_id, lease):
             continue  # another dispatcher has it
         with db.uow(readonly=True) as uow:
-            delivery = uow.session.get(Delivery, delivery_id)
-            message = uow.session.get(Message, delivery.message_id)
+            delivery = uow.session.get_one(Delivery, delivery_id)
+            message = uow.session.get_one(Message, delivery.message_id)
             channel, address = delivery.channel, delivery.address
             title, body = message.title, message.body
             short = delivery.short_text or _short(message)
@@ -67,7 +68,7 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
             error = f"{type(exc).__name__}: {exc}"
         with db.uow() as uow:
-            delivery = uow.session.get(Delivery, delivery_id)
+            delivery = uow.session.get_one(Delivery, delivery_id)
             delivery.attempts += 1
             delivery.claimed_until = None
             if error is None:
@@ -92,10 +93,11 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
 
 def _claim(db: Database, delivery_id: str, lease: dt.datetime) -> bool:
     with db.uow() as uow:
-        claimed = uow.session.execute(
+        # An UPDATE's result is a cursor result, which counts the rows it changed.
+        claimed = cast(CursorResult[Any], uow.session.execute(
             update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
                                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease))
-            .values(claimed_until=lease + CLAIM)).rowcount
+            .values(claimed_until=lease + CLAIM))).rowcount
         uow.commit()
     return claimed == 1
 

@@ -49,8 +49,8 @@ def refer(uow: UnitOfWork, declaration_id: str, applicant: str, attachment_ids: 
                 row = DeclarationReferences(declaration_id=declaration_id, applicant=applicant, attachment_ids=[])
                 uow.session.add(row)
         except IntegrityError:
-            row = uow.session.get(DeclarationReferences, declaration_id, with_for_update=True,
-                                  populate_existing=True)
+            row = uow.session.get_one(DeclarationReferences, declaration_id, with_for_update=True,
+                                      populate_existing=True)
     known = list(row.attachment_ids or [])
     added = [i for i in dict.fromkeys(attachment_ids) if i not in known]
     if added:

@@ -73,7 +73,8 @@ def register_organisation(uow: UnitOfWork, data: dict[str, Any], actor: Principa
         if parent_org.kind != "department" or kind not in ("unit", "department"):
             raise DomainError.on("parent", "parent_department", "only units and departments have a parent, and it "
                                  "must be a competent department (上级须为主管部门)")
-        seen, cursor = {code}, parent_org
+        seen = {code}
+        cursor: Organisation | None = parent_org
         while cursor is not None:  # a department cannot end up above itself
             if cursor.code in seen:
                 raise DomainError.on("parent", "no_cycle", "the department chain would loop (主管部门层级循环)")

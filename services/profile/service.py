@@ -323,7 +323,7 @@ def _own(uow: UnitOfWork, model: type, subject: str, record_id: int, what: str) 
     return record
 
 
-def _what(model: type) -> str:
+def _what(model: type[Any]) -> str:
     return model.__tablename__.replace("_", " ").removesuffix("s")
 
 
@@ -348,7 +348,7 @@ def _save(uow: UnitOfWork, model: type, subject: str, record_id: int | None, val
     return record
 
 
-def _other_than(model: type, record_id: int | None) -> Any:
+def _other_than(model: type[Any], record_id: int | None) -> Any:
     """A condition leaving out the record being changed (none when adding)."""
     return model.id != record_id if record_id is not None else true()
 
@@ -771,7 +771,7 @@ def delete_record(uow: UnitOfWork, principal: Principal, section: str, record_id
     uow.session.delete(_own(uow, SECTION_MODELS[section], profile.subject, record_id, section.replace("-", " ")))
 
 
-def records(uow: UnitOfWork, model: type, subject: str) -> list[Any]:
+def records(uow: UnitOfWork, model: type[Any], subject: str) -> list[Any]:
     order = getattr(model, "year", None) or getattr(model, "start_date")
     return list(uow.session.scalars(select(model).where(model.subject == subject).order_by(order, model.id)))
 
@@ -845,7 +845,8 @@ def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
     if not appointment_proofs(appointment):
         need("qualification", "appointment", "required", "Give your current appointment with its proof: appointment "
              "letter, unit certificate or labour contract (现聘任情况及证明).")
-    elif appointment.get("proof_kind") != "appointment_letter" and _needs_appointment_letter(uow, subject):
+    elif appointment is not None and appointment.get("proof_kind") != "appointment_letter" and \
+            _needs_appointment_letter(uow, subject):
         need("qualification", "appointment.proof_kind", "appointment_letter_required", "Staff of a state-owned public "
              "institution give the appointment letter (事业单位人员须提供聘任书).")
     if current_employment(uow, subject) is None:
@@ -853,10 +854,10 @@ def completeness(uow: UnitOfWork, profile: Profile) -> list[dict[str, str]]:
              "the system; an applicant whose unit is not registered cannot declare (须有在职且已注册的工作单位).")
     # the post level was allowed when given; a later change of employment (or of the unit's ownership in the
     # directory) can make it wrong
-    problem = _post_level_problem(uow, subject, profile.admin_post_level, profile.on_establishment)
-    if problem:
-        need("basic", "admin_post_level", problem[0], f"Clear your administrative post level (行政职务级别) or "
-             f"correct your employment: {problem[1]}.")
+    post_level = _post_level_problem(uow, subject, profile.admin_post_level, profile.on_establishment)
+    if post_level:
+        need("basic", "admin_post_level", post_level[0], f"Clear your administrative post level (行政职务级别) or "
+             f"correct your employment: {post_level[1]}.")
     return missing
 
 

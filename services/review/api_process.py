@@ -193,12 +193,12 @@ class ProcessDiagram(MethodView):
     def get(self, declaration_id: str, *, uow, principal):
         """The diagram version's BPMN XML with active and completed element ids, and the history."""
         instance = service.instance_of(uow, principal, declaration_id)
-        definition = uow.session.get(Definition, instance.definition_id)
+        definition = uow.session.get_one(Definition, instance.definition_id)
         workflow = runtime.SERIALIZER.deserialize_json(instance.state)
         running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
         active, completed = _element_ids(workflow.get_tasks(state=running)), \
             _element_ids(workflow.get_tasks(state=TaskState.COMPLETED))
-        called = [uow.session.get(Definition, called_id) for called_id in definition.calls or []]
+        called = [c for c in (uow.session.get(Definition, called_id) for called_id in definition.calls or []) if c]
         full = principal.role in ("title_office", "designer")
         waiting = held.pending(uow, instance.id)
         return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
@@ -211,10 +211,10 @@ class ProcessDiagram(MethodView):
                            for element, process_id, due in runtime.waiting_timers(workflow)],
                 "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
                             "active": sorted(active.get(c.process_id, ())),
-                            "completed": sorted(completed.get(c.process_id, ()))} for c in called if c],
+                            "completed": sorted(completed.get(c.process_id, ()))} for c in called],
                 "decisions": [{"decision_id": decision_id, "file_name": file_name, "dmn": dmn}
                               for decision_id, (file_name, dmn) in
-                              definitions.stored_decisions([definition, *[c for c in called if c]]).items()],
+                              definitions.stored_decisions([definition, *called]).items()],
                 "history": _history(audit.entries(uow, instance.id), full)}
 
 

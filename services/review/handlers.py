@@ -5,6 +5,8 @@ JSON, in the process state, in held messages and in an incident's replay.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from services.review import publicity, queues, service
 from shared.contracts import certificate, declaration, notify, profile
 from shared.messaging.envelope import Envelope
@@ -45,7 +47,7 @@ def on_report_filed(uow: UnitOfWork, envelope: Envelope, filed: notify.ReportFil
     publicity.report_filed(uow, filed)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., None]] = {
     "profile.organisation.registered.v1": on_organisation_registered,
     "profile.staff.registered.v1": on_staff_registered,
     "declaration.submitted.v1": on_declaration_submitted,

@@ -164,7 +164,7 @@ def schedule_defence(uow: UnitOfWork, principal: Principal, declaration_id: str,
         uow.session.add(defence)
         local = at.astimezone(clock.BEIJING)
         uow.publish(DefenceScheduled(
-            declaration_id=declaration_id, applicant=data.get("applicant"), at=at.isoformat(),
+            declaration_id=declaration_id, applicant=data["applicant"], at=at.isoformat(),
             place=place, committee_code=data.get("committee_code"),
             first_notice_on=local.date() - dt.timedelta(days=DEFENCE_NOTICE_DAYS),
             reminder_on=local.date() - dt.timedelta(days=1),

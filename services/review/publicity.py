@@ -179,7 +179,7 @@ def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bo
     if declaration_id is None:
         raise NotFound.on("objection_id", "exists", f"objection {objection_id} does not exist")
     with service.locked_for_message(uow, declaration_id) as deliver:
-        objection = uow.session.get(Objection, objection_id, with_for_update=True)
+        objection = uow.session.get_one(Objection, objection_id, with_for_update=True)
         publicity = _mine(uow, principal, objection.publicity_id)
         if objection.status != "open":
             raise Conflict.on("objection_id", "open", "the objection is already resolved (异议已处理)")

@@ -203,7 +203,7 @@ def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: 
                           "cancelled_timer": timer.due_at.isoformat() if timer is not None else None})
     # As the diagrams' own withdrawal paths: the outcome only. The declaration service recorded the
     # withdrawal (it sent it), and notify tells the applicant the result once.
-    runtime.announce_completed(uow, instance, now)
+    runtime.announce_completed(uow, instance, "withdrawn", now)
     instance.state = runtime.SERIALIZER.serialize_json(workflow)
     instance.updated_at = now
     uow.session.flush()
@@ -259,7 +259,7 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
         instance = uow.session.get(Instance, found.instance_id)
         uow.publish(TaskClaimed(
             declaration_id=found.declaration_id, applicant=instance.applicant if instance else "",
-            stage=found.stage, organisation=found.organisation, actor=principal.subject,
+            stage=found.stage or found.bpmn_id, organisation=found.organisation, actor=principal.subject,
             at=utcnow().isoformat()), correlation_id=found.declaration_id)
     found.status, found.claimed_by = "claimed", principal.subject
     return found
@@ -330,7 +330,7 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
         found.reason = reason
         # A vote is secret: the trail says that the expert voted, never how.
         uow.publish(DecisionRecorded(
-            declaration_id=found.declaration_id, applicant=instance.applicant, stage=found.stage,
+            declaration_id=found.declaration_id, applicant=instance.applicant, stage=found.stage or found.bpmn_id,
             stage_name=found.name, decision="voted" if vote else decision,
             reason=None if vote else reason, actor=principal.subject,
             organisation=found.organisation, organisation_name=directory.organisation_name(uow, found.organisation),

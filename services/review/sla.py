@@ -44,7 +44,7 @@ def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str) -> list[str]:
         task.overdue_at, task.escalated_to = now, level_above(uow, task)
         # In the same transaction as the flag, so each task is announced once (notify tells the staff).
         uow.publish(TaskOverdue(
-            declaration_id=task.declaration_id, task_id=task.id, stage=task.stage,
+            declaration_id=task.declaration_id, task_id=task.id, stage=stage,
             stage_name=task.name, organisation=task.organisation, escalated_to=task.escalated_to,
             due_at=(task.due_at or now).isoformat(), at=now.isoformat()), correlation_id=task.declaration_id)
     return [task.id for task in late]

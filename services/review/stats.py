@@ -78,6 +78,8 @@ def time_in_stage(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]
         query = query.where(Task.instance_id.in_(select(Instance.id).where(Instance.mode == filters["mode"])))
     durations: dict[str, list[float]] = {}
     for stage, bpmn_id, opened, closed in uow.session.execute(query):
+        if closed is None:  # (the query asks for completed tasks only)
+            continue
         durations.setdefault(stage or bpmn_id, []).append((closed - opened).total_seconds() / 3600)
     out = {}
     for stage, values in sorted(durations.items()):

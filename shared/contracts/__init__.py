@@ -7,10 +7,12 @@ a field without breaking anyone. A breaking change is a new version
 """
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import RAISE, Schema
+from marshmallow.types import UnknownOption
 
 from shared.contracts import certificate, declaration, notify, profile, review
 from shared.contracts.message import ContractViolation, Kind, Message
@@ -23,7 +25,7 @@ __all__ = ["CONTRACTS", "Contract", "ContractViolation", "Kind", "Message", "con
 class Contract:
     type: str
     kind: Kind
-    message: type[Message]
+    message: builtins.type[Message]  # (``type`` here is the field above)
 
     @property
     def owner(self) -> str:
@@ -34,7 +36,7 @@ class Contract:
     def exchange(self) -> str:
         return f"{self.owner}.{'events' if self.kind == 'event' else 'commands'}"
 
-    def schema(self, unknown: str = RAISE) -> Schema:
+    def schema(self, unknown: UnknownOption = RAISE) -> Schema:
         return self.message.schema(unknown)
 
 

@@ -8,11 +8,11 @@ fields they do not know, so a producer can add a field without breaking anyone.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, ClassVar, Literal, TypeVar
 
 import marshmallow_dataclass
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
+from marshmallow.types import UnknownOption
 
 Kind = Literal["event", "command"]
 D = TypeVar("D", bound="Data")
@@ -25,16 +25,22 @@ class ContractViolation(ValueError):
         self.errors = errors
 
 
-@functools.cache
-def schema_class(cls: type) -> type[Schema]:
-    return marshmallow_dataclass.class_schema(cls)
+_SCHEMAS: dict[type[Any], type[Schema]] = {}
+
+
+def schema_class(cls: type[Any]) -> type[Schema]:
+    """The schema derived from a message class, derived once (a race derives it twice, harmlessly)."""
+    found = _SCHEMAS.get(cls)
+    if found is None:
+        found = _SCHEMAS[cls] = marshmallow_dataclass.class_schema(cls)
+    return found
 
 
 class Data:
     """A dataclass read and written through the schema marshmallow-dataclass derives from it."""
 
     @classmethod
-    def schema(cls, unknown: str = EXCLUDE) -> Schema:
+    def schema(cls, unknown: UnknownOption = EXCLUDE) -> Schema:
         return schema_class(cls)(unknown=unknown)
 
     @classmethod
@@ -57,7 +63,8 @@ class Data:
 
     def values(self) -> dict[str, Any]:
         """The fields as Python values (nested parts as dicts), e.g. for a notice's template."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        values: dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return values
 
 
 def _name(cls: type) -> str:

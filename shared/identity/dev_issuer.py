@@ -24,7 +24,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, jsonify, redirect, render_template_string, request
+from flask import Flask, Response, jsonify, redirect, render_template_string, request
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 
 from shared import config
 from shared.identity import dev_accounts, dev_signin
@@ -201,7 +203,7 @@ def accounts(data_dir: str | os.PathLike[str] | None = None, issuer: str | None 
 
 # ---------------------------------------------------------------- HTTP service
 
-def _problem(status: int, title: str, detail: str):
+def _problem(status: int, title: str, detail: str) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     response = jsonify(body)
     response.status_code = status
@@ -209,7 +211,7 @@ def _problem(status: int, title: str, detail: str):
     return response
 
 
-def _oauth_error(status: int, error: str, description: str):
+def _oauth_error(status: int, error: str, description: str) -> Response:
     response = jsonify(error=error, error_description=description)  # RFC 6749 §5.2
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
@@ -221,13 +223,14 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
     app = Flask(__name__)
     app.config["TITLES_DATA_DIR"] = str(resolve_data_dir(data_dir))
     app.config["OIDC_ISSUER"] = issuer or default_issuer()
-    app.json.ensure_ascii = False  # demo names are Chinese; keep them readable
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False  # demo names are Chinese; keep them readable
     people = accounts(app.config["TITLES_DATA_DIR"], app.config["OIDC_ISSUER"], profile_url)
 
     def base() -> str:
-        return app.config["OIDC_ISSUER"].rstrip("/")
+        return str(app.config["OIDC_ISSUER"]).rstrip("/")
 
-    def tokens_for(account: dict[str, Any], client_id: str | None = None, nonce: str | None = None):
+    def tokens_for(account: dict[str, Any], client_id: str | None = None, nonce: str | None = None) -> Response:
         data = app.config["TITLES_DATA_DIR"]
         body: dict[str, Any] = {"access_token": issue_token_for(account, data, issuer=app.config["OIDC_ISSUER"]),
                                 "token_type": "Bearer", "expires_in": DEFAULT_LIFETIME}
@@ -239,7 +242,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
         return response
 
     @app.get("/.well-known/openid-configuration")
-    def discovery():
+    def discovery() -> Response:
         return jsonify(
             issuer=app.config["OIDC_ISSUER"],
             jwks_uri=base() + "/jwks.json",
@@ -256,16 +259,16 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
         )
 
     @app.get("/jwks.json")
-    def jwks_route():
+    def jwks_route() -> Response:
         return jsonify(jwks(app.config["TITLES_DATA_DIR"]))
 
-    def signin_page(auth: dict[str, str], error: str | None = None, status: int = 200):
+    def signin_page(auth: dict[str, str], error: str | None = None, status: int = 200) -> ResponseReturnValue:
         users, note = people.listing()
         return render_template_string(dev_signin.SIGNIN_PAGE, request=auth, users=users, note=note, error=error,
                                       action="/authorize", roles=dev_signin.ROLE_NAMES), status
 
     @app.route("/authorize", methods=["GET", "POST"])
-    def authorize():
+    def authorize() -> ResponseReturnValue:
         try:
             auth = dev_signin.authorization_request(request.values)
         except dev_signin.AuthorizeError as exc:
@@ -284,17 +287,17 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
                                    422)
         else:
             username = (request.form.get("username") or "").strip()
-            account = people.find(username) if username else None
-            if account is None:
+            found = people.find(username) if username else None
+            if found is None:
                 return signin_page(auth, f"未知用户 unknown user {username!r}", 422)
+            account = found
         kid, key = signing_key(app.config["TITLES_DATA_DIR"])
         code = dev_signin.issue_code(key, kid, app.config["OIDC_ISSUER"], account["username"], auth)
         return redirect(dev_signin.redirect_with(auth, code=code))
 
     @app.post("/token")
-    def token():
-        payload = request.get_json(silent=True) if request.is_json else request.form
-        payload = payload or {}
+    def token() -> ResponseReturnValue:
+        payload: Any = (request.get_json(silent=True) if request.is_json else request.form) or {}
         if payload.get("grant_type") == "authorization_code":
             _, key = signing_key(app.config["TITLES_DATA_DIR"])
             try:
@@ -319,11 +322,11 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
         return tokens_for(account)
 
     @app.get("/users")
-    def users():
+    def users() -> Response:
         return jsonify(users=demo_users())
 
     @app.get("/health")
-    def health():
+    def health() -> Response:
         return jsonify(status="ok")
 
     return app

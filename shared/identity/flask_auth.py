@@ -44,7 +44,7 @@ def _sanitize(value: str) -> str:
 
 
 def _unauthorized(description: str, error: str | None = "invalid_token") -> Unauthorized:
-    values = {"realm": REALM}
+    values: dict[str, str | None] = {"realm": REALM}
     if error:  # RFC 6750 §3.1: no error code when credentials are simply absent
         values.update(error=error, error_description=description)
     return Unauthorized(description=description, www_authenticate=_BearerChallenge("Bearer", values))
@@ -52,7 +52,7 @@ def _unauthorized(description: str, error: str | None = "invalid_token") -> Unau
 
 def current_principal() -> Principal:
     """The verified caller of the current request; raises Unauthorized otherwise."""
-    cached = g.get("titles_principal")
+    cached: Principal | None = g.get("titles_principal")
     if cached is not None:
         return cached
 

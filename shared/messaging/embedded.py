@@ -209,10 +209,8 @@ class Channel(filesystem.Channel):
         # Shared per connection: kombu may reject a message on another channel
         # of the same connection (Transport._reject_inbound_message).
         self._inflight: dict[str, Path] = connection.inflight
-        self._fsync = bool(connection.client.transport_options.get("fsync", True))
-        self._recovery_interval = float(
-            connection.client.transport_options.get("recovery_interval", DEFAULT_RECOVERY_INTERVAL)
-        )
+        self._fsync = bool(connection.options.get("fsync", True))
+        self._recovery_interval = float(connection.options.get("recovery_interval", DEFAULT_RECOVERY_INTERVAL))
         self._owner_dir: tuple[str, Path] | None = None
         super().__init__(connection, **kwargs)
         self._last_recovery = time.monotonic()
@@ -220,11 +218,11 @@ class Channel(filesystem.Channel):
 
     # Upstream reads these from transport options; derive them from root.
     @property
-    def data_folder_in(self) -> str:  # type: ignore[override]
+    def data_folder_in(self) -> str:
         return str(self._dirs.queues)
 
     @property
-    def data_folder_out(self) -> str:  # type: ignore[override]
+    def data_folder_out(self) -> str:
         return str(self._dirs.queues)
 
     @property
@@ -232,7 +230,7 @@ class Channel(filesystem.Channel):
         return self._dirs.control
 
     @property
-    def store_processed(self) -> bool:  # type: ignore[override]
+    def store_processed(self) -> bool:
         return False
 
     def _inflight_dir(self) -> Path:
@@ -245,7 +243,8 @@ class Channel(filesystem.Channel):
 
     # --- publish ------------------------------------------------------------
 
-    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:
+    # Named as kombu's filesystem channel names it, which renamed the abstract channel's ``message``.
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{_next_stamp()}.{_check_queue_name(queue)}.msg"
         # The tmp name starts with our owner token so recover() can collect it
         # if we die mid-write.
@@ -278,7 +277,7 @@ class Channel(filesystem.Channel):
             except FileNotFoundError:
                 continue  # another consumer claimed it first
             try:
-                payload = loads(bytes_to_str(claimed.read_bytes()))
+                payload: dict[str, Any] = loads(bytes_to_str(claimed.read_bytes()))
                 props = payload["properties"]
             except (ValueError, KeyError, TypeError, OSError):
                 # Never redeliver a file we cannot parse: it would loop forever.
@@ -319,7 +318,7 @@ class Channel(filesystem.Channel):
         super().basic_reject(delivery_tag, requeue=requeue)  # requeue -> _restore
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> virtual.Message | None:
-        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
+        message: virtual.Message | None = super().basic_get(queue, no_ack=no_ack, **kwargs)
         if message is not None and no_ack:
             self._discard(message.delivery_tag)
         return message
@@ -397,7 +396,9 @@ class Transport(filesystem.Transport):
     _states_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, client: kombu.Connection, **kwargs: Any) -> None:
-        root = client.transport_options.get("root")
+        # kombu gives every connection its options as a dict (declared None on the class).
+        self.options: dict[str, Any] = client.transport_options or {}
+        root = self.options.get("root")
         if not root:
             raise ValueError('embedded transport needs transport_options={"root": <directory>}')
         self.dirs = Dirs.create(root)

@@ -40,7 +40,7 @@ class Publisher:
         self._returned.add(message.properties.get("message_id", ""))
 
     def publish(self, message_id: str, message_type: str, exchange: str, routing_key: str, body: str,
-                correlation_id: str | None = None, headers: dict | None = None) -> None:
+                correlation_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
         properties: dict[str, Any] = {"message_id": message_id, "type": message_type}
         if correlation_id:
             properties["correlation_id"] = correlation_id

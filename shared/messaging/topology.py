@@ -11,6 +11,9 @@ queue per owning service.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import kombu
 from kombu import Exchange, Queue, binding
 
 from shared import config
@@ -76,7 +79,7 @@ def quorum_everywhere() -> bool:
     return config.settings().quorum_queues
 
 
-def _replicated(on_rabbitmq: bool, arguments: dict | None = None) -> dict | None:
+def _replicated(on_rabbitmq: bool, arguments: dict[str, Any] | None = None) -> dict[str, Any] | None:
     if not (on_rabbitmq and quorum_everywhere()):
         return arguments
     return {**(arguments or {}), "x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once",
@@ -136,7 +139,7 @@ def all_queues(on_rabbitmq: bool) -> list[Queue]:
     return queues
 
 
-def declare(connection) -> None:  # noqa: ANN001 - a kombu Connection
+def declare(connection: kombu.Connection) -> None:
     """Declare every exchange, queue and binding of the system (idempotent)."""
     on_rabbitmq = is_rabbitmq(connection)
     with connection.channel() as channel:
@@ -146,11 +149,11 @@ def declare(connection) -> None:  # noqa: ANN001 - a kombu Connection
             queue(channel).declare()
 
 
-def is_rabbitmq(connection) -> bool:  # noqa: ANN001
-    return connection.transport.driver_type == "amqp"
+def is_rabbitmq(connection: kombu.Connection) -> bool:
+    return bool(connection.transport.driver_type == "amqp")
 
 
-def delete_namespace(connection) -> None:  # noqa: ANN001 - a kombu Connection
+def delete_namespace(connection: kombu.Connection) -> None:
     """Delete every queue and exchange of the current namespace (test and benchmark runs
     on a shared RabbitMQ clean up after themselves; quorum queues are not free)."""
     on_rabbitmq = is_rabbitmq(connection)

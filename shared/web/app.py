@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -41,7 +42,7 @@ class ProblemApi(Api):
 
     ERROR_SCHEMA = problems.ProblemSchema
 
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         return problems.from_http_exception(error)
 
     def _register_responses(self) -> None:
@@ -81,7 +82,8 @@ def create_service_app(
         },
         JSON_AS_ASCII=False,
     )
-    app.json.ensure_ascii = False  # Chinese stays readable in responses
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False  # Chinese stays readable in responses
     app.extensions["titles.database"] = database
     app.extensions["titles.service"] = service
     app.extensions["titles.settings"] = settings
@@ -118,7 +120,8 @@ def _text_pattern(self: Any, field: Any, **_: Any) -> dict[str, Any]:
 def database() -> Database:
     from flask import current_app
 
-    return current_app.extensions["titles.database"]
+    found: Database = current_app.extensions["titles.database"]
+    return found
 
 
 def _unexpected(error: Exception) -> Response:
@@ -182,7 +185,7 @@ class Probes:
     started again, so probes of a stuck database never pile up and take every web thread."""
 
     def __init__(self) -> None:
-        self.running: dict[str, Future] = {}
+        self.running: dict[str, Future[None]] = {}
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ready-probe")
 

@@ -61,12 +61,13 @@ def _in_unit_of_work(view: View, readonly: bool) -> View:
 
 def public(view: View) -> View:
     """Anyone may call this operation, without a token; the OpenAPI says so (no security)."""
-    return Blueprint.doc(security=[])(view)
+    documented: View = Blueprint.doc(security=[])(view)
+    return documented
 
 
 def is_public(handler: Any) -> bool:
     manual = (getattr(handler, "_apidoc", None) or {}).get("manual_doc", {})
-    return manual.get("security") == []
+    return bool(manual.get("security") == [])
 
 
 def handler_of(app: Flask, endpoint: str, method: str) -> Any:

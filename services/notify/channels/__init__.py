@@ -10,7 +10,9 @@ class DeliveryFailed(Exception):
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str:  # read-only: a frozen dataclass's field serves
+        ...
 
     def send(self, address: str, title: str, body: str, short: str) -> None:
         """Deliver or raise (any exception counts as a failed attempt)."""

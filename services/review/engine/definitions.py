@@ -112,13 +112,14 @@ def bundle_hash(bpmn: bytes, called: list[Definition], decides: Mapping[str, tup
     return digest.hexdigest()
 
 
-class Library(ChainMap):
+class Library(ChainMap[str, tuple[str, bytes]]):
     """Where called processes are found (process id -> (file name, content)), and, as
     ``decisions``, the decision tables business-rule tasks call (decision id -> (file name, content))."""
 
     def __init__(self, processes: list[Mapping[str, tuple[str, bytes]]],
                  decisions: list[Mapping[str, tuple[str, bytes]]]):
-        super().__init__(*processes)
+        # ChainMap only reads its maps here; these are read-only, looked up on demand (Deployed).
+        super().__init__(*processes)  # type: ignore[arg-type]
         self.decisions: Mapping[str, tuple[str, bytes]] = ChainMap(*decisions)  # type: ignore[arg-type]
 
 
@@ -166,7 +167,7 @@ def folder_library(folder: Path) -> dict[str, tuple[str, bytes]]:
     return library_of(files)
 
 
-class Deployed(Mapping):
+class Deployed(Mapping[str, tuple[str, bytes]]):
     """The latest deployed version of each process, looked up on demand."""
 
     def __init__(self, uow: UnitOfWork):
@@ -186,7 +187,7 @@ class Deployed(Mapping):
         return len(list(iter(self)))
 
 
-class DeployedDecisions(Mapping):
+class DeployedDecisions(Mapping[str, tuple[str, bytes]]):
     """The decision tables stored with the latest deployed version that uses each, on demand."""
 
     def __init__(self, uow: UnitOfWork):
@@ -643,7 +644,7 @@ def _variables_known(root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> set[
     known.update(d.get("id") for d in root.iterfind(".//bpmn:dataObject", NS))
     known.update(_decision_outputs(dmn))
     known.discard(None)
-    return known  # type: ignore[return-value]
+    return known
 
 
 def _decision_outputs(dmn: tuple[tuple[str, bytes], ...]) -> set[str]:

@@ -129,6 +129,9 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
             # No instance was saved, so there is no version to stay on: the fix of a start that
             # failed is a newer version of the process, and the retry starts on the latest one.
             failed_on = uow.session.get(Definition, replay["definition_id"])
+            if failed_on is None:
+                raise NotFound.on("incident_id", "version", f"the version {replay['definition_id']} the start "
+                                                            f"failed on is not deployed")
             definition = definitions.latest(uow, failed_on.process_id)
             runtime.start(uow, definition, incident.declaration_id, replay["applicant"], replay["data"])
     else:

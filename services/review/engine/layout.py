@@ -20,6 +20,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -208,7 +209,7 @@ def _local(tag: object) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
-def _bounds(element) -> Box | None:
+def _bounds(element: Any) -> Box | None:
     b = element.find(f"{{{DC}}}Bounds")
     if b is None:
         return None
@@ -225,7 +226,7 @@ def parse(file_name: str, content: bytes) -> Diagram:
         diagram.pools[participant.get("id")] = (participant.get("name") or "", participant.get("processRef"),
                                                 None, False)
 
-    def data_associations(activity, parent: str) -> None:
+    def data_associations(activity: Any, parent: str) -> None:
         # written inside the task: what it reads (sourceRef) and what it writes (targetRef)
         for child in activity:
             kind, flow_id = _local(child.tag), child.get("id")
@@ -236,7 +237,7 @@ def parse(file_name: str, content: bytes) -> Diagram:
             elif kind == "dataOutputAssociation" and flow_id and target:
                 diagram.flows[flow_id] = Flow(flow_id, "association", activity.get("id"), target, "", parent)
 
-    def walk(container, parent: str) -> None:
+    def walk(container: Any, parent: str) -> None:
         for child in container:
             kind = _local(child.tag)
             if kind in FLOW_NODES or kind in DATA:
@@ -289,13 +290,13 @@ def parse(file_name: str, content: bytes) -> Diagram:
             name, process, _, _ = diagram.pools[ref]
             diagram.pools[ref] = (name, process, _bounds(shape), True)
     for edge in root.iter(f"{{{BPMNDI}}}BPMNEdge"):
-        flow = diagram.flows.get(edge.get("bpmnElement"))
-        if flow is None:
+        drawn = diagram.flows.get(edge.get("bpmnElement"))
+        if drawn is None:
             continue
-        flow.drawn = True
-        flow.waypoints = [(float(w.get("x")), float(w.get("y"))) for w in edge.findall(f"{{{DI}}}waypoint")]
+        drawn.drawn = True
+        drawn.waypoints = [(float(w.get("x")), float(w.get("y"))) for w in edge.findall(f"{{{DI}}}waypoint")]
         label = edge.find(f"{{{BPMNDI}}}BPMNLabel")
-        flow.label = _bounds(label) if label is not None else None
+        drawn.label = _bounds(label) if label is not None else None
     return diagram
 
 
@@ -368,11 +369,14 @@ def _crossing_rules(diagram: Diagram) -> list[Problem]:
     return problems
 
 
-def _first_segment(flow: Flow) -> tuple[tuple[float, float], tuple[float, float]]:
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _first_segment(flow: Flow) -> Segment:
     return flow.waypoints[0], flow.waypoints[1]
 
 
-def _collinear_overlap(s1, s2) -> bool:
+def _collinear_overlap(s1: Segment, s2: Segment) -> bool:
     (a, b), (c, d) = s1, s2
     if a[0] == b[0] == c[0] == d[0]:
         lo1, hi1 = sorted((a[1], b[1]))
@@ -506,10 +510,10 @@ def back_edges(diagram: Diagram, parent: str) -> set[str]:
         origin = source.attached_to if source is not None and source.attached_to else flow.source
         if origin in nodes:
             out[origin].append(flow)
-    for node in diagram.children(parent):   # a boundary event's flows leave with its host
-        if node.attached_to in nodes:
-            out[node.attached_to] += out.pop(node.id, [])
-            nodes.discard(node.id)
+    for child in diagram.children(parent):   # a boundary event's flows leave with its host
+        if child.attached_to in nodes:
+            out[child.attached_to] += out.pop(child.id, [])
+            nodes.discard(child.id)
     starts = [n.id for n in diagram.children(parent) if n.id in nodes and not any(
         f.target == n.id for flows in out.values() for f in flows)]
     state: dict[str, int] = {}
@@ -521,14 +525,14 @@ def back_edges(diagram: Diagram, parent: str) -> set[str]:
         state[root] = 1
         while stack:
             node, flows = stack[-1]
-            flow = next(flows, None)
-            if flow is None:
+            following = next(flows, None)
+            if following is None:
                 state[node] = 2
                 stack.pop()
                 continue
-            target = flow.target
+            target = following.target
             if state.get(target) == 1:
-                back.add(flow.id)
+                back.add(following.id)
             elif target not in state:
                 state[target] = 1
                 stack.append((target, iter(out.get(target, []))))
@@ -553,10 +557,10 @@ def happy_path(diagram: Diagram, parent: str | None = None) -> list[str]:
     ends = [n.id for n in children.values() if n.kind == "endEvent"]
     goal = [e for e in ends if children[e].properties.get("outcome") == "certified"][:1] or ends
     left: dict[str, int] = {e: 0 for e in goal}     # the longest way left to the goal
-    for node in reversed(_topological(set(children), forward)):
+    for node_id in reversed(_topological(set(children), forward)):
         for flow in forward:
-            if flow.source == node and flow.target in left:
-                left[node] = max(left.get(node, 0), left[flow.target] + 1)
+            if flow.source == node_id and flow.target in left:
+                left[node_id] = max(left.get(node_id, 0), left[flow.target] + 1)
     path = [starts[0].id]
     while path[-1] not in goal:
         node = children[path[-1]]

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -141,7 +143,7 @@ class _Grid:
     def origin(self, flow: Flow) -> str:
         """The cell a flow leaves: a boundary event's flows leave with its host."""
         event = self.boundary.get(flow.source)
-        return event.attached_to if event is not None else flow.source
+        return event.attached_to if event is not None and event.attached_to else flow.source
 
     # columns: longest path over the flows that do not close a loop
     def columns(self) -> None:
@@ -303,7 +305,7 @@ class _Grid:
         """Each flow's way as gaps and channels; then the tracks, shared by flows whose stretches in a
         gap or channel do not meet. Positions count in half cells: row r's centre is 2r + 1, the
         channel above it 2r; column c's centre 2c + 1, the gap left of it 2c."""
-        self.route: dict[str, tuple] = {}
+        self.route: dict[str, tuple[Any, ...]] = {}  # ("A",), ("B", column), ("C", gap, channel, column)
         gap_use: dict[int, list[_Use]] = {}
         channel_use: dict[int, list[_Use]] = {}
         for flow in self.flows:
@@ -452,8 +454,8 @@ class _Grid:
             elif side == "bottom":
                 start = (sx, sy + source.h / 2)
             else:
-                event = placed.shapes[flow.source]
-                start = (event.cx, event.bottom)
+                shape = placed.shapes[flow.source]
+                start = (shape.cx, shape.bottom)
             end = (tx - target.w / 2, ty)
 
             def gx(gap: int) -> float:
@@ -480,7 +482,7 @@ class _Grid:
         return placed
 
 
-def _centres(gaps: list[float], before: list[float], after: list[float]) -> tuple[list[float], float]:
+def _centres(gaps: Sequence[float], before: Sequence[float], after: Sequence[float]) -> tuple[list[float], float]:
     """The centres of bands (each ``before[i] + after[i]`` long, its centre ``before[i]`` in) laid one
     after the other with ``gaps[i]`` ahead of band i and ``gaps[-1]`` after the last; and the total."""
     centres, at = [], 0.0
@@ -590,6 +592,8 @@ def relaid(file_name: str, content: bytes) -> bytes:
     pools = [(pid, pool) for pid, pool in diagram.pools.items() if pool[1] in diagram.processes]
     placed_all = Placed(0, 0)
     shapes_xml: list[str] = []
+    x0: float
+    y0: float
     x0, y0 = ORIGIN
     pooled = {pool[1]: pid for pid, pool in pools}
     for process in processes:

@@ -51,7 +51,7 @@ class ScriptEngine(PythonScriptEngine):
         self.uow = uow
         self.declaration_id = declaration_id
 
-    def call_service(self, task: Any, operation_name: str | None = None,  # type: ignore[override]
+    def call_service(self, task: Any, operation_name: str | None = None,
                      operation_params: dict[str, Any] | None = None, **_: Any) -> str:
         # Overridden on the engine: 3.2.0's default error path is broken (pitfall 7).
         operation = ports.of(self.uow).operations.get(operation_name or "")
@@ -170,10 +170,13 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, str, dt.datetime]]
 
 
 def _timer_element(spec: Any) -> str:
+    element: str
     for index, inner in enumerate(getattr(spec.event_definition, "event_definitions", None) or []):
         if timers.is_timer(inner) and index < len(spec.outputs):
-            return spec.outputs[index].bpmn_id or spec.bpmn_id
-    return spec.bpmn_id or spec.name
+            element = spec.outputs[index].bpmn_id or spec.bpmn_id
+            return element
+    element = spec.bpmn_id or spec.name
+    return element
 
 
 def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
@@ -201,8 +204,8 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     instance.stage = current_stage(workflow)
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
-        instance.outcome = _outcome(workflow)
-        announce_completed(uow, instance, utcnow())
+        instance.outcome = outcome = _outcome(workflow)
+        announce_completed(uow, instance, outcome, utcnow())
     _audit(uow, instance, workflow)
     instance.state = SERIALIZER.serialize_json(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
@@ -210,10 +213,10 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     loaded.saved(uow.session, instance.id, instance.state, workflow)
 
 
-def announce_completed(uow: UnitOfWork, instance: Instance, at: dt.datetime) -> None:
+def announce_completed(uow: UnitOfWork, instance: Instance, outcome: str, at: dt.datetime) -> None:
     """review.completed.v1 with the instance's outcome, however the instance ended."""
     uow.publish(Completed(declaration_id=instance.declaration_id, applicant=instance.applicant,
-                          outcome=instance.outcome, at=at.isoformat()), correlation_id=instance.declaration_id)
+                          outcome=outcome, at=at.isoformat()), correlation_id=instance.declaration_id)
 
 
 def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
@@ -263,21 +266,21 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
         # a secret ballot even on a version saved before the vote carried action=vote (as migration
         # 0010 says of the rows it found): a running instance must never show how an expert voted.
         action = properties.get("action") or ("vote" if role == "expert" else None)
+        stage_id: str = properties.get("stage") or task.task_spec.bpmn_id
         row = Task(id=task_id, instance_id=instance.id, declaration_id=instance.declaration_id,
                    bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                    role=role, organisation=organisation, assignee=assignee,
                    decisions=properties.get("decisions", "approve"), action=action,
                    status="ready",
                    summary={key: task.data.get(key) for key in SUMMARY_KEYS},
-                   **_queue_columns(properties.get("stage") or task.task_spec.bpmn_id, task.data,
-                                    timers.boundary_due_at(task)))
+                   **_queue_columns(stage_id, task.data, timers.boundary_due_at(task)))
         uow.session.add(row)
-        stage = (row.stage, organisation)
+        stage = (stage_id, organisation)
         if stage not in announced:
             announced.add(stage)
             uow.publish(StageChanged(
                 declaration_id=instance.declaration_id, applicant=instance.applicant,
-                stage=row.stage, stage_name=row.name, role=row.role, organisation=organisation,
+                stage=stage_id, stage_name=row.name, role=row.role, organisation=organisation,
                 organisation_name=ports.of(uow).organisation_name(uow, organisation),
                 at=utcnow().isoformat(),
             ), correlation_id=instance.declaration_id)
@@ -295,11 +298,14 @@ def current_stage(workflow: Any) -> str | None:
     """The instance's stage for statistics: its open human task, else what it waits for."""
     if workflow.is_completed():
         return "completed"
+    stage: str | None
     for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        return task.task_spec.extensions.get("properties", {}).get("stage") or task.task_spec.bpmn_id
+        stage = task.task_spec.extensions.get("properties", {}).get("stage") or task.task_spec.bpmn_id
+        return stage
     for task in workflow.get_tasks(state=TaskState.WAITING):
         if getattr(task.task_spec, "event_definition", None) is not None and task.task_spec.bpmn_id:
-            return task.task_spec.bpmn_id
+            stage = task.task_spec.bpmn_id
+            return stage
     return None
 
 

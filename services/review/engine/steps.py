@@ -85,8 +85,9 @@ def failing_element(exc: BaseException) -> str | None:
     while cause is not None:
         task = getattr(cause, "task", None)
         spec = getattr(task, "task_spec", None) or getattr(cause, "task_spec", None)
-        if spec is not None and getattr(spec, "bpmn_id", None):
-            return spec.bpmn_id
+        element: str | None = getattr(spec, "bpmn_id", None) if spec is not None else None
+        if element:
+            return element
         cause = cause.__cause__ or cause.__context__
     return None
 

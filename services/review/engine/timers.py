@@ -31,7 +31,7 @@ def _fired(my_task: Any, due: dt.datetime) -> bool:
     # As SpiffWorkflow: due once the clock is past it (a deadline instant itself is still open).
     if due < clock.now():
         my_task._set_internal_data(event_fired=True)
-    return my_task._get_internal_data("event_fired", False)
+    return bool(my_task._get_internal_data("event_fired", False))
 
 
 class TimeDateEventDefinition(spiff.TimeDateEventDefinition):
@@ -45,7 +45,7 @@ class TimeDateEventDefinition(spiff.TimeDateEventDefinition):
             event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             my_task._set_internal_data(event_value=event_value)
         if event_value is None:
-            return my_task._get_internal_data("event_fired", False)
+            return bool(my_task._get_internal_data("event_fired", False))
         return _fired(my_task, self.parse_time_or_duration(event_value))
 
 
@@ -91,7 +91,8 @@ def _recurring(expression: str) -> tuple[int, dt.datetime, dt.timedelta]:
         duration = spiff.TimerEventDefinition.get_timedelta_from_start(
             spiff.TimerEventDefinition.parse_iso_duration(components[1]), start)
         return int(components[0]) if components[0] else -1, start + duration, duration
-    return spiff.TimerEventDefinition.parse_iso_recurring_interval(expression)
+    parsed: tuple[int, dt.datetime, dt.timedelta] = spiff.TimerEventDefinition.parse_iso_recurring_interval(expression)
+    return parsed
 
 
 # SpiffWorkflow's class -> ours.

@@ -34,7 +34,9 @@ def listing(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Every deployed version, numbered per process in deploy order, with its instances."""
     counts = dict(uow.session.execute(select(Instance.definition_id, func.count())
                                       .where(Instance.status == "running").group_by(Instance.definition_id)).all())
-    out, seen, labels = [], {}, {}
+    out: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    labels: dict[str, str] = {}
     for d in uow.session.scalars(select(Definition).order_by(Definition.deployed_at, Definition.id)):
         seen[d.process_id] = seen.get(d.process_id, 0) + 1
         labels[d.id] = f"{d.process_id}@{seen[d.process_id]}"
@@ -57,8 +59,10 @@ def resolve(uow: UnitOfWork, ref: str) -> Definition:
     if "@" in ref:
         process_id, _, number = ref.partition("@")
         for version in listing(uow):
-            if version["process_id"] == process_id and str(version["number"]) == number:
-                return uow.session.get(Definition, version["id"])
+            numbered = uow.session.get(Definition, version["id"]) if version["process_id"] == process_id and str(
+                version["number"]) == number else None
+            if numbered is not None:
+                return numbered
         raise NotFound.on("version", "exists", f"no version {ref}")
     if len(ref) < 6:
         raise NotFound.on("version", "exists", f"give at least 6 characters of the version hash, not {ref!r}")
