@@ -19,7 +19,7 @@ DEV_LOCK  := requirements-dev.lock
 UV_VERSION := 0.13.8
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install lock run scenario test test-real test-scale lint-bpmn typecheck bench bench-quick fuzz clean
+.PHONY: install lock run scenario test test-real test-scale lint-bpmn lint typecheck bench bench-quick fuzz clean
 
 $(STAMP): $(TEST_LOCK) pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,12 @@ lint-bpmn: $(STAMP)
 ## [tool.mypy] in pyproject.toml).
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## ruff: the lint rules and the formatting of every Python file ([tool.ruff] in pyproject.toml);
+## `$(BIN)/ruff format .` and `$(BIN)/ruff check --fix .` repair most of what it reports.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # make fuzz and make bench: the test venv and the fuzz and bench extras.
 $(DEV_STAMP): $(DEV_LOCK) $(STAMP)

@@ -7,6 +7,7 @@ activity: 工程 中级 工程师 is appointable in the demo catalogue), submits
 appoint, the department chain checks, the title office checks; the lifecycle ends when the
 certificate is issued, the declaration is completed and the applicant's notification is stored.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,14 @@ from scenario.declaration_steps import _submitted, ensure_yearly_record, wait_un
 from scenario.profile_steps import DEMO_PDF, _upload, ensure_profile
 from scenario.social_review import DEPARTMENTS, complete
 
-CHOICE = {"mode": "independent_appointment", "series": "工程", "level": "中级", "specialty": "软件工程",
-          "qualification_name": "工程师", "category": "normal"}
+CHOICE = {
+    "mode": "independent_appointment",
+    "series": "工程",
+    "level": "中级",
+    "specialty": "软件工程",
+    "qualification_name": "工程师",
+    "category": "normal",
+}
 
 
 def quiet(message: str) -> None:
@@ -30,15 +37,29 @@ def ensure_assistant_title(client: Client) -> None:
     profile = client.call("applicant", "GET", "profile", "/api/v1/profile")
     if any(c["kind"] == "title" for c in profile["certificates"]):
         return
-    client.call("applicant", "POST", "profile", "/api/v1/profile/certificates", expect=(201,), json={
-        "kind": "title", "name": "助理工程师", "level": "助理级", "obtained_by": "review", "issued_on": "2014-07-01",
-        "issuer": "天津市人力资源和社会保障局", "attachment_id": _upload(client, "assistant-title.pdf", DEMO_PDF)})
+    client.call(
+        "applicant",
+        "POST",
+        "profile",
+        "/api/v1/profile/certificates",
+        expect=(201,),
+        json={
+            "kind": "title",
+            "name": "助理工程师",
+            "level": "助理级",
+            "obtained_by": "review",
+            "issued_on": "2014-07-01",
+            "issuer": "天津市人力资源和社会保障局",
+            "attachment_id": _upload(client, "assistant-title.pdf", DEMO_PDF),
+        },
+    )
 
 
 def submit_appointment(client: Client) -> str:
     ensure_yearly_record(client, quiet)  # annual assessments and continuing education, as make scenario does
-    declaration_id = client.call("applicant", "POST", "declaration", "/api/v1/declarations", expect=(202,),
-                                 json=CHOICE)["id"]
+    declaration_id = client.call(
+        "applicant", "POST", "declaration", "/api/v1/declarations", expect=(202,), json=CHOICE
+    )["id"]
 
     def drafted() -> dict[str, Any] | None:
         current = client.call("applicant", "GET", "declaration", f"/api/v1/declarations/{declaration_id}")
@@ -73,8 +94,10 @@ def run(client: Client) -> str:
 
     def notified() -> dict[str, Any] | None:
         inbox = client.call("applicant", "GET", "notify", "/api/v1/messages", params={"per_page": 100})
-        return next((m for m in inbox["items"] if m["kind"] == "certificate_issued"
-                     and m["declaration_id"] == declaration_id), None)
+        return next(
+            (m for m in inbox["items"] if m["kind"] == "certificate_issued" and m["declaration_id"] == declaration_id),
+            None,
+        )
 
     wait_for("the applicant's certificate message", notified)
     return issued["number"]

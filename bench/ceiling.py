@@ -14,6 +14,7 @@ the test clock moved). Two figures:
 - ``with state (de)serialisation``: as raw, plus the JSON round trip of the instance state at
   every step, which the system does on every step (load, run, save).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,22 +47,43 @@ def demo_start_data() -> dict[str, Any]:
     from services.review.service import activity_settings
 
     activity = json.loads((ROOT / "shared" / "demo" / "activities.json").read_text("utf-8"))["activities"][0]
-    users = {u["username"]: u for u in json.loads((ROOT / "shared" / "demo" / "users.json").read_text("utf-8"))["users"]}
+    users = {
+        u["username"]: u for u in json.loads((ROOT / "shared" / "demo" / "users.json").read_text("utf-8"))["users"]
+    }
     # The department chain is the demo departments' organisations, lowest level first.
-    return {"declaration_id": "ceiling", "applicant": "applicant", "applicant_name": "张伟",
-            "id_number": "120101198806120032", "unit_code": users["unit"]["org"],
-            "activity_id": activity["id"], "committee_code": activity["committee_code"],
-            "committee_name": activity["committee_name"], "mode": "social_review", "series": activity["series"],
-            "level": activity["levels"][0], "specialty": activity["specialties"][0],
-            "qualification_name": activity["qualification_names"][0], "category": "normal",
-            "modification_deadline": None,
-            "departments": [users["dept1"]["org"], users["dept2"]["org"]],
-            "title_office_code": users["title_office"]["org"], "unit_name": "unit", "settings": {},
-            **activity_settings({"panel_size": activity["panel_size"], "settings": {
-                "defence_levels": activity.get("defence_levels"), "service_levels": activity.get("service_levels"),
-                "publicity_working_days": activity.get("publicity_working_days"),
-                "vote_threshold_numerator": activity.get("vote_numerator"),
-                "vote_threshold_denominator": activity.get("vote_denominator")}})}
+    return {
+        "declaration_id": "ceiling",
+        "applicant": "applicant",
+        "applicant_name": "张伟",
+        "id_number": "120101198806120032",
+        "unit_code": users["unit"]["org"],
+        "activity_id": activity["id"],
+        "committee_code": activity["committee_code"],
+        "committee_name": activity["committee_name"],
+        "mode": "social_review",
+        "series": activity["series"],
+        "level": activity["levels"][0],
+        "specialty": activity["specialties"][0],
+        "qualification_name": activity["qualification_names"][0],
+        "category": "normal",
+        "modification_deadline": None,
+        "departments": [users["dept1"]["org"], users["dept2"]["org"]],
+        "title_office_code": users["title_office"]["org"],
+        "unit_name": "unit",
+        "settings": {},
+        **activity_settings(
+            {
+                "panel_size": activity["panel_size"],
+                "settings": {
+                    "defence_levels": activity.get("defence_levels"),
+                    "service_levels": activity.get("service_levels"),
+                    "publicity_working_days": activity.get("publicity_working_days"),
+                    "vote_threshold_numerator": activity.get("vote_numerator"),
+                    "vote_threshold_denominator": activity.get("vote_denominator"),
+                },
+            }
+        ),
+    }
 
 
 Files = tuple[tuple[str, str], ...]  # (file name, text)
@@ -78,23 +100,41 @@ def from_system(review_url: str) -> tuple[str, str, dict[str, Any], Files, Files
     engine = create_engine(review_url)
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(Instance.state, Definition.bpmn, Definition.process_id, Definition.calls,
-                                      Definition.decisions)
-                               .join(Definition, Definition.id == Instance.definition_id)
-                               .where(Instance.process_id == "social_review", Instance.status == "completed",
-                                      Instance.state != "")
-                               .order_by(Instance.created_at.desc()).limit(1)).first()
-            called = tuple(conn.execute(select(Definition.file_name, Definition.bpmn, Definition.decisions)
-                                        .where(Definition.id.in_(row.calls or []))).all()) if row else ()
+            row = conn.execute(
+                select(Instance.state, Definition.bpmn, Definition.process_id, Definition.calls, Definition.decisions)
+                .join(Definition, Definition.id == Instance.definition_id)
+                .where(Instance.process_id == "social_review", Instance.status == "completed", Instance.state != "")
+                .order_by(Instance.created_at.desc())
+                .limit(1)
+            ).first()
+            called = (
+                tuple(
+                    conn.execute(
+                        select(Definition.file_name, Definition.bpmn, Definition.decisions).where(
+                            Definition.id.in_(row.calls or [])
+                        )
+                    ).all()
+                )
+                if row
+                else ()
+            )
     finally:
         engine.dispose()
     if row is None:
         return None
     data = dict(runtime.SERIALIZER.deserialize_json(row.state).task_tree.data)
-    tables = {decision: (table["file_name"], table["dmn"]) for stored in [row.decisions, *(c.decisions for c in called)]
-              for decision, table in (stored or {}).items()}
-    return (row.bpmn, row.process_id, data, tuple((c.file_name, c.bpmn) for c in called),
-            tuple(tables[decision] for decision in sorted(tables)))
+    tables = {
+        decision: (table["file_name"], table["dmn"])
+        for stored in [row.decisions, *(c.decisions for c in called)]
+        for decision, table in (stored or {}).items()
+    }
+    return (
+        row.bpmn,
+        row.process_id,
+        data,
+        tuple((c.file_name, c.bpmn) for c in called),
+        tuple(tables[decision] for decision in sorted(tables)),
+    )
 
 
 class MemoryScriptEngine:
@@ -109,21 +149,34 @@ class MemoryScriptEngine:
             def __init__(self) -> None:
                 super().__init__(environment=TaskDataEnvironment(dict(FUNCTIONS)))
 
-            def call_service(self, task: Any, operation_name: str | None = None,  # type: ignore[override]
-                             operation_params: dict[str, Any] | None = None, **_: Any) -> str:
+            def call_service(
+                self,
+                task: Any,
+                operation_name: str | None = None,  # type: ignore[override]
+                operation_params: dict[str, Any] | None = None,
+                **_: Any,
+            ) -> str:
                 params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
                 if operation_name == "review.draw_panel":
-                    panel = PANEL[:int(params.get("size") or 3)]
+                    panel = PANEL[: int(params.get("size") or 3)]
                     return json.dumps({"drawn": True, "panel": panel, "eligible": len(PANEL), "size": len(panel)})
                 if operation_name == "review.before_deadline":
                     return json.dumps(True)
                 if operation_name == "review.tally_votes":
-                    return json.dumps({"members": 3, "present": 3, "agree": 3, "disagree": 0, "abstain": 0,
-                                       "not_voted": 0})
+                    return json.dumps(
+                        {"members": 3, "present": 3, "agree": 3, "disagree": 0, "abstain": 0, "not_voted": 0}
+                    )
                 if operation_name == "review.open_publicity":  # a period already over: its timer fires at once
-                    return json.dumps({"id": 1, "kind": params.get("kind"), "starts_on": "2026-11-27",
-                                       "ends_on": "2026-12-03", "working_days": 5,
-                                       "due_at": "2000-01-01T00:00:00+00:00"})
+                    return json.dumps(
+                        {
+                            "id": 1,
+                            "kind": params.get("kind"),
+                            "starts_on": "2026-11-27",
+                            "ends_on": "2026-12-03",
+                            "working_days": 5,
+                            "due_at": "2000-01-01T00:00:00+00:00",
+                        }
+                    )
                 if operation_name == "review.publicity_objections":
                     return json.dumps({"open": 0, "upheld": 0})
                 raise ValueError(f"unknown service operation {operation_name!r}")
@@ -131,8 +184,15 @@ class MemoryScriptEngine:
         return Engine()
 
 
-def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int, persist: bool = False,
-               called: Files = (), dmn: Files = ()) -> dict[str, Any]:
+def lifecycles(
+    bpmn: str,
+    process_id: str,
+    start: dict[str, Any],
+    runs: int,
+    persist: bool = False,
+    called: Files = (),
+    dmn: Files = (),
+) -> dict[str, Any]:
     """Run ``runs`` social-review lifecycles; lifecycles and steps per second."""
     from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
@@ -156,13 +216,21 @@ def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int, per
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
             if ready:
                 task = ready[0]
-                task.set_data(reason=None, decided_by="bench", decided_at="2026-11-27T09:00:00+08:00",
-                              decided_stage=task.task_spec.bpmn_id, decided_stage_name=task.task_spec.bpmn_name,
-                              decided_organisation=None, **STEP_DATA[task.task_spec.bpmn_id])
+                task.set_data(
+                    reason=None,
+                    decided_by="bench",
+                    decided_at="2026-11-27T09:00:00+08:00",
+                    decided_stage=task.task_spec.bpmn_id,
+                    decided_stage_name=task.task_spec.bpmn_name,
+                    decided_organisation=None,
+                    **STEP_DATA[task.task_spec.bpmn_id],
+                )
                 task.run()
             else:
-                waiting = [runtime._waits_for(t.task_spec, "certificate.issued")[0]
-                           for t in workflow.get_tasks(state=TaskState.WAITING)]
+                waiting = [
+                    runtime._waits_for(t.task_spec, "certificate.issued")[0]
+                    for t in workflow.get_tasks(state=TaskState.WAITING)
+                ]
                 waiting = [w for w in waiting if w is not None]
                 if not waiting:
                     raise RuntimeError("the in-memory lifecycle is stuck: nothing ready, no certificate awaited")
@@ -175,8 +243,12 @@ def lifecycles(bpmn: str, process_id: str, start: dict[str, Any], runs: int, per
         if not any(t.task_spec.bpmn_id == "certified" for t in workflow.get_tasks(state=TaskState.COMPLETED)):
             raise RuntimeError("the in-memory lifecycle did not end certified")
     seconds = time.perf_counter() - started
-    return {"runs": runs, "steps_per_lifecycle": steps / runs, "lifecycles_per_second": runs / seconds,
-            "steps_per_second": steps / seconds}
+    return {
+        "runs": runs,
+        "steps_per_lifecycle": steps / runs,
+        "lifecycles_per_second": runs / seconds,
+        "steps_per_second": steps / seconds,
+    }
 
 
 def measure(review_url: str | None, runs: int) -> dict[str, Any]:
@@ -184,8 +256,12 @@ def measure(review_url: str | None, runs: int) -> dict[str, Any]:
     if found is None:
         from services.review.engine import definitions
 
-        bpmn, process_id, start, source = (ROOT / "bpmn" / "social_review.bpmn").read_text("utf-8"), \
-            "social_review", demo_start_data(), "demo data"
+        bpmn, process_id, start, source = (
+            (ROOT / "bpmn" / "social_review.bpmn").read_text("utf-8"),
+            "social_review",
+            demo_start_data(),
+            "demo data",
+        )
         # The processes it calls (return_and_resubmit.bpmn) and the decision tables, from the same folder.
         result = definitions.checked("social_review.bpmn", bpmn.encode("utf-8"))
         called = tuple((name, content.decode("utf-8")) for name, content in result.calls.values())
@@ -193,7 +269,9 @@ def measure(review_url: str | None, runs: int) -> dict[str, Any]:
     else:
         (bpmn, process_id, start, called, dmn), source = found, "a lifecycle the system ran"
     lifecycles(bpmn, process_id, start, 1, called=called, dmn=dmn)  # warm-up: parsing, imports
-    return {"diagram": f"{process_id} (as deployed)", "start_data": source,
-            "raw": lifecycles(bpmn, process_id, start, runs, called=called, dmn=dmn),
-            "serialised": lifecycles(bpmn, process_id, start, max(1, runs // 4), persist=True, called=called,
-                                     dmn=dmn)}
+    return {
+        "diagram": f"{process_id} (as deployed)",
+        "start_data": source,
+        "raw": lifecycles(bpmn, process_id, start, runs, called=called, dmn=dmn),
+        "serialised": lifecycles(bpmn, process_id, start, max(1, runs // 4), persist=True, called=called, dmn=dmn),
+    }

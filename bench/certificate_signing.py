@@ -14,6 +14,7 @@ process of its own, as ``titles run`` has it. To measure another checkout's code
 
 Nothing in the tests depends on these figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 def summary(label: str, seconds: list[float]) -> str:
     ordered = sorted(seconds)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (f"{label:8} mean {statistics.mean(seconds) * 1000:7.1f} ms   median {statistics.median(seconds) * 1000:7.1f} ms"
-            f"   p95 {p95 * 1000:7.1f} ms")
+    return (
+        f"{label:8} mean {statistics.mean(seconds) * 1000:7.1f} ms   median {statistics.median(seconds) * 1000:7.1f} ms"
+        f"   p95 {p95 * 1000:7.1f} ms"
+    )
 
 
 def main() -> int:
@@ -65,14 +68,22 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="titles-bench-signing-"))
     os.environ["TITLES_DATA_DIR"] = str(work)
-    for name in ("CERTIFICATE_SIGNING_KEY", "CERTIFICATE_SIGNING_PKCS12", "CERTIFICATE_SIGNING_PKCS11_MODULE",
-                 "CERTIFICATE_TSA_URL"):
+    for name in (
+        "CERTIFICATE_SIGNING_KEY",
+        "CERTIFICATE_SIGNING_PKCS12",
+        "CERTIFICATE_SIGNING_PKCS11_MODULE",
+        "CERTIFICATE_TSA_URL",
+    ):
         os.environ.pop(name, None)
     tsa = None
     if importlib.util.find_spec("services.certificate.dev_tsa") is not None:
         os.environ["TSA_PORT"] = str(free_port())
-        tsa = subprocess.Popen([sys.executable, "-c", SERVE_TSA], env=dict(os.environ),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tsa = subprocess.Popen(
+            [sys.executable, "-c", SERVE_TSA],
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         from services.certificate import pdf, signing
 
@@ -80,11 +91,20 @@ def main() -> int:
             wait_for_port(int(os.environ["TSA_PORT"]))
         signing.ensure_ready()
         face = pdf.CertificateFace(
-            number="TJZC2026000001", holder_name="张伟", id_number="120101198806120032", series="工程",
-            level="副高级", specialty="计算机应用技术", qualification_name="高级工程师", mode="social_review",
-            committee_name="天津市工程技术系列高级职称评审委员会", approved_on=dt.date(2026, 6, 30),
-            issued_on=dt.date(2026, 7, 1), verification_code="ABCD2345",
-            verification_url="http://127.0.0.1:8004/verify?number=TJZC2026000001&code=ABCD2345")
+            number="TJZC2026000001",
+            holder_name="张伟",
+            id_number="120101198806120032",
+            series="工程",
+            level="副高级",
+            specialty="计算机应用技术",
+            qualification_name="高级工程师",
+            mode="social_review",
+            committee_name="天津市工程技术系列高级职称评审委员会",
+            approved_on=dt.date(2026, 6, 30),
+            issued_on=dt.date(2026, 7, 1),
+            verification_code="ABCD2345",
+            verification_url="http://127.0.0.1:8004/verify?number=TJZC2026000001&code=ABCD2345",
+        )
         signing.sign(pdf.render(face))  # warm-up: keys, fonts, imports
         rendering, signatures, sizes = [], [], []
         for _ in range(args.count):
@@ -100,8 +120,10 @@ def main() -> int:
             tsa.terminate()
             tsa.wait(timeout=10)
     code = Path(pdf.__file__).resolve().parents[2]
-    print(f"code: {code}   certificates: {args.count}   "
-          f"level: {signing.level() if hasattr(signing, 'level') else 'PAdES B-B (no timestamp)'}")
+    print(
+        f"code: {code}   certificates: {args.count}   "
+        f"level: {signing.level() if hasattr(signing, 'level') else 'PAdES B-B (no timestamp)'}"
+    )
     print(summary("render", rendering))
     print(summary("sign", signatures))
     print(summary("total", [a + b for a, b in zip(rendering, signatures)]))

@@ -2,6 +2,7 @@
 commit (``inbox.committed_at``, stamped just before the handler's transaction commits), read from
 every service's database after a run. A message consumed by several handlers counts once per handler.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,9 @@ def measure(urls: dict[str, str], since: dt.datetime, until: dt.datetime) -> dic
     lags: dict[str, list[float]] = {}
     missing = 0
     for service in SERVICES:
-        for message_id, handler, committed_at in _rows(urls[service], "inbox", "message_id", "handler", "committed_at"):
+        for message_id, _handler, committed_at in _rows(
+            urls[service], "inbox", "message_id", "handler", "committed_at"
+        ):
             if message_id not in produced:
                 continue
             if committed_at is None:
@@ -45,6 +48,11 @@ def measure(urls: dict[str, str], since: dt.datetime, until: dt.datetime) -> dic
             type_, created_at = produced[message_id]
             lags.setdefault(type_, []).append((committed_at - created_at).total_seconds() * 1000)
     every = [v for values in lags.values() for v in values]
-    return {"window": [since.isoformat(), until.isoformat()], "messages": len(produced),
-            "deliveries": len(every), "without_commit_time": missing, "all": percentiles(every),
-            "by_type": {t: percentiles(v) for t, v in sorted(lags.items())}}
+    return {
+        "window": [since.isoformat(), until.isoformat()],
+        "messages": len(produced),
+        "deliveries": len(every),
+        "without_commit_time": missing,
+        "all": percentiles(every),
+        "by_type": {t: percentiles(v) for t, v in sorted(lags.items())},
+    }

@@ -8,11 +8,11 @@ statements per request, the cost centres below ranked (the first three are "wher
 by package (self time of the frames in each library or project module; C built-ins count for their
 caller's package) and the project's own functions by inclusive time.
 """
+
 from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -40,13 +40,10 @@ SQL_PACKAGES = ("sqlalchemy", "psycopg", "psycopg_binary", "generated code sqlal
 class ProfiledReview:
     def __init__(self, port: int):
         from pyinstrument import Profiler
+        from sqlalchemy import event
         from werkzeug.serving import make_server
 
-        from services.review.bootstrap import create_app
-
-        from sqlalchemy import event
-
-        from services.review.bootstrap import database
+        from services.review.bootstrap import create_app, database
 
         self.profiler = Profiler(interval=0.001)
         self.requests = 0
@@ -74,11 +71,10 @@ class ProfiledReview:
                 row[2] += self.statements - before
 
         self.server = make_server("127.0.0.1", port, profiled, threaded=False)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self.url = f"http://127.0.0.1:{port}"
 
-    def __enter__(self) -> "ProfiledReview":
+    def __enter__(self) -> ProfiledReview:
         self.thread.start()
         self.previous = os.environ.get("REVIEW_URL")
         os.environ["REVIEW_URL"] = self.url
@@ -110,7 +106,7 @@ def _package(path: str | None) -> str:
         return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
     root = str(ROOT).replace("\\", "/") + "/"
     if path.startswith(root):
-        parts = path[len(root):].split("/")
+        parts = path[len(root) :].split("/")
         return "/".join(parts[:2]).removesuffix(".py") if parts[0] in ("services", "shared") else parts[0]
     if "/lib/python3" in path:
         return "stdlib " + path.split("/lib/python3", 1)[1].split("/", 2)[1].removesuffix(".py")
@@ -119,8 +115,10 @@ def _package(path: str | None) -> str:
 
 def endpoints(server: ProfiledReview) -> list[dict[str, Any]]:
     """Requests, mean time (profiled, one at a time) and SQL statements per request, by endpoint."""
-    return [{"endpoint": name, "requests": int(n), "mean_ms": seconds / n * 1000, "statements": statements / n}
-            for name, (n, seconds, statements) in sorted(server.endpoints.items(), key=lambda kv: -kv[1][1])]
+    return [
+        {"endpoint": name, "requests": int(n), "mean_ms": seconds / n * 1000, "statements": statements / n}
+        for name, (n, seconds, statements) in sorted(server.endpoints.items(), key=lambda kv: -kv[1][1])
+    ]
 
 
 def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
@@ -134,8 +132,14 @@ def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
 
     def centre_of(frame: Any) -> str | None:
         path = (frame.file_path or "").replace("\\", "/")
-        return next((label for label, function, suffix in CENTRES
-                     if frame.function.split(".")[-1] == function and path.endswith(suffix)), None)
+        return next(
+            (
+                label
+                for label, function, suffix in CENTRES
+                if frame.function.split(".")[-1] == function and path.endswith(suffix)
+            ),
+            None,
+        )
 
     def walk(frame: Any, on_stack: frozenset[str], parent_package: str, centre: str | None) -> None:
         children = list(frame.children)
@@ -146,8 +150,14 @@ def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
         centre = centre or centre_of(frame)
         self_time = max(frame.time - sum(c.time for c in children), 0.0)
         by_package[package] += self_time
-        centres[centre or ("other SQL (SQLAlchemy ORM and the driver)" if package in SQL_PACKAGES
-                           else "everything else (Flask, marshmallow, the services' own code, ...)")] += self_time
+        centres[
+            centre
+            or (
+                "other SQL (SQLAlchemy ORM and the driver)"
+                if package in SQL_PACKAGES
+                else "everything else (Flask, marshmallow, the services' own code, ...)"
+            )
+        ] += self_time
         path = (frame.file_path or "").replace("\\", "/")
         key = None
         if path.startswith(str(ROOT)) and "site-packages" not in path and not path.endswith(WRAPPERS):
@@ -162,12 +172,18 @@ def summarise(profiler: Any, requests: int, top: int = 10) -> dict[str, Any]:
     total = root.time if root is not None else 0.0
 
     def ranked(values: dict[str, float], name: str, limit: int) -> list[dict[str, Any]]:
-        return [{name: k, "seconds": v, "share": v / total if total else 0.0}
-                for k, v in sorted(values.items(), key=lambda kv: -kv[1])[:limit]]
+        return [
+            {name: k, "seconds": v, "share": v / total if total else 0.0}
+            for k, v in sorted(values.items(), key=lambda kv: -kv[1])[:limit]
+        ]
 
-    return {"requests": requests, "seconds": total, "centres": ranked(centres, "centre", len(centres)),
-            "by_package": ranked(by_package, "package", top),
-            "project_functions": ranked(inclusive, "function", top * 2)}
+    return {
+        "requests": requests,
+        "seconds": total,
+        "centres": ranked(centres, "centre", len(centres)),
+        "by_package": ranked(by_package, "package", top),
+        "project_functions": ranked(inclusive, "function", top * 2),
+    }
 
 
 def text_report(profiler: Any) -> str:
@@ -175,5 +191,6 @@ def text_report(profiler: Any) -> str:
 
     if profiler.last_session is None:
         return ""
-    return ConsoleRenderer(unicode=True, color=False, show_all=False, time="seconds",
-                           short_mode=False).render(profiler.last_session)
+    return ConsoleRenderer(unicode=True, color=False, show_all=False, time="seconds", short_mode=False).render(
+        profiler.last_session
+    )

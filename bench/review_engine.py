@@ -16,6 +16,7 @@
 The diagrams of 1 and 2 are a linear chain of five user tasks, and the small loop
 (both generated below). Single process, one thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,21 +60,28 @@ def linear_bpmn(n: int = 5) -> bytes:
     for k, task_id in enumerate(ids):
         body += TASK.format(id=task_id, decisions="approve", incoming=f"f{k}", outgoing=f"f{k + 1}")
     body += f'    <bpmn:endEvent id="done"><bpmn:incoming>f{n}</bpmn:incoming></bpmn:endEvent>\n'
-    body += "".join(f'    <bpmn:sequenceFlow id="f{k}" sourceRef="{a}" targetRef="{b}" />\n'
-                    for k, (a, b) in enumerate(zip(["start"] + ids, ids + ["done"])))
+    body += "".join(
+        f'    <bpmn:sequenceFlow id="f{k}" sourceRef="{a}" targetRef="{b}" />\n'
+        for k, (a, b) in enumerate(zip(["start"] + ids, ids + ["done"]))
+    )
     return (body + "  </bpmn:process>\n</bpmn:definitions>\n").encode()
 
 
 def loop_bpmn() -> bytes:
     """check -> (return: amend -> check again | approve: end): the return-and-resubmit loop."""
-    body = HEAD.format(pid="bench_loop", refs="<bpmn:flowNodeRef>check</bpmn:flowNodeRef>"
-                                              "<bpmn:flowNodeRef>amend</bpmn:flowNodeRef>")
+    body = HEAD.format(
+        pid="bench_loop", refs="<bpmn:flowNodeRef>check</bpmn:flowNodeRef><bpmn:flowNodeRef>amend</bpmn:flowNodeRef>"
+    )
     body += '    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n'
-    body += '    <bpmn:exclusiveGateway id="again"><bpmn:incoming>f0</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming>' \
-            '<bpmn:outgoing>f1</bpmn:outgoing></bpmn:exclusiveGateway>\n'
+    body += (
+        '    <bpmn:exclusiveGateway id="again"><bpmn:incoming>f0</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming>'
+        "<bpmn:outgoing>f1</bpmn:outgoing></bpmn:exclusiveGateway>\n"
+    )
     body += TASK.format(id="check", decisions="approve,return", incoming="f1", outgoing="f2")
-    body += '    <bpmn:exclusiveGateway id="returned" default="f5"><bpmn:incoming>f2</bpmn:incoming>' \
-            '<bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f5</bpmn:outgoing></bpmn:exclusiveGateway>\n'
+    body += (
+        '    <bpmn:exclusiveGateway id="returned" default="f5"><bpmn:incoming>f2</bpmn:incoming>'
+        "<bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f5</bpmn:outgoing></bpmn:exclusiveGateway>\n"
+    )
     body += TASK.format(id="amend", decisions="approve", incoming="f3", outgoing="f4")
     body += '    <bpmn:endEvent id="done"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>\n'
     body += """    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="again" />
@@ -93,9 +101,10 @@ UNIT = "91120101MA05K1XT13"
 
 def raw_spiff(bpmn: bytes, runs: int) -> float:
     """Human-task completions per second, SpiffWorkflow alone, in memory."""
-    from services.review.engine import definitions
     from SpiffWorkflow.bpmn import BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
+
+    from services.review.engine import definitions
 
     spec, subs = definitions.specs("bench-raw", bpmn.decode(), "bench_linear")
     done = 0
@@ -134,8 +143,13 @@ def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int]:
         definition, _ = definitions.deploy(uow, "bench_linear.bpmn", linear_bpmn())
         for _ in range(instances):
             declaration_id = str(uuid.uuid4())
-            runtime.start(uow, definition, declaration_id, "applicant",
-                          {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT})
+            runtime.start(
+                uow,
+                definition,
+                declaration_id,
+                "applicant",
+                {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT},
+            )
         uow.commit()
     completed = 0
     elapsed = 0.0
@@ -184,9 +198,13 @@ def _timed_load_and_save(db, declaration_id: str, reps: int) -> dict[str, float]
             writes.append((serialised - started) * 1000)
         if rep == 0:  # warm-up: not counted
             loads, saves, reads, writes = [], [], [], []
-    return {"load_ms": statistics.median(loads), "deserialise_ms": statistics.median(reads),
-            "save_ms": statistics.median(saves), "serialise_ms": statistics.median(writes),
-            "state_bytes": len(state.encode("utf-8"))}
+    return {
+        "load_ms": statistics.median(loads),
+        "deserialise_ms": statistics.median(reads),
+        "save_ms": statistics.median(saves),
+        "serialise_ms": statistics.median(writes),
+        "state_bytes": len(state.encode("utf-8")),
+    }
 
 
 def resubmission_of(start: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +212,12 @@ def resubmission_of(start: dict[str, Any]) -> dict[str, Any]:
     one is at hand: the submitted fields the review keeps, no declaration content."""
     from services.review.service import START_KEYS
 
-    return {**{key: start.get(key) for key in START_KEYS}, "submitted_at": "2026-06-01T09:00:00+08:00",
-            "content": None, "settings": start.get("settings")}
+    return {
+        **{key: start.get(key) for key in START_KEYS},
+        "submitted_at": "2026-06-01T09:00:00+08:00",
+        "content": None,
+        "settings": start.get("settings"),
+    }
 
 
 def submitted_in(declaration_url: str, declaration_id: str | None = None) -> dict[str, Any] | None:
@@ -206,8 +228,11 @@ def submitted_in(declaration_url: str, declaration_id: str | None = None) -> dic
     engine = create_engine(declaration_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT body FROM outbox WHERE type = 'declaration.submitted.v1' "
-                                     "ORDER BY seq DESC")).scalars().all()
+            rows = (
+                conn.execute(text("SELECT body FROM outbox WHERE type = 'declaration.submitted.v1' ORDER BY seq DESC"))
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
     found = [json.loads(body)["data"] for body in rows]
@@ -215,9 +240,13 @@ def submitted_in(declaration_url: str, declaration_id: str | None = None) -> dic
     return next((d for d in found if d["declaration_id"] == declaration_id), found[0] if found else None)
 
 
-def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), reps: int = 30,
-                              start: dict[str, Any] | None = None,
-                              resubmission: dict[str, Any] | None = None) -> dict[str, Any]:
+def social_review_after_loops(
+    url: str,
+    loops: tuple[int, ...] = (1, 10, 50),
+    reps: int = 30,
+    start: dict[str, Any] | None = None,
+    resubmission: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The real social review after N returns at the unit check: bpmn/social_review.bpmn and the
     return_and_resubmit.bpmn it calls, deployed in a scratch review database and parsed, run and
     serialised as the review service does (``definitions.deploy``/``specs_of``, ``BpmnWorkflow``,
@@ -240,13 +269,17 @@ def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), re
     db = bootstrap.database(url)
     declaration_id = str(uuid.uuid4())
     start = {**(start or demo_start_data()), "declaration_id": declaration_id, "modification_deadline": None}
-    payload = {**(resubmission or resubmission_of(start)), "declaration_id": declaration_id,
-               "modification_deadline": None}
+    payload = {
+        **(resubmission or resubmission_of(start)),
+        "declaration_id": declaration_id,
+        "modification_deadline": None,
+    }
     source = "bpmn/social_review.bpmn"
     rows = []
     with db.uow() as uow:
-        definition, _ = definitions.deploy(uow, "social_review.bpmn",
-                                           (definitions.bpmn_dir() / "social_review.bpmn").read_bytes())
+        definition, _ = definitions.deploy(
+            uow, "social_review.bpmn", (definitions.bpmn_dir() / "social_review.bpmn").read_bytes()
+        )
         spec, subprocess_specs = definitions.specs_of(uow, definition)
         calls = sorted(d.file_name for d in definitions.called_versions(uow, definition))
         definition_id, process_id = definition.id, definition.process_id
@@ -265,8 +298,9 @@ def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), re
         return [event.event_definition.name for event in workflow.get_events()]
 
     def unit_check(workflow: Any) -> Any:
-        [task] = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                  if t.task_spec.bpmn_id == "unit_check"]
+        [task] = [
+            t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == "unit_check"
+        ]
         return task
 
     workflow = BpmnWorkflow(spec, subprocess_specs)
@@ -276,23 +310,40 @@ def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), re
     state = runtime.SERIALIZER.serialize_json(workflow)
     instance_id = str(uuid.uuid4())
     with db.uow() as uow:
-        uow.session.add(Instance(id=instance_id, declaration_id=declaration_id, definition_id=definition_id,
-                                 process_id=process_id, applicant=start.get("applicant") or "applicant",
-                                 state=state, serializer_version=runtime.SERIALIZER.VERSION, mode="social_review"))
+        uow.session.add(
+            Instance(
+                id=instance_id,
+                declaration_id=declaration_id,
+                definition_id=definition_id,
+                process_id=process_id,
+                applicant=start.get("applicant") or "applicant",
+                state=state,
+                serializer_version=runtime.SERIALIZER.VERSION,
+                mode="social_review",
+            )
+        )
         uow.commit()
     for count in range(1, max(loops) + 1):
         workflow = load(state)
         task = unit_check(workflow)
-        task.set_data(decision="return", reason=f"附件不清晰 ({count})", decided_by="unit",
-                      decided_at="2026-06-01T09:00:00+08:00", decided_stage="unit_check",
-                      decided_stage_name=task.task_spec.bpmn_name, decided_organisation=start["unit_code"])
+        task.set_data(
+            decision="return",
+            reason=f"附件不清晰 ({count})",
+            decided_by="unit",
+            decided_at="2026-06-01T09:00:00+08:00",
+            decided_stage="unit_check",
+            decided_stage_name=task.task_spec.bpmn_name,
+            decided_organisation=start["unit_code"],
+        )
         task.run()
         thrown = settle(workflow)
         assert thrown == ["declaration.return_for_revision"], thrown
         state = runtime.SERIALIZER.serialize_json(workflow)
         workflow = load(state)
-        waiting = [runtime._waits_for(t.task_spec, "declaration.resubmitted")[0]
-                   for t in workflow.get_tasks(state=TaskState.WAITING)]
+        waiting = [
+            runtime._waits_for(t.task_spec, "declaration.resubmitted")[0]
+            for t in workflow.get_tasks(state=TaskState.WAITING)
+        ]
         [waits] = [w for w in waiting if w is not None]
         # What the service gives the process of a resubmission (service.for_engine), not the whole message.
         workflow.send_event(BpmnEvent(waits, service.for_engine("declaration.resubmitted.v1", payload)))
@@ -305,9 +356,13 @@ def social_review_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), re
                 uow.commit()
             rows.append({"loops": count, **_timed_load_and_save(db, declaration_id, reps)})
     db.dispose()
-    return {"diagram": f"{source} (calls {', '.join(calls)})", "content_bytes": len(json.dumps(
-        payload.get("content"), ensure_ascii=False).encode("utf-8")) if payload.get("content") else 0,
-            "rows": rows}
+    return {
+        "diagram": f"{source} (calls {', '.join(calls)})",
+        "content_bytes": len(json.dumps(payload.get("content"), ensure_ascii=False).encode("utf-8"))
+        if payload.get("content")
+        else 0,
+        "rows": rows,
+    }
 
 
 def upgrade_review(url: str) -> None:
@@ -332,14 +387,22 @@ def load_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), reps: int =
     for count in loops:
         declaration_id = str(uuid.uuid4())
         with db.uow() as uow:
-            runtime.start(uow, definition, declaration_id, "applicant",
-                          {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT})
+            runtime.start(
+                uow,
+                definition,
+                declaration_id,
+                "applicant",
+                {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT},
+            )
             uow.commit()
         for _ in range(count):
             for stage, decision in (("check", "return"), ("amend", "approve")):
                 with db.uow() as uow:
-                    task_id = uow.session.scalar(select(Task.id).where(
-                        Task.declaration_id == declaration_id, Task.bpmn_id == stage, Task.status == "ready"))
+                    task_id = uow.session.scalar(
+                        select(Task.id).where(
+                            Task.declaration_id == declaration_id, Task.bpmn_id == stage, Task.status == "ready"
+                        )
+                    )
                     with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
                         runtime.run_task(uow, instance, workflow, task_id, {"decision": decision, "decided_by": "unit"})
                     uow.commit()
@@ -350,16 +413,21 @@ def load_after_loops(url: str, loops: tuple[int, ...] = (1, 10, 50), reps: int =
 
 def print_loops(rows: list[dict[str, float]]) -> None:
     for row in rows:
-        print(f"    after {row['loops']:>2} returns: load {row['load_ms']:7.2f} ms (deserialise "
-              f"{row['deserialise_ms']:7.2f}), save {row['save_ms']:7.2f} ms (serialise {row['serialise_ms']:7.2f}), "
-              f"state {row['state_bytes'] / 1024:7.1f} KiB")
+        print(
+            f"    after {row['loops']:>2} returns: load {row['load_ms']:7.2f} ms (deserialise "
+            f"{row['deserialise_ms']:7.2f}), save {row['save_ms']:7.2f} ms (serialise {row['serialise_ms']:7.2f}), "
+            f"state {row['state_bytes'] / 1024:7.1f} KiB"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=60, help="instances of the 5-task diagram per backend")
-    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL"),
-                        help="admin URL of a PostgreSQL server (a scratch database is created and dropped)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_POSTGRES_URL"),
+        help="admin URL of a PostgreSQL server (a scratch database is created and dropped)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="titles-bench-"))
     os.environ["TITLES_DATA_DIR"] = str(work)

@@ -22,6 +22,7 @@ then runs the parts in order (bench/README.md says what each figure means):
 Writes results.md and results.json (to bench/, or --out), stops the system with Ctrl-C (SIGINT) as a
 user would, drops its databases and its RabbitMQ namespace and removes the scratch directory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,6 +63,7 @@ MEASURED = [
 
 # ---------------------------------------------------------------- the system
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,12 +98,19 @@ class System:
         self.work = work
         self.postgres = postgres
         self.databases: list[str] = []
-        env = {k: v for k, v in os.environ.items()
-               if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "OIDC_ISSUER")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "OIDC_ISSUER")
+        }
         # The system runs this checkout's code (the editable install may point at another one).
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-        env.update(TITLES_DATA_DIR=str(work / "data"), TITLES_TEST_CLOCK="1", TITLES_WORKDAYS_PROVISIONAL="1",
-                   PROFILE_REGISTER_FILE=str(work / "register.json"))
+        env.update(
+            TITLES_DATA_DIR=str(work / "data"),
+            TITLES_TEST_CLOCK="1",
+            TITLES_WORKDAYS_PROVISIONAL="1",
+            PROFILE_REGISTER_FILE=str(work / "register.json"),
+        )
         for name in ("issuer", *SERVICES, "tsa"):  # shared.config.PORTED
             env[f"{name.upper()}_PORT"] = str(free_port())
         if postgres:
@@ -132,8 +141,9 @@ class System:
         config.from_environment()
         titles = str(Path(sys.executable).with_name("titles"))
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - a file, not a pipe: a long run must not block on it
-        self.process = subprocess.Popen([titles, "run"], env=self.env, cwd=ROOT, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [titles, "run"], env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 180.0) -> float:
         from scenario.client import Client
@@ -170,7 +180,6 @@ class System:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
         return code
-
 
     def scratch_database(self, name: str) -> str:
         """A database of the run's own for measurements outside the system (dropped with the others)."""
@@ -212,8 +221,12 @@ class Recorder:
             for label, m, s, pattern in MEASURED:
                 if method == m and service == s and pattern.match(path):
                     self.samples[label].append(ms)
-            if method == "POST" and service == "review" and path != "/api/v1/clock/advance" \
-                    and not path.endswith("/claim"):
+            if (
+                method == "POST"
+                and service == "review"
+                and path != "/api/v1/clock/advance"
+                and not path.endswith("/claim")
+            ):
                 self.steps += 1
 
 
@@ -278,9 +291,16 @@ class Applicants:
             serial, self.used = self.used, self.used + 1
         kid, key = dev_issuer.signing_key(self.data_dir)
         now = int(time.time())
-        claims = {"iss": config.oidc().issuer, "aud": "titles", "sub": subject or f"bench-applicant-{serial}",
-                  "name": f"测试申报人{serial}", "id_number": resident_id(serial), "role": "applicant",
-                  "iat": now, "exp": now + 8 * 3600}
+        claims = {
+            "iss": config.oidc().issuer,
+            "aud": "titles",
+            "sub": subject or f"bench-applicant-{serial}",
+            "name": f"测试申报人{serial}",
+            "id_number": resident_id(serial),
+            "role": "applicant",
+            "iat": now,
+            "exp": now + 8 * 3600,
+        }
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -332,7 +352,8 @@ def run_level(clients: int, lifecycles: int, applicants: Applicants, kind: str =
         "lifecycle_seconds_median": statistics.median(done) if done else None,
         "human_steps": recorder.steps,
         "human_steps_per_second": recorder.steps / wall,
-        "requests_per_second": recorder.requests / wall, "connection_retries": recorder.retries,
+        "requests_per_second": recorder.requests / wall,
+        "connection_retries": recorder.retries,
         "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
     }
 
@@ -356,7 +377,7 @@ def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, 
         except Exception as exc:  # noqa: BLE001
             failures.append(f"open loop: {type(exc).__name__}: {str(exc)[:300]}")
 
-    since = dt.datetime.now(dt.timezone.utc)
+    since = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     futures = []
     with ThreadPoolExecutor(64) as pool:
@@ -369,12 +390,17 @@ def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, 
         for future in futures:
             future.result()
     wall = time.perf_counter() - started
-    until = dt.datetime.now(dt.timezone.utc)
+    until = dt.datetime.now(dt.UTC)
     return {
-        "lifecycles_per_second_offered": rate, "arrivals": arrivals, "arrival_seconds": offered,
-        "seconds": wall, "lifecycles": len(done), "failures": failures,
+        "lifecycles_per_second_offered": rate,
+        "arrivals": arrivals,
+        "arrival_seconds": offered,
+        "seconds": wall,
+        "lifecycles": len(done),
+        "failures": failures,
         "lifecycle_seconds_median": statistics.median(done) if done else None,
-        "requests": recorder.requests, "requests_per_second": recorder.requests / wall,
+        "requests": recorder.requests,
+        "requests_per_second": recorder.requests / wall,
         "connection_retries": recorder.retries,
         "measured_requests_per_second": {label: len(v) / wall for label, v in recorder.samples.items()},
         "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
@@ -384,6 +410,7 @@ def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, 
 
 # ---------------------------------------------------------------- parts
 
+
 def part_profile(lifecycles: int, applicants: Applicants, out: Path) -> dict[str, Any]:
     from bench import profiling
 
@@ -392,9 +419,14 @@ def part_profile(lifecycles: int, applicants: Applicants, out: Path) -> dict[str
     summary = profiling.summarise(server.profiler, server.requests)
     summary["endpoints"] = profiling.endpoints(server)
     (out / "profile-review.txt").write_text(profiling.text_report(server.profiler), "utf-8")
-    summary.update(lifecycles=level["lifecycles"], failures=level["failures"], clients=2,
-                   text=str((out / "profile-review.txt").relative_to(ROOT)) if out.is_relative_to(ROOT)
-                   else str(out / "profile-review.txt"))
+    summary.update(
+        lifecycles=level["lifecycles"],
+        failures=level["failures"],
+        clients=2,
+        text=str((out / "profile-review.txt").relative_to(ROOT))
+        if out.is_relative_to(ROOT)
+        else str(out / "profile-review.txt"),
+    )
     return summary
 
 
@@ -414,16 +446,28 @@ def part_growth(sizes: list[int], requests: int, applicants: Applicants) -> dict
         loaded = size
         queue = growth.timed(lambda: client.call("unit", "GET", "review", "/api/v1/tasks"), requests)
         queue_total = client.call("unit", "GET", "review", "/api/v1/tasks")["total"]
-        mine = growth.timed(lambda: client.call("applicant", "GET", "declaration", "/api/v1/declarations"),
-                            requests)
+        mine = growth.timed(lambda: client.call("applicant", "GET", "declaration", "/api/v1/declarations"), requests)
         mine_total = client.call("applicant", "GET", "declaration", "/api/v1/declarations")["total"]
-        rows.append({"declarations": size, "load_seconds": seconds, "queue_open_tasks": queue_total,
-                     "task_queue_ms": percentiles(queue), "my_declarations": mine_total,
-                     "my_declarations_ms": percentiles(mine)})
-        print(f"  {size} declarations: queue p50 {rows[-1]['task_queue_ms']['p50']:.1f} ms, "
-              f"mine p50 {rows[-1]['my_declarations_ms']['p50']:.1f} ms", flush=True)
-    return {"sizes": rows, "plans": growth.explain(declaration_url, review_url, demo_unit),
-            "population": growth.__doc__.split("\n\n", 2)[2].strip()}
+        rows.append(
+            {
+                "declarations": size,
+                "load_seconds": seconds,
+                "queue_open_tasks": queue_total,
+                "task_queue_ms": percentiles(queue),
+                "my_declarations": mine_total,
+                "my_declarations_ms": percentiles(mine),
+            }
+        )
+        print(
+            f"  {size} declarations: queue p50 {rows[-1]['task_queue_ms']['p50']:.1f} ms, "
+            f"mine p50 {rows[-1]['my_declarations_ms']['p50']:.1f} ms",
+            flush=True,
+        )
+    return {
+        "sizes": rows,
+        "plans": growth.explain(declaration_url, review_url, demo_unit),
+        "population": growth.__doc__.split("\n\n", 2)[2].strip(),
+    }
 
 
 def part_engine(system: System, ceiling_runs: int, api_instances: int, loops: tuple[int, ...]) -> dict[str, Any]:
@@ -441,13 +485,17 @@ def part_engine(system: System, ceiling_runs: int, api_instances: int, loops: tu
     start = found[2] if found else None
     resubmission = submitted_in(config.database_url("declaration"), start["declaration_id"] if start else None)
     result["returns"] = social_review_after_loops(url, loops, start=start, resubmission=resubmission)
-    result["returns"]["data"] = ("start data and submitted declaration of a lifecycle the system ran"
-                                 if start and resubmission else "demo start data, no declaration content")
+    result["returns"]["data"] = (
+        "start data and submitted declaration of a lifecycle the system ran"
+        if start and resubmission
+        else "demo start data, no declaration content"
+    )
     result["loops"] = load_after_loops(url, loops)
     return result
 
 
 # ---------------------------------------------------------------- report
+
 
 def machine() -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
@@ -455,13 +503,18 @@ def machine() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"cores": os.cpu_count(), "memory_gib": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
-            "cpu": model.group(1).strip() if model else platform.processor(), "python": platform.python_version(),
-            "commit": commit}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "python": platform.python_version(),
+        "commit": commit,
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -471,17 +524,32 @@ PARTS = ("social", "appointment", "openloop", "profile", "growth", "engine")
 
 def options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes for development: clients 1,4; 2 lifecycles each; 15 s open loop; "
-                             "growth 200,1000; 2 profiled lifecycles")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes for development: clients 1,4; 2 lifecycles each; 15 s open loop; "
+        "growth 200,1000; 2 profiled lifecycles",
+    )
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--clients", help="comma-separated concurrent client counts (default 1,4,16)")
-    parser.add_argument("--lifecycles", type=int, default=0,
-                        help="closed-loop lifecycles per client count (default: 8, or 2 per client if more)")
-    parser.add_argument("--poll", type=float, default=0.05,
-                        help="the scenario's polling interval in seconds while it waits for asynchronous steps")
-    parser.add_argument("--open-fraction", type=float, default=0.5,
-                        help="open-loop arrival rate as a fraction of the measured social-review capacity")
+    parser.add_argument(
+        "--lifecycles",
+        type=int,
+        default=0,
+        help="closed-loop lifecycles per client count (default: 8, or 2 per client if more)",
+    )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=0.05,
+        help="the scenario's polling interval in seconds while it waits for asynchronous steps",
+    )
+    parser.add_argument(
+        "--open-fraction",
+        type=float,
+        default=0.5,
+        help="open-loop arrival rate as a fraction of the measured social-review capacity",
+    )
     parser.add_argument("--open-seconds", type=float, help="how long lifecycles keep arriving (default 60)")
     parser.add_argument("--profile-lifecycles", type=int, help="lifecycles run against the profiled review (6)")
     parser.add_argument("--growth", help="declaration counts to bulk-load (default 1000,10000,100000)")
@@ -513,8 +581,12 @@ def main() -> int:
     levels = [int(c) for c in args.clients.split(",") if c.strip()]
     postgres = os.environ.get("BENCH_POSTGRES_URL")
     broker = os.environ.get("BENCH_BROKER_URL")
-    backend = " + ".join([f"PostgreSQL ({postgres.split('@')[-1]})" if postgres else "SQLite (embedded)",
-                          "RabbitMQ" if broker else "embedded broker"])
+    backend = " + ".join(
+        [
+            f"PostgreSQL ({postgres.split('@')[-1]})" if postgres else "SQLite (embedded)",
+            "RabbitMQ" if broker else "embedded broker",
+        ]
+    )
     per_level = {c: args.lifecycles or max(8, 2 * c) for c in levels}
     closed = sum(per_level.values()) * (("social" in parts) + ("appointment" in parts))
 
@@ -536,10 +608,16 @@ def main() -> int:
     print(f"bench: starting the system on {backend} (data and log in {work})", flush=True)
     began = time.monotonic()
     system.start()
-    report: dict[str, Any] = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                              "backend": backend, "machine": machine(), "poll_seconds": args.poll,
-                              "load_average_at_start": os.getloadavg(), "parts": parts, "quick": args.quick,
-                              "command": " ".join(["bench/run.py", *sys.argv[1:]])}
+    report: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "backend": backend,
+        "machine": machine(),
+        "poll_seconds": args.poll,
+        "load_average_at_start": os.getloadavg(),
+        "parts": parts,
+        "quick": args.quick,
+        "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+    }
     code, failed = None, 0
     try:
         report["ready_seconds"] = system.wait_ready()
@@ -556,8 +634,10 @@ def main() -> int:
                 print(f"bench: {per_level[clients]} {kind} lifecycles with {clients} concurrent clients", flush=True)
                 level = run_level(clients, per_level[clients], applicants, kind)
                 report[kind].append(level)
-                print(f"  {level['lifecycles_per_second']:.3f} lifecycles/s, {len(level['failures'])} failed",
-                      flush=True)
+                print(
+                    f"  {level['lifecycles_per_second']:.3f} lifecycles/s, {len(level['failures'])} failed", flush=True
+                )
+
         def attempt(name: str, run: Any) -> None:
             """One part; a part that breaks is reported and the others still run."""
             try:
@@ -576,17 +656,21 @@ def main() -> int:
             if not capacity:
                 capacity = run_level(4, 8, applicants)["lifecycles_per_second"]
             rate = args.open_fraction * capacity
-            print(f"bench: open loop, a social-review lifecycle every {1 / rate:.2f} s for {args.open_seconds:.0f} s "
-                  f"({args.open_fraction:.0%} of {capacity:.3f}/s)", flush=True)
+            print(
+                f"bench: open loop, a social-review lifecycle every {1 / rate:.2f} s for {args.open_seconds:.0f} s "
+                f"({args.open_fraction:.0%} of {capacity:.3f}/s)",
+                flush=True,
+            )
             result = open_loop(rate, args.open_seconds, applicants)
             result.update(capacity=capacity, fraction=args.open_fraction)
             report["openloop"] = result
             since, until = result.pop("window")
             time.sleep(2)  # the last messages of the window reach their consumers
             urls = {s: config.database_url(s) for s in SERVICES}
-            report["lag"] = {"open_loop": lag.measure(urls, since, until),
-                             "whole_run": lag.measure(urls, dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-                                                      dt.datetime.now(dt.timezone.utc))}
+            report["lag"] = {
+                "open_loop": lag.measure(urls, since, until),
+                "whole_run": lag.measure(urls, dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.now(dt.UTC)),
+            }
 
         def profile() -> None:
             print(f"bench: profiling the review service over {args.profile_lifecycles} lifecycles", flush=True)
@@ -594,8 +678,7 @@ def main() -> int:
 
         def growth() -> None:
             print(f"bench: growth at {args.growth} declarations", flush=True)
-            report["growth"] = part_growth([int(n) for n in args.growth.split(",")], args.growth_requests,
-                                           applicants)
+            report["growth"] = part_growth([int(n) for n in args.growth.split(",")], args.growth_requests, applicants)
 
         def engine() -> None:
             print("bench: the engine alone (ceiling, one-process API, load and save after return loops)", flush=True)

@@ -1,4 +1,5 @@
 """Percentiles as every part of the bench reports them."""
+
 from __future__ import annotations
 
 import statistics

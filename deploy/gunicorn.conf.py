@@ -6,6 +6,7 @@ Environment: TITLES_SERVICE names the service (for its default port and
 logs), PORT or <SERVICE>_PORT overrides the port, WEB_CONCURRENCY the
 number of worker processes, WEB_THREADS the threads per worker.
 """
+
 import os as _os
 
 from shared import config as _config

@@ -5,6 +5,7 @@ its default checks (settings in fuzz/schemathesis.toml) on each service's OpenAP
 bounded number of examples each. Exits non-zero if any run found a failure; each run's report is
 kept under the output folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,14 +34,18 @@ def bin_path(name: str) -> str:
 
 
 def start(work: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "OIDC_ISSUER")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "OIDC_ISSUER")
+    }
     env.update(TITLES_DATA_DIR=str(work / "data"), TITLES_TEST_CLOCK="1", PYTHONPATH=str(ROOT))
     for name in ("issuer", *SERVICES, "console", "tsa"):
         env[f"{name.upper()}_PORT"] = str(free_port())
     log = open(work / "titles-run.log", "wb")  # noqa: SIM115 - the system's log, closed at exit
-    process = subprocess.Popen([bin_path("titles"), "run"], env=env, cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [bin_path("titles"), "run"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     return process, env
 
 
@@ -63,8 +68,9 @@ def wait_ready(env: dict[str, str], timeout: float = 180.0) -> None:
 
 
 def token(env: dict[str, str], username: str) -> str:
-    return subprocess.run([bin_path("titles-dev-token"), username], env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        [bin_path("titles-dev-token"), username], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def main() -> int:
@@ -87,15 +93,30 @@ def main() -> int:
                 report = out / f"{service}-{role}.txt"
                 # One worker: schemathesis's threads make CPython 3.11's ast module (hypothesis reads lambdas'
                 # sources with it) raise "AST constructor recursion depth mismatch" (cpython gh-106905).
-                command = [bin_path("schemathesis"), "--config-file", str(ROOT / "fuzz" / "schemathesis.toml"),
-                           "run", url, "-H", f"Authorization: Bearer {token(env, role)}",
-                           "--max-examples", str(args.examples), "--phases", "examples,coverage,fuzzing",
-                           "--workers", "1", "--seed", "20261203"]
+                command = [
+                    bin_path("schemathesis"),
+                    "--config-file",
+                    str(ROOT / "fuzz" / "schemathesis.toml"),
+                    "run",
+                    url,
+                    "-H",
+                    f"Authorization: Bearer {token(env, role)}",
+                    "--max-examples",
+                    str(args.examples),
+                    "--phases",
+                    "examples,coverage,fuzzing",
+                    "--workers",
+                    "1",
+                    "--seed",
+                    "20261203",
+                ]
                 with open(report, "w", encoding="utf-8") as sink:
                     code = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, cwd=work).returncode
                 summary = [line for line in report.read_text("utf-8").splitlines() if line.startswith("===")]
-                print(f"{service:12} {role:13} {'ok' if code == 0 else 'FAILED'}  {summary[-1] if summary else ''}",
-                      flush=True)
+                print(
+                    f"{service:12} {role:13} {'ok' if code == 0 else 'FAILED'}  {summary[-1] if summary else ''}",
+                    flush=True,
+                )
                 if code != 0:
                     failed.append(f"{service}/{role}: {report}")
     finally:

@@ -1,9 +1,11 @@
 """A small HTTP client for driving the system as its users do."""
+
 from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 
@@ -34,13 +36,13 @@ class Client:
         self._check(response, f"login as {username}")
         self.tokens[username] = response.json()["access_token"]
 
-    def call(self, user: str, method: str, service: str, path: str, expect: tuple[int, ...] = (200,),
-             **kwargs: Any) -> Any:
+    def call(
+        self, user: str, method: str, service: str, path: str, expect: tuple[int, ...] = (200,), **kwargs: Any
+    ) -> Any:
         if user not in self.tokens:
             self.login(user)
         headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        response = self.http.request(method, self.url(service, path), headers=headers, timeout=self.timeout,
-                                     **kwargs)
+        response = self.http.request(method, self.url(service, path), headers=headers, timeout=self.timeout, **kwargs)
         self._check(response, f"{user}: {method} {service}{path}", expect)
         return response.json() if response.content else None
 
@@ -69,5 +71,6 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, in
         except (requests.RequestException, ScenarioFailed) as exc:
             last_error = exc
         time.sleep(interval)
-    raise ScenarioFailed(f"timed out after {timeout:.0f}s waiting for {what}"
-                         + (f" (last error: {last_error})" if last_error else ""))
+    raise ScenarioFailed(
+        f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
+    )

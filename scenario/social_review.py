@@ -4,6 +4,7 @@ Runs against a running system (``make run``) as the demonstration users and
 prints each step; the last line is ``certificate: <number>``. Exits non-zero
 on any failure.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,16 +42,18 @@ def wait_until_ready(client: Client, timeout: float) -> None:
 
 
 def task_for(client: Client, user: str, declaration_id: str, stage: str) -> dict[str, Any] | None:
-    page = client.call(user, "GET", "review", "/api/v1/tasks",
-                       params={"declaration_id": declaration_id, "stage": stage})
+    page = client.call(
+        user, "GET", "review", "/api/v1/tasks", params={"declaration_id": declaration_id, "stage": stage}
+    )
     return page["items"][0] if page["items"] else None
 
 
 def complete(client: Client, user: str, declaration_id: str, stage: str, decision: str) -> dict[str, Any]:
     task = wait_for(f"a {stage} task for {user}", lambda: task_for(client, user, declaration_id, stage))
     client.call(user, "POST", "review", f"/api/v1/tasks/{task['id']}/claim")
-    client.call(user, "POST", "review", f"/api/v1/tasks/{task['id']}/complete",
-                json={"decision": decision, "reason": None})
+    client.call(
+        user, "POST", "review", f"/api/v1/tasks/{task['id']}/complete", json={"decision": decision, "reason": None}
+    )
     step(f"{user} completed {task['name']} at {task['organisation']}: {decision}")
     return task
 
@@ -59,14 +62,23 @@ def publicise(client: Client, user: str, declaration_id: str, kind: str, after: 
     """Start a publicity, move the test clock past it, and wait for the diagram's timer to end it: the
     scheduler of `titles run` fires it and the next task (``after``) appears with nobody acting."""
     wait_for(f"the {kind} publicity task", lambda: task_for(client, user, declaration_id, f"{kind}_publicity"))
-    started = client.call(user, "POST", "review", f"/api/v1/declarations/{declaration_id}/publicities",
-                          expect=(201,), json={"kind": kind, "evidence": f"{kind}-publicity-notice.pdf"})
-    step(f"{user} started the {kind} publicity: {started['starts_on']} to {started['ends_on']} "
-         f"({started['working_days']} working days)")
+    started = client.call(
+        user,
+        "POST",
+        "review",
+        f"/api/v1/declarations/{declaration_id}/publicities",
+        expect=(201,),
+        json={"kind": kind, "evidence": f"{kind}-publicity-notice.pdf"},
+    )
+    step(
+        f"{user} started the {kind} publicity: {started['starts_on']} to {started['ends_on']} "
+        f"({started['working_days']} working days)"
+    )
     client.call("title_office", "POST", "review", "/api/v1/clock/advance", json={"days": PAST_A_PUBLICITY_DAYS})
     step(f"title office moved the test clock past the publicity: today is {system_today(client)}")
-    task = wait_for(f"the {kind} publicity's timer to fire (the scheduler)",
-                    lambda: task_for(client, user, declaration_id, after))
+    task = wait_for(
+        f"the {kind} publicity's timer to fire (the scheduler)", lambda: task_for(client, user, declaration_id, after)
+    )
     step(f"the {kind} publicity is over: {task['name']} appeared with nobody acting")
 
 
@@ -86,8 +98,13 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
     complete(client, "committee", declaration_id, "committee_acceptance", "approve")
     if wait_for("the panel or the defence", lambda: _panel_stage(client, declaration_id)) == "schedule_defence":
         at = f"{system_today(client) + dt.timedelta(days=10)}T09:00:00+08:00"
-        client.call("committee", "POST", "review", f"/api/v1/declarations/{declaration_id}/defence",
-                    json={"at": at, "place": "天津市人才发展中心 3楼答辩室"})
+        client.call(
+            "committee",
+            "POST",
+            "review",
+            f"/api/v1/declarations/{declaration_id}/defence",
+            json={"at": at, "place": "天津市人才发展中心 3楼答辩室"},
+        )
         step(f"committee scheduled the defence (答辩) at {at}")
         # the meeting (attendance, votes) is recorded after the defence it belongs to
         client.call("title_office", "POST", "review", "/api/v1/clock/advance", json={"days": 11})
@@ -95,8 +112,13 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
     panel = client.call("committee", "GET", "review", f"/api/v1/declarations/{declaration_id}/panel")["panel"]
     step(f"panel drawn: {', '.join(panel)}")
     wait_for("the attendance task", lambda: task_for(client, "committee", declaration_id, "record_attendance"))
-    client.call("committee", "POST", "review", f"/api/v1/declarations/{declaration_id}/panel/attendance",
-                json={"present": panel})
+    client.call(
+        "committee",
+        "POST",
+        "review",
+        f"/api/v1/declarations/{declaration_id}/panel/attendance",
+        json={"present": panel},
+    )
     step(f"committee recorded the attendance: {len(panel)} of {len(panel)} present")
     for expert in panel:
         complete(client, expert, declaration_id, "expert_vote", "agree")
@@ -118,8 +140,10 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
 
     def notified() -> dict[str, Any] | None:
         inbox = client.call("applicant", "GET", "notify", "/api/v1/messages", params={"per_page": 100})
-        return next((m for m in inbox["items"] if m["kind"] == "certificate_issued"
-                     and m["declaration_id"] == declaration_id), None)
+        return next(
+            (m for m in inbox["items"] if m["kind"] == "certificate_issued" and m["declaration_id"] == declaration_id),
+            None,
+        )
 
     message = wait_for("the applicant's certificate message", notified)
     step(f"applicant's inbox: {message['title']}")
@@ -130,10 +154,15 @@ def run(client: Client, ready_timeout: float = 60.0) -> str:
 def check_verification_page(client: Client, certificate: dict[str, Any]) -> None:
     """Scan the QR code, as anyone would: its address opens the verification page, with no login."""
     url = client.url("certificate", "/verify")
-    response = client.http.get(url, params={"number": certificate["number"], "code": certificate["verification_code"]},
-                               timeout=client.timeout)
-    if response.status_code != 200 or "text/html" not in response.headers.get("Content-Type", "") \
-            or certificate["number"] not in response.text or "有效" not in response.text:
+    response = client.http.get(
+        url, params={"number": certificate["number"], "code": certificate["verification_code"]}, timeout=client.timeout
+    )
+    if (
+        response.status_code != 200
+        or "text/html" not in response.headers.get("Content-Type", "")
+        or certificate["number"] not in response.text
+        or "有效" not in response.text
+    ):
         raise ScenarioFailed(f"the verification page {url} answered {response.status_code}: {response.text[:300]}")
     step(f"verification page (the QR code's address) says 有效 for {certificate['number']}")
 

@@ -11,14 +11,15 @@ grows (``advance``: forward, bounded); ``set_now_for_tests`` alone may go back, 
 ``now()`` runs on every row timestamp: with the test clock on it costs one ``stat`` of the file
 and reads it again only when the file changed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
 import json
 import os
-import time
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pathlib import Path
 from shared import config
 from shared.errors import DomainError, NotFound
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 SETTING = "TITLES_TEST_CLOCK"
@@ -119,14 +120,17 @@ def _load(path: Path) -> int:
         return 0
     except (ValueError, KeyError, TypeError) as exc:
         # Never fall back to zero: that would move every service's time backwards.
-        raise RuntimeError(f"the test clock file {path} is unreadable ({exc}); "
-                           "stop the system and delete it to start the clock again from real time") from exc
+        raise RuntimeError(
+            f"the test clock file {path} is unreadable ({exc}); "
+            "stop the system and delete it to start the clock again from real time"
+        ) from exc
     if not isinstance(value, int) or isinstance(value, bool):
         raise RuntimeError(f"the test clock file {path} holds no whole number of seconds")
     return value
 
 
 # -- moving -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Move:
@@ -142,8 +146,11 @@ class Move:
 def require_enabled() -> None:
     """A 404 naming the setting where the test clock is off: there is nothing to move."""
     if not enabled():
-        raise NotFound.on(SETTING, "test_clock_off",
-                          f"the test clock is off: it exists only where {SETTING}=1 is set (测试时钟未开启)")
+        raise NotFound.on(
+            SETTING,
+            "test_clock_off",
+            f"the test clock is off: it exists only where {SETTING}=1 is set (测试时钟未开启)",
+        )
 
 
 def check_move(seconds: int, field: str = "seconds") -> None:
@@ -151,11 +158,13 @@ def check_move(seconds: int, field: str = "seconds") -> None:
     if seconds < 0:
         raise DomainError.on(field, "forward_only", "the test clock moves forwards only (测试时钟只能向前拨)")
     if seconds < MIN_MOVE:
-        raise DomainError.on(field, "at_least_one_second",
-                             "a move of the test clock is at least one second (至少向前拨1秒)")
+        raise DomainError.on(
+            field, "at_least_one_second", "a move of the test clock is at least one second (至少向前拨1秒)"
+        )
     if seconds > MAX_MOVE:
-        raise DomainError.on(field, "at_most_366_days",
-                             "a move of the test clock is at most 366 days (单次最多向前拨366天)")
+        raise DomainError.on(
+            field, "at_most_366_days", "a move of the test clock is at most 366 days (单次最多向前拨366天)"
+        )
 
 
 def advance(seconds: int, record: Callable[[Move], None] | None = None, field: str = "seconds") -> Move:
@@ -171,12 +180,20 @@ def advance(seconds: int, record: Callable[[Move], None] | None = None, field: s
     with _locked(path):
         current = _load(path)
         if current + seconds > MAX_OFFSET:
-            raise DomainError.on(field, "at_most_36600_days_ahead",
-                                 "the test clock runs at most 36600 days ahead of real time "
-                                 f"(测试时钟最多领先36600天); it is {current} seconds ahead now")
+            raise DomainError.on(
+                field,
+                "at_most_36600_days_ahead",
+                "the test clock runs at most 36600 days ahead of real time "
+                f"(测试时钟最多领先36600天); it is {current} seconds ahead now",
+            )
         real = real_now()
-        move = Move(before=real + dt.timedelta(seconds=current), after=real + dt.timedelta(seconds=current + seconds),
-                    seconds=seconds, offset_seconds=current + seconds, real_at=real)
+        move = Move(
+            before=real + dt.timedelta(seconds=current),
+            after=real + dt.timedelta(seconds=current + seconds),
+            seconds=seconds,
+            offset_seconds=current + seconds,
+            real_at=real,
+        )
         if record is not None:
             record(move)
         _write(path, move.offset_seconds, real)

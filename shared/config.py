@@ -6,6 +6,7 @@ Settings once when it starts and installs it with ``use``; code asks ``settings(
 Flask app keeps the one it was built with in ``app.extensions["titles.settings"]``. See ``Settings``
 for each variable and its default.
 """
+
 from __future__ import annotations
 
 import os
@@ -186,12 +187,14 @@ class Settings:
             namespace=get("TITLES_NAMESPACE", ""),
             queue_type=get("TITLES_QUEUE_TYPE", "quorum"),
             quorum_queues=flag("BROKER_QUORUM_QUEUES"),
-            retry_delays_ms=tuple(int(v) for v in retry_delays.split(",")) if retry_delays
-            else DEFAULT_RETRY_DELAYS_MS,
+            retry_delays_ms=tuple(int(v) for v in retry_delays.split(",")) if retry_delays else DEFAULT_RETRY_DELAYS_MS,
             ports=ports,
             service_urls=service_urls,
-            oidc=OidcSettings(issuer=issuer, jwks_url=get("OIDC_JWKS_URL", issuer.rstrip("/") + "/jwks.json"),
-                              audience=get("OIDC_AUDIENCE", "titles")),
+            oidc=OidcSettings(
+                issuer=issuer,
+                jwks_url=get("OIDC_JWKS_URL", issuer.rstrip("/") + "/jwks.json"),
+                audience=get("OIDC_AUDIENCE", "titles"),
+            ),
             test_clock=get("TITLES_TEST_CLOCK") == "1",  # only an explicit "1" switches it on
             test_clock_file=get("TITLES_TEST_CLOCK_FILE")
             or os.path.join(get("TITLES_DATA_DIR", "data"), "test-clock.json"),
@@ -210,16 +213,26 @@ class Settings:
             certificate_icc_profile=get("CERTIFICATE_ICC_PROFILE"),
             certificate_verify_url=get("CERTIFICATE_VERIFY_URL") or None,
             certificate_tsa_url=get("CERTIFICATE_TSA_URL", "").strip() or None,
-            certificate_signing={k: v for k, v in sorted(environ.items()) if k.startswith(
-                ("CERTIFICATE_SIGNING_", "CERTIFICATE_TSA_")) or k == "CERTIFICATE_TRUST_ROOTS"},
-            notify_smtp=None if not smtp_host else SmtpSettings(
-                host=smtp_host, port=int(get("NOTIFY_SMTP_PORT", "25")),
+            certificate_signing={
+                k: v
+                for k, v in sorted(environ.items())
+                if k.startswith(("CERTIFICATE_SIGNING_", "CERTIFICATE_TSA_")) or k == "CERTIFICATE_TRUST_ROOTS"
+            },
+            notify_smtp=None
+            if not smtp_host
+            else SmtpSettings(
+                host=smtp_host,
+                port=int(get("NOTIFY_SMTP_PORT", "25")),
                 sender=get("NOTIFY_SMTP_FROM", "noreply@titles.invalid"),
-                username=get("NOTIFY_SMTP_USER") or None, password=get("NOTIFY_SMTP_PASSWORD") or None,
-                starttls=flag("NOTIFY_SMTP_STARTTLS"), timeout=float(get("NOTIFY_SMTP_TIMEOUT", "10"))),
+                username=get("NOTIFY_SMTP_USER") or None,
+                password=get("NOTIFY_SMTP_PASSWORD") or None,
+                starttls=flag("NOTIFY_SMTP_STARTTLS"),
+                timeout=float(get("NOTIFY_SMTP_TIMEOUT", "10")),
+            ),
             notify_sms_gateway=get("NOTIFY_SMS_GATEWAY") or None,
-            notify_retry_backoff_s=tuple(float(s) for s in get("NOTIFY_RETRY_BACKOFF_S", "30,120,600,1800,3600,7200")
-                                         .split(",") if s.strip()),
+            notify_retry_backoff_s=tuple(
+                float(s) for s in get("NOTIFY_RETRY_BACKOFF_S", "30,120,600,1800,3600,7200").split(",") if s.strip()
+            ),
             notify_templates=get("NOTIFY_TEMPLATES") or None,
             profile_register_file=get("PROFILE_REGISTER_FILE") or None,
             profile_attachment_max_bytes=int(get("PROFILE_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
@@ -231,7 +244,9 @@ class Settings:
                 client_id=get("CONSOLE_OIDC_CLIENT_ID", "titles-console"),
                 client_secret=get("CONSOLE_OIDC_CLIENT_SECRET") or None,
                 scope=get("CONSOLE_OIDC_SCOPE", "openid profile"),
-                public_url=get("CONSOLE_URL") or None, secret_key=get("CONSOLE_SECRET_KEY") or None),
+                public_url=get("CONSOLE_URL") or None,
+                secret_key=get("CONSOLE_SECRET_KEY") or None,
+            ),
         )
 
     def database_url(self, service: str) -> str:
@@ -279,6 +294,7 @@ def settings() -> Settings:
 
 
 # Shorthands for the settings most code needs.
+
 
 def data_dir() -> Path:
     return settings().data_dir

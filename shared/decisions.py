@@ -13,6 +13,7 @@ overlap), COLLECT gives each output as the list of the matching rules' values. E
 Python: a string is quoted (``"工程"``), an input entry may be a comparison (``>= 5``), a
 literal, ``-`` (any), or use ``?`` for the input value (``?[0] * 3 >= ?[1] * 2``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,6 +49,7 @@ _QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 class Problem:
     """What is wrong with a table: the file, the decision, the rule row (1-based; None for the
     table as a whole) and the rule it breaks."""
+
     file: str
     decision: str | None
     row: int | None
@@ -84,6 +86,7 @@ class Row:
 @dataclass(frozen=True, eq=False)
 class Table:
     """A parsed decision: its file, id, name, the DMN text and SpiffWorkflow's decision table."""
+
     file_name: str
     decision_id: str
     name: str
@@ -105,9 +108,16 @@ class Table:
 
     @property
     def rows(self) -> list[Row]:
-        return [Row(r.id, r.row_number, (r.description or "").strip(),
-                    tuple("-" if e.lhs == [None] else (e.lhs[0] or "").strip() for e in r.inputEntries),
-                    tuple((e.text or "").strip() for e in r.outputEntries)) for r in self.table.rules]
+        return [
+            Row(
+                r.id,
+                r.row_number,
+                (r.description or "").strip(),
+                tuple("-" if e.lhs == [None] else (e.lhs[0] or "").strip() for e in r.inputEntries),
+                tuple((e.text or "").strip() for e in r.outputEntries),
+            )
+            for r in self.table.rules
+        ]
 
 
 def decision_id_of(dmn: bytes) -> str | None:
@@ -120,8 +130,7 @@ def decision_id_of(dmn: bytes) -> str | None:
     return None if found is None else found.get("id")
 
 
-def check(file_name: str, dmn: bytes, expression_problem: Callable[[str], str | None] | None = None
-          ) -> list[Problem]:
+def check(file_name: str, dmn: bytes, expression_problem: Callable[[str], str | None] | None = None) -> list[Problem]:
     """Everything wrong with a DMN file, each naming the decision and the rule row. An
     ``expression_problem`` may add the caller's own rules for every expression."""
     try:
@@ -129,18 +138,38 @@ def check(file_name: str, dmn: bytes, expression_problem: Callable[[str], str | 
     except etree.XMLSyntaxError as exc:
         return [Problem(file_name, None, None, "xml_syntax", str(exc))]
     if etree.QName(root).namespace != DMN13:
-        return [Problem(file_name, None, None, "dmn_version",
-                        f"the file is not DMN 1.3 (namespace {etree.QName(root).namespace!r}); save it as "
-                        f"DMN 1.3 ({DMN13})")]
+        return [
+            Problem(
+                file_name,
+                None,
+                None,
+                "dmn_version",
+                f"the file is not DMN 1.3 (namespace {etree.QName(root).namespace!r}); save it as DMN 1.3 ({DMN13})",
+            )
+        ]
     decisions = root.findall("dmn:decision", NS)
     if len(decisions) != 1:
-        return [Problem(file_name, None, None, "one_decision",
-                        f"a file holds exactly one decision, found {len(decisions)} (one table per file)")]
+        return [
+            Problem(
+                file_name,
+                None,
+                None,
+                "one_decision",
+                f"a file holds exactly one decision, found {len(decisions)} (one table per file)",
+            )
+        ]
     decision_id = decisions[0].get("id")
     tables = decisions[0].findall("dmn:decisionTable", NS)
     if len(tables) != 1:
-        return [Problem(file_name, decision_id, None, "one_decision",
-                        f"the decision holds exactly one decision table, found {len(tables)}")]
+        return [
+            Problem(
+                file_name,
+                decision_id,
+                None,
+                "one_decision",
+                f"the decision holds exactly one decision table, found {len(tables)}",
+            )
+        ]
     schema = _schema()
     if not schema.validate(root):
         error = schema.error_log.last_error
@@ -162,8 +191,9 @@ def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(DMN_SCHEMAS[DMN13]))
 
 
-def _table_problems(file_name: str, decision_id: str, table: Any,
-                    expression_problem: Callable[[str], str | None]) -> list[Problem]:
+def _table_problems(
+    file_name: str, decision_id: str, table: Any, expression_problem: Callable[[str], str | None]
+) -> list[Problem]:
     problems: list[Problem] = []
 
     def problem(row: int | None, rule: str, message: str) -> None:
@@ -171,8 +201,12 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
 
     policy = (table.get("hitPolicy") or "UNIQUE").upper()
     if policy not in HIT_POLICIES or table.get("aggregation"):
-        problem(None, "hit_policy", f"hit policy {policy}{' ' + table.get('aggregation') if table.get('aggregation') else ''}"
-                                    f" is not one the engine evaluates ({', '.join(HIT_POLICIES)}, no aggregation)")
+        problem(
+            None,
+            "hit_policy",
+            f"hit policy {policy}{' ' + table.get('aggregation') if table.get('aggregation') else ''}"
+            f" is not one the engine evaluates ({', '.join(HIT_POLICIES)}, no aggregation)",
+        )
     inputs = table.findall("dmn:input", NS)
     outputs = table.findall("dmn:output", NS)
     expressions = []
@@ -186,9 +220,13 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
     names = [(column.get("name") or "").strip() for column in outputs]
     for number, (column, name) in enumerate(zip(outputs, names), 1):
         if not _OUTPUT_NAME.fullmatch(name):
-            problem(None, "output_name", f"output column {number} ({column.get('label') or column.get('id')}) "
-                                         f"needs a name: the variable it sets (a Python name, dots for a key), "
-                                         f"not {name!r}")
+            problem(
+                None,
+                "output_name",
+                f"output column {number} ({column.get('label') or column.get('id')}) "
+                f"needs a name: the variable it sets (a Python name, dots for a key), "
+                f"not {name!r}",
+            )
         elif names.count(name) > 1 and names.index(name) == number - 1:
             problem(None, "duplicate_output", f"output {name!r} is set by {names.count(name)} columns")
     rows = table.findall("dmn:rule", NS)
@@ -197,8 +235,12 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
         entries = rule.findall("dmn:inputEntry", NS)
         results = rule.findall("dmn:outputEntry", NS)
         if len(entries) != len(inputs) or len(results) != len(outputs):
-            problem(number, "rule_shape", f"rule {rule.get('id')} has {len(entries)} input and {len(results)} "
-                                          f"output entries for {len(inputs)} inputs and {len(outputs)} outputs")
+            problem(
+                number,
+                "rule_shape",
+                f"rule {rule.get('id')} has {len(entries)} input and {len(results)} "
+                f"output entries for {len(inputs)} inputs and {len(outputs)} outputs",
+            )
             tests.append([])
             continue
         row_tests = []
@@ -207,7 +249,9 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
             row_tests.append(_Matches.of(text))
             if text in ("", "-"):
                 continue
-            why = _expression_problem(_input_test(text), expression_problem) or _precedence(expressions[column - 1], text)
+            why = _expression_problem(_input_test(text), expression_problem) or _precedence(
+                expressions[column - 1], text
+            )
             if why:
                 problem(number, "dmn_expression", f"input entry {text!r} (column {column}) {why}")
         tests.append(row_tests)
@@ -222,11 +266,13 @@ def _table_problems(file_name: str, decision_id: str, table: Any,
     if policy == "UNIQUE":
         for first in range(len(tests)):
             for second in range(first + 1, len(tests)):
-                if tests[first] and tests[second] and all(
-                        a.overlaps(b) for a, b in zip(tests[first], tests[second])):
-                    problem(second + 1, "unique_overlap",
-                            f"rows {first + 1} and {second + 1} both match the same inputs in a UNIQUE table: make "
-                            f"them exclusive, or use hit policy FIRST if their order decides")
+                if tests[first] and tests[second] and all(a.overlaps(b) for a, b in zip(tests[first], tests[second])):
+                    problem(
+                        second + 1,
+                        "unique_overlap",
+                        f"rows {first + 1} and {second + 1} both match the same inputs in a UNIQUE table: make "
+                        f"them exclusive, or use hit policy FIRST if their order decides",
+                    )
     return problems
 
 
@@ -256,8 +302,10 @@ def _precedence(expression: str, entry: str) -> str | None:
     except SyntaxError:
         as_written = None
     if as_written != meant:
-        return (f"would be read as {expression}{entry}, not as ({expression}) {entry}: put the input "
-                f"expression in parentheses, or write the entry with ? (? {entry})")
+        return (
+            f"would be read as {expression}{entry}, not as ({expression}) {entry}: put the input "
+            f"expression in parentheses, or write the entry with ? (? {entry})"
+        )
     return None
 
 
@@ -277,8 +325,13 @@ class _Matches:
     """What an input entry can match, as far as a cheap reading tells: any value, a set of literals,
     all but a set, an interval of numbers, or unknown (then it is assumed not to overlap)."""
 
-    def __init__(self, kind: str, values: frozenset[Any] = frozenset(), low: tuple[Any, bool] | None = None,
-                 high: tuple[Any, bool] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        values: frozenset[Any] = frozenset(),
+        low: tuple[Any, bool] | None = None,
+        high: tuple[Any, bool] | None = None,
+    ):
         self.kind, self.values, self.low, self.high = kind, values, low, high
 
     @classmethod
@@ -307,8 +360,12 @@ class _Matches:
         if op is ast.NotEq:
             return cls("not", frozenset([_hashable(value)]))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            bounds = {ast.Lt: (None, (value, False)), ast.LtE: (None, (value, True)),
-                      ast.Gt: ((value, False), None), ast.GtE: ((value, True), None)}.get(op)
+            bounds = {
+                ast.Lt: (None, (value, False)),
+                ast.LtE: (None, (value, True)),
+                ast.Gt: ((value, False), None),
+                ast.GtE: ((value, True), None),
+            }.get(op)
             if bounds:
                 return cls("interval", low=bounds[0], high=bounds[1])
         return cls("unknown")
@@ -320,8 +377,9 @@ class _Matches:
             return value not in self.values
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False
-        return ((self.low is None or value > self.low[0] or (self.low[1] and value == self.low[0]))
-                and (self.high is None or value < self.high[0] or (self.high[1] and value == self.high[0])))
+        return (self.low is None or value > self.low[0] or (self.low[1] and value == self.low[0])) and (
+            self.high is None or value < self.high[0] or (self.high[1] and value == self.high[0])
+        )
 
     def overlaps(self, other: _Matches) -> bool:
         if "unknown" in (self.kind, other.kind):
@@ -346,6 +404,7 @@ def _hashable(value: Any) -> Any:
 
 
 # -- loading and evaluating --------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=64)
 def _parser(file_name: str, dmn: bytes) -> SpiffBpmnParser:
@@ -378,8 +437,7 @@ class _Context:
         self.script_engine = _ENGINE
         self.workflow = self.top_workflow = self
         self.spec = SimpleNamespace(file=table.file_name)
-        self.task_spec = SimpleNamespace(bpmn_name=table.decision_id, bpmn_id=table.decision_id,
-                                         name=table.decision_id)
+        self.task_spec = SimpleNamespace(bpmn_name=table.decision_id, bpmn_id=table.decision_id, name=table.decision_id)
 
 
 def evaluate(table: Table, context: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Domain code knows nothing of HTTP: it says what rule failed on which field,
 and the status follows from the kind of error.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@
 Functions without third-party dependencies, so any service may import them ("today" is the
 system's clock, shared/clock.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,15 @@ from dataclasses import dataclass
 from shared import clock
 
 # Kinds of identity document; the first two carry a resident ID number (GB 11643).
-ID_TYPES = ("resident_id", "household_register", "officer_card", "passport", "hk_macao_permit",
-            "taiwan_permit", "foreign_permanent_residence")
+ID_TYPES = (
+    "resident_id",
+    "household_register",
+    "officer_card",
+    "passport",
+    "hk_macao_permit",
+    "taiwan_permit",
+    "foreign_permanent_residence",
+)
 RESIDENT_ID_TYPES = ("resident_id", "household_register")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"  # indexed by the weighted sum mod 11
@@ -55,13 +63,15 @@ def parse_resident_id(number: str, today: dt.date | None = None) -> ResidentId:
     """Validate an 18-character resident ID number and read its birth date and gender."""
     number = (number or "").strip().upper()
     if not _ID_SHAPE.match(number):
-        raise InvalidIdentifier("format", "a resident ID number has 17 digits and a check digit or X "
-                                          "(身份证号码格式错误)")
+        raise InvalidIdentifier(
+            "format", "a resident ID number has 17 digits and a check digit or X (身份证号码格式错误)"
+        )
     try:
         birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise InvalidIdentifier("birth_date", "the ID number's birth date is not a real date "
-                                              "(身份证号码出生日期错误)") from None
+        raise InvalidIdentifier(
+            "birth_date", "the ID number's birth date is not a real date (身份证号码出生日期错误)"
+        ) from None
     if birth > (today or clock.today()) or birth.year < 1900:
         raise InvalidIdentifier("birth_date", "the ID number's birth date is impossible (身份证号码出生日期错误)")
     if resident_id_check_char(number[:17]) != number[17]:
@@ -88,11 +98,15 @@ def check_credit_code(code: str) -> str:
     """Validate a unified social credit code; returns it normalised to upper case."""
     code = (code or "").strip().upper()
     if not _CREDIT_SHAPE.match(code):
-        raise InvalidIdentifier("format", "a unified social credit code has 18 characters from 0-9 and "
-                                          "A-Y without I, O, S, V, Z (统一社会信用代码格式错误)")
+        raise InvalidIdentifier(
+            "format",
+            "a unified social credit code has 18 characters from 0-9 and "
+            "A-Y without I, O, S, V, Z (统一社会信用代码格式错误)",
+        )
     if credit_code_check_char(code[:17]) != code[17]:
-        raise InvalidIdentifier("check_character", "the unified social credit code's check character is wrong "
-                                                   "(统一社会信用代码校验位错误)")
+        raise InvalidIdentifier(
+            "check_character", "the unified social credit code's check character is wrong (统一社会信用代码校验位错误)"
+        )
     return code
 
 

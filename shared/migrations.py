@@ -4,6 +4,7 @@ Each service keeps its revisions in ``services/<name>/migrations/versions``
 with exactly one head (how files and revisions are named: docs/migrations.md);
 its ``env.py`` hands its metadata to ``run_env`` below.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,12 @@ def run_env(target_metadata: Any) -> None:
 
     engine = make_engine(context.config.attributes["url"])
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -1,5 +1,6 @@
 """One page of a query's rows, and how many rows there are in all: the one place that turns
 ``page``/``per_page`` into an offset and a limit."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,9 +1,10 @@
 """A long-running worker (consumer, relay, scheduler, dispatcher) as a process of its own."""
+
 from __future__ import annotations
 
 import signal
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from shared.observability import logging as json_logging
 

@@ -4,6 +4,7 @@ Everything a command changes, and every message it emits, is written in one
 transaction: the messages go to the outbox table and a relay publishes them
 after commit. Nothing is half written and no message is lost.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,7 @@ class Database:
         self.outbox_model = outbox_model
         self.inbox_model = inbox_model
 
-    def uow(self, readonly: bool = False) -> "UnitOfWork":
+    def uow(self, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self, readonly=readonly)
 
     def ping(self) -> None:
@@ -53,7 +54,7 @@ class UnitOfWork:
         self.db = db
         self.readonly = readonly
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.session = self.db.sessions()
         if self.readonly:
             # Reads need no write lock on SQLite (WAL readers run beside a writer).

@@ -8,6 +8,7 @@ know yet (announced each November or December) or a correction goes into
 which takes precedence for the years it lists. Asking about a year nobody
 knows is an error, never a guess.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,11 @@ class UnknownYear(LookupError):
 
 @functools.lru_cache(maxsize=4)
 def _overrides(path: str | None) -> dict[int, tuple[frozenset[dt.date], frozenset[dt.date]]]:
-    raw = Path(path).read_text("utf-8") if path else \
-        resources.files("shared.data").joinpath("workdays.json").read_text("utf-8")
+    raw = (
+        Path(path).read_text("utf-8")
+        if path
+        else resources.files("shared.data").joinpath("workdays.json").read_text("utf-8")
+    )
     years = {}
     for year, spec in json.loads(raw).get("years", {}).items():
         holidays = frozenset(dt.date.fromisoformat(d) for d in spec.get("holidays", []))
@@ -57,8 +61,9 @@ def is_workday(day: dt.date) -> bool:
     except NotImplementedError as exc:
         if provisional():
             return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
-        raise UnknownYear(f"the working-day calendar has no data for {day.year}; add it to "
-                          "shared/data/workdays.json (节假日安排)") from exc
+        raise UnknownYear(
+            f"the working-day calendar has no data for {day.year}; add it to shared/data/workdays.json (节假日安排)"
+        ) from exc
 
 
 def add_workdays(start: dt.date, count: int) -> dt.date:

@@ -7,14 +7,16 @@ Backends are chosen by environment variables:
 - ``TEST_BROKER_URL`` (e.g. ``amqp://guest:guest@127.0.0.1:5672//``): RabbitMQ,
   with a namespace of its own for the run; otherwise the embedded transport.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -34,8 +36,10 @@ SERVICES = ("profile", "declaration", "review", "certificate", "notify")
 
 
 def pytest_report_header(config: Any) -> str:
-    return (f"titles backends: database={'postgresql' if POSTGRES else 'sqlite'}, "
-            f"broker={'rabbitmq' if RABBITMQ else 'embedded'}, run id {RUN_ID}")
+    return (
+        f"titles backends: database={'postgresql' if POSTGRES else 'sqlite'}, "
+        f"broker={'rabbitmq' if RABBITMQ else 'embedded'}, run id {RUN_ID}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +66,7 @@ def monkeypatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]
             change(*args, **kwargs)
             changed = True
             config.from_environment()
+
         return changing
 
     monkeypatch.setenv = rebuilt(monkeypatch.setenv)  # type: ignore[method-assign]
@@ -273,10 +278,12 @@ class Workers:
         _purge_queues()  # messages a previous test left in flight are not this test's
         for service, db in dbs.items():
             consumer = ServiceConsumer(db, bootstrap.service(service).handlers())
-            self.threads.append(threading.Thread(target=consumer.run, args=(self.stop,), daemon=True,
-                                                 name=f"{service}-consumer"))
-            self.threads.append(threading.Thread(target=relay.run, args=(db, self.stop), daemon=True,
-                                                 name=f"{service}-relay"))
+            self.threads.append(
+                threading.Thread(target=consumer.run, args=(self.stop,), daemon=True, name=f"{service}-consumer")
+            )
+            self.threads.append(
+                threading.Thread(target=relay.run, args=(db, self.stop), daemon=True, name=f"{service}-relay")
+            )
         for thread in self.threads:
             thread.start()
 

@@ -4,6 +4,7 @@ Every ``services/<name>/bootstrap.py`` provides the same four functions:
 ``database(url=None)``, ``create_app(db=None, verifier=None)``,
 ``handlers()`` (message type -> handler) and ``seed(db)`` (demonstration data).
 """
+
 from __future__ import annotations
 
 import importlib

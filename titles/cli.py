@@ -1,17 +1,18 @@
 """The ``titles`` command: migrate, deploy, seed, run processes, run everything.
 
-    titles migrate [SERVICE...]   Alembic upgrade of each service's database
-    titles deploy                 deploy the diagrams in bpmn/ into the review service
-    titles seed                   load the demonstration data
-    titles consume SERVICE        run a service's message consumer
-    titles relay SERVICE          run a service's outbox relay
-    titles scheduler              run the review service's timer scheduler
-    titles dispatch               run the notify service's e-mail and SMS dispatcher
-    titles run                    migrate, deploy, seed and start everything (embedded default)
-    titles scenario               drive one declaration to a certificate over HTTP
-    titles dead-letters QUEUE [--replay]
-                                  list (or replay) the messages parked in QUEUE.dead
+titles migrate [SERVICE...]   Alembic upgrade of each service's database
+titles deploy                 deploy the diagrams in bpmn/ into the review service
+titles seed                   load the demonstration data
+titles consume SERVICE        run a service's message consumer
+titles relay SERVICE          run a service's outbox relay
+titles scheduler              run the review service's timer scheduler
+titles dispatch               run the notify service's e-mail and SMS dispatcher
+titles run                    migrate, deploy, seed and start everything (embedded default)
+titles scenario               drive one declaration to a certificate over HTTP
+titles dead-letters QUEUE [--replay]
+                              list (or replay) the messages parked in QUEUE.dead
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,9 @@ def dispatch() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="titles", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="titles", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_migrate = sub.add_parser("migrate", help="upgrade the services' databases")
     p_migrate.add_argument("services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(SERVICES)}")

@@ -1,5 +1,6 @@
 """Brings the databases to where the services can start: migrated, the diagrams deployed, the
 demonstration data loaded (``titles migrate``, ``titles deploy``, ``titles seed``; ``titles run`` does all three)."""
+
 from __future__ import annotations
 
 from shared import config

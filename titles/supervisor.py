@@ -11,6 +11,7 @@ the restart is logged; one that keeps dying stops everything with a non-zero
 exit, naming it. A port already taken is named with the process holding it
 before anything starts.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -21,9 +22,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from shared import config
 from shared.config import PORTED, SERVICES
@@ -58,6 +59,7 @@ class Child:
 def _die_with_parent(parent: int) -> Callable[[], None]:
     """Run in the child before exec: the kernel sends it SIGTERM when ``titles run`` dies, even by
     SIGKILL (Linux's parent-death signal), so no process outlives the supervisor."""
+
     def arm() -> None:
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -65,20 +67,34 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
             return
         if os.getppid() != parent:  # the parent died before the signal was armed
             os.kill(os.getpid(), signal.SIGTERM)
+
     return arm
 
 
 def spawn(child: Child) -> subprocess.Popen[bytes]:
     with open(child.log_path, "ab") as log_file:  # the child keeps its own descriptor
-        process = subprocess.Popen(child.argv, env=child.env, stdout=log_file, stderr=subprocess.STDOUT,
-                                   cwd=child.cwd, start_new_session=True, preexec_fn=_die_with_parent(child.parent))
+        process = subprocess.Popen(
+            child.argv,
+            env=child.env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=child.cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(child.parent),
+        )
     child.process, child.started_at, child.restart_at = process, time.monotonic(), None
     return process
 
 
-def supervise(children: list[Child], stopping: Callable[[], bool], say: Callable[[str], None],
-              poll: float = 0.5, stable_after: float = STABLE_AFTER_S, max_deaths: int = MAX_QUICK_DEATHS,
-              max_backoff: float = MAX_BACKOFF_S) -> int:
+def supervise(
+    children: list[Child],
+    stopping: Callable[[], bool],
+    say: Callable[[str], None],
+    poll: float = 0.5,
+    stable_after: float = STABLE_AFTER_S,
+    max_deaths: int = MAX_QUICK_DEATHS,
+    max_backoff: float = MAX_BACKOFF_S,
+) -> int:
     """Keep the children running until ``stopping()``: a child that dies is restarted after 1, 2,
     4 ... seconds (at most ``max_backoff``); returns 1 once one died ``max_deaths`` times in a row."""
     while not stopping():
@@ -97,13 +113,17 @@ def supervise(children: list[Child], stopping: Callable[[], bool], say: Callable
             child.deaths += 1
             child.process = None
             if child.deaths >= max_deaths:
-                say(f"process {child.name} exited with {code}, {child.deaths} times in a row: stopping "
-                    f"everything; see {child.log_path}")
+                say(
+                    f"process {child.name} exited with {code}, {child.deaths} times in a row: stopping "
+                    f"everything; see {child.log_path}"
+                )
                 return 1
             delay = min(max_backoff, 2.0 ** (child.deaths - 1))
             child.restart_at = now + delay
-            say(f"process {child.name} exited with {code}; restarting it in {delay:g} s "
-                f"(death {child.deaths} of {max_deaths} in a row); see {child.log_path}")
+            say(
+                f"process {child.name} exited with {code}; restarting it in {delay:g} s "
+                f"(death {child.deaths} of {max_deaths} in a row); see {child.log_path}"
+            )
         time.sleep(poll)
     return 0
 
@@ -174,9 +194,11 @@ def commands() -> list[tuple[str, str, list[str]]]:
     """(name, service, argv) of every long-running process."""
     gunicorn = [_bin("gunicorn"), "-c", str(GUNICORN_CONF)]
     titles = [_bin("titles")]
-    procs = [("issuer", "issuer", gunicorn + ["shared.identity.dev_issuer:create_app()"]),
-             # The certificates' timestamps and the development CA's CRL (services/certificate/dev_tsa.py).
-             ("tsa", "tsa", gunicorn + ["services.certificate.dev_tsa:create_app()"])]
+    procs = [
+        ("issuer", "issuer", gunicorn + ["shared.identity.dev_issuer:create_app()"]),
+        # The certificates' timestamps and the development CA's CRL (services/certificate/dev_tsa.py).
+        ("tsa", "tsa", gunicorn + ["services.certificate.dev_tsa:create_app()"]),
+    ]
     for service in SERVICES:
         procs.append((f"{service}-http", service, gunicorn + [f"services.{service}.bootstrap:create_app()"]))
         procs.append((f"{service}-consumer", service, titles + ["consume", service]))
@@ -204,16 +226,22 @@ def announce_test_clock() -> str:
         os.environ["TITLES_TEST_CLOCK"] = "1"
     config.from_environment()  # this process's own steps (migrate, deploy, seed) see what its children will
     if os.environ["TITLES_TEST_CLOCK"] == "1":
-        return ("The test clock is ON for this demonstration (TITLES_TEST_CLOCK=1): only the title office may move "
-                "it, forwards, with POST /api/v1/clock/advance on the review service; production never sets it.")
+        return (
+            "The test clock is ON for this demonstration (TITLES_TEST_CLOCK=1): only the title office may move "
+            "it, forwards, with POST /api/v1/clock/advance on the review service; production never sets it."
+        )
     return "The test clock is off (TITLES_TEST_CLOCK is not 1): every service runs on real time."
 
 
 def run_all(seed_demo: bool = True) -> int:
     taken = taken_ports()
     if taken:
-        print("titles run cannot start:\n  " + "\n  ".join(taken) +
-              "\nstop that process, or choose other ports (e.g. PROFILE_PORT=9001 make run).", flush=True)
+        print(
+            "titles run cannot start:\n  "
+            + "\n  ".join(taken)
+            + "\nstop that process, or choose other ports (e.g. PROFILE_PORT=9001 make run).",
+            flush=True,
+        )
         return 1
     data = config.data_dir()
     data.mkdir(parents=True, exist_ok=True)
@@ -243,8 +271,11 @@ def run_all(seed_demo: bool = True) -> int:
         spawn(child)
 
     print(f"\ntitles is starting on the embedded default (data in {data}, logs in {logs}):", flush=True)
-    labels = {"issuer": "identity issuer (development)", "tsa": "timestamp authority (development)",
-              "console": "web console (open this)"}
+    labels = {
+        "issuer": "identity issuer (development)",
+        "tsa": "timestamp authority (development)",
+        "console": "web console (open this)",
+    }
     for service in PORTED:
         label = labels.get(service, f"{service} service")
         print(f"  {label:32} {config.service_url(service)}", flush=True)

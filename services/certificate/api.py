@@ -1,4 +1,5 @@
 """The certificate service's HTTP API: my certificates, the signed PDF, revocation, public verification."""
+
 from __future__ import annotations
 
 from flask import Response
@@ -35,18 +36,27 @@ class CertificateOut(Schema):
 
 
 class RevokeIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
-                           metadata={"description": "why it is revoked (撤销原因)"})
-    reason_kind = fields.String(load_default="other", validate=validate.OneOf(service.REVOCATION_KINDS),
-                                metadata={"description": "fraud (弄虚作假): the holder is recorded in the integrity "
-                                                         "record (诚信档案) and cannot declare for 3 years; other: "
-                                                         "no bar"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "why it is revoked (撤销原因)"},
+    )
+    reason_kind = fields.String(
+        load_default="other",
+        validate=validate.OneOf(service.REVOCATION_KINDS),
+        metadata={
+            "description": "fraud (弄虚作假): the holder is recorded in the integrity "
+            "record (诚信档案) and cannot declare for 3 years; other: "
+            "no bar"
+        },
+    )
 
 
 class VerifyQuery(Schema):
     number = fields.String(required=True, validate=validate.Length(max=64))
-    code = fields.String(required=True, validate=validate.Length(max=64),
-                         metadata={"description": "verification code (验证码)"})
+    code = fields.String(
+        required=True, validate=validate.Length(max=64), metadata={"description": "verification code (验证码)"}
+    )
 
 
 class Verification(Schema):
@@ -94,8 +104,11 @@ class CertificatePdf(MethodView):
     def get(self, number: str, *, uow, principal):
         """Download the signed PDF of my certificate (下载电子证书)."""
         certificate, document = service.document(uow, principal, number)
-        return Response(document, mimetype="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="{certificate.number}.pdf"'})
+        return Response(
+            document,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{certificate.number}.pdf"'},
+        )
 
 
 @blp.route("/certificates/<number>/revoke")

@@ -1,4 +1,5 @@
 """Wires the certificate service: database, HTTP app, handlers."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -21,7 +22,10 @@ def database(url: str | None = None) -> Database:
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     signing.ensure_ready()  # key, fonts, colour profile: fail at start; the development PKI is made on first start
     return create_service_app(
-        NAME, db or database(), [api.blp, page.blp], verifier=verifier,
+        NAME,
+        db or database(),
+        [api.blp, page.blp],
+        verifier=verifier,
         title="Certificate service (电子职称证书)",
         description="Issues electronic title certificates on the review service's command; public verification.",
     )

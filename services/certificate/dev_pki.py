@@ -18,6 +18,7 @@ Each folder is written to a private temporary folder and renamed into place:
 renaming onto an existing folder fails, so when several processes start at
 once the first wins and the others use its files.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,9 +27,9 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -109,14 +110,27 @@ def _create_once(folder: Path, write: Callable[[Path], None]) -> None:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "titles development (不可用于生产)"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "titles development (不可用于生产)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _key_usage(**allowed: bool) -> x509.KeyUsage:
-    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
-             "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    names = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    )
     return x509.KeyUsage(**{n: allowed.get(n, False) for n in names})
 
 
@@ -125,8 +139,9 @@ def _years(now: dt.datetime, years: int) -> dt.datetime:
 
 
 def _write_key(path: Path, key) -> None:  # noqa: ANN001 - any private key
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     path.chmod(0o600)
 
 
@@ -143,50 +158,89 @@ def _load_cert(path: Path) -> x509.Certificate:
 
 
 def _write_ca(folder: Path) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     # Each development CA is named apart (revocation data is matched to its CA by name first).
     name = _name(f"titles development CA {secrets.token_hex(4)}")
-    ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-          .public_key(key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(_years(now, CA_YEARS))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-          .sign(key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(_years(now, CA_YEARS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     _write_key(folder / "ca.key.pem", key)
     _write_cert(folder / "ca.cert.pem", ca)
 
 
-def issue_leaf(ca: x509.Certificate, ca_key, public_key, common_name: str,  # noqa: ANN001
-               not_before: dt.datetime, not_after: dt.datetime, crl_address: str,
-               time_stamping: bool = False) -> x509.Certificate:
+def issue_leaf(
+    ca: x509.Certificate,
+    ca_key,
+    public_key,
+    common_name: str,  # noqa: ANN001
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    crl_address: str,
+    time_stamping: bool = False,
+) -> x509.Certificate:
     """A certificate of the development CA: a document signer, or a TSA (``time_stamping``)."""
-    builder = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca.subject)
-               .public_key(public_key).serial_number(x509.random_serial_number())
-               .not_valid_before(not_before).not_valid_after(not_after)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-               .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-                   [x509.UniformResourceIdentifier(crl_address)], None, None, None)]), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.CRLDistributionPoints(
+                [x509.DistributionPoint([x509.UniformResourceIdentifier(crl_address)], None, None, None)]
+            ),
+            critical=False,
+        )
+    )
     if time_stamping:
-        builder = (builder.add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True))
+        builder = builder.add_extension(
+            _key_usage(digital_signature=True, content_commitment=True), critical=True
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
     else:
         builder = builder.add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
     return builder.sign(ca_key, hashes.SHA256())
 
 
 def _write_leaves(folder: Path, ca: x509.Certificate, ca_key, crl_address: str) -> None:  # noqa: ANN001
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     start = now - dt.timedelta(hours=1)
     signer_key = ec.generate_private_key(ec.SECP256R1())
-    signer = issue_leaf(ca, ca_key, signer_key.public_key(), "titles development certificate signer",
-                        start, _years(now, SIGNER_YEARS), crl_address)
+    signer = issue_leaf(
+        ca,
+        ca_key,
+        signer_key.public_key(),
+        "titles development certificate signer",
+        start,
+        _years(now, SIGNER_YEARS),
+        crl_address,
+    )
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    tsa = issue_leaf(ca, ca_key, tsa_key.public_key(), "titles development timestamp authority",
-                     start, _years(now, TSA_YEARS), crl_address, time_stamping=True)
+    tsa = issue_leaf(
+        ca,
+        ca_key,
+        tsa_key.public_key(),
+        "titles development timestamp authority",
+        start,
+        _years(now, TSA_YEARS),
+        crl_address,
+        time_stamping=True,
+    )
     _write_key(folder / "signer.key.pem", signer_key)
     _write_cert(folder / "signer.cert.pem", signer)
     _write_key(folder / "tsa.key.pem", tsa_key)
@@ -196,13 +250,16 @@ def _write_leaves(folder: Path, ca: x509.Certificate, ca_key, crl_address: str) 
 
 def crl(pki: DevPki, now: dt.datetime | None = None) -> bytes:
     """A fresh CRL of the development CA (DER): it revokes nothing, valid for a day."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     ca_key = _load_key(pki.ca_key)
     ca = _load_cert(pki.ca_cert)
-    revocations = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
-                   .last_update(now - dt.timedelta(minutes=5)).next_update(now + dt.timedelta(hours=CRL_HOURS))
-                   .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                                  critical=False)
-                   .sign(ca_key, hashes.SHA256()))
+    revocations = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(hours=CRL_HOURS))
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     return revocations.public_bytes(serialization.Encoding.DER)

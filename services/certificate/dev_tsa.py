@@ -11,6 +11,7 @@ certificate's CA publishes its own revocation data.
     GET  /crl     the development CA's CRL (DER)
     GET  /health
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,15 +27,16 @@ def _stamper(pki: dev_pki.DevPki):  # noqa: ANN202 - pyhanko's DummyTimeStamper
     from asn1crypto import keys
     from cryptography.hazmat.primitives import serialization
     from pyhanko.keys import load_cert_from_pemder
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     key = serialization.load_pem_private_key(pki.tsa_key.read_bytes(), password=None)
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    return DummyTimeStamper(tsa_cert=load_cert_from_pemder(str(pki.tsa_cert)),
-                            tsa_key=keys.PrivateKeyInfo.load(der),
-                            certs_to_embed=SimpleCertificateStore.from_certs([load_cert_from_pemder(str(pki.ca_cert))]))
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return DummyTimeStamper(
+        tsa_cert=load_cert_from_pemder(str(pki.tsa_cert)),
+        tsa_key=keys.PrivateKeyInfo.load(der),
+        certs_to_embed=SimpleCertificateStore.from_certs([load_cert_from_pemder(str(pki.ca_cert))]),
+    )
 
 
 def create_app(pki: dev_pki.DevPki | None = None) -> Flask:
@@ -49,8 +51,11 @@ def create_app(pki: dev_pki.DevPki | None = None) -> Flask:
     def timestamp() -> Response:
         body = request.get_data(cache=False)
         if request.mimetype != "application/timestamp-query" or not body or len(body) > MAX_QUERY_BYTES:
-            return Response("an RFC 3161 timestamp query (application/timestamp-query) is expected\n", status=400,
-                            mimetype="text/plain")
+            return Response(
+                "an RFC 3161 timestamp query (application/timestamp-query) is expected\n",
+                status=400,
+                mimetype="text/plain",
+            )
         try:
             query = tsp.TimeStampReq.load(body)
             query.native  # noqa: B018 - parse it all now: a malformed query is the client's error
@@ -62,8 +67,7 @@ def create_app(pki: dev_pki.DevPki | None = None) -> Flask:
 
     @app.get("/crl")
     def revocation_list() -> Response:
-        return Response(dev_pki.crl(pki), mimetype="application/pkix-crl",
-                        headers={"Cache-Control": "no-store"})
+        return Response(dev_pki.crl(pki), mimetype="application/pkix-crl", headers={"Cache-Control": "no-store"})
 
     @app.get("/health")
     def health() -> Response:

@@ -11,6 +11,7 @@ Only fonts with TrueType outlines qualify (reportlab embeds no CFF/OpenType-PS
 outlines). A character that no font has refuses the rendering instead of
 printing an empty box (.notdef) on a document kept for a career.
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,7 +23,7 @@ from shared import config
 DEFAULT_FONTS = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 DEBIAN_PACKAGE = "fonts-wqy-microhei"
 _lock = threading.Lock()
-_loaded: dict[str, tuple["Font", ...]] = {}
+_loaded: dict[str, tuple[Font, ...]] = {}
 
 
 class MissingFont(RuntimeError):
@@ -70,8 +71,10 @@ def fonts() -> tuple[Font, ...]:
         loaded = []
         for number, (path, index) in enumerate(configured()):
             if not path.is_file():
-                raise MissingFont(f"the certificate font {path} is missing: install the Debian package "
-                                  f"{DEBIAN_PACKAGE} (make install does) or name TrueType fonts in CERTIFICATE_FONTS")
+                raise MissingFont(
+                    f"the certificate font {path} is missing: install the Debian package "
+                    f"{DEBIAN_PACKAGE} (make install does) or name TrueType fonts in CERTIFICATE_FONTS"
+                )
             name = f"CertificateFont{len(_loaded)}-{number}"
             try:
                 font = TTFont(name, str(path), subfontIndex=index)
@@ -94,8 +97,10 @@ def runs(text: str) -> list[tuple[str, str]]:
     for char in text:
         font = next((f for f in available if f.has(char)), None)
         if font is None:
-            raise MissingGlyph(f"no certificate font can draw {char!r} (U+{ord(char):04X}) in {text!r}: add a font "
-                               "that has it to CERTIFICATE_FONTS")
+            raise MissingGlyph(
+                f"no certificate font can draw {char!r} (U+{ord(char):04X}) in {text!r}: add a font "
+                "that has it to CERTIFICATE_FONTS"
+            )
         if out and out[-1][0] == font.name:
             out[-1] = (font.name, out[-1][1] + char)
         else:

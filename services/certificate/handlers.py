@@ -1,4 +1,5 @@
 """Message handlers of the certificate service."""
+
 from __future__ import annotations
 
 from services.certificate import service

@@ -1,4 +1,5 @@
 """The certificate service's tables: certificates and their number sequences."""
+
 from __future__ import annotations
 
 import datetime as dt

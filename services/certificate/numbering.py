@@ -1,6 +1,6 @@
 """Certificate numbers: issuing authority, year and serial, by a configurable pattern."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from sqlalchemy import select
 
@@ -21,8 +21,8 @@ def next_number(uow: UnitOfWork, year: int) -> str:
     """Allocate the next serial under a row lock (concurrent issuers never share one)."""
     issuer = authority()
     sequence = uow.session.scalar(
-        select(NumberSequence).where(NumberSequence.authority == issuer, NumberSequence.year == year)
-        .with_for_update())
+        select(NumberSequence).where(NumberSequence.authority == issuer, NumberSequence.year == year).with_for_update()
+    )
     if sequence is None:
         # A concurrent first insert fails on the primary key; the consumer retries.
         sequence = NumberSequence(authority=issuer, year=year, last=0)

@@ -6,6 +6,7 @@ nothing matched. A person may upload the PDF they were given: it is compared
 with the signed PDF as issued and its signature is validated; the file is not
 kept.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,14 +32,15 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
 }
 
 
 @cache
 def _templates() -> Environment:
-    return Environment(loader=PackageLoader("services.certificate", "templates"),
-                       autoescape=select_autoescape(["html"]))
+    return Environment(
+        loader=PackageLoader("services.certificate", "templates"), autoescape=select_autoescape(["html"])
+    )
 
 
 def _page(status: int = 200, **context: object) -> Response:
@@ -78,9 +80,15 @@ def _answer(uow: UnitOfWork, number: str, code: str, uploaded: bytes | None = No
         return _page(404, not_found=True)
     upload = verification.check_upload(uow, certificate, uploaded) if uploaded is not None else None
     signer_note = "由发证机关签名" if upload and upload.signature.valid else ""
-    return _page(certificate=certificate, code=code.strip().upper(), fields=_fields(certificate),
-                 revoked_on=_beijing(certificate.revoked_at), upload=upload, signer_note=signer_note,
-                 signed_at=_beijing(upload.signature.signed_at) if upload else "")
+    return _page(
+        certificate=certificate,
+        code=code.strip().upper(),
+        fields=_fields(certificate),
+        revoked_on=_beijing(certificate.revoked_at),
+        upload=upload,
+        signer_note=signer_note,
+        signed_at=_beijing(upload.signature.signed_at) if upload else "",
+    )
 
 
 def _html(description: str) -> dict[str, object]:
@@ -89,8 +97,11 @@ def _html(description: str) -> dict[str, object]:
 
 # A person reads these answers, so every one of them is the page (an error of the request's size or
 # form, before the page is reached, is still problem details: the default response).
-PAGE_RESPONSES = {"200": _html("the verification page"), "404": _html("nothing matches: the page says only that"),
-                  "429": _html("too many verifications from this address (Retry-After says when to try again)")}
+PAGE_RESPONSES = {
+    "200": _html("the verification page"),
+    "404": _html("nothing matches: the page says only that"),
+    "429": _html("too many verifications from this address (Retry-After says when to try again)"),
+}
 
 
 @blp.route("/verify")

@@ -4,6 +4,7 @@ Every font is embedded as a subset (``fonts``), so the page reads the same in
 any viewer, with or without Asian font packs; ``pdfa`` adds what PDF/A-2b asks
 for besides (XMP metadata, the sRGB output intent).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -112,8 +113,11 @@ def render(face: CertificateFace) -> bytes:
     _text(pdf, width - 90, 110, issuer_name(), 13, "right")
     _text(pdf, width - 90, 88, chinese_date(face.issued_on), 13, "right")
     pdf.setFillColor(colors.grey)
-    _text(pdf, 48, 44, "本证书经数字签名，任何修改都会使签名失效。查验地址：" + face.verification_url.split("?", 1)[0], 8)
+    _text(
+        pdf, 48, 44, "本证书经数字签名，任何修改都会使签名失效。查验地址：" + face.verification_url.split("?", 1)[0], 8
+    )
     pdf.showPage()
     pdf.save()
-    return pdfa.conform(buffer.getvalue(), pdfa.Description(
-        title=f"{TITLE} {face.number}", author=issuer_name(), subject=TITLE))
+    return pdfa.conform(
+        buffer.getvalue(), pdfa.Description(title=f"{TITLE} {face.number}", author=issuer_name(), subject=TITLE)
+    )

@@ -9,6 +9,7 @@ every signing step would change one without the other; the XMP is the metadata.
 The ICC profile is sRGB from the Debian package ``icc-profiles-free`` (zlib
 licence), or the file ``CERTIFICATE_ICC_PROFILE`` names.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,10 @@ def icc_profile_path() -> Path:
 @cache
 def _icc_profile(path: Path) -> bytes:
     if not path.is_file():
-        raise MissingProfile(f"the sRGB ICC profile {path} is missing: install the Debian package {DEBIAN_PACKAGE} "
-                             "(make install does) or set CERTIFICATE_ICC_PROFILE")
+        raise MissingProfile(
+            f"the sRGB ICC profile {path} is missing: install the Debian package {DEBIAN_PACKAGE} "
+            "(make install does) or set CERTIFICATE_ICC_PROFILE"
+        )
     data = path.read_bytes()
     if data[36:40] != b"acsp" or data[16:20] != b"RGB ":
         raise MissingProfile(f"{path} is not an RGB ICC profile")
@@ -68,7 +71,7 @@ def conform(pdf: bytes, description: Description, created: dt.datetime | None = 
     from pyhanko.pdf_utils.writer import copy_into_new_writer
 
     writer = copy_into_new_writer(PdfFileReader(io.BytesIO(pdf)), writer_kwargs={"info": None})
-    created = created or dt.datetime.now(dt.timezone.utc)
+    created = created or dt.datetime.now(dt.UTC)
     writer.document_meta.title = description.title
     writer.document_meta.author = description.author
     writer.document_meta.subject = description.subject
@@ -76,20 +79,24 @@ def conform(pdf: bytes, description: Description, created: dt.datetime | None = 
     writer.document_meta.created = created
     writer.document_meta.last_modified = created
     pdfaid = model.NS["pdfaid"]
-    writer.document_meta.xmp_extra = [model.XmpStructure.of(
-        (model.ExpandedName(pdfaid, "part"), model.XmpValue(PART)),
-        (model.ExpandedName(pdfaid, "conformance"), model.XmpValue(CONFORMANCE)),
-    )]
+    writer.document_meta.xmp_extra = [
+        model.XmpStructure.of(
+            (model.ExpandedName(pdfaid, "part"), model.XmpValue(PART)),
+            (model.ExpandedName(pdfaid, "conformance"), model.XmpValue(CONFORMANCE)),
+        )
+    ]
 
     profile = generic.StreamObject({generic.pdf_name("/N"): generic.NumberObject(3)}, stream_data=icc_profile())
     profile.compress()
-    intent = generic.DictionaryObject({
-        generic.pdf_name("/Type"): generic.pdf_name("/OutputIntent"),
-        generic.pdf_name("/S"): generic.pdf_name("/GTS_PDFA1"),
-        generic.pdf_name("/OutputConditionIdentifier"): generic.TextStringObject(OUTPUT_CONDITION),
-        generic.pdf_name("/Info"): generic.TextStringObject(OUTPUT_CONDITION),
-        generic.pdf_name("/DestOutputProfile"): writer.add_object(profile),
-    })
+    intent = generic.DictionaryObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/OutputIntent"),
+            generic.pdf_name("/S"): generic.pdf_name("/GTS_PDFA1"),
+            generic.pdf_name("/OutputConditionIdentifier"): generic.TextStringObject(OUTPUT_CONDITION),
+            generic.pdf_name("/Info"): generic.TextStringObject(OUTPUT_CONDITION),
+            generic.pdf_name("/DestOutputProfile"): writer.add_object(profile),
+        }
+    )
     writer.root[generic.pdf_name("/OutputIntents")] = generic.ArrayObject([writer.add_object(intent)])
     writer.root[generic.pdf_name("/Lang")] = generic.TextStringObject(description.language)
     writer.update_root()

@@ -1,21 +1,23 @@
 """The certificate service layer: issuing idempotently, the signed PDF, revocation, reading."""
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import secrets
 import uuid
+
 from sqlalchemy import select
 
 from services.certificate import pdf, signing
 from services.certificate.models import Certificate, CertificateDocument
 from services.certificate.numbering import authority, next_number, number_pattern  # noqa: F401 - re-exported
 from services.certificate.verification import verification_url, verify  # noqa: F401 - re-exported
-from shared.identifiers import mask_id_number  # noqa: F401 - re-exported for the API
 from shared import clock
 from shared.contracts.certificate import Issue, Issued, Revoked
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.identifiers import mask_id_number  # noqa: F401 - re-exported for the API
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
@@ -33,42 +35,73 @@ def issue(uow: UnitOfWork, command: Issue) -> Certificate | None:
         return None
     issued_on = beijing_today()
     certificate = Certificate(
-        id=str(uuid.uuid4()), number=next_number(uow, issued_on.year),
-        declaration_id=command.declaration_id, holder=command.holder, holder_name=command.holder_name,
-        id_number=command.id_number, series=command.series, level=command.level,
-        specialty=command.specialty, qualification_name=command.qualification_name, mode=command.mode,
-        committee_name=command.committee_name, approved_on=dt.date.fromisoformat(command.approved_on),
-        issued_on=issued_on, verification_code="".join(secrets.choice(CODE_ALPHABET) for _ in range(8)),
+        id=str(uuid.uuid4()),
+        number=next_number(uow, issued_on.year),
+        declaration_id=command.declaration_id,
+        holder=command.holder,
+        holder_name=command.holder_name,
+        id_number=command.id_number,
+        series=command.series,
+        level=command.level,
+        specialty=command.specialty,
+        qualification_name=command.qualification_name,
+        mode=command.mode,
+        committee_name=command.committee_name,
+        approved_on=dt.date.fromisoformat(command.approved_on),
+        issued_on=issued_on,
+        verification_code="".join(secrets.choice(CODE_ALPHABET) for _ in range(8)),
         status="valid",
     )
     uow.session.add(certificate)
     uow.session.flush()  # the unique declaration_id catches a concurrent twin here
     document = signing.sign(pdf.render(face_of(certificate)))
-    uow.session.add(CertificateDocument(certificate_id=certificate.id, pdf=document,
-                                        sha256=hashlib.sha256(document).hexdigest()))
-    uow.publish(Issued(
-        certificate_id=certificate.id, number=certificate.number,
-        declaration_id=certificate.declaration_id, holder=certificate.holder,
-        holder_name=certificate.holder_name, series=certificate.series, level=certificate.level,
-        specialty=certificate.specialty, qualification_name=certificate.qualification_name,
-        issued_on=certificate.issued_on.isoformat(),
-    ), correlation_id=certificate.declaration_id)
+    uow.session.add(
+        CertificateDocument(certificate_id=certificate.id, pdf=document, sha256=hashlib.sha256(document).hexdigest())
+    )
+    uow.publish(
+        Issued(
+            certificate_id=certificate.id,
+            number=certificate.number,
+            declaration_id=certificate.declaration_id,
+            holder=certificate.holder,
+            holder_name=certificate.holder_name,
+            series=certificate.series,
+            level=certificate.level,
+            specialty=certificate.specialty,
+            qualification_name=certificate.qualification_name,
+            issued_on=certificate.issued_on.isoformat(),
+        ),
+        correlation_id=certificate.declaration_id,
+    )
     return certificate
 
 
 def face_of(certificate: Certificate) -> pdf.CertificateFace:
     return pdf.CertificateFace(
-        number=certificate.number, holder_name=certificate.holder_name, id_number=certificate.id_number,
-        series=certificate.series, level=certificate.level, specialty=certificate.specialty,
-        qualification_name=certificate.qualification_name, mode=certificate.mode,
-        committee_name=certificate.committee_name, approved_on=certificate.approved_on,
-        issued_on=certificate.issued_on, verification_code=certificate.verification_code,
-        verification_url=verification_url(certificate.number, certificate.verification_code))
+        number=certificate.number,
+        holder_name=certificate.holder_name,
+        id_number=certificate.id_number,
+        series=certificate.series,
+        level=certificate.level,
+        specialty=certificate.specialty,
+        qualification_name=certificate.qualification_name,
+        mode=certificate.mode,
+        committee_name=certificate.committee_name,
+        approved_on=certificate.approved_on,
+        issued_on=certificate.issued_on,
+        verification_code=certificate.verification_code,
+        verification_url=verification_url(certificate.number, certificate.verification_code),
+    )
 
 
 def of_holder(uow: UnitOfWork, subject: str) -> list[Certificate]:
-    return list(uow.session.scalars(select(Certificate).where(Certificate.holder == subject)
-                                    .order_by(Certificate.issued_on.desc(), Certificate.number.desc())))
+    return list(
+        uow.session.scalars(
+            select(Certificate)
+            .where(Certificate.holder == subject)
+            .order_by(Certificate.issued_on.desc(), Certificate.number.desc())
+        )
+    )
 
 
 def by_number(uow: UnitOfWork, number: str) -> Certificate:
@@ -106,8 +139,11 @@ def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str, kind
     if not reason:
         raise DomainError.on("reason", "required", "a revocation needs a reason (撤销原因)")
     if kind not in REVOCATION_KINDS:
-        raise DomainError.on("reason_kind", "one_of", f"the reason kind is one of {', '.join(REVOCATION_KINDS)} "
-                                                      "(撤销原因类别: 弄虚作假 / 其他)")
+        raise DomainError.on(
+            "reason_kind",
+            "one_of",
+            f"the reason kind is one of {', '.join(REVOCATION_KINDS)} (撤销原因类别: 弄虚作假 / 其他)",
+        )
     certificate = uow.session.scalar(select(Certificate).where(Certificate.number == number).with_for_update())
     if certificate is None:
         raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
@@ -119,11 +155,19 @@ def revoke(uow: UnitOfWork, principal: Principal, number: str, reason: str, kind
     certificate.revoked_by = principal.subject
     certificate.revoked_kind = kind
     uow.session.flush()
-    uow.publish(Revoked(
-        certificate_id=certificate.id, number=certificate.number,
-        declaration_id=certificate.declaration_id, holder=certificate.holder,
-        holder_name=certificate.holder_name, qualification_name=certificate.qualification_name,
-        reason=reason, reason_kind=kind, revoked_by=principal.subject,
-        revoked_at=certificate.revoked_at.isoformat(),
-    ), correlation_id=certificate.declaration_id)
+    uow.publish(
+        Revoked(
+            certificate_id=certificate.id,
+            number=certificate.number,
+            declaration_id=certificate.declaration_id,
+            holder=certificate.holder,
+            holder_name=certificate.holder_name,
+            qualification_name=certificate.qualification_name,
+            reason=reason,
+            reason_kind=kind,
+            revoked_by=principal.subject,
+            revoked_at=certificate.revoked_at.isoformat(),
+        ),
+        correlation_id=certificate.declaration_id,
+    )
     return certificate

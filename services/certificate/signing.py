@@ -23,6 +23,7 @@ PKCS#12 file (``CERTIFICATE_SIGNING_PKCS12``) or PEM files
 development PKI (``dev_pki``) signs and the development TSA (``dev_tsa``)
 timestamps: the embedded default of ``make run`` and the tests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,14 +49,16 @@ class SigningConfigurationError(RuntimeError):
 
 # --------------------------------------------------------------------------- settings
 
+
 def _env(name: str) -> str | None:
     value = config.settings().certificate_signing.get(name, "").strip()
     return value or None
 
 
 def _files(name: str) -> tuple[Path, ...]:
-    return tuple(Path(p.strip()) for p in (config.settings().certificate_signing.get(name) or "").split(",")
-                 if p.strip())
+    return tuple(
+        Path(p.strip()) for p in (config.settings().certificate_signing.get(name) or "").split(",") if p.strip()
+    )
 
 
 def source() -> str:
@@ -90,6 +93,7 @@ def _settings_key() -> tuple:
 
 # --------------------------------------------------------------------------- the signer
 
+
 def _load_signer():  # noqa: ANN202 - a pyhanko Signer
     from pyhanko.keys import load_certs_from_pemder
     from pyhanko.sign import signers
@@ -101,20 +105,25 @@ def _load_signer():  # noqa: ANN202 - a pyhanko Signer
     if kind == "pkcs12":
         passphrase = _env("CERTIFICATE_SIGNING_PKCS12_PASSPHRASE")
         signer = signers.SimpleSigner.load_pkcs12(
-            _env("CERTIFICATE_SIGNING_PKCS12"), other_certs=chain,
-            passphrase=passphrase.encode() if passphrase else None)
+            _env("CERTIFICATE_SIGNING_PKCS12"),
+            other_certs=chain,
+            passphrase=passphrase.encode() if passphrase else None,
+        )
         where = _env("CERTIFICATE_SIGNING_PKCS12")
     elif kind == "pem":
         passphrase = _env("CERTIFICATE_SIGNING_KEY_PASSPHRASE")
         signer = signers.SimpleSigner.load(
-            _env("CERTIFICATE_SIGNING_KEY"), _env("CERTIFICATE_SIGNING_CERT"),
+            _env("CERTIFICATE_SIGNING_KEY"),
+            _env("CERTIFICATE_SIGNING_CERT"),
             ca_chain_files=tuple(str(p) for p in _files("CERTIFICATE_SIGNING_CHAIN")),
-            key_passphrase=passphrase.encode() if passphrase else None)
+            key_passphrase=passphrase.encode() if passphrase else None,
+        )
         where = f"{_env('CERTIFICATE_SIGNING_KEY')} and {_env('CERTIFICATE_SIGNING_CERT')}"
     else:
         pki = dev_pki.ensure()
-        signer = signers.SimpleSigner.load(str(pki.signer_key), str(pki.signer_cert),
-                                           ca_chain_files=(str(pki.ca_cert),))
+        signer = signers.SimpleSigner.load(
+            str(pki.signer_key), str(pki.signer_cert), ca_chain_files=(str(pki.ca_cert),)
+        )
         where = str(pki.leaves)
     if signer is None:
         raise SigningConfigurationError(f"cannot load the signing key and certificate from {where}")
@@ -140,16 +149,23 @@ def _pkcs11_signer(chain: list):  # noqa: ANN202 - pyhanko's PKCS11Signer
         raise SigningConfigurationError("CERTIFICATE_SIGNING_PKCS11_KEY_LABEL names the signing key on the token")
     try:
         session = pkcs11.open_pkcs11_session(
-            module, slot_no=int(slot) if slot else None,
-            token_criteria=TokenCriteria(label=token) if token else None, user_pin=pin)
+            module,
+            slot_no=int(slot) if slot else None,
+            token_criteria=TokenCriteria(label=token) if token else None,
+            user_pin=pin,
+        )
     except Exception as exc:  # noqa: BLE001 - python-pkcs11 raises many kinds
         raise SigningConfigurationError(f"cannot open the PKCS#11 token: {exc!r}") from exc
     # Raw mechanism: the digest is computed here and the token signs it (CKM_ECDSA, CKM_RSA_PKCS), for
     # tokens without the combined hash-and-sign mechanisms (SoftHSM has no CKM_ECDSA_SHA256).
     raw = (_env("CERTIFICATE_SIGNING_PKCS11_RAW_MECHANISM") or "0").lower() in ("1", "true", "yes")
-    signer = pkcs11.PKCS11Signer(session, key_label=key_label,
-                                 cert_label=_env("CERTIFICATE_SIGNING_PKCS11_CERT_LABEL") or key_label,
-                                 ca_chain=chain, use_raw_mechanism=raw)
+    signer = pkcs11.PKCS11Signer(
+        session,
+        key_label=key_label,
+        cert_label=_env("CERTIFICATE_SIGNING_PKCS11_CERT_LABEL") or key_label,
+        ca_chain=chain,
+        use_raw_mechanism=raw,
+    )
     signer.signing_cert  # noqa: B018 - find the key and certificate now, not at the first certificate
     return signer
 
@@ -178,8 +194,9 @@ def trust_roots() -> list:
     candidates = [current.signing_cert, *current.cert_registry]
     roots = [c for c in candidates if c.self_signed != "no"]  # asn1crypto answers "yes", "maybe" or "no"
     if not roots:
-        raise SigningConfigurationError("the signer's chain ends without a self-signed root: name the trust root "
-                                        "in CERTIFICATE_TRUST_ROOTS")
+        raise SigningConfigurationError(
+            "the signer's chain ends without a self-signed root: name the trust root in CERTIFICATE_TRUST_ROOTS"
+        )
     return roots[:1]
 
 
@@ -203,13 +220,16 @@ def ensure_ready() -> None:
     signer()
     trust_roots()
     if level() == "B-B":
-        log.warning("CERTIFICATE_TSA_URL=none: certificates are signed without timestamps and cannot be "
-                    "verified once the signing certificate expires")
+        log.warning(
+            "CERTIFICATE_TSA_URL=none: certificates are signed without timestamps and cannot be "
+            "verified once the signing certificate expires"
+        )
     fonts.fonts()
     pdfa.icc_profile()
 
 
 # --------------------------------------------------------------------------- signing
+
 
 def _timeout() -> int:
     return int(_env("CERTIFICATE_TSA_TIMEOUT_S") or 10)
@@ -230,8 +250,12 @@ def _signing_context():  # noqa: ANN202 - a ValidationContext
 
     # "require": every certificate of both chains needs revocation data, fetched now; signing fails
     # rather than issue a signature nobody could check once the certificates expire.
-    return ValidationContext(trust_roots=trust_roots() + _tsa_roots(), allow_fetching=True,
-                             revocation_mode="require", fetcher_backend=RequestsFetcherBackend(_timeout()))
+    return ValidationContext(
+        trust_roots=trust_roots() + _tsa_roots(),
+        allow_fetching=True,
+        revocation_mode="require",
+        fetcher_backend=RequestsFetcherBackend(_timeout()),
+    )
 
 
 def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津") -> bytes:
@@ -241,14 +265,22 @@ def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津
 
     reached = level()
     metadata = signers.PdfSignatureMetadata(
-        field_name="Signature", subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-        reason=reason, location=location, embed_validation_info=True, validation_context=_signing_context(),
-        use_pades_lta=reached == "B-LTA", timestamp_field_name="DocumentTimestamp" if reached == "B-LTA" else None)
+        field_name="Signature",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+        location=location,
+        embed_validation_info=True,
+        validation_context=_signing_context(),
+        use_pades_lta=reached == "B-LTA",
+        timestamp_field_name="DocumentTimestamp" if reached == "B-LTA" else None,
+    )
     pdf_signer = signers.PdfSigner(metadata, signer=signer(), timestamper=_timestamper())
     return pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf))).getvalue()
 
 
 # --------------------------------------------------------------------------- checking
+
 
 @dataclass(frozen=True)
 class SignatureCheck:
@@ -277,13 +309,18 @@ def validation_spec(roots: list, nonrevoked: tuple = ()):  # noqa: ANN201
     from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
     from pyhanko_certvalidator.registry import SimpleTrustManager
 
-    return PdfSignatureValidationSpec(SignatureValidationSpec(
-        cert_validation_policy=CertValidationPolicySpec(
-            trust_manager=SimpleTrustManager.build(trust_roots=roots),
-            revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=REQUIRE_REVINFO)),
-        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
-        local_knowledge=LocalKnowledge(nonrevoked_assertions=list(nonrevoked)),
-    ))
+    return PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=CertValidationPolicySpec(
+                trust_manager=SimpleTrustManager.build(trust_roots=roots),
+                revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=REQUIRE_REVINFO),
+            ),
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
+            ),
+            local_knowledge=LocalKnowledge(nonrevoked_assertions=list(nonrevoked)),
+        )
+    )
 
 
 def validate_lta(pdf: bytes, roots: list, at: dt.datetime | None = None, nonrevoked: tuple = ()):  # noqa: ANN201
@@ -336,8 +373,11 @@ def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCh
             roots = [cert for pem in trust_roots_pem for cert in load_certs_from_pemder_data(pem)]
         result = validate_lta(pdf, roots)
         status, passed = result.api_status, result.ades_subindic == AdESPassed.OK
-        if result.ades_subindic == AdESIndeterminate.SIG_CONSTRAINTS_FAILURE and status is not None \
-                and status.timestamp_validity is None:
+        if (
+            result.ades_subindic == AdESIndeterminate.SIG_CONSTRAINTS_FAILURE
+            and status is not None
+            and status.timestamp_validity is None
+        ):
             status = _classic_status(pdf, roots)
             passed = status.bottom_line
     except Exception:  # noqa: BLE001 - a PDF too damaged to parse (or with other signatures) is not valid
@@ -347,11 +387,13 @@ def check(pdf: bytes, trust_roots_pem: list[bytes] | None = None) -> SignatureCh
         return SignatureCheck(False, False, False)
     coverage_ok = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
         status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
-        and status.modification_level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES))
+        and status.modification_level in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+    )
     timestamp = status.timestamp_validity
     return SignatureCheck(
         intact=bool(status.intact and status.valid),
         trusted=bool(status.trusted) and passed,
         whole_document=coverage_ok,
         timestamped=bool(timestamp and timestamp.valid and timestamp.trusted),
-        signed_at=timestamp.timestamp if timestamp else None)
+        signed_at=timestamp.timestamp if timestamp else None,
+    )

@@ -1,4 +1,5 @@
 """Public verification: where the QR code points, what the public may see, and checking a PDF someone holds."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,6 @@ def verify(uow: UnitOfWork, number: str, code: str) -> Certificate:
     if found is None or not secrets.compare_digest(found.verification_code.encode(), code.strip().upper().encode()):
         raise NotFound("no certificate matches this number and verification code (未找到证书)")
     return found
-
-
 
 
 @dataclass(frozen=True)

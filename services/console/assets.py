@@ -5,6 +5,7 @@ They come from npm, pinned in package.json and package-lock.json, and are copied
 into ``services/console/static/vendor/`` (not tracked by git). Charts need no library: the
 statistics page draws its bars as server-rendered SVG.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,15 @@ VENDOR = Path(__file__).parent / "static" / "vendor"
 
 # package -> (files or folders under the package, copied to vendor/<target>/...)
 FILES: dict[str, tuple[str, list[str]]] = {
-    "bpmn-js": ("bpmn-js", ["dist/bpmn-navigated-viewer.production.min.js", "dist/assets/diagram-js.css",
-                            "dist/assets/bpmn-js.css", "dist/assets/bpmn-font"]),
+    "bpmn-js": (
+        "bpmn-js",
+        [
+            "dist/bpmn-navigated-viewer.production.min.js",
+            "dist/assets/diagram-js.css",
+            "dist/assets/bpmn-js.css",
+            "dist/assets/bpmn-font",
+        ],
+    ),
     "swagger-ui-dist": ("swagger-ui", ["swagger-ui-bundle.js", "swagger-ui.css"]),
 }
 
@@ -28,8 +36,12 @@ def _target(package: str, name: str) -> Path:
 
 
 def missing() -> list[str]:
-    return [f"{package}/{name}" for package, (_, names) in FILES.items() for name in names
-            if not _target(package, name).exists()]
+    return [
+        f"{package}/{name}"
+        for package, (_, names) in FILES.items()
+        for name in names
+        if not _target(package, name).exists()
+    ]
 
 
 def available() -> dict[str, bool]:

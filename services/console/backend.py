@@ -5,6 +5,7 @@ same-origin proxy (``/api/<service>/...``) forwards the browser's own calls (the
 process view, downloads, Swagger UI's "try it out") the same way. The browser never holds the
 token, so no service needs CORS.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,11 @@ class ApiError(RuntimeError):
 
     def message(self, what: str = "") -> str:
         detail = self.problem.get("detail") or self.problem.get("title") or f"HTTP {self.status}"
-        rules = "; ".join(f"{e.get('field')}: {e.get('message') or e.get('rule')}" for e in self.problem.get("errors")
-                          or [] if isinstance(e, dict))
+        rules = "; ".join(
+            f"{e.get('field')}: {e.get('message') or e.get('rule')}"
+            for e in self.problem.get("errors") or []
+            if isinstance(e, dict)
+        )
         return (f"{what} — " if what else "") + detail + (f" ({rules})" if rules and rules not in detail else "")
 
 
@@ -43,18 +47,39 @@ def service_url(service: str) -> str:
     return config.service_url(service).rstrip("/")
 
 
-def raw(token: str | None, method: str, service: str, path: str, *, params: Any = None, data: Any = None,
-        headers: dict[str, str] | None = None, stream: bool = False, files: Any = None) -> requests.Response:
+def raw(
+    token: str | None,
+    method: str,
+    service: str,
+    path: str,
+    *,
+    params: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    stream: bool = False,
+    files: Any = None,
+) -> requests.Response:
     sent = dict(headers or {})
     if token:
         sent["Authorization"] = f"Bearer {token}"
     try:
-        return _http.request(method, service_url(service) + path, params=params, data=data, headers=sent,
-                             files=files, timeout=TIMEOUT_S, stream=stream, allow_redirects=False)
+        return _http.request(
+            method,
+            service_url(service) + path,
+            params=params,
+            data=data,
+            headers=sent,
+            files=files,
+            timeout=TIMEOUT_S,
+            stream=stream,
+            allow_redirects=False,
+        )
     except requests.RequestException as exc:
-        raise ServiceUnavailable(503, {"title": "Service Unavailable",
-                                       "detail": f"the {service} service did not answer ({type(exc).__name__})"},
-                                 f"{method} {service}{path}") from exc
+        raise ServiceUnavailable(
+            503,
+            {"title": "Service Unavailable", "detail": f"the {service} service did not answer ({type(exc).__name__})"},
+            f"{method} {service}{path}",
+        ) from exc
 
 
 class Backend:
@@ -63,8 +88,9 @@ class Backend:
     def __init__(self, token: str | None) -> None:
         self.token = token
 
-    def call(self, method: str, service: str, path: str, *, params: Any = None, json: Any = None,
-             files: Any = None) -> Any:
+    def call(
+        self, method: str, service: str, path: str, *, params: Any = None, json: Any = None, files: Any = None
+    ) -> Any:
         import json as _json
 
         body = None if json is None else _json.dumps(json, ensure_ascii=False).encode("utf-8")
@@ -77,8 +103,9 @@ class Backend:
                 problem = response.json()
             except ValueError:
                 problem = {"detail": response.text[:300]}
-            raise ApiError(response.status_code, problem if isinstance(problem, dict) else None,
-                           f"{method} {service} {path}")
+            raise ApiError(
+                response.status_code, problem if isinstance(problem, dict) else None, f"{method} {service} {path}"
+            )
         if not response.content:
             return None
         return response.json()
@@ -91,8 +118,9 @@ class Backend:
 
     def upload(self, service: str, path: str, name: str, content: bytes, content_type: str | None) -> Any:
         """A file sent on as the multipart upload the service takes (the field ``file``)."""
-        return self.call("POST", service, path, files={"file": (name, content, content_type or
-                                                                "application/octet-stream")})
+        return self.call(
+            "POST", service, path, files={"file": (name, content, content_type or "application/octet-stream")}
+        )
 
     def optional(self, service: str, path: str, default: Any = None, **params: Any) -> Any:
         """A read that may be refused or absent for this user or this stage: the default then."""

@@ -5,6 +5,7 @@
 The session key comes from ``CONSOLE_SECRET_KEY``, else a key created once under
 ``<data_dir>/console/`` so that every worker and restart shares it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,18 @@ from flask import Flask, Response, abort, g, jsonify, render_template, request, 
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from services.console import (assets, backend, forms, pages, pages_applicant, pages_declare, pages_office,
-                              pages_profile, proxy, signin)
+from services.console import (
+    assets,
+    backend,
+    forms,
+    pages,
+    pages_applicant,
+    pages_declare,
+    pages_office,
+    pages_profile,
+    proxy,
+    signin,
+)
 from shared import config
 from shared.observability import context, metrics
 
@@ -66,7 +77,7 @@ def beijing(value: str | None) -> str:
     except ValueError:
         return str(value)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
@@ -85,15 +96,28 @@ def create_app(data_dir: Path | None = None) -> Flask:
     )
     if isinstance(app.json, DefaultJSONProvider):
         app.json.ensure_ascii = False  # Chinese stays readable
-    for blueprint in (signin.bp, proxy.bp, pages.bp, pages_office.bp, pages_applicant.bp, pages_profile.bp,
-                      pages_declare.bp):
+    for blueprint in (
+        signin.bp,
+        proxy.bp,
+        pages.bp,
+        pages_office.bp,
+        pages_applicant.bp,
+        pages_profile.bp,
+        pages_declare.bp,
+    ):
         app.register_blueprint(blueprint)
 
     @app.context_processor
     def _globals() -> dict:
-        return {"user": signin.current_user(), "csrf_token": csrf_token, "roles": signin.ROLE_NAMES,
-                "vendor": assets.available(), "labels": pages.LABELS, "label": pages.label,
-                "value_of": forms.value_of}
+        return {
+            "user": signin.current_user(),
+            "csrf_token": csrf_token,
+            "roles": signin.ROLE_NAMES,
+            "vendor": assets.available(),
+            "labels": pages.LABELS,
+            "label": pages.label,
+            "value_of": forms.value_of,
+        }
 
     app.add_template_filter(beijing)
 
@@ -106,20 +130,21 @@ def create_app(data_dir: Path | None = None) -> Flask:
         # A change needs this session's CSRF token: in the form, or (proxy calls) in a header.
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
         if not session.get("csrf") or not secrets.compare_digest(sent, session["csrf"]):
-            abort(400, description="the form is stale or was not sent from the console (CSRF token); reload the "
-                                   "page and try again")
+            abort(
+                400,
+                description="the form is stale or was not sent from the console (CSRF token); reload the "
+                "page and try again",
+            )
 
     @app.after_request
     def _finish(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.http_requests.labels(NAME, request.method, endpoint, str(response.status_code)).inc()
-        metrics.http_seconds.labels(NAME, endpoint).observe(time.perf_counter() - g.get("started",
-                                                                                         time.perf_counter()))
+        metrics.http_seconds.labels(NAME, endpoint).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if endpoint not in ("/health", "/ready", "/metrics") and not request.path.startswith("/static/"):
-            log.info("request", extra={"method": request.method, "path": request.path,
-                                       "status": response.status_code})
+            log.info("request", extra={"method": request.method, "path": request.path, "status": response.status_code})
         return response
 
     @app.teardown_request
@@ -132,16 +157,17 @@ def create_app(data_dir: Path | None = None) -> Flask:
     def _api_error(error: backend.ApiError):
         if error.status == 401:  # the token expired or was revoked: sign in again
             session.pop("user", None)
-        return render_template("error.html", title=f"服务返回错误 The service answered {error.status}",
-                               message=str(error)), error.status if error.status >= 400 else 502
+        return render_template(
+            "error.html", title=f"服务返回错误 The service answered {error.status}", message=str(error)
+        ), error.status if error.status >= 400 else 502
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if request.path.startswith("/api/"):
-            return jsonify(type="about:blank", title=error.name, status=error.code,
-                           detail=error.description), error.code
-        return render_template("error.html", title=f"{error.code} {error.name}", message=error.description), \
-            error.code
+            return jsonify(
+                type="about:blank", title=error.name, status=error.code, detail=error.description
+            ), error.code
+        return render_template("error.html", title=f"{error.code} {error.name}", message=error.description), error.code
 
     @app.get("/health")
     def health():

@@ -6,6 +6,7 @@ object such as ``appointment.post``); the template ``form.html`` draws it and ``
 A file field uploads the chosen file to the applicant's profile first (the profile service is where
 every attachment lives) and sends its id, as the API wants.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,9 +21,9 @@ UPLOAD_PATH = "/api/v1/profile/attachments"
 
 @dataclass(frozen=True)
 class Field:
-    name: str                     # the API's name; dotted for a nested object ("appointment.post")
+    name: str  # the API's name; dotted for a nested object ("appointment.post")
     label: str
-    kind: str = "text"            # text, textarea, date, number, integer, select, checkbox, file, files
+    kind: str = "text"  # text, textarea, date, number, integer, select, checkbox, file, files
     choices: tuple[tuple[str, str], ...] = ()
     required: bool = False
     hint: str = ""
@@ -34,7 +35,7 @@ class Form:
     title: str
     fields: tuple[Field, ...]
     submit: str = "保存 Save"
-    keep_empty: bool = False      # send empty fields as null (a whole record), rather than leave them out
+    keep_empty: bool = False  # send empty fields as null (a whole record), rather than leave them out
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,8 +111,17 @@ def field_errors(form: Form | None, error: ApiError | FormInvalid) -> dict[str, 
         message = str(entry.get("message") or entry.get("rule") or "")
         if entry.get("rule") and entry["rule"] not in message:
             message += f" ({entry['rule']})"
-        target = next((n for n in names if api_field == n or api_field.startswith(n + ".")
-                       or n.endswith("." + api_field) or api_field.endswith("." + n)), "")
+        target = next(
+            (
+                n
+                for n in names
+                if api_field == n
+                or api_field.startswith(n + ".")
+                or n.endswith("." + api_field)
+                or api_field.endswith("." + n)
+            ),
+            "",
+        )
         found[target] = f"{found[target]}; {message}" if target in found else message
     if not found:
         found[""] = error.message()

@@ -14,6 +14,7 @@ The provider is the development issuer by default and a real one by configuratio
 The access token received is the one the services accept (issuer, audience and role claims as
 ``OIDC_*`` configure them): it is verified here the same way before the session keeps it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -91,29 +92,47 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def authorization_url(cfg: Settings, redirect_uri: str, state: str, nonce: str, challenge: str) -> str:
-    endpoint = (config.settings().console.oidc_authorize_url
-                or discovery(cfg.discovery_url)["authorization_endpoint"])
-    query = urlencode({"response_type": "code", "client_id": cfg.client_id, "redirect_uri": redirect_uri,
-                       "scope": cfg.scope, "state": state, "nonce": nonce, "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
+    endpoint = config.settings().console.oidc_authorize_url or discovery(cfg.discovery_url)["authorization_endpoint"]
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": cfg.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": cfg.scope,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     return endpoint + ("&" if "?" in endpoint else "?") + query
 
 
 def exchange(cfg: Settings, code: str, redirect_uri: str, verifier: str) -> dict[str, Any]:
     """The token response for an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5)."""
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "client_id": cfg.client_id, "code_verifier": verifier}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": cfg.client_id,
+        "code_verifier": verifier,
+    }
     if cfg.client_secret:
         form["client_secret"] = cfg.client_secret
     try:
-        response = requests.post(discovery(cfg.discovery_url)["token_endpoint"], data=form, timeout=TIMEOUT_S,
-                                 headers={"Accept": "application/json"})
+        response = requests.post(
+            discovery(cfg.discovery_url)["token_endpoint"],
+            data=form,
+            timeout=TIMEOUT_S,
+            headers={"Accept": "application/json"},
+        )
         body = response.json()
     except (requests.RequestException, ValueError) as exc:
         raise SignInFailed(f"the identity provider's token endpoint did not answer: {exc}") from exc
     if response.status_code != 200 or "access_token" not in body:
-        raise SignInFailed(f"the identity provider refused the code: {body.get('error')} "
-                           f"{body.get('error_description') or ''}".strip())
+        raise SignInFailed(
+            f"the identity provider refused the code: {body.get('error')} {body.get('error_description') or ''}".strip()
+        )
     return body
 
 
@@ -136,8 +155,9 @@ def check_id_token(cfg: Settings, id_token: str, nonce: str) -> None:
     client = jwt.PyJWKClient(discovery(cfg.discovery_url)["jwks_uri"], cache_keys=True)
     try:
         key = client.get_signing_key_from_jwt(id_token)
-        claims = jwt.decode(id_token, key.key, algorithms=["RS256"], audience=cfg.client_id, issuer=cfg.issuer,
-                            leeway=30)
+        claims = jwt.decode(
+            id_token, key.key, algorithms=["RS256"], audience=cfg.client_id, issuer=cfg.issuer, leeway=30
+        )
     except jwt.PyJWTError as exc:
         raise SignInFailed(f"the ID token is not valid: {exc}") from exc
     if claims.get("nonce") != nonce:

@@ -5,9 +5,11 @@ Every page reads the review, declaration and profile APIs with the user's token;
 here, is forwarded to the API, and comes back to the page with the service's answer (its problem
 detail when it refuses, naming the field and the rule).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
@@ -21,17 +23,39 @@ STAFF = ("unit", "department", "committee", "title_office")
 
 LABELS = {
     # decisions (审核意见)
-    "approve": "通过 approve", "return": "退回修改 return", "reject": "不通过 reject", "recommend": "推荐 recommend",
-    "not_recommend": "不推荐 not recommend", "agree": "同意 agree", "disagree": "不同意 disagree",
-    "abstain": "弃权 abstain", "accept": "接收 accept", "voted": "已表决 voted",
+    "approve": "通过 approve",
+    "return": "退回修改 return",
+    "reject": "不通过 reject",
+    "recommend": "推荐 recommend",
+    "not_recommend": "不推荐 not recommend",
+    "agree": "同意 agree",
+    "disagree": "不同意 disagree",
+    "abstain": "弃权 abstain",
+    "accept": "接收 accept",
+    "voted": "已表决 voted",
     # statuses
-    "ready": "待办 ready", "claimed": "已认领 claimed", "completed": "已完成 completed", "cancelled": "已取消 cancelled",
-    "running": "进行中 running", "draft": "暂存 draft", "preparing": "准备中 preparing", "submitted": "已提交 submitted",
-    "in_review": "审核中 in review", "returned": "已退回 returned", "withdrawn": "已撤回 withdrawn",
-    "refused": "未受理 refused", "discarded": "已废弃 discarded", "open": "未处理 open", "resolved": "已解决 resolved",
-    "dismissed": "已关闭 dismissed", "issued": "有效 issued", "revoked": "已撤销 revoked",
+    "ready": "待办 ready",
+    "claimed": "已认领 claimed",
+    "completed": "已完成 completed",
+    "cancelled": "已取消 cancelled",
+    "running": "进行中 running",
+    "draft": "暂存 draft",
+    "preparing": "准备中 preparing",
+    "submitted": "已提交 submitted",
+    "in_review": "审核中 in review",
+    "returned": "已退回 returned",
+    "withdrawn": "已撤回 withdrawn",
+    "refused": "未受理 refused",
+    "discarded": "已废弃 discarded",
+    "open": "未处理 open",
+    "resolved": "已解决 resolved",
+    "dismissed": "已关闭 dismissed",
+    "issued": "有效 issued",
+    "revoked": "已撤销 revoked",
     # modes
-    "social_review": "社会化评审", "independent_review": "自主评审", "independent_appointment": "自主聘任",
+    "social_review": "社会化评审",
+    "independent_review": "自主评审",
+    "independent_appointment": "自主聘任",
     "return_and_resubmit": "退回修改与重新提交",
 }
 
@@ -76,8 +100,18 @@ def home():
 
 # -- the queue -------------------------------------------------------------------------------
 
-QUEUE_FILTERS = ("stage", "declaration_id", "activity_id", "series", "level", "applicant", "due_before", "overdue",
-                 "sort", "page")
+QUEUE_FILTERS = (
+    "stage",
+    "declaration_id",
+    "activity_id",
+    "series",
+    "level",
+    "applicant",
+    "due_before",
+    "overdue",
+    "sort",
+    "page",
+)
 
 
 @bp.get("/tasks")
@@ -112,8 +146,15 @@ def task(task_id: str):
     if user["role"] in STAFF and user.get("org") and task["status"] != "completed":
         staff = api.optional("profile", f"/api/v1/organisations/{user['org']}/staff", {"items": []}, per_page=100)
         extra["colleagues"] = [s for s in staff["items"] if s["role"] == user["role"]]
-    return render_template("task.html", context=context, task=task, stage=stage, action=task_action(task),
-                           attachments=attachments_in(context.get("declaration")), **extra)
+    return render_template(
+        "task.html",
+        context=context,
+        task=task,
+        stage=stage,
+        action=task_action(task),
+        attachments=attachments_in(context.get("declaration")),
+        **extra,
+    )
 
 
 # A task whose diagram names an action (the task resource's ``action``) is completed by that action's
@@ -122,8 +163,12 @@ def task(task_id: str):
 # action, or none, is decided with the task's decisions. A task resource without ``action`` (a service
 # of before it) is placed by its stage.
 FORM_ACTIONS = ("publicity:unit", "publicity:result", "defence", "attendance")
-ACTIONS_BY_STAGE = {"unit_publicity": "publicity:unit", "result_publicity": "publicity:result",
-                    "schedule_defence": "defence", "record_attendance": "attendance"}
+ACTIONS_BY_STAGE = {
+    "unit_publicity": "publicity:unit",
+    "result_publicity": "publicity:result",
+    "schedule_defence": "defence",
+    "record_attendance": "attendance",
+}
 
 
 def task_action(task: dict[str, Any]) -> str | None:
@@ -174,16 +219,18 @@ def claim(task_id: str):
 @bp.post("/tasks/<task_id>/unclaim")
 @login_required(*REVIEWERS)
 def unclaim(task_id: str):
-    return act(lambda: backend().post("review", f"/api/v1/tasks/{task_id}/unclaim"), "已释放 Released",
-               _back(task_id))
+    return act(lambda: backend().post("review", f"/api/v1/tasks/{task_id}/unclaim"), "已释放 Released", _back(task_id))
 
 
 @bp.post("/tasks/<task_id>/assign")
 @login_required(*STAFF)
 def assign(task_id: str):
     assignee = form_text("assignee")
-    return act(lambda: backend().post("review", f"/api/v1/tasks/{task_id}/assign", {"assignee": assignee}),
-               f"已指派给 {assignee} Assigned", _back(task_id))
+    return act(
+        lambda: backend().post("review", f"/api/v1/tasks/{task_id}/assign", {"assignee": assignee}),
+        f"已指派给 {assignee} Assigned",
+        _back(task_id),
+    )
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -203,32 +250,47 @@ def complete(task_id: str):
 
 # -- publicity and objections ----------------------------------------------------------------
 
+
 @bp.post("/declarations/<declaration_id>/publicities")
 @login_required("unit", "committee")
 def start_publicity(declaration_id: str):
     body = {"kind": form_text("kind"), "evidence": form_text("evidence"), "starts_on": form_text("starts_on")}
-    return act(lambda: backend().post("review", f"/api/v1/declarations/{declaration_id}/publicities",
-                                      {k: v for k, v in body.items() if v is not None}),
-               "公示已开始 Publicity started", request.form.get("back") or url_for("pages.home"))
+    return act(
+        lambda: backend().post(
+            "review",
+            f"/api/v1/declarations/{declaration_id}/publicities",
+            {k: v for k, v in body.items() if v is not None},
+        ),
+        "公示已开始 Publicity started",
+        request.form.get("back") or url_for("pages.home"),
+    )
 
 
 @bp.post("/publicities/<int:publicity_id>/objections")
 @login_required("unit", "committee")
 def record_objection(publicity_id: int):
-    return act(lambda: backend().post("review", f"/api/v1/publicities/{publicity_id}/objections",
-                                      {"content": form_text("content")}),
-               "异议已登记 Objection recorded", request.form.get("back") or url_for("pages.home"))
+    return act(
+        lambda: backend().post(
+            "review", f"/api/v1/publicities/{publicity_id}/objections", {"content": form_text("content")}
+        ),
+        "异议已登记 Objection recorded",
+        request.form.get("back") or url_for("pages.home"),
+    )
 
 
 @bp.post("/objections/<int:objection_id>/resolve")
 @login_required("unit", "committee")
 def resolve_objection(objection_id: int):
     body = {"upheld": request.form.get("upheld") == "true", "resolution": form_text("resolution")}
-    return act(lambda: backend().post("review", f"/api/v1/objections/{objection_id}/resolve", body),
-               "异议已处理 Objection resolved", request.form.get("back") or url_for("pages.home"))
+    return act(
+        lambda: backend().post("review", f"/api/v1/objections/{objection_id}/resolve", body),
+        "异议已处理 Objection resolved",
+        request.form.get("back") or url_for("pages.home"),
+    )
 
 
 # -- panel: defence, attendance, recusal ------------------------------------------------------
+
 
 @bp.post("/declarations/<declaration_id>/defence")
 @login_required("committee")
@@ -236,33 +298,50 @@ def schedule_defence(declaration_id: str):
     at = form_text("at")
     if at and len(at) == 16:  # <input type=datetime-local> gives minutes, no zone: Beijing time
         at += ":00+08:00"
-    return act(lambda: backend().post("review", f"/api/v1/declarations/{declaration_id}/defence",
-                                      {"at": at, "place": form_text("place")}),
-               "答辩已安排 Defence scheduled", request.form.get("back") or url_for("pages.home"))
+    return act(
+        lambda: backend().post(
+            "review", f"/api/v1/declarations/{declaration_id}/defence", {"at": at, "place": form_text("place")}
+        ),
+        "答辩已安排 Defence scheduled",
+        request.form.get("back") or url_for("pages.home"),
+    )
 
 
 @bp.post("/declarations/<declaration_id>/attendance")
 @login_required("committee")
 def record_attendance(declaration_id: str):
-    return act(lambda: backend().post("review", f"/api/v1/declarations/{declaration_id}/panel/attendance",
-                                      {"present": request.form.getlist("present")}),
-               "出席情况已记录 Attendance recorded", request.form.get("back") or url_for("pages.home"))
+    return act(
+        lambda: backend().post(
+            "review",
+            f"/api/v1/declarations/{declaration_id}/panel/attendance",
+            {"present": request.form.getlist("present")},
+        ),
+        "出席情况已记录 Attendance recorded",
+        request.form.get("back") or url_for("pages.home"),
+    )
 
 
 @bp.post("/declarations/<declaration_id>/recusal")
 @login_required("expert")
 def recuse(declaration_id: str):
-    return act(lambda: backend().post("review", f"/api/v1/declarations/{declaration_id}/panel/recusal",
-                                      {"reason": form_text("reason")}),
-               "已申请回避 Recused", request.form.get("back") or url_for("pages.home"))
+    return act(
+        lambda: backend().post(
+            "review", f"/api/v1/declarations/{declaration_id}/panel/recusal", {"reason": form_text("reason")}
+        ),
+        "已申请回避 Recused",
+        request.form.get("back") or url_for("pages.home"),
+    )
 
 
 # -- declarations seen by staff --------------------------------------------------------------
 
+
 @bp.get("/declarations")
 @login_required(*STAFF)
 def declarations():
-    page = backend().get("declaration", "/api/v1/declarations/at-my-organisation",
-                         page=request.args.get("page"), per_page=20)
-    return render_template("declarations.html", page=page, title="本单位经手的申报 Declarations at my organisation",
-                           mine=False)
+    page = backend().get(
+        "declaration", "/api/v1/declarations/at-my-organisation", page=request.args.get("page"), per_page=20
+    )
+    return render_template(
+        "declarations.html", page=page, title="本单位经手的申报 Declarations at my organisation", mine=False
+    )

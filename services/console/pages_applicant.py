@@ -1,5 +1,6 @@
 """Applicants' pages: my declarations with their stage and trail (submit a draft, withdraw while
 the unit has not acted), my messages, my certificates with their PDF."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
@@ -20,8 +21,11 @@ def declarations():
 @bp.post("/my/declarations/<declaration_id>/withdraw")
 @login_required("applicant")
 def withdraw(declaration_id: str):
-    return act(lambda: backend().post("declaration", f"/api/v1/declarations/{declaration_id}/withdraw"),
-               "已撤回 Withdrawn", url_for("pages.declaration", declaration_id=declaration_id))
+    return act(
+        lambda: backend().post("declaration", f"/api/v1/declarations/{declaration_id}/withdraw"),
+        "已撤回 Withdrawn",
+        url_for("pages.declaration", declaration_id=declaration_id),
+    )
 
 
 @bp.get("/my/messages")
@@ -34,8 +38,11 @@ def messages():
 @bp.post("/my/messages/<message_id>/read")
 @login_required()
 def mark_read(message_id: str):
-    return act(lambda: backend().post("notify", f"/api/v1/messages/{message_id}/read"), "已读 Marked read",
-               url_for("applicant.messages"))
+    return act(
+        lambda: backend().post("notify", f"/api/v1/messages/{message_id}/read"),
+        "已读 Marked read",
+        url_for("applicant.messages"),
+    )
 
 
 @bp.get("/my/certificates")

@@ -6,6 +6,7 @@ that changes anything must carry the session's CSRF token in ``X-CSRF-Token`` (c
 bootstrap). ``/docs/<service>`` is Swagger UI on the service's OpenAPI, served from the console's
 own copy of swagger-ui-dist; its "try it out" goes through this proxy.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
@@ -18,8 +19,17 @@ bp = Blueprint("proxy", __name__)
 
 # Request headers passed on; everything else (cookies above all) stays with the console.
 FORWARDED = ("Accept", "Content-Type", "If-None-Match", "X-Correlation-ID")
-RETURNED = ("Content-Type", "Content-Disposition", "ETag", "Cache-Control", "Retry-After", "X-Correlation-ID",
-            "Content-Security-Policy", "X-Content-Type-Options", "WWW-Authenticate")
+RETURNED = (
+    "Content-Type",
+    "Content-Disposition",
+    "ETag",
+    "Cache-Control",
+    "Retry-After",
+    "X-Correlation-ID",
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "WWW-Authenticate",
+)
 # Types a browser may show in place (opened in the browser rather than saved).
 INLINE_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain")
 
@@ -31,9 +41,16 @@ def forward(service: str, rest: str):
     user = current_user()
     if rest == "openapi.json":
         return _openapi(service)
-    upstream = backend.raw(user["token"] if user else None, request.method, service, "/" + rest,
-                           params=request.args.to_dict(flat=False), data=request.get_data() or None,
-                           headers={h: request.headers[h] for h in FORWARDED if h in request.headers}, stream=True)
+    upstream = backend.raw(
+        user["token"] if user else None,
+        request.method,
+        service,
+        "/" + rest,
+        params=request.args.to_dict(flat=False),
+        data=request.get_data() or None,
+        headers={h: request.headers[h] for h in FORWARDED if h in request.headers},
+        stream=True,
+    )
     response = Response(stream_with_context(upstream.iter_content(64 * 1024)), status=upstream.status_code)
     for header in RETURNED:
         if header in upstream.headers:
@@ -42,8 +59,9 @@ def forward(service: str, rest: str):
     if request.args.get("inline") == "1" and kind in INLINE_TYPES and upstream.status_code == 200:
         # Shown in a tab of its own: the file's own name kept, no script of the console's origin runs in it.
         disposition = upstream.headers.get("Content-Disposition", "")
-        response.headers["Content-Disposition"] = "inline" + disposition[len("attachment"):] \
-            if disposition.startswith("attachment") else "inline"
+        response.headers["Content-Disposition"] = (
+            "inline" + disposition[len("attachment") :] if disposition.startswith("attachment") else "inline"
+        )
         response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
         if kind == "application/pdf":
             del response.headers["Content-Security-Policy"]  # the browser's PDF viewer needs its own scripts
@@ -54,8 +72,9 @@ def _openapi(service: str):
     """The service's OpenAPI with its server set to this proxy, so Swagger UI's calls come back here."""
     upstream = backend.raw(None, "GET", service, "/openapi.json")
     if upstream.status_code != 200:
-        return Response(upstream.content, status=upstream.status_code, content_type=upstream.headers.get(
-            "Content-Type"))
+        return Response(
+            upstream.content, status=upstream.status_code, content_type=upstream.headers.get("Content-Type")
+        )
     spec = upstream.json()
     spec["servers"] = [{"url": f"/api/{service}", "description": f"{service} service through the console"}]
     return jsonify(spec)

@@ -1,4 +1,5 @@
 """The declaration service's HTTP API: activities and the applicant's declarations."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,8 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from services.declaration import (activities, catalogue, clock, content, integrity, re_examination, service,
-                                  specialty)
+from services.declaration import activities, catalogue, clock, content, integrity, re_examination, service, specialty
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
@@ -16,8 +16,14 @@ from shared.web.views import read_only, transaction
 
 blp = Blueprint("declarations", __name__, url_prefix="/api/v1", description="Review activities and declarations")
 
-CATEGORIES = ("normal", "education_exception", "seniority_exception", "lateral_transfer",
-              "civil_servant_transfer", "enterprise_direct")
+CATEGORIES = (
+    "normal",
+    "education_exception",
+    "seniority_exception",
+    "lateral_transfer",
+    "civil_servant_transfer",
+    "enterprise_direct",
+)
 
 
 class ActivityQuery(Schema):
@@ -53,24 +59,30 @@ class FieldSpec(Schema):
     required = fields.Boolean(load_default=False)
 
 
-ItemType = Schema.from_dict({  # a dict: "fields" is one of the keys
-    "code": fields.String(required=True),
-    "name": fields.String(required=True),
-    "fields": fields.List(fields.Nested(FieldSpec), load_default=list),
-    "min": fields.Integer(load_default=0, validate=validate.Range(min=0)),
-    "max": fields.Integer(load_default=None, validate=validate.Range(min=1)),
-    "representative": fields.Boolean(load_default=False, metadata={"description": "may be marked 代表作"}),
-    "attachments_required": fields.Boolean(load_default=False),
-}, name="ItemType")
+ItemType = Schema.from_dict(
+    {  # a dict: "fields" is one of the keys
+        "code": fields.String(required=True),
+        "name": fields.String(required=True),
+        "fields": fields.List(fields.Nested(FieldSpec), load_default=list),
+        "min": fields.Integer(load_default=0, validate=validate.Range(min=0)),
+        "max": fields.Integer(load_default=None, validate=validate.Range(min=1)),
+        "representative": fields.Boolean(load_default=False, metadata={"description": "may be marked 代表作"}),
+        "attachments_required": fields.Boolean(load_default=False),
+    },
+    name="ItemType",
+)
 
 
-Material = Schema.from_dict({  # a dict: "fields" is one of the keys
-    "code": fields.String(required=True),
-    "name": fields.String(required=True),
-    "fields": fields.List(fields.Nested(FieldSpec), load_default=list),
-    "required": fields.Boolean(load_default=True),
-    "attachments_required": fields.Boolean(load_default=False),
-}, name="Material")
+Material = Schema.from_dict(
+    {  # a dict: "fields" is one of the keys
+        "code": fields.String(required=True),
+        "name": fields.String(required=True),
+        "fields": fields.List(fields.Nested(FieldSpec), load_default=list),
+        "required": fields.Boolean(load_default=True),
+        "attachments_required": fields.Boolean(load_default=False),
+    },
+    name="Material",
+)
 
 
 class Condition(Schema):
@@ -85,43 +97,69 @@ class ActivityIn(Schema):
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     mode = fields.String(required=True, validate=validate.OneOf(MODES[:2]))
-    committee_name = fields.String(load_default=None, metadata={
-        "description": "optional: the committee's name comes from the directory; if given it must match"})
-    owner_organisation = fields.String(load_default=None, metadata={
-        "description": "independent review: the organisation whose staff declare comes from the directory (the "
-                       "committee's registered organisation); if given it must match. Social review: none"})
+    committee_name = fields.String(
+        load_default=None,
+        metadata={"description": "optional: the committee's name comes from the directory; if given it must match"},
+    )
+    owner_organisation = fields.String(
+        load_default=None,
+        metadata={
+            "description": "independent review: the organisation whose staff declare comes from the directory (the "
+            "committee's registered organisation); if given it must match. Social review: none"
+        },
+    )
     series = fields.String(required=True)
     levels = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     specialties = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     qualification_names = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)), required=True,
-                             validate=validate.Length(min=1))
+    categories = fields.List(
+        fields.String(validate=validate.OneOf(CATEGORIES)), required=True, validate=validate.Length(min=1)
+    )
     opens_on = fields.Date(required=True)
     initial_deadline = Deadline(required=True)
     modification_deadline = Deadline(required=True)
     consultation_phone = fields.String(required=True)
-    panel_size = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
-        "description": "experts on a panel; none: as bpmn/panel_size.dmn says"})
+    panel_size = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata={"description": "experts on a panel; none: as bpmn/panel_size.dmn says"},
+    )
     policy_documents = fields.List(fields.Dict(), load_default=list)
     schedule = fields.List(fields.Dict(), load_default=list)
-    exception_conditions = fields.Dict(keys=fields.String(validate=validate.OneOf(CATEGORIES)),
-                                       values=fields.List(fields.Nested(Condition)), load_default=dict)
+    exception_conditions = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CATEGORIES)),
+        values=fields.List(fields.Nested(Condition)),
+        load_default=dict,
+    )
     item_types = fields.List(fields.Nested(ItemType), load_default=list)
     required_materials = fields.List(fields.Nested(Material), load_default=list)
     defence_levels = fields.List(fields.String(), load_default=list)
-    service_levels = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=1)),
-                                 load_default=None)
-    publicity_working_days = fields.Integer(load_default=None, metadata={
-        "description": "at least what bpmn/publicity_days.dmn says (5 working days); none: that"})
-    vote_numerator = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
-        "description": "with vote_denominator, a pass threshold at least bpmn/pass_threshold.dmn's (two thirds); "
-                       "none: that"})
+    service_levels = fields.Dict(
+        keys=fields.String(), values=fields.Integer(validate=validate.Range(min=1)), load_default=None
+    )
+    publicity_working_days = fields.Integer(
+        load_default=None,
+        metadata={"description": "at least what bpmn/publicity_days.dmn says (5 working days); none: that"},
+    )
+    vote_numerator = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "with vote_denominator, a pass threshold at least bpmn/pass_threshold.dmn's (two thirds); "
+            "none: that"
+        },
+    )
     vote_denominator = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    specialty_relation = fields.String(load_default="warn", validate=validate.OneOf(specialty.ENFORCEMENTS), metadata={
-        "description": "a current specialty (现从事专业) that bpmn/specialty_relation.dmn finds unrelated to the "
-                       "declared one: \"warn\" (the default) shows the unit a warning in the eligibility result and "
-                       "the task; \"refuse\" refuses the submission (422 qualification.specialty, "
-                       "specialty_related: 专业不相关)"})
+    specialty_relation = fields.String(
+        load_default="warn",
+        validate=validate.OneOf(specialty.ENFORCEMENTS),
+        metadata={
+            "description": "a current specialty (现从事专业) that bpmn/specialty_relation.dmn finds unrelated to the "
+            'declared one: "warn" (the default) shows the unit a warning in the eligibility result and '
+            'the task; "refuse" refuses the submission (422 qualification.specialty, '
+            "specialty_related: 专业不相关)"
+        },
+    )
 
 
 class ActivityOut(Schema):
@@ -175,10 +213,12 @@ class TrailOut(Schema):
     at = fields.DateTime()
 
 
-ATTACHMENT_HELP = ("An attachment is {\"id\": \"<id of a file uploaded to your profile>\", \"name\": ...}. "
-                   "A file known to be someone else's is refused when saved (own_attachment); at submission "
-                   "every file must be known here as yours (known_attachment: a file uploaded moments ago may "
-                   "still be on its way).")
+ATTACHMENT_HELP = (
+    'An attachment is {"id": "<id of a file uploaded to your profile>", "name": ...}. '
+    "A file known to be someone else's is refused when saved (own_attachment); at submission "
+    "every file must be known here as yours (known_attachment: a file uploaded moments ago may "
+    "still be on its way)."
+)
 
 
 class DraftIn(Schema):
@@ -188,26 +228,33 @@ class DraftIn(Schema):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     exception_claims = fields.List(fields.Dict(), metadata={"description": "[{code, proof: [attachment]}]"})
     employer_proof = fields.Dict(allow_none=True, metadata={"description": "{attachments: [attachment], note}"})
-    sections = fields.Dict(metadata={"description": "school_teacher / health sections (each may have "
-                                                    "attachments: [attachment])"})
+    sections = fields.Dict(
+        metadata={"description": "school_teacher / health sections (each may have attachments: [attachment])"}
+    )
     materials = fields.Dict(metadata={"description": "code -> {fields, attachments: [attachment]}"})
 
 
-ItemIn = Schema.from_dict({  # a dict: "fields" is one of the keys
-    "item_type": fields.String(required=True),
-    "fields": fields.Dict(load_default=dict),
-    "attachments": fields.List(fields.Dict(), load_default=list, metadata={"description": ATTACHMENT_HELP}),
-    "representative": fields.Boolean(load_default=False),
-}, name="ItemIn")
+ItemIn = Schema.from_dict(
+    {  # a dict: "fields" is one of the keys
+        "item_type": fields.String(required=True),
+        "fields": fields.Dict(load_default=dict),
+        "attachments": fields.List(fields.Dict(), load_default=list, metadata={"description": ATTACHMENT_HELP}),
+        "representative": fields.Boolean(load_default=False),
+    },
+    name="ItemIn",
+)
 
 
-ItemOut = Schema.from_dict({  # a dict: "fields" is one of the keys
-    "id": fields.String(),
-    "item_type": fields.String(),
-    "fields": fields.Dict(),
-    "attachments": fields.List(fields.Dict()),
-    "representative": fields.Boolean(),
-}, name="ItemOut")
+ItemOut = Schema.from_dict(
+    {  # a dict: "fields" is one of the keys
+        "id": fields.String(),
+        "item_type": fields.String(),
+        "fields": fields.Dict(),
+        "attachments": fields.List(fields.Dict()),
+        "representative": fields.Boolean(),
+    },
+    name="ItemOut",
+)
 
 
 class DeclarationOut(Schema):
@@ -219,11 +266,16 @@ class DeclarationOut(Schema):
     specialty = fields.String()
     qualification_name = fields.String()
     category = fields.String()
-    status = fields.String(metadata={"description": "preparing, draft, refused, submitted, in_review, returned, "
-                                                    "completed, withdrawn, discarded"})
+    status = fields.String(
+        metadata={
+            "description": "preparing, draft, refused, submitted, in_review, returned, completed, withdrawn, discarded"
+        }
+    )
     applicant = fields.String()
-    withdrawable: fields.Field = fields.Function(service.withdrawable, metadata={
-        "description": "撤回 is possible: submitted and the unit has not started on it (claimed or decided)"})
+    withdrawable: fields.Field = fields.Function(
+        service.withdrawable,
+        metadata={"description": "撤回 is possible: submitted and the unit has not started on it (claimed or decided)"},
+    )
     eligibility = fields.Dict(allow_none=True)
     exception_claims = fields.List(fields.Dict(), allow_none=True)
     employer_proof = fields.Dict(allow_none=True)
@@ -240,14 +292,20 @@ class DeclarationOut(Schema):
     outcome = fields.String(allow_none=True)
     created_at = fields.DateTime()
     submitted_at = fields.DateTime(allow_none=True)
-    re_examination_open_until = fields.DateTime(allow_none=True, metadata={
-        "description": "the experts' vote failed: re-examination (复查) may be requested until then"})
-    re_examination_requestable: fields.Field = fields.Function(re_examination.requestable, metadata={
-        "description": "复查 may be requested now: offered, not yet requested, the period runs"})
+    re_examination_open_until = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "the experts' vote failed: re-examination (复查) may be requested until then"},
+    )
+    re_examination_requestable: fields.Field = fields.Function(
+        re_examination.requestable,
+        metadata={"description": "复查 may be requested now: offered, not yet requested, the period runs"},
+    )
     re_examination_requested_at = fields.DateTime(allow_none=True)
     re_examination_reason = fields.String(allow_none=True, metadata={"description": "the applicant's reason"})
-    re_examination_decision = fields.String(allow_none=True, metadata={
-        "description": "the committee office's: uphold (not passed) or overturn (the review goes on)"})
+    re_examination_decision = fields.String(
+        allow_none=True,
+        metadata={"description": "the committee office's: uphold (not passed) or overturn (the review goes on)"},
+    )
     re_examination_decision_reason = fields.String(allow_none=True)
     re_examination_decided_at = fields.DateTime(allow_none=True)
 
@@ -263,15 +321,20 @@ class DeclarationDetail(DeclarationOut):
 
 
 class ReExaminationIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
-                           metadata={"description": "why the result should be re-examined (复查理由)"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "why the result should be re-examined (复查理由)"},
+    )
 
 
 class EligibilityCheck(Schema):
     rule = fields.String(metadata={"description": "education_years, annual_assessment, continuing_education"})
     passed = fields.Boolean()
-    years = fields.List(fields.Integer(), metadata={"description": "the years the rule looked at (since the "
-                                                                  "current title, at most the table's window)"})
+    years = fields.List(
+        fields.Integer(),
+        metadata={"description": "the years the rule looked at (since the current title, at most the table's window)"},
+    )
     failures = fields.List(fields.String(), metadata={"description": "what fails, year by year"})
 
 
@@ -282,13 +345,22 @@ class EligibilityOut(Schema):
     checks = fields.List(fields.Nested(EligibilityCheck), load_default=list)
     checked_on = fields.String()
     exception_categories = fields.Dict(metadata={"description": "the activity's exception conditions by category"})
-    specialty = fields.Dict(metadata={"description": "the current specialty against the declared one "
-                                                     "(bpmn/specialty_relation.dmn): {declared_specialty, "
-                                                     "current_specialty, related: directly/related/unrelated (None: "
-                                                     "not given), reason, passed, enforcement: warn/refuse}"})
-    warnings = fields.List(fields.String(), metadata={"description": "what the unit is warned of: an unrelated "
-                                                                    "current specialty where the activity warns "
-                                                                    "(专业不相关)"})
+    specialty = fields.Dict(
+        metadata={
+            "description": "the current specialty against the declared one "
+            "(bpmn/specialty_relation.dmn): {declared_specialty, "
+            "current_specialty, related: directly/related/unrelated (None: "
+            "not given), reason, passed, enforcement: warn/refuse}"
+        }
+    )
+    warnings = fields.List(
+        fields.String(),
+        metadata={
+            "description": "what the unit is warned of: an unrelated "
+            "current specialty where the activity warns "
+            "(专业不相关)"
+        },
+    )
 
 
 class DeclarationPage(Page):
@@ -383,7 +455,7 @@ def _detail(uow, declaration) -> dict:  # noqa: ANN001
     return detail
 
 
-@blp.route("/declarations/<other_than(\"at-my-organisation\"):declaration_id>")
+@blp.route('/declarations/<other_than("at-my-organisation"):declaration_id>')
 class DeclarationById(MethodView):
     @blp.response(200, DeclarationDetail)
     @require_roles("applicant", "unit", "department", "committee", "title_office")
@@ -486,9 +558,13 @@ class Submit(MethodView):
 
 # -- the integrity record (诚信档案) -------------------------------------------------
 
+
 class IntegrityQuery(PageQuery):
-    running = fields.Boolean(load_default=None, allow_none=True,
-                             metadata={"description": "true: only records still barring; false: ended or lifted"})
+    running = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "true: only records still barring; false: ended or lifted"},
+    )
     subject = fields.String(load_default=None)
 
 
@@ -503,8 +579,9 @@ class IntegrityRecordOut(Schema):
     reason = fields.String(metadata={"description": "the revocation's reason"})
     starts_at = Deadline(metadata={"description": "the revocation (Beijing time)"})
     ends_at = Deadline(metadata={"description": "the bar ends (3 years after the revocation)"})
-    running = fields.Function(lambda r: integrity.running(r), metadata={
-        "description": "the person cannot declare while true"})
+    running = fields.Function(
+        lambda r: integrity.running(r), metadata={"description": "the person cannot declare while true"}
+    )
     recorded_by = fields.String()
     recorded_at = fields.DateTime()
     lifted_at = fields.DateTime(allow_none=True)
@@ -517,8 +594,11 @@ class IntegrityPage(Page):
 
 
 class LiftIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
-                           metadata={"description": "why the record is lifted early (解除原因)"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "why the record is lifted early (解除原因)"},
+    )
 
 
 @blp.route("/integrity-records")
@@ -556,6 +636,7 @@ class LiftIntegrityRecord(MethodView):
 
 
 # -- the catalogue ----------------------------------------------------------------
+
 
 class TermOut(Schema):
     code = fields.String()

@@ -8,17 +8,25 @@ which file is known here from profile.attachment.stored.v1 and from the snapshot
 (services/declaration/replicas.py). Saving refuses a file known to be someone else's; submitting
 needs every file known and the applicant's.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from services.declaration import replicas
 from shared.errors import DomainError, FieldError
 from shared.uow import UnitOfWork
 
 # The profile's keys that hold one attachment id, and those that hold a list of them.
-SNAPSHOT_KEYS = ("photo_id", "certificate_id", "verification_letter_id", "proof_id", "attachment_id",
-                 "dispatch_proof_id")
+SNAPSHOT_KEYS = (
+    "photo_id",
+    "certificate_id",
+    "verification_letter_id",
+    "proof_id",
+    "attachment_id",
+    "dispatch_proof_id",
+)
 SNAPSHOT_LIST_KEYS = ("attachment_ids", "proof_ids")
 # Not references: the snapshot's list of the applicant's files, and the profile's completeness verdict.
 SNAPSHOT_SKIP = ("attachments", "completeness")
@@ -30,9 +38,11 @@ def _entry_id(entry: Any, field: str) -> str:
     """An attachment given in declaration content: ``{"id": ..., "name": ...}``."""
     if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
         return entry["id"]
-    raise DomainError.on(field, "attachment_reference",
-                         "an attachment is given as {\"id\": ..., \"name\": ...} with the id of a file uploaded "
-                         "to your profile (附件)")
+    raise DomainError.on(
+        field,
+        "attachment_reference",
+        'an attachment is given as {"id": ..., "name": ...} with the id of a file uploaded to your profile (附件)',
+    )
 
 
 def listed(entries: Any, field: str) -> list[Ref]:
@@ -80,13 +90,21 @@ def in_employer_proof(proof: dict[str, Any] | None) -> list[Ref]:
 
 
 def in_sections(sections: dict[str, Any] | None) -> list[Ref]:
-    return [ref for name, section in (sections or {}).items() if isinstance(section, dict)
-            for ref in listed(section.get("attachments"), f"sections.{name}")]
+    return [
+        ref
+        for name, section in (sections or {}).items()
+        if isinstance(section, dict)
+        for ref in listed(section.get("attachments"), f"sections.{name}")
+    ]
 
 
 def in_materials(materials: dict[str, Any] | None) -> list[Ref]:
-    return [ref for code, given in (materials or {}).items() if isinstance(given, dict)
-            for ref in listed(given.get("attachments"), f"materials.{code}")]
+    return [
+        ref
+        for code, given in (materials or {}).items()
+        if isinstance(given, dict)
+        for ref in listed(given.get("attachments"), f"materials.{code}")
+    ]
 
 
 def refuse_others(uow: UnitOfWork, applicant: str, refs: Iterable[Ref]) -> None:
@@ -95,8 +113,7 @@ def refuse_others(uow: UnitOfWork, applicant: str, refs: Iterable[Ref]) -> None:
     owners = replicas.owners(uow, (i for _, i in refs))
     for field, attachment_id in refs:
         if owners.get(attachment_id, applicant) != applicant:
-            raise DomainError.on(field, "own_attachment",
-                                 f"attachment {attachment_id} is not one of your files (附件)")
+            raise DomainError.on(field, "own_attachment", f"attachment {attachment_id} is not one of your files (附件)")
 
 
 def problems(uow: UnitOfWork, applicant: str, refs: Iterable[Ref]) -> list[FieldError]:
@@ -107,13 +124,21 @@ def problems(uow: UnitOfWork, applicant: str, refs: Iterable[Ref]) -> list[Field
     for field, attachment_id in refs:
         owner = owners.get(attachment_id)
         if owner is None:
-            errors.append(FieldError(field, "known_attachment", (
-                f"attachment {attachment_id} is not known as one of your files (附件): upload it to your profile "
-                "(个人信息) and refer to it by its id; a file uploaded moments ago may not have reached the "
-                "declaration service yet, so try again shortly")))
+            errors.append(
+                FieldError(
+                    field,
+                    "known_attachment",
+                    (
+                        f"attachment {attachment_id} is not known as one of your files (附件): upload it to your profile "
+                        "(个人信息) and refer to it by its id; a file uploaded moments ago may not have reached the "
+                        "declaration service yet, so try again shortly"
+                    ),
+                )
+            )
         elif owner != applicant:
-            errors.append(FieldError(field, "own_attachment",
-                                     f"attachment {attachment_id} is not one of your files (附件)"))
+            errors.append(
+                FieldError(field, "own_attachment", f"attachment {attachment_id} is not one of your files (附件)")
+            )
     return errors
 
 

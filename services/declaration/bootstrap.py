@@ -1,4 +1,5 @@
 """Wires the declaration service: database, HTTP app, handlers, demo data."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +25,10 @@ def database(url: str | None = None) -> Database:
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     return create_service_app(
-        NAME, db or database(), [api.blp], verifier=verifier,
+        NAME,
+        db or database(),
+        [api.blp],
+        verifier=verifier,
         title="Declaration service (申报)",
         description="Review activities and applicants' declarations with their review trail.",
     )

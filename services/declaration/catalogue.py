@@ -1,6 +1,7 @@
 """The catalogue (目录): evaluation modes, series with their level ladders, specialties,
 the six categories, and where independent appointment is allowed. Seeded from
 shared/demo/catalogue.json; the city title office manages it through the API."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,13 +16,15 @@ LEVELS = ("员级", "助理级", "中级", "副高级", "正高级")
 
 
 def terms(uow: UnitOfWork, kind: str) -> list[CatalogueTerm]:
-    return list(uow.session.scalars(select(CatalogueTerm).where(CatalogueTerm.kind == kind)
-                                    .order_by(CatalogueTerm.position, CatalogueTerm.code)))
+    return list(
+        uow.session.scalars(
+            select(CatalogueTerm).where(CatalogueTerm.kind == kind).order_by(CatalogueTerm.position, CatalogueTerm.code)
+        )
+    )
 
 
 def all_series(uow: UnitOfWork) -> list[CatalogueSeries]:
-    return list(uow.session.scalars(select(CatalogueSeries).order_by(CatalogueSeries.position,
-                                                                     CatalogueSeries.name)))
+    return list(uow.session.scalars(select(CatalogueSeries).order_by(CatalogueSeries.position, CatalogueSeries.name)))
 
 
 def whole(uow: UnitOfWork) -> dict[str, Any]:
@@ -56,12 +59,18 @@ def save_series(uow: UnitOfWork, fields: dict[str, Any]) -> CatalogueSeries:
         raise DomainError.on("levels", "ladder_order", "levels go from the lowest up (层级须由低到高)")
     for entry in fields.get("appointable", []):
         if entry["level"] not in levels:
-            raise DomainError.on("appointable", "known_level",
-                                 f"appointable level {entry['level']} is not in the ladder (可聘任层级不在本系列)")
+            raise DomainError.on(
+                "appointable",
+                "known_level",
+                f"appointable level {entry['level']} is not in the ladder (可聘任层级不在本系列)",
+            )
         unknown = [s for s in entry["specialties"] if s != "*" and s not in fields["specialties"]]
         if unknown:
-            raise DomainError.on("appointable", "known_specialty",
-                                 f"appointable specialties not in the series: {', '.join(unknown)} (专业不在本系列)")
+            raise DomainError.on(
+                "appointable",
+                "known_specialty",
+                f"appointable specialties not in the series: {', '.join(unknown)} (专业不在本系列)",
+            )
     found = uow.session.get(CatalogueSeries, fields["name"])
     if found is None:
         found = CatalogueSeries(name=fields["name"])
@@ -85,31 +94,43 @@ def qualification_names(entry: CatalogueSeries, level: str) -> list[str]:
     return next((lv["qualification_names"] for lv in entry.levels if lv["level"] == level), [])
 
 
-def check_choice(uow: UnitOfWork, series_name: str, level: str, specialty: str, qualification_name: str,
-                 field_prefix: str = "") -> CatalogueSeries:
+def check_choice(
+    uow: UnitOfWork, series_name: str, level: str, specialty: str, qualification_name: str, field_prefix: str = ""
+) -> CatalogueSeries:
     """The series, level, specialty and qualification name agree with the catalogue."""
     entry = series(uow, series_name, field_prefix + "series")
     if level not in [lv["level"] for lv in entry.levels]:
-        raise DomainError.on(field_prefix + "level", "in_catalogue",
-                             f"level {level} is not in the {series_name} ladder (层级不在本系列)")
+        raise DomainError.on(
+            field_prefix + "level", "in_catalogue", f"level {level} is not in the {series_name} ladder (层级不在本系列)"
+        )
     if specialty not in entry.specialties:
-        raise DomainError.on(field_prefix + "specialty", "in_catalogue",
-                             f"specialty {specialty} is not in the {series_name} series (专业不在本系列)")
+        raise DomainError.on(
+            field_prefix + "specialty",
+            "in_catalogue",
+            f"specialty {specialty} is not in the {series_name} series (专业不在本系列)",
+        )
     if qualification_name not in qualification_names(entry, level):
         other = next((lv["level"] for lv in entry.levels if qualification_name in lv["qualification_names"]), None)
         if other is not None:  # a name of the series, but of another level: the pair does not hold together
-            raise DomainError.on(field_prefix + "qualification_name", "matches_level",
-                                 f"{qualification_name} is a qualification name of level {other}, not of the "
-                                 f"declared level {level} in the {series_name} series (资格名称与申报层级不符)")
-        raise DomainError.on(field_prefix + "qualification_name", "in_catalogue",
-                             f"{qualification_name} is not a qualification name of {series_name} {level} "
-                             "(资格名称不在目录中)")
+            raise DomainError.on(
+                field_prefix + "qualification_name",
+                "matches_level",
+                f"{qualification_name} is a qualification name of level {other}, not of the "
+                f"declared level {level} in the {series_name} series (资格名称与申报层级不符)",
+            )
+        raise DomainError.on(
+            field_prefix + "qualification_name",
+            "in_catalogue",
+            f"{qualification_name} is not a qualification name of {series_name} {level} (资格名称不在目录中)",
+        )
     return entry
 
 
 def appointable(entry: CatalogueSeries, level: str, specialty: str) -> bool:
-    return any(a["level"] == level and ("*" in a["specialties"] or specialty in a["specialties"])
-               for a in entry.appointable or [])
+    return any(
+        a["level"] == level and ("*" in a["specialties"] or specialty in a["specialties"])
+        for a in entry.appointable or []
+    )
 
 
 def seed(uow: UnitOfWork, data: dict[str, Any]) -> None:

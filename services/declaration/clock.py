@@ -1,5 +1,6 @@
 """Time as the declaration rules see it: the system's one clock (shared/clock.py). Deadlines are
 instants, days are Beijing days."""
+
 from __future__ import annotations
 
 import datetime as dt

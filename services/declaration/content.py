@@ -1,8 +1,10 @@
 """What a declaration holds beyond the snapshot, and whether it is complete for submission."""
+
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -29,8 +31,13 @@ def item_types(activity: Activity | None) -> dict[str, dict[str, Any]]:
 
 
 def items(uow: UnitOfWork, declaration_id: str) -> list[DeclarationItem]:
-    return list(uow.session.scalars(select(DeclarationItem).where(DeclarationItem.declaration_id == declaration_id)
-                                    .order_by(DeclarationItem.created_at, DeclarationItem.id)))
+    return list(
+        uow.session.scalars(
+            select(DeclarationItem)
+            .where(DeclarationItem.declaration_id == declaration_id)
+            .order_by(DeclarationItem.created_at, DeclarationItem.id)
+        )
+    )
 
 
 def _known_fields(kind: str, given: dict[str, Any], spec: list[dict[str, Any]], field: str) -> None:
@@ -40,23 +47,33 @@ def _known_fields(kind: str, given: dict[str, Any], spec: list[dict[str, Any]], 
         raise DomainError.on(field, "known_fields", f"{kind} has no fields {', '.join(unknown)} (字段不存在)")
 
 
-def save_item(uow: UnitOfWork, declaration: Declaration, activity: Activity | None, data: dict[str, Any],
-              item_id: str | None = None) -> DeclarationItem:
+def save_item(
+    uow: UnitOfWork,
+    declaration: Declaration,
+    activity: Activity | None,
+    data: dict[str, Any],
+    item_id: str | None = None,
+) -> DeclarationItem:
     kinds = item_types(activity)
     kind = kinds.get(data["item_type"])
     if kind is None:
-        raise DomainError.on("item_type", "activity_item_type",
-                             f"the activity has no item type {data['item_type']} (业绩成果类型)")
+        raise DomainError.on(
+            "item_type", "activity_item_type", f"the activity has no item type {data['item_type']} (业绩成果类型)"
+        )
     _known_fields(kind["name"], data.get("fields", {}), kind.get("fields", []), "fields")
     if data.get("representative") and not kind.get("representative"):
-        raise DomainError.on("representative", "allowed",
-                             f"{kind['name']} items cannot be marked as representative works (不可标记为代表作)")
+        raise DomainError.on(
+            "representative",
+            "allowed",
+            f"{kind['name']} items cannot be marked as representative works (不可标记为代表作)",
+        )
     attachments.refuse_others(uow, declaration.applicant, attachments.listed(data.get("attachments"), "attachments"))
     if item_id is None:
         count = sum(1 for i in items(uow, declaration.id) if i.item_type == kind["code"])
         if kind.get("max") is not None and count >= kind["max"]:
-            raise DomainError.on("item_type", "max_items",
-                                 f"at most {kind['max']} {kind['name']} items (最多{kind['max']}项)")
+            raise DomainError.on(
+                "item_type", "max_items", f"at most {kind['max']} {kind['name']} items (最多{kind['max']}项)"
+            )
         item = DeclarationItem(id=str(uuid.uuid4()), declaration_id=declaration.id)
         uow.session.add(item)
     else:
@@ -86,25 +103,35 @@ def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None,
         snapshot = dict(declaration.snapshot or {})
         for key, value in data["snapshot"].items():
             if key in LOCKED_SNAPSHOT_FIELDS and value != snapshot.get(key):
-                raise DomainError.on(f"snapshot.{key}", "locked",
-                                     f"{key} comes from the identity platform or the registered unit and cannot be "
-                                     "changed in a declaration (不可修改)")
+                raise DomainError.on(
+                    f"snapshot.{key}",
+                    "locked",
+                    f"{key} comes from the identity platform or the registered unit and cannot be "
+                    "changed in a declaration (不可修改)",
+                )
             snapshot[key] = value
         declaration.snapshot = snapshot
     if "category" in data:
         allowed = activity.categories if activity else ["normal"]
         if data["category"] not in allowed:
-            raise DomainError.on("category", "in_activity_scope",
-                                 f"category must be one of the activity's: {', '.join(allowed)} (申报类别)")
+            raise DomainError.on(
+                "category",
+                "in_activity_scope",
+                f"category must be one of the activity's: {', '.join(allowed)} (申报类别)",
+            )
         declaration.category = data["category"]
     if "exception_claims" in data:
-        offered = {c["code"] for c in ((activity.exception_conditions or {}) if activity else {})
-                   .get(declaration.category, [])}
+        offered = {
+            c["code"] for c in ((activity.exception_conditions or {}) if activity else {}).get(declaration.category, [])
+        }
         for claim in data["exception_claims"]:
             if claim["code"] not in offered:
-                raise DomainError.on("exception_claims", "activity_condition",
-                                     f"{claim['code']} is not an exception condition of this activity for "
-                                     f"{declaration.category} (破格条件)")
+                raise DomainError.on(
+                    "exception_claims",
+                    "activity_condition",
+                    f"{claim['code']} is not an exception condition of this activity for "
+                    f"{declaration.category} (破格条件)",
+                )
         declaration.exception_claims = [dict(c) for c in data["exception_claims"]]
     for key in ("employer_proof", "sections", "materials"):
         if key in data:
@@ -113,8 +140,9 @@ def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None,
         specs = {m["code"]: m for m in activity.required_materials or []}
         for code, given in data["materials"].items():
             if code not in specs:
-                raise DomainError.on("materials", "activity_material",
-                                     f"the activity asks for no material {code} (评审需求申报材料)")
+                raise DomainError.on(
+                    "materials", "activity_material", f"the activity asks for no material {code} (评审需求申报材料)"
+                )
             _known_fields(specs[code]["name"], given.get("fields", {}), specs[code].get("fields", []), "materials")
     _refuse_others_files(uow, declaration, data)
     declaration.eligibility = None  # recomputed on demand from the edited snapshot
@@ -122,15 +150,17 @@ def update(uow: UnitOfWork, declaration: Declaration, activity: Activity | None,
 
 # The parts of a draft that may refer to profile attachments, and how to find the references.
 ATTACHMENT_PARTS: dict[str, Callable[[Any], list[attachments.Ref]]] = {
-    "snapshot": attachments.in_snapshot, "exception_claims": attachments.in_claims,
-    "employer_proof": attachments.in_employer_proof, "sections": attachments.in_sections,
-    "materials": attachments.in_materials}
+    "snapshot": attachments.in_snapshot,
+    "exception_claims": attachments.in_claims,
+    "employer_proof": attachments.in_employer_proof,
+    "sections": attachments.in_sections,
+    "materials": attachments.in_materials,
+}
 
 
 def _refuse_others_files(uow: UnitOfWork, declaration: Declaration, data: dict[str, Any]) -> None:
     """What this save changed may not refer to a file known to be someone else's."""
-    refs = [ref for part, find in ATTACHMENT_PARTS.items() if part in data
-            for ref in find(getattr(declaration, part))]
+    refs = [ref for part, find in ATTACHMENT_PARTS.items() if part in data for ref in find(getattr(declaration, part))]
     attachments.refuse_others(uow, declaration.applicant, refs)
 
 
@@ -147,10 +177,15 @@ def check_eligibility(declaration: Declaration, activity: Activity | None) -> di
     """The normal category's tables, and the current specialty against the declared one
     (bpmn/specialty_relation.dmn): unrelated is among ``warnings`` where the activity warns (the default),
     a failure where it refuses."""
-    result = eligibility.check(declaration.series, declaration.qualification_name, declaration.snapshot or {},
-                               clock.today())
-    related = specialty.check(declaration.series, declaration.specialty, specialty.current_of(declaration.snapshot),
-                              (activity.specialty_relation if activity else None) or "warn")
+    result = eligibility.check(
+        declaration.series, declaration.qualification_name, declaration.snapshot or {}, clock.today()
+    )
+    related = specialty.check(
+        declaration.series,
+        declaration.specialty,
+        specialty.current_of(declaration.snapshot),
+        (activity.specialty_relation if activity else None) or "warn",
+    )
     result = {**result, "specialty": related, "warnings": specialty.warnings(related)}
     if specialty.refused(related):
         result = {**result, "eligible": False, "failures": [*result["failures"], specialty.message(related)]}
@@ -167,8 +202,9 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
     # First what the profile service reported missing (its rules, not repeated here).
     errors: list[FieldError] = profile_check.missing(declaration.snapshot)
     try:  # the catalogue may have changed since the declaration was opened
-        catalogue.check_choice(uow, declaration.series, declaration.level, declaration.specialty,
-                               declaration.qualification_name)
+        catalogue.check_choice(
+            uow, declaration.series, declaration.level, declaration.specialty, declaration.qualification_name
+        )
     except DomainError as exc:
         errors.extend(exc.errors)
 
@@ -186,14 +222,22 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
             # education and years keep the rule name "eligibility"; the others are named by their rule
             rule = "eligibility" if failed["rule"] == "education_years" else failed["rule"]
             verb = "needs one of" if failed["rule"] == "education_years" else "fails"
-            fail("category", rule, f"the normal category {verb}: {'; '.join(failed['failures'])} "
-                                   "(不符合正常申报条件; an exception category may apply)")
+            fail(
+                "category",
+                rule,
+                f"the normal category {verb}: {'; '.join(failed['failures'])} "
+                "(不符合正常申报条件; an exception category may apply)",
+            )
     conditions = ((activity.exception_conditions or {}) if activity else {}).get(declaration.category, [])
     if needs["exception_claims_required"] or conditions:
         claims = declaration.exception_claims or []
         if not claims:
-            fail("exception_claims", "required", "an exception category needs at least one of the activity's "
-                                                 "exception conditions, with proof (破格条件)")
+            fail(
+                "exception_claims",
+                "required",
+                "an exception category needs at least one of the activity's "
+                "exception conditions, with proof (破格条件)",
+            )
         for claim in claims:
             if not claim.get("proof"):
                 fail("exception_claims", "proof", f"exception condition {claim['code']} needs proof (证明材料)")
@@ -207,13 +251,19 @@ def completeness(uow: UnitOfWork, declaration: Declaration, activity: Activity |
             given[name] = given.get(name) or qualification.get(name)
         missing = [name for name in needed if not given.get(name)]
         if missing:
-            fail(f"sections.{section}", "required", f"the {section} section needs {', '.join(missing)} "
-                                                    f"({'中小学教师信息' if section == 'school_teacher' else '卫生技术信息'})")
+            fail(
+                f"sections.{section}",
+                "required",
+                f"the {section} section needs {', '.join(missing)} "
+                f"({'中小学教师信息' if section == 'school_teacher' else '卫生技术信息'})",
+            )
     entered = items(uow, declaration.id)
     for kind in item_types(activity).values():
         mine = [i for i in entered if i.item_type == kind["code"]]
         if len(mine) < kind.get("min", 0):
-            fail("items", "min_items", f"at least {kind['min']} {kind['name']} items (至少{kind['min']}项{kind['name']})")
+            fail(
+                "items", "min_items", f"at least {kind['min']} {kind['name']} items (至少{kind['min']}项{kind['name']})"
+            )
         for item in mine:
             missing = _missing(item.fields, kind.get("fields", []))
             if missing:

@@ -18,6 +18,7 @@ the current title was obtained (the latest title or exam qualification in the sn
 since the first professional work), up to the year before the check, the latest ``window`` of them
 (a window of 0 years: not required).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,10 @@ def category_needs(category: str) -> dict[str, bool]:
     """What a category needs (eligibility_categories.dmn): ``normal_conditions``,
     ``exception_claims_required``, ``employer_proof_required``; all false for a category it lacks."""
     found = decisions.decide(CATEGORIES, {"category": category})
-    return {key: bool(found.get(key)) for key in ("normal_conditions", "exception_claims_required",
-                                                  "employer_proof_required")}
+    return {
+        key: bool(found.get(key))
+        for key in ("normal_conditions", "exception_claims_required", "employer_proof_required")
+    }
 
 
 def _whole_years(since: dt.date, on: dt.date) -> int:
@@ -93,8 +96,11 @@ def _professional_years(snapshot: dict[str, Any], on: dt.date) -> int | None:
 
 
 def _years_since_title(snapshot: dict[str, Any], name: str, on: dt.date) -> int | None:
-    issued = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
-              if c.get("kind") in QUALIFYING_CERTIFICATES and c.get("name") == name]
+    issued = [
+        _date(c.get("issued_on"))
+        for c in snapshot.get("certificates") or []
+        if c.get("kind") in QUALIFYING_CERTIFICATES and c.get("name") == name
+    ]
     dates = [d for d in issued if d]
     return _whole_years(min(dates), on) if dates else None
 
@@ -102,8 +108,11 @@ def _years_since_title(snapshot: dict[str, Any], name: str, on: dt.date) -> int 
 def _window(snapshot: dict[str, Any], on: dt.date, years: int) -> list[int]:
     """The years to prove: after the current title's year (or the first professional work's) up to the
     year before ``on``, the latest ``years`` of them."""
-    issued = [_date(c.get("issued_on")) for c in snapshot.get("certificates") or []
-              if c.get("kind") in QUALIFYING_CERTIFICATES]
+    issued = [
+        _date(c.get("issued_on"))
+        for c in snapshot.get("certificates") or []
+        if c.get("kind") in QUALIFYING_CERTIFICATES
+    ]
     titles = [d for d in issued if d]
     since = max(titles) if titles else _date((snapshot.get("qualification") or {}).get("first_professional_work_date"))
     last = on.year - 1
@@ -129,8 +138,9 @@ def _assessments(snapshot: dict[str, Any], on: dt.date, rules: dict[str, Any]) -
         if result is None:
             failures.append(f"annual assessment (年度考核) {year}: none recorded; needs {wanted} ({label})")
         elif result not in passing:
-            failures.append(f"annual assessment (年度考核) {year}: {RESULT_NAMES.get(result, result)}; needs {wanted} "
-                            f"({label})")
+            failures.append(
+                f"annual assessment (年度考核) {year}: {RESULT_NAMES.get(result, result)}; needs {wanted} ({label})"
+            )
     return {"rule": "annual_assessment", "passed": not failures, "years": window, "failures": failures}
 
 
@@ -153,12 +163,16 @@ def _continuing_education(snapshot: dict[str, Any], on: dt.date, rules: dict[str
     for year in window:
         total, special = hours.get(year, 0.0), specialist.get(year, 0.0)
         if total < needed:
-            failures.append(f"continuing education (继续教育) {year}: {total:g} hours; needs at least {needed:g} "
-                            "a year (继续教育学时)")
+            failures.append(
+                f"continuing education (继续教育) {year}: {total:g} hours; needs at least {needed:g} "
+                "a year (继续教育学时)"
+            )
         if total > 0 and special * denominator < total * numerator:
             missing = " (specialist hours not given count as none)" if year in unproven else ""
-            failures.append(f"continuing education (继续教育) {year}: {special:g} specialist hours of {total:g}; "
-                            f"needs at least {numerator}/{denominator} of the hours{missing} (专业科目学时)")
+            failures.append(
+                f"continuing education (继续教育) {year}: {special:g} specialist hours of {total:g}; "
+                f"needs at least {numerator}/{denominator} of the hours{missing} (专业科目学时)"
+            )
     return {"rule": "continuing_education", "passed": not failures, "years": window, "failures": failures}
 
 
@@ -167,8 +181,10 @@ def alternatives(series: str, qualification_name: str) -> list[dict[str, Any]]:
     [{education, years, since_title}]; none when the table has no rule for the qualification."""
     found = decisions.decide(NORMAL, {"series": series, "qualification_name": qualification_name})
     columns = [found.get(key) or [] for key in ("education", "years", "since_title")]
-    return [{"education": education, "years": int(years), "since_title": since_title or None}
-            for education, years, since_title in zip(*columns)]
+    return [
+        {"education": education, "years": int(years), "since_title": since_title or None}
+        for education, years, since_title in zip(*columns)
+    ]
 
 
 def check(series: str, qualification_name: str, snapshot: dict[str, Any], on: dt.date) -> dict[str, Any]:
@@ -180,12 +196,19 @@ def check(series: str, qualification_name: str, snapshot: dict[str, Any], on: dt
         return {"eligible": True, "rule": None, "failures": [], "checks": [], "checked_on": on.isoformat()}
     yearly = decisions.decide(YEARLY, {"series": series, "qualification_name": qualification_name})
     checks = [_education_years(options, snapshot, on)]
-    for window, evaluate in (("assessment_window_years", _assessments),
-                             ("continuing_education_window_years", _continuing_education)):
+    for window, evaluate in (
+        ("assessment_window_years", _assessments),
+        ("continuing_education_window_years", _continuing_education),
+    ):
         if int(yearly.get(window) or 0) > 0:
             checks.append(evaluate(snapshot, on, yearly))
-    return {"eligible": all(c["passed"] for c in checks), "rule": f"{series}/{qualification_name}",
-            "failures": [f for c in checks for f in c["failures"]], "checks": checks, "checked_on": on.isoformat()}
+    return {
+        "eligible": all(c["passed"] for c in checks),
+        "rule": f"{series}/{qualification_name}",
+        "failures": [f for c in checks for f in c["failures"]],
+        "checks": checks,
+        "checked_on": on.isoformat(),
+    }
 
 
 def _education_years(options: list[dict[str, Any]], snapshot: dict[str, Any], on: dt.date) -> dict[str, Any]:
@@ -198,9 +221,11 @@ def _education_years(options: list[dict[str, Any]], snapshot: dict[str, Any], on
             raise decisions.DecisionFailed(f"{NORMAL}: education {need!r} is none of {', '.join(RANKS)}")
         basis = alternative["since_title"]
         years = _years_since_title(snapshot, basis, on) if basis else _professional_years(snapshot, on)
-        wanted = (f"{NAMES[need]} or above and {alternative['years']} years"
-                  + (f" as {basis} (任{basis}满{alternative['years']}年)" if basis
-                     else f" of professional work (专业工作满{alternative['years']}年)"))
+        wanted = f"{NAMES[need]} or above and {alternative['years']} years" + (
+            f" as {basis} (任{basis}满{alternative['years']}年)"
+            if basis
+            else f" of professional work (专业工作满{alternative['years']}年)"
+        )
         problems = []
         if education is None or RANKS[education] < RANKS[need]:
             problems.append(f"education is {NAMES[education] if education else 'not given (未填写学历)'}")

@@ -1,4 +1,5 @@
 """Message handlers of the declaration service (thin: message in, service call)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,7 @@ def on_re_examination_decided(uow: UnitOfWork, envelope: Envelope, decision: rev
     re_examination.decided(uow, decision)
 
 
-def on_organisation_registered(uow: UnitOfWork, envelope: Envelope,
-                               registered: profile.OrganisationRegistered) -> None:
+def on_organisation_registered(uow: UnitOfWork, envelope: Envelope, registered: profile.OrganisationRegistered) -> None:
     replicas.organisation_registered(uow, registered)
 
 

@@ -7,6 +7,7 @@ three years later, judged on ``shared.db.utcnow()``) the person can neither open
 declaration. The title office lists the records, opens one and may lift it early with a reason; who
 lifted it, when and why stay on the record.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,17 +42,26 @@ def certificate_revoked(uow: UnitOfWork, revoked: Revoked) -> IntegrityRecord | 
     """Record the holder of a certificate revoked for fraud; any other revocation bars nobody."""
     if revoked.reason_kind != "fraud":
         return None
-    existing = uow.session.scalar(select(IntegrityRecord).where(IntegrityRecord.certificate_id
-                                                                == revoked.certificate_id))
+    existing = uow.session.scalar(
+        select(IntegrityRecord).where(IntegrityRecord.certificate_id == revoked.certificate_id)
+    )
     if existing is not None:
         return existing
     starts = dt.datetime.fromisoformat(revoked.revoked_at)
     record = IntegrityRecord(
-        id=str(uuid.uuid4()), subject=revoked.holder, holder_name=revoked.holder_name,
-        certificate_id=revoked.certificate_id, certificate_number=revoked.number,
-        declaration_id=revoked.declaration_id, qualification_name=revoked.qualification_name,
-        reason=revoked.reason, starts_at=starts, ends_at=years_after(starts, BAR_YEARS),
-        recorded_by=revoked.revoked_by, recorded_at=utcnow())
+        id=str(uuid.uuid4()),
+        subject=revoked.holder,
+        holder_name=revoked.holder_name,
+        certificate_id=revoked.certificate_id,
+        certificate_number=revoked.number,
+        declaration_id=revoked.declaration_id,
+        qualification_name=revoked.qualification_name,
+        reason=revoked.reason,
+        starts_at=starts,
+        ends_at=years_after(starts, BAR_YEARS),
+        recorded_by=revoked.revoked_by,
+        recorded_at=utcnow(),
+    )
     uow.session.add(record)
     uow.session.flush()
     return record
@@ -64,15 +74,21 @@ def running(record: IntegrityRecord, now: dt.datetime | None = None) -> bool:
 def refuse_if_recorded(uow: UnitOfWork, subject: str) -> None:
     """A person with a running integrity record may not open or submit a declaration (403 naming it)."""
     now = utcnow()
-    record = uow.session.scalar(select(IntegrityRecord).where(
-        IntegrityRecord.subject == subject, IntegrityRecord.lifted_at.is_(None), IntegrityRecord.ends_at > now)
-        .order_by(IntegrityRecord.ends_at.desc()).limit(1))
+    record = uow.session.scalar(
+        select(IntegrityRecord)
+        .where(IntegrityRecord.subject == subject, IntegrityRecord.lifted_at.is_(None), IntegrityRecord.ends_at > now)
+        .order_by(IntegrityRecord.ends_at.desc())
+        .limit(1)
+    )
     if record is None:
         return
-    raise Forbidden.on("applicant", "integrity_record",
-                       f"you are in the integrity record (诚信档案) {record.id}: certificate "
-                       f"{record.certificate_number} was revoked for fraud ({record.reason}); you cannot declare "
-                       f"until {clock.beijing(record.ends_at)} (诚信档案记录期内不得申报)")
+    raise Forbidden.on(
+        "applicant",
+        "integrity_record",
+        f"you are in the integrity record (诚信档案) {record.id}: certificate "
+        f"{record.certificate_number} was revoked for fraud ({record.reason}); you cannot declare "
+        f"until {clock.beijing(record.ends_at)} (诚信档案记录期内不得申报)",
+    )
 
 
 def _title_office(principal: Principal) -> None:
@@ -80,8 +96,9 @@ def _title_office(principal: Principal) -> None:
         raise Forbidden.on("role", "title_office", "only the title office manages the integrity record (诚信档案)")
 
 
-def listed(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int,
-           per_page: int) -> tuple[list[IntegrityRecord], int]:
+def listed(
+    uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int, per_page: int
+) -> tuple[list[IntegrityRecord], int]:
     """The records, newest first; ``running`` true or false keeps only those running or not; ``subject``
     one person's."""
     _title_office(principal)
@@ -110,12 +127,15 @@ def lift(uow: UnitOfWork, principal: Principal, record_id: str, reason: str) -> 
     if not reason:
         raise DomainError.on("reason", "required", "lifting a record needs its reason (解除原因)")
     if record.lifted_at is not None:
-        raise Conflict.on("record_id", "running", f"the record was already lifted on "
-                                                  f"{clock.beijing(record.lifted_at)} (已解除)")
+        raise Conflict.on(
+            "record_id", "running", f"the record was already lifted on {clock.beijing(record.lifted_at)} (已解除)"
+        )
     now = utcnow()
     if not running(record, now):
         raise Conflict.on("record_id", "running", f"the record ended on {clock.beijing(record.ends_at)} (已到期)")
     record.lifted_at, record.lifted_by, record.lift_reason = now, principal.subject, reason
-    log.info("integrity record lifted", extra={"record_id": record.id, "subject": record.subject,
-                                               "by": principal.subject, "reason": reason})
+    log.info(
+        "integrity record lifted",
+        extra={"record_id": record.id, "subject": record.subject, "by": principal.subject, "reason": reason},
+    )
     return record

@@ -4,6 +4,7 @@ The service asks the table before it acts (``can``) and moves a declaration only
 (``move``), so a status changes in one way only; the API shows what the service computes from it
 (``withdrawable``).
 """
+
 from __future__ import annotations
 
 import enum
@@ -29,11 +30,15 @@ TRANSITIONS: dict[DeclarationStatus, dict[str, DeclarationStatus]] = {
     S.PREPARING: {"accept_snapshot": S.DRAFT, "refuse": S.REFUSED, "discard": S.DISCARDED},
     S.DRAFT: {"edit": S.DRAFT, "submit": S.SUBMITTED, "discard": S.DISCARDED},
     S.RETURNED: {"edit": S.RETURNED, "submit": S.SUBMITTED, "complete": S.COMPLETED},
-    S.SUBMITTED: {"reach_stage": S.IN_REVIEW, "return": S.RETURNED, "withdraw": S.WITHDRAWN,
-                  "complete": S.COMPLETED},
+    S.SUBMITTED: {"reach_stage": S.IN_REVIEW, "return": S.RETURNED, "withdraw": S.WITHDRAWN, "complete": S.COMPLETED},
     # the vote failed: the applicant may ask for re-examination (复查) while the review waits
-    S.IN_REVIEW: {"reach_stage": S.IN_REVIEW, "return": S.RETURNED, "withdraw": S.WITHDRAWN,
-                  "complete": S.COMPLETED, "request_re_examination": S.IN_REVIEW},
+    S.IN_REVIEW: {
+        "reach_stage": S.IN_REVIEW,
+        "return": S.RETURNED,
+        "withdraw": S.WITHDRAWN,
+        "complete": S.COMPLETED,
+        "request_re_examination": S.IN_REVIEW,
+    },
     S.REFUSED: {},
     S.COMPLETED: {},
     S.WITHDRAWN: {},

@@ -1,4 +1,5 @@
 """The declaration service's tables: review activities, declarations, their trail."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -177,6 +178,7 @@ class DeclarationItem(Base):
 
 
 # -- replicas of what the profile service publishes ----------------------------------
+
 
 class Committee(Base):
     """A review committee as the directory registered it (profile.organisation.registered.v1): the title

@@ -7,9 +7,11 @@ disagree about what is required: an item the profile reported is binding
 until the declaration's own copy of the snapshot supplies it (the copy may be
 edited for this declaration only); nothing the profile accepted is refused.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared.errors import FieldError
 
@@ -46,12 +48,15 @@ SUPPLIED: dict[tuple[str, str], Check] = {
     ("qualification", "specialty"): _qualification("specialty"),
     ("qualification", "first_professional_work_date"): _qualification("first_professional_work_date"),
     ("qualification", "appointment"): _proofs,
-    ("qualification", "appointment.proof_kind"):
-        lambda s: _appointment(s).get("proof_kind") == "appointment_letter" and _proofs(s),
+    ("qualification", "appointment.proof_kind"): lambda s: (
+        _appointment(s).get("proof_kind") == "appointment_letter" and _proofs(s)
+    ),
 }
 
-HINT = ("Complete it in this declaration's copy of your profile (申报档案), or complete your profile (个人信息) "
-        "and open a new declaration.")
+HINT = (
+    "Complete it in this declaration's copy of your profile (申报档案), or complete your profile (个人信息) "
+    "and open a new declaration."
+)
 
 
 def missing(snapshot: dict[str, Any] | None) -> list[FieldError]:
@@ -66,6 +71,5 @@ def missing(snapshot: dict[str, Any] | None) -> list[FieldError]:
         if check is not None and check(snapshot or {}):
             continue
         message = (item.get("message") or f"{section} {field} is missing").rstrip()
-        errors.append(FieldError(f"snapshot.{section}.{field}", item.get("rule") or "required",
-                                 f"{message} {HINT}"))
+        errors.append(FieldError(f"snapshot.{section}.{field}", item.get("rule") or "required", f"{message} {HINT}"))
     return errors

@@ -1,16 +1,23 @@
 """What the declaration service keeps of the profile service's events (no cross-service reads):
 the directory's committees with their authorisation, who owns which attachment, and each
 applicant's current employer. Each effect is an idempotent upsert."""
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 
 from services.declaration.models import AttachmentOwner, Committee, Employment
-from shared.contracts.profile import (AttachmentRef, AttachmentStored, EmploymentChanged, OrganisationRegistered,
-                                     Snapshot)
+from shared.contracts.profile import (
+    AttachmentRef,
+    AttachmentStored,
+    EmploymentChanged,
+    OrganisationRegistered,
+    Snapshot,
+)
 from shared.uow import UnitOfWork
 
 
@@ -26,8 +33,11 @@ def organisation_registered(uow: UnitOfWork, registered: OrganisationRegistered)
         uow.session.add(found)
     found.name, found.owner = registered.name, registered.owner
     scope = registered.scope
-    found.scope = None if scope is None else {"series": list(scope.series), "levels": list(scope.levels),
-                                              "specialties": list(scope.specialties)}
+    found.scope = (
+        None
+        if scope is None
+        else {"series": list(scope.series), "levels": list(scope.levels), "specialties": list(scope.specialties)}
+    )
 
 
 def seed_committees(uow: UnitOfWork, organisations: Iterable[dict[str, Any]]) -> None:
@@ -42,8 +52,14 @@ def committee(uow: UnitOfWork, code: str) -> Committee | None:
     return uow.session.get(Committee, code)
 
 
-def attachment_stored(uow: UnitOfWork, owner: str, ref: AttachmentStored | AttachmentRef | None = None, *,
-                      attachment_id: str | None = None, source: str = "event") -> None:
+def attachment_stored(
+    uow: UnitOfWork,
+    owner: str,
+    ref: AttachmentStored | AttachmentRef | None = None,
+    *,
+    attachment_id: str | None = None,
+    source: str = "event",
+) -> None:
     """Who owns an attachment (and what it is, when told: ``ref``)."""
     attachment_id = ref.id if ref is not None else attachment_id
     found = uow.session.get(AttachmentOwner, attachment_id)
@@ -70,8 +86,7 @@ def owners(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = uow.session.execute(select(AttachmentOwner.id, AttachmentOwner.owner)
-                               .where(AttachmentOwner.id.in_(wanted)))
+    rows = uow.session.execute(select(AttachmentOwner.id, AttachmentOwner.owner).where(AttachmentOwner.id.in_(wanted)))
     return {row.id: row.owner for row in rows}
 
 

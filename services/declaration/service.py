@@ -1,4 +1,5 @@
 """The declaration service layer: activities and the life of a declaration."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +9,17 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from services.declaration import (activities, attachments, catalogue, clock, content, eligibility, integrity,
-                                  lifecycle, replicas)
+from services.declaration import (
+    activities,
+    attachments,
+    catalogue,
+    clock,
+    content,
+    eligibility,
+    integrity,
+    lifecycle,
+    replicas,
+)
 from services.declaration.lifecycle import DeclarationStatus
 from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.contracts.declaration import Resubmitted, ReturnForRevision, Submitted, Withdrawn
@@ -52,16 +62,22 @@ def _claim_slot(uow: UnitOfWork, declaration: Declaration) -> None:
             uow.session.add(declaration)
             uow.session.flush()
     except IntegrityError:
-        raise Conflict.on("activity_id", "one_live_declaration",
-                          "you already have a live declaration for this activity; withdraw or discard it first "
-                          "(同一评审活动只能有一份有效申报)") from None
+        raise Conflict.on(
+            "activity_id",
+            "one_live_declaration",
+            "you already have a live declaration for this activity; withdraw or discard it first "
+            "(同一评审活动只能有一份有效申报)",
+        ) from None
 
 
 def _live_exists(uow: UnitOfWork, slot: str) -> None:
     if uow.session.scalar(select(Declaration.id).where(Declaration.live_slot == slot)):
-        raise Conflict.on("activity_id", "one_live_declaration",
-                          "you already have a live declaration for this activity; withdraw or discard it first "
-                          "(同一评审活动只能有一份有效申报)")
+        raise Conflict.on(
+            "activity_id",
+            "one_live_declaration",
+            "you already have a live declaration for this activity; withdraw or discard it first "
+            "(同一评审活动只能有一份有效申报)",
+        )
 
 
 def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Declaration:
@@ -72,24 +88,38 @@ def create(uow: UnitOfWork, principal: Principal, fields: dict[str, Any]) -> Dec
     chosen = activities.get_visible(uow, principal, fields["activity_id"])
     now = clock.now()
     if not (clock.start_of_day(chosen.opens_on) <= now <= chosen.initial_deadline):
-        raise Conflict.on("activity_id", "ongoing",
-                          f"the activity accepts declarations from {chosen.opens_on} to "
-                          f"{clock.beijing(chosen.initial_deadline)} (不在申报时间内)")
-    for key, allowed, term in (("level", chosen.levels, "层级"), ("specialty", chosen.specialties, "专业"),
-                               ("qualification_name", chosen.qualification_names, "资格名称"),
-                               ("category", chosen.categories, "申报类别")):
+        raise Conflict.on(
+            "activity_id",
+            "ongoing",
+            f"the activity accepts declarations from {chosen.opens_on} to "
+            f"{clock.beijing(chosen.initial_deadline)} (不在申报时间内)",
+        )
+    for key, allowed, term in (
+        ("level", chosen.levels, "层级"),
+        ("specialty", chosen.specialties, "专业"),
+        ("qualification_name", chosen.qualification_names, "资格名称"),
+        ("category", chosen.categories, "申报类别"),
+    ):
         if fields[key] not in allowed:
-            raise DomainError.on(key, "in_activity_scope",
-                                 f"{key} must be one of the activity's: {', '.join(allowed)} ({term})")
+            raise DomainError.on(
+                key, "in_activity_scope", f"{key} must be one of the activity's: {', '.join(allowed)} ({term})"
+            )
     # Each choice within the activity's lists is not enough: the level, specialty and qualification name
     # must hold together in the catalogue (申报需求各项相互关联), as the activity's own lists were checked.
     catalogue.check_choice(uow, chosen.series, fields["level"], fields["specialty"], fields["qualification_name"])
     slot = _slot(principal.subject, chosen.id, fields)
     _live_exists(uow, slot)
     declaration = Declaration(
-        id=str(uuid.uuid4()), applicant=principal.subject, activity_id=chosen.id, mode=chosen.mode,
-        series=chosen.series, level=fields["level"], specialty=fields["specialty"],
-        qualification_name=fields["qualification_name"], category=fields["category"], status=lifecycle.START.value,
+        id=str(uuid.uuid4()),
+        applicant=principal.subject,
+        activity_id=chosen.id,
+        mode=chosen.mode,
+        series=chosen.series,
+        level=fields["level"],
+        specialty=fields["specialty"],
+        qualification_name=fields["qualification_name"],
+        category=fields["category"],
+        status=lifecycle.START.value,
         live_slot=slot,
     )
     _claim_slot(uow, declaration)
@@ -101,23 +131,38 @@ def _create_appointment(uow: UnitOfWork, principal: Principal, fields: dict[str,
     """Independent appointment (自主聘任): no committee activity, only where the catalogue allows it."""
     missing = [key for key in ("series", "level", "specialty", "qualification_name") if not fields.get(key)]
     if missing:
-        raise DomainError.on(missing[0], "required", f"an appointment request names its {missing[0]} "
-                                                     "(自主聘任须选择系列、层级、专业、资格名称)")
-    entry = catalogue.check_choice(uow, fields["series"], fields["level"], fields["specialty"],
-                                   fields["qualification_name"])
+        raise DomainError.on(
+            missing[0],
+            "required",
+            f"an appointment request names its {missing[0]} (自主聘任须选择系列、层级、专业、资格名称)",
+        )
+    entry = catalogue.check_choice(
+        uow, fields["series"], fields["level"], fields["specialty"], fields["qualification_name"]
+    )
     if not catalogue.appointable(entry, fields["level"], fields["specialty"]):
-        raise DomainError.on("level", "appointable",
-                             f"{fields['series']} {fields['level']} {fields['specialty']} may not be appointed "
-                             "independently (该系列层级专业不可自主聘任)")
+        raise DomainError.on(
+            "level",
+            "appointable",
+            f"{fields['series']} {fields['level']} {fields['specialty']} may not be appointed "
+            "independently (该系列层级专业不可自主聘任)",
+        )
     if fields["category"] != "normal":
-        raise DomainError.on("category", "in_activity_scope", "an appointment request is a normal declaration "
-                                                              "(自主聘任仅限正常申报)")
+        raise DomainError.on(
+            "category", "in_activity_scope", "an appointment request is a normal declaration (自主聘任仅限正常申报)"
+        )
     slot = _slot(principal.subject, None, fields)
     _live_exists(uow, slot)
     declaration = Declaration(
-        id=str(uuid.uuid4()), applicant=principal.subject, activity_id=None, mode="independent_appointment",
-        series=fields["series"], level=fields["level"], specialty=fields["specialty"],
-        qualification_name=fields["qualification_name"], category="normal", status=lifecycle.START.value,
+        id=str(uuid.uuid4()),
+        applicant=principal.subject,
+        activity_id=None,
+        mode="independent_appointment",
+        series=fields["series"],
+        level=fields["level"],
+        specialty=fields["specialty"],
+        qualification_name=fields["qualification_name"],
+        category="normal",
+        status=lifecycle.START.value,
         live_slot=slot,
     )
     _claim_slot(uow, declaration)
@@ -127,8 +172,9 @@ def _create_appointment(uow: UnitOfWork, principal: Principal, fields: dict[str,
 
 def _ask_for_snapshot(uow: UnitOfWork, declaration: Declaration) -> None:
     """A new declaration waits (preparing) for the profile service's snapshot of its applicant."""
-    uow.publish(TakeSnapshot(declaration_id=declaration.id, applicant=declaration.applicant),
-                correlation_id=declaration.id)
+    uow.publish(
+        TakeSnapshot(declaration_id=declaration.id, applicant=declaration.applicant), correlation_id=declaration.id
+    )
 
 
 def _load(uow: UnitOfWork, declaration_id: str, lock: bool = False) -> Declaration:
@@ -150,8 +196,15 @@ def own(uow: UnitOfWork, principal: Principal, declaration_id: str, lock: bool =
 
 def organisations_passed(uow: UnitOfWork, declaration: Declaration) -> set[str]:
     """Where the declaration is or has been: its unit once submitted, the current stage, the trail."""
-    passed = {o for o in uow.session.scalars(select(TrailEntry.organisation).where(
-        TrailEntry.declaration_id == declaration.id, TrailEntry.organisation.is_not(None))) if o is not None}
+    passed = {
+        o
+        for o in uow.session.scalars(
+            select(TrailEntry.organisation).where(
+                TrailEntry.declaration_id == declaration.id, TrailEntry.organisation.is_not(None)
+            )
+        )
+        if o is not None
+    }
     if declaration.stage_organisation:
         passed.add(declaration.stage_organisation)
     if declaration.submitted_at is not None and declaration.unit_code:
@@ -161,19 +214,23 @@ def organisations_passed(uow: UnitOfWork, declaration: Declaration) -> set[str]:
 
 def _passed_through(organisation: str) -> Any:
     """The condition of organisations_passed as a query: at, or having passed through, ``organisation``."""
-    return or_(Declaration.stage_organisation == organisation,
-               and_(Declaration.submitted_at.is_not(None), Declaration.unit_code == organisation),
-               Declaration.id.in_(select(TrailEntry.declaration_id).where(TrailEntry.organisation == organisation)))
+    return or_(
+        Declaration.stage_organisation == organisation,
+        and_(Declaration.submitted_at.is_not(None), Declaration.unit_code == organisation),
+        Declaration.id.in_(select(TrailEntry.declaration_id).where(TrailEntry.organisation == organisation)),
+    )
 
 
-def at_my_organisation(uow: UnitOfWork, principal: Principal, page: int,
-                       per_page: int) -> tuple[list[Declaration], int]:
+def at_my_organisation(
+    uow: UnitOfWork, principal: Principal, page: int, per_page: int
+) -> tuple[list[Declaration], int]:
     """Staff's list: every declaration they may open (the rule of ``visible``), newest activity first."""
     if principal.role not in STAFF or not principal.organisation:
         raise Forbidden.on("role", "staff_only", "only staff of an organisation have this list (仅限机构工作人员)")
     where = _passed_through(principal.organisation)
-    return paged(uow, select(Declaration).where(where).order_by(Declaration.updated_at.desc(), Declaration.id),
-                 page, per_page)
+    return paged(
+        uow, select(Declaration).where(where).order_by(Declaration.updated_at.desc(), Declaration.id), page, per_page
+    )
 
 
 def visible(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declaration:
@@ -182,21 +239,27 @@ def visible(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decla
         return own(uow, principal, declaration_id)
     declaration = _load(uow, declaration_id)
     if principal.role not in STAFF or principal.organisation not in organisations_passed(uow, declaration):
-        raise Forbidden.on("declaration_id", "organisation_access",
-                           "staff see a declaration only while it is at or has passed through their organisation "
-                           "(无权查看该申报)")
+        raise Forbidden.on(
+            "declaration_id",
+            "organisation_access",
+            "staff see a declaration only while it is at or has passed through their organisation (无权查看该申报)",
+        )
     return declaration
 
 
 def mine(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Declaration], int]:
     where = Declaration.applicant == principal.subject
-    return paged(uow, select(Declaration).where(where).order_by(Declaration.created_at.desc(), Declaration.id),
-                 page, per_page)
+    return paged(
+        uow, select(Declaration).where(where).order_by(Declaration.created_at.desc(), Declaration.id), page, per_page
+    )
 
 
 def trail(uow: UnitOfWork, declaration_id: str) -> list[TrailEntry]:
-    return list(uow.session.scalars(select(TrailEntry).where(TrailEntry.declaration_id == declaration_id)
-                                    .order_by(TrailEntry.at, TrailEntry.id)))
+    return list(
+        uow.session.scalars(
+            select(TrailEntry).where(TrailEntry.declaration_id == declaration_id).order_by(TrailEntry.at, TrailEntry.id)
+        )
+    )
 
 
 def _activity_of(uow: UnitOfWork, declaration: Declaration) -> Activity | None:
@@ -206,9 +269,12 @@ def _activity_of(uow: UnitOfWork, declaration: Declaration) -> Activity | None:
 def editable(uow: UnitOfWork, principal: Principal, declaration_id: str) -> tuple[Declaration, Activity | None]:
     declaration = own(uow, principal, declaration_id, lock=True)
     if not lifecycle.can(declaration.status, "edit"):
-        raise Conflict.on("status", "editable",
-                          f"a declaration is read only once submitted until it is returned; this one is "
-                          f"{declaration.status} (已提交的申报不可修改)")
+        raise Conflict.on(
+            "status",
+            "editable",
+            f"a declaration is read only once submitted until it is returned; this one is "
+            f"{declaration.status} (已提交的申报不可修改)",
+        )
     return declaration, _activity_of(uow, declaration)
 
 
@@ -233,9 +299,12 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
     the modification deadline; it goes through the chain again from the unit."""
     declaration = own(uow, principal, declaration_id, lock=True)
     if not lifecycle.can(declaration.status, "submit"):
-        raise Conflict.on("status", "draft_only",
-                          f"only a draft or a returned declaration can be submitted; this one is "
-                          f"{declaration.status} (仅草稿或退回的申报可提交)")
+        raise Conflict.on(
+            "status",
+            "draft_only",
+            f"only a draft or a returned declaration can be submitted; this one is "
+            f"{declaration.status} (仅草稿或退回的申报可提交)",
+        )
     integrity.refuse_if_recorded(uow, principal.subject)
     chosen = _activity_of(uow, declaration)
     resubmission = declaration.status == DeclarationStatus.RETURNED
@@ -244,9 +313,12 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
         deadline = chosen.modification_deadline if resubmission else chosen.initial_deadline
         if now > deadline:
             term = "修改提交截止时间" if resubmission else "初次提交截止时间"
-            raise Conflict.on("activity_id", "modification_deadline" if resubmission else "initial_deadline",
-                              f"the {'modification' if resubmission else 'initial'} submission deadline "
-                              f"{clock.beijing(deadline)} has passed (已过{term})")
+            raise Conflict.on(
+                "activity_id",
+                "modification_deadline" if resubmission else "initial_deadline",
+                f"the {'modification' if resubmission else 'initial'} submission deadline "
+                f"{clock.beijing(deadline)} has passed (已过{term})",
+            )
     errors = content.completeness(uow, declaration, chosen)
     if errors:
         raise DomainError("the declaration is not complete (申报材料不完整)", errors)
@@ -256,34 +328,52 @@ def submit(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Declar
     declaration.unit_started_at = None  # a new round: withdrawable until the unit starts on it
     declaration.return_reason = declaration.returned_at = declaration.returned_by = None
     message = Resubmitted if resubmission else Submitted
-    uow.publish(message(
-        declaration_id=declaration.id, applicant=declaration.applicant,
-        applicant_name=snapshot["name"], id_number=snapshot["id_number"], unit_code=snapshot["unit_code"],
-        activity_id=chosen.id if chosen else APPOINTMENT_ACTIVITY,
-        committee_code=chosen.committee_code if chosen else None,
-        committee_name=chosen.committee_name if chosen else None,
-        mode=declaration.mode, series=declaration.series, level=declaration.level,
-        specialty=declaration.specialty, qualification_name=declaration.qualification_name,
-        category=declaration.category, panel_size=chosen.panel_size if chosen else 1,
-        submitted_at=declaration.submitted_at.isoformat(),
-        settings=activities.settings(chosen, declaration.level),
-        # What reviewers read in their tasks, frozen as of this submission.
-        content=submitted_content(uow, declaration),
-        # The files the organisations it reaches may open (all checked as the applicant's above).
-        attachment_ids=attachments.ids(content.references(uow, declaration)),
-        # The Beijing day of the deadline (the contract's date); the instant is in settings.
-        modification_deadline=chosen.modification_deadline.astimezone(clock.BEIJING).date().isoformat()
-        if chosen is not None else None,
-    ), correlation_id=declaration.id)
+    uow.publish(
+        message(
+            declaration_id=declaration.id,
+            applicant=declaration.applicant,
+            applicant_name=snapshot["name"],
+            id_number=snapshot["id_number"],
+            unit_code=snapshot["unit_code"],
+            activity_id=chosen.id if chosen else APPOINTMENT_ACTIVITY,
+            committee_code=chosen.committee_code if chosen else None,
+            committee_name=chosen.committee_name if chosen else None,
+            mode=declaration.mode,
+            series=declaration.series,
+            level=declaration.level,
+            specialty=declaration.specialty,
+            qualification_name=declaration.qualification_name,
+            category=declaration.category,
+            panel_size=chosen.panel_size if chosen else 1,
+            submitted_at=declaration.submitted_at.isoformat(),
+            settings=activities.settings(chosen, declaration.level),
+            # What reviewers read in their tasks, frozen as of this submission.
+            content=submitted_content(uow, declaration),
+            # The files the organisations it reaches may open (all checked as the applicant's above).
+            attachment_ids=attachments.ids(content.references(uow, declaration)),
+            # The Beijing day of the deadline (the contract's date); the instant is in settings.
+            modification_deadline=chosen.modification_deadline.astimezone(clock.BEIJING).date().isoformat()
+            if chosen is not None
+            else None,
+        ),
+        correlation_id=declaration.id,
+    )
     return declaration
 
 
 def submitted_content(uow: UnitOfWork, declaration: Declaration) -> dict[str, Any]:
     return {
         "snapshot": declaration.snapshot,
-        "items": [{"id": item.id, "item_type": item.item_type, "fields": item.fields,
-                   "attachments": item.attachments, "representative": item.representative}
-                  for item in content.items(uow, declaration.id)],
+        "items": [
+            {
+                "id": item.id,
+                "item_type": item.item_type,
+                "fields": item.fields,
+                "attachments": item.attachments,
+                "representative": item.representative,
+            }
+            for item in content.items(uow, declaration.id)
+        ],
         "exception_claims": declaration.exception_claims,
         "employer_proof": declaration.employer_proof,
         "sections": declaration.sections,
@@ -304,10 +394,15 @@ def withdraw(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decl
     lifecycle.move(declaration, "withdraw")
     declaration.withdrawn_at, declaration.live_slot = now, None
     declaration.stage, declaration.stage_name, declaration.stage_organisation = "withdrawn", "Withdrawn (已撤回)", None
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="withdrawal", actor=principal.subject,
-                               decision="withdraw", at=now))
-    uow.publish(Withdrawn(declaration_id=declaration.id, applicant=declaration.applicant, at=now.isoformat()),
-                correlation_id=declaration.id)
+    uow.session.add(
+        TrailEntry(
+            declaration_id=declaration.id, kind="withdrawal", actor=principal.subject, decision="withdraw", at=now
+        )
+    )
+    uow.publish(
+        Withdrawn(declaration_id=declaration.id, applicant=declaration.applicant, at=now.isoformat()),
+        correlation_id=declaration.id,
+    )
     return declaration
 
 
@@ -315,14 +410,16 @@ def discard(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decla
     """废弃: drafts only; the row stays (as discarded) and frees the activity for a new declaration."""
     declaration = own(uow, principal, declaration_id, lock=True)
     if not lifecycle.can(declaration.status, "discard"):
-        raise Conflict.on("status", "draft_only", f"only a draft can be discarded; this one is "
-                                                  f"{declaration.status} (仅草稿可废弃)")
+        raise Conflict.on(
+            "status", "draft_only", f"only a draft can be discarded; this one is {declaration.status} (仅草稿可废弃)"
+        )
     lifecycle.move(declaration, "discard")
     declaration.live_slot = None
     return declaration
 
 
 # -- effects of other services' messages ----------------------------------------
+
 
 def _declaration(uow: UnitOfWork, declaration_id: str) -> Declaration:
     declaration = uow.session.get(Declaration, declaration_id)
@@ -343,12 +440,13 @@ def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: Snapshot) -> 
     replicas.snapshot_attachments(uow, declaration.applicant, snapshot)
     declaration.unit_code = snapshot.unit_code
     chosen = uow.session.get(Activity, declaration.activity_id) if declaration.activity_id else None
-    if chosen is not None and chosen.mode == "independent_review" \
-            and snapshot.unit_code != activities.owner(chosen):
+    if chosen is not None and chosen.mode == "independent_review" and snapshot.unit_code != activities.owner(chosen):
         lifecycle.move(declaration, "refuse")
         declaration.live_slot = None
-        declaration.refusal_reason = ("only staff of the committee's own organisation may declare in an "
-                                      "independent review (自主评审仅限本单位人员申报)")
+        declaration.refusal_reason = (
+            "only staff of the committee's own organisation may declare in an "
+            "independent review (自主评审仅限本单位人员申报)"
+        )
         return
     lifecycle.move(declaration, "accept_snapshot")
     if eligibility.category_needs(declaration.category)["normal_conditions"]:
@@ -359,17 +457,24 @@ def identity_corrected(uow: UnitOfWork, corrected: IdentityCorrected) -> None:
     """The title office corrected the applicant's registered identity. A snapshot stays as it was taken
     (it is independent of the profile); each live declaration holding one notes the correction in its
     trail, so the applicant and the staff who see it know the registered data changed."""
-    live = uow.session.scalars(select(Declaration).where(Declaration.applicant == corrected.subject,
-                                                         Declaration.live_slot.is_not(None)))
+    live = uow.session.scalars(
+        select(Declaration).where(Declaration.applicant == corrected.subject, Declaration.live_slot.is_not(None))
+    )
     term = {"name": "name (姓名)", "id_number": "ID number (证件号码)"}.get(corrected.field, corrected.field)
     for declaration in live:
         if declaration.snapshot is None:
             continue  # still preparing: its snapshot, when it comes, carries the corrected data
-        uow.session.add(TrailEntry(
-            declaration_id=declaration.id, kind="identity", actor=corrected.by, decision="identity_corrected",
-            reason=f"the title office corrected the registered {term} from {corrected.old} to {corrected.new}: "
-                   f"{corrected.reason}; this declaration keeps the data of its snapshot (身份信息已更正)",
-            at=_at(corrected.at)))
+        uow.session.add(
+            TrailEntry(
+                declaration_id=declaration.id,
+                kind="identity",
+                actor=corrected.by,
+                decision="identity_corrected",
+                reason=f"the title office corrected the registered {term} from {corrected.old} to {corrected.new}: "
+                f"{corrected.reason}; this declaration keeps the data of its snapshot (身份信息已更正)",
+                at=_at(corrected.at),
+            )
+        )
 
 
 def snapshot_refused(uow: UnitOfWork, refused: SnapshotRefused) -> None:
@@ -392,13 +497,18 @@ def withdrawable(declaration: Declaration) -> bool:
 def _withdrawal_refused(declaration: Declaration) -> Conflict | None:
     """Why the applicant may not withdraw now, or None: what the API shows and what withdraw refuses."""
     if not lifecycle.can(declaration.status, "withdraw"):
-        return Conflict.on("status", "withdrawable",
-                           f"only a submitted declaration can be withdrawn; this one is {declaration.status} "
-                           "(仅已提交的申报可撤回)")
+        return Conflict.on(
+            "status",
+            "withdrawable",
+            f"only a submitted declaration can be withdrawn; this one is {declaration.status} (仅已提交的申报可撤回)",
+        )
     if declaration.unit_started_at is not None:
-        return Conflict.on("status", "unit_started",
-                           "the work unit has started its check or decided on it; the declaration can no longer "
-                           "be withdrawn (单位已开始审核，不可撤回)")
+        return Conflict.on(
+            "status",
+            "unit_started",
+            "the work unit has started its check or decided on it; the declaration can no longer "
+            "be withdrawn (单位已开始审核，不可撤回)",
+        )
     return None
 
 
@@ -412,8 +522,16 @@ def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
 def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
     declaration = _declaration(uow, changed.declaration_id)
     at = _at(changed.at)
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="stage", stage=changed.stage,
-                               stage_name=changed.stage_name, organisation=changed.organisation, at=at))
+    uow.session.add(
+        TrailEntry(
+            declaration_id=declaration.id,
+            kind="stage",
+            stage=changed.stage,
+            stage_name=changed.stage_name,
+            organisation=changed.organisation,
+            at=at,
+        )
+    )
     if changed.stage not in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
     # Messages of different queues may arrive out of order: the latest stage wins.
@@ -427,9 +545,19 @@ def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
 def decision_recorded(uow: UnitOfWork, recorded: DecisionRecorded) -> None:
     declaration = _declaration(uow, recorded.declaration_id)
     at = _at(recorded.at)
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="decision", stage=recorded.stage,
-                               stage_name=recorded.stage_name, organisation=recorded.organisation,
-                               actor=recorded.actor, decision=recorded.decision, reason=recorded.reason, at=at))
+    uow.session.add(
+        TrailEntry(
+            declaration_id=declaration.id,
+            kind="decision",
+            stage=recorded.stage,
+            stage_name=recorded.stage_name,
+            organisation=recorded.organisation,
+            actor=recorded.actor,
+            decision=recorded.decision,
+            reason=recorded.reason,
+            at=at,
+        )
+    )
     # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
     _unit_started(declaration, at)
 
@@ -438,9 +566,19 @@ def returned_for_revision(uow: UnitOfWork, command: ReturnForRevision) -> None:
     """The review returned the declaration: editable again, with the reason shown."""
     declaration = _declaration(uow, command.declaration_id)
     at = _at(command.at)
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="return", stage=command.stage,
-                               stage_name=command.stage_name, organisation=command.organisation,
-                               actor=command.actor, decision="return", reason=command.reason, at=at))
+    uow.session.add(
+        TrailEntry(
+            declaration_id=declaration.id,
+            kind="return",
+            stage=command.stage,
+            stage_name=command.stage_name,
+            organisation=command.organisation,
+            actor=command.actor,
+            decision="return",
+            reason=command.reason,
+            at=at,
+        )
+    )
     if lifecycle.can(declaration.status, "return"):
         lifecycle.move(declaration, "return")
         declaration.return_reason, declaration.returned_at = command.reason, at
@@ -451,8 +589,9 @@ def returned_for_revision(uow: UnitOfWork, command: ReturnForRevision) -> None:
 
 def review_completed(uow: UnitOfWork, completed: Completed) -> None:
     declaration = _declaration(uow, completed.declaration_id)
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="outcome", decision=completed.outcome,
-                               at=_at(completed.at)))
+    uow.session.add(
+        TrailEntry(declaration_id=declaration.id, kind="outcome", decision=completed.outcome, at=_at(completed.at))
+    )
     declaration.outcome = completed.outcome
     declaration.live_slot = None
     if not lifecycle.can(declaration.status, "complete"):
@@ -465,8 +604,16 @@ def task_claimed(uow: UnitOfWork, claimed: TaskClaimed) -> None:
     """The unit's claim of its check ends the applicant's right to withdraw (this round)."""
     declaration = _declaration(uow, claimed.declaration_id)
     at = _at(claimed.at)
-    uow.session.add(TrailEntry(declaration_id=declaration.id, kind="claim", stage=claimed.stage,
-                               organisation=claimed.organisation, actor=claimed.actor, at=at))
+    uow.session.add(
+        TrailEntry(
+            declaration_id=declaration.id,
+            kind="claim",
+            stage=claimed.stage,
+            organisation=claimed.organisation,
+            actor=claimed.actor,
+            at=at,
+        )
+    )
     if claimed.stage in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)
 

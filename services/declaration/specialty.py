@@ -6,6 +6,7 @@ file is now, like the eligibility tables): per series, the declared specialty an
 the applicant typed and says what an unrelated one means: a warning the unit sees, or, where the
 activity says ``specialty_relation: "refuse"``, a refusal at submission.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ def normalise(name: Any) -> str | None:
     """The name as the table lists names: full-width forms folded (NFKC), no spaces, no trailing 专业."""
     text = _SPACE.sub("", unicodedata.normalize("NFKC", str(name or "")))
     if text.endswith(_SUFFIX) and len(text) > len(_SUFFIX):
-        text = text[:-len(_SUFFIX)]
+        text = text[: -len(_SUFFIX)]
     return text or None
 
 
@@ -38,25 +39,31 @@ def current_of(snapshot: dict[str, Any] | None) -> Any:
 def check(series: str, declared: str, current: Any, enforcement: str = "warn") -> dict[str, Any]:
     """{rule, declared_specialty, current_specialty, related, reason, passed, enforcement}: ``related`` is
     None when no current specialty is given (the profile's completeness asks for it)."""
-    result = {"rule": DECISION, "declared_specialty": declared, "current_specialty": current,
-              "enforcement": enforcement}
+    result = {
+        "rule": DECISION,
+        "declared_specialty": declared,
+        "current_specialty": current,
+        "enforcement": enforcement,
+    }
     given = normalise(current)
     if given is None:
-        return {**result, "related": None, "passed": True,
-                "reason": "no current specialty given (未填写现从事专业)"}
-    found = decisions.decide(DECISION, {"series": series, "specialty": normalise(declared),
-                                        "current_specialty": given})
+        return {**result, "related": None, "passed": True, "reason": "no current specialty given (未填写现从事专业)"}
+    found = decisions.decide(DECISION, {"series": series, "specialty": normalise(declared), "current_specialty": given})
     related = found.get("related")
     if related not in RELATIONS:
-        raise decisions.DecisionFailed(f"{DECISION}: related is {related!r}, not one of {', '.join(RELATIONS)} "
-                                       f"(for {series}/{declared} and {given})")
+        raise decisions.DecisionFailed(
+            f"{DECISION}: related is {related!r}, not one of {', '.join(RELATIONS)} "
+            f"(for {series}/{declared} and {given})"
+        )
     return {**result, "related": related, "passed": related != "unrelated", "reason": found.get("reason")}
 
 
 def message(result: dict[str, Any]) -> str:
-    return (f"the current specialty {result['current_specialty']} is not directly related to the declared "
-            f"specialty {result['declared_specialty']}: {result['reason']} (专业不相关; the rule is "
-            f"bpmn/{DECISION}.dmn)")
+    return (
+        f"the current specialty {result['current_specialty']} is not directly related to the declared "
+        f"specialty {result['declared_specialty']}: {result['reason']} (专业不相关; the rule is "
+        f"bpmn/{DECISION}.dmn)"
+    )
 
 
 def warnings(result: dict[str, Any]) -> list[str]:

@@ -1,5 +1,6 @@
 """The notify service's HTTP API: my messages and contact details, organisations writing to
 applicants, and reports (举报) from the public."""
+
 from __future__ import annotations
 
 from flask import request
@@ -24,10 +25,12 @@ class MessageOut(Schema):
     declaration_id = fields.String(allow_none=True)
     sender = fields.String(allow_none=True)
     recipient_organisation = fields.String(
-        allow_none=True, metadata={"description": "set when the message is to my organisation's staff"})
+        allow_none=True, metadata={"description": "set when the message is to my organisation's staff"}
+    )
     created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True, metadata={"description": "when I read it (an organisation's "
-                                                                        "notice is read by each colleague)"})
+    read_at = fields.DateTime(
+        allow_none=True, metadata={"description": "when I read it (an organisation's notice is read by each colleague)"}
+    )
 
 
 class MessagePage(Page):
@@ -50,8 +53,11 @@ class DeliveryOut(Schema):
 
 class ContactSchema(Schema):
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
-    phone = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Regexp(r"^1\d{10}$", error="must be an 11-digit mobile number (手机号)"))
+    phone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^1\d{10}$", error="must be an 11-digit mobile number (手机号)"),
+    )
 
 
 class OrganisationMessageIn(Schema):
@@ -62,8 +68,9 @@ class OrganisationMessageIn(Schema):
 
 class ReportIn(Schema):
     declaration_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    content = fields.String(required=True, validate=validate.Length(min=1, max=2000),
-                            metadata={"description": "what is wrong (举报内容)"})
+    content = fields.String(
+        required=True, validate=validate.Length(min=1, max=2000), metadata={"description": "what is wrong (举报内容)"}
+    )
 
 
 class ReportOut(Schema):
@@ -147,8 +154,7 @@ class OrganisationMessages(MethodView):
     @transaction
     def post(self, body, *, uow, principal):
         """Write to the applicant of a declaration that passed through my organisation."""
-        return service.send_from_organisation(uow, principal, body["declaration_id"], body["subject"],
-                                              body["content"])
+        return service.send_from_organisation(uow, principal, body["declaration_id"], body["subject"], body["content"])
 
 
 @blp.route("/reports")

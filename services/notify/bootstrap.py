@@ -1,4 +1,5 @@
 """Wires the notify service: database, HTTP app, handlers."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -20,7 +21,10 @@ def database(url: str | None = None) -> Database:
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     return create_service_app(
-        NAME, db or database(), [api.blp], verifier=verifier,
+        NAME,
+        db or database(),
+        [api.blp],
+        verifier=verifier,
         title="Notify service (消息)",
         description="Messages to people: every event that concerns an applicant lands in their inbox.",
     )

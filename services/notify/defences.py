@@ -1,4 +1,5 @@
 """Defence notices (答辩通知): scheduled when the committee sets the defence, released on their day."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,12 +29,24 @@ def defence_time(at: str) -> str:
 def schedule(uow: UnitOfWork, scheduled: DefenceScheduled, today: dt.date | None = None) -> None:
     """Plan the first notice and the reminder; a new schedule replaces the pending notices of an older one."""
     today = today or beijing_today()
-    uow.session.execute(update(DefenceNotice).where(DefenceNotice.declaration_id == scheduled.declaration_id,
-                                                    DefenceNotice.status == "pending").values(status="cancelled"))
-    notices = [DefenceNotice(id=str(uuid.uuid4()), declaration_id=scheduled.declaration_id,
-                             applicant=scheduled.applicant, notice=notice, due_on=due, defence_at=scheduled.at,
-                             place=scheduled.place, status="pending")
-               for notice, due in (("first", scheduled.first_notice_on), ("reminder", scheduled.reminder_on))]
+    uow.session.execute(
+        update(DefenceNotice)
+        .where(DefenceNotice.declaration_id == scheduled.declaration_id, DefenceNotice.status == "pending")
+        .values(status="cancelled")
+    )
+    notices = [
+        DefenceNotice(
+            id=str(uuid.uuid4()),
+            declaration_id=scheduled.declaration_id,
+            applicant=scheduled.applicant,
+            notice=notice,
+            due_on=due,
+            defence_at=scheduled.at,
+            place=scheduled.place,
+            status="pending",
+        )
+        for notice, due in (("first", scheduled.first_notice_on), ("reminder", scheduled.reminder_on))
+    ]
     uow.session.add_all(notices)
     uow.session.flush()
     due = [n for n in notices if n.due_on <= today]
@@ -45,9 +58,17 @@ def schedule(uow: UnitOfWork, scheduled: DefenceScheduled, today: dt.date | None
 
 
 def _send(uow: UnitOfWork, notice: DefenceNotice) -> None:
-    message = service.deliver(uow, notice.applicant, "defence_notice", {
-        "declaration_id": notice.declaration_id, "defence_time": defence_time(notice.defence_at),
-        "place": notice.place}, template="defence_reminder" if notice.notice == "reminder" else "defence_notice")
+    message = service.deliver(
+        uow,
+        notice.applicant,
+        "defence_notice",
+        {
+            "declaration_id": notice.declaration_id,
+            "defence_time": defence_time(notice.defence_at),
+            "place": notice.place,
+        },
+        template="defence_reminder" if notice.notice == "reminder" else "defence_notice",
+    )
     notice.status, notice.message_id = "sent", message.id
 
 
@@ -55,14 +76,25 @@ def release_due(db: Database, today: dt.date | None = None) -> int:
     """Send the notices whose day has come; each one once, even with several dispatchers."""
     today = today or beijing_today()
     with db.uow(readonly=True) as uow:
-        due = list(uow.session.scalars(select(DefenceNotice.id).where(
-            DefenceNotice.status == "pending", DefenceNotice.due_on <= today).order_by(DefenceNotice.due_on)))
+        due = list(
+            uow.session.scalars(
+                select(DefenceNotice.id)
+                .where(DefenceNotice.status == "pending", DefenceNotice.due_on <= today)
+                .order_by(DefenceNotice.due_on)
+            )
+        )
     sent = 0
     for notice_id in due:
         with db.uow() as uow:
             # Claim and send in one transaction: the update decides who sends it.
-            claimed = cast(CursorResult[Any], uow.session.execute(update(DefenceNotice).where(
-                DefenceNotice.id == notice_id, DefenceNotice.status == "pending").values(status="sending"))).rowcount
+            claimed = cast(
+                CursorResult[Any],
+                uow.session.execute(
+                    update(DefenceNotice)
+                    .where(DefenceNotice.id == notice_id, DefenceNotice.status == "pending")
+                    .values(status="sending")
+                ),
+            ).rowcount
             if claimed != 1:
                 continue
             notice = uow.session.get_one(DefenceNotice, notice_id)

@@ -6,6 +6,7 @@ several dispatchers (processes or threads) never send one row at the same time.
 A send that succeeded but whose "sent" mark was lost (a crash in between) is
 sent again after the claim expires: e-mail and SMS are at-least-once.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,18 +39,27 @@ class Outcome:
     failed: int = 0
 
 
-def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: dt.datetime | None = None,
-                 batch: int = 50) -> Outcome:
+def dispatch_due(
+    db: Database, channels: dict[str, Channel] | None = None, now: dt.datetime | None = None, batch: int = 50
+) -> Outcome:
     channels = channels if channels is not None else configured()
     now = now or utcnow()
     # A claim is a lease, held for real minutes: moving the test clock must not end it early.
     lease = clock.real_now()
     outcome = Outcome()
     with db.uow(readonly=True) as uow:
-        due = list(uow.session.scalars(
-            select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
-                                      or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease))
-            .order_by(Delivery.next_attempt_at).limit(batch)))
+        due = list(
+            uow.session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease),
+                )
+                .order_by(Delivery.next_attempt_at)
+                .limit(batch)
+            )
+        )
     for delivery_id in due:
         if not _claim(db, delivery_id, lease):
             continue  # another dispatcher has it
@@ -80,13 +90,20 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
                 if delivery.attempts > len(delays):
                     delivery.status = "failed"
                     outcome.failed += 1
-                    log.error("giving up %s delivery %s after %d attempts: %s", channel, delivery_id,
-                              delivery.attempts, error)
+                    log.error(
+                        "giving up %s delivery %s after %d attempts: %s", channel, delivery_id, delivery.attempts, error
+                    )
                 else:
                     delivery.next_attempt_at = now + dt.timedelta(seconds=delays[delivery.attempts - 1])
                     outcome.retried += 1
-                    log.warning("%s delivery %s failed (attempt %d), retrying at %s: %s", channel, delivery_id,
-                                delivery.attempts, delivery.next_attempt_at.isoformat(), error)
+                    log.warning(
+                        "%s delivery %s failed (attempt %d), retrying at %s: %s",
+                        channel,
+                        delivery_id,
+                        delivery.attempts,
+                        delivery.next_attempt_at.isoformat(),
+                        error,
+                    )
             uow.commit()
     return outcome
 
@@ -94,10 +111,18 @@ def dispatch_due(db: Database, channels: dict[str, Channel] | None = None, now: 
 def _claim(db: Database, delivery_id: str, lease: dt.datetime) -> bool:
     with db.uow() as uow:
         # An UPDATE's result is a cursor result, which counts the rows it changed.
-        claimed = cast(CursorResult[Any], uow.session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
-                                   or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease))
-            .values(claimed_until=lease + CLAIM))).rowcount
+        claimed = cast(
+            CursorResult[Any],
+            uow.session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.status == "pending",
+                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < lease),
+                )
+                .values(claimed_until=lease + CLAIM)
+            ),
+        ).rowcount
         uow.commit()
     return claimed == 1
 

@@ -1,4 +1,5 @@
 """Message handlers of the notify service: events become inbox messages (and channel deliveries)."""
+
 from __future__ import annotations
 
 import datetime as dt

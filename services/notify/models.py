@@ -1,5 +1,6 @@
 """The notify service's tables: inboxes, contact details, channel deliveries, reports, and a
 small replica of who is involved in each declaration (fed by review events)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,10 @@ class Message(Base):
     """
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_recipient_created", "recipient", "created_at"),
-                      Index("ix_messages_organisation_created", "recipient_organisation", "created_at"))
+    __table_args__ = (
+        Index("ix_messages_recipient_created", "recipient", "created_at"),
+        Index("ix_messages_organisation_created", "recipient_organisation", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     recipient: Mapped[str] = mapped_column(String(64))  # the subject; "organisation:<code>" for an organisation's

@@ -1,5 +1,6 @@
 """Notices of a re-examination (复查): that the applicant may ask for it, and the committee office's
 decision with its reason."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,9 @@ def _day(value: str) -> str:
 
 
 def opened(uow: UnitOfWork, opening: ReExaminationOpened) -> None:
-    service.deliver(uow, opening.applicant, "re_examination_open",
-                    {**opening.values(), "open_until_text": _day(opening.open_until)})
+    service.deliver(
+        uow, opening.applicant, "re_examination_open", {**opening.values(), "open_until_text": _day(opening.open_until)}
+    )
 
 
 def decided(uow: UnitOfWork, decision: ReExaminationDecided) -> None:

@@ -7,6 +7,7 @@ is none. A report is therefore taken for any declaration under review here, and 
 answers it: it becomes an objection to the running publicity, or is answered at once that no
 publicity is running (``review.objection.resolved.v1``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,20 +35,38 @@ def file(uow: UnitOfWork, declaration_id: str, content: str, reporter: str | Non
         raise DomainError.on("content", "required", "the report needs a content (举报内容)")
     replica = uow.session.get(DeclarationReplica, declaration_id)
     if replica is None:
-        raise DomainError.on("declaration_id", "submitted_declaration",
-                             "reports are taken about a declaration under review; no such declaration is known "
-                             "(未找到该申报)")
+        raise DomainError.on(
+            "declaration_id",
+            "submitted_declaration",
+            "reports are taken about a declaration under review; no such declaration is known (未找到该申报)",
+        )
     if replica.stage == service.ENDED:
-        raise DomainError.on("declaration_id", "under_review",
-                             "the review of this declaration has ended, so no publicity runs for it "
-                             "(该申报评审已结束，不在公示期)")
+        raise DomainError.on(
+            "declaration_id",
+            "under_review",
+            "the review of this declaration has ended, so no publicity runs for it (该申报评审已结束，不在公示期)",
+        )
     now = utcnow()
-    report = Report(reference=new_reference(now), declaration_id=declaration_id, content=content,
-                    reporter=reporter, filed_at=now, status="pending")
+    report = Report(
+        reference=new_reference(now),
+        declaration_id=declaration_id,
+        content=content,
+        reporter=reporter,
+        filed_at=now,
+        status="pending",
+    )
     uow.session.add(report)
     uow.session.flush()
-    uow.publish(ReportFiled(reference=report.reference, declaration_id=declaration_id, content=content,
-                            reporter=reporter, filed_at=now.isoformat()), correlation_id=declaration_id)
+    uow.publish(
+        ReportFiled(
+            reference=report.reference,
+            declaration_id=declaration_id,
+            content=content,
+            reporter=reporter,
+            filed_at=now.isoformat(),
+        ),
+        correlation_id=declaration_id,
+    )
     return report
 
 
@@ -70,6 +89,14 @@ def answer(uow: UnitOfWork, resolved: ObjectionResolved) -> None:
     report.organisation = resolved.organisation
     report.answered_at = dt.datetime.fromisoformat(resolved.at) if resolved.at else utcnow()
     if report.reporter:
-        service.deliver(uow, report.reporter, "report_feedback", {
-            "declaration_id": None, "report_reference": reference, "upheld": resolved.upheld,
-            "resolution": resolved.resolution})
+        service.deliver(
+            uow,
+            report.reporter,
+            "report_feedback",
+            {
+                "declaration_id": None,
+                "report_reference": reference,
+                "upheld": resolved.upheld,
+                "resolution": resolved.resolution,
+            },
+        )

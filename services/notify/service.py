@@ -1,5 +1,6 @@
 """The notify service layer: storing messages (inbox plus outside channels), reading one's
 inbox, contact details, and organisations writing to the applicants of their declarations."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,8 +10,14 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.notify import templates
-from services.notify.models import (Contact, DeclarationOrganisation, DeclarationReplica, Delivery, Message,
-                                   OrganisationMessageRead)
+from services.notify.models import (
+    Contact,
+    DeclarationOrganisation,
+    DeclarationReplica,
+    Delivery,
+    Message,
+    OrganisationMessageRead,
+)
 from shared.contracts.review import Completed, StageChanged
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
@@ -22,25 +29,47 @@ ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
 ENDED = "completed"  # a declaration replica's stage once its review has ended
 
 
-def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], sender: str | None = None,
-            template: str | None = None) -> Message:
+def deliver(
+    uow: UnitOfWork,
+    recipient: str,
+    kind: str,
+    data: dict[str, Any],
+    sender: str | None = None,
+    template: str | None = None,
+) -> Message:
     """The inbox message, and a pending delivery per outside channel the person gave an address for.
 
     Everything is written in the caller's transaction (the event's inbox record),
     so a redelivered event adds nothing and sends nothing twice.
     """
     rendered = templates.render(template or kind, data)
-    message = Message(id=str(uuid.uuid4()), recipient=recipient, kind=kind, title=rendered.title[:200],
-                      body=rendered.body, declaration_id=data.get("declaration_id"), sender=sender,
-                      created_at=utcnow())
+    message = Message(
+        id=str(uuid.uuid4()),
+        recipient=recipient,
+        kind=kind,
+        title=rendered.title[:200],
+        body=rendered.body,
+        declaration_id=data.get("declaration_id"),
+        sender=sender,
+        created_at=utcnow(),
+    )
     uow.session.add(message)
     contact = uow.session.get(Contact, recipient)
     if contact is not None:
         for channel, address, short in (("email", contact.email, None), ("sms", contact.phone, rendered.sms)):
             if address:
-                uow.session.add(Delivery(id=str(uuid.uuid4()), message_id=message.id, channel=channel,
-                                         address=address, short_text=short, status="pending", attempts=0,
-                                         next_attempt_at=utcnow()))
+                uow.session.add(
+                    Delivery(
+                        id=str(uuid.uuid4()),
+                        message_id=message.id,
+                        channel=channel,
+                        address=address,
+                        short_text=short,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=utcnow(),
+                    )
+                )
     uow.session.flush()
     return message
 
@@ -48,10 +77,17 @@ def deliver(uow: UnitOfWork, recipient: str, kind: str, data: dict[str, Any], se
 def deliver_to_organisation(uow: UnitOfWork, organisation: str, kind: str, data: dict[str, Any]) -> Message:
     """A message for every staff member of an organisation (inbox only: no personal addresses)."""
     rendered = templates.render(kind, data)
-    message = Message(id=str(uuid.uuid4()), recipient=f"organisation:{organisation}",
-                      recipient_organisation=organisation, kind=kind, title=rendered.title[:200],
-                      body=rendered.body, declaration_id=data.get("declaration_id"), sender=None,
-                      created_at=utcnow())
+    message = Message(
+        id=str(uuid.uuid4()),
+        recipient=f"organisation:{organisation}",
+        recipient_organisation=organisation,
+        kind=kind,
+        title=rendered.title[:200],
+        body=rendered.body,
+        declaration_id=data.get("declaration_id"),
+        sender=None,
+        created_at=utcnow(),
+    )
     uow.session.add(message)
     uow.session.flush()
     return message
@@ -73,31 +109,45 @@ def _is_mine(principal: Principal, message: Message) -> bool:
 def _unread(principal: Principal) -> ColumnElement[bool]:
     """Unread by this person: their own messages unread, their organisation's not yet read by them."""
     read_by_me = select(OrganisationMessageRead.message_id).where(
-        OrganisationMessageRead.message_id == Message.id, OrganisationMessageRead.reader == principal.subject)
+        OrganisationMessageRead.message_id == Message.id, OrganisationMessageRead.reader == principal.subject
+    )
     return Message.read_at.is_(None) & or_(Message.recipient_organisation.is_(None), ~read_by_me.exists())
 
 
 def as_read_by(uow: UnitOfWork, principal: Principal, messages: list[Message]) -> list[dict[str, Any]]:
     """The messages as this person sees them: ``read_at`` is when they (not a colleague) read it."""
     shared_ids = [m.id for m in messages if m.recipient_organisation is not None]
-    mine = {row.message_id: row.read_at for row in uow.session.scalars(select(OrganisationMessageRead).where(
-        OrganisationMessageRead.message_id.in_(shared_ids), OrganisationMessageRead.reader == principal.subject))
-            } if shared_ids else {}
-    return [{**{c.key: getattr(m, c.key) for c in Message.__table__.columns},
-             "read_at": m.read_at or mine.get(m.id)} for m in messages]
+    mine = (
+        {
+            row.message_id: row.read_at
+            for row in uow.session.scalars(
+                select(OrganisationMessageRead).where(
+                    OrganisationMessageRead.message_id.in_(shared_ids),
+                    OrganisationMessageRead.reader == principal.subject,
+                )
+            )
+        }
+        if shared_ids
+        else {}
+    )
+    return [
+        {**{c.key: getattr(m, c.key) for c in Message.__table__.columns}, "read_at": m.read_at or mine.get(m.id)}
+        for m in messages
+    ]
 
 
-def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int
-          ) -> tuple[list[dict[str, Any]], int, int]:
+def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[dict[str, Any]], int, int]:
     where = _mine(principal)
-    items, total = paged(uow, select(Message).where(where).order_by(Message.created_at.desc(), Message.id),
-                         page, per_page)
+    items, total = paged(
+        uow, select(Message).where(where).order_by(Message.created_at.desc(), Message.id), page, per_page
+    )
     return as_read_by(uow, principal, items), total, unread_count(uow, principal)
 
 
 def unread_count(uow: UnitOfWork, principal: Principal) -> int:
-    return uow.session.scalar(select(func.count()).select_from(Message)
-                              .where(_mine(principal), _unread(principal))) or 0
+    return (
+        uow.session.scalar(select(func.count()).select_from(Message).where(_mine(principal), _unread(principal))) or 0
+    )
 
 
 def mark_read(uow: UnitOfWork, principal: Principal, message_id: str, read: bool = True) -> dict[str, Any]:
@@ -114,8 +164,9 @@ def mark_read(uow: UnitOfWork, principal: Principal, message_id: str, read: bool
         if read and mine is None:
             try:
                 with uow.session.begin_nested():  # the same reader twice at once: one row
-                    uow.session.add(OrganisationMessageRead(message_id=message.id, reader=principal.subject,
-                                                            read_at=utcnow()))
+                    uow.session.add(
+                        OrganisationMessageRead(message_id=message.id, reader=principal.subject, read_at=utcnow())
+                    )
             except IntegrityError:
                 pass
         elif not read and mine is not None:
@@ -126,8 +177,9 @@ def mark_read(uow: UnitOfWork, principal: Principal, message_id: str, read: bool
 
 def deliveries_of(uow: UnitOfWork, principal: Principal, message_id: str) -> list[Delivery]:
     message = mark_owner(uow, principal, message_id)
-    return list(uow.session.scalars(select(Delivery).where(Delivery.message_id == message.id)
-                                    .order_by(Delivery.channel)))
+    return list(
+        uow.session.scalars(select(Delivery).where(Delivery.message_id == message.id).order_by(Delivery.channel))
+    )
 
 
 def mark_owner(uow: UnitOfWork, principal: Principal, message_id: str) -> Message:
@@ -140,6 +192,7 @@ def mark_owner(uow: UnitOfWork, principal: Principal, message_id: str) -> Messag
 
 
 # --------------------------------------------------------------------------- contact details
+
 
 def contact_of(uow: UnitOfWork, subject: str) -> Contact:
     return uow.session.get(Contact, subject) or Contact(subject=subject, email=None, phone=None)
@@ -156,6 +209,7 @@ def set_contact(uow: UnitOfWork, subject: str, email: str | None, phone: str | N
 
 
 # --------------------------------------------------------------------------- the declaration replica
+
 
 def record_stage(uow: UnitOfWork, changed: StageChanged) -> None:
     """Remember the applicant, the latest stage and the organisation a declaration passed through."""
@@ -184,8 +238,9 @@ def _replica(uow: UnitOfWork, declaration_id: str, applicant: str) -> Declaratio
     return replica
 
 
-def send_from_organisation(uow: UnitOfWork, principal: Principal, declaration_id: str, subject: str,
-                           content: str) -> Message:
+def send_from_organisation(
+    uow: UnitOfWork, principal: Principal, declaration_id: str, subject: str, content: str
+) -> Message:
     """Staff write to the applicant of a declaration that passed through their organisation, nobody else."""
     if principal.role not in ORGANISATION_ROLES or not principal.organisation:
         raise Forbidden.on("declaration_id", "organisation_staff", "only organisation staff send messages (发送消息)")
@@ -193,10 +248,17 @@ def send_from_organisation(uow: UnitOfWork, principal: Principal, declaration_id
     involved = uow.session.get(DeclarationOrganisation, (declaration_id, principal.organisation))
     if replica is None or involved is None:
         # Not one of theirs: say so without telling whether the declaration exists.
-        raise Forbidden.on("declaration_id", "own_declaration",
-                           "you may write only to applicants of declarations that passed through your organisation"
-                           " (只能给本单位经手的申报人发送消息)")
+        raise Forbidden.on(
+            "declaration_id",
+            "own_declaration",
+            "you may write only to applicants of declarations that passed through your organisation"
+            " (只能给本单位经手的申报人发送消息)",
+        )
     sender = principal.name or principal.organisation
-    return deliver(uow, replica.applicant, "organisation_message",
-                   {"declaration_id": declaration_id, "subject": subject, "content": content, "sender": sender},
-                   sender=principal.organisation)
+    return deliver(
+        uow,
+        replica.applicant,
+        "organisation_message",
+        {"declaration_id": declaration_id, "subject": subject, "content": content, "sender": sender},
+        sender=principal.organisation,
+    )

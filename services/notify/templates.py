@@ -4,6 +4,7 @@ The texts live in a JSON file an operator can edit: ``message_templates.json``
 beside this module, or the file named by ``NOTIFY_TEMPLATES``. It is read again
 when it changes, so an edit needs no restart.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,4 +68,6 @@ def render(kind: str, data: dict[str, Any]) -> Rendered:
     values.setdefault("outcome_text", OUTCOMES.get(str(outcome), str(outcome) if outcome else UNSTATED))
     if "upheld" in data:
         values["upheld_text"] = "举报属实，已按规定处理" if data["upheld"] else "经核查，举报不属实"
-    return Rendered(_fill(texts["title"], values), _fill(texts["body"], values), _fill(texts.get("sms", texts["title"]), values))
+    return Rendered(
+        _fill(texts["title"], values), _fill(texts["body"], values), _fill(texts.get("sms", texts["title"]), values)
+    )

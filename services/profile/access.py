@@ -9,6 +9,7 @@ A grant opens only the attachments its declaration refers to: the submission eve
 over its submission and resubmissions. A declaration whose events carried no such list (a producer older
 than the field) keeps the earlier behaviour: its grants open every attachment of the applicant.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -24,15 +25,21 @@ def grant(uow: UnitOfWork, declaration_id: str, applicant: str, organisation: st
     """Record that an organisation may see the applicant's attachments; granting twice changes nothing."""
     if not organisation:
         return  # a stage without an organisation (e.g. the public) grants nobody
-    exists = uow.session.scalar(select(AccessGrant.id).where(AccessGrant.declaration_id == declaration_id,
-                                                             AccessGrant.organisation == organisation))
+    exists = uow.session.scalar(
+        select(AccessGrant.id).where(
+            AccessGrant.declaration_id == declaration_id, AccessGrant.organisation == organisation
+        )
+    )
     if exists is not None:
         return
     try:
         # A savepoint: when another event for the same stage granted it meanwhile, theirs stands.
         with uow.session.begin_nested():
-            uow.session.add(AccessGrant(declaration_id=declaration_id, applicant=applicant,
-                                        organisation=organisation, granted_by=granted_by))
+            uow.session.add(
+                AccessGrant(
+                    declaration_id=declaration_id, applicant=applicant, organisation=organisation, granted_by=granted_by
+                )
+            )
     except IntegrityError:
         pass
 
@@ -49,8 +56,9 @@ def refer(uow: UnitOfWork, declaration_id: str, applicant: str, attachment_ids: 
                 row = DeclarationReferences(declaration_id=declaration_id, applicant=applicant, attachment_ids=[])
                 uow.session.add(row)
         except IntegrityError:
-            row = uow.session.get_one(DeclarationReferences, declaration_id, with_for_update=True,
-                                      populate_existing=True)
+            row = uow.session.get_one(
+                DeclarationReferences, declaration_id, with_for_update=True, populate_existing=True
+            )
     known = list(row.attachment_ids or [])
     added = [i for i in dict.fromkeys(attachment_ids) if i not in known]
     if added:
@@ -62,16 +70,25 @@ def may_see(uow: UnitOfWork, organisation: str | None, applicant: str, attachmen
     attachment (or that never said what it refers to)."""
     if not organisation:
         return False
-    granted = list(uow.session.scalars(select(AccessGrant.declaration_id).where(
-        AccessGrant.applicant == applicant, AccessGrant.organisation == organisation)))
+    granted = list(
+        uow.session.scalars(
+            select(AccessGrant.declaration_id).where(
+                AccessGrant.applicant == applicant, AccessGrant.organisation == organisation
+            )
+        )
+    )
     if not granted:
         return False
-    references = {row.declaration_id: row.attachment_ids for row in uow.session.scalars(
-        select(DeclarationReferences).where(DeclarationReferences.declaration_id.in_(granted)))}
-    return any(declaration not in references or attachment_id in references[declaration]
-               for declaration in granted)
+    references = {
+        row.declaration_id: row.attachment_ids
+        for row in uow.session.scalars(
+            select(DeclarationReferences).where(DeclarationReferences.declaration_id.in_(granted))
+        )
+    }
+    return any(declaration not in references or attachment_id in references[declaration] for declaration in granted)
 
 
 def grants_for(uow: UnitOfWork, applicant: str) -> list[AccessGrant]:
-    return list(uow.session.scalars(select(AccessGrant).where(AccessGrant.applicant == applicant)
-                                    .order_by(AccessGrant.id)))
+    return list(
+        uow.session.scalars(select(AccessGrant).where(AccessGrant.applicant == applicant).order_by(AccessGrant.id))
+    )

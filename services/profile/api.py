@@ -1,4 +1,5 @@
 """The profile service's HTTP API: the applicant's own profile, attachments, identity corrections, the directory."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -11,9 +12,20 @@ from marshmallow import Schema, fields, validate
 
 from services.profile import directory, service, templates
 from services.profile import rules as r
-from services.profile.schemas import (AnnualAssessmentOut, AttachmentOut, BasicOut, CertificateOut,
-                                      CompletenessOut, ContinuingEducationOut, ContinuingEducationYearOut,
-                                      EducationOut, ProfileOut, QualificationOut, SocialPostOut, WorkExperienceOut)
+from services.profile.schemas import (
+    AnnualAssessmentOut,
+    AttachmentOut,
+    BasicOut,
+    CertificateOut,
+    CompletenessOut,
+    ContinuingEducationOut,
+    ContinuingEducationYearOut,
+    EducationOut,
+    ProfileOut,
+    QualificationOut,
+    SocialPostOut,
+    WorkExperienceOut,
+)
 from shared.errors import DomainError
 from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
@@ -24,25 +36,34 @@ blp = Blueprint("profile", __name__, url_prefix="/api/v1", description="Applican
 
 # -- input schemas -----------------------------------------------------------------
 
+
 class BasicIn(Schema):
     name = fields.String(load_default=None, metadata={"description": "not changeable: from the identity platform"})
-    id_number = fields.String(load_default=None, metadata={"description": "not changeable: from the identity "
-                                                                          "platform"})
+    id_number = fields.String(load_default=None, metadata={"description": "not changeable: from the identity platform"})
     id_type = fields.String(validate=validate.OneOf(r.ID_TYPES))
     gender = fields.String(validate=validate.OneOf(r.GENDERS), allow_none=True)
     nationality = fields.String(validate=validate.Length(min=1, max=50))
     ethnicity = fields.String(validate=validate.Length(max=30), allow_none=True)
     political_status = fields.String(validate=validate.Length(max=30), allow_none=True)
-    mobile = fields.String(validate=validate.Regexp(r"^1[3-9]\d{9}$", error="a mobile number has 11 digits "
-                                                    "starting with 1 (手机号码格式错误)"), allow_none=True)
+    mobile = fields.String(
+        validate=validate.Regexp(
+            r"^1[3-9]\d{9}$", error="a mobile number has 11 digits starting with 1 (手机号码格式错误)"
+        ),
+        allow_none=True,
+    )
     telephone = fields.String(validate=validate.Length(max=30), allow_none=True)
     date_of_birth = fields.Date(allow_none=True)
     admin_post = fields.String(allow_none=True, metadata={"description": "at most 20 characters, no party posts"})
     on_establishment = fields.Boolean(metadata={"description": "on the establishment of a state-owned unit (在编)"})
-    admin_post_level = fields.String(validate=validate.Length(max=30), allow_none=True, metadata={
-        "description": "行政职务级别: only for staff on the establishment (on_establishment) whose current "
-                       "employment is at a unit the directory registers as state-owned (public_institution, "
-                       "state_enterprise, government)"})
+    admin_post_level = fields.String(
+        validate=validate.Length(max=30),
+        allow_none=True,
+        metadata={
+            "description": "行政职务级别: only for staff on the establishment (on_establishment) whose current "
+            "employment is at a unit the directory registers as state-owned (public_institution, "
+            "state_enterprise, government)"
+        },
+    )
     foreign_language = fields.String(validate=validate.Length(max=100), allow_none=True)
     computer_skill = fields.String(validate=validate.Length(max=100), allow_none=True)
     photo_id = fields.String(allow_none=True, metadata={"description": "an uploaded JPEG or PNG attachment"})
@@ -50,16 +71,19 @@ class BasicIn(Schema):
 
 class EducationIn(Schema):
     school = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    specialty = fields.String(required=True, validate=validate.Length(min=1, max=100),
-                              metadata={"description": "for an overseas degree, the Chinese name in the "
-                                                       "verification letter"})
+    specialty = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "for an overseas degree, the Chinese name in the verification letter"},
+    )
     level = fields.String(required=True, validate=validate.OneOf(r.EDUCATION_LEVELS))
     degree = fields.String(load_default=None, validate=validate.OneOf(r.DEGREES), allow_none=True)
     study_mode = fields.String(required=True, validate=validate.OneOf(r.STUDY_MODES))
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
-    before_work = fields.Boolean(load_default=False, metadata={"description": "obtained before starting work "
-                                                                              "(工作前学历)"})
+    before_work = fields.Boolean(
+        load_default=False, metadata={"description": "obtained before starting work (工作前学历)"}
+    )
     overseas = fields.Boolean(load_default=False)
     certificate_id = fields.String(load_default=None, allow_none=True)
     verification_letter_id = fields.String(load_default=None, allow_none=True)
@@ -83,18 +107,30 @@ class AppointmentIn(Schema):
     post = fields.String(load_default=None, validate=validate.Length(max=100), allow_none=True)
     appointed_on = fields.Date(load_default=None, allow_none=True)
     proof_kind = fields.String(required=True, validate=validate.OneOf(r.PROOF_KINDS))
-    proof_ids = fields.List(fields.String(), load_default=None, allow_none=True, metadata={
-        "description": "the proofs, each an uploaded attachment: appointment letter, unit certificate or labour "
-                       "contract; several where one period does not make up the years the policy asks "
-                       "(资历信息附件可多个)"})
-    proof_id = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "former single proof: still accepted, as a list of one"})
+    proof_ids = fields.List(
+        fields.String(),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "the proofs, each an uploaded attachment: appointment letter, unit certificate or labour "
+            "contract; several where one period does not make up the years the policy asks "
+            "(资历信息附件可多个)"
+        },
+    )
+    proof_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "former single proof: still accepted, as a list of one"},
+    )
 
 
 class QualificationIn(Schema):
     specialty = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
-    school_stage = fields.String(validate=validate.Length(max=30), allow_none=True,
-                                 metadata={"description": "school teachers: the stage they teach (学段)"})
+    school_stage = fields.String(
+        validate=validate.Length(max=30),
+        allow_none=True,
+        metadata={"description": "school teachers: the stage they teach (学段)"},
+    )
     first_professional_work_date = fields.Date(allow_none=True)
     non_professional_years = fields.Float(validate=validate.Range(min=0, max=60))
     appointment = fields.Nested(AppointmentIn, allow_none=True)
@@ -119,24 +155,39 @@ class PostIn(Schema):
 
 
 class WorkExperienceIn(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(r.WORK_STATUSES),
-                           metadata={"description": "current, former or part_time (在职, 曾任职, 兼职)"})
-    unit_code = fields.String(load_default=None, validate=validate.Length(equal=18),
-                              metadata={"description": "unified social credit code of a registered unit"})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(r.WORK_STATUSES),
+        metadata={"description": "current, former or part_time (在职, 曾任职, 兼职)"},
+    )
+    unit_code = fields.String(
+        load_default=None,
+        validate=validate.Length(equal=18),
+        metadata={"description": "unified social credit code of a registered unit"},
+    )
     unit_name = fields.String(load_default=None, validate=validate.Length(max=200))
     start_date = fields.Date(required=True)
     end_date = fields.Date(load_default=None)
     admin_post = fields.String(load_default=None, validate=validate.Length(max=50), allow_none=True)
     professional_post = fields.String(load_default=None, validate=validate.Length(max=50), allow_none=True)
-    role = fields.String(load_default=None, validate=validate.OneOf(r.WORK_ROLES), allow_none=True,
-                         metadata={"description": "led, independent or participant (主持, 独立完成, 参与)"})
+    role = fields.String(
+        load_default=None,
+        validate=validate.OneOf(r.WORK_ROLES),
+        allow_none=True,
+        metadata={"description": "led, independent or participant (主持, 独立完成, 参与)"},
+    )
     participant_rank = fields.Integer(load_default=None, validate=validate.Range(min=1), allow_none=True)
     dispatched = fields.Boolean(load_default=False, metadata={"description": "labour dispatch (劳务派遣)"})
     dispatched_to = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
-    dispatch_proof_id = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "labour dispatch: the proof of genuine performance (真实履职证明) issued and stamped by the "
-                       "unit dispatched to, an uploaded attachment; the template is "
-                       "GET /api/v1/profile/templates/dispatch-proof"})
+    dispatch_proof_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "labour dispatch: the proof of genuine performance (真实履职证明) issued and stamped by the "
+            "unit dispatched to, an uploaded attachment; the template is "
+            "GET /api/v1/profile/templates/dispatch-proof"
+        },
+    )
     posts = fields.List(fields.Nested(PostIn), load_default=list)
     main_work = fields.String(load_default=None, allow_none=True, metadata={"description": "at most 500 characters"})
 
@@ -151,18 +202,26 @@ class SocialPostIn(Schema):
 class ContinuingEducationIn(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=1950))
     hours = fields.Float(required=True, metadata={"description": "total hours (学时), more than 0"})
-    specialist_hours = fields.Float(required=True, metadata={
-        "description": "of which specialist subjects (专业科目学时), 0 to hours; a year meets 人社部令第25号 with at "
-                       "least 90 hours of which at least 2/3 specialist"})
+    specialist_hours = fields.Float(
+        required=True,
+        metadata={
+            "description": "of which specialist subjects (专业科目学时), 0 to hours; a year meets 人社部令第25号 with at "
+            "least 90 hours of which at least 2/3 specialist"
+        },
+    )
     content = fields.String(load_default=None, validate=validate.Length(max=200), allow_none=True)
     attachment_ids = fields.List(fields.String(), load_default=list)
 
 
 class AnnualAssessmentIn(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=1950))
-    result = fields.String(required=True, validate=validate.OneOf(r.ASSESSMENT_RESULTS),
-                           metadata={"description": "excellent, competent, basically_competent, incompetent "
-                                                    "(优秀, 合格/称职, 基本合格, 不合格)"})
+    result = fields.String(
+        required=True,
+        validate=validate.OneOf(r.ASSESSMENT_RESULTS),
+        metadata={
+            "description": "excellent, competent, basically_competent, incompetent (优秀, 合格/称职, 基本合格, 不合格)"
+        },
+    )
 
 
 class UploadIn(Schema):
@@ -202,16 +261,28 @@ class OrganisationSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(r.ORG_KINDS))
     parent = fields.String(load_default=None, attribute="parent_code", allow_none=True)
-    ownership = fields.String(load_default=None, allow_none=True,
-                              metadata={"description": f"units: one of {', '.join(r.OWNERSHIPS)}"})
-    owner = fields.String(load_default=None, attribute="owner_code", allow_none=True,
-                          metadata={"description": "committees: the organisation it belongs to"})
-    scope = fields.Nested(ScopeSchema, load_default=None, allow_none=True,
-                          metadata={"description": "committees: authorised series, levels and specialties"})
+    ownership = fields.String(
+        load_default=None, allow_none=True, metadata={"description": f"units: one of {', '.join(r.OWNERSHIPS)}"}
+    )
+    owner = fields.String(
+        load_default=None,
+        attribute="owner_code",
+        allow_none=True,
+        metadata={"description": "committees: the organisation it belongs to"},
+    )
+    scope = fields.Nested(
+        ScopeSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "committees: authorised series, levels and specialties"},
+    )
     check_override = fields.Boolean(dump_only=True)
-    override_reason = fields.String(load_only=True, load_default=None, allow_none=True,
-                                    metadata={"description": "title office: why a code failing the GB 32100 check "
-                                                             "is registered"})
+    override_reason = fields.String(
+        load_only=True,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "title office: why a code failing the GB 32100 check is registered"},
+    )
 
 
 class AttachmentPage(Page):
@@ -239,6 +310,7 @@ class StaffPage(Page):
 
 
 # -- the applicant's own profile ------------------------------------------------------
+
 
 @blp.route("/profile")
 class MyProfile(MethodView):
@@ -281,8 +353,11 @@ class MyAttachments(MethodView):
     def post(self, data, *, uow, principal):
         """Upload an attachment (PDF, JPEG or PNG, judged by content; size-limited)."""
         if request.form:  # the schema reads the files only: a form field beside the file is refused, not ignored
-            raise DomainError.on(sorted(request.form)[0], "unknown_field",
-                                 "an upload takes one part, file; no other field (仅接受上传文件)")
+            raise DomainError.on(
+                sorted(request.form)[0],
+                "unknown_field",
+                "an upload takes one part, file; no other field (仅接受上传文件)",
+            )
         upload = data["file"]
         from services.profile.attachments import max_bytes
 
@@ -307,8 +382,9 @@ class AttachmentContent(MethodView):
         record, content = service.attachment_for(uow, principal, attachment_id)
         ascii_name = f"attachment.{record.name.rsplit('.', 1)[-1]}"
         response = Response(content, mimetype=record.content_type)
-        response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
-                                                   f"filename*=UTF-8''{quote(record.name, safe='')}")
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(record.name, safe='')}"
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response.headers["Cache-Control"] = "private, no-store"
@@ -324,8 +400,10 @@ class DispatchProofTemplate(MethodView):
         unit dispatched to fills it in and stamps it; it is uploaded as the work experience's
         ``dispatch_proof_id``."""
         response = Response(templates.dispatch_proof(), mimetype=templates.DOCX)
-        response.headers["Content-Disposition"] = ('attachment; filename="dispatch-proof-template.docx"; '
-                                                   f"filename*=UTF-8''{quote(templates.DISPATCH_PROOF_NAME, safe='')}")
+        response.headers["Content-Disposition"] = (
+            'attachment; filename="dispatch-proof-template.docx"; '
+            f"filename*=UTF-8''{quote(templates.DISPATCH_PROOF_NAME, safe='')}"
+        )
         return response
 
 
@@ -382,8 +460,9 @@ class MyQualification(MethodView):
         return service.whole(uow, profile)["qualification"]
 
 
-def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out: type[Schema], save, doc: str,
-                    delete=None):
+def _simple_section(
+    path: str, section: str, schema_in: type[Schema], schema_out: type[Schema], save, doc: str, delete=None
+):
     """POST to add a record of a list section, PUT to change one in place (the same rules), DELETE to remove
     one."""
 
@@ -420,19 +499,49 @@ def _simple_section(path: str, section: str, schema_in: type[Schema], schema_out
     blp.route(f"/profile/{path}/<int:record_id>", endpoint=f"{section}-item")(Item)
 
 
-_simple_section("work-experiences", "work-experiences", WorkExperienceIn, WorkExperienceOut,
-                service.save_work_experience, "Add a work experience (工作经历); a current one must name a registered "
-                "unit. A change of the current registered unit is announced as profile.employment.changed.v1.",
-                delete=service.delete_work_experience)
-_simple_section("certificates", "certificates", CertificateIn, CertificateOut, service.save_certificate,
-                "Add a certificate: the highest title, professional qualifications, skill certificates.")
-_simple_section("social-posts", "social-posts", SocialPostIn, SocialPostOut, service.save_social_post,
-                "Add a social organisation post (社会团体任职).")
-_simple_section("continuing-education", "continuing-education", ContinuingEducationIn, ContinuingEducationOut,
-                service.save_continuing_education, "Add continuing education (继续教育) of a year: hours and, of "
-                "them, specialist-subject hours (several records of one year add up).")
-_simple_section("annual-assessments", "annual-assessments", AnnualAssessmentIn, AnnualAssessmentOut,
-                service.save_annual_assessment, "Add an annual assessment (现职称考核), one per year.")
+_simple_section(
+    "work-experiences",
+    "work-experiences",
+    WorkExperienceIn,
+    WorkExperienceOut,
+    service.save_work_experience,
+    "Add a work experience (工作经历); a current one must name a registered "
+    "unit. A change of the current registered unit is announced as profile.employment.changed.v1.",
+    delete=service.delete_work_experience,
+)
+_simple_section(
+    "certificates",
+    "certificates",
+    CertificateIn,
+    CertificateOut,
+    service.save_certificate,
+    "Add a certificate: the highest title, professional qualifications, skill certificates.",
+)
+_simple_section(
+    "social-posts",
+    "social-posts",
+    SocialPostIn,
+    SocialPostOut,
+    service.save_social_post,
+    "Add a social organisation post (社会团体任职).",
+)
+_simple_section(
+    "continuing-education",
+    "continuing-education",
+    ContinuingEducationIn,
+    ContinuingEducationOut,
+    service.save_continuing_education,
+    "Add continuing education (继续教育) of a year: hours and, of "
+    "them, specialist-subject hours (several records of one year add up).",
+)
+_simple_section(
+    "annual-assessments",
+    "annual-assessments",
+    AnnualAssessmentIn,
+    AnnualAssessmentOut,
+    service.save_annual_assessment,
+    "Add an annual assessment (现职称考核), one per year.",
+)
 
 
 @blp.route("/profile/continuing-education/years")
@@ -447,6 +556,7 @@ class MyContinuingEducationYears(MethodView):
 
 
 # -- identity corrections by the title office -------------------------------------------
+
 
 @blp.route("/profiles/<subject>/identity")
 class Identity(MethodView):
@@ -469,6 +579,7 @@ class Identity(MethodView):
 
 # -- the directory ------------------------------------------------------------------
 
+
 @blp.route("/organisations")
 class Organisations(MethodView):
     @blp.arguments(OrganisationQuery, location="query")
@@ -476,8 +587,9 @@ class Organisations(MethodView):
     @read_only
     def get(self, query, *, uow):
         """The directory of registered organisations (filter by kind or parent), a page at a time."""
-        return page_of(query, *directory.organisations(uow, query["kind"], query["parent"], query["page"],
-                                                       query["per_page"]))
+        return page_of(
+            query, *directory.organisations(uow, query["kind"], query["parent"], query["page"], query["per_page"])
+        )
 
     @blp.arguments(OrganisationSchema)
     @blp.response(201, OrganisationSchema)

@@ -5,6 +5,7 @@ The store is an interface so that an object store (S3, MinIO, OSS) can take
 the place of the folder on disk; the folder is the embedded default.
 A client's file name is kept for display only and never becomes a path.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Wires the profile service: database, HTTP app, handlers, demo data."""
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,13 @@ def database(url: str | None = None) -> Database:
 
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     return create_service_app(
-        NAME, db or database(), [api.blp], verifier=verifier,
+        NAME,
+        db or database(),
+        [api.blp],
+        verifier=verifier,
         title="Profile service (个人信息)",
         description="Applicants' profiles, their attachments, identity corrections and the directory of "
-                    "organisations with their staff accounts.",
+        "organisations with their staff accounts.",
     )
 
 
@@ -45,8 +49,9 @@ def seed(db: Database) -> None:
             directory.register_organisation(uow, org)
         for user in _demo("users.json")["users"]:
             if user.get("org"):
-                directory.add_staff(uow, None, user["org"], {"subject": user["username"], "name": user["name"],
-                                                             "role": user["role"]})
+                directory.add_staff(
+                    uow, None, user["org"], {"subject": user["username"], "name": user["name"], "role": user["role"]}
+                )
         # Staff kept only in the directory: the development issuer signs them in from it.
         staff = json.loads(resources.files("services.profile.demo").joinpath("staff.json").read_text("utf-8"))
         for account in staff["staff"]:

@@ -1,4 +1,5 @@
 """Message handlers of the profile service (thin: data in, service call)."""
+
 from __future__ import annotations
 
 from services.profile import access, service

@@ -1,4 +1,5 @@
 """The profile service's tables: people, their attachments and the directory of organisations."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -220,8 +221,10 @@ class AccessGrant(Base):
     """
 
     __tablename__ = "access_grants"
-    __table_args__ = (UniqueConstraint("declaration_id", "organisation"),
-                      Index("ix_access_grants_applicant_org", "applicant", "organisation"))
+    __table_args__ = (
+        UniqueConstraint("declaration_id", "organisation"),
+        Index("ix_access_grants_applicant_org", "applicant", "organisation"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     declaration_id: Mapped[str] = mapped_column(String(64))

@@ -7,6 +7,7 @@ the document reaches is looked at, so a name spelt with escapes (``/J#61vaScript
 object stream is found as well. A file that does not parse as a PDF (an HTML page behind a ``%PDF``
 header, say) is not a PDF, whatever its first bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,14 +21,24 @@ log = logging.getLogger(__name__)
 
 # Keys whose presence anywhere makes the document active, with what a person is told.
 ACTIVE_KEYS = {
-    "/JS": "JavaScript", "/JavaScript": "JavaScript", "/OpenAction": "an action run on opening (OpenAction)",
-    "/AA": "actions run on events (AA)", "/EmbeddedFiles": "embedded files", "/EmbeddedFile": "embedded files",
-    "/XFA": "an XFA form", "/RichMedia": "rich media",
+    "/JS": "JavaScript",
+    "/JavaScript": "JavaScript",
+    "/OpenAction": "an action run on opening (OpenAction)",
+    "/AA": "actions run on events (AA)",
+    "/EmbeddedFiles": "embedded files",
+    "/EmbeddedFile": "embedded files",
+    "/XFA": "an XFA form",
+    "/RichMedia": "rich media",
 }
 # Action types (/S) that run something or send data away.
-ACTIVE_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a launch action", "/SubmitForm": "a form submission",
-                  "/ImportData": "a data import", "/GoToE": "a jump into an embedded file",
-                  "/RichMediaExecute": "rich media"}
+ACTIVE_ACTIONS = {
+    "/JavaScript": "JavaScript",
+    "/Launch": "a launch action",
+    "/SubmitForm": "a form submission",
+    "/ImportData": "a data import",
+    "/GoToE": "a jump into an embedded file",
+    "/RichMediaExecute": "rich media",
+}
 MAX_OBJECTS = 200_000  # a 10 MB file holds far fewer; a crafted loop stops here
 
 

@@ -5,6 +5,7 @@ holds; the embedded default and the tests read a file-backed fake with the
 same shape: records keyed by ID number. ``PROFILE_REGISTER_FILE`` points at
 another file; by default the demonstration register bundled with the service.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,9 +42,18 @@ class FileRegister:
 
     def records(self, id_number: str) -> list[RegisterRecord]:
         data = json.loads(self.path.read_text("utf-8"))
-        return [RegisterRecord(r["register_id"], r["school"], r["specialty"], r["level"], r["study_mode"],
-                               dt.date.fromisoformat(r["start_date"]), dt.date.fromisoformat(r["end_date"]))
-                for r in data.get("records", {}).get(id_number, [])]
+        return [
+            RegisterRecord(
+                r["register_id"],
+                r["school"],
+                r["specialty"],
+                r["level"],
+                r["study_mode"],
+                dt.date.fromisoformat(r["start_date"]),
+                dt.date.fromisoformat(r["end_date"]),
+            )
+            for r in data.get("records", {}).get(id_number, [])
+        ]
 
 
 def register() -> EducationRegister:

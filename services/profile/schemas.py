@@ -1,4 +1,5 @@
 """Output shapes of the profile, shared by the HTTP API and the snapshot message (JSON-native when dumped)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields
@@ -51,10 +52,13 @@ class AppointmentOut(Schema):
     post = fields.String(allow_none=True)
     appointed_on = fields.String(allow_none=True)
     proof_kind = fields.String()
-    proof_ids = fields.List(fields.String(), metadata={"description": "the proofs (附件), several where several "
-                                                                      "periods make up the required years"})
-    proof_id = fields.String(allow_none=True, metadata={"description": "the first of proof_ids, for readers of "
-                                                                       "the former single field"})
+    proof_ids = fields.List(
+        fields.String(),
+        metadata={"description": "the proofs (附件), several where several periods make up the required years"},
+    )
+    proof_id = fields.String(
+        allow_none=True, metadata={"description": "the first of proof_ids, for readers of the former single field"}
+    )
 
 
 class QualificationOut(Schema):
@@ -62,8 +66,10 @@ class QualificationOut(Schema):
     school_stage = fields.String(allow_none=True)
     first_professional_work_date = fields.Date(allow_none=True)
     non_professional_years = fields.Float()
-    professional_years = fields.Float(allow_none=True, metadata={"description": "computed: years since the first "
-                                      "professional work minus the non-professional years"})
+    professional_years = fields.Float(
+        allow_none=True,
+        metadata={"description": "computed: years since the first professional work minus the non-professional years"},
+    )
     appointment = fields.Nested(AppointmentOut, allow_none=True)
 
 
@@ -126,8 +132,9 @@ class ContinuingEducationYearOut(Schema):
     hours = fields.Float(metadata={"description": "the year's total hours"})
     specialist_hours = fields.Float(metadata={"description": "the year's specialist-subject hours"})
     meets_hours = fields.Boolean(metadata={"description": "at least 90 hours (每年不少于90学时)"})
-    meets_specialist_share = fields.Boolean(metadata={"description": "specialist subjects at least 2/3 of the "
-                                                                     "hours (专业科目不少于三分之二)"})
+    meets_specialist_share = fields.Boolean(
+        metadata={"description": "specialist subjects at least 2/3 of the hours (专业科目不少于三分之二)"}
+    )
     meets_rule = fields.Boolean(metadata={"description": "both: the year meets 人社部令第25号"})
 
 
@@ -161,8 +168,9 @@ class ProfileOut(Schema):
     work_experiences = fields.List(fields.Nested(WorkExperienceOut))
     social_posts = fields.List(fields.Nested(SocialPostOut))
     continuing_education = fields.List(fields.Nested(ContinuingEducationOut))
-    continuing_education_years = fields.List(fields.Nested(ContinuingEducationYearOut),
-                                             metadata={"description": "per-year totals against 人社部令第25号"})
+    continuing_education_years = fields.List(
+        fields.Nested(ContinuingEducationYearOut), metadata={"description": "per-year totals against 人社部令第25号"}
+    )
     annual_assessments = fields.List(fields.Nested(AnnualAssessmentOut))
 
 

@@ -1,4 +1,5 @@
 """The review API: every reviewer's task queue, and the processes behind it."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -31,9 +32,14 @@ class TaskOut(Schema):
     id = fields.String()
     declaration_id = fields.String()
     stage = fields.Function(lambda t: t.stage or t.bpmn_id)  # the diagram's stage property, never the element id
-    action = fields.String(allow_none=True, metadata={"description": "the endpoint that completes the task: "
-                                                                     "publicity:unit, publicity:result, defence, "
-                                                                     "attendance, vote (README, Diagram contract)"})
+    action = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the endpoint that completes the task: "
+            "publicity:unit, publicity:result, defence, "
+            "attendance, vote (README, Diagram contract)"
+        },
+    )
     name = fields.String()
     role = fields.String()
     organisation = fields.String(allow_none=True)

@@ -1,9 +1,11 @@
 """The system's clock over HTTP: what it says (anyone logged in) and, where the test clock is
 switched on (TITLES_TEST_CLOCK=1), the title office moving it forward for every service."""
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -11,22 +13,34 @@ from marshmallow import Schema, fields
 
 from services.review import clock
 from shared import clock as system_clock
+from shared.errors import Forbidden
 from shared.identity.flask_auth import current_principal
 from shared.identity.principal import TITLE_OFFICE
-from shared.errors import Forbidden
 from shared.web.views import read_only, transaction
 
-blp = Blueprint("review_clock", __name__, url_prefix="/api/v1",
-                description="The system's clock, and the test clock the title office moves")
-BOUNDS = (f"one move is {system_clock.MIN_MOVE} second to {system_clock.MAX_MOVE // 86400} days; the clock runs at "
-          f"most {system_clock.MAX_OFFSET // 86400} days ahead of real time")
+blp = Blueprint(
+    "review_clock",
+    __name__,
+    url_prefix="/api/v1",
+    description="The system's clock, and the test clock the title office moves",
+)
+BOUNDS = (
+    f"one move is {system_clock.MIN_MOVE} second to {system_clock.MAX_MOVE // 86400} days; the clock runs at "
+    f"most {system_clock.MAX_OFFSET // 86400} days ahead of real time"
+)
 
 
 class ClockAdvance(Schema):
-    days = fields.Integer(load_default=0, strict=True, metadata={
-        "description": "whole days to move forward (天数), added to seconds; " + BOUNDS})
-    seconds = fields.Integer(load_default=0, strict=True, metadata={
-        "description": "seconds to move forward (秒数), added to days; forwards only"})
+    days = fields.Integer(
+        load_default=0,
+        strict=True,
+        metadata={"description": "whole days to move forward (天数), added to seconds; " + BOUNDS},
+    )
+    seconds = fields.Integer(
+        load_default=0,
+        strict=True,
+        metadata={"description": "seconds to move forward (秒数), added to days; forwards only"},
+    )
 
 
 class ClockMoveOut(Schema):
@@ -44,21 +58,25 @@ class ClockOut(Schema):
     test_clock = fields.Boolean(metadata={"description": "whether the test clock is on (TITLES_TEST_CLOCK=1)"})
     offset_seconds = fields.Integer(metadata={"description": "how far the clock runs ahead of real time"})
     real_now = fields.DateTime(metadata={"description": "real time (UTC)"})
-    moves = fields.List(fields.Nested(ClockMoveOut), metadata={
-        "description": f"title office only: the moves, newest first (at most {clock.MOVES_SHOWN})"})
+    moves = fields.List(
+        fields.Nested(ClockMoveOut),
+        metadata={"description": f"title office only: the moves, newest first (at most {clock.MOVES_SHOWN})"},
+    )
     moves_total = fields.Integer(metadata={"description": "title office only: how many moves there were"})
 
 
 def _title_office_on_test_clock(view: Callable[..., Any]) -> Callable[..., Any]:
     """Before the body is read: 401 without a login, 404 where the test clock is off (nothing to
     move, for anyone), 403 for anyone but the title office."""
+
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         principal = current_principal()
         system_clock.require_enabled()
         if not principal.has_role(TITLE_OFFICE):
-            raise Forbidden.on("role", "title_office_only",
-                               "only the title office moves the test clock (仅职称办可拨动测试时钟)")
+            raise Forbidden.on(
+                "role", "title_office_only", "only the title office moves the test clock (仅职称办可拨动测试时钟)"
+            )
         return view(*args, **kwargs)
 
     return wrapper

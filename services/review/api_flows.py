@@ -1,5 +1,6 @@
 """The review API's flow actions: publicity and objections, expert panels (recusal,
 defence, attendance, votes, tally)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -12,16 +13,23 @@ from shared.identifiers import ID_TYPES
 from shared.identity.flask_auth import require_roles
 from shared.web.views import read_only, transaction
 
-blp = Blueprint("review_flows", __name__, url_prefix="/api/v1",
-                description="Publicity, objections, expert panels, votes")
+blp = Blueprint(
+    "review_flows", __name__, url_prefix="/api/v1", description="Publicity, objections, expert panels, votes"
+)
 
 
 class PublicityStart(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(publicity.KINDS),
-                         metadata={"description": "unit (单位公示) or result (评审结果公示)"})
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(publicity.KINDS),
+        metadata={"description": "unit (单位公示) or result (评审结果公示)"},
+    )
     starts_on = fields.Date(load_default=None, metadata={"description": "default today"})
-    evidence = fields.String(load_default=None, validate=validate.Length(max=500),
-                             metadata={"description": "reference of the uploaded notice (公示材料)"})
+    evidence = fields.String(
+        load_default=None,
+        validate=validate.Length(max=500),
+        metadata={"description": "reference of the uploaded notice (公示材料)"},
+    )
 
 
 class ObjectionOut(Schema):
@@ -58,10 +66,16 @@ class Resolution(Schema):
 
 
 class ConflictIn(Schema):
-    id_number = fields.String(required=True, validate=validate.Length(min=1, max=30),
-                              metadata={"description": "the applicant's ID number (证件号码)"})
-    id_type = fields.String(load_default="resident_id", validate=validate.OneOf(ID_TYPES),
-                            metadata={"description": "a resident ID number must pass its GB 11643 check"})
+    id_number = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=30),
+        metadata={"description": "the applicant's ID number (证件号码)"},
+    )
+    id_type = fields.String(
+        load_default="resident_id",
+        validate=validate.OneOf(ID_TYPES),
+        metadata={"description": "a resident ID number must pass its GB 11643 check"},
+    )
     reason = fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
@@ -103,8 +117,12 @@ class TallyOut(Schema):
     agree = fields.Integer()
     disagree = fields.Integer()
     abstain = fields.Integer()
-    not_voted = fields.Integer(metadata={"description": "present, but no vote when voting closed at the end of the "
-                                                        "meeting day: counted as not agreeing (未投票)"})
+    not_voted = fields.Integer(
+        metadata={
+            "description": "present, but no vote when voting closed at the end of the "
+            "meeting day: counted as not agreeing (未投票)"
+        }
+    )
     outcome = fields.String(allow_none=True)
 
 

@@ -1,5 +1,6 @@
 """The title office's side of the review API: incidents, suspending instances,
 statistics, and overdue tasks (each organisation's own and those escalated to it)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -13,8 +14,9 @@ from shared.identity.flask_auth import require_roles
 from shared.web.schemas import Page, PageQuery, page_of
 from shared.web.views import read_only, transaction
 
-blp = Blueprint("review_office", __name__, url_prefix="/api/v1",
-                description="Incidents, suspension, statistics and overdue tasks")
+blp = Blueprint(
+    "review_office", __name__, url_prefix="/api/v1", description="Incidents, suspension, statistics and overdue tasks"
+)
 OPERATORS = ("title_office", "designer")
 
 
@@ -43,8 +45,11 @@ class IncidentPage(Page):
 
 
 class Dismissal(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
-        "description": "why the step is not re-run (处理说明): kept in the instance's audit log"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "why the step is not re-run (处理说明): kept in the instance's audit log"},
+    )
 
 
 class Suspension(Schema):
@@ -106,8 +111,10 @@ class Incidents(MethodView):
     @read_only
     def get(self, query, *, uow):
         """Failed process steps (流程异常), newest first."""
-        return page_of(query, *listings.incidents(uow, query["status"], query.get("declaration_id"), query["page"],
-                                                  query["per_page"]))
+        return page_of(
+            query,
+            *listings.incidents(uow, query["status"], query.get("declaration_id"), query["page"], query["per_page"]),
+        )
 
 
 @blp.route("/incidents/<int:incident_id>")

@@ -1,12 +1,13 @@
 """The process side of the review API: a task in context, assignment, the process
 view for a bpmn-js viewer, the audit log, and diagram versions."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
 from services.review import queues, service, snapshots
 from services.review.api import REVIEWERS, TaskOut
@@ -16,8 +17,12 @@ from shared.errors import Forbidden
 from shared.identity.flask_auth import require_roles
 from shared.web.views import read_only, transaction
 
-blp = Blueprint("review_process", __name__, url_prefix="/api/v1",
-                description="Tasks in context, process views, audit log and diagram versions")
+blp = Blueprint(
+    "review_process",
+    __name__,
+    url_prefix="/api/v1",
+    description="Tasks in context, process views, audit log and diagram versions",
+)
 
 
 class TrailEntry(Schema):
@@ -77,10 +82,14 @@ class DecisionView(Schema):
 
 
 class TimerOut(Schema):
-    element = fields.String(metadata={"description": "the timer event's element id (an event-based gateway's "
-                                                     "timer is named by its catch event)"})
-    process_id = fields.String(metadata={"description": "the process whose diagram draws it (the mode's, or a "
-                                                        "called process's)"})
+    element = fields.String(
+        metadata={
+            "description": "the timer event's element id (an event-based gateway's timer is named by its catch event)"
+        }
+    )
+    process_id = fields.String(
+        metadata={"description": "the process whose diagram draws it (the mode's, or a called process's)"}
+    )
     due_at = fields.DateTime(metadata={"description": "when it fires (the scheduler fires it once past this)"})
 
 
@@ -90,23 +99,38 @@ class ProcessView(Schema):
     status = fields.String()
     suspended = fields.Boolean()
     has_incident = fields.Boolean()
-    held_messages = fields.Integer(metadata={"description": "messages waiting for the process to run again "
-                                                            "(while suspended or with an open incident)"})
+    held_messages = fields.Integer(
+        metadata={
+            "description": "messages waiting for the process to run again (while suspended or with an open incident)"
+        }
+    )
     held = fields.List(fields.Nested(HeldOut), metadata={"description": "those messages, in arrival order"})
     definition_id = fields.String()
     process_id = fields.String()
     bpmn = fields.String(metadata={"description": "the BPMN XML of the version the instance runs on"})
     active = fields.List(fields.String(), metadata={"description": "ids of elements with a running task"})
     completed = fields.List(fields.String(), metadata={"description": "ids of elements already passed"})
-    timers = fields.List(fields.Nested(TimerOut), metadata={
-        "description": "the timers the process waits at, earliest first: publicity periods, the modification "
-                       "deadline, service levels"})
-    called = fields.List(fields.Nested(CalledView), metadata={
-        "description": "the processes the version calls (call activities), each with its own XML and element "
-                       "ids, so a viewer can open the called diagram beside the mode's"})
-    decisions = fields.List(fields.Nested(DecisionView), metadata={
-        "description": "the decision tables the version's business-rule tasks evaluate (its own and its called "
-                       "processes'), for a dmn-js viewer"})
+    timers = fields.List(
+        fields.Nested(TimerOut),
+        metadata={
+            "description": "the timers the process waits at, earliest first: publicity periods, the modification "
+            "deadline, service levels"
+        },
+    )
+    called = fields.List(
+        fields.Nested(CalledView),
+        metadata={
+            "description": "the processes the version calls (call activities), each with its own XML and element "
+            "ids, so a viewer can open the called diagram beside the mode's"
+        },
+    )
+    decisions = fields.List(
+        fields.Nested(DecisionView),
+        metadata={
+            "description": "the decision tables the version's business-rule tasks evaluate (its own and its called "
+            "processes'), for a dmn-js viewer"
+        },
+    )
     history = fields.List(fields.Nested(HistoryEntry))
 
 
@@ -125,8 +149,10 @@ class VersionOut(Schema):
     deployed_at = fields.String()
     running_instances = fields.Integer()
     calls = fields.List(fields.String(), metadata={"description": "the versions of the processes it calls"})
-    decisions = fields.List(fields.String(), metadata={
-        "description": "the decision tables (DMN) it bundles: decision id (file, content hash prefix)"})
+    decisions = fields.List(
+        fields.String(),
+        metadata={"description": "the decision tables (DMN) it bundles: decision id (file, content hash prefix)"},
+    )
 
 
 class DiffQuery(Schema):
@@ -141,12 +167,24 @@ class DiffOut(Schema):
 
 
 def trail(uow, declaration_id: str) -> list[dict]:
-    rows = uow.session.scalars(select(Task).where(Task.declaration_id == declaration_id,
-                                                  Task.status == "completed").order_by(Task.completed_at, Task.id))
-    return [{"stage": t.stage or t.bpmn_id, "name": t.name, "organisation": t.organisation, "actor": t.completed_by,
-             # A vote is secret: the trail shows that the expert voted, never how.
-             "decision": "voted" if t.role == "expert" else t.decision,
-             "reason": None if t.role == "expert" else t.reason, "at": t.completed_at} for t in rows]
+    rows = uow.session.scalars(
+        select(Task)
+        .where(Task.declaration_id == declaration_id, Task.status == "completed")
+        .order_by(Task.completed_at, Task.id)
+    )
+    return [
+        {
+            "stage": t.stage or t.bpmn_id,
+            "name": t.name,
+            "organisation": t.organisation,
+            "actor": t.completed_by,
+            # A vote is secret: the trail shows that the expert voted, never how.
+            "decision": "voted" if t.role == "expert" else t.decision,
+            "reason": None if t.role == "expert" else t.reason,
+            "at": t.completed_at,
+        }
+        for t in rows
+    ]
 
 
 @blp.route("/tasks/<task_id>/context")
@@ -172,9 +210,23 @@ class Assign(MethodView):
 
 
 def _history(entries, full: bool) -> list[dict]:
-    return [{"seq": e.seq, "at": e.at, "source": e.source, "actor": e.actor, "element": e.element,
-             "task_id": e.task_id, "decision": e.decision, "reason": e.reason, "completed": e.completed,
-             "changes": e.changes if full else {}, "hash": e.hash, "prev_hash": e.prev_hash} for e in entries]
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "source": e.source,
+            "actor": e.actor,
+            "element": e.element,
+            "task_id": e.task_id,
+            "decision": e.decision,
+            "reason": e.reason,
+            "completed": e.completed,
+            "changes": e.changes if full else {},
+            "hash": e.hash,
+            "prev_hash": e.prev_hash,
+        }
+        for e in entries
+    ]
 
 
 def _element_ids(tasks) -> dict[str, set[str]]:
@@ -196,26 +248,46 @@ class ProcessDiagram(MethodView):
         definition = uow.session.get_one(Definition, instance.definition_id)
         workflow = runtime.SERIALIZER.deserialize_json(instance.state)
         running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
-        active, completed = _element_ids(workflow.get_tasks(state=running)), \
-            _element_ids(workflow.get_tasks(state=TaskState.COMPLETED))
+        active, completed = (
+            _element_ids(workflow.get_tasks(state=running)),
+            _element_ids(workflow.get_tasks(state=TaskState.COMPLETED)),
+        )
         called = [c for c in (uow.session.get(Definition, called_id) for called_id in definition.calls or []) if c]
         full = principal.role in ("title_office", "designer")
         waiting = held.pending(uow, instance.id)
-        return {"instance_id": instance.id, "declaration_id": declaration_id, "status": instance.status,
-                "suspended": instance.suspended, "has_incident": instance.has_incident,
-                "held_messages": len(waiting), "held": waiting,
-                "definition_id": definition.id, "process_id": definition.process_id, "bpmn": definition.bpmn,
-                "active": sorted(set().union(*active.values())),
-                "completed": sorted(set().union(*completed.values())),
-                "timers": [{"element": element, "process_id": process_id, "due_at": due}
-                           for element, process_id, due in runtime.waiting_timers(workflow)],
-                "called": [{"definition_id": c.id, "process_id": c.process_id, "bpmn": c.bpmn,
-                            "active": sorted(active.get(c.process_id, ())),
-                            "completed": sorted(completed.get(c.process_id, ()))} for c in called],
-                "decisions": [{"decision_id": decision_id, "file_name": file_name, "dmn": dmn}
-                              for decision_id, (file_name, dmn) in
-                              definitions.stored_decisions([definition, *called]).items()],
-                "history": _history(audit.entries(uow, instance.id), full)}
+        return {
+            "instance_id": instance.id,
+            "declaration_id": declaration_id,
+            "status": instance.status,
+            "suspended": instance.suspended,
+            "has_incident": instance.has_incident,
+            "held_messages": len(waiting),
+            "held": waiting,
+            "definition_id": definition.id,
+            "process_id": definition.process_id,
+            "bpmn": definition.bpmn,
+            "active": sorted(set().union(*active.values())),
+            "completed": sorted(set().union(*completed.values())),
+            "timers": [
+                {"element": element, "process_id": process_id, "due_at": due}
+                for element, process_id, due in runtime.waiting_timers(workflow)
+            ],
+            "called": [
+                {
+                    "definition_id": c.id,
+                    "process_id": c.process_id,
+                    "bpmn": c.bpmn,
+                    "active": sorted(active.get(c.process_id, ())),
+                    "completed": sorted(completed.get(c.process_id, ())),
+                }
+                for c in called
+            ],
+            "decisions": [
+                {"decision_id": decision_id, "file_name": file_name, "dmn": dmn}
+                for decision_id, (file_name, dmn) in definitions.stored_decisions([definition, *called]).items()
+            ],
+            "history": _history(audit.entries(uow, instance.id), full),
+        }
 
 
 @blp.route("/processes/<declaration_id>/audit")
@@ -227,8 +299,11 @@ class AuditLog(MethodView):
         """The instance's audit log, with the hash chain checked (tampering shows as problems)."""
         instance = service.instance_of(uow, principal, declaration_id)
         problems_found = audit.verify(uow, instance)
-        return {"intact": not problems_found, "problems": problems_found,
-                "entries": _history(audit.entries(uow, instance.id), True)}
+        return {
+            "intact": not problems_found,
+            "problems": problems_found,
+            "entries": _history(audit.entries(uow, instance.id), True),
+        }
 
 
 @blp.route("/definitions/versions")

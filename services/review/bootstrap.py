@@ -1,4 +1,5 @@
 """Wires the review service: database (with what its engine is given), HTTP app, handlers, demo data."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,17 @@ from importlib import resources
 
 from flask import Flask, Response
 
-from services.review import (api, api_clock, api_flows, api_office, api_process, directory, operations, service,
-                             snapshots)
+from services.review import (
+    api,
+    api_clock,
+    api_flows,
+    api_office,
+    api_process,
+    directory,
+    operations,
+    service,
+    snapshots,
+)
 from services.review.engine import definitions, incidents
 from services.review.engine.ports import EngineDatabase, Ports
 from services.review.handlers import HANDLERS
@@ -23,8 +33,12 @@ NAME = "review"
 
 def ports() -> Ports:
     """What the engine is given instead of importing the service built on it (engine/ports.py)."""
-    return Ports(operations=operations.OPERATIONS, organisation_name=directory.organisation_name,
-                 complete_task=service.complete, start_review=service.start_review)
+    return Ports(
+        operations=operations.OPERATIONS,
+        organisation_name=directory.organisation_name,
+        complete_task=service.complete,
+        start_review=service.start_review,
+    )
 
 
 def database(url: str | None = None) -> Database:
@@ -34,8 +48,10 @@ def database(url: str | None = None) -> Database:
 def create_app(db: Database | None = None, verifier: TokenVerifier | None = None) -> Flask:
     db = db or database()
     app = create_service_app(
-        NAME, db, [api.blp, api_process.blp, api_office.blp, api_flows.blp,
-                   api_clock.blp], verifier=verifier,
+        NAME,
+        db,
+        [api.blp, api_process.blp, api_office.blp, api_flows.blp, api_clock.blp],
+        verifier=verifier,
         title="Review service (评审)",
         description="BPMN review processes run by SpiffWorkflow, and the reviewers' task queues.",
     )
@@ -48,8 +64,12 @@ def create_app(db: Database | None = None, verifier: TokenVerifier | None = None
 
 def _step_failed(db: Database, error: incidents.StepFailed) -> Response:
     incident_id = incidents.record_apart(db, error)
-    return problems.problem(500, error.title, f"{error.message} (incident {incident_id})", [
-        {"field": "incident", "rule": "step_failed", "message": f"incident {incident_id}: {error.error}"}])
+    return problems.problem(
+        500,
+        error.title,
+        f"{error.message} (incident {incident_id})",
+        [{"field": "incident", "rule": "step_failed", "message": f"incident {incident_id}: {error.error}"}],
+    )
 
 
 def handlers() -> dict:

@@ -34,6 +34,7 @@ bpmn/publicity_days.dmn`` (or ``bpmn/*.bpmn``) makes a new version of every
 diagram that uses it. A broken table is refused naming its file, the decision
 and the rule row.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,8 +102,11 @@ def _check_all(files: list[str], uow=None) -> dict[str, definitions.Checked] | N
         results[name] = result
         calls = ", ".join(f"{pid} ({result.calls[pid][0]})" for pid in result.calls)
         decides = ", ".join(f"{did} ({result.decides[did][0]})" for did in sorted(result.decides))
-        print(f"{name}: ok ({result.process_id})" + (f" calls {calls}" if calls else "")
-              + (f" decides {decides}" if decides else ""))
+        print(
+            f"{name}: ok ({result.process_id})"
+            + (f" calls {calls}" if calls else "")
+            + (f" decides {decides}" if decides else "")
+        )
     return None if failed else results
 
 
@@ -133,8 +137,10 @@ def deploy(files: list[str]) -> int:
             definition, new = definitions.deploy(uow, Path(name).name, given[Path(name).name], library)
             called = "".join(f" calls {d.process_id} {d.id[:12]}" for d in definitions.called_versions(uow, definition))
             decides = f" decides {', '.join(sorted(definition.decisions))}" if definition.decisions else ""
-            print(f"{'deployed' if new else 'unchanged'} {name} {definition.process_id} {definition.id[:12]}"
-                  f"{called}{decides}")
+            print(
+                f"{'deployed' if new else 'unchanged'} {name} {definition.process_id} {definition.id[:12]}"
+                f"{called}{decides}"
+            )
         uow.commit()
     return 0
 
@@ -145,8 +151,10 @@ def list_versions() -> int:
         for v in versions.listing(uow):
             calls = f"calls: {', '.join(v['calls'])}  " if v["calls"] else ""
             decides = f"decisions: {', '.join(v['decisions'])}  " if v["decisions"] else ""
-            print(f"{v['label']:<32} {v['id'][:12]}  {v['deployed_at'][:19]}  {v['file_name']:<32} "
-                  f"{calls}{decides}running: {v['running_instances']}")
+            print(
+                f"{v['label']:<32} {v['id'][:12]}  {v['deployed_at'][:19]}  {v['file_name']:<32} "
+                f"{calls}{decides}running: {v['running_instances']}"
+            )
     return 0
 
 
@@ -167,8 +175,10 @@ def diff(old: str, new: str) -> int:
         if "from" not in item:
             return ""
         before, after = item["from"], item["to"]
-        return (f": {' | '.join(before['inputs'])} -> {' | '.join(before['outputs'])}"
-                f"  becomes  {' | '.join(after['inputs'])} -> {' | '.join(after['outputs'])}")
+        return (
+            f": {' | '.join(before['inputs'])} -> {' | '.join(before['outputs'])}"
+            f"  becomes  {' | '.join(after['inputs'])} -> {' | '.join(after['outputs'])}"
+        )
 
     for item in result.added:
         print(f"+ {item['id']} ({item['type']}){row(item)} {item['name'] or ''}{inside(item)}")
@@ -215,8 +225,9 @@ def relayout(files: list[str], check: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="titles-bpmn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="titles-bpmn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="check diagrams").add_argument("files", nargs="+", metavar="FILE")
     sub.add_parser("deploy", help="deploy diagrams as new versions").add_argument("files", nargs="+", metavar="FILE")

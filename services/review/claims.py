@@ -1,4 +1,5 @@
 """The one rule of a claimed task (认领): nobody but the person who claimed it acts on it."""
+
 from __future__ import annotations
 
 from services.review.models import Task

@@ -5,6 +5,7 @@ the title office may do, with every move audited in ``clock_moves`` and logged.
 wrappers, so code written against the review's own clock keeps working; new code reads
 ``shared.clock`` directly.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,9 @@ def move(uow: UnitOfWork, principal: Principal, days: int, seconds: int) -> Cloc
     is written before the clock moves)."""
     system_clock.require_enabled()
     if not principal.has_role(TITLE_OFFICE):
-        raise Forbidden.on("role", "title_office_only",
-                           "only the title office moves the test clock (仅职称办可拨动测试时钟)")
+        raise Forbidden.on(
+            "role", "title_office_only", "only the title office moves the test clock (仅职称办可拨动测试时钟)"
+        )
     for field, value in (("days", days), ("seconds", seconds)):
         if value < 0:
             system_clock.check_move(value, field)
@@ -63,28 +65,40 @@ def _move(uow: UnitOfWork, by: str, seconds: int, field: str = "seconds") -> Clo
     audited: list[ClockMove] = []
 
     def record(step: system_clock.Move) -> None:
-        row = ClockMove(moved_by=by, moved_at=step.real_at, from_at=step.before, to_at=step.after,
-                        seconds=step.seconds)
+        row = ClockMove(moved_by=by, moved_at=step.real_at, from_at=step.before, to_at=step.after, seconds=step.seconds)
         uow.session.add(row)
         uow.commit()
         audited.append(row)
 
     step = system_clock.advance(seconds, record, field)
-    log.warning("test clock moved forward by %d s: %s -> %s (Beijing today %s)", step.seconds,
-                step.before.isoformat(), step.after.isoformat(), step.after.astimezone(BEIJING).date(),
-                extra={"moved_by": by, "clock_from": step.before.isoformat(), "clock_to": step.after.isoformat(),
-                       "seconds": step.seconds, "offset_seconds": step.offset_seconds})
+    log.warning(
+        "test clock moved forward by %d s: %s -> %s (Beijing today %s)",
+        step.seconds,
+        step.before.isoformat(),
+        step.after.isoformat(),
+        step.after.astimezone(BEIJING).date(),
+        extra={
+            "moved_by": by,
+            "clock_from": step.before.isoformat(),
+            "clock_to": step.after.isoformat(),
+            "seconds": step.seconds,
+            "offset_seconds": step.offset_seconds,
+        },
+    )
     return audited[0]
 
 
 def state(uow: UnitOfWork, principal: Principal) -> dict[str, Any]:
     """What the clock says now; the title office also sees the moves, newest first."""
     current = system_clock.now()
-    out: dict[str, Any] = {"now": current, "today": current.astimezone(BEIJING).date(),
-                           "test_clock": system_clock.enabled(), "offset_seconds": system_clock.offset_seconds(),
-                           "real_now": system_clock.real_now()}
+    out: dict[str, Any] = {
+        "now": current,
+        "today": current.astimezone(BEIJING).date(),
+        "test_clock": system_clock.enabled(),
+        "offset_seconds": system_clock.offset_seconds(),
+        "real_now": system_clock.real_now(),
+    }
     if principal.has_role(TITLE_OFFICE):
-        out["moves"] = list(uow.session.scalars(select(ClockMove).order_by(ClockMove.id.desc())
-                                                .limit(MOVES_SHOWN)))
+        out["moves"] = list(uow.session.scalars(select(ClockMove).order_by(ClockMove.id.desc()).limit(MOVES_SHOWN)))
         out["moves_total"] = uow.session.scalar(select(func.count(ClockMove.id)))
     return out

@@ -1,4 +1,5 @@
 """The review service's replica of the organisation directory, read by name."""
+
 from __future__ import annotations
 
 from services.review.models import Organisation

@@ -3,9 +3,10 @@
 A message the process receives is handed over as its wire data (``dump``): the engine keeps it as
 JSON, in the process state, in held messages and in an incident's replay.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from services.review import publicity, queues, service
 from shared.contracts import certificate, declaration, notify, profile
@@ -13,8 +14,7 @@ from shared.messaging.envelope import Envelope
 from shared.uow import UnitOfWork
 
 
-def on_organisation_registered(uow: UnitOfWork, envelope: Envelope,
-                               registered: profile.OrganisationRegistered) -> None:
+def on_organisation_registered(uow: UnitOfWork, envelope: Envelope, registered: profile.OrganisationRegistered) -> None:
     service.organisation_registered(uow, registered)
 
 
@@ -34,8 +34,9 @@ def on_declaration_withdrawn(uow: UnitOfWork, envelope: Envelope, withdrawn: dec
     service.withdrawn(uow, withdrawn.declaration_id, withdrawn.dump(), envelope.id)
 
 
-def on_re_examination_requested(uow: UnitOfWork, envelope: Envelope,
-                                requested: declaration.ReExaminationRequested) -> None:
+def on_re_examination_requested(
+    uow: UnitOfWork, envelope: Envelope, requested: declaration.ReExaminationRequested
+) -> None:
     service.message_arrived(uow, envelope.type, requested.declaration_id, requested.dump(), envelope.id)
 
 

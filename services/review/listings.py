@@ -1,4 +1,5 @@
 """What the title office and designers list: review processes, incidents, deployed diagrams."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,9 @@ def processes(uow: UnitOfWork, filters: dict[str, Any], page: int, per_page: int
     return paged(uow, query.order_by(Instance.updated_at.desc(), Instance.id), page, per_page)
 
 
-def incidents(uow: UnitOfWork, status: str, declaration_id: str | None, page: int,
-              per_page: int) -> tuple[list[Incident], int]:
+def incidents(
+    uow: UnitOfWork, status: str, declaration_id: str | None, page: int, per_page: int
+) -> tuple[list[Incident], int]:
     """Incidents of a status (``all``: any), newest first."""
     query = select(Incident)
     if status != "all":

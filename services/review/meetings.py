@@ -1,5 +1,6 @@
 """The panel's meeting (attendance, votes) belongs to the defence scheduled for the declaration: it is
 held after it, on its day. Read by the panels (attendance) and by the task service (a vote)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,17 +15,21 @@ from shared.uow import UnitOfWork
 
 def _scheduled(uow: UnitOfWork, declaration_id: str) -> Defence | None:
     """The declaration's defence as last scheduled."""
-    return uow.session.scalar(select(Defence).where(Defence.declaration_id == declaration_id)
-                              .order_by(Defence.id.desc()).limit(1))
+    return uow.session.scalar(
+        select(Defence).where(Defence.declaration_id == declaration_id).order_by(Defence.id.desc()).limit(1)
+    )
 
 
 def after_defence(uow: UnitOfWork, declaration_id: str, what: str) -> None:
     """The meeting (attendance, votes) belongs to the defence scheduled for the declaration: not before it."""
     defence = _scheduled(uow, declaration_id)
     if defence is not None and clock.now(uow) < defence.at:
-        raise Conflict.on("declaration_id", "after_defence",
-                          f"the {what} is recorded at the meeting after the defence, which is scheduled for "
-                          f"{defence.at.astimezone(clock.BEIJING).isoformat()} (评审会议须在答辩之后)")
+        raise Conflict.on(
+            "declaration_id",
+            "after_defence",
+            f"the {what} is recorded at the meeting after the defence, which is scheduled for "
+            f"{defence.at.astimezone(clock.BEIJING).isoformat()} (评审会议须在答辩之后)",
+        )
 
 
 def meeting_day(uow: UnitOfWork, declaration_id: str) -> dt.date:

@@ -1,5 +1,6 @@
 """The review service's tables: definitions, process instances, tasks, timers,
 expert pools and panel draws, and its replica of the directory."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -206,8 +207,10 @@ class HeldMessage(Base):
     incident): acknowledged, kept here, and delivered in arrival order once the instance runs again."""
 
     __tablename__ = "held_messages"
-    __table_args__ = (UniqueConstraint("instance_id", "message_id", name="uq_held_instance_message"),
-                      Index("ix_held_instance_arrival", "instance_id", "arrived_at", "id"))
+    __table_args__ = (
+        UniqueConstraint("instance_id", "message_id", name="uq_held_instance_message"),
+        Index("ix_held_instance_arrival", "instance_id", "arrived_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
@@ -244,6 +247,7 @@ class Submission(Base):
 
 
 # -- publicity, objections, panels (the flows' own records) -----------------------
+
 
 class Publicity(Base):
     """A publicity period (公示): the unit's before recommending, the committee's of the results."""

@@ -5,6 +5,7 @@ task's parameters, and returns JSON-serialisable data for the task. The
 engine knows their names (engine/contract.py) and is given them through its
 ports (services/review/bootstrap.py); it never imports this module.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,23 +22,37 @@ from shared import clock
 from shared.uow import UnitOfWork
 
 
-def draw_panel(uow: UnitOfWork, declaration_id: str, committee: str, size: int,
-               id_number: str | None = None) -> dict[str, Any]:
+def draw_panel(
+    uow: UnitOfWork, declaration_id: str, committee: str, size: int, id_number: str | None = None
+) -> dict[str, Any]:
     """Draw a panel at random from the committee's pool, leaving out experts who declared a
     conflict with the applicant (回避), and record the draw with its seed. Returns whether it drew
     (``drawn``), the ``panel``, and how many experts were ``eligible`` for a panel of ``size``: a pool
     too small draws and records nothing, and the diagram sends the committee office to enlarge it."""
-    conflicted = set(uow.session.scalars(select(ExpertConflict.expert).where(
-        ExpertConflict.id_number == id_number, ExpertConflict.withdrawn_at.is_(None)))) if id_number else set()
-    pool = sorted(s for s in uow.session.scalars(select(Expert.subject).where(Expert.committee_code == committee))
-                  if s not in conflicted)
+    conflicted = (
+        set(
+            uow.session.scalars(
+                select(ExpertConflict.expert).where(
+                    ExpertConflict.id_number == id_number, ExpertConflict.withdrawn_at.is_(None)
+                )
+            )
+        )
+        if id_number
+        else set()
+    )
+    pool = sorted(
+        s
+        for s in uow.session.scalars(select(Expert.subject).where(Expert.committee_code == committee))
+        if s not in conflicted
+    )
     if len(pool) < size:
         return {"drawn": False, "panel": [], "eligible": len(pool), "size": size}
     seed = secrets.token_hex(16)
     # The recorded seed and the sorted eligible pool reproduce the draw exactly.
     panel = random.Random(seed).sample(pool, size)
-    uow.session.add(PanelDraw(declaration_id=declaration_id, committee_code=committee, seed=seed,
-                              pool=pool, panel=panel))
+    uow.session.add(
+        PanelDraw(declaration_id=declaration_id, committee_code=committee, seed=seed, pool=pool, panel=panel)
+    )
     return {"drawn": True, "panel": panel, "eligible": len(pool), "size": size}
 
 
@@ -71,11 +86,18 @@ def tally_votes(uow: UnitOfWork, declaration_id: str) -> dict[str, int]:
     return panels.tally_votes(uow, declaration_id)
 
 
-def open_publicity(uow: UnitOfWork, declaration_id: str, kind: str, organisation: str, starts_on: str,
-                   working_days: int, evidence: str | None = None, started_by: str | None = None) -> dict[str, Any]:
+def open_publicity(
+    uow: UnitOfWork,
+    declaration_id: str,
+    kind: str,
+    organisation: str,
+    starts_on: str,
+    working_days: int,
+    evidence: str | None = None,
+    started_by: str | None = None,
+) -> dict[str, Any]:
     """Record a publicity period and compute when it is over (publicity.open_period)."""
-    return publicity.open_period(uow, declaration_id, kind, organisation, starts_on, working_days, evidence,
-                                 started_by)
+    return publicity.open_period(uow, declaration_id, kind, organisation, starts_on, working_days, evidence, started_by)
 
 
 def publicity_objections(uow: UnitOfWork, declaration_id: str, publicity_id: int) -> dict[str, int]:
@@ -83,8 +105,9 @@ def publicity_objections(uow: UnitOfWork, declaration_id: str, publicity_id: int
     return publicity.objections_of(uow, declaration_id, publicity_id)
 
 
-def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str | None = None,
-                 element: str | None = None) -> list[str]:
+def flag_overdue(
+    uow: UnitOfWork, declaration_id: str, stage: str | None = None, element: str | None = None
+) -> list[str]:
     """A task's service level passed: flag the tasks of that ``stage`` to their organisation and the level
     above (sla.flag_overdue). Diagrams drawn before tasks were found by stage call the parameter
     ``element``; its value was the stage then too."""

@@ -11,6 +11,7 @@ the last one was resolved (``resolve`` delivers it, under the instance lock);
 an upheld objection ends the declaration there; otherwise the next task
 (recommend upward, report the results) appears with nobody acting.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,14 @@ def period(starts_on: dt.date, working_days: int) -> dt.date:
     return add_workdays(starts_on, working_days)
 
 
-def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str, starts_on: dt.date | None,
-          evidence: str | None) -> Publicity:
+def start(
+    uow: UnitOfWork,
+    principal: Principal,
+    declaration_id: str,
+    kind: str,
+    starts_on: dt.date | None,
+    evidence: str | None,
+) -> Publicity:
     """Start a publicity: completes the diagram's task of action ``publicity:<kind>`` of the caller's organisation,
     whose next service task records the period (returned here)."""
     if kind not in KINDS:
@@ -60,8 +67,16 @@ def start(uow: UnitOfWork, principal: Principal, declaration_id: str, kind: str,
     if recorded is None:
         # An instance on a version drawn before the period was the diagram's records it here (it has no
         # timer: such instances are not held until the period is over; migrate them to hold them).
-        open_period(uow, declaration_id, kind, principal.organisation or "", starts_on.isoformat(), days[0],
-                    evidence, principal.subject)
+        open_period(
+            uow,
+            declaration_id,
+            kind,
+            principal.organisation or "",
+            starts_on.isoformat(),
+            days[0],
+            evidence,
+            principal.subject,
+        )
         recorded = running(uow, declaration_id, kind)
     return recorded  # type: ignore[return-value]
 
@@ -70,9 +85,12 @@ def working_days(days: Any) -> int:
     """The period the process decided (``publicity_working_days``, from bpmn/publicity_days.dmn, which
     holds the regulation's five-day floor)."""
     if days is None:
-        raise Conflict.on("publicity_working_days", "decided",
-                          "the process has not decided the publicity period: a business-rule task on "
-                          "bpmn/publicity_days.dmn comes before the publicity (公示期未确定)")
+        raise Conflict.on(
+            "publicity_working_days",
+            "decided",
+            "the process has not decided the publicity period: a business-rule task on "
+            "bpmn/publicity_days.dmn comes before the publicity (公示期未确定)",
+        )
     return int(days)
 
 
@@ -96,20 +114,42 @@ def _last_day(starts_on: dt.date, days: int) -> dt.date:
         raise Conflict.on("starts_on", "calendar", f"{exc}; the publicity's end cannot be computed yet") from exc
 
 
-def open_period(uow: UnitOfWork, declaration_id: str, kind: str, organisation: str, starts_on: str,
-                working_days_set: Any, evidence: str | None = None, started_by: str | None = None) -> dict[str, Any]:
+def open_period(
+    uow: UnitOfWork,
+    declaration_id: str,
+    kind: str,
+    organisation: str,
+    starts_on: str,
+    working_days_set: Any,
+    evidence: str | None = None,
+    started_by: str | None = None,
+) -> dict[str, Any]:
     """The diagram's service task after "start the publicity": record the period and say when it is over
     (``due_at``: the end of its last day, Beijing time, which the diagram's timer waits for)."""
     days = working_days(working_days_set)
     first = dt.date.fromisoformat(str(starts_on))
     last = _last_day(first, days)
-    found = Publicity(declaration_id=declaration_id, kind=kind, organisation=organisation or "", starts_on=first,
-                      ends_on=last, working_days=days, evidence=evidence, status="running",
-                      started_by=started_by or "")
+    found = Publicity(
+        declaration_id=declaration_id,
+        kind=kind,
+        organisation=organisation or "",
+        starts_on=first,
+        ends_on=last,
+        working_days=days,
+        evidence=evidence,
+        status="running",
+        started_by=started_by or "",
+    )
     uow.session.add(found)
     uow.session.flush()
-    return {"id": found.id, "kind": kind, "starts_on": first.isoformat(), "ends_on": last.isoformat(),
-            "working_days": days, "due_at": clock.end_of_day(last).isoformat()}
+    return {
+        "id": found.id,
+        "kind": kind,
+        "starts_on": first.isoformat(),
+        "ends_on": last.isoformat(),
+        "working_days": days,
+        "due_at": clock.end_of_day(last).isoformat(),
+    }
 
 
 def objections_of(uow: UnitOfWork, declaration_id: str, publicity_id: int) -> dict[str, int]:
@@ -119,11 +159,19 @@ def objections_of(uow: UnitOfWork, declaration_id: str, publicity_id: int) -> di
     found = uow.session.get(Publicity, int(publicity_id), with_for_update=True)
     if found is None:
         raise LookupError(f"publicity {publicity_id} does not exist")
-    counts = dict(uow.session.execute(
-        select(Objection.status, func.count()).where(Objection.publicity_id == found.id).group_by(Objection.status)
-    ).all())
-    upheld = uow.session.scalar(select(func.count()).select_from(Objection).where(
-        Objection.publicity_id == found.id, Objection.upheld.is_(True))) or 0
+    counts = dict(
+        uow.session.execute(
+            select(Objection.status, func.count()).where(Objection.publicity_id == found.id).group_by(Objection.status)
+        ).all()
+    )
+    upheld = (
+        uow.session.scalar(
+            select(func.count())
+            .select_from(Objection)
+            .where(Objection.publicity_id == found.id, Objection.upheld.is_(True))
+        )
+        or 0
+    )
     if not counts.get("open"):
         found.status = "closed"
     return {"open": int(counts.get("open", 0)), "upheld": int(upheld)}
@@ -151,8 +199,9 @@ def record_objection(uow: UnitOfWork, principal: Principal, publicity_id: int, c
     found = _mine(uow, principal, publicity_id, lock=True)
     if found.status != "running":
         raise Conflict.on("publicity_id", "running", "the publicity is closed (公示已结束)")
-    objection = Objection(publicity_id=found.id, declaration_id=found.declaration_id, content=content,
-                          recorded_by=principal.subject)
+    objection = Objection(
+        publicity_id=found.id, declaration_id=found.declaration_id, content=content, recorded_by=principal.subject
+    )
     uow.session.add(objection)
     uow.session.flush()
     return objection
@@ -164,12 +213,25 @@ def report_filed(uow: UnitOfWork, filed: ReportFiled) -> None:
         return
     current = running(uow, filed.declaration_id, lock=True)
     if current is None:
-        _announce_resolved(uow, filed.declaration_id, filed.reference, False,
-                           "no publicity is running for this declaration (该申报不在公示期内)", None, utcnow())
+        _announce_resolved(
+            uow,
+            filed.declaration_id,
+            filed.reference,
+            False,
+            "no publicity is running for this declaration (该申报不在公示期内)",
+            None,
+            utcnow(),
+        )
         return
-    uow.session.add(Objection(publicity_id=current.id, declaration_id=current.declaration_id,
-                              content=filed.content, report_reference=filed.reference,
-                              recorded_by=filed.reporter))
+    uow.session.add(
+        Objection(
+            publicity_id=current.id,
+            declaration_id=current.declaration_id,
+            content=filed.content,
+            report_reference=filed.reference,
+            recorded_by=filed.reporter,
+        )
+    )
 
 
 def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bool, resolution: str) -> Objection:
@@ -186,27 +248,60 @@ def resolve(uow: UnitOfWork, principal: Principal, objection_id: int, upheld: bo
         objection.status, objection.upheld, objection.resolution = "resolved", upheld, resolution
         objection.resolved_by, objection.resolved_at = principal.subject, utcnow()
         uow.session.flush()
-        _announce_resolved(uow, objection.declaration_id, objection.report_reference, upheld, resolution,
-                           publicity.organisation, objection.resolved_at)
-        still_open = uow.session.scalar(select(func.count()).select_from(Objection).where(
-            Objection.publicity_id == publicity.id, Objection.status == "open")) or 0
+        _announce_resolved(
+            uow,
+            objection.declaration_id,
+            objection.report_reference,
+            upheld,
+            resolution,
+            publicity.organisation,
+            objection.resolved_at,
+        )
+        still_open = (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Objection)
+                .where(Objection.publicity_id == publicity.id, Objection.status == "open")
+            )
+            or 0
+        )
         if not still_open:
             # Only a process already waiting takes it; one still in the period looks at the objections
             # itself when its timer fires.
-            deliver(RESOLVED, {"publicity_id": publicity.id, "kind": publicity.kind}, f"objections-resolved-{objection.id}")
+            deliver(
+                RESOLVED, {"publicity_id": publicity.id, "kind": publicity.kind}, f"objections-resolved-{objection.id}"
+            )
     return objection
 
 
-def _announce_resolved(uow: UnitOfWork, declaration_id: str, report_reference: str | None, upheld: bool,
-                       resolution: str, organisation: str | None, at: dt.datetime) -> None:
+def _announce_resolved(
+    uow: UnitOfWork,
+    declaration_id: str,
+    report_reference: str | None,
+    upheld: bool,
+    resolution: str,
+    organisation: str | None,
+    at: dt.datetime,
+) -> None:
     """review.objection.resolved.v1: notify answers the reporter, when the objection came from a report."""
-    uow.publish(ObjectionResolved(declaration_id=declaration_id, report_reference=report_reference, upheld=upheld,
-                                  resolution=resolution, organisation=organisation, at=at.isoformat()),
-                correlation_id=declaration_id)
+    uow.publish(
+        ObjectionResolved(
+            declaration_id=declaration_id,
+            report_reference=report_reference,
+            upheld=upheld,
+            resolution=resolution,
+            organisation=organisation,
+            at=at.isoformat(),
+        ),
+        correlation_id=declaration_id,
+    )
 
 
 def of_declaration(uow: UnitOfWork, declaration_id: str) -> list[tuple[Publicity, list[Objection]]]:
-    publicities = list(uow.session.scalars(select(Publicity).where(Publicity.declaration_id == declaration_id)
-                                           .order_by(Publicity.id)))
-    return [(p, list(uow.session.scalars(select(Objection).where(Objection.publicity_id == p.id)
-                                         .order_by(Objection.id)))) for p in publicities]
+    publicities = list(
+        uow.session.scalars(select(Publicity).where(Publicity.declaration_id == declaration_id).order_by(Publicity.id))
+    )
+    return [
+        (p, list(uow.session.scalars(select(Objection).where(Objection.publicity_id == p.id).order_by(Objection.id))))
+        for p in publicities
+    ]

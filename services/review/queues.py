@@ -1,6 +1,7 @@
 """Task queues: whose queue a task is in, the filtered queue, assignment to a colleague, and overdue
 tasks for an organisation and the level above. The columns they filter by are projected from the
 process by the engine (engine/runtime.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +27,9 @@ def visible_to(principal: Principal) -> Any:
     return (Task.role == principal.role) & (Task.organisation == principal.organisation)
 
 
-def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int,
-          per_page: int) -> tuple[list[Task], int]:
+def queue(
+    uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int, per_page: int
+) -> tuple[list[Task], int]:
     statuses = filters.get("status") or list(OPEN)
     query = select(Task).where(visible_to(principal), Task.status.in_(statuses))
     if filters.get("stage"):
@@ -43,8 +45,11 @@ def queue(uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: 
         query = query.where(Task.due_at < end)
     if filters.get("overdue") is not None:
         query = query.where(Task.overdue_at.is_not(None) if filters["overdue"] else Task.overdue_at.is_(None))
-    order = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id) if filters.get("sort") == "due" \
+    order = (
+        (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+        if filters.get("sort") == "due"
         else (Task.created_at, Task.id)
+    )
     return paged(uow, query.order_by(*order), page, per_page)
 
 
@@ -53,8 +58,9 @@ def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> 
     mine = visible_to(principal)
     if principal.role == "committee":  # the committee office answers for its experts' tasks too
         mine = Task.organisation == principal.organisation
-    query = select(Task).where(Task.status.in_(OPEN), Task.overdue_at.is_not(None),
-                               or_(mine, Task.escalated_to == principal.organisation))
+    query = select(Task).where(
+        Task.status.in_(OPEN), Task.overdue_at.is_not(None), or_(mine, Task.escalated_to == principal.organisation)
+    )
     return paged(uow, query.order_by(Task.due_at, Task.id), page, per_page)
 
 
@@ -84,18 +90,25 @@ def assign(uow: UnitOfWork, principal: Principal, task_id: str, assignee: str) -
     # Colleagues come from the profile service's directory only (profile.staff.registered.v1).
     colleague = uow.session.get(StaffMember, assignee)
     if colleague is None:
-        raise DomainError.on("assignee", "registered",
-                             f"{assignee} is not a staff account registered in the directory "
-                             f"(未在机构目录中登记的人员不能被指派)")
+        raise DomainError.on(
+            "assignee",
+            "registered",
+            f"{assignee} is not a staff account registered in the directory (未在机构目录中登记的人员不能被指派)",
+        )
     if colleague.organisation != found.organisation:
-        raise DomainError.on("assignee", "colleague",
-                             f"{assignee} works for organisation {colleague.organisation}, not {found.organisation}"
-                             f" whose task this is: only a colleague of the same organisation can be assigned "
-                             f"(只能指派给本单位同事)")
+        raise DomainError.on(
+            "assignee",
+            "colleague",
+            f"{assignee} works for organisation {colleague.organisation}, not {found.organisation}"
+            f" whose task this is: only a colleague of the same organisation can be assigned "
+            f"(只能指派给本单位同事)",
+        )
     if colleague.role != found.role:
-        raise DomainError.on("assignee", "colleague",
-                             f"{assignee} is registered as {colleague.role}, but this is a {found.role} task "
-                             f"(只能指派给同岗位同事)")
+        raise DomainError.on(
+            "assignee",
+            "colleague",
+            f"{assignee} is registered as {colleague.role}, but this is a {found.role} task (只能指派给同岗位同事)",
+        )
     found.status, found.claimed_by = "claimed", assignee
     return found
 

@@ -11,6 +11,7 @@ instance with an open incident waits for its retry (so one broken step is one
 incident, not one per tick). Messages held for an instance that runs again
 are delivered (a resume or retry does that itself; the tick catches leftovers).
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,10 +32,15 @@ def fire_due(db: Database, batch: int = 50) -> int:
     """Advance every instance whose timer is due, earliest first; returns how many were advanced."""
     with db.uow(readonly=True) as uow:
         # Due once the clock is past it, as the engine judges (a deadline instant itself is still open).
-        due = list(uow.session.scalars(
-            select(Timer.instance_id).join(Instance, Instance.id == Timer.instance_id)
-            .where(Timer.due_at < clock.now(), Instance.suspended.is_(False), Instance.has_incident.is_(False))
-            .order_by(Timer.due_at, Timer.instance_id).limit(batch)))
+        due = list(
+            uow.session.scalars(
+                select(Timer.instance_id)
+                .join(Instance, Instance.id == Timer.instance_id)
+                .where(Timer.due_at < clock.now(), Instance.suspended.is_(False), Instance.has_incident.is_(False))
+                .order_by(Timer.due_at, Timer.instance_id)
+                .limit(batch)
+            )
+        )
     fired = 0
     for instance_id in due:
         try:
@@ -62,9 +68,15 @@ def release_held(db: Database, batch: int = 50) -> int:
     """Deliver messages still held for instances that run again (a resume or a retry delivers them
     itself; this catches any left behind, e.g. by a crash between two steps)."""
     with db.uow(readonly=True) as uow:
-        waiting = list(uow.session.scalars(
-            select(HeldMessage.declaration_id).join(Instance, Instance.id == HeldMessage.instance_id)
-            .where(Instance.suspended.is_(False), Instance.has_incident.is_(False)).distinct().limit(batch)))
+        waiting = list(
+            uow.session.scalars(
+                select(HeldMessage.declaration_id)
+                .join(Instance, Instance.id == HeldMessage.instance_id)
+                .where(Instance.suspended.is_(False), Instance.has_incident.is_(False))
+                .distinct()
+                .limit(batch)
+            )
+        )
     released = 0
     for declaration_id in waiting:
         try:

@@ -1,11 +1,13 @@
 """The review service layer: starting reviews, task queues, completing tasks,
 messages from other services, and the directory replica."""
+
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -17,13 +19,13 @@ from services.review.models import Expert, Instance, Organisation, Task, Timer, 
 from shared.contracts.profile import OrganisationRegistered
 from shared.contracts.review import DecisionRecorded, TaskClaimed
 from shared.db import utcnow
-from shared.observability import context
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
+from shared.observability import context
 from shared.uow import UnitOfWork
 
-
 # -- the directory replica ------------------------------------------------------
+
 
 def organisation_registered(uow: UnitOfWork, registered: OrganisationRegistered) -> None:
     org = uow.session.get(Organisation, registered.code)
@@ -63,9 +65,23 @@ def title_office_code(uow: UnitOfWork) -> str:
 
 # -- starting and advancing reviews ------------------------------------------------
 
-START_KEYS = ("declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "activity_id",
-              "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name",
-              "category", "modification_deadline")
+START_KEYS = (
+    "declaration_id",
+    "applicant",
+    "applicant_name",
+    "id_number",
+    "unit_code",
+    "activity_id",
+    "committee_code",
+    "committee_name",
+    "mode",
+    "series",
+    "level",
+    "specialty",
+    "qualification_name",
+    "category",
+    "modification_deadline",
+)
 
 
 def activity_settings(data: dict[str, Any]) -> dict[str, Any]:
@@ -81,12 +97,14 @@ def activity_settings(data: dict[str, Any]) -> dict[str, Any]:
                 return [int(numerator), int(denominator)]
         return None
 
-    return {"activity_quorum": pair("attendance"),
-            "activity_pass_threshold": pair("vote_threshold", "vote"),
-            "activity_defence_levels": list(given["defence_levels"]) if given.get("defence_levels") else None,
-            "activity_panel_size": data.get("panel_size"),
-            "activity_publicity_working_days": given.get("publicity_working_days"),
-            "activity_service_levels": dict(given["service_levels"]) if given.get("service_levels") else None}
+    return {
+        "activity_quorum": pair("attendance"),
+        "activity_pass_threshold": pair("vote_threshold", "vote"),
+        "activity_defence_levels": list(given["defence_levels"]) if given.get("defence_levels") else None,
+        "activity_panel_size": data.get("panel_size"),
+        "activity_publicity_working_days": given.get("publicity_working_days"),
+        "activity_service_levels": dict(given["service_levels"]) if given.get("service_levels") else None,
+    }
 
 
 def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
@@ -103,8 +121,9 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
             raise ValueError(f"no process is defined for mode {data['mode']!r}")
         chain = department_chain(uow, data["unit_code"])
     except ValueError as exc:
-        raise steps.StepFailed(steps.Step("start", replay={"submitted": data}), None,
-                               data["declaration_id"], None, f"{exc}") from exc
+        raise steps.StepFailed(
+            steps.Step("start", replay={"submitted": data}), None, data["declaration_id"], None, f"{exc}"
+        ) from exc
     definition = definitions.latest(uow, process_id)
     start_data = {key: data.get(key) for key in START_KEYS}
     start_data["settings"] = dict(data.get("settings") or {})  # as the activity gave them
@@ -118,8 +137,9 @@ def start_review(uow: UnitOfWork, data: dict[str, Any]) -> Instance | None:
     return runtime.start(uow, definition, data["declaration_id"], data["applicant"], start_data)
 
 
-def message_arrived(uow: UnitOfWork, message_type: str, declaration_id: str, payload: dict[str, Any],
-                    message_id: str | None = None) -> None:
+def message_arrived(
+    uow: UnitOfWork, message_type: str, declaration_id: str, payload: dict[str, Any], message_id: str | None = None
+) -> None:
     """Route another service's message to the instance waiting for it (held while it cannot take it)."""
     message_id = message_id or context.causation_id.get() or str(uuid.uuid4())
     with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
@@ -138,6 +158,7 @@ def locked_for_message(uow: UnitOfWork, declaration_id: str) -> Iterator[Callabl
     it while the process cannot take it (suspended, an open incident), and otherwise returns False
     (the process has not reached that wait, or has ended)."""
     with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
+
         def deliver(message_type: str, payload: dict[str, Any], message_id: str) -> bool:
             if instance.status == "completed":
                 return False
@@ -166,11 +187,20 @@ def for_engine(message_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def apply_message(uow: UnitOfWork, instance: Instance, workflow: Any, message_type: str, payload: dict[str, Any],
-                  message_id: str, decision: str | None = None, reason: str | None = None) -> bool:
+def apply_message(
+    uow: UnitOfWork,
+    instance: Instance,
+    workflow: Any,
+    message_type: str,
+    payload: dict[str, Any],
+    message_id: str,
+    decision: str | None = None,
+    reason: str | None = None,
+) -> bool:
     """Deliver a message to the locked instance now; False if it does not wait for it."""
-    if runtime.deliver(uow, instance, workflow, INBOUND_BY_TYPE[message_type], for_engine(message_type, payload),
-                       decision, reason):
+    if runtime.deliver(
+        uow, instance, workflow, INBOUND_BY_TYPE[message_type], for_engine(message_type, payload), decision, reason
+    ):
         return True
     if message_type == "declaration.withdrawn.v1":
         _end_withdrawn(uow, instance, workflow, payload, message_id, reason)
@@ -178,14 +208,16 @@ def apply_message(uow: UnitOfWork, instance: Instance, workflow: Any, message_ty
     return False
 
 
-def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: dict[str, Any], message_id: str,
-                   note: str | None) -> None:
+def _end_withdrawn(
+    uow: UnitOfWork, instance: Instance, workflow: Any, payload: dict[str, Any], message_id: str, note: str | None
+) -> None:
     """End an instance the applicant withdrew where its diagram has no withdrawal path: cancel its open
     tasks and timers, audit it, and announce the outcome as the diagram would."""
     steps.ensure_running(instance)
     stage_before = instance.stage
-    open_tasks = list(uow.session.scalars(select(Task).where(Task.instance_id == instance.id,
-                                                             Task.status.in_(("ready", "claimed")))))
+    open_tasks = list(
+        uow.session.scalars(select(Task).where(Task.instance_id == instance.id, Task.status.in_(("ready", "claimed"))))
+    )
     timer = uow.session.get(Timer, instance.id)
     workflow.cancel()
     for row in open_tasks:
@@ -194,13 +226,25 @@ def _end_withdrawn(uow: UnitOfWork, instance: Instance, workflow: Any, payload: 
         uow.session.delete(timer)
     now = utcnow()
     instance.status, instance.outcome, instance.stage = "completed", "withdrawn", "completed"
-    reason = (f"withdrawn by the applicant while the process was at {stage_before or '-'}, where the diagram "
-              f"does not wait for a withdrawal: the process is ended (申报人撤回，流程终止)")
-    audit.append(uow, instance, source="message", actor=message_id, decision="withdrawn",
-                 reason=f"{reason}; {note}" if note else reason,
-                 changes={"message": "declaration.withdrawn.v1", **payload, "stage": stage_before,
-                          "cancelled_tasks": sorted(f"{t.bpmn_id}:{t.id}" for t in open_tasks),
-                          "cancelled_timer": timer.due_at.isoformat() if timer is not None else None})
+    reason = (
+        f"withdrawn by the applicant while the process was at {stage_before or '-'}, where the diagram "
+        f"does not wait for a withdrawal: the process is ended (申报人撤回，流程终止)"
+    )
+    audit.append(
+        uow,
+        instance,
+        source="message",
+        actor=message_id,
+        decision="withdrawn",
+        reason=f"{reason}; {note}" if note else reason,
+        changes={
+            "message": "declaration.withdrawn.v1",
+            **payload,
+            "stage": stage_before,
+            "cancelled_tasks": sorted(f"{t.bpmn_id}:{t.id}" for t in open_tasks),
+            "cancelled_timer": timer.due_at.isoformat() if timer is not None else None,
+        },
+    )
     # As the diagrams' own withdrawal paths: the outcome only. The declaration service recorded the
     # withdrawal (it sent it), and notify tells the applicant the result once.
     runtime.announce_completed(uow, instance, "withdrawn", now)
@@ -225,24 +269,30 @@ def instance_state(uow: UnitOfWork, instance: Instance) -> dict[str, Any]:
 def set_suspended(uow: UnitOfWork, principal: Principal, ref: str, suspended: bool, reason: str | None) -> Instance:
     """Suspend or resume an instance (by its id or its declaration's); a resume delivers what was held."""
     instance = uow.session.get(Instance, ref, with_for_update=True) or uow.session.scalar(
-        select(Instance).where(Instance.declaration_id == ref).with_for_update())
+        select(Instance).where(Instance.declaration_id == ref).with_for_update()
+    )
     if instance is None:
         raise NotFound.on("instance_id", "exists", f"no review process {ref}")
     if instance.status != "running":
         raise Conflict.on("instance_id", "running", f"the process is {instance.status}")
     if instance.suspended == suspended:
-        raise Conflict.on("instance_id", "suspended" if not suspended else "not_suspended",
-                          f"the process is already {'suspended' if suspended else 'running'}")
+        raise Conflict.on(
+            "instance_id",
+            "suspended" if not suspended else "not_suspended",
+            f"the process is already {'suspended' if suspended else 'running'}",
+        )
     instance.suspended = suspended
     instance.updated_at = utcnow()
-    versions.audit_operator(uow, instance, principal.subject, "suspend" if suspended else "resume", reason,
-                            {"suspended": suspended})
+    versions.audit_operator(
+        uow, instance, principal.subject, "suspend" if suspended else "resume", reason, {"suspended": suspended}
+    )
     if not suspended:
         held.release(uow, instance.id, "resume", apply_message)
     return instance
 
 
 # -- tasks -----------------------------------------------------------------------------
+
 
 def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False) -> Task:
     """A task of the caller's queue (queues.task)."""
@@ -257,10 +307,17 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
     if found.status == "ready":
         # The declaration service ends the applicant's right to withdraw once the unit claimed.
         instance = uow.session.get(Instance, found.instance_id)
-        uow.publish(TaskClaimed(
-            declaration_id=found.declaration_id, applicant=instance.applicant if instance else "",
-            stage=found.stage or found.bpmn_id, organisation=found.organisation, actor=principal.subject,
-            at=utcnow().isoformat()), correlation_id=found.declaration_id)
+        uow.publish(
+            TaskClaimed(
+                declaration_id=found.declaration_id,
+                applicant=instance.applicant if instance else "",
+                stage=found.stage or found.bpmn_id,
+                organisation=found.organisation,
+                actor=principal.subject,
+                at=utcnow().isoformat(),
+            ),
+            correlation_id=found.declaration_id,
+        )
     found.status, found.claimed_by = "claimed", principal.subject
     return found
 
@@ -281,9 +338,15 @@ def task_properties(workflow: Any, task_id: str) -> dict[str, str]:
     return dict(spiff_task.task_spec.extensions.get("properties", {}))
 
 
-def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str, reason: str | None,
-             action: str | None = None, before: Callable[[Task, dict[str, Any]], dict[str, Any]] | None = None
-             ) -> Task:
+def complete(
+    uow: UnitOfWork,
+    principal: Principal,
+    task_id: str,
+    decision: str,
+    reason: str | None,
+    action: str | None = None,
+    before: Callable[[Task, dict[str, Any]], dict[str, Any]] | None = None,
+) -> Task:
     """Complete a task with a decision; the process moves on in the same transaction.
 
     A task whose diagram names an ``action`` (start a publicity, record attendance, schedule a
@@ -298,13 +361,19 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
         raise Conflict.on("task_id", "already_done", f"the task is already {found.status} (任务已处理)")
     allowed = found.decisions.split(",")
     if decision not in allowed:
-        raise DomainError.on("decision", "allowed_decision",
-                             f"decision must be one of {', '.join(allowed)} at this stage (审核意见)")
+        raise DomainError.on(
+            "decision", "allowed_decision", f"decision must be one of {', '.join(allowed)} at this stage (审核意见)"
+        )
     now = utcnow()
-    data: dict[str, Any] = {"decision": decision, "reason": reason, "decided_by": principal.subject,
-                            "decided_at": now.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(),
-                            "decided_stage": found.stage, "decided_stage_name": found.name,
-                            "decided_organisation": found.organisation}
+    data: dict[str, Any] = {
+        "decision": decision,
+        "reason": reason,
+        "decided_by": principal.subject,
+        "decided_at": now.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(),
+        "decided_stage": found.stage,
+        "decided_stage_name": found.name,
+        "decided_organisation": found.organisation,
+    }
     with runtime.locked(uow, instance_id=found.instance_id) as (instance, workflow):
         properties = task_properties(workflow, task_id)
         closes = timers.boundary_due_at(workflow.get_task_from_id(uuid.UUID(task_id)), interrupting_only=True)
@@ -314,9 +383,12 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
             raise Conflict.on("task_id", "closed", f"the task closed at {closes.isoformat()} (办理时限已截止)")
         vote = found.action == "vote"  # a secret ballot, completed here by the expert it is for
         if found.action and not vote and found.action != action:
-            raise DomainError.on("task_id", "use_action",
-                                 f"this task is completed by its action ({found.action}), e.g. starting "
-                                 f"the publicity or recording the attendance (请通过对应功能办理)")
+            raise DomainError.on(
+                "task_id",
+                "use_action",
+                f"this task is completed by its action ({found.action}), e.g. starting "
+                f"the publicity or recording the attendance (请通过对应功能办理)",
+            )
         guard = GUARDS.get(properties.get("guard") or "")
         if guard is not None:  # (validate refuses an unknown one; a version of old named the publicity there)
             guard(uow, found, decision, reason)
@@ -329,13 +401,21 @@ def complete(uow: UnitOfWork, principal: Principal, task_id: str, decision: str,
         found.decision = decision
         found.reason = reason
         # A vote is secret: the trail says that the expert voted, never how.
-        uow.publish(DecisionRecorded(
-            declaration_id=found.declaration_id, applicant=instance.applicant, stage=found.stage or found.bpmn_id,
-            stage_name=found.name, decision="voted" if vote else decision,
-            reason=None if vote else reason, actor=principal.subject,
-            organisation=found.organisation, organisation_name=directory.organisation_name(uow, found.organisation),
-            at=now.isoformat(),
-        ), correlation_id=found.declaration_id)
+        uow.publish(
+            DecisionRecorded(
+                declaration_id=found.declaration_id,
+                applicant=instance.applicant,
+                stage=found.stage or found.bpmn_id,
+                stage_name=found.name,
+                decision="voted" if vote else decision,
+                reason=None if vote else reason,
+                actor=principal.subject,
+                organisation=found.organisation,
+                organisation_name=directory.organisation_name(uow, found.organisation),
+                at=now.isoformat(),
+            ),
+            correlation_id=found.declaration_id,
+        )
         if vote:
             data.pop("decision")  # kept in the votes table, not in the process data
         runtime.run_task(uow, instance, workflow, task_id, data)
@@ -364,23 +444,28 @@ def _check_own_staff(uow: UnitOfWork, found: Task, decision: str, reason: str | 
         seen.add(code)
         org = uow.session.get(Organisation, code)
         code = org.parent_code if org else None
-    raise DomainError.on("decision", "own_staff",
-                         "independent review accepts only staff of the committee's own organisation "
-                         "(自主评审仅受理本单位人员)")
+    raise DomainError.on(
+        "decision",
+        "own_staff",
+        "independent review accepts only staff of the committee's own organisation (自主评审仅受理本单位人员)",
+    )
 
 
 def _check_reason_given(uow: UnitOfWork, found: Task, decision: str, reason: str | None = None) -> None:
     """Guard ``reason_required``: every decision gives its reason (the re-examination's is published to the
     applicant)."""
     if not (reason or "").strip():
-        raise DomainError.on("reason", "required", f"the decision {decision!r} at this stage needs its reason "
-                                                   f"(须填写理由)")
+        raise DomainError.on(
+            "reason", "required", f"the decision {decision!r} at this stage needs its reason (须填写理由)"
+        )
 
 
 # A user task's ``guard`` property -> the check run when the task is completed (engine/contract.py GUARDS
 # names and describes them; titles-bpmn validate refuses any other).
 GUARDS: dict[str, Callable[[UnitOfWork, Task, str, str | None], None]] = {
-    "own_staff": _check_own_staff, "reason_required": _check_reason_given}
+    "own_staff": _check_own_staff,
+    "reason_required": _check_reason_given,
+}
 
 
 def instance_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Instance:
@@ -388,9 +473,13 @@ def instance_of(uow: UnitOfWork, principal: Principal, declaration_id: str) -> I
     if found is None:
         raise NotFound.on("declaration_id", "exists", f"no review process for declaration {declaration_id}")
     # Whose queue a task was in (an expert's own tasks only, as in queues.visible_to).
-    involved = uow.session.scalar(select(Task.id).where(
-        Task.declaration_id == declaration_id,
-        or_(Task.assignee == principal.subject, queues.visible_to(principal))).limit(1))
+    involved = uow.session.scalar(
+        select(Task.id)
+        .where(
+            Task.declaration_id == declaration_id, or_(Task.assignee == principal.subject, queues.visible_to(principal))
+        )
+        .limit(1)
+    )
     if principal.role not in ("title_office", "designer") and involved is None:
         raise Forbidden.on("declaration_id", "involved", "only organisations the declaration passed through see it")
     return found

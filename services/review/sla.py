@@ -9,6 +9,7 @@ diagram's service task ``review.flag_overdue`` flags it (``flag_overdue``
 below): its organisation and the level above see it in ``/tasks/overdue``, and
 it is announced once (``review.task.overdue.v1``) so notify tells their staff.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -37,14 +38,32 @@ def flag_overdue(uow: UnitOfWork, declaration_id: str, stage: str) -> list[str]:
     """The diagram's service task behind a task's service-level timer: flag the declaration's open tasks
     of that stage (each of a vote's experts, say) once each; returns the ids flagged."""
     now = clock.now()
-    late = list(uow.session.scalars(select(Task).where(
-        Task.declaration_id == declaration_id, Task.stage == stage, Task.status.in_(OPEN),
-        Task.overdue_at.is_(None)).order_by(Task.created_at, Task.id)))
+    late = list(
+        uow.session.scalars(
+            select(Task)
+            .where(
+                Task.declaration_id == declaration_id,
+                Task.stage == stage,
+                Task.status.in_(OPEN),
+                Task.overdue_at.is_(None),
+            )
+            .order_by(Task.created_at, Task.id)
+        )
+    )
     for task in late:
         task.overdue_at, task.escalated_to = now, level_above(uow, task)
         # In the same transaction as the flag, so each task is announced once (notify tells the staff).
-        uow.publish(TaskOverdue(
-            declaration_id=task.declaration_id, task_id=task.id, stage=stage,
-            stage_name=task.name, organisation=task.organisation, escalated_to=task.escalated_to,
-            due_at=(task.due_at or now).isoformat(), at=now.isoformat()), correlation_id=task.declaration_id)
+        uow.publish(
+            TaskOverdue(
+                declaration_id=task.declaration_id,
+                task_id=task.id,
+                stage=stage,
+                stage_name=task.name,
+                organisation=task.organisation,
+                escalated_to=task.escalated_to,
+                due_at=(task.due_at or now).isoformat(),
+                at=now.isoformat(),
+            ),
+            correlation_id=task.declaration_id,
+        )
     return [task.id for task in late]

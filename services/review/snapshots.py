@@ -1,7 +1,9 @@
 """The declaration as the review received it (as of each submission), for task views."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -14,10 +16,12 @@ SUBMISSIONS = ("declaration.submitted.v1", "declaration.resubmitted.v1")
 
 def recording(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[..., None]]:
     """Handlers that also keep each submission's content beside what they do."""
+
     def wrap(handler: Callable[..., None]) -> Callable[..., None]:
         def run(uow: UnitOfWork, envelope: Any, submitted: Submitted) -> None:
-            uow.session.add(Submission(declaration_id=submitted.declaration_id, message_id=envelope.id,
-                                       content=submitted.dump()))
+            uow.session.add(
+                Submission(declaration_id=submitted.declaration_id, message_id=envelope.id, content=submitted.dump())
+            )
             handler(uow, envelope, submitted)
 
         run.__name__ = getattr(handler, "__name__", "handler")
@@ -28,10 +32,17 @@ def recording(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[..
 
 def as_of(uow: UnitOfWork, task: Task) -> dict[str, Any] | None:
     """The content of the submission the task is about: the latest one before it opened."""
-    found = uow.session.scalar(select(Submission).where(
-        Submission.declaration_id == task.declaration_id, Submission.received_at <= task.created_at)
-        .order_by(Submission.received_at.desc(), Submission.id.desc()).limit(1))
+    found = uow.session.scalar(
+        select(Submission)
+        .where(Submission.declaration_id == task.declaration_id, Submission.received_at <= task.created_at)
+        .order_by(Submission.received_at.desc(), Submission.id.desc())
+        .limit(1)
+    )
     if found is None:
-        found = uow.session.scalar(select(Submission).where(Submission.declaration_id == task.declaration_id)
-                                   .order_by(Submission.id.desc()).limit(1))
+        found = uow.session.scalar(
+            select(Submission)
+            .where(Submission.declaration_id == task.declaration_id)
+            .order_by(Submission.id.desc())
+            .limit(1)
+        )
     return None if found is None else {"received_at": found.received_at.isoformat(), "content": found.content}

@@ -4,6 +4,7 @@ Plain grouped queries on the instance and task tables, which carry mode,
 series, level and stage as columns; no instance is deserialised. The scope of
 an organisation is the declarations that passed through it (it had a task).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,6 @@ from services.review.models import Instance, Task
 from shared.contracts.review import PASSED
 from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
-
 
 
 def _scope(principal: Principal) -> Any:
@@ -44,11 +44,17 @@ def statistics(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]) -
 
     def pass_rates(column: Any) -> dict[str, dict[str, Any]]:
         passed = func.sum(case((Instance.outcome.in_(sorted(PASSED)), 1), else_=0))
-        rows = uow.session.execute(select(column, func.count(), passed)
-                                   .where(*where, Instance.status == "completed").group_by(column))
-        return {str(key): {"decided": decided, "passed": int(ok or 0),
-                           "rate": round(int(ok or 0) / decided, 4) if decided else None}
-                for key, decided, ok in rows}
+        rows = uow.session.execute(
+            select(column, func.count(), passed).where(*where, Instance.status == "completed").group_by(column)
+        )
+        return {
+            str(key): {
+                "decided": decided,
+                "passed": int(ok or 0),
+                "rate": round(int(ok or 0) / decided, 4) if decided else None,
+            }
+            for key, decided, ok in rows
+        }
 
     total = uow.session.scalar(select(func.count()).select_from(Instance).where(*where)) or 0
     return {
@@ -59,8 +65,12 @@ def statistics(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]) -
         "by_series": grouped(Instance.series),
         "by_level": grouped(Instance.level),
         "by_status": grouped(Instance.status),
-        "pass_rates": {"overall": pass_rates(Instance.process_id), "by_mode": pass_rates(Instance.mode),
-                       "by_series": pass_rates(Instance.series), "by_level": pass_rates(Instance.level)},
+        "pass_rates": {
+            "overall": pass_rates(Instance.process_id),
+            "by_mode": pass_rates(Instance.mode),
+            "by_series": pass_rates(Instance.series),
+            "by_level": pass_rates(Instance.level),
+        },
         "time_in_stage": time_in_stage(uow, principal, filters),
     }
 
@@ -68,7 +78,8 @@ def statistics(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]) -
 def time_in_stage(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Hours from a task's opening to its completion, per stage: count, median, 90th percentile."""
     query = select(Task.stage, Task.bpmn_id, Task.created_at, Task.completed_at).where(
-        Task.status == "completed", Task.completed_at.is_not(None))
+        Task.status == "completed", Task.completed_at.is_not(None)
+    )
     if principal.role != "title_office":
         query = query.where(Task.organisation == principal.organisation)
     for key in ("series", "level"):
@@ -84,6 +95,9 @@ def time_in_stage(uow: UnitOfWork, principal: Principal, filters: dict[str, Any]
     out = {}
     for stage, values in sorted(durations.items()):
         values.sort()
-        out[stage] = {"tasks": len(values), "median_hours": round(_percentile(values, 0.5) or 0, 3),
-                      "p90_hours": round(_percentile(values, 0.9) or 0, 3)}
+        out[stage] = {
+            "tasks": len(values),
+            "median_hours": round(_percentile(values, 0.5) or 0, 3),
+            "p90_hours": round(_percentile(values, 0.9) or 0, 3),
+        }
     return out

@@ -5,6 +5,7 @@ whole truth); consumers ignore fields they do not know, so a producer can add
 a field without breaking anyone. A breaking change is a new version
 (``.v2``) published beside the old one until every consumer has moved.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -17,8 +18,16 @@ from marshmallow.types import UnknownOption
 from shared.contracts import certificate, declaration, notify, profile, review
 from shared.contracts.message import ContractViolation, Kind, Message
 
-__all__ = ["CONTRACTS", "Contract", "ContractViolation", "Kind", "Message", "contract", "load_incoming",
-           "validate_outgoing"]
+__all__ = [
+    "CONTRACTS",
+    "Contract",
+    "ContractViolation",
+    "Kind",
+    "Message",
+    "contract",
+    "load_incoming",
+    "validate_outgoing",
+]
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,9 @@ class Contract:
 
 CONTRACTS: dict[str, Contract] = {
     cls.TYPE: Contract(cls.TYPE, cls.KIND, cls)
-    for module in (profile, declaration, review, certificate, notify) for cls in module.MESSAGES}
+    for module in (profile, declaration, review, certificate, notify)
+    for cls in module.MESSAGES
+}
 
 
 def contract(message_type: str) -> Contract:

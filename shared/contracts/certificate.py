@@ -1,4 +1,5 @@
 """Messages of the certificate service."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,9 @@ class Revoked(Event):
     qualification_name: Text
     reason: Text
     # fraud puts the holder on the integrity record (诚信档案); absent from old producers: other
-    reason_kind: Annotated[str, fields.String(load_default="other", validate=validate.OneOf(("fraud", "other")))] \
-        = "other"
+    reason_kind: Annotated[str, fields.String(load_default="other", validate=validate.OneOf(("fraud", "other")))] = (
+        "other"
+    )
     revoked_by: Identifier
     revoked_at: Timestamp
 

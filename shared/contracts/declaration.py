@@ -1,4 +1,5 @@
 """Messages of the declaration service."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,17 +36,29 @@ class Submitted(Event):
     panel_size: Annotated[int, fields.Integer(required=True, validate=validate.Range(min=1))]
     submitted_at: Timestamp
     # The activity's settings the review process needs (added; optional for old producers).
-    modification_deadline: Annotated[str | None, fields.String(
-        load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))] = None
-    content: Annotated[dict[str, Any] | None, fields.Dict(load_default=None, metadata={
-        "description": "the declaration as submitted: profile snapshot, items, exception claims, employer's "
-                       "proof, series sections, required materials (attachments by reference)"})] = None
-    settings: Annotated[dict[str, Any] | None, fields.Dict(load_default=None, metadata={
-        "description": "activity settings: defence levels, publicity days, service levels, ..."})] = None
+    modification_deadline: Annotated[
+        str | None, fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"))
+    ] = None
+    content: Annotated[
+        dict[str, Any] | None,
+        fields.Dict(
+            load_default=None,
+            metadata={
+                "description": "the declaration as submitted: profile snapshot, items, exception claims, employer's "
+                "proof, series sections, required materials (attachments by reference)"
+            },
+        ),
+    ] = None
+    settings: Annotated[
+        dict[str, Any] | None,
+        fields.Dict(
+            load_default=None,
+            metadata={"description": "activity settings: defence levels, publicity days, service levels, ..."},
+        ),
+    ] = None
     # Every profile attachment the declaration refers to (snapshot sections, items, claims, proofs,
     # materials): the organisations it reaches may open these and no others. Absent from old producers.
-    attachment_ids: Annotated[list[str] | None, fields.List(fields.String(), load_default=None,
-                                                            allow_none=True)] = None
+    attachment_ids: Annotated[list[str] | None, fields.List(fields.String(), load_default=None, allow_none=True)] = None
 
 
 @dataclass(frozen=True, kw_only=True)

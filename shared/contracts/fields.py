@@ -3,6 +3,7 @@
 Each alias pairs a Python type with the marshmallow field that checks it on the wire, for the
 message classes (``declaration_id: Identifier``); marshmallow-dataclass uses the field as given.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any

@@ -5,6 +5,7 @@ schema marshmallow-dataclass derives from it checks the wire exactly as a hand-w
 Producers build the class and ``dump`` it (strictly validated); consumers ``load`` it, ignoring
 fields they do not know, so a producer can add a field without breaking anyone.
 """
+
 from __future__ import annotations
 
 import dataclasses

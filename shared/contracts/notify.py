@@ -1,4 +1,5 @@
 """Messages of the notify service."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Messages of the profile service (people and the directory)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +14,7 @@ ORG_KINDS = ("unit", "department", "committee", "title_office")
 Sha256 = Annotated[str, fields.String(required=True, validate=SHA256)]
 OptionalInt = Annotated[int | None, fields.Integer(load_default=None, allow_none=True)]
 OptionalDict = Annotated[dict[str, Any] | None, fields.Dict(load_default=None, allow_none=True)]
-OptionalDicts = Annotated[list[dict[str, Any]] | None, fields.List(fields.Dict(), load_default=None,
-                                                                   allow_none=True)]
+OptionalDicts = Annotated[list[dict[str, Any]] | None, fields.List(fields.Dict(), load_default=None, allow_none=True)]
 Strings = Annotated[list[str], fields.List(fields.String(), load_default=list)]
 
 
@@ -65,8 +65,9 @@ class Completeness(Data):
         unknown = EXCLUDE
 
     ready: Annotated[bool, fields.Boolean(required=True)]
-    missing: Annotated[list[dict[str, Any]], fields.List(fields.Dict(), load_default=list)] = \
-        field(default_factory=list)
+    missing: Annotated[list[dict[str, Any]], fields.List(fields.Dict(), load_default=list)] = field(
+        default_factory=list
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,8 +91,10 @@ class Snapshot(Data):
     social_posts: OptionalDicts = None
     continuing_education: OptionalDicts = None
     annual_assessments: OptionalDicts = None
-    attachments: Annotated[list[AttachmentRef] | None, fields.List(
-        fields.Nested(lambda: schema_class(AttachmentRef)()), load_default=None, allow_none=True)] = None
+    attachments: Annotated[
+        list[AttachmentRef] | None,
+        fields.List(fields.Nested(lambda: schema_class(AttachmentRef)()), load_default=None, allow_none=True),
+    ] = None
     completeness: Completeness | None = None
 
 
@@ -178,5 +181,13 @@ class TakeSnapshot(Command):
     applicant: Identifier
 
 
-MESSAGES = (OrganisationRegistered, SnapshotTaken, SnapshotRefused, IdentityCorrected, StaffRegistered,
-            AttachmentStored, EmploymentChanged, TakeSnapshot)
+MESSAGES = (
+    OrganisationRegistered,
+    SnapshotTaken,
+    SnapshotRefused,
+    IdentityCorrected,
+    StaffRegistered,
+    AttachmentStored,
+    EmploymentChanged,
+    TakeSnapshot,
+)

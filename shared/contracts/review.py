@@ -1,4 +1,5 @@
 """Messages of the review service (the running processes)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,9 +15,14 @@ from shared.contracts.message import Event
 # ``outcome`` property in bpmn/, and what it means to the applicant (notify's texts). The one list:
 # titles-bpmn validate refuses an end event whose outcome is not here, statistics count PASSED.
 OUTCOMES: dict[str, str] = {
-    "certified": "评审通过，已发证", "not_passed": "评审未通过",
-    "not_accepted": "未在修改截止时间前重新提交，不予受理", "withdrawn": "已撤回",
-    "not_recommended": "单位未予推荐", "withheld": "公示后不予通过", "not_appointed": "未予聘任"}
+    "certified": "评审通过，已发证",
+    "not_passed": "评审未通过",
+    "not_accepted": "未在修改截止时间前重新提交，不予受理",
+    "withdrawn": "已撤回",
+    "not_recommended": "单位未予推荐",
+    "withheld": "公示后不予通过",
+    "not_appointed": "未予聘任",
+}
 PASSED: frozenset[str] = frozenset({"certified"})
 # An end event that ends a side branch only (an overdue flag) or a sub-process or called process (whose
 # caller reads its data and reaches an outcome of its own): the declaration goes on.
@@ -157,5 +163,14 @@ class ReExaminationDecided(Event):
     at: Timestamp
 
 
-MESSAGES = (StageChanged, DecisionRecorded, TaskClaimed, Completed, ObjectionResolved, DefenceScheduled,
-            TaskOverdue, ReExaminationOpened, ReExaminationDecided)
+MESSAGES = (
+    StageChanged,
+    DecisionRecorded,
+    TaskClaimed,
+    Completed,
+    ObjectionResolved,
+    DefenceScheduled,
+    TaskOverdue,
+    ReExaminationOpened,
+    ReExaminationDecided,
+)

@@ -7,6 +7,7 @@ who a person is), and every staff account the profile directory knows, read over
 service's public API (``GET /api/v1/staff/{subject}``) with a short-lived token the issuer signs
 for itself as the title office. No other service's tables are read.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -15,10 +16,11 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 
@@ -58,8 +60,12 @@ class Directory:
 
     def _get(self, path: str, **params: Any) -> requests.Response:
         try:
-            return requests.get(self.base_url + path, params=params, timeout=DIRECTORY_TIMEOUT_S,
-                                headers={"Authorization": f"Bearer {self.token()}"})
+            return requests.get(
+                self.base_url + path,
+                params=params,
+                timeout=DIRECTORY_TIMEOUT_S,
+                headers={"Authorization": f"Bearer {self.token()}"},
+            )
         except requests.RequestException as exc:
             raise DirectoryUnavailable(f"the profile directory at {self.base_url} did not answer: {exc}") from exc
 
@@ -87,8 +93,14 @@ class Directory:
 
 
 def _from_staff(item: dict[str, Any]) -> dict[str, Any]:
-    return {"username": item["subject"], "name": item["name"], "role": item["role"],
-            "org": item["organisation"], "org_name": item.get("organisation_name"), "source": "directory"}
+    return {
+        "username": item["subject"],
+        "name": item["name"],
+        "role": item["role"],
+        "org": item["organisation"],
+        "org_name": item.get("organisation_name"),
+        "source": "directory",
+    }
 
 
 class Accounts:
@@ -113,14 +125,20 @@ class Accounts:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
-        return {u["username"]: {**u, "role": "applicant", "org": None, "source": "registered"}
-                for u in json.loads(text)["applicants"]}
+        return {
+            u["username"]: {**u, "role": "applicant", "org": None, "source": "registered"}
+            for u in json.loads(text)["applicants"]
+        }
 
     def register_applicant(self, username: str, name: str, id_number: str) -> dict[str, Any]:
         username, name = (username or "").strip().lower(), (name or "").strip()
         if not USERNAME.match(username):
-            raise Refusal("username", "format", "a user name is 3 to 32 lower-case letters, digits, '.', '_' or "
-                                                 "'-', starting with a letter (用户名格式错误)")
+            raise Refusal(
+                "username",
+                "format",
+                "a user name is 3 to 32 lower-case letters, digits, '.', '_' or "
+                "'-', starting with a letter (用户名格式错误)",
+            )
         if not 2 <= len(name) <= 50:
             raise Refusal("name", "length", "the name has 2 to 50 characters (姓名长度错误)")
         try:
@@ -133,12 +151,22 @@ class Accounts:
                 raise Refusal("username", "unique", f"the user name {username!r} is taken (用户名已被使用)")
             holders = [u for u in (*fixed_users().values(), *registered.values()) if u.get("id_number") == id_number]
             if holders:
-                raise Refusal("id_number", "unique", "this ID number is already registered; sign in as "
-                                                     f"{holders[0]['username']} (该身份证号码已注册)")
-            entries = [{k: u[k] for k in ("username", "name", "id_number", "registered_at")}
-                       for u in registered.values()]
-            entries.append({"username": username, "name": name, "id_number": id_number,
-                            "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                raise Refusal(
+                    "id_number",
+                    "unique",
+                    f"this ID number is already registered; sign in as {holders[0]['username']} (该身份证号码已注册)",
+                )
+            entries = [
+                {k: u[k] for k in ("username", "name", "id_number", "registered_at")} for u in registered.values()
+            ]
+            entries.append(
+                {
+                    "username": username,
+                    "name": name,
+                    "id_number": id_number,
+                    "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps({"applicants": entries}, ensure_ascii=False, indent=1), encoding="utf-8")
             os.replace(tmp, self.path)

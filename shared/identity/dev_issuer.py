@@ -7,6 +7,7 @@ tokens exactly as they would a real provider's. Browsers sign in through the aut
 flow with PKCE (shared/identity/dev_signin.py); tests and the scenario keep ``POST /token
 {"username": ...}``. Not for production.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ class UnknownUser(KeyError):
 
 # ---------------------------------------------------------------- users
 
+
 def _users() -> dict[str, dict[str, Any]]:
     return dev_accounts.fixed_users()
 
@@ -66,6 +68,7 @@ def _user(username: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- key
+
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(data_dir or config.data_dir()).resolve()
@@ -155,6 +158,7 @@ def write_jwks_file(path: str | os.PathLike[str], data_dir: str | os.PathLike[st
 
 # ---------------------------------------------------------------- tokens
 
+
 def issue_token(
     username: str,
     data_dir: str | os.PathLike[str] | None = None,
@@ -192,16 +196,19 @@ def issue_token_for(
 ISSUER_ACCOUNT = {"username": "dev-issuer", "name": "开发身份认证", "role": "title_office", "org": None}
 
 
-def accounts(data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None,
-             profile_url: str | None = None) -> dev_accounts.Accounts:
+def accounts(
+    data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None, profile_url: str | None = None
+) -> dev_accounts.Accounts:
     data = resolve_data_dir(data_dir)
     directory = dev_accounts.Directory(
         profile_url or config.service_url("profile"),
-        lambda: issue_token_for(ISSUER_ACCOUNT, data, issuer=issuer, lifetime_seconds=60))
+        lambda: issue_token_for(ISSUER_ACCOUNT, data, issuer=issuer, lifetime_seconds=60),
+    )
     return dev_accounts.Accounts(data, directory)
 
 
 # ---------------------------------------------------------------- HTTP service
+
 
 def _problem(status: int, title: str, detail: str) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
@@ -218,8 +225,9 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
     return response
 
 
-def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None,
-               profile_url: str | None = None) -> Flask:
+def create_app(
+    data_dir: str | os.PathLike[str] | None = None, issuer: str | None = None, profile_url: str | None = None
+) -> Flask:
     app = Flask(__name__)
     app.config["TITLES_DATA_DIR"] = str(resolve_data_dir(data_dir))
     app.config["OIDC_ISSUER"] = issuer or default_issuer()
@@ -232,11 +240,15 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
 
     def tokens_for(account: dict[str, Any], client_id: str | None = None, nonce: str | None = None) -> Response:
         data = app.config["TITLES_DATA_DIR"]
-        body: dict[str, Any] = {"access_token": issue_token_for(account, data, issuer=app.config["OIDC_ISSUER"]),
-                                "token_type": "Bearer", "expires_in": DEFAULT_LIFETIME}
+        body: dict[str, Any] = {
+            "access_token": issue_token_for(account, data, issuer=app.config["OIDC_ISSUER"]),
+            "token_type": "Bearer",
+            "expires_in": DEFAULT_LIFETIME,
+        }
         if client_id:  # an OpenID Connect client also gets its ID token
-            body["id_token"] = issue_token_for(account, data, issuer=app.config["OIDC_ISSUER"], audience=client_id,
-                                               nonce=nonce)
+            body["id_token"] = issue_token_for(
+                account, data, issuer=app.config["OIDC_ISSUER"], audience=client_id, nonce=nonce
+            )
         response = jsonify(body)
         response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
         return response
@@ -264,8 +276,15 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
 
     def signin_page(auth: dict[str, str], error: str | None = None, status: int = 200) -> ResponseReturnValue:
         users, note = people.listing()
-        return render_template_string(dev_signin.SIGNIN_PAGE, request=auth, users=users, note=note, error=error,
-                                      action="/authorize", roles=dev_signin.ROLE_NAMES), status
+        return render_template_string(
+            dev_signin.SIGNIN_PAGE,
+            request=auth,
+            users=users,
+            note=note,
+            error=error,
+            action="/authorize",
+            roles=dev_signin.ROLE_NAMES,
+        ), status
 
     @app.route("/authorize", methods=["GET", "POST"])
     def authorize() -> ResponseReturnValue:
@@ -274,17 +293,22 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
         except dev_signin.AuthorizeError as exc:
             if not exc.redirectable:
                 return _problem(400, "Bad Request", exc.description)
-            return redirect(dev_signin.redirect_with(dict(request.values), error=exc.error,
-                                                     error_description=exc.description))
+            return redirect(
+                dev_signin.redirect_with(dict(request.values), error=exc.error, error_description=exc.description)
+            )
         if request.method == "GET":
             return signin_page(auth)
         if request.form.get("register"):
             try:
-                account = people.register_applicant(request.form.get("new_username", ""),
-                                                    request.form.get("name", ""), request.form.get("id_number", ""))
+                account = people.register_applicant(
+                    request.form.get("new_username", ""),
+                    request.form.get("name", ""),
+                    request.form.get("id_number", ""),
+                )
             except dev_accounts.Refusal as exc:
-                return signin_page(auth, f"注册失败 registration refused — {exc.field} ({exc.rule}): {exc.message}",
-                                   422)
+                return signin_page(
+                    auth, f"注册失败 registration refused — {exc.field} ({exc.rule}): {exc.message}", 422
+                )
         else:
             username = (request.form.get("username") or "").strip()
             found = people.find(username) if username else None
@@ -301,8 +325,9 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
         if payload.get("grant_type") == "authorization_code":
             _, key = signing_key(app.config["TITLES_DATA_DIR"])
             try:
-                claims = dev_signin.redeem_code(key.public_key(), app.config["OIDC_ISSUER"],
-                                                Path(app.config["TITLES_DATA_DIR"]), payload)
+                claims = dev_signin.redeem_code(
+                    key.public_key(), app.config["OIDC_ISSUER"], Path(app.config["TITLES_DATA_DIR"]), payload
+                )
             except dev_signin.GrantError as exc:
                 return _oauth_error(400, exc.error, exc.description)
             account = people.find(claims["sub"])
@@ -310,15 +335,22 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
                 return _oauth_error(400, "invalid_grant", f"the account {claims['sub']!r} is no longer known")
             return tokens_for(account, claims["cid"], claims.get("nonce"))
         if payload.get("grant_type") is not None:
-            return _oauth_error(400, "unsupported_grant_type", "only authorization_code (and the development "
-                                                               "shortcut {\"username\": ...}) are supported")
+            return _oauth_error(
+                400,
+                "unsupported_grant_type",
+                'only authorization_code (and the development shortcut {"username": ...}) are supported',
+            )
         username = payload.get("username")
         if not isinstance(username, str) or not username:
             return _problem(400, "Bad Request", "field 'username' is required")
         account = people.find(username)
         if account is None:
-            return _problem(400, "Bad Request", str(UnknownUser(username, list(_users()))) +
-                            " (or an applicant registered here, or a staff account of the profile directory)")
+            return _problem(
+                400,
+                "Bad Request",
+                str(UnknownUser(username, list(_users())))
+                + " (or an applicant registered here, or a staff account of the profile directory)",
+            )
         return tokens_for(account)
 
     @app.get("/users")
@@ -333,6 +365,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, issuer: str | Non
 
 
 # ---------------------------------------------------------------- CLI
+
 
 def token_command(argv: list[str] | None = None) -> int:
     """`titles-dev-token USERNAME`: print a dev token to stdout."""

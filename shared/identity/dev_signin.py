@@ -9,6 +9,7 @@ redeem it) and is redeemed once: its id is recorded under ``<data_dir>/dev-issue
 PKCE (S256) is required: without the verifier a code someone intercepted is worthless. Any
 http(s) redirect URI is accepted — this issuer is for development only.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,8 +47,16 @@ class GrantError(ValueError):
         self.description = description
 
 
-REQUEST_FIELDS = ("response_type", "client_id", "redirect_uri", "state", "scope", "nonce", "code_challenge",
-                  "code_challenge_method")
+REQUEST_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+)
 
 
 def authorization_request(args: Any) -> dict[str, str]:
@@ -55,8 +64,9 @@ def authorization_request(args: Any) -> dict[str, str]:
     request = {name: (args.get(name) or "") for name in REQUEST_FIELDS}
     redirect = urlparse(request["redirect_uri"])
     if redirect.scheme not in ("http", "https") or not redirect.netloc or redirect.fragment:
-        raise AuthorizeError("invalid_request", "redirect_uri must be an absolute http(s) URI without a fragment",
-                             redirectable=False)
+        raise AuthorizeError(
+            "invalid_request", "redirect_uri must be an absolute http(s) URI without a fragment", redirectable=False
+        )
     if not request["client_id"]:
         raise AuthorizeError("invalid_request", "client_id is required", redirectable=False)
     if request["response_type"] != "code":
@@ -75,9 +85,18 @@ def redirect_with(request: dict[str, str], **params: str) -> str:
 
 def issue_code(key: Any, kid: str, issuer: str, username: str, request: dict[str, str]) -> str:
     now = int(time.time())
-    claims = {"iss": issuer, "aud": CODE_AUDIENCE, "sub": username, "iat": now, "exp": now + CODE_LIFETIME_S,
-              "jti": secrets.token_urlsafe(16), "cid": request["client_id"], "ruri": request["redirect_uri"],
-              "cc": request["code_challenge"], "nonce": request.get("nonce") or None}
+    claims = {
+        "iss": issuer,
+        "aud": CODE_AUDIENCE,
+        "sub": username,
+        "iat": now,
+        "exp": now + CODE_LIFETIME_S,
+        "jti": secrets.token_urlsafe(16),
+        "cid": request["client_id"],
+        "ruri": request["redirect_uri"],
+        "cc": request["code_challenge"],
+        "nonce": request.get("nonce") or None,
+    }
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -164,6 +183,12 @@ Client <code>{{ request.client_id }}</code></p>
 </form>
 </body></html>"""
 
-ROLE_NAMES = {"applicant": "申报人 applicant", "unit": "工作单位 work unit", "department": "主管部门 department",
-              "committee": "评委会办公室 committee office", "expert": "评审专家 expert",
-              "title_office": "市职称办 title office", "designer": "流程设计 process designer"}
+ROLE_NAMES = {
+    "applicant": "申报人 applicant",
+    "unit": "工作单位 work unit",
+    "department": "主管部门 department",
+    "committee": "评委会办公室 committee office",
+    "expert": "评审专家 expert",
+    "title_office": "市职称办 title office",
+    "designer": "流程设计 process designer",
+}

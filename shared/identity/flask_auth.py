@@ -3,6 +3,7 @@
 Failures are raised as werkzeug HTTPExceptions; the shared app factory renders
 them as problem JSON, so no error handlers are registered here.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,7 +41,7 @@ class _BearerChallenge(WWWAuthenticate):
 
 def _sanitize(value: str) -> str:
     # RFC 6750 §3: error_description is printable ASCII without '"' and '\'.
-    return re.sub(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]', "?", value)
+    return re.sub(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]", "?", value)
 
 
 def _unauthorized(description: str, error: str | None = "invalid_token") -> Unauthorized:

@@ -1,4 +1,5 @@
 """Who is calling: the verified identity services work with after token checks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

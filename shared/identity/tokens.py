@@ -1,4 +1,5 @@
 """Verify RS256 bearer tokens from the OIDC provider against its JWKS."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Connections to the broker named by BROKER_URL."""
+
 from __future__ import annotations
 
 from kombu import Connection
@@ -15,7 +16,7 @@ def connect(url: str | None = None) -> Connection:
     if url.startswith(EMBEDDED):
         from shared.messaging import embedded
 
-        root = url[len(EMBEDDED):] or str(config.data_dir() / "broker")
+        root = url[len(EMBEDDED) :] or str(config.data_dir() / "broker")
         return embedded.connection(root)
     # confirm_publish: basic_publish returns only once the broker has the message.
     return Connection(url, transport_options={"confirm_publish": True}, heartbeat=30, connect_timeout=10)

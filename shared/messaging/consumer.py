@@ -12,12 +12,14 @@ the embedded transport, which has no TTLs, the consumer retries in place with
 the same growing delays (a tenth as long) and then moves the message to
 ``<queue>.dead``. A message that breaks its contract goes to ``.dead`` at once.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kombu import Connection, Consumer, Producer
 from sqlalchemy.exc import IntegrityError
@@ -81,8 +83,10 @@ class ServiceConsumer:
         missing = wanted - set(self.handlers)
         extra = set(self.handlers) - wanted
         if missing or extra:
-            raise ValueError(f"{db.service}: handlers without subscription {sorted(extra)}, "
-                             f"subscriptions without handler {sorted(missing)}")
+            raise ValueError(
+                f"{db.service}: handlers without subscription {sorted(extra)}, "
+                f"subscriptions without handler {sorted(missing)}"
+            )
 
     # -- one delivery ------------------------------------------------------
     def on_message(self, sub: Subscription, message: Any, on_rabbitmq: bool, producer: Producer) -> None:
@@ -102,9 +106,16 @@ class ServiceConsumer:
                 return
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                 self._count(sub, envelope, "failed")
-                log.warning("handler failed", exc_info=True,
-                            extra={"queue": sub.queue, "type": envelope.type, "message_id": envelope.id,
-                                   "attempt": attempts + 1})
+                log.warning(
+                    "handler failed",
+                    exc_info=True,
+                    extra={
+                        "queue": sub.queue,
+                        "type": envelope.type,
+                        "message_id": envelope.id,
+                        "attempt": attempts + 1,
+                    },
+                )
                 if on_rabbitmq:
                     self._retry_on_rabbitmq(sub, message, attempts, producer, exc)
                     return
@@ -120,17 +131,23 @@ class ServiceConsumer:
             message.ack()
             return
 
-    def _retry_on_rabbitmq(self, sub: Subscription, message: Any, attempts: int, producer: Producer,
-                           exc: Exception) -> None:
+    def _retry_on_rabbitmq(
+        self, sub: Subscription, message: Any, attempts: int, producer: Producer, exc: Exception
+    ) -> None:
         if attempts >= len(topology.retry_delays_ms()):
             message.reject(requeue=False)  # the queue's dead-letter exchange takes it to <queue>.dead
             return
         headers = dict(message.headers or {})
         headers.update({"x-attempts": attempts + 1, "x-last-error": repr(exc)[:500]})
         producer.publish(
-            message.body, exchange="", routing_key=topology.named(f"{sub.queue}.retry.{attempts + 1}"),
-            headers=headers, content_type=message.content_type, content_encoding=message.content_encoding,
-            delivery_mode=2, **_properties(message),
+            message.body,
+            exchange="",
+            routing_key=topology.named(f"{sub.queue}.retry.{attempts + 1}"),
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+            **_properties(message),
         )
         message.ack()  # only after the broker confirmed the copy
 
@@ -140,9 +157,15 @@ class ServiceConsumer:
         # consumer's channel confirms publishes, so the ack below comes after the copy is safe.
         headers = dict(message.headers or {})
         headers["x-dead-reason"] = reason[:500]
-        producer.publish(message.body, exchange="", routing_key=topology.named(sub.queue + ".dead"),
-                         headers=headers, content_type=message.content_type,
-                         content_encoding=message.content_encoding, **_properties(message))
+        producer.publish(
+            message.body,
+            exchange="",
+            routing_key=topology.named(sub.queue + ".dead"),
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            **_properties(message),
+        )
         message.ack()
 
     def _count(self, sub: Subscription, envelope: Envelope, outcome: str) -> None:
@@ -157,8 +180,13 @@ class ServiceConsumer:
         consumers = []
         for sub in self.subscriptions:
             queue = topology.main_queue(sub, on_rabbitmq)
-            consumer = Consumer(channel, queues=[queue], accept=["json"], prefetch_count=1,
-                                on_message=self._bind(sub, on_rabbitmq, producer))
+            consumer = Consumer(
+                channel,
+                queues=[queue],
+                accept=["json"],
+                prefetch_count=1,
+                on_message=self._bind(sub, on_rabbitmq, producer),
+            )
             consumer.consume()
             consumers.append(consumer)
         log.info("consumer started", extra={"queues": [s.queue for s in self.subscriptions]})

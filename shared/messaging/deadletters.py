@@ -4,6 +4,7 @@ A message lands there after its last retry (or at once if it broke its
 contract). Once the cause is fixed, an operator replays it into its queue;
 the inbox still makes a replay of an already-applied message harmless.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -87,13 +88,24 @@ def replay(queue: str, limit: int = 100) -> int:
             message = dead.get(no_ack=False)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items()
-                       if k not in ("x-attempts", "x-death", "x-dead-reason", "x-last-error")}
-            properties = {k: message.properties[k] for k in ("message_id", "type", "correlation_id")
-                          if message.properties.get(k)}
-            producer.publish(message.body, exchange="", routing_key=topology.named(queue), headers=headers,
-                             content_type=message.content_type, content_encoding=message.content_encoding,
-                             delivery_mode=2, **properties)
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if k not in ("x-attempts", "x-death", "x-dead-reason", "x-last-error")
+            }
+            properties = {
+                k: message.properties[k] for k in ("message_id", "type", "correlation_id") if message.properties.get(k)
+            }
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=topology.named(queue),
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                **properties,
+            )
             message.ack()  # only after the copy is in its queue
             replayed += 1
         channel.close()

@@ -1,4 +1,5 @@
 """One envelope for every message, events and commands alike."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ class Envelope:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, body: str | bytes | dict[str, Any]) -> "Envelope":
+    def from_json(cls, body: str | bytes | dict[str, Any]) -> Envelope:
         raw = body if isinstance(body, dict) else json.loads(body)
         return cls(
             id=raw["id"],

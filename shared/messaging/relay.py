@@ -4,6 +4,7 @@ A row is marked published in the same transaction that selected it, after the
 broker confirmed it. A crash between confirm and commit publishes the row
 again on restart; consumers' inboxes make that harmless.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,16 @@ class Publisher:
     def _on_return(self, exception: Any, exchange: str, routing_key: str, message: Any) -> None:
         self._returned.add(message.properties.get("message_id", ""))
 
-    def publish(self, message_id: str, message_type: str, exchange: str, routing_key: str, body: str,
-                correlation_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
+    def publish(
+        self,
+        message_id: str,
+        message_type: str,
+        exchange: str,
+        routing_key: str,
+        body: str,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
         properties: dict[str, Any] = {"message_id": message_id, "type": message_type}
         if correlation_id:
             properties["correlation_id"] = correlation_id
@@ -70,8 +79,8 @@ class Publisher:
 
 def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
     """Publish up to ``batch`` pending rows; returns how many were published."""
-    from shared.observability import metrics
     from shared.messaging.envelope import Envelope
+    from shared.observability import metrics
 
     model = db.outbox_model
     published = 0
@@ -88,8 +97,14 @@ def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
             for row in rows:
                 try:
                     envelope = Envelope.from_json(row.body)
-                    publisher.publish(row.message_id, row.type, row.exchange, row.routing_key, row.body,
-                                      correlation_id=envelope.correlation_id)
+                    publisher.publish(
+                        row.message_id,
+                        row.type,
+                        row.exchange,
+                        row.routing_key,
+                        row.body,
+                        correlation_id=envelope.correlation_id,
+                    )
                 except Exception as exc:  # noqa: BLE001 - keep the row, try again later
                     row.attempts += 1
                     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]

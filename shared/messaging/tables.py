@@ -1,4 +1,5 @@
 """Outbox and inbox tables, mixed into every service's own models."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -9,6 +9,7 @@ handler): a message fans out to every handler that wants it, and each handler
 acknowledges, retries and dead-letters independently. Commands go to one
 queue per owning service.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,21 +48,28 @@ def exchange(name: str) -> Exchange:
         # exchange keeps it in `titles.unrouted` instead of the broker returning
         # it, which would hold up the publisher's outbox. A command that no
         # queue takes is still returned (mandatory) and retried.
-        return Exchange(named(name), type="topic", durable=True,
-                        arguments={"alternate-exchange": named(UNROUTED)})
+        return Exchange(named(name), type="topic", durable=True, arguments={"alternate-exchange": named(UNROUTED)})
     return Exchange(named(name), type="direct", durable=True)
 
 
 def exchanges() -> list[Exchange]:
     names = {f"{s}.events" for s in SERVICES} | {c.exchange for c in CONTRACTS.values()}
-    return ([Exchange(named(UNROUTED), type="fanout", durable=True)] + [exchange(n) for n in sorted(names)]
-            + [Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True)])
+    return (
+        [Exchange(named(UNROUTED), type="fanout", durable=True)]
+        + [exchange(n) for n in sorted(names)]
+        + [Exchange(named(DEAD_LETTER_EXCHANGE), type="direct", durable=True)]
+    )
 
 
 def unrouted_queue(on_rabbitmq: bool = True) -> Queue:
     """Events that matched no subscription, kept for operators rather than dropped."""
-    return Queue(named(UNROUTED), exchange=Exchange(named(UNROUTED), type="fanout", durable=True),
-                 routing_key="", durable=True, queue_arguments=_replicated(on_rabbitmq))
+    return Queue(
+        named(UNROUTED),
+        exchange=Exchange(named(UNROUTED), type="fanout", durable=True),
+        routing_key="",
+        durable=True,
+        queue_arguments=_replicated(on_rabbitmq),
+    )
 
 
 def queue_type() -> str:
@@ -82,8 +90,12 @@ def quorum_everywhere() -> bool:
 def _replicated(on_rabbitmq: bool, arguments: dict[str, Any] | None = None) -> dict[str, Any] | None:
     if not (on_rabbitmq and quorum_everywhere()):
         return arguments
-    return {**(arguments or {}), "x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish"}
+    return {
+        **(arguments or {}),
+        "x-queue-type": "quorum",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
 
 
 def main_queue(sub: Subscription, on_rabbitmq: bool) -> Queue:
@@ -121,11 +133,14 @@ def retry_queue(sub: Subscription, attempt: int) -> Queue:
     return Queue(
         named(f"{sub.queue}.retry.{attempt}"),
         durable=True,
-        queue_arguments=_replicated(True, {
-            "x-message-ttl": retry_delays_ms()[attempt - 1],
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": named(sub.queue),
-        }),
+        queue_arguments=_replicated(
+            True,
+            {
+                "x-message-ttl": retry_delays_ms()[attempt - 1],
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": named(sub.queue),
+            },
+        ),
     )
 
 

@@ -1,9 +1,10 @@
 """The ids that follow one declaration across services (logs and messages)."""
+
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Iterator
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)

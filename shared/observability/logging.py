@@ -1,4 +1,5 @@
 """Structured JSON logs, one object per line, carrying the correlation id."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,

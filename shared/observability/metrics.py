@@ -4,9 +4,10 @@ The HTTP workers, the consumer and the relay of one service are separate
 processes; with ``PROMETHEUS_MULTIPROC_DIR`` set (``titles run`` and the
 compose file set it per service) their counters are summed at ``/metrics``.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -17,7 +18,9 @@ http_requests = Counter(
     "titles_http_requests_total", "HTTP requests handled", ["service", "method", "endpoint", "status"]
 )
 http_seconds = Histogram(
-    "titles_http_request_seconds", "HTTP request duration", ["service", "endpoint"],
+    "titles_http_request_seconds",
+    "HTTP request duration",
+    ["service", "endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 messages_consumed = Counter(

@@ -5,6 +5,7 @@ It gives each service the same operational surface: ``/health`` (alive),
 problem-details errors, bearer-token authentication, JSON request logs that
 carry the correlation id, and request metrics.
 """
+
 from __future__ import annotations
 
 import http
@@ -12,9 +13,10 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -75,9 +77,7 @@ def create_service_app(
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
             "info": {"description": description},
-            "components": {
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "security": [{"bearer": []}],
         },
         JSON_AS_ASCII=False,
@@ -111,8 +111,9 @@ def create_service_app(
 
 
 def _text_pattern(self: Any, field: Any, **_: Any) -> dict[str, Any]:
-    if isinstance(field, fields.String) and not isinstance(field, (fields.DateTime, fields.Date, fields.UUID,
-                                                                   fields.Email, fields.Url)):
+    if isinstance(field, fields.String) and not isinstance(
+        field, (fields.DateTime, fields.Date, fields.UUID, fields.Email, fields.Url)
+    ):
         return {"pattern": limits.TEXT_PATTERN} if "pattern" not in (field.metadata or {}) else {}
     return {}
 
@@ -148,20 +149,27 @@ def _operations_blueprint(service: str, db: Database, broker_check: Callable[[],
     @ops.alt_response(503, response="SERVICE_UNAVAILABLE", description="a dependency does not answer")
     def ready() -> Response | tuple[Response, int]:
         """The service's database and the broker answer."""
-        checks = {name: probes.run(name, check) for name, check in (("database", db.ping),
-                                                                     ("broker", broker_check))}
+        checks = {name: probes.run(name, check) for name, check in (("database", db.ping), ("broker", broker_check))}
         ok = all(v == "ok" for v in checks.values())
         if ok:
             return jsonify(status="ready", service=service, checks=checks)
-        return problems.problem(503, "Service Unavailable", "dependencies not ready: " +
-                                ", ".join(k for k, v in checks.items() if v != "ok"),
-                                [{"field": k, "rule": "reachable", "message": v} for k, v in checks.items()
-                                 if v != "ok"]), 503
+        return problems.problem(
+            503,
+            "Service Unavailable",
+            "dependencies not ready: " + ", ".join(k for k, v in checks.items() if v != "ok"),
+            [{"field": k, "rule": "reachable", "message": v} for k, v in checks.items() if v != "ok"],
+        ), 503
 
     @ops.route("/metrics")
     @public
-    @ops.doc(responses={"200": {"description": "Prometheus text exposition", "content": {
-        "text/plain": {"schema": {"type": "string"}}}}})
+    @ops.doc(
+        responses={
+            "200": {
+                "description": "Prometheus text exposition",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def prometheus() -> Response:
         """Prometheus metrics: requests, messages consumed and published, outbox backlog."""
         return Response(metrics.render(service, db.outbox_backlog), mimetype="text/plain; version=0.0.4")
@@ -218,8 +226,15 @@ def _instrument(app: Flask, service: str) -> None:
         if context.correlation_id.get():
             response.headers["X-Correlation-ID"] = context.correlation_id.get()
         if endpoint not in ("/health", "/metrics", "/ready"):
-            log.info("request", extra={"method": request.method, "path": request.path,
-                                       "status": response.status_code, "ms": round(elapsed * 1000, 2)})
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 2),
+                },
+            )
         return response
 
     @app.teardown_request

@@ -12,12 +12,14 @@
   4xx naming the field; a database that went away is 503 with ``Retry-After``: the transaction was
   rolled back, so retrying is safe.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
@@ -50,8 +52,7 @@ def install(app: Flask) -> None:
     app.register_error_handler(sa_exc.IntegrityError, _integrity)
     app.register_error_handler(sa_exc.DataError, _data)
     app.register_error_handler(OverflowError, _data)  # SQLite's driver, for an integer beyond 64 bits
-    for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
-                        sa_exc.TimeoutError):
+    for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError):
         app.register_error_handler(unavailable, _unavailable)
 
 
@@ -69,9 +70,12 @@ def _screen() -> Response | None:
     limit = _limit_for_request()
     request.max_content_length = limit  # werkzeug also stops a body without a length at the limit
     if request.content_length is not None and request.content_length > limit:
-        return problems.problem(413, "Content Too Large", f"the request body is over {limit} bytes",
-                                [{"field": "body", "rule": "max_bytes",
-                                  "message": f"at most {limit} bytes (请求内容过大)"}])
+        return problems.problem(
+            413,
+            "Content Too Large",
+            f"the request body is over {limit} bytes",
+            [{"field": "body", "rule": "max_bytes", "message": f"at most {limit} bytes (请求内容过大)"}],
+        )
     for name, values in request.args.lists():
         for value in values:
             if _CONTROL.search(value) or _CONTROL.search(name):
@@ -80,25 +84,42 @@ def _screen() -> Response | None:
         raw = request.get_data(cache=True)
         if raw:
             return _screen_json(raw)
-    if request.method in ("POST", "PUT", "PATCH") and not request.content_length and \
-            _json_body_required(_operation_doc()):
-        return problems.problem(422, "Request breaks a rule", "a JSON body is required",
-                                [{"field": "body", "rule": "required",
-                                  "message": "this request needs a JSON body (请求内容不能为空)"}])
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and not request.content_length
+        and _json_body_required(_operation_doc())
+    ):
+        return problems.problem(
+            422,
+            "Request breaks a rule",
+            "a JSON body is required",
+            [{"field": "body", "rule": "required", "message": "this request needs a JSON body (请求内容不能为空)"}],
+        )
     return None
 
 
 def _json_body_required(doc: dict[str, Any]) -> bool:
-    return any(p.get("location", "json") == "json" and p.get("required", True)
-               for p in doc.get("arguments", {}).get("parameters", []))
+    return any(
+        p.get("location", "json") == "json" and p.get("required", True)
+        for p in doc.get("arguments", {}).get("parameters", [])
+    )
 
 
 def _screen_json(raw: bytes) -> Response | None:
     depth = nesting_depth(raw)
     if depth > MAX_DEPTH:
-        return problems.problem(422, "Request breaks a rule", f"JSON nested {depth} deep; at most {MAX_DEPTH}",
-                                [{"field": "body", "rule": "max_nesting",
-                                  "message": f"JSON may be nested at most {MAX_DEPTH} levels (嵌套层级过深)"}])
+        return problems.problem(
+            422,
+            "Request breaks a rule",
+            f"JSON nested {depth} deep; at most {MAX_DEPTH}",
+            [
+                {
+                    "field": "body",
+                    "rule": "max_nesting",
+                    "message": f"JSON may be nested at most {MAX_DEPTH} levels (嵌套层级过深)",
+                }
+            ],
+        )
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -149,8 +170,12 @@ def control_character_paths(value: Any, path: str = "") -> Iterator[str]:
 
 def _control_problem(field: str, location: str) -> Response:
     message = "text may not contain control characters such as NUL (不能包含控制字符)"
-    return problems.problem(422, "Request breaks a rule", f"{field}: {message}",
-                            [{"field": field, "in": location, "rule": "no_control_characters", "message": message}])
+    return problems.problem(
+        422,
+        "Request breaks a rule",
+        f"{field}: {message}",
+        [{"field": field, "in": location, "rule": "no_control_characters", "message": message}],
+    )
 
 
 # PostgreSQL: Key (code)=(x) already exists.  SQLite: UNIQUE constraint failed: series.code
@@ -175,25 +200,43 @@ def _integrity(error: sa_exc.IntegrityError) -> Response:
     if "unique" in text or "duplicate key" in text:
         names = ", ".join(fields) or "a unique value"
         message = f"{names}: already used by another record (已存在)"
-        return problems.problem(409, "Conflict with the current state", message,
-                                [{"field": f, "rule": "unique", "message": message} for f in fields or ["body"]])
+        return problems.problem(
+            409,
+            "Conflict with the current state",
+            message,
+            [{"field": f, "rule": "unique", "message": message} for f in fields or ["body"]],
+        )
     log.warning("integrity error answered as a conflict", exc_info=error)
-    return problems.problem(409, "Conflict with the current state",
-                            "the change conflicts with related records (数据关联冲突)",
-                            [{"field": fields[0] if fields else "body", "rule": "integrity",
-                              "message": "the change conflicts with related records"}])
+    return problems.problem(
+        409,
+        "Conflict with the current state",
+        "the change conflicts with related records (数据关联冲突)",
+        [
+            {
+                "field": fields[0] if fields else "body",
+                "rule": "integrity",
+                "message": "the change conflicts with related records",
+            }
+        ],
+    )
 
 
 def _data(error: Exception) -> Response:
     log.warning("data error answered as 422", exc_info=error)
-    return problems.problem(422, "Request breaks a rule", "a value is out of the range the database stores "
-                            "(数值超出范围)", [{"field": "body", "rule": "in_range",
-                                                "message": "a value is out of range"}])
+    return problems.problem(
+        422,
+        "Request breaks a rule",
+        "a value is out of the range the database stores (数值超出范围)",
+        [{"field": "body", "rule": "in_range", "message": "a value is out of range"}],
+    )
 
 
 def _unavailable(error: Exception) -> Response:
     # The unit of work rolled back: nothing of the request was written, so retrying is safe.
     log.error("database unavailable", exc_info=error)
-    return problems.problem(503, "Service Unavailable",
-                            "the database is unavailable; nothing was changed, retry later (服务暂不可用)",
-                            headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return problems.problem(
+        503,
+        "Service Unavailable",
+        "the database is unavailable; nothing was changed, retry later (服务暂不可用)",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )

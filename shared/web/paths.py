@@ -5,6 +5,7 @@ picks the fixed route, but the ``Allow`` header (and a method the fixed route la
 answer for the parameter route. ``<other_than(mine):activity_id>`` keeps the word out of the
 parameter, so each path has exactly its own methods.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """RFC 9457 problem details for every error response."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,14 @@ def documented(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM: {"schema": ProblemSchema}}}
 
 
-def problem(status: int, title: str, detail: str | None = None, errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None, type_: str = "about:blank") -> Response:
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+) -> Response:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "instance": request.path}
     if detail:
         body["detail"] = detail

@@ -4,13 +4,15 @@ Configured as ``<count>/<seconds>``. Each process counts on its own, so the
 effective limit is multiplied by the number of HTTP workers; a shared limit
 (e.g. at the reverse proxy) is the production answer for a whole cluster.
 """
+
 from __future__ import annotations
 
 import functools
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, request
 from flask_smorest import abort
@@ -53,8 +55,12 @@ def limiter(name: str, setting: str, default: str) -> RateLimiter:
     return found
 
 
-def rate_limited(name: str, setting: str, default: str,
-                 message: str = "too many requests; try again later (操作过于频繁，请稍后再试)") -> Callable[[View], View]:
+def rate_limited(
+    name: str,
+    setting: str,
+    default: str,
+    message: str = "too many requests; try again later (操作过于频繁，请稍后再试)",
+) -> Callable[[View], View]:
     """View decorator: each client address gets ``limiter(name, ...)``'s allowance; past it the
     answer is 429 with ``Retry-After``."""
 

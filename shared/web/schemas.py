@@ -1,8 +1,8 @@
 """Schemas that several services' APIs share."""
+
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-
 
 # Beyond this nobody pages by hand; it keeps the offset far from the 64-bit columns' range.
 MAX_PAGE = 1_000_000

@@ -17,11 +17,13 @@ answer with problem details. ``read_only`` is the same without a commit, for rea
 Every ``/api/v1`` operation (and every other documented one) requires a verified caller unless it
 is declared ``@public``: a new view cannot be open by accident.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app, request
 from flask_smorest import Blueprint

@@ -1,14 +1,15 @@
 """The whole system as processes (``titles run``) for end-to-end tests: free ports, a data folder of
 its own, and on real servers (TEST_POSTGRES_URL / TEST_BROKER_URL) databases and a RabbitMQ
 namespace of its own, removed afterwards."""
+
 from __future__ import annotations
 
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, text
 
@@ -33,8 +34,11 @@ def free_port() -> int:
 
 @contextmanager
 def system_environment(data: Path) -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "TITLES_DATA_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "TITLES_DATA_DIR")
+    }
     env["TITLES_DATA_DIR"] = str(data)
     env.pop("TITLES_TEST_CLOCK", None)  # `titles run` switches the test clock on by itself, and says so
     for name in HTTP:

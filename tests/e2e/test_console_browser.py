@@ -8,6 +8,7 @@ its diagram, the title office retries an incident, the applicant downloads the c
 Screenshots of every page go to ``<tmp>/screenshots`` and, when TITLES_SCREENSHOTS names a folder,
 there too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,9 +18,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -28,9 +30,11 @@ from shared import config
 from tests.e2e.system import ROOT, database_url, system_environment
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian's Chromium is not installed (.ci/run installs it: apt-get install "
-                                       "chromium); Playwright cannot download a browser here")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM),
+    reason="Debian's Chromium is not installed (.ci/run installs it: apt-get install "
+    "chromium); Playwright cannot download a browser here",
+)
 TIMEOUT_MS = 60_000  # a page of a system sharing a loaded machine (2 cores, several test runs) can be slow
 
 
@@ -39,14 +43,22 @@ def system(tmp_path_factory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("console")
     with system_environment(base / "data") as env:
         titles = str(Path(sys.executable).with_name("titles"))
-        process = subprocess.Popen([titles, "run"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            [titles, "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # the scenario's client and the review's database read the same settings
         config.from_environment()
         try:
-            scenario = subprocess.run([titles, "scenario", "--timeout", "90"], env=env, cwd=ROOT,
-                                      capture_output=True, text=True, timeout=300)
+            scenario = subprocess.run(
+                [titles, "scenario", "--timeout", "90"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+            )
             assert scenario.returncode == 0, scenario.stdout + scenario.stderr
             number = scenario.stdout.strip().splitlines()[-1].removeprefix("certificate: ")
             from scenario.client import Client
@@ -54,8 +66,14 @@ def system(tmp_path_factory) -> Iterator[dict[str, Any]]:
 
             client = Client()
             declaration_id = submit_declaration(client, lambda _: None)
-            yield {"env": env, "client": client, "declaration_id": declaration_id, "certificate": number,
-                   "console": f"http://127.0.0.1:{env['CONSOLE_PORT']}", "shots": _shots(base)}
+            yield {
+                "env": env,
+                "client": client,
+                "declaration_id": declaration_id,
+                "certificate": number,
+                "console": f"http://127.0.0.1:{env['CONSOLE_PORT']}",
+                "shots": _shots(base),
+            }
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -81,8 +99,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield launched
         launched.close()
 
@@ -144,7 +163,11 @@ def test_a_reviewer_signs_in_opens_the_queue_and_completes_the_unit_check(system
     shot(system, page, "queue-after")
     done = api(system, "unit", f"/api/v1/tasks/{task_id}")
     assert (done["status"], done["decision"], done["reason"], done["completed_by"]) == (
-        "completed", "approve", "材料齐全，同意推荐", "unit")
+        "completed",
+        "approve",
+        "材料齐全，同意推荐",
+        "unit",
+    )
 
 
 def test_the_designer_opens_the_diagram_and_the_active_task_is_coloured(system, page):
@@ -171,23 +194,39 @@ def test_the_designer_opens_the_diagram_and_the_active_task_is_coloured(system, 
 
 def test_an_incident_is_retried_from_the_page(system, page):
     """A step that failed (as a lost database would make it) is re-run from the incidents page."""
+    from scenario.client import wait_for
     from services.review import bootstrap as review
     from services.review.engine import incidents
     from services.review.engine.incidents import Step, StepFailed
 
-    from scenario.client import wait_for
-
     declaration_id = system["declaration_id"]
     # the unit check completed by the first test leads on to the next task asynchronously
-    [task] = wait_for("the unit's next task", lambda: system["client"].call(
-        "unit", "GET", "review", "/api/v1/tasks", params={"declaration_id": declaration_id})["items"])
+    [task] = wait_for(
+        "the unit's next task",
+        lambda: system["client"].call(
+            "unit", "GET", "review", "/api/v1/tasks", params={"declaration_id": declaration_id}
+        )["items"],
+    )
     decision = task["decisions"][0]
     db = review.database(database_url(system["env"], "review"))
     try:
-        incident_id = incidents.record_apart(db, StepFailed(
-            Step("task", actor="unit", element=task["stage"], task_id=task["id"], decision=decision,
-                 replay={"actor": "unit", "decision": decision, "reason": "重试前的决定"}),
-            None, declaration_id, task["stage"], "OperationalError: the database went away"))
+        incident_id = incidents.record_apart(
+            db,
+            StepFailed(
+                Step(
+                    "task",
+                    actor="unit",
+                    element=task["stage"],
+                    task_id=task["id"],
+                    decision=decision,
+                    replay={"actor": "unit", "decision": decision, "reason": "重试前的决定"},
+                ),
+                None,
+                declaration_id,
+                task["stage"],
+                "OperationalError: the database went away",
+            ),
+        )
     finally:
         db.dispose()
     sign_in(system, page, "title_office")
@@ -264,8 +303,9 @@ def open_task(system: dict[str, Any], page: Any, declaration_id: str, stage: str
         page.wait_for_selector("#unclaim")
 
 
-def decide(system: dict[str, Any], page: Any, declaration_id: str, stage: str, decision: str,
-           reason: str | None = None) -> None:
+def decide(
+    system: dict[str, Any], page: Any, declaration_id: str, stage: str, decision: str, reason: str | None = None
+) -> None:
     open_task(system, page, declaration_id, stage)
     page.check(f"#decide input[name=decision][value={decision}]")
     if reason:
@@ -309,8 +349,9 @@ def fill_profile(system: dict[str, Any], page: Any, years: range) -> None:
     page.fill("#form-qualification input[name='appointment.post']", "工程师")
     page.fill("#form-qualification input[name='appointment.appointed_on']", "2017-01-01")
     page.select_option("#form-qualification select[name='appointment.proof_kind']", "appointment_letter")
-    page.set_input_files("#form-qualification input[name='appointment.proof_ids']",
-                         upload("聘任文件.pdf", DEMO_PDF, "application/pdf"))
+    page.set_input_files(
+        "#form-qualification input[name='appointment.proof_ids']", upload("聘任文件.pdf", DEMO_PDF, "application/pdf")
+    )
     saved(page, "#form-qualification button[type=submit]")
     open_details(page, "#work-experiences details")
     page.select_option("#form-work-experiences select[name=status]", "current")
@@ -326,8 +367,9 @@ def fill_profile(system: dict[str, Any], page: Any, years: range) -> None:
     page.select_option("#form-certificates select[name=obtained_by]", "review")
     page.fill("#form-certificates input[name=issued_on]", "2016-07-01")
     page.fill("#form-certificates input[name=issuer]", "天津市人力资源和社会保障局")
-    page.set_input_files("#form-certificates input[name=attachment_id]", upload("职称证书.pdf", DEMO_PDF,
-                                                                                 "application/pdf"))
+    page.set_input_files(
+        "#form-certificates input[name=attachment_id]", upload("职称证书.pdf", DEMO_PDF, "application/pdf")
+    )
     saved(page, "#form-certificates button[type=submit]")
     for year in years:
         open_details(page, "#continuing-education details")
@@ -353,8 +395,12 @@ def declare(system: dict[str, Any], page: Any) -> str:
     activity.locator("button[type=submit]").click()
     page.wait_for_selector(".flash.ok")
     declaration_id = page.url.rstrip("/").rsplit("/", 1)[-1]
-    until(page, "the draft", lambda: page.locator("#eligibility").count() > 0,
-          lambda: page.click("#refresh") if page.locator("#refresh").count() else page.reload())
+    until(
+        page,
+        "the draft",
+        lambda: page.locator("#eligibility").count() > 0,
+        lambda: page.click("#refresh") if page.locator("#refresh").count() else page.reload(),
+    )
     assert "符合申报条件" in page.inner_text("#eligible"), page.inner_text("#eligibility")
     page.fill("#form-material-work_summary textarea[name='fields.summary']", "任现职以来主持完成多个软件系统的研发。")
     saved(page, "#form-material-work_summary button[type=submit]")
@@ -374,12 +420,17 @@ def add_project(page: Any, title: str, role: str) -> None:
 def submit(page: Any) -> None:
     """Submit (or resubmit); a file uploaded a moment ago may still be on its way: submit again then."""
     page.click("#submit")
-    until(page, "the submission", lambda: page.locator(".flash.ok").count() > 0,
-          lambda: page.click("#submit") if page.locator("#submit").count() else page.reload())
+    until(
+        page,
+        "the submission",
+        lambda: page.locator(".flash.ok").count() > 0,
+        lambda: page.click("#submit") if page.locator("#submit").count() else page.reload(),
+    )
 
 
-def publicity(system: dict[str, Any], browser: Any, page: Any, declaration_id: str, stage: str, after: str,
-              user: str) -> None:
+def publicity(
+    system: dict[str, Any], browser: Any, page: Any, declaration_id: str, stage: str, after: str, user: str
+) -> None:
     """Start the publicity from its task; the title office sees its timer on the diagram and moves the
     test clock past it; the next task appears with nobody acting."""
     open_task(system, page, declaration_id, stage)
@@ -475,8 +526,12 @@ def reviewed(system: dict[str, Any], browser: Any, declaration_id: str) -> None:
     with signed_in_page(browser, system, "applicant2") as applicant:
         applicant.click("#nav-certificates")
         row = f"#certificates tr[data-declaration='{declaration_id}']"
-        until(applicant, "the certificate", lambda: applicant.locator(row).count() > 0,
-              lambda: applicant.click("#nav-certificates"))
+        until(
+            applicant,
+            "the certificate",
+            lambda: applicant.locator(row).count() > 0,
+            lambda: applicant.click("#nav-certificates"),
+        )
         assert "高级工程师" in applicant.inner_text(row)
         shot(system, applicant, "life-certificate")
         with applicant.expect_download() as download:

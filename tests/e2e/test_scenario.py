@@ -3,6 +3,7 @@
 On the embedded default unless TEST_POSTGRES_URL / TEST_BROKER_URL point at
 real servers, as for the rest of the suite.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -26,11 +27,24 @@ def system_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_make_run_and_make_scenario_carry_a_declaration_to_a_certificate(system_env):
     titles = str(Path(sys.executable).with_name("titles"))
-    system = subprocess.Popen([titles, "run"], env=system_env, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    system = subprocess.Popen(
+        [titles, "run"],
+        env=system_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        scenario = subprocess.run([titles, "scenario", "--timeout", "90"], env=system_env, cwd=ROOT,
-                                  capture_output=True, text=True, timeout=240)
+        scenario = subprocess.run(
+            [titles, "scenario", "--timeout", "90"],
+            env=system_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         assert scenario.returncode == 0, scenario.stdout + scenario.stderr
         last = scenario.stdout.strip().splitlines()[-1]
         assert re.fullmatch(r"certificate: TJZC\d{4}\d{6}", last), scenario.stdout
@@ -52,7 +66,8 @@ def test_make_run_and_make_scenario_carry_a_declaration_to_a_certificate(system_
 
 def test_the_scenario_fails_loudly_when_the_system_is_not_running(system_env):
     titles = str(Path(sys.executable).with_name("titles"))
-    scenario = subprocess.run([titles, "scenario", "--timeout", "2"], env=system_env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+    scenario = subprocess.run(
+        [titles, "scenario", "--timeout", "2"], env=system_env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert scenario.returncode != 0
     assert "scenario failed" in scenario.stderr

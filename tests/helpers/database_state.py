@@ -12,6 +12,7 @@ Writes from other processes (a subprocess of ``titles``) are not seen: such a te
 marker ``other_processes_write`` and every table is restored after it. ``TITLES_TEST_CHECK_RESTORE=1``
 compares every table with the state after each restore, to find a writer that was not seen.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ EMPTY = "empty"
 DEMO = "demo"
 
 # The table a data-changing statement writes. A SELECT (also one ``FOR UPDATE``) writes nothing.
-_WRITES = re.compile(r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)"
-                     r"\s+(?:ONLY\s+)?\"?(\w+)\"?", re.IGNORECASE)
+_WRITES = re.compile(
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)"
+    r"\s+(?:ONLY\s+)?\"?(\w+)\"?",
+    re.IGNORECASE,
+)
 
 Rows = dict[str, list[dict[str, Any]]]  # table name -> rows
 
@@ -108,8 +112,9 @@ class RestorableDatabase:
         wanted = set(names)
         grown = True
         while grown:
-            referencing = {t.name for t in self.tables.values()
-                           if any(fk.column.table.name in wanted for fk in t.foreign_keys)}
+            referencing = {
+                t.name for t in self.tables.values() if any(fk.column.table.name in wanted for fk in t.foreign_keys)
+            }
             grown = not referencing <= wanted
             wanted |= referencing
         return [t for t in self.tables.values() if t.name in wanted]
@@ -130,9 +135,10 @@ def _sequences_past_the_rows(conn: Connection, table: Table) -> None:
     if conn.dialect.name != "postgresql":
         return
     for column in _serial_columns(table):
-        conn.execute(text("SELECT setval(pg_get_serial_sequence(:table, :column), :last)"),
-                     {"table": table.name, "column": column.name,
-                      "last": conn.scalar(select(func.max(column)))})
+        conn.execute(
+            text("SELECT setval(pg_get_serial_sequence(:table, :column), :last)"),
+            {"table": table.name, "column": column.name, "last": conn.scalar(select(func.max(column)))},
+        )
 
 
 def _serial_columns(table: Table) -> Iterable[Any]:

@@ -1,11 +1,12 @@
 """A development PKI of its own with its trust services (TSA and CRL) on a thread: an "other" signer
 and authority for tests of configured keys and of untrusted signatures."""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from werkzeug.serving import make_server
 

@@ -3,6 +3,7 @@
 Run as a process and killed with SIGKILL by the reliability tests: the
 message it held must be delivered again, and its uncommitted effect lost.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,15 +1,45 @@
 """Helpers for the review flow tests: drive a declaration through the diagrams over HTTP."""
+
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from tests.integration.test_review import (COMMITTEE, UNIT, complete, deliver, envelope, fire_due, instance_of,
-                                           only_task, outbox, queue, register, register_directory, start, submitted,
-                                           tasks_of)
+from tests.integration.test_review import (
+    COMMITTEE,
+    UNIT,
+    complete,
+    deliver,
+    envelope,
+    fire_due,
+    instance_of,
+    only_task,
+    outbox,
+    queue,
+    register,
+    register_directory,
+    start,
+    submitted,
+    tasks_of,
+)
 
-__all__ = ["COMMITTEE", "UNIT", "complete", "deliver", "envelope", "fire_due", "instance_of", "only_task", "outbox",
-           "queue", "register", "register_directory", "start", "submitted", "tasks_of"]
+__all__ = [
+    "COMMITTEE",
+    "UNIT",
+    "complete",
+    "deliver",
+    "envelope",
+    "fire_due",
+    "instance_of",
+    "only_task",
+    "outbox",
+    "queue",
+    "register",
+    "register_directory",
+    "start",
+    "submitted",
+    "tasks_of",
+]
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -22,8 +52,15 @@ def as_headers(auth: Any, user: str | dict[str, str]) -> dict[str, str]:
     return user if isinstance(user, dict) else auth(user)
 
 
-def act(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str, stage: str,
-        decision: str = "approve", reason: str | None = None) -> dict[str, Any]:
+def act(
+    client: Any,
+    auth: Any,
+    user: str | dict[str, str],
+    declaration_id: str,
+    stage: str,
+    decision: str = "approve",
+    reason: str | None = None,
+) -> dict[str, Any]:
     headers = as_headers(auth, user)
     task = only_task(client, headers, declaration_id, stage)
     return ok(complete(client, headers, task["id"], decision, reason))
@@ -46,14 +83,25 @@ def advance_to(client: Any, auth: Any, instant: dt.datetime) -> None:
 def timers_of(client: Any, auth: Any, declaration_id: str) -> list[tuple[str, str, str]]:
     """The timers the process view shows the process waiting at: (element, process, due at in Beijing)."""
     view = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
-    return [(t["element"], t["process_id"], dt.datetime.fromisoformat(t["due_at"]).astimezone(
-        dt.timezone(dt.timedelta(hours=8))).isoformat()) for t in view["timers"]]
+    return [
+        (
+            t["element"],
+            t["process_id"],
+            dt.datetime.fromisoformat(t["due_at"]).astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(),
+        )
+        for t in view["timers"]
+    ]
 
 
-def publicise(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str, kind: str
-              ) -> dict[str, Any]:
-    return ok(client.post(f"/api/v1/declarations/{declaration_id}/publicities", headers=as_headers(auth, user),
-                          json={"kind": kind, "evidence": "notice.pdf"}), 201)
+def publicise(client: Any, auth: Any, user: str | dict[str, str], declaration_id: str, kind: str) -> dict[str, Any]:
+    return ok(
+        client.post(
+            f"/api/v1/declarations/{declaration_id}/publicities",
+            headers=as_headers(auth, user),
+            json={"kind": kind, "evidence": "notice.pdf"},
+        ),
+        201,
+    )
 
 
 def through_unit(client: Any, auth: Any, declaration_id: str, unit: str | dict[str, str] = "unit") -> None:
@@ -64,15 +112,22 @@ def through_unit(client: Any, auth: Any, declaration_id: str, unit: str | dict[s
     act(client, auth, unit, declaration_id, "unit_recommend")
 
 
-def through_departments(client: Any, auth: Any, declaration_id: str,
-                        users: tuple[str | dict[str, str], ...] = ("dept1", "dept2")) -> None:
+def through_departments(
+    client: Any, auth: Any, declaration_id: str, users: tuple[str | dict[str, str], ...] = ("dept1", "dept2")
+) -> None:
     for user in users:
         act(client, auth, user, declaration_id, "department_check")
 
 
 def attend(client: Any, auth: Any, declaration_id: str, present: list[str], status: int = 200) -> Any:
-    return ok(client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=auth("committee"),
-                          json={"present": present}), status)
+    return ok(
+        client.post(
+            f"/api/v1/declarations/{declaration_id}/panel/attendance",
+            headers=auth("committee"),
+            json={"present": present},
+        ),
+        status,
+    )
 
 
 def panel_of(client: Any, auth: Any, declaration_id: str) -> list[str]:
@@ -115,15 +170,25 @@ def finish_social(client: Any, auth: Any, db: Any, data: dict[str, Any]) -> None
 
 
 def certificate_issued(db: Any, data: dict[str, Any]) -> None:
-    issued = {"certificate_id": "c-" + data["declaration_id"][:8], "number": "TJ-2026-000001",
-              "declaration_id": data["declaration_id"], "holder": data["applicant"], "holder_name": "张伟",
-              "series": data["series"], "level": data["level"], "specialty": data["specialty"],
-              "qualification_name": data["qualification_name"], "issued_on": dt.date.today().isoformat()}
-    assert deliver(db, envelope("certificate.issued.v1", issued, source="certificate"),
-                   "on_certificate_issued") == "done"
+    issued = {
+        "certificate_id": "c-" + data["declaration_id"][:8],
+        "number": "TJ-2026-000001",
+        "declaration_id": data["declaration_id"],
+        "holder": data["applicant"],
+        "holder_name": "张伟",
+        "series": data["series"],
+        "level": data["level"],
+        "specialty": data["specialty"],
+        "qualification_name": data["qualification_name"],
+        "issued_on": dt.date.today().isoformat(),
+    }
+    assert (
+        deliver(db, envelope("certificate.issued.v1", issued, source="certificate"), "on_certificate_issued") == "done"
+    )
 
 
 # -- people beyond the demo users (extra experts, departments, a second unit reviewer) ----------
+
 
 def headers_for(subject: str, role: str, organisation: str | None, name: str | None = None) -> dict[str, str]:
     """A bearer token from the development issuer's key for someone not in users.json."""
@@ -135,9 +200,15 @@ def headers_for(subject: str, role: str, organisation: str | None, name: str | N
 
     kid, key = dev_issuer.signing_key()  # TITLES_DATA_DIR is the test run's data folder
     now = int(time.time())
-    claims: dict[str, Any] = {"iss": dev_issuer.default_issuer(), "aud": dev_issuer.DEFAULT_AUDIENCE,
-                              "sub": subject, "iat": now, "exp": now + 3600, "role": role,
-                              "name": name or subject}
+    claims: dict[str, Any] = {
+        "iss": dev_issuer.default_issuer(),
+        "aud": dev_issuer.DEFAULT_AUDIENCE,
+        "sub": subject,
+        "iat": now,
+        "exp": now + 3600,
+        "role": role,
+        "name": name or subject,
+    }
     if organisation is not None:
         claims["org"] = organisation
     return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
@@ -163,6 +234,7 @@ def expert_headers(auth: Any, expert: str) -> dict[str, str]:
 
 # -- messages from other services, through the review subscriptions ---------------------------
 
+
 def handle(db: Any, message_type: str, data: dict[str, Any], source: str = "declaration") -> str:
     """Process one message as the review consumer does (inbox, the wired handlers, commit)."""
     from services.review.bootstrap import handlers
@@ -179,8 +251,14 @@ def resubmit(db: Any, data: dict[str, Any], **changes: Any) -> None:
 
 
 def withdraw(db: Any, declaration_id: str) -> None:
-    assert handle(db, "declaration.withdrawn.v1", {"declaration_id": declaration_id, "applicant": "applicant",
-                                                   "at": "2026-06-01T09:00:00+08:00"}) == "done"
+    assert (
+        handle(
+            db,
+            "declaration.withdrawn.v1",
+            {"declaration_id": declaration_id, "applicant": "applicant", "at": "2026-06-01T09:00:00+08:00"},
+        )
+        == "done"
+    )
 
 
 def open_stages(db: Any, declaration_id: str) -> list[tuple[str, str | None]]:
@@ -215,6 +293,7 @@ def process_data(db: Any, declaration_id: str, stage: str) -> dict[str, Any]:
 
 
 # -- the test clock -------------------------------------------------------------------------------
+
 
 def set_today(db: Any, day: dt.date) -> None:
     """Put the system's test clock on ``day`` (noon, Beijing): test setup, so it may go back too.

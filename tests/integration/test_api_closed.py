@@ -2,6 +2,7 @@
 
 A new view is closed without anyone writing so: this lists every rule of every app, so an
 endpoint made public by mistake, or one left open, shows here."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,8 +47,7 @@ def test_every_api_operation_needs_a_token_unless_declared_public(apps):
 
 def test_a_bad_token_is_refused_before_the_body_is_read(apps):
     client = apps["declaration"].test_client()
-    response = client.post("/api/v1/declarations", json={"level": 3},
-                           headers={"Authorization": "Bearer not-a-token"})
+    response = client.post("/api/v1/declarations", json={"level": 3}, headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
 

@@ -1,4 +1,5 @@
 """The certificate service: issuing on command (idempotently, numbered), my certificates, verification."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,7 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared.messaging.consumer import process
 from shared.messaging.envelope import Envelope
@@ -81,6 +82,7 @@ def beijing_year() -> int:
 
 
 # --------------------------------------------------------------------------- issuing
+
 
 def test_an_issue_command_issues_one_numbered_certificate_and_announces_it(dbs):
     command = issue_command()
@@ -208,7 +210,7 @@ def test_concurrent_issuing_hands_out_distinct_consecutive_serials(dbs):
     assert len({c.declaration_id for c in issued}) == 10
     prefix = f"TJZC{beijing_year()}"
     assert all(c.number.startswith(prefix) for c in issued)
-    assert sorted(int(c.number[len(prefix):]) for c in issued) == list(range(1, 11))
+    assert sorted(int(c.number[len(prefix) :]) for c in issued) == list(range(1, 11))
     assert len(issued_events(dbs)) == 10
 
 
@@ -221,6 +223,7 @@ def test_an_issue_command_that_breaks_its_contract_is_poison(dbs):
 
 
 # --------------------------------------------------------------------------- my certificates
+
 
 def test_my_certificates_lists_only_mine(dbs, clients, auth):
     mine = issue_command()
@@ -258,6 +261,7 @@ def test_my_certificates_needs_a_token(dbs, clients):
 
 # --------------------------------------------------------------------------- verification
 
+
 def _issued(dbs):
     run(dbs, envelope_of(issue_command()))
     [certificate] = certificates(dbs)
@@ -266,9 +270,9 @@ def _issued(dbs):
 
 def test_public_verification_shows_the_holder_with_a_masked_id_number(dbs, clients):
     certificate = _issued(dbs)
-    response = clients["certificate"].get("/api/v1/verify",
-                                          query_string={"number": certificate.number,
-                                                        "code": certificate.verification_code})
+    response = clients["certificate"].get(
+        "/api/v1/verify", query_string={"number": certificate.number, "code": certificate.verification_code}
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["number"] == certificate.number
@@ -282,20 +286,21 @@ def test_public_verification_shows_the_holder_with_a_masked_id_number(dbs, clien
 
 def test_the_verification_code_is_case_insensitive(dbs, clients):
     certificate = _issued(dbs)
-    response = clients["certificate"].get("/api/v1/verify",
-                                          query_string={"number": certificate.number,
-                                                        "code": certificate.verification_code.lower()})
+    response = clients["certificate"].get(
+        "/api/v1/verify", query_string={"number": certificate.number, "code": certificate.verification_code.lower()}
+    )
     assert response.status_code == 200
     assert response.get_json()["number"] == certificate.number
 
 
 def test_a_wrong_code_and_an_unknown_number_look_the_same(dbs, clients):
     certificate = _issued(dbs)
-    wrong_code = clients["certificate"].get("/api/v1/verify",
-                                            query_string={"number": certificate.number, "code": "ZZZZZZZZ"})
-    unknown = clients["certificate"].get("/api/v1/verify",
-                                         query_string={"number": "TJZC1999000001",
-                                                       "code": certificate.verification_code})
+    wrong_code = clients["certificate"].get(
+        "/api/v1/verify", query_string={"number": certificate.number, "code": "ZZZZZZZZ"}
+    )
+    unknown = clients["certificate"].get(
+        "/api/v1/verify", query_string={"number": "TJZC1999000001", "code": certificate.verification_code}
+    )
     assert wrong_code.status_code == unknown.status_code == 404
     assert wrong_code.mimetype == unknown.mimetype == "application/problem+json"
     first, second = wrong_code.get_json(), unknown.get_json()
@@ -308,8 +313,7 @@ def test_a_wrong_code_and_an_unknown_number_look_the_same(dbs, clients):
 @pytest.mark.parametrize("code", ["验证码验证码", "ÄÖÜ", " "])
 def test_a_code_that_is_not_plain_ascii_is_simply_not_found(dbs, clients, code):
     certificate = _issued(dbs)
-    response = clients["certificate"].get("/api/v1/verify",
-                                          query_string={"number": certificate.number, "code": code})
+    response = clients["certificate"].get("/api/v1/verify", query_string={"number": certificate.number, "code": code})
     assert response.status_code == 404, response.get_json()
 
 

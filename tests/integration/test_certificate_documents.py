@@ -1,10 +1,9 @@
 """The signed PDF (Chinese text, QR code, PAdES signature checked by pyHanko), downloading it,
 revocation by the title office, and the rate limit of public verification."""
+
 from __future__ import annotations
 
 import io
-import re
-import uuid
 from urllib.parse import parse_qs, urlparse
 
 import pypdf
@@ -41,6 +40,7 @@ def _trust_root(clients) -> bytes:
 
 # --------------------------------------------------------------------------- the PDF
 
+
 def test_the_holder_downloads_a_pdf_whose_chinese_text_extracts_back(dbs, clients, auth):
     certificate = _issue(dbs, mode="independent_appointment", committee_name="天津市示范科技有限公司")
     response = _download(clients, auth, certificate.number)
@@ -49,9 +49,22 @@ def test_the_holder_downloads_a_pdf_whose_chinese_text_extracts_back(dbs, client
     assert f'filename="{certificate.number}.pdf"' in response.headers["Content-Disposition"]
 
     text = _text(response.data)
-    for shown in ("电子职称证书", certificate.number, "张伟", "120101198806120032", "工程", "中级", "土木工程",
-                  "工程师", "自主聘任", "聘任单位", "天津市示范科技有限公司", "2024年6月30日",
-                  f"验证码：{certificate.verification_code}", "天津市人力资源和社会保障局"):
+    for shown in (
+        "电子职称证书",
+        certificate.number,
+        "张伟",
+        "120101198806120032",
+        "工程",
+        "中级",
+        "土木工程",
+        "工程师",
+        "自主聘任",
+        "聘任单位",
+        "天津市示范科技有限公司",
+        "2024年6月30日",
+        f"验证码：{certificate.verification_code}",
+        "天津市人力资源和社会保障局",
+    ):
         assert shown in text, (shown, text)
 
 
@@ -110,13 +123,13 @@ def test_a_tampered_pdf_fails_validation(dbs, clients, auth):
 
     # One byte changed inside the signed range (the creator named in the XMP metadata).
     at = document.index(b"titles certificate service")
-    tampered = document[:at] + b"X" + document[at + 1:]
+    tampered = document[:at] + b"X" + document[at + 1 :]
     check = signing.check(tampered)
     assert not check.intact and not check.valid
 
     # Content added after signing (an incremental update) is not covered by the signature.
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.generic import NameObject, TextStringObject
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     writer = IncrementalPdfFileWriter(io.BytesIO(document))
     writer.root[NameObject("/Lang")] = TextStringObject("en")
@@ -162,7 +175,12 @@ def test_the_development_pki_is_created_once_under_concurrent_starts(tmp_path):
     [pki] = set(results)
     assert sorted(p.name for p in folder.iterdir()) == ["ca.cert.pem", "ca.key.pem", pki.leaves.name]
     assert sorted(p.name for p in pki.leaves.iterdir()) == [
-        "crl-url.txt", "signer.cert.pem", "signer.key.pem", "tsa.cert.pem", "tsa.key.pem"]
+        "crl-url.txt",
+        "signer.cert.pem",
+        "signer.key.pem",
+        "tsa.cert.pem",
+        "tsa.key.pem",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["certificate-pki"]  # no staging folders left
     for key in (pki.ca_key, pki.signer_key, pki.tsa_key):
         assert key.stat().st_mode & 0o077 == 0
@@ -215,14 +233,16 @@ def test_the_holder_and_the_title_office_read_one_certificate_by_number(dbs, cli
 
 # --------------------------------------------------------------------------- revocation
 
+
 def _revoke(clients, auth, number: str, reason: str | None = "申报材料造假", user: str = "title_office"):
     body = {} if reason is None else {"reason": reason}
     return clients["certificate"].post(f"/api/v1/certificates/{number}/revoke", json=body, headers=auth(user))
 
 
 def _verify(clients, certificate):
-    return clients["certificate"].get("/api/v1/verify", query_string={
-        "number": certificate.number, "code": certificate.verification_code})
+    return clients["certificate"].get(
+        "/api/v1/verify", query_string={"number": certificate.number, "code": certificate.verification_code}
+    )
 
 
 def test_a_revoked_certificates_verification_says_so_with_date_and_reason(dbs, clients, auth):
@@ -246,7 +266,11 @@ def test_a_revoked_certificates_verification_says_so_with_date_and_reason(dbs, c
     event = Envelope.from_json(row.body)
     assert event.correlation_id == certificate.declaration_id
     assert (event.data["number"], event.data["reason"], event.data["holder"], event.data["revoked_by"]) == (
-        certificate.number, "申报材料造假", "applicant", "title_office")
+        certificate.number,
+        "申报材料造假",
+        "applicant",
+        "title_office",
+    )
 
 
 def test_only_the_title_office_revokes_and_only_with_a_reason(dbs, clients, auth):
@@ -276,6 +300,7 @@ def test_revoking_twice_is_a_conflict_and_announces_once(dbs, clients, auth):
 
 # --------------------------------------------------------------------------- rate limit
 
+
 def test_public_verification_is_rate_limited(dbs, apps, monkeypatch):
     monkeypatch.setenv("CERTIFICATE_VERIFY_RATE_LIMIT", "3/60")
     apps["certificate"].extensions.pop("certificate.verify_rate", None)
@@ -301,5 +326,5 @@ def test_a_signing_key_that_does_not_load_stops_the_service_at_start(dbs, tmp_pa
     (tmp_path / "cert.pem").write_text("not a certificate")
     monkeypatch.setenv("CERTIFICATE_SIGNING_KEY", str(tmp_path / "key.pem"))
     monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(tmp_path / "cert.pem"))
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whatever the key parser raises: the service must not start
         bootstrap.create_app(dbs["certificate"])

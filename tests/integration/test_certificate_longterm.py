@@ -1,6 +1,7 @@
 """Certificates that open correctly anywhere and stay verifiable for decades (issue 13):
 every font embedded and the page read back by poppler, PDF/A-2b, and PAdES long-term validation
 that still succeeds ten years on, after the signer's certificate expired."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,9 +15,17 @@ import pytest
 
 from tests.integration.test_certificate_documents import _download, _issue
 
-FIELDS = {"姓名": "张伟", "身份证号": "120101198806120032", "系列": "工程", "层级": "中级", "专业": "土木工程",
-          "资格名称": "工程师", "评价方式": "社会化评审", "评审委员会": "天津市工程系列中级职称评审委员会",
-          "批准日期": "2024年6月30日"}
+FIELDS = {
+    "姓名": "张伟",
+    "身份证号": "120101198806120032",
+    "系列": "工程",
+    "层级": "中级",
+    "专业": "土木工程",
+    "资格名称": "工程师",
+    "评价方式": "社会化评审",
+    "评审委员会": "天津市工程系列中级职称评审委员会",
+    "批准日期": "2024年6月30日",
+}
 
 
 def _poppler(tool: str, *args: str) -> subprocess.CompletedProcess:
@@ -31,6 +40,7 @@ def _signed(dbs, clients, auth, tmp_path: Path, **overrides) -> tuple[object, Pa
 
 
 # --------------------------------------------------------------------------- fonts and poppler
+
 
 def test_every_font_is_embedded_and_poppler_reads_back_every_field(dbs, clients, auth, tmp_path):
     certificate, path = _signed(dbs, clients, auth, tmp_path)
@@ -85,6 +95,7 @@ def test_a_missing_font_file_stops_the_service_at_start(dbs, monkeypatch, tmp_pa
 
 # --------------------------------------------------------------------------- PDF/A-2b
 
+
 def test_the_pdf_is_pdfa_2b_with_xmp_metadata_and_an_srgb_output_intent(dbs, clients, auth, tmp_path):
     from pyhanko.pdf_utils.metadata import model
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -121,6 +132,7 @@ def test_the_pdf_is_pdfa_2b_with_xmp_metadata_and_an_srgb_output_intent(dbs, cli
 
 # --------------------------------------------------------------------------- long-term validation
 
+
 def _short_lived_signer(folder: Path, hours: int) -> dict[str, str]:
     """A signing certificate of the development CA valid for ``hours``, as the settings naming it."""
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -131,14 +143,24 @@ def _short_lived_signer(folder: Path, hours: int) -> dict[str, str]:
     ca_key = dev_pki._load_key(pki.ca_key)
     ca = dev_pki._load_cert(pki.ca_cert)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = dev_pki.issue_leaf(ca, ca_key, key.public_key(), "short-lived signer", now - dt.timedelta(minutes=5),
-                              now + dt.timedelta(hours=hours), dev_pki.crl_url())
+    now = dt.datetime.now(dt.UTC)
+    cert = dev_pki.issue_leaf(
+        ca,
+        ca_key,
+        key.public_key(),
+        "short-lived signer",
+        now - dt.timedelta(minutes=5),
+        now + dt.timedelta(hours=hours),
+        dev_pki.crl_url(),
+    )
     folder.mkdir()
     dev_pki._write_key(folder / "key.pem", key)
     dev_pki._write_cert(folder / "cert.pem", cert)
-    return {"CERTIFICATE_SIGNING_KEY": str(folder / "key.pem"), "CERTIFICATE_SIGNING_CERT": str(folder / "cert.pem"),
-            "CERTIFICATE_SIGNING_CHAIN": str(pki.ca_cert)}
+    return {
+        "CERTIFICATE_SIGNING_KEY": str(folder / "key.pem"),
+        "CERTIFICATE_SIGNING_CERT": str(folder / "cert.pem"),
+        "CERTIFICATE_SIGNING_CHAIN": str(pki.ca_cert),
+    }
 
 
 def _ten_years_on(document: bytes, signer_cert: Path):
@@ -150,16 +172,18 @@ def _ten_years_on(document: bytes, signer_cert: Path):
 
     from services.certificate import signing
 
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3653)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3653)
     assert x509.load_pem_x509_certificate(signer_cert.read_bytes()).not_valid_after_utc < later
-    timestamps = [s for s in PdfFileReader(io.BytesIO(document)).embedded_signatures
-                  if s.sig_object["/Type"] == "/DocTimeStamp"]
+    timestamps = [
+        s for s in PdfFileReader(io.BytesIO(document)).embedded_signatures if s.sig_object["/Type"] == "/DocTimeStamp"
+    ]
     known = tuple(NonRevokedStatusAssertion(hashlib.sha256(t.signer_cert.dump()).digest(), later) for t in timestamps)
     return signing.validate_lta(document, signing.trust_roots(), at=later, nonrevoked=known)
 
 
 def test_a_certificate_signed_today_validates_ten_years_on_after_its_signer_expired(
-        dbs, clients, auth, tmp_path, monkeypatch):
+    dbs, clients, auth, tmp_path, monkeypatch
+):
     from pyhanko.sign.ades.report import AdESPassed
 
     from services.certificate import signing
@@ -205,13 +229,24 @@ def _face():
     from services.certificate import pdf
 
     return pdf.CertificateFace(
-        number="TJZC2026000001", holder_name="张伟", id_number="120101198806120032", series="工程", level="中级",
-        specialty="土木工程", qualification_name="工程师", mode="social_review", committee_name="评审委员会",
-        approved_on=dt.date(2026, 6, 30), issued_on=dt.date(2026, 7, 1), verification_code="ABCD2345",
-        verification_url="http://127.0.0.1/verify?number=TJZC2026000001&code=ABCD2345")
+        number="TJZC2026000001",
+        holder_name="张伟",
+        id_number="120101198806120032",
+        series="工程",
+        level="中级",
+        specialty="土木工程",
+        qualification_name="工程师",
+        mode="social_review",
+        committee_name="评审委员会",
+        approved_on=dt.date(2026, 6, 30),
+        issued_on=dt.date(2026, 7, 1),
+        verification_code="ABCD2345",
+        verification_url="http://127.0.0.1/verify?number=TJZC2026000001&code=ABCD2345",
+    )
 
 
 # --------------------------------------------------------------------------- keys from configuration
+
 
 def test_the_signing_key_can_come_from_a_pkcs12_file(dbs, tmp_path, monkeypatch):
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
@@ -221,8 +256,12 @@ def test_the_signing_key_can_come_from_a_pkcs12_file(dbs, tmp_path, monkeypatch)
 
     with own_pki(tmp_path / "other") as (other, url):
         bundle = pkcs12.serialize_key_and_certificates(
-            b"signer", dev_pki._load_key(other.signer_key), dev_pki._load_cert(other.signer_cert),
-            [dev_pki._load_cert(other.ca_cert)], BestAvailableEncryption(b"secret"))
+            b"signer",
+            dev_pki._load_key(other.signer_key),
+            dev_pki._load_cert(other.signer_cert),
+            [dev_pki._load_cert(other.ca_cert)],
+            BestAvailableEncryption(b"secret"),
+        )
         (tmp_path / "signer.p12").write_bytes(bundle)
         monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS12", str(tmp_path / "signer.p12"))
         monkeypatch.setenv("CERTIFICATE_SIGNING_PKCS12_PASSPHRASE", "secret")
@@ -235,15 +274,25 @@ def test_the_signing_key_can_come_from_a_pkcs12_file(dbs, tmp_path, monkeypatch)
 
 # --------------------------------------------------------------------------- the development TSA
 
+
 def test_the_development_tsa_answers_rfc3161_and_refuses_anything_else(trust_services):
     import requests
     from asn1crypto import algos, tsp
 
-    query = tsp.TimeStampReq({"version": 1, "message_imprint": {
-        "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}), "hashed_message": b"\x01" * 32},
-        "nonce": 12345, "cert_req": True})
-    answer = requests.post(trust_services + "/tsa", data=query.dump(), timeout=10,
-                           headers={"Content-Type": "application/timestamp-query"})
+    query = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {
+                "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                "hashed_message": b"\x01" * 32,
+            },
+            "nonce": 12345,
+            "cert_req": True,
+        }
+    )
+    answer = requests.post(
+        trust_services + "/tsa", data=query.dump(), timeout=10, headers={"Content-Type": "application/timestamp-query"}
+    )
     assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/timestamp-reply"
     reply = tsp.TimeStampResp.load(answer.content)
     assert reply["status"]["status"].native == "granted"
@@ -251,8 +300,10 @@ def test_the_development_tsa_answers_rfc3161_and_refuses_anything_else(trust_ser
     assert info["nonce"].native == 12345 and info["message_imprint"]["hashed_message"].native == b"\x01" * 32
 
     for body, kind in ((b"not asn.1", "application/timestamp-query"), (query.dump(), "application/json")):
-        assert requests.post(trust_services + "/tsa", data=body, headers={"Content-Type": kind},
-                             timeout=10).status_code == 400
+        assert (
+            requests.post(trust_services + "/tsa", data=body, headers={"Content-Type": kind}, timeout=10).status_code
+            == 400
+        )
     crl = requests.get(trust_services + "/crl", timeout=10)
     assert crl.status_code == 200 and crl.headers["Content-Type"] == "application/pkix-crl"
 
@@ -275,11 +326,27 @@ def test_the_signing_key_can_stay_on_a_pkcs11_token(dbs, tmp_path, monkeypatch):
     (tmp_path / "softhsm2.conf").write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n")
     monkeypatch.setenv("SOFTHSM2_CONF", str(tmp_path / "softhsm2.conf"))
     run = dict(capture_output=True, text=True, timeout=60, check=True)
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "titles-signing", "--pin", "1234",
-                    "--so-pin", "123456"], **run)
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", "titles-signing", "--pin", "1234", "--so-pin", "123456"],
+        **run,
+    )
     with own_pki(tmp_path / "other") as (other, url):
-        subprocess.run(["softhsm2-util", "--import", str(other.signer_key), "--token", "titles-signing",
-                        "--label", "certificate-signer", "--id", "01", "--pin", "1234"], **run)
+        subprocess.run(
+            [
+                "softhsm2-util",
+                "--import",
+                str(other.signer_key),
+                "--token",
+                "titles-signing",
+                "--label",
+                "certificate-signer",
+                "--id",
+                "01",
+                "--pin",
+                "1234",
+            ],
+            **run,
+        )
         token = pkcs11.lib(str(SOFTHSM)).get_token(token_label="titles-signing")
         with token.open(rw=True, user_pin="1234") as session:
             certificate = decode_x509_certificate(dev_pki._load_cert(other.signer_cert).public_bytes(Encoding.DER))

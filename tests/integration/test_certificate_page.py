@@ -1,5 +1,6 @@
 """The verification page for people (issue 13): where the QR code leads, what it shows, what it hides,
 and checking a PDF someone was given."""
+
 from __future__ import annotations
 
 from tests.integration.test_certificate_documents import _download, _issue, _revoke
@@ -12,9 +13,15 @@ def _page(clients, number: str, code: str, **kwargs):
 def _upload(clients, certificate, document: bytes, code: str | None = None):
     import io
 
-    return clients["certificate"].post("/verify", content_type="multipart/form-data", data={
-        "number": certificate.number, "code": code or certificate.verification_code,
-        "document": (io.BytesIO(document), "证书.pdf", "application/pdf")})
+    return clients["certificate"].post(
+        "/verify",
+        content_type="multipart/form-data",
+        data={
+            "number": certificate.number,
+            "code": code or certificate.verification_code,
+            "document": (io.BytesIO(document), "证书.pdf", "application/pdf"),
+        },
+    )
 
 
 def test_the_page_shows_a_valid_certificate_with_the_id_number_masked(dbs, clients):
@@ -24,8 +31,19 @@ def test_the_page_shows_a_valid_certificate_with_the_id_number_masked(dbs, clien
     html = response.get_data(as_text=True)
     assert '<html lang="zh-CN">' in html and 'name="viewport"' in html
     assert "有效" in html and "已撤销" not in html
-    for shown in (certificate.number, "张伟", "1201**********0032", "工程", "中级", "土木工程", "工程师", "自主聘任",
-                  "聘任单位", "天津市示范科技有限公司", "2024年6月30日"):
+    for shown in (
+        certificate.number,
+        "张伟",
+        "1201**********0032",
+        "工程",
+        "中级",
+        "土木工程",
+        "工程师",
+        "自主聘任",
+        "聘任单位",
+        "天津市示范科技有限公司",
+        "2024年6月30日",
+    ):
         assert shown in html, shown
     assert "120101198806120032" not in html
     # The address carries the code: it goes to no other site, and no cache keeps the page.
@@ -42,8 +60,17 @@ def test_a_wrong_code_or_number_shows_nothing_of_anyone(dbs, clients):
     html = wrong_code.get_data(as_text=True)
     assert "未找到" in html
     assert html == unknown.get_data(as_text=True)  # which of the two was wrong is not told
-    for personal in ("王小明", "120101198806120032", "1201", "0032", "天津市机密评审委员会", "工程师", "土木工程",
-                     certificate.number, certificate.verification_code):
+    for personal in (
+        "王小明",
+        "120101198806120032",
+        "1201",
+        "0032",
+        "天津市机密评审委员会",
+        "工程师",
+        "土木工程",
+        certificate.number,
+        certificate.verification_code,
+    ):
         assert personal not in html, personal
 
 
@@ -71,7 +98,7 @@ def test_a_tampered_pdf_is_reported_altered(dbs, clients, auth):
     document = _download(clients, auth, certificate.number).data
     # Someone edits the creator in the metadata (inside the signed bytes).
     at = document.index(b"titles certificate service")
-    tampered = document[:at] + b"T" + document[at + 1:]
+    tampered = document[:at] + b"T" + document[at + 1 :]
     html = _upload(clients, certificate, tampered).get_data(as_text=True)
     assert "已被修改" in html and "未被修改" not in html
     assert "无效或无法验证" in html

@@ -8,6 +8,7 @@ an empty box, a missing or shifted line or a different name shows as a place whe
 Both renders are saved to the test's tmp folder and, when TITLES_SCREENSHOTS names a folder, there
 too.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,8 +19,9 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,9 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PDFJS = ROOT / "node_modules" / "pdfjs-dist"
 PAGE = Path(__file__).parent / "data" / "pdfjs_render.html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian's Chromium is not installed (.ci/run installs it: apt-get install "
-                                       "chromium); Playwright cannot download a browser here")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM),
+    reason="Debian's Chromium is not installed (.ci/run installs it: apt-get install "
+    "chromium); Playwright cannot download a browser here",
+)
 
 DPI = 96
 # Both renders are blurred (a Gaussian of this radius in pixels at DPI: about a stroke's width and the
@@ -78,15 +82,26 @@ def _pdfjs(site: tuple[str, Path], pdf: Path) -> dict[str, Any]:
     shutil.copy(pdf, root / pdf.name)
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             page = browser.new_page()
             page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
-                    if response.status >= 400 else None)
-            page.on("console", lambda message: problems.append(message.text)
-                    if message.type in ("error", "warning") or message.text.startswith("Warning") else None)
+            page.on(
+                "response",
+                lambda response: (
+                    problems.append(f"{response.status} {response.url}") if response.status >= 400 else None
+                ),
+            )
+            page.on(
+                "console",
+                lambda message: (
+                    problems.append(message.text)
+                    if message.type in ("error", "warning") or message.text.startswith("Warning")
+                    else None
+                ),
+            )
             page.goto(f"{address}/index.html")
             page.wait_for_function("window.pdfjsReady === true", timeout=30_000)
             result = page.evaluate("([url, scale]) => window.renderPdf(url, scale)", [f"/{pdf.name}", DPI / 72])
@@ -98,8 +113,13 @@ def _pdfjs(site: tuple[str, Path], pdf: Path) -> dict[str, Any]:
 
 
 def _pdftoppm(pdf: Path, out: Path) -> bytes:
-    rendered = subprocess.run(["pdftoppm", "-r", str(DPI), "-png", "-singlefile", str(pdf), str(out)],
-                              capture_output=True, text=True, timeout=60, check=True)
+    rendered = subprocess.run(
+        ["pdftoppm", "-r", str(DPI), "-png", "-singlefile", str(pdf), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert rendered.stderr == ""
     return out.with_suffix(".png").read_bytes()
 
@@ -128,8 +148,11 @@ def _compare(first, second) -> dict[str, float]:
     pixels = ImageChops.difference(first, second).tobytes()
     blur = ImageFilter.GaussianBlur(BLUR)
     blurred = ImageChops.difference(first.filter(blur), second.filter(blur))
-    return {"pixel_mean": round(sum(pixels) / len(pixels), 2), "blurred_largest": max(blurred.tobytes()),
-            "blurred_beyond": sum(d > TOLERANCE for d in blurred.tobytes())}
+    return {
+        "pixel_mean": round(sum(pixels) / len(pixels), 2),
+        "blurred_largest": max(blurred.tobytes()),
+        "blurred_beyond": sum(d > TOLERANCE for d in blurred.tobytes()),
+    }
 
 
 def _alike(difference: dict[str, float]) -> bool:

@@ -1,6 +1,7 @@
 """One clock for the whole system (shared/clock.py): the test clock, switched on only by
 TITLES_TEST_CLOCK=1, moved forward only by the title office, bounded, audited, and read by every
 service (the declaration's deadlines, the notices' dates)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +31,7 @@ def test_clock(monkeypatch: pytest.MonkeyPatch, data_dir) -> None:
 def frozen(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
     """Real time stands still (on a whole second) so that a move lands exactly where the test says;
     the test clock's offset file, and everything reading it, stay what they are."""
-    instant = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    instant = dt.datetime.now(dt.UTC).replace(microsecond=0)
     monkeypatch.setattr(clock, "real_now", lambda: instant)
     return instant
 
@@ -46,6 +47,7 @@ def state(clients, auth, user: str = "title_office") -> dict:
 
 
 # -- who may move it -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("user", ["applicant", "unit", "dept1", "committee", "expert1"])
 def test_only_the_title_office_moves_the_test_clock(dbs, clients, auth, test_clock, user):
@@ -66,8 +68,7 @@ def test_moving_the_clock_needs_a_login(dbs, clients, test_clock):
     assert clock.offset_seconds() == 0
 
 
-def test_without_the_setting_the_clock_cannot_be_moved_and_runs_on_real_time(
-        dbs, clients, auth, monkeypatch, frozen):
+def test_without_the_setting_the_clock_cannot_be_moved_and_runs_on_real_time(dbs, clients, auth, monkeypatch, frozen):
     monkeypatch.delenv("TITLES_TEST_CLOCK", raising=False)
     clock.set_now_for_tests(frozen + dt.timedelta(days=30))  # a file left behind is not read
 
@@ -86,24 +87,25 @@ def test_without_the_setting_the_clock_cannot_be_moved_and_runs_on_real_time(
 
 
 def test_a_move_is_forwards_bounded_and_validated(dbs, clients, auth, test_clock):
-    cases = [({"days": -1}, "days", "forward_only"),
-             ({"seconds": -5}, "seconds", "forward_only"),
-             ({"days": 2, "seconds": -1}, "seconds", "forward_only"),
-             ({}, "seconds", "at_least_one_second"),
-             ({"days": 0, "seconds": 0}, "seconds", "at_least_one_second"),
-             ({"seconds": 10 ** 15}, "seconds", "at_most_366_days"),
-             ({"days": 367}, "days", "at_most_366_days"),
-             ({"days": 10 ** 15}, "days", "at_most_366_days"),
-             ({"days": 366, "seconds": 1}, "seconds", "at_most_366_days"),
-             ({"days": "soon"}, "days", "invalid"),
-             ({"days": 1.5}, "days", "invalid"),
-             ({"hours": 3}, "hours", "unknown_field")]
+    cases = [
+        ({"days": -1}, "days", "forward_only"),
+        ({"seconds": -5}, "seconds", "forward_only"),
+        ({"days": 2, "seconds": -1}, "seconds", "forward_only"),
+        ({}, "seconds", "at_least_one_second"),
+        ({"days": 0, "seconds": 0}, "seconds", "at_least_one_second"),
+        ({"seconds": 10**15}, "seconds", "at_most_366_days"),
+        ({"days": 367}, "days", "at_most_366_days"),
+        ({"days": 10**15}, "days", "at_most_366_days"),
+        ({"days": 366, "seconds": 1}, "seconds", "at_most_366_days"),
+        ({"days": "soon"}, "days", "invalid"),
+        ({"days": 1.5}, "days", "invalid"),
+        ({"hours": 3}, "hours", "unknown_field"),
+    ]
     for body, field, rule in cases:
         refused = move(clients, auth, **body)
         assert refused.status_code == 422, (body, refused.get_json())
         assert [(e["field"], e["rule"]) for e in refused.get_json()["errors"]] == [(field, rule)], body
     assert clock.offset_seconds() == 0
-
 
 
 def test_the_clock_runs_at_most_a_hundred_years_ahead(dbs, clients, auth, test_clock, frozen):
@@ -129,7 +131,9 @@ def test_every_move_is_audited_and_logged(dbs, clients, auth, test_clock, frozen
     seen = state(clients, auth)
     assert seen["offset_seconds"] == 15 * DAY + 90 and seen["moves_total"] == 2
     assert [(m["moved_by"], m["seconds"], m["moved_at"]) for m in seen["moves"]] == [
-        ("title_office", 90, frozen.isoformat()), ("title_office", 15 * DAY, frozen.isoformat())]
+        ("title_office", 90, frozen.isoformat()),
+        ("title_office", 15 * DAY, frozen.isoformat()),
+    ]
     assert seen["today"] == (frozen + dt.timedelta(days=15, seconds=90)).astimezone(clock.BEIJING).date().isoformat()
     assert "moves" not in state(clients, auth, "applicant")  # the audit is the title office's
 
@@ -153,6 +157,7 @@ def test_the_clock_is_documented_in_the_openapi(dbs, clients):
 
 # -- one clock, every process ----------------------------------------------------------------------
 
+
 def test_two_moves_at_once_both_count(data_dir, test_clock):
     def slowly_recorded(_move: clock.Move) -> None:
         time.sleep(0.002)  # widens the read-modify-write window: without the lock, moves would be lost
@@ -171,8 +176,11 @@ def test_two_moves_at_once_both_count(data_dir, test_clock):
 
 def test_a_move_in_another_process_moves_this_one(data_dir, test_clock):
     before = clock.offset_seconds()
-    subprocess.run([sys.executable, "-c", "from shared import clock; clock.advance(86400)"], check=True,
-                   env={**os.environ, "TITLES_TEST_CLOCK": "1"})
+    subprocess.run(
+        [sys.executable, "-c", "from shared import clock; clock.advance(86400)"],
+        check=True,
+        env={**os.environ, "TITLES_TEST_CLOCK": "1"},
+    )
     assert clock.offset_seconds() == before + DAY
 
 
@@ -185,14 +193,16 @@ def test_an_unreadable_clock_file_is_an_error_not_real_time(data_dir, test_clock
 
 # -- every service reads it ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("after_deadline, status", [(-1, 200), (1, 409)])
 def test_the_declaration_service_judges_a_resubmission_by_the_moved_clock(
-        demo, clients, auth, workers, test_clock, monkeypatch, after_deadline, status):
+    demo, clients, auth, workers, test_clock, monkeypatch, after_deadline, status
+):
     from services.declaration.models import Activity, Declaration
 
     declaration_id = _submitted(clients, auth, workers)
     _return(dbs=demo, declaration_id=declaration_id)
-    instant = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    instant = dt.datetime.now(dt.UTC).replace(microsecond=0)
     monkeypatch.setattr(clock, "real_now", lambda: instant)
     deadline = clock.end_of_day(instant.astimezone(clock.BEIJING).date() + dt.timedelta(days=3))
     with demo["declaration"].uow() as uow:
@@ -221,10 +231,25 @@ def test_a_notice_is_dated_by_the_moved_clock_and_released_on_its_day(dbs, clien
     today = frozen.astimezone(clock.BEIJING).date()
     at = dt.datetime.combine(today + dt.timedelta(days=10), dt.time(9, 30), clock.BEIJING)
     declaration_id = str(uuid.uuid4())
-    assert deliver(dbs, envelope("review.defence.scheduled.v1", {
-        "declaration_id": declaration_id, "applicant": "applicant", "at": at.isoformat(), "place": "三楼会议室",
-        "committee_code": "12120000MB1234567L", "first_notice_on": (today + dt.timedelta(days=3)).isoformat(),
-        "reminder_on": (today + dt.timedelta(days=9)).isoformat(), "scheduled_at": frozen.isoformat()})) == "done"
+    assert (
+        deliver(
+            dbs,
+            envelope(
+                "review.defence.scheduled.v1",
+                {
+                    "declaration_id": declaration_id,
+                    "applicant": "applicant",
+                    "at": at.isoformat(),
+                    "place": "三楼会议室",
+                    "committee_code": "12120000MB1234567L",
+                    "first_notice_on": (today + dt.timedelta(days=3)).isoformat(),
+                    "reminder_on": (today + dt.timedelta(days=9)).isoformat(),
+                    "scheduled_at": frozen.isoformat(),
+                },
+            ),
+        )
+        == "done"
+    )
     assert defences.release_due(dbs["notify"]) == 0 and messages(dbs) == []
 
     assert move(clients, auth, days=3).status_code == 200

@@ -12,6 +12,7 @@ Neither sees the other's inbox row before it commits, so the inbox's key decides
   it finds the message committed by the other and reports a duplicate, its effect rolled back. A
   collision at commit of a message nobody else took is an error (retried, then dead-lettered).
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,16 +35,20 @@ from shared.uow import Database, UnitOfWork
 from tests.conftest import POSTGRES, wait_for
 from tests.integration.test_messaging import issued
 
-pytestmark = pytest.mark.skipif(not POSTGRES, reason="two transactions at once on one inbox key need PostgreSQL "
-                                                     "(SQLite serialises writers); set TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(
+    not POSTGRES,
+    reason="two transactions at once on one inbox key need PostgreSQL "
+    "(SQLite serialises writers); set TEST_POSTGRES_URL",
+)
 
 Handler = Callable[[UnitOfWork, Envelope, dict[str, Any]], None]
 
 
 def envelope_issued() -> Envelope:
     data = issued()
-    return Envelope(type="certificate.issued.v1", source="certificate", data=data,
-                    correlation_id=data["declaration_id"])
+    return Envelope(
+        type="certificate.issued.v1", source="certificate", data=data, correlation_id=data["declaration_id"]
+    )
 
 
 def subscription(service: str, message_type: str) -> Any:
@@ -68,8 +73,15 @@ def in_thread(target: Callable[[], str]) -> tuple[threading.Thread, dict[str, An
 def waiting_on_a_lock(db: Database) -> int:
     """Sessions of the database waiting for a lock another transaction holds (a row's key, here)."""
     with db.engine.connect() as conn:
-        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND wait_event_type = 'Lock'")) or 0
+        return (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            )
+            or 0
+        )
 
 
 def test_a_redelivery_that_collides_at_flush_is_a_duplicate_and_never_runs_the_handler(dbs):
@@ -102,11 +114,16 @@ def test_a_redelivery_that_collides_at_flush_is_a_duplicate_and_never_runs_the_h
     assert second_result == {"outcome": "duplicate"}
     assert second_calls == []
     with db.uow(readonly=True) as uow:
-        assert uow.session.scalar(select(func.count()).select_from(Message).where(
-            Message.declaration_id == env.data["declaration_id"])) == 1
+        assert (
+            uow.session.scalar(
+                select(func.count()).select_from(Message).where(Message.declaration_id == env.data["declaration_id"])
+            )
+            == 1
+        )
 
 
 # -- at commit: an inbox whose key is checked when the transaction commits -------------------------
+
 
 class Base(DeclarativeBase):
     pass

@@ -1,4 +1,5 @@
 """The declaration service: activities, declarations and the review trail they mirror."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,13 @@ from tests.conftest import wait_for
 ACTIVITY = "5d6f1a52-3c1e-4a8e-9a3e-2026e0000001"
 COMMITTEE = "12120000MB1234567L"
 UNIT = "91120101MA05K1XT13"
-DECLARATION = {"activity_id": ACTIVITY, "level": "副高级", "specialty": "软件工程",
-               "qualification_name": "高级工程师", "category": "normal"}
+DECLARATION = {
+    "activity_id": ACTIVITY,
+    "level": "副高级",
+    "specialty": "软件工程",
+    "qualification_name": "高级工程师",
+    "category": "normal",
+}
 
 
 def outbox(db, message_type: str) -> list[dict]:
@@ -50,17 +56,25 @@ def declare(clients, headers, **changes):
 # What the demo activity requires for submission: in this declaration's copy of the profile
 # (the profile service's sections) what the profile reported missing and the eligibility data,
 # then one project item and the work summary.
-ELIGIBLE = {"basic": {"gender": "male", "date_of_birth": "1988-06-12", "mobile": "13800138000",
-                      "photo_id": "photo-in-the-snapshot"},
-            "educations": [{"level": "bachelor", "before_work": True}],
-            "qualification": {"specialty": "软件工程", "first_professional_work_date": "2013-07-15",
-                              "non_professional_years": 0,
-                              "appointment": {"proof_kind": "appointment_letter", "proof_id": "letter"}},
-            "certificates": [{"kind": "title", "name": "工程师", "level": "中级", "issued_on": "2015-07-01"}],
-            # every year a test clock may look back on: competent, 96 hours of which 64 specialist
-            "annual_assessments": [{"year": year, "result": "competent"} for year in range(2016, 2036)],
-            "continuing_education": [{"year": year, "hours": 96, "specialist_hours": 64}
-                                     for year in range(2016, 2036)]}
+ELIGIBLE = {
+    "basic": {
+        "gender": "male",
+        "date_of_birth": "1988-06-12",
+        "mobile": "13800138000",
+        "photo_id": "photo-in-the-snapshot",
+    },
+    "educations": [{"level": "bachelor", "before_work": True}],
+    "qualification": {
+        "specialty": "软件工程",
+        "first_professional_work_date": "2013-07-15",
+        "non_professional_years": 0,
+        "appointment": {"proof_kind": "appointment_letter", "proof_id": "letter"},
+    },
+    "certificates": [{"kind": "title", "name": "工程师", "level": "中级", "issued_on": "2015-07-01"}],
+    # every year a test clock may look back on: competent, 96 hours of which 64 specialist
+    "annual_assessments": [{"year": year, "result": "competent"} for year in range(2016, 2036)],
+    "continuing_education": [{"year": year, "hours": 96, "specialist_hours": 64} for year in range(2016, 2036)],
+}
 # The files ELIGIBLE refers to, as the profile's attachment events make them the applicant's.
 ELIGIBLE_FILES = ("photo-in-the-snapshot", "letter")
 COMPLETE = {"snapshot": ELIGIBLE, "materials": {"work_summary": {"fields": {"summary": "十年软件研发"}}}}
@@ -76,8 +90,15 @@ def own_files(db, owner: str, *ids: str) -> None:
 
     sub = next(s for s in topology.subscriptions_of("declaration") if s.name == "on_attachment_stored")
     for attachment_id in ids:
-        data = {"id": attachment_id, "owner": owner, "sha256": "0" * 64, "content_type": "application/pdf",
-                "size": 10, "name": f"{attachment_id}.pdf", "uploaded_at": "2026-03-01T09:00:00+00:00"}
+        data = {
+            "id": attachment_id,
+            "owner": owner,
+            "sha256": "0" * 64,
+            "content_type": "application/pdf",
+            "size": 10,
+            "name": f"{attachment_id}.pdf",
+            "uploaded_at": "2026-03-01T09:00:00+00:00",
+        }
         env = Envelope(type="profile.attachment.stored.v1", source="profile", data=data)
         assert process(db, sub, env, handlers.HANDLERS[env.type]) in ("done", "duplicate")
 
@@ -93,9 +114,7 @@ def fill(clients, headers, declaration_id: str) -> None:
 
 
 def fill_directly(uow, applicant, declaration_id: str) -> None:
-    from services.declaration import content, service
-
-    from services.declaration import replicas
+    from services.declaration import content, replicas, service
 
     for attachment_id in ELIGIBLE_FILES:
         replicas.attachment_stored(uow, applicant.subject, attachment_id=attachment_id)
@@ -117,12 +136,21 @@ def other_applicant(data_dir):
 
     kid, key = dev_issuer.signing_key(data_dir)
     now = int(time.time())
-    claims = {"iss": dev_issuer.default_issuer(), "aud": "titles", "sub": "applicant2", "iat": now,
-              "exp": now + 600, "role": "applicant", "name": "李娜", "id_number": "120101199001010028"}
+    claims = {
+        "iss": dev_issuer.default_issuer(),
+        "aud": "titles",
+        "sub": "applicant2",
+        "iat": now,
+        "exp": now + 600,
+        "role": "applicant",
+        "name": "李娜",
+        "id_number": "120101199001010028",
+    }
     return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
 
 
 # -- activities ------------------------------------------------------------------
+
 
 def test_the_demo_activity_is_listed(clients, auth, demo):
     response = activities(clients, auth)
@@ -142,8 +170,9 @@ def test_the_demo_activity_is_listed(clients, auth, demo):
 INDEPENDENT_ACTIVITY = "5d6f1a52-3c1e-4a8e-9a3e-2026e0000002"
 
 
-@pytest.mark.parametrize("user, seen", [("unit", [ACTIVITY]), ("committee", [ACTIVITY]),
-                                        ("title_office", [ACTIVITY, INDEPENDENT_ACTIVITY])])
+@pytest.mark.parametrize(
+    "user, seen", [("unit", [ACTIVITY]), ("committee", [ACTIVITY]), ("title_office", [ACTIVITY, INDEPENDENT_ACTIVITY])]
+)
 def test_any_logged_in_user_sees_activities(clients, auth, demo, user, seen):
     response = clients["declaration"].get("/api/v1/activities", headers=auth(user))
     assert sorted(a["id"] for a in response.get_json()) == seen
@@ -153,14 +182,17 @@ def test_activities_need_a_token(clients, demo):
     assert_problem(clients["declaration"].get("/api/v1/activities"), 401)
 
 
-@pytest.mark.parametrize("key, matching, other", [
-    ("mode", "social_review", "independent_review"),
-    ("series", "工程", "卫生"),
-    ("level", "副高级", "正高级"),
-    ("specialty", "计算机应用技术", "临床医学"),
-    ("qualification_name", "高级工程师", "主任医师"),
-    ("category", "lateral_transfer", "enterprise_direct"),
-])
+@pytest.mark.parametrize(
+    "key, matching, other",
+    [
+        ("mode", "social_review", "independent_review"),
+        ("series", "工程", "卫生"),
+        ("level", "副高级", "正高级"),
+        ("specialty", "计算机应用技术", "临床医学"),
+        ("qualification_name", "高级工程师", "主任医师"),
+        ("category", "lateral_transfer", "enterprise_direct"),
+    ],
+)
 def test_activities_are_filtered(clients, auth, demo, key, matching, other):
     assert [a["id"] for a in activities(clients, auth, **{key: matching}).get_json()] == [ACTIVITY]
     response = activities(clients, auth, **{key: other})
@@ -186,11 +218,21 @@ def save_past_activity(dbs, **changes) -> str:
     from services.declaration import service
 
     fields = {
-        "id": "00000000-0000-4000-8000-000000000001", "name": "2020年度已结束的评审", "mode": "social_review",
-        "committee_code": COMMITTEE, "committee_name": "天津市工程技术系列高级职称评审委员会", "series": "工程",
-        "levels": ["副高级"], "specialties": ["软件工程"], "qualification_names": ["高级工程师"],
-        "categories": ["normal"], "opens_on": dt.date(2020, 1, 1), "initial_deadline": dt.date(2020, 3, 31),
-        "modification_deadline": dt.date(2020, 4, 30), "consultation_phone": "022-00000000", "panel_size": 3,
+        "id": "00000000-0000-4000-8000-000000000001",
+        "name": "2020年度已结束的评审",
+        "mode": "social_review",
+        "committee_code": COMMITTEE,
+        "committee_name": "天津市工程技术系列高级职称评审委员会",
+        "series": "工程",
+        "levels": ["副高级"],
+        "specialties": ["软件工程"],
+        "qualification_names": ["高级工程师"],
+        "categories": ["normal"],
+        "opens_on": dt.date(2020, 1, 1),
+        "initial_deadline": dt.date(2020, 3, 31),
+        "modification_deadline": dt.date(2020, 4, 30),
+        "consultation_phone": "022-00000000",
+        "panel_size": 3,
         **changes,
     }
     with dbs["declaration"].uow() as uow:
@@ -200,6 +242,7 @@ def save_past_activity(dbs, **changes) -> str:
 
 
 # -- opening a declaration -------------------------------------------------------
+
 
 def test_a_declaration_is_accepted_and_asks_for_a_snapshot(clients, auth, demo):
     response = declare(clients, auth("applicant"))
@@ -213,10 +256,15 @@ def test_a_declaration_is_accepted_and_asks_for_a_snapshot(clients, auth, demo):
     assert detail(clients, auth("applicant"), body["id"])["status"] == "preparing"
 
 
-@pytest.mark.parametrize("key, value", [
-    ("level", "正高级"), ("specialty", "临床医学"), ("qualification_name", "主任医师"),
-    ("category", "enterprise_direct"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("level", "正高级"),
+        ("specialty", "临床医学"),
+        ("qualification_name", "主任医师"),
+        ("category", "enterprise_direct"),
+    ],
+)
 def test_a_declaration_outside_the_activity_scope_is_refused(clients, auth, demo, key, value):
     response = declare(clients, auth("applicant"), **{key: value})
     assert_problem(response, 422, key, "in_activity_scope")
@@ -232,15 +280,21 @@ def test_an_activity_outside_its_dates_takes_no_declarations(clients, auth, demo
     past = save_past_activity(demo)
     response = declare(clients, auth("applicant"), activity_id=past)
     assert_problem(response, 409, "activity_id", "ongoing")
-    future = save_past_activity(demo, id="00000000-0000-4000-8000-000000000002", opens_on=dt.date(2098, 1, 1),
-                                initial_deadline=dt.date(2098, 3, 1), modification_deadline=dt.date(2098, 4, 1))
+    future = save_past_activity(
+        demo,
+        id="00000000-0000-4000-8000-000000000002",
+        opens_on=dt.date(2098, 1, 1),
+        initial_deadline=dt.date(2098, 3, 1),
+        modification_deadline=dt.date(2098, 4, 1),
+    )
     assert_problem(declare(clients, auth("applicant"), activity_id=future), 409, "activity_id", "ongoing")
     assert outbox(demo["declaration"], "profile.take_snapshot.v1") == []
 
 
 def test_a_declaration_needs_complete_input(clients, auth, demo):
-    response = clients["declaration"].post("/api/v1/declarations", headers=auth("applicant"),
-                                           json={"activity_id": ACTIVITY})
+    response = clients["declaration"].post(
+        "/api/v1/declarations", headers=auth("applicant"), json={"activity_id": ACTIVITY}
+    )
     body = assert_problem(response, 422)
     assert {e["field"] for e in body["errors"]} == {"level", "specialty", "qualification_name", "category"}
     assert {e["rule"] for e in body["errors"]} == {"required"}
@@ -253,25 +307,33 @@ def test_only_applicants_declare(clients, auth, demo, user):
 
 def test_submitting_before_the_snapshot_is_refused(clients, auth, demo):
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]
-    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
-                                           headers=auth("applicant"))
+    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit", headers=auth("applicant"))
     assert_problem(response, 409, "status", "draft_only")
     assert outbox(demo["declaration"], "declaration.submitted.v1") == []
 
 
 def test_an_unknown_declaration_is_not_found(clients, auth, demo):
     missing = "00000000-0000-4000-8000-00000000beef"
-    assert_problem(clients["declaration"].get(f"/api/v1/declarations/{missing}", headers=auth("applicant")),
-                   404, "declaration_id", "exists")
-    assert_problem(clients["declaration"].post(f"/api/v1/declarations/{missing}/submit",
-                                               headers=auth("applicant")), 404)
+    assert_problem(
+        clients["declaration"].get(f"/api/v1/declarations/{missing}", headers=auth("applicant")),
+        404,
+        "declaration_id",
+        "exists",
+    )
+    assert_problem(
+        clients["declaration"].post(f"/api/v1/declarations/{missing}/submit", headers=auth("applicant")), 404
+    )
 
 
 # -- the whole path with the profile service's answer ------------------------------
 
+
 def employ(clients, auth) -> None:
-    response = clients["profile"].post("/api/v1/profile/work-experiences", headers=auth("applicant"),
-                                       json={"status": "current", "unit_code": UNIT, "start_date": "2015-07-01"})
+    response = clients["profile"].post(
+        "/api/v1/profile/work-experiences",
+        headers=auth("applicant"),
+        json={"status": "current", "unit_code": UNIT, "start_date": "2015-07-01"},
+    )
     assert response.status_code == 201, response.get_json()
 
 
@@ -285,8 +347,7 @@ def test_a_draft_is_submitted_with_its_snapshot(clients, auth, demo, workers):
     employ(clients, auth)
     declaration_id = draft(clients, auth)
     fill(clients, auth("applicant"), declaration_id)
-    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
-                                           headers=auth("applicant"))
+    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit", headers=auth("applicant"))
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "submitted"
     assert response.get_json()["submitted_at"]
@@ -304,19 +365,18 @@ def test_a_draft_is_submitted_with_its_snapshot(clients, auth, demo, workers):
     assert settings["publicity_working_days"] == 5 and settings["panel_size"] == 3
     assert settings["service_levels"]["committee_acceptance"] == 5
 
-    again = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
-                                        headers=auth("applicant"))
+    again = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit", headers=auth("applicant"))
     assert_problem(again, 409, "status", "draft_only")
     assert len(outbox(demo["declaration"], "declaration.submitted.v1")) == 1
 
 
 def test_a_refused_declaration_cannot_be_submitted(clients, auth, demo, workers):
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]  # no profile at all
-    refused = wait_for("the refusal", lambda: (d := detail(clients, auth("applicant"), declaration_id))["status"]
-                       == "refused" and d)
+    refused = wait_for(
+        "the refusal", lambda: (d := detail(clients, auth("applicant"), declaration_id))["status"] == "refused" and d
+    )
     assert "在职" in refused["refusal_reason"]
-    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
-                                           headers=auth("applicant"))
+    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit", headers=auth("applicant"))
     assert_problem(response, 409, "status", "draft_only")
 
 
@@ -324,8 +384,7 @@ def test_another_applicant_cannot_see_or_submit_it(clients, auth, demo, workers,
     employ(clients, auth)
     declaration_id = draft(clients, auth)
     path = f"/api/v1/declarations/{declaration_id}"
-    assert_problem(clients["declaration"].get(path, headers=other_applicant), 403, "declaration_id",
-                   "own_declaration")
+    assert_problem(clients["declaration"].get(path, headers=other_applicant), 403, "declaration_id", "own_declaration")
     assert_problem(clients["declaration"].post(path + "/submit", headers=other_applicant), 403)
     mine = clients["declaration"].get("/api/v1/declarations", headers=other_applicant).get_json()
     assert mine["items"] == [] and mine["total"] == 0
@@ -338,36 +397,40 @@ def test_another_applicant_cannot_see_or_submit_it(clients, auth, demo, workers,
 
 # -- my declarations -------------------------------------------------------------
 
+
 def test_my_declarations_are_paged_newest_first(clients, auth, demo, other_applicant):
     first = declare(clients, auth("applicant")).get_json()["id"]
-    another = save_past_activity(demo, id="00000000-0000-4000-8000-000000000003",
-                                 initial_deadline=dt.date(2099, 1, 1), modification_deadline=dt.date(2099, 2, 1))
+    another = save_past_activity(
+        demo,
+        id="00000000-0000-4000-8000-000000000003",
+        initial_deadline=dt.date(2099, 1, 1),
+        modification_deadline=dt.date(2099, 2, 1),
+    )
     second = declare(clients, auth("applicant"), activity_id=another).get_json()["id"]
     declare(clients, other_applicant)
     page1 = clients["declaration"].get("/api/v1/declarations?per_page=1", headers=auth("applicant")).get_json()
     assert page1["total"] == 2 and page1["page"] == 1 and page1["per_page"] == 1
     assert [d["id"] for d in page1["items"]] == [second]
-    page2 = clients["declaration"].get("/api/v1/declarations?per_page=1&page=2",
-                                       headers=auth("applicant")).get_json()
+    page2 = clients["declaration"].get("/api/v1/declarations?per_page=1&page=2", headers=auth("applicant")).get_json()
     assert [d["id"] for d in page2["items"]] == [first] and page2["total"] == 2
-    page3 = clients["declaration"].get("/api/v1/declarations?per_page=1&page=3",
-                                       headers=auth("applicant")).get_json()
+    page3 = clients["declaration"].get("/api/v1/declarations?per_page=1&page=3", headers=auth("applicant")).get_json()
     assert page3["items"] == [] and page3["total"] == 2
     everything = clients["declaration"].get("/api/v1/declarations", headers=auth("applicant")).get_json()
     assert [d["id"] for d in everything["items"]] == [second, first]
 
 
 def test_paging_is_validated(clients, auth, demo):
-    assert_problem(clients["declaration"].get("/api/v1/declarations?per_page=0", headers=auth("applicant")),
-                   422, "per_page")
-    assert_problem(clients["declaration"].get("/api/v1/declarations?page=0", headers=auth("applicant")),
-                   422, "page")
+    assert_problem(
+        clients["declaration"].get("/api/v1/declarations?per_page=0", headers=auth("applicant")), 422, "per_page"
+    )
+    assert_problem(clients["declaration"].get("/api/v1/declarations?page=0", headers=auth("applicant")), 422, "page")
 
 
 # -- the review service's messages ------------------------------------------------
 
+
 def at(minutes: int) -> str:
-    return (dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=minutes)).isoformat()
+    return (dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)).isoformat()
 
 
 def submitted_declaration(dbs) -> str:
@@ -378,8 +441,11 @@ def submitted_declaration(dbs) -> str:
     applicant = Principal(subject="applicant", role="applicant", name="张伟", id_number="120101198806120032")
     with dbs["declaration"].uow() as uow:
         declaration = service.create(uow, applicant, dict(DECLARATION))
-        service.snapshot_taken(uow, declaration.id, Snapshot(name="张伟", id_number="120101198806120032",
-                                                             unit_code=UNIT, unit_name="天津市示范科技有限公司"))
+        service.snapshot_taken(
+            uow,
+            declaration.id,
+            Snapshot(name="张伟", id_number="120101198806120032", unit_code=UNIT, unit_name="天津市示范科技有限公司"),
+        )
         fill_directly(uow, applicant, declaration.id)
         service.submit(uow, applicant, declaration.id)
         uow.commit()
@@ -387,8 +453,15 @@ def submitted_declaration(dbs) -> str:
 
 
 def stage(declaration_id: str, name: str, minutes: int, organisation: str | None = UNIT) -> dict:
-    return {"declaration_id": declaration_id, "applicant": "applicant", "stage": name,
-            "stage_name": f"{name} (阶段)", "role": "unit", "organisation": organisation, "at": at(minutes)}
+    return {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": name,
+        "stage_name": f"{name} (阶段)",
+        "role": "unit",
+        "organisation": organisation,
+        "at": at(minutes),
+    }
 
 
 def envelope(message_type: str, data: dict):
@@ -414,20 +487,46 @@ def test_review_messages_move_the_declaration_and_fill_the_trail(clients, auth, 
     deliver(demo, envelope("review.stage.changed.v1", stage(declaration_id, "unit_review", 0)), "on_stage_changed")
     current = detail(clients, auth("applicant"), declaration_id)
     assert current["status"] == "in_review"
-    assert (current["stage"], current["stage_name"], current["stage_organisation"]) == \
-        ("unit_review", "unit_review (阶段)", UNIT)
+    assert (current["stage"], current["stage_name"], current["stage_organisation"]) == (
+        "unit_review",
+        "unit_review (阶段)",
+        UNIT,
+    )
 
-    deliver(demo, envelope("review.decision.recorded.v1", {
-        "declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_review",
-        "stage_name": "unit_review (阶段)", "decision": "approve", "reason": None, "actor": "unit",
-        "organisation": UNIT, "at": at(5)}), "on_decision_recorded")
-    deliver(demo, envelope("review.stage.changed.v1",
-                           stage(declaration_id, "committee_review", 6, COMMITTEE)), "on_stage_changed")
+    deliver(
+        demo,
+        envelope(
+            "review.decision.recorded.v1",
+            {
+                "declaration_id": declaration_id,
+                "applicant": "applicant",
+                "stage": "unit_review",
+                "stage_name": "unit_review (阶段)",
+                "decision": "approve",
+                "reason": None,
+                "actor": "unit",
+                "organisation": UNIT,
+                "at": at(5),
+            },
+        ),
+        "on_decision_recorded",
+    )
+    deliver(
+        demo,
+        envelope("review.stage.changed.v1", stage(declaration_id, "committee_review", 6, COMMITTEE)),
+        "on_stage_changed",
+    )
     current = detail(clients, auth("applicant"), declaration_id)
     assert current["stage"] == "committee_review" and current["stage_organisation"] == COMMITTEE
 
-    deliver(demo, envelope("review.completed.v1", {"declaration_id": declaration_id, "applicant": "applicant",
-                                                   "outcome": "approved", "at": at(60)}), "on_review_completed")
+    deliver(
+        demo,
+        envelope(
+            "review.completed.v1",
+            {"declaration_id": declaration_id, "applicant": "applicant", "outcome": "approved", "at": at(60)},
+        ),
+        "on_review_completed",
+    )
     done = detail(clients, auth("applicant"), declaration_id)
     assert done["status"] == "completed" and done["outcome"] == "approved"
     assert done["stage"] == "completed" and done["stage_organisation"] is None
@@ -462,9 +561,11 @@ def test_handlers_called_directly_in_a_unit_of_work(demo):
 
 def test_stage_messages_out_of_order_keep_the_latest(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
-    deliver(demo, envelope("review.stage.changed.v1",
-                           stage(declaration_id, "department_review", 10, "111201010000123459")),
-            "on_stage_changed")
+    deliver(
+        demo,
+        envelope("review.stage.changed.v1", stage(declaration_id, "department_review", 10, "111201010000123459")),
+        "on_stage_changed",
+    )
     deliver(demo, envelope("review.stage.changed.v1", stage(declaration_id, "unit_review", 0)), "on_stage_changed")
     current = detail(clients, auth("applicant"), declaration_id)
     assert current["status"] == "in_review"
@@ -475,8 +576,7 @@ def test_stage_messages_out_of_order_keep_the_latest(clients, auth, demo):
 
 def test_stage_times_with_other_offsets_compare_as_instants(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
-    later_in_beijing = dict(stage(declaration_id, "department_review", 0),
-                            at="2026-03-01T17:10:00+08:00")  # 09:10 UTC
+    later_in_beijing = dict(stage(declaration_id, "department_review", 0), at="2026-03-01T17:10:00+08:00")  # 09:10 UTC
     deliver(demo, envelope("review.stage.changed.v1", later_in_beijing), "on_stage_changed")
     deliver(demo, envelope("review.stage.changed.v1", stage(declaration_id, "unit_review", 5)), "on_stage_changed")
     assert detail(clients, auth("applicant"), declaration_id)["stage"] == "department_review"
@@ -487,10 +587,20 @@ def test_a_redelivered_message_changes_nothing(clients, auth, demo):
     message = envelope("review.stage.changed.v1", stage(declaration_id, "unit_review", 0))
     assert deliver(demo, message, "on_stage_changed") == "done"
     assert deliver(demo, message, "on_stage_changed") == "duplicate"
-    decision = envelope("review.decision.recorded.v1", {
-        "declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_review",
-        "stage_name": "unit_review (阶段)", "decision": "return", "reason": "材料不全", "actor": "unit",
-        "organisation": UNIT, "at": at(5)})
+    decision = envelope(
+        "review.decision.recorded.v1",
+        {
+            "declaration_id": declaration_id,
+            "applicant": "applicant",
+            "stage": "unit_review",
+            "stage_name": "unit_review (阶段)",
+            "decision": "return",
+            "reason": "材料不全",
+            "actor": "unit",
+            "organisation": UNIT,
+            "at": at(5),
+        },
+    )
     assert deliver(demo, decision, "on_decision_recorded") == "done"
     assert deliver(demo, decision, "on_decision_recorded") == "duplicate"
     trail = detail(clients, auth("applicant"), declaration_id)["trail"]
@@ -502,9 +612,14 @@ def test_the_review_service_moves_a_submitted_declaration(clients, auth, demo, w
     employ(clients, auth)
     declaration_id = draft(clients, auth)
     fill(clients, auth("applicant"), declaration_id)
-    assert clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
-                                       headers=auth("applicant")).status_code == 200
-    reviewed = wait_for("the first review stage",
-                        lambda: (d := detail(clients, auth("applicant"), declaration_id))["status"] == "in_review"
-                        and d)
+    assert (
+        clients["declaration"]
+        .post(f"/api/v1/declarations/{declaration_id}/submit", headers=auth("applicant"))
+        .status_code
+        == 200
+    )
+    reviewed = wait_for(
+        "the first review stage",
+        lambda: (d := detail(clients, auth("applicant"), declaration_id))["status"] == "in_review" and d,
+    )
     assert reviewed["stage"] and reviewed["trail"][0]["kind"] == "stage"

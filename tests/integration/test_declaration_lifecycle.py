@@ -1,5 +1,6 @@
 """The life of a declaration: deadlines at the boundary, one live declaration, withdrawal,
 discard, read-only after submission, completeness, eligibility, snapshot independence."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,14 +12,28 @@ from services.declaration import clock
 from shared.contracts.profile import Snapshot
 from tests.conftest import wait_for
 from tests.integration.test_declaration import (
-    ACTIVITY, COMPLETE, DECLARATION, PROJECT, UNIT, assert_problem, declare, deliver, detail, employ, envelope,
-    fill, outbox, own_files, save_past_activity, submitted_declaration,
+    ACTIVITY,
+    COMPLETE,
+    DECLARATION,
+    PROJECT,
+    UNIT,
+    assert_problem,
+    declare,
+    deliver,
+    detail,
+    employ,
+    envelope,
+    fill,
+    outbox,
+    own_files,
+    save_past_activity,
+    submitted_declaration,
 )
 
 SNAPSHOT = {"name": "张伟", "id_number": "120101198806120032", "unit_code": UNIT, "unit_name": "天津市示范科技有限公司"}
 DEADLINE_ACTIVITY = "00000000-0000-4000-8000-0000000000d1"
 # 2030-06-30 closes at 23:59:59 Beijing time = 15:59:59 UTC.
-DEADLINE = dt.datetime(2030, 6, 30, 15, 59, 59, tzinfo=dt.timezone.utc)
+DEADLINE = dt.datetime(2030, 6, 30, 15, 59, 59, tzinfo=dt.UTC)
 
 
 def demo_requirements() -> dict:
@@ -48,10 +63,16 @@ def at_time(monkeypatch, instant: dt.datetime) -> None:
 
 # -- deadlines ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("after, status", [(dt.timedelta(0), 200), (dt.timedelta(seconds=1), 409)])
 def test_the_initial_deadline_is_inclusive_to_the_second(clients, auth, demo, monkeypatch, after, status):
-    save_past_activity(demo, id=DEADLINE_ACTIVITY, initial_deadline=dt.date(2030, 6, 30),
-                       modification_deadline=dt.date(2030, 7, 31), **demo_requirements())
+    save_past_activity(
+        demo,
+        id=DEADLINE_ACTIVITY,
+        initial_deadline=dt.date(2030, 6, 30),
+        modification_deadline=dt.date(2030, 7, 31),
+        **demo_requirements(),
+    )
     at_time(monkeypatch, DEADLINE - dt.timedelta(days=1))
     declaration_id = declare(clients, auth("applicant"), activity_id=DEADLINE_ACTIVITY).get_json()["id"]
     drafted(demo, declaration_id)
@@ -67,13 +88,15 @@ def test_the_initial_deadline_is_inclusive_to_the_second(clients, auth, demo, mo
 
 
 def test_no_declaration_opens_one_second_after_the_initial_deadline(clients, auth, demo, monkeypatch):
-    save_past_activity(demo, id=DEADLINE_ACTIVITY, initial_deadline=dt.date(2030, 6, 30),
-                       modification_deadline=dt.date(2030, 7, 31))
+    save_past_activity(
+        demo, id=DEADLINE_ACTIVITY, initial_deadline=dt.date(2030, 6, 30), modification_deadline=dt.date(2030, 7, 31)
+    )
     at_time(monkeypatch, DEADLINE + dt.timedelta(seconds=1))
     assert_problem(declare(clients, auth("applicant"), activity_id=DEADLINE_ACTIVITY), 409, "activity_id", "ongoing")
 
 
 # -- one live declaration per applicant and activity ---------------------------------
+
 
 def test_a_second_declaration_for_the_same_activity_is_refused(clients, auth, demo):
     first = declare(clients, auth("applicant"))
@@ -81,8 +104,9 @@ def test_a_second_declaration_for_the_same_activity_is_refused(clients, auth, de
     body = assert_problem(declare(clients, auth("applicant")), 409, "activity_id", "one_live_declaration")
     assert "同一评审活动只能有一份有效申报" in body["errors"][0]["message"]
     # once discarded, the activity is free again
-    discarded = clients["declaration"].delete(f"/api/v1/declarations/{first.get_json()['id']}",
-                                              headers=auth("applicant"))
+    discarded = clients["declaration"].delete(
+        f"/api/v1/declarations/{first.get_json()['id']}", headers=auth("applicant")
+    )
     assert discarded.status_code == 200 and discarded.get_json()["status"] == "discarded"
     assert declare(clients, auth("applicant")).status_code == 202
 
@@ -110,25 +134,41 @@ def test_two_concurrent_creates_make_one_declaration(apps, auth, demo):
 
 # -- withdraw, discard, read only ------------------------------------------------------
 
+
 def claimed(demo, declaration_id: str, stage: str = "unit_check", organisation: str = UNIT) -> None:
-    data = {"declaration_id": declaration_id, "applicant": "applicant", "stage": stage, "organisation": organisation,
-            "actor": "unit", "at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    data = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": stage,
+        "organisation": organisation,
+        "actor": "unit",
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
     assert deliver(demo, envelope("review.task.claimed.v1", data), "on_task_claimed") == "done"
 
 
 def test_withdrawal_before_the_unit_claims(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
     assert detail(clients, auth("applicant"), declaration_id)["withdrawable"] is True
-    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/withdraw",
-                                           headers=auth("applicant"))
+    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/withdraw", headers=auth("applicant"))
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "withdrawn"
     [message] = outbox(demo["declaration"], "declaration.withdrawn.v1")
     assert message["data"]["declaration_id"] == declaration_id and message["data"]["applicant"] == "applicant"
     # the review's cancellation report leaves it withdrawn; the activity is free for a new declaration
-    deliver(demo, envelope("review.completed.v1", {"declaration_id": declaration_id, "applicant": "applicant",
-                                                   "outcome": "withdrawn", "at": clock.now().isoformat()}),
-            "on_review_completed")
+    deliver(
+        demo,
+        envelope(
+            "review.completed.v1",
+            {
+                "declaration_id": declaration_id,
+                "applicant": "applicant",
+                "outcome": "withdrawn",
+                "at": clock.now().isoformat(),
+            },
+        ),
+        "on_review_completed",
+    )
     assert detail(clients, auth("applicant"), declaration_id)["status"] == "withdrawn"
     assert declare(clients, auth("applicant")).status_code == 202
 
@@ -137,8 +177,7 @@ def test_withdrawal_is_refused_once_the_unit_has_claimed(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
     claimed(demo, declaration_id)
     assert detail(clients, auth("applicant"), declaration_id)["withdrawable"] is False
-    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/withdraw",
-                                           headers=auth("applicant"))
+    response = clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/withdraw", headers=auth("applicant"))
     body = assert_problem(response, 409, "status", "unit_started")
     assert "单位已开始审核" in body["errors"][0]["message"]
     assert outbox(demo["declaration"], "declaration.withdrawn.v1") == []
@@ -147,39 +186,58 @@ def test_withdrawal_is_refused_once_the_unit_has_claimed(clients, auth, demo):
 def test_another_stages_claim_does_not_lock_withdrawal(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
     claimed(demo, declaration_id, stage="department_check", organisation="111201010000123459")
-    assert clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/withdraw",
-                                       headers=auth("applicant")).status_code == 200
+    assert (
+        clients["declaration"]
+        .post(f"/api/v1/declarations/{declaration_id}/withdraw", headers=auth("applicant"))
+        .status_code
+        == 200
+    )
 
 
 def test_a_draft_cannot_be_withdrawn_and_a_submitted_one_cannot_be_discarded(clients, auth, demo):
     draft_id = declare(clients, auth("applicant")).get_json()["id"]
-    assert_problem(clients["declaration"].post(f"/api/v1/declarations/{draft_id}/withdraw",
-                                               headers=auth("applicant")), 409, "status", "withdrawable")
+    assert_problem(
+        clients["declaration"].post(f"/api/v1/declarations/{draft_id}/withdraw", headers=auth("applicant")),
+        409,
+        "status",
+        "withdrawable",
+    )
     clients["declaration"].delete(f"/api/v1/declarations/{draft_id}", headers=auth("applicant"))
     submitted_id = submitted_declaration(demo)
-    assert_problem(clients["declaration"].delete(f"/api/v1/declarations/{submitted_id}",
-                                                 headers=auth("applicant")), 409, "status", "draft_only")
+    assert_problem(
+        clients["declaration"].delete(f"/api/v1/declarations/{submitted_id}", headers=auth("applicant")),
+        409,
+        "status",
+        "draft_only",
+    )
 
 
 def test_a_submitted_declaration_is_read_only(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
     url = f"/api/v1/declarations/{declaration_id}"
-    assert_problem(clients["declaration"].patch(url, headers=auth("applicant"), json={"sections": {}}),
-                   409, "status", "editable")
-    assert_problem(clients["declaration"].post(url + "/items", headers=auth("applicant"), json=PROJECT),
-                   409, "status", "editable")
+    assert_problem(
+        clients["declaration"].patch(url, headers=auth("applicant"), json={"sections": {}}), 409, "status", "editable"
+    )
+    assert_problem(
+        clients["declaration"].post(url + "/items", headers=auth("applicant"), json=PROJECT), 409, "status", "editable"
+    )
 
 
 # -- completeness and eligibility -------------------------------------------------------
+
 
 def test_an_incomplete_declaration_is_refused_with_every_missing_part(clients, auth, demo):
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]
     drafted(demo, declaration_id)
     body = assert_problem(submit(clients, auth("applicant"), declaration_id), 422)
     rules = {(e["field"], e["rule"]) for e in body["errors"]}
-    assert rules == {("category", "eligibility"), ("category", "annual_assessment"),
-                     ("category", "continuing_education"), ("items", "min_items"),
-                     ("materials.work_summary", "required")}
+    assert rules == {
+        ("category", "eligibility"),
+        ("category", "annual_assessment"),
+        ("category", "continuing_education"),
+        ("items", "min_items"),
+        ("materials.work_summary", "required"),
+    }
     eligibility = next(e for e in body["errors"] if e["rule"] == "eligibility")["message"]
     assert "大学本科" in eligibility and "任工程师满5年" in eligibility
     last_year = clock.today().year - 1
@@ -191,10 +249,22 @@ def test_eligibility_explains_the_failing_rule(clients, auth, demo):
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]
     drafted(demo, declaration_id)
     url = f"/api/v1/declarations/{declaration_id}"
-    clients["declaration"].patch(url, headers=auth("applicant"), json={"snapshot": {
-        "educations": [{"level": "bachelor"}],
-        "certificates": [{"kind": "title", "name": "工程师", "issued_on": (clock.today() - dt.timedelta(days=400))
-                          .isoformat()}]}})
+    clients["declaration"].patch(
+        url,
+        headers=auth("applicant"),
+        json={
+            "snapshot": {
+                "educations": [{"level": "bachelor"}],
+                "certificates": [
+                    {
+                        "kind": "title",
+                        "name": "工程师",
+                        "issued_on": (clock.today() - dt.timedelta(days=400)).isoformat(),
+                    }
+                ],
+            }
+        },
+    )
     result = clients["declaration"].get(url + "/eligibility", headers=auth("applicant")).get_json()
     assert result["eligible"] is False and result["rule"] == "工程/高级工程师"
     assert any("has 1 years" in f for f in result["failures"])
@@ -210,14 +280,24 @@ def test_an_ineligible_applicant_may_choose_an_exception_category(clients, auth,
     assert clients["declaration"].patch(url, headers=headers, json=changes).status_code == 200
     clients["declaration"].post(url + "/items", headers=headers, json=PROJECT)
     # the condition must be one the activity offers, and needs proof
-    assert_problem(clients["declaration"].patch(url, headers=headers, json={
-        "exception_claims": [{"code": "invented", "proof": []}]}), 422, "exception_claims", "activity_condition")
-    clients["declaration"].patch(url, headers=headers, json={"exception_claims": [{"code": "key_project",
-                                                                                   "proof": []}]})
+    assert_problem(
+        clients["declaration"].patch(
+            url, headers=headers, json={"exception_claims": [{"code": "invented", "proof": []}]}
+        ),
+        422,
+        "exception_claims",
+        "activity_condition",
+    )
+    clients["declaration"].patch(
+        url, headers=headers, json={"exception_claims": [{"code": "key_project", "proof": []}]}
+    )
     assert_problem(submit(clients, headers, declaration_id), 422, "exception_claims", "proof")
     own_files(demo["declaration"], "applicant", "att-1")
-    clients["declaration"].patch(url, headers=headers, json={"exception_claims": [
-        {"code": "key_project", "proof": [{"name": "验收证书.pdf", "id": "att-1"}]}]})
+    clients["declaration"].patch(
+        url,
+        headers=headers,
+        json={"exception_claims": [{"code": "key_project", "proof": [{"name": "验收证书.pdf", "id": "att-1"}]}]},
+    )
     response = submit(clients, headers, declaration_id)
     assert response.status_code == 200, response.get_json()
     [message] = outbox(demo["declaration"], "declaration.submitted.v1")
@@ -230,10 +310,20 @@ def test_items_follow_the_activity_item_types(clients, auth, demo):
     drafted(demo, declaration_id)
     url = f"/api/v1/declarations/{declaration_id}/items"
     headers = auth("applicant")
-    assert_problem(clients["declaration"].post(url, headers=headers, json={"item_type": "patent"}),
-                   422, "item_type", "activity_item_type")
-    assert_problem(clients["declaration"].post(url, headers=headers, json={
-        "item_type": "award", "fields": {"name": "x"}, "representative": True}), 422, "representative", "allowed")
+    assert_problem(
+        clients["declaration"].post(url, headers=headers, json={"item_type": "patent"}),
+        422,
+        "item_type",
+        "activity_item_type",
+    )
+    assert_problem(
+        clients["declaration"].post(
+            url, headers=headers, json={"item_type": "award", "fields": {"name": "x"}, "representative": True}
+        ),
+        422,
+        "representative",
+        "allowed",
+    )
     first = clients["declaration"].post(url, headers=headers, json=PROJECT).get_json()
     second = clients["declaration"].post(url, headers=headers, json={**PROJECT, "representative": False}).get_json()
     items = detail(clients, headers, declaration_id)["items"]
@@ -244,6 +334,7 @@ def test_items_follow_the_activity_item_types(clients, auth, demo):
 
 # -- snapshot independence ---------------------------------------------------------------
 
+
 def test_the_snapshot_and_the_profile_do_not_sync(clients, auth, demo, workers):
     employ(clients, auth)
     headers = auth("applicant")
@@ -251,34 +342,52 @@ def test_the_snapshot_and_the_profile_do_not_sync(clients, auth, demo, workers):
     wait_for("the snapshot", lambda: detail(clients, headers, declaration_id)["status"] == "draft")
     profile_before = clients["profile"].get("/api/v1/profile", headers=headers).get_json()
     # the declaration's copy is edited: the profile does not change
-    response = clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=headers,
-                                            json={"snapshot": {"mobile": "13800000000"}})
+    response = clients["declaration"].patch(
+        f"/api/v1/declarations/{declaration_id}", headers=headers, json={"snapshot": {"mobile": "13800000000"}}
+    )
     assert response.status_code == 200 and response.get_json()["snapshot"]["mobile"] == "13800000000"
     assert clients["profile"].get("/api/v1/profile", headers=headers).get_json() == profile_before
     # the profile changes later: the declaration's copy does not
     snapshot = detail(clients, headers, declaration_id)["snapshot"]
-    added = clients["profile"].post("/api/v1/profile/work-experiences", headers=headers, json={
-        "status": "former", "unit_name": "天津市旧单位", "start_date": "2010-07-01", "end_date": "2015-06-30"})
+    added = clients["profile"].post(
+        "/api/v1/profile/work-experiences",
+        headers=headers,
+        json={"status": "former", "unit_name": "天津市旧单位", "start_date": "2010-07-01", "end_date": "2015-06-30"},
+    )
     assert added.status_code == 201, added.get_json()
     assert clients["profile"].get("/api/v1/profile", headers=headers).get_json() != profile_before
     assert detail(clients, headers, declaration_id)["snapshot"] == snapshot
     # the identity and the registered unit cannot be edited in a declaration
-    assert_problem(clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=headers,
-                                                json={"snapshot": {"name": "别人"}}), 422, "snapshot.name", "locked")
+    assert_problem(
+        clients["declaration"].patch(
+            f"/api/v1/declarations/{declaration_id}", headers=headers, json={"snapshot": {"name": "别人"}}
+        ),
+        422,
+        "snapshot.name",
+        "locked",
+    )
 
 
 # -- access -------------------------------------------------------------------------------
+
 
 def test_staff_see_a_declaration_at_or_past_their_organisation(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
     path = f"/api/v1/declarations/{declaration_id}"
     assert clients["declaration"].get(path, headers=auth("unit")).status_code == 200  # submitted to the unit
     for user in ("dept1", "committee", "title_office"):
-        assert_problem(clients["declaration"].get(path, headers=auth(user)), 403, "declaration_id",
-                       "organisation_access")
-    stage = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "department_check",
-             "stage_name": "主管部门审核", "role": "department", "organisation": "111201010000123459",
-             "at": clock.now().isoformat()}
+        assert_problem(
+            clients["declaration"].get(path, headers=auth(user)), 403, "declaration_id", "organisation_access"
+        )
+    stage = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": "department_check",
+        "stage_name": "主管部门审核",
+        "role": "department",
+        "organisation": "111201010000123459",
+        "at": clock.now().isoformat(),
+    }
     deliver(demo, envelope("review.stage.changed.v1", stage), "on_stage_changed")
     assert clients["declaration"].get(path, headers=auth("dept1")).status_code == 200
     assert clients["declaration"].get(path, headers=auth("unit")).status_code == 200  # passed through

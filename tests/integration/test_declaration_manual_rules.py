@@ -1,5 +1,6 @@
 """Rules of the applicant's manual that the declaration service enforces (issue 19): the catalogue chain
 of every declaration, withdrawal only before the unit acts, and the integrity record (诚信档案)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,8 +8,19 @@ import datetime as dt
 import pytest
 
 from tests.conftest import wait_for
-from tests.integration.test_declaration import (UNIT, assert_problem, declare, deliver, detail, employ,
-                                                envelope, fill, outbox, save_past_activity, submitted_declaration)
+from tests.integration.test_declaration import (
+    UNIT,
+    assert_problem,
+    declare,
+    deliver,
+    detail,
+    employ,
+    envelope,
+    fill,
+    outbox,
+    save_past_activity,
+    submitted_declaration,
+)
 from tests.integration.test_declaration_lifecycle import drafted, submit
 
 TWO_LEVELS = "00000000-0000-4000-8000-0000000000c2"
@@ -16,20 +28,29 @@ TWO_LEVELS = "00000000-0000-4000-8000-0000000000c2"
 
 def two_level_activity(dbs) -> str:
     """An ongoing activity for 副高级 and 正高级 with both levels' qualification names."""
-    return save_past_activity(dbs, id=TWO_LEVELS, name="2099年度工程系列高级职称评审", levels=["副高级", "正高级"],
-                              qualification_names=["高级工程师", "正高级工程师"],
-                              categories=["normal", "enterprise_direct"], opens_on=dt.date(2020, 1, 1),
-                              initial_deadline=dt.date(2099, 12, 31), modification_deadline=dt.date(2099, 12, 31))
+    return save_past_activity(
+        dbs,
+        id=TWO_LEVELS,
+        name="2099年度工程系列高级职称评审",
+        levels=["副高级", "正高级"],
+        qualification_names=["高级工程师", "正高级工程师"],
+        categories=["normal", "enterprise_direct"],
+        opens_on=dt.date(2020, 1, 1),
+        initial_deadline=dt.date(2099, 12, 31),
+        modification_deadline=dt.date(2099, 12, 31),
+    )
 
 
 # -- §三(二)2 ※ 申报需求各项相互关联: level and qualification name hold together --------------------
+
 
 @pytest.mark.parametrize("level, name", [("副高级", "正高级工程师"), ("正高级", "高级工程师")])
 def test_a_qualification_name_of_another_level_is_refused_when_opening(clients, auth, demo, level, name):
     two_level_activity(demo)
     for category in ("normal", "enterprise_direct"):
-        response = declare(clients, auth("applicant"), activity_id=TWO_LEVELS, level=level, qualification_name=name,
-                           category=category)
+        response = declare(
+            clients, auth("applicant"), activity_id=TWO_LEVELS, level=level, qualification_name=name, category=category
+        )
         body = assert_problem(response, 422, "qualification_name", "matches_level")
         assert level in body["errors"][0]["message"] and "资格名称与申报层级不符" in body["errors"][0]["message"]
     assert outbox(demo["declaration"], "profile.take_snapshot.v1") == []
@@ -37,8 +58,9 @@ def test_a_qualification_name_of_another_level_is_refused_when_opening(clients, 
 
 def test_matching_level_and_qualification_name_are_accepted(clients, auth, demo):
     two_level_activity(demo)
-    response = declare(clients, auth("applicant"), activity_id=TWO_LEVELS, level="正高级",
-                       qualification_name="正高级工程师")
+    response = declare(
+        clients, auth("applicant"), activity_id=TWO_LEVELS, level="正高级", qualification_name="正高级工程师"
+    )
     assert response.status_code == 202, response.get_json()
 
 
@@ -47,13 +69,19 @@ def test_a_choice_the_catalogue_no_longer_holds_is_refused_at_submission(clients
     drafted(demo, declaration_id)
     fill(clients, auth("applicant"), declaration_id)
     # the title office renames the qualification of 副高级 in the catalogue meanwhile
-    series = next(s for s in clients["declaration"].get("/api/v1/catalogue", headers=auth("title_office"))
-                  .get_json()["series"] if s["name"] == "工程")
+    series = next(
+        s
+        for s in clients["declaration"].get("/api/v1/catalogue", headers=auth("title_office")).get_json()["series"]
+        if s["name"] == "工程"
+    )
     for entry in series["levels"]:
         if entry["level"] == "副高级":
             entry["qualification_names"] = ["高级工程师（新）"]
-    changed = clients["declaration"].put("/api/v1/catalogue/series/工程", headers=auth("title_office"), json={
-        key: series[key] for key in ("code", "levels", "specialties", "appointable")})
+    changed = clients["declaration"].put(
+        "/api/v1/catalogue/series/工程",
+        headers=auth("title_office"),
+        json={key: series[key] for key in ("code", "levels", "specialties", "appointable")},
+    )
     assert changed.status_code == 200, changed.get_json()
     body = assert_problem(submit(clients, auth("applicant"), declaration_id), 422)
     assert ("qualification_name", "in_catalogue") in {(e["field"], e["rule"]) for e in body["errors"]}
@@ -62,12 +90,13 @@ def test_a_choice_the_catalogue_no_longer_holds_is_refused_at_submission(clients
 
 # -- §三(五) ※ withdrawal only while the unit has not acted (单位尚未审核) ---------------------------
 
+
 def withdraw(clients, auth, declaration_id: str):
     return clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/withdraw", headers=auth("applicant"))
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def test_the_unit_approving_without_a_claim_ends_withdrawal_through_the_review(clients, auth, demo, workers):
@@ -81,34 +110,43 @@ def test_the_unit_approving_without_a_claim_ends_withdrawal_through_the_review(c
     assert submit(clients, applicant, declaration_id).status_code == 200
 
     def unit_task():
-        items = clients["review"].get("/api/v1/tasks", headers=auth("unit"),
-                                      query_string={"declaration_id": declaration_id}).get_json()["items"]
+        items = (
+            clients["review"]
+            .get("/api/v1/tasks", headers=auth("unit"), query_string={"declaration_id": declaration_id})
+            .get_json()["items"]
+        )
         return next((t for t in items if t["stage"] == "unit_check"), None)
 
     task = wait_for("the unit's check", unit_task)
     assert detail(clients, applicant, declaration_id)["withdrawable"] is True
-    done = clients["review"].post(f"/api/v1/tasks/{task['id']}/complete", headers=auth("unit"),
-                                  json={"decision": "approve"})
+    done = clients["review"].post(
+        f"/api/v1/tasks/{task['id']}/complete", headers=auth("unit"), json={"decision": "approve"}
+    )
     assert done.status_code == 200, done.get_json()
-    current = wait_for("the next stage", lambda: (d := detail(clients, applicant, declaration_id))["stage"]
-                       == "unit_recommendation" and d)
+    current = wait_for(
+        "the next stage",
+        lambda: (d := detail(clients, applicant, declaration_id))["stage"] == "unit_recommendation" and d,
+    )
     assert current["withdrawable"] is False
     body = assert_problem(withdraw(clients, auth, declaration_id), 409, "status", "unit_started")
     assert "单位已开始审核" in body["errors"][0]["message"]
     assert outbox(demo["declaration"], "declaration.withdrawn.v1") == []
 
 
-@pytest.mark.parametrize("message, handler", [
-    ("review.decision.recorded.v1", "on_decision_recorded"),  # the decision arrives first
-    ("review.stage.changed.v1", "on_stage_changed"),  # the next stage arrives first
-])
-def test_whichever_message_of_the_units_decision_arrives_first_ends_withdrawal(clients, auth, demo, message,
-                                                                               handler):
+@pytest.mark.parametrize(
+    "message, handler",
+    [
+        ("review.decision.recorded.v1", "on_decision_recorded"),  # the decision arrives first
+        ("review.stage.changed.v1", "on_stage_changed"),  # the next stage arrives first
+    ],
+)
+def test_whichever_message_of_the_units_decision_arrives_first_ends_withdrawal(clients, auth, demo, message, handler):
     declaration_id = submitted_declaration(demo)
     data = {"declaration_id": declaration_id, "applicant": "applicant", "organisation": UNIT, "at": now()}
     if message == "review.decision.recorded.v1":
-        data.update(stage="unit_check", stage_name="Unit check (单位审核)", decision="approve", reason=None,
-                    actor="unit")
+        data.update(
+            stage="unit_check", stage_name="Unit check (单位审核)", decision="approve", reason=None, actor="unit"
+        )
     else:
         data.update(stage="unit_recommendation", stage_name="推荐委员会评议", role="unit")
     assert deliver(demo, envelope(message, data), handler) == "done"
@@ -118,16 +156,30 @@ def test_whichever_message_of_the_units_decision_arrives_first_ends_withdrawal(c
 
 def test_the_units_first_stage_opening_and_an_earlier_rounds_decision_leave_withdrawal_open(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
-    opened = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_check",
-              "stage_name": "Unit check (单位审核)", "role": "unit", "organisation": UNIT, "at": now()}
+    opened = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": "unit_check",
+        "stage_name": "Unit check (单位审核)",
+        "role": "unit",
+        "organisation": UNIT,
+        "at": now(),
+    }
     deliver(demo, envelope("review.stage.changed.v1", opened), "on_stage_changed")
-    earlier = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_check",
-               "stage_name": "Unit check (单位审核)", "decision": "return", "reason": "补充材料", "actor": "unit",
-               "organisation": UNIT, "at": "2020-01-01T00:00:00+00:00"}
+    earlier = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": "unit_check",
+        "stage_name": "Unit check (单位审核)",
+        "decision": "return",
+        "reason": "补充材料",
+        "actor": "unit",
+        "organisation": UNIT,
+        "at": "2020-01-01T00:00:00+00:00",
+    }
     deliver(demo, envelope("review.decision.recorded.v1", earlier), "on_decision_recorded")
     assert detail(clients, auth("applicant"), declaration_id)["withdrawable"] is True
     assert withdraw(clients, auth, declaration_id).status_code == 200
-
 
 
 def test_an_appointment_is_withdrawable_until_the_unit_agrees_and_then_no_longer(clients, auth, demo):
@@ -136,30 +188,66 @@ def test_an_appointment_is_withdrawable_until_the_unit_agrees_and_then_no_longer
     from tests.integration.test_declaration import ELIGIBLE
 
     applicant = auth("applicant")
-    created = clients["declaration"].post("/api/v1/declarations", headers=applicant, json={
-        "mode": "independent_appointment", "series": "工程", "level": "中级", "specialty": "软件工程",
-        "qualification_name": "工程师", "category": "normal"})
+    created = clients["declaration"].post(
+        "/api/v1/declarations",
+        headers=applicant,
+        json={
+            "mode": "independent_appointment",
+            "series": "工程",
+            "level": "中级",
+            "specialty": "软件工程",
+            "qualification_name": "工程师",
+            "category": "normal",
+        },
+    )
     assert created.status_code == 202, created.get_json()
     declaration_id = created.get_json()["id"]
     drafted(demo, declaration_id)
-    clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=applicant, json={
-        "snapshot": {"educations": [{"level": "doctorate"}], "annual_assessments": ELIGIBLE["annual_assessments"],
-                     "continuing_education": ELIGIBLE["continuing_education"]}})
-    assert clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit",
-                                       headers=applicant).status_code == 200
-    opened = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_appointment",
-              "stage_name": "Agree to appoint (单位同意聘任)", "role": "unit", "organisation": UNIT, "at": now()}
+    clients["declaration"].patch(
+        f"/api/v1/declarations/{declaration_id}",
+        headers=applicant,
+        json={
+            "snapshot": {
+                "educations": [{"level": "doctorate"}],
+                "annual_assessments": ELIGIBLE["annual_assessments"],
+                "continuing_education": ELIGIBLE["continuing_education"],
+            }
+        },
+    )
+    assert (
+        clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/submit", headers=applicant).status_code
+        == 200
+    )
+    opened = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": "unit_appointment",
+        "stage_name": "Agree to appoint (单位同意聘任)",
+        "role": "unit",
+        "organisation": UNIT,
+        "at": now(),
+    }
     deliver(demo, envelope("review.stage.changed.v1", opened), "on_stage_changed")
     assert detail(clients, applicant, declaration_id)["withdrawable"] is True  # the task opened: not yet acted
-    agreed = {"declaration_id": declaration_id, "applicant": "applicant", "stage": "unit_appointment",
-              "stage_name": "Agree to appoint (单位同意聘任)", "decision": "approve", "reason": None, "actor": "unit",
-              "organisation": UNIT, "at": now()}
+    agreed = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": "unit_appointment",
+        "stage_name": "Agree to appoint (单位同意聘任)",
+        "decision": "approve",
+        "reason": None,
+        "actor": "unit",
+        "organisation": UNIT,
+        "at": now(),
+    }
     deliver(demo, envelope("review.decision.recorded.v1", agreed), "on_decision_recorded")
     assert detail(clients, applicant, declaration_id)["withdrawable"] is False
     assert_problem(withdraw(clients, auth, declaration_id), 409, "status", "unit_started")
     assert outbox(demo["declaration"], "declaration.withdrawn.v1") == []
 
+
 # -- product.md §2: the integrity record (诚信档案) -------------------------------------------------
+
 
 def issue_certificate(dbs) -> str:
     from sqlalchemy import select
@@ -170,18 +258,19 @@ def issue_certificate(dbs) -> str:
     command = issue_command()
     run(dbs, envelope_of(command))
     with dbs["certificate"].uow(readonly=True) as uow:
-        return uow.session.scalar(select(Certificate.number).where(
-            Certificate.declaration_id == command["declaration_id"]))
+        return uow.session.scalar(
+            select(Certificate.number).where(Certificate.declaration_id == command["declaration_id"])
+        )
 
 
 def revoke(clients, auth, number: str, **body):
-    return clients["certificate"].post(f"/api/v1/certificates/{number}/revoke", headers=auth("title_office"),
-                                       json={"reason": "学历证书造假", **body})
+    return clients["certificate"].post(
+        f"/api/v1/certificates/{number}/revoke", headers=auth("title_office"), json={"reason": "学历证书造假", **body}
+    )
 
 
 def records(clients, auth, **query) -> dict:
-    response = clients["declaration"].get("/api/v1/integrity-records", headers=auth("title_office"),
-                                          query_string=query)
+    response = clients["declaration"].get("/api/v1/integrity-records", headers=auth("title_office"), query_string=query)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -194,7 +283,11 @@ def test_a_revocation_for_fraud_bars_the_holder_for_three_years(clients, auth, d
     page = wait_for("the integrity record", lambda: (p := records(clients, auth))["total"] == 1 and p)
     [record] = page["items"]
     assert (record["subject"], record["certificate_number"], record["reason"], record["running"]) == (
-        "applicant", number, "学历证书造假", True)
+        "applicant",
+        number,
+        "学历证书造假",
+        True,
+    )
     starts = dt.datetime.fromisoformat(record["starts_at"])
     ends = dt.datetime.fromisoformat(record["ends_at"])
     assert (ends.year - starts.year, ends.month, ends.day) == (3, starts.month, starts.day)
@@ -267,15 +360,27 @@ def test_the_title_office_lifts_a_record_with_a_reason(clients, auth, demo):
     for user in ("applicant", "unit", "committee"):
         assert_problem(clients["declaration"].get(url, headers=auth(user)), 403)
         assert_problem(clients["declaration"].post(url + "/lift", headers=auth(user), json={"reason": "x"}), 403)
-    assert_problem(clients["declaration"].post(url + "/lift", headers=auth("title_office"), json={"reason": " "}),
-                   422, "reason", "required")
-    lifted = clients["declaration"].post(url + "/lift", headers=auth("title_office"),
-                                         json={"reason": "复查认定证书系他人冒用身份取得"})
+    assert_problem(
+        clients["declaration"].post(url + "/lift", headers=auth("title_office"), json={"reason": " "}),
+        422,
+        "reason",
+        "required",
+    )
+    lifted = clients["declaration"].post(
+        url + "/lift", headers=auth("title_office"), json={"reason": "复查认定证书系他人冒用身份取得"}
+    )
     assert lifted.status_code == 200, lifted.get_json()
     seen = clients["declaration"].get(url, headers=auth("title_office")).get_json()
-    assert (seen["running"], seen["lifted_by"], seen["lift_reason"]) == (False, "title_office",
-                                                                        "复查认定证书系他人冒用身份取得")
+    assert (seen["running"], seen["lifted_by"], seen["lift_reason"]) == (
+        False,
+        "title_office",
+        "复查认定证书系他人冒用身份取得",
+    )
     assert seen["lifted_at"] is not None
-    assert_problem(clients["declaration"].post(url + "/lift", headers=auth("title_office"),
-                                               json={"reason": "again"}), 409, "record_id", "running")
+    assert_problem(
+        clients["declaration"].post(url + "/lift", headers=auth("title_office"), json={"reason": "again"}),
+        409,
+        "record_id",
+        "running",
+    )
     assert declare(clients, auth("applicant")).status_code == 202

@@ -2,6 +2,7 @@
 same name is direct, the table's groups are related, anything else is unrelated — a warning the unit sees
 in the eligibility result and its task, or, where the activity says so, a refusal at submission (the
 table alone: tests/unit/test_specialty_relation.py)."""
+
 from __future__ import annotations
 
 import shutil
@@ -19,16 +20,19 @@ def draft_with(clients, auth, demo, current: str) -> str:
     declaration_id = declare(clients, auth("applicant")).get_json()["id"]
     drafted(demo, declaration_id)
     fill(clients, auth("applicant"), declaration_id)
-    response = clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=auth("applicant"),
-                                            json={"snapshot": {"qualification": {**ELIGIBLE["qualification"],
-                                                                                 "specialty": current}}})
+    response = clients["declaration"].patch(
+        f"/api/v1/declarations/{declaration_id}",
+        headers=auth("applicant"),
+        json={"snapshot": {"qualification": {**ELIGIBLE["qualification"], "specialty": current}}},
+    )
     assert response.status_code == 200, response.get_json()
     return declaration_id
 
 
 def eligibility(clients, auth, declaration_id: str) -> dict:
-    response = clients["declaration"].get(f"/api/v1/declarations/{declaration_id}/eligibility",
-                                          headers=auth("applicant"))
+    response = clients["declaration"].get(
+        f"/api/v1/declarations/{declaration_id}/eligibility", headers=auth("applicant")
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -39,8 +43,9 @@ def set_enforcement(clients, auth, value: str):
 
     activity = clients["declaration"].get(f"/api/v1/activities/{ACTIVITY}", headers=auth("committee")).get_json()
     body = {key: value for key, value in activity.items() if key in ActivityIn().fields and value is not None}
-    return clients["declaration"].put(f"/api/v1/activities/{ACTIVITY}", headers=auth("committee"),
-                                      json={**body, "specialty_relation": value})
+    return clients["declaration"].put(
+        f"/api/v1/activities/{ACTIVITY}", headers=auth("committee"), json={**body, "specialty_relation": value}
+    )
 
 
 def test_a_related_current_specialty_gives_no_warning(clients, auth, demo):
@@ -64,8 +69,11 @@ def test_an_unrelated_current_specialty_is_a_warning_the_unit_sees(clients, auth
     unit = auth("unit")
 
     def unit_task():
-        page = clients["review"].get("/api/v1/tasks", headers=unit,
-                                     query_string={"declaration_id": declaration_id}).get_json()
+        page = (
+            clients["review"]
+            .get("/api/v1/tasks", headers=unit, query_string={"declaration_id": declaration_id})
+            .get_json()
+        )
         return page["items"][0] if page.get("items") else None
 
     task = wait_for("the unit's task", unit_task)
@@ -91,14 +99,23 @@ def test_an_activity_that_refuses_an_unrelated_specialty_refuses_the_submission(
     assert error["field"] == "qualification.specialty" and "专业不相关" in error["message"]
     assert "临床医学" in error["message"] and "bpmn/specialty_relation.dmn" in error["message"]
     # An exception category is held to it too.
-    clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=auth("applicant"), json={
-        "category": "seniority_exception",
-        "exception_claims": [{"code": "key_project", "proof": [{"id": "letter", "name": "验收证书.pdf"}]}]})
-    assert_problem(submit(clients, auth("applicant"), declaration_id), 422, "qualification.specialty",
-                   "specialty_related")
+    clients["declaration"].patch(
+        f"/api/v1/declarations/{declaration_id}",
+        headers=auth("applicant"),
+        json={
+            "category": "seniority_exception",
+            "exception_claims": [{"code": "key_project", "proof": [{"id": "letter", "name": "验收证书.pdf"}]}],
+        },
+    )
+    assert_problem(
+        submit(clients, auth("applicant"), declaration_id), 422, "qualification.specialty", "specialty_related"
+    )
     # A related specialty passes.
-    clients["declaration"].patch(f"/api/v1/declarations/{declaration_id}", headers=auth("applicant"), json={
-        "snapshot": {"qualification": {**ELIGIBLE["qualification"], "specialty": "计算机应用技术"}}})
+    clients["declaration"].patch(
+        f"/api/v1/declarations/{declaration_id}",
+        headers=auth("applicant"),
+        json={"snapshot": {"qualification": {**ELIGIBLE["qualification"], "specialty": "计算机应用技术"}}},
+    )
     response = submit(clients, auth("applicant"), declaration_id)
     assert response.status_code == 200, response.get_json()
 
@@ -115,9 +132,13 @@ def test_editing_the_table_changes_the_answer_without_code(clients, auth, demo, 
     shutil.copytree(bpmn_dir(), folder)
     monkeypatch.setenv("TITLES_BPMN_DIR", str(folder))
     # The title office adds a row before the catch-all: medicine counts for software engineering (a test's whim).
-    add_row_before(folder / "specialty_relation.dmn", "rule_unrelated", "rule_test_medical_software",
-                   ['"工程"', '"软件工程"', '? in ("临床医学", "医学信息学")'],
-                   ['"related"', '"医学信息化 (medical informatics)"'])
+    add_row_before(
+        folder / "specialty_relation.dmn",
+        "rule_unrelated",
+        "rule_test_medical_software",
+        ['"工程"', '"软件工程"', '? in ("临床医学", "医学信息学")'],
+        ['"related"', '"医学信息化 (medical informatics)"'],
+    )
     assert decisions.check("specialty_relation.dmn", (folder / "specialty_relation.dmn").read_bytes()) == []
     result = eligibility(clients, auth, declaration_id)
     assert result["specialty"]["related"] == "related" and result["warnings"] == []

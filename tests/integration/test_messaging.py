@@ -5,6 +5,7 @@ message delivered twice has one effect; a consumer that fails in the middle
 gets the message again and the effect happens once; an outbox row written
 before a relay crash is published after the relay restarts.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,9 +33,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def issued(declaration_id: str | None = None) -> dict[str, Any]:
     return {
-        "certificate_id": str(uuid.uuid4()), "number": "TJZC2026000042",
-        "declaration_id": declaration_id or str(uuid.uuid4()), "holder": "applicant", "holder_name": "张伟",
-        "series": "工程", "level": "副高级", "specialty": "软件工程", "qualification_name": "高级工程师",
+        "certificate_id": str(uuid.uuid4()),
+        "number": "TJZC2026000042",
+        "declaration_id": declaration_id or str(uuid.uuid4()),
+        "holder": "applicant",
+        "holder_name": "张伟",
+        "series": "工程",
+        "level": "副高级",
+        "specialty": "软件工程",
+        "qualification_name": "高级工程师",
         "issued_on": "2026-11-27",
     }
 
@@ -48,8 +55,12 @@ def publish_from_certificate(dbs: dict[str, Any], data: dict[str, Any]) -> Envel
 
 def messages_for(dbs: dict[str, Any], declaration_id: str) -> int:
     with dbs["notify"].uow(readonly=True) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Message).where(
-            Message.declaration_id == declaration_id)) or 0
+        return (
+            uow.session.scalar(
+                select(func.count()).select_from(Message).where(Message.declaration_id == declaration_id)
+            )
+            or 0
+        )
 
 
 def pending(db: Any) -> int:
@@ -75,13 +86,20 @@ def test_the_outbox_is_published_and_consumed_with_the_envelope_intact(dbs, work
 
 def test_a_message_delivered_twice_has_one_effect(dbs, broker_url):
     data = issued()
-    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=data,
-                        correlation_id=data["declaration_id"])
+    envelope = Envelope(
+        type="certificate.issued.v1", source="certificate", data=data, correlation_id=data["declaration_id"]
+    )
     with broker.connect() as connection:
         publisher = relay.Publisher(connection)
         for _ in range(2):  # the same message id twice, as a relay that crashed before commit would
-            publisher.publish(envelope.id, envelope.type, "certificate.events", envelope.type, envelope.to_json(),
-                              correlation_id=envelope.correlation_id)
+            publisher.publish(
+                envelope.id,
+                envelope.type,
+                "certificate.events",
+                envelope.type,
+                envelope.to_json(),
+                correlation_id=envelope.correlation_id,
+            )
         publisher.close()
     stop, thread = run_consumer(dbs["notify"], notify.handlers())
     try:
@@ -123,8 +141,7 @@ def test_a_consumer_failing_midway_gets_the_message_again_and_the_effect_happens
 
 
 @pytest.mark.other_processes_write
-def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_redelivered(dbs, broker_url,
-                                                                                        tmp_path):
+def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_redelivered(dbs, broker_url, tmp_path):
     data = issued()
     publish_from_certificate(dbs, data)
     relay_stop = threading.Event()
@@ -132,8 +149,7 @@ def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_re
     relay_thread.start()
     marker = tmp_path / "inside-handler"
     env = dict(os.environ, NOTIFY_DATABASE_URL=dbs["notify"].url, PYTHONPATH=str(ROOT))
-    stalled = subprocess.Popen([sys.executable, "-m", "tests.helpers.stalled_consumer", str(marker)], env=env,
-                               cwd=ROOT)
+    stalled = subprocess.Popen([sys.executable, "-m", "tests.helpers.stalled_consumer", str(marker)], env=env, cwd=ROOT)
     try:
         wait_for("the stalled consumer to take the message", marker.exists, timeout=30)
         stalled.send_signal(signal.SIGKILL)
@@ -291,19 +307,26 @@ def test_dead_letters_can_be_listed_and_replayed_once_the_cause_is_fixed(dbs, br
 
     handlers["certificate.issued.v1"] = sometimes
     data = issued()
-    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=data,
-                        correlation_id=data["declaration_id"])
+    envelope = Envelope(
+        type="certificate.issued.v1", source="certificate", data=data, correlation_id=data["declaration_id"]
+    )
     with broker.connect() as connection:
         publisher = relay.Publisher(connection)
-        publisher.publish(envelope.id, envelope.type, "certificate.events", envelope.type, envelope.to_json(),
-                          correlation_id=envelope.correlation_id)
+        publisher.publish(
+            envelope.id,
+            envelope.type,
+            "certificate.events",
+            envelope.type,
+            envelope.to_json(),
+            correlation_id=envelope.correlation_id,
+        )
         publisher.close()
     stop, thread = run_consumer(dbs["notify"], handlers)
     try:
-        letters = wait_for("the dead letter", lambda: deadletters.list_dead("notify.on_certificate_issued"),
-                           timeout=30)
-        assert [(l.message_id, l.type, l.correlation_id) for l in letters] == [
-            (envelope.id, "certificate.issued.v1", data["declaration_id"])]
+        letters = wait_for("the dead letter", lambda: deadletters.list_dead("notify.on_certificate_issued"), timeout=30)
+        assert [(letter.message_id, letter.type, letter.correlation_id) for letter in letters] == [
+            (envelope.id, "certificate.issued.v1", data["declaration_id"])
+        ]
         assert "template missing" in letters[0].reason
         assert len(deadletters.list_dead("notify.on_certificate_issued")) == 1  # listing leaves it parked
         broken["yes"] = False  # the operator fixed the cause
@@ -321,17 +344,15 @@ def test_a_dead_letter_that_is_not_utf8_is_listed_and_replayed_like_any_other(db
     garbage = b"\xff\xfe not UTF-8 \x80"
     with broker.connect() as connection:
         publisher = relay.Publisher(connection)
-        publisher.publish("garbage-1", "certificate.issued.v1", "certificate.events", "certificate.issued.v1",
-                          garbage)  # type: ignore[arg-type] - bytes a broken producer sent
+        publisher.publish("garbage-1", "certificate.issued.v1", "certificate.events", "certificate.issued.v1", garbage)  # type: ignore[arg-type] - bytes a broken producer sent
         publisher.close()
     stop, thread = run_consumer(dbs["notify"], notify.handlers())
     try:
-        letters = wait_for("the dead letter", lambda: deadletters.list_dead("notify.on_certificate_issued"),
-                           timeout=30)
+        letters = wait_for("the dead letter", lambda: deadletters.list_dead("notify.on_certificate_issued"), timeout=30)
     finally:
         stop.set()
         thread.join(10)
-    assert [(l.message_id, l.type) for l in letters] == [("garbage-1", "certificate.issued.v1")]
+    assert [(letter.message_id, letter.type) for letter in letters] == [("garbage-1", "certificate.issued.v1")]
     assert "\\xff\\xfe not UTF-8" in letters[0].body
     assert "unreadable" in (letters[0].reason or "")
     assert deadletters.replay("notify.on_certificate_issued") == 1
@@ -356,8 +377,7 @@ def test_an_event_nobody_subscribes_to_is_kept_aside_and_does_not_hold_up_the_ou
     with broker.connect() as connection:
         publisher = relay.Publisher(connection)
         # A routing key no queue is bound to, on an events exchange: published, not returned.
-        publisher.publish(envelope.id, envelope.type, "certificate.events", "certificate.nobody.v1",
-                          envelope.to_json())
+        publisher.publish(envelope.id, envelope.type, "certificate.events", "certificate.nobody.v1", envelope.to_json())
         publisher.close()
         with connection.channel() as channel:
             kept = topology.unrouted_queue()(channel).get(no_ack=True)
@@ -371,6 +391,7 @@ def test_a_command_no_queue_takes_is_returned_to_the_relay(dbs, broker_url):
     with broker.connect() as connection:
         publisher = relay.Publisher(connection)
         with pytest.raises(relay.Unroutable):
-            publisher.publish(envelope.id, envelope.type, "certificate.commands", "certificate.nobody.v1",
-                              envelope.to_json())
+            publisher.publish(
+                envelope.id, envelope.type, "certificate.commands", "certificate.nobody.v1", envelope.to_json()
+            )
         publisher.close()

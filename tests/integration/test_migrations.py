@@ -1,5 +1,6 @@
 """Each service's migrations build exactly the tables its models describe, from an empty database and
 back down."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """The notify service: events become messages in the applicant's inbox; reading and marking them."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,24 +12,39 @@ from shared.contracts.certificate import Issued
 from shared.messaging.consumer import process
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import subscriptions_of
-
 from tests.conftest import wait_for
 
 
 def _at() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def stage_changed(declaration_id: str, applicant: str = "applicant", **overrides) -> dict:
-    return {"declaration_id": declaration_id, "applicant": applicant, "stage": "unit_review",
-            "stage_name": "单位审核", "role": "unit", "organisation": "91120101MA05K1XT13", "at": _at(),
-            **overrides}
+    return {
+        "declaration_id": declaration_id,
+        "applicant": applicant,
+        "stage": "unit_review",
+        "stage_name": "单位审核",
+        "role": "unit",
+        "organisation": "91120101MA05K1XT13",
+        "at": _at(),
+        **overrides,
+    }
 
 
 def decision_recorded(declaration_id: str, decision: str, reason: str | None = None, **overrides) -> dict:
-    return {"declaration_id": declaration_id, "applicant": "applicant", "stage": "dept_review",
-            "stage_name": "主管部门审核", "decision": decision, "reason": reason, "actor": "dept1",
-            "organisation": "111201010000123459", "at": _at(), **overrides}
+    return {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "stage": "dept_review",
+        "stage_name": "主管部门审核",
+        "decision": decision,
+        "reason": reason,
+        "actor": "dept1",
+        "organisation": "111201010000123459",
+        "at": _at(),
+        **overrides,
+    }
 
 
 def completed(declaration_id: str, outcome: str) -> dict:
@@ -36,15 +52,24 @@ def completed(declaration_id: str, outcome: str) -> dict:
 
 
 def issued(declaration_id: str, number: str = "TJZC2024000042", holder: str = "applicant") -> dict:
-    return {"certificate_id": str(uuid.uuid4()), "number": number, "declaration_id": declaration_id,
-            "holder": holder, "holder_name": "张伟", "series": "工程", "level": "中级", "specialty": "土木工程",
-            "qualification_name": "工程师", "issued_on": "2024-07-01"}
-
+    return {
+        "certificate_id": str(uuid.uuid4()),
+        "number": number,
+        "declaration_id": declaration_id,
+        "holder": holder,
+        "holder_name": "张伟",
+        "series": "工程",
+        "level": "中级",
+        "specialty": "土木工程",
+        "qualification_name": "工程师",
+        "issued_on": "2024-07-01",
+    }
 
 
 def envelope(message_type: str, data: dict) -> Envelope:
-    return Envelope(type=message_type, source=message_type.split(".", 1)[0], data=data,
-                    correlation_id=data["declaration_id"])
+    return Envelope(
+        type=message_type, source=message_type.split(".", 1)[0], data=data, correlation_id=data["declaration_id"]
+    )
 
 
 def deliver(dbs, env: Envelope) -> str:
@@ -59,11 +84,13 @@ def messages(dbs, recipient: str = "applicant") -> list:
     from services.notify.models import Message
 
     with dbs["notify"].uow(readonly=True) as uow:
-        return list(uow.session.scalars(select(Message).where(Message.recipient == recipient)
-                                        .order_by(Message.created_at)))
+        return list(
+            uow.session.scalars(select(Message).where(Message.recipient == recipient).order_by(Message.created_at))
+        )
 
 
 # --------------------------------------------------------------------------- events -> messages
+
 
 def test_a_stage_change_tells_the_applicant_where_the_declaration_is(dbs):
     declaration = str(uuid.uuid4())
@@ -78,10 +105,27 @@ def test_a_stage_change_tells_the_applicant_where_the_declaration_is(dbs):
 
 def test_two_department_levels_give_two_different_notices_naming_each_department(dbs):
     declaration = str(uuid.uuid4())
-    for code, name in (("111201010000123459", "天津市和平区科学技术局"), ("111200000000123452", "天津市工业和信息化局")):
-        assert deliver(dbs, envelope("review.stage.changed.v1", stage_changed(
-            declaration, stage="department_check", stage_name="主管部门审核", role="department", organisation=code,
-            organisation_name=name))) == "done"
+    for code, name in (
+        ("111201010000123459", "天津市和平区科学技术局"),
+        ("111200000000123452", "天津市工业和信息化局"),
+    ):
+        assert (
+            deliver(
+                dbs,
+                envelope(
+                    "review.stage.changed.v1",
+                    stage_changed(
+                        declaration,
+                        stage="department_check",
+                        stage_name="主管部门审核",
+                        role="department",
+                        organisation=code,
+                        organisation_name=name,
+                    ),
+                ),
+            )
+            == "done"
+        )
     first, second = messages(dbs)
     assert "天津市和平区科学技术局的“主管部门审核”" in first.body and "天津市工业和信息化局" in second.body
     assert first.body != second.body
@@ -89,8 +133,10 @@ def test_two_department_levels_give_two_different_notices_naming_each_department
 
 def test_a_return_tells_the_applicant_the_reason(dbs):
     declaration = str(uuid.uuid4())
-    deliver(dbs, envelope("review.decision.recorded.v1",
-                          decision_recorded(declaration, "return", reason="缺少继续教育证明")))
+    deliver(
+        dbs,
+        envelope("review.decision.recorded.v1", decision_recorded(declaration, "return", reason="缺少继续教育证明")),
+    )
     [message] = messages(dbs)
     assert message.kind == "return_notice"
     assert message.title == "申报被退回修改"
@@ -115,8 +161,14 @@ def test_other_decisions_store_nothing(dbs, decision):
     assert deliver(dbs, env) == "duplicate"  # it was still remembered as handled
 
 
-@pytest.mark.parametrize("outcome, text", [("certified", "评审通过，已发证"), ("not_passed", "评审未通过"),
-                                           ("not_accepted", "未在修改截止时间前重新提交，不予受理")])
+@pytest.mark.parametrize(
+    "outcome, text",
+    [
+        ("certified", "评审通过，已发证"),
+        ("not_passed", "评审未通过"),
+        ("not_accepted", "未在修改截止时间前重新提交，不予受理"),
+    ],
+)
 def test_the_result_tells_the_outcome_in_words(dbs, outcome, text):
     deliver(dbs, envelope("review.completed.v1", completed(str(uuid.uuid4()), outcome)))
     [message] = messages(dbs)
@@ -143,12 +195,15 @@ def test_a_message_goes_to_the_person_the_event_names(dbs):
     assert len(messages(dbs, "someone-else")) == 1
 
 
-@pytest.mark.parametrize("message_type, data", [
-    ("review.stage.changed.v1", stage_changed("d-1")),
-    ("review.decision.recorded.v1", decision_recorded("d-1", "return", reason="材料不全")),
-    ("review.completed.v1", completed("d-1", "certified")),
-    ("certificate.issued.v1", issued("d-1")),
-])
+@pytest.mark.parametrize(
+    "message_type, data",
+    [
+        ("review.stage.changed.v1", stage_changed("d-1")),
+        ("review.decision.recorded.v1", decision_recorded("d-1", "return", reason="材料不全")),
+        ("review.completed.v1", completed("d-1", "certified")),
+        ("certificate.issued.v1", issued("d-1")),
+    ],
+)
 def test_a_redelivered_event_is_stored_once(dbs, message_type, data):
     env = envelope(message_type, data)
     assert deliver(dbs, env) == "done"
@@ -161,14 +216,26 @@ def test_every_subscription_has_a_handler():
 
     handlers = bootstrap.service("notify").handlers()
     subscribed = {t for s in subscriptions_of("notify") for t in s.types}
-    assert subscribed == set(handlers) == {"review.stage.changed.v1", "review.decision.recorded.v1",
-                                           "review.completed.v1", "certificate.issued.v1", "certificate.revoked.v1",
-                                           "review.objection.resolved.v1", "review.defence.scheduled.v1",
-                                           "review.task.overdue.v1", "review.re_examination.opened.v1",
-                                           "review.re_examination.decided.v1"}
+    assert (
+        subscribed
+        == set(handlers)
+        == {
+            "review.stage.changed.v1",
+            "review.decision.recorded.v1",
+            "review.completed.v1",
+            "certificate.issued.v1",
+            "certificate.revoked.v1",
+            "review.objection.resolved.v1",
+            "review.defence.scheduled.v1",
+            "review.task.overdue.v1",
+            "review.re_examination.opened.v1",
+            "review.re_examination.decided.v1",
+        }
+    )
 
 
 # --------------------------------------------------------------------------- my messages over HTTP
+
 
 def _fill(dbs, count: int) -> list[str]:
     """``count`` stage changes for the applicant, oldest first; returns their stage names."""
@@ -193,8 +260,10 @@ def test_my_messages_are_paged_newest_first_with_total_and_unread(dbs, clients, 
     assert set(item) >= {"id", "kind", "title", "body", "declaration_id", "created_at", "read_at"}
     assert item["read_at"] is None
 
-    pages = [client.get("/api/v1/messages", query_string={"page": p, "per_page": 2}, headers=headers).get_json()
-             for p in (2, 3, 4)]
+    pages = [
+        client.get("/api/v1/messages", query_string={"page": p, "per_page": 2}, headers=headers).get_json()
+        for p in (2, 3, 4)
+    ]
     assert [names_in(m) for m in pages[0]["items"]] == newest_first[2:4]
     assert [names_in(m) for m in pages[1]["items"]] == newest_first[4:]
     assert pages[2]["items"] == [] and pages[2]["total"] == 5
@@ -251,8 +320,9 @@ def test_messages_need_a_token(dbs, clients):
     assert clients["notify"].post(f"/api/v1/messages/{uuid.uuid4()}/read").status_code == 401
 
 
-@pytest.mark.parametrize("query, field", [({"page": 0}, "page"), ({"per_page": 101}, "per_page"),
-                                          ({"page": "first"}, "page")])
+@pytest.mark.parametrize(
+    "query, field", [({"page": 0}, "page"), ({"per_page": 101}, "per_page"), ({"page": "first"}, "page")]
+)
 def test_bad_paging_names_the_field(dbs, clients, auth, query, field):
     response = clients["notify"].get("/api/v1/messages", query_string=query, headers=auth("applicant"))
     assert response.status_code == 422
@@ -260,6 +330,7 @@ def test_bad_paging_names_the_field(dbs, clients, auth, query, field):
 
 
 # --------------------------------------------------------------------------- end to end
+
 
 def test_an_issued_certificate_reaches_the_applicants_inbox_through_the_broker(dbs, clients, auth, workers):
     declaration = str(uuid.uuid4())

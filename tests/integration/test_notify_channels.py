@@ -1,5 +1,6 @@
 """Outside channels: contact details, e-mail through SMTP (a local server the test starts and
 stops), SMS through the logging gateway, retries with backoff, and no double sending."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,10 +55,14 @@ def start_smtp(port: int, mailbox: Mailbox):  # noqa: ANN201 - an aiosmtpd Contr
     return controller
 
 
-def set_contact(clients, auth, email_address: str | None = "zhangwei@example.test", phone: str | None = None,
-                user: str = "applicant"):
-    return clients["notify"].put("/api/v1/contact", json={"email": email_address, "phone": phone},
-                                 headers=auth(user))
+def set_contact(
+    clients,
+    auth,
+    email_address: str | None = "zhangwei@example.test",
+    phone: str | None = None,
+    user: str = "applicant",
+):
+    return clients["notify"].put("/api/v1/contact", json={"email": email_address, "phone": phone}, headers=auth(user))
 
 
 def deliveries(dbs) -> list:
@@ -79,7 +84,9 @@ def test_a_person_keeps_their_own_contact_details(dbs, clients, auth):
     response = set_contact(clients, auth, phone="13812345678")
     assert response.status_code == 200, response.get_json()
     assert client.get("/api/v1/contact", headers=auth("applicant")).get_json() == {
-        "email": "zhangwei@example.test", "phone": "13812345678"}
+        "email": "zhangwei@example.test",
+        "phone": "13812345678",
+    }
     assert client.get("/api/v1/contact", headers=auth("unit")).get_json() == {"email": None, "phone": None}
 
     bad = client.put("/api/v1/contact", json={"email": "not-an-address", "phone": "12345"}, headers=auth("applicant"))
@@ -94,15 +101,14 @@ def test_without_contact_details_only_the_inbox_gets_the_message(dbs):
     assert deliveries(dbs) == []
 
 
-def test_an_email_survives_an_smtp_server_that_is_down_and_goes_out_when_it_is_back(
-        dbs, clients, auth, smtp_port):
+def test_an_email_survives_an_smtp_server_that_is_down_and_goes_out_when_it_is_back(dbs, clients, auth, smtp_port):
     set_contact(clients, auth)
     declaration = str(uuid.uuid4())
     deliver(dbs, envelope("certificate.issued.v1", issued(declaration, number="TJZC2024000777")))
     [message] = messages(dbs)  # the inbox has it whatever happens to e-mail
 
     # The server is down: the attempt is recorded and put off by the first backoff step.
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     outcome = dispatch(dbs)
     assert (outcome.sent, outcome.retried, outcome.failed) == (0, 1, 0)
     [delivery] = deliveries(dbs)
@@ -140,7 +146,7 @@ def test_an_email_survives_an_smtp_server_that_is_down_and_goes_out_when_it_is_b
 def test_a_delivery_is_given_up_after_the_last_backoff_step_and_recorded(dbs, clients, auth, smtp_port):
     set_contact(clients, auth)
     deliver(dbs, envelope("review.stage.changed.v1", stage_changed(str(uuid.uuid4()))))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     outcomes = [dispatch(dbs, now=now + dt.timedelta(hours=hours)) for hours in (0, 1, 2)]
     assert [(o.retried, o.failed) for o in outcomes] == [(1, 0), (1, 0), (0, 1)]
     [delivery] = deliveries(dbs)
@@ -168,10 +174,23 @@ def test_a_redelivered_event_never_sends_twice(dbs, clients, auth, smtp_port):
 
 def test_sms_goes_through_the_logging_gateway_by_default(dbs, clients, auth, caplog):
     set_contact(clients, auth, email_address=None, phone="13812345678")
-    deliver(dbs, envelope("review.decision.recorded.v1", {
-        "declaration_id": str(uuid.uuid4()), "applicant": "applicant", "stage": "unit_check",
-        "stage_name": "单位审核", "decision": "return", "reason": "缺少证明", "actor": "unit",
-        "organisation": "91120101MA05K1XT13", "at": dt.datetime.now(dt.timezone.utc).isoformat()}))
+    deliver(
+        dbs,
+        envelope(
+            "review.decision.recorded.v1",
+            {
+                "declaration_id": str(uuid.uuid4()),
+                "applicant": "applicant",
+                "stage": "unit_check",
+                "stage_name": "单位审核",
+                "decision": "return",
+                "reason": "缺少证明",
+                "actor": "unit",
+                "organisation": "91120101MA05K1XT13",
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+        ),
+    )
     with caplog.at_level(logging.INFO, logger="titles.notify.sms"):
         assert dispatch(dbs).sent == 1
     [record] = [r for r in caplog.records if r.name == "titles.notify.sms"]

@@ -1,4 +1,5 @@
 """Defence notices (答辩通知): a first notice about a week ahead, a reminder the day before, each once."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,11 +13,16 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 def scheduled(declaration: str, defence_on: dt.date, hour: int = 9, place: str = "天津市人社局三楼会议室") -> dict:
     at = dt.datetime.combine(defence_on, dt.time(hour, 30), BEIJING)
-    return {"declaration_id": declaration, "applicant": "applicant", "at": at.isoformat(), "place": place,
-            "committee_code": "12120000MB1234567L",
-            "first_notice_on": (defence_on - dt.timedelta(days=7)).isoformat(),
-            "reminder_on": (defence_on - dt.timedelta(days=1)).isoformat(),
-            "scheduled_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    return {
+        "declaration_id": declaration,
+        "applicant": "applicant",
+        "at": at.isoformat(),
+        "place": place,
+        "committee_code": "12120000MB1234567L",
+        "first_notice_on": (defence_on - dt.timedelta(days=7)).isoformat(),
+        "reminder_on": (defence_on - dt.timedelta(days=1)).isoformat(),
+        "scheduled_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 def release(dbs, today: dt.date) -> int:

@@ -1,5 +1,6 @@
 """Organisations writing to the applicants of their own declarations, reports (举报) during a
 publicity and their answers, the unread count, a revoked certificate's notice, editable templates."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,17 +29,28 @@ def _org(auth, user: str) -> str:
 
 def _passed_through(dbs, organisation: str, stage: str = "unit_check", applicant: str = "applicant") -> str:
     declaration = str(uuid.uuid4())
-    deliver(dbs, envelope("review.stage.changed.v1",
-                          stage_changed(declaration, applicant=applicant, stage=stage, organisation=organisation)))
+    deliver(
+        dbs,
+        envelope(
+            "review.stage.changed.v1",
+            stage_changed(declaration, applicant=applicant, stage=stage, organisation=organisation),
+        ),
+    )
     return declaration
 
 
-def _write(clients, auth, user: str, declaration: str, subject: str = "补充材料通知", content: str = "请补充继续教育证明。"):
-    return clients["notify"].post("/api/v1/organisation-messages", headers=auth(user),
-                                  json={"declaration_id": declaration, "subject": subject, "content": content})
+def _write(
+    clients, auth, user: str, declaration: str, subject: str = "补充材料通知", content: str = "请补充继续教育证明。"
+):
+    return clients["notify"].post(
+        "/api/v1/organisation-messages",
+        headers=auth(user),
+        json={"declaration_id": declaration, "subject": subject, "content": content},
+    )
 
 
 # --------------------------------------------------------------------------- organisations write to people
+
 
 def test_a_unit_writes_to_the_applicant_of_its_own_declaration(dbs, clients, auth):
     declaration = _passed_through(dbs, _org(auth, "unit"))
@@ -76,8 +88,15 @@ def test_applicants_and_experts_send_no_organisation_messages(dbs, clients, auth
 
 def test_each_organisation_on_the_path_may_write(dbs, clients, auth):
     declaration = _passed_through(dbs, _org(auth, "unit"))
-    deliver(dbs, envelope("review.stage.changed.v1", stage_changed(
-        declaration, stage="committee_acceptance", stage_name="评委会接收", organisation=_org(auth, "committee"))))
+    deliver(
+        dbs,
+        envelope(
+            "review.stage.changed.v1",
+            stage_changed(
+                declaration, stage="committee_acceptance", stage_name="评委会接收", organisation=_org(auth, "committee")
+            ),
+        ),
+    )
     assert _write(clients, auth, "committee", declaration).status_code == 201
     assert _write(clients, auth, "unit", declaration).status_code == 201  # still one of the unit's
     assert _write(clients, auth, "dept2", declaration).status_code == 403
@@ -85,22 +104,44 @@ def test_each_organisation_on_the_path_may_write(dbs, clients, auth):
 
 # --------------------------------------------------------------------------- reports
 
-def _report(clients, declaration: str, content: str = "该申报人论文存在抄袭。", headers: dict | None = None,
-            address: str = "203.0.113.7"):
-    return clients["notify"].post("/api/v1/reports", json={"declaration_id": declaration, "content": content},
-                                  headers=headers or {}, environ_base={"REMOTE_ADDR": address})
+
+def _report(
+    clients,
+    declaration: str,
+    content: str = "该申报人论文存在抄袭。",
+    headers: dict | None = None,
+    address: str = "203.0.113.7",
+):
+    return clients["notify"].post(
+        "/api/v1/reports",
+        json={"declaration_id": declaration, "content": content},
+        headers=headers or {},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def _filed_events(dbs) -> list[Envelope]:
     model = dbs["notify"].outbox_model
     with dbs["notify"].uow(readonly=True) as uow:
-        return [Envelope.from_json(r.body) for r in
-                uow.session.scalars(select(model).where(model.type == "notify.report.filed.v1").order_by(model.seq))]
+        return [
+            Envelope.from_json(r.body)
+            for r in uow.session.scalars(
+                select(model).where(model.type == "notify.report.filed.v1").order_by(model.seq)
+            )
+        ]
 
 
-def _resolved(declaration: str, reference: str | None, upheld: bool = True, resolution: str = "经核查属实，已取消推荐。"):
-    return {"declaration_id": declaration, "report_reference": reference, "upheld": upheld,
-            "resolution": resolution, "organisation": UNIT, "at": dt.datetime.now(dt.timezone.utc).isoformat()}
+def _resolved(
+    declaration: str, reference: str | None, upheld: bool = True, resolution: str = "经核查属实，已取消推荐。"
+):
+    return {
+        "declaration_id": declaration,
+        "report_reference": reference,
+        "upheld": upheld,
+        "resolution": resolution,
+        "organisation": UNIT,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 def test_anyone_reports_a_declaration_under_publicity_and_gets_a_reference(dbs, clients):
@@ -113,8 +154,13 @@ def test_anyone_reports_a_declaration_under_publicity_and_gets_a_reference(dbs, 
 
     [event] = _filed_events(dbs)
     assert event.correlation_id == declaration
-    assert event.data == {"reference": body["reference"], "declaration_id": declaration,
-                          "content": "该申报人论文存在抄袭。", "reporter": None, "filed_at": event.data["filed_at"]}
+    assert event.data == {
+        "reference": body["reference"],
+        "declaration_id": declaration,
+        "content": "该申报人论文存在抄袭。",
+        "reporter": None,
+        "filed_at": event.data["filed_at"],
+    }
 
 
 def test_a_report_is_taken_for_any_declaration_under_review_and_refused_otherwise(dbs, clients):
@@ -124,12 +170,22 @@ def test_a_report_is_taken_for_any_declaration_under_review_and_refused_otherwis
     assert _report(clients, checking).status_code == 201
     unknown = _report(clients, str(uuid.uuid4()))
     assert unknown.status_code == 422
-    assert [(e["field"], e["rule"]) for e in unknown.get_json()["errors"]] == [("declaration_id",
-                                                                               "submitted_declaration")]
+    assert [(e["field"], e["rule"]) for e in unknown.get_json()["errors"]] == [
+        ("declaration_id", "submitted_declaration")
+    ]
     ended = _passed_through(dbs, UNIT, stage="result_publicity")
-    deliver(dbs, envelope("review.completed.v1", {"declaration_id": ended, "applicant": "applicant",
-                                                  "outcome": "certified",
-                                                  "at": dt.datetime.now(dt.timezone.utc).isoformat()}))
+    deliver(
+        dbs,
+        envelope(
+            "review.completed.v1",
+            {
+                "declaration_id": ended,
+                "applicant": "applicant",
+                "outcome": "certified",
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+        ),
+    )
     response = _report(clients, ended)
     assert [(e["field"], e["rule"]) for e in response.get_json()["errors"]] == [("declaration_id", "under_review")]
     assert [e.data["declaration_id"] for e in _filed_events(dbs)] == [checking]
@@ -157,8 +213,9 @@ def test_a_report_right_after_a_publicity_starts_becomes_its_objection(demo, cli
     reference = response.get_json()["reference"]
     [filed] = _filed_events(demo)
     assert deliver_to_review(review, filed, "on_report_filed") == "done"
-    [publicity] = clients["review"].get(f"/api/v1/declarations/{declaration_id}/publicities",
-                                        headers=auth("unit")).get_json()
+    [publicity] = (
+        clients["review"].get(f"/api/v1/declarations/{declaration_id}/publicities", headers=auth("unit")).get_json()
+    )
     assert publicity["id"] == started["id"]
     [objection] = publicity["objections"]
     assert (objection["report_reference"], objection["status"]) == (reference, "open")
@@ -181,7 +238,11 @@ def test_the_answer_is_looked_up_by_reference_and_reaches_a_logged_in_reporter(d
         assert deliver(dbs, Envelope.from_json(env.to_json())) == "duplicate"
 
     answered = clients["notify"].get(f"/api/v1/reports/{anonymous.lower()}").get_json()
-    assert (answered["status"], answered["upheld"], answered["resolution"]) == ("answered", False, "经核查属实，已取消推荐。")
+    assert (answered["status"], answered["upheld"], answered["resolution"]) == (
+        "answered",
+        False,
+        "经核查属实，已取消推荐。",
+    )
     assert answered["answered_at"] is not None
     [feedback] = [m for m in messages(dbs) if m.kind == "report_feedback"]
     assert feedback.title == "举报处理结果"
@@ -192,7 +253,9 @@ def test_the_answer_is_looked_up_by_reference_and_reaches_a_logged_in_reporter(d
 def test_an_objection_without_a_report_or_an_unknown_reference_changes_nothing(dbs):
     declaration = str(uuid.uuid4())
     assert deliver(dbs, envelope("review.objection.resolved.v1", _resolved(declaration, None))) == "done"
-    assert deliver(dbs, envelope("review.objection.resolved.v1", _resolved(declaration, "JB20240101ZZZZZZZZZZ"))) == "done"
+    assert (
+        deliver(dbs, envelope("review.objection.resolved.v1", _resolved(declaration, "JB20240101ZZZZZZZZZZ"))) == "done"
+    )
     assert messages(dbs) == []
 
 
@@ -222,10 +285,19 @@ def test_reports_need_no_login_in_the_openapi_document(clients):
 
 # --------------------------------------------------------------------------- more kinds, unread count, templates
 
+
 def test_a_revoked_certificate_tells_its_holder_why(dbs, clients, auth):
-    data = {"certificate_id": str(uuid.uuid4()), "number": "TJZC2024000042", "declaration_id": str(uuid.uuid4()),
-            "holder": "applicant", "holder_name": "张伟", "qualification_name": "工程师", "reason": "申报材料造假",
-            "revoked_by": "title_office", "revoked_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    data = {
+        "certificate_id": str(uuid.uuid4()),
+        "number": "TJZC2024000042",
+        "declaration_id": str(uuid.uuid4()),
+        "holder": "applicant",
+        "holder_name": "张伟",
+        "qualification_name": "工程师",
+        "reason": "申报材料造假",
+        "revoked_by": "title_office",
+        "revoked_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
     deliver(dbs, envelope("certificate.revoked.v1", data))
     [message] = messages(dbs)
     assert message.kind == "certificate_revoked" and message.title == "电子职称证书已撤销"
@@ -249,6 +321,7 @@ def test_an_operator_edits_the_templates_in_a_file(dbs, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- through the broker
 
+
 def test_a_report_reaches_the_review_service_and_its_answer_comes_back(dbs, clients, auth, workers):
     """Filed with notify, taken by review as an objection; with no publicity running there, review
     answers at once, and the reporter reads the answer by reference and in their inbox."""
@@ -263,26 +336,39 @@ def test_a_report_reaches_the_review_service_and_its_answer_comes_back(dbs, clie
 
     body = wait_for("review's answer to the report", answered)
     assert body["upheld"] is False and "公示" in body["resolution"]
-    inbox = wait_for("the answer in the reporter's inbox", lambda: [
-        m for m in clients["notify"].get("/api/v1/messages", headers=auth("applicant")).get_json()["items"]
-        if m["kind"] == "report_feedback"])
+    inbox = wait_for(
+        "the answer in the reporter's inbox",
+        lambda: [
+            m
+            for m in clients["notify"].get("/api/v1/messages", headers=auth("applicant")).get_json()["items"]
+            if m["kind"] == "report_feedback"
+        ],
+    )
     assert reference in inbox[0]["body"]
 
 
 def test_a_revocation_reaches_the_holders_inbox_through_the_broker(dbs, clients, auth, workers):
+    from services.certificate.models import Certificate
     from tests.conftest import wait_for
     from tests.integration.test_certificate import envelope_of, issue_command, run
-
-    from services.certificate.models import Certificate
 
     command = issue_command()
     run(dbs, envelope_of(command))
     with dbs["certificate"].uow(readonly=True) as uow:
-        number = uow.session.scalar(select(Certificate.number).where(
-            Certificate.declaration_id == command["declaration_id"]))
-    response = clients["certificate"].post(f"/api/v1/certificates/{number}/revoke", json={"reason": "学历造假"},
-                                           headers=auth("title_office"))
+        number = uow.session.scalar(
+            select(Certificate.number).where(Certificate.declaration_id == command["declaration_id"])
+        )
+    response = clients["certificate"].post(
+        f"/api/v1/certificates/{number}/revoke", json={"reason": "学历造假"}, headers=auth("title_office")
+    )
     assert response.status_code == 200
-    kinds = wait_for("both notices in the holder's inbox", lambda: (lambda k: k if len(k) == 2 else None)(sorted(
-        m["kind"] for m in clients["notify"].get("/api/v1/messages", headers=auth("applicant")).get_json()["items"])))
+    kinds = wait_for(
+        "both notices in the holder's inbox",
+        lambda: (lambda k: k if len(k) == 2 else None)(
+            sorted(
+                m["kind"]
+                for m in clients["notify"].get("/api/v1/messages", headers=auth("applicant")).get_json()["items"]
+            )
+        ),
+    )
     assert kinds == ["certificate_issued", "certificate_revoked"]

@@ -1,4 +1,5 @@
 """Every service's operational surface: health, readiness, OpenAPI, metrics, problems."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,9 @@ def test_ready_reports_a_broker_that_does_not_answer(dbs, verifier, service):
     def broken_broker() -> None:
         raise ConnectionRefusedError("broker down")
 
-    app = create_service_app(service, dbs[service], [], title="t", description="d", verifier=verifier,
-                             broker_check=broken_broker)
+    app = create_service_app(
+        service, dbs[service], [], title="t", description="d", verifier=verifier, broker_check=broken_broker
+    )
     response = app.test_client().get("/ready")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
@@ -71,8 +73,11 @@ def test_a_wrong_role_is_forbidden_with_a_problem(clients, auth):
 
 
 def test_invalid_input_names_the_field_and_the_rule(clients, auth):
-    response = clients["profile"].post("/api/v1/profile/work-experiences", headers=auth("applicant"),
-                                       json={"status": "retired", "start_date": "not a date"})
+    response = clients["profile"].post(
+        "/api/v1/profile/work-experiences",
+        headers=auth("applicant"),
+        json={"status": "retired", "start_date": "not a date"},
+    )
     assert response.status_code == 422
     body = response.get_json()
     fields = {e["field"]: e for e in body["errors"]}

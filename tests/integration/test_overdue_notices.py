@@ -1,6 +1,7 @@
 """Overdue tasks reach people: a task's service-level timer in the diagram fires, review flags and
 announces the task once, and notify puts a notice in the inbox of every staff member of the task's
 organisation and of the level above."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,8 +11,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_for
-from tests.integration.review_flow_helpers import (act, advance_clock, advance_to, headers_for, review_db, start,
-                                                   through_departments, through_unit)
+from tests.integration.review_flow_helpers import (
+    act,
+    advance_clock,
+    advance_to,
+    headers_for,
+    review_db,
+    start,
+    through_departments,
+    through_unit,
+)
 from tests.integration.test_review import COMMITTEE, DEPT1, TITLE_OFFICE, UNIT, outbox, tasks_of
 
 
@@ -36,10 +45,17 @@ def inbox(client: Any, auth: Any, user: str) -> dict[str, Any]:
 
 
 def overdue_event(organisation: str | None, escalated_to: str | None, **overrides: Any) -> dict[str, Any]:
-    return {"declaration_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "stage": "unit_check",
-            "stage_name": "单位审核", "organisation": organisation, "escalated_to": escalated_to,
-            "due_at": "2026-11-24T00:00:00+08:00", "at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            **overrides}
+    return {
+        "declaration_id": str(uuid.uuid4()),
+        "task_id": str(uuid.uuid4()),
+        "stage": "unit_check",
+        "stage_name": "单位审核",
+        "organisation": organisation,
+        "escalated_to": escalated_to,
+        "due_at": "2026-11-24T00:00:00+08:00",
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        **overrides,
+    }
 
 
 def consume(dbs: dict[str, Any], data: dict[str, Any], message_id: str | None = None) -> str:
@@ -49,8 +65,13 @@ def consume(dbs: dict[str, Any], data: dict[str, Any], message_id: str | None = 
     from shared.messaging.topology import subscriptions_of
     from titles import bootstrap
 
-    env = Envelope(type="review.task.overdue.v1", source="review", data=data, correlation_id=data["declaration_id"],
-                   id=message_id or str(uuid.uuid4()))
+    env = Envelope(
+        type="review.task.overdue.v1",
+        source="review",
+        data=data,
+        correlation_id=data["declaration_id"],
+        id=message_id or str(uuid.uuid4()),
+    )
     [sub] = [s for s in subscriptions_of("notify") if env.type in s.types]
     return process(dbs["notify"], sub, env, bootstrap.service("notify").handlers()[env.type])
 
@@ -69,9 +90,15 @@ def test_an_overdue_boundary_timer_fires_once_per_task_and_announces_it_with_the
     [event] = outbox(review, "review.task.overdue.v1")
     at = dt.datetime.fromisoformat(event.pop("at"))
     assert task.due_at < at <= fired_at
-    assert event == {"declaration_id": declaration_id, "task_id": task.id, "stage": "committee_acceptance",
-                     "stage_name": task.name, "organisation": COMMITTEE, "escalated_to": TITLE_OFFICE,
-                     "due_at": task.due_at.isoformat()}
+    assert event == {
+        "declaration_id": declaration_id,
+        "task_id": task.id,
+        "stage": "committee_acceptance",
+        "stage_name": task.name,
+        "organisation": COMMITTEE,
+        "escalated_to": TITLE_OFFICE,
+        "due_at": task.due_at.isoformat(),
+    }
     [still] = tasks_of(review, declaration_id, bpmn_id="committee_acceptance")
     assert (still.status, still.overdue_at is not None, still.escalated_to) == ("ready", True, TITLE_OFFICE)
 
@@ -87,7 +114,10 @@ def test_the_committee_and_the_title_office_above_find_the_notice_in_their_inbox
     [own] = wait_for("the overdue notice in the committee's inbox", arrived("committee"))
     [above] = wait_for("the overdue notice in the title office's inbox", arrived("title_office"))
     assert (own["kind"], own["recipient_organisation"], own["declaration_id"]) == (
-        "task_overdue", COMMITTEE, declaration_id)
+        "task_overdue",
+        COMMITTEE,
+        declaration_id,
+    )
     assert task.name in own["body"] and "超过办理时限" in own["body"]
     assert (above["kind"], above["recipient_organisation"]) == ("task_overdue_escalated", TITLE_OFFICE)
     assert "下级单位" in above["body"]
@@ -148,6 +178,7 @@ def test_each_clerk_reads_an_organisations_notice_for_themselves(dbs, clients, a
         from sqlalchemy import func, select
 
         from services.notify.models import OrganisationMessageRead
+
         assert uow.session.scalar(select(func.count()).select_from(OrganisationMessageRead)) == 1
 
 
@@ -155,15 +186,20 @@ def test_a_persons_own_message_is_read_and_unread_as_before(dbs, clients, auth):
     from services.notify import service
 
     with dbs["notify"].uow() as uow:
-        own = service.deliver(uow, "unit", "organisation_message", {
-            "declaration_id": str(uuid.uuid4()), "subject": "材料", "content": "请补充", "sender": "单位"}).id
+        own = service.deliver(
+            uow,
+            "unit",
+            "organisation_message",
+            {"declaration_id": str(uuid.uuid4()), "subject": "材料", "content": "请补充", "sender": "单位"},
+        ).id
         uow.commit()
     client, wang = clients["notify"], auth("unit")
     assert unread(client, wang) == 1
     assert client.post(f"/api/v1/messages/{own}/read", headers=wang).get_json()["read_at"] is not None
     assert unread(client, wang) == 0
-    assert client.post(f"/api/v1/messages/{own}/read", headers=headers_for("unit-zhao", "unit", UNIT)
-                       ).status_code == 403  # a colleague does not read my own messages
+    assert (
+        client.post(f"/api/v1/messages/{own}/read", headers=headers_for("unit-zhao", "unit", UNIT)).status_code == 403
+    )  # a colleague does not read my own messages
     assert client.post(f"/api/v1/messages/{own}/unread", headers=wang).get_json()["read_at"] is None
     assert unread(client, wang) == 1
 

@@ -1,4 +1,5 @@
 """The profile service: applicants' profiles, work experience, the directory, snapshots."""
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ def assert_problem(response, status: int, field: str | None = None, rule: str | 
 
 # -- the profile -----------------------------------------------------------------
 
+
 def test_profile_is_created_from_the_verified_token_and_kept(clients, auth, dbs):
     first = clients["profile"].get("/api/v1/profile", headers=auth("applicant"))
     assert first.status_code == 200, first.get_json()
@@ -63,16 +65,21 @@ def test_staff_have_no_profile(clients, auth, dbs, user):
 
 
 def test_work_experience_needs_an_applicant(clients, auth, dbs):
-    response = clients["profile"].post("/api/v1/profile/work-experiences", headers=auth("unit"),
-                                       json={"status": "former", "unit_name": "x", "start_date": "2010-01-01"})
+    response = clients["profile"].post(
+        "/api/v1/profile/work-experiences",
+        headers=auth("unit"),
+        json={"status": "former", "unit_name": "x", "start_date": "2010-01-01"},
+    )
     assert_problem(response, 403)
 
 
 # -- work experience -------------------------------------------------------------
 
+
 def test_current_employment_at_a_registered_unit_takes_the_registered_name(clients, auth, demo):
-    response = add_work(clients, auth, status="current", unit_code=UNIT, unit_name="随便写的名字",
-                        start_date="2015-07-01")
+    response = add_work(
+        clients, auth, status="current", unit_code=UNIT, unit_name="随便写的名字", start_date="2015-07-01"
+    )
     assert response.status_code == 201, response.get_json()
     record = response.get_json()
     assert record["unit_code"] == UNIT
@@ -107,14 +114,16 @@ def test_only_one_current_employment(clients, auth, demo):
 
 
 def test_end_before_start_is_refused(clients, auth, demo):
-    response = add_work(clients, auth, status="former", unit_name="某公司", start_date="2015-07-01",
-                        end_date="2015-06-30")
+    response = add_work(
+        clients, auth, status="former", unit_name="某公司", start_date="2015-07-01", end_date="2015-06-30"
+    )
     assert_problem(response, 422, "end_date", "not_before_start")
 
 
 def test_a_former_employer_may_be_typed_without_a_code(clients, auth, demo):
-    response = add_work(clients, auth, status="former", unit_name="北京某研究所", start_date="2010-07-01",
-                        end_date="2015-06-30")
+    response = add_work(
+        clients, auth, status="former", unit_name="北京某研究所", start_date="2010-07-01", end_date="2015-06-30"
+    )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["unit_code"] is None
     assert response.get_json()["unit_name"] == "北京某研究所"
@@ -132,6 +141,7 @@ def test_work_experiences_are_listed_in_order(clients, auth, demo):
 
 # -- the directory ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("user", ["applicant", "unit", "committee", "title_office"])
 def test_any_logged_in_user_reads_the_directory(clients, auth, demo, user):
     response = clients["profile"].get("/api/v1/organisations", headers=auth(user))
@@ -141,8 +151,16 @@ def test_any_logged_in_user_reads_the_directory(clients, auth, demo, user):
     # the demonstration directory: 5 organisations, and a four-level chain above two units with an
     # independent-review committee (7 more)
     assert len(codes) == 12 and (body["total"], body["page"], body["per_page"]) == (12, 1, 20)
-    assert codes[UNIT] == {"code": UNIT, "name": UNIT_NAME, "kind": "unit", "parent": DEPARTMENT,
-                           "ownership": "private", "owner": None, "scope": None, "check_override": False}
+    assert codes[UNIT] == {
+        "code": UNIT,
+        "name": UNIT_NAME,
+        "kind": "unit",
+        "parent": DEPARTMENT,
+        "ownership": "private",
+        "owner": None,
+        "scope": None,
+        "check_override": False,
+    }
 
 
 def test_one_organisation_by_code(clients, auth, demo):
@@ -178,8 +196,13 @@ def test_title_office_registers_an_organisation_once(clients, auth, demo):
 def test_renaming_an_organisation_is_announced(clients, auth, demo):
     db = demo["profile"]
     seeded = len(outbox(db, "profile.organisation.registered.v1"))
-    renamed = {"code": UNIT, "name": "天津市示范科技股份有限公司", "kind": "unit", "parent": DEPARTMENT,
-               "ownership": "private"}
+    renamed = {
+        "code": UNIT,
+        "name": "天津市示范科技股份有限公司",
+        "kind": "unit",
+        "parent": DEPARTMENT,
+        "ownership": "private",
+    }
     response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"), json=renamed)
     assert response.status_code == 201
     renamed.update(owner=None, scope=None, check_override=False)
@@ -203,8 +226,7 @@ def test_only_the_title_office_registers_organisations(clients, auth, demo, user
     new = {"code": "91120104MA06ABCD1M", "name": "x", "kind": "unit", "parent": None}
     response = clients["profile"].post("/api/v1/organisations", headers=auth(user), json=new)
     assert_problem(response, 403)
-    assert clients["profile"].get("/api/v1/organisations/91120104MA06ABCD1M",
-                                  headers=auth(user)).status_code == 404
+    assert clients["profile"].get("/api/v1/organisations/91120104MA06ABCD1M", headers=auth(user)).status_code == 404
 
 
 def test_an_unknown_parent_is_refused(clients, auth, demo):
@@ -217,18 +239,28 @@ def test_an_unknown_parent_is_refused(clients, auth, demo):
 
 
 def test_organisation_input_is_validated(clients, auth, demo):
-    response = clients["profile"].post("/api/v1/organisations", headers=auth("title_office"),
-                                       json={"code": "short", "name": "x", "kind": "club"})
+    response = clients["profile"].post(
+        "/api/v1/organisations", headers=auth("title_office"), json={"code": "short", "name": "x", "kind": "club"}
+    )
     body = assert_problem(response, 422)
     assert {e["field"] for e in body["errors"]} == {"code", "kind"}
 
 
 # -- the snapshot a declaration asks for ------------------------------------------
 
+
 def declare(clients, auth) -> str:
-    response = clients["declaration"].post("/api/v1/declarations", headers=auth("applicant"), json={
-        "activity_id": ACTIVITY, "level": "副高级", "specialty": "软件工程",
-        "qualification_name": "高级工程师", "category": "normal"})
+    response = clients["declaration"].post(
+        "/api/v1/declarations",
+        headers=auth("applicant"),
+        json={
+            "activity_id": ACTIVITY,
+            "level": "副高级",
+            "specialty": "软件工程",
+            "qualification_name": "高级工程师",
+            "category": "normal",
+        },
+    )
     assert response.status_code == 202, response.get_json()
     return response.get_json()["id"]
 
@@ -240,11 +272,17 @@ def declaration(clients, auth, declaration_id: str) -> dict:
 def test_take_snapshot_answers_with_the_current_unit(clients, auth, demo, workers):
     assert add_work(clients, auth, status="current", unit_code=UNIT, start_date="2015-07-01").status_code == 201
     declaration_id = declare(clients, auth)
-    draft = wait_for("the declaration to become a draft",
-                     lambda: (d := declaration(clients, auth, declaration_id))["status"] == "draft" and d)
+    draft = wait_for(
+        "the declaration to become a draft",
+        lambda: (d := declaration(clients, auth, declaration_id))["status"] == "draft" and d,
+    )
     snapshot = draft["snapshot"]
     assert {k: snapshot[k] for k in ("name", "id_number", "unit_code", "unit_name")} == {
-        "name": "张伟", "id_number": "120101198806120032", "unit_code": UNIT, "unit_name": UNIT_NAME}
+        "name": "张伟",
+        "id_number": "120101198806120032",
+        "unit_code": UNIT,
+        "unit_name": UNIT_NAME,
+    }
     assert snapshot["snapshot_version"] == 1 and snapshot["subject"] == "applicant"
     assert [w["unit_code"] for w in snapshot["work_experiences"]] == [UNIT]
     assert snapshot["completeness"]["ready"] is False  # current employment alone opens a draft
@@ -254,11 +292,17 @@ def test_take_snapshot_answers_with_the_current_unit(clients, auth, demo, worker
 
 def test_take_snapshot_refuses_an_applicant_without_current_employment(clients, auth, demo, workers):
     # a profile with only a former employer
-    assert add_work(clients, auth, status="former", unit_name="北京某研究所", start_date="2010-07-01",
-                    end_date="2015-06-30").status_code == 201
+    assert (
+        add_work(
+            clients, auth, status="former", unit_name="北京某研究所", start_date="2010-07-01", end_date="2015-06-30"
+        ).status_code
+        == 201
+    )
     declaration_id = declare(clients, auth)
-    refused = wait_for("the declaration to be refused",
-                       lambda: (d := declaration(clients, auth, declaration_id))["status"] == "refused" and d)
+    refused = wait_for(
+        "the declaration to be refused",
+        lambda: (d := declaration(clients, auth, declaration_id))["status"] == "refused" and d,
+    )
     assert refused["snapshot"] is None
     assert "注册" in refused["refusal_reason"] and "在职" in refused["refusal_reason"]
 
@@ -284,8 +328,15 @@ def test_a_token_without_verified_identity_claims_gets_no_profile(clients, dbs, 
 
     kid, key = dev_issuer.signing_key(data_dir)
     now = int(time.time())
-    claims = {"iss": dev_issuer.default_issuer(), "aud": "titles", "sub": "unverified", "iat": now,
-              "exp": now + 600, "role": "applicant", "name": "无证件号"}
+    claims = {
+        "iss": dev_issuer.default_issuer(),
+        "aud": "titles",
+        "sub": "unverified",
+        "iat": now,
+        "exp": now + 600,
+        "role": "applicant",
+        "name": "无证件号",
+    }
     headers = {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
     response = clients["profile"].get("/api/v1/profile", headers=headers)
     assert_problem(response, 422, "token", "identity_claims")
@@ -296,15 +347,18 @@ def test_a_token_without_verified_identity_claims_gets_no_profile(clients, dbs, 
 
 
 def test_a_former_employer_given_by_code_must_be_a_unit(clients, auth, demo):
-    response = add_work(clients, auth, status="former", unit_code=DEPARTMENT, start_date="2010-07-01",
-                        end_date="2015-06-30")
+    response = add_work(
+        clients, auth, status="former", unit_code=DEPARTMENT, start_date="2010-07-01", end_date="2015-06-30"
+    )
     assert_problem(response, 422, "unit_code", "registered_unit")
-    current_with_end = add_work(clients, auth, status="current", unit_code=UNIT, start_date="2015-07-01",
-                                end_date="2020-01-01")
+    current_with_end = add_work(
+        clients, auth, status="current", unit_code=UNIT, start_date="2015-07-01", end_date="2020-01-01"
+    )
     assert_problem(current_with_end, 422, "end_date", "current_has_no_end")
 
 
 # -- concurrent requests (they race for real on PostgreSQL) -------------------------
+
 
 def concurrently(apps, count: int, request) -> list:
     import threading
@@ -331,9 +385,15 @@ def test_concurrent_first_requests_create_one_profile(apps, auth, dbs):
 def test_concurrent_current_employments_leave_one(apps, auth, demo):
     headers = auth("applicant")
     apps["profile"].test_client().get("/api/v1/profile", headers=headers)
-    responses = concurrently(apps, 4, lambda client, i: client.post(
-        "/api/v1/profile/work-experiences", headers=headers,
-        json={"status": "current", "unit_code": UNIT, "start_date": f"201{i}-07-01"}))
+    responses = concurrently(
+        apps,
+        4,
+        lambda client, i: client.post(
+            "/api/v1/profile/work-experiences",
+            headers=headers,
+            json={"status": "current", "unit_code": UNIT, "start_date": f"201{i}-07-01"},
+        ),
+    )
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
     profile = apps["profile"].test_client().get("/api/v1/profile", headers=headers).get_json()
     assert [w["status"] for w in profile["work_experiences"]] == ["current"]

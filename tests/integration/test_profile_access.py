@@ -3,6 +3,7 @@ declaration of the owner has reached (learnt from declaration and review events)
 
 Grants are not revoked on withdrawal or completion: the trail keeps the right to see what was reviewed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,14 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shared.messaging.consumer import process
+from scenario.profile_steps import demo_pdf
 from shared.contracts.declaration import Submitted
 from shared.contracts.review import StageChanged
+from shared.messaging.consumer import process
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import subscriptions_of
-
 from tests.conftest import wait_for
-from scenario.profile_steps import demo_pdf
 
 UNIT = "91120101MA05K1XT13"
 DEPT1 = "111201010000123459"
@@ -40,42 +40,75 @@ def other_applicant(data_dir) -> dict[str, str]:
 
     kid, key = dev_issuer.signing_key(data_dir)
     now = int(time.time())
-    claims = {"iss": dev_issuer.default_issuer(), "aud": "titles", "sub": "applicant-2", "iat": now,
-              "exp": now + 600, "role": "applicant", "name": "李娜", "id_number": "11010519491231002X"}
+    claims = {
+        "iss": dev_issuer.default_issuer(),
+        "aud": "titles",
+        "sub": "applicant-2",
+        "iat": now,
+        "exp": now + 600,
+        "role": "applicant",
+        "name": "李娜",
+        "id_number": "11010519491231002X",
+    }
     return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='RS256', headers={'kid': kid})}"}
 
 
 @pytest.fixture
 def attachment(clients, auth, demo) -> str:
     """One of the demonstration applicant's uploaded files."""
-    response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
-                                       data={"file": (io.BytesIO(PDF), "学历证书.pdf")},
-                                       content_type="multipart/form-data")
+    response = clients["profile"].post(
+        "/api/v1/profile/attachments",
+        headers=auth("applicant"),
+        data={"file": (io.BytesIO(PDF), "学历证书.pdf")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 
 
 def _at() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def submitted(declaration_id: str, applicant: str = "applicant", unit_code: str = UNIT) -> dict[str, Any]:
-    return {"declaration_id": declaration_id, "applicant": applicant, "applicant_name": "张伟",
-            "id_number": "120101198806120032", "unit_code": unit_code, "activity_id": "act-2024-eng",
-            "committee_code": COMMITTEE, "committee_name": "天津市工程技术系列高级职称评审委员会",
-            "mode": "social_review", "series": "engineering", "level": "senior", "specialty": "software",
-            "qualification_name": "高级工程师", "category": "normal", "panel_size": 3, "submitted_at": _at()}
+    return {
+        "declaration_id": declaration_id,
+        "applicant": applicant,
+        "applicant_name": "张伟",
+        "id_number": "120101198806120032",
+        "unit_code": unit_code,
+        "activity_id": "act-2024-eng",
+        "committee_code": COMMITTEE,
+        "committee_name": "天津市工程技术系列高级职称评审委员会",
+        "mode": "social_review",
+        "series": "engineering",
+        "level": "senior",
+        "specialty": "software",
+        "qualification_name": "高级工程师",
+        "category": "normal",
+        "panel_size": 3,
+        "submitted_at": _at(),
+    }
 
 
-def stage_changed(declaration_id: str, organisation: str | None, stage: str = "dept_review",
-                  applicant: str = "applicant") -> dict[str, Any]:
-    return {"declaration_id": declaration_id, "applicant": applicant, "stage": stage, "stage_name": "主管部门审核",
-            "role": "department", "organisation": organisation, "at": _at()}
+def stage_changed(
+    declaration_id: str, organisation: str | None, stage: str = "dept_review", applicant: str = "applicant"
+) -> dict[str, Any]:
+    return {
+        "declaration_id": declaration_id,
+        "applicant": applicant,
+        "stage": stage,
+        "stage_name": "主管部门审核",
+        "role": "department",
+        "organisation": organisation,
+        "at": _at(),
+    }
 
 
 def envelope(message_type: str, data: dict[str, Any]) -> Envelope:
-    return Envelope(type=message_type, source=message_type.split(".", 1)[0], data=data,
-                    correlation_id=data["declaration_id"])
+    return Envelope(
+        type=message_type, source=message_type.split(".", 1)[0], data=data, correlation_id=data["declaration_id"]
+    )
 
 
 def deliver(dbs, env: Envelope) -> str:
@@ -138,13 +171,16 @@ def test_organisations_see_the_attachments_as_the_declaration_reaches_them(clien
     assert seeing(clients, auth, attachment) == {"unit", "dept1"}
 
     # a stage without an organisation (e.g. publicity) grants nobody
-    assert deliver(dbs, envelope("review.stage.changed.v1",
-                                 stage_changed(declaration, None, stage="publicity"))) == "done"
+    assert (
+        deliver(dbs, envelope("review.stage.changed.v1", stage_changed(declaration, None, stage="publicity"))) == "done"
+    )
     assert seeing(clients, auth, attachment) == {"unit", "dept1"}
 
     # the committee's stage opens the files to the committee and its experts (their org is the committee)
-    assert deliver(dbs, envelope("review.stage.changed.v1",
-                                 stage_changed(declaration, COMMITTEE, stage="expert_review"))) == "done"
+    assert (
+        deliver(dbs, envelope("review.stage.changed.v1", stage_changed(declaration, COMMITTEE, stage="expert_review")))
+        == "done"
+    )
     assert seeing(clients, auth, attachment) == {"unit", "dept1", "committee", "expert1"}
     # dept2 was never reached: still refused; the title office sees it throughout
     assert status(clients, auth("dept2"), attachment) == 403
@@ -188,9 +224,14 @@ def test_the_events_reach_the_profile_service_through_the_broker(clients, auth, 
 
 # -- grants narrowed to what the declaration refers to ---------------------------------------
 
+
 def upload(clients, auth, name: str = "材料.pdf") -> str:
-    response = clients["profile"].post("/api/v1/profile/attachments", headers=auth("applicant"),
-                                       data={"file": (io.BytesIO(PDF), name)}, content_type="multipart/form-data")
+    response = clients["profile"].post(
+        "/api/v1/profile/attachments",
+        headers=auth("applicant"),
+        data={"file": (io.BytesIO(PDF), name)},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 
@@ -203,7 +244,9 @@ def test_a_grant_opens_only_the_attachments_its_declaration_refers_to(clients, a
     response = clients["profile"].get(f"/api/v1/attachments/{unreferenced}", headers=auth("unit"))
     assert response.status_code == 403
     assert (response.get_json()["errors"][0]["field"], response.get_json()["errors"][0]["rule"]) == (
-        "attachment_id", "own_profile")
+        "attachment_id",
+        "own_profile",
+    )
     # each organisation the declaration reaches opens the same files and no others
     deliver(dbs, envelope("review.stage.changed.v1", stage_changed(declaration, DEPT1)))
     assert seeing(clients, auth, attachment) == {"unit", "dept1"}
@@ -239,8 +282,13 @@ def test_an_older_producer_without_attachment_ids_keeps_the_applicant_wide_grant
 
 def test_referring_to_another_applicants_file_opens_nothing(clients, auth, attachment, dbs):
     # a declaration of applicant-2 that names this applicant's file: grants are per applicant
-    deliver(dbs, envelope("declaration.submitted.v1", {**submitted(str(uuid.uuid4()), applicant="applicant-2"),
-                                                       "attachment_ids": [attachment]}))
+    deliver(
+        dbs,
+        envelope(
+            "declaration.submitted.v1",
+            {**submitted(str(uuid.uuid4()), applicant="applicant-2"), "attachment_ids": [attachment]},
+        ),
+    )
     assert seeing(clients, auth, attachment) == set()
 
 

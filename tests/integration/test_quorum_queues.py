@@ -1,6 +1,7 @@
 """BROKER_QUORUM_QUEUES=1 (the Kubernetes manifests set it): on RabbitMQ every queue of the topology, the
 dead-letter, retry and unrouted ones too, is a quorum queue, so that a cluster node that stops takes none
 with it. Checked on the real broker: a queue's declared type is the one a redeclaration must repeat."""
+
 from __future__ import annotations
 
 import uuid
@@ -27,8 +28,12 @@ def declared_type(connection: Connection, queue: Queue) -> str:
     for kind in ("quorum", "classic"):
         with connection.channel() as channel:
             try:
-                channel.queue_declare(queue.name, durable=True, auto_delete=False,
-                                      arguments={**(queue.queue_arguments or {}), "x-queue-type": kind})
+                channel.queue_declare(
+                    queue.name,
+                    durable=True,
+                    auto_delete=False,
+                    arguments={**(queue.queue_arguments or {}), "x-queue-type": kind},
+                )
             except PreconditionFailed:
                 continue
             return kind

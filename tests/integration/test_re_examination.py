@@ -4,6 +4,7 @@ the declaration service; the request reaches the waiting process; the committee 
 declaration ends not passed) or overturns (the review goes on to the result publicity) with a reason; the
 decision reaches the declaration and the applicant's messages. Without a request the period's timer ends
 the declaration not passed."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,9 +14,25 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_for
-from tests.integration.review_flow_helpers import (COMMITTEE, act, advance_clock, advance_to, after_vote,
-                                                   certificate_issued, complete, handle, ok, outbox, outcome_of,
-                                                   review_db, start, tasks_of, through_the_vote, timers_of, today)
+from tests.integration.review_flow_helpers import (
+    COMMITTEE,
+    act,
+    advance_clock,
+    advance_to,
+    after_vote,
+    certificate_issued,
+    complete,
+    handle,
+    ok,
+    outbox,
+    outcome_of,
+    review_db,
+    start,
+    tasks_of,
+    through_the_vote,
+    timers_of,
+    today,
+)
 from tests.integration.test_declaration import other_applicant  # noqa: F401 - a fixture
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -34,9 +51,16 @@ def failed_vote(client: Any, auth: Any, db: Any, **overrides: Any) -> dict[str, 
 
 
 def requested(db: Any, data: dict[str, Any], reason: str = "代表作被误认为合著") -> str:
-    return handle(db, "declaration.re_examination.requested.v1", {
-        "declaration_id": data["declaration_id"], "applicant": data["applicant"], "reason": reason,
-        "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    return handle(
+        db,
+        "declaration.re_examination.requested.v1",
+        {
+            "declaration_id": data["declaration_id"],
+            "applicant": data["applicant"],
+            "reason": reason,
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+        },
+    )
 
 
 def open_stages(db: Any, declaration_id: str) -> list[tuple[str, str | None]]:
@@ -51,6 +75,7 @@ def open_until(db: Any, declaration_id: str) -> dt.datetime:
 
 # -- the review: the diagram's wait, the committee office's task, the outcomes ------------------------
 
+
 def test_a_failed_vote_offers_re_examination_until_the_end_of_the_period_instead_of_ending(review, clients, auth):
     client = clients["review"]
     data = failed_vote(client, auth, review)
@@ -61,12 +86,17 @@ def test_a_failed_vote_offers_re_examination_until_the_end_of_the_period_instead
     last_day = today(review) + dt.timedelta(days=PERIOD_DAYS)
     end = dt.datetime.combine(last_day, dt.time(23, 59, 59), BEIJING)  # the end of the 30th day, Beijing
     assert dt.datetime.fromisoformat(opened.pop("open_until")) == end
-    assert opened == {"declaration_id": declaration_id, "applicant": "applicant",
-                      "qualification_name": data["qualification_name"], "organisation": COMMITTEE,
-                      "days": PERIOD_DAYS}
+    assert opened == {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "qualification_name": data["qualification_name"],
+        "organisation": COMMITTEE,
+        "days": PERIOD_DAYS,
+    }
     # The wait is drawn: the process view shows the period's timer in the called process.
     assert timers_of(client, auth, declaration_id) == [
-        ("re_examination_period_over", "re_examination", end.isoformat())]
+        ("re_examination_period_over", "re_examination", end.isoformat())
+    ]
     assert open_stages(review, declaration_id) == []
 
 
@@ -75,10 +105,17 @@ def test_a_request_gives_the_committee_office_a_task_and_upholding_it_ends_not_p
     data = failed_vote(client, auth, review)
     declaration_id = data["declaration_id"]
     assert requested(review, data) == "done"
-    [task] = [t for t in ok(client.get("/api/v1/tasks", headers=auth("committee"),
-                                       query_string={"declaration_id": declaration_id}))["items"]]
+    [task] = [
+        t
+        for t in ok(
+            client.get("/api/v1/tasks", headers=auth("committee"), query_string={"declaration_id": declaration_id})
+        )["items"]
+    ]
     assert (task["stage"], task["decisions"], task["organisation"]) == (
-        "re_examination", ["uphold", "overturn"], COMMITTEE)
+        "re_examination",
+        ["uphold", "overturn"],
+        COMMITTEE,
+    )
     assert [t["stage"] for t in outbox(review, "review.stage.changed.v1", declaration_id)][-1] == "re_examination"
     # Its reason is published: the decision needs one.
     refused = complete(client, auth("committee"), task["id"], "uphold")
@@ -89,8 +126,14 @@ def test_a_request_gives_the_committee_office_a_task_and_upholding_it_ends_not_p
     ok(complete(client, auth("committee"), task["id"], "uphold", "经复查，表决程序和结果无误"))
     [decided] = outbox(review, "review.re_examination.decided.v1", declaration_id)
     at = decided.pop("at")
-    assert decided == {"declaration_id": declaration_id, "applicant": "applicant", "decision": "uphold",
-                       "reason": "经复查，表决程序和结果无误", "organisation": COMMITTEE, "actor": "committee"}
+    assert decided == {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "decision": "uphold",
+        "reason": "经复查，表决程序和结果无误",
+        "organisation": COMMITTEE,
+        "actor": "committee",
+    }
     assert dt.datetime.fromisoformat(at).tzinfo is not None
     assert outcome_of(review, declaration_id) == ("completed", "not_passed")
     assert [c["outcome"] for c in outbox(review, "review.completed.v1", declaration_id)] == ["not_passed"]
@@ -135,9 +178,15 @@ def test_a_redelivered_request_changes_nothing(review, clients, auth):
 
     client = clients["review"]
     data = failed_vote(client, auth, review)
-    message = envelope("declaration.re_examination.requested.v1", {
-        "declaration_id": data["declaration_id"], "applicant": "applicant", "reason": "理由",
-        "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    message = envelope(
+        "declaration.re_examination.requested.v1",
+        {
+            "declaration_id": data["declaration_id"],
+            "applicant": "applicant",
+            "reason": "理由",
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+        },
+    )
     assert deliver(review, message, "on_re_examination_requested") == "done"
     assert deliver(review, message, "on_re_examination_requested") == "duplicate"
     assert open_stages(review, data["declaration_id"]) == [("re_examination", COMMITTEE)]
@@ -152,28 +201,50 @@ def test_independent_review_offers_re_examination_too(review, clients, auth):
 
 # -- the declaration service: the applicant's request, its rules, the decision shown ----------------
 
-def to_service(dbs: dict[str, Any], service: str, message_type: str, data: dict[str, Any],
-               message_id: str | None = None) -> str:
+
+def to_service(
+    dbs: dict[str, Any], service: str, message_type: str, data: dict[str, Any], message_id: str | None = None
+) -> str:
     """What a service's consumer does with one delivery of a review event."""
     from shared.messaging.consumer import process
     from shared.messaging.envelope import Envelope
     from shared.messaging.topology import subscriptions_of
     from titles import bootstrap
 
-    env = Envelope(type=message_type, source="review", data=data, correlation_id=data["declaration_id"],
-                   id=message_id or str(uuid.uuid4()))
+    env = Envelope(
+        type=message_type,
+        source="review",
+        data=data,
+        correlation_id=data["declaration_id"],
+        id=message_id or str(uuid.uuid4()),
+    )
     [sub] = [s for s in subscriptions_of(service) if message_type in s.types]
     return process(dbs[service], sub, env, bootstrap.service(service).handlers()[message_type])
 
 
 def opened_event(declaration_id: str, until: dt.datetime) -> dict[str, Any]:
-    return {"declaration_id": declaration_id, "applicant": "applicant", "qualification_name": "高级工程师",
-            "organisation": COMMITTEE, "days": PERIOD_DAYS, "open_until": until.isoformat()}
+    return {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "qualification_name": "高级工程师",
+        "organisation": COMMITTEE,
+        "days": PERIOD_DAYS,
+        "open_until": until.isoformat(),
+    }
 
 
-def decided_event(declaration_id: str, decision: str = "uphold", reason: str = "经复查，表决结果无误") -> dict[str, Any]:
-    return {"declaration_id": declaration_id, "applicant": "applicant", "decision": decision, "reason": reason,
-            "organisation": COMMITTEE, "actor": "committee", "at": dt.datetime.now(dt.timezone.utc).isoformat()}
+def decided_event(
+    declaration_id: str, decision: str = "uphold", reason: str = "经复查，表决结果无误"
+) -> dict[str, Any]:
+    return {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "decision": decision,
+        "reason": reason,
+        "organisation": COMMITTEE,
+        "actor": "committee",
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 def declaration(clients: Any, headers: dict[str, str], declaration_id: str) -> dict[str, Any]:
@@ -181,8 +252,11 @@ def declaration(clients: Any, headers: dict[str, str], declaration_id: str) -> d
 
 
 def ask(clients: Any, headers: dict[str, str], declaration_id: str, body: dict[str, Any] | None = None) -> Any:
-    return clients["declaration"].post(f"/api/v1/declarations/{declaration_id}/re-examination", headers=headers,
-                                       json={"reason": "代表作被误认为合著"} if body is None else body)
+    return clients["declaration"].post(
+        f"/api/v1/declarations/{declaration_id}/re-examination",
+        headers=headers,
+        json={"reason": "代表作被误认为合著"} if body is None else body,
+    )
 
 
 def refusal(response: Any, status: int) -> dict[str, Any]:
@@ -202,18 +276,25 @@ def failed(demo: Any, clients: Any, auth: Any, workers: Any) -> str:
     declaration_id = _submitted(clients, auth, workers)
     # The review's first stage arrives over the workers: waited for, so that it cannot land after (and
     # over) the stages the tests hand the declaration service themselves.
-    wait_for("the unit check on the declaration",
-             lambda: declaration(clients, auth("applicant"), declaration_id)["stage"] == "unit_check")
-    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=PERIOD_DAYS)
-    assert to_service(demo, "declaration", "review.re_examination.opened.v1",
-                      opened_event(declaration_id, until)) == "done"
+    wait_for(
+        "the unit check on the declaration",
+        lambda: declaration(clients, auth("applicant"), declaration_id)["stage"] == "unit_check",
+    )
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=PERIOD_DAYS)
+    assert (
+        to_service(demo, "declaration", "review.re_examination.opened.v1", opened_event(declaration_id, until))
+        == "done"
+    )
     return declaration_id
 
 
 def test_the_applicant_asks_once_within_the_period_and_with_a_reason(demo, clients, auth, failed, other_applicant):
     shown = declaration(clients, auth("applicant"), failed)
     assert (shown["status"], shown["stage"], shown["re_examination_requestable"]) == (
-        "in_review", "re_examination_open", True)
+        "in_review",
+        "re_examination_open",
+        True,
+    )
     assert shown["re_examination_open_until"] is not None
     assert [t["kind"] for t in shown["trail"]][-1] == "re_examination"
 
@@ -224,7 +305,10 @@ def test_the_applicant_asks_once_within_the_period_and_with_a_reason(demo, clien
 
     asked = ok(ask(clients, auth("applicant"), failed))
     assert (asked["stage"], asked["re_examination_reason"], asked["re_examination_requestable"]) == (
-        "re_examination_requested", "代表作被误认为合著", False)
+        "re_examination_requested",
+        "代表作被误认为合著",
+        False,
+    )
     [request] = declaration_outbox(demo, "declaration.re_examination.requested.v1", failed)
     assert (request["applicant"], request["reason"]) == ("applicant", "代表作被误认为合著")
     again = refusal(ask(clients, auth("applicant"), failed), 409)
@@ -263,11 +347,16 @@ def test_the_decision_reaches_the_declaration_once_and_the_applicant_in_chinese(
     assert to_service(demo, "declaration", "review.re_examination.decided.v1", event, message_id) == "duplicate"
     shown = declaration(clients, auth("applicant"), failed)
     assert (shown["re_examination_decision"], shown["re_examination_decision_reason"], shown["stage"]) == (
-        "overturn", "专家对代表作认定有误", "re_examination_overturned")
+        "overturn",
+        "专家对代表作认定有误",
+        "re_examination_overturned",
+    )
 
-    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=PERIOD_DAYS)
-    for message_type, data in (("review.re_examination.opened.v1", opened_event(failed, until)),
-                               ("review.re_examination.decided.v1", event)):
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=PERIOD_DAYS)
+    for message_type, data in (
+        ("review.re_examination.opened.v1", opened_event(failed, until)),
+        ("review.re_examination.decided.v1", event),
+    ):
         assert to_service(demo, "notify", message_type, data, message_type) == "done"
         assert to_service(demo, "notify", message_type, data, message_type) == "duplicate"
     items = ok(clients["notify"].get("/api/v1/messages", headers=auth("applicant")))["items"]
@@ -283,10 +372,18 @@ def test_the_decision_reaches_the_declaration_once_and_the_applicant_in_chinese(
 
 # -- over the services: declaration, review, notify on the broker -----------------------------------
 
+
 def test_over_the_services_a_request_reaches_the_committee_and_the_upheld_result_the_applicant(
-        demo, clients, auth, workers, monkeypatch):
-    from tests.integration.review_flow_helpers import (attend, panel_of, register_directory, through_departments,
-                                                       through_unit, vote_all)
+    demo, clients, auth, workers, monkeypatch
+):
+    from tests.integration.review_flow_helpers import (
+        attend,
+        panel_of,
+        register_directory,
+        through_departments,
+        through_unit,
+        vote_all,
+    )
     from tests.integration.test_declaration_returns import _submitted
 
     monkeypatch.setenv("TITLES_TEST_CLOCK", "1")  # the periods pass on the test clock
@@ -299,8 +396,13 @@ def test_over_the_services_a_request_reaches_the_committee_and_the_upheld_result
     act(review_client, auth, "committee", declaration_id, "committee_acceptance")
     if open_stages(demo["review"], declaration_id) == [("schedule_defence", COMMITTEE)]:  # 副高级 defends here
         day = today() + dt.timedelta(days=7)
-        ok(review_client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
-                              json={"at": f"{day}T09:00:00+08:00", "place": "第一会议室"}))
+        ok(
+            review_client.post(
+                f"/api/v1/declarations/{declaration_id}/defence",
+                headers=auth("committee"),
+                json={"at": f"{day}T09:00:00+08:00", "place": "第一会议室"},
+            )
+        )
         advance_clock(review_client, auth, 8)
     panel = panel_of(review_client, auth, declaration_id)
     attend(review_client, auth, declaration_id, panel)
@@ -311,30 +413,53 @@ def test_over_the_services_a_request_reaches_the_committee_and_the_upheld_result
 
     wait_for("re-examination offered", lambda: shown()["re_examination_requestable"])
     ok(ask(clients, auth("applicant"), declaration_id, {"reason": "评审专家未看到补充材料"}))
-    task = wait_for("the committee office's task", lambda: [
-        t for t in ok(review_client.get("/api/v1/tasks", headers=auth("committee"),
-                                        query_string={"declaration_id": declaration_id}))["items"]
-        if t["stage"] == "re_examination"])[0]
+    task = wait_for(
+        "the committee office's task",
+        lambda: [
+            t
+            for t in ok(
+                review_client.get(
+                    "/api/v1/tasks", headers=auth("committee"), query_string={"declaration_id": declaration_id}
+                )
+            )["items"]
+            if t["stage"] == "re_examination"
+        ],
+    )[0]
     ok(complete(review_client, auth("committee"), task["id"], "uphold", "补充材料不影响评审结论"))
 
-    final = wait_for("the declaration ends not passed", lambda: (lambda d: d if d["status"] == "completed"
-                                                                  and d["re_examination_decision"] else None)(shown()))
+    final = wait_for(
+        "the declaration ends not passed",
+        lambda: (lambda d: d if d["status"] == "completed" and d["re_examination_decision"] else None)(shown()),
+    )
     assert (final["outcome"], final["re_examination_decision"], final["re_examination_decision_reason"]) == (
-        "not_passed", "uphold", "补充材料不影响评审结论")
-    decisions = [(t["kind"], t["decision"], t["reason"]) for t in final["trail"] if t["decision"] in (
-        "requested", "uphold")]
-    assert decisions == [("re_examination", "requested", "评审专家未看到补充材料"),
-                         ("decision", "uphold", "补充材料不影响评审结论")]
+        "not_passed",
+        "uphold",
+        "补充材料不影响评审结论",
+    )
+    decisions = [
+        (t["kind"], t["decision"], t["reason"]) for t in final["trail"] if t["decision"] in ("requested", "uphold")
+    ]
+    assert decisions == [
+        ("re_examination", "requested", "评审专家未看到补充材料"),
+        ("decision", "uphold", "补充材料不影响评审结论"),
+    ]
     # Staff see it too: the committee office opens the declaration with its trail.
-    assert [t["decision"] for t in declaration(clients, auth("committee"), declaration_id)["trail"]
-            if t["kind"] == "re_examination"] == ["not_passed", "requested"]
+    assert [
+        t["decision"]
+        for t in declaration(clients, auth("committee"), declaration_id)["trail"]
+        if t["kind"] == "re_examination"
+    ] == ["not_passed", "requested"]
 
     def notices() -> dict[str, dict[str, Any]]:
         items = ok(clients["notify"].get("/api/v1/messages", headers=auth("applicant")))["items"]
         return {m["kind"]: m for m in items if m["declaration_id"] == declaration_id}
 
-    kinds = wait_for("the applicant's notices", lambda: (lambda n: n if {
-        "re_examination_open", "re_examination_decided", "result"} <= set(n) else None)(notices()))
+    kinds = wait_for(
+        "the applicant's notices",
+        lambda: (lambda n: n if {"re_examination_open", "re_examination_decided", "result"} <= set(n) else None)(
+            notices()
+        ),
+    )
     assert "维持原评审结果" in kinds["re_examination_decided"]["body"]
     assert "补充材料不影响评审结论" in kinds["re_examination_decided"]["body"]
     assert "评审未通过" in kinds["result"]["body"]

@@ -1,5 +1,6 @@
 """The review service: starting reviews, task queues, the whole social-review path,
 instance persistence, the per-instance lock and the timer scheduler."""
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ EXPERTS = ("expert1", "expert2", "expert3")
 
 # -- helpers -------------------------------------------------------------------
 
+
 def _subscription(name: str) -> Any:
     from shared.messaging import topology
 
@@ -43,14 +45,16 @@ def register(db: Any, code: str, kind: str, parent: str | None, name: str | None
     from services.review import service
 
     with db.uow() as uow:
-        service.organisation_registered(uow, OrganisationRegistered(code=code, name=name or code, kind=kind,
-                                                                    parent=parent))
+        service.organisation_registered(
+            uow, OrganisationRegistered(code=code, name=name or code, kind=kind, parent=parent)
+        )
         uow.commit()
 
 
 def register_directory(db: Any) -> None:
-    directory = json.loads((Path(__file__).resolve().parents[2] / "shared" / "demo" / "directory.json")
-                           .read_text("utf-8"))
+    directory = json.loads(
+        (Path(__file__).resolve().parents[2] / "shared" / "demo" / "directory.json").read_text("utf-8")
+    )
     for org in directory["organisations"]:
         register(db, org["code"], org["kind"], org["parent"], org["name"])
 
@@ -58,19 +62,31 @@ def register_directory(db: Any) -> None:
 def register_staff(db: Any, subject: str, role: str, organisation: str, name: str = "同事") -> str:
     """A staff account as the profile directory announces it (profile.staff.registered.v1), consumed by
     review's wired handler: the only way review learns who a task may be assigned to."""
-    env = envelope("profile.staff.registered.v1", {"subject": subject, "name": name, "role": role,
-                                                   "organisation": organisation}, source="profile")
+    env = envelope(
+        "profile.staff.registered.v1",
+        {"subject": subject, "name": name, "role": role, "organisation": organisation},
+        source="profile",
+    )
     return deliver(db, env, "on_staff_registered")
 
 
 def submitted(declaration_id: str | None = None, **overrides: Any) -> dict[str, Any]:
     data = {
         "declaration_id": declaration_id or str(uuid.uuid4()),
-        "applicant": "applicant", "applicant_name": "张伟", "id_number": "120101198806120032",
-        "unit_code": UNIT, "activity_id": "act-2024-eng", "committee_code": COMMITTEE,
-        "committee_name": "天津市工程技术系列高级职称评审委员会", "mode": "social_review",
-        "series": "engineering", "level": "senior", "specialty": "software",
-        "qualification_name": "高级工程师", "category": "normal", "panel_size": 3,
+        "applicant": "applicant",
+        "applicant_name": "张伟",
+        "id_number": "120101198806120032",
+        "unit_code": UNIT,
+        "activity_id": "act-2024-eng",
+        "committee_code": COMMITTEE,
+        "committee_name": "天津市工程技术系列高级职称评审委员会",
+        "mode": "social_review",
+        "series": "engineering",
+        "level": "senior",
+        "specialty": "software",
+        "qualification_name": "高级工程师",
+        "category": "normal",
+        "panel_size": 3,
         "submitted_at": "2024-05-06T10:30:00+08:00",
     }
     data.update(overrides)
@@ -98,8 +114,9 @@ def start(db: Any, **overrides: Any) -> tuple[dict[str, Any], Any]:
 
 def outbox(db: Any, message_type: str, declaration_id: str | None = None) -> list[dict[str, Any]]:
     with db.uow(readonly=True) as uow:
-        rows = uow.session.scalars(select(db.outbox_model).where(db.outbox_model.type == message_type)
-                                   .order_by(db.outbox_model.seq))
+        rows = uow.session.scalars(
+            select(db.outbox_model).where(db.outbox_model.type == message_type).order_by(db.outbox_model.seq)
+        )
         bodies = [json.loads(r.body)["data"] for r in rows]
     return [b for b in bodies if declaration_id is None or b.get("declaration_id") == declaration_id]
 
@@ -127,8 +144,9 @@ def count(db: Any, model: Any) -> int:
 
 
 def queue(client: Any, headers: dict[str, str], declaration_id: str | None = None) -> list[dict[str, Any]]:
-    response = client.get("/api/v1/tasks", headers=headers,
-                          query_string={"declaration_id": declaration_id} if declaration_id else None)
+    response = client.get(
+        "/api/v1/tasks", headers=headers, query_string={"declaration_id": declaration_id} if declaration_id else None
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()["items"]
 
@@ -139,8 +157,9 @@ def only_task(client: Any, headers: dict[str, str], declaration_id: str, stage: 
     return items[0]
 
 
-def complete(client: Any, headers: dict[str, str], task_id: str, decision: str = "approve",
-             reason: str | None = None) -> Any:
+def complete(
+    client: Any, headers: dict[str, str], task_id: str, decision: str = "approve", reason: str | None = None
+) -> Any:
     body: dict[str, Any] = {"decision": decision}
     if reason is not None:
         body["reason"] = reason
@@ -188,8 +207,12 @@ def pass_days(db: Any, days: int) -> None:
 
 
 def approve_until_panel(client: Any, auth: Any, declaration_id: str, db: Any = None) -> None:
-    for user, stage in (("unit", "unit_check"), ("dept1", "department_check"), ("dept2", "department_check"),
-                        ("committee", "committee_acceptance")):
+    for user, stage in (
+        ("unit", "unit_check"),
+        ("dept1", "department_check"),
+        ("dept2", "department_check"),
+        ("committee", "committee_acceptance"),
+    ):
         if user == "dept1":
             unit_recommends(db, declaration_id)
         task = only_task(client, auth(user), declaration_id, stage)
@@ -225,8 +248,9 @@ def client_db(client: Any) -> Any:
 
 def attend_all(client: Any, auth: Any, declaration_id: str) -> list[str]:
     panel = client.get(f"/api/v1/declarations/{declaration_id}/panel", headers=auth("committee")).get_json()["panel"]
-    response = client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=auth("committee"),
-                           json={"present": panel})
+    response = client.post(
+        f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=auth("committee"), json={"present": panel}
+    )
     assert response.status_code == 200, response.get_json()
     return panel
 
@@ -251,14 +275,14 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 # -- starting ------------------------------------------------------------------
 
-def test_the_directory_replica_is_filled_by_profile_events(demo, workers):
-    from services.review.models import Organisation
 
+def test_the_directory_replica_is_filled_by_profile_events(demo, workers):
     from importlib import resources
 
+    from services.review.models import Organisation
+
     directory = json.loads(resources.files("shared.demo").joinpath("directory.json").read_text("utf-8"))
-    wait_for("the directory replica",
-             lambda: count(demo["review"], Organisation) == len(directory["organisations"]))
+    wait_for("the directory replica", lambda: count(demo["review"], Organisation) == len(directory["organisations"]))
     workers.close()
     with demo["review"].uow(readonly=True) as uow:
         unit = uow.session.get(Organisation, UNIT)
@@ -362,14 +386,20 @@ def test_a_three_level_chain_gives_three_department_tasks_in_order(review):
     assert seen == ["111201019999999999", DEPT1, DEPT2]
     assert [t.bpmn_id for t in tasks_of(review, data["declaration_id"], status="ready")] == ["committee_acceptance"]
     stages = [(s["stage"], s["organisation"]) for s in outbox(review, "review.stage.changed.v1")]
-    assert stages == [("unit_check", "91120101DEEP000001"), ("unit_recommendation", "91120101DEEP000001"),
-                      ("unit_publicity", "91120101DEEP000001"), ("unit_recommend", "91120101DEEP000001"),
-                      ("department_check", "111201019999999999"),
-                      ("department_check", DEPT1), ("department_check", DEPT2),
-                      ("committee_acceptance", COMMITTEE)]
+    assert stages == [
+        ("unit_check", "91120101DEEP000001"),
+        ("unit_recommendation", "91120101DEEP000001"),
+        ("unit_publicity", "91120101DEEP000001"),
+        ("unit_recommend", "91120101DEEP000001"),
+        ("department_check", "111201019999999999"),
+        ("department_check", DEPT1),
+        ("department_check", DEPT2),
+        ("committee_acceptance", COMMITTEE),
+    ]
 
 
 # -- task queues over HTTP -------------------------------------------------------
+
 
 def test_each_reviewer_sees_only_their_own_queue(review, clients, auth):
     client = clients["review"]
@@ -391,7 +421,10 @@ def test_each_reviewer_sees_only_their_own_queue(review, clients, auth):
     assert queue(client, auth("dept2")) == []
     done = client.get("/api/v1/tasks", headers=auth("unit"), query_string={"status": "completed"}).get_json()
     assert [(t["stage"], t["completed_by"], t["decision"]) for t in done["items"]][0] == (
-        "unit_check", "unit", "approve")
+        "unit_check",
+        "unit",
+        "approve",
+    )
 
 
 def test_claim_unclaim_and_complete_rules(review, clients, auth):
@@ -456,12 +489,21 @@ def test_claim_unclaim_and_complete_rules(review, clients, auth):
     twice = complete(client, auth("unit"), task_id)
     assert twice.status_code == 409 and twice.get_json()["errors"][0]["rule"] == "already_done"
     assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("unit")).status_code == 409
-    assert client.post("/api/v1/tasks/no-such-task/complete", headers=auth("unit"),
-                       json={"decision": "approve"}).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/tasks/no-such-task/complete", headers=auth("unit"), json={"decision": "approve"}
+        ).status_code
+        == 404
+    )
 
     [trail] = outbox(review, "review.decision.recorded.v1", data["declaration_id"])
     assert (trail["stage"], trail["decision"], trail["reason"], trail["actor"], trail["organisation"]) == (
-        "unit_check", "approve", "材料齐全", "unit", UNIT)
+        "unit_check",
+        "approve",
+        "材料齐全",
+        "unit",
+        UNIT,
+    )
     with review.uow(readonly=True) as uow:
         assert uow.session.get(Task, task_id).reason == "材料齐全"
 
@@ -482,13 +524,13 @@ def test_expert_votes_are_secret_and_personal(review, clients, auth):
     assert complete(client, auth("committee"), votes["expert1"]["id"], "agree").status_code == 403
 
     assert complete(client, auth("expert1"), votes["expert1"]["id"], "disagree", "weak papers").status_code == 200
-    recorded = [t for t in outbox(review, "review.decision.recorded.v1", declaration_id)
-                if t["stage"] == "expert_vote"]
+    recorded = [t for t in outbox(review, "review.decision.recorded.v1", declaration_id) if t["stage"] == "expert_vote"]
     assert [(t["decision"], t["reason"], t["actor"]) for t in recorded] == [("voted", None, "expert1")]
     assert "disagree" not in json.dumps(outbox(review, "review.decision.recorded.v1", declaration_id))
 
 
 # -- the whole path ----------------------------------------------------------------
+
 
 def test_the_whole_social_review_path_ends_certified(review, clients, auth):
     from services.review.models import Expert, PanelDraw
@@ -516,24 +558,41 @@ def test_the_whole_social_review_path_ends_certified(review, clients, auth):
     [command] = outbox(review, "certificate.issue.v1")
     assert command["declaration_id"] == declaration_id
     assert (command["holder"], command["holder_name"], command["id_number"]) == (
-        "applicant", "张伟", "120101198806120032")
+        "applicant",
+        "张伟",
+        "120101198806120032",
+    )
     for key in ("series", "level", "specialty", "qualification_name", "mode", "committee_name"):
         assert command[key] == data[key], key
     assert len(command["approved_on"]) == 10
     assert instance_of(review, declaration_id).status == "running"
     assert outbox(review, "review.completed.v1") == []
 
-    issued = envelope("certificate.issued.v1", {
-        "certificate_id": str(uuid.uuid4()), "number": "TJ-2024-000001", "declaration_id": declaration_id,
-        "holder": "applicant", "holder_name": "张伟", "series": data["series"], "level": data["level"],
-        "specialty": data["specialty"], "qualification_name": data["qualification_name"],
-        "issued_on": command["approved_on"]}, source="certificate")
+    issued = envelope(
+        "certificate.issued.v1",
+        {
+            "certificate_id": str(uuid.uuid4()),
+            "number": "TJ-2024-000001",
+            "declaration_id": declaration_id,
+            "holder": "applicant",
+            "holder_name": "张伟",
+            "series": data["series"],
+            "level": data["level"],
+            "specialty": data["specialty"],
+            "qualification_name": data["qualification_name"],
+            "issued_on": command["approved_on"],
+        },
+        source="certificate",
+    )
     assert deliver(review, issued, "on_certificate_issued") == "done"
     instance = instance_of(review, declaration_id)
     assert (instance.status, instance.outcome) == ("completed", "certified")
     [completed] = outbox(review, "review.completed.v1")
     assert (completed["declaration_id"], completed["outcome"], completed["applicant"]) == (
-        declaration_id, "certified", "applicant")
+        declaration_id,
+        "certified",
+        "applicant",
+    )
     assert tasks_of(review, declaration_id, status="ready") == []
     # A late duplicate of the event (another message id) changes nothing.
     again = envelope("certificate.issued.v1", dict(issued.data), source="certificate")
@@ -542,16 +601,30 @@ def test_the_whole_social_review_path_ends_certified(review, clients, auth):
 
     stages = [s["stage"] for s in outbox(review, "review.stage.changed.v1", declaration_id)]
     # The three expert tasks of one committee are one stage change.
-    assert stages == ["unit_check", "unit_recommendation", "unit_publicity", "unit_recommend",
-                      "department_check", "department_check", "committee_acceptance", "record_attendance",
-                      "expert_vote", "result_publicity", "report_results", "title_office_filing"]
+    assert stages == [
+        "unit_check",
+        "unit_recommendation",
+        "unit_publicity",
+        "unit_recommend",
+        "department_check",
+        "department_check",
+        "committee_acceptance",
+        "record_attendance",
+        "expert_vote",
+        "result_publicity",
+        "report_results",
+        "title_office_filing",
+    ]
 
 
-@pytest.mark.parametrize("choices, outcome", [
-    (("agree", "disagree", "disagree"), "not_passed"),
-    (("agree", "agree", "disagree"), "passed"),  # 2/3 is enough (the boundary counts)
-    (("agree", "agree", "abstain"), "passed"),
-])
+@pytest.mark.parametrize(
+    "choices, outcome",
+    [
+        (("agree", "disagree", "disagree"), "not_passed"),
+        (("agree", "agree", "disagree"), "passed"),  # 2/3 is enough (the boundary counts)
+        (("agree", "agree", "abstain"), "passed"),
+    ],
+)
 def test_the_vote_decides(review, clients, auth, choices, outcome):
     client = clients["review"]
     data, _ = start(review)
@@ -578,7 +651,9 @@ def test_a_pool_too_small_sends_the_committee_office_to_enlarge_it(review, clien
     data, _ = start(review)
     declaration_id = data["declaration_id"]
     for user, stage in (("unit", "unit_check"), ("dept1", "department_check"), ("dept2", "department_check")):
-        assert complete(client, auth(user), only_task(client, auth(user), declaration_id, stage)["id"]).status_code == 200
+        assert (
+            complete(client, auth(user), only_task(client, auth(user), declaration_id, stage)["id"]).status_code == 200
+        )
         if user == "unit":
             unit_recommends(review, declaration_id)
     with review.uow() as uow:
@@ -604,9 +679,11 @@ def test_a_pool_too_small_sends_the_committee_office_to_enlarge_it(review, clien
 
 # -- persistence -----------------------------------------------------------------
 
+
 def test_the_instance_reloads_and_its_version_grows(review, clients, auth):
-    from services.review.engine import runtime
     from SpiffWorkflow.util.task import TaskState
+
+    from services.review.engine import runtime
 
     client = clients["review"]
     data, _ = start(review)
@@ -630,7 +707,8 @@ def test_the_instance_reloads_and_its_version_grows(review, clients, auth):
         with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
             assert [(t.task_spec.bpmn_id, t.data["departments"][t.data["chain_level"]]) for t in ready] == [
-                ("department_check", DEPT2)]
+                ("department_check", DEPT2)
+            ]
             assert str(ready[0].id) == only_task(client, auth("dept2"), declaration_id, "department_check")["id"]
 
 
@@ -648,8 +726,10 @@ def test_processes_and_definitions_over_http(review, clients, auth):
         body = response.get_json()
         assert (body["definition_id"], body["process_id"], body["status"]) == (expected, "social_review", "running")
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("dept1")).status_code == 403
-    assert complete(client, auth("unit"), only_task(client, auth("unit"), declaration_id, "unit_check")["id"]
-                    ).status_code == 200
+    assert (
+        complete(client, auth("unit"), only_task(client, auth("unit"), declaration_id, "unit_check")["id"]).status_code
+        == 200
+    )
     unit_recommends(review, declaration_id)
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("dept1")).status_code == 200
     assert client.get(f"/api/v1/processes/{declaration_id}", headers=auth("dept2")).status_code == 403
@@ -660,7 +740,8 @@ def test_processes_and_definitions_over_http(review, clients, auth):
     listed = client.get("/api/v1/definitions", headers=auth("title_office"))
     assert listed.status_code == 200
     assert (expected, "social_review", "social_review.bpmn") in [
-        (d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()]
+        (d["id"], d["process_id"], d["file_name"]) for d in listed.get_json()
+    ]
     assert {d["process_id"] for d in listed.get_json()} == {p.stem for p in bpmn_dir().glob("*.bpmn")}
 
 
@@ -675,7 +756,7 @@ def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, au
         uow.commit()
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    approve_until_panel(clients['review'], auth, declaration_id, review)
+    approve_until_panel(clients["review"], auth, declaration_id, review)
     with review.uow(readonly=True) as uow:
         draw = uow.session.scalar(select(PanelDraw).where(PanelDraw.declaration_id == declaration_id))
     assert len(draw.pool) == 4 and len(draw.panel) == 3
@@ -690,6 +771,7 @@ def test_an_expert_not_on_the_panel_does_not_see_the_process(review, clients, au
 
 
 # -- concurrency -----------------------------------------------------------------
+
 
 def test_two_experts_voting_at_once_both_count(review, clients, auth):
     from services.review import service
@@ -723,8 +805,10 @@ def test_two_experts_voting_at_once_both_count(review, clients, auth):
         thread.join(timeout=60)
     assert errors == []
     assert instance_of(review, declaration_id).version == version + 2
-    assert sorted(t.assignee for t in tasks_of(review, declaration_id, bpmn_id="expert_vote", status="completed")
-                  ) == ["expert1", "expert2"]
+    assert sorted(t.assignee for t in tasks_of(review, declaration_id, bpmn_id="expert_vote", status="completed")) == [
+        "expert1",
+        "expert2",
+    ]
     with review.uow() as uow:
         with runtime.locked(uow, declaration_id=declaration_id) as (_, workflow):
             from SpiffWorkflow.util.task import TaskState
@@ -737,10 +821,15 @@ def test_two_experts_voting_at_once_both_count(review, clients, auth):
     from services.review.models import Vote
 
     with review.uow(readonly=True) as uow:
-        votes = [{"expert": v.expert, "choice": v.choice} for v in uow.session.scalars(
-            select(Vote).where(Vote.declaration_id == declaration_id))]
+        votes = [
+            {"expert": v.expert, "choice": v.choice}
+            for v in uow.session.scalars(select(Vote).where(Vote.declaration_id == declaration_id))
+        ]
     assert sorted((v["expert"], v["choice"]) for v in votes) == [
-        ("expert1", "agree"), ("expert2", "agree"), ("expert3", "disagree")]
+        ("expert1", "agree"),
+        ("expert2", "agree"),
+        ("expert3", "disagree"),
+    ]
 
 
 # -- the scheduler ---------------------------------------------------------------

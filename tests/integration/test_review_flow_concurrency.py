@@ -1,5 +1,6 @@
 """Two reviewers of one organisation complete the same task of the social-review diagram at the
 same moment over HTTP: one wins, the other gets 409 and nothing else changes."""
+
 from __future__ import annotations
 
 import threading
@@ -8,8 +9,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.integration.review_flow_helpers import (UNIT, complete, headers_for, instance_of, only_task,
-                                                   open_stages, outbox, review_db, start, tasks_of)
+from tests.integration.review_flow_helpers import (
+    UNIT,
+    complete,
+    headers_for,
+    instance_of,
+    only_task,
+    open_stages,
+    outbox,
+    review_db,
+    start,
+    tasks_of,
+)
 
 
 @pytest.fixture
@@ -50,8 +61,7 @@ def test_two_colleagues_completing_one_task_at_once_one_wins(review, apps, auth,
     assert [e["rule"] for e in loser_body["errors"]] == ["already_done"]
 
     # One decision, one audit entry, one step of the instance, and the process moved on once.
-    decisions = [d for d in outbox(review, "review.decision.recorded.v1", declaration_id)
-                 if d["stage"] == "unit_check"]
+    decisions = [d for d in outbox(review, "review.decision.recorded.v1", declaration_id) if d["stage"] == "unit_check"]
     assert [(d["actor"], d["decision"]) for d in decisions] == [(winner, stage_reached_by)]
     with review.uow(readonly=True) as uow:
         entries = list(uow.session.scalars(select(AuditEntry).where(AuditEntry.task_id == task["id"])))
@@ -85,8 +95,9 @@ def test_a_completion_waits_for_a_step_holding_the_instance_instead_of_deadlocki
     def step_holding_the_instance() -> None:
         try:
             with review.uow() as uow:
-                uow.session.execute(select(Instance.id).where(Instance.declaration_id == declaration_id)
-                                    .with_for_update())
+                uow.session.execute(
+                    select(Instance.id).where(Instance.declaration_id == declaration_id).with_for_update()
+                )
                 holding.set()
                 time.sleep(1.5)  # the completion arrives meanwhile
                 uow.session.execute(update(Task).where(Task.id == task["id"]).values(status=Task.status))

@@ -1,6 +1,7 @@
 """The yearly rules in the review process: business-rule tasks evaluate the decision tables in bpmn/
 (the activity's settings as stricter inputs), a changed table deployed reaches new declarations
 while running ones keep the tables they started with, and versions and diff show the tables."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,9 +11,22 @@ from typing import Any
 import pytest
 
 from shared.config import bpmn_dir
-from tests.integration.review_flow_helpers import (COMMITTEE, act, attend, instance_of, ok, open_stages, outbox,
-                                                   panel_of, process_data, review_db, start, through_departments,
-                                                   through_unit, vote_all)
+from tests.integration.review_flow_helpers import (
+    COMMITTEE,
+    act,
+    attend,
+    instance_of,
+    ok,
+    open_stages,
+    outbox,
+    panel_of,
+    process_data,
+    review_db,
+    start,
+    through_departments,
+    through_unit,
+    vote_all,
+)
 
 PLAN = {"committee_acceptance": 5, "meeting": 20, "result_publicity": 5, "report": 5, "certificate": 10}
 
@@ -26,8 +40,11 @@ def three_quarters(folder: Path) -> Path:
     """pass_threshold.dmn as README's "Changing a rule" edits it: three quarters of those present."""
     table = folder / "pass_threshold.dmn"
     text = table.read_text("utf-8")
-    for old, new in (("?[0] * 3 &gt;= ?[1] * 2", "?[0] * 4 &gt;= ?[1] * 3"),
-                     ("?[0] * 3 &lt; ?[1] * 2", "?[0] * 4 &lt; ?[1] * 3"), ("<text>[2, 3]</text>", "<text>[3, 4]</text>")):
+    for old, new in (
+        ("?[0] * 3 &gt;= ?[1] * 2", "?[0] * 4 &gt;= ?[1] * 3"),
+        ("?[0] * 3 &lt; ?[1] * 2", "?[0] * 4 &lt; ?[1] * 3"),
+        ("<text>[2, 3]</text>", "<text>[3, 4]</text>"),
+    ):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     table.write_text(text, "utf-8")
@@ -60,28 +77,41 @@ def test_the_business_rule_tasks_decide_what_the_process_reads(review, clients, 
     assert len(panel_of(client, auth, declaration_id)) == 3
     # The process view shows the tasks that decided, and the tables for a dmn-js viewer.
     view = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("committee")))
-    assert {"decide_service_levels", "decide_publicity_days", "decide_panel_size", "decide_defence_levels",
-            "decide_quorum"} <= set(view["completed"])
+    assert {
+        "decide_service_levels",
+        "decide_publicity_days",
+        "decide_panel_size",
+        "decide_defence_levels",
+        "decide_quorum",
+    } <= set(view["completed"])
     tables = {d["decision_id"]: d for d in view["decisions"]}
     assert tables["quorum"]["file_name"] == "quorum.dmn" and tables["quorum"]["dmn"] == (
-        bpmn_dir() / "quorum.dmn").read_text("utf-8")
+        bpmn_dir() / "quorum.dmn"
+    ).read_text("utf-8")
 
 
 def test_an_activity_s_stricter_settings_are_the_tables_inputs_and_a_looser_one_gets_the_floor(review):
-    stricter = {"publicity_working_days": 7, "vote_threshold_numerator": 3, "vote_threshold_denominator": 4,
-                "defence_levels": ["副高级"], "service_levels": {"meeting": 15}}
+    stricter = {
+        "publicity_working_days": 7,
+        "vote_threshold_numerator": 3,
+        "vote_threshold_denominator": 4,
+        "defence_levels": ["副高级"],
+        "service_levels": {"meeting": 15},
+    }
     data, _ = start(review, level="副高级", panel_size=5, settings=stricter)
     decided = process_data(review, data["declaration_id"], "unit_check")
     assert (decided["publicity_working_days"], decided["service_levels"]) == (7, {**PLAN, "meeting": 15})
     assert decided["activity_pass_threshold"] == [3, 4] and decided["activity_panel_size"] == 5
     # A producer that sends a looser period (the declaration service refuses one) gets the regulation's.
-    looser, _ = start(review, settings={"publicity_working_days": 3, "vote_threshold_numerator": 1,
-                                        "vote_threshold_denominator": 2})
+    looser, _ = start(
+        review, settings={"publicity_working_days": 3, "vote_threshold_numerator": 1, "vote_threshold_denominator": 2}
+    )
     assert process_data(review, looser["declaration_id"], "unit_check")["publicity_working_days"] == 5
 
 
-def test_a_changed_table_deployed_reaches_new_declarations_and_running_ones_keep_theirs(review, clients, auth,
-                                                                                      tmp_path):
+def test_a_changed_table_deployed_reaches_new_declarations_and_running_ones_keep_theirs(
+    review, clients, auth, tmp_path
+):
     from services.review.engine import definitions
 
     client = clients["review"]
@@ -116,13 +146,19 @@ def test_a_changed_table_deployed_reaches_new_declarations_and_running_ones_keep
     staff = auth("committee")
     listed = {v["id"]: v for v in ok(client.get("/api/v1/definitions/versions", headers=staff))}
     assert [d.split(" ")[0] for d in listed[expert_review.id]["decisions"]] == [
-        "defence_levels", "panel_size", "pass_threshold", "quorum"]
+        "defence_levels",
+        "panel_size",
+        "pass_threshold",
+        "quorum",
+    ]
     old_called = next(v for v in listed.values() if v["process_id"] == "expert_review" and v["id"] != expert_review.id)
     assert old_called["decisions"] != listed[expert_review.id]["decisions"]
     diff = ok(client.get("/api/v1/definitions/diff", headers=staff, query_string={"from": old, "to": version.id}))
     assert diff["added"] == [] and diff["removed"] == []
     assert sorted((c["id"], c["decision"], c["row"]) for c in diff["changed"]) == [
-        ("rule_activity", "pass_threshold", 1), ("rule_floor", "pass_threshold", 2)]
+        ("rule_activity", "pass_threshold", 1),
+        ("rule_floor", "pass_threshold", 2),
+    ]
     floor = next(c for c in diff["changed"] if c["id"] == "rule_floor")
     assert (floor["from"]["outputs"], floor["to"]["outputs"]) == (["[2, 3]"], ["[3, 4]"])
 

@@ -2,6 +2,7 @@
 them: every element laid out (DI), deployable, still deployable and runnable (a return through the
 called process included) after bpmn.io's own serializer (bpmn-moddle) re-saved them, and clean
 under bpmnlint."""
+
 from __future__ import annotations
 
 import shutil
@@ -12,19 +13,48 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from tests.integration.review_flow_helpers import (UNIT, act, instance_of, open_stages, outcome_of, resubmit,
-                                                   review_db, start, withdraw)
+from tests.integration.review_flow_helpers import (
+    UNIT,
+    act,
+    instance_of,
+    open_stages,
+    outcome_of,
+    resubmit,
+    review_db,
+    start,
+    withdraw,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DIAGRAMS = sorted((ROOT / "bpmn").glob("*.bpmn"))
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-      "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
 # What bpmn.io draws as a shape or an edge.
-SHAPED = ("startEvent", "endEvent", "intermediateThrowEvent", "intermediateCatchEvent", "boundaryEvent",
-          "userTask", "serviceTask", "scriptTask", "task", "subProcess", "callActivity", "businessRuleTask",
-          "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "lane", "participant",
-          "dataObjectReference")
+SHAPED = (
+    "startEvent",
+    "endEvent",
+    "intermediateThrowEvent",
+    "intermediateCatchEvent",
+    "boundaryEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "task",
+    "subProcess",
+    "callActivity",
+    "businessRuleTask",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "lane",
+    "participant",
+    "dataObjectReference",
+)
 NODE_MODULES = ROOT / "node_modules"
 # bpmn.io saves with bpmn-moddle: parse, then write back (what bpmn-js's saveXML does).
 RESAVE = """
@@ -60,10 +90,18 @@ def test_every_element_is_laid_out_and_the_diagram_deploys(path, dbs):
     assert all(s.find("dc:Bounds", NS) is not None for s in shapes.values())
     assert all(len(e.findall("di:waypoint", NS)) >= 2 for e in edges.values())
     # Every shape is named but a gateway that only merges flows (several in, one out).
-    unnamed = [e.get("id") for kind in SHAPED if kind not in ("lane", "participant", "dataObjectReference")
-               for e in root.iterfind(f".//bpmn:{kind}", NS) if not (e.get("name") or "").strip()
-               and not (kind.endswith("Gateway") and len(e.findall("bpmn:outgoing", NS)) == 1
-                        and len(e.findall("bpmn:incoming", NS)) > 1)]
+    unnamed = [
+        e.get("id")
+        for kind in SHAPED
+        if kind not in ("lane", "participant", "dataObjectReference")
+        for e in root.iterfind(f".//bpmn:{kind}", NS)
+        if not (e.get("name") or "").strip()
+        and not (
+            kind.endswith("Gateway")
+            and len(e.findall("bpmn:outgoing", NS)) == 1
+            and len(e.findall("bpmn:incoming", NS)) > 1
+        )
+    ]
     assert unnamed == []
     with dbs["review"].uow() as uow:
         definition, _ = definitions.deploy(uow, path.name, path.read_bytes())
@@ -77,8 +115,9 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def resaved_by_bpmn_io(path: Path) -> bytes:
-    saved = subprocess.run(["node", "--input-type=module", "-e", RESAVE, str(path)], cwd=ROOT,
-                           capture_output=True, timeout=60)
+    saved = subprocess.run(
+        ["node", "--input-type=module", "-e", RESAVE, str(path)], cwd=ROOT, capture_output=True, timeout=60
+    )
     assert saved.returncode == 0, saved.stderr.decode()
     assert b"<bpmndi:BPMNDiagram" in saved.stdout
     return saved.stdout
@@ -100,11 +139,15 @@ def test_a_diagram_resaved_by_bpmn_io_deploys_and_runs(review, clients, auth):
     called = resaved_by_bpmn_io(ROOT / "bpmn" / "return_and_resubmit.bpmn")
     assert b'calledElement="return_and_resubmit"' in resaved
     with review.uow() as uow:
-        definition, new = definitions.deploy(uow, "social_review.bpmn", resaved, definitions.lookup(
-            files={"return_and_resubmit.bpmn": called}, uow=uow))
+        definition, new = definitions.deploy(
+            uow, "social_review.bpmn", resaved, definitions.lookup(files={"return_and_resubmit.bpmn": called}, uow=uow)
+        )
         uow.commit()
-        assert [d.bpmn.encode("utf-8") for d in definitions.called_versions(uow, definition)
-                if d.process_id == "return_and_resubmit"] == [called]
+        assert [
+            d.bpmn.encode("utf-8")
+            for d in definitions.called_versions(uow, definition)
+            if d.process_id == "return_and_resubmit"
+        ] == [called]
     assert new
     data, _ = start(review)
     declaration_id = data["declaration_id"]
@@ -122,6 +165,10 @@ def test_a_diagram_resaved_by_bpmn_io_deploys_and_runs(review, clients, auth):
 
 def test_bpmnlint_reports_no_problem_on_the_diagrams():
     node_tool("bpmnlint")
-    result = subprocess.run(["npx", "--no-install", "bpmnlint", *[str(p.relative_to(ROOT)) for p in DIAGRAMS]],
-                            cwd=ROOT, capture_output=True, timeout=120)
+    result = subprocess.run(
+        ["npx", "--no-install", "bpmnlint", *[str(p.relative_to(ROOT)) for p in DIAGRAMS]],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr).decode()

@@ -1,15 +1,33 @@
 """Independent review and independent appointment end to end through their diagrams, and the
 department chain read from the directory (one level, four levels)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (UNIT, act, add_experts, advance_clock, certificate_issued, complete,
-                                                   headers_for, incidents, instance_of, ok, only_task, open_stages,
-                                                   outbox, outcome_of, register, resubmit, review_db, start,
-                                                   tasks_of, through_departments, through_unit)
+from tests.integration.review_flow_helpers import (
+    UNIT,
+    act,
+    add_experts,
+    advance_clock,
+    certificate_issued,
+    headers_for,
+    incidents,
+    instance_of,
+    ok,
+    open_stages,
+    outbox,
+    outcome_of,
+    register,
+    resubmit,
+    review_db,
+    start,
+    tasks_of,
+    through_departments,
+    through_unit,
+)
 
 DEPT1 = "111201010000123459"
 DEPT2 = "11120000000067890J"
@@ -25,11 +43,14 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def returned(db: Any, declaration_id: str) -> list[tuple[str, str | None, str | None]]:
-    return [(r["stage"], r["organisation"], r["reason"])
-            for r in outbox(db, "declaration.return_for_revision.v1", declaration_id)]
+    return [
+        (r["stage"], r["organisation"], r["reason"])
+        for r in outbox(db, "declaration.return_for_revision.v1", declaration_id)
+    ]
 
 
 # -- independent review ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def own_committee(review: Any) -> dict[str, Any]:
@@ -37,13 +58,20 @@ def own_committee(review: Any) -> dict[str, Any]:
     register(review, OWN_COMMITTEE, "committee", UNIT, "天津市示范科技有限公司工程技术职称评审委员会")
     register(review, OTHER_UNIT, "unit", DEPT1, "另一家单位")
     experts = add_experts(review, 3, committee=OWN_COMMITTEE)
-    return {"office": headers_for("own-office", "committee", OWN_COMMITTEE),
-            "experts": {e: headers_for(e, "expert", OWN_COMMITTEE) for e in experts}}
+    return {
+        "office": headers_for("own-office", "committee", OWN_COMMITTEE),
+        "experts": {e: headers_for(e, "expert", OWN_COMMITTEE) for e in experts},
+    }
 
 
 def independent(db: Any, **overrides: Any) -> dict[str, Any]:
-    data, _ = start(db, mode="independent_review", committee_code=OWN_COMMITTEE,
-                    committee_name="天津市示范科技有限公司工程技术职称评审委员会", **overrides)
+    data, _ = start(
+        db,
+        mode="independent_review",
+        committee_code=OWN_COMMITTEE,
+        committee_name="天津市示范科技有限公司工程技术职称评审委员会",
+        **overrides,
+    )
     return data
 
 
@@ -57,12 +85,10 @@ def test_independent_review_end_to_end_for_the_organisations_own_staff(review, c
     act(client, auth, office, declaration_id, "committee_acceptance")
     panel = ok(client.get(f"/api/v1/declarations/{declaration_id}/panel", headers=office))["panel"]
     assert sorted(panel) == sorted(own_committee["experts"])  # drawn from this committee's own pool
-    ok(client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=office,
-                   json={"present": panel}))
+    ok(client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=office, json={"present": panel}))
     for expert in panel:
         act(client, auth, own_committee["experts"][expert], declaration_id, "expert_vote", "agree")
-    ok(client.post(f"/api/v1/declarations/{declaration_id}/publicities", headers=office, json={"kind": "result"}),
-       201)
+    ok(client.post(f"/api/v1/declarations/{declaration_id}/publicities", headers=office, json={"kind": "result"}), 201)
     advance_clock(client, auth, 14)  # the result publicity's timer fires: the report task appears
     act(client, auth, office, declaration_id, "report_results")
     act(client, auth, "title_office", declaration_id, "title_office_filing")
@@ -73,7 +99,8 @@ def test_independent_review_end_to_end_for_the_organisations_own_staff(review, c
 
 
 def test_independent_review_does_not_accept_an_applicant_from_another_organisation(
-        review, clients, auth, own_committee):
+    review, clients, auth, own_committee
+):
     client = clients["review"]
     outsider = headers_for("u-other", "unit", OTHER_UNIT)
     data = independent(review, unit_code=OTHER_UNIT)
@@ -97,7 +124,8 @@ def test_a_social_review_takes_anyone_the_departments_forwarded(review, clients,
 
 
 def test_independent_review_refuses_nobody_when_the_directory_does_not_say_whose_committee_it_is(
-        review, clients, auth, own_committee):
+    review, clients, auth, own_committee
+):
     client, office = clients["review"], own_committee["office"]
     register(review, OWN_COMMITTEE, "committee", None, "未登记上级的评委会")
     data = independent(review, unit_code=OTHER_UNIT)
@@ -109,9 +137,11 @@ def test_independent_review_refuses_nobody_when_the_directory_does_not_say_whose
 
 # -- independent appointment ---------------------------------------------------------------------
 
+
 def appointment(db: Any, **overrides: Any) -> dict[str, Any]:
-    data, _ = start(db, mode="independent_appointment", committee_code=None, committee_name=None, panel_size=1,
-                    **overrides)
+    data, _ = start(
+        db, mode="independent_appointment", committee_code=None, committee_name=None, panel_size=1, **overrides
+    )
     return data
 
 
@@ -138,9 +168,12 @@ def test_independent_appointment_returns_at_each_check_and_finishes(review, clie
     client = clients["review"]
     data = appointment(review)
     declaration_id = data["declaration_id"]
-    checks = [("unit", "unit_appointment", UNIT, ()), ("dept1", "department_check", DEPT1, ()),
-              ("dept2", "department_check", DEPT2, ("dept1",)),
-              ("title_office", "title_office_check", TITLE_OFFICE, ("dept1", "dept2"))]
+    checks = [
+        ("unit", "unit_appointment", UNIT, ()),
+        ("dept1", "department_check", DEPT1, ()),
+        ("dept2", "department_check", DEPT2, ("dept1",)),
+        ("title_office", "title_office_check", TITLE_OFFICE, ("dept1", "dept2")),
+    ]
     expected = []
     for user, stage, organisation, before in checks:
         if stage != "unit_appointment":
@@ -149,8 +182,7 @@ def test_independent_appointment_returns_at_each_check_and_finishes(review, clie
         act(client, auth, user, declaration_id, stage, "return", f"{stage} 退回")
         expected.append((stage, organisation, f"{stage} 退回"))
         assert returned(review, declaration_id) == expected
-        assert (outcome_of(review, declaration_id), open_stages(review, declaration_id)) == \
-            (("running", None), [])
+        assert (outcome_of(review, declaration_id), open_stages(review, declaration_id)) == (("running", None), [])
         resubmit(review, data)
         assert open_stages(review, declaration_id) == [("unit_appointment", UNIT)]
     act(client, auth, "unit", declaration_id, "unit_appointment")
@@ -161,10 +193,13 @@ def test_independent_appointment_returns_at_each_check_and_finishes(review, clie
     assert incidents(review, declaration_id) == []
 
 
-@pytest.mark.parametrize("user,stage,before", [
-    ("unit", "unit_appointment", ()),
-    ("title_office", "title_office_check", ("dept1", "dept2")),
-])
+@pytest.mark.parametrize(
+    "user,stage,before",
+    [
+        ("unit", "unit_appointment", ()),
+        ("title_office", "title_office_check", ("dept1", "dept2")),
+    ],
+)
 def test_independent_appointment_rejected_is_not_appointed(review, clients, auth, user, stage, before):
     client = clients["review"]
     data = appointment(review)
@@ -179,6 +214,7 @@ def test_independent_appointment_rejected_is_not_appointed(review, clients, auth
 
 
 # -- department chains from the directory ---------------------------------------------------------
+
 
 def test_a_one_level_chain_makes_exactly_one_department_task(review, clients, auth):
     client = clients["review"]

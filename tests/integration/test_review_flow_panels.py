@@ -1,5 +1,6 @@
 """Expert panels through the diagram: vote and attendance boundaries in integer arithmetic (two
 thirds of 5 and of 7 are not whole), abstentions, and recusal (回避) before and after the draw."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,9 +9,25 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (COMMITTEE, act, add_experts, attend, expert_headers, ok, outbox,
-                                                   open_stages, outcome_of, panel_of, review_db, start,
-                                                   tasks_of, through_departments, through_unit, today, vote_all)
+from tests.integration.review_flow_helpers import (
+    COMMITTEE,
+    act,
+    add_experts,
+    attend,
+    expert_headers,
+    ok,
+    open_stages,
+    outbox,
+    outcome_of,
+    panel_of,
+    review_db,
+    start,
+    tasks_of,
+    through_departments,
+    through_unit,
+    today,
+    vote_all,
+)
 
 APPLICANT_ID = "120101198806120032"
 
@@ -43,16 +60,21 @@ def voting_opened_for(db: Any, declaration_id: str) -> list[str]:
 
 # -- votes: agree*3 >= present*2 -------------------------------------------------------------------
 
-@pytest.mark.parametrize("present,agree,disagree,abstain,passed", [
-    (7, 5, 2, 0, True),    # 15 >= 14: exactly two thirds rounded up
-    (7, 4, 3, 0, False),   # 12 < 14: one fewer
-    (7, 5, 0, 2, True),
-    (7, 4, 0, 3, False),   # abstaining is not agreeing
-    (5, 4, 1, 0, True),    # 12 >= 10 (five of seven present: quorate)
-    (5, 3, 1, 1, False),   # 9 < 10
-])
-def test_the_vote_passes_at_two_thirds_of_those_present_in_integers(review, clients, auth, present, agree,
-                                                                    disagree, abstain, passed):
+
+@pytest.mark.parametrize(
+    "present,agree,disagree,abstain,passed",
+    [
+        (7, 5, 2, 0, True),  # 15 >= 14: exactly two thirds rounded up
+        (7, 4, 3, 0, False),  # 12 < 14: one fewer
+        (7, 5, 0, 2, True),
+        (7, 4, 0, 3, False),  # abstaining is not agreeing
+        (5, 4, 1, 0, True),  # 12 >= 10 (five of seven present: quorate)
+        (5, 3, 1, 1, False),  # 9 < 10
+    ],
+)
+def test_the_vote_passes_at_two_thirds_of_those_present_in_integers(
+    review, clients, auth, present, agree, disagree, abstain, passed
+):
     client = clients["review"]
     declaration_id, panel = to_the_meeting(client, auth, review)
     attending = panel[:present]
@@ -60,8 +82,13 @@ def test_the_vote_passes_at_two_thirds_of_those_present_in_integers(review, clie
     choices = ["agree"] * agree + ["disagree"] * disagree + ["abstain"] * abstain
     vote_all(client, auth, declaration_id, dict(zip(attending, choices)))
     counts = tally(client, auth, declaration_id)
-    assert (counts["members"], counts["present"], counts["agree"], counts["disagree"], counts["abstain"]) == \
-        (7, present, agree, disagree, abstain)
+    assert (counts["members"], counts["present"], counts["agree"], counts["disagree"], counts["abstain"]) == (
+        7,
+        present,
+        agree,
+        disagree,
+        abstain,
+    )
     if passed:
         assert [s for s, _ in open_stages(review, declaration_id)] == ["result_publicity"]
         assert outcome_of(review, declaration_id) == ("running", None)
@@ -73,22 +100,24 @@ def test_the_vote_passes_at_two_thirds_of_those_present_in_integers(review, clie
 
 # -- attendance: present*3 >= members*2 -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("members,present,quorate", [(7, 5, True), (7, 4, False), (5, 4, True), (5, 3, False)])
 def test_the_meeting_needs_two_thirds_of_the_panel_present(review, clients, auth, members, present, quorate):
     client = clients["review"]
     declaration_id, panel = to_the_meeting(client, auth, review, panel_size=members)
     attend(client, auth, declaration_id, panel[:present])
     view = panel_of_view(client, auth, declaration_id)
-    assert [(len(m["members"]), len(m["present"]), m["quorate"]) for m in view["attendance"]] == \
-        [(members, present, quorate)]
+    assert [(len(m["members"]), len(m["present"]), m["quorate"]) for m in view["attendance"]] == [
+        (members, present, quorate)
+    ]
     if quorate:
         assert voting_opened_for(review, declaration_id) == sorted(panel[:present])
         return
     # Not quorate: no vote opens; the meeting is held again and its attendance recorded anew.
     assert voting_opened_for(review, declaration_id) == []
     assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
-    attend(client, auth, declaration_id, panel[:present + 1])
-    assert voting_opened_for(review, declaration_id) == sorted(panel[:present + 1])
+    attend(client, auth, declaration_id, panel[: present + 1])
+    assert voting_opened_for(review, declaration_id) == sorted(panel[: present + 1])
 
 
 def panel_of_view(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]:
@@ -97,9 +126,14 @@ def panel_of_view(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]
 
 # -- recusal --------------------------------------------------------------------------------------
 
+
 def declare_conflict(client: Any, auth: Any, expert: str, id_number: str = APPLICANT_ID) -> None:
-    ok(client.post("/api/v1/conflicts", headers=expert_headers(auth, expert),
-                   json={"id_number": id_number, "reason": "近亲属"}), 201)
+    ok(
+        client.post(
+            "/api/v1/conflicts", headers=expert_headers(auth, expert), json={"id_number": id_number, "reason": "近亲属"}
+        ),
+        201,
+    )
 
 
 def test_an_expert_with_a_declared_conflict_is_never_drawn(review, clients, auth):
@@ -138,16 +172,28 @@ def test_recusal_after_the_draw_removes_the_expert_from_the_meeting_and_the_quor
     declaration_id, panel = to_the_meeting(client, auth, review, panel_size=5)
     leaving, staying = panel[0], panel[1:]
     outsider = next(e for e in (f"expert{i}" for i in range(1, 8)) if e not in panel)
-    refused = client.post(f"/api/v1/declarations/{declaration_id}/panel/recusal",
-                          headers=expert_headers(auth, outsider), json={"reason": "not mine"})
+    refused = client.post(
+        f"/api/v1/declarations/{declaration_id}/panel/recusal",
+        headers=expert_headers(auth, outsider),
+        json={"reason": "not mine"},
+    )
     assert refused.status_code == 403
-    ok(client.post(f"/api/v1/declarations/{declaration_id}/panel/recusal", headers=expert_headers(auth, leaving),
-                   json={"reason": "曾为申报人导师"}), 201)
+    ok(
+        client.post(
+            f"/api/v1/declarations/{declaration_id}/panel/recusal",
+            headers=expert_headers(auth, leaving),
+            json={"reason": "曾为申报人导师"},
+        ),
+        201,
+    )
     assert panel_of_view(client, auth, declaration_id)["recused"] == [leaving]
 
     # A recused expert cannot be recorded present; the quorum is two thirds of the four remaining.
-    response = client.post(f"/api/v1/declarations/{declaration_id}/panel/attendance", headers=auth("committee"),
-                           json={"present": panel[:3]})
+    response = client.post(
+        f"/api/v1/declarations/{declaration_id}/panel/attendance",
+        headers=auth("committee"),
+        json={"present": panel[:3]},
+    )
     assert response.status_code == 422 and response.get_json()["errors"][0]["rule"] == "panel_member"
     attend(client, auth, declaration_id, staying[:3])  # 3*3 >= 4*2
     assert voting_opened_for(review, declaration_id) == sorted(staying[:3])
@@ -155,8 +201,9 @@ def test_recusal_after_the_draw_removes_the_expert_from_the_meeting_and_the_quor
     assert (sorted(view["attendance"][0]["members"]), view["attendance"][0]["quorate"]) == (sorted(staying), True)
 
     # After the meeting nobody recuses any more.
-    late = client.post(f"/api/v1/declarations/{declaration_id}/panel/recusal",
-                       headers=expert_headers(auth, staying[0]), json={})
+    late = client.post(
+        f"/api/v1/declarations/{declaration_id}/panel/recusal", headers=expert_headers(auth, staying[0]), json={}
+    )
     assert late.status_code == 409 and late.get_json()["errors"][0]["rule"] == "before_meeting"
     vote_all(client, auth, declaration_id, {e: "agree" for e in staying[:3]})
     counts = tally(client, auth, declaration_id)
@@ -167,16 +214,26 @@ def test_a_conflict_with_an_id_number_failing_its_check_is_refused(review, clien
     """A typo would record a conflict that never matches, and the expert would be drawn after all."""
     client = clients["review"]
     valid = "11010519491231002X"
-    mutations = {valid[:i] + c + valid[i + 1:] for i in range(18) for c in "0123456789X" if c != valid[i]}
+    mutations = {valid[:i] + c + valid[i + 1 :] for i in range(18) for c in "0123456789X" if c != valid[i]}
     for mutated in sorted(mutations):
-        response = client.post("/api/v1/conflicts", headers=expert_headers(auth, "expert1"),
-                               json={"id_number": mutated, "reason": "近亲属"})
+        response = client.post(
+            "/api/v1/conflicts",
+            headers=expert_headers(auth, "expert1"),
+            json={"id_number": mutated, "reason": "近亲属"},
+        )
         assert response.status_code == 422, mutated
         assert response.get_json()["errors"][0]["rule"] == "gb11643"
-    ok(client.post("/api/v1/conflicts", headers=expert_headers(auth, "expert1"),
-                   json={"id_number": "E12345678", "id_type": "passport", "reason": "同事"}), 201)
-    assert [c["id_number"] for c in ok(client.get("/api/v1/conflicts", headers=expert_headers(auth, "expert1")))] \
-        == ["E12345678"]
+    ok(
+        client.post(
+            "/api/v1/conflicts",
+            headers=expert_headers(auth, "expert1"),
+            json={"id_number": "E12345678", "id_type": "passport", "reason": "同事"},
+        ),
+        201,
+    )
+    assert [c["id_number"] for c in ok(client.get("/api/v1/conflicts", headers=expert_headers(auth, "expert1")))] == [
+        "E12345678"
+    ]
 
 
 def test_a_conflict_can_be_withdrawn_by_whoever_declared_it_and_the_record_stays(review, clients, auth):
@@ -195,16 +252,23 @@ def test_a_conflict_can_be_withdrawn_by_whoever_declared_it_and_the_record_stays
     [kept] = ok(client.get("/api/v1/conflicts", headers=expert_headers(auth, "expert5")))
     assert (kept["id_number"], kept["withdraw_reason"]) == (APPLICANT_ID, "申报有误")
     with review.uow() as uow:  # every expert of the pool of 7 can be drawn again
-        assert sorted(operations.draw_panel(uow, "after-withdrawal", COMMITTEE, 7, APPLICANT_ID)["panel"]) == \
-            [f"expert{i}" for i in range(1, 8)]
+        assert sorted(operations.draw_panel(uow, "after-withdrawal", COMMITTEE, 7, APPLICANT_ID)["panel"]) == [
+            f"expert{i}" for i in range(1, 8)
+        ]
         uow.rollback()
 
 
 def test_a_recusal_applies_to_its_declaration_only(review, clients, auth):
     client = clients["review"]
     first, panel = to_the_meeting(client, auth, review, panel_size=7)  # the whole pool of seven
-    ok(client.post(f"/api/v1/declarations/{first}/panel/recusal", headers=expert_headers(auth, panel[0]),
-                   json={"reason": "曾为申报人导师"}), 201)
+    ok(
+        client.post(
+            f"/api/v1/declarations/{first}/panel/recusal",
+            headers=expert_headers(auth, panel[0]),
+            json={"reason": "曾为申报人导师"},
+        ),
+        201,
+    )
     assert panel_of_view(client, auth, first)["recused"] == [panel[0]]
     # The same applicant's next declaration draws from the whole pool again (it used to fail the draw).
     second, again = to_the_meeting(client, auth, review, panel_size=7)
@@ -213,6 +277,7 @@ def test_a_recusal_applies_to_its_declaration_only(review, clients, auth):
 
 
 # -- defence (答辩) for the levels that require it ----------------------------------------------------
+
 
 def test_a_level_that_requires_a_defence_schedules_it_a_week_ahead_before_the_meeting(review, clients, auth):
     client = clients["review"]
@@ -223,15 +288,26 @@ def test_a_level_that_requires_a_defence_schedules_it_a_week_ahead_before_the_me
     act(client, auth, "committee", declaration_id, "committee_acceptance")
     assert open_stages(review, declaration_id) == [("schedule_defence", COMMITTEE)]
     day = today(review)
-    too_soon = client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
-                           json={"at": f"{day + dt.timedelta(days=6)}T09:00:00+08:00", "place": "第一会议室"})
+    too_soon = client.post(
+        f"/api/v1/declarations/{declaration_id}/defence",
+        headers=auth("committee"),
+        json={"at": f"{day + dt.timedelta(days=6)}T09:00:00+08:00", "place": "第一会议室"},
+    )
     assert too_soon.status_code == 422 and too_soon.get_json()["errors"][0]["rule"] == "week_ahead"
     at = day + dt.timedelta(days=7)
-    ok(client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
-                   json={"at": f"{at}T09:00:00+08:00", "place": "第一会议室"}))
+    ok(
+        client.post(
+            f"/api/v1/declarations/{declaration_id}/defence",
+            headers=auth("committee"),
+            json={"at": f"{at}T09:00:00+08:00", "place": "第一会议室"},
+        )
+    )
     [notice] = outbox(review, "review.defence.scheduled.v1", declaration_id)
-    assert (notice["first_notice_on"], notice["reminder_on"], notice["place"]) == \
-        (day.isoformat(), (at - dt.timedelta(days=1)).isoformat(), "第一会议室")
+    assert (notice["first_notice_on"], notice["reminder_on"], notice["place"]) == (
+        day.isoformat(),
+        (at - dt.timedelta(days=1)).isoformat(),
+        "第一会议室",
+    )
     assert open_stages(review, declaration_id) == [("record_attendance", COMMITTEE)]
     assert panel_of_view(client, auth, declaration_id)["defences"][0]["place"] == "第一会议室"
 
@@ -245,6 +321,7 @@ def test_a_level_without_a_defence_goes_straight_to_the_meeting(review, clients,
 
 # -- the meeting belongs to its defence: not recorded before it (issue 19) ------------------------------
 
+
 def scheduled_for_defence(client: Any, auth: Any, db: Any) -> tuple[str, dt.date]:
     data, _ = start(db, level="正高级", panel_size=5)
     declaration_id = data["declaration_id"]
@@ -252,8 +329,13 @@ def scheduled_for_defence(client: Any, auth: Any, db: Any) -> tuple[str, dt.date
     through_departments(client, auth, declaration_id)
     act(client, auth, "committee", declaration_id, "committee_acceptance")
     day = today(db) + dt.timedelta(days=7)
-    ok(client.post(f"/api/v1/declarations/{declaration_id}/defence", headers=auth("committee"),
-                   json={"at": f"{day}T09:00:00+08:00", "place": "第一会议室"}))
+    ok(
+        client.post(
+            f"/api/v1/declarations/{declaration_id}/defence",
+            headers=auth("committee"),
+            json={"at": f"{day}T09:00:00+08:00", "place": "第一会议室"},
+        )
+    )
     return declaration_id, day
 
 
@@ -289,8 +371,9 @@ def test_a_vote_is_refused_before_a_defence_scheduled_for_the_declaration(review
         uow.session.add(Defence(declaration_id=declaration_id, at=later, place="第二会议室", scheduled_by="committee"))
         uow.commit()
     task = next(t for t in tasks_of(review, declaration_id, bpmn_id="expert_vote") if t.assignee == panel[0])
-    response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=expert_headers(auth, panel[0]),
-                           json={"decision": "agree"})
+    response = client.post(
+        f"/api/v1/tasks/{task.id}/complete", headers=expert_headers(auth, panel[0]), json={"decision": "agree"}
+    )
     assert response.status_code == 409 and response.get_json()["errors"][0]["rule"] == "after_defence"
     # The meeting was the day the attendance was recorded: voting closes at its end, no vote given.
     advance_clock(client, auth, 4)
@@ -299,6 +382,7 @@ def test_a_vote_is_refused_before_a_defence_scheduled_for_the_declaration(review
 
 
 # -- voting closes at the end of the meeting day (会议结束，表决截止) ----------------------------------
+
 
 def test_an_expert_who_never_votes_counts_as_present_and_not_agreeing_when_voting_closes(review, clients, auth):
     from shared import clock
@@ -320,10 +404,18 @@ def test_an_expert_who_never_votes_counts_as_present_and_not_agreeing_when_votin
     [late] = [t for t in tasks_of(review, declaration_id, bpmn_id="expert_vote") if t.assignee == panel[2]]
     assert late.status == "cancelled"
     assert sorted(t.status for t in tasks_of(review, declaration_id, bpmn_id="expert_vote")) == [
-        "cancelled", "completed", "completed"]
+        "cancelled",
+        "completed",
+        "completed",
+    ]
     counts = tally(client, auth, declaration_id)
     assert (counts["present"], counts["agree"], counts["disagree"], counts["abstain"], counts["not_voted"]) == (
-        3, 2, 0, 0, 1)
+        3,
+        2,
+        0,
+        0,
+        1,
+    )
     # 2 * 3 >= 3 * 2: two of three present agree, the silent one counted as not agreeing: passed.
     assert [s for s, _ in open_stages(review, declaration_id)] == ["result_publicity"]
 
@@ -354,8 +446,9 @@ def test_a_vote_after_voting_closed_is_refused_even_before_the_scheduler_ends_it
     # The clock passes the end of the meeting day; no scheduler tick has run yet.
     clock.set_now_for_tests(clock.end_of_day(clock.today()) + dt.timedelta(seconds=1))
     [late] = [t for t in tasks_of(review, declaration_id, bpmn_id="expert_vote") if t.assignee == panel[1]]
-    response = client.post(f"/api/v1/tasks/{late.id}/complete", headers=expert_headers(auth, panel[1]),
-                           json={"decision": "agree"})
+    response = client.post(
+        f"/api/v1/tasks/{late.id}/complete", headers=expert_headers(auth, panel[1]), json={"decision": "agree"}
+    )
     assert response.status_code == 409 and response.get_json()["errors"][0]["rule"] == "closed"
     assert tally_response(client, auth, declaration_id).status_code == 409  # still open until the timer fires
 
@@ -366,8 +459,10 @@ def tally_response(client: Any, auth: Any, declaration_id: str) -> Any:
 
 # -- a pool too small for the panel (专家库人数不足) -------------------------------------------------
 
+
 def test_a_pool_too_small_goes_to_the_committee_office_which_enlarges_it_and_the_panel_is_drawn_again(
-        review, clients, auth):
+    review, clients, auth
+):
     from services.review.models import PanelDraw
 
     client = clients["review"]

@@ -2,6 +2,7 @@
 the lane's id and outcomes by the end event's outcome property (README, "Diagram contract"). A copy
 of bpmn/ whose user tasks and end events all have random ids deploys and runs a declaration to
 its certificate, and the independent review's own-staff check still turns an outsider away."""
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,18 @@ import pytest
 from lxml import etree
 
 from tests.integration import test_review_flow_social as social_flow
-from tests.integration.review_flow_helpers import (add_experts, headers_for, instance_of, register, review_db,
-                                                   tasks_of, through_departments, through_unit)
-from tests.integration.test_review_flow_modes import OTHER_UNIT, OWN_COMMITTEE, independent
+from tests.integration.review_flow_helpers import (
+    add_experts,
+    headers_for,
+    instance_of,
+    register,
+    review_db,
+    tasks_of,
+    through_departments,
+    through_unit,
+)
 from tests.integration.test_review import UNIT
+from tests.integration.test_review_flow_modes import OTHER_UNIT, OWN_COMMITTEE, independent
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 # Where a diagram names a flow node by its id.
@@ -32,7 +41,9 @@ def renamed(text: str) -> tuple[str, dict[str, str]]:
     names = {old: f"n{secrets.token_hex(6)}" for old in ids}
     for old, new in names.items():
         text = re.sub(rf'\b({"|".join(REFERENCES)})="{re.escape(old)}"', rf'\1="{new}"', text)
-        text = text.replace(f"<bpmn:flowNodeRef>{old}</bpmn:flowNodeRef>", f"<bpmn:flowNodeRef>{new}</bpmn:flowNodeRef>")
+        text = text.replace(
+            f"<bpmn:flowNodeRef>{old}</bpmn:flowNodeRef>", f"<bpmn:flowNodeRef>{new}</bpmn:flowNodeRef>"
+        )
     return text, names
 
 
@@ -67,9 +78,13 @@ def test_a_declaration_runs_to_its_certificate_on_diagrams_whose_ids_are_all_ren
     rows = tasks_of(review, declaration_id)
     renamed_ids = {new for renames in review.renames.values() for new in renames.values()}
     assert {t.bpmn_id for t in rows} <= renamed_ids  # the mode's and its called processes' (department chain, ...)
-    assert {(t.stage, t.role) for t in rows} >= {("unit_check", "unit"), ("department_check", "department"),
-                                                 ("committee_acceptance", "committee"), ("expert_vote", "expert"),
-                                                 ("title_office_filing", "title_office")}
+    assert {(t.stage, t.role) for t in rows} >= {
+        ("unit_check", "unit"),
+        ("department_check", "department"),
+        ("committee_acceptance", "committee"),
+        ("expert_vote", "expert"),
+        ("title_office_filing", "title_office"),
+    }
 
 
 def test_the_own_staff_check_still_turns_an_outsider_away_on_renamed_diagrams(review, clients, auth):
@@ -95,4 +110,3 @@ def tasks_of_all(db: Any) -> list[Any]:
 
     with db.uow(readonly=True) as uow:
         return list(uow.session.scalars(select(Task)))
-

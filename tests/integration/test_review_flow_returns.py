@@ -2,6 +2,7 @@
 level, from the committee; resubmission goes through the chain again from the unit; past the
 modification deadline a return ends the declaration; withdrawal while returned or at the unit.
 Every return runs the called process bpmn/return_and_resubmit.bpmn, whose outcome the mode reads."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,11 +10,34 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (COMMITTEE, UNIT, act, advance_clock, advance_to, finish_social,
-                                                   headers_for, incidents, instance_of, ok, only_task, open_stages,
-                                                   outbox, outcome_of, process_data, publicise, register, resubmit,
-                                                   review_db, start, tasks_of, through_departments, through_unit,
-                                                   timers_of, today, withdraw)
+from tests.integration.review_flow_helpers import (
+    COMMITTEE,
+    UNIT,
+    act,
+    advance_clock,
+    advance_to,
+    finish_social,
+    headers_for,
+    incidents,
+    instance_of,
+    ok,
+    only_task,
+    open_stages,
+    outbox,
+    outcome_of,
+    process_data,
+    publicise,
+    register,
+    resubmit,
+    review_db,
+    start,
+    tasks_of,
+    through_departments,
+    through_unit,
+    timers_of,
+    today,
+    withdraw,
+)
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 DEPT1 = "111201010000123459"
@@ -37,8 +61,9 @@ def assert_waits_for_the_applicant(db: Any, declaration_id: str) -> None:
     assert incidents(db, declaration_id) == []
 
 
-def returned_before_its_deadline(client: Any, auth: Any, db: Any, reason: str, days: int = 20
-                                 ) -> tuple[dict[str, Any], dt.date]:
+def returned_before_its_deadline(
+    client: Any, auth: Any, db: Any, reason: str, days: int = 20
+) -> tuple[dict[str, Any], dt.date]:
     """A declaration whose modification deadline is ``days`` ahead, returned at the unit check."""
     deadline = today(db) + dt.timedelta(days=days)
     data, _ = start(db, modification_deadline=deadline.isoformat())
@@ -56,14 +81,19 @@ def resubmitted_back_at_the_unit(db: Any, data: dict[str, Any], unit: str = UNIT
 
 # -- from the unit ----------------------------------------------------------------------------
 
+
 def test_a_return_at_the_unit_check_waits_for_the_resubmission_then_goes_through_again(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
     declaration_id = data["declaration_id"]
     act(client, auth, "unit", declaration_id, "unit_check", "return", "附件不清晰")
     [sent] = returned(review, declaration_id)
-    assert (sent["stage"], sent["organisation"], sent["reason"], sent["actor"]) == \
-        ("unit_check", UNIT, "附件不清晰", "unit")
+    assert (sent["stage"], sent["organisation"], sent["reason"], sent["actor"]) == (
+        "unit_check",
+        UNIT,
+        "附件不清晰",
+        "unit",
+    )
     assert_waits_for_the_applicant(review, declaration_id)
 
     amended = {**data, "specialty": "software engineering"}
@@ -72,8 +102,9 @@ def test_a_return_at_the_unit_check_waits_for_the_resubmission_then_goes_through
     task = only_task(client, auth("unit"), declaration_id, "unit_check")
     context = ok(client.get(f"/api/v1/tasks/{task['id']}/context", headers=auth("unit")))
     assert context["declaration"]["content"]["specialty"] == "software engineering"
-    assert [(t["stage"], t["decision"], t["reason"]) for t in context["trail"]] == \
-        [("unit_check", "return", "附件不清晰")]
+    assert [(t["stage"], t["decision"], t["reason"]) for t in context["trail"]] == [
+        ("unit_check", "return", "附件不清晰")
+    ]
     through_unit(client, auth, declaration_id)
     through_departments(client, auth, declaration_id)
     finish_social(client, auth, review, data)
@@ -102,6 +133,7 @@ def test_a_return_when_recommending_upward_after_the_publicity(review, clients, 
 
 # -- from each department level -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("level", [0, 1])
 def test_a_return_from_each_level_of_a_two_level_chain(review, clients, auth, level):
     client = clients["review"]
@@ -112,8 +144,11 @@ def test_a_return_from_each_level_of_a_two_level_chain(review, clients, auth, le
     through_departments(client, auth, declaration_id, users[:level])
     act(client, auth, users[level], declaration_id, "department_check", "return", f"第{level + 1}级退回")
     [sent] = returned(review, declaration_id)
-    assert (sent["stage"], sent["organisation"], sent["reason"]) == \
-        ("department_check", (DEPT1, DEPT2)[level], f"第{level + 1}级退回")
+    assert (sent["stage"], sent["organisation"], sent["reason"]) == (
+        "department_check",
+        (DEPT1, DEPT2)[level],
+        f"第{level + 1}级退回",
+    )
     assert_waits_for_the_applicant(review, declaration_id)
 
     resubmitted_back_at_the_unit(review, data)
@@ -138,8 +173,9 @@ def test_a_return_from_each_level_of_a_four_level_chain_each_time_from_the_unit(
         through_departments(client, auth, declaration_id, departments[:level])
         act(client, auth, departments[level], declaration_id, "department_check", "return", f"level {level + 1}")
         sent = returned(review, declaration_id)
-        assert [(s["organisation"], s["reason"]) for s in sent] == \
-            [(chain[i], f"level {i + 1}") for i in range(level + 1)]
+        assert [(s["organisation"], s["reason"]) for s in sent] == [
+            (chain[i], f"level {i + 1}") for i in range(level + 1)
+        ]
         assert_waits_for_the_applicant(review, declaration_id)
         resubmitted_back_at_the_unit(review, data, DEEP_UNIT)
     through_unit(client, auth, declaration_id, unit)
@@ -149,6 +185,7 @@ def test_a_return_from_each_level_of_a_four_level_chain_each_time_from_the_unit(
 
 # -- from the committee ------------------------------------------------------------------------
 
+
 def test_a_return_at_committee_acceptance_goes_back_through_the_whole_chain(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
@@ -157,8 +194,11 @@ def test_a_return_at_committee_acceptance_goes_back_through_the_whole_chain(revi
     through_departments(client, auth, declaration_id)
     act(client, auth, "committee", declaration_id, "committee_acceptance", "return", "不符合申报条件说明")
     [sent] = returned(review, declaration_id)
-    assert (sent["stage"], sent["organisation"], sent["reason"]) == \
-        ("committee_acceptance", COMMITTEE, "不符合申报条件说明")
+    assert (sent["stage"], sent["organisation"], sent["reason"]) == (
+        "committee_acceptance",
+        COMMITTEE,
+        "不符合申报条件说明",
+    )
     assert_waits_for_the_applicant(review, declaration_id)
     resubmitted_back_at_the_unit(review, data)
     through_unit(client, auth, declaration_id)
@@ -167,6 +207,7 @@ def test_a_return_at_committee_acceptance_goes_back_through_the_whole_chain(revi
 
 
 # -- the modification deadline -----------------------------------------------------------------
+
 
 def test_a_return_past_the_modification_deadline_ends_the_declaration_not_accepted(review, clients, auth):
     client = clients["review"]
@@ -202,8 +243,11 @@ def test_the_test_clock_passing_the_deadline_makes_the_next_return_final(review,
 
 
 def test_a_returned_declaration_not_resubmitted_ends_not_accepted_at_its_deadline_and_the_applicant_is_told(
-        review, clients, auth, dbs):
-    from tests.integration.test_notify import deliver as notify_deliver, envelope as notify_envelope, messages
+    review, clients, auth, dbs
+):
+    from tests.integration.test_notify import deliver as notify_deliver
+    from tests.integration.test_notify import envelope as notify_envelope
+    from tests.integration.test_notify import messages
 
     client = clients["review"]
     data, deadline = returned_before_its_deadline(client, auth, review, "请补充业绩材料")
@@ -212,7 +256,8 @@ def test_a_returned_declaration_not_resubmitted_ends_not_accepted_at_its_deadlin
     # the instant the declaration service starts refusing a resubmission (the day's end, Beijing).
     closes = dt.datetime.combine(deadline, dt.time(23, 59, 59), BEIJING)
     assert timers_of(client, auth, declaration_id) == [
-        ("modification_deadline_passed", "return_and_resubmit", closes.isoformat())]
+        ("modification_deadline_passed", "return_and_resubmit", closes.isoformat())
+    ]
 
     advance_to(client, auth, closes - dt.timedelta(seconds=1))  # one second before: still waiting
     assert_waits_for_the_applicant(review, declaration_id)
@@ -243,11 +288,16 @@ def test_a_resubmission_before_the_deadline_wins_the_race_and_the_deadline_timer
     assert open_stages(review, declaration_id) == [("unit_check", UNIT)]
 
 
-def test_an_appointment_without_a_modification_deadline_waits_for_the_applicant_without_a_timer(
-        review, clients, auth):
+def test_an_appointment_without_a_modification_deadline_waits_for_the_applicant_without_a_timer(review, clients, auth):
     client = clients["review"]
-    data, _ = start(review, mode="independent_appointment", committee_code=None, committee_name=None, panel_size=1,
-                    modification_deadline=None)
+    data, _ = start(
+        review,
+        mode="independent_appointment",
+        committee_code=None,
+        committee_name=None,
+        panel_size=1,
+        modification_deadline=None,
+    )
     declaration_id = data["declaration_id"]
     act(client, auth, "unit", declaration_id, "unit_appointment", "return", "请补充")
     assert timers_of(client, auth, declaration_id) == []
@@ -276,6 +326,7 @@ def test_a_resubmission_brings_the_amended_category_and_an_extended_deadline(rev
 
 # -- withdrawal ---------------------------------------------------------------------------------
 
+
 def test_a_withdrawal_while_returned_ends_the_declaration_withdrawn(review, clients, auth):
     client = clients["review"]
     data, _ = start(review)
@@ -295,8 +346,11 @@ def test_a_withdrawal_at_the_unit_ends_the_declaration_withdrawn_and_cancels_the
     assert outcome_of(review, declaration_id) == ("completed", "withdrawn")
     assert open_stages(review, declaration_id) == []
     assert [d["outcome"] for d in outbox(review, "review.completed.v1", declaration_id)] == ["withdrawn"]
-    task = clients["review"].get("/api/v1/tasks", headers=auth("unit"),
-                                 query_string={"declaration_id": declaration_id}).get_json()["items"]
+    task = (
+        clients["review"]
+        .get("/api/v1/tasks", headers=auth("unit"), query_string={"declaration_id": declaration_id})
+        .get_json()["items"]
+    )
     assert task == []
 
 
@@ -312,6 +366,7 @@ def test_a_withdrawal_at_the_unit_after_a_resubmission_ends_it_withdrawn(review,
 
 # -- the called return-and-resubmit process -----------------------------------------------------
 
+
 def view_of(client: Any, auth: Any, declaration_id: str) -> dict[str, Any]:
     return ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
 
@@ -321,15 +376,25 @@ def called_runs(db: Any, declaration_id: str) -> list[tuple[str, bool]]:
     from services.review.engine import runtime
 
     workflow = runtime.SERIALIZER.deserialize_json(instance_of(db, declaration_id).state)
-    return [(sub.spec.name, sub.is_completed()) for sub in workflow.subprocesses.values()
-            if sub.spec.name != "department_chain_review"]
+    return [
+        (sub.spec.name, sub.is_completed())
+        for sub in workflow.subprocesses.values()
+        if sub.spec.name != "department_chain_review"
+    ]
 
 
 @pytest.mark.parametrize("mode", ["social_review", "independent_review", "independent_appointment"])
 def test_a_return_runs_the_called_process_and_its_outcome_comes_back_to_the_mode(review, clients, auth, mode):
     client = clients["review"]
-    data, _ = start(review, mode=mode, **({"committee_code": None, "committee_name": None, "panel_size": 1}
-                                          if mode == "independent_appointment" else {}))
+    data, _ = start(
+        review,
+        mode=mode,
+        **(
+            {"committee_code": None, "committee_name": None, "panel_size": 1}
+            if mode == "independent_appointment"
+            else {}
+        ),
+    )
     declaration_id = data["declaration_id"]
     first = "unit_appointment" if mode == "independent_appointment" else "unit_check"
     act(client, auth, "unit", declaration_id, first, "return", "请补充")
@@ -354,8 +419,11 @@ def test_a_return_runs_the_called_process_and_its_outcome_comes_back_to_the_mode
     assert shown["declaration"]["content"]["content"]["items"][0]["title"] == marker
     # What the called process set flows back into the mode's data: its declared outputs, and only those.
     back = process_data(review, declaration_id, first)
-    assert (back["revision_outcome"], back["specialty"], back["decision"]) == ("resubmitted", "software engineering",
-                                                                               None)
+    assert (back["revision_outcome"], back["specialty"], back["decision"]) == (
+        "resubmitted",
+        "software engineering",
+        None,
+    )
     assert "resubmission" not in back  # the message itself stays inside the called process
     assert called_runs(review, declaration_id) == [("return_and_resubmit", True)]
 

@@ -1,12 +1,21 @@
 """Social review end to end through the diagram: publicity, departments, panel, votes, filing."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (after_vote, certificate_issued, instance_of, ok, outbox,
-                                                   review_db, start, through_the_vote)
+from tests.integration.review_flow_helpers import (
+    after_vote,
+    certificate_issued,
+    instance_of,
+    ok,
+    outbox,
+    review_db,
+    start,
+    through_the_vote,
+)
 
 
 @pytest.fixture
@@ -25,5 +34,7 @@ def test_the_whole_social_review_ends_certified(review, clients, auth):
     [issue] = outbox(review, "certificate.issue.v1", declaration_id)
     assert issue["committee_name"] == data["committee_name"]
     certificate_issued(review, data)
-    assert (instance_of(review, declaration_id).status, instance_of(review, declaration_id).outcome) == \
-        ("completed", "certified")
+    assert (instance_of(review, declaration_id).status, instance_of(review, declaration_id).outcome) == (
+        "completed",
+        "certified",
+    )

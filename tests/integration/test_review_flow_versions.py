@@ -1,13 +1,23 @@
 """Diagram versions: a running instance stays on the version it started with after a newer
 version of its process is deployed; new declarations start on the newer one."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (act, finish_social, instance_of, outcome_of, review_db, start,
-                                                   tasks_of, through_departments, through_unit)
+from tests.integration.review_flow_helpers import (
+    act,
+    finish_social,
+    instance_of,
+    outcome_of,
+    review_db,
+    start,
+    tasks_of,
+    through_departments,
+    through_unit,
+)
 
 
 @pytest.fixture
@@ -20,8 +30,10 @@ def version_two() -> bytes:
     from services.review.engine import definitions
 
     bpmn = (definitions.bpmn_dir() / "social_review.bpmn").read_text("utf-8")
-    for old, new in (('name="Check the declaration (单位审核)"', 'name="Unit check, 2027 rules (单位审核)"'),
-                     ('name="Accept the declaration (评委会接收)"', 'name="Committee intake (评委会受理)"')):
+    for old, new in (
+        ('name="Check the declaration (单位审核)"', 'name="Unit check, 2027 rules (单位审核)"'),
+        ('name="Accept the declaration (评委会接收)"', 'name="Committee intake (评委会受理)"'),
+    ):
         assert old in bpmn
         bpmn = bpmn.replace(old, new)
     return bpmn.encode("utf-8")
@@ -67,21 +79,22 @@ def test_an_instance_on_version_one_completes_on_it_after_version_two_is_deploye
 
 # -- the called return-and-resubmit process ---------------------------------------------------
 
+
 def called_version_two() -> bytes:
     """return_and_resubmit.bpmn changed: a renamed wait and a script that leaves a reason behind."""
     from services.review.engine import definitions
 
     bpmn = (definitions.bpmn_dir() / "return_and_resubmit.bpmn").read_text("utf-8")
-    for old, new in (('name="Applicant amends or withdraws (等待修改或撤回)"',
-                      'name="Applicant amends, 2027 rules (等待修改)"'),
-                     ("reason = None", 'reason = "amended under the 2027 rules"')):
+    for old, new in (
+        ('name="Applicant amends or withdraws (等待修改或撤回)"', 'name="Applicant amends, 2027 rules (等待修改)"'),
+        ("reason = None", 'reason = "amended under the 2027 rules"'),
+    ):
         assert bpmn.count(old) == 1, old
         bpmn = bpmn.replace(old, new)
     return bpmn.encode("utf-8")
 
 
-def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_one_is_deployed(
-        review, clients, auth):
+def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_one_is_deployed(review, clients, auth):
     from services.review.engine import definitions, versions
     from tests.integration.review_flow_helpers import process_data, resubmit
 
@@ -92,18 +105,21 @@ def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_
     act(client, auth, "unit", declaration_id, "unit_check", "return", "请补充")  # waits in the called process
 
     with review.uow() as uow:
-        library = definitions.lookup(files={"return_and_resubmit.bpmn": called_version_two()},
-                                     folder=definitions.bpmn_dir(), uow=uow)
-        v2, new = definitions.deploy(uow, "social_review.bpmn", (definitions.bpmn_dir() / "social_review.bpmn")
-                                     .read_bytes(), library)
+        library = definitions.lookup(
+            files={"return_and_resubmit.bpmn": called_version_two()}, folder=definitions.bpmn_dir(), uow=uow
+        )
+        v2, new = definitions.deploy(
+            uow, "social_review.bpmn", (definitions.bpmn_dir() / "social_review.bpmn").read_bytes(), library
+        )
         uow.commit()
         # Only the called process changed: the diff says where, by element id.
         change = versions.diff_versions(uow, uow.session.get(type(v2), v1), v2)
     assert new and v2.id != v1
     assert change.added == [] and change.removed == []
     assert sorted((c["process"], c["id"], tuple(c["what"])) for c in change.changed) == [
-        ("return_and_resubmit", "await_applicant", ("name",)), ("return_and_resubmit", "take_resubmission",
-                                                                ("content",))]
+        ("return_and_resubmit", "await_applicant", ("name",)),
+        ("return_and_resubmit", "take_resubmission", ("content",)),
+    ]
     # Moving the waiting instance would be allowed by the rules (same elements), but it does not move by itself.
     newer, _ = start(review)
     assert instance_of(review, newer["declaration_id"]).definition_id == v2.id
@@ -123,8 +139,9 @@ def test_an_instance_mid_return_completes_on_its_called_process_after_a_changed_
     assert process_data(review, newer["declaration_id"], "unit_check")["reason"] == "amended under the 2027 rules"
 
 
-def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_completes(review, clients, auth,
-                                                                                       monkeypatch):
+def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_completes(
+    review, clients, auth, monkeypatch
+):
     """Instances started on the diagram that drew the loop inline keep running on it: their saved
     state carries the specs they run."""
     from pathlib import Path
@@ -136,9 +153,19 @@ def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_co
 
     # Such an instance was started with the yearly rules in its data, as the review then seeded them
     # (the diagrams decide them from bpmn/*.dmn since).
-    decided = {"quorum": [2, 3], "pass_threshold": [2, 3], "defence_levels": ["正高级"],
-               "publicity_working_days": 5, "service_levels": {"committee_acceptance": 5, "meeting": 20,
-                                                               "result_publicity": 5, "report": 5, "certificate": 10}}
+    decided = {
+        "quorum": [2, 3],
+        "pass_threshold": [2, 3],
+        "defence_levels": ["正高级"],
+        "publicity_working_days": 5,
+        "service_levels": {
+            "committee_acceptance": 5,
+            "meeting": 20,
+            "result_publicity": 5,
+            "report": 5,
+            "certificate": 10,
+        },
+    }
     seeded = service.activity_settings
     monkeypatch.setattr(service, "activity_settings", lambda data: {**seeded(data), **decided})
 
@@ -155,8 +182,9 @@ def test_an_instance_saved_before_the_call_activity_still_loads_resubmits_and_co
     act(client, auth, "unit", declaration_id, "unit_check", "return", "请补充")  # waits inline, on await_applicant
 
     with review.uow() as uow:  # the demo deployed the current diagrams already
-        current, _ = definitions.deploy(uow, "social_review.bpmn",
-                                        (definitions.bpmn_dir() / "social_review.bpmn").read_bytes())
+        current, _ = definitions.deploy(
+            uow, "social_review.bpmn", (definitions.bpmn_dir() / "social_review.bpmn").read_bytes()
+        )
         uow.commit()
     assert current.calls and current.id != old.id
     with review.uow() as uow:  # moving it would lose the running wait: refused

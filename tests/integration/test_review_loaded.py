@@ -1,13 +1,24 @@
 """A workflow this process saved is reused by the next step only while the row holds exactly the
 state it was saved as (services/review/engine/loaded.py); everything else deserialises afresh."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (UNIT, act, finish_social, instance_of, open_stages, outcome_of,
-                                                   review_db, start, through_departments, through_unit)
+from tests.integration.review_flow_helpers import (
+    UNIT,
+    act,
+    finish_social,
+    instance_of,
+    open_stages,
+    outcome_of,
+    review_db,
+    start,
+    through_departments,
+    through_unit,
+)
 
 
 @pytest.fixture

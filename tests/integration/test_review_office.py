@@ -1,6 +1,7 @@
 """The review API as offices use it: filtered and paginated queues, assignment to a
 colleague, a task in context, the process view, the audit log, diagram versions,
 incidents, suspension, statistics and service levels (overdue tasks)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,9 +15,22 @@ from sqlalchemy import select, text, update
 from shared.config import bpmn_dir
 from shared.contracts.profile import OrganisationRegistered
 from tests.integration.review_flow_helpers import act, ok, through_unit
-from tests.integration.test_review import (COMMITTEE, DEPT1, DEPT2, TITLE_OFFICE, UNIT, complete, envelope, outbox,
-                                           instance_of, only_task, register_directory, register_staff, submitted,
-                                           tasks_of)
+from tests.integration.test_review import (
+    COMMITTEE,
+    DEPT1,
+    DEPT2,
+    TITLE_OFFICE,
+    UNIT,
+    complete,
+    envelope,
+    instance_of,
+    only_task,
+    outbox,
+    register_directory,
+    register_staff,
+    submitted,
+    tasks_of,
+)
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 OTHER_UNIT = "91120101MA05OTHER1"
@@ -30,8 +44,9 @@ def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     from services.review import service
 
     with demo["review"].uow() as uow:
-        service.organisation_registered(uow, OrganisationRegistered(code=OTHER_UNIT, name="天津市另一家公司",
-                                                                    kind="unit", parent=DEPT1))
+        service.organisation_registered(
+            uow, OrganisationRegistered(code=OTHER_UNIT, name="天津市另一家公司", kind="unit", parent=DEPT1)
+        )
         uow.commit()
     return demo["review"]
 
@@ -75,14 +90,17 @@ def colleague(db: Any, subject: str, role: str, organisation: str, name: str = "
 
 # -- task queues ------------------------------------------------------------------------
 
+
 def test_the_queue_filters_by_activity_series_level_stage_deadline_and_applicant(review, clients, auth):
     client = clients["review"]
     a = submit(review, activity_id="act-a", series="工程", level="副高级", applicant="applicant", applicant_name="张伟")
     b = submit(review, activity_id="act-a", series="工程", level="正高级", applicant="a-li", applicant_name="李娜")
     c = submit(review, activity_id="act-b", series="卫生", level="副高级", applicant="a-wang", applicant_name="王张明")
     elsewhere = submit(review, unit_code=OTHER_UNIT, activity_id="act-a", series="工程", level="副高级")
-    ids = {k: only_task(client, auth("unit"), d["declaration_id"], "unit_check")["id"]
-           for k, d in (("a", a), ("b", b), ("c", c))}
+    ids = {
+        k: only_task(client, auth("unit"), d["declaration_id"], "unit_check")["id"]
+        for k, d in (("a", a), ("b", b), ("c", c))
+    }
 
     key = {a["declaration_id"]: "a", b["declaration_id"]: "b", c["declaration_id"]: "c"}
 
@@ -103,7 +121,11 @@ def test_the_queue_filters_by_activity_series_level_stage_deadline_and_applicant
     assert declarations(applicant="nobody") == []
     item = next(t for t in tasks(client, auth("unit"), applicant="a-li")["items"])
     assert (item["activity_id"], item["series"], item["level"], item["applicant_name"]) == (
-        "act-a", "工程", "正高级", "李娜")
+        "act-a",
+        "工程",
+        "正高级",
+        "李娜",
+    )
 
     # Stage: b moves on to the recommendation.
     assert complete(client, auth("unit"), ids["b"]).status_code == 200
@@ -143,6 +165,7 @@ def test_the_queue_is_paginated_in_a_stable_order(review, clients, auth):
 
 # -- assignment ---------------------------------------------------------------------------
 
+
 def test_a_task_is_assigned_to_a_colleague_of_the_same_organisation_and_role(review, clients, auth):
     from services.review import service
     from shared.errors import Conflict
@@ -158,11 +181,15 @@ def test_a_task_is_assigned_to_a_colleague_of_the_same_organisation_and_role(rev
 
     colleague(review, "dept1-wang", "department", DEPT1)
     colleague(review, "unit-clerk-as-dept", "department", UNIT)
-    for assignee, rule, says in (("other-unit-staff", "colleague", OTHER_UNIT), ("dept1-wang", "colleague", DEPT1),
-                                 ("unit-clerk-as-dept", "colleague", "department"),
-                                 # Demo users the directory never announced to review, and nobody at all:
-                                 ("dept1", "registered", "registered"), ("committee", "registered", "registered"),
-                                 ("nobody-known", "registered", "registered")):
+    for assignee, rule, says in (
+        ("other-unit-staff", "colleague", OTHER_UNIT),
+        ("dept1-wang", "colleague", DEPT1),
+        ("unit-clerk-as-dept", "colleague", "department"),
+        # Demo users the directory never announced to review, and nobody at all:
+        ("dept1", "registered", "registered"),
+        ("committee", "registered", "registered"),
+        ("nobody-known", "registered", "registered"),
+    ):
         refused = assign("unit", assignee)
         assert refused.status_code == 422, (assignee, refused.get_json())
         body = refused.get_json()
@@ -194,6 +221,7 @@ def test_a_task_is_assigned_to_a_colleague_of_the_same_organisation_and_role(rev
 
 # -- a task in context, the process view -----------------------------------------------------
 
+
 def as_submitted(context: dict[str, Any]) -> dict[str, Any]:
     """The submitted fields of a task's declaration (the consumer adds the contract's defaults)."""
     content = context["declaration"]["content"]
@@ -221,7 +249,8 @@ def test_a_task_shows_the_declaration_as_submitted_and_the_trail(review, clients
     context = ok(client.get(f"/api/v1/tasks/{second['id']}/context", headers=auth("unit")))
     assert context["declaration"]["content"]["specialty"] == "人工智能"
     assert [(t["stage"], t["actor"], t["decision"], t["reason"], t["organisation"]) for t in context["trail"]] == [
-        ("unit_check", "unit", "return", "缺少任职证明", UNIT)]
+        ("unit_check", "unit", "return", "缺少任职证明", UNIT)
+    ]
     # The returned task still shows what it was decided on.
     old = ok(client.get(f"/api/v1/tasks/{first['id']}/context", headers=auth("unit")))
     assert old["declaration"]["content"]["specialty"] == "软件工程"
@@ -230,7 +259,9 @@ def test_a_task_shows_the_declaration_as_submitted_and_the_trail(review, clients
     recommendation = only_task(client, auth("unit"), declaration_id, "unit_recommendation")
     trail = ok(client.get(f"/api/v1/tasks/{recommendation['id']}/context", headers=auth("unit")))["trail"]
     assert [(t["stage"], t["decision"], t["reason"]) for t in trail] == [
-        ("unit_check", "return", "缺少任职证明"), ("unit_check", "approve", "材料齐全")]
+        ("unit_check", "return", "缺少任职证明"),
+        ("unit_check", "approve", "材料齐全"),
+    ]
     assert all(t["at"] for t in trail)
 
 
@@ -266,7 +297,12 @@ def test_the_process_view_colours_what_is_active_and_what_is_done(review, client
     assert set(view["active"]) | set(view["completed"]) <= _ids_in(bpmn)
     step = view["history"][-1]
     assert (step["source"], step["actor"], step["element"], step["decision"], step["reason"]) == (
-        "task", "unit", "unit_check", "approve", "材料齐全")
+        "task",
+        "unit",
+        "unit_check",
+        "approve",
+        "材料齐全",
+    )
     assert "unit_check" in step["completed"] and step["changes"] == {}  # the data changed is for the title office
     full = ok(client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")))
     assert full["history"][-1]["changes"]["decision"] == "approve"
@@ -278,6 +314,7 @@ def test_the_process_view_colours_what_is_active_and_what_is_done(review, client
 
 
 # -- the audit log ---------------------------------------------------------------------------
+
 
 def test_the_audit_log_over_http_and_a_rewritten_entry_shows(review, clients, auth):
     from services.review.engine import audit
@@ -292,11 +329,14 @@ def test_the_audit_log_over_http_and_a_rewritten_entry_shows(review, clients, au
     body = ok(client.get(url, headers=auth("title_office")))
     assert body["intact"] is True and body["problems"] == []
     with review.uow(readonly=True) as uow:
-        message_id = uow.session.scalar(select(Submission.message_id).where(
-            Submission.declaration_id == declaration_id))
+        message_id = uow.session.scalar(
+            select(Submission.message_id).where(Submission.declaration_id == declaration_id)
+        )
     assert [(e["seq"], e["source"], e["actor"], e["element"], e["decision"]) for e in body["entries"]] == [
-        (1, "start", message_id, None, None), (2, "task", "unit", "unit_check", "approve"),
-        (3, "task", "unit", "unit_recommendation", "recommend")]
+        (1, "start", message_id, None, None),
+        (2, "task", "unit", "unit_check", "approve"),
+        (3, "task", "unit", "unit_recommendation", "recommend"),
+    ]
     assert body["entries"][0]["prev_hash"] == audit.GENESIS
     assert all(e["prev_hash"] == p["hash"] for p, e in zip(body["entries"], body["entries"][1:]))
     for user in ("unit", "dept1", "committee", "applicant"):
@@ -304,8 +344,9 @@ def test_the_audit_log_over_http_and_a_rewritten_entry_shows(review, clients, au
 
     # A forger edits entry 2 and recomputes its hash: entry 3 no longer follows it.
     with review.uow() as uow:
-        entry = uow.session.scalar(select(AuditEntry).where(AuditEntry.declaration_id == declaration_id,
-                                                            AuditEntry.seq == 2))
+        entry = uow.session.scalar(
+            select(AuditEntry).where(AuditEntry.declaration_id == declaration_id, AuditEntry.seq == 2)
+        )
         entry.reason = "材料不全"
         entry.hash = audit.digest(entry)
         uow.commit()
@@ -322,6 +363,7 @@ def test_the_audit_log_over_http_and_a_rewritten_entry_shows(review, clients, au
 
 
 # -- versions ----------------------------------------------------------------------------------
+
 
 def test_versions_and_their_diff_over_http(review, clients, auth):
     from services.review.engine import definitions
@@ -345,26 +387,49 @@ def test_versions_and_their_diff_over_http(review, clients, auth):
     by_label = {v["label"]: v for v in listed}
     assert by_label["social_review@2"]["id"] == v2.id
     assert (by_label["social_review@1"]["running_instances"], by_label["social_review@2"]["running_instances"]) == (
-        1, 0)  # the running instance stays on the version it started with
+        1,
+        0,
+    )  # the running instance stays on the version it started with
 
-    change = ok(client.get("/api/v1/definitions/diff", headers=auth("title_office"),
-                           query_string={"from": "social_review@1", "to": v2.id[:10]}))
+    change = ok(
+        client.get(
+            "/api/v1/definitions/diff",
+            headers=auth("title_office"),
+            query_string={"from": "social_review@1", "to": v2.id[:10]},
+        )
+    )
     assert change["added"] == [] and change["removed"] == []
     assert [(c["id"], c["what"], c["from_name"], c["name"]) for c in change["changed"]] == [
-        ("unit_check", ["name"], "Check the declaration (单位审核)", "Unit review (单位审查)")]
-    same = ok(client.get("/api/v1/definitions/diff", headers=auth("unit"),
-                         query_string={"from": "social_review@2", "to": "social_review@2"}))
+        ("unit_check", ["name"], "Check the declaration (单位审核)", "Unit review (单位审查)")
+    ]
+    same = ok(
+        client.get(
+            "/api/v1/definitions/diff",
+            headers=auth("unit"),
+            query_string={"from": "social_review@2", "to": "social_review@2"},
+        )
+    )
     assert same == {"added": [], "removed": [], "changed": []}
-    assert client.get("/api/v1/definitions/diff", headers=auth("applicant"),
-                      query_string={"from": "social_review@1", "to": "social_review@2"}).status_code == 403
+    assert (
+        client.get(
+            "/api/v1/definitions/diff",
+            headers=auth("applicant"),
+            query_string={"from": "social_review@1", "to": "social_review@2"},
+        ).status_code
+        == 403
+    )
     for ref in ("social_review@3", "abc", "f" * 64):
-        missing = client.get("/api/v1/definitions/diff", headers=auth("title_office"),
-                             query_string={"from": "social_review@1", "to": ref})
+        missing = client.get(
+            "/api/v1/definitions/diff",
+            headers=auth("title_office"),
+            query_string={"from": "social_review@1", "to": ref},
+        )
         assert missing.status_code == 404, ref
     assert client.get("/api/v1/definitions/diff", headers=auth("title_office")).status_code == 422
 
 
 # -- incidents -------------------------------------------------------------------------------
+
 
 def test_a_broken_diagram_at_start_is_an_incident_retried_on_the_fixed_version(review, clients, auth):
     """A declaration whose review could not start is not lost: the incident is listed and, once a
@@ -386,8 +451,14 @@ def test_a_broken_diagram_at_start_is_an_incident_retried_on_the_fixed_version(r
     listed = ok(client.get("/api/v1/incidents", headers=auth("title_office")))
     [incident] = listed["items"]
     assert listed["total"] == 1
-    assert (incident["declaration_id"], incident["source"], incident["element"], incident["status"],
-            incident["attempts"], incident["instance_id"]) == (declaration_id, "start", "prepare", "open", 1, None)
+    assert (
+        incident["declaration_id"],
+        incident["source"],
+        incident["element"],
+        incident["status"],
+        incident["attempts"],
+        incident["instance_id"],
+    ) == (declaration_id, "start", "prepare", "open", 1, None)
     assert "bonus" in incident["error"]
     assert ok(client.get(f"/api/v1/incidents/{incident['id']}", headers=auth("title_office")))["id"] == incident["id"]
     for user in ("unit", "committee", "applicant"):
@@ -415,35 +486,53 @@ def test_a_broken_diagram_at_start_is_an_incident_retried_on_the_fixed_version(r
     assert ok(client.get("/api/v1/incidents", headers=auth("title_office")))["items"] == []
     resolved = ok(client.get("/api/v1/incidents", headers=auth("title_office"), query_string={"status": "resolved"}))
     assert [i["id"] for i in resolved["items"]] == [incident["id"]]
-    everything = ok(client.get("/api/v1/incidents", headers=auth("title_office"),
-                               query_string={"status": "all", "declaration_id": declaration_id}))
+    everything = ok(
+        client.get(
+            "/api/v1/incidents",
+            headers=auth("title_office"),
+            query_string={"status": "all", "declaration_id": declaration_id},
+        )
+    )
     assert everything["total"] == 1
-    assert ok(client.get("/api/v1/incidents", headers=auth("title_office"),
-                         query_string={"status": "all", "declaration_id": "other"}))["total"] == 0
+    assert (
+        ok(
+            client.get(
+                "/api/v1/incidents",
+                headers=auth("title_office"),
+                query_string={"status": "all", "declaration_id": "other"},
+            )
+        )["total"]
+        == 0
+    )
     assert client.get("/api/v1/incidents/999999", headers=auth("title_office")).status_code == 404
     assert client.post("/api/v1/incidents/999999/retry", headers=auth("title_office")).status_code == 404
-    assert client.get("/api/v1/incidents", headers=auth("title_office"),
-                      query_string={"status": "closed"}).status_code == 422
+    assert (
+        client.get("/api/v1/incidents", headers=auth("title_office"), query_string={"status": "closed"}).status_code
+        == 422
+    )
 
 
 def _insert_after_start(bpmn: str, script: str) -> str:
     """The diagram with a script task between the start event and what followed it."""
     start = re.search(r'<bpmn:startEvent id="declaration_submitted".*?</bpmn:startEvent>', bpmn, re.S).group(0)
     flow_id = re.search(r"<bpmn:outgoing>([^<]+)</bpmn:outgoing>", start).group(1)
-    flow = re.search(rf'<bpmn:sequenceFlow id="{flow_id}" sourceRef="declaration_submitted" targetRef="([^"]+)"',
-                     bpmn)
+    flow = re.search(rf'<bpmn:sequenceFlow id="{flow_id}" sourceRef="declaration_submitted" targetRef="([^"]+)"', bpmn)
     target = flow.group(1)
-    task = (f'<bpmn:scriptTask id="prepare" name="Prepare (准备)"><bpmn:incoming>{flow_id}</bpmn:incoming>'
-            f"<bpmn:outgoing>flow_prepare_out</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>")
-    out = bpmn.replace(flow.group(0), f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="declaration_submitted" '
-                                      f'targetRef="prepare"', 1)
-    out = out.replace(f"<bpmn:incoming>{flow_id}</bpmn:incoming>",
-                      "<bpmn:incoming>flow_prepare_out</bpmn:incoming>", 1)
-    return out.replace(start, start + task + f'<bpmn:sequenceFlow id="flow_prepare_out" sourceRef="prepare" '
-                                             f'targetRef="{target}" />', 1)
+    task = (
+        f'<bpmn:scriptTask id="prepare" name="Prepare (准备)"><bpmn:incoming>{flow_id}</bpmn:incoming>'
+        f"<bpmn:outgoing>flow_prepare_out</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>"
+    )
+    out = bpmn.replace(
+        flow.group(0), f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="declaration_submitted" targetRef="prepare"', 1
+    )
+    out = out.replace(f"<bpmn:incoming>{flow_id}</bpmn:incoming>", "<bpmn:incoming>flow_prepare_out</bpmn:incoming>", 1)
+    return out.replace(
+        start, start + task + f'<bpmn:sequenceFlow id="flow_prepare_out" sourceRef="prepare" targetRef="{target}" />', 1
+    )
 
 
 # -- suspension ----------------------------------------------------------------------------------
+
 
 def test_only_the_title_office_suspends_and_a_suspended_process_refuses_completion(review, clients, auth):
     client = clients["review"]
@@ -455,8 +544,9 @@ def test_only_the_title_office_suspends_and_a_suspended_process_refuses_completi
         assert client.post(f"/api/v1/instances/{inst.id}/suspend", headers=auth(user), json={}).status_code == 403
     assert not instance_of(review, declaration_id).suspended
 
-    suspended = ok(client.post(f"/api/v1/instances/{inst.id}/suspend", headers=auth("title_office"),
-                               json={"reason": "举报核查中"}))
+    suspended = ok(
+        client.post(f"/api/v1/instances/{inst.id}/suspend", headers=auth("title_office"), json={"reason": "举报核查中"})
+    )
     assert (suspended["id"], suspended["suspended"], suspended["status"]) == (inst.id, True, "running")
     twice = client.post(f"/api/v1/instances/{declaration_id}/suspend", headers=auth("title_office"), json={})
     assert twice.status_code == 409
@@ -467,18 +557,21 @@ def test_only_the_title_office_suspends_and_a_suspended_process_refuses_completi
     for user in ("unit", "committee"):
         assert client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth(user), json={}).status_code == 403
 
-    resumed = ok(client.post(f"/api/v1/instances/{declaration_id}/resume", headers=auth("title_office"),
-                             json={"reason": "核查完毕"}))
+    resumed = ok(
+        client.post(
+            f"/api/v1/instances/{declaration_id}/resume", headers=auth("title_office"), json={"reason": "核查完毕"}
+        )
+    )
     assert resumed["suspended"] is False
-    assert client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"), json={}
-                       ).status_code == 409
-    assert client.post("/api/v1/instances/no-such/suspend", headers=auth("title_office"), json={}
-                       ).status_code == 404
+    assert client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"), json={}).status_code == 409
+    assert client.post("/api/v1/instances/no-such/suspend", headers=auth("title_office"), json={}).status_code == 404
     assert complete(client, auth("unit"), task["id"]).status_code == 200
     entries = ok(client.get(f"/api/v1/processes/{declaration_id}/audit", headers=auth("title_office")))["entries"]
     assert [(e["source"], e["actor"], e["decision"], e["reason"]) for e in entries[1:]] == [
-        ("operator", "title_office", "suspend", "举报核查中"), ("operator", "title_office", "resume", "核查完毕"),
-        ("task", "unit", "approve", None)]
+        ("operator", "title_office", "suspend", "举报核查中"),
+        ("operator", "title_office", "resume", "核查完毕"),
+        ("task", "unit", "approve", None),
+    ]
 
 
 # -- statistics ------------------------------------------------------------------------------------
@@ -536,9 +629,17 @@ def _start_small(db: Any, definition: Any, **data: Any) -> str:
     from services.review.engine import runtime
 
     declaration_id = str(uuid.uuid4())
-    base = {"declaration_id": declaration_id, "applicant": "applicant", "applicant_name": "张伟",
-            "unit_code": UNIT, "committee_code": COMMITTEE, "activity_id": "act-1", "mode": "social_review",
-            "series": "工程", "level": "副高级"}
+    base = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "applicant_name": "张伟",
+        "unit_code": UNIT,
+        "committee_code": COMMITTEE,
+        "activity_id": "act-1",
+        "mode": "social_review",
+        "series": "工程",
+        "level": "副高级",
+    }
     with db.uow() as uow:
         runtime.start(uow, definition, declaration_id, "applicant", {**base, **data})
         uow.commit()
@@ -554,7 +655,7 @@ def _decide(db: Any, declaration_id: str, stage: str, decision: str, hours: floa
     with db.uow() as uow:
         service.complete(uow, Principal(f"{task.role}-staff", task.role, task.organisation), task.id, decision, None)
         uow.commit()
-    opened = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+    opened = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     set_task(db, task.id, created_at=opened, completed_at=opened + dt.timedelta(hours=hours))
 
 
@@ -576,8 +677,11 @@ def test_statistics_for_the_title_office_and_each_organisations_own_scope(review
     d4 = _start_small(review, definition, mode="independent_review", level="正高级")
     _decide(review, d4, "unit_check", "approve", 10)
     _start_small(review, definition, unit_code=OTHER_UNIT, series="卫生", level="中级")
-    assert (instance_of(review, d1).outcome, instance_of(review, d2).outcome,
-            instance_of(review, d3).outcome) == ("certified", "not_passed", "not_passed")
+    assert (instance_of(review, d1).outcome, instance_of(review, d2).outcome, instance_of(review, d3).outcome) == (
+        "certified",
+        "not_passed",
+        "not_passed",
+    )
 
     everything = ok(client.get("/api/v1/statistics", headers=auth("title_office")))
     assert (everything["scope"], everything["declarations"]) == ("all", 5)
@@ -589,19 +693,27 @@ def test_statistics_for_the_title_office_and_each_organisations_own_scope(review
     rates = everything["pass_rates"]
     assert rates["overall"] == {"office_test": {"decided": 3, "passed": 1, "rate": 0.3333}}
     assert rates["by_mode"] == {"social_review": {"decided": 3, "passed": 1, "rate": 0.3333}}
-    assert rates["by_level"] == {"副高级": {"decided": 2, "passed": 1, "rate": 0.5},
-                                 "正高级": {"decided": 1, "passed": 0, "rate": 0.0}}
+    assert rates["by_level"] == {
+        "副高级": {"decided": 2, "passed": 1, "rate": 0.5},
+        "正高级": {"decided": 1, "passed": 0, "rate": 0.0},
+    }
     # Hours per stage: unit checks took 1, 2, 4 and 10 hours, committee acceptances 3 and 5 (nearest rank).
     assert everything["time_in_stage"] == {
         "committee_acceptance": {"tasks": 2, "median_hours": 3.0, "p90_hours": 5.0},
-        "unit_check": {"tasks": 4, "median_hours": 2.0, "p90_hours": 10.0}}
+        "unit_check": {"tasks": 4, "median_hours": 2.0, "p90_hours": 10.0},
+    }
 
-    filtered = ok(client.get("/api/v1/statistics", headers=auth("title_office"),
-                             query_string={"mode": "independent_review"}))
+    filtered = ok(
+        client.get("/api/v1/statistics", headers=auth("title_office"), query_string={"mode": "independent_review"})
+    )
     assert (filtered["declarations"], filtered["by_stage"]) == (1, {"committee_acceptance": 1})
     assert filtered["time_in_stage"] == {"unit_check": {"tasks": 1, "median_hours": 10.0, "p90_hours": 10.0}}
-    assert ok(client.get("/api/v1/statistics", headers=auth("title_office"),
-                         query_string={"level": "正高级"}))["declarations"] == 2
+    assert (
+        ok(client.get("/api/v1/statistics", headers=auth("title_office"), query_string={"level": "正高级"}))[
+            "declarations"
+        ]
+        == 2
+    )
 
     # The unit sees the four declarations that passed through it, and only its own stage's times.
     unit = ok(client.get("/api/v1/statistics", headers=auth("unit")))
@@ -612,8 +724,7 @@ def test_statistics_for_the_title_office_and_each_organisations_own_scope(review
     committee = ok(client.get("/api/v1/statistics", headers=auth("committee")))
     assert (committee["scope"], committee["declarations"]) == (COMMITTEE, 3)
     assert committee["pass_rates"]["overall"] == {"office_test": {"decided": 2, "passed": 1, "rate": 0.5}}
-    assert committee["time_in_stage"] == {
-        "committee_acceptance": {"tasks": 2, "median_hours": 3.0, "p90_hours": 5.0}}
+    assert committee["time_in_stage"] == {"committee_acceptance": {"tasks": 2, "median_hours": 3.0, "p90_hours": 5.0}}
     # A department nothing passed through sees nothing.
     dept = ok(client.get("/api/v1/statistics", headers=auth("dept2")))
     assert (dept["scope"], dept["declarations"], dept["by_stage"], dept["time_in_stage"]) == (DEPT2, 0, {}, {})
@@ -623,15 +734,24 @@ def test_statistics_for_the_title_office_and_each_organisations_own_scope(review
 
 # -- service levels --------------------------------------------------------------------------------
 
+
 def overdue(client: Any, auth: Any, user: str) -> list[str]:
     return [t["id"] for t in ok(client.get("/api/v1/tasks/overdue", headers=auth(user)))["items"]]
 
 
 def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and_the_level_above(
-        demo, monkeypatch, clients, auth):
+    demo, monkeypatch, clients, auth
+):
     from services.review.models import Task
-    from tests.integration.review_flow_helpers import (advance_clock, advance_to, attend, panel_of, review_db,
-                                                       through_departments, timers_of)
+    from tests.integration.review_flow_helpers import (
+        advance_clock,
+        advance_to,
+        attend,
+        panel_of,
+        review_db,
+        through_departments,
+        timers_of,
+    )
 
     review = review_db(demo, monkeypatch)
     client = clients["review"]
@@ -643,8 +763,9 @@ def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and
     [acceptance] = tasks_of(review, declaration_id, bpmn_id="committee_acceptance", status="ready")
     due = acceptance.due_at.astimezone(BEIJING)
     assert (due.time(), due.date() > acceptance.created_at.astimezone(BEIJING).date()) == (dt.time(23, 59, 59), True)
-    assert timers_of(client, auth, declaration_id) == [("committee_acceptance_overdue", "social_review",
-                                                       due.isoformat())]
+    assert timers_of(client, auth, declaration_id) == [
+        ("committee_acceptance_overdue", "social_review", due.isoformat())
+    ]
     advance_to(client, auth, due - dt.timedelta(seconds=1))
     assert all(overdue(client, auth, user) == [] for user in ("committee", "title_office"))
     assert outbox(review, "review.task.overdue.v1", declaration_id) == []
@@ -656,7 +777,11 @@ def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and
         assert overdue(client, auth, user) == [], user
     [late] = tasks(client, auth("committee"), overdue="true")["items"]
     assert (late["id"], late["status"], late["overdue"], late["escalated_to"]) == (
-        acceptance.id, "ready", True, TITLE_OFFICE)
+        acceptance.id,
+        "ready",
+        True,
+        TITLE_OFFICE,
+    )
     assert complete(client, auth("title_office"), acceptance.id).status_code == 403  # seen above, not acted on
     advance_clock(client, auth, 30)  # a non-interrupting timer fires once
     [event] = outbox(review, "review.task.overdue.v1", declaration_id)
@@ -681,7 +806,8 @@ def test_an_overdue_task_is_flagged_by_its_diagram_timer_to_its_organisation_and
 
 
 def test_a_declaration_whose_unit_has_no_department_is_an_incident_until_the_directory_is_put_right(
-        review, clients, auth):
+    review, clients, auth
+):
     """A unit the directory places under no competent department cannot be reviewed: the submission is
     consumed (not dead-lettered, not retried for ever), the title office sees an incident naming the
     declaration and the reason, and a retry after the directory is fixed starts the review."""
@@ -694,8 +820,11 @@ def test_a_declaration_whose_unit_has_no_department_is_an_incident_until_the_dir
 
     client = clients["review"]
     [incident] = ok(client.get("/api/v1/incidents", headers=auth("title_office")))["items"]
-    assert (incident["declaration_id"], incident["source"], incident["status"]) == (data["declaration_id"], "start",
-                                                                                    "open")
+    assert (incident["declaration_id"], incident["source"], incident["status"]) == (
+        data["declaration_id"],
+        "start",
+        "open",
+    )
     assert "no competent department" in incident["error"] and lone in incident["error"]
     # Redelivered, the same submission changes nothing: still one incident, one attempt more at most.
     assert deliver(review, "declaration.submitted.v1", data) == "done"
@@ -711,8 +840,10 @@ def test_a_declaration_whose_unit_has_no_department_is_an_incident_until_the_dir
     from services.review.models import Task
 
     with review.uow() as uow:
-        opened = [(t.stage, t.organisation) for t in uow.session.scalars(
-            select(Task).where(Task.declaration_id == data["declaration_id"]))]
+        opened = [
+            (t.stage, t.organisation)
+            for t in uow.session.scalars(select(Task).where(Task.declaration_id == data["declaration_id"]))
+        ]
     assert opened == [("unit_check", lone)]
 
 
@@ -727,11 +858,15 @@ def test_each_department_level_is_announced_with_its_own_name(review, clients, a
 
     with review.uow(readonly=True) as uow:
         names = {code: uow.session.get(Organisation, code).name for code in (DEPT1, DEPT2)}
-    changed = [(m["organisation"], m["organisation_name"]) for m in outbox(review, "review.stage.changed.v1",
-                                                                           data["declaration_id"])
-               if m["stage"] == "department_check"]
+    changed = [
+        (m["organisation"], m["organisation_name"])
+        for m in outbox(review, "review.stage.changed.v1", data["declaration_id"])
+        if m["stage"] == "department_check"
+    ]
     assert changed == [(DEPT1, names[DEPT1]), (DEPT2, names[DEPT2])] and names[DEPT1] != names[DEPT2]
-    decided = [(m["organisation"], m["organisation_name"]) for m in outbox(review, "review.decision.recorded.v1",
-                                                                           data["declaration_id"])
-               if m["stage"] == "department_check"]
+    decided = [
+        (m["organisation"], m["organisation_name"])
+        for m in outbox(review, "review.decision.recorded.v1", data["declaration_id"])
+        if m["stage"] == "department_check"
+    ]
     assert decided == changed

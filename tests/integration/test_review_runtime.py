@@ -1,6 +1,7 @@
 """The runtime a designer can trust: incidents and their retry, suspension, the
 hash-chained audit log, versions (diff, migrate or refuse), one winner when two
 reviewers complete one task at once."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 UNIT = "91120101MA05K1XT13"
 COMMITTEE = "12120000MB1234567L"
@@ -91,9 +92,17 @@ def start(db: Any, definition: Any, **data: Any) -> str:
     from services.review.engine import runtime
 
     declaration_id = str(uuid.uuid4())
-    base = {"declaration_id": declaration_id, "applicant": "applicant", "applicant_name": "张伟",
-            "unit_code": UNIT, "committee_code": COMMITTEE, "activity_id": "act-1", "mode": "social_review",
-            "series": "工程", "level": "副高级"}
+    base = {
+        "declaration_id": declaration_id,
+        "applicant": "applicant",
+        "applicant_name": "张伟",
+        "unit_code": UNIT,
+        "committee_code": COMMITTEE,
+        "activity_id": "act-1",
+        "mode": "social_review",
+        "series": "工程",
+        "level": "副高级",
+    }
     with db.uow() as uow:
         runtime.start(uow, definition, declaration_id, "applicant", {**base, **data})
         uow.commit()
@@ -111,8 +120,11 @@ def open_task(db: Any, declaration_id: str, stage: str) -> Any:
     from services.review.models import Task
 
     with db.uow(readonly=True) as uow:
-        return uow.session.scalar(select(Task).where(Task.declaration_id == declaration_id, Task.bpmn_id == stage,
-                                                     Task.status.in_(("ready", "claimed"))))
+        return uow.session.scalar(
+            select(Task).where(
+                Task.declaration_id == declaration_id, Task.bpmn_id == stage, Task.status.in_(("ready", "claimed"))
+            )
+        )
 
 
 def complete(client: Any, headers: dict[str, str], task_id: str, decision: str = "approve", **extra: Any) -> Any:
@@ -120,8 +132,11 @@ def complete(client: Any, headers: dict[str, str], task_id: str, decision: str =
 
 
 def incidents_of(client: Any, auth: Any, declaration_id: str, status: str = "open") -> list[dict[str, Any]]:
-    response = client.get("/api/v1/incidents", headers=auth("title_office"),
-                          query_string={"declaration_id": declaration_id, "status": status})
+    response = client.get(
+        "/api/v1/incidents",
+        headers=auth("title_office"),
+        query_string={"declaration_id": declaration_id, "status": status},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()["items"]
 
@@ -129,9 +144,18 @@ def incidents_of(client: Any, auth: Any, declaration_id: str, status: str = "ope
 def issued(declaration_id: str) -> Any:
     from shared.messaging.envelope import Envelope
 
-    data = {"certificate_id": str(uuid.uuid4()), "number": "TJ-2026-000001", "declaration_id": declaration_id,
-            "holder": "applicant", "holder_name": "张伟", "series": "工程", "level": "副高级", "specialty": "软件工程",
-            "qualification_name": "高级工程师", "issued_on": "2026-06-01"}
+    data = {
+        "certificate_id": str(uuid.uuid4()),
+        "number": "TJ-2026-000001",
+        "declaration_id": declaration_id,
+        "holder": "applicant",
+        "holder_name": "张伟",
+        "series": "工程",
+        "level": "副高级",
+        "specialty": "软件工程",
+        "qualification_name": "高级工程师",
+        "issued_on": "2026-06-01",
+    }
     return Envelope(type="certificate.issued.v1", source="certificate", data=data, correlation_id=declaration_id)
 
 
@@ -168,6 +192,7 @@ def db(dbs: dict[str, Any]) -> Any:
 
 # -- incidents ---------------------------------------------------------------------
 
+
 def test_a_failing_completion_becomes_an_incident_and_retries_after_a_migration(db, clients, auth):
     client = clients["review"]
     broken = deploy(db, diagram(SCRIPT_ONE="score = int(bonus) * 2"))
@@ -186,7 +211,11 @@ def test_a_failing_completion_becomes_an_incident_and_retries_after_a_migration(
     assert open_task(db, declaration_id, "unit_check").status == "ready"
     [incident] = incidents_of(client, auth, declaration_id)
     assert (incident["source"], incident["element"], incident["task_id"], incident["attempts"]) == (
-        "task", "score", task.id, 1)
+        "task",
+        "score",
+        task.id,
+        1,
+    )
     assert "NameError" in incident["error"] or "bonus" in incident["error"]
     assert client.get("/api/v1/incidents", headers=auth("unit")).status_code == 403
 
@@ -218,8 +247,9 @@ def test_a_failing_message_step_is_consumed_once_and_becomes_an_incident(db, cli
     client = clients["review"]
     declaration_id = start(db, deploy(db, diagram(SCRIPT_TWO="filed = issued['no_such_key']")))
     assert complete(client, auth("unit"), open_task(db, declaration_id, "unit_check").id).status_code == 200
-    assert complete(client, auth("committee"),
-                    open_task(db, declaration_id, "committee_acceptance").id).status_code == 200
+    assert (
+        complete(client, auth("committee"), open_task(db, declaration_id, "committee_acceptance").id).status_code == 200
+    )
     before = instance(db, declaration_id)
     outcome, env = deliver_issued(db, declaration_id)
     assert outcome == "done"  # consumed (with the incident as its effect), not poison or retried
@@ -241,21 +271,30 @@ def test_a_failing_timer_becomes_one_incident_and_the_scheduler_waits(db):
     from services.review import scheduler
     from services.review.models import Incident, Timer
 
-    bpmn = diagram().decode().replace(
-        '<bpmn:messageEventDefinition id="issued_def" messageRef="msg_issued">\n'
-        '        <bpmn:extensionElements><spiffworkflow:messageVariable>issued</spiffworkflow:messageVariable>'
-        '</bpmn:extensionElements>\n      </bpmn:messageEventDefinition>',
-        '<bpmn:timerEventDefinition id="wait"><bpmn:timeDuration>"PT1S"</bpmn:timeDuration></bpmn:timerEventDefinition>')
-    definition = deploy(db, bpmn.replace('<bpmn:message id="msg_issued" name="certificate.issued" />', "")
-                        .replace("filed = issued['number']", "filed = 1 / 0").encode())
-    from services.review.engine import runtime
-    from services.review.models import Task
-    from shared.identity.principal import Principal
+    bpmn = (
+        diagram()
+        .decode()
+        .replace(
+            '<bpmn:messageEventDefinition id="issued_def" messageRef="msg_issued">\n'
+            "        <bpmn:extensionElements><spiffworkflow:messageVariable>issued</spiffworkflow:messageVariable>"
+            "</bpmn:extensionElements>\n      </bpmn:messageEventDefinition>",
+            '<bpmn:timerEventDefinition id="wait"><bpmn:timeDuration>"PT1S"</bpmn:timeDuration></bpmn:timerEventDefinition>',
+        )
+    )
+    definition = deploy(
+        db,
+        bpmn.replace('<bpmn:message id="msg_issued" name="certificate.issued" />', "")
+        .replace("filed = issued['number']", "filed = 1 / 0")
+        .encode(),
+    )
     from services.review import service
+    from shared.identity.principal import Principal
 
     declaration_id = start(db, definition)
-    for stage, principal in (("unit_check", Principal("unit", "unit", UNIT)),
-                             ("committee_acceptance", Principal("committee", "committee", COMMITTEE))):
+    for stage, principal in (
+        ("unit_check", Principal("unit", "unit", UNIT)),
+        ("committee_acceptance", Principal("committee", "committee", COMMITTEE)),
+    ):
         with db.uow() as uow:
             service.complete(uow, principal, open_task(db, declaration_id, stage).id, "approve", None)
             uow.commit()
@@ -272,14 +311,18 @@ def test_a_failing_timer_becomes_one_incident_and_the_scheduler_waits(db):
 
 # -- suspension --------------------------------------------------------------------
 
+
 def test_a_suspended_instance_refuses_completions_and_holds_messages_until_it_resumes(db, clients, auth):
     client = clients["review"]
     declaration_id = start(db, deploy(db, diagram()))
     inst = instance(db, declaration_id)
     task = open_task(db, declaration_id, "unit_check")
     assert client.post(f"/api/v1/instances/{inst.id}/suspend", headers=auth("committee"), json={}).status_code == 403
-    suspended = client.post(f"/api/v1/instances/{declaration_id}/suspend", headers=auth("title_office"),
-                            json={"reason": "complaint under investigation"})
+    suspended = client.post(
+        f"/api/v1/instances/{declaration_id}/suspend",
+        headers=auth("title_office"),
+        json={"reason": "complaint under investigation"},
+    )
     assert suspended.status_code == 200 and suspended.get_json()["suspended"] is True
     refused = complete(client, auth("unit"), task.id)
     assert refused.status_code == 409 and refused.get_json()["errors"][0]["rule"] == "not_suspended"
@@ -288,8 +331,9 @@ def test_a_suspended_instance_refuses_completions_and_holds_messages_until_it_re
     resumed = client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"), json={})
     assert resumed.status_code == 200 and resumed.get_json()["suspended"] is False
     assert complete(client, auth("unit"), task.id).status_code == 200
-    assert complete(client, auth("committee"), open_task(db, declaration_id, "committee_acceptance").id
-                    ).status_code == 200
+    assert (
+        complete(client, auth("committee"), open_task(db, declaration_id, "committee_acceptance").id).status_code == 200
+    )
     assert client.post(f"/api/v1/instances/{inst.id}/suspend", headers=auth("title_office"), json={}).status_code == 200
     # The message is acknowledged and held (not bounced to the broker's retries and dead letters) ...
     env, before = issued(declaration_id), instance(db, declaration_id)
@@ -301,18 +345,23 @@ def test_a_suspended_instance_refuses_completions_and_holds_messages_until_it_re
     assert (process["suspended"], process["held_messages"]) == (True, 1)
     view = client.get(f"/api/v1/processes/{declaration_id}/view", headers=auth("title_office")).get_json()
     assert [(h["message_id"], h["type"], h["reason"]) for h in view["held"]] == [
-        (env.id, "certificate.issued.v1", "suspended")]
+        (env.id, "certificate.issued.v1", "suspended")
+    ]
     assert "issued" in view["active"]  # still waiting at the catch event
 
-    resumed = client.post(f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"),
-                          json={"reason": "核查完毕"}).get_json()
+    resumed = client.post(
+        f"/api/v1/instances/{inst.id}/resume", headers=auth("title_office"), json={"reason": "核查完毕"}
+    ).get_json()
     assert (resumed["suspended"], resumed["status"], resumed["held_messages"]) == (False, "completed", 0)
     final = instance(db, declaration_id)
     assert (final.status, final.outcome) == ("completed", "certified")
     entries = audit_entries(client, auth, declaration_id)
     assert [(e["source"], e["actor"], e["decision"]) for e in entries[-4:]] == [
-        ("operator", "title_office", "suspend"), ("message", env.id, "held"), ("operator", "title_office", "resume"),
-        ("message", env.id, "delivered_after_resume")]
+        ("operator", "title_office", "suspend"),
+        ("message", env.id, "held"),
+        ("operator", "title_office", "resume"),
+        ("message", env.id, "delivered_after_resume"),
+    ]
     assert "suspended" in entries[-3]["reason"] and "after the resume" in entries[-1]["reason"]
     assert entries[-1]["element"] == "issued" and "certified" in entries[-1]["completed"]
     assert entries[-1]["changes"]["number"] == "TJ-2026-000001"
@@ -320,15 +369,19 @@ def test_a_suspended_instance_refuses_completions_and_holds_messages_until_it_re
 
 # -- the audit log -------------------------------------------------------------------
 
+
 def test_every_transition_is_audited_and_tampering_shows(db, clients, auth):
     from services.review.engine import audit
 
     client = clients["review"]
     declaration_id = start(db, deploy(db, diagram()))
-    assert complete(client, auth("unit"), open_task(db, declaration_id, "unit_check").id,
-                    reason="材料齐全").status_code == 200
-    assert complete(client, auth("committee"), open_task(db, declaration_id, "committee_acceptance").id
-                    ).status_code == 200
+    assert (
+        complete(client, auth("unit"), open_task(db, declaration_id, "unit_check").id, reason="材料齐全").status_code
+        == 200
+    )
+    assert (
+        complete(client, auth("committee"), open_task(db, declaration_id, "committee_acceptance").id).status_code == 200
+    )
     _, env = deliver_issued(db, declaration_id)
 
     response = client.get(f"/api/v1/processes/{declaration_id}/audit", headers=auth("title_office"))
@@ -372,9 +425,18 @@ def test_an_experts_vote_never_enters_the_audit_log(db):
     task = open_task(db, declaration_id, "unit_check")
     with db.uow() as uow:
         with runtime.locked(uow, declaration_id=declaration_id) as (inst, workflow):
-            runtime.run_task(uow, inst, workflow, task.id, {
-                "decision": "disagree", "reason": "weak", "decided_by": "expert1",
-                "vote": {"expert": "expert1", "choice": "disagree"}})
+            runtime.run_task(
+                uow,
+                inst,
+                workflow,
+                task.id,
+                {
+                    "decision": "disagree",
+                    "reason": "weak",
+                    "decided_by": "expert1",
+                    "vote": {"expert": "expert1", "choice": "disagree"},
+                },
+            )
         uow.commit()
     with db.uow(readonly=True) as uow:
         inst = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
@@ -385,6 +447,7 @@ def test_an_experts_vote_never_enters_the_audit_log(db):
 
 
 # -- one winner --------------------------------------------------------------------------
+
 
 def test_two_colleagues_completing_one_task_at_once_one_wins_and_the_other_changes_nothing(db):
     from services.review import service
@@ -422,12 +485,17 @@ def test_two_colleagues_completing_one_task_at_once_one_wins_and_the_other_chang
     with db.uow(readonly=True) as uow:
         entries = list(uow.session.scalars(select(AuditEntry).where(AuditEntry.task_id == task.id)))
         assert [(e.actor, e.reason) for e in entries] == [(winner, f"by {winner}")]
-        outbox = [json.loads(r.body)["data"] for r in uow.session.scalars(select(db.outbox_model).where(
-            db.outbox_model.type == "review.decision.recorded.v1"))]
+        outbox = [
+            json.loads(r.body)["data"]
+            for r in uow.session.scalars(
+                select(db.outbox_model).where(db.outbox_model.type == "review.decision.recorded.v1")
+            )
+        ]
     assert [o["actor"] for o in outbox] == [winner]
 
 
 # -- versions ----------------------------------------------------------------------------
+
 
 def test_diff_by_element_id_and_a_refused_migration_names_the_lost_task(db, capsys):
     from services.review import bpmn_cli
@@ -435,17 +503,27 @@ def test_diff_by_element_id_and_a_refused_migration_names_the_lost_task(db, caps
     from shared.errors import Conflict
 
     v1 = deploy(db, diagram())
-    shorter = diagram().decode().replace('name="Committee acceptance"', 'name="Committee intake"').replace(
-        "filed = issued['number']", "filed = True")
-    without_unit_check = shorter.replace('<bpmn:flowNodeRef>unit_check</bpmn:flowNodeRef>', '')
+    shorter = (
+        diagram()
+        .decode()
+        .replace('name="Committee acceptance"', 'name="Committee intake"')
+        .replace("filed = issued['number']", "filed = True")
+    )
+    without_unit_check = shorter.replace("<bpmn:flowNodeRef>unit_check</bpmn:flowNodeRef>", "")
     start_idx = without_unit_check.index('<bpmn:userTask id="unit_check"')
     end_idx = without_unit_check.index("</bpmn:userTask>", start_idx) + len("</bpmn:userTask>")
-    without_unit_check = (without_unit_check[:start_idx] + without_unit_check[end_idx:]).replace(
-        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="unit_check" />',
-        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="score" />').replace(
-        '<bpmn:sequenceFlow id="f2" sourceRef="unit_check" targetRef="score" />', '').replace(
-        "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>\n      <bpmn:script>",
-        "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>\n      <bpmn:script>")
+    without_unit_check = (
+        (without_unit_check[:start_idx] + without_unit_check[end_idx:])
+        .replace(
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="unit_check" />',
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="score" />',
+        )
+        .replace('<bpmn:sequenceFlow id="f2" sourceRef="unit_check" targetRef="score" />', "")
+        .replace(
+            "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>\n      <bpmn:script>",
+            "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>\n      <bpmn:script>",
+        )
+    )
     v2 = deploy(db, without_unit_check.encode())
 
     with db.uow(readonly=True) as uow:

@@ -1,5 +1,6 @@
 """Instances keep running on the diagram version they were saved with: what a version of old did not
 say must not weaken a rule the product keeps whatever the diagram says."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.review_flow_helpers import (outbox, review_db, start, tasks_of, through_the_vote)
+from tests.integration.review_flow_helpers import outbox, review_db, start, tasks_of, through_the_vote
 
 VOTE_ACTION = '<spiffworkflow:property name="action" value="vote" />'
 
@@ -40,9 +41,9 @@ def test_a_vote_on_a_version_saved_before_votes_carried_their_action_stays_secre
     votes = [t for t in tasks_of(review, declaration_id) if t.role == "expert"]
     assert votes and {t.action for t in votes} == {"vote"}
     with review.uow(readonly=True) as uow:
-        assert sorted(v.expert for v in uow.session.query(Vote).filter_by(declaration_id=declaration_id)) == \
-            sorted(panel)
-    recorded = [m for m in outbox(review, "review.decision.recorded.v1", declaration_id)
-                if m["actor"] in panel]
+        assert sorted(v.expert for v in uow.session.query(Vote).filter_by(declaration_id=declaration_id)) == sorted(
+            panel
+        )
+    recorded = [m for m in outbox(review, "review.decision.recorded.v1", declaration_id) if m["actor"] in panel]
     assert len(recorded) == len(panel)
     assert {(m["decision"], m["reason"]) for m in recorded} == {("voted", None)}

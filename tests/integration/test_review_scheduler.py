@@ -1,6 +1,7 @@
 """The review scheduler as the process ``titles scheduler`` (a real subprocess on the test databases
 and the test clock): timers that fell due while it was down fire once each, in due order; one killed
 (SIGKILL) in the middle of a batch neither loses nor doubles one; two side by side fire each once."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -83,8 +84,13 @@ def instances_due(db: Any, tmp_path: Path, deadlines: list[int], busy: int = 10)
         for index, days in enumerate(deadlines):
             deadline = DAY + dt.timedelta(days=days)
             declaration_id = f"scheduled-{index:02d}-{days:02d}"
-            runtime.start(uow, definition, declaration_id, "applicant",
-                          {"unit_code": UNIT, "modification_deadline": deadline.isoformat()})
+            runtime.start(
+                uow,
+                definition,
+                declaration_id,
+                "applicant",
+                {"unit_code": UNIT, "modification_deadline": deadline.isoformat()},
+            )
             started[declaration_id] = deadline
         uow.commit()
     return started
@@ -92,8 +98,13 @@ def instances_due(db: Any, tmp_path: Path, deadlines: list[int], busy: int = 10)
 
 def scheduler() -> subprocess.Popen:
     titles = str(Path(sys.executable).with_name("titles"))
-    return subprocess.Popen([titles, "scheduler"], env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [titles, "scheduler"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -111,16 +122,24 @@ def fired(db: Any) -> list[str]:
     from services.review.models import AuditEntry
 
     with db.uow(readonly=True) as uow:
-        return list(uow.session.scalars(select(AuditEntry.declaration_id).where(AuditEntry.source == "timer")
-                                        .order_by(AuditEntry.id)))
+        return list(
+            uow.session.scalars(
+                select(AuditEntry.declaration_id).where(AuditEntry.source == "timer").order_by(AuditEntry.id)
+            )
+        )
 
 
 def after_wait_tasks(db: Any) -> dict[str, int]:
     from services.review.models import Task
 
     with db.uow(readonly=True) as uow:
-        return dict(uow.session.execute(select(Task.declaration_id, func.count()).where(Task.bpmn_id == "after_wait")
-                                        .group_by(Task.declaration_id)).all())
+        return dict(
+            uow.session.execute(
+                select(Task.declaration_id, func.count())
+                .where(Task.bpmn_id == "after_wait")
+                .group_by(Task.declaration_id)
+            ).all()
+        )
 
 
 def assert_each_fired_once(db: Any, started: dict[str, dt.date]) -> None:

@@ -1,5 +1,6 @@
 """The review service's staff replica: staff accounts the profile service registers become
 colleagues a task can be assigned to, without them ever opening a queue."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,11 @@ from tests.integration.test_review_office import review, submit  # noqa: F401 - 
 
 def staff_events(db: Any) -> list[dict[str, Any]]:
     with db.uow(readonly=True) as uow:
-        rows = uow.session.scalars(select(db.outbox_model).where(db.outbox_model.type == "profile.staff.registered.v1")
-                                   .order_by(db.outbox_model.seq))
+        rows = uow.session.scalars(
+            select(db.outbox_model)
+            .where(db.outbox_model.type == "profile.staff.registered.v1")
+            .order_by(db.outbox_model.seq)
+        )
         return [json.loads(r.body)["data"] for r in rows]
 
 
@@ -36,8 +40,9 @@ def test_a_staff_account_is_announced_when_added_or_changed_only(demo, clients, 
     seeded = staff_events(demo["profile"])
     assert {"subject": "unit", "name": "王芳", "role": "unit", "organisation": UNIT} in seeded
     assert add_staff(profile, auth, UNIT, subject="unit-li", name="李红", role="unit").status_code == 201
-    assert staff_events(demo["profile"])[len(seeded):] == [
-        {"subject": "unit-li", "name": "李红", "role": "unit", "organisation": UNIT}]
+    assert staff_events(demo["profile"])[len(seeded) :] == [
+        {"subject": "unit-li", "name": "李红", "role": "unit", "organisation": UNIT}
+    ]
     # The same account again: nothing new to tell.
     assert add_staff(profile, auth, UNIT, subject="unit-li", name="李红", role="unit").status_code == 201
     assert len(staff_events(demo["profile"])) == len(seeded) + 1
@@ -53,8 +58,9 @@ def test_a_registered_colleague_can_be_assigned_a_task_through_the_broker(review
 
     data = submit(review)
     [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
-    response = clients["review"].post(f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"),
-                                      json={"assignee": "unit-li"})
+    response = clients["review"].post(
+        f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"), json={"assignee": "unit-li"}
+    )
     assert response.status_code == 200, response.get_json()
     [assigned] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
     assert (assigned.status, assigned.claimed_by) == ("claimed", "unit-li")
@@ -64,8 +70,9 @@ def test_a_colleague_of_another_organisation_is_refused(review, clients, auth):
     assert register_staff(review, "dept1-wang", "department", DEPT1, "王军") == "done"
     data = submit(review)
     [task] = tasks_of(review, data["declaration_id"], bpmn_id="unit_check")
-    response = clients["review"].post(f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"),
-                                      json={"assignee": "dept1-wang"})
+    response = clients["review"].post(
+        f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"), json={"assignee": "dept1-wang"}
+    )
     assert response.status_code == 422
     [error] = response.get_json()["errors"]
     assert (error["field"], error["rule"]) == ("assignee", "colleague")
@@ -86,8 +93,11 @@ def test_only_the_directory_makes_someone_assignable(review, clients, auth):
     [error] = response.get_json()["errors"]
     assert (error["field"], error["rule"]) == ("assignee", "registered") and "unit-zhao" in error["message"]
     # Once the directory announces the account (a redelivery changes nothing), the assignment goes through.
-    env = envelope("profile.staff.registered.v1", {"subject": "unit-zhao", "name": "赵敏", "role": "unit",
-                                                   "organisation": UNIT}, source="profile")
+    env = envelope(
+        "profile.staff.registered.v1",
+        {"subject": "unit-zhao", "name": "赵敏", "role": "unit", "organisation": UNIT},
+        source="profile",
+    )
     assert deliver(review, env, "on_staff_registered") == "done"
     assert deliver(review, env, "on_staff_registered") == "duplicate"
     response = client.post(f"/api/v1/tasks/{task.id}/assign", headers=auth("unit"), json={"assignee": "unit-zhao"})

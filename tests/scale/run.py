@@ -23,6 +23,7 @@ Debian package); the machine's own RabbitMQ is left alone. It
 Exits non-zero on any failure. Everything it started is stopped (by its own pids) and removed, unless
 --keep or a failure (then the scratch folder is named).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +55,7 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------- the RabbitMQ cluster
 
+
 class RabbitNode:
     """One node, ``rabbitmq-server`` in the foreground as our child; its whole state under ``folder``."""
 
@@ -66,18 +69,23 @@ class RabbitNode:
         (folder / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
             "cluster_partition_handling = pause_minority\n"
-            "log.console = false\n")
+            "log.console = false\n"
+        )
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")},
             "HOME": str(home),  # the Erlang cookie the three nodes and rabbitmqctl share
-            "RABBITMQ_NODENAME": self.name, "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port), "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"), "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
             "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
             "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
             "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
-            "RABBITMQ_USE_LONGNAME": "false", "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_USE_LONGNAME": "false",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
         }
         self.process: subprocess.Popen | None = None
 
@@ -87,12 +95,23 @@ class RabbitNode:
 
     def start(self) -> None:
         self.output = open(self.folder / "server.out", "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen([str(RABBITMQ_BIN / "rabbitmq-server")], env=self.env, cwd=self.folder,
-                                        stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(RABBITMQ_BIN / "rabbitmq-server")],
+            env=self.env,
+            cwd=self.folder,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def ctl(self, *args: str, timeout: float = 180) -> str:
-        done = subprocess.run([str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.name, *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.name, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"rabbitmqctl -n {self.name} {' '.join(args)}: {done.stdout}{done.stderr}")
         return done.stdout
@@ -152,6 +171,7 @@ class RabbitCluster:
 
 
 # ---------------------------------------------------------------- the system, process by process
+
 
 class Processes:
     """The system's processes as our children, each with a log; some started several times."""
@@ -257,16 +277,23 @@ def database_writes(system: System) -> dict[str, tuple[int, int]]:
     engine = create_engine(system.postgres)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted "
-                                     "FROM pg_stat_database WHERE datname = ANY(:names)"),
-                                {"names": system.databases}).all()
+            rows = conn.execute(
+                text(
+                    "SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted "
+                    "FROM pg_stat_database WHERE datname = ANY(:names)"
+                ),
+                {"names": system.databases},
+            ).all()
     finally:
         engine.dispose()
     return {name.rsplit("_", 1)[1]: (int(commits), int(writes)) for name, commits, writes in rows}
 
 
-def capacity(before: tuple[dict[str, float], dict[str, tuple[int, int]]],
-             after: tuple[dict[str, float], dict[str, tuple[int, int]]], lifecycles: int) -> None:
+def capacity(
+    before: tuple[dict[str, float], dict[str, tuple[int, int]]],
+    after: tuple[dict[str, float], dict[str, tuple[int, int]]],
+    lifecycles: int,
+) -> None:
     """What one lifecycle costs each kind of process (CPU) and each database (commits, row writes)."""
     cpu: dict[str, list[float]] = {}
     for name, seconds in after[0].items():
@@ -285,11 +312,17 @@ def capacity(before: tuple[dict[str, float], dict[str, tuple[int, int]]],
 
 
 def titles(*args: str) -> None:
-    subprocess.run([str(Path(sys.executable).with_name("titles")), *args], env=os.environ.copy(), cwd=ROOT,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("titles")), *args],
+        env=os.environ.copy(),
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 # ---------------------------------------------------------------- load and faults
+
 
 class StepClock(Recorder):
     """Bench's recorder, keeping the moment of every reviewer's step (what a fault may hold up)."""
@@ -385,13 +418,15 @@ def client_of(recorder: StepClock, review_port: int | None) -> Any:
     client.call = patient
     if review_port:
         base = client.url
-        client.url = lambda service, path: (f"http://127.0.0.1:{review_port}{path}" if service == "review"
-                                            else base(service, path))
+        client.url = lambda service, path: (
+            f"http://127.0.0.1:{review_port}{path}" if service == "review" else base(service, path)
+        )
     return client
 
 
-def drive(lifecycles: int, clients: int, applicants: Applicants, recorder: StepClock, faults: Faults,
-          second_review_port: int) -> tuple[list[float], list[str]]:
+def drive(
+    lifecycles: int, clients: int, applicants: Applicants, recorder: StepClock, faults: Faults, second_review_port: int
+) -> tuple[list[float], list[str]]:
     import itertools
     from concurrent.futures import ThreadPoolExecutor
 
@@ -422,6 +457,7 @@ def drive(lifecycles: int, clients: int, applicants: Applicants, recorder: StepC
 
 # ---------------------------------------------------------------- checks
 
+
 def query(system: System, service: str, sql: str) -> list[Any]:
     from sqlalchemy import create_engine, text
 
@@ -437,8 +473,9 @@ def settle(system: System, timeout: float = 120) -> None:
     """Wait until every outbox is published (the last notices of the last lifecycles on their way)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = sum(query(system, s, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0]
-                      for s in SERVICES)
+        pending = sum(
+            query(system, s, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0] for s in SERVICES
+        )
         if not pending:
             break
         time.sleep(1)
@@ -459,22 +496,34 @@ def check(system: System, cluster_url: str, lifecycles: int) -> list[str]:
     if declarations < lifecycles:
         problems.append(f"{declarations} declarations completed, {lifecycles} expected")
     # A notice stored twice: two of one declaration's notices to one recipient alike in kind, title and text.
-    doubled = query(system, "notify", "SELECT recipient, declaration_id, kind, title, count(*) FROM messages "
-                                      "WHERE declaration_id IS NOT NULL "
-                                      "GROUP BY recipient, declaration_id, kind, title, body HAVING count(*) > 1")
+    doubled = query(
+        system,
+        "notify",
+        "SELECT recipient, declaration_id, kind, title, count(*) FROM messages "
+        "WHERE declaration_id IS NOT NULL "
+        "GROUP BY recipient, declaration_id, kind, title, body HAVING count(*) > 1",
+    )
     if doubled:
         problems.append(f"notices stored twice: {doubled[:5]}")
     # A timer fired twice: two timer steps of one declaration at one element.
-    fired_twice = query(system, "review", "SELECT declaration_id, element, count(*) FROM audit_log "
-                                          "WHERE source = 'timer' GROUP BY declaration_id, element HAVING count(*) > 1")
+    fired_twice = query(
+        system,
+        "review",
+        "SELECT declaration_id, element, count(*) FROM audit_log "
+        "WHERE source = 'timer' GROUP BY declaration_id, element HAVING count(*) > 1",
+    )
     if fired_twice:
         problems.append(f"timers fired twice: {fired_twice[:5]}")
     timers = query(system, "review", "SELECT count(*) FROM audit_log WHERE source = 'timer'")[0][0]
     log(f"timers fired: {timers}")
     if not timers:
         problems.append("no timer fired: the schedulers were not exercised")
-    left = query(system, "review", "SELECT count(*) FROM timers JOIN instances ON instances.id = timers.instance_id "
-                                   "WHERE instances.status = 'completed'")[0][0]
+    left = query(
+        system,
+        "review",
+        "SELECT count(*) FROM timers JOIN instances ON instances.id = timers.instance_id "
+        "WHERE instances.status = 'completed'",
+    )[0][0]
     if left:
         problems.append(f"{left} timer(s) left waiting")
     with Connection(cluster_url) as connection, connection.channel() as channel:
@@ -487,6 +536,7 @@ def check(system: System, cluster_url: str, lifecycles: int) -> list[str]:
 
 
 # ---------------------------------------------------------------- main
+
 
 def interrupted(*_: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up as Ctrl-C does
@@ -541,13 +591,16 @@ def main() -> int:
         faults = Faults(cluster, processes, lambda: 0, args.lifecycles)
         load_started = time.monotonic()
         before = processes.cpu(), database_writes(system)
-        durations, failures = drive(args.lifecycles, args.clients, applicants, recorder, faults,
-                                    processes.second_review_port)
+        durations, failures = drive(
+            args.lifecycles, args.clients, applicants, recorder, faults, processes.second_review_port
+        )
         wall = time.monotonic() - load_started
         capacity(before, (processes.cpu(), database_writes(system)), len(durations) or 1)
-        log(f"{len(durations)} lifecycles in {wall:.0f} s ({len(durations) / wall:.3f}/s with {args.clients} "
+        log(
+            f"{len(durations)} lifecycles in {wall:.0f} s ({len(durations) / wall:.3f}/s with {args.clients} "
             f"clients), median {statistics.median(durations) if durations else 0:.1f} s each; "
-            f"{len(failures)} failed")
+            f"{len(failures)} failed"
+        )
         log(f"503 answers sent again: {UNAVAILABLE['retried']}")
         for failure in failures[:10]:
             log(f"  failed: {failure}")
@@ -556,8 +609,10 @@ def main() -> int:
         log(f"longest pause in reviewers' steps before any fault: {baseline:.1f} s")
         for what, fault_started, recovered in faults.windows:
             pause = longest_pause(recorder.at, fault_started, min(recovered + 30, time.monotonic()))
-            log(f"fault: {what}: recovered after {recovered - fault_started:.1f} s, "
-                f"longest pause in reviewers' steps {pause:.1f} s")
+            log(
+                f"fault: {what}: recovered after {recovered - fault_started:.1f} s, "
+                f"longest pause in reviewers' steps {pause:.1f} s"
+            )
         problems = list(failures[:3]) + faults.errors
         if len(faults.windows) != 3:
             problems.append(f"only {len(faults.windows)} of the 3 faults happened")
@@ -573,9 +628,11 @@ def main() -> int:
         log("make test-scale: " + ("passed" if ok else "FAILED") + f" in {time.monotonic() - started:.0f} s")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave anything behind
-        for what, cleanup in (("processes", processes.stop_all if processes else None),
-                              ("namespace and databases", system.stop if system else None),  # System.stop
-                              ("RabbitMQ cluster", cluster.stop)):
+        for what, cleanup in (
+            ("processes", processes.stop_all if processes else None),
+            ("namespace and databases", system.stop if system else None),  # System.stop
+            ("RabbitMQ cluster", cluster.stop),
+        ):
             try:
                 if cleanup:
                     cleanup()

@@ -1,4 +1,5 @@
 """``titles-bpmn``: validate, deploy, versions, diff and migrate, as a designer runs them."""
+
 from __future__ import annotations
 
 import uuid
@@ -76,21 +77,27 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 # -- validate -------------------------------------------------------------------------------
 
+
 def test_validate_accepts_the_shipped_diagrams(capsys):
-    files = [str(SOCIAL_REVIEW)] + [str(p) for p in sorted(SOCIAL_REVIEW.parent.glob("*.bpmn"))
-                                    if p != SOCIAL_REVIEW]
+    files = [str(SOCIAL_REVIEW)] + [str(p) for p in sorted(SOCIAL_REVIEW.parent.glob("*.bpmn")) if p != SOCIAL_REVIEW]
     code, out, _ = run(capsys, "validate", *files)
     assert code == 0, out
-    assert (f"{SOCIAL_REVIEW}: ok (social_review) calls return_and_resubmit (return_and_resubmit.bpmn), "
-            f"department_chain (department_chain.bpmn), expert_review (expert_review.bpmn), re_examination "
-            f"(re_examination.bpmn) decides "
-            f"publicity_days (publicity_days.dmn), service_levels (service_levels.dmn)" in out.splitlines())
-    assert (f"{SOCIAL_REVIEW.parent / 'expert_review.bpmn'}: ok (expert_review) decides defence_levels "
-            f"(defence_levels.dmn), panel_size (panel_size.dmn), pass_threshold (pass_threshold.dmn), quorum "
-            f"(quorum.dmn)" in out.splitlines())
+    assert (
+        f"{SOCIAL_REVIEW}: ok (social_review) calls return_and_resubmit (return_and_resubmit.bpmn), "
+        f"department_chain (department_chain.bpmn), expert_review (expert_review.bpmn), re_examination "
+        f"(re_examination.bpmn) decides "
+        f"publicity_days (publicity_days.dmn), service_levels (service_levels.dmn)" in out.splitlines()
+    )
+    assert (
+        f"{SOCIAL_REVIEW.parent / 'expert_review.bpmn'}: ok (expert_review) decides defence_levels "
+        f"(defence_levels.dmn), panel_size (panel_size.dmn), pass_threshold (pass_threshold.dmn), quorum "
+        f"(quorum.dmn)" in out.splitlines()
+    )
     assert f"{SOCIAL_REVIEW.parent / 'return_and_resubmit.bpmn'}: ok (return_and_resubmit)" in out.splitlines()
-    assert (f"{SOCIAL_REVIEW.parent / 're_examination.bpmn'}: ok (re_examination) decides re_examination_period "
-            f"(re_examination_period.dmn)" in out.splitlines())
+    assert (
+        f"{SOCIAL_REVIEW.parent / 're_examination.bpmn'}: ok (re_examination) decides re_examination_period "
+        f"(re_examination_period.dmn)" in out.splitlines()
+    )
     assert len(out.splitlines()) == len(files)
 
 
@@ -99,29 +106,75 @@ def test_validate_accepts_the_small_diagram(tmp_path, capsys):
     assert run(capsys, "validate", path) == (0, f"{path}: ok (cli_test)\n", "")
 
 
-@pytest.mark.parametrize("old, new, element, rule, words", [
-    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDuration>PT5D</bpmn:timeDuration>",
-     "cooling_off", "timer_expression", "'PT5D'"),
-    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', '<bpmn:timeDuration>"PT5D"</bpmn:timeDuration>',
-     "cooling_off", "timer_expression", "not an ISO 8601"),  # quoted, but the engine could not read it
-    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', '<bpmn:timeDate>"P5D"</bpmn:timeDate>',
-     "cooling_off", "timer_expression", "not an ISO 8601 date and time"),  # a duration where a date is due
-    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDate>end_of_day(cooling_ends_on)</bpmn:timeDate>",
-     "cooling_off", "timer_data", "'cooling_ends_on'"),  # nothing sets it: the date cannot be computed
-    ('<bpmn:timeDuration>"P5D"</bpmn:timeDuration>', "<bpmn:timeDate>end_of_day(score +)</bpmn:timeDate>",
-     "cooling_off", "timer_expression", "Python expression"),
-    ('<bpmn:lane id="lane_unit" name="unit">', '<bpmn:lane id="lane_janitor" name="unit">',
-     "lane_janitor", "known_role", "'lane_janitor'"),
-    ('<bpmn:message id="msg_issued" name="certificate.issued" />',
-     '<bpmn:message id="msg_issued" name="certificate.printed" />', "issued", "known_message",
-     "'certificate.printed'"),
-    ("<bpmn:script>score = 1</bpmn:script>", "<bpmn:script>import os\nscore = 1</bpmn:script>",
-     "score", "simple_script", "Import"),
-    ("<bpmn:script>score = 1</bpmn:script>", "<bpmn:script>score = __import__('os').getpid()</bpmn:script>",
-     "score", "simple_script", "__import__"),
-])
-def test_validate_rejects_naming_the_file_the_element_and_the_rule(tmp_path, capsys, old, new, element, rule,
-                                                                   words):
+@pytest.mark.parametrize(
+    "old, new, element, rule, words",
+    [
+        (
+            '<bpmn:timeDuration>"P5D"</bpmn:timeDuration>',
+            "<bpmn:timeDuration>PT5D</bpmn:timeDuration>",
+            "cooling_off",
+            "timer_expression",
+            "'PT5D'",
+        ),
+        (
+            '<bpmn:timeDuration>"P5D"</bpmn:timeDuration>',
+            '<bpmn:timeDuration>"PT5D"</bpmn:timeDuration>',
+            "cooling_off",
+            "timer_expression",
+            "not an ISO 8601",
+        ),  # quoted, but the engine could not read it
+        (
+            '<bpmn:timeDuration>"P5D"</bpmn:timeDuration>',
+            '<bpmn:timeDate>"P5D"</bpmn:timeDate>',
+            "cooling_off",
+            "timer_expression",
+            "not an ISO 8601 date and time",
+        ),  # a duration where a date is due
+        (
+            '<bpmn:timeDuration>"P5D"</bpmn:timeDuration>',
+            "<bpmn:timeDate>end_of_day(cooling_ends_on)</bpmn:timeDate>",
+            "cooling_off",
+            "timer_data",
+            "'cooling_ends_on'",
+        ),  # nothing sets it: the date cannot be computed
+        (
+            '<bpmn:timeDuration>"P5D"</bpmn:timeDuration>',
+            "<bpmn:timeDate>end_of_day(score +)</bpmn:timeDate>",
+            "cooling_off",
+            "timer_expression",
+            "Python expression",
+        ),
+        (
+            '<bpmn:lane id="lane_unit" name="unit">',
+            '<bpmn:lane id="lane_janitor" name="unit">',
+            "lane_janitor",
+            "known_role",
+            "'lane_janitor'",
+        ),
+        (
+            '<bpmn:message id="msg_issued" name="certificate.issued" />',
+            '<bpmn:message id="msg_issued" name="certificate.printed" />',
+            "issued",
+            "known_message",
+            "'certificate.printed'",
+        ),
+        (
+            "<bpmn:script>score = 1</bpmn:script>",
+            "<bpmn:script>import os\nscore = 1</bpmn:script>",
+            "score",
+            "simple_script",
+            "Import",
+        ),
+        (
+            "<bpmn:script>score = 1</bpmn:script>",
+            "<bpmn:script>score = __import__('os').getpid()</bpmn:script>",
+            "score",
+            "simple_script",
+            "__import__",
+        ),
+    ],
+)
+def test_validate_rejects_naming_the_file_the_element_and_the_rule(tmp_path, capsys, old, new, element, rule, words):
     path = write(tmp_path, "broken.bpmn", edited(old, new))
     code, out, _ = run(capsys, "validate", path)
     assert code == 1
@@ -140,13 +193,16 @@ def test_validate_reports_every_file_and_every_problem(tmp_path, capsys):
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == f"{good}: ok (cli_test)"
-    assert [line.split(": ")[1:3] for line in lines[1:4]] == [["lane_janitor", "known_role"],
-                                                             ["unit_check", "task_lane"],
-                                                             ["cooling_off", "timer_expression"]]
+    assert [line.split(": ")[1:3] for line in lines[1:4]] == [
+        ["lane_janitor", "known_role"],
+        ["unit_check", "task_lane"],
+        ["cooling_off", "timer_expression"],
+    ]
     assert lines[4].startswith(f"{missing}: -: readable:")
 
 
 # -- deploy, versions, diff, migrate -----------------------------------------------------------
+
 
 @pytest.fixture
 def db(dbs: dict[str, Any]) -> Any:
@@ -166,8 +222,13 @@ def start(db: Any, definition_id: str) -> str:
 
     declaration_id = str(uuid.uuid4())
     with db.uow() as uow:
-        runtime.start(uow, uow.session.get(Definition, definition_id), declaration_id, "applicant",
-                      {"unit_code": UNIT, "declaration_id": declaration_id})
+        runtime.start(
+            uow,
+            uow.session.get(Definition, definition_id),
+            declaration_id,
+            "applicant",
+            {"unit_code": UNIT, "declaration_id": declaration_id},
+        )
         uow.commit()
     return declaration_id
 
@@ -180,10 +241,15 @@ def running_on(db: Any, declaration_id: str) -> str:
 
 
 # v2: the unit check becomes a unit review (another element id), the score changes, a task is renamed.
-V2 = (SMALL.replace("unit_check", "unit_review")
-      .replace('<spiffworkflow:property name="stage" value="unit_review" />',
-               '<spiffworkflow:property name="stage" value="unit_check" />')
-      .replace("score = 1", "score = 2").replace('name="Cooling off"', 'name="Objection period"'))
+V2 = (
+    SMALL.replace("unit_check", "unit_review")
+    .replace(
+        '<spiffworkflow:property name="stage" value="unit_review" />',
+        '<spiffworkflow:property name="stage" value="unit_check" />',
+    )
+    .replace("score = 1", "score = 2")
+    .replace('name="Cooling off"', 'name="Objection period"')
+)
 
 
 def test_deploy_versions_diff_and_a_refused_migration(db, tmp_path, capsys):
@@ -211,8 +277,10 @@ def test_deploy_versions_diff_and_a_refused_migration(db, tmp_path, capsys):
     code, out, _ = run(capsys, "versions")
     assert code == 0
     lines = [line.split() for line in out.splitlines()]
-    assert [(line[0], line[1], line[-1]) for line in lines] == [("cli_test@1", v1[:12], "1"),
-                                                                ("cli_test@2", v2[:12], "0")]
+    assert [(line[0], line[1], line[-1]) for line in lines] == [
+        ("cli_test@1", v1[:12], "1"),
+        ("cli_test@2", v2[:12], "0"),
+    ]
 
     code, out, _ = run(capsys, "diff", "cli_test@1", v2[:8])
     assert code == 0
@@ -222,7 +290,12 @@ def test_deploy_versions_diff_and_a_refused_migration(db, tmp_path, capsys):
     assert "~ score (scriptTask) content" in lines
     assert "~ cooling_off (intermediateCatchEvent) name" in lines
     assert {line.split()[1] for line in lines if line.startswith("~")} == {
-        "score", "cooling_off", "f1", "f2", "lane_unit"}
+        "score",
+        "cooling_off",
+        "f1",
+        "f2",
+        "lane_unit",
+    }
     assert run(capsys, "diff", "cli_test@1", "cli_test@1")[1] == "no change to the process (layout aside)\n"
     code, _, err = run(capsys, "diff", "cli_test@1", "cli_test@9")
     assert code == 2 and "no version cli_test@9" in err
@@ -311,9 +384,13 @@ CALLED = """<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 # v2 of the called process: the catch event gets another id, the script another value.
-CALLED_V2 = CALLED.replace('"resubmitted"', '"amended"').replace("resubmitted_def", "amended_def").replace(
-    'revision_outcome = "amended"', 'revision_outcome = "resubmitted, v2"').replace(
-    'sourceRef="resubmitted"', 'sourceRef="amended"').replace('targetRef="resubmitted"', 'targetRef="amended"')
+CALLED_V2 = (
+    CALLED.replace('"resubmitted"', '"amended"')
+    .replace("resubmitted_def", "amended_def")
+    .replace('revision_outcome = "amended"', 'revision_outcome = "resubmitted, v2"')
+    .replace('sourceRef="resubmitted"', 'sourceRef="amended"')
+    .replace('targetRef="resubmitted"', 'targetRef="amended"')
+)
 
 
 def test_validate_rejects_a_call_nothing_defines_naming_the_element_and_the_rule(tmp_path, capsys):
@@ -330,24 +407,26 @@ def test_validate_finds_the_called_process_given_alongside_or_beside_the_caller(
     caller = write(tmp_path / "a", "cli_caller.bpmn", CALLER)
     called = write(tmp_path / "b", "cli_called.bpmn", CALLED)
     code, out, _ = run(capsys, "validate", caller, called)
-    assert (code, out.splitlines()) == (0, [f"{caller}: ok (cli_caller) calls cli_called (cli_called.bpmn)",
-                                            f"{called}: ok (cli_called)"])
+    assert (code, out.splitlines()) == (
+        0,
+        [f"{caller}: ok (cli_caller) calls cli_called (cli_called.bpmn)", f"{called}: ok (cli_called)"],
+    )
     beside = write(tmp_path / "a", "cli_called.bpmn", CALLED)
     code, out, _ = run(capsys, "validate", caller)
     assert (code, out) == (0, f"{caller}: ok (cli_caller) calls cli_called (cli_called.bpmn)\n")
     # A broken called process is reported on the caller's call activity, naming the called file.
     Path(beside).write_text(CALLED.replace('messageRef="msg_resubmitted"', 'messageRef="msg_x"'), "utf-8")
     code, out, _ = run(capsys, "validate", caller)
-    assert code == 1 and out.startswith(f"{caller}: revise: valid_called_process: calls 'cli_called' from "
-                                        f"cli_called.bpmn, which is invalid")
+    assert code == 1 and out.startswith(
+        f"{caller}: revise: valid_called_process: calls 'cli_called' from cli_called.bpmn, which is invalid"
+    )
 
 
-def test_deploy_bundles_the_called_process_diff_looks_inside_and_migrate_refuses_lost_tasks(db, tmp_path,
-                                                                                              capsys):
+def test_deploy_bundles_the_called_process_diff_looks_inside_and_migrate_refuses_lost_tasks(db, tmp_path, capsys):
     from services.review.engine import definitions
 
     caller = write(tmp_path, "cli_caller.bpmn", CALLER)
-    called = write(tmp_path, "cli_called.bpmn", CALLED)
+    write(tmp_path, "cli_called.bpmn", CALLED)  # found beside the caller
     code, out, _ = run(capsys, "deploy", caller)  # the called process is found beside it
     called_v1 = definitions.content_hash(CALLED.encode("utf-8"))
     assert code == 0, out
@@ -389,22 +468,28 @@ def test_deploy_bundles_the_called_process_diff_looks_inside_and_migrate_refuses
 
 TABLE = (SOCIAL_REVIEW.parent / "publicity_days.dmn").read_text("utf-8")
 # the small diagram deciding its publicity period before the unit check.
-RULED = (SMALL.replace('<bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>',
-                       '<bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n'
-                       '    <bpmn:businessRuleTask id="decide_publicity" name="Decide the publicity period">\n'
-                       '      <bpmn:extensionElements><spiffworkflow:calledDecisionId>publicity_days'
-                       '</spiffworkflow:calledDecisionId></bpmn:extensionElements>\n'
-                       '      <bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>\n'
-                       '    </bpmn:businessRuleTask>')
-         .replace('<bpmn:sequenceFlow id="f1" sourceRef="start"',
-                  '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="decide_publicity" />\n'
-                  '    <bpmn:sequenceFlow id="f1" sourceRef="decide_publicity"'))
+RULED = SMALL.replace(
+    "<bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>",
+    "<bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n"
+    '    <bpmn:businessRuleTask id="decide_publicity" name="Decide the publicity period">\n'
+    "      <bpmn:extensionElements><spiffworkflow:calledDecisionId>publicity_days"
+    "</spiffworkflow:calledDecisionId></bpmn:extensionElements>\n"
+    "      <bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>\n"
+    "    </bpmn:businessRuleTask>",
+).replace(
+    '<bpmn:sequenceFlow id="f1" sourceRef="start"',
+    '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="decide_publicity" />\n'
+    '    <bpmn:sequenceFlow id="f1" sourceRef="decide_publicity"',
+)
 
 
 def longer(days: int) -> str:
     """The publicity table with a longer floor, edited as the README's example does."""
-    return TABLE.replace("&gt;= 5", f"&gt;= {days}").replace("&lt; 5", f"&lt; {days}").replace(
-        "<text>5</text>", f"<text>{days}</text>")
+    return (
+        TABLE.replace("&gt;= 5", f"&gt;= {days}")
+        .replace("&lt; 5", f"&lt; {days}")
+        .replace("<text>5</text>", f"<text>{days}</text>")
+    )
 
 
 def test_validate_checks_a_table_on_its_own_naming_the_decision_and_the_row(tmp_path, capsys):
@@ -413,27 +498,34 @@ def test_validate_checks_a_table_on_its_own_naming_the_decision_and_the_row(tmp_
     bad = write(tmp_path, "bad.dmn", TABLE.replace("&lt; 5", "&lt; 6"))
     code, out, _ = run(capsys, "validate", bad)
     assert code == 1
-    assert out.splitlines() == [f"{bad}: publicity_days row 2: unique_overlap: rows 1 and 2 both match the same "
-                                f"inputs in a UNIQUE table: make them exclusive, or use hit policy FIRST if their "
-                                f"order decides"]
+    assert out.splitlines() == [
+        f"{bad}: publicity_days row 2: unique_overlap: rows 1 and 2 both match the same "
+        f"inputs in a UNIQUE table: make them exclusive, or use hit policy FIRST if their "
+        f"order decides"
+    ]
 
 
 def test_validate_finds_the_table_beside_the_diagram_and_names_a_broken_one(tmp_path, capsys):
     diagram = write(tmp_path, "cli_test.bpmn", RULED)
     table = write(tmp_path, "publicity_days.dmn", TABLE)
     assert run(capsys, "validate", diagram) == (
-        0, f"{diagram}: ok (cli_test) decides publicity_days (publicity_days.dmn)\n", "")
+        0,
+        f"{diagram}: ok (cli_test) decides publicity_days (publicity_days.dmn)\n",
+        "",
+    )
     Path(table).write_text(TABLE.replace("<text>5</text>", "<text>5 +</text>"), "utf-8")
     code, out, _ = run(capsys, "validate", diagram)
     assert code == 1
     assert out.splitlines()[0].startswith(f"{diagram}: publicity_days row 2: dmn_expression: output entry '5 +'")
     assert out.splitlines()[0].endswith("(in publicity_days.dmn)")
-    assert out.splitlines()[1].startswith(f"{diagram}: decide_publicity: valid_decision: calls decision "
-                                          f"'publicity_days' from publicity_days.dmn")
+    assert out.splitlines()[1].startswith(
+        f"{diagram}: decide_publicity: valid_decision: calls decision 'publicity_days' from publicity_days.dmn"
+    )
     Path(table).unlink()
     code, out, _ = run(capsys, "validate", diagram)
-    assert code == 1 and out.startswith(f"{diagram}: decide_publicity: known_decision: calls decision "
-                                        f"'publicity_days', which no DMN file defines")
+    assert code == 1 and out.startswith(
+        f"{diagram}: decide_publicity: known_decision: calls decision 'publicity_days', which no DMN file defines"
+    )
 
 
 def test_a_changed_table_deployed_makes_a_new_version_that_versions_and_diff_show(db, tmp_path, capsys):
@@ -470,4 +562,5 @@ def test_a_changed_table_deployed_makes_a_new_version_that_versions_and_diff_sho
     assert out.splitlines() == [
         "~ rule_activity (rule) row 1 inputs: >= 5 -> activity_publicity_working_days  becomes  >= 7 -> "
         "activity_publicity_working_days  [in decision publicity_days]",
-        "~ rule_floor (rule) row 2 inputs, outputs: < 5 -> 5  becomes  < 7 -> 7  [in decision publicity_days]"]
+        "~ rule_floor (rule) row 2 inputs, outputs: < 5 -> 5  becomes  < 7 -> 7  [in decision publicity_days]",
+    ]

@@ -1,4 +1,5 @@
 """The system's clock without services: the switch, the file, and what `titles run` says about it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,7 +39,7 @@ def test_the_file_is_where_the_settings_say(monkeypatch, tmp_path):
 
 def test_a_move_is_read_back_and_a_test_may_set_the_clock_back(monkeypatch, clock_file):
     monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
-    instant = dt.datetime(2026, 12, 3, 1, 2, 3, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2026, 12, 3, 1, 2, 3, tzinfo=dt.UTC)
     monkeypatch.setattr(clock, "real_now", lambda: instant)
     move = clock.advance(3600)
     assert (move.before, move.after, move.offset_seconds) == (instant, instant + dt.timedelta(hours=1), 3600)
@@ -49,8 +50,8 @@ def test_a_move_is_read_back_and_a_test_may_set_the_clock_back(monkeypatch, cloc
 
 def test_days_are_beijing_days():
     day = dt.date(2026, 10, 1)
-    assert clock.start_of_day(day) == dt.datetime(2026, 9, 30, 16, tzinfo=dt.timezone.utc)
-    assert clock.end_of_day(day) == dt.datetime(2026, 10, 1, 15, 59, 59, tzinfo=dt.timezone.utc)
+    assert clock.start_of_day(day) == dt.datetime(2026, 9, 30, 16, tzinfo=dt.UTC)
+    assert clock.end_of_day(day) == dt.datetime(2026, 10, 1, 15, 59, 59, tzinfo=dt.UTC)
 
 
 def test_titles_run_switches_the_test_clock_on_and_says_so(monkeypatch):
@@ -82,8 +83,11 @@ def test_two_writes_that_look_alike_to_stat_are_both_read(monkeypatch, clock_fil
             self.st_size = real_stat(path).st_size
             self.st_ino, self.st_mtime_ns = 4242, tick
 
-    monkeypatch.setattr(clock.os, "stat", lambda path, *args, **kwargs: Alike(path) if str(path) == str(clock_file)
-                        else real_stat(path, *args, **kwargs))
+    monkeypatch.setattr(
+        clock.os,
+        "stat",
+        lambda path, *args, **kwargs: Alike(path) if str(path) == str(clock_file) else real_stat(path, *args, **kwargs),
+    )
     clock.advance(1000)
     assert clock.offset_seconds() == 1000
     clock.advance(1000)  # same size, and to stat the same file

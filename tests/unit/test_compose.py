@@ -6,6 +6,7 @@ yaml.safe_load (anchors and `<<` merges resolved) and compose's
 ``${VAR:-default}`` interpolation is applied here with an empty environment,
 i.e. the values a bare ``docker compose up`` would use.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,6 +35,7 @@ REQUIRED_APP_ENV = ("DATABASE_URL", "BROKER_URL", "OIDC_ISSUER", "OIDC_JWKS_URL"
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def interpolate(value: str, env: dict[str, str] | None = None) -> str:
     """Compose variable interpolation: $$, $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, nested defaults."""
@@ -192,6 +194,7 @@ def depends(svc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # ------------------------------------------------------------------ services present
 
+
 def test_every_process_has_a_service(services):
     expected = set(INFRA) | {"migrate", "review-scheduler", "notify-dispatcher", "console"} | DEMO_SERVICES
     for name in SERVICES:
@@ -221,6 +224,7 @@ def test_every_value_interpolates(raw):
 
 # ------------------------------------------------------------------ image and build
 
+
 def test_application_services_share_one_image_built_from_deploy_dockerfile(services):
     images = set()
     for name, svc in app_services(services).items():
@@ -239,12 +243,13 @@ def test_application_services_are_stopped_cleanly(services):
 
 def test_restart_policies(services):
     for name in ONE_SHOT:
-        assert str(services[name].get("restart")) == "no", f"{name} is one-shot: restart must be \"no\""
+        assert str(services[name].get("restart")) == "no", f'{name} is one-shot: restart must be "no"'
     for name, svc in {**long_running(services), **{n: services[n] for n in INFRA}}.items():
         assert svc.get("restart") == "unless-stopped", f"{name}: restart must be unless-stopped"
 
 
 # ------------------------------------------------------------------ environment
+
 
 def test_application_services_have_the_common_environment(services):
     for name, svc in app_services(services).items():
@@ -278,7 +283,9 @@ def test_urls_point_at_the_compose_infrastructure(services):
     for name, svc in app_services(services).items():
         env = env_of(svc)
         db = urlsplit(env["DATABASE_URL"])
-        assert db.hostname == "postgres" and (db.port or 5432) == 5432, f"{name}: DATABASE_URL host must be postgres:5432"
+        assert db.hostname == "postgres" and (db.port or 5432) == 5432, (
+            f"{name}: DATABASE_URL host must be postgres:5432"
+        )
         assert (db.username, db.password) == (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"]), (
             f"{name}: DATABASE_URL credentials differ from postgres' POSTGRES_USER/POSTGRES_PASSWORD"
         )
@@ -326,10 +333,13 @@ def test_raw_file_lets_the_environment_override_secrets_and_urls(raw):
     pg = raw["services"]["postgres"]["environment"]
     assert str(pg["POSTGRES_PASSWORD"]).startswith("${POSTGRES_PASSWORD:-"), "POSTGRES_PASSWORD must be overridable"
     mq = raw["services"]["rabbitmq"]["environment"]
-    assert str(mq["RABBITMQ_DEFAULT_PASS"]).startswith("${RABBITMQ_DEFAULT_PASS:-"), "RABBITMQ_DEFAULT_PASS must be overridable"
+    assert str(mq["RABBITMQ_DEFAULT_PASS"]).startswith("${RABBITMQ_DEFAULT_PASS:-"), (
+        "RABBITMQ_DEFAULT_PASS must be overridable"
+    )
 
 
 # ------------------------------------------------------------------ health checks and dependencies
+
 
 def test_long_running_services_have_healthchecks(services):
     for name, svc in {**long_running(services), **{n: services[n] for n in INFRA}}.items():
@@ -412,11 +422,12 @@ def test_only_demo_services_use_profiles(services):
 
 # ------------------------------------------------------------------ commands
 
+
 def test_migrate_runs_migrations_then_deploys_bpmn(services):
     calls = [c[0] for c in titles_calls(services["migrate"]) if c]
     assert calls == ["migrate", "deploy"], f"migrate must run `titles migrate && titles deploy`, runs {calls}"
     argv = argv_of(services["migrate"].get("command"))
-    assert argv[:2] == ["sh", "-c"] and "&&" in argv[2], "migrate must be `sh -c \"titles migrate && titles deploy\"`"
+    assert argv[:2] == ["sh", "-c"] and "&&" in argv[2], 'migrate must be `sh -c "titles migrate && titles deploy"`'
 
 
 def test_seed_runs_titles_seed(services):
@@ -453,7 +464,9 @@ def test_one_consumer_and_one_relay_per_service(services):
         assert set(seen) == set(SERVICES), f"`titles {sub}` missing for {sorted(set(SERVICES) - set(seen))}"
         for service, name in seen.items():
             suffix = "consumer" if sub == "consume" else "relay"
-            assert name == f"{service}-{suffix}", f"`titles {sub} {service}` should run in {service}-{suffix}, not {name}"
+            assert name == f"{service}-{suffix}", (
+                f"`titles {sub} {service}` should run in {service}-{suffix}, not {name}"
+            )
     schedulers = [n for n, s in app_services(services).items() if any(c[0] == "scheduler" for c in titles_calls(s))]
     assert schedulers == ["review-scheduler"], f"`titles scheduler` runs in {schedulers}"
 
@@ -479,11 +492,16 @@ def test_gunicorn_commands_match_their_service(services):
 
 # ------------------------------------------------------------------ infrastructure
 
+
 def test_postgres_and_its_init_script(services):
     pg = services["postgres"]
-    assert re.fullmatch(r"postgres:15(\.\d+)?(-[\w.]+)?", pg["image"]), f"postgres image must be postgres:15, got {pg['image']}"
+    assert re.fullmatch(r"postgres:15(\.\d+)?(-[\w.]+)?", pg["image"]), (
+        f"postgres image must be postgres:15, got {pg['image']}"
+    )
     env = env_of(pg)
-    assert env.get("POSTGRES_USER") and env.get("POSTGRES_PASSWORD"), "postgres needs POSTGRES_USER and POSTGRES_PASSWORD"
+    assert env.get("POSTGRES_USER") and env.get("POSTGRES_PASSWORD"), (
+        "postgres needs POSTGRES_USER and POSTGRES_PASSWORD"
+    )
     volumes = [str(v) for v in pg.get("volumes") or []]
     assert any(v.endswith(":/var/lib/postgresql/data") for v in volumes), "postgres data must be on a volume"
     inits = [v for v in volumes if ":/docker-entrypoint-initdb.d" in v]
@@ -504,7 +522,9 @@ def test_init_script_creates_each_services_database(services):
     pattern = env_of(services["migrate"])["DATABASE_URL"]
     for service in SERVICES:
         db_name = urlsplit(pattern.replace("{service}", service)).path.lstrip("/")
-        assert db_name in created, f"DATABASE_URL gives database {db_name!r} for {service}, which the init script does not create ({sorted(created)})"
+        assert db_name in created, (
+            f"DATABASE_URL gives database {db_name!r} for {service}, which the init script does not create ({sorted(created)})"
+        )
     assert len(created) == len(SERVICES), f"init script creates {sorted(created)}"
 
 
@@ -522,7 +542,9 @@ def test_rabbitmq(services):
     )
     env = env_of(mq)
     assert env.get("RABBITMQ_DEFAULT_USER") and env.get("RABBITMQ_DEFAULT_PASS")
-    assert any(str(v).endswith(":/var/lib/rabbitmq") for v in mq.get("volumes") or []), "rabbitmq data must be on a volume"
+    assert any(str(v).endswith(":/var/lib/rabbitmq") for v in mq.get("volumes") or []), (
+        "rabbitmq data must be on a volume"
+    )
     assert mq.get("hostname"), "rabbitmq needs a fixed hostname: its data directory is named after the node"
 
 
@@ -538,6 +560,7 @@ def test_named_volumes_are_declared(compose, services):
 
 
 # ------------------------------------------------------------------ Dockerfile
+
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     assert DOCKERFILE.is_file(), f"{DOCKERFILE} is missing"
@@ -558,9 +581,12 @@ def test_dockerfile():
     python_stages = [f for f in froms if not f.endswith("AS assets")]
     assert all(f.split()[0].startswith("node:") for f in froms if f.endswith("AS assets"))
     assert python_stages and all(f.split()[0].startswith("python:3.11") for f in python_stages), (
-        f"every stage must be FROM python:3.11*, got {froms}")
+        f"every stage must be FROM python:3.11*, got {froms}"
+    )
     runs = " ".join(rest for op, rest in instructions if op == "RUN")
-    assert re.search(r"pip (install|wheel)\b[^&]*\s\.(\s|$)", runs), "the project must be built with pip from the copied source"
+    assert re.search(r"pip (install|wheel)\b[^&]*\s\.(\s|$)", runs), (
+        "the project must be built with pip from the copied source"
+    )
     assert re.search(r"pip install\b", runs), "the project must be installed with pip install"
     assert re.search(r"pip install\b[^&]*-r \S*requirements\.lock\b", runs), "the dependencies come from the lock file"
     assert re.search(r"pip install\b[^&]*--no-deps\b[^&]*titles", runs), "the project adds no dependency to the lock's"
@@ -578,7 +604,11 @@ def test_dockerfile():
 
 def test_dockerignore():
     assert DOCKERIGNORE.is_file(), ".dockerignore is missing"
-    entries = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    entries = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for needed in (".venv", ".git", "data", "tests"):
         assert needed in entries, f".dockerignore must exclude {needed}"
     for kept in ("shared", "services", "scenario", "bpmn", "deploy", "pyproject.toml", "requirements.lock"):
@@ -602,4 +632,3 @@ def test_the_image_serves_the_consoles_browser_libraries():
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert "npm ci" in text and "package-lock.json" in text, "the browser libraries come from the lock file"
     assert "services.console.assets" in text, "the image copies them into the console's static folder"
-

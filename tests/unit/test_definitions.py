@@ -1,4 +1,5 @@
 """Diagram checks, content hashes and deployment (services/review/engine/definitions.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,11 @@ CALLED_FILE = BPMN_FILE.parent / "return_and_resubmit.bpmn"
 RETURN_AND_RESUBMIT = CALLED_FILE.read_bytes()
 TABLES = {path.name: path.read_bytes() for path in sorted(BPMN_FILE.parent.glob("*.dmn"))}
 # The other processes the social review calls (the department chain, the expert review, ...).
-OTHER_CALLED = {path.name: path.read_bytes() for path in sorted(BPMN_FILE.parent.glob("*.bpmn"))
-                if path.stem not in (*definitions.PROCESS_OF_MODE, "return_and_resubmit")}
+OTHER_CALLED = {
+    path.name: path.read_bytes()
+    for path in sorted(BPMN_FILE.parent.glob("*.bpmn"))
+    if path.stem not in (*definitions.PROCESS_OF_MODE, "return_and_resubmit")
+}
 
 
 def changed(old: str, new: str) -> bytes:
@@ -53,35 +57,48 @@ def test_a_user_task_without_its_organisation_is_refused():
 
 
 def test_a_user_task_without_any_properties_names_each_missing_one():
-    bpmn = changed('''          <spiffworkflow:property name="organisation" value="unit_code" />
+    bpmn = changed(
+        """          <spiffworkflow:property name="organisation" value="unit_code" />
           <spiffworkflow:property name="decisions" value="approve,return" />
           <spiffworkflow:property name="stage" value="unit_check" />
-''', "")
+""",
+        "",
+    )
     with pytest.raises(InvalidDiagram) as caught:
         definitions.check("broken.bpmn", bpmn)
     # (its decisions gone, the gateway after it tests a decision it does not offer: offered_decision)
     assert [(p.element, p.rule) for p in caught.value.problems if p.rule == "task_property"] == [
-        ("unit_check", "task_property")] * 3
+        ("unit_check", "task_property")
+    ] * 3
     assert {m for p in caught.value.problems for m in ("organisation", "decisions", "stage") if m in p.message} == {
-        "organisation", "decisions", "stage"}
+        "organisation",
+        "decisions",
+        "stage",
+    }
 
 
 def test_a_thrown_message_the_services_do_not_handle_is_refused():
-    bpmn = changed('<bpmn:message id="message_certificate_issue" name="certificate.issue" />',
-                   '<bpmn:message id="message_certificate_issue" name="certificate.burn" />')
+    bpmn = changed(
+        '<bpmn:message id="message_certificate_issue" name="certificate.issue" />',
+        '<bpmn:message id="message_certificate_issue" name="certificate.burn" />',
+    )
     problems = problems_of(bpmn)
     assert problems == [("broken.bpmn", "issue_certificate", "known_message")]
 
 
 def test_a_caught_message_the_services_do_not_send_is_refused():
-    bpmn = changed('<bpmn:message id="message_certificate_issued" name="certificate.issued" />',
-                   '<bpmn:message id="message_certificate_issued" name="certificate.lost" />')
+    bpmn = changed(
+        '<bpmn:message id="message_certificate_issued" name="certificate.issued" />',
+        '<bpmn:message id="message_certificate_issued" name="certificate.lost" />',
+    )
     assert problems_of(bpmn) == [("broken.bpmn", "certificate_issued", "known_message")]
 
 
 def test_an_unknown_service_operation_is_refused():
-    bpmn = changed('serviceTaskOperator id="review.open_publicity" resultVariable="unit_publicity_period"',
-                   'serviceTaskOperator id="review.open_publicty" resultVariable="unit_publicity_period"')
+    bpmn = changed(
+        'serviceTaskOperator id="review.open_publicity" resultVariable="unit_publicity_period"',
+        'serviceTaskOperator id="review.open_publicty" resultVariable="unit_publicity_period"',
+    )
     assert problems_of(bpmn) == [("broken.bpmn", "record_unit_publicity", "known_operation")]
 
 
@@ -124,7 +141,11 @@ def test_deploying_the_same_bytes_twice_stores_one_version(dbs):
         assert definitions.latest(uow, "social_review").id == definition.id
         [stored] = [d for d in definitions.called_versions(uow, definition) if d.process_id == "return_and_resubmit"]
         assert (stored.id, stored.process_id, stored.file_name, stored.calls) == (
-            called, "return_and_resubmit", "return_and_resubmit.bpmn", None)
+            called,
+            "return_and_resubmit",
+            "return_and_resubmit.bpmn",
+            None,
+        )
         assert stored.bpmn.encode("utf-8") == RETURN_AND_RESUBMIT
 
 
@@ -134,8 +155,12 @@ def test_a_changed_called_process_makes_a_new_version_of_its_caller(dbs):
     assert amended != RETURN_AND_RESUBMIT
     with db.uow() as uow:
         first, _ = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW)
-        second, new = definitions.deploy(uow, "social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(
-            files={"return_and_resubmit.bpmn": amended}, folder=BPMN_FILE.parent, uow=uow))
+        second, new = definitions.deploy(
+            uow,
+            "social_review.bpmn",
+            SOCIAL_REVIEW,
+            definitions.lookup(files={"return_and_resubmit.bpmn": amended}, folder=BPMN_FILE.parent, uow=uow),
+        )
         uow.commit()
         assert new and second.id != first.id and second.bpmn == first.bpmn
         assert definitions.content_hash(amended) in second.calls and second.calls != first.calls
@@ -163,10 +188,17 @@ def test_the_called_process_is_found_in_the_files_given_or_the_folder_not_elsewh
         (tmp_path / name).write_bytes(content)
     # Nothing given and a folder without it: refused.
     assert problems_of(SOCIAL_REVIEW, "social_review.bpmn", definitions.lookup(folder=tmp_path)) == [
-        ("social_review.bpmn", "return_for_revision", "known_called_process")]
+        ("social_review.bpmn", "return_for_revision", "known_called_process")
+    ]
     # Given alongside, or beside it in the folder: accepted.
-    assert definitions.check("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(
-        files={**TABLES, **OTHER_CALLED, "return_and_resubmit.bpmn": RETURN_AND_RESUBMIT})) == "social_review"
+    assert (
+        definitions.check(
+            "social_review.bpmn",
+            SOCIAL_REVIEW,
+            definitions.lookup(files={**TABLES, **OTHER_CALLED, "return_and_resubmit.bpmn": RETURN_AND_RESUBMIT}),
+        )
+        == "social_review"
+    )
     (tmp_path / "return_and_resubmit.bpmn").write_bytes(RETURN_AND_RESUBMIT)
     result = definitions.checked("social_review.bpmn", SOCIAL_REVIEW, definitions.lookup(folder=tmp_path))
     assert result.process_id == "social_review" and "return_and_resubmit" in result.direct
@@ -214,8 +246,9 @@ def test_a_call_cycle_is_refused():
 
 
 def test_a_process_called_through_another_is_bundled_too(dbs):
-    library = definitions.lookup(files={"b.bpmn": calling("b", "c"), "c.bpmn": timer('"PT0S"').replace(
-        b"timer_check", b"c")})
+    library = definitions.lookup(
+        files={"b.bpmn": calling("b", "c"), "c.bpmn": timer('"PT0S"').replace(b"timer_check", b"c")}
+    )
     with dbs["review"].uow() as uow:
         a, _ = definitions.deploy(uow, "a.bpmn", calling("a", "b"), library)
         b = definitions.latest(uow, "b")
@@ -292,15 +325,21 @@ def timer(expression: str, kind: str = "timeDuration") -> bytes:
     return TIMER_DIAGRAM.replace("EXPRESSION", expression).replace("KIND", kind).encode()
 
 
-@pytest.mark.parametrize("kind, expression", [
-    ("timeDuration", '"P5D"'), ("timeDuration", '"PT0S"'), ("timeDuration", "reminder"),
-    ("timeDate", '"2024-01-01T00:00:00+08:00"'), ("timeCycle", '"R3/PT1H"'),
-    # what the process starts with, what a script, a service task or a message sets, and the engine's functions
-    ("timeDate", "end_of_day(modification_deadline)"),
-    ("timeDate", "working_days_due(len(departments))"),
-    ("timeDate", 'tally["at"] if first else resubmission.get("at", second)'),
-    ("timeDate", 'max(d for d in [settings["x"], decided_at])'),
-])
+@pytest.mark.parametrize(
+    "kind, expression",
+    [
+        ("timeDuration", '"P5D"'),
+        ("timeDuration", '"PT0S"'),
+        ("timeDuration", "reminder"),
+        ("timeDate", '"2024-01-01T00:00:00+08:00"'),
+        ("timeCycle", '"R3/PT1H"'),
+        # what the process starts with, what a script, a service task or a message sets, and the engine's functions
+        ("timeDate", "end_of_day(modification_deadline)"),
+        ("timeDate", "working_days_due(len(departments))"),
+        ("timeDate", 'tally["at"] if first else resubmission.get("at", second)'),
+        ("timeDate", 'max(d for d in [settings["x"], decided_at])'),
+    ],
+)
 def test_a_quoted_or_computable_timer_is_accepted(kind, expression):
     assert definitions.check("timer.bpmn", timer(expression, kind)) == "timer_check"
 
@@ -311,11 +350,19 @@ def test_an_unquoted_or_broken_timer_is_refused_at_deploy(expression):
     assert problems_of(timer(expression), "timer.bpmn") == [("timer.bpmn", "wait", "timer_expression")]
 
 
-@pytest.mark.parametrize("kind, literal", [
-    ("timeDuration", '"P5X"'), ("timeDuration", '"five days"'), ("timeDuration", '"P"'),
-    ("timeDuration", '"2024-01-01T00:00:00+08:00"'),  # a date where a duration is due
-    ("timeDate", '"P5D"'), ("timeDate", '"2024-13-01"'), ("timeDate", "5"),
-    ("timeCycle", '"R3/soon"')])
+@pytest.mark.parametrize(
+    "kind, literal",
+    [
+        ("timeDuration", '"P5X"'),
+        ("timeDuration", '"five days"'),
+        ("timeDuration", '"P"'),
+        ("timeDuration", '"2024-01-01T00:00:00+08:00"'),  # a date where a duration is due
+        ("timeDate", '"P5D"'),
+        ("timeDate", '"2024-13-01"'),
+        ("timeDate", "5"),
+        ("timeCycle", '"R3/soon"'),
+    ],
+)
 def test_a_literal_that_is_not_iso_8601_of_its_kind_is_refused(kind, literal):
     with pytest.raises(InvalidDiagram) as caught:
         definitions.check("timer.bpmn", timer(literal, kind))
@@ -324,9 +371,16 @@ def test_a_literal_that_is_not_iso_8601_of_its_kind_is_refused(kind, literal):
     assert "ISO 8601" in problem.message and str(problem).startswith("timer.bpmn: wait: timer_expression: ")
 
 
-@pytest.mark.parametrize("expression, unknown", [
-    ("deadline", "deadline"), ('end_of_day(deadline_on)', "deadline_on"),
-    ('due_in_days(5)', "due_in_days"), ("[d for d in dates]", "dates"), ("panel.due", "panel")])
+@pytest.mark.parametrize(
+    "expression, unknown",
+    [
+        ("deadline", "deadline"),
+        ("end_of_day(deadline_on)", "deadline_on"),
+        ("due_in_days(5)", "due_in_days"),
+        ("[d for d in dates]", "dates"),
+        ("panel.due", "panel"),
+    ],
+)
 def test_a_timer_whose_date_the_process_data_cannot_give_is_refused_naming_what_it_reads(expression, unknown):
     with pytest.raises(InvalidDiagram) as caught:
         definitions.check("timer.bpmn", timer(expression, "timeDate"))
@@ -337,7 +391,8 @@ def test_a_timer_whose_date_the_process_data_cannot_give_is_refused_naming_what_
 
 def test_an_unsafe_timer_expression_is_refused():
     assert problems_of(timer('__import__("os").system("x")', "timeDate"), "timer.bpmn") == [
-        ("timer.bpmn", "wait", "simple_script")]
+        ("timer.bpmn", "wait", "simple_script")
+    ]
 
 
 def test_every_start_variable_is_one_the_review_really_starts_with(dbs):
@@ -397,15 +452,19 @@ def ruled(decision: str = "publicity_days") -> bytes:
 
 def floor(days: int) -> bytes:
     """The publicity table with another floor, as a designer edits it."""
-    return (PUBLICITY_TABLE.replace(b"&gt;= 5", f"&gt;= {days}".encode())
-            .replace(b"&lt; 5", f"&lt; {days}".encode()).replace(b"<text>5</text>", f"<text>{days}</text>".encode()))
+    return (
+        PUBLICITY_TABLE.replace(b"&gt;= 5", f"&gt;= {days}".encode())
+        .replace(b"&lt; 5", f"&lt; {days}".encode())
+        .replace(b"<text>5</text>", f"<text>{days}</text>".encode())
+    )
 
 
 def test_a_business_rule_task_finds_its_table_in_the_folder_or_the_files_given(tmp_path):
     result = definitions.checked("ruled.bpmn", ruled())  # bpmn/ holds publicity_days.dmn
     assert result.decides == {"publicity_days": ("publicity_days.dmn", PUBLICITY_TABLE)}
     assert problems_of(ruled(), "ruled.bpmn", definitions.lookup(folder=tmp_path)) == [
-        ("ruled.bpmn", "decide_publicity", "known_decision")]
+        ("ruled.bpmn", "decide_publicity", "known_decision")
+    ]
     given = definitions.lookup(files={"mine.dmn": floor(7)}, folder=tmp_path)
     assert definitions.checked("ruled.bpmn", ruled(), given).decides == {"publicity_days": ("mine.dmn", floor(7))}
 
@@ -424,42 +483,52 @@ def test_a_broken_table_is_refused_naming_its_file_the_decision_and_the_row(tmp_
     library = definitions.lookup(files={"publicity_days.dmn": broken}, folder=tmp_path)
     assert problems_of(ruled(), "ruled.bpmn", library) == [
         ("publicity_days.dmn", "publicity_days row 2", "dmn_expression"),
-        ("ruled.bpmn", "decide_publicity", "valid_decision")]
+        ("ruled.bpmn", "decide_publicity", "valid_decision"),
+    ]
     # The project's rules for scripts hold in tables too (the engine is no sandbox).
     unsafe = PUBLICITY_TABLE.replace(b"<text>5</text>", b"<text>__import__('os').getpid()</text>")
     [problem] = definitions.table_problems("publicity_days.dmn", unsafe)
-    assert (problem.element, problem.rule) == ("publicity_days row 2", "dmn_expression") and "__import__" in problem.message
+    assert (problem.element, problem.rule) == (
+        "publicity_days row 2",
+        "dmn_expression",
+    ) and "__import__" in problem.message
 
 
 def test_a_version_bundles_its_tables_and_its_id_hashes_them(dbs):
     with dbs["review"].uow() as uow:
-        first, new = definitions.deploy(uow, "ruled.bpmn", ruled(), definitions.lookup(
-            files={"publicity_days.dmn": PUBLICITY_TABLE}))
-        assert new and first.decisions == {"publicity_days": {"file_name": "publicity_days.dmn",
-                                                              "dmn": PUBLICITY_TABLE.decode("utf-8")}}
+        first, new = definitions.deploy(
+            uow, "ruled.bpmn", ruled(), definitions.lookup(files={"publicity_days.dmn": PUBLICITY_TABLE})
+        )
+        assert new and first.decisions == {
+            "publicity_days": {"file_name": "publicity_days.dmn", "dmn": PUBLICITY_TABLE.decode("utf-8")}
+        }
         assert first.id != definitions.content_hash(ruled())
-        again, new = definitions.deploy(uow, "ruled.bpmn", ruled(), definitions.lookup(
-            files={"publicity_days.dmn": PUBLICITY_TABLE}))
+        again, new = definitions.deploy(
+            uow, "ruled.bpmn", ruled(), definitions.lookup(files={"publicity_days.dmn": PUBLICITY_TABLE})
+        )
         assert (again.id, new) == (first.id, False)
-        second, new = definitions.deploy(uow, "ruled.bpmn", ruled(), definitions.lookup(
-            files={"publicity_days.dmn": floor(7)}))
+        second, new = definitions.deploy(
+            uow, "ruled.bpmn", ruled(), definitions.lookup(files={"publicity_days.dmn": floor(7)})
+        )
         assert new and second.id != first.id and "&gt;= 7" in second.decisions["publicity_days"]["dmn"]
         # A later deploy finds the table among the deployed versions when no file defines it.
         assert "publicity_days" in definitions.DeployedDecisions(uow)
-        assert definitions.checked("ruled.bpmn", ruled(), definitions.lookup(folder=Path("/nonexistent"), uow=uow)
-                                   ).decides["publicity_days"] == ("publicity_days.dmn", floor(7))
+        assert definitions.checked(
+            "ruled.bpmn", ruled(), definitions.lookup(folder=Path("/nonexistent"), uow=uow)
+        ).decides["publicity_days"] == ("publicity_days.dmn", floor(7))
 
 
 def test_a_table_used_by_a_called_process_is_bundled_with_the_called_version(dbs):
-    library = definitions.lookup(files={"b.bpmn": ruled().replace(b'"ruled"', b'"b"'),
-                                        "publicity_days.dmn": floor(6)})
+    library = definitions.lookup(files={"b.bpmn": ruled().replace(b'"ruled"', b'"b"'), "publicity_days.dmn": floor(6)})
     with dbs["review"].uow() as uow:
         a, _ = definitions.deploy(uow, "a.bpmn", calling("a", "b"), library)
         b = definitions.latest(uow, "b")
         assert a.decisions is None and list(b.decisions) == ["publicity_days"]
         spec, subprocess_specs = definitions.specs_of(uow, a)
-        assert subprocess_specs["b"].task_specs["decide_publicity"].dmnEngine.decision_table.rules[1] \
-            .outputEntries[0].text == "6"
+        assert (
+            subprocess_specs["b"].task_specs["decide_publicity"].dmnEngine.decision_table.rules[1].outputEntries[0].text
+            == "6"
+        )
 
 
 def test_a_running_instance_keeps_the_table_it_started_with():
@@ -469,8 +538,7 @@ def test_a_running_instance_keeps_the_table_it_started_with():
     from services.review.engine.runtime import SERIALIZER
 
     def run_on(table: bytes) -> BpmnWorkflow:
-        spec, subs = definitions.specs("v", ruled().decode(), "ruled", (),
-                                       (("publicity_days.dmn", table.decode()),))
+        spec, subs = definitions.specs("v", ruled().decode(), "ruled", (), (("publicity_days.dmn", table.decode()),))
         workflow = BpmnWorkflow(spec, subs)
         workflow.task_tree.data["activity_publicity_working_days"] = 6
         workflow.do_engine_steps()
@@ -492,10 +560,12 @@ def test_a_running_instance_keeps_the_table_it_started_with():
 
 def test_a_timer_may_read_what_a_business_rule_task_of_the_diagram_decides():
     # service_levels is no start variable: bpmn/service_levels.dmn sets it (service_levels.meeting, ...).
-    reading = RULED.replace("<bpmn:endEvent id=\"done\"><bpmn:extensionElements><spiffworkflow:properties>"
-                            "<spiffworkflow:property name=\"outcome\" value=\"none\" /></spiffworkflow:properties>"
-                            "</bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>",
-                            TIMED_END)
+    reading = RULED.replace(
+        '<bpmn:endEvent id="done"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties>'
+        "</bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>",
+        TIMED_END,
+    )
     assert definitions.check("ruled.bpmn", reading.replace("DECISION", "service_levels").encode()) == "ruled"
     with pytest.raises(InvalidDiagram) as caught:
         definitions.check("ruled.bpmn", reading.replace("DECISION", "publicity_days").encode())

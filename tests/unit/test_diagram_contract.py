@@ -1,6 +1,7 @@
 """The diagram <-> code contract checked by titles-bpmn validate (engine/contract.py, README
 "Diagram contract"): each mistake the issue lists was accepted before and is refused now, naming
 the file, the element and the rule; lanes are roles by id, so they carry readable names."""
+
 from __future__ import annotations
 
 import pytest
@@ -106,18 +107,25 @@ def test_a_decision_the_gateway_tests_but_the_task_no_longer_offers_is_refused()
     # Accepted before: decision == "return" never held and the default (approve) path was taken.
     assert rules(edited(('value="approve,return"', 'value="approve,reject"'))) == [("f4", "offered_decision")]
     for condition in ('decision != "return"', 'decision in ("return", "reject")', '"return" == decision'):
-        assert rules(edited(('value="approve,return"', 'value="approve,reject"'),
-                            ('decision == "return"', condition))) == [("f4", "offered_decision")], condition
+        assert rules(
+            edited(('value="approve,return"', 'value="approve,reject"'), ('decision == "return"', condition))
+        ) == [("f4", "offered_decision")], condition
 
 
 def test_the_decision_test_looks_through_gateways_to_the_nearest_task():
-    through = edited(('<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="checked" />',
-                      '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="merge" />'
-                      '<bpmn:exclusiveGateway id="merge"><bpmn:incoming>f2</bpmn:incoming>'
-                      '<bpmn:outgoing>f2b</bpmn:outgoing></bpmn:exclusiveGateway>'
-                      '<bpmn:sequenceFlow id="f2b" sourceRef="merge" targetRef="checked" />'),
-                     ('<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>',
-                      '<bpmn:incoming>f2b</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'))
+    through = edited(
+        (
+            '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="checked" />',
+            '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="merge" />'
+            '<bpmn:exclusiveGateway id="merge"><bpmn:incoming>f2</bpmn:incoming>'
+            "<bpmn:outgoing>f2b</bpmn:outgoing></bpmn:exclusiveGateway>"
+            '<bpmn:sequenceFlow id="f2b" sourceRef="merge" targetRef="checked" />',
+        ),
+        (
+            "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>",
+            "<bpmn:incoming>f2b</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>",
+        ),
+    )
     assert definitions.check("contract.bpmn", through.encode("utf-8"), definitions.lookup()) == "contract_test"
     assert rules(through.replace('value="approve,return"', 'value="approve,reject"')) == [("f4", "offered_decision")]
 
@@ -138,26 +146,38 @@ def test_an_end_that_is_no_outcome_says_so():
 
 def test_a_misspelt_property_name_is_refused_with_the_name_meant():
     # Accepted before: the property was simply not read.
-    found = problems(edited(('<spiffworkflow:property name="action" value="publicity:result" />',
-                             '<spiffworkflow:property name="action" value="publicity:result" />'
-                             '<spiffworkflow:property name="decison" value="start" />')))
+    found = problems(
+        edited(
+            (
+                '<spiffworkflow:property name="action" value="publicity:result" />',
+                '<spiffworkflow:property name="action" value="publicity:result" />'
+                '<spiffworkflow:property name="decison" value="start" />',
+            )
+        )
+    )
     assert [(e, r) for e, r, _ in found] == [("publicise", "known_property")]
     assert "did you mean 'decisions'?" in found[0][2]
     assert rules(edited(('name="outcome" value="certified"', 'name="outcom" value="certified"'))) == [
-        ("done", "known_property"), ("done", "known_outcome")]
+        ("done", "known_property"),
+        ("done", "known_outcome"),
+    ]
 
 
 def test_an_unknown_or_repeated_decision_word_is_refused():
     assert rules(edited(('value="approve,return"', 'value="approve,return,send_back"'))) == [
-        ("check", "known_decision_word")]
+        ("check", "known_decision_word")
+    ]
     assert rules(edited(('value="approve,return"', 'value="approve,return,approve"'))) == [
-        ("check", "known_decision_word")]
+        ("check", "known_decision_word")
+    ]
 
 
 def test_an_unknown_guard_is_refused_and_a_known_one_accepted():
-    guarded = ('<spiffworkflow:property name="stage" value="unit_check" />',
-               '<spiffworkflow:property name="stage" value="unit_check" />'
-               '<spiffworkflow:property name="guard" value="GUARD" />')
+    guarded = (
+        '<spiffworkflow:property name="stage" value="unit_check" />',
+        '<spiffworkflow:property name="stage" value="unit_check" />'
+        '<spiffworkflow:property name="guard" value="GUARD" />',
+    )
     assert rules(edited((guarded[0], guarded[1].replace("GUARD", "own_stuff")))) == [("check", "known_guard")]
     accepted = edited((guarded[0], guarded[1].replace("GUARD", "own_staff")))
     assert definitions.check("contract.bpmn", accepted.encode("utf-8"), definitions.lookup()) == "contract_test"
@@ -170,18 +190,23 @@ def test_an_action_outside_the_lane_it_serves_is_refused():
 
 def test_lanes_must_be_roles_by_id_and_tasks_must_sit_in_one_that_holds_tasks():
     assert rules(edited(('id="lane_committee"', 'id="lane_board"'))) == [
-        ("lane_board", "known_role"), ("publicise", "task_lane")]
+        ("lane_board", "known_role"),
+        ("publicise", "task_lane"),
+    ]
     assert rules(edited(('id="lane_committee"', 'id="lane_applicant"'))) == [("publicise", "task_lane")]
-    assert rules(edited(('<bpmn:flowNodeRef>check</bpmn:flowNodeRef>', ""))) == [("check", "task_lane")]
+    assert rules(edited(("<bpmn:flowNodeRef>check</bpmn:flowNodeRef>", ""))) == [("check", "task_lane")]
 
 
 def test_an_end_event_of_a_sub_process_is_no_outcome():
-    inner = ('<bpmn:endEvent id="done">', '<bpmn:subProcess id="sub"><bpmn:startEvent id="sub_start">'
-             '<bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent><bpmn:endEvent id="sub_end"><bpmn:extensionElements>'
-             '<spiffworkflow:properties><spiffworkflow:property name="outcome" value="OUTCOME" />'
-             '</spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>s1</bpmn:incoming></bpmn:endEvent>'
-             '<bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="sub_end" /></bpmn:subProcess>'
-             '<bpmn:endEvent id="done">')
+    inner = (
+        '<bpmn:endEvent id="done">',
+        '<bpmn:subProcess id="sub"><bpmn:startEvent id="sub_start">'
+        '<bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent><bpmn:endEvent id="sub_end"><bpmn:extensionElements>'
+        '<spiffworkflow:properties><spiffworkflow:property name="outcome" value="OUTCOME" />'
+        "</spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>s1</bpmn:incoming></bpmn:endEvent>"
+        '<bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="sub_end" /></bpmn:subProcess>'
+        '<bpmn:endEvent id="done">',
+    )
     assert rules(edited((inner[0], inner[1].replace("OUTCOME", "certified")))) == [("sub_end", "known_outcome")]
     accepted = edited((inner[0], inner[1].replace("OUTCOME", NO_OUTCOME)))
     assert definitions.check("contract.bpmn", accepted.encode("utf-8"), definitions.lookup()) == "contract_test"
@@ -189,19 +214,26 @@ def test_an_end_event_of_a_sub_process_is_no_outcome():
 
 def test_the_outcome_is_the_end_event_s_property_not_its_id():
     # Two branches: one ends as an overdue flag's branch would (no outcome), the other certified.
-    text = edited(('<bpmn:userTask id="check"', '<bpmn:parallelGateway id="split"><bpmn:incoming>f1</bpmn:incoming>'
-                   '<bpmn:outgoing>p1</bpmn:outgoing><bpmn:outgoing>p2</bpmn:outgoing></bpmn:parallelGateway>'
-                   '<bpmn:endEvent id="flagged"><bpmn:extensionElements><spiffworkflow:properties>'
-                   '<spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties>'
-                   '</bpmn:extensionElements><bpmn:incoming>p2</bpmn:incoming></bpmn:endEvent>'
-                   '<bpmn:sequenceFlow id="p1" sourceRef="split" targetRef="zz_end" />'
-                   '<bpmn:sequenceFlow id="p2" sourceRef="split" targetRef="flagged" />'
-                   '<bpmn:endEvent id="zz_end"><bpmn:extensionElements><spiffworkflow:properties>'
-                   '<spiffworkflow:property name="outcome" value="certified" /></spiffworkflow:properties>'
-                   '</bpmn:extensionElements><bpmn:incoming>p1</bpmn:incoming></bpmn:endEvent>'
-                   '<bpmn:userTask id="check"'),
-                  ('<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check" />',
-                   '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split" />'))
+    text = edited(
+        (
+            '<bpmn:userTask id="check"',
+            '<bpmn:parallelGateway id="split"><bpmn:incoming>f1</bpmn:incoming>'
+            "<bpmn:outgoing>p1</bpmn:outgoing><bpmn:outgoing>p2</bpmn:outgoing></bpmn:parallelGateway>"
+            '<bpmn:endEvent id="flagged"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="outcome" value="none" /></spiffworkflow:properties>'
+            "</bpmn:extensionElements><bpmn:incoming>p2</bpmn:incoming></bpmn:endEvent>"
+            '<bpmn:sequenceFlow id="p1" sourceRef="split" targetRef="zz_end" />'
+            '<bpmn:sequenceFlow id="p2" sourceRef="split" targetRef="flagged" />'
+            '<bpmn:endEvent id="zz_end"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="outcome" value="certified" /></spiffworkflow:properties>'
+            "</bpmn:extensionElements><bpmn:incoming>p1</bpmn:incoming></bpmn:endEvent>"
+            '<bpmn:userTask id="check"',
+        ),
+        (
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check" />',
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split" />',
+        ),
+    )
     parser = timers.Parser()
     parser.add_bpmn_str(text.encode("utf-8"), "contract.bpmn")
     workflow = BpmnWorkflow(parser.get_spec("contract_test"))

@@ -1,6 +1,7 @@
 """Every diagram in bpmn/ reads well (services/review/engine/layout.py says what that means): no
 later edit can bring back a flow drawn through a shape, a label over another or a name too big
 for its box. After editing a diagram: ``titles-bpmn layout bpmn/FILE.bpmn`` draws it again."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,7 +36,7 @@ def shrunk(text: str, element: str) -> str:
     """``text`` with the shape of ``element`` made too small for its name."""
     shape = text.index(f'bpmnElement="{element}"')
     start = text.index("<dc:Bounds", shape)
-    return text[:start] + '<dc:Bounds x="0" y="0" width="30" height="20" />' + text[text.index("/>", start) + 2:]
+    return text[:start] + '<dc:Bounds x="0" y="0" width="30" height="20" />' + text[text.index("/>", start) + 2 :]
 
 
 def test_layout_check_names_the_problems_and_fails(tmp_path, capsys):
@@ -48,7 +49,7 @@ def test_layout_check_names_the_problems_and_fails(tmp_path, capsys):
     capsys.readouterr()
     assert bpmn_cli.main(["layout", "--check", str(bad)]) == 1
     assert f"{bad}: check_modification_deadline: name_fits:" in capsys.readouterr().out
-    assert bad.read_bytes() == before          # --check writes nothing
+    assert bad.read_bytes() == before  # --check writes nothing
 
 
 def test_layout_redraws_the_file(tmp_path):

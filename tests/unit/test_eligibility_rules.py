@@ -3,6 +3,7 @@ assessments (称职及以上) and continuing education (90 hours a year, two thi
 since the current title, at most the table's window; which rule and which year fail; the exception
 categories stay open; an edited table applies from the next check. The rules alone, on snapshots; over
 HTTP in tests/integration/test_declaration_eligibility.py."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,14 +45,19 @@ def add_row_before(path, before_id: str, rule_id: str, inputs: list[str], output
     tree.write(str(path), encoding="utf-8", xml_declaration=True)
 
 
-def snapshot(assessments: dict[int, str] | None = None, education: list[dict] | None = None,
-             title: str = "2015-07-01") -> dict:
+def snapshot(
+    assessments: dict[int, str] | None = None, education: list[dict] | None = None, title: str = "2015-07-01"
+) -> dict:
     assessments = assessments if assessments is not None else {y: "competent" for y in WINDOW}
-    education = education if education is not None else [{"year": y, "hours": 96, "specialist_hours": 64}
-                                                          for y in WINDOW]
-    return {**ELIGIBLE, "certificates": [{"kind": "title", "name": "工程师", "issued_on": title}],
-            "annual_assessments": [{"year": y, "result": r} for y, r in assessments.items()],
-            "continuing_education": education}
+    education = (
+        education if education is not None else [{"year": y, "hours": 96, "specialist_hours": 64} for y in WINDOW]
+    )
+    return {
+        **ELIGIBLE,
+        "certificates": [{"kind": "title", "name": "工程师", "issued_on": title}],
+        "annual_assessments": [{"year": y, "result": r} for y, r in assessments.items()],
+        "continuing_education": education,
+    }
 
 
 def check(data: dict, on: dt.date = ON) -> dict:
@@ -72,11 +78,14 @@ def test_every_year_competent_with_enough_hours_is_eligible():
     assert check(snapshot({2023: "excellent", 2024: "competent", 2025: "excellent"}))["eligible"] is True
 
 
-@pytest.mark.parametrize("results, year, shown", [
-    ({2023: "competent", 2024: "basically_competent", 2025: "competent"}, 2024, "基本称职"),
-    ({2023: "incompetent", 2024: "competent", 2025: "competent"}, 2023, "不称职"),
-    ({2023: "competent", 2024: "competent"}, 2025, "none recorded"),
-])
+@pytest.mark.parametrize(
+    "results, year, shown",
+    [
+        ({2023: "competent", 2024: "basically_competent", 2025: "competent"}, 2024, "基本称职"),
+        ({2023: "incompetent", 2024: "competent", 2025: "competent"}, 2023, "不称职"),
+        ({2023: "competent", 2024: "competent"}, 2025, "none recorded"),
+    ],
+)
 def test_an_assessment_below_competent_fails_naming_the_year(results, year, shown):
     result = check(snapshot(results))
     assert result["eligible"] is False
@@ -89,26 +98,28 @@ def test_an_assessment_below_competent_fails_naming_the_year(results, year, show
 
 def test_the_window_starts_after_the_current_title():
     # Title in 2024: only 2025 is looked at (and education and years fail on their own)
-    result = check(snapshot({2025: "competent"}, [{"year": 2025, "hours": 90, "specialist_hours": 60}],
-                            title="2024-03-01"))
+    result = check(
+        snapshot({2025: "competent"}, [{"year": 2025, "hours": 90, "specialist_hours": 60}], title="2024-03-01")
+    )
     checks = by_rule(result)
-    assert checks["annual_assessment"] == {"rule": "annual_assessment", "passed": True, "years": [2025],
-                                           "failures": []}
+    assert checks["annual_assessment"] == {"rule": "annual_assessment", "passed": True, "years": [2025], "failures": []}
     assert checks["continuing_education"]["passed"] and checks["continuing_education"]["years"] == [2025]
     assert not checks["education_years"]["passed"]
     # The latest title is the current one, whichever the rule counts years from.
     data = snapshot({2025: "competent"}, [{"year": 2025, "hours": 90, "specialist_hours": 60}])
-    data["certificates"].append({"kind": "professional_qualification", "name": "注册工程师",
-                                 "issued_on": "2024-05-01"})
+    data["certificates"].append({"kind": "professional_qualification", "name": "注册工程师", "issued_on": "2024-05-01"})
     assert by_rule(check(data))["annual_assessment"]["years"] == [2025]
 
 
-@pytest.mark.parametrize("entries, year, phrase", [
-    ([{"year": 2024, "hours": 80, "specialist_hours": 60}], 2024, "80 hours; needs at least 90"),
-    ([{"year": 2024, "hours": 96, "specialist_hours": 63}], 2024, "63 specialist hours of 96"),
-    ([{"year": 2024, "hours": 96}], 2024, "not given"),
-    ([], 2024, "0 hours"),
-])
+@pytest.mark.parametrize(
+    "entries, year, phrase",
+    [
+        ([{"year": 2024, "hours": 80, "specialist_hours": 60}], 2024, "80 hours; needs at least 90"),
+        ([{"year": 2024, "hours": 96, "specialist_hours": 63}], 2024, "63 specialist hours of 96"),
+        ([{"year": 2024, "hours": 96}], 2024, "not given"),
+        ([], 2024, "0 hours"),
+    ],
+)
 def test_continuing_education_fails_naming_the_year(entries, year, phrase):
     others = [{"year": y, "hours": 96, "specialist_hours": 64} for y in WINDOW if y != year]
     result = check(snapshot(education=others + entries))
@@ -129,26 +140,43 @@ def test_the_window_and_thresholds_come_from_the_table(tmp_path, monkeypatch):
     shutil.copytree(BPMN, folder)
     monkeypatch.setenv("TITLES_BPMN_DIR", str(folder))
     yearly = folder / "eligibility_yearly.dmn"
-    set_outputs(yearly, "rule_default", assessment_window_years="1", continuing_education_window_years="1",
-                continuing_education_hours="72")
+    set_outputs(
+        yearly,
+        "rule_default",
+        assessment_window_years="1",
+        continuing_education_window_years="1",
+        continuing_education_hours="72",
+    )
     data = snapshot({2025: "competent"}, [{"year": 2025, "hours": 72, "specialist_hours": 48}])
     result = check(data)
     assert result["eligible"] is True, result
     assert by_rule(result)["annual_assessment"]["years"] == [2025]
     # A row for one qualification, before the default (hit policy FIRST), may switch a requirement off.
-    add_row_before(yearly, "rule_default", "rule_senior", ['"工程"', '"高级工程师"'],
-                   ["0", '["excellent"]', '"优秀"', "1", "72", "[2, 3]"])
+    add_row_before(
+        yearly,
+        "rule_default",
+        "rule_senior",
+        ['"工程"', '"高级工程师"'],
+        ["0", '["excellent"]', '"优秀"', "1", "72", "[2, 3]"],
+    )
     assert "annual_assessment" not in by_rule(check(snapshot({}, data["continuing_education"])))
     assert "annual_assessment" in by_rule(eligibility.check("工程", "工程师", snapshot({}), ON))
 
 
 def test_a_qualification_the_table_does_not_name_has_no_rule():
     assert eligibility.check("工程", "技术员", snapshot({}), ON) == {
-        "eligible": True, "rule": None, "failures": [], "checks": [], "checked_on": ON.isoformat()}
+        "eligible": True,
+        "rule": None,
+        "failures": [],
+        "checks": [],
+        "checked_on": ON.isoformat(),
+    }
 
 
-@pytest.mark.parametrize("series, name", sorted({(r.inputs[0].strip('"'), r.inputs[1].strip('"')) for r in
-                                                  decisions.find("eligibility_normal").rows}))
+@pytest.mark.parametrize(
+    "series, name",
+    sorted({(r.inputs[0].strip('"'), r.inputs[1].strip('"')) for r in decisions.find("eligibility_normal").rows}),
+)
 def test_every_qualification_in_the_table_has_alternatives_the_check_can_name(series, name):
     options = eligibility.alternatives(series, name)
     assert options and all(o["education"] in eligibility.RANKS for o in options), options

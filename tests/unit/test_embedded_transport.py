@@ -6,7 +6,6 @@ import collections
 import multiprocessing as mp
 import os
 import queue as stdqueue
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -65,9 +64,7 @@ def _consume_one(root: str, ready: Any, results: Any) -> None:
                     "body": body,
                     "headers": message.headers,
                     "content_type": message.content_type,
-                    "properties": {
-                        k: message.properties.get(k) for k in ("message_id", "correlation_id", "type")
-                    },
+                    "properties": {k: message.properties.get(k) for k in ("message_id", "correlation_id", "type")},
                     "routing_key": message.delivery_info["routing_key"],
                 }
             )
@@ -94,7 +91,7 @@ def _consume_until_stopped(root: str, stop: Any, results: Any) -> None:
             while not stop.is_set():
                 try:
                     conn.drain_events(timeout=0.1)
-                except socket.timeout:
+                except TimeoutError:
                     pass
 
 

@@ -1,6 +1,7 @@
 """SpiffWorkflow's timers judged by the system's clock (services/review/engine/timers.py): they fire when
 ``shared.clock`` says so, whatever the wall clock says (pitfall 13); instances keep saving and loading;
 and a timer behind an event-based gateway has its due time found (pitfall 12)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from services.review.engine import definitions, runtime, timers
 from shared import clock
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -82,8 +83,11 @@ def tick(workflow: BpmnWorkflow) -> BpmnWorkflow:
 
 
 def ended_at(workflow: BpmnWorkflow) -> list[str]:
-    return [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.bpmn_id in ("done", "resubmitted_end", "not_accepted")]
+    return [
+        t.task_spec.bpmn_id
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if t.task_spec.bpmn_id in ("done", "resubmitted_end", "not_accepted")
+    ]
 
 
 def test_a_date_timer_fires_by_the_systems_clock_not_the_wall_clock():

@@ -1,13 +1,21 @@
 """GB 11643 resident ID numbers and GB 32100 credit codes on published examples and mutations."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 
-from shared.identifiers import (CREDIT_ALPHABET, InvalidIdentifier, check_credit_code, credit_code_check_char,
-                                is_valid_credit_code, is_valid_resident_id, parse_resident_id,
-                                resident_id_check_char)
+from shared.identifiers import (
+    CREDIT_ALPHABET,
+    InvalidIdentifier,
+    check_credit_code,
+    credit_code_check_char,
+    is_valid_credit_code,
+    is_valid_resident_id,
+    parse_resident_id,
+    resident_id_check_char,
+)
 
 GB_SAMPLE = "11010519491231002X"  # the standard's own example
 PUBLISHED_CODES = ["9144030071526726XG", "914403001922038216", "91330100716105852F"]  # Tencent, Huawei, Alibaba
@@ -35,24 +43,29 @@ def test_every_single_digit_change_of_the_sample_is_caught(position):
     for replacement in "0123456789X":
         if replacement == GB_SAMPLE[position] or (replacement == "X" and position != 17):
             continue
-        mutated = GB_SAMPLE[:position] + replacement + GB_SAMPLE[position + 1:]
+        mutated = GB_SAMPLE[:position] + replacement + GB_SAMPLE[position + 1 :]
         assert not is_valid_resident_id(mutated), mutated
 
 
 def test_swapping_adjacent_digits_is_caught():
     for i in range(16):
         if GB_SAMPLE[i] != GB_SAMPLE[i + 1]:
-            swapped = GB_SAMPLE[:i] + GB_SAMPLE[i + 1] + GB_SAMPLE[i] + GB_SAMPLE[i + 2:]
+            swapped = GB_SAMPLE[:i] + GB_SAMPLE[i + 1] + GB_SAMPLE[i] + GB_SAMPLE[i + 2 :]
             assert not is_valid_resident_id(swapped), swapped
 
 
-@pytest.mark.parametrize("number, rule", [
-    ("11010519491231002", "format"), ("11010519491231002XX", "format"), ("1101051949123100AX", "format"),
-    ("110105194913310021", "birth_date"),  # month 13
-    ("11010519490230002X", "birth_date"),  # 30 February
-    ("11010519491231002Y", "format"),
-    ("110105194912310021", "check_digit"),
-])
+@pytest.mark.parametrize(
+    "number, rule",
+    [
+        ("11010519491231002", "format"),
+        ("11010519491231002XX", "format"),
+        ("1101051949123100AX", "format"),
+        ("110105194913310021", "birth_date"),  # month 13
+        ("11010519490230002X", "birth_date"),  # 30 February
+        ("11010519491231002Y", "format"),
+        ("110105194912310021", "check_digit"),
+    ],
+)
 def test_malformed_numbers_name_the_failed_rule(number, rule):
     with pytest.raises(InvalidIdentifier) as caught:
         parse_resident_id(number)
@@ -77,7 +90,7 @@ def test_every_single_character_change_of_a_credit_code_is_caught(code):
     for position in range(18):
         for replacement in CREDIT_ALPHABET:
             if replacement != code[position]:
-                mutated = code[:position] + replacement + code[position + 1:]
+                mutated = code[:position] + replacement + code[position + 1 :]
                 assert not is_valid_credit_code(mutated), mutated
 
 
@@ -87,8 +100,17 @@ def test_an_early_legal_code_fails_the_check():
     assert caught.value.rule == "check_character"
 
 
-@pytest.mark.parametrize("code", ["9144030071526726X", "9144030071526726XGG", "9144030071526726IG",
-                                  "9144030071526726OG", "9144030071526726SG", "91440300715267-6XG"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "9144030071526726X",
+        "9144030071526726XGG",
+        "9144030071526726IG",
+        "9144030071526726OG",
+        "9144030071526726SG",
+        "91440300715267-6XG",
+    ],
+)
 def test_malformed_credit_codes_are_format_errors(code):
     with pytest.raises(InvalidIdentifier) as caught:
         check_credit_code(code)

@@ -1,4 +1,5 @@
 """Tests for shared.identity: dev issuer, token verification, Flask auth glue."""
+
 from __future__ import annotations
 
 import base64
@@ -84,6 +85,7 @@ def _claims(**overrides) -> dict:
 
 
 # ---------------------------------------------------------------- happy path
+
 
 def test_issued_token_verifies_via_file_jwks(verifier, data_dir):
     token = issue_token("applicant", data_dir, issuer=ISSUER)
@@ -210,6 +212,7 @@ def test_issue_token_defaults(data_dir):
 
 # ---------------------------------------------------------------- rejections
 
+
 def test_expired_token_rejected(verifier, data_dir):
     token = issue_token("unit", data_dir, issuer=ISSUER, lifetime_seconds=-120)  # beyond 30 s leeway
     with pytest.raises(InvalidToken, match="expired"):
@@ -243,15 +246,15 @@ def test_hs256_token_rejected(verifier, data_dir):
     # Algorithm confusion: HMAC keyed with the public key material must not pass.
     # PyJWT refuses to sign with PEM/JWK-looking HMAC secrets, so build it by hand.
     kid, key = signing_key(data_dir)
-    secret = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    secret = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def b64(data: bytes) -> bytes:
         return base64.urlsafe_b64encode(data).rstrip(b"=")
 
-    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode()) + b"." + b64(
-        json.dumps(_claims()).encode()
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+        + b"."
+        + b64(json.dumps(_claims()).encode())
     )
     signature = b64(hmac.new(secret, signing_input, hashlib.sha256).digest())
     token = (signing_input + b"." + signature).decode()
@@ -297,6 +300,7 @@ def test_all_roles_accepted(verifier, data_dir):
 
 # ---------------------------------------------------------------- key file
 
+
 def test_key_file_created_once_and_reused(data_dir):
     kid1 = jwks(data_dir)["keys"][0]["kid"]
     key_file = data_dir / "dev-issuer" / "private_key.pem"
@@ -339,6 +343,7 @@ def test_concurrent_key_creation_agrees(data_dir):
 
 # ---------------------------------------------------------------- CLI
 
+
 def test_token_command_prints_token(monkeypatch, capsys, verifier, data_dir):
     monkeypatch.setattr(sys, "argv", ["titles-dev-token", "dept1", "--data-dir", str(data_dir), "--issuer", ISSUER])
     assert token_command() == 0
@@ -368,6 +373,7 @@ def test_console_script_subprocess(tmp_path):
 
 
 # ---------------------------------------------------------------- flask_auth
+
 
 @pytest.fixture
 def auth_client(verifier):

@@ -5,6 +5,7 @@ sits above them; the review engine knows nothing of the review domain. Every ``i
 level or inside a function (a function-local import hides a cycle, it does not remove it), and so does
 ``importlib.import_module`` with a literal or an f-string (whose holes match any module name part).
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,9 @@ ENGINE = "services.review.engine"
 # What the engine may import from its own service: itself and the tables it loads and saves.
 ENGINE_MAY_USE = (ENGINE, "services.review.models")
 # The domain and the service layer the engine is given through its ports, never imports.
-REVIEW_DOMAIN = tuple(f"services.review.{name}" for name in
-                      ("queues", "directory", "publicity", "panels", "sla", "service"))
+REVIEW_DOMAIN = tuple(
+    f"services.review.{name}" for name in ("queues", "directory", "publicity", "panels", "sla", "service")
+)
 WEB_AND_BROKER = ("flask", "flask_smorest", "kombu", "amqp")
 
 
@@ -130,14 +132,20 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def offences(importer_prefix: str, forbidden: tuple[str, ...]) -> list[str]:
-    return sorted(f"{importer} imports {target}" for importer, targets in GRAPH.items()
-                  if within(importer, importer_prefix)
-                  for target in targets if any(within(target, prefix) for prefix in forbidden))
+    return sorted(
+        f"{importer} imports {target}"
+        for importer, targets in GRAPH.items()
+        if within(importer, importer_prefix)
+        for target in targets
+        if any(within(target, prefix) for prefix in forbidden)
+    )
 
 
 def test_the_reader_sees_function_local_relative_and_dynamic_imports():
-    graph = {name: imports(name, path) for name, path in {
-        "services.review.engine.held": ROOT / "services/review/engine/held.py"}.items()}
+    graph = {
+        name: imports(name, path)
+        for name, path in {"services.review.engine.held": ROOT / "services/review/engine/held.py"}.items()
+    }
     assert "services.review.engine.runtime" in graph["services.review.engine.held"]
     tree = ast.parse("import importlib\nimportlib.import_module(f'services.{name}.bootstrap')\n")
     call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call))
@@ -146,8 +154,11 @@ def test_the_reader_sees_function_local_relative_and_dynamic_imports():
 
 
 def test_there_is_no_import_cycle_in_shared_or_services():
-    found = [component for component in cycles(GRAPH)
-             if any(within(name, "shared") or within(name, "services") for name in component)]
+    found = [
+        component
+        for component in cycles(GRAPH)
+        if any(within(name, "shared") or within(name, "services") for name in component)
+    ]
     assert found == [], f"{len(found)} import cycle(s):\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
@@ -161,6 +172,9 @@ def test_no_service_imports_the_command_line_or_supervisor():
 
 def test_the_review_engine_knows_nothing_of_the_review_domain_the_web_or_the_broker():
     assert offences(ENGINE, REVIEW_DOMAIN + WEB_AND_BROKER) == []
-    outside = [line for line in offences(ENGINE, ("services",))
-               if not any(within(line.split(" imports ")[1], allowed) for allowed in ENGINE_MAY_USE)]
+    outside = [
+        line
+        for line in offences(ENGINE, ("services",))
+        if not any(within(line.split(" imports ")[1], allowed) for allowed in ENGINE_MAY_USE)
+    ]
     assert outside == []

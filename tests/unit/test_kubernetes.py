@@ -7,6 +7,7 @@ There is no cluster where the tests run. The overlays are rendered here with the
 use (resources, namespace, images, replicas, strategic-merge patches), and compared with `kubectl
 kustomize` where kubectl is installed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,6 +40,7 @@ BROKER = {"app.kubernetes.io/name": "titles-mq"}
 
 
 # ------------------------------------------------------------------ rendering
+
 
 def load(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
@@ -130,8 +132,13 @@ def key(doc: dict[str, Any]) -> tuple[str, str]:
 @pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (its kustomize) is not installed")
 @pytest.mark.parametrize("folder", every_folder())
 def test_kubectl_kustomize_renders_what_this_test_checks(folder):
-    out = subprocess.run(["kubectl", "kustomize", str(KUBE / "overlays" / folder)], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(KUBE / "overlays" / folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     theirs = {key(d): d for d in yaml.safe_load_all(out) if d}
     ours = {key(d): d for d in build(KUBE / "overlays" / folder)}
     assert sorted(theirs) == sorted(ours)
@@ -140,6 +147,7 @@ def test_kubectl_kustomize_renders_what_this_test_checks(folder):
 
 
 # ------------------------------------------------------------------ schemas
+
 
 @pytest.mark.parametrize("folder", every_folder())
 def test_every_resource_validates_against_the_kubernetes_schemas(folder):
@@ -171,6 +179,7 @@ def test_no_secret_is_rendered(overlay):
 
 # ------------------------------------------------------------------ processes
 
+
 def deployments(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
 
@@ -182,8 +191,9 @@ def expected_processes() -> dict[str, list[str]]:
     for name, _, argv in supervisor.commands():
         if name in ("issuer", "tsa"):
             continue
-        command = [Path(argv[0]).name] + [str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT)) else a
-                                           for a in argv[1:]]
+        command = [Path(argv[0]).name] + [
+            str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT)) else a for a in argv[1:]
+        ]
         name = name.replace("-http", "-web") if name.endswith("-http") else name
         result["console-web" if name == "console" else name] = command
     return result
@@ -227,6 +237,7 @@ def test_every_container_has_resource_requests_and_limits(overlay):
 
 # ------------------------------------------------------------------ environment
 
+
 def environment(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
     """The variables a container gets: its ConfigMaps (rendered) and Secrets (the example) and its own."""
     sources = {("configMap", d["metadata"]["name"]): d["data"] for d in docs if d["kind"] == "ConfigMap"}
@@ -264,7 +275,8 @@ def test_every_process_has_the_environment_compose_gives_it(overlay):
             assert env["TITLES_SERVICE"] == service, name
         for mount in containers(doc)[0]["volumeMounts"]:
             assert mount["mountPath"] in (env["TITLES_DATA_DIR"], env["PROMETHEUS_MULTIPROC_DIR"]) or (
-                mount["mountPath"].startswith(("/etc/titles/", env["TITLES_DATA_DIR"] + "/")))
+                mount["mountPath"].startswith(("/etc/titles/", env["TITLES_DATA_DIR"] + "/"))
+            )
 
 
 def test_web_parts_listen_where_their_services_send(overlay):
@@ -304,7 +316,7 @@ def test_the_certificate_processes_load_the_signing_key_from_a_mounted_secret(ov
         [volume] = [v for v in pod_spec(doc)["volumes"] if v["name"] == mount["name"]]
         items = {i["path"]: i["key"] for i in volume["secret"]["items"]}
         [secret] = [s for s in secrets_example() if s["metadata"]["name"] == volume["secret"]["secretName"]]
-        assert items[path[len(mount["mountPath"]) + 1:]] in secret["stringData"]
+        assert items[path[len(mount["mountPath"]) + 1 :]] in secret["stringData"]
 
 
 def test_the_ingress_sends_to_the_console_and_the_verification_page(overlay):
@@ -334,7 +346,10 @@ def test_probes_point_at_routes_the_apps_have(overlay, tmp_path, monkeypatch):
     for name, doc in deployments(docs).items():
         container = containers(doc)[0]
         if name.endswith("-web"):
-            probed[name[: -len("-web")]] = (container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"])
+            probed[name[: -len("-web")]] = (
+                container["readinessProbe"]["httpGet"],
+                container["livenessProbe"]["httpGet"],
+            )
         else:
             assert "readinessProbe" not in container and "ports" not in container, name
     assert set(probed) == {*SERVICES, "console"}
@@ -348,6 +363,7 @@ def test_probes_point_at_routes_the_apps_have(overlay, tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ the migration job
 
+
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_the_migration_job_runs_before_a_rollout_with_the_overlays_image(name):
     [job] = build(KUBE / "overlays" / name / "migrate")
@@ -360,6 +376,7 @@ def test_the_migration_job_runs_before_a_rollout_with_the_overlays_image(name):
 
 # ------------------------------------------------------------------ the operators' resources, by shape
 
+
 def connections() -> dict[str, str]:
     [secret] = [s for s in secrets_example() if s["metadata"]["name"] == "titles-connections"]
     return secret["stringData"]
@@ -371,8 +388,10 @@ def test_postgresql_is_a_cloudnativepg_cluster_with_a_database_per_service(overl
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     assert cluster["spec"]["instances"] >= 2, f"{name}: a primary and a replica at least"
     assert cluster["spec"]["storage"]["size"]
-    created = {re.fullmatch(r"CREATE DATABASE (\w+) OWNER (\w+)", s).groups()
-               for s in cluster["spec"]["bootstrap"]["initdb"]["postInitSQL"]}
+    created = {
+        re.fullmatch(r"CREATE DATABASE (\w+) OWNER (\w+)", s).groups()
+        for s in cluster["spec"]["bootstrap"]["initdb"]["postInitSQL"]
+    }
     url = connections()["DATABASE_URL"]
     owner = cluster["spec"]["bootstrap"]["initdb"]["owner"]
     assert urlsplit(url).username == owner and urlsplit(url).hostname == "titles-db-rw"
@@ -405,6 +424,7 @@ def test_every_secret_a_pod_reads_is_in_the_example(overlay):
 
 # ------------------------------------------------------------------ network policies
 
+
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     if not all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()):
         return False
@@ -422,16 +442,25 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 class Pod:
     """A pod as the policies see it: its namespace's labels, its own, its named ports, or an address."""
 
-    def __init__(self, labels: dict[str, str] | None = None, namespace: str = "titles",
-                 ports: dict[str, int] | None = None, address: str | None = None):
+    def __init__(
+        self,
+        labels: dict[str, str] | None = None,
+        namespace: str = "titles",
+        ports: dict[str, int] | None = None,
+        address: str | None = None,
+    ):
         self.labels, self.namespace, self.ports, self.address = labels or {}, namespace, ports or {}, address
 
     def matches(self, peer: dict[str, Any]) -> bool:
         if "ipBlock" in peer:
             block = peer["ipBlock"]
-            return self.address is not None and ipaddress.ip_address(self.address) in ipaddress.ip_network(
-                block["cidr"]) and not any(ipaddress.ip_address(self.address) in ipaddress.ip_network(e)
-                                           for e in block.get("except") or [])
+            return (
+                self.address is not None
+                and ipaddress.ip_address(self.address) in ipaddress.ip_network(block["cidr"])
+                and not any(
+                    ipaddress.ip_address(self.address) in ipaddress.ip_network(e) for e in block.get("except") or []
+                )
+            )
         if self.address is not None:
             return False
         if "namespaceSelector" in peer:
@@ -446,16 +475,21 @@ def allowed(policies: list[dict[str, Any]], source: Pod, target: Pod, port: int,
     def side(pod: Pod, kind: str, peer: Pod, field: str) -> bool:
         if pod.address is not None or pod.namespace != "titles":
             return True  # outside the manifests: not theirs to restrict
-        applying = [p["spec"] for p in policies if kind in p["spec"]["policyTypes"]
-                    and selects(p["spec"]["podSelector"], pod.labels)]
+        applying = [
+            p["spec"]
+            for p in policies
+            if kind in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod.labels)
+        ]
         if not applying:
             return True
         for spec in applying:
             for rule in spec.get(kind.lower()) or []:
                 ports = rule.get("ports")
                 port_ok = not ports or any(
-                    (p.get("protocol", "TCP") == protocol) and p["port"] in (port, *[n for n, v in target.ports.items()
-                                                                             if v == port]) for p in ports)
+                    (p.get("protocol", "TCP") == protocol)
+                    and p["port"] in (port, *[n for n, v in target.ports.items() if v == port])
+                    for p in ports
+                )
                 peers = rule.get("to" if kind == "Egress" else "from")
                 if port_ok and (not peers or any(peer.matches(x) for x in peers)):
                     return True
@@ -493,7 +527,9 @@ def test_each_process_reaches_what_it_calls_and_not_more(overlay):
         # the services talk to each other through the broker only
         for service in SERVICES:
             if process != "console-web":
-                assert not allowed(policies, pod, web[service], config.DEFAULT_PORTS[service]), f"{process} -> {service}"
+                assert not allowed(policies, pod, web[service], config.DEFAULT_PORTS[service]), (
+                    f"{process} -> {service}"
+                )
         calls_out = process.endswith("-web") or process.startswith("certificate-") or process == "notify-dispatcher"
         assert allowed(policies, pod, internet, 443) == calls_out, f"{process} -> HTTPS outside"
     for service in SERVICES:

@@ -1,5 +1,6 @@
 """The lock files (`make lock`) hold every pin of pyproject.toml at the same version, and agree with
 each other, so `make install` and the image install exactly what pyproject.toml names."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,8 @@ def test_every_pin_of_pyproject_is_locked_at_its_version(lock):
     for group in LOCKS[lock]:
         for name, version in pins(group).items():
             assert versions.get(name) == version, (
-                f"{lock}: {name} is locked at {versions.get(name)}, pyproject.toml pins {version}; run make lock")
+                f"{lock}: {name} is locked at {versions.get(name)}, pyproject.toml pins {version}; run make lock"
+            )
 
 
 def test_each_lock_holds_the_one_before_it_at_the_same_versions():

@@ -1,5 +1,6 @@
 """Each service's Alembic scripts: one head, files numbered in an order Alembic can apply, every
 revision reversible (the rules of docs/migrations.md)."""
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,8 @@ def test_files_are_numbered_in_an_order_alembic_can_apply(service):
     for revision in revisions:
         for parent in util.to_tuple(revision.down_revision, default=()):
             assert number[parent] < number[revision.revision], (
-                f"{service}: {Path(revision.path).name} is numbered before its parent {parent}")
+                f"{service}: {Path(revision.path).name} is numbered before its parent {parent}"
+            )
 
 
 @pytest.mark.parametrize("service", SERVICES)

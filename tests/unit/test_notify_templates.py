@@ -1,4 +1,5 @@
 """The template file: every kind has its texts, and every text fills without surprises."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,17 @@ import pytest
 
 from services.notify import templates
 
-KINDS = ("stage_change", "return_notice", "result", "certificate_issued", "certificate_revoked",
-         "organisation_message", "report_feedback", "defence_notice", "defence_reminder")
+KINDS = (
+    "stage_change",
+    "return_notice",
+    "result",
+    "certificate_issued",
+    "certificate_revoked",
+    "organisation_message",
+    "report_feedback",
+    "defence_notice",
+    "defence_reminder",
+)
 
 
 def test_the_file_is_valid_json_with_every_kind():

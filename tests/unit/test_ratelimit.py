@@ -1,4 +1,5 @@
 """The public endpoints' rate limiter."""
+
 from __future__ import annotations
 
 from shared.web.ratelimit import RateLimiter

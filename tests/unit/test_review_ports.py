@@ -1,4 +1,5 @@
 """The review engine is given its ports by the service's bootstrap, and refuses to run without them."""
+
 from __future__ import annotations
 
 import dataclasses

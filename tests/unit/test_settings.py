@@ -1,5 +1,6 @@
 """Configuration is read in one place: shared/config.py's Settings (the command line and the supervisor
 only build environments for the processes they start)."""
+
 from __future__ import annotations
 
 import ast
@@ -22,8 +23,11 @@ def environment_reads(path: Path) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv"):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os" and any(
-                alias.name in ("environ", "environb", "getenv") for alias in node.names):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(alias.name in ("environ", "environb", "getenv") for alias in node.names)
+        ):
             lines.append(node.lineno)
     return lines
 
@@ -60,17 +64,30 @@ def test_defaults():
 
 
 def test_values_are_read_once_into_the_settings():
-    environ = {"TITLES_TEST_CLOCK": "1", "TITLES_RETRY_DELAYS_MS": "100,200", "NOTIFY_SMTP_HOST": "smtp.test",
-               "NOTIFY_SMTP_STARTTLS": "yes", "CERTIFICATE_SIGNING_KEY": "/k.pem", "CERTIFICATE_TRUST_ROOTS": "/r.pem",
-               "CERTIFICATE_TSA_URL": " none ", "CERTIFICATE_TSA_TIMEOUT_S": "3", "DATABASE_URL": "postgresql+psycopg://db/t_{service}",
-               "REVIEW_DATABASE_URL": "postgresql+psycopg://other/review", "NOTIFY_REPORT_RATE_LIMIT": "2/60"}
+    environ = {
+        "TITLES_TEST_CLOCK": "1",
+        "TITLES_RETRY_DELAYS_MS": "100,200",
+        "NOTIFY_SMTP_HOST": "smtp.test",
+        "NOTIFY_SMTP_STARTTLS": "yes",
+        "CERTIFICATE_SIGNING_KEY": "/k.pem",
+        "CERTIFICATE_TRUST_ROOTS": "/r.pem",
+        "CERTIFICATE_TSA_URL": " none ",
+        "CERTIFICATE_TSA_TIMEOUT_S": "3",
+        "DATABASE_URL": "postgresql+psycopg://db/t_{service}",
+        "REVIEW_DATABASE_URL": "postgresql+psycopg://other/review",
+        "NOTIFY_REPORT_RATE_LIMIT": "2/60",
+    }
     settings = Settings.from_environ(environ)
     environ.clear()  # nothing is read later
     assert settings.test_clock is True
     assert settings.retry_delays_ms == (100, 200)
     assert settings.notify_smtp is not None and settings.notify_smtp.starttls and settings.notify_smtp.port == 25
-    assert settings.certificate_signing == {"CERTIFICATE_SIGNING_KEY": "/k.pem", "CERTIFICATE_TRUST_ROOTS": "/r.pem",
-                                            "CERTIFICATE_TSA_URL": " none ", "CERTIFICATE_TSA_TIMEOUT_S": "3"}
+    assert settings.certificate_signing == {
+        "CERTIFICATE_SIGNING_KEY": "/k.pem",
+        "CERTIFICATE_TRUST_ROOTS": "/r.pem",
+        "CERTIFICATE_TSA_URL": " none ",
+        "CERTIFICATE_TSA_TIMEOUT_S": "3",
+    }
     assert settings.certificate_tsa_url == "none"
     assert settings.database_url("profile") == "postgresql+psycopg://db/t_profile"
     assert settings.database_url("review") == "postgresql+psycopg://other/review"

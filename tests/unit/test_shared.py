@@ -1,4 +1,5 @@
 """The common library's pure parts: envelope, contracts, config, topology, logs."""
+
 from __future__ import annotations
 
 import json
@@ -15,20 +16,31 @@ from shared.observability import context
 from shared.observability.logging import JsonFormatter
 
 ISSUED = {
-    "certificate_id": "c1", "number": "TJZC2026000001", "declaration_id": "d1", "holder": "applicant",
-    "holder_name": "张伟", "series": "工程", "level": "副高级", "specialty": "软件工程",
-    "qualification_name": "高级工程师", "issued_on": "2026-11-27",
+    "certificate_id": "c1",
+    "number": "TJZC2026000001",
+    "declaration_id": "d1",
+    "holder": "applicant",
+    "holder_name": "张伟",
+    "series": "工程",
+    "level": "副高级",
+    "specialty": "软件工程",
+    "qualification_name": "高级工程师",
+    "issued_on": "2026-11-27",
 }
 
 
 def test_envelope_round_trips_and_names_itself_to_amqp():
-    envelope = Envelope(type="certificate.issued.v1", source="certificate", data=ISSUED, correlation_id="d1",
-                        causation_id="m0")
+    envelope = Envelope(
+        type="certificate.issued.v1", source="certificate", data=ISSUED, correlation_id="d1", causation_id="m0"
+    )
     again = Envelope.from_json(envelope.to_json())
     assert again == envelope
     assert "张伟" in envelope.to_json()  # readable, not \u-escaped
-    assert envelope.amqp_properties() == {"message_id": envelope.id, "type": "certificate.issued.v1",
-                                          "correlation_id": "d1"}
+    assert envelope.amqp_properties() == {
+        "message_id": envelope.id,
+        "type": "certificate.issued.v1",
+        "correlation_id": "d1",
+    }
 
 
 def test_producers_validate_strictly_and_consumers_ignore_unknown_fields():
@@ -69,10 +81,14 @@ def test_queue_names_carry_the_namespace_and_rabbitmq_arguments(monkeypatch):
     queue = topology.main_queue(sub, on_rabbitmq=True)
     assert queue.name == "ns.review.on_declaration_submitted"
     assert queue.durable
-    assert queue.queue_arguments == {"x-queue-type": "quorum", "x-dead-letter-exchange": "ns.titles.dead",
-                                     "x-dead-letter-routing-key": "ns.review.on_declaration_submitted"}
+    assert queue.queue_arguments == {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": "ns.titles.dead",
+        "x-dead-letter-routing-key": "ns.review.on_declaration_submitted",
+    }
     assert [(b.exchange.name, b.routing_key) for b in queue.bindings] == [
-        ("ns.declaration.events", "declaration.submitted.v1")]
+        ("ns.declaration.events", "declaration.submitted.v1")
+    ]
     retry = topology.retry_queue(sub, 2)
     assert retry.name == "ns.review.on_declaration_submitted.retry.2"
     assert retry.queue_arguments["x-message-ttl"] == 200
@@ -110,7 +126,6 @@ def test_json_logs_carry_the_correlation_id_and_extra_fields():
     with context.bound("declaration-1", "message-9"):
         line = json.loads(formatter.format(record))
     assert line["message"] == "started instance"
-    assert (line["service"], line["correlation_id"], line["causation_id"]) == ("review", "declaration-1",
-                                                                                "message-9")
+    assert (line["service"], line["correlation_id"], line["causation_id"]) == ("review", "declaration-1", "message-9")
     assert line["queue"] == "review.on_declaration_submitted" and line["level"] == "info"
     assert context.correlation_id.get() is None

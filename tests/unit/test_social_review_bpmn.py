@@ -2,6 +2,7 @@
 node has a readable name and sits in one lane, and every shape and edge is laid out (so
 bpmn.io and Camunda Modeler show the same picture). The paths themselves run in
 tests/integration/test_review_flow_*.py and test_review.py."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,26 +13,43 @@ from lxml import etree
 from services.review.engine import definitions
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-      "di": "http://www.omg.org/spec/DD/20100524/DI"}
-NODE_SKIP = ("laneSet", "sequenceFlow", "extensionElements", "dataObject", "incoming", "outgoing", "documentation",
-             "ioSpecification")
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
+NODE_SKIP = (
+    "laneSet",
+    "sequenceFlow",
+    "extensionElements",
+    "dataObject",
+    "incoming",
+    "outgoing",
+    "documentation",
+    "ioSpecification",
+)
 MODES = {
     "social_review.bpmn": ["applicant", "unit", "department", "committee", "title_office"],
     "independent_appointment.bpmn": ["applicant", "unit", "department", "title_office"],
 }
 # Called by the modes (wherever a declaration is returned; the departments' level-by-level check); no modes
 # themselves.
-CALLED = {"return_and_resubmit.bpmn": ["applicant"], "department_chain.bpmn": ["department"],
-          "expert_review.bpmn": ["committee", "expert"], "re_examination.bpmn": ["applicant", "committee"]}
+CALLED = {
+    "return_and_resubmit.bpmn": ["applicant"],
+    "department_chain.bpmn": ["department"],
+    "expert_review.bpmn": ["committee", "expert"],
+    "re_examination.bpmn": ["applicant", "committee"],
+}
 DIAGRAMS = {**MODES, **CALLED}
 
 
 def merging(node) -> bool:
     """A gateway that only joins flows (several in, one out): drawn unnamed."""
-    return (etree.QName(node).localname.endswith("Gateway") and len(node.findall("bpmn:outgoing", NS)) == 1
-            and len(node.findall("bpmn:incoming", NS)) > 1)
+    return (
+        etree.QName(node).localname.endswith("Gateway")
+        and len(node.findall("bpmn:outgoing", NS)) == 1
+        and len(node.findall("bpmn:incoming", NS)) > 1
+    )
 
 
 def flow_nodes(container):
@@ -44,22 +62,32 @@ def flow_nodes(container):
 
 
 def test_social_and_independent_review_are_one_process_differing_in_the_drawn_own_staff_check():
-    assert definitions.PROCESS_OF_MODE["independent_review"] == definitions.PROCESS_OF_MODE["social_review"] == (
-        "social_review")
+    assert (
+        definitions.PROCESS_OF_MODE["independent_review"]
+        == definitions.PROCESS_OF_MODE["social_review"]
+        == ("social_review")
+    )
     assert not (BPMN_DIR / "independent_review.bpmn").exists()
     root = etree.parse(str(BPMN_DIR / "social_review.bpmn")).getroot()
     flows = root.findall(".//bpmn:sequenceFlow", NS)
 
     def after(node):
-        return {f.get("targetRef"): f.findtext("bpmn:conditionExpression", namespaces=NS) or "default"
-                for f in flows if f.get("sourceRef") == node}
+        return {
+            f.get("targetRef"): f.findtext("bpmn:conditionExpression", namespaces=NS) or "default"
+            for f in flows
+            if f.get("sourceRef") == node
+        }
 
     # Forwarded by the departments: an independent review checks the applicant is the organisation's own staff
     # (a service task and a gateway), a social review goes straight to the committee's acceptance.
-    assert after("independent_mode") == {"check_own_staff": 'mode == "independent_review"',
-                                         "acceptance_merge": "default"}
-    operator = root.find(".//bpmn:serviceTask[@id='check_own_staff']//spiffworkflow:serviceTaskOperator",
-                         {**NS, "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"})
+    assert after("independent_mode") == {
+        "check_own_staff": 'mode == "independent_review"',
+        "acceptance_merge": "default",
+    }
+    operator = root.find(
+        ".//bpmn:serviceTask[@id='check_own_staff']//spiffworkflow:serviceTaskOperator",
+        {**NS, "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"},
+    )
     assert operator.get("id") == "review.own_staff"
     assert after("own_staff_result") == {"acceptance_merge": "default", "not_accepted_merge": "not own_staff"}
     assert after("acceptance_merge") == {"committee_acceptance": "default"}
@@ -74,12 +102,20 @@ def test_each_diagram_validates_as_its_mode(file_name):
 
 def test_the_called_process_validates_and_is_no_mode():
     assert definitions.check("return_and_resubmit.bpmn", (BPMN_DIR / "return_and_resubmit.bpmn").read_bytes()) == (
-        "return_and_resubmit")
+        "return_and_resubmit"
+    )
     assert "return_and_resubmit" not in definitions.PROCESS_OF_MODE
 
 
-LOOP = ("check_modification_deadline", "can_resubmit_gateway", "return_to_applicant", "await_applicant",
-        "resubmitted", "withdrawn_while_returned", "take_resubmission")
+LOOP = (
+    "check_modification_deadline",
+    "can_resubmit_gateway",
+    "return_to_applicant",
+    "await_applicant",
+    "resubmitted",
+    "withdrawn_while_returned",
+    "take_resubmission",
+)
 
 
 @pytest.mark.parametrize("file_name", sorted(MODES))
@@ -92,23 +128,34 @@ def test_every_mode_calls_the_return_and_resubmit_process_instead_of_a_copy(file
     flows = root.findall(".//bpmn:sequenceFlow", NS)
     into_returned = [f.get("sourceRef") for f in flows if f.get("targetRef") == "returned"]
     assert len(into_returned) >= 3
-    after = {f.get("targetRef"): (f.findtext("bpmn:conditionExpression", namespaces=NS) or "default")
-             for f in flows if f.get("sourceRef") == "revision_result"}
+    after = {
+        f.get("targetRef"): (f.findtext("bpmn:conditionExpression", namespaces=NS) or "default")
+        for f in flows
+        if f.get("sourceRef") == "revision_result"
+    }
     # (past the deadline: to the not_accepted end, through a merge where another path ends there too)
     past_deadline = "not_accepted_merge" if "not_accepted_merge" in after else "not_accepted"
-    assert after == {"checks_begin": 'revision_outcome == "resubmitted"',
-                     "withdrawn_merge": 'revision_outcome == "withdrawn"', past_deadline: "default"}
+    assert after == {
+        "checks_begin": 'revision_outcome == "resubmitted"',
+        "withdrawn_merge": 'revision_outcome == "withdrawn"',
+        past_deadline: "default",
+    }
 
 
 def test_the_called_process_holds_the_loop_and_sets_its_outcome_on_every_path():
     root = etree.parse(str(BPMN_DIR / "return_and_resubmit.bpmn")).getroot()
     assert [e for e in LOOP if root.find(f".//*[@id='{e}']") is None] == []
     outcomes = {s.getparent().get("id"): s.text.splitlines()[-1] for s in root.iterfind(".//bpmn:script", NS)}
-    assert outcomes == {"take_resubmission": 'revision_outcome = "resubmitted"',
-                        "record_withdrawal": 'revision_outcome = "withdrawn"',
-                        "record_past_deadline": 'revision_outcome = "not_accepted"'}
+    assert outcomes == {
+        "take_resubmission": 'revision_outcome = "resubmitted"',
+        "record_withdrawal": 'revision_outcome = "withdrawn"',
+        "record_past_deadline": 'revision_outcome = "not_accepted"',
+    }
     assert sorted(e.get("id") for e in root.iterfind(".//bpmn:endEvent", NS)) == [
-        "not_accepted", "resubmission_taken", "withdrawn"]
+        "not_accepted",
+        "resubmission_taken",
+        "withdrawn",
+    ]
     # Its interface: what it takes from the caller and what goes back (the outcome among it).
     io = root.find("bpmn:process/bpmn:ioSpecification", NS)
     inputs = [r.text for r in io.iterfind("bpmn:inputSet/bpmn:dataInputRefs", NS)]
@@ -123,8 +170,11 @@ def test_re_examination_is_called_where_the_vote_fails_and_an_overturn_rejoins_t
         flows = {f.get("id"): f for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
         gateway = root.find(".//bpmn:exclusiveGateway[@id='review_passed']", NS)
         assert flows[gateway.get("default")].get("targetRef") == "re_examination"
-        after = {f.get("targetRef"): (f.findtext("bpmn:conditionExpression", namespaces=NS) or "default")
-                 for f in flows.values() if f.get("sourceRef") == "re_examination_result"}
+        after = {
+            f.get("targetRef"): (f.findtext("bpmn:conditionExpression", namespaces=NS) or "default")
+            for f in flows.values()
+            if f.get("sourceRef") == "re_examination_result"
+        }
         assert after == {"passed_merge": 're_examination_outcome == "overturned"', "not_passed": "default"}
         into_publicity = [f.get("sourceRef") for f in flows.values() if f.get("targetRef") == "result_publicity"]
         assert into_publicity == ["passed_merge"]
@@ -132,25 +182,38 @@ def test_re_examination_is_called_where_the_vote_fails_and_an_overturn_rejoins_t
 
 def test_the_re_examination_process_decides_its_period_and_gives_back_its_outcome():
     assert definitions.check("re_examination.bpmn", (BPMN_DIR / "re_examination.bpmn").read_bytes()) == (
-        "re_examination")
+        "re_examination"
+    )
     assert "re_examination" not in definitions.PROCESS_OF_MODE
     root = etree.parse(str(BPMN_DIR / "re_examination.bpmn")).getroot()
     [rule] = root.findall(".//bpmn:businessRuleTask", NS)
     assert rule.findtext(".//{http://spiffworkflow.org/bpmn/schema/1.0/core}calledDecisionId") == (
-        "re_examination_period")
+        "re_examination_period"
+    )
     [task] = root.findall(".//bpmn:userTask", NS)
-    properties = {p.get("name"): p.get("value")
-                  for p in task.iterfind(".//{http://spiffworkflow.org/bpmn/schema/1.0/core}property")}
-    assert properties == {"organisation": "committee_code", "decisions": "uphold,overturn",
-                          "stage": "re_examination", "guard": "reason_required"}
+    properties = {
+        p.get("name"): p.get("value")
+        for p in task.iterfind(".//{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
+    }
+    assert properties == {
+        "organisation": "committee_code",
+        "decisions": "uphold,overturn",
+        "stage": "re_examination",
+        "guard": "reason_required",
+    }
     outcomes = sorted(s.text for s in root.iterfind(".//bpmn:script", NS) if "re_examination_outcome" in s.text)
-    assert outcomes == ['re_examination_outcome = "not_requested"', 're_examination_outcome = "overturned"',
-                        're_examination_outcome = "upheld"']
+    assert outcomes == [
+        're_examination_outcome = "not_requested"',
+        're_examination_outcome = "overturned"',
+        're_examination_outcome = "upheld"',
+    ]
     [gateway] = root.findall(".//bpmn:eventBasedGateway", NS)
     assert len(gateway.findall("bpmn:outgoing", NS)) == 2
     io = root.find("bpmn:process/bpmn:ioSpecification", NS)
     assert [r.text for r in io.iterfind("bpmn:outputSet/bpmn:dataOutputRefs", NS)] == [
-        "re_examination_outcome", "re_examination_open_until"]
+        "re_examination_outcome",
+        "re_examination_open_until",
+    ]
 
 
 @pytest.mark.parametrize("file_name", sorted(DIAGRAMS))
@@ -192,7 +255,8 @@ def test_the_department_chain_is_data_not_drawn_level_by_level():
     io = root.find("bpmn:process/bpmn:ioSpecification", NS)
     assert "departments" in [r.text for r in io.iterfind("bpmn:inputSet/bpmn:dataInputRefs", NS)]
     assert {"chain_outcome", "decision", "reason", "decided_stage", "decided_organisation"} <= {
-        r.text for r in io.iterfind("bpmn:outputSet/bpmn:dataOutputRefs", NS)}
+        r.text for r in io.iterfind("bpmn:outputSet/bpmn:dataOutputRefs", NS)
+    }
 
 
 @pytest.mark.parametrize("file_name", sorted(MODES))

@@ -1,5 +1,6 @@
 """``titles run``'s supervision: restarts with backoff, gives up loudly, leaves no orphan, names a
 port's holder. Real processes throughout."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,7 @@ def test_the_backoff_doubles_from_one_second_up_to_its_bound(tmp_path):
     said: list[str] = []
     supervisor.spawn(dying)
     deaths = iter(range(100))
-    supervisor.supervise([dying], lambda: next(deaths) > 40, said.append, poll=0.02, max_deaths=99,
-                         max_backoff=30)
+    supervisor.supervise([dying], lambda: next(deaths) > 40, said.append, poll=0.02, max_deaths=99, max_backoff=30)
     assert said[0].startswith("process dying exited with 1; restarting it in 1 s")
 
 
@@ -68,7 +68,7 @@ def test_children_end_when_the_supervisor_is_killed_outright(tmp_path):
         from pathlib import Path
         from titles import supervisor
         sleeper = supervisor.Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
-                                   dict(os.environ), Path({str(tmp_path / 'sleeper.log')!r}))
+                                   dict(os.environ), Path({str(tmp_path / "sleeper.log")!r}))
         supervisor.spawn(sleeper)
         Path({str(pid_file)!r}).write_text(str(sleeper.process.pid))
         time.sleep(60)

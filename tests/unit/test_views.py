@@ -1,5 +1,6 @@
 """The view decorators: a unit of work per request that commits only when the view returns, and
 the pagination helper (on a real SQLite database, no broker)."""
+
 from __future__ import annotations
 
 import pytest

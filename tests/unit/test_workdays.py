@@ -1,4 +1,5 @@
 """The working-day calendar, on the 2026 facts of the reference data."""
+
 from __future__ import annotations
 
 import datetime as dt

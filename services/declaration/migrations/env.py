@@ -1,4 +1,5 @@
 """Alembic environment of the declaration service."""
+
 from services.declaration.models import Base
 from shared.migrations import run_env
 

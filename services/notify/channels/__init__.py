@@ -1,5 +1,6 @@
 """Outside delivery channels. The inbox (in-app) is not one of them: it is always written,
 in the same transaction as the event that caused it, so no channel failure can lose it."""
+
 from __future__ import annotations
 
 from typing import Protocol

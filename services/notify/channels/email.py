@@ -1,4 +1,5 @@
 """E-mail through an SMTP server (``NOTIFY_SMTP_*``), or a logging stand-in for development."""
+
 from __future__ import annotations
 
 import logging
@@ -25,12 +26,19 @@ class SmtpEmail:
     name: str = "email"
 
     @classmethod
-    def from_environment(cls) -> "SmtpEmail | None":
+    def from_environment(cls) -> SmtpEmail | None:
         smtp = config.settings().notify_smtp
         if smtp is None:
             return None
-        return cls(host=smtp.host, port=smtp.port, sender=smtp.sender, username=smtp.username,
-                   password=smtp.password, starttls=smtp.starttls, timeout=smtp.timeout)
+        return cls(
+            host=smtp.host,
+            port=smtp.port,
+            sender=smtp.sender,
+            username=smtp.username,
+            password=smtp.password,
+            starttls=smtp.starttls,
+            timeout=smtp.timeout,
+        )
 
     def send(self, address: str, title: str, body: str, short: str) -> None:
         message = EmailMessage()

@@ -5,6 +5,7 @@ provider is plugged in by naming its class in ``NOTIFY_SMS_GATEWAY``
 (``package.module:Class``, constructed without arguments, reading its own
 settings). The embedded default only logs.
 """
+
 from __future__ import annotations
 
 import importlib

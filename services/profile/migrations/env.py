@@ -1,4 +1,5 @@
 """Alembic environment of the profile service."""
+
 from services.profile.models import Base
 from shared.migrations import run_env
 

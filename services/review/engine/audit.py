@@ -6,6 +6,7 @@ last entry. Editing, removing or reordering any entry breaks the chain, and
 ``verify`` says where. Chains are per instance so that appending needs only the
 per-instance lock every step already holds.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,10 +26,19 @@ SECRET = "(secret)"  # how an expert's vote appears in the log (投票保密)
 
 def canonical(entry: AuditEntry) -> str:
     body = {
-        "instance_id": entry.instance_id, "seq": entry.seq, "declaration_id": entry.declaration_id,
-        "at": entry.at.astimezone(dt.timezone.utc).isoformat(), "source": entry.source, "actor": entry.actor,
-        "element": entry.element, "task_id": entry.task_id, "decision": entry.decision, "reason": entry.reason,
-        "changes": entry.changes, "completed": entry.completed, "prev_hash": entry.prev_hash,
+        "instance_id": entry.instance_id,
+        "seq": entry.seq,
+        "declaration_id": entry.declaration_id,
+        "at": entry.at.astimezone(dt.UTC).isoformat(),
+        "source": entry.source,
+        "actor": entry.actor,
+        "element": entry.element,
+        "task_id": entry.task_id,
+        "decision": entry.decision,
+        "reason": entry.reason,
+        "changes": entry.changes,
+        "completed": entry.completed,
+        "prev_hash": entry.prev_hash,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -42,18 +52,37 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def append(uow: UnitOfWork, instance: Instance, *, source: str, actor: str | None = None,
-           element: str | None = None, task_id: str | None = None, decision: str | None = None,
-           reason: str | None = None, changes: dict[str, Any] | None = None,
-           completed: list[str] | None = None) -> AuditEntry:
+def append(
+    uow: UnitOfWork,
+    instance: Instance,
+    *,
+    source: str,
+    actor: str | None = None,
+    element: str | None = None,
+    task_id: str | None = None,
+    decision: str | None = None,
+    reason: str | None = None,
+    changes: dict[str, Any] | None = None,
+    completed: list[str] | None = None,
+) -> AuditEntry:
     """Append one entry; the caller holds the instance's lock (and flushes with it)."""
     with uow.session.no_autoflush:  # flushing here would save the instance twice in one step
-        last = uow.session.scalar(select(func.max(AuditEntry.seq))
-                                  .where(AuditEntry.instance_id == instance.id)) or 0
-    entry = AuditEntry(instance_id=instance.id, seq=last + 1, declaration_id=instance.declaration_id,
-                       at=utcnow(), source=source, actor=actor, element=element, task_id=task_id,
-                       decision=decision, reason=reason, changes=_plain(changes or {}),
-                       completed=_plain(completed or []), prev_hash=instance.audit_head or GENESIS)
+        last = uow.session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.instance_id == instance.id)) or 0
+    entry = AuditEntry(
+        instance_id=instance.id,
+        seq=last + 1,
+        declaration_id=instance.declaration_id,
+        at=utcnow(),
+        source=source,
+        actor=actor,
+        element=element,
+        task_id=task_id,
+        decision=decision,
+        reason=reason,
+        changes=_plain(changes or {}),
+        completed=_plain(completed or []),
+        prev_hash=instance.audit_head or GENESIS,
+    )
     entry.hash = digest(entry)
     uow.session.add(entry)
     instance.audit_head = entry.hash
@@ -68,8 +97,9 @@ def redacted(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def entries(uow: UnitOfWork, instance_id: str) -> list[AuditEntry]:
-    return list(uow.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)
-                                    .order_by(AuditEntry.seq)))
+    return list(
+        uow.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id).order_by(AuditEntry.seq))
+    )
 
 
 def verify(uow: UnitOfWork, instance: Instance) -> list[dict[str, Any]]:

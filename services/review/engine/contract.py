@@ -2,6 +2,7 @@
 values the code knows for each. titles-bpmn validate checks diagrams against these (definitions.py);
 the runtime, queues, panels, publicity and the task service read the properties, never element ids.
 README.md, "Diagram contract", says the same for designers."""
+
 from __future__ import annotations
 
 from shared.contracts.review import NO_OUTCOME, OUTCOMES
@@ -20,23 +21,34 @@ OPTIONAL_TASK_PROPERTIES = ("action", "guard", "assignee")
 TASK_PROPERTIES = REQUIRED_TASK_PROPERTIES + OPTIONAL_TASK_PROPERTIES
 
 # The decisions a person can take at a task (its ``decisions`` list names some of these).
-DECISIONS = ("approve", "return", "reject", "recommend", "not_recommend", "start", "agree", "disagree",
-             "abstain", "uphold", "overturn")
+DECISIONS = (
+    "approve",
+    "return",
+    "reject",
+    "recommend",
+    "not_recommend",
+    "start",
+    "agree",
+    "disagree",
+    "abstain",
+    "uphold",
+    "overturn",
+)
 
 # action -> the roles (lanes) whose tasks it can complete. A task with an action is completed only
 # through that action's endpoint (a vote through the task's own completion, kept secret).
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "publicity:unit": ("unit",),            # POST /declarations/<id>/publicities {"kind": "unit"}
-    "publicity:result": ("committee",),     # POST /declarations/<id>/publicities {"kind": "result"}
-    "defence": ("committee",),              # POST /declarations/<id>/defence
-    "attendance": ("committee",),           # POST /declarations/<id>/panel/attendance
-    "vote": ("expert",),                    # POST /tasks/<id>/complete by the assigned expert (secret)
+    "publicity:unit": ("unit",),  # POST /declarations/<id>/publicities {"kind": "unit"}
+    "publicity:result": ("committee",),  # POST /declarations/<id>/publicities {"kind": "result"}
+    "defence": ("committee",),  # POST /declarations/<id>/defence
+    "attendance": ("committee",),  # POST /declarations/<id>/panel/attendance
+    "vote": ("expert",),  # POST /tasks/<id>/complete by the assigned expert (secret)
 }
 
 # guard -> what is checked when the task is completed (service.GUARDS runs it).
 GUARDS: dict[str, str] = {
     "own_staff": "approving needs the applicant to be staff of the organisation the committee belongs to "
-                 "(independent review, 自主评审仅受理本单位人员)",
+    "(independent review, 自主评审仅受理本单位人员)",
     "reason_required": "every decision gives its reason (the re-examination's, 复查, is published to the applicant)",
 }
 
@@ -60,7 +72,7 @@ def role_of_lane(lane: str | None) -> str:
     """The role a task's lane stands for: its id ``lane_<role>`` (as the parser gives it, see
     timers.Parser); an instance saved before lanes were read by id carries the lane's name, the role."""
     lane = lane or ""
-    return lane[len(LANE_PREFIX):] if lane.startswith(LANE_PREFIX) else lane
+    return lane[len(LANE_PREFIX) :] if lane.startswith(LANE_PREFIX) else lane
 
 
 def outcome_of(properties: dict[str, str]) -> str | None:

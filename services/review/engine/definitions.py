@@ -15,6 +15,7 @@ found the same way (the files given together, the ``*.dmn`` files of the folder,
 versions). A version stores the text of the decisions its diagram uses and its id hashes them,
 so changing a table makes a new version of every diagram that uses it; a table that is broken
 is refused naming its file, the decision and the rule row."""
+
 from __future__ import annotations
 
 import ast
@@ -32,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
+from sqlalchemy import select
 
 from services.review.engine import contract, timers
 from services.review.engine.functions import FUNCTIONS
@@ -46,10 +47,10 @@ from shared.config import bpmn_dir
 from shared.contracts.review import NO_OUTCOME, OUTCOMES
 from shared.uow import UnitOfWork
 
-
-
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
 # An ISO 8601 duration, date(-time) or cycle written bare: a timer expression is
 # Python, so it must be quoted ("P5D"), else it fails only when reached (pitfall 1).
 # A duration, or what was meant as one with the designators misplaced ("PT5D").
@@ -59,23 +60,50 @@ _BARE_ISO = re.compile(rf"(?:R\d*/)?(?:{_DURATION}|{_DATE})(?:/(?:{_DURATION}|{_
 # What a mode's process starts with (service.start_review seeds the start task's data with these), and
 # what completing a user task adds (service.complete): names a timer may read though no task of the
 # diagram sets them.
-START_VARIABLES = frozenset({
-    "declaration_id", "applicant", "applicant_name", "id_number", "unit_code", "unit_name", "activity_id",
-    "committee_code", "committee_name", "mode", "series", "level", "specialty", "qualification_name", "category",
-    "modification_deadline", "settings", "departments", "title_office_code",
-    "department_chain",  # the departments under their old name, for versions deployed before department_chain.bpmn
-    # the activity's own settings, which the decision tables take as stricter values (the tables'
-    # outputs, quorum, pass_threshold, defence_levels, panel_size, publicity_working_days and
-    # service_levels, are set by the diagrams' business-rule tasks)
-    "activity_quorum", "activity_pass_threshold", "activity_defence_levels", "activity_panel_size",
-    "activity_publicity_working_days", "activity_service_levels"})
-USER_TASK_VARIABLES = frozenset({"decision", "reason", "decided_by", "decided_at", "decided_stage",
-                                 "decided_stage_name", "decided_organisation"})
+START_VARIABLES = frozenset(
+    {
+        "declaration_id",
+        "applicant",
+        "applicant_name",
+        "id_number",
+        "unit_code",
+        "unit_name",
+        "activity_id",
+        "committee_code",
+        "committee_name",
+        "mode",
+        "series",
+        "level",
+        "specialty",
+        "qualification_name",
+        "category",
+        "modification_deadline",
+        "settings",
+        "departments",
+        "title_office_code",
+        "department_chain",  # the departments under their old name, for versions deployed before department_chain.bpmn
+        # the activity's own settings, which the decision tables take as stricter values (the tables'
+        # outputs, quorum, pass_threshold, defence_levels, panel_size, publicity_working_days and
+        # service_levels, are set by the diagrams' business-rule tasks)
+        "activity_quorum",
+        "activity_pass_threshold",
+        "activity_defence_levels",
+        "activity_panel_size",
+        "activity_publicity_working_days",
+        "activity_service_levels",
+    }
+)
+USER_TASK_VARIABLES = frozenset(
+    {"decision", "reason", "decided_by", "decided_at", "decided_stage", "decided_stage_name", "decided_organisation"}
+)
 # Evaluation modes and the process that runs each. Social and independent review are one process
 # (bpmn/social_review.bpmn): they differ only in the own-staff check of independent review, drawn there behind
 # a gateway on the mode.
-PROCESS_OF_MODE = {"social_review": "social_review", "independent_review": "social_review",
-                   "independent_appointment": "independent_appointment"}
+PROCESS_OF_MODE = {
+    "social_review": "social_review",
+    "independent_review": "social_review",
+    "independent_appointment": "independent_appointment",
+}
 
 
 @dataclass(frozen=True)
@@ -106,9 +134,9 @@ def bundle_hash(bpmn: bytes, called: list[Definition], decides: Mapping[str, tup
         return content_hash(bpmn)
     digest = hashlib.sha256(bpmn)
     for version in sorted(called, key=lambda d: (d.process_id, d.id)):
-        digest.update(f"\0calls\0{version.process_id}\0{version.id}".encode("utf-8"))
+        digest.update(f"\0calls\0{version.process_id}\0{version.id}".encode())
     for decision_id, (_, dmn) in sorted((decides or {}).items()):
-        digest.update(f"\0decides\0{decision_id}\0{content_hash(dmn)}".encode("utf-8"))
+        digest.update(f"\0decides\0{decision_id}\0{content_hash(dmn)}".encode())
     return digest.hexdigest()
 
 
@@ -116,8 +144,9 @@ class Library(ChainMap[str, tuple[str, bytes]]):
     """Where called processes are found (process id -> (file name, content)), and, as
     ``decisions``, the decision tables business-rule tasks call (decision id -> (file name, content))."""
 
-    def __init__(self, processes: list[Mapping[str, tuple[str, bytes]]],
-                 decisions: list[Mapping[str, tuple[str, bytes]]]):
+    def __init__(
+        self, processes: list[Mapping[str, tuple[str, bytes]]], decisions: list[Mapping[str, tuple[str, bytes]]]
+    ):
         # ChainMap only reads its maps here; these are read-only, looked up on demand (Deployed).
         super().__init__(*processes)  # type: ignore[arg-type]
         self.decisions: Mapping[str, tuple[str, bytes]] = ChainMap(*decisions)  # type: ignore[arg-type]
@@ -174,8 +203,12 @@ class Deployed(Mapping[str, tuple[str, bytes]]):
         self.uow = uow
 
     def __getitem__(self, process_id: str) -> tuple[str, bytes]:
-        found = self.uow.session.scalar(select(Definition).where(Definition.process_id == process_id)
-                                        .order_by(Definition.deployed_at.desc(), Definition.id).limit(1))
+        found = self.uow.session.scalar(
+            select(Definition)
+            .where(Definition.process_id == process_id)
+            .order_by(Definition.deployed_at.desc(), Definition.id)
+            .limit(1)
+        )
         if found is None:
             raise KeyError(process_id)
         return found.file_name, found.bpmn.encode("utf-8")
@@ -194,8 +227,11 @@ class DeployedDecisions(Mapping[str, tuple[str, bytes]]):
         self.uow = uow
 
     def _stored(self) -> Iterator[dict[str, Any]]:
-        for stored in self.uow.session.scalars(select(Definition.decisions).where(Definition.decisions.is_not(None))
-                                               .order_by(Definition.deployed_at.desc(), Definition.id)):
+        for stored in self.uow.session.scalars(
+            select(Definition.decisions)
+            .where(Definition.decisions.is_not(None))
+            .order_by(Definition.deployed_at.desc(), Definition.id)
+        ):
             yield stored or {}
 
     def __getitem__(self, decision_id: str) -> tuple[str, bytes]:
@@ -211,8 +247,9 @@ class DeployedDecisions(Mapping[str, tuple[str, bytes]]):
         return len(list(iter(self)))
 
 
-def lookup(files: Mapping[str, bytes] | None = None, folder: Path | None = None,
-           uow: UnitOfWork | None = None) -> Library:
+def lookup(
+    files: Mapping[str, bytes] | None = None, folder: Path | None = None, uow: UnitOfWork | None = None
+) -> Library:
     """Where a call activity's process and a business-rule task's decision are found: the files
     given together, then the diagrams and tables in ``folder``, then (with a unit of work) the
     versions already deployed."""
@@ -280,39 +317,61 @@ def _business_rules(bpmn: bytes) -> list[tuple[str | None, str]]:
         root = etree.fromstring(bpmn)
     except etree.XMLSyntaxError:
         return []
-    return [(task.get("id"), (task.findtext(".//spiffworkflow:calledDecisionId", "", NS) or "").strip())
-            for task in root.iterfind(".//bpmn:businessRuleTask", NS)]
+    return [
+        (task.get("id"), (task.findtext(".//spiffworkflow:calledDecisionId", "", NS) or "").strip())
+        for task in root.iterfind(".//bpmn:businessRuleTask", NS)
+    ]
 
 
 @functools.lru_cache(maxsize=64)
 def table_problems(file_name: str, dmn: bytes) -> tuple[Problem, ...]:
     """A decision table's own problems, each naming the decision and the rule row (``element``)."""
-    return tuple(Problem(p.file, p.where, p.rule, p.message)
-                 for p in tables.check(file_name, dmn, lambda text: script_problem(text, False)))
+    return tuple(
+        Problem(p.file, p.where, p.rule, p.message)
+        for p in tables.check(file_name, dmn, lambda text: script_problem(text, False))
+    )
 
 
-def _resolve_decisions(file_name: str, bpmn: bytes, found: Mapping[str, tuple[str, bytes]],
-                       problems: list[Problem]) -> dict[str, tuple[str, bytes]]:
+def _resolve_decisions(
+    file_name: str, bpmn: bytes, found: Mapping[str, tuple[str, bytes]], problems: list[Problem]
+) -> dict[str, tuple[str, bytes]]:
     """The decision tables a diagram's business-rule tasks call, checked."""
     decides: dict[str, tuple[str, bytes]] = {}
     for element, decision_id in _business_rules(bpmn):
         if not decision_id:
-            problems.append(Problem(file_name, element, "known_decision",
-                                    "a business-rule task needs spiffworkflow:calledDecisionId: the id of the "
-                                    "decision it evaluates"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "known_decision",
+                    "a business-rule task needs spiffworkflow:calledDecisionId: the id of the decision it evaluates",
+                )
+            )
             continue
         table = found.get(decision_id)
         if table is None:
-            problems.append(Problem(file_name, element, "known_decision",
-                                    f"calls decision {decision_id!r}, which no DMN file defines (looked among the "
-                                    f"files given with it, the .dmn files in its folder and, when deploying, the "
-                                    f"deployed versions)"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "known_decision",
+                    f"calls decision {decision_id!r}, which no DMN file defines (looked among the "
+                    f"files given with it, the .dmn files in its folder and, when deploying, the "
+                    f"deployed versions)",
+                )
+            )
             continue
         broken = table_problems(*table)
         if broken:
             problems.extend(broken)
-            problems.append(Problem(file_name, element, "valid_decision",
-                                    f"calls decision {decision_id!r} from {table[0]}, which is invalid"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "valid_decision",
+                    f"calls decision {decision_id!r} from {table[0]}, which is invalid",
+                )
+            )
             continue
         decides[decision_id] = table
     return decides
@@ -323,20 +382,38 @@ def _call_activities(bpmn: bytes) -> list[tuple[str | None, str]]:
     return [(ca.get("id"), (ca.get("calledElement") or "").strip()) for ca in root.iterfind(".//bpmn:callActivity", NS)]
 
 
-def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Library,
-                   calls: dict[str, tuple[str, bytes]], problems: list[Problem],
-                   used: dict[str, tuple[str, bytes]]) -> list[str]:
+def _resolve_calls(
+    file_name: str,
+    bpmn: bytes,
+    stack: list[str],
+    library: Library,
+    calls: dict[str, tuple[str, bytes]],
+    problems: list[Problem],
+    used: dict[str, tuple[str, bytes]],
+) -> list[str]:
     """Find what the diagram's call activities call (recursively, into ``calls``, and the decisions
     those use into ``used``); returns the process ids it calls directly."""
     direct: list[str] = []
     for element, called in _call_activities(bpmn):
         if not called:
-            problems.append(Problem(file_name, element, "known_called_process",
-                                    "a call activity needs a calledElement: the id of the process it calls"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "known_called_process",
+                    "a call activity needs a calledElement: the id of the process it calls",
+                )
+            )
             continue
         if called in stack:
-            problems.append(Problem(file_name, element, "no_call_cycle",
-                                    f"calls {called!r}, which is already running it ({' -> '.join([*stack, called])})"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "no_call_cycle",
+                    f"calls {called!r}, which is already running it ({' -> '.join([*stack, called])})",
+                )
+            )
             continue
         if called not in direct:
             direct.append(called)
@@ -344,9 +421,15 @@ def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Libra
             continue
         found = library.get(called)
         if found is None:
-            problems.append(Problem(file_name, element, "known_called_process",
-                                    f"calls process {called!r}, which no diagram defines (looked among the files "
-                                    f"given with it, in its folder and, when deploying, the deployed versions)"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "known_called_process",
+                    f"calls process {called!r}, which no diagram defines (looked among the files "
+                    f"given with it, in its folder and, when deploying, the deployed versions)",
+                )
+            )
             continue
         called_file, called_bpmn = found
         decision_problems: list[Problem] = []
@@ -355,8 +438,14 @@ def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Libra
         called_problems = (*decision_problems, *called_problems)
         if called_problems or called_id != called:
             details = "; ".join(str(p) for p in called_problems) or f"it defines {called_id!r}"
-            problems.append(Problem(file_name, element, "valid_called_process",
-                                    f"calls {called!r} from {called_file}, which is invalid: {details}"))
+            problems.append(
+                Problem(
+                    file_name,
+                    element,
+                    "valid_called_process",
+                    f"calls {called!r} from {called_file}, which is invalid: {details}",
+                )
+            )
             continue
         calls[called] = found
         used.update(called_decides)
@@ -365,8 +454,9 @@ def _resolve_calls(file_name: str, bpmn: bytes, stack: list[str], library: Libra
 
 
 @functools.lru_cache(maxsize=128)
-def _own_problems(file_name: str, bpmn: bytes, dmn: tuple[tuple[str, bytes], ...] = ()
-                  ) -> tuple[str | None, tuple[Problem, ...]]:
+def _own_problems(
+    file_name: str, bpmn: bytes, dmn: tuple[tuple[str, bytes], ...] = ()
+) -> tuple[str | None, tuple[Problem, ...]]:
     """One file on its own (with the decision tables it calls, ``dmn``): its process id (None when
     unusable) and its problems."""
     problems: list[Problem] = []
@@ -395,29 +485,46 @@ def _own_problems(file_name: str, bpmn: bytes, dmn: tuple[tuple[str, bytes], ...
 def _project_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> list[Problem]:
     problems: list[Problem] = list(_contract_rules(file_name, root))
     messages = {m.get("id"): m.get("name") for m in root.iterfind(".//bpmn:message", NS)}
-    for kind, known in (("intermediateThrowEvent", OUTBOUND), ("endEvent", OUTBOUND),
-                        ("intermediateCatchEvent", INBOUND), ("boundaryEvent", INBOUND)):
+    for kind, known in (
+        ("intermediateThrowEvent", OUTBOUND),
+        ("endEvent", OUTBOUND),
+        ("intermediateCatchEvent", INBOUND),
+        ("boundaryEvent", INBOUND),
+    ):
         for event in root.iterfind(f".//bpmn:{kind}", NS):
             for definition in event.iterfind("bpmn:messageEventDefinition", NS):
                 name = messages.get(definition.get("messageRef"))
                 if name not in known:
-                    problems.append(Problem(file_name, event.get("id"), "known_message",
-                                            f"message {name!r} is not one the services handle ({', '.join(known)})"))
+                    problems.append(
+                        Problem(
+                            file_name,
+                            event.get("id"),
+                            "known_message",
+                            f"message {name!r} is not one the services handle ({', '.join(known)})",
+                        )
+                    )
     problems.extend(_timer_rules(file_name, root, dmn))
     problems.extend(_script_rules(file_name, root))
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") not in contract.OPERATIONS:
             task = operator.getparent().getparent()
-            problems.append(Problem(file_name, task.get("id"), "known_operation",
-                                    f"service operation {operator.get('id')!r} is not one of "
-                                    f"{', '.join(contract.OPERATIONS)}"))
+            problems.append(
+                Problem(
+                    file_name,
+                    task.get("id"),
+                    "known_operation",
+                    f"service operation {operator.get('id')!r} is not one of {', '.join(contract.OPERATIONS)}",
+                )
+            )
     return problems
 
 
 def _properties(element: Any) -> dict[str, str]:
     """An element's own spiffworkflow properties (not those of elements nested in it)."""
-    return {p.get("name"): p.get("value") or ""
-            for p in element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)}
+    return {
+        p.get("name"): p.get("value") or ""
+        for p in element.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
+    }
 
 
 def _unknown_property(name: str, known: tuple[str, ...]) -> str:
@@ -435,9 +542,13 @@ def _contract_rules(file_name: str, root: Any) -> Iterator[Problem]:
         lane_id = lane.get("id") or ""
         role = contract.role_of_lane(lane_id) if lane_id.startswith(contract.LANE_PREFIX) else None
         if role not in contract.LANE_ROLES:
-            yield Problem(file_name, lane_id, "known_role",
-                          f"lane id {lane_id!r} is not lane_<role> for a role of "
-                          f"{', '.join(contract.LANE_ROLES)} (the lane's name is free: e.g. 'Work unit (工作单位)')")
+            yield Problem(
+                file_name,
+                lane_id,
+                "known_role",
+                f"lane id {lane_id!r} is not lane_<role> for a role of "
+                f"{', '.join(contract.LANE_ROLES)} (the lane's name is free: e.g. 'Work unit (工作单位)')",
+            )
             continue
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             lane_of.setdefault((ref.text or "").strip(), role)
@@ -452,14 +563,22 @@ def _contract_rules(file_name: str, root: Any) -> Iterator[Problem]:
         outcome = props.get("outcome")
         inside = end.getparent().tag == f"{{{NS['bpmn']}}}subProcess"
         if outcome not in contract.END_OUTCOMES:
-            yield Problem(file_name, end.get("id"), "known_outcome",
-                          f"an end event needs the property outcome: one of {', '.join(OUTCOMES)} (what statistics "
-                          f"and notices know), or {NO_OUTCOME!r} for an end that is no outcome of the declaration "
-                          f"(a side branch, a sub-process or called process); found {outcome!r}")
+            yield Problem(
+                file_name,
+                end.get("id"),
+                "known_outcome",
+                f"an end event needs the property outcome: one of {', '.join(OUTCOMES)} (what statistics "
+                f"and notices know), or {NO_OUTCOME!r} for an end that is no outcome of the declaration "
+                f"(a side branch, a sub-process or called process); found {outcome!r}",
+            )
         elif inside and outcome != NO_OUTCOME:
-            yield Problem(file_name, end.get("id"), "known_outcome",
-                          f"an end event of a sub-process ends the sub-process only: its outcome is {NO_OUTCOME!r} "
-                          f"(the process reads the sub-process's data and reaches an outcome of its own)")
+            yield Problem(
+                file_name,
+                end.get("id"),
+                "known_outcome",
+                f"an end event of a sub-process ends the sub-process only: its outcome is {NO_OUTCOME!r} "
+                f"(the process reads the sub-process's data and reaches an outcome of its own)",
+            )
 
 
 def _task_rules(file_name: str, task: Any, role: str | None) -> Iterator[Problem]:
@@ -473,27 +592,47 @@ def _task_rules(file_name: str, task: Any, role: str | None) -> Iterator[Problem
             yield Problem(file_name, element, "known_property", _unknown_property(name, contract.TASK_PROPERTIES))
     words = [word.strip() for word in props.get("decisions", "").split(",") if word.strip()]
     for word in sorted(set(words) - set(contract.DECISIONS)):
-        yield Problem(file_name, element, "known_decision_word",
-                      f"decision {word!r} is not one the services know ({', '.join(contract.DECISIONS)})")
+        yield Problem(
+            file_name,
+            element,
+            "known_decision_word",
+            f"decision {word!r} is not one the services know ({', '.join(contract.DECISIONS)})",
+        )
     for word in sorted({word for word in words if words.count(word) > 1}):
         yield Problem(file_name, element, "known_decision_word", f"decision {word!r} is listed twice")
     if role not in contract.TASK_ROLES:
         where = "in no lane" if role is None else f"in the {role} lane"
-        yield Problem(file_name, element, "task_lane",
-                      f"a user task is {where}: it must be in the lane of a role whose staff hold tasks "
-                      f"(lane_<role> for {', '.join(contract.TASK_ROLES)})")
+        yield Problem(
+            file_name,
+            element,
+            "task_lane",
+            f"a user task is {where}: it must be in the lane of a role whose staff hold tasks "
+            f"(lane_<role> for {', '.join(contract.TASK_ROLES)})",
+        )
     action = props.get("action")
     if action and action not in contract.ACTIONS:
-        yield Problem(file_name, element, "known_action",
-                      f"action {action!r} is not one the services complete ({', '.join(contract.ACTIONS)})")
+        yield Problem(
+            file_name,
+            element,
+            "known_action",
+            f"action {action!r} is not one the services complete ({', '.join(contract.ACTIONS)})",
+        )
     elif action and role in contract.TASK_ROLES and role not in contract.ACTIONS[action]:
-        yield Problem(file_name, element, "action_lane",
-                      f"action {action!r} completes tasks of the {', '.join(contract.ACTIONS[action])} lane, "
-                      f"not of the {role} lane")
+        yield Problem(
+            file_name,
+            element,
+            "action_lane",
+            f"action {action!r} completes tasks of the {', '.join(contract.ACTIONS[action])} lane, "
+            f"not of the {role} lane",
+        )
     guard = props.get("guard")
     if guard and guard not in contract.GUARDS:
-        yield Problem(file_name, element, "known_guard",
-                      f"guard {guard!r} is not a check the services run ({', '.join(contract.GUARDS)})")
+        yield Problem(
+            file_name,
+            element,
+            "known_guard",
+            f"guard {guard!r} is not a check the services run ({', '.join(contract.GUARDS)})",
+        )
 
 
 def _decision_tests(file_name: str, root: Any) -> Iterator[Problem]:
@@ -532,9 +671,13 @@ def _decision_tests(file_name: str, root: Any) -> Iterator[Problem]:
         if unknown or not found_task:
             continue
         for word in sorted(tested - offered):
-            yield Problem(file_name, flow.get("id"), "offered_decision",
-                          f"the condition tests decision {word!r}, which the user task before it does not offer "
-                          f"(it offers {', '.join(sorted(offered - {''})) or 'nothing'}): the condition never holds")
+            yield Problem(
+                file_name,
+                flow.get("id"),
+                "offered_decision",
+                f"the condition tests decision {word!r}, which the user task before it does not offer "
+                f"(it offers {', '.join(sorted(offered - {''})) or 'nothing'}): the condition never holds",
+            )
 
 
 def _decisions_tested(text: str) -> set[str]:
@@ -566,7 +709,7 @@ def _timer_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] =
             text = (expression.text or "").strip()
             event = expression.getparent().getparent()
 
-            def refuse(rule: str, message: str) -> None:
+            def refuse(rule: str, message: str, event: Any = event) -> None:
                 problems.append(Problem(file_name, event.get("id"), rule, message))
 
             try:
@@ -574,12 +717,17 @@ def _timer_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] =
             except SyntaxError:
                 tree = None
             if tree is None or (not isinstance(tree.body, ast.Constant) and _BARE_ISO.fullmatch(text)):
-                refuse("timer_expression", f"timer expression {text!r} must be a Python expression: "
-                                           f"quote a literal ISO 8601 value ('\"P5D\"')")
+                refuse(
+                    "timer_expression",
+                    f"timer expression {text!r} must be a Python expression: "
+                    f"quote a literal ISO 8601 value ('\"P5D\"')",
+                )
                 continue
             if isinstance(tree.body, ast.Constant):
                 if not _valid_timer(kind, tree.body.value):
-                    refuse("timer_expression", f"timer value {tree.body.value!r} is not an ISO 8601 {_TIMER_KIND[kind]}")
+                    refuse(
+                        "timer_expression", f"timer value {tree.body.value!r} is not an ISO 8601 {_TIMER_KIND[kind]}"
+                    )
                 continue
             unsafe = script_problem(text, False)
             if unsafe:
@@ -588,10 +736,13 @@ def _timer_rules(file_name: str, root: Any, dmn: tuple[tuple[str, bytes], ...] =
             known = _variables_known(root, dmn) if known is None else known
             for name in _names_read(tree):
                 if name not in known and name not in FUNCTIONS and name not in _BUILTINS:
-                    refuse("timer_data", f"timer expression {text!r} reads {name!r}, which the process data cannot "
-                                         f"give it: it is no start variable, no variable a task of this diagram sets "
-                                         f"(script, result, message or decision variable), and no function the "
-                                         f"engine offers ({', '.join(FUNCTIONS)})")
+                    refuse(
+                        "timer_data",
+                        f"timer expression {text!r} reads {name!r}, which the process data cannot "
+                        f"give it: it is no start variable, no variable a task of this diagram sets "
+                        f"(script, result, message or decision variable), and no function the "
+                        f"engine offers ({', '.join(FUNCTIONS)})",
+                    )
     return problems
 
 
@@ -618,8 +769,13 @@ def _valid_timer(kind: str, value: Any) -> bool:
 def _names_read(tree: Any) -> list[str]:
     """The names an expression reads from outside itself (not those its comprehensions bind)."""
     bound = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-    return list(dict.fromkeys(node.id for node in ast.walk(tree)
-                              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound))
+    return list(
+        dict.fromkeys(
+            node.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound
+        )
+    )
 
 
 def _variables_known(root: Any, dmn: tuple[tuple[str, bytes], ...] = ()) -> set[str]:
@@ -663,13 +819,46 @@ def _decision_outputs(dmn: tuple[tuple[str, bytes], ...]) -> set[str]:
 
 # Scripts are simple expressions and assignments (pitfall 10: the engine is no sandbox).
 _SCRIPT_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete, ast.If, ast.Pass)
-_FORBIDDEN_NODES = {ast.Import: "import", ast.ImportFrom: "import", ast.FunctionDef: "def", ast.AsyncFunctionDef: "def",
-                    ast.ClassDef: "class", ast.Lambda: "lambda", ast.While: "while", ast.For: "for loop",
-                    ast.With: "with", ast.Try: "try", ast.Global: "global", ast.Nonlocal: "nonlocal",
-                    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Raise: "raise"}
-_FORBIDDEN_NAMES = frozenset({"eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "globals",
-                              "locals", "vars", "input", "breakpoint", "help", "memoryview", "type", "object",
-                              "__import__", "__builtins__"})
+_FORBIDDEN_NODES = {
+    ast.Import: "import",
+    ast.ImportFrom: "import",
+    ast.FunctionDef: "def",
+    ast.AsyncFunctionDef: "def",
+    ast.ClassDef: "class",
+    ast.Lambda: "lambda",
+    ast.While: "while",
+    ast.For: "for loop",
+    ast.With: "with",
+    ast.Try: "try",
+    ast.Global: "global",
+    ast.Nonlocal: "nonlocal",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Raise: "raise",
+}
+_FORBIDDEN_NAMES = frozenset(
+    {
+        "eval",
+        "exec",
+        "compile",
+        "open",
+        "getattr",
+        "setattr",
+        "delattr",
+        "globals",
+        "locals",
+        "vars",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "type",
+        "object",
+        "__import__",
+        "__builtins__",
+    }
+)
 
 
 def script_problem(text: str, statements: bool) -> str | None:
@@ -712,13 +901,13 @@ def _script_rules(file_name: str, root: Any) -> list[Problem]:
         if prop.get("name") in ("organisation", "assignee") and prop.get("value"):
             problem = script_problem(prop.get("value"), False)
             if problem:
-                problems.append(Problem(file_name, owner_id(prop), "simple_script",
-                                        f"property {prop.get('name')}: {problem}"))
+                problems.append(
+                    Problem(file_name, owner_id(prop), "simple_script", f"property {prop.get('name')}: {problem}")
+                )
     return problems
 
 
-def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes,
-           library: Library | None = None) -> tuple[Definition, bool]:
+def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes, library: Library | None = None) -> tuple[Definition, bool]:
     """Store a validated diagram version, with the versions of the processes it calls; returns it
     and whether it is new. Called processes are looked up in ``library`` (by default the diagrams
     in ``bpmn_dir()``, then the deployed versions)."""
@@ -736,11 +925,18 @@ def deploy(uow: UnitOfWork, file_name: str, bpmn: bytes,
     existing = uow.session.get(Definition, digest)
     if existing is not None:
         return existing, False
-    stored = {decision_id: {"file_name": dmn_file, "dmn": dmn.decode("utf-8")}
-              for decision_id, (dmn_file, dmn) in sorted(result.decides.items())}
-    definition = Definition(id=digest, process_id=result.process_id, file_name=file_name,
-                            bpmn=bpmn.decode("utf-8"), calls=[d.id for d in bundle] or None,
-                            decisions=stored or None)
+    stored = {
+        decision_id: {"file_name": dmn_file, "dmn": dmn.decode("utf-8")}
+        for decision_id, (dmn_file, dmn) in sorted(result.decides.items())
+    }
+    definition = Definition(
+        id=digest,
+        process_id=result.process_id,
+        file_name=file_name,
+        bpmn=bpmn.decode("utf-8"),
+        calls=[d.id for d in bundle] or None,
+        decisions=stored or None,
+    )
     uow.session.add(definition)
     uow.session.flush()
     return definition, True
@@ -757,8 +953,9 @@ def deploy_directory(uow: UnitOfWork, directory: Path | None = None) -> list[tup
 
 
 def latest(uow: UnitOfWork, process_id: str) -> Definition:
-    found = uow.session.scalar(select(Definition).where(Definition.process_id == process_id)
-                               .order_by(Definition.deployed_at.desc()).limit(1))
+    found = uow.session.scalar(
+        select(Definition).where(Definition.process_id == process_id).order_by(Definition.deployed_at.desc()).limit(1)
+    )
     if found is None:
         raise LookupError(f"no version of process {process_id!r} is deployed; run `titles deploy`")
     return found
@@ -776,9 +973,13 @@ def called_versions(uow: UnitOfWork, definition: Definition) -> list[Definition]
 
 
 @functools.lru_cache(maxsize=64)
-def specs(definition_id: str, bpmn: str, process_id: str,
-          called: tuple[tuple[str, str], ...] = (), dmn: tuple[tuple[str, str], ...] = ()
-          ) -> tuple[Any, dict[str, Any]]:
+def specs(
+    definition_id: str,
+    bpmn: str,
+    process_id: str,
+    called: tuple[tuple[str, str], ...] = (),
+    dmn: tuple[tuple[str, str], ...] = (),
+) -> tuple[Any, dict[str, Any]]:
     """Parsed process spec and subprocess specs, the called processes' among them (``called``:
     their file names and contents), with the decision tables stored with them (``dmn``). Parsing
     is pure; cache by version."""
@@ -793,8 +994,11 @@ def specs(definition_id: str, bpmn: str, process_id: str,
 
 def stored_decisions(definitions_: list[Definition]) -> dict[str, tuple[str, str]]:
     """The decision tables stored with these versions: decision id -> (file name, DMN text)."""
-    return {decision_id: (table["file_name"], table["dmn"])
-            for definition in definitions_ for decision_id, table in sorted((definition.decisions or {}).items())}
+    return {
+        decision_id: (table["file_name"], table["dmn"])
+        for definition in definitions_
+        for decision_id, table in sorted((definition.decisions or {}).items())
+    }
 
 
 def specs_of(uow: UnitOfWork, definition: Definition) -> tuple[Any, dict[str, Any]]:

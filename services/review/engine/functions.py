@@ -5,11 +5,13 @@ A boundary timer's expression is evaluated as its task opens, before the task's 
 (pitfall 2), so a service level's due time is computed here, at that moment, from the process
 data (``service_levels``) rather than in a script of the task.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared import clock, workdays
 

@@ -15,9 +15,11 @@ until the retry succeeds. A held message the process no longer waits for (it
 moved on, or ended) is passed over, tried again after the next one delivered,
 and in the end not delivered; its audit entry says so (with the message).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,19 +36,28 @@ from shared.uow import UnitOfWork
 # (uow, instance, workflow, message type, data, message id, decision, reason) -> delivered?
 Apply = Callable[[UnitOfWork, Instance, Any, str, dict[str, Any], str, str | None, str | None], bool]
 
-WHY = {"suspended": "the process is suspended (流程已挂起)",
-       "incident": "the process has an open incident (流程异常待处理)",
-       "queued": "earlier messages for the process are still held (排在先到的消息之后)"}
+WHY = {
+    "suspended": "the process is suspended (流程已挂起)",
+    "incident": "the process has an open incident (流程异常待处理)",
+    "queued": "earlier messages for the process are still held (排在先到的消息之后)",
+}
 
 
 def pending(uow: UnitOfWork, instance_id: str) -> list[HeldMessage]:
-    return list(uow.session.scalars(select(HeldMessage).where(HeldMessage.instance_id == instance_id)
-                                    .order_by(HeldMessage.arrived_at, HeldMessage.id)))
+    return list(
+        uow.session.scalars(
+            select(HeldMessage)
+            .where(HeldMessage.instance_id == instance_id)
+            .order_by(HeldMessage.arrived_at, HeldMessage.id)
+        )
+    )
 
 
 def count(uow: UnitOfWork, instance_id: str) -> int:
-    return uow.session.scalar(select(func.count()).select_from(HeldMessage)
-                              .where(HeldMessage.instance_id == instance_id)) or 0
+    return (
+        uow.session.scalar(select(func.count()).select_from(HeldMessage).where(HeldMessage.instance_id == instance_id))
+        or 0
+    )
 
 
 def reason_to_hold(uow: UnitOfWork, instance: Instance) -> str | None:
@@ -60,25 +71,42 @@ def reason_to_hold(uow: UnitOfWork, instance: Instance) -> str | None:
     return None
 
 
-def hold_if_needed(uow: UnitOfWork, instance: Instance, message_id: str, message_type: str,
-                   data: dict[str, Any]) -> bool:
+def hold_if_needed(
+    uow: UnitOfWork, instance: Instance, message_id: str, message_type: str, data: dict[str, Any]
+) -> bool:
     """Hold the message if the (locked) instance cannot take it now; a redelivery is held once."""
     reason = reason_to_hold(uow, instance)
     if reason is None:
         return False
-    exists = uow.session.scalar(select(HeldMessage.id).where(HeldMessage.instance_id == instance.id,
-                                                             HeldMessage.message_id == message_id))
+    exists = uow.session.scalar(
+        select(HeldMessage.id).where(HeldMessage.instance_id == instance.id, HeldMessage.message_id == message_id)
+    )
     if exists is not None:
         return True
     try:
         with uow.session.begin_nested():  # a redelivery racing this one holds it once (the unique key)
-            uow.session.add(HeldMessage(instance_id=instance.id, declaration_id=instance.declaration_id,
-                                        message_id=message_id, type=message_type, data=data, reason=reason,
-                                        arrived_at=utcnow()))
+            uow.session.add(
+                HeldMessage(
+                    instance_id=instance.id,
+                    declaration_id=instance.declaration_id,
+                    message_id=message_id,
+                    type=message_type,
+                    data=data,
+                    reason=reason,
+                    arrived_at=utcnow(),
+                )
+            )
     except IntegrityError:
         return True
-    audit.append(uow, instance, source="message", actor=message_id, decision="held", reason=WHY[reason],
-                 changes={"message": message_type, **data})
+    audit.append(
+        uow,
+        instance,
+        source="message",
+        actor=message_id,
+        decision="held",
+        reason=WHY[reason],
+        changes={"message": message_type, **data},
+    )
     instance.updated_at = utcnow()
     return True
 
@@ -98,17 +126,31 @@ def release(uow: UnitOfWork, instance_id: str, occasion: str, apply: Apply) -> i
             held = next((h for h in pending(uow, instance_id) if h.id not in passed_over), None)
             if held is None:
                 for left in pending(uow, instance_id):
-                    _not_delivered(uow, instance, left, occasion, "the process does not wait for it "
-                                   "(流程未在等待该消息)" if instance.status != "completed"
-                                   else "the process has ended (流程已结束)")
+                    _not_delivered(
+                        uow,
+                        instance,
+                        left,
+                        occasion,
+                        "the process does not wait for it (流程未在等待该消息)"
+                        if instance.status != "completed"
+                        else "the process has ended (流程已结束)",
+                    )
                 return delivered
             if instance.status == "completed":
                 passed_over.append(held.id)
                 continue
             try:
                 with uow.session.begin_nested(), context.bound(instance.declaration_id, held.message_id):
-                    if not apply(uow, instance, workflow, held.type, held.data, held.message_id,
-                                 f"delivered_after_{occasion}", _note(held, occasion)):
+                    if not apply(
+                        uow,
+                        instance,
+                        workflow,
+                        held.type,
+                        held.data,
+                        held.message_id,
+                        f"delivered_after_{occasion}",
+                        _note(held, occasion),
+                    ):
                         raise LookupError
             except LookupError:
                 passed_over.append(held.id)
@@ -117,10 +159,21 @@ def release(uow: UnitOfWork, instance_id: str, occasion: str, apply: Apply) -> i
                 _failed(uow, held, failure)
                 return delivered
             except DomainError as exc:  # a broken rule: an incident too, so an operator sees it
-                _failed(uow, held, StepFailed(
-                    Step("message", actor=held.message_id, replay={"message": _bpmn_name(held.type),
-                                                                   "payload": held.data}),
-                    instance_id, held.declaration_id, None, f"{type(exc).__name__}: {exc}"))
+                _failed(
+                    uow,
+                    held,
+                    StepFailed(
+                        Step(
+                            "message",
+                            actor=held.message_id,
+                            replay={"message": _bpmn_name(held.type), "payload": held.data},
+                        ),
+                        instance_id,
+                        held.declaration_id,
+                        None,
+                        f"{type(exc).__name__}: {exc}",
+                    ),
+                )
                 return delivered
             uow.session.delete(held)
             uow.session.flush()
@@ -129,8 +182,10 @@ def release(uow: UnitOfWork, instance_id: str, occasion: str, apply: Apply) -> i
 
 
 def _note(held: HeldMessage, occasion: str) -> str:
-    return (f"held since {held.arrived_at.isoformat()} because {WHY.get(held.reason, held.reason)}; "
-            f"delivered after the {occasion}")
+    return (
+        f"held since {held.arrived_at.isoformat()} because {WHY.get(held.reason, held.reason)}; "
+        f"delivered after the {occasion}"
+    )
 
 
 def _bpmn_name(message_type: str) -> str:
@@ -139,8 +194,15 @@ def _bpmn_name(message_type: str) -> str:
 
 def _not_delivered(uow: UnitOfWork, instance: Instance, held: HeldMessage, occasion: str, why: str) -> None:
     note = _note(held, occasion).replace("delivered after", "released after")
-    audit.append(uow, instance, source="message", actor=held.message_id, decision="not_delivered",
-                 reason=f"{why}; {note}", changes={"message": held.type, **held.data})
+    audit.append(
+        uow,
+        instance,
+        source="message",
+        actor=held.message_id,
+        decision="not_delivered",
+        reason=f"{why}; {note}",
+        changes={"message": held.type, **held.data},
+    )
     instance.updated_at = utcnow()
     uow.session.delete(held)
     uow.session.flush()

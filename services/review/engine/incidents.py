@@ -8,10 +8,12 @@ transaction of its own with what is needed to re-run the step, and the
 instance is marked as having an open incident. Breaking a domain rule (a 4xx)
 is not an incident, nor is a database outage (the caller retries those).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -31,11 +33,16 @@ log = logging.getLogger(__name__)
 
 def record(uow: UnitOfWork, failure: StepFailed) -> Incident:
     """Record a failure (in the caller's transaction, after the failed step was rolled back)."""
-    key = (Incident.status == "open") & (Incident.declaration_id == failure.declaration_id) & (
-        Incident.source == failure.step.source)
-    existing = uow.session.scalar(select(Incident).where(
-        key, Incident.element == failure.element, Incident.task_id == failure.step.task_id)
-        if failure.step.task_id else select(Incident).where(key, Incident.element == failure.element))
+    key = (
+        (Incident.status == "open")
+        & (Incident.declaration_id == failure.declaration_id)
+        & (Incident.source == failure.step.source)
+    )
+    existing = uow.session.scalar(
+        select(Incident).where(key, Incident.element == failure.element, Incident.task_id == failure.step.task_id)
+        if failure.step.task_id
+        else select(Incident).where(key, Incident.element == failure.element)
+    )
     # A start that failed saved no instance: its id would name nothing.
     instance_id = None if failure.step.source == "start" else failure.instance_id
     if existing is not None:
@@ -43,10 +50,18 @@ def record(uow: UnitOfWork, failure: StepFailed) -> Incident:
         existing.error, existing.step = failure.error, failure.step.replay
         incident = existing
     else:
-        incident = Incident(instance_id=instance_id, declaration_id=failure.declaration_id,
-                            source=failure.step.source, element=failure.element, task_id=failure.step.task_id,
-                            step=failure.step.replay, error=failure.error, status="open", attempts=1,
-                            created_at=utcnow())
+        incident = Incident(
+            instance_id=instance_id,
+            declaration_id=failure.declaration_id,
+            source=failure.step.source,
+            element=failure.element,
+            task_id=failure.step.task_id,
+            step=failure.step.replay,
+            error=failure.error,
+            status="open",
+            attempts=1,
+            created_at=utcnow(),
+        )
         uow.session.add(incident)
     if instance_id:
         instance = uow.session.get(Instance, instance_id, with_for_update=True)
@@ -54,9 +69,15 @@ def record(uow: UnitOfWork, failure: StepFailed) -> Incident:
             instance.has_incident = True
     uow.session.flush()
     failure.incident_id = incident.id
-    log.error("process step failed; incident recorded", extra={
-        "incident": incident.id, "declaration_id": failure.declaration_id, "element": failure.element,
-        "error": failure.error})
+    log.error(
+        "process step failed; incident recorded",
+        extra={
+            "incident": incident.id,
+            "declaration_id": failure.declaration_id,
+            "element": failure.element,
+            "error": failure.error,
+        },
+    )
     return incident
 
 
@@ -75,6 +96,7 @@ def guarded(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[...,
     is written in the consumer's transaction, with the inbox row, so the message
     is consumed once and its effect is the incident (retry re-delivers its payload).
     """
+
     def wrap(handler: Callable[..., None]) -> Callable[..., None]:
         def run(uow: UnitOfWork, envelope: Any, message: Any) -> None:
             try:
@@ -90,6 +112,7 @@ def guarded(handlers: dict[str, Callable[..., None]]) -> dict[str, Callable[...,
 
 
 # -- listing and retrying ---------------------------------------------------------
+
 
 def get(uow: UnitOfWork, incident_id: int, lock: bool = False) -> Incident:
     incident = uow.session.get(Incident, incident_id, with_for_update=lock or None)
@@ -108,15 +131,30 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
         if task is None:
             raise NotFound.on("task_id", "exists", f"task {incident.task_id} does not exist")
         if task.status in ("ready", "claimed"):
-            ports.of(uow).complete_task(uow, Principal(replay["actor"], task.role, task.organisation), task.id,
-                                        replay["decision"], replay.get("reason"))
+            ports.of(uow).complete_task(
+                uow,
+                Principal(replay["actor"], task.role, task.organisation),
+                task.id,
+                replay["decision"],
+                replay.get("reason"),
+            )
         # else a reviewer completed it again after the fix: nothing is left to re-run
     elif incident.source == "message":
         with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
-            if not runtime.deliver(uow, instance, workflow, replay["message"], replay["payload"], "retry",
-                                   f"incident {incident.id} re-run by {operator}"):
-                raise Conflict.on("incident_id", "waiting",
-                                  f"the process no longer waits for {replay['message']!r}; resolve it by hand")
+            if not runtime.deliver(
+                uow,
+                instance,
+                workflow,
+                replay["message"],
+                replay["payload"],
+                "retry",
+                f"incident {incident.id} re-run by {operator}",
+            ):
+                raise Conflict.on(
+                    "incident_id",
+                    "waiting",
+                    f"the process no longer waits for {replay['message']!r}; resolve it by hand",
+                )
     elif incident.source == "timer":
         with runtime.locked(uow, instance_id=incident.instance_id) as (instance, workflow):
             runtime.fire_timers(uow, instance, workflow)
@@ -130,8 +168,11 @@ def retry(uow: UnitOfWork, incident_id: int, operator: str) -> Incident:
             # failed is a newer version of the process, and the retry starts on the latest one.
             failed_on = uow.session.get(Definition, replay["definition_id"])
             if failed_on is None:
-                raise NotFound.on("incident_id", "version", f"the version {replay['definition_id']} the start "
-                                                            f"failed on is not deployed")
+                raise NotFound.on(
+                    "incident_id",
+                    "version",
+                    f"the version {replay['definition_id']} the start failed on is not deployed",
+                )
             definition = definitions.latest(uow, failed_on.process_id)
             runtime.start(uow, definition, incident.declaration_id, replay["applicant"], replay["data"])
     else:
@@ -145,12 +186,19 @@ def dismiss(uow: UnitOfWork, incident_id: int, operator: str, reason: str) -> In
     longer waits for its message, say) or was put right by other means. The operator's decision and
     reason go to the instance's audit log; the instance runs on from where it was last saved."""
     incident = _open(uow, incident_id)
-    instance = uow.session.get(Instance, incident.instance_id, with_for_update=True) if incident.instance_id \
-        else None
+    instance = uow.session.get(Instance, incident.instance_id, with_for_update=True) if incident.instance_id else None
     if instance is not None:
-        audit.append(uow, instance, source="operator", actor=operator, element=incident.element,
-                     task_id=incident.task_id, decision="dismiss_incident", reason=reason,
-                     changes={"incident": incident.id, "step": incident.source, "error": incident.error})
+        audit.append(
+            uow,
+            instance,
+            source="operator",
+            actor=operator,
+            element=incident.element,
+            task_id=incident.task_id,
+            decision="dismiss_incident",
+            reason=reason,
+            changes={"incident": incident.id, "step": incident.source, "error": incident.error},
+        )
     _close(uow, incident, "dismissed", operator)
     return incident
 
@@ -175,8 +223,11 @@ def _clear_flag(uow: UnitOfWork, incident: Incident) -> None:
     else:
         instance_id = incident.instance_id
     uow.session.flush()
-    others = uow.session.scalar(select(Incident.id).where(
-        Incident.declaration_id == incident.declaration_id, Incident.status == "open").limit(1))
+    others = uow.session.scalar(
+        select(Incident.id)
+        .where(Incident.declaration_id == incident.declaration_id, Incident.status == "open")
+        .limit(1)
+    )
     instance = uow.session.get(Instance, instance_id) if instance_id else None
     if instance is not None and others is None and instance.has_incident:
         instance.has_incident = False

@@ -14,6 +14,7 @@ A diagram is refused (naming the file, the element and the rule) when
   along the default flows) does not run left to right (``happy_path``).
 
 No Flask here: the command line (``titles-bpmn layout --check``) and the tests read this module."""
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,20 @@ TASK_PADDING = 7.0
 # Coordinates are whole pixels; a shared edge or a rounding is not an overlap.
 TOLERANCE = 1.0
 
-ACTIVITIES = {"task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "sendTask", "receiveTask",
-              "manualTask", "callActivity", "subProcess", "transaction", "adHocSubProcess"}
+ACTIVITIES = {
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "manualTask",
+    "callActivity",
+    "subProcess",
+    "transaction",
+    "adHocSubProcess",
+}
 EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"}
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway"}
 DATA = {"dataObjectReference", "dataStoreReference"}
@@ -55,6 +68,7 @@ class LayoutError(ValueError):
 
 
 # --- text ----------------------------------------------------------------------------------------
+
 
 def char_width(ch: str) -> float:
     return FONT_PX if unicodedata.east_asian_width(ch) in ("W", "F") else FONT_PX * LATIN_EM
@@ -80,7 +94,7 @@ def wrap(text: str, width: float) -> list[str]:
                 break
             line = _shorten(line, measured, width)
         if len(line) < len(original):
-            pending.insert(0, original[len(line):].strip())
+            pending.insert(0, original[len(line) :].strip())
         lines.append(line)
     return lines
 
@@ -92,18 +106,18 @@ def _shorten(line: str, measured: float, width: float) -> str:
     if len(parts) > 1:
         total = 0
         for part in parts:
-            if not part:       # the browser's loop stops at an empty part
+            if not part:  # the browser's loop stops at an empty part
                 break
             if len(part) + total < length:
                 kept.append(part)
                 total += len(part)
             else:
-                if part in ("-", "\u00AD") and kept:
+                if part in ("-", "\u00ad") and kept:
                     kept.pop()
                 break
-    if kept and kept[-1] == "\u00AD":
+    if kept and kept[-1] == "\u00ad":
         kept[-1] = "-"
-    return "".join(kept) or line[:max(math.floor(length - 1 + 0.5), 1)]
+    return "".join(kept) or line[: max(math.floor(length - 1 + 0.5), 1)]
 
 
 def text_size(text: str, width: float) -> tuple[float, float]:
@@ -113,6 +127,7 @@ def text_size(text: str, width: float) -> tuple[float, float]:
 
 
 # --- the diagram ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Box:
@@ -138,12 +153,20 @@ class Box:
         return self.y + self.h / 2
 
     def overlaps(self, other: Box, tolerance: float = TOLERANCE) -> bool:
-        return (self.x + tolerance < other.right and other.x + tolerance < self.right
-                and self.y + tolerance < other.bottom and other.y + tolerance < self.bottom)
+        return (
+            self.x + tolerance < other.right
+            and other.x + tolerance < self.right
+            and self.y + tolerance < other.bottom
+            and other.y + tolerance < self.bottom
+        )
 
     def contains(self, other: Box, tolerance: float = TOLERANCE) -> bool:
-        return (other.x >= self.x - tolerance and other.right <= self.right + tolerance
-                and other.y >= self.y - tolerance and other.bottom <= self.bottom + tolerance)
+        return (
+            other.x >= self.x - tolerance
+            and other.right <= self.right + tolerance
+            and other.y >= self.y - tolerance
+            and other.bottom <= self.bottom + tolerance
+        )
 
 
 @dataclass
@@ -151,10 +174,10 @@ class Node:
     id: str
     kind: str
     name: str
-    parent: str                      # the process or subprocess holding it
-    attached_to: str | None = None   # a boundary event's host
+    parent: str  # the process or subprocess holding it
+    attached_to: str | None = None  # a boundary event's host
     properties: dict[str, str] = field(default_factory=dict)
-    default: str | None = None       # a gateway's default flow
+    default: str | None = None  # a gateway's default flow
     shape: Box | None = None
     label: Box | None = None
     drawn: bool = False
@@ -223,8 +246,12 @@ def parse(file_name: str, content: bytes) -> Diagram:
         raise LayoutError(f"not well-formed XML: {exc}") from exc
     diagram = Diagram(file_name)
     for participant in root.iter(f"{{{BPMN}}}participant"):
-        diagram.pools[participant.get("id")] = (participant.get("name") or "", participant.get("processRef"),
-                                                None, False)
+        diagram.pools[participant.get("id")] = (
+            participant.get("name") or "",
+            participant.get("processRef"),
+            None,
+            False,
+        )
 
     def data_associations(activity: Any, parent: str) -> None:
         # written inside the task: what it reads (sourceRef) and what it writes (targetRef)
@@ -241,26 +268,44 @@ def parse(file_name: str, content: bytes) -> Diagram:
         for child in container:
             kind = _local(child.tag)
             if kind in FLOW_NODES or kind in DATA:
-                props = {p.get("name"): p.get("value") or ""
-                         for p in child.iter(f"{{{SPIFF}}}property")
-                         if p.getparent() is not None and p.getparent().getparent() is not None
-                         and p.getparent().getparent().getparent() is child}
-                diagram.nodes[child.get("id")] = Node(child.get("id"), kind, child.get("name") or "", parent,
-                                                      child.get("attachedToRef"), props, child.get("default"))
+                props = {
+                    p.get("name"): p.get("value") or ""
+                    for p in child.iter(f"{{{SPIFF}}}property")
+                    if p.getparent() is not None
+                    and p.getparent().getparent() is not None
+                    and p.getparent().getparent().getparent() is child
+                }
+                diagram.nodes[child.get("id")] = Node(
+                    child.get("id"),
+                    kind,
+                    child.get("name") or "",
+                    parent,
+                    child.get("attachedToRef"),
+                    props,
+                    child.get("default"),
+                )
                 if kind in CONTAINERS:
                     walk(child, child.get("id"))
                 if kind in ACTIVITIES:
                     data_associations(child, parent)
             elif kind in FLOWS and child.get("sourceRef") is not None:
                 diagram.flows[child.get("id")] = Flow(
-                    child.get("id"), FLOWS[kind], child.get("sourceRef"), child.get("targetRef"),
-                    child.get("name") or "", parent,
-                    child.find(f"{{{BPMN}}}conditionExpression") is not None)
+                    child.get("id"),
+                    FLOWS[kind],
+                    child.get("sourceRef"),
+                    child.get("targetRef"),
+                    child.get("name") or "",
+                    parent,
+                    child.find(f"{{{BPMN}}}conditionExpression") is not None,
+                )
             elif kind == "laneSet":
                 for lane in child.iter(f"{{{BPMN}}}lane"):
                     diagram.lanes[lane.get("id")] = Lane(
-                        lane.get("id"), lane.get("name") or "",
-                        [(r.text or "").strip() for r in lane.findall(f"{{{BPMN}}}flowNodeRef")], parent)
+                        lane.get("id"),
+                        lane.get("name") or "",
+                        [(r.text or "").strip() for r in lane.findall(f"{{{BPMN}}}flowNodeRef")],
+                        parent,
+                    )
 
     for process in root.iter(f"{{{BPMN}}}process"):
         diagram.processes.append(process.get("id"))
@@ -272,9 +317,14 @@ def parse(file_name: str, content: bytes) -> Diagram:
     for collaboration in root.iter(f"{{{BPMN}}}collaboration"):
         for child in collaboration:
             if _local(child.tag) == "messageFlow":
-                diagram.flows[child.get("id")] = Flow(child.get("id"), "message", child.get("sourceRef"),
-                                                      child.get("targetRef"), child.get("name") or "",
-                                                      collaboration.get("id"))
+                diagram.flows[child.get("id")] = Flow(
+                    child.get("id"),
+                    "message",
+                    child.get("sourceRef"),
+                    child.get("targetRef"),
+                    child.get("name") or "",
+                    collaboration.get("id"),
+                )
 
     for shape in root.iter(f"{{{BPMNDI}}}BPMNShape"):
         ref = shape.get("bpmnElement")
@@ -301,6 +351,7 @@ def parse(file_name: str, content: bytes) -> Diagram:
 
 
 # --- the rules -----------------------------------------------------------------------------------
+
 
 def _segment_crosses(a: tuple[float, float], b: tuple[float, float], box: Box) -> bool:
     """Whether segment a-b runs through the inside of ``box`` (shrunk by the tolerance): Liang-Barsky."""
@@ -336,7 +387,9 @@ def _drawn_rules(diagram: Diagram) -> list[Problem]:
     problems = []
     for node in diagram.nodes.values():
         if not node.drawn or node.shape is None:
-            problems.append(Problem(diagram.file, node.id, "drawn", f"{node.kind} has no shape in the diagram (未绘制)"))
+            problems.append(
+                Problem(diagram.file, node.id, "drawn", f"{node.kind} has no shape in the diagram (未绘制)")
+            )
     for flow in diagram.flows.values():
         if not flow.drawn or len(flow.waypoints) < 2:
             problems.append(Problem(diagram.file, flow.id, "drawn", f"{flow.kind} flow has no drawn path (未绘制)"))
@@ -363,9 +416,15 @@ def _crossing_rules(diagram: Diagram) -> list[Problem]:
                 continue
             segments = zip(flow.waypoints, flow.waypoints[1:])
             if any(_segment_crosses(a, b, node.shape) for a, b in segments):
-                problems.append(Problem(diagram.file, flow.id, "flow_through_shape",
-                                        f"the flow runs through {node.id} ({node.name or node.kind}), neither its "
-                                        f"source nor its target (连线穿过其他元素)"))
+                problems.append(
+                    Problem(
+                        diagram.file,
+                        flow.id,
+                        "flow_through_shape",
+                        f"the flow runs through {node.id} ({node.name or node.kind}), neither its "
+                        f"source nor its target (连线穿过其他元素)",
+                    )
+                )
     return problems
 
 
@@ -396,12 +455,18 @@ def _gateway_rules(diagram: Diagram) -> list[Problem]:
             continue
         out = [f for f in diagram.outgoing(node.id) if len(f.waypoints) >= 2]
         for i, first in enumerate(out):
-            for second in out[i + 1:]:
+            for second in out[i + 1 :]:
                 (a, _), (c, _) = _first_segment(first), _first_segment(second)
                 if math.dist(a, c) <= TOLERANCE or _collinear_overlap(_first_segment(first), _first_segment(second)):
-                    problems.append(Problem(diagram.file, second.id, "flows_apart",
-                                            f"leaves {node.id} from the same point or along the same first "
-                                            f"segment as {first.id} (出口重叠)"))
+                    problems.append(
+                        Problem(
+                            diagram.file,
+                            second.id,
+                            "flows_apart",
+                            f"leaves {node.id} from the same point or along the same first "
+                            f"segment as {first.id} (出口重叠)",
+                        )
+                    )
     return problems
 
 
@@ -424,22 +489,35 @@ def _label_rules(diagram: Diagram) -> list[Problem]:
     problems = []
     labels = _labels(diagram)
     for i, (owner, box) in enumerate(labels):
-        for other, other_box in labels[i + 1:]:
+        for other, other_box in labels[i + 1 :]:
             if box.overlaps(other_box):
-                problems.append(Problem(diagram.file, owner, "label_overlap",
-                                        f"its label overlaps the label of {other} (标签重叠)"))
+                problems.append(
+                    Problem(diagram.file, owner, "label_overlap", f"its label overlaps the label of {other} (标签重叠)")
+                )
         for node in diagram.nodes.values():
             if node.id == owner or node.shape is None:
                 continue
             if node.kind in CONTAINERS and node.expanded:
                 # a label lies inside a subprocess or outside it, never across its border
                 if box.overlaps(node.shape) and not node.shape.contains(box):
-                    problems.append(Problem(diagram.file, owner, "label_overlap",
-                                            f"its label crosses the border of {node.id} (标签压线)"))
+                    problems.append(
+                        Problem(
+                            diagram.file,
+                            owner,
+                            "label_overlap",
+                            f"its label crosses the border of {node.id} (标签压线)",
+                        )
+                    )
                 continue
             if box.overlaps(node.shape):
-                problems.append(Problem(diagram.file, owner, "label_overlap",
-                                        f"its label overlaps the shape of {node.id} (标签遮挡元素)"))
+                problems.append(
+                    Problem(
+                        diagram.file,
+                        owner,
+                        "label_overlap",
+                        f"its label overlaps the shape of {node.id} (标签遮挡元素)",
+                    )
+                )
     return problems
 
 
@@ -452,14 +530,26 @@ def _fit_rules(diagram: Diagram) -> list[Problem]:
             inner_w, inner_h = node.shape.w - 2 * TASK_PADDING, node.shape.h - 2 * TASK_PADDING
             lines = wrap(node.name, inner_w)
             if len(lines) * LINE_PX > inner_h + TOLERANCE:
-                problems.append(Problem(diagram.file, node.id, "name_fits",
-                                        f"the name takes {len(lines)} lines ({len(lines) * LINE_PX:.0f} px) in a box "
-                                        f"{node.shape.w:.0f}x{node.shape.h:.0f} (名称超出图形)"))
+                problems.append(
+                    Problem(
+                        diagram.file,
+                        node.id,
+                        "name_fits",
+                        f"the name takes {len(lines)} lines ({len(lines) * LINE_PX:.0f} px) in a box "
+                        f"{node.shape.w:.0f}x{node.shape.h:.0f} (名称超出图形)",
+                    )
+                )
         elif node.kind in CONTAINERS:
             lines = wrap(node.name, node.shape.w - 2 * TASK_PADDING)
             if len(lines) * LINE_PX + 2 * TASK_PADDING > node.shape.h + TOLERANCE:
-                problems.append(Problem(diagram.file, node.id, "name_fits",
-                                        f"the name does not fit the box {node.shape.w:.0f}x{node.shape.h:.0f} (名称超出图形)"))
+                problems.append(
+                    Problem(
+                        diagram.file,
+                        node.id,
+                        "name_fits",
+                        f"the name does not fit the box {node.shape.w:.0f}x{node.shape.h:.0f} (名称超出图形)",
+                    )
+                )
         else:
             problems += _external_fits(diagram.file, node.id, node.name, node.label)
     for flow in diagram.flows.values():
@@ -470,8 +560,14 @@ def _fit_rules(diagram: Diagram) -> list[Problem]:
     headers += [(pool_id, name, shape) for pool_id, (name, _, shape, _) in diagram.pools.items()]
     for element, name, shape in headers:
         if name and shape is not None and len(wrap(name, shape.h - 2 * TASK_PADDING)) > 2:
-            problems.append(Problem(diagram.file, element, "name_fits",
-                                    f"the name does not fit along a header {shape.h:.0f} px tall (名称超出泳道)"))
+            problems.append(
+                Problem(
+                    diagram.file,
+                    element,
+                    "name_fits",
+                    f"the name does not fit along a header {shape.h:.0f} px tall (名称超出泳道)",
+                )
+            )
     return problems
 
 
@@ -480,9 +576,15 @@ def _external_fits(file_name: str, owner: str, name: str, label: Box | None) -> 
         return [Problem(file_name, owner, "name_fits", "the name has no label bounds in the diagram (标签未定位)")]
     lines = wrap(name, label.w)
     if len(lines) * LINE_PX > label.h + TOLERANCE:
-        return [Problem(file_name, owner, "name_fits",
-                        f"the name takes {len(lines)} lines ({len(lines) * LINE_PX:.0f} px) at {label.w:.0f} px; "
-                        f"its label is {label.w:.0f}x{label.h:.0f} (标签过小)")]
+        return [
+            Problem(
+                file_name,
+                owner,
+                "name_fits",
+                f"the name takes {len(lines)} lines ({len(lines) * LINE_PX:.0f} px) at {label.w:.0f} px; "
+                f"its label is {label.w:.0f}x{label.h:.0f} (标签过小)",
+            )
+        ]
     return []
 
 
@@ -492,9 +594,14 @@ def _happy_rules(diagram: Diagram) -> list[Problem]:
     for before, after in zip(path, path[1:]):
         a, b = diagram.nodes[before].shape, diagram.nodes[after].shape
         if a is not None and b is not None and b.cx < a.cx - TOLERANCE:
-            problems.append(Problem(diagram.file, after, "happy_path",
-                                    f"lies left of {before}, the step before it on the way to the main end "
-                                    f"(主流程应从左到右)"))
+            problems.append(
+                Problem(
+                    diagram.file,
+                    after,
+                    "happy_path",
+                    f"lies left of {before}, the step before it on the way to the main end (主流程应从左到右)",
+                )
+            )
     return problems
 
 
@@ -510,12 +617,15 @@ def back_edges(diagram: Diagram, parent: str) -> set[str]:
         origin = source.attached_to if source is not None and source.attached_to else flow.source
         if origin in nodes:
             out[origin].append(flow)
-    for child in diagram.children(parent):   # a boundary event's flows leave with its host
+    for child in diagram.children(parent):  # a boundary event's flows leave with its host
         if child.attached_to in nodes:
             out[child.attached_to] += out.pop(child.id, [])
             nodes.discard(child.id)
-    starts = [n.id for n in diagram.children(parent) if n.id in nodes and not any(
-        f.target == n.id for flows in out.values() for f in flows)]
+    starts = [
+        n.id
+        for n in diagram.children(parent)
+        if n.id in nodes and not any(f.target == n.id for flows in out.values() for f in flows)
+    ]
     state: dict[str, int] = {}
     back: set[str] = set()
     for root in starts + sorted(nodes):
@@ -552,11 +662,14 @@ def happy_path(diagram: Diagram, parent: str | None = None) -> list[str]:
     starts = [n for n in children.values() if n.kind == "startEvent"]
     if not starts:
         return []
-    forward = [f for f in diagram.flows.values() if f.kind == "sequence" and f.source in children
-               and f.target in children and f.id not in back]
+    forward = [
+        f
+        for f in diagram.flows.values()
+        if f.kind == "sequence" and f.source in children and f.target in children and f.id not in back
+    ]
     ends = [n.id for n in children.values() if n.kind == "endEvent"]
     goal = [e for e in ends if children[e].properties.get("outcome") == "certified"][:1] or ends
-    left: dict[str, int] = {e: 0 for e in goal}     # the longest way left to the goal
+    left: dict[str, int] = {e: 0 for e in goal}  # the longest way left to the goal
     for node_id in reversed(_topological(set(children), forward)):
         for flow in forward:
             if flow.source == node_id and flow.target in left:
@@ -597,5 +710,11 @@ def problems(file_name: str, content: bytes) -> list[Problem]:
     """Everything that makes the diagram hard to read, in the order of the rules above."""
     diagram = parse(file_name, content)
     drawn = _drawn_rules(diagram)
-    return drawn + _crossing_rules(diagram) + _gateway_rules(diagram) + _label_rules(diagram) \
-        + _fit_rules(diagram) + _happy_rules(diagram)
+    return (
+        drawn
+        + _crossing_rules(diagram)
+        + _gateway_rules(diagram)
+        + _label_rules(diagram)
+        + _fit_rules(diagram)
+        + _happy_rules(diagram)
+    )

@@ -16,6 +16,7 @@ The method (layered, on a grid, so nothing can be drawn through a shape):
   a data object sits under (else over) the task that reads or writes it, joined by a straight line.
 One pool (with its lanes) is drawn; message flows and pools without a process are refused.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,9 +33,9 @@ from services.review.engine.layout import Box, Diagram, Flow, LayoutError, Node
 TASK_W, TASK_H, TASK_MAX_W = 100, 80, 160
 EVENT, GATEWAY = 36, 50
 DATA_SIZE = (36, 50)
-LABEL_WRAP = 90          # an external label's width, as bpmn-js makes it
+LABEL_WRAP = 90  # an external label's width, as bpmn-js makes it
 LABEL_WRAP_WIDE = 120
-LABEL_GAP = 4            # between a shape or a line and a label
+LABEL_GAP = 4  # between a shape or a line and a label
 GAP_MIN, CHANNEL_MIN, TRACK = 40, 30, 12
 POOL_HEADER, LANE_HEADER = 30, 30
 ORIGIN = (150, 80)
@@ -47,30 +48,34 @@ class Cell:
     w: float
     h: float
     col: int = 0
-    row: int = 0                         # the row inside its lane, then the global row
+    row: int = 0  # the row inside its lane, then the global row
     lane: str = ""
-    rects: list[tuple[float, float, float, float]] = field(default_factory=list)   # relative to its centre
+    rects: list[tuple[float, float, float, float]] = field(default_factory=list)  # relative to its centre
     name_label: tuple[float, float, float, float] | None = None
-    boundaries: list[tuple[Node, float]] = field(default_factory=list)             # (event, x offset)
-    sub: Placed | None = None            # an expanded subprocess's own layout
+    boundaries: list[tuple[Node, float]] = field(default_factory=list)  # (event, x offset)
+    sub: Placed | None = None  # an expanded subprocess's own layout
 
 
 @dataclass
 class Placed:
     """A container laid out, coordinates relative to its top left."""
+
     w: float
     h: float
     shapes: dict[str, Box] = field(default_factory=dict)
     labels: dict[str, Box] = field(default_factory=dict)
     waypoints: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    lanes: dict[str, tuple[float, float]] = field(default_factory=dict)   # lane id -> (y, height)
+    lanes: dict[str, tuple[float, float]] = field(default_factory=dict)  # lane id -> (y, height)
 
     def moved(self, dx: float, dy: float) -> Placed:
-        return Placed(self.w, self.h,
-                      {k: Box(b.x + dx, b.y + dy, b.w, b.h) for k, b in self.shapes.items()},
-                      {k: Box(b.x + dx, b.y + dy, b.w, b.h) for k, b in self.labels.items()},
-                      {k: [(x + dx, y + dy) for x, y in pts] for k, pts in self.waypoints.items()},
-                      {k: (y + dy, h) for k, (y, h) in self.lanes.items()})
+        return Placed(
+            self.w,
+            self.h,
+            {k: Box(b.x + dx, b.y + dy, b.w, b.h) for k, b in self.shapes.items()},
+            {k: Box(b.x + dx, b.y + dy, b.w, b.h) for k, b in self.labels.items()},
+            {k: [(x + dx, y + dy) for x, y in pts] for k, pts in self.waypoints.items()},
+            {k: (y + dy, h) for k, (y, h) in self.lanes.items()},
+        )
 
 
 def label_size(text: str) -> tuple[float, float]:
@@ -94,6 +99,7 @@ def task_size(name: str) -> tuple[float, float]:
 
 
 # --- one container (a process or an expanded subprocess) --------------------------------------------
+
 
 class _Grid:
     def __init__(self, diagram: Diagram, parent: str, lanes: list[layout.Lane]):
@@ -124,10 +130,15 @@ class _Grid:
         self.associations = [f for f in diagram.flows.values() if f.kind == "association" and f.parent == parent]
         self.data_of: dict[str, str] = {}
         for flow in self.associations:
-            data, task = (flow.source, flow.target) if flow.source in self.cells and \
-                self.cells[flow.source].node.kind in layout.DATA else (flow.target, flow.source)
+            data, task = (
+                (flow.source, flow.target)
+                if flow.source in self.cells and self.cells[flow.source].node.kind in layout.DATA
+                else (flow.target, flow.source)
+            )
             if data not in self.cells or task not in self.cells or self.cells[data].node.kind not in layout.DATA:
-                raise LayoutError(f"associations other than between a data object and a task are not laid out: {flow.id}")
+                raise LayoutError(
+                    f"associations other than between a data object and a task are not laid out: {flow.id}"
+                )
             self.data_of.setdefault(data, task)
 
         self.back = layout.back_edges(diagram, parent)
@@ -180,8 +191,9 @@ class _Grid:
             if main is None and cell.node.default and cell.node.default not in self.back:
                 main = next((f for f in out if f.id == cell.node.default), None)
             if main is None:
-                main = next((f for f in out if f.id not in self.back and self.cells[f.target].lane == cell.lane),
-                            None) or next((f for f in out if f.id not in self.back), out[0])
+                main = next(
+                    (f for f in out if f.id not in self.back and self.cells[f.target].lane == cell.lane), None
+                ) or next((f for f in out if f.id not in self.back), out[0])
             self.exit[main.id] = "right"
             free = ["bottom", "top"]
             for flow in out:
@@ -209,8 +221,10 @@ class _Grid:
                 cell.row = 0
                 taken.add((cell.lane, 0, cell.col))
                 placed.add(node)
-        order = sorted((c for c in self.cells.values() if c.node.id not in placed),
-                       key=lambda c: (c.node.id in self.data_of, c.col, list(self.cells).index(c.node.id)))
+        order = sorted(
+            (c for c in self.cells.values() if c.node.id not in placed),
+            key=lambda c: (c.node.id in self.data_of, c.col, list(self.cells).index(c.node.id)),
+        )
         for cell in order:
             preferred, direction = 0, 0
             if cell.node.id in self.data_of:
@@ -224,11 +238,12 @@ class _Grid:
                 direction = {"right": 0, "top": -1}.get(self.exit[flow.id], 1)
                 preferred = source.row + direction
                 break
-            if cell.node.id in self.data_of:      # under its task, else over it, else further down
+            if cell.node.id in self.data_of:  # under its task, else over it, else further down
                 candidates = [preferred, preferred - 2] + [preferred + k for k in range(1, 40)]
             elif direction:
-                candidates = [preferred + direction * k for k in range(40)] + \
-                             [preferred - direction * k for k in range(1, 40)]
+                candidates = [preferred + direction * k for k in range(40)] + [
+                    preferred - direction * k for k in range(1, 40)
+                ]
             else:
                 candidates = [preferred + k * sign for k in range(40) for sign in (1, -1)]
             row = next(r for r in candidates if (cell.lane, r, cell.col) not in taken)
@@ -260,7 +275,7 @@ class _Grid:
                 lw, lh = label_size(node.name)
                 if gateway:
                     cell.name_label = (-LABEL_GAP - lw, -h / 2 - LABEL_GAP - lh, lw, lh)
-                elif node.kind in layout.DATA:     # clear of its association, above or below it
+                elif node.kind in layout.DATA:  # clear of its association, above or below it
                     cell.name_label = (w / 2 + LABEL_GAP, -lh / 2, lw, lh)
                 else:
                     cell.name_label = (-lw / 2, h / 2 + LABEL_GAP, lw, lh)
@@ -271,8 +286,11 @@ class _Grid:
                 lw, lh = label_size(flow.name)
                 side = self.exit[flow.id]
                 if side == "right":
-                    rect = (w / 2 + LABEL_GAP, LABEL_GAP, lw, lh) if gateway else \
-                        (w / 2 + LABEL_GAP, -LABEL_GAP - lh, lw, lh)
+                    rect = (
+                        (w / 2 + LABEL_GAP, LABEL_GAP, lw, lh)
+                        if gateway
+                        else (w / 2 + LABEL_GAP, -LABEL_GAP - lh, lw, lh)
+                    )
                 elif side == "top":
                     rect = (LABEL_GAP, -h / 2 - LABEL_GAP - lh, lw, lh)
                 else:
@@ -333,17 +351,22 @@ class _Grid:
                 h = rs if side == "top" else rs + 1
                 self.route[flow.id] = ("D", h, ct)
                 channel_use.setdefault(h, []).append(
-                    _Use(flow.id, 2 * cs + 1, 2 * ct, kind=2 if side == "top" else 0, column=cs))
+                    _Use(flow.id, 2 * cs + 1, 2 * ct, kind=2 if side == "top" else 0, column=cs)
+                )
                 gap_use.setdefault(ct, []).append(_Use(flow.id, 2 * h, 2 * rt + 1, None, rt))
         sides = {(f.source, self.exit[f.id]) for f in self.flows}
         for flow in self.associations:
             data = flow.source if flow.source in self.data_of else flow.target
             task = flow.target if data == flow.source else flow.source
             d, t = self.cells[data], self.cells[task]
-            if d.col == t.col and (d.row == t.row + 1 and (task, "bottom") not in sides
-                                   or d.row == t.row - 1 and (task, "top") not in sides):
-                self.route[flow.id] = ("V",)      # straight between the data object and its task
-            else:                                 # else into the task's left side like a flow
+            if d.col == t.col and (
+                d.row == t.row + 1
+                and (task, "bottom") not in sides
+                or d.row == t.row - 1
+                and (task, "top") not in sides
+            ):
+                self.route[flow.id] = ("V",)  # straight between the data object and its task
+            else:  # else into the task's left side like a flow
                 self.route[flow.id] = ("D", d.row, t.col)
                 channel_use.setdefault(d.row, []).append(_Use(flow.id, 2 * d.col + 1, 2 * t.col, kind=2, column=d.col))
                 gap_use.setdefault(t.col, []).append(_Use(flow.id, 2 * d.row, 2 * t.row + 1, None, t.row))
@@ -353,8 +376,10 @@ class _Grid:
         for gap, uses in gap_use.items():
             # a flow leaving the column on the left at row r runs left of the flows entering the
             # column on the right at row r (else the two would share a line)
-            before = {u.flow: {v.flow for v in uses if v.flow != u.flow and u.stub is not None
-                               and v.final == u.stub} for u in uses}
+            before = {
+                u.flow: {v.flow for v in uses if v.flow != u.flow and u.stub is not None and v.final == u.stub}
+                for u in uses
+            }
             tracks = _packed(_ordered(uses, before, order), before)
             self.gap_track.update({(gap, flow): t for flow, t in tracks.items()})
             self.gap_count[gap] = max(tracks.values()) + 1
@@ -363,8 +388,9 @@ class _Grid:
         for channel, uses in channel_use.items():
             # a flow going down into the channel from a column runs above one coming up into it
             # from the same column
-            before = {u.flow: {v.flow for v in uses if u.kind == 0 and v.kind == 2 and u.column == v.column}
-                      for u in uses}
+            before = {
+                u.flow: {v.flow for v in uses if u.kind == 0 and v.kind == 2 and u.column == v.column} for u in uses
+            }
             ranked = sorted(uses, key=lambda u: (u.kind, u.lo, order[u.flow]))
             tracks = _packed(ranked, before)
             self.channel_track.update({(channel, flow): t for flow, t in tracks.items()})
@@ -399,11 +425,17 @@ class _Grid:
 
         placed = Placed(width, height)
         for lane, rows in self.lane_rows.items():
-            top = 0.0 if rows[0] == 0 else channel_y[rows[0]] + channel_h[rows[0]] / (
-                self.channel_count.get(rows[0], 0) + 1) / 2
+            top = (
+                0.0
+                if rows[0] == 0
+                else channel_y[rows[0]] + channel_h[rows[0]] / (self.channel_count.get(rows[0], 0) + 1) / 2
+            )
             last = rows[-1] + 1
-            bottom = height if last == self.nrows else channel_y[last] + channel_h[last] / (
-                self.channel_count.get(last, 0) + 1) / 2
+            bottom = (
+                height
+                if last == self.nrows
+                else channel_y[last] + channel_h[last] / (self.channel_count.get(last, 0) + 1) / 2
+            )
             placed.lanes[lane] = (top, bottom - top)
 
         centre = {}
@@ -425,12 +457,14 @@ class _Grid:
                 placed.shapes.update(inner.shapes)
                 placed.labels.update(inner.labels)
                 placed.waypoints.update(inner.waypoints)
+
         def gap_track_x(gap: int, flow_id: str) -> float:
             return gap_x[gap] + gap_w[gap] * (self.gap_track[(gap, flow_id)] + 1) / (self.gap_count[gap] + 1)
 
         def channel_track_y(channel: int, flow_id: str) -> float:
             return channel_y[channel] + channel_h[channel] * (self.channel_track[(channel, flow_id)] + 1) / (
-                self.channel_count[channel] + 1)
+                self.channel_count[channel] + 1
+            )
 
         for flow in self.associations:
             data = flow.source if flow.source in self.data_of else flow.target
@@ -439,8 +473,13 @@ class _Grid:
                 points = [(d.cx, d.y), (d.cx, t.bottom)] if d.y > t.y else [(d.cx, d.bottom), (d.cx, t.y)]
             else:
                 _, h, g2 = self.route[flow.id]
-                points = [(d.cx, d.y), (d.cx, channel_track_y(h, flow.id)), (gap_track_x(g2, flow.id), channel_track_y(h, flow.id)),
-                          (gap_track_x(g2, flow.id), t.cy), (t.x, t.cy)]
+                points = [
+                    (d.cx, d.y),
+                    (d.cx, channel_track_y(h, flow.id)),
+                    (gap_track_x(g2, flow.id), channel_track_y(h, flow.id)),
+                    (gap_track_x(g2, flow.id), t.cy),
+                    (t.x, t.cy),
+                ]
             placed.waypoints[flow.id] = _simplified(points if data == flow.source else points[::-1])
         for flow in self.flows:
             source = self.cells[self.origin(flow)]
@@ -458,11 +497,11 @@ class _Grid:
                 start = (shape.cx, shape.bottom)
             end = (tx - target.w / 2, ty)
 
-            def gx(gap: int) -> float:
-                return gap_track_x(gap, flow.id)
+            def gx(gap: int, flow_id: str = flow.id) -> float:
+                return gap_track_x(gap, flow_id)
 
-            def hy(channel: int) -> float:
-                return channel_track_y(channel, flow.id)
+            def hy(channel: int, flow_id: str = flow.id) -> float:
+                return channel_track_y(channel, flow_id)
 
             route = self.route[flow.id]
             if route[0] == "A":
@@ -496,12 +535,13 @@ def _centres(gaps: Sequence[float], before: Sequence[float], after: Sequence[flo
 @dataclass
 class _Use:
     """A flow's stretch along one gap or channel, from position ``lo`` to ``hi`` (in half cells)."""
+
     flow: str
     a: int
     b: int
-    stub: int | None = None      # in a gap: the row where the flow leaves the column on its left
-    final: int | None = None     # in a gap: the row where it enters the column on its right
-    kind: int = 1                # in a channel: 0 down from the row above, 1 along, 2 up from below
+    stub: int | None = None  # in a gap: the row where the flow leaves the column on its left
+    final: int | None = None  # in a gap: the row where it enters the column on its right
+    kind: int = 1  # in a channel: 0 down from the row above, 1 along, 2 up from below
     column: int | None = None
 
     @property
@@ -577,14 +617,18 @@ def relaid(file_name: str, content: bytes) -> bytes:
     if not processes:
         raise LayoutError("no process with anything in it to draw")
     unsupported = [f.id for f in diagram.flows.values() if f.kind == "message"] + [
-        pid for pid, pool in diagram.pools.items() if pool[1] not in processes]
-    if unsupported:   # one pool with its lanes is what the review processes are
+        pid for pid, pool in diagram.pools.items() if pool[1] not in processes
+    ]
+    if unsupported:  # one pool with its lanes is what the review processes are
         raise LayoutError(f"message flows and pools without a process are not laid out: {', '.join(unsupported)}")
     root = etree.fromstring(content)
     prefixes = {uri: prefix for prefix, uri in root.nsmap.items() if prefix}
     # namespaces the root does not declare are declared on the drawing itself (the rest stays as it is)
-    declare = "".join(f' xmlns:{name}="{uri}"' for name, uri in (("bpmndi", layout.BPMNDI), ("dc", layout.DC),
-                                                                 ("di", layout.DI)) if uri not in prefixes)
+    declare = "".join(
+        f' xmlns:{name}="{uri}"'
+        for name, uri in (("bpmndi", layout.BPMNDI), ("dc", layout.DC), ("di", layout.DI))
+        if uri not in prefixes
+    )
     for name, uri in (("bpmndi", layout.BPMNDI), ("dc", layout.DC), ("di", layout.DI)):
         prefixes.setdefault(uri, name)
     di, dc, wp = prefixes[layout.BPMNDI], prefixes[layout.DC], prefixes[layout.DI]
@@ -607,8 +651,9 @@ def relaid(file_name: str, content: bytes) -> bytes:
             shapes_xml.append(_shape(di, dc, pooled[process], Box(x0, y0, pool_w, placed.h), ' isHorizontal="true"'))
             for lane in lanes:
                 y, h = placed.lanes[lane.id]
-                shapes_xml.append(_shape(di, dc, lane.id, Box(x0 + POOL_HEADER, y, pool_w - POOL_HEADER, h),
-                                         ' isHorizontal="true"'))
+                shapes_xml.append(
+                    _shape(di, dc, lane.id, Box(x0 + POOL_HEADER, y, pool_w - POOL_HEADER, h), ' isHorizontal="true"')
+                )
         placed_all.shapes.update(placed.shapes)
         placed_all.labels.update(placed.labels)
         placed_all.waypoints.update(placed.waypoints)
@@ -622,10 +667,12 @@ def relaid(file_name: str, content: bytes) -> bytes:
             extra = ' isExpanded="true"'
         elif node.kind == "exclusiveGateway":
             extra = ' isMarkerVisible="true"'
-        shapes_xml.append(_shape(di, dc, node.id, placed_all.shapes[node.id], extra,
-                                 placed_all.labels.get(node.id)))
-    edges_xml = [_edge(di, dc, wp, flow.id, placed_all.waypoints[flow.id], placed_all.labels.get(flow.id))
-                 for flow in diagram.flows.values() if flow.id in placed_all.waypoints]
+        shapes_xml.append(_shape(di, dc, node.id, placed_all.shapes[node.id], extra, placed_all.labels.get(node.id)))
+    edges_xml = [
+        _edge(di, dc, wp, flow.id, placed_all.waypoints[flow.id], placed_all.labels.get(flow.id))
+        for flow in diagram.flows.values()
+        if flow.id in placed_all.waypoints
+    ]
 
     match = _DIAGRAM.search(content)
     if match is not None:
@@ -641,15 +688,17 @@ def relaid(file_name: str, content: bytes) -> bytes:
         plane_ref = collaboration.get("id") if collaboration is not None else processes[0]
     inner = indent + "    "
     body = "".join(_indented(part, inner) for part in shapes_xml + edges_xml)
-    text = (f'{indent}<{di}:BPMNDiagram id="{diagram_id}"{declare}>\n'
-            f'{indent}  <{di}:BPMNPlane id="{plane_id}" bpmnElement="{plane_ref}">\n'
-            f"{body}"
-            f"{indent}  </{di}:BPMNPlane>\n"
-            f"{indent}</{di}:BPMNDiagram>").encode()
+    text = (
+        f'{indent}<{di}:BPMNDiagram id="{diagram_id}"{declare}>\n'
+        f'{indent}  <{di}:BPMNPlane id="{plane_id}" bpmnElement="{plane_ref}">\n'
+        f"{body}"
+        f"{indent}  </{di}:BPMNPlane>\n"
+        f"{indent}</{di}:BPMNDiagram>"
+    ).encode()
     if match is not None:
-        return content[:match.start()] + text + content[match.end():]
+        return content[: match.start()] + text + content[match.end() :]
     close = content.rindex(b"</")
-    return content[:close] + text[len(indent):] + b"\n" + content[close:]
+    return content[:close] + text[len(indent) :] + b"\n" + content[close:]
 
 
 def _n(value: float) -> str:
@@ -657,7 +706,7 @@ def _n(value: float) -> str:
 
 
 def _bounds(dc: str, box: Box, label: bool = False) -> str:
-    if label:   # a label's bounds hold its text: round outwards
+    if label:  # a label's bounds hold its text: round outwards
         x, y = math.floor(box.x), math.floor(box.y)
         w, h = math.ceil(box.right) - x, math.ceil(box.bottom) - y
         return f'<{dc}:Bounds x="{x}" y="{y}" width="{w}" height="{h}" />'

@@ -8,6 +8,7 @@ changed diagram all miss and deserialise. Taking an entry removes it, so a step 
 object and then fails never leaves it behind; any rollback (savepoints included) drops what the
 transaction would have kept. ``TITLES_WORKFLOW_CACHE`` sets how many are kept (0: none).
 """
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@ it into the command or event of that name and version, written to the
 outbox. Messages from other services arrive as BPMN messages the instance
 waits for, routed by declaration id.
 """
+
 from __future__ import annotations
 
 # BPMN message thrown by a diagram -> message type published.

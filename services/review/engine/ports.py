@@ -2,10 +2,12 @@
 diagrams call, the directory's names for the notices it publishes, and the service operations an
 incident's retry re-runs. services/review/bootstrap.py builds them and hands them over with the
 database (``EngineDatabase``), so every unit of work the engine runs in carries them (``of``)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from services.review.engine import contract
 from shared.identity.principal import Principal
@@ -28,8 +30,10 @@ class Ports:
 
     def __post_init__(self) -> None:
         # Diagrams are validated against the contract's names: each must have its implementation.
-        missing, unknown = set(contract.OPERATIONS) - set(self.operations), set(self.operations) - set(
-            contract.OPERATIONS)
+        missing, unknown = (
+            set(contract.OPERATIONS) - set(self.operations),
+            set(self.operations) - set(contract.OPERATIONS),
+        )
         if missing or unknown:
             raise ValueError(f"service operations: missing {sorted(missing)}, not in the contract {sorted(unknown)}")
 
@@ -37,14 +41,15 @@ class Ports:
 class EngineDatabase(Database):
     """A service's database whose units of work carry the engine's ports."""
 
-    def __init__(self, service: str, url: str, metadata: Any, outbox_model: type, inbox_model: type,
-                 ports: Ports):
+    def __init__(self, service: str, url: str, metadata: Any, outbox_model: type, inbox_model: type, ports: Ports):
         super().__init__(service, url, metadata, outbox_model, inbox_model)
         self.ports = ports
 
 
 def of(uow: UnitOfWork) -> Ports:
     if not isinstance(uow.db, EngineDatabase):
-        raise TypeError("the review engine runs in a unit of work of services/review/bootstrap.py's database "
-                        "(an EngineDatabase, which carries its ports)")
+        raise TypeError(
+            "the review engine runs in a unit of work of services/review/bootstrap.py's database "
+            "(an EngineDatabase, which carries its ports)"
+        )
     return uow.db.ports

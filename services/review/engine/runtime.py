@@ -6,21 +6,23 @@ consumer, the timer scheduler — goes through ``locked()``: a row lock on
 PostgreSQL (SQLite's BEGIN IMMEDIATE on the embedded default) plus a version
 check on save, so two workers never run one instance at once.
 """
+
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import delete, select
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select
 
 from services.review.engine import audit, contract, definitions, loaded, ports, steps, timers
 from services.review.engine.functions import FUNCTIONS
@@ -38,8 +40,18 @@ from shared.uow import UnitOfWork
 # Timers judged by the system's clock (engine/timers.py), under SpiffWorkflow's own type names.
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(timers.serializer_config()))
 # Shown with every task so queues need no second lookup.
-SUMMARY_KEYS = ("applicant_name", "activity_id", "mode", "series", "level", "specialty",
-                "qualification_name", "category", "unit_code", "committee_code")
+SUMMARY_KEYS = (
+    "applicant_name",
+    "activity_id",
+    "mode",
+    "series",
+    "level",
+    "specialty",
+    "qualification_name",
+    "category",
+    "unit_code",
+    "committee_code",
+)
 
 
 class ScriptEngine(PythonScriptEngine):
@@ -51,8 +63,9 @@ class ScriptEngine(PythonScriptEngine):
         self.uow = uow
         self.declaration_id = declaration_id
 
-    def call_service(self, task: Any, operation_name: str | None = None,
-                     operation_params: dict[str, Any] | None = None, **_: Any) -> str:
+    def call_service(
+        self, task: Any, operation_name: str | None = None, operation_params: dict[str, Any] | None = None, **_: Any
+    ) -> str:
         # Overridden on the engine: 3.2.0's default error path is broken (pitfall 7).
         operation = ports.of(self.uow).operations.get(operation_name or "")
         if operation is None:
@@ -68,21 +81,34 @@ def _workflow(uow: UnitOfWork, definition: Definition) -> BpmnWorkflow:
     return BpmnWorkflow(spec, subprocess_specs)
 
 
-def start(uow: UnitOfWork, definition: Definition, declaration_id: str, applicant: str,
-          data: dict[str, Any]) -> Instance:
+def start(
+    uow: UnitOfWork, definition: Definition, declaration_id: str, applicant: str, data: dict[str, Any]
+) -> Instance:
     workflow = _workflow(uow, definition)
     workflow.script_engine = ScriptEngine(uow, declaration_id)
     # Scripts do not see workflow.data; the start task's data is what they read (pitfall 5).
     workflow.task_tree.data.update(data)
-    instance = Instance(id=str(uuid.uuid4()), declaration_id=declaration_id, definition_id=definition.id,
-                        process_id=definition.process_id, applicant=applicant, state="",
-                        serializer_version=SERIALIZER.VERSION, mode=data.get("mode"), series=data.get("series"),
-                        level=data.get("level"))
+    instance = Instance(
+        id=str(uuid.uuid4()),
+        declaration_id=declaration_id,
+        definition_id=definition.id,
+        process_id=definition.process_id,
+        applicant=applicant,
+        state="",
+        serializer_version=SERIALIZER.VERSION,
+        mode=data.get("mode"),
+        series=data.get("series"),
+        level=data.get("level"),
+    )
     uow.session.add(instance)
     uow.session.flush()
     replay = {"definition_id": definition.id, "applicant": applicant, "data": data}
-    with steps.step(instance.id, declaration_id, Step("start", actor=context.causation_id.get(),
-                                                          changes=data, replay=replay), workflow):
+    with steps.step(
+        instance.id,
+        declaration_id,
+        Step("start", actor=context.causation_id.get(), changes=data, replay=replay),
+        workflow,
+    ):
         advance(uow, instance, workflow)
     return instance
 
@@ -93,12 +119,16 @@ def lock_instance(uow: UnitOfWork, instance_id: str) -> None:
 
 
 @contextlib.contextmanager
-def locked(uow: UnitOfWork, *, instance_id: str | None = None,
-           declaration_id: str | None = None) -> Iterator[tuple[Instance, BpmnWorkflow]]:
+def locked(
+    uow: UnitOfWork, *, instance_id: str | None = None, declaration_id: str | None = None
+) -> Iterator[tuple[Instance, BpmnWorkflow]]:
     """Load an instance under its lock; the caller advances it (or raises)."""
     query = select(Instance).with_for_update()
-    query = query.where(Instance.id == instance_id) if instance_id else query.where(
-        Instance.declaration_id == declaration_id)
+    query = (
+        query.where(Instance.id == instance_id)
+        if instance_id
+        else query.where(Instance.declaration_id == declaration_id)
+    )
     instance = uow.session.scalar(query)
     if instance is None:
         raise NotFound(f"no review process for {instance_id or declaration_id}")
@@ -108,32 +138,51 @@ def locked(uow: UnitOfWork, *, instance_id: str | None = None,
     yield instance, workflow
 
 
-def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_id: str,
-             data: dict[str, Any]) -> None:
+def run_task(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> None:
     steps.ensure_running(instance)
     task = workflow.get_task_from_id(uuid.UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise Conflict.on("task_id", "ready", "the task is no longer open (任务已处理)")
-    this = Step("task", actor=data.get("decided_by"), element=task.task_spec.bpmn_id, task_id=task_id,
-                decision=data.get("decision"), reason=data.get("reason"), changes=data,
-                replay={"actor": data.get("decided_by"), "decision": data.get("decision"),
-                        "reason": data.get("reason")})
+    this = Step(
+        "task",
+        actor=data.get("decided_by"),
+        element=task.task_spec.bpmn_id,
+        task_id=task_id,
+        decision=data.get("decision"),
+        reason=data.get("reason"),
+        changes=data,
+        replay={"actor": data.get("decided_by"), "decision": data.get("decision"), "reason": data.get("reason")},
+    )
     with steps.step(instance.id, instance.declaration_id, this, workflow):
         task.set_data(**data)
         _engine_call(task.run)
         advance(uow, instance, workflow)
 
 
-def deliver(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, message_name: str,
-            payload: dict[str, Any], decision: str | None = None, reason: str | None = None) -> bool:
+def deliver(
+    uow: UnitOfWork,
+    instance: Instance,
+    workflow: BpmnWorkflow,
+    message_name: str,
+    payload: dict[str, Any],
+    decision: str | None = None,
+    reason: str | None = None,
+) -> bool:
     """Deliver a BPMN message to the instance; False if nothing waits for it. ``decision`` and
     ``reason`` go to the audit entry (a held message says it was delivered after a resume)."""
     steps.ensure_running(instance)
     for task in workflow.get_tasks(state=TaskState.WAITING):
         event_definition, element = _waits_for(task.task_spec, message_name)
         if event_definition is not None:
-            this = Step("message", actor=context.causation_id.get(), element=element, decision=decision,
-                        reason=reason, changes=payload, replay={"message": message_name, "payload": payload})
+            this = Step(
+                "message",
+                actor=context.causation_id.get(),
+                element=element,
+                decision=decision,
+                reason=reason,
+                changes=payload,
+                replay={"message": message_name, "payload": payload},
+            )
             with steps.step(instance.id, instance.declaration_id, this, workflow):
                 # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
                 _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
@@ -183,8 +232,9 @@ def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> 
     steps.ensure_running(instance)
     now = clock.now()
     due = sorted({element for element, _, at in waiting_timers(workflow) if at < now})
-    with steps.step(instance.id, instance.declaration_id,
-                        Step("timer", actor="scheduler", element=",".join(due) or None), workflow):
+    with steps.step(
+        instance.id, instance.declaration_id, Step("timer", actor="scheduler", element=",".join(due) or None), workflow
+    ):
         workflow.refresh_timers()
         advance(uow, instance, workflow)
 
@@ -215,8 +265,12 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
 
 def announce_completed(uow: UnitOfWork, instance: Instance, outcome: str, at: dt.datetime) -> None:
     """review.completed.v1 with the instance's outcome, however the instance ended."""
-    uow.publish(Completed(declaration_id=instance.declaration_id, applicant=instance.applicant,
-                          outcome=outcome, at=at.isoformat()), correlation_id=instance.declaration_id)
+    uow.publish(
+        Completed(
+            declaration_id=instance.declaration_id, applicant=instance.applicant, outcome=outcome, at=at.isoformat()
+        ),
+        correlation_id=instance.declaration_id,
+    )
 
 
 def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
@@ -226,10 +280,18 @@ def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
         return
     done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if str(t.id) not in this.completed_before]
     secret = "vote" in this.changes
-    audit.append(uow, instance, source=this.source, actor=this.actor, element=this.element, task_id=this.task_id,
-                 decision="voted" if secret else this.decision, reason=None if secret else this.reason,
-                 changes=audit.redacted(this.changes),
-                 completed=[t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id])
+    audit.append(
+        uow,
+        instance,
+        source=this.source,
+        actor=this.actor,
+        element=this.element,
+        task_id=this.task_id,
+        decision="voted" if secret else this.decision,
+        reason=None if secret else this.reason,
+        changes=audit.redacted(this.changes),
+        completed=[t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id],
+    )
     this.completed_before.update(str(t.id) for t in done)  # a second advance in one step adds only news
 
 
@@ -248,8 +310,12 @@ def _engine_call(function: Any, *args: Any) -> Any:
 
 def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = {row.id: row for row in uow.session.scalars(
-        select(Task).where(Task.instance_id == instance.id, Task.status.in_(("ready", "claimed"))))}
+    open_rows = {
+        row.id: row
+        for row in uow.session.scalars(
+            select(Task).where(Task.instance_id == instance.id, Task.status.in_(("ready", "claimed")))
+        )
+    }
     for row_id, row in open_rows.items():
         if row_id not in ready:
             row.status = "cancelled"  # the process moved on without it (e.g. a boundary event)
@@ -267,31 +333,53 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
         # 0010 says of the rows it found): a running instance must never show how an expert voted.
         action = properties.get("action") or ("vote" if role == "expert" else None)
         stage_id: str = properties.get("stage") or task.task_spec.bpmn_id
-        row = Task(id=task_id, instance_id=instance.id, declaration_id=instance.declaration_id,
-                   bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                   role=role, organisation=organisation, assignee=assignee,
-                   decisions=properties.get("decisions", "approve"), action=action,
-                   status="ready",
-                   summary={key: task.data.get(key) for key in SUMMARY_KEYS},
-                   **_queue_columns(stage_id, task.data, timers.boundary_due_at(task)))
+        row = Task(
+            id=task_id,
+            instance_id=instance.id,
+            declaration_id=instance.declaration_id,
+            bpmn_id=task.task_spec.bpmn_id,
+            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            role=role,
+            organisation=organisation,
+            assignee=assignee,
+            decisions=properties.get("decisions", "approve"),
+            action=action,
+            status="ready",
+            summary={key: task.data.get(key) for key in SUMMARY_KEYS},
+            **_queue_columns(stage_id, task.data, timers.boundary_due_at(task)),
+        )
         uow.session.add(row)
         stage = (stage_id, organisation)
         if stage not in announced:
             announced.add(stage)
-            uow.publish(StageChanged(
-                declaration_id=instance.declaration_id, applicant=instance.applicant,
-                stage=stage_id, stage_name=row.name, role=row.role, organisation=organisation,
-                organisation_name=ports.of(uow).organisation_name(uow, organisation),
-                at=utcnow().isoformat(),
-            ), correlation_id=instance.declaration_id)
+            uow.publish(
+                StageChanged(
+                    declaration_id=instance.declaration_id,
+                    applicant=instance.applicant,
+                    stage=stage_id,
+                    stage_name=row.name,
+                    role=row.role,
+                    organisation=organisation,
+                    organisation_name=ports.of(uow).organisation_name(uow, organisation),
+                    at=utcnow().isoformat(),
+                ),
+                correlation_id=instance.declaration_id,
+            )
 
 
 def _queue_columns(stage: str, data: dict[str, Any], due_at: dt.datetime | None) -> dict[str, Any]:
     """What a task row is filtered by in the queues, read from the process data when it is projected;
     ``due_at`` is its service-level timer's (None for a task the diagram gives no level)."""
-    return {"stage": stage, "activity_id": data.get("activity_id"), "series": data.get("series"),
-            "level": data.get("level"), "applicant": data.get("applicant"),
-            "applicant_name": data.get("applicant_name"), "created_at": utcnow(), "due_at": due_at}
+    return {
+        "stage": stage,
+        "activity_id": data.get("activity_id"),
+        "series": data.get("series"),
+        "level": data.get("level"),
+        "applicant": data.get("applicant"),
+        "applicant_name": data.get("applicant_name"),
+        "created_at": utcnow(),
+        "due_at": due_at,
+    }
 
 
 def current_stage(workflow: Any) -> str | None:
@@ -322,8 +410,10 @@ def _outcome(workflow: BpmnWorkflow) -> str:
     """The ``outcome`` property of the end event the process reached (engine/contract.py): of its own
     end events, not those of a sub-process or called process, nor an end marked as no outcome (an
     overdue flag's branch)."""
-    outcomes = [contract.outcome_of(t.task_spec.extensions.get("properties", {}))
-                for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                if isinstance(t.task_spec, EndEvent) and t.workflow is workflow]
+    outcomes = [
+        contract.outcome_of(t.task_spec.extensions.get("properties", {}))
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if isinstance(t.task_spec, EndEvent) and t.workflow is workflow
+    ]
     found = [outcome for outcome in outcomes if outcome]
     return found[-1] if found else "completed"

@@ -5,15 +5,17 @@ The runtime runs every change inside ``step()``: the audit log reads the step un
 exception the engine raises (not a broken rule, not a database error) becomes ``StepFailed``, which
 the caller records as an incident (engine/incidents.py).
 """
+
 from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.review.models import Instance
 from shared.errors import Conflict, DomainError
@@ -40,8 +42,7 @@ class StepFailed(DomainError):
     status = 500
     title = "A process step failed (流程步骤出错); an incident was recorded"
 
-    def __init__(self, step: Step, instance_id: str | None, declaration_id: str, element: str | None,
-                 error: str):
+    def __init__(self, step: Step, instance_id: str | None, declaration_id: str, element: str | None, error: str):
         super().__init__(f"step {step.source} failed at {element or '-'}: {error}")
         self.step, self.instance_id, self.declaration_id = step, instance_id, declaration_id
         self.element, self.error = element, error
@@ -70,8 +71,13 @@ def step(instance_id: str | None, declaration_id: str, this: Step, workflow: Any
     except (DomainError, SQLAlchemyError):
         raise  # a broken rule answers the caller; a database error is retried by the caller
     except Exception as exc:  # noqa: BLE001 - anything else the engine raised is an incident
-        raise StepFailed(this, instance_id, declaration_id, failing_element(exc) or this.element,
-                         f"{type(exc).__name__}: {exc}"[:4000]) from exc
+        raise StepFailed(
+            this,
+            instance_id,
+            declaration_id,
+            failing_element(exc) or this.element,
+            f"{type(exc).__name__}: {exc}"[:4000],
+        ) from exc
     finally:
         _current.reset(token)
 
@@ -94,5 +100,8 @@ def failing_element(exc: BaseException) -> str | None:
 
 def ensure_running(instance: Instance) -> None:
     if instance.suspended:
-        raise Suspended.on("instance", "not_suspended",
-                           f"the review process {instance.id} is suspended (流程已挂起); try again after it resumes")
+        raise Suspended.on(
+            "instance",
+            "not_suspended",
+            f"the review process {instance.id} is suspended (流程已挂起); try again after it resumes",
+        )

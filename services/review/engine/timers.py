@@ -10,6 +10,7 @@ names are the class names), and the parser here builds them wherever a diagram h
 A timer's due time is fixed the first time the engine looks at it (``event_value`` in the
 waiting task's internal data): a date is evaluated then, a duration counted from then.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,12 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff
-from SpiffWorkflow.spiff.parser.event_parsers import (SpiffBoundaryEventParser, SpiffIntermediateCatchEventParser,
-                                                      SpiffIntermediateThrowEventParser, SpiffStartEventParser)
+from SpiffWorkflow.spiff.parser.event_parsers import (
+    SpiffBoundaryEventParser,
+    SpiffIntermediateCatchEventParser,
+    SpiffIntermediateThrowEventParser,
+    SpiffStartEventParser,
+)
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
@@ -89,16 +94,19 @@ def _recurring(expression: str) -> tuple[int, dt.datetime, dt.timedelta]:
     if len(components) == 2 and components[1].startswith("P"):  # no start given: the first one from now
         start = clock.now()
         duration = spiff.TimerEventDefinition.get_timedelta_from_start(
-            spiff.TimerEventDefinition.parse_iso_duration(components[1]), start)
+            spiff.TimerEventDefinition.parse_iso_duration(components[1]), start
+        )
         return int(components[0]) if components[0] else -1, start + duration, duration
     parsed: tuple[int, dt.datetime, dt.timedelta] = spiff.TimerEventDefinition.parse_iso_recurring_interval(expression)
     return parsed
 
 
 # SpiffWorkflow's class -> ours.
-CLOCKED = {spiff.TimeDateEventDefinition: TimeDateEventDefinition,
-           spiff.DurationTimerEventDefinition: DurationTimerEventDefinition,
-           spiff.CycleTimerEventDefinition: CycleTimerEventDefinition}
+CLOCKED = {
+    spiff.TimeDateEventDefinition: TimeDateEventDefinition,
+    spiff.DurationTimerEventDefinition: DurationTimerEventDefinition,
+    spiff.CycleTimerEventDefinition: CycleTimerEventDefinition,
+}
 
 
 class _ClockedTimers:
@@ -118,10 +126,15 @@ class Parser(SpiffBpmnParser):
 
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        **{full_tag(tag): (_clocked(parser), SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag(tag)][1])
-           for tag, parser in (("startEvent", SpiffStartEventParser), ("boundaryEvent", SpiffBoundaryEventParser),
-                               ("intermediateCatchEvent", SpiffIntermediateCatchEventParser),
-                               ("intermediateThrowEvent", SpiffIntermediateThrowEventParser))},
+        **{
+            full_tag(tag): (_clocked(parser), SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag(tag)][1])
+            for tag, parser in (
+                ("startEvent", SpiffStartEventParser),
+                ("boundaryEvent", SpiffBoundaryEventParser),
+                ("intermediateCatchEvent", SpiffIntermediateCatchEventParser),
+                ("intermediateThrowEvent", SpiffIntermediateThrowEventParser),
+            )
+        },
     }
 
     def _add_diagram_indexes(self, bpmn: Any) -> None:
@@ -130,7 +143,9 @@ class Parser(SpiffBpmnParser):
         super()._add_diagram_indexes(bpmn)
         self.document_lanes[self._document_key(bpmn)] = {
             ref.text: ref.getparent().get("id")
-            for ref in bpmn.xpath(".//bpmn:flowNodeRef", namespaces=self.namespaces) if ref.text is not None}
+            for ref in bpmn.xpath(".//bpmn:flowNodeRef", namespaces=self.namespaces)
+            if ref.text is not None
+        }
 
 
 def serializer_config() -> dict[type, type]:
@@ -177,7 +192,10 @@ def boundary_due_at(task: Any, interrupting_only: bool = False) -> dt.datetime |
         parent = parent.parent
     if parent is None:
         return None
-    due = [at for child in parent.children
-           if (not interrupting_only or getattr(child.task_spec, "cancel_activity", False))
-           and (at := due_at(child)) is not None]
+    due = [
+        at
+        for child in parent.children
+        if (not interrupting_only or getattr(child.task_spec, "cancel_activity", False))
+        and (at := due_at(child)) is not None
+    ]
     return min(due) if due else None

@@ -9,6 +9,7 @@ called process. A version that calls other processes is compared with another
 one process by process: the diff names the process of each changed element, and
 the decision tables the versions bundle rule by rule (``decision`` on each item).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
 
 from services.review.engine import audit, definitions, runtime
 from services.review.engine.steps import Step, step
@@ -32,26 +33,41 @@ MODEL_NS = definitions.NS["bpmn"]
 
 def listing(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Every deployed version, numbered per process in deploy order, with its instances."""
-    counts = dict(uow.session.execute(select(Instance.definition_id, func.count())
-                                      .where(Instance.status == "running").group_by(Instance.definition_id)).all())
+    counts = dict(
+        uow.session.execute(
+            select(Instance.definition_id, func.count())
+            .where(Instance.status == "running")
+            .group_by(Instance.definition_id)
+        ).all()
+    )
     out: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     labels: dict[str, str] = {}
     for d in uow.session.scalars(select(Definition).order_by(Definition.deployed_at, Definition.id)):
         seen[d.process_id] = seen.get(d.process_id, 0) + 1
         labels[d.id] = f"{d.process_id}@{seen[d.process_id]}"
-        out.append({"id": d.id, "process_id": d.process_id, "number": seen[d.process_id],
-                    "label": labels[d.id], "file_name": d.file_name,
-                    "deployed_at": d.deployed_at.isoformat(), "running_instances": counts.get(d.id, 0),
-                    "calls": [labels.get(called, called[:12]) for called in d.calls or []],
-                    "decisions": bundled(d)})
+        out.append(
+            {
+                "id": d.id,
+                "process_id": d.process_id,
+                "number": seen[d.process_id],
+                "label": labels[d.id],
+                "file_name": d.file_name,
+                "deployed_at": d.deployed_at.isoformat(),
+                "running_instances": counts.get(d.id, 0),
+                "calls": [labels.get(called, called[:12]) for called in d.calls or []],
+                "decisions": bundled(d),
+            }
+        )
     return out
 
 
 def bundled(definition: Definition) -> list[str]:
     """The decision tables a version bundles: ``decision (file, content hash prefix)``."""
-    return [f"{decision_id} ({table['file_name']} {definitions.content_hash(table['dmn'].encode('utf-8'))[:8]})"
-            for decision_id, table in sorted((definition.decisions or {}).items())]
+    return [
+        f"{decision_id} ({table['file_name']} {definitions.content_hash(table['dmn'].encode('utf-8'))[:8]})"
+        for decision_id, table in sorted((definition.decisions or {}).items())
+    ]
 
 
 def resolve(uow: UnitOfWork, ref: str) -> Definition:
@@ -59,8 +75,11 @@ def resolve(uow: UnitOfWork, ref: str) -> Definition:
     if "@" in ref:
         process_id, _, number = ref.partition("@")
         for version in listing(uow):
-            numbered = uow.session.get(Definition, version["id"]) if version["process_id"] == process_id and str(
-                version["number"]) == number else None
+            numbered = (
+                uow.session.get(Definition, version["id"])
+                if version["process_id"] == process_id and str(version["number"]) == number
+                else None
+            )
             if numbered is not None:
                 return numbered
         raise NotFound.on("version", "exists", f"no version {ref}")
@@ -74,6 +93,7 @@ def resolve(uow: UnitOfWork, ref: str) -> Definition:
 
 # -- diff ------------------------------------------------------------------------
 
+
 def _elements(bpmn: str) -> dict[str, dict[str, Any]]:
     """The model elements with an id (diagram layout left out), each with what defines it."""
     root = etree.fromstring(bpmn.encode("utf-8"))
@@ -84,8 +104,7 @@ def _elements(bpmn: str) -> dict[str, dict[str, Any]]:
         element_id = element.get("id")
         if not element_id:
             continue
-        attributes = {etree.QName(k).localname: v for k, v in element.attrib.items()
-                      if k not in ("id", "name")}
+        attributes = {etree.QName(k).localname: v for k, v in element.attrib.items() if k not in ("id", "name")}
         # Content that belongs to the element itself (expressions, scripts, properties, flows),
         # not to child elements that have ids of their own.
         content = []
@@ -95,14 +114,21 @@ def _elements(bpmn: str) -> dict[str, dict[str, Any]]:
             if child.get("id") and child.tag.startswith("{" + MODEL_NS + "}"):
                 continue
             owner = child.getparent()
-            while owner is not None and owner is not element and not (
-                    owner.get("id") and str(owner.tag).startswith("{" + MODEL_NS + "}")):
+            while (
+                owner is not None
+                and owner is not element
+                and not (owner.get("id") and str(owner.tag).startswith("{" + MODEL_NS + "}"))
+            ):
                 owner = owner.getparent()
             if owner is not element:
                 continue
             content.append((etree.QName(child).localname, dict(child.attrib), (child.text or "").strip()))
-        out[element_id] = {"type": etree.QName(element).localname, "name": element.get("name"),
-                           "attributes": attributes, "content": content}
+        out[element_id] = {
+            "type": etree.QName(element).localname,
+            "name": element.get("name"),
+            "attributes": attributes,
+            "content": content,
+        }
     return out
 
 
@@ -116,8 +142,7 @@ class Diff:
         return {"added": self.added, "removed": self.removed, "changed": self.changed}
 
 
-def diff(old_bpmn: str | None, new_bpmn: str | None, process: str | None = None,
-         result: Diff | None = None) -> Diff:
+def diff(old_bpmn: str | None, new_bpmn: str | None, process: str | None = None, result: Diff | None = None) -> Diff:
     """What changed between two diagrams, by element id (None: the diagram is absent on that
     side). ``process`` is noted on every item (the called process it belongs to)."""
     old = _elements(old_bpmn) if old_bpmn else {}
@@ -125,19 +150,28 @@ def diff(old_bpmn: str | None, new_bpmn: str | None, process: str | None = None,
     result = result if result is not None else Diff()
     where = {"process": process} if process else {}
     for element_id in sorted(new.keys() - old.keys()):
-        result.added.append({"id": element_id, "type": new[element_id]["type"], "name": new[element_id]["name"],
-                             **where})
+        result.added.append(
+            {"id": element_id, "type": new[element_id]["type"], "name": new[element_id]["name"], **where}
+        )
     for element_id in sorted(old.keys() - new.keys()):
-        result.removed.append({"id": element_id, "type": old[element_id]["type"], "name": old[element_id]["name"],
-                               **where})
+        result.removed.append(
+            {"id": element_id, "type": old[element_id]["type"], "name": old[element_id]["name"], **where}
+        )
     for element_id in sorted(old.keys() & new.keys()):
         before, after = old[element_id], new[element_id]
         aspects = [aspect for aspect in ("type", "name", "attributes", "content") if before[aspect] != after[aspect]]
         if aspects:
-            result.changed.append({"id": element_id, "type": after["type"], "name": after["name"],
-                                   "what": aspects, **where,
-                                   **({"from_type": before["type"]} if "type" in aspects else {}),
-                                   **({"from_name": before["name"]} if "name" in aspects else {})})
+            result.changed.append(
+                {
+                    "id": element_id,
+                    "type": after["type"],
+                    "name": after["name"],
+                    "what": aspects,
+                    **where,
+                    **({"from_type": before["type"]} if "type" in aspects else {}),
+                    **({"from_name": before["name"]} if "name" in aspects else {}),
+                }
+            )
     return result
 
 
@@ -168,8 +202,7 @@ def _rows(table: tuple[str, str] | None) -> tuple[Any, dict[str, Any]]:
     return parsed, {row.id: row for row in parsed.rows}
 
 
-def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str, str] | None,
-                  result: Diff) -> Diff:
+def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str, str] | None, result: Diff) -> Diff:
     """What changed in a decision table (file name, DMN text; None: absent on that side): the table
     as a whole (hit policy, input and output columns), then its rules by id, each with its row."""
     if old is not None and new is not None and old[1] == new[1]:
@@ -179,15 +212,23 @@ def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str,
     if before is None or after is None:
         table = after or before
         (result.added if before is None else result.removed).append(
-            {"id": decision_id, "type": "decision", "name": table.name, **where})
+            {"id": decision_id, "type": "decision", "name": table.name, **where}
+        )
         return result
-    aspects = [aspect for aspect, a, b in (("hit_policy", before.hit_policy, after.hit_policy),
-                                           ("inputs", before.inputs, after.inputs),
-                                           ("outputs", before.outputs, after.outputs),
-                                           ("name", before.name, after.name)) if a != b]
+    aspects = [
+        aspect
+        for aspect, a, b in (
+            ("hit_policy", before.hit_policy, after.hit_policy),
+            ("inputs", before.inputs, after.inputs),
+            ("outputs", before.outputs, after.outputs),
+            ("name", before.name, after.name),
+        )
+        if a != b
+    ]
     if aspects:
-        result.changed.append({"id": decision_id, "type": "decisionTable", "name": after.name, "what": aspects,
-                               **where})
+        result.changed.append(
+            {"id": decision_id, "type": "decisionTable", "name": after.name, "what": aspects, **where}
+        )
     for rule_id in [r for r in new_rows if r not in old_rows]:
         row = new_rows[rule_id]
         result.added.append({"id": rule_id, "type": "rule", "name": row.description, "row": row.number, **where})
@@ -196,17 +237,35 @@ def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str,
         result.removed.append({"id": rule_id, "type": "rule", "name": row.description, "row": row.number, **where})
     for rule_id in [r for r in new_rows if r in old_rows]:
         a, b = old_rows[rule_id], new_rows[rule_id]
-        what = [aspect for aspect in ("inputs", "outputs", "description", "number") if getattr(a, aspect) != getattr(b, aspect)]
+        what = [
+            aspect
+            for aspect in ("inputs", "outputs", "description", "number")
+            if getattr(a, aspect) != getattr(b, aspect)
+        ]
         if what:
-            result.changed.append({"id": rule_id, "type": "rule", "name": b.description, "row": b.number,
-                                   "what": ["row" if w == "number" else w for w in what], **where,
-                                   **({"from": {"inputs": list(a.inputs), "outputs": list(a.outputs)},
-                                       "to": {"inputs": list(b.inputs), "outputs": list(b.outputs)}}
-                                      if {"inputs", "outputs"} & set(what) else {})})
+            result.changed.append(
+                {
+                    "id": rule_id,
+                    "type": "rule",
+                    "name": b.description,
+                    "row": b.number,
+                    "what": ["row" if w == "number" else w for w in what],
+                    **where,
+                    **(
+                        {
+                            "from": {"inputs": list(a.inputs), "outputs": list(a.outputs)},
+                            "to": {"inputs": list(b.inputs), "outputs": list(b.outputs)},
+                        }
+                        if {"inputs", "outputs"} & set(what)
+                        else {}
+                    ),
+                }
+            )
     return result
 
 
 # -- migrate ---------------------------------------------------------------------
+
 
 def _spec_dicts(uow: UnitOfWork, target: Definition) -> tuple[dict[str, Any], dict[str, Any]]:
     spec, subprocess_specs = definitions.specs_of(uow, target)
@@ -222,8 +281,9 @@ def _task_spec_names(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> 
     return names
 
 
-def refusals(state: dict[str, Any], target_names: dict[str, dict[str, str]],
-             old_names: dict[str, dict[str, str]]) -> list[str]:
+def refusals(
+    state: dict[str, Any], target_names: dict[str, dict[str, str]], old_names: dict[str, dict[str, str]]
+) -> list[str]:
     """Why the saved state cannot move to the target specs (empty when it can)."""
     reasons = []
     running_mask = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -238,34 +298,41 @@ def refusals(state: dict[str, Any], target_names: dict[str, dict[str, str]],
             name = task["task_spec"]
             running = bool(task["state"] & running_mask)
             if target is None:
-                reasons.append(f"running tasks{inside} would be lost: the target version has no process {spec_name!r}"
-                               if running else
-                               f"the instance's history passed {spec_name!r}, which the target version lacks")
+                reasons.append(
+                    f"running tasks{inside} would be lost: the target version has no process {spec_name!r}"
+                    if running
+                    else f"the instance's history passed {spec_name!r}, which the target version lacks"
+                )
             elif name not in target:
-                reasons.append(f"running task on element {name!r}{inside} would be lost: the target version has "
-                               f"no such element" if running else
-                               f"the instance's history passed element {name!r}{inside}, which the target "
-                               f"version lacks")
+                reasons.append(
+                    f"running task on element {name!r}{inside} would be lost: the target version has no such element"
+                    if running
+                    else f"the instance's history passed element {name!r}{inside}, which the target version lacks"
+                )
             elif running and old.get(name) and target[name] != old[name]:
-                reasons.append(f"running task on element {name!r}{inside} would change from {old[name]} to "
-                               f"{target[name]}")
+                reasons.append(
+                    f"running task on element {name!r}{inside} would change from {old[name]} to {target[name]}"
+                )
     return sorted(set(reasons))
 
 
 def migrate(uow: UnitOfWork, instance_ref: str, version_ref: str, operator: str) -> Instance:
     """Move an instance to another version of its process, or refuse (409) saying why."""
     target = resolve(uow, version_ref)
-    instance_id = uow.session.scalar(select(Instance.id).where(
-        (Instance.id == instance_ref) | (Instance.declaration_id == instance_ref)))
+    instance_id = uow.session.scalar(
+        select(Instance.id).where((Instance.id == instance_ref) | (Instance.declaration_id == instance_ref))
+    )
     if instance_id is None:
         raise NotFound.on("instance", "exists", f"no review process {instance_ref}")
     with runtime.locked(uow, instance_id=instance_id) as (instance, _):
         if target.id == instance.definition_id:
             raise Conflict.on("version", "different", "the instance already runs on that version")
         if target.process_id != instance.process_id:
-            raise Conflict.on("version", "same_process",
-                              f"version {target.id[:12]} is of process {target.process_id}, "
-                              f"the instance runs {instance.process_id}")
+            raise Conflict.on(
+                "version",
+                "same_process",
+                f"version {target.id[:12]} is of process {target.process_id}, the instance runs {instance.process_id}",
+            )
         if instance.status != "running":
             raise Conflict.on("instance", "running", f"the instance is {instance.status}")
         state = json.loads(instance.state)
@@ -279,14 +346,30 @@ def migrate(uow: UnitOfWork, instance_ref: str, version_ref: str, operator: str)
         workflow.script_engine = runtime.ScriptEngine(uow, instance.declaration_id)
         previous = instance.definition_id
         instance.definition_id = target.id
-        with step(instance.id, instance.declaration_id,
-                  Step("operator", actor=operator, element=None, decision="migrate",
-                       changes={"definition_id": {"from": previous, "to": target.id}}), workflow):
+        with step(
+            instance.id,
+            instance.declaration_id,
+            Step(
+                "operator",
+                actor=operator,
+                element=None,
+                decision="migrate",
+                changes={"definition_id": {"from": previous, "to": target.id}},
+            ),
+            workflow,
+        ):
             runtime.advance(uow, instance, workflow)
     return instance
 
 
-def audit_operator(uow: UnitOfWork, instance: Instance, operator: str, decision: str,
-                   reason: str | None = None, changes: dict[str, Any] | None = None) -> None:
-    audit.append(uow, instance, source="operator", actor=operator, decision=decision, reason=reason,
-                 changes=changes or {})
+def audit_operator(
+    uow: UnitOfWork,
+    instance: Instance,
+    operator: str,
+    decision: str,
+    reason: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    audit.append(
+        uow, instance, source="operator", actor=operator, decision=decision, reason=reason, changes=changes or {}
+    )

@@ -1,4 +1,5 @@
 """Alembic environment of the review service."""
+
 from services.review.models import Base
 from shared.migrations import run_env
 

@@ -4,6 +4,7 @@ Each service's module lists its handlers' subscriptions; the topology module
 declares all of them in every process. A subscription is one durable queue
 (``<service>.<name>``) bound to the exchange of each message type it takes.
 """
+
 from __future__ import annotations
 
 from shared.messaging.subscriptions import certificate, declaration, notify, profile, review

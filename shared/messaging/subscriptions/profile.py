@@ -1,4 +1,5 @@
 """Messages the profile service consumes."""
+
 from shared.messaging.subscriptions.base import Subscription
 
 SUBSCRIPTIONS = (

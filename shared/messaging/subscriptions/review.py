@@ -1,4 +1,5 @@
 """Messages the review service consumes."""
+
 from shared.messaging.subscriptions.base import Subscription
 
 SUBSCRIPTIONS = (

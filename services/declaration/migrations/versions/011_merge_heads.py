@@ -6,8 +6,8 @@ Revises: 0005_decl_replicas, 0013_decl_re_examination
 Create Date: 2026-12-03 17:00:00
 """
 
-revision = '011_merge_heads'
-down_revision = ('0005_decl_replicas', '0013_decl_re_examination')
+revision = "011_merge_heads"
+down_revision = ("0005_decl_replicas", "0013_decl_re_examination")
 branch_labels = None
 depends_on = None
 

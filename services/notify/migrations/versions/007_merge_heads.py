@@ -6,8 +6,8 @@ Revises: 0005_org_message_reads, 0009_noti_inbox_committed_at
 Create Date: 2026-12-03 17:00:00
 """
 
-revision = '007_merge_heads'
-down_revision = ('0005_org_message_reads', '0009_noti_inbox_committed_at')
+revision = "007_merge_heads"
+down_revision = ("0005_org_message_reads", "0009_noti_inbox_committed_at")
 branch_labels = None
 depends_on = None
 

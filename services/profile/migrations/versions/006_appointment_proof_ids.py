@@ -4,24 +4,25 @@ Revision ID: 0010_prof_appointment_proof_ids
 Revises: 0009_prof_inbox_committed_at
 Create Date: 2026-12-01 10:20:00
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 from shared.db import JsonColumn
 
-
-revision = '0010_prof_appointment_proof_ids'
-down_revision = '0009_prof_inbox_committed_at'
+revision = "0010_prof_appointment_proof_ids"
+down_revision = "0009_prof_inbox_committed_at"
 branch_labels = None
 depends_on = None
 
-profiles = sa.table('profiles', sa.column('subject', sa.String), sa.column('appointment', JsonColumn))
+profiles = sa.table("profiles", sa.column("subject", sa.String), sa.column("appointment", JsonColumn))
 
 
 def _rewrite(change) -> None:  # noqa: ANN001 - appointment dict -> appointment dict or None
     connection = op.get_bind()
-    rows = connection.execute(sa.select(profiles.c.subject, profiles.c.appointment)
-                              .where(profiles.c.appointment.is_not(None))).all()
+    rows = connection.execute(
+        sa.select(profiles.c.subject, profiles.c.appointment).where(profiles.c.appointment.is_not(None))
+    ).all()
     for subject, appointment in rows:
         changed = change(dict(appointment)) if isinstance(appointment, dict) else None
         if changed is not None:

@@ -6,8 +6,8 @@ Revises: 0004_references_specialist_hours, 0010_prof_appointment_proof_ids
 Create Date: 2026-12-03 17:00:00
 """
 
-revision = '007_merge_heads'
-down_revision = ('0004_references_specialist_hours', '0010_prof_appointment_proof_ids')
+revision = "007_merge_heads"
+down_revision = ("0004_references_specialist_hours", "0010_prof_appointment_proof_ids")
 branch_labels = None
 depends_on = None
 

@@ -4,24 +4,26 @@ Revision ID: 0003_definition_calls
 Revises: 0002_runtime
 Create Date: 2026-11-27 20:20:12.274133
 """
-from alembic import op
+
 import sqlalchemy as sa
-import shared.db
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0003_definition_calls'
-down_revision = '0002_runtime'
+revision = "0003_definition_calls"
+down_revision = "0002_runtime"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('definitions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('calls', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True))
-
+    with op.batch_alter_table("definitions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "calls", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
+            )
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('definitions', schema=None) as batch_op:
-        batch_op.drop_column('calls')
-
+    with op.batch_alter_table("definitions", schema=None) as batch_op:
+        batch_op.drop_column("calls")

@@ -6,8 +6,15 @@ Revises: 0003_held_messages, 0004_clock_moves, 0004_definition_decisions, 0005_r
 Create Date: 2026-12-03 17:00:00
 """
 
-revision = '011_merge_heads'
-down_revision = ('0003_held_messages', '0004_clock_moves', '0004_definition_decisions', '0005_recusals', '0009_revi_inbox_committed_at', '0010_task_action')
+revision = "011_merge_heads"
+down_revision = (
+    "0003_held_messages",
+    "0004_clock_moves",
+    "0004_definition_decisions",
+    "0005_recusals",
+    "0009_revi_inbox_committed_at",
+    "0010_task_action",
+)
 branch_labels = None
 depends_on = None
 
