@@ -187,9 +187,10 @@ def _vote(fields: dict[str, Any]) -> list[int] | None:
 
 
 def _by_the_tables(fields: dict[str, Any]) -> None:
-    """An activity may set stricter values than the decision tables, never looser (product.md §2);
-    what it leaves out is the table's value as of now, kept with the activity (its published
-    settings). The review process applies the tables again, so a floor raised later holds too."""
+    """An activity may set stricter values than the decision tables, never looser (the city may tighten
+    the regulation's thresholds, not relax them); what it leaves out is the table's value as of now, kept
+    with the activity (its published settings). The review process applies the tables again, so a floor
+    raised later holds too."""
     for setting, decision, given, output in RULED_SETTINGS:
         own = _vote(fields) if setting == "vote" else fields.get(setting)
         effective = decisions.decide(decision, {given: own})[output]
@@ -208,7 +209,7 @@ def _by_the_tables(fields: dict[str, Any]) -> None:
                 fields["vote_numerator"], fields["vote_denominator"] = effective
             else:
                 fields[setting] = effective
-    # Service levels are settable per stage (product.md §6): the table names the stages and the plan's
+    # Service levels are settable per stage (each review stage has its own time limit): the table names the stages and the plan's
     # levels; the activity's own levels replace those it gives.
     own = fields.get("service_levels") or {}
     levels = decisions.decide("service_levels", {"activity_service_levels": own})["service_levels"]

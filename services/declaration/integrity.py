@@ -1,5 +1,5 @@
 """The integrity record (诚信档案): fraud found after a title was granted revokes it and bars the person
-from declaring for three years (product.md §2, 人社部令第40号).
+from declaring for three years (人社部令第40号《职称评审管理暂行规定》).
 
 The certificate service revokes; its ``certificate.revoked.v1`` says whether the reason was fraud. This
 service, which must refuse the declarations, keeps the record: while it runs (from the revocation to

@@ -27,7 +27,7 @@ from shared.identity.principal import Principal
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-DEFENCE_NOTICE_DAYS = 7  # the first defence notice goes out about a week ahead (product.md §6)
+DEFENCE_NOTICE_DAYS = 7  # the first defence notice goes out about a week ahead of the defence
 
 
 def open_task(uow: UnitOfWork, principal: Principal, declaration_id: str, action: str) -> Task:

@@ -246,7 +246,7 @@ def test_an_appointment_is_withdrawable_until_the_unit_agrees_and_then_no_longer
     assert outbox(demo["declaration"], "declaration.withdrawn.v1") == []
 
 
-# -- product.md §2: the integrity record (诚信档案) -------------------------------------------------
+# -- the regulation (人社部令第40号): the integrity record (诚信档案) -------------------------------------------------
 
 
 def issue_certificate(dbs) -> str:

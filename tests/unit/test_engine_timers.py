@@ -1,6 +1,6 @@
 """SpiffWorkflow's timers judged by the system's clock (services/review/engine/timers.py): they fire when
-``shared.clock`` says so, whatever the wall clock says (pitfall 13); instances keep saving and loading;
-and a timer behind an event-based gateway has its due time found (pitfall 12)."""
+``shared.clock`` says so, whatever the wall clock says (docs/engine.md E13); instances keep saving and loading;
+and a timer behind an event-based gateway has its due time found (docs/engine.md E12)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_a_timer_behind_an_event_based_gateway_has_its_due_time_found_and_fires(
     clock.set_now_for_tests(dt.datetime(2026, 3, 2, 4, 0, tzinfo=UTC))
     workflow = started(RACE, modification_deadline="2026-03-20")
     closes = dt.datetime(2026, 3, 20, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    # SpiffWorkflow's own list has no time for it (pitfall 12); ours names the timer's element and its time.
+    # SpiffWorkflow's own list has no time for it (docs/engine.md E12); ours names the timer's element and its time.
     assert [(e.event_type, e.value) for e in workflow.waiting_events()] == [("MultipleEventDefinition", None)]
     assert runtime.waiting_timers(workflow) == [("deadline_passed", "clocked", closes)]
     clock.set_now_for_tests(closes - dt.timedelta(seconds=1))

@@ -52,7 +52,7 @@ NS = {
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
 # An ISO 8601 duration, date(-time) or cycle written bare: a timer expression is
-# Python, so it must be quoted ("P5D"), else it fails only when reached (pitfall 1).
+# Python, so it must be quoted ("P5D"), else it fails only when reached (docs/engine.md E1).
 # A duration, or what was meant as one with the designators misplaced ("PT5D").
 _DURATION = r"P(?:\d+[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?|P[\dYMWDTHS.,]*\d[\dYMWDTHS.,]*"
 _DATE = r"\d{4}-\d{2}-\d{2}(?:T[\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?)?"
@@ -817,7 +817,7 @@ def _decision_outputs(dmn: tuple[tuple[str, bytes], ...]) -> set[str]:
     return outputs
 
 
-# Scripts are simple expressions and assignments (pitfall 10: the engine is no sandbox).
+# Scripts are simple expressions and assignments (the engine is no sandbox: docs/engine.md E10).
 _SCRIPT_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete, ast.If, ast.Pass)
 _FORBIDDEN_NODES = {
     ast.Import: "import",

@@ -2,7 +2,7 @@
 and the working-day calendar, as ISO 8601 instants a timer's ``timeDate`` takes.
 
 A boundary timer's expression is evaluated as its task opens, before the task's own scripts run
-(pitfall 2), so a service level's due time is computed here, at that moment, from the process
+(docs/engine.md E2), so a service level's due time is computed here, at that moment, from the process
 data (``service_levels``) rather than in a script of the task.
 """
 

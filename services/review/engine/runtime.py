@@ -66,7 +66,7 @@ class ScriptEngine(PythonScriptEngine):
     def call_service(
         self, task: Any, operation_name: str | None = None, operation_params: dict[str, Any] | None = None, **_: Any
     ) -> str:
-        # Overridden on the engine: 3.2.0's default error path is broken (pitfall 7).
+        # Overridden on the engine: 3.2.0's default error path is broken (docs/engine.md E7).
         operation = ports.of(self.uow).operations.get(operation_name or "")
         if operation is None:
             raise WorkflowTaskException(f"unknown service operation {operation_name!r}", task=task)
@@ -86,7 +86,7 @@ def start(
 ) -> Instance:
     workflow = _workflow(uow, definition)
     workflow.script_engine = ScriptEngine(uow, declaration_id)
-    # Scripts do not see workflow.data; the start task's data is what they read (pitfall 5).
+    # Scripts do not see workflow.data; the start task's data is what they read (docs/engine.md E5).
     workflow.task_tree.data.update(data)
     instance = Instance(
         id=str(uuid.uuid4()),
@@ -184,7 +184,7 @@ def deliver(
                 replay={"message": message_name, "payload": payload},
             )
             with steps.step(instance.id, instance.declaration_id, this, workflow):
-                # Reuse the waiting task's own definition: definitions compare by class (pitfall 4).
+                # Reuse the waiting task's own definition: definitions compare by class (docs/engine.md E4).
                 _engine_call(workflow.send_event, BpmnEvent(event_definition, payload))
                 advance(uow, instance, workflow)
             return True
@@ -399,7 +399,7 @@ def current_stage(workflow: Any) -> str | None:
 
 def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
     """Store the instance's next due time (the scheduler's index), from every waiting timer: behind an
-    event-based gateway too, where ``waiting_events()`` has no time (pitfall 12)."""
+    event-based gateway too, where ``waiting_events()`` has no time (docs/engine.md E12)."""
     due = waiting_timers(workflow)
     uow.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
     if due:

@@ -1,7 +1,7 @@
 """Timers on the system's clock: SpiffWorkflow's timer event definitions, judged by ``shared.clock``.
 
 SpiffWorkflow's own timers read the wall clock (``datetime.now`` inside
-``SpiffWorkflow/bpmn/specs/event_definitions/timer.py``, pitfall 13), so the test clock — which
+``SpiffWorkflow/bpmn/specs/event_definitions/timer.py``, docs/engine.md E13), so the test clock — which
 moves every service's "now" at once — would not move them. The three classes below are
 SpiffWorkflow's with that one call replaced by ``shared.clock.now()``. They keep SpiffWorkflow's
 class names, so a saved instance reads the same with or without them (the serializer's type
@@ -166,7 +166,7 @@ def due_at(task: Any) -> dt.datetime | None:
 
     Behind an event-based gateway the gateway task holds its events' definitions (a
     MultipleEventDefinition) and the timer's evaluated date in its own internal data; there
-    ``waiting_events()`` reports no time at all (pitfall 12)."""
+    ``waiting_events()`` reports no time at all (docs/engine.md E12)."""
     definition = getattr(task.task_spec, "event_definition", None)
     inner = getattr(definition, "event_definitions", None)
     if not is_timer(definition) and not any(is_timer(d) for d in inner or ()):
