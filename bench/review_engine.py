@@ -51,6 +51,11 @@ TASK = """    <bpmn:userTask id="{id}" name="{id}">
       <bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing>
     </bpmn:userTask>
 """
+OUTCOME = (
+    "<bpmn:extensionElements><spiffworkflow:properties>"
+    '<spiffworkflow:property name="outcome" value="certified" />'
+    "</spiffworkflow:properties></bpmn:extensionElements>"
+)
 
 
 def linear_bpmn(n: int = 5) -> bytes:
@@ -59,7 +64,7 @@ def linear_bpmn(n: int = 5) -> bytes:
     body += '    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>\n'
     for k, task_id in enumerate(ids):
         body += TASK.format(id=task_id, decisions="approve", incoming=f"f{k}", outgoing=f"f{k + 1}")
-    body += f'    <bpmn:endEvent id="done"><bpmn:incoming>f{n}</bpmn:incoming></bpmn:endEvent>\n'
+    body += f'    <bpmn:endEvent id="done">{OUTCOME}<bpmn:incoming>f{n}</bpmn:incoming></bpmn:endEvent>\n'
     body += "".join(
         f'    <bpmn:sequenceFlow id="f{k}" sourceRef="{a}" targetRef="{b}" />\n'
         for k, (a, b) in enumerate(zip(["start"] + ids, ids + ["done"]))
@@ -83,7 +88,7 @@ def loop_bpmn() -> bytes:
         "<bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f5</bpmn:outgoing></bpmn:exclusiveGateway>\n"
     )
     body += TASK.format(id="amend", decisions="approve", incoming="f3", outgoing="f4")
-    body += '    <bpmn:endEvent id="done"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>\n'
+    body += f'    <bpmn:endEvent id="done">{OUTCOME}<bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>\n'
     body += """    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="again" />
     <bpmn:sequenceFlow id="f1" sourceRef="again" targetRef="check" />
     <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="returned" />
@@ -285,8 +290,10 @@ def social_review_after_loops(
         definition_id, process_id = definition.id, definition.process_id
         uow.commit()
     # The service's script engine; on the way only review.before_deadline runs, and with no
-    # modification deadline it reads nothing, so it needs no unit of work here.
-    script_engine = runtime.ScriptEngine(None, declaration_id)  # type: ignore[arg-type]
+    # modification deadline it reads nothing: it needs only the engine's ports, not a transaction.
+    from types import SimpleNamespace
+
+    script_engine = runtime.ScriptEngine(SimpleNamespace(db=db), declaration_id)  # type: ignore[arg-type]
 
     def load(state: str) -> Any:
         workflow = runtime.SERIALIZER.deserialize_json(state)
