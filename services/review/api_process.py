@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from services.review import queues, service, snapshots
 from services.review.api import REVIEWERS, TaskOut
-from services.review.engine import audit, definitions, held, runtime, versions
+from services.review.engine import audit, definitions, held, history, runtime, versions
 from services.review.models import Definition, Task
 from shared.errors import Forbidden
 from shared.identity.flask_auth import require_roles
@@ -252,6 +252,8 @@ class ProcessDiagram(MethodView):
             _element_ids(workflow.get_tasks(state=running)),
             _element_ids(workflow.get_tasks(state=TaskState.COMPLETED)),
         )
+        for process_id, passed in history.pruned(workflow).items():  # cut off the saved state
+            completed.setdefault(process_id, set()).update(passed)
         called = [c for c in (uow.session.get(Definition, called_id) for called_id in definition.calls or []) if c]
         full = principal.role in ("title_office", "designer")
         waiting = held.pending(uow, instance.id)

@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 
-from services.review.engine import audit, contract, definitions, loaded, ports, steps, timers
+from services.review.engine import audit, contract, definitions, history, loaded, ports, steps, timers
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.steps import Step
@@ -257,6 +257,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         instance.outcome = outcome = _outcome(workflow)
         announce_completed(uow, instance, outcome, utcnow())
     _audit(uow, instance, workflow)
+    history.prune(workflow)  # the state keeps what is live; the audit log has the rest
     instance.state = SERIALIZER.serialize_json(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
     uow.session.flush()
