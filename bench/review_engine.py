@@ -7,10 +7,11 @@
    SQLite and, when a PostgreSQL URL is given (``--postgres`` or
    ``TEST_POSTGRES_URL``), on PostgreSQL (a scratch database, dropped after);
 2. beside it, the raw SpiffWorkflow run of the same diagram in memory;
-3. the time to load an instance (fetch + deserialise) and to save it (serialise +
-   UPDATE + commit) after 1, 10 and 50 returns for revision, with the size of its
-   saved state: the real social review (bpmn/social_review.bpmn with the
-   return_and_resubmit.bpmn it calls) returned at the unit check and resubmitted,
+3. the time to load an instance (fetch + deserialise) and to save it (prune +
+   serialise + UPDATE + commit) after 1, 10 and 50 returns for revision, with the
+   size of its saved state: the real social review (bpmn/social_review.bpmn with the
+   return_and_resubmit.bpmn it calls) returned at the unit check and resubmitted
+   through the runtime, as the service does,
    and, for comparison with earlier reports, a small check -> return -> amend loop.
 
 The diagrams of 1 and 2 are a linear chain of five user tasks, and the small loop
@@ -177,9 +178,9 @@ def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int]:
 
 
 def _timed_load_and_save(db, declaration_id: str, reps: int) -> dict[str, float]:
-    """Median ms over ``reps`` rounds: load (fetch + deserialise), save (serialise + UPDATE + commit),
+    """Median ms over ``reps`` rounds: load (fetch + deserialise), save (prune + serialise + UPDATE + commit),
     and within them the engine's own deserialise and serialise. One untimed round first."""
-    from services.review.engine import runtime
+    from services.review.engine import history, runtime
     from services.review.models import Instance
 
     loads, saves, reads, writes = [], [], [], []
@@ -195,6 +196,7 @@ def _timed_load_and_save(db, declaration_id: str, reps: int) -> dict[str, float]
         with db.uow() as uow:
             instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
             started = time.perf_counter()
+            history.prune(workflow)  # as runtime.advance does before it saves
             instance.state = runtime.SERIALIZER.serialize_json(workflow)
             serialised = time.perf_counter()
             flag_modified(instance, "state")  # written even though the text is the same
@@ -253,22 +255,18 @@ def social_review_after_loops(
     resubmission: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The real social review after N returns at the unit check: bpmn/social_review.bpmn and the
-    return_and_resubmit.bpmn it calls, deployed in a scratch review database and parsed, run and
-    serialised as the review service does (``definitions.deploy``/``specs_of``, ``BpmnWorkflow``,
-    the service's ``ScriptEngine`` and ``SERIALIZER``). Each step runs in memory on the state loaded
-    from the previous step's JSON and saves it again, as the service's steps do: the unit returns
-    the declaration (the data ``service.complete`` sets), the called process throws
-    ``declaration.return_for_revision`` and waits; ``declaration.resubmitted`` arrives (the message
-    the declaration service sends) and the unit check is open again. After 1, 10 and 50 returns the
-    state is stored in ``instances`` and timed: median ms to load it (fetch + deserialise) and to
-    save it (serialise + UPDATE + commit), and its size."""
-    from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-    from SpiffWorkflow.util.task import TaskState
-
+    return_and_resubmit.bpmn it calls, deployed in a scratch review database and run through the
+    runtime as the service runs it, each step in its own unit of work, committed: started
+    (``runtime.start``), the unit returns the declaration (``runtime.locked`` + ``run_task`` with the
+    data ``service.complete`` sets), the called process throws ``declaration.return_for_revision``
+    and waits; ``declaration.resubmitted`` arrives (``service.apply_message``, as the consumer
+    delivers it) and the unit check is open again. So the state timed is exactly what the service
+    stores. After 1, 10 and 50 returns: median ms to load it (fetch + deserialise) and to save it
+    (prune + serialise + UPDATE + commit), and its size."""
     from bench.ceiling import demo_start_data
     from services.review import bootstrap, service
     from services.review.engine import definitions, runtime
-    from services.review.models import Instance
+    from services.review.models import Task
 
     upgrade_review(url)
     db = bootstrap.database(url)
@@ -279,92 +277,58 @@ def social_review_after_loops(
         "declaration_id": declaration_id,
         "modification_deadline": None,
     }
-    source = "bpmn/social_review.bpmn"
     rows = []
     with db.uow() as uow:
         definition, _ = definitions.deploy(
             uow, "social_review.bpmn", (definitions.bpmn_dir() / "social_review.bpmn").read_bytes()
         )
-        spec, subprocess_specs = definitions.specs_of(uow, definition)
         calls = sorted(d.file_name for d in definitions.called_versions(uow, definition))
-        definition_id, process_id = definition.id, definition.process_id
+        runtime.start(uow, definition, declaration_id, start.get("applicant") or "applicant", start)
         uow.commit()
-    # The service's script engine; on the way only review.before_deadline runs, and with no
-    # modification deadline it reads nothing: it needs only the engine's ports, not a transaction.
-    from types import SimpleNamespace
 
-    script_engine = runtime.ScriptEngine(SimpleNamespace(db=db), declaration_id)  # type: ignore[arg-type]
-
-    def load(state: str) -> Any:
-        workflow = runtime.SERIALIZER.deserialize_json(state)
-        workflow.script_engine = script_engine
-        return workflow
-
-    def settle(workflow: Any) -> list[str]:
-        workflow.do_engine_steps()
-        return [event.event_definition.name for event in workflow.get_events()]
-
-    def unit_check(workflow: Any) -> Any:
-        [task] = [
-            t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == "unit_check"
-        ]
-        return task
-
-    workflow = BpmnWorkflow(spec, subprocess_specs)
-    workflow.script_engine = script_engine
-    workflow.task_tree.data.update(start)
-    settle(workflow)
-    state = runtime.SERIALIZER.serialize_json(workflow)
-    instance_id = str(uuid.uuid4())
-    with db.uow() as uow:
-        uow.session.add(
-            Instance(
-                id=instance_id,
-                declaration_id=declaration_id,
-                definition_id=definition_id,
-                process_id=process_id,
-                applicant=start.get("applicant") or "applicant",
-                state=state,
-                serializer_version=runtime.SERIALIZER.VERSION,
-                mode="social_review",
+    def unit_check(uow: Any) -> str:
+        task_id: str = uow.session.scalar(
+            select(Task.id).where(
+                Task.declaration_id == declaration_id, Task.bpmn_id == "unit_check", Task.status == "ready"
             )
         )
-        uow.commit()
+        return task_id
+
     for count in range(1, max(loops) + 1):
-        workflow = load(state)
-        task = unit_check(workflow)
-        task.set_data(
-            decision="return",
-            reason=f"附件不清晰 ({count})",
-            decided_by="unit",
-            decided_at="2026-06-01T09:00:00+08:00",
-            decided_stage="unit_check",
-            decided_stage_name=task.task_spec.bpmn_name,
-            decided_organisation=start["unit_code"],
-        )
-        task.run()
-        thrown = settle(workflow)
-        assert thrown == ["declaration.return_for_revision"], thrown
-        state = runtime.SERIALIZER.serialize_json(workflow)
-        workflow = load(state)
-        waiting = [
-            runtime._waits_for(t.task_spec, "declaration.resubmitted")[0]
-            for t in workflow.get_tasks(state=TaskState.WAITING)
-        ]
-        [waits] = [w for w in waiting if w is not None]
-        # What the service gives the process of a resubmission (service.for_engine), not the whole message.
-        workflow.send_event(BpmnEvent(waits, service.for_engine("declaration.resubmitted.v1", payload)))
-        settle(workflow)
-        assert unit_check(workflow).data["decision"] is None  # back at the unit, the stale decision cleared
-        state = runtime.SERIALIZER.serialize_json(workflow)
+        with db.uow() as uow:
+            task_id = unit_check(uow)
+            with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
+                runtime.run_task(
+                    uow,
+                    instance,
+                    workflow,
+                    task_id,
+                    {
+                        "decision": "return",
+                        "reason": f"附件不清晰 ({count})",
+                        "decided_by": "unit",
+                        "decided_at": "2026-06-01T09:00:00+08:00",
+                        "decided_stage": "unit_check",
+                        "decided_stage_name": "unit_check",
+                        "decided_organisation": start["unit_code"],
+                    },
+                )
+            uow.commit()
+        with db.uow() as uow:
+            assert unit_check(uow) is None  # returned: waiting for the applicant
+            with runtime.locked(uow, declaration_id=declaration_id) as (instance, workflow):
+                delivered = service.apply_message(
+                    uow, instance, workflow, "declaration.resubmitted.v1", payload, str(uuid.uuid4())
+                )
+                assert delivered
+            uow.commit()
+        with db.uow(readonly=True) as uow:
+            assert unit_check(uow) is not None  # back at the unit
         if count in loops:
-            with db.uow() as uow:
-                uow.session.get(Instance, instance_id).state = state
-                uow.commit()
             rows.append({"loops": count, **_timed_load_and_save(db, declaration_id, reps)})
     db.dispose()
     return {
-        "diagram": f"{source} (calls {', '.join(calls)})",
+        "diagram": f"bpmn/social_review.bpmn (calls {', '.join(calls)})",
         "content_bytes": len(json.dumps(payload.get("content"), ensure_ascii=False).encode("utf-8"))
         if payload.get("content")
         else 0,
