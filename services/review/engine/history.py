@@ -72,7 +72,7 @@ def _caller_finished(workflow: Any, subprocess: Any) -> bool:
 
 
 def _cut_point(workflow: Any) -> Any:
-    """The task to become the tree's root, or None to leave the tree as it is."""
+    """The task whose subtree is kept under the root, or None to leave the tree as it is."""
     if isinstance(workflow.spec, AdHocSubprocessSpec) or getattr(workflow.spec.start, "trigger_specs", None):
         return None  # these read the tree from its root
     live = [t for t in workflow.get_tasks(skip_subprocesses=True) if not t.has_state(FINISHED)]
