@@ -80,6 +80,28 @@ def _returns(engine: dict[str, Any]) -> list[str]:
     return lines + _loop_rows(engine["loops"])
 
 
+def _memory(memory: dict[str, Any]) -> list[str]:
+    """``make run``: processes, memory, at each moment measured, and the largest processes at the end."""
+    if not memory:
+        return []
+    lines = [
+        "",
+        "## `make run`: processes, memory",
+        "",
+        "Every process of the tree under `titles run` (bench/memory.py). RSS counts a shared page once per "
+        "process that maps it (as `ps` does); PSS shares it out, so its sum is what the tree costs.",
+        "",
+        "| when | processes | RSS (MiB) | PSS (MiB) |",
+        "|---|---:|---:|---:|",
+    ]
+    for when, m in memory.items():
+        lines.append(f"| {when} | {m['processes']} | {m['rss_mib']:.0f} | {m['pss_mib']:.0f} |")
+    last = list(memory.values())[-1]
+    lines += ["", "| process (at the end) | RSS (MiB) | PSS (MiB) |", "|---|---:|---:|"]
+    lines += [f"| {p['name']} | {p['rss_mib']:.0f} | {p['pss_mib']:.0f} |" for p in last["each"]]
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     load = " / ".join(f"{x:.2f}" for x in report["load_average_at_start"])
@@ -188,6 +210,7 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for type_, p in report["lag"]["open_loop"]["by_type"].items():
             lines.append(f"| {type_} | {p['n']} | {fmt(p['p50'])} | {fmt(p['p95'])} | {fmt(p['p99'])} |")
+    lines += _memory(report.get("memory") or {})
     engine = report.get("engine")
     if engine:
         c = engine["ceiling"]

@@ -145,6 +145,12 @@ class System:
             [titles, "run"], env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def memory(self) -> dict[str, Any]:
+        from bench import memory
+
+        assert self.process is not None
+        return memory.measure(self.process.pid)
+
     def wait_ready(self, timeout: float = 180.0) -> float:
         from scenario.client import Client
         from scenario.social_review import wait_until_ready
@@ -626,6 +632,7 @@ def main() -> int:
         warm = run_level(1, 1, applicants)
         if warm["failures"]:
             raise RuntimeError(f"the warm-up lifecycle failed: {warm['failures'][0]}")
+        report["memory"] = {"after the warm-up lifecycle": system.memory()}
         for kind in ("social", "appointment"):
             if kind not in parts:
                 continue
@@ -687,6 +694,9 @@ def main() -> int:
         for name, run in (("openloop", openloop), ("profile", profile), ("growth", growth), ("engine", engine)):
             if name in parts:
                 attempt(name, run)
+            if name == "openloop":
+                report["memory"]["after the closed and open loops"] = system.memory()
+        report["memory"]["at the end"] = system.memory()
     finally:
         code = system.stop()
         print(f"bench: system stopped (exit {code})", flush=True)
