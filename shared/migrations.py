@@ -44,3 +44,36 @@ def run_env(target_metadata: Any) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+# The outbox's notification on PostgreSQL (shared/messaging/wake.py): a statement trigger, so the
+# producing transaction sends no statement of its own, and NOTIFY is delivered when it commits (once,
+# however many rows it wrote). Other databases have no triggers of this kind: their relays have a doorbell.
+_OUTBOX_NOTIFY_FUNCTION = """
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{channel}', '');
+    RETURN NULL;
+END
+$$
+"""
+
+
+def create_outbox_notify(op: Any) -> None:
+    """``upgrade()`` of each service's ``outbox_notify`` revision."""
+    from shared.messaging.wake import OUTBOX_CHANNEL
+
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(_OUTBOX_NOTIFY_FUNCTION.format(channel=OUTBOX_CHANNEL))
+    op.execute(
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
+    )
+
+
+def drop_outbox_notify(op: Any) -> None:
+    """``downgrade()`` of each service's ``outbox_notify`` revision."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
+    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.contracts import Message, contract
 from shared.db import make_engine, ping
+from shared.messaging import wake
 from shared.messaging.envelope import Envelope
 from shared.observability import context
 
@@ -30,6 +31,9 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.outbox_model = outbox_model
         self.inbox_model = inbox_model
+        # Rung after a commit that wrote outbox rows, so the relay publishes them now rather than at
+        # its next poll (SQLite; PostgreSQL's outbox trigger notifies the relay itself).
+        self.relay_bell = wake.outbox_bell(url)
 
     def uow(self, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self, readonly=readonly)
@@ -53,6 +57,7 @@ class UnitOfWork:
     def __init__(self, db: Database, readonly: bool = False):
         self.db = db
         self.readonly = readonly
+        self._published = False  # outbox rows written since the last commit or rollback
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.db.sessions()
@@ -68,9 +73,14 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self._published:
+            self._published = False
+            if self.db.relay_bell is not None:
+                wake.ring(self.db.relay_bell)
 
     def rollback(self) -> None:
         self.session.rollback()
+        self._published = False
 
     def publish(self, message: Message, correlation_id: str | None = None) -> Envelope:
         """Write a message to the outbox, in this transaction (its data checked strictly)."""
@@ -90,6 +100,7 @@ class UnitOfWork:
                 body=envelope.to_json(),
             )
         )
+        self._published = True
         return envelope
 
     def seen(self, message_id: str, handler: str) -> bool:

@@ -8,6 +8,8 @@ one machine sharing a directory::
     <root>/tmp        half-written messages (renamed into queues/ when complete)
     <root>/control    exchange binding tables (upstream format)
     <root>/corrupt    unreadable message files, kept for inspection
+    <root>/bells      a doorbell (named pipe) per queue: rung on every put, so a waiting consumer
+                      takes the message at once instead of at its next poll (shared/messaging/wake.py)
 
 Use it as ``kombu.Connection(transport="shared.messaging.embedded:Transport",
 transport_options={"root": path})`` or via :func:`connection`.
@@ -24,6 +26,8 @@ What it changes versus upstream, and why:
 * File names are ``<time_ns, 20 digits>_<per-process counter>_<uuid>``: they
   sort by wall-clock time across processes and strictly by publish order
   within one process.
+* A consumer waits on its queues' doorbells between polls, and the poll (``polling_interval``) is
+  only the safety net for a lost ring.
 * Binding files are created without a truncate race, and exchange state is
   kept per root instead of per process (so two roots in one process do not
   share bindings).
@@ -50,12 +54,15 @@ from kombu.transport.filesystem import LOCK_EX, LOCK_SH, exchange_queue_t, lock,
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
+from shared.messaging import wake
+
 logger = logging.getLogger(__name__)
 
 #: Import path accepted by ``kombu.Connection(transport=...)``.
 TRANSPORT = "shared.messaging.embedded:Transport"
 
-DEFAULT_POLLING_INTERVAL = 0.05
+# The safety net only: a put rings the queue's doorbell, which wakes a waiting consumer at once.
+DEFAULT_POLLING_INTERVAL = 1.0
 DEFAULT_RECOVERY_INTERVAL = 5.0
 
 
@@ -158,14 +165,19 @@ class Dirs:
     tmp: Path
     control: Path
     corrupt: Path
+    bells: Path
 
     @classmethod
     def create(cls, root: str | os.PathLike[str]) -> Dirs:
         r = Path(root).resolve()
-        dirs = cls(r, r / "queues", r / "inflight", r / "tmp", r / "control", r / "corrupt")
-        for d in (dirs.queues, dirs.inflight, dirs.tmp, dirs.control, dirs.corrupt):
+        dirs = cls(r, r / "queues", r / "inflight", r / "tmp", r / "control", r / "corrupt", r / "bells")
+        for d in (dirs.queues, dirs.inflight, dirs.tmp, dirs.control, dirs.corrupt, dirs.bells):
             d.mkdir(parents=True, exist_ok=True)
         return dirs
+
+    def ring(self, file_name: str) -> None:
+        """Wake the consumers of the queue a message file (``<stamp>.<queue>.msg``) is in."""
+        wake.ring(self.bells / file_name.partition(".")[2].removesuffix(".msg"))
 
 
 def recover(dirs: Dirs) -> int:
@@ -187,6 +199,7 @@ def recover(dirs: Dirs) -> int:
             with contextlib.suppress(FileNotFoundError):
                 os.rename(folder / name, dirs.queues / name)
                 moved += 1
+                dirs.ring(name)
         with contextlib.suppress(OSError):
             folder.rmdir()
     # Temp files of producers that died mid-write are garbage, never delivered.
@@ -260,6 +273,7 @@ class Channel(filesystem.Channel):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise ChannelError(f"Cannot add message to queue {queue!r}") from exc
+        self._dirs.ring(name)
 
     # --- consume ------------------------------------------------------------
 
@@ -307,6 +321,7 @@ class Channel(filesystem.Channel):
             return  # already acked, or not delivered through this connection
         with contextlib.suppress(FileNotFoundError):  # already recovered
             os.rename(path, self._dirs.queues / path.name)
+            self._dirs.ring(path.name)
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         self._discard(delivery_tag)
@@ -406,6 +421,42 @@ class Transport(filesystem.Transport):
         super().__init__(client, **kwargs)
         with self._states_lock:
             self.state = self._states.setdefault(self.dirs.root, virtual.BrokerState())
+        self._bell: tuple[frozenset[str], wake.Listener] | None = None
+
+    def _bell_of_consumed_queues(self) -> wake.Listener:
+        channels: list[Any] = self.channels or []  # declared None on kombu's class, a list once connected
+        queues = frozenset(q for channel in channels for q in channel._active_queues)
+        if self._bell is None or self._bell[0] != queues:
+            if self._bell is not None:
+                self._bell[1].close()
+            self._bell = (queues, wake.Listener([self.dirs.bells / q for q in sorted(queues)]))
+        return self._bell[1]
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
+        # Upstream's loop, waiting on the consumed queues' doorbells where it sleeps a polling interval.
+        started = time.monotonic()
+        while True:
+            bell = self._bell_of_consumed_queues()
+            bell.clear()  # a ring from here on may be for a message this look misses
+            try:
+                cycle: Any = self.cycle
+                cycle.get(self._deliver, timeout=timeout)
+            except Empty:
+                waited = time.monotonic() - started
+                if timeout is not None and waited >= timeout:
+                    raise TimeoutError() from None
+                pause = self.polling_interval or 0.0
+                if timeout is not None:
+                    pause = min(pause, timeout - waited)
+                bell.wait(pause)
+            else:
+                return
+
+    def close_connection(self, connection: Any) -> None:
+        if self._bell is not None:
+            self._bell[1].close()
+            self._bell = None
+        super().close_connection(connection)
 
 
 def connection(root: str | os.PathLike[str], **transport_options: Any) -> kombu.Connection:

@@ -15,7 +15,7 @@ from kombu import Connection, Producer
 from sqlalchemy import select
 
 from shared.db import utcnow
-from shared.messaging import broker, topology
+from shared.messaging import broker, topology, wake
 from shared.uow import Database
 
 log = logging.getLogger(__name__)
@@ -121,19 +121,30 @@ def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
     return published
 
 
-def run(db: Database, stop: threading.Event, idle_sleep: float = 0.05, max_backoff: float = 10.0) -> None:
-    """Relay until ``stop`` is set, reconnecting with backoff when the broker fails."""
+# The poll kept beside the doorbell (shared/messaging/wake.py): it only matters when a ring is lost.
+SAFETY_POLL_S = 1.0
+
+
+def run(db: Database, stop: threading.Event, idle_sleep: float = SAFETY_POLL_S, max_backoff: float = 10.0) -> None:
+    """Relay until ``stop`` is set, reconnecting with backoff when the broker fails. Between rounds it
+    waits for a commit that wrote outbox rows to wake it, or ``idle_sleep`` seconds at most."""
     backoff = 0.5
     while not stop.is_set():
+        bell: wake.Waiter | None = None
         try:
+            bell = wake.outbox_listener(db.url)
             with broker.connect() as connection:
                 publisher = Publisher(connection)
                 log.info("outbox relay started", extra={"service": db.service})
                 backoff = 0.5
                 while not stop.is_set():
+                    bell.clear()  # rings from here on are for rows this round may not see
                     if relay_once(db, publisher) == 0:
-                        stop.wait(idle_sleep)
+                        bell.wait(idle_sleep, stop)
         except Exception as exc:  # noqa: BLE001 - broker or database down: wait and retry
             log.warning("outbox relay error; retrying", extra={"error": repr(exc), "backoff": backoff})
             stop.wait(backoff)
             backoff = min(backoff * 2, max_backoff)
+        finally:
+            if bell is not None:
+                bell.close()

@@ -168,6 +168,26 @@ def test_a_consumer_killed_while_handling_leaves_no_effect_and_the_message_is_re
         relay_thread.join(10)
 
 
+def test_a_commit_wakes_the_relay_which_publishes_without_waiting_for_its_poll(dbs, broker_url):
+    """SQLite: the commit rings the database's doorbell; PostgreSQL: the outbox trigger notifies the relay,
+    which LISTENs. The relay's poll is an hour here: the message goes out long before it would."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=relay.run, args=(dbs["certificate"], stop), kwargs={"idle_sleep": 3600}, daemon=True
+    )
+    thread.start()
+    try:
+        publish_from_certificate(dbs, issued())
+        wait_for("the first message published", lambda: pending(dbs["certificate"]) == 0, timeout=30)
+        for _ in range(3):  # the relay waits between these: each commit wakes it
+            publish_from_certificate(dbs, issued())
+            wait_for("a message published without the poll", lambda: pending(dbs["certificate"]) == 0, timeout=30)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
 @pytest.mark.other_processes_write
 def test_an_outbox_row_written_before_a_relay_crash_is_published_after_restart(dbs, broker_url):
     env = dict(os.environ, CERTIFICATE_DATABASE_URL=dbs["certificate"].url, PYTHONPATH=str(ROOT))

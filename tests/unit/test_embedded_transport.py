@@ -6,6 +6,7 @@ import collections
 import multiprocessing as mp
 import os
 import queue as stdqueue
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,24 @@ def test_two_roots_in_one_process_keep_separate_bindings(tmp_path: Path) -> None
 def test_requires_root() -> None:
     with pytest.raises(ValueError):
         kombu.Connection(transport=TRANSPORT).connect()
+
+
+def test_a_put_wakes_a_waiting_consumer_long_before_its_poll(tmp_path: Path) -> None:
+    """The queue's doorbell wakes the consumer; its poll (an hour here) is only the safety net."""
+    received: stdqueue.Queue[Any] = stdqueue.Queue()
+    with connection(tmp_path, polling_interval=3600) as consumer_conn, connection(tmp_path) as producer_conn:
+        q = _queue()
+        channel = consumer_conn.channel()
+        q(channel).declare()
+        consumer = kombu.Consumer(channel, queues=[q], on_message=lambda m: (received.put(m.payload), m.ack()))
+        consumer.consume()
+        for n in range(3):
+            # The consumer is waiting on the doorbell when the producer (another connection) puts.
+            producer = threading.Timer(0.05, _publish, args=(producer_conn, {"n": n}))
+            producer.start()
+            began = time.monotonic()
+            consumer_conn.drain_events(timeout=600)
+            producer.join()
+            assert received.get_nowait() == {"n": n}
+            assert time.monotonic() - began < 300  # woken: neither the poll nor the timeout ended the wait
+        consumer.cancel()
