@@ -383,7 +383,10 @@ def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, 
         except Exception as exc:  # noqa: BLE001
             failures.append(f"open loop: {type(exc).__name__}: {str(exc)[:300]}")
 
-    since = dt.datetime.now(dt.UTC)
+    from shared import clock
+
+    # On the system's clock, as the outbox and inbox stamp their rows (the test clock, moved by each publicity).
+    since = clock.now()
     started = time.perf_counter()
     futures = []
     with ThreadPoolExecutor(64) as pool:
@@ -396,7 +399,7 @@ def open_loop(rate: float, seconds: float, applicants: Applicants) -> dict[str, 
         for future in futures:
             future.result()
     wall = time.perf_counter() - started
-    until = dt.datetime.now(dt.UTC)
+    until = clock.now()
     return {
         "lifecycles_per_second_offered": rate,
         "arrivals": arrivals,
@@ -676,7 +679,9 @@ def main() -> int:
             urls = {s: config.database_url(s) for s in SERVICES}
             report["lag"] = {
                 "open_loop": lag.measure(urls, since, until),
-                "whole_run": lag.measure(urls, dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.now(dt.UTC)),
+                "whole_run": lag.measure(
+                    urls, dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.max.replace(tzinfo=dt.UTC)
+                ),
             }
 
         def profile() -> None:

@@ -4,7 +4,9 @@
 
 Environment: TITLES_SERVICE names the service (for its default port and
 logs), PORT or <SERVICE>_PORT overrides the port, WEB_CONCURRENCY the
-number of worker processes, WEB_THREADS the threads per worker.
+number of worker processes, WEB_THREADS the threads per worker. ``titles run``
+names the group ``web`` and passes a ``-b`` per port on the command line
+(titles/groups.py), which takes the place of ``bind`` here.
 """
 
 import os as _os
@@ -13,7 +15,7 @@ from shared import config as _config
 from shared.observability import logging as _json_logging
 
 _service = _os.environ.get("TITLES_SERVICE", "profile")
-_port = int(_os.environ.get("PORT") or _config.port(_service))
+_port = _os.environ.get("PORT") or (_config.port(_service) if _service in _config.PORTED else 8000)
 
 bind = _os.environ.get("BIND", f"{_os.environ.get('HOST', '127.0.0.1')}:{_port}")
 workers = int(_os.environ.get("WEB_CONCURRENCY", "2"))

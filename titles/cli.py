@@ -7,6 +7,9 @@ titles consume SERVICE        run a service's message consumer
 titles relay SERVICE          run a service's outbox relay
 titles scheduler              run the review service's timer scheduler
 titles dispatch               run the notify service's e-mail and SMS dispatcher
+titles work [WORKER...]       run background workers as threads of one process (default: every
+                              consumer and relay, the scheduler and the dispatcher), as titles run does
+titles provision [--no-seed]  migrate, deploy and seed (what titles run does before it starts)
 titles run                    migrate, deploy, seed and start everything (embedded default)
 titles scenario               drive one declaration to a certificate over HTTP
 titles dead-letters QUEUE [--replay]
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 
 from shared import config
 from shared.config import SERVICES
@@ -72,6 +76,23 @@ def dispatch() -> None:
     until_signalled("notify", lambda stop: dispatcher.run(db, stop))
 
 
+def work(parser: argparse.ArgumentParser, names: list[str]) -> int:
+    from titles import groups
+
+    known = list(groups.workers())
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        parser.error(f"unknown worker(s) {', '.join(unknown)}; workers are {', '.join(known)}")
+    code = 0
+
+    def run(stop: threading.Event) -> None:
+        nonlocal code
+        code = groups.work(names or known, stop)
+
+    until_signalled("work", run)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="titles", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("service", choices=SERVICES)
     sub.add_parser("scheduler", help="run the review timer scheduler")
     sub.add_parser("dispatch", help="run the notify e-mail and SMS dispatcher")
+    p_work = sub.add_parser("work", help="run background workers as threads of one process")
+    p_work.add_argument("workers", nargs="*", metavar="WORKER", help="e.g. review-consumer review-relay (default: all)")
+    p_provision = sub.add_parser("provision", help="migrate, deploy the diagrams and load the demonstration data")
+    p_provision.add_argument("--no-seed", action="store_true", help="skip the demonstration data")
     p_run = sub.add_parser("run", help="start the whole system on the embedded default")
     p_run.add_argument("--no-seed", action="store_true", help="skip the demonstration data")
     p_dead = sub.add_parser("dead-letters", help="list or replay a queue's dead letters")
@@ -114,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         scheduler()
     elif args.command == "dispatch":
         dispatch()
+    elif args.command == "work":
+        return work(parser, args.workers)
+    elif args.command == "provision":
+        migrate([])
+        deploy()
+        if not args.no_seed:
+            seed()
     elif args.command == "run":
         from titles import supervisor
 

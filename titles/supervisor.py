@@ -1,9 +1,10 @@
 """``titles run``: the whole system as local processes on the embedded default.
 
-Migrates, deploys the diagrams, loads the demonstration data, then starts the
-development identity issuer, the five HTTP services and the web console under gunicorn, each
-service's consumer and outbox relay, the review scheduler and the notify
-dispatcher (e-mail and SMS). Ctrl-C (or
+Migrates, deploys the diagrams, loads the demonstration data (in a child process, so this one stays
+small), then starts the development identity issuer, the five HTTP services and the web console under
+one gunicorn server, and each service's consumer and outbox relay, the review scheduler and the notify
+dispatcher (e-mail and SMS) as threads of one process (``titles/groups.py``; ``commands()`` lists the
+same processes one by one, as production runs them). Ctrl-C (or
 SIGTERM) stops every process it started, and a child ends by itself when
 ``titles run`` ends however it ends (killed too: the kernel tells it), so no
 orphan keeps a port. A child that dies is restarted with a growing delay and
@@ -28,7 +29,6 @@ from pathlib import Path
 
 from shared import config
 from shared.config import PORTED, SERVICES
-from titles import provision
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -180,9 +180,11 @@ def _bin(name: str) -> str:
 
 def _env(service: str, data: Path) -> dict[str, str]:
     env = dict(os.environ)
-    metrics_dir = data / "metrics" / service
+    # The workers' metrics beside the web server's, so /metrics shows them too.
+    metrics_dir = data / "metrics" / "web"
     env.update(TITLES_DATA_DIR=str(data), TITLES_SERVICE=service, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    env.setdefault("WEB_CONCURRENCY", "1")  # SQLite and two cores: one worker, several threads
+    # Every app in each web worker: a worker per core, several threads each.
+    env.setdefault("WEB_CONCURRENCY", str(min(2, os.cpu_count() or 1)))
     env.setdefault("WEB_THREADS", "8")
     env.setdefault("PYTHONUNBUFFERED", "1")
     # The demonstration's test clock runs into years the holiday calendar does not know yet.
@@ -191,22 +193,41 @@ def _env(service: str, data: Path) -> dict[str, str]:
 
 
 def commands() -> list[tuple[str, str, list[str]]]:
-    """(name, service, argv) of every long-running process."""
+    """(name, service, argv) of every long-running process, one by one, as production runs them
+    (deploy/kubernetes and docker-compose.yml have one of each; ``titles run`` groups them, see
+    ``grouped()``)."""
+    from titles.groups import WEB_APPS
+
     gunicorn = [_bin("gunicorn"), "-c", str(GUNICORN_CONF)]
     titles = [_bin("titles")]
+
+    def web(name: str) -> list[str]:
+        return gunicorn + [f"{WEB_APPS[name]}()"]
+
     procs = [
-        ("issuer", "issuer", gunicorn + ["shared.identity.dev_issuer:create_app()"]),
+        ("issuer", "issuer", web("issuer")),
         # The certificates' timestamps and the development CA's CRL (services/certificate/dev_tsa.py).
-        ("tsa", "tsa", gunicorn + ["services.certificate.dev_tsa:create_app()"]),
+        ("tsa", "tsa", web("tsa")),
     ]
     for service in SERVICES:
-        procs.append((f"{service}-http", service, gunicorn + [f"services.{service}.bootstrap:create_app()"]))
+        procs.append((f"{service}-http", service, web(service)))
         procs.append((f"{service}-consumer", service, titles + ["consume", service]))
         procs.append((f"{service}-relay", service, titles + ["relay", service]))
     procs.append(("review-scheduler", "review", titles + ["scheduler"]))
     procs.append(("notify-dispatcher", "notify", titles + ["dispatch"]))
-    procs.append(("console", "console", gunicorn + ["services.console.bootstrap:create_app()"]))
+    procs.append(("console", "console", web("console")))
     return procs
+
+
+def grouped() -> list[tuple[str, str, list[str]]]:
+    """(name, group, argv) of what ``titles run`` starts: the processes of ``commands()`` in two groups,
+    every HTTP app in one gunicorn server (a port each) and every worker as a thread of one process."""
+    binds = [arg for name in PORTED for arg in ("-b", f"127.0.0.1:{config.port(name)}")]
+    workers = [name for name, _, argv in commands() if Path(argv[0]).name == "titles"]
+    return [
+        ("web", "web", [_bin("gunicorn"), "-c", str(GUNICORN_CONF), *binds, "titles.groups:create_app()"]),
+        ("work", "work", [_bin("titles"), "work", *workers]),
+    ]
 
 
 def taken_ports() -> list[str]:
@@ -247,14 +268,15 @@ def run_all(seed_demo: bool = True) -> int:
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TITLES_DATA_DIR"] = str(data)
     clock_notice = announce_test_clock()
-    provision.migrate([])
-    provision.deploy()
-    if seed_demo:
-        provision.seed()
+    # In a child: what provisioning imports (every service, the engine, the diagrams) would otherwise
+    # stay in this process's memory for as long as the system runs.
+    provisioned = subprocess.run([_bin("titles"), "provision", *([] if seed_demo else ["--no-seed"])], cwd=ROOT)
+    if provisioned.returncode != 0:
+        print("titles run cannot start: migrating, deploying or seeding failed (above)", flush=True)
+        return 1
     metrics_root = data / "metrics"
     shutil.rmtree(metrics_root, ignore_errors=True)  # multiprocess files of a previous run
-    for service in PORTED:
-        (metrics_root / service).mkdir(parents=True, exist_ok=True)
+    (metrics_root / "web").mkdir(parents=True, exist_ok=True)
 
     stopping = False
 
@@ -266,7 +288,7 @@ def run_all(seed_demo: bool = True) -> int:
     signal.signal(signal.SIGTERM, stop)
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
-    children = [Child(name, argv, _env(service, data), logs / f"{name}.log") for name, service, argv in commands()]
+    children = [Child(name, argv, _env(group, data), logs / f"{name}.log") for name, group, argv in grouped()]
     for child in children:
         spawn(child)
 

@@ -1,0 +1,137 @@
+"""How ``titles run`` groups the system's processes to keep the demonstration small in memory.
+
+Production runs every HTTP app, consumer, relay, the scheduler and the dispatcher as a process of its
+own (``supervisor.commands()``: deploy/kubernetes, docker-compose.yml). On one machine most of each
+such process is the same libraries loaded again, so ``titles run`` starts two groups instead, running
+the same code:
+
+- ``web``: one gunicorn server listening on every HTTP port, each request handed to the app whose
+  port it came in on (``create_app``), with a worker process per core;
+- ``work``: every service's consumer and relay, the review scheduler and the notify dispatcher, as
+  threads of one process (``titles work``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from shared import config
+from shared.config import PORTED, SERVICES
+
+log = logging.getLogger(__name__)
+
+# The WSGI app of each HTTP port: "module:factory", the factory called without arguments.
+WEB_APPS: dict[str, str] = {
+    "issuer": "shared.identity.dev_issuer:create_app",
+    "tsa": "services.certificate.dev_tsa:create_app",
+    **{service: f"services.{service}.bootstrap:create_app" for service in SERVICES},
+    "console": "services.console.bootstrap:create_app",
+}
+assert set(WEB_APPS) == set(PORTED), "every port has its app"
+
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ByPort:
+    """One WSGI app for several listening ports: the request goes to the app of the port it reached
+    (the server's own socket, not the Host header a client writes)."""
+
+    def __init__(self, apps: dict[int, Wsgi]):
+        self.apps = apps
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        sock = environ.get("gunicorn.socket")
+        port = sock.getsockname()[1] if sock is not None else int(environ.get("SERVER_PORT") or 0)
+        app = self.apps.get(port)
+        if app is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"no app on this port\n"]
+        return app(environ, start_response)
+
+
+def create_app(names: Iterable[str] = PORTED) -> ByPort:
+    """The ``web`` group's app: ``gunicorn ... -b <host>:<port> (one per name) "titles.groups:create_app()"``."""
+    apps: dict[int, Wsgi] = {}
+    for name in names:
+        module, factory = WEB_APPS[name].split(":")
+        apps[config.port(name)] = getattr(importlib.import_module(module), factory)()
+    return ByPort(apps)
+
+
+# ---------------------------------------------------------------- work
+
+
+def workers() -> dict[str, Callable[[threading.Event], None]]:
+    """Every background process of the system, by its name in ``supervisor.commands()``: ``run(stop)``."""
+    from titles import bootstrap
+
+    databases: dict[str, Any] = {}
+
+    def database(service: str) -> Any:
+        # One engine per service, shared by its consumer, relay and scheduler or dispatcher.
+        if service not in databases:
+            databases[service] = bootstrap.service(service).database()
+        return databases[service]
+
+    def consumer(service: str) -> Callable[[threading.Event], None]:
+        def run(stop: threading.Event) -> None:
+            from shared.messaging.consumer import ServiceConsumer
+
+            ServiceConsumer(database(service), bootstrap.service(service).handlers()).run(stop)
+
+        return run
+
+    def relay(service: str) -> Callable[[threading.Event], None]:
+        def run(stop: threading.Event) -> None:
+            from shared.messaging import relay as outbox_relay
+
+            outbox_relay.run(database(service), stop)
+
+        return run
+
+    def scheduler(stop: threading.Event) -> None:
+        from services.review import scheduler as review_scheduler
+
+        review_scheduler.run(database("review"), stop)
+
+    def dispatcher(stop: threading.Event) -> None:
+        from services.notify import dispatcher as notify_dispatcher
+
+        notify_dispatcher.run(database("notify"), stop)
+
+    found: dict[str, Callable[[threading.Event], None]] = {}
+    for service in SERVICES:
+        found[f"{service}-consumer"] = consumer(service)
+        found[f"{service}-relay"] = relay(service)
+    found["review-scheduler"] = scheduler
+    found["notify-dispatcher"] = dispatcher
+    return found
+
+
+def work(names: Iterable[str], stop: threading.Event) -> int:
+    """Run the named workers as threads until ``stop``; if one ends on its own (it never should: each
+    retries its own failures), stop the others too and return 1, so the supervisor restarts the group."""
+    known = workers()
+    failed = threading.Event()
+
+    def guarded(name: str, run: Callable[[threading.Event], None]) -> None:
+        try:
+            run(stop)
+        except BaseException:
+            log.exception("worker failed", extra={"worker": name})
+        if not stop.is_set():
+            failed.set()
+            stop.set()
+
+    threads = [threading.Thread(target=guarded, args=(n, known[n]), name=n, daemon=True) for n in names]
+    for thread in threads:
+        thread.start()
+    while not stop.wait(1.0):
+        pass
+    for thread in threads:
+        thread.join(30)
+    return 1 if failed.is_set() else 0
