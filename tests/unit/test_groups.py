@@ -1,0 +1,82 @@
+"""How ``titles run`` groups the processes (titles/groups.py): nothing production runs is left out, a
+request reaches the app of the port it came in on, and a worker that ends on its own ends the group."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from shared import config
+from shared.config import PORTED
+from titles import groups, supervisor
+
+
+def test_the_groups_run_every_process_production_runs_one_by_one():
+    web, work = supervisor.grouped()
+    assert [web[0], work[0]] == ["web", "work"]
+    binds = {web[2][i + 1] for i, arg in enumerate(web[2]) if arg == "-b"}
+    assert binds == {f"127.0.0.1:{config.port(name)}" for name in PORTED}
+    assert web[2][-1] == "titles.groups:create_app()"
+    http = {argv[-1] for _, _, argv in supervisor.commands() if Path(argv[0]).name == "gunicorn"}
+    assert http == {f"{spec}()" for spec in groups.WEB_APPS.values()}
+    workers = {name for name, _, argv in supervisor.commands() if Path(argv[0]).name == "titles"}
+    assert set(work[2][2:]) == workers == set(groups.workers())
+
+
+class _Socket:
+    def __init__(self, port: int):
+        self.port = port
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+
+def _app(name: str) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [name.encode()]
+
+    return app
+
+
+def test_a_request_goes_to_the_app_of_the_port_it_reached_whatever_its_host_header():
+    by_port = groups.ByPort({8001: _app("profile"), 8003: _app("review")})
+    statuses: list[str] = []
+
+    def call(port: int, host_port: str) -> bytes:
+        environ = {"gunicorn.socket": _Socket(port), "SERVER_PORT": host_port}
+        return b"".join(by_port(environ, lambda status, headers: statuses.append(status)))
+
+    assert call(8003, "8001") == b"review"
+    assert call(8001, "8003") == b"profile"
+    assert call(9999, "8001").startswith(b"no app") and statuses[-1].startswith("404")
+
+
+def test_a_worker_that_ends_on_its_own_ends_the_group_with_a_failure(monkeypatch):
+    stopped = threading.Event()
+
+    def steady(stop: threading.Event) -> None:
+        stop.wait()
+        stopped.set()
+
+    def broken(stop: threading.Event) -> None:
+        raise ConnectionError("the database went away for good")
+
+    monkeypatch.setattr(groups, "workers", lambda: {"steady": steady, "broken": broken})
+    assert groups.work(["steady", "broken"], threading.Event()) == 1
+    assert stopped.is_set()
+
+
+def test_the_group_stops_cleanly_when_asked(monkeypatch):
+    stop = threading.Event()
+    ran = threading.Event()
+
+    def steady(s: threading.Event) -> None:
+        ran.set()
+        s.wait()
+
+    monkeypatch.setattr(groups, "workers", lambda: {"steady": steady})
+    threading.Timer(0.05, stop.set).start()
+    assert groups.work(["steady"], stop) == 0
+    assert ran.is_set()
