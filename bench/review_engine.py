@@ -134,7 +134,7 @@ def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int]:
     """Completions per second through POST /api/v1/tasks/<id>/complete, with persistence."""
     from services.review import bootstrap
     from services.review.engine import definitions, runtime
-    from services.review.models import Task
+    from services.review.models import Organisation, Task
     from shared.identity import dev_issuer
     from shared.identity.tokens import TokenVerifier
     from shared.migrations import upgrade
@@ -146,6 +146,8 @@ def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int]:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {dev_issuer.issue_token('unit', data_dir=data_dir)}"}
     with db.uow() as uow:
+        # the unit is in the directory replica, as in the service (stage notices name it)
+        uow.session.add(Organisation(code=UNIT, name="基准测试单位", kind="unit", parent_code=None))
         definition, _ = definitions.deploy(uow, "bench_linear.bpmn", linear_bpmn())
         for _ in range(instances):
             declaration_id = str(uuid.uuid4())

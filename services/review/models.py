@@ -85,6 +85,7 @@ class Instance(Base):
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
     audit_head: Mapped[str | None] = mapped_column(String(64), nullable=True)  # hash of the last audit entry
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # seq of the last audit entry
     mode: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     series: Mapped[str | None] = mapped_column(String(50), nullable=True)
     level: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from services.review import claims, directory, queues
-from services.review.engine import audit, definitions, held, runtime, steps, timers, versions
+from services.review.engine import audit, definitions, held, projection, runtime, steps, timers, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
 from services.review.meetings import after_defence
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
@@ -33,6 +33,7 @@ def organisation_registered(uow: UnitOfWork, registered: OrganisationRegistered)
         org = Organisation(code=registered.code)
         uow.session.add(org)
     org.name, org.kind, org.parent_code = registered.name, registered.kind, registered.parent
+    directory.forget(registered.code)
 
 
 def department_chain(uow: UnitOfWork, unit_code: str) -> list[str]:
@@ -219,6 +220,7 @@ def _end_withdrawn(
         uow.session.scalars(select(Task).where(Task.instance_id == instance.id, Task.status.in_(("ready", "claimed"))))
     )
     timer = uow.session.get(Timer, instance.id)
+    projection.forget(uow, instance.id)  # the rows are closed here, not by a projection
     workflow.cancel()
     for row in open_tasks:
         row.status = "cancelled"
@@ -352,29 +354,31 @@ def complete(
     A task whose diagram names an ``action`` (start a publicity, record attendance, schedule a
     defence) is completed by that action's endpoint, whose ``before`` records it (given the task and
     the process data, under the instance lock) and returns data for the process."""
-    # The instance's row is locked before the task's, in the order the scheduler and message deliveries
-    # take them (instance, then the task rows they project): the other order deadlocks on PostgreSQL.
-    runtime.lock_instance(uow, task(uow, principal, task_id).instance_id)
-    found = task(uow, principal, task_id, lock=True)
-    claims.ensure_not_claimed_by_another(found, principal.subject)
-    if found.status not in ("ready", "claimed"):
-        raise Conflict.on("task_id", "already_done", f"the task is already {found.status} (任务已处理)")
-    allowed = found.decisions.split(",")
-    if decision not in allowed:
-        raise DomainError.on(
-            "decision", "allowed_decision", f"decision must be one of {', '.join(allowed)} at this stage (审核意见)"
-        )
-    now = utcnow()
-    data: dict[str, Any] = {
-        "decision": decision,
-        "reason": reason,
-        "decided_by": principal.subject,
-        "decided_at": now.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(),
-        "decided_stage": found.stage,
-        "decided_stage_name": found.name,
-        "decided_organisation": found.organisation,
-    }
-    with runtime.locked(uow, instance_id=found.instance_id) as (instance, workflow):
+    # One statement locks the instance's row and then the task's, in the order the scheduler and message
+    # deliveries take them (instance, then the task rows they project): the other order deadlocks on
+    # PostgreSQL. The task is then in the session: reading it costs no query.
+    with runtime.locked(uow, task_id=task_id) as (instance, workflow):
+        found = task(uow, principal, task_id)
+        claims.ensure_not_claimed_by_another(found, principal.subject)
+        if found.status not in ("ready", "claimed"):
+            raise Conflict.on("task_id", "already_done", f"the task is already {found.status} (任务已处理)")
+        allowed = found.decisions.split(",")
+        if decision not in allowed:
+            raise DomainError.on(
+                "decision",
+                "allowed_decision",
+                f"decision must be one of {', '.join(allowed)} at this stage (审核意见)",
+            )
+        now = utcnow()
+        data: dict[str, Any] = {
+            "decision": decision,
+            "reason": reason,
+            "decided_by": principal.subject,
+            "decided_at": now.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(),
+            "decided_stage": found.stage,
+            "decided_stage_name": found.name,
+            "decided_organisation": found.organisation,
+        }
         properties = task_properties(workflow, task_id)
         closes = timers.boundary_due_at(workflow.get_task_from_id(uuid.UUID(task_id)), interrupting_only=True)
         if closes is not None and now >= closes:

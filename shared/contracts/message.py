@@ -27,6 +27,7 @@ class ContractViolation(ValueError):
 
 
 _SCHEMAS: dict[type[Any], type[Schema]] = {}
+_INSTANCES: dict[tuple[type[Any], str], Schema] = {}
 
 
 def schema_class(cls: type[Any]) -> type[Schema]:
@@ -42,7 +43,12 @@ class Data:
 
     @classmethod
     def schema(cls, unknown: UnknownOption = EXCLUDE) -> Schema:
-        return schema_class(cls)(unknown=unknown)
+        """One schema instance per class and ``unknown`` option, built once: building one copies every
+        field, and a schema keeps no state between loads and dumps."""
+        found = _INSTANCES.get((cls, unknown))
+        if found is None:
+            found = _INSTANCES[(cls, unknown)] = schema_class(cls)(unknown=unknown)
+        return found
 
     @classmethod
     def load(cls: type[D], data: dict[str, Any], strict: bool = False) -> D:

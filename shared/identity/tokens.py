@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -13,6 +16,7 @@ from .principal import ROLES, Principal
 
 ALGORITHM = "RS256"  # the only algorithm accepted; blocks alg=none / HS256 confusion
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub", "role")
+VERIFIED_KEPT = 4096  # tokens remembered as verified, the oldest forgotten first
 
 
 class InvalidToken(Exception):
@@ -72,8 +76,24 @@ class TokenVerifier:
         # Building the client validates the URL scheme but fetches nothing: keys
         # are loaded on first verify(), so services start before the provider is up.
         self._client = _make_jwk_client(jwks_url)
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        """The token's principal. A token verified before is taken from memory until it expires: a
+        client sends the same token with every request, and checking its RSA signature again each
+        time is most of the cost of authentication (bench/results.md)."""
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal = self._verify(token)
+        with self._lock:
+            self._verified[token] = (principal, float(principal.claims["exp"]) + self.leeway)
+            while len(self._verified) > VERIFIED_KEPT:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

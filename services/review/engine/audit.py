@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.review.models import AuditEntry, Instance
 from shared.db import utcnow
@@ -65,12 +65,12 @@ def append(
     changes: dict[str, Any] | None = None,
     completed: list[str] | None = None,
 ) -> AuditEntry:
-    """Append one entry; the caller holds the instance's lock (and flushes with it)."""
-    with uow.session.no_autoflush:  # flushing here would save the instance twice in one step
-        last = uow.session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.instance_id == instance.id)) or 0
+    """Append one entry; the caller holds the instance's lock (and flushes with it). The instance counts
+    its entries, so the next number needs no query."""
+    instance.audit_seq = (instance.audit_seq or 0) + 1
     entry = AuditEntry(
         instance_id=instance.id,
-        seq=last + 1,
+        seq=instance.audit_seq,
         declaration_id=instance.declaration_id,
         at=utcnow(),
         source=source,

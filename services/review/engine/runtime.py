@@ -22,13 +22,13 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from services.review.engine import audit, contract, definitions, history, loaded, ports, steps, timers
+from services.review.engine import audit, contract, definitions, history, loaded, ports, projection, steps, timers
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.steps import Step
-from services.review.models import Definition, Instance, Task, Timer
+from services.review.models import Definition, Instance, Task
 from shared import clock
 from shared.contracts import contract as contract_of
 from shared.contracts.review import Completed, StageChanged
@@ -102,6 +102,7 @@ def start(
     )
     uow.session.add(instance)
     uow.session.flush()
+    projection.remember(uow, instance.id, set(), None)
     replay = {"definition_id": definition.id, "applicant": applicant, "data": data}
     with steps.step(
         instance.id,
@@ -113,28 +114,47 @@ def start(
     return instance
 
 
-def lock_instance(uow: UnitOfWork, instance_id: str) -> None:
-    """Take the instance's row lock now (``locked`` below takes it again, held already)."""
-    uow.session.execute(select(Instance.id).where(Instance.id == instance_id).with_for_update())
-
-
 @contextlib.contextmanager
 def locked(
-    uow: UnitOfWork, *, instance_id: str | None = None, declaration_id: str | None = None
+    uow: UnitOfWork,
+    *,
+    instance_id: str | None = None,
+    declaration_id: str | None = None,
+    task_id: str | None = None,
 ) -> Iterator[tuple[Instance, BpmnWorkflow]]:
-    """Load an instance under its lock; the caller advances it (or raises)."""
-    query = select(Instance).with_for_update()
-    query = (
-        query.where(Instance.id == instance_id)
-        if instance_id
-        else query.where(Instance.declaration_id == declaration_id)
-    )
-    instance = uow.session.scalar(query)
-    if instance is None:
-        raise NotFound(f"no review process for {instance_id or declaration_id}")
+    """Load an instance under its lock; the caller advances it (or raises).
+
+    By ``task_id``, the instance whose task that is: one statement locks the instance's row and then
+    the task's (in that order, as every other path takes them) and leaves the task in the session,
+    so the caller reads it with ``session.get`` at no cost."""
+    if task_id is not None:
+        # FROM instances first: PostgreSQL locks a join's rows in FROM order, so the instance's row is
+        # locked before the task's, and a wait for it re-reads both rows as they are once it is ours.
+        query = (
+            select(Instance)
+            .join_from(Instance, Task, Task.instance_id == Instance.id)
+            .add_columns(Task)
+            .where(Task.id == task_id)
+            .with_for_update()
+        )
+        row = uow.session.execute(query).first()
+        if row is None:
+            raise NotFound.on("task_id", "exists", f"task {task_id} does not exist")
+        instance = row[0]
+    else:
+        query = select(Instance).with_for_update()
+        query = (
+            query.where(Instance.id == instance_id)
+            if instance_id
+            else query.where(Instance.declaration_id == declaration_id)
+        )
+        instance = uow.session.scalar(query)
+        if instance is None:
+            raise NotFound(f"no review process for {instance_id or declaration_id}")
     workflow = loaded.LOADED.take(instance.id, instance.state) or SERIALIZER.deserialize_json(instance.state)
     # The script engine is not serialized: give the loaded instance ours.
     workflow.script_engine = ScriptEngine(uow, instance.declaration_id)
+    projection.remember(uow, instance.id, _ready_ids(workflow), next_due(workflow))
     yield instance, workflow
 
 
@@ -249,8 +269,10 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         # the diagram's payload as it is, read strictly: the diagram must send the whole contract
         message = contract_of(message_type).message.load(dict(event.payload or {}), strict=True)
         uow.publish(message, correlation_id=instance.declaration_id)
-    _project_tasks(uow, instance, workflow)
-    _project_timer(uow, instance, workflow)
+    ready = _project_tasks(uow, instance, workflow)
+    due = next_due(workflow)
+    projection.set_timer(uow, instance.id, due)
+    projection.remember(uow, instance.id, ready, due)
     instance.stage = current_stage(workflow)
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
@@ -309,20 +331,15 @@ def _engine_call(function: Any, *args: Any) -> Any:
         raise
 
 
-def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
+def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> set[str]:
+    """Rows for the tasks that became ready, cancellations for those that went; returns the ready ids."""
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = {
-        row.id: row
-        for row in uow.session.scalars(
-            select(Task).where(Task.instance_id == instance.id, Task.status.in_(("ready", "claimed")))
-        )
-    }
-    for row_id, row in open_rows.items():
-        if row_id not in ready:
-            row.status = "cancelled"  # the process moved on without it (e.g. a boundary event)
+    open_ids = projection.open_task_ids(uow, instance.id)
+    # the process moved on without them (e.g. a boundary event); a completion closed its own already
+    projection.cancel_tasks(uow, open_ids - ready.keys())
     announced: set[tuple[str, str | None]] = set()
     for task_id, task in ready.items():
-        if task_id in open_rows:
+        if task_id in open_ids:
             continue
         properties = task.task_spec.extensions.get("properties", {})
         evaluate = workflow.script_engine.evaluate
@@ -366,6 +383,7 @@ def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) 
                 ),
                 correlation_id=instance.declaration_id,
             )
+    return set(ready)
 
 
 def _queue_columns(stage: str, data: dict[str, Any], due_at: dt.datetime | None) -> dict[str, Any]:
@@ -398,13 +416,15 @@ def current_stage(workflow: Any) -> str | None:
     return None
 
 
-def _project_timer(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
-    """Store the instance's next due time (the scheduler's index), from every waiting timer: behind an
+def next_due(workflow: BpmnWorkflow) -> dt.datetime | None:
+    """The instance's next due time (the scheduler's index), from every waiting timer: behind an
     event-based gateway too, where ``waiting_events()`` has no time (docs/engine.md E12)."""
     due = waiting_timers(workflow)
-    uow.session.execute(delete(Timer).where(Timer.instance_id == instance.id))
-    if due:
-        uow.session.add(Timer(instance_id=instance.id, due_at=due[0][2]))
+    return due[0][2] if due else None
+
+
+def _ready_ids(workflow: BpmnWorkflow) -> set[str]:
+    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 
 def _outcome(workflow: BpmnWorkflow) -> str:
