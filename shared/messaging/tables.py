@@ -17,7 +17,8 @@ class OutboxMixin:
     __tablename__ = "outbox"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # the sentinel lets SQLite write a transaction's messages in one INSERT (insertmanyvalues)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True, insert_sentinel=True)
     type: Mapped[str] = mapped_column(String(100))
     exchange: Mapped[str] = mapped_column(String(100))  # logical name, namespace added on publish
     routing_key: Mapped[str] = mapped_column(String(100))

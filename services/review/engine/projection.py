@@ -15,11 +15,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from services.review.models import Task, Timer
+from shared.db import utcnow
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
@@ -67,6 +69,42 @@ def cancel_tasks(uow: UnitOfWork, task_ids: set[str]) -> None:
             update(Task).where(Task.id.in_(sorted(task_ids)), Task.status.in_(OPEN)).values(status="cancelled"),
             execution_options={"synchronize_session": "fetch"},
         )
+
+
+def write_tasks(uow: UnitOfWork) -> None:
+    """The step's task rows in one statement: the rows for tasks that became ready and the row this
+    step closed (the task a completion completes, locked with the instance) as one upsert, where the
+    session's flush would write an UPDATE and an INSERT. Only the columns the step changed are
+    overwritten on the existing rows. Anything else is left to the flush."""
+    session = uow.session
+    new = [o for o in session.new if isinstance(o, Task)]
+    changed = [o for o in session.dirty if isinstance(o, Task) and session.is_modified(o)]
+    if not new or not changed:
+        return
+    columns = Task.__table__.columns
+    modified = sorted(
+        {
+            attribute.key
+            for o in changed
+            for attribute in inspect(o).attrs
+            if attribute.history.has_changes() and attribute.key in columns
+        }
+    )
+    if not modified or "id" in modified:
+        return
+    rows = [{column.key: getattr(o, column.key) for column in columns} for o in [*changed, *new]]
+    for row in rows:  # what the flush would default
+        row["status"] = row["status"] or "ready"
+        row["created_at"] = row["created_at"] or utcnow()
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = upsert(Task).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Task.__table__.c.id], set_={key: statement.excluded[key] for key in modified}
+    )
+    with session.no_autoflush:
+        session.execute(statement)
+    for o in [*changed, *new]:
+        session.expunge(o)  # written: the flush must not write them again
 
 
 def set_timer(uow: UnitOfWork, instance_id: str, due: dt.datetime | None) -> None:

@@ -282,6 +282,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     history.prune(workflow)  # the state keeps what is live; the audit log has the rest
     instance.state = SERIALIZER.serialize_json(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
+    projection.write_tasks(uow)
     uow.session.flush()
     loaded.saved(uow.session, instance.id, instance.state, workflow)
 

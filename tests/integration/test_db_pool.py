@@ -1,0 +1,30 @@
+"""The PostgreSQL pool checks a connection before use only when it rested: a connection the server
+dropped while it rested is replaced, not handed to a request (shared/db.py)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from shared import db
+from tests.conftest import POSTGRES
+
+pytestmark = pytest.mark.skipif(not POSTGRES, reason="the pool's ping is PostgreSQL's (TEST_POSTGRES_URL)")
+
+
+def test_a_connection_dropped_while_it_rested_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = db.make_engine(POSTGRES or "")
+    admin = db.make_engine(POSTGRES or "")
+    try:
+        with engine.connect() as conn:
+            dropped = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as conn:  # the server ends the pooled connection while it rests
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+            conn.commit()
+        monkeypatch.setattr(db, "IDLE_BEFORE_PING", 0.0)  # it has rested long enough to be checked
+        with engine.connect() as conn:
+            serving = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert serving != dropped
+    finally:
+        engine.dispose()
+        admin.dispose()
