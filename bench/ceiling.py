@@ -94,7 +94,6 @@ def from_system(review_url: str) -> tuple[str, str, dict[str, Any], Files, Files
     system ran, if any."""
     from sqlalchemy import create_engine, select
 
-    from services.review.engine import runtime
     from services.review.models import Definition, Instance
 
     engine = create_engine(review_url)
@@ -122,7 +121,9 @@ def from_system(review_url: str) -> tuple[str, str, dict[str, Any], Files, Files
         engine.dispose()
     if row is None:
         return None
-    data = dict(runtime.SERIALIZER.deserialize_json(row.state).task_tree.data)
+    # the root task's data, as stored (a stored state names its version instead of carrying its specs)
+    saved = json.loads(row.state)
+    data = dict(saved["tasks"][saved["root"]]["data"])
     tables = {
         decision: (table["file_name"], table["dmn"])
         for stored in [row.decisions, *(c.decisions for c in called)]

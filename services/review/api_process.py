@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from services.review import queues, service, snapshots
 from services.review.api import REVIEWERS, TaskOut
-from services.review.engine import audit, definitions, held, history, runtime, versions
+from services.review.engine import audit, definitions, held, history, runtime, state, versions
 from services.review.models import Definition, Task
 from shared.errors import Forbidden
 from shared.identity.flask_auth import require_roles
@@ -246,7 +246,7 @@ class ProcessDiagram(MethodView):
         """The diagram version's BPMN XML with active and completed element ids, and the history."""
         instance = service.instance_of(uow, principal, declaration_id)
         definition = uow.session.get_one(Definition, instance.definition_id)
-        workflow = runtime.SERIALIZER.deserialize_json(instance.state)
+        workflow = state.load(uow, instance)
         running = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
         active, completed = (
             _element_ids(workflow.get_tasks(state=running)),

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.review import clock, service
-from services.review.engine import runtime
+from services.review.engine import state
 from services.review.meetings import after_defence, meeting_day
 from services.review.models import Attendance, Defence, ExpertConflict, Instance, PanelDraw, Recusal, Task, Vote
 from shared.contracts.review import DefenceScheduled
@@ -153,7 +153,7 @@ def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: s
 def _id_number(uow: UnitOfWork, instance: Instance | None) -> str:
     if instance is None:
         raise NotFound.on("declaration_id", "exists", "no review process for the declaration")
-    workflow = runtime.SERIALIZER.deserialize_json(instance.state)
+    workflow = state.load(uow, instance)
     return str(workflow.task_tree.data.get("id_number") or workflow.data.get("id_number") or "")
 
 

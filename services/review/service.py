@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from services.review import claims, directory, queues
-from services.review.engine import audit, definitions, held, projection, runtime, steps, timers, versions
+from services.review.engine import audit, definitions, held, projection, runtime, state, steps, timers, versions
 from services.review.engine.messages import INBOUND_BY_TYPE
 from services.review.meetings import after_defence
 from services.review.models import Expert, Instance, Organisation, Task, Timer, Vote
@@ -250,7 +250,7 @@ def _end_withdrawn(
     # As the diagrams' own withdrawal paths: the outcome only. The declaration service recorded the
     # withdrawal (it sent it), and notify tells the applicant the result once.
     runtime.announce_completed(uow, instance, "withdrawn", now)
-    instance.state = runtime.SERIALIZER.serialize_json(workflow)
+    instance.state = state.dump(workflow)
     instance.updated_at = now
     uow.session.flush()
 

@@ -989,7 +989,29 @@ def specs(
         parser.add_bpmn_io(io.BytesIO(text.encode("utf-8")), file_name)
     for file_name, text in dmn:
         parser.add_dmn_io(io.BytesIO(text.encode("utf-8")), file_name)
-    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    found = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    _PARSED[definition_id] = found
+    _VERSION_OF_SPEC[id(found[0])] = definition_id  # (kept in _PARSED, so the id is never reused)
+    return found
+
+
+# Versions parsed in this process, by id (a version never changes): what a stored state that names its
+# version instead of carrying its specs runs on (engine/state.py).
+_PARSED: dict[str, tuple[Any, dict[str, Any]]] = {}
+_VERSION_OF_SPEC: dict[int, str] = {}
+
+
+def parsed(definition_id: str) -> tuple[Any, dict[str, Any]] | None:
+    return _PARSED.get(definition_id)
+
+
+def version_of(spec: Any, subprocess_specs: dict[str, Any]) -> str | None:
+    """The id of the parsed version these specs are (None: specs built otherwise, e.g. restored)."""
+    definition_id = _VERSION_OF_SPEC.get(id(spec))
+    if definition_id is None:
+        return None
+    parsed_spec, parsed_subs = _PARSED[definition_id]
+    return definition_id if parsed_spec is spec and subprocess_specs == parsed_subs else None
 
 
 def stored_decisions(definitions_: list[Definition]) -> dict[str, tuple[str, str]]:

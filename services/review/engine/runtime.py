@@ -19,12 +19,22 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from services.review.engine import audit, contract, definitions, history, loaded, ports, projection, steps, timers
+from services.review.engine import (
+    audit,
+    contract,
+    definitions,
+    history,
+    loaded,
+    ports,
+    projection,
+    state,
+    steps,
+    timers,
+)
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.steps import Step
@@ -37,8 +47,9 @@ from shared.errors import Conflict, DomainError, NotFound
 from shared.observability import context
 from shared.uow import UnitOfWork
 
-# Timers judged by the system's clock (engine/timers.py), under SpiffWorkflow's own type names.
-SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(timers.serializer_config()))
+# Timers judged by the system's clock (engine/timers.py), under SpiffWorkflow's own type names. This one
+# writes a whole workflow, specs included; instances are stored without them (engine/state.py).
+SERIALIZER = state.WHOLE
 # Shown with every task so queues need no second lookup.
 SUMMARY_KEYS = (
     "applicant_name",
@@ -151,7 +162,7 @@ def locked(
         instance = uow.session.scalar(query)
         if instance is None:
             raise NotFound(f"no review process for {instance_id or declaration_id}")
-    workflow = loaded.LOADED.take(instance.id, instance.state) or SERIALIZER.deserialize_json(instance.state)
+    workflow = loaded.LOADED.take(instance.id, instance.state) or state.load(uow, instance)
     # The script engine is not serialized: give the loaded instance ours.
     workflow.script_engine = ScriptEngine(uow, instance.declaration_id)
     projection.remember(uow, instance.id, _ready_ids(workflow), next_due(workflow))
@@ -280,7 +291,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         announce_completed(uow, instance, outcome, utcnow())
     _audit(uow, instance, workflow)
     history.prune(workflow)  # the state keeps what is live; the audit log has the rest
-    instance.state = SERIALIZER.serialize_json(workflow)
+    instance.state = state.dump(workflow)
     instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
     projection.write_tasks(uow)
     uow.session.flush()

@@ -12,7 +12,6 @@ the decision tables the versions bundle rule by rule (``decision`` on each item)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
 from services.review.engine import audit, definitions, runtime
+from services.review.engine import state as stored
 from services.review.engine.steps import Step, step
 from services.review.models import Definition, Instance
 from shared import decisions as tables
@@ -335,7 +335,7 @@ def migrate(uow: UnitOfWork, instance_ref: str, version_ref: str, operator: str)
             )
         if instance.status != "running":
             raise Conflict.on("instance", "running", f"the instance is {instance.status}")
-        state = json.loads(instance.state)
+        state = stored.with_specs(uow, instance)
         new_spec, new_subs = _spec_dicts(uow, target)
         old_names = _task_spec_names(state["spec"], state["subprocess_specs"])
         reasons = refusals(state, _task_spec_names(new_spec, new_subs), old_names)

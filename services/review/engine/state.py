@@ -1,0 +1,133 @@
+"""An instance's saved state: SpiffWorkflow's JSON of what the instance did and waits for, naming
+its process version instead of carrying the version's specs.
+
+SpiffWorkflow's serializer writes the parsed diagram (every task spec of the process and of each
+process it calls) into every instance's JSON: for the social review 130 KiB of the 143 KiB a fresh
+instance saves, rebuilt into objects at every load and written again at every step. The specs are
+the same for every instance of a version, and a version never changes once deployed (its id is its
+content's hash, engine/definitions.py). So the state the runtime stores names the version
+(``titles_definition_id``), and loading takes the specs parsed once per process for that version.
+
+A state that carries its specs (saved before this, or written by ``runtime.SERIALIZER``, which still
+writes them for whoever wants a self-contained copy) is read as SpiffWorkflow writes it; ``load``
+gives such an instance the specs of its own version, so its next save is short too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+
+from services.review.engine import definitions, timers
+from services.review.models import Definition, Instance
+from shared.uow import UnitOfWork
+
+VERSION_KEY = "titles_definition_id"  # in a state without specs: the version whose specs it runs
+
+
+class _Converter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Reads both kinds of state; writes the specs or only the version's name (``embed``)."""
+
+    embed = True
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        version = definitions.version_of(workflow.spec, workflow.subprocess_specs)
+        if self.embed or version is None:
+            full: dict[str, Any] = super().to_dict(workflow)
+            return full
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        dct[VERSION_KEY] = version
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        version = dct.pop(VERSION_KEY, None)
+        if version is None:
+            workflow: BpmnWorkflow = super().from_dict(dct)
+            return workflow
+        parsed = definitions.parsed(version)
+        if parsed is None:
+            raise LookupError(
+                f"the state runs version {version[:12]}, not parsed in this process: load it with state.load"
+            )
+        spec, subprocess_specs = parsed
+        # As SpiffWorkflow's own from_dict does once it has restored the specs.
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class Embedding(_Converter):
+    embed = True
+
+
+class Referencing(_Converter):
+    embed = False
+
+
+def serializer(converter: type[_Converter]) -> BpmnWorkflowSerializer:
+    config = timers.serializer_config()
+    config[BpmnWorkflow] = converter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+STORED = serializer(Referencing)  # what the runtime stores in instances.state
+WHOLE = serializer(Embedding)  # a whole workflow, specs included
+
+
+def dump(workflow: BpmnWorkflow) -> str:
+    """The state to store: the version's name in place of its specs (where the specs are a deployed
+    version's, as the runtime's always are)."""
+    text: str = STORED.serialize_json(workflow)
+    return text
+
+
+def load(uow: UnitOfWork, instance: Instance) -> BpmnWorkflow:
+    """The instance's workflow, on the specs of its version (parsed once per process)."""
+    dct = _as_dict(uow, instance)
+    STORED.migrate(dct)
+    workflow: BpmnWorkflow = STORED.from_dict(dct)
+    return workflow
+
+
+def with_specs(uow: UnitOfWork, instance: Instance) -> dict[str, Any]:
+    """The stored state as SpiffWorkflow writes it, specs included (what a migration compares)."""
+    dct = json.loads(instance.state)
+    version = dct.pop(VERSION_KEY, None)
+    if version is not None:
+        spec, subprocess_specs = _parsed(uow, version)
+        full = WHOLE.to_dict(BpmnWorkflow(spec, subprocess_specs))
+        dct["spec"], dct["subprocess_specs"] = full["spec"], full["subprocess_specs"]
+    return dct  # type: ignore[no-any-return]
+
+
+def _as_dict(uow: UnitOfWork, instance: Instance) -> dict[str, Any]:
+    dct: dict[str, Any] = json.loads(instance.state)
+    version = dct.get(VERSION_KEY)
+    if version is None:
+        # Saved with its specs: they are its own version's (a migration sets the version with them).
+        dct.pop("spec", None)
+        dct.pop("subprocess_specs", None)
+        version = dct[VERSION_KEY] = instance.definition_id
+    _parsed(uow, version)
+    return dct
+
+
+def _parsed(uow: UnitOfWork, version: str) -> tuple[Any, dict[str, Any]]:
+    found = definitions.parsed(version)
+    if found is None:
+        definition = uow.session.get(Definition, version)
+        if definition is None:
+            raise LookupError(f"version {version[:12]} of the instance's process is not stored")
+        found = definitions.specs_of(uow, definition)
+    return found
