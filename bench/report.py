@@ -230,7 +230,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"steps/s);",
             f"- the review API in one process (Flask test client, token check, lock, load, run, project, "
             f"audit, save, commit; bench/review_engine.py's linear five-task diagram): "
-            f"{engine['api_one_process']['task_completions_per_second']:.1f} task completions/s.",
+            f"{engine['api_one_process']['task_completions_per_second']:.1f} task completions/s, "
+            f"{engine['api_one_process'].get('statements_per_completion', float('nan')):.2f} SQL statements "
+            f"per completion.",
             "",
         ]
         if report.get("social"):

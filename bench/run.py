@@ -486,8 +486,12 @@ def part_engine(system: System, ceiling_runs: int, api_instances: int, loops: tu
 
     result: dict[str, Any] = {"ceiling": ceiling.measure(config.database_url("review"), ceiling_runs)}
     url = system.scratch_database("engine")
-    rate, count = through_api(url, system.work / "engine", api_instances)
-    result["api_one_process"] = {"task_completions_per_second": rate, "tasks": count}
+    rate, count, statements = through_api(url, system.work / "engine", api_instances)
+    result["api_one_process"] = {
+        "task_completions_per_second": rate,
+        "tasks": count,
+        "statements_per_completion": statements,
+    }
     # The returns start from a lifecycle the system ran: its start data, and its submitted declaration
     # (content included) as what the applicant resubmits.
     found = ceiling.from_system(config.database_url("review"))

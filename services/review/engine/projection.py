@@ -12,6 +12,7 @@ through ``runtime.locked``), the rows are queried and rewritten as before.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,13 +83,15 @@ def write_tasks(uow: UnitOfWork) -> None:
     if not new or not changed:
         return
     columns = Task.__table__.columns
-    modified = sorted(
-        {
-            attribute.key
-            for o in changed
-            for attribute in inspect(o).attrs
-            if attribute.history.has_changes() and attribute.key in columns
-        }
+    modified = tuple(
+        sorted(
+            {
+                attribute.key
+                for o in changed
+                for attribute in inspect(o).attrs
+                if attribute.history.has_changes() and attribute.key in columns
+            }
+        )
     )
     if not modified or "id" in modified:
         return
@@ -96,15 +99,20 @@ def write_tasks(uow: UnitOfWork) -> None:
     for row in rows:  # what the flush would default
         row["status"] = row["status"] or "ready"
         row["created_at"] = row["created_at"] or utcnow()
-    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = upsert(Task).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Task.__table__.c.id], set_={key: statement.excluded[key] for key in modified}
-    )
-    with session.no_autoflush:
-        session.execute(statement)
+    connection = session.connection()
+    connection.execute(_upsert(connection.dialect.name, modified), rows)  # one batch: insertmanyvalues
     for o in [*changed, *new]:
         session.expunge(o)  # written: the flush must not write them again
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert(dialect: str, modified: tuple[str, ...]) -> Any:
+    """INSERT ... ON CONFLICT (id) DO UPDATE of ``modified``, built once (its compiled form is cached)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Task)
+    return statement.on_conflict_do_update(
+        index_elements=["id"], set_={key: statement.excluded[key] for key in modified}
+    )
 
 
 def set_timer(uow: UnitOfWork, instance_id: str, due: dt.datetime | None) -> None:
