@@ -1,15 +1,15 @@
 """The instance counts its audit entries (audit_seq), so appending one needs no SELECT max(seq).
 
-Revision ID: 012_instance_audit_seq
-Revises: 011_merge_heads
+Revision ID: 013_instance_audit_seq
+Revises: 012_outbox_notify
 Create Date: 2026-12-04 16:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "012_instance_audit_seq"
-down_revision = "011_merge_heads"
+revision = "013_instance_audit_seq"
+down_revision = "012_outbox_notify"
 branch_labels = None
 depends_on = None
 
