@@ -209,7 +209,8 @@ def _timed_load_and_save(db, declaration_id: str, reps: int) -> dict[str, float]
 def _timed_interleaved(db, declaration_ids: list[str], reps: int) -> list[dict[str, float]]:
     """``_timed_load_and_save`` for several instances, one round of each in turn, so that what else
     the machine runs meanwhile weighs on all of them alike (their ratio is the figure)."""
-    from services.review.engine import history, runtime
+    from services.review.engine import history
+    from services.review.engine import state as stored
     from services.review.models import Instance
 
     timed: dict[str, dict[str, list[float]]] = {}
@@ -218,15 +219,16 @@ def _timed_interleaved(db, declaration_ids: list[str], reps: int) -> list[dict[s
         for declaration_id in declaration_ids:
             with db.uow(readonly=True) as uow:
                 started = time.perf_counter()
-                state = uow.session.scalar(select(Instance.state).where(Instance.declaration_id == declaration_id))
+                row = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
+                state = row.state
                 fetched = time.perf_counter()
-                workflow = runtime.SERIALIZER.deserialize_json(state)
+                workflow = stored.load(uow, row)  # as runtime.locked does (the version's specs parsed once)
                 done = time.perf_counter()
             with db.uow() as uow:
                 instance = uow.session.scalar(select(Instance).where(Instance.declaration_id == declaration_id))
                 saving = time.perf_counter()
                 history.prune(workflow)  # as runtime.advance does before it saves
-                instance.state = runtime.SERIALIZER.serialize_json(workflow)
+                instance.state = stored.dump(workflow)
                 serialised = time.perf_counter()
                 flag_modified(instance, "state")  # written even though the text is the same
                 uow.commit()

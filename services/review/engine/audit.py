@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.review.models import AuditEntry, Instance
 from shared.db import utcnow
@@ -67,6 +67,11 @@ def append(
 ) -> AuditEntry:
     """Append one entry; the caller holds the instance's lock (and flushes with it). The instance counts
     its entries, so the next number needs no query."""
+    if not instance.audit_seq and instance.audit_head is not None:
+        # entries written without the count (a row stored before it, put back as it was): count them once
+        with uow.session.no_autoflush:
+            counted = uow.session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.instance_id == instance.id))
+            instance.audit_seq = counted or 0
     instance.audit_seq = (instance.audit_seq or 0) + 1
     entry = AuditEntry(
         instance_id=instance.id,

@@ -10,8 +10,9 @@ with everything the instance ever did. Before each save ``prune`` keeps what is 
   join's split while a join waits under it and never stopping on a join (joins read their inputs
   through ``parent``), so every live task keeps its parent and the data it inherits;
 - a called process (or sub-process) whose calling task has finished is reduced to its root task,
-  without data: it stays in ``workflow.subprocesses``, completed, so the runs an instance made are
-  still there (a few hundred bytes each);
+  without data: the latest finished run of each process stays in ``workflow.subprocesses``,
+  completed (a few hundred bytes); earlier runs leave the state with their calling tasks, so a
+  hundred returns keep one run, not a hundred;
 - a finished calling task cut off a tree is kept detached (no parent, no children, no data): the
   serializer restores a sub-process only through its calling task;
 - the ids of the elements the cut tasks completed are kept per process in the top workflow's data
@@ -43,6 +44,7 @@ def prune(workflow: Any) -> None:
     for subprocess in list(workflow.subprocesses.values()):
         if id(subprocess) in finished and subprocess.task_tree._children:  # not reduced yet
             _keep_only(workflow, subprocess, subprocess.task_tree, done, finished=True)
+    _drop_earlier_runs(workflow, finished)
     for each in [workflow, *workflow.subprocesses.values()]:
         if id(each) not in finished:
             cut, root = _cut_point(each), each.task_tree
@@ -50,6 +52,29 @@ def prune(workflow: Any) -> None:
                 _keep_only(workflow, each, cut, done)
     if done:
         workflow.data[PRUNED] = {name: sorted(ids) for name, ids in sorted(done.items())}
+
+
+def _drop_earlier_runs(workflow: Any, finished: set[int]) -> None:
+    """Of the finished runs of each process, keep the latest (runs are kept in the order they began);
+    drop the others, their calling tasks and whatever they called."""
+    latest: dict[str, Any] = {}
+    for subprocess in workflow.subprocesses.values():
+        if id(subprocess) in finished:
+            latest[subprocess.spec.name] = subprocess
+    keep = {id(run) for run in latest.values()}
+    dropped = [task_id for task_id, sub in workflow.subprocesses.items() if id(sub) in finished and id(sub) not in keep]
+    while dropped:
+        task_id = dropped.pop()
+        run = workflow.subprocesses.pop(task_id, None)
+        if run is None:
+            continue
+        for owner in [workflow, *workflow.subprocesses.values()]:
+            caller = owner.tasks.get(task_id)
+            if caller is not None and caller._parent is None and caller is not owner.task_tree:  # detached
+                del owner.tasks[task_id]
+                workflow.event_manager.remove_task(caller)
+        # what the run itself called goes with it
+        dropped.extend(t for t, sub in workflow.subprocesses.items() if sub.parent_task_id in run.tasks)
 
 
 def pruned(workflow: Any) -> dict[str, set[str]]:
