@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from services.review.engine import (
     audit,
@@ -125,6 +125,18 @@ def start(
     return instance
 
 
+# FROM instances first: PostgreSQL locks a join's rows in FROM order, so the instance's row is locked
+# before the task's, and a wait for it re-reads both rows as they are once it is ours. (Built once: a
+# completion runs it every time.)
+_BY_TASK = (
+    select(Instance)
+    .join_from(Instance, Task, Task.instance_id == Instance.id)
+    .add_columns(Task)
+    .where(Task.id == bindparam("task_id"))
+    .with_for_update()
+)
+
+
 @contextlib.contextmanager
 def locked(
     uow: UnitOfWork,
@@ -139,16 +151,7 @@ def locked(
     the task's (in that order, as every other path takes them) and leaves the task in the session,
     so the caller reads it with ``session.get`` at no cost."""
     if task_id is not None:
-        # FROM instances first: PostgreSQL locks a join's rows in FROM order, so the instance's row is
-        # locked before the task's, and a wait for it re-reads both rows as they are once it is ours.
-        query = (
-            select(Instance)
-            .join_from(Instance, Task, Task.instance_id == Instance.id)
-            .add_columns(Task)
-            .where(Task.id == task_id)
-            .with_for_update()
-        )
-        row = uow.session.execute(query).first()
+        row = uow.session.execute(_BY_TASK, {"task_id": task_id}).first()
         if row is None:
             raise NotFound.on("task_id", "exists", f"task {task_id} does not exist")
         instance = row[0]
