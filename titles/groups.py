@@ -5,8 +5,9 @@ own (``supervisor.commands()``: deploy/kubernetes, docker-compose.yml). On one m
 such process is the same libraries loaded again, so ``titles run`` starts two groups instead, running
 the same code:
 
-- ``web``: one gunicorn server listening on every HTTP port, each request handed to the app whose
-  port it came in on (``create_app``), with a worker process per core;
+- ``web``: one gunicorn server listening on the HTTP ports, each request handed to the app whose
+  port it came in on (``create_app``); the review's HTTP, the hot path, keeps a server of its own
+  (``supervisor.SERVED_APART``);
 - ``work``: every service's consumer and relay, the review scheduler and the notify dispatcher, as
   threads of one process (``titles work``).
 """
@@ -53,10 +54,11 @@ class ByPort:
         return app(environ, start_response)
 
 
-def create_app(names: Iterable[str] = PORTED) -> ByPort:
-    """The ``web`` group's app: ``gunicorn ... -b <host>:<port> (one per name) "titles.groups:create_app()"``."""
+def create_app(names: str = ",".join(PORTED)) -> ByPort:
+    """The ``web`` group's app, of the apps named (comma-separated):
+    ``gunicorn ... -b <host>:<port> (one per name) "titles.groups:create_app('issuer,tsa,...')"``."""
     apps: dict[int, Wsgi] = {}
-    for name in names:
+    for name in names.split(","):
         module, factory = WEB_APPS[name].split(":")
         apps[config.port(name)] = getattr(importlib.import_module(module), factory)()
     return ByPort(apps)

@@ -183,8 +183,7 @@ def _env(service: str, data: Path) -> dict[str, str]:
     # The workers' metrics beside the web server's, so /metrics shows them too.
     metrics_dir = data / "metrics" / "web"
     env.update(TITLES_DATA_DIR=str(data), TITLES_SERVICE=service, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    # Every app in each web worker: a worker per core, several threads each.
-    env.setdefault("WEB_CONCURRENCY", str(min(2, os.cpu_count() or 1)))
+    env.setdefault("WEB_CONCURRENCY", "1")  # SQLite and two cores: one worker, several threads
     env.setdefault("WEB_THREADS", "8")
     env.setdefault("PYTHONUNBUFFERED", "1")
     # The demonstration's test clock runs into years the holiday calendar does not know yet.
@@ -219,15 +218,22 @@ def commands() -> list[tuple[str, str, list[str]]]:
     return procs
 
 
+# Apps with an HTTP server of their own under ``titles run``: the review's, whose task completions are the
+# hot path, so they never wait for the interpreter lock behind another app's request.
+SERVED_APART = ("review",)
+
+
 def grouped() -> list[tuple[str, str, list[str]]]:
-    """(name, group, argv) of what ``titles run`` starts: the processes of ``commands()`` in two groups,
-    every HTTP app in one gunicorn server (a port each) and every worker as a thread of one process."""
-    binds = [arg for name in PORTED for arg in ("-b", f"127.0.0.1:{config.port(name)}")]
-    workers = [name for name, _, argv in commands() if Path(argv[0]).name == "titles"]
-    return [
-        ("web", "web", [_bin("gunicorn"), "-c", str(GUNICORN_CONF), *binds, "titles.groups:create_app()"]),
-        ("work", "work", [_bin("titles"), "work", *workers]),
-    ]
+    """(name, service, argv) of what ``titles run`` starts: the processes of ``commands()`` grouped, every
+    HTTP app but those ``SERVED_APART`` in one gunicorn server (a port each), and every worker as a thread
+    of one process."""
+    by_name = {name: argv for name, _, argv in commands()}
+    together = [name for name in PORTED if name not in SERVED_APART]
+    binds = [arg for name in together for arg in ("-b", f"127.0.0.1:{config.port(name)}")]
+    workers = [name for name, argv in by_name.items() if Path(argv[0]).name == "titles"]
+    web = [_bin("gunicorn"), "-c", str(GUNICORN_CONF), *binds, f"titles.groups:create_app({','.join(together)!r})"]
+    apart = [(f"{name}-http", name, by_name[f"{name}-http"]) for name in SERVED_APART]
+    return [("web", "web", web), *apart, ("work", "work", [_bin("titles"), "work", *workers])]
 
 
 def taken_ports() -> list[str]:

@@ -13,13 +13,15 @@ from titles import groups, supervisor
 
 
 def test_the_groups_run_every_process_production_runs_one_by_one():
-    web, work = supervisor.grouped()
-    assert [web[0], work[0]] == ["web", "work"]
+    web, review, work = supervisor.grouped()
+    assert [web[0], review[0], work[0]] == ["web", "review-http", "work"]
     binds = {web[2][i + 1] for i, arg in enumerate(web[2]) if arg == "-b"}
-    assert binds == {f"127.0.0.1:{config.port(name)}" for name in PORTED}
-    assert web[2][-1] == "titles.groups:create_app()"
-    http = {argv[-1] for _, _, argv in supervisor.commands() if Path(argv[0]).name == "gunicorn"}
-    assert http == {f"{spec}()" for spec in groups.WEB_APPS.values()}
+    together = [name for name in PORTED if name != "review"]
+    assert binds == {f"127.0.0.1:{config.port(name)}" for name in together}
+    assert web[2][-1] == f"titles.groups:create_app({','.join(together)!r})"
+    served = {argv[-1] for name, _, argv in supervisor.commands() if Path(argv[0]).name == "gunicorn"}
+    assert served == {f"{spec}()" for spec in groups.WEB_APPS.values()}
+    assert review[2] == dict((n, a) for n, _, a in supervisor.commands())["review-http"]
     workers = {name for name, _, argv in supervisor.commands() if Path(argv[0]).name == "titles"}
     assert set(work[2][2:]) == workers == set(groups.workers())
 
