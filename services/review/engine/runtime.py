@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -65,12 +66,28 @@ SUMMARY_KEYS = (
 )
 
 
+class _Environment(TaskDataEnvironment):
+    """The task-data environment, compiling each expression and script once per process: eval and
+    exec of a string compile it every time, the costliest part of evaluating a gateway's condition."""
+
+    def evaluate(self, expression: Any, context: Any, external_context: Any = None) -> Any:
+        return super().evaluate(_compiled(expression, "eval"), context, external_context)
+
+    def execute(self, script: Any, context: Any, external_context: Any = None) -> Any:
+        return super().execute(_compiled(script, "exec"), context, external_context)
+
+
+@functools.lru_cache(maxsize=2048)
+def _compiled(source: Any, mode: str) -> Any:
+    return compile(source, "<string>", mode) if isinstance(source, str) else source
+
+
 class ScriptEngine(PythonScriptEngine):
     """Runs the diagrams' expressions (with the functions of engine/functions.py), and their service
     tasks in-process (the operations the engine's ports give)."""
 
     def __init__(self, uow: UnitOfWork, declaration_id: str):
-        super().__init__(environment=TaskDataEnvironment(dict(FUNCTIONS)))
+        super().__init__(environment=_Environment(dict(FUNCTIONS)))
         self.uow = uow
         self.declaration_id = declaration_id
 
