@@ -105,6 +105,19 @@ def test_a_date_timer_fires_by_the_systems_clock_not_the_wall_clock():
     assert ended_at(tick(workflow)) == []
 
 
+def test_a_timer_that_falls_due_while_a_step_runs_is_run_by_that_step():
+    due = dt.datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    clock.set_now_for_tests(due - dt.timedelta(hours=1))
+    workflow = started(CATCH.replace("KIND", "timeDate").replace("EXPRESSION", f'"{due.isoformat()}"'))
+    # The step began before the due time; by the engine's last look at its timers the time has passed.
+    clock.set_now_for_tests(due + dt.timedelta(seconds=1))
+    workflow.do_engine_steps()  # the engine alone: the timer is made READY at the end and left there
+    [left] = [t for t in workflow.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id == "wait"]
+    assert runtime.waiting_timers(workflow) == [] and ended_at(workflow) == []  # nothing would ever wake it
+    runtime.run_engine(workflow)  # what a step runs: the engine until nothing automatic is left
+    assert ended_at(workflow) == ["done"]
+
+
 def test_a_duration_counts_from_the_systems_clock_when_the_process_reaches_it():
     reached = dt.datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
     clock.set_now_for_tests(reached)

@@ -292,7 +292,7 @@ def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> 
 
 def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
     """Run what is automatic, then project tasks, messages, timers and outcome, and save."""
-    _engine_call(workflow.do_engine_steps)
+    run_engine(workflow)
     for event in workflow.get_events():
         message_type = OUTBOUND.get(event.event_definition.name)
         if message_type is None:
@@ -316,6 +316,20 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     projection.write_tasks(uow)
     uow.session.flush()
     loaded.saved(uow.session, instance.id, instance.state, workflow)
+
+
+def run_engine(workflow: BpmnWorkflow) -> None:
+    """Run what is automatic until nothing is: ``do_engine_steps`` ends by refreshing the timers, so a
+    timer that fell due while the step ran is left READY, neither run nor waiting, and no timer row
+    would ever wake it (docs/engine.md E16). Another round runs them; it stops when a round leaves the
+    same tasks READY (the engine would not run them) and after a hundred rounds at most."""
+    left: set[Any] = set()
+    for _ in range(100):
+        _engine_call(workflow.do_engine_steps)
+        ready = {t.id for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual}
+        if not ready or ready == left:
+            return
+        left = ready
 
 
 def announce_completed(uow: UnitOfWork, instance: Instance, outcome: str, at: dt.datetime) -> None:
