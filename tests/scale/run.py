@@ -5,28 +5,32 @@
 Needs PostgreSQL (SCALE_POSTGRES_URL, default the local server as postgres) and RabbitMQ's programs (the
 Debian package); the machine's own RabbitMQ is left alone. It
 
-1. starts a RabbitMQ cluster of its own: nodes titles-scale-{1,2,3}@localhost on free ports, their data,
-   logs and Erlang cookie in a scratch folder, no plugins; every queue a quorum queue across the three
-   (BROKER_QUORUM_QUEUES=1); each process gets the three addresses and fails over between them;
+1. starts a RabbitMQ cluster of its own: nodes titles-scale-<run>-{1,2,3}@localhost on free ports, their
+   data, logs and Erlang cookie in a scratch folder, no plugins; every queue a quorum queue across the
+   three (BROKER_QUORUM_QUEUES=1); each process gets the three addresses and fails over between them;
 2. makes five scratch databases and starts the system process by process: three review consumers, two
    review HTTP processes (half the clients call each), two review schedulers, and one of each other
    process of ``titles run`` (the development issuer and TSA, the console, each service's HTTP API,
    consumer and relay, the notify dispatcher);
-3. drives 100 social-review lifecycles (bench/run.py's driver, scenario/social_review.py) with 8 clients,
-   and meanwhile stops the RabbitMQ node the processes connected to first (and starts it again), kills
-   one review consumer and one scheduler with SIGKILL (each started again five seconds later, as an
+3. drives 100 social-review lifecycles (bench/run.py's client, scenario/social_review.py) with 8 clients,
+   patient ones that take turns on the shared test clock (Calendar), and meanwhile stops the RabbitMQ
+   node the processes connected to first (and starts it again), kills one
+   review consumer and one scheduler with SIGKILL (each started again five seconds later, as an
    orchestrator would);
 4. asserts that all lifecycles completed, that no declaration has two certificates, no notice was stored
-   twice, no timer fired twice, no timer is left, and that no queue holds a dead letter; prints what each
+   twice (each stage notice matched with its own event: a stage entered again is not a double), no
+   timer fired twice, no timer is left, and that no queue holds a dead letter; prints what each
    fault cost: the longest pause in reviewers' steps after it, beside the longest before any fault.
 
-Exits non-zero on any failure. Everything it started is stopped (by its own pids) and removed, unless
---keep or a failure (then the scratch folder is named).
+Exits non-zero on any failure. Everything it started is stopped (by its own pids) and its databases
+dropped, on success, failure, Ctrl-C or SIGTERM; the scratch folder (logs) is kept after a failure or
+with --keep, and named.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import signal
@@ -36,17 +40,27 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import SERVICES, Applicants, Recorder, System, free_port, make_client, social_lifecycle  # noqa: E402
+from bench.run import SERVICES, Applicants, Recorder, System, free_port, make_client  # noqa: E402
 
 RABBITMQ_BIN = Path(os.environ.get("RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 NODES = 3
+# Patience on a shared machine (load 4-8, or a node restarting): an HTTP call may take this long, and
+# what the scenario waits for (a task, the certificate) may take this long to appear; both are ceilings,
+# a healthy run never comes near them.
+HTTP_TIMEOUT = 60.0
+WAIT_TIMEOUT = 300.0
+# A span of a lifecycle that must stay within one day of the test clock (Calendar) lasts seconds, a
+# minute under heavy load; none starts this close to the day's end.
+MIDNIGHT_MARGIN = 180.0
 
 
 def log(message: str) -> None:
@@ -59,8 +73,10 @@ def log(message: str) -> None:
 class RabbitNode:
     """One node, ``rabbitmq-server`` in the foreground as our child; its whole state under ``folder``."""
 
-    def __init__(self, index: int, folder: Path, home: Path):
-        self.name = f"titles-scale-{index}@localhost"
+    def __init__(self, index: int, run: str, folder: Path, home: Path):
+        # epmd is the machine's: a name of this run's own cannot meet the machine's node (rabbit@host),
+        # nor a concurrent run's, nor a node a killed run left behind.
+        self.name = f"titles-scale-{run}-{index}@localhost"
         self.port, self.dist_port = free_port(), free_port()
         self.folder = folder
         folder.mkdir(parents=True)
@@ -86,6 +102,8 @@ class RabbitNode:
             "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
             "RABBITMQ_USE_LONGNAME": "false",
             "ERL_EPMD_ADDRESS": "127.0.0.1",
+            # No busy-waiting schedulers: three nodes beside the system on two shared cores.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "+sbwt none +sbwtdcpu none +sbwtdio none",
         }
         self.process: subprocess.Popen | None = None
 
@@ -145,7 +163,8 @@ class RabbitCluster:
     def __init__(self, folder: Path):
         home = folder / "home"
         home.mkdir(parents=True)
-        self.nodes = [RabbitNode(i, folder / f"node{i}", home) for i in range(1, NODES + 1)]
+        run = uuid.uuid4().hex[:6]
+        self.nodes = [RabbitNode(i, run, folder / f"node{i}", home) for i in range(1, NODES + 1)]
 
     @property
     def url(self) -> str:
@@ -396,13 +415,65 @@ class Faults:
 UNAVAILABLE = {"retried": 0}
 
 
+class Calendar:
+    """Review's test clock is one for all clients, and some steps of a lifecycle must not see it jump:
+
+    - declaring, from the profile to the submission: the applicant records the last three years'
+      assessments and education by today's year, and the submission checks them by its own today
+      (a move into another year between the two refuses the declaration);
+    - a meeting, from the attendance to the tally: voting closes at the end of the meeting day (a move
+      in between closes it, 409 办理时限已截止, and the declaration fails).
+
+    Such a span holds a share of the calendar; a clock move waits until no span is open, and no span
+    opens while a move waits (so that moves are not starved). The test clock is real time plus whole
+    days, so its day also turns at midnight in Beijing (16:00 UTC): no span opens in the last minutes
+    before it."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.spans = 0
+        self.moves = 0
+
+    def open_span(self) -> None:
+        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
+        if (midnight - now).total_seconds() < MIDNIGHT_MARGIN:
+            time.sleep((midnight - now).total_seconds() + 1)
+        with self.changed:
+            self.changed.wait_for(lambda: self.moves == 0)
+            self.spans += 1
+
+    def close_span(self) -> None:
+        with self.changed:
+            self.spans -= 1
+            self.changed.notify_all()
+
+    @contextmanager
+    def move(self) -> Iterator[None]:
+        with self.changed:
+            self.moves += 1
+            self.changed.wait_for(lambda: self.spans == 0)
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.moves -= 1
+                self.changed.notify_all()
+
+
+CALENDAR = Calendar()
+
+
 def client_of(recorder: StepClock, review_port: int | None) -> Any:
-    """Bench's client; with ``review_port``, one that calls the second review HTTP process. A 503 (the
-    transaction was rolled back, e.g. a deadlock PostgreSQL broke: README, "a retry has the effect once")
-    is sent again after a second, as a user's browser would, up to five times; the run counts them."""
+    """Bench's client, patient (HTTP_TIMEOUT), taking turns on the test clock (Calendar); with
+    ``review_port``, one that calls the second review HTTP process. A 503 (the transaction was rolled
+    back, e.g. a deadlock PostgreSQL broke: README, "a retry has the effect once") is sent again after a
+    second, as a user's browser would, up to five times; the run counts them."""
     from scenario.client import ScenarioFailed
 
     client = make_client(recorder)
+    client.timeout = HTTP_TIMEOUT
+    client.in_span = False
     call = client.call
 
     def patient(*args: Any, **kwargs: Any) -> Any:
@@ -415,13 +486,58 @@ def client_of(recorder: StepClock, review_port: int | None) -> Any:
                 UNAVAILABLE["retried"] += 1
                 time.sleep(1)
 
-    client.call = patient
+    def in_turn(user: str, method: str, service: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if service == "review" and path == "/api/v1/clock/advance":
+            with CALENDAR.move():
+                return patient(user, method, service, path, *args, **kwargs)
+        if service == "review" and method == "POST" and path.endswith("/panel/attendance"):
+            enter_span(client)
+        answer = patient(user, method, service, path, *args, **kwargs)
+        if (service, method) == ("declaration", "POST") and path.endswith("/submit"):
+            # Submitted, or refused by today's rules: decided, unless an attachment was not known yet
+            # (the scenario submits again).
+            errors = answer.get("errors") or [{"rule": None}]
+            if answer.get("status") == "submitted" or any(e.get("rule") != "known_attachment" for e in errors):
+                leave_span(client)
+        elif service == "review" and path.endswith("/tally"):
+            leave_span(client)
+        return answer
+
+    client.call = in_turn
     if review_port:
         base = client.url
         client.url = lambda service, path: (
             f"http://127.0.0.1:{review_port}{path}" if service == "review" else base(service, path)
         )
     return client
+
+
+def enter_span(client: Any) -> None:
+    if not client.in_span:
+        CALENDAR.open_span()
+        client.in_span = True
+
+
+def leave_span(client: Any) -> None:
+    if client.in_span:
+        client.in_span = False
+        CALENDAR.close_span()
+
+
+def lifecycle(client: Any, applicants: Applicants) -> str:
+    """bench's social lifecycle, patient: the scenario's waits last up to WAIT_TIMEOUT."""
+    from scenario import client as scenario_client
+    from scenario import social_review
+
+    # The scenario's waits default to a minute (plenty for `make scenario` alone); its one wait_for
+    # serves every step, so its default is what this run makes longer.
+    scenario_client.wait_for.__defaults__ = (WAIT_TIMEOUT, *scenario_client.wait_for.__defaults__[1:])
+    client.tokens["applicant"] = applicants.token()
+    enter_span(client)  # declaring: until the submission
+    try:
+        return social_review.run(client, ready_timeout=WAIT_TIMEOUT)
+    finally:
+        leave_span(client)  # a lifecycle that failed inside a span must not hold the clock
 
 
 def drive(
@@ -439,7 +555,7 @@ def drive(
         while next(counter) < lifecycles:
             started = time.monotonic()
             try:
-                social_lifecycle(client, applicants)
+                lifecycle(client, applicants)
                 done.append(time.monotonic() - started)
             except Exception as exc:  # noqa: BLE001 - a failed lifecycle is reported, the run goes on
                 failures.append(f"{type(exc).__name__}: {str(exc)[:300]}")
@@ -469,17 +585,92 @@ def query(system: System, service: str, sql: str) -> list[Any]:
         engine.dispose()
 
 
-def settle(system: System, timeout: float = 120) -> None:
-    """Wait until every outbox is published (the last notices of the last lifecycles on their way)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def settle(system: System, cluster_url: str, timeout: float = WAIT_TIMEOUT) -> None:
+    """Wait until the last events of the last lifecycles are handled: every outbox published, no queue
+    holding a message, the notices counted alike, twice in a row two seconds apart."""
+    from kombu import Connection
+
+    from shared.messaging import topology
+
+    def snapshot() -> tuple[int, int, int]:
         pending = sum(
             query(system, s, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0] for s in SERVICES
         )
-        if not pending:
-            break
-        time.sleep(1)
-    time.sleep(5)  # and consumed
+        with Connection(cluster_url) as connection, connection.channel() as channel:
+            waiting = sum(
+                channel.queue_declare(queue.name, passive=True).message_count
+                for queue in topology.all_queues(on_rabbitmq=True)
+                if not queue.name.endswith(".dead")
+            )
+        return pending, waiting, query(system, "notify", "SELECT count(*) FROM messages")[0][0]
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        now = snapshot()
+        if now[:2] == (0, 0) and now == last:
+            return
+        last = now
+        time.sleep(2)
+    log(f"not settled after {timeout:.0f} s: (outbox rows, queued messages, notices) {last}")
+
+
+def doubled_notices(system: System) -> list[str]:
+    """A notice stored twice, told apart from a stage entered twice: text alone cannot (after a return,
+    a redrawn panel or a second meeting the same stage comes again, with the same words), so each
+    notice is matched with the event that caused it.
+
+    - Other notices than stage changes come once per declaration, kind and text.
+    - Stage changes: a declaration has as many notices as review published review.stage.changed
+      events for it (its outbox keeps them, each with its own message id; notify's inbox takes each
+      id once), and review announced a stage (with its organisation) no more often than it opened
+      tasks there (one event for the tasks of one entry, e.g. every expert's vote).
+    """
+    problems = []
+    doubled = query(
+        system,
+        "notify",
+        "SELECT recipient, declaration_id, kind, title, count(*) FROM messages "
+        "WHERE declaration_id IS NOT NULL AND kind <> 'stage_change' "
+        "GROUP BY recipient, declaration_id, kind, title, body HAVING count(*) > 1",
+    )
+    if doubled:
+        problems.append(f"notices stored twice: {doubled[:5]}")
+    notices = dict(
+        query(
+            system,
+            "notify",
+            "SELECT declaration_id, count(*) FROM messages WHERE kind = 'stage_change' GROUP BY declaration_id",
+        )
+    )
+    announced = query(
+        system,
+        "review",
+        "SELECT body::json->'data'->>'declaration_id', body::json->'data'->>'stage', "
+        "body::json->'data'->>'organisation' FROM outbox WHERE type = 'review.stage.changed.v1'",
+    )
+    events: dict[str, int] = {}
+    entries: dict[tuple[str, str, str | None], int] = {}
+    for declaration, stage, organisation in announced:
+        events[declaration] = events.get(declaration, 0) + 1
+        entries[(declaration, stage, organisation)] = entries.get((declaration, stage, organisation), 0) + 1
+    unequal = {d: (notices.get(d, 0), events.get(d, 0)) for d in {*notices, *events} if notices.get(d) != events.get(d)}
+    if unequal:
+        problems.append(f"stage notices unlike review's stage events (notices, events): {list(unequal.items())[:5]}")
+    opened = {
+        (declaration, stage, organisation): count
+        for declaration, stage, organisation, count in query(
+            system,
+            "review",
+            "SELECT declaration_id, stage, organisation, count(*) FROM tasks GROUP BY declaration_id, stage, organisation",
+        )
+    }
+    announced_twice = {key: n for key, n in entries.items() if n > opened.get(key, 0)}
+    if announced_twice:
+        problems.append(f"stages announced more often than entered: {list(announced_twice.items())[:5]}")
+    repeats = sum(n - 1 for n in entries.values() if n > 1)
+    log(f"stage notices: {sum(events.values())}, one per stage event; {repeats} of them a stage entered again")
+    return problems
 
 
 def check(system: System, cluster_url: str, lifecycles: int) -> list[str]:
@@ -488,23 +679,14 @@ def check(system: System, cluster_url: str, lifecycles: int) -> list[str]:
     from shared.messaging import topology
 
     problems = []
-    settle(system)
+    settle(system, cluster_url)
     declarations = query(system, "declaration", "SELECT count(*) FROM declarations WHERE status = 'completed'")[0][0]
     certificates = query(system, "certificate", "SELECT count(*), count(DISTINCT declaration_id) FROM certificates")[0]
     if certificates[0] != certificates[1] or certificates[0] < lifecycles:
         problems.append(f"certificates: {certificates[0]} for {certificates[1]} declarations, {lifecycles} expected")
     if declarations < lifecycles:
         problems.append(f"{declarations} declarations completed, {lifecycles} expected")
-    # A notice stored twice: two of one declaration's notices to one recipient alike in kind, title and text.
-    doubled = query(
-        system,
-        "notify",
-        "SELECT recipient, declaration_id, kind, title, count(*) FROM messages "
-        "WHERE declaration_id IS NOT NULL "
-        "GROUP BY recipient, declaration_id, kind, title, body HAVING count(*) > 1",
-    )
-    if doubled:
-        problems.append(f"notices stored twice: {doubled[:5]}")
+    problems += doubled_notices(system)
     # A timer fired twice: two timer steps of one declaration at one element.
     fired_twice = query(
         system,
@@ -585,8 +767,8 @@ def main() -> int:
         social_review.step = lambda message: None  # the driver's progress lines, 30 per lifecycle
         applicants = Applicants(Path(system.env["TITLES_DATA_DIR"]), args.lifecycles + 10)
         for port in (None, processes.second_review_port):  # not counted: first requests, diagram loads
-            social_lifecycle(client_of(StepClock(), port), applicants)
-        log("warm-up lifecycle done; load starts")
+            lifecycle(client_of(StepClock(), port), applicants)
+        log(f"warm-up lifecycle done; load starts (machine's load average {os.getloadavg()[0]:.1f})")
         recorder = StepClock()
         faults = Faults(cluster, processes, lambda: 0, args.lifecycles)
         load_started = time.monotonic()
@@ -599,7 +781,8 @@ def main() -> int:
         log(
             f"{len(durations)} lifecycles in {wall:.0f} s ({len(durations) / wall:.3f}/s with {args.clients} "
             f"clients), median {statistics.median(durations) if durations else 0:.1f} s each; "
-            f"{len(failures)} failed"
+            f"{len(failures)} failed; machine's load average over the last 5 and 15 minutes "
+            f"{os.getloadavg()[1]:.1f}, {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores"
         )
         log(f"503 answers sent again: {UNAVAILABLE['retried']}")
         for failure in failures[:10]:
@@ -646,4 +829,11 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130  # cleaned up in main()'s finally
+    sys.stdout.flush()
+    # Not sys.exit: after an interruption the driver's threads may still be polling a system that is
+    # gone, and the interpreter would wait for them.
+    os._exit(code)
