@@ -68,7 +68,7 @@ test-real: $(STAMP) $(DEBIAN_STAMP)
 
 ## Several review workers on a three-node RabbitMQ cluster of its own (the machine's RabbitMQ untouched) and
 ## PostgreSQL, 100 lifecycles by 8 clients while a node stops and a worker and a scheduler are killed
-## (tests/scale/run.py; SCALE_ARGS passes options). Not part of `make test`.
+## (tests/scale/run.py; SCALE_ARGS passes options). Not part of `make test`; .ci/run runs it last.
 test-scale: $(STAMP) $(DEBIAN_STAMP)
 	$(BIN)/python tests/scale/run.py $(SCALE_ARGS)
 
