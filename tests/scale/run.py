@@ -61,6 +61,7 @@ WAIT_TIMEOUT = 300.0
 # A span of a lifecycle that must stay within one day of the test clock (Calendar) lasts seconds, a
 # minute under heavy load; none starts this close to the day's end.
 MIDNIGHT_MARGIN = 180.0
+WARM_UPS = 2  # lifecycles before the load, one on each review HTTP process
 
 
 def log(message: str) -> None:
@@ -422,7 +423,10 @@ class Calendar:
       assessments and education by today's year, and the submission checks them by its own today
       (a move into another year between the two refuses the declaration);
     - a meeting, from the attendance to the tally: voting closes at the end of the meeting day (a move
-      in between closes it, 409 办理时限已截止, and the declaration fails).
+      in between closes it, 409 办理时限已截止, and the declaration fails);
+    - every request that runs review's engine (a POST): a timer that falls due while the engine steps
+      (a move landing mid-request) is left ready and never fired, so the lifecycle waits forever (the
+      engine's own bug, README "make test-scale"; the scheduler's steps are not covered).
 
     Such a span holds a share of the calendar; a clock move waits until no span is open, and no span
     opens while a move waits (so that moves are not starved). The test clock is real time plus whole
@@ -490,9 +494,16 @@ def client_of(recorder: StepClock, review_port: int | None) -> Any:
         if service == "review" and path == "/api/v1/clock/advance":
             with CALENDAR.move():
                 return patient(user, method, service, path, *args, **kwargs)
-        if service == "review" and method == "POST" and path.endswith("/panel/attendance"):
+        meeting = service == "review" and method == "POST" and path.endswith("/panel/attendance")
+        # A span held already (declaring, a meeting) covers the request; a new one only for its length.
+        step = service == "review" and method == "POST" and not client.in_span and not meeting
+        if meeting or step:
             enter_span(client)
-        answer = patient(user, method, service, path, *args, **kwargs)
+        try:
+            answer = patient(user, method, service, path, *args, **kwargs)
+        finally:
+            if step:
+                leave_span(client)
         if (service, method) == ("declaration", "POST") and path.endswith("/submit"):
             # Submitted, or refused by today's rules: decided, unless an attachment was not known yet
             # (the scenario submits again).
@@ -682,9 +693,9 @@ def check(system: System, cluster_url: str, lifecycles: int) -> list[str]:
     settle(system, cluster_url)
     declarations = query(system, "declaration", "SELECT count(*) FROM declarations WHERE status = 'completed'")[0][0]
     certificates = query(system, "certificate", "SELECT count(*), count(DISTINCT declaration_id) FROM certificates")[0]
-    if certificates[0] != certificates[1] or certificates[0] < lifecycles:
+    if certificates[0] != certificates[1] or certificates[0] != lifecycles:
         problems.append(f"certificates: {certificates[0]} for {certificates[1]} declarations, {lifecycles} expected")
-    if declarations < lifecycles:
+    if declarations != lifecycles:
         problems.append(f"{declarations} declarations completed, {lifecycles} expected")
     problems += doubled_notices(system)
     # A timer fired twice: two timer steps of one declaration at one element.
@@ -766,7 +777,7 @@ def main() -> int:
 
         social_review.step = lambda message: None  # the driver's progress lines, 30 per lifecycle
         applicants = Applicants(Path(system.env["TITLES_DATA_DIR"]), args.lifecycles + 10)
-        for port in (None, processes.second_review_port):  # not counted: first requests, diagram loads
+        for port in (None, processes.second_review_port)[:WARM_UPS]:  # not timed: first requests, diagram loads
             lifecycle(client_of(StepClock(), port), applicants)
         log(f"warm-up lifecycle done; load starts (machine's load average {os.getloadavg()[0]:.1f})")
         recorder = StepClock()
@@ -804,7 +815,7 @@ def main() -> int:
         died = [n for n in processes.died()]
         if died:
             problems.append(f"processes died by themselves: {died}")
-        problems += check(system, cluster.url, args.lifecycles)
+        problems += check(system, cluster.url, args.lifecycles + WARM_UPS)  # the warm-ups' too
         for problem in problems:
             log(f"PROBLEM: {problem}")
         ok = not problems
