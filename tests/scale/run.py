@@ -23,8 +23,8 @@ Debian package); the machine's own RabbitMQ is left alone. It
    fault cost: the longest pause in reviewers' steps after it, beside the longest before any fault.
 
 Exits non-zero on any failure. Everything it started is stopped (by its own pids) and its databases
-dropped, on success, failure, Ctrl-C or SIGTERM; the scratch folder (logs) is kept after a failure or
-with --keep, and named.
+dropped, on success, failure, Ctrl-C or SIGTERM, and its scratch folder removed: after a failure all but
+the logs (the folder is named), with --keep nothing.
 """
 
 from __future__ import annotations
@@ -731,6 +731,16 @@ def check(system: System, cluster_url: str, lifecycles: int) -> list[str]:
 # ---------------------------------------------------------------- main
 
 
+def remove_all_but_logs(work: Path) -> None:
+    """After a failure: the processes' and the nodes' logs stay for a person to read, the data goes."""
+    for path in sorted(work.rglob("*"), key=lambda p: -len(p.parts)):
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif not any(part in ("logs", "log") for part in path.relative_to(work).parts[:-1]):
+            path.unlink(missing_ok=True)
+
+
 def interrupted(*_: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up as Ctrl-C does
 
@@ -839,10 +849,13 @@ def main() -> int:
                     cleanup()
             except Exception as exc:  # noqa: BLE001 - the rest is cleaned up all the same
                 log(f"cleaning up the {what}: {exc!r}")
-        if ok and not args.keep:
+        if args.keep:
+            log(f"kept {work}")
+        elif ok:
             shutil.rmtree(work, ignore_errors=True)
         else:
-            log(f"kept {work}")
+            remove_all_but_logs(work)
+            log(f"kept the logs in {work}")
     return 0 if ok else 1
 
 
