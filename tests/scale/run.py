@@ -423,10 +423,10 @@ class Calendar:
       assessments and education by today's year, and the submission checks them by its own today
       (a move into another year between the two refuses the declaration);
     - a meeting, from the attendance to the tally: voting closes at the end of the meeting day (a move
-      in between closes it, 409 办理时限已截止, and the declaration fails);
-    - every request that runs review's engine (a POST): a timer that falls due while the engine steps
-      (a move landing mid-request) is left ready and never fired, so the lifecycle waits forever (the
-      engine's own bug, README "make test-scale"; the scheduler's steps are not covered).
+      in between closes it, 409 办理时限已截止, and the declaration fails).
+
+    Requests that run review's engine do not take turns: a move landing mid-step is what the engine
+    must bear (docs/engine.md E16, found by this run).
 
     Such a span holds a share of the calendar; a clock move waits until no span is open, and no span
     opens while a move waits (so that moves are not starved). The test clock is real time plus whole
@@ -494,16 +494,9 @@ def client_of(recorder: StepClock, review_port: int | None) -> Any:
         if service == "review" and path == "/api/v1/clock/advance":
             with CALENDAR.move():
                 return patient(user, method, service, path, *args, **kwargs)
-        meeting = service == "review" and method == "POST" and path.endswith("/panel/attendance")
-        # A span held already (declaring, a meeting) covers the request; a new one only for its length.
-        step = service == "review" and method == "POST" and not client.in_span and not meeting
-        if meeting or step:
+        if service == "review" and method == "POST" and path.endswith("/panel/attendance"):
             enter_span(client)
-        try:
-            answer = patient(user, method, service, path, *args, **kwargs)
-        finally:
-            if step:
-                leave_span(client)
+        answer = patient(user, method, service, path, *args, **kwargs)
         if (service, method) == ("declaration", "POST") and path.endswith("/submit"):
             # Submitted, or refused by today's rules: decided, unless an attachment was not known yet
             # (the scenario submits again).
