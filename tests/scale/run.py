@@ -13,7 +13,7 @@ Debian package); the machine's own RabbitMQ is left alone. It
    process of ``titles run`` (the development issuer and TSA, the console, each service's HTTP API,
    consumer and relay, the notify dispatcher);
 3. drives 100 social-review lifecycles (bench/run.py's client, scenario/social_review.py) with 8 clients,
-   patient ones that take turns on the shared test clock (Calendar), and meanwhile stops the RabbitMQ
+   patient ones that take turns on the shared test clock (bench/turns.py), and meanwhile stops the RabbitMQ
    node the processes connected to first (and starts it again), kills one
    review consumer and one scheduler with SIGKILL (each started again five seconds later, as an
    orchestrator would);
@@ -30,7 +30,6 @@ the logs (the folder is named), with --keep nothing.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import shutil
 import signal
@@ -41,8 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +56,6 @@ NODES = 3
 # a healthy run never comes near them.
 HTTP_TIMEOUT = 60.0
 WAIT_TIMEOUT = 300.0
-# A span of a lifecycle that must stay within one day of the test clock (Calendar) lasts seconds, a
-# minute under heavy load; none starts this close to the day's end.
-MIDNIGHT_MARGIN = 180.0
 WARM_UPS = 2  # lifecycles before the load, one on each review HTTP process
 
 
@@ -416,60 +411,8 @@ class Faults:
 UNAVAILABLE = {"retried": 0}
 
 
-class Calendar:
-    """Review's test clock is one for all clients, and some steps of a lifecycle must not see it jump:
-
-    - declaring, from the profile to the submission: the applicant records the last three years'
-      assessments and education by today's year, and the submission checks them by its own today
-      (a move into another year between the two refuses the declaration);
-    - a meeting, from the attendance to the tally: voting closes at the end of the meeting day (a move
-      in between closes it, 409 办理时限已截止, and the declaration fails).
-
-    Requests that run review's engine do not take turns: a move landing mid-step is what the engine
-    must bear (docs/engine.md E16, found by this run).
-
-    Such a span holds a share of the calendar; a clock move waits until no span is open, and no span
-    opens while a move waits (so that moves are not starved). The test clock is real time plus whole
-    days, so its day also turns at midnight in Beijing (16:00 UTC): no span opens in the last minutes
-    before it."""
-
-    def __init__(self) -> None:
-        self.changed = threading.Condition()
-        self.spans = 0
-        self.moves = 0
-
-    def open_span(self) -> None:
-        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
-        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
-        if (midnight - now).total_seconds() < MIDNIGHT_MARGIN:
-            time.sleep((midnight - now).total_seconds() + 1)
-        with self.changed:
-            self.changed.wait_for(lambda: self.moves == 0)
-            self.spans += 1
-
-    def close_span(self) -> None:
-        with self.changed:
-            self.spans -= 1
-            self.changed.notify_all()
-
-    @contextmanager
-    def move(self) -> Iterator[None]:
-        with self.changed:
-            self.moves += 1
-            self.changed.wait_for(lambda: self.spans == 0)
-        try:
-            yield
-        finally:
-            with self.changed:
-                self.moves -= 1
-                self.changed.notify_all()
-
-
-CALENDAR = Calendar()
-
-
 def client_of(recorder: StepClock, review_port: int | None) -> Any:
-    """Bench's client, patient (HTTP_TIMEOUT), taking turns on the test clock (Calendar); with
+    """Bench's client, patient (HTTP_TIMEOUT), taking turns on the test clock (bench/turns.py); with
     ``review_port``, one that calls the second review HTTP process. A 503 (the transaction was rolled
     back, e.g. a deadlock PostgreSQL broke: README, "a retry has the effect once") is sent again after a
     second, as a user's browser would, up to five times; the run counts them."""
@@ -477,8 +420,7 @@ def client_of(recorder: StepClock, review_port: int | None) -> Any:
 
     client = make_client(recorder)
     client.timeout = HTTP_TIMEOUT
-    client.in_span = False
-    call = client.call
+    call = client.turns.inner
 
     def patient(*args: Any, **kwargs: Any) -> Any:
         for attempt in range(6):
@@ -490,42 +432,13 @@ def client_of(recorder: StepClock, review_port: int | None) -> Any:
                 UNAVAILABLE["retried"] += 1
                 time.sleep(1)
 
-    def in_turn(user: str, method: str, service: str, path: str, *args: Any, **kwargs: Any) -> Any:
-        if service == "review" and path == "/api/v1/clock/advance":
-            with CALENDAR.move():
-                return patient(user, method, service, path, *args, **kwargs)
-        if service == "review" and method == "POST" and path.endswith("/panel/attendance"):
-            enter_span(client)
-        answer = patient(user, method, service, path, *args, **kwargs)
-        if (service, method) == ("declaration", "POST") and path.endswith("/submit"):
-            # Submitted, or refused by today's rules: decided, unless an attachment was not known yet
-            # (the scenario submits again).
-            errors = answer.get("errors") or [{"rule": None}]
-            if answer.get("status") == "submitted" or any(e.get("rule") != "known_attachment" for e in errors):
-                leave_span(client)
-        elif service == "review" and path.endswith("/tally"):
-            leave_span(client)
-        return answer
-
-    client.call = in_turn
+    client.turns.inner = patient  # a retry keeps the span its request took (bench/turns.py)
     if review_port:
         base = client.url
         client.url = lambda service, path: (
             f"http://127.0.0.1:{review_port}{path}" if service == "review" else base(service, path)
         )
     return client
-
-
-def enter_span(client: Any) -> None:
-    if not client.in_span:
-        CALENDAR.open_span()
-        client.in_span = True
-
-
-def leave_span(client: Any) -> None:
-    if client.in_span:
-        client.in_span = False
-        CALENDAR.close_span()
 
 
 def lifecycle(client: Any, applicants: Applicants) -> str:
@@ -537,11 +450,8 @@ def lifecycle(client: Any, applicants: Applicants) -> str:
     # serves every step, so its default is what this run makes longer.
     scenario_client.wait_for.__defaults__ = (WAIT_TIMEOUT, *scenario_client.wait_for.__defaults__[1:])
     client.tokens["applicant"] = applicants.token()
-    enter_span(client)  # declaring: until the submission
-    try:
+    with client.turns.declaring():  # until the submission (bench/turns.py)
         return social_review.run(client, ready_timeout=WAIT_TIMEOUT)
-    finally:
-        leave_span(client)  # a lifecycle that failed inside a span must not hold the clock
 
 
 def drive(
