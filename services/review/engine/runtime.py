@@ -143,7 +143,8 @@ def start(
 
 
 # FROM instances first: PostgreSQL locks a join's rows in FROM order, so the instance's row is locked
-# before the task's, and a wait for it re-reads both rows as they are once it is ours. (Built once: a
+# before the task's, and a wait for it re-reads both rows as they are once it is ours; rows the session
+# read before (an action's endpoint finds its task first) take the locked values. (Built once: a
 # completion runs it every time.)
 _BY_TASK = (
     select(Instance)
@@ -151,6 +152,7 @@ _BY_TASK = (
     .add_columns(Task)
     .where(Task.id == bindparam("task_id"))
     .with_for_update()
+    .execution_options(populate_existing=True)
 )
 
 
