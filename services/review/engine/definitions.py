@@ -991,7 +991,7 @@ def specs(
         parser.add_dmn_io(io.BytesIO(text.encode("utf-8")), file_name)
     found = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     _PARSED[definition_id] = found
-    _VERSION_OF_SPEC[id(found[0])] = definition_id  # (kept in _PARSED, so the id is never reused)
+    _VERSION_OF_SPEC[id(found[0])] = definition_id  # an index of _PARSED; version_of checks identity
     return found
 
 

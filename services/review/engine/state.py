@@ -105,10 +105,15 @@ def with_specs(uow: UnitOfWork, instance: Instance) -> dict[str, Any]:
     dct = json.loads(instance.state)
     version = dct.pop(VERSION_KEY, None)
     if version is not None:
-        spec, subprocess_specs = _parsed(uow, version)
-        full = WHOLE.to_dict(BpmnWorkflow(spec, subprocess_specs))
-        dct["spec"], dct["subprocess_specs"] = full["spec"], full["subprocess_specs"]
+        dct["spec"], dct["subprocess_specs"] = spec_dicts(uow, version)
     return dct  # type: ignore[no-any-return]
+
+
+def spec_dicts(uow: UnitOfWork, version: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A version's process spec and subprocess specs as SpiffWorkflow's serializer writes them."""
+    spec, subprocess_specs = _parsed(uow, version)
+    full = WHOLE.to_dict(BpmnWorkflow(spec, subprocess_specs))
+    return full["spec"], full["subprocess_specs"]
 
 
 def _as_dict(uow: UnitOfWork, instance: Instance) -> dict[str, Any]:

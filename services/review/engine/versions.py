@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
@@ -267,12 +266,6 @@ def diff_decision(decision_id: str, old: tuple[str, str] | None, new: tuple[str,
 # -- migrate ---------------------------------------------------------------------
 
 
-def _spec_dicts(uow: UnitOfWork, target: Definition) -> tuple[dict[str, Any], dict[str, Any]]:
-    spec, subprocess_specs = definitions.specs_of(uow, target)
-    fresh = runtime.SERIALIZER.to_dict(BpmnWorkflow(spec, subprocess_specs))
-    return fresh["spec"], fresh["subprocess_specs"]
-
-
 def _task_spec_names(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Per spec (the process, each embedded subprocess and each called process): element -> type."""
     names = {spec["name"]: {name: ts.get("typename", "") for name, ts in spec["task_specs"].items()}}
@@ -336,7 +329,7 @@ def migrate(uow: UnitOfWork, instance_ref: str, version_ref: str, operator: str)
         if instance.status != "running":
             raise Conflict.on("instance", "running", f"the instance is {instance.status}")
         state = stored.with_specs(uow, instance)
-        new_spec, new_subs = _spec_dicts(uow, target)
+        new_spec, new_subs = stored.spec_dicts(uow, target.id)
         old_names = _task_spec_names(state["spec"], state["subprocess_specs"])
         reasons = refusals(state, _task_spec_names(new_spec, new_subs), old_names)
         if reasons:
