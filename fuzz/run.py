@@ -49,12 +49,13 @@ def start(work: Path) -> tuple[subprocess.Popen, dict[str, str]]:
     return process, env
 
 
-def wait_ready(env: dict[str, str], timeout: float = 180.0) -> None:
+def wait_ready(process: subprocess.Popen, env: dict[str, str], log: Path, timeout: float = 180.0) -> str | None:
+    """None once every service is ready, else what went wrong with the end of every log."""
     import urllib.request
 
     deadline = time.monotonic() + timeout
     pending = [f"http://127.0.0.1:{env[f'{s.upper()}_PORT']}/ready" for s in SERVICES]
-    while pending and time.monotonic() < deadline:
+    while pending and time.monotonic() < deadline and process.poll() is None:
         try:
             with urllib.request.urlopen(pending[0], timeout=3) as response:
                 if response.status == 200:
@@ -64,7 +65,24 @@ def wait_ready(env: dict[str, str], timeout: float = 180.0) -> None:
             pass
         time.sleep(1)
     if pending:
-        raise SystemExit(f"the system did not become ready: {pending[0]}")
+        # What the system and its processes printed is the only clue to why: show the end of each log.
+        logs = [log, *sorted((log.parent / "data" / "logs").glob("*.log"))]
+        tails = "".join(
+            f"\n--- {path}:\n" + "\n".join(path.read_text("utf-8", errors="replace").splitlines()[-40:])
+            for path in logs
+            if path.exists()
+        )
+        state = f"it exited with {process.returncode}" if process.poll() is not None else "it still runs"
+        return f"the system did not become ready ({state}): {pending[0]}{tails}"
+    return None
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def token(env: dict[str, str], username: str) -> str:
@@ -83,10 +101,20 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="titles-fuzz-"))
     out = args.out or work / "reports"
     out.mkdir(parents=True, exist_ok=True)
-    process, env = start(work)
+    for attempt in (1, 2):
+        process, env = start(work)
+        problem = wait_ready(process, env, work / "titles-run.log")
+        if problem is None:
+            break
+        ended_by_itself = process.poll() is not None
+        stop(process)
+        print(problem, file=sys.stderr, flush=True)
+        # Once more on other ports only if it ended by itself: a port chosen free can be taken before the
+        # system binds it (titles run then refuses to start, naming the holder above).
+        if attempt == 2 or not ended_by_itself:
+            return 1
     failed: list[str] = []
     try:
-        wait_ready(env)
         for service in args.services.split(","):
             url = f"http://127.0.0.1:{env[f'{service.upper()}_PORT']}/openapi.json"
             for role in args.roles.split(","):
@@ -120,11 +148,7 @@ def main() -> int:
                 if code != 0:
                     failed.append(f"{service}/{role}: {report}")
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
     if failed:
         print("failures (reports):\n  " + "\n  ".join(failed))
         return 1
