@@ -78,9 +78,13 @@ def main() -> int:
     tsa = None
     if importlib.util.find_spec("services.certificate.dev_tsa") is not None:
         os.environ["TSA_PORT"] = str(free_port())
+        # The TSA runs the code measured too: the checkout this interpreter imports, not the current folder's.
+        services = importlib.util.find_spec("services")
+        checkout = Path(next(iter(services.submodule_search_locations))).parent if services else None
         tsa = subprocess.Popen(
             [sys.executable, "-c", SERVE_TSA],
-            env=dict(os.environ),
+            env={**os.environ, "PYTHONPATH": str(checkout)} if checkout else dict(os.environ),
+            cwd=work,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

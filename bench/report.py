@@ -32,6 +32,40 @@ def _throughput(levels: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _cpu(closed: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """CPU seconds per lifecycle by process group at each closed-loop level (bench/cpu.py)."""
+    measured = [(kind, level) for kind, level in closed if level.get("cpu")]
+    if not measured:
+        return []
+    groups: list[str] = []
+    for _, level in measured:
+        groups += [g for g in level["cpu"]["seconds_per_lifecycle"] if g not in groups]
+    lines = [
+        "",
+        "### Where the CPU went during those closed-loop runs (CPU seconds per lifecycle, all cores)",
+        "",
+        "| process group | " + " | ".join(f"{kind}, {level['clients']} clients" for kind, level in measured) + " |",
+        "|---|" + "---:|" * len(measured),
+    ]
+    for group in groups:
+        cells = [fmt(level["cpu"]["seconds_per_lifecycle"].get(group), 3) for _, level in measured]
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| other (the rest of the machine, the kernel) | "
+        + " | ".join(fmt(level["cpu"]["unaccounted_seconds_per_lifecycle"], 3) for _, level in measured)
+        + " |"
+    )
+    lines.append(
+        "| **the machine busy (share of all cores)** | "
+        + " | ".join(
+            f"{level['cpu']['busy_seconds_per_lifecycle']:.3f} ({level['cpu']['busy_share']:.0%})"
+            for _, level in measured
+        )
+        + " |"
+    )
+    return lines
+
+
 def _loop_rows(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| returns | load (ms) | of which deserialise | save (ms) | of which serialise | state (KiB) |",
@@ -158,6 +192,7 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for kind, level in closed:
             lines += _latency_rows(f"{kind}, {level['clients']} clients", level["latency_ms"])
+        lines += _cpu(closed)
     if report.get("openloop"):
         o = report["openloop"]
         lines += [

@@ -48,6 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.turns import Turns  # noqa: E402
 
@@ -117,7 +118,9 @@ class System:
             # per-address limit of the public verification page (30 a minute) is not what is measured.
             CERTIFICATE_VERIFY_RATE_LIMIT="100000/60",
         )
-        for name in ("issuer", *SERVICES, "tsa"):  # shared.config.PORTED
+        from shared.config import PORTED
+
+        for name in PORTED:  # every port of its own: two runs side by side never meet
             env[f"{name.upper()}_PORT"] = str(free_port())
         if postgres:
             from sqlalchemy import create_engine, text
@@ -663,7 +666,9 @@ def main() -> int:
             report[kind] = []
             for clients in levels:
                 print(f"bench: {per_level[clients]} {kind} lifecycles with {clients} concurrent clients", flush=True)
+                before = cpu.snapshot(system.process.pid)
                 level = run_level(clients, per_level[clients], applicants, kind)
+                level["cpu"] = cpu.difference(before, cpu.snapshot(system.process.pid), level["lifecycles"])
                 report[kind].append(level)
                 print(
                     f"  {level['lifecycles_per_second']:.3f} lifecycles/s, {len(level['failures'])} failed", flush=True

@@ -3,7 +3,7 @@
 ``titles run`` starts it (process ``tsa``, port ``TSA_PORT``, 8007) and the
 tests start it on a thread. The timestamps are made by pyHanko's own test TSA
 (``DummyTimeStamper``) with the development PKI's TSA certificate; the CRL is
-signed afresh on every request and revokes nothing. Never for production:
+signed afresh every five minutes and revokes nothing. Never for production:
 there ``CERTIFICATE_TSA_URL`` names a real timestamp authority and the signing
 certificate's CA publishes its own revocation data.
 
@@ -15,24 +15,51 @@ certificate's CA publishes its own revocation data.
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Flask, Response, jsonify, request
 
 from services.certificate import dev_pki
 
 MAX_QUERY_BYTES = 16 * 1024
+CRL_REISSUE_S = 300.0
 
 
 def _stamper(pki: dev_pki.DevPki):  # noqa: ANN202 - pyhanko's DummyTimeStamper
-    from asn1crypto import keys
-    from cryptography.hazmat.primitives import serialization
+    from asn1crypto import cms, core, keys
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
     from pyhanko_certvalidator.registry import SimpleCertificateStore
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
     key = serialization.load_pem_private_key(pki.tsa_key.read_bytes(), password=None)
+    assert isinstance(key, RSAPrivateKey), "the development TSA's key is RSA (dev_pki)"
+    rsa_key: RSAPrivateKey = key  # narrowed for the method below
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return DummyTimeStamper(
+
+    class KeyParsedOnce(DummyTimeStamper):
+        """pyHanko's test TSA parses its key again for every token (OpenSSL checks an RSA key's primes,
+        some 27 ms of the 30 a token costs); this one signs the same attributes with the key parsed above."""
+
+        def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str, dt):  # noqa: ANN001, ANN202
+            digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+            digest.update(tst_info_data)
+            signed_attrs = cms.CMSAttributes(
+                [
+                    simple_cms_attribute("content_type", "tst_info"),
+                    simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                    simple_cms_attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
+                    simple_cms_attribute("message_digest", digest.finalize()),
+                ]
+            )
+            signature = rsa_key.sign(signed_attrs.dump(), PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper()))
+            return signature, signed_attrs
+
+    return KeyParsedOnce(
         tsa_cert=load_cert_from_pemder(str(pki.tsa_cert)),
         tsa_key=keys.PrivateKeyInfo.load(der),
         certs_to_embed=SimpleCertificateStore.from_certs([load_cert_from_pemder(str(pki.ca_cert))]),
@@ -65,9 +92,16 @@ def create_app(pki: dev_pki.DevPki | None = None) -> Flask:
             reply = stamper.request_tsa_response(query)
         return Response(reply.dump(), mimetype="application/timestamp-reply")
 
+    published: list = [b"", 0.0]  # the CRL and when it was made (monotonic)
+
     @app.get("/crl")
     def revocation_list() -> Response:
-        return Response(dev_pki.crl(pki), mimetype="application/pkix-crl", headers={"Cache-Control": "no-store"})
+        # A CA publishes its CRL now and then, not per request: a fresh one every few minutes, valid a day.
+        with lock:
+            if not published[0] or time.monotonic() - published[1] > CRL_REISSUE_S:
+                published[:] = [dev_pki.crl(pki), time.monotonic()]
+            body = published[0]
+        return Response(body, mimetype="application/pkix-crl", headers={"Cache-Control": "no-store"})
 
     @app.get("/health")
     def health() -> Response:

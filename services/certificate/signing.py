@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import io
 import logging
 import threading
@@ -127,7 +128,45 @@ def _load_signer():  # noqa: ANN202 - a pyhanko Signer
         where = str(pki.leaves)
     if signer is None:
         raise SigningConfigurationError(f"cannot load the signing key and certificate from {where}")
-    return signer
+    return _key_parsed_once()(
+        signer.signing_cert,
+        signer.signing_key,
+        signer.cert_registry,
+        signature_mechanism=signer._signature_mechanism,
+        prefer_pss=signer.prefer_pss,
+        embed_roots=signer.embed_roots,
+    )
+
+
+@functools.cache
+def _key_parsed_once() -> type:
+    """pyHanko's SimpleSigner parses its private key again for every signature, and OpenSSL checks an RSA
+    key's primes when it does (some 27 ms for 2048 bits): this one keeps the parsed RSA key. Other keys
+    and mechanisms sign as pyHanko does."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    class KeyParsedOnce(signers.SimpleSigner):
+        parsed: Any = None
+
+        def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+            mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+            try:
+                algorithm = mechanism.signature_algo
+            except ValueError:
+                algorithm = mechanism["algorithm"].native
+            if algorithm != "rsassa_pkcs1v15":
+                return super().sign_raw(data, digest_algorithm)
+            if self.parsed is None:
+                self.parsed = serialization.load_der_private_key(self.signing_key.dump(), password=None)
+            if not isinstance(self.parsed, RSAPrivateKey):
+                return super().sign_raw(data, digest_algorithm)
+            return self.parsed.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+
+    return KeyParsedOnce
 
 
 def _pkcs11_signer(chain: list):  # noqa: ANN202 - pyhanko's PKCS11Signer
