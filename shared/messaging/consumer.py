@@ -25,7 +25,6 @@ from kombu import Connection, Consumer, Producer
 from sqlalchemy.exc import IntegrityError
 
 from shared.contracts import ContractViolation, load_incoming
-from shared.db import utcnow
 from shared.messaging import broker, topology
 from shared.messaging.envelope import Envelope
 from shared.messaging.topology import Subscription
@@ -53,11 +52,11 @@ def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handle
             if uow.seen(envelope.id, sub.queue):
                 return "duplicate"
             try:
-                remembered = uow.remember(envelope, sub.queue)
+                uow.remember(envelope, sub.queue)
             except IntegrityError:
                 return "duplicate"  # another worker holds or has committed it
             handler(uow, envelope, message)
-            remembered.committed_at = utcnow()
+            uow.committing(envelope.id, sub.queue)
             try:
                 uow.commit()
             except IntegrityError:
