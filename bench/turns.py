@@ -11,8 +11,11 @@ fast-forwarded). Some stretches of a lifecycle must not see it jump:
 - scheduling a defence: the client reads today and asks for a date ten days on (a move in between
   would put that date in the past).
 
-Such a stretch (a span) holds a share of the calendar; a clock move waits until no span is open, and no
-span opens while a move waits, so moves are not starved. The test clock is real time plus whole days,
+Such a stretch (a span) holds a share of the calendar. A meeting or a defence is a *day* span: every move
+waits until none is open. Declaring is a *year* span: only a move that may take the test clock into
+another year waits for it (the calendar knows the clock's offset from the last move's answer; before the
+first, every move is taken to cross). A span opens only when no move it would wait for is pending, so
+moves are not starved; moves go one at a time. The test clock is real time plus whole days,
 so its day also turns at midnight in Beijing (16:00 UTC): no span opens in the last minutes before it.
 Requests that run review's engine do not take turns: a move landing mid-step is what the engine must
 bear (docs/engine.md E16).
@@ -29,40 +32,74 @@ from typing import Any
 
 # A span lasts seconds, a minute under heavy load: none starts this close to the test clock's day's end.
 MIDNIGHT_MARGIN = 180.0
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 ADVANCE = "/api/v1/clock/advance"
 
 
 class Calendar:
     def __init__(self) -> None:
         self.changed = threading.Condition()
-        self.spans = 0
-        self.moves = 0
+        self.day_spans = 0  # meetings and defences: no move at all
+        self.year_spans = 0  # declaring: no move into another year
+        self.moves = 0  # pending or running
+        self.crossing = 0  # of them, those that may reach another year
+        self.offset: dt.timedelta | None = None  # the test clock's lead on real time, after the last move
+        self.one_move = threading.Lock()
 
-    def open_span(self) -> None:
-        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    def open_span(self, kind: str = "day") -> None:
+        now = dt.datetime.now(BEIJING)
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
         if (midnight - now).total_seconds() < MIDNIGHT_MARGIN:
             time.sleep((midnight - now).total_seconds() + 1)
         with self.changed:
-            self.changed.wait_for(lambda: self.moves == 0)
-            self.spans += 1
+            if kind == "year":
+                self.changed.wait_for(lambda: self.crossing == 0)
+                self.year_spans += 1
+            else:
+                self.changed.wait_for(lambda: self.moves == 0)
+                self.day_spans += 1
 
-    def close_span(self) -> None:
+    def close_span(self, kind: str = "day") -> None:
         with self.changed:
-            self.spans -= 1
+            if kind == "year":
+                self.year_spans -= 1
+            else:
+                self.day_spans -= 1
             self.changed.notify_all()
 
+    def crosses_a_year(self, seconds: float) -> bool:
+        """Whether a move of ``seconds`` may take the test clock's Beijing date into another year (a day's
+        margin either side: the clock also runs on by itself)."""
+        if self.offset is None:
+            return True
+        before = dt.datetime.now(BEIJING) + self.offset
+        return (before - dt.timedelta(days=1)).year != (before + dt.timedelta(seconds=seconds, days=1)).year
+
     @contextlib.contextmanager
-    def move(self) -> Iterator[None]:
-        with self.changed:
-            self.moves += 1
-            self.changed.wait_for(lambda: self.spans == 0)
-        try:
-            yield
-        finally:
+    def move(self, seconds: float | None = None) -> Iterator[Callable[[Any], None]]:
+        """Around one move of ``seconds`` (unknown: it may cross): yields ``moved(answer)``, to be called
+        with the move's answer (its ``to``), from which the calendar learns the clock's new offset."""
+        with self.one_move:
+            crossing = seconds is None or self.crosses_a_year(seconds)
             with self.changed:
-                self.moves -= 1
-                self.changed.notify_all()
+                self.moves += 1
+                self.crossing += crossing
+                self.changed.wait_for(lambda: self.day_spans == 0 and (not crossing or self.year_spans == 0))
+
+            def moved(answer: Any) -> None:
+                to = answer.get("to") if isinstance(answer, dict) else None
+                self.offset = dt.datetime.fromisoformat(to) - dt.datetime.now(dt.UTC) if to else None
+
+            try:
+                yield moved
+            except BaseException:
+                self.offset = None  # a move that failed half way: it may have moved
+                raise
+            finally:
+                with self.changed:
+                    self.moves -= 1
+                    self.crossing -= crossing
+                    self.changed.notify_all()
 
 
 CALENDAR = Calendar()
@@ -75,22 +112,22 @@ class Turns:
 
     def __init__(self, call: Callable[..., Any], calendar: Calendar = CALENDAR):
         self.inner, self.calendar = call, calendar
-        self.in_span = False
+        self.in_span: str | None = None  # the kind of the span this client holds
 
-    def enter(self) -> None:
-        if not self.in_span:
-            self.calendar.open_span()
-            self.in_span = True
+    def enter(self, kind: str = "day") -> None:
+        if self.in_span is None:
+            self.calendar.open_span(kind)
+            self.in_span = kind
 
     def leave(self) -> None:
-        if self.in_span:
-            self.in_span = False
-            self.calendar.close_span()
+        if self.in_span is not None:
+            kind, self.in_span = self.in_span, None
+            self.calendar.close_span(kind)
 
     @contextlib.contextmanager
     def declaring(self) -> Iterator[None]:
         """Around a lifecycle: declaring until the submission; a lifecycle that fails in a span frees it."""
-        self.enter()
+        self.enter("year")
         try:
             yield
         finally:
@@ -98,9 +135,13 @@ class Turns:
 
     def __call__(self, user: str, method: str, service: str, path: str, *args: Any, **kwargs: Any) -> Any:
         if service == "review" and path == ADVANCE:
-            with self.calendar.move():
-                return self.inner(user, method, service, path, *args, **kwargs)
-        own_span = service == "review" and method == "POST" and path.endswith("/defence") and not self.in_span
+            body = kwargs.get("json") or {}
+            seconds = body.get("days", 0) * 86400 + body.get("seconds", 0)
+            with self.calendar.move(seconds) as moved:
+                answer = self.inner(user, method, service, path, *args, **kwargs)
+                moved(answer)
+                return answer
+        own_span = service == "review" and method == "POST" and path.endswith("/defence") and self.in_span is None
         if (service == "review" and method == "POST" and path.endswith("/panel/attendance")) or own_span:
             self.enter()
         try:

@@ -202,3 +202,30 @@ def test_two_schedulers_side_by_side_fire_each_timer_once(review, tmp_path):
         for process in both:
             stop(process)
     assert_each_fired_once(review, started)
+
+
+def test_a_move_of_the_test_clock_fires_what_it_made_due_without_waiting_for_the_next_tick(
+    review, tmp_path, monkeypatch
+):
+    import threading
+
+    from services.review import scheduler as review_scheduler
+
+    started = instances_due(review, tmp_path, [3])
+    ticks: list[object] = []
+    look = review_scheduler.earliest_due
+    monkeypatch.setattr(review_scheduler, "earliest_due", lambda db: ticks.append(look(db)) or ticks[-1])
+    stop_event = threading.Event()
+    # A tick a minute: only the scheduler's glance at the clock can fire the timer within the wait below.
+    loop = threading.Thread(target=review_scheduler.run, args=(review, stop_event, 60.0), daemon=True)
+    loop.start()
+    try:
+        wait_for("the scheduler's first tick", lambda: ticks)
+        assert ticks == [dt.datetime.combine(DAY + dt.timedelta(days=3), dt.time(23, 59, 59), BEIJING)]
+        assert fired(review) == []  # not due yet
+        pass_days(4)
+        wait_for("the timer the move made due", lambda: fired(review) == list(started), timeout=20)
+    finally:
+        stop_event.set()
+        loop.join(30)
+    assert_each_fired_once(review, started)
