@@ -13,9 +13,13 @@ fast-forwarded). Some stretches of a lifecycle must not see it jump:
 
 Such a stretch (a span) holds a share of the calendar. A meeting or a defence is a *day* span: every move
 waits until none is open. Declaring is a *year* span: only a move that may take the test clock into
-another year waits for it (the calendar knows the clock's offset from the last move's answer; before the
-first, every move is taken to cross). A span opens only when no move it would wait for is pending, so
-moves are not starved; moves go one at a time. The test clock is real time plus whole days,
+another year waits for it. A span opens only when no move it would wait for is pending, so moves are not
+starved.
+
+Moves are shared: a client that asks for N days needs the clock N days past where it was when it asked,
+and one move serves every client waiting at the time (the calendar knows the clock's offset from real time
+from each move's answer, ``to``). Before the first answer, and after a move that failed, a move is the
+client's own and is taken to cross a year. The test clock is real time plus whole days,
 so its day also turns at midnight in Beijing (16:00 UTC): no span opens in the last minutes before it.
 Requests that run review's engine do not take turns: a move landing mid-step is what the engine must
 bear (docs/engine.md E16).
@@ -43,8 +47,9 @@ class Calendar:
         self.year_spans = 0  # declaring: no move into another year
         self.moves = 0  # pending or running
         self.crossing = 0  # of them, those that may reach another year
-        self.offset: dt.timedelta | None = None  # the test clock's lead on real time, after the last move
-        self.one_move = threading.Lock()
+        self.offset: int | None = None  # the test clock's lead on real time (seconds) after the moves so far
+        self.wanted: list[int] = []  # the offsets waiting clients need
+        self.moving = False  # a client is moving the clock for everyone waiting
 
     def open_span(self, kind: str = "day") -> None:
         now = dt.datetime.now(BEIJING)
@@ -67,39 +72,66 @@ class Calendar:
                 self.day_spans -= 1
             self.changed.notify_all()
 
-    def crosses_a_year(self, seconds: float) -> bool:
-        """Whether a move of ``seconds`` may take the test clock's Beijing date into another year (a day's
-        margin either side: the clock also runs on by itself)."""
+    def crosses_a_year(self, seconds: int) -> bool:
+        """Whether moving ``seconds`` from the known offset may take the test clock's Beijing date into
+        another year (a day's margin either side: the clock also runs on by itself)."""
         if self.offset is None:
             return True
-        before = dt.datetime.now(BEIJING) + self.offset
+        before = dt.datetime.now(BEIJING) + dt.timedelta(seconds=self.offset)
         return (before - dt.timedelta(days=1)).year != (before + dt.timedelta(seconds=seconds, days=1)).year
 
-    @contextlib.contextmanager
-    def move(self, seconds: float | None = None) -> Iterator[Callable[[Any], None]]:
-        """Around one move of ``seconds`` (unknown: it may cross): yields ``moved(answer)``, to be called
-        with the move's answer (its ``to``), from which the calendar learns the clock's new offset."""
-        with self.one_move:
-            crossing = seconds is None or self.crosses_a_year(seconds)
-            with self.changed:
-                self.moves += 1
-                self.crossing += crossing
-                self.changed.wait_for(lambda: self.day_spans == 0 and (not crossing or self.year_spans == 0))
-
-            def moved(answer: Any) -> None:
-                to = answer.get("to") if isinstance(answer, dict) else None
-                self.offset = dt.datetime.fromisoformat(to) - dt.datetime.now(dt.UTC) if to else None
-
+    def advance(self, seconds: int, send: Callable[[int], Any]) -> Any:
+        """The clock at least ``seconds`` past where it is now: ``send(seconds)`` moves it (the request)
+        and answers with ``to``; a move another client makes meanwhile may serve this one too."""
+        with self.changed:
+            if self.offset is None:
+                return self._move(seconds, send, own=True)
+            target = self.offset + seconds
+            self.wanted.append(target)
             try:
-                yield moved
-            except BaseException:
-                self.offset = None  # a move that failed half way: it may have moved
-                raise
+                answer: Any = None
+                while self.offset is None or self.offset < target:
+                    if self.offset is None:  # a move failed half way: this client moves on its own
+                        return self._move(seconds, send, own=True)
+                    if self.moving:
+                        self.changed.wait()
+                        continue
+                    answer = self._move(max(self.wanted) - self.offset, send, own=False)
+                return answer if answer is not None else {"to": None, "shared": True}
             finally:
-                with self.changed:
-                    self.moves -= 1
-                    self.crossing -= crossing
-                    self.changed.notify_all()
+                self.wanted.remove(target)
+
+    def _move(self, seconds: int, send: Callable[[int], Any], own: bool) -> Any:
+        """One move, the calendar's lock held except around the request itself."""
+        crossing = self.crosses_a_year(seconds)
+        self.moves += 1
+        self.crossing += crossing
+        self.moving = True
+        try:
+            self.changed.wait_for(lambda: self.day_spans == 0 and (not crossing or self.year_spans == 0))
+            if not own:  # clients that came while it waited for the spans go along
+                seconds = max(self.wanted) - (self.offset or 0)
+                if not crossing and self.crosses_a_year(seconds):
+                    self.crossing += 1
+                    crossing = True
+                    self.changed.wait_for(lambda: self.day_spans == 0 and self.year_spans == 0)
+            self.changed.release()
+            try:
+                answer = send(seconds)
+            finally:
+                self.changed.acquire()
+            to = answer.get("to") if isinstance(answer, dict) else None
+            lead = round((dt.datetime.fromisoformat(to) - dt.datetime.now(dt.UTC)).total_seconds()) if to else None
+            self.offset = None if lead is None else max(lead, self.offset or lead)
+            return answer
+        except BaseException:
+            self.offset = None  # it may have moved: the next move is a client's own
+            raise
+        finally:
+            self.moves -= 1
+            self.crossing -= crossing
+            self.moving = False
+            self.changed.notify_all()
 
 
 CALENDAR = Calendar()
@@ -135,12 +167,12 @@ class Turns:
 
     def __call__(self, user: str, method: str, service: str, path: str, *args: Any, **kwargs: Any) -> Any:
         if service == "review" and path == ADVANCE:
-            body = kwargs.get("json") or {}
+            body = kwargs.pop("json", None) or {}
             seconds = body.get("days", 0) * 86400 + body.get("seconds", 0)
-            with self.calendar.move(seconds) as moved:
-                answer = self.inner(user, method, service, path, *args, **kwargs)
-                moved(answer)
-                return answer
+            return self.calendar.advance(
+                seconds,
+                lambda amount: self.inner(user, method, service, path, *args, json={"seconds": amount}, **kwargs),
+            )
         own_span = service == "review" and method == "POST" and path.endswith("/defence") and self.in_span is None
         if (service == "review" and method == "POST" and path.endswith("/panel/attendance")) or own_span:
             self.enter()
