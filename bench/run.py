@@ -222,6 +222,7 @@ class Recorder:
         self.steps = 0  # task completions, publicity starts, attendance, defence: what a reviewer does
         self.requests = 0
         self.retries = 0  # requests sent again on a fresh connection (see make_client)
+        self.endpoints: dict[str, int] = {}  # "METHOD service /path/{id}" -> requests
         self.lock = threading.Lock()
 
     def retried(self) -> None:
@@ -229,8 +230,10 @@ class Recorder:
             self.retries += 1
 
     def record(self, method: str, service: str, path: str, ms: float) -> None:
+        endpoint = f"{method} {service} " + re.sub(r"/[0-9a-fA-F-]{8,}|/\d+(?=/|$)", "/{id}", path)
         with self.lock:
             self.requests += 1
+            self.endpoints[endpoint] = self.endpoints.get(endpoint, 0) + 1
             for label, m, s, pattern in MEASURED:
                 if method == m and service == s and pattern.match(path):
                     self.samples[label].append(ms)
@@ -381,6 +384,10 @@ def run_level(clients: int, lifecycles: int, applicants: Applicants, kind: str =
         "requests_per_second": recorder.requests / wall,
         "connection_retries": recorder.retries,
         "latency_ms": {label: percentiles(values) for label, values in recorder.samples.items()},
+        "requests_per_lifecycle": {
+            endpoint: round(count / max(len(done), 1), 2)
+            for endpoint, count in sorted(recorder.endpoints.items(), key=lambda item: -item[1])
+        },
     }
 
 

@@ -57,9 +57,16 @@ def system_today(client: Client) -> dt.date:
     return dt.date.fromisoformat(client.call("applicant", "GET", "review", "/api/v1/clock")["today"])
 
 
+# A wait polls ever less often, as a page that refreshes itself would: each pause half as long again as the
+# last, up to this long (or the first pause, if longer).
+LONGEST_PAUSE = 0.25
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:
-    """Poll until ``probe`` returns something truthy; the system is asynchronous."""
+    """Poll until ``probe`` returns something truthy; the system is asynchronous. The first pause is
+    ``interval``; the next ones grow (``LONGEST_PAUSE``)."""
     deadline = time.monotonic() + timeout
+    longest = max(interval, LONGEST_PAUSE)
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
@@ -71,6 +78,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0, in
         except (requests.RequestException, ScenarioFailed) as exc:
             last_error = exc
         time.sleep(interval)
+        interval = min(interval * 1.5, longest)
     raise ScenarioFailed(
         f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
     )
