@@ -275,12 +275,20 @@ def _timeout() -> int:
 
 
 # The requests clients, not pyHanko's default aiohttp ones: those build a new session (and TLS context) for
-# every timestamp and every fetch, about a fifth of a second per certificate on two cores.
+# every timestamp and every fetch, about a fifth of a second per certificate on two cores. One per TSA and
+# process: pyHanko sizes each signature's room with a dummy token it asks the TSA for once per timestamper.
 def _timestamper():  # noqa: ANN202
     from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
     url = tsa_url()
-    return RequestsHTTPTimeStamper(url, timeout=_timeout()) if url else None
+    if not url:
+        return None
+    key = ("timestamper", url, _timeout())
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is None:
+            found = _cache[key] = RequestsHTTPTimeStamper(url, timeout=_timeout())
+        return found
 
 
 def _signing_context():  # noqa: ANN202 - a ValidationContext
@@ -301,6 +309,7 @@ def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津
     """The PDF with a PAdES signature over the whole document and its long-term validation data."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
 
     reached = level()
     metadata = signers.PdfSignatureMetadata(
@@ -315,7 +324,29 @@ def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津
         timestamp_field_name="DocumentTimestamp" if reached == "B-LTA" else None,
     )
     pdf_signer = signers.PdfSigner(metadata, signer=signer(), timestamper=_timestamper())
-    return pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf))).getvalue()
+    # The room for the signature: what pyHanko estimated for the first one (a whole trial signature, with its
+    # own timestamp token), reused while it holds; a signature that outgrows it is estimated again.
+    room_key = ("room", _settings_key(), tsa_url(), reached)
+    room = _cache.get(room_key)
+    try:
+        signed = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), bytes_reserved=room).getvalue()
+    except SigningError as exc:
+        if room is None or "larger than expected" not in str(exc):
+            raise
+        log.warning("the signature outgrew the room of earlier ones (%s bytes): estimated again", room)
+        room = None
+        signed = pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf))).getvalue()
+    if room is None:
+        _cache[room_key] = _room_of(signed)
+    return signed
+
+
+def _room_of(signed: bytes) -> int:
+    """The bytes the signature's /Contents reserves in ``signed`` (hex digits, twice its binary length)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    signature = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[0]
+    return 2 * len(signature.sig_object["/Contents"])
 
 
 # --------------------------------------------------------------------------- checking

@@ -225,6 +225,23 @@ def test_signing_fails_rather_than_sign_without_revocation_data(dbs, trust_servi
         signing.sign(page)
 
 
+def test_a_signature_that_outgrows_the_room_of_earlier_ones_is_sized_again(dbs, trust_services, monkeypatch):
+    from services.certificate import pdf, signing
+
+    monkeypatch.setenv("CERTIFICATE_TSA_URL", trust_services + "/tsa")
+    page = pdf.render(_face())
+    first = signing.sign(page)  # sized by pyHanko's trial signature; later ones reuse its room
+    room_key = ("room", signing._settings_key(), signing.tsa_url(), signing.level())
+    room = signing._cache[room_key]
+    assert room == signing._room_of(first) and room > 2000
+    assert signing._room_of(signing.sign(page)) == room
+    signing._cache[room_key] = 64  # as if the earlier signatures had been much smaller
+    again = signing.sign(page)
+    assert signing.check(again).valid
+    assert signing._room_of(again) > 2000  # sized again by a trial signature
+    assert signing._cache[room_key] == signing._room_of(again)  # and the room remembered anew
+
+
 def _face():
     from services.certificate import pdf
 
