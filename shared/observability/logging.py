@@ -43,6 +43,8 @@ def configure(service: str, level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level or config.settings().log_level)
-    # kombu and amqp are chatty at INFO.
-    for noisy in ("amqp", "kombu"):
+    # kombu and amqp are chatty at INFO. SpiffWorkflow logs every task's every change of state at INFO with
+    # the task's whole data: personal data (an applicant's id number) in the logs, hundreds of lines a
+    # declaration, and a good part of a review step's time. The audit log records what each step did.
+    for noisy in ("amqp", "kombu", "spiff"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
