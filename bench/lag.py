@@ -2,14 +2,18 @@
 commit (``inbox.committed_at``, stamped just before the handler's transaction commits), read from
 every service's database after a run. A message consumed by several handlers counts once per handler.
 
-Both stamps are on the system's clock, which under the test clock jumps days ahead at each publicity:
-a message produced before a jump and consumed after it would count the jump, so a lag of an hour or
-more is left out and counted as ``across_clock_moves``.
+Both stamps are on the system's clock, which under the test clock jumps days ahead at each move (a
+publicity fast-forwarded): a message produced before a move and consumed after it would count the jump.
+The moves are audited (review's ``clock_moves``: the clock before and after each), so each stamp is taken
+back to real time by the moves before it, and the lag is real time. A lag still an hour or more (a stamp
+that raced a move) is left out and counted as ``across_clock_moves``.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 from typing import Any
 
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
@@ -38,11 +42,22 @@ def measure(urls: dict[str, str], since: dt.datetime, until: dt.datetime) -> dic
         for message_id, type_, created_at in _rows(urls[service], "outbox", "message_id", "type", "created_at"):
             if created_at is not None and since <= created_at < until:
                 produced[message_id] = (type_, created_at)
+    moves = sorted(_rows(urls["review"], "clock_moves", "to_at", "seconds"))
+    ends = [to_at for to_at, _ in moves]
+    moved = list(itertools.accumulate(seconds for _, seconds in moves))
+
+    def real(stamp: dt.datetime) -> dt.datetime:
+        """The real time of a stamp on the system's clock: less every move made before it."""
+        before = bisect.bisect_right(ends, stamp)
+        return stamp - dt.timedelta(seconds=moved[before - 1]) if before else stamp
+
     lags: dict[str, list[float]] = {}
+    by_handler: dict[str, list[float]] = {}
+    handling: dict[str, list[float]] = {}  # of it, the handler's own transaction (inbox row to commit)
     missing = across = 0
     for service in SERVICES:
-        for message_id, _handler, committed_at in _rows(
-            urls[service], "inbox", "message_id", "handler", "committed_at"
+        for message_id, handler, processed_at, committed_at in _rows(
+            urls[service], "inbox", "message_id", "handler", "processed_at", "committed_at"
         ):
             if message_id not in produced:
                 continue
@@ -50,10 +65,13 @@ def measure(urls: dict[str, str], since: dt.datetime, until: dt.datetime) -> dic
                 missing += 1
                 continue
             type_, created_at = produced[message_id]
-            if committed_at - created_at >= dt.timedelta(hours=1):
+            lag = real(committed_at) - real(created_at)
+            if not dt.timedelta(0) <= lag < dt.timedelta(hours=1):
                 across += 1
                 continue
-            lags.setdefault(type_, []).append((committed_at - created_at).total_seconds() * 1000)
+            lags.setdefault(type_, []).append(lag.total_seconds() * 1000)
+            by_handler.setdefault(handler, []).append(lag.total_seconds() * 1000)
+            handling.setdefault(handler, []).append((real(committed_at) - real(processed_at)).total_seconds() * 1000)
     every = [v for values in lags.values() for v in values]
     return {
         "window": [since.isoformat(), until.isoformat()],
@@ -63,4 +81,37 @@ def measure(urls: dict[str, str], since: dt.datetime, until: dt.datetime) -> dic
         "across_clock_moves": across,
         "all": percentiles(every),
         "by_type": {t: percentiles(v) for t, v in sorted(lags.items())},
+        "by_handler": {
+            h: {**percentiles(v), "handling": percentiles(handling[h])} for h, v in sorted(by_handler.items())
+        },
     }
+
+
+def settle(urls: dict[str, str], quiet: float = 1.0, timeout: float = 120.0) -> float:
+    """Wait until the system has caught up (every outbox published, no handler committing for ``quiet``
+    seconds); returns how long that took."""
+    import time
+
+    import sqlalchemy as sa
+
+    engines = [sa.create_engine(url) for url in urls.values()]
+    started = time.monotonic()
+    last: tuple[int, ...] | None = None
+    still_since = started
+    try:
+        while time.monotonic() - started < timeout:
+            counts = []
+            for engine in engines:
+                with engine.connect() as conn:
+                    counts.append(conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")))
+                    counts.append(conn.scalar(sa.text("SELECT count(*) FROM inbox")))
+            now = time.monotonic()
+            if counts != list(last or ()) or any(counts[0::2]):
+                last, still_since = tuple(counts), now
+            elif now - still_since >= quiet:
+                break
+            time.sleep(0.2)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    return time.monotonic() - started

@@ -699,6 +699,9 @@ def main() -> int:
             if not capacity:
                 capacity = run_level(4, 8, applicants)["lifecycles_per_second"]
             rate = args.open_fraction * capacity
+            # The saturated closed loop leaves messages behind: the open loop starts on a system that has
+            # caught up, so its latencies are its own.
+            report["settled_seconds"] = lag.settle({s: config.database_url(s) for s in SERVICES})
             print(
                 f"bench: open loop, a social-review lifecycle every {1 / rate:.2f} s for {args.open_seconds:.0f} s "
                 f"({args.open_fraction:.0%} of {capacity:.3f}/s)",
