@@ -98,8 +98,9 @@ def write_register(path: Path, count: int) -> None:
 class System:
     """``titles run`` as a subprocess on free ports with its own data directory."""
 
-    def __init__(self, work: Path, postgres: str | None, broker: str | None, applicants: int):
+    def __init__(self, work: Path, postgres: str | None, broker: str | None, applicants: int, code: Path = ROOT):
         self.work = work
+        self.code = code  # the checkout whose code the system runs (--system)
         self.postgres = postgres
         self.databases: list[str] = []
         env = {
@@ -108,7 +109,7 @@ class System:
             if not k.endswith("_DATABASE_URL") and k not in ("BROKER_URL", "TITLES_NAMESPACE", "OIDC_ISSUER")
         }
         # The system runs this checkout's code (the editable install may point at another one).
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
         env.update(
             TITLES_DATA_DIR=str(work / "data"),
             TITLES_TEST_CLOCK="1",
@@ -151,7 +152,12 @@ class System:
         titles = str(Path(sys.executable).with_name("titles"))
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - a file, not a pipe: a long run must not block on it
         self.process = subprocess.Popen(
-            [titles, "run"], env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            [titles, "run"],
+            env=self.env,
+            cwd=self.code,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def memory(self) -> dict[str, Any]:
@@ -537,14 +543,14 @@ def part_engine(system: System, ceiling_runs: int, api_instances: int, loops: tu
 # ---------------------------------------------------------------- report
 
 
-def machine() -> dict[str, Any]:
+def machine(code: Path = ROOT) -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
     mem = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+            ["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True
         ).stdout.strip()
     except OSError:
         commit = ""
@@ -597,6 +603,13 @@ def options() -> argparse.Namespace:
     parser.add_argument("--ceiling-runs", type=int, help="in-memory social-review lifecycles (default 200)")
     parser.add_argument("--out", default=str(ROOT / "bench"), help="directory for results.md and results.json")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (data and logs)")
+    parser.add_argument(
+        "--system",
+        type=Path,
+        default=ROOT,
+        help="a checkout (a git worktree of another commit) whose code the system runs, driven by this "
+        "checkout's clients: a before/after with the same measurement (social, appointment, openloop)",
+    )
     args = parser.parse_args()
     quick = args.quick
     args.clients = args.clients or ("1,4" if quick else "1,4,16")
@@ -644,14 +657,14 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="titles-bench-"))
     applicants_limit = closed + args.profile_lifecycles * 2 + int(args.open_seconds * 10) + 50
-    system = System(work, postgres, broker, applicants=applicants_limit)
+    system = System(work, postgres, broker, applicants=applicants_limit, code=args.system.resolve())
     print(f"bench: starting the system on {backend} (data and log in {work})", flush=True)
     began = time.monotonic()
     system.start()
     report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "backend": backend,
-        "machine": machine(),
+        "machine": machine(args.system.resolve()),
         "poll_seconds": args.poll,
         "load_average_at_start": os.getloadavg(),
         "parts": parts,
