@@ -1,8 +1,9 @@
 """The outbox relay: publishes committed outbox rows, in order, at least once.
 
-A row is marked published in the same transaction that selected it, after the
-broker confirmed it. A crash between confirm and commit publishes the row
-again on restart; consumers' inboxes make that harmless.
+A row is marked published after the broker confirmed it, on PostgreSQL in the
+same transaction that selected (and locked) it, on SQLite in a write transaction
+of its own. A crash between confirm and commit publishes the row again on
+restart; consumers' inboxes make that harmless.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from typing import Any
 
 from kombu import Connection, Producer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shared.db import utcnow
 from shared.messaging import broker, topology, wake
@@ -79,6 +80,8 @@ class Publisher:
 
 def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
     """Publish up to ``batch`` pending rows; returns how many were published."""
+    if db.engine.dialect.name == "sqlite":
+        return _relay_once_reading_first(db, publisher, batch)
     from shared.messaging.envelope import Envelope
     from shared.observability import metrics
 
@@ -119,6 +122,61 @@ def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
         # the caller reconnects (declaring the topology again) with backoff.
         raise failure
     return published
+
+
+def _relay_once_reading_first(db: Database, publisher: Publisher, batch: int) -> int:
+    """SQLite: the rows are read in a read transaction and marked in a short write transaction once the
+    broker confirmed them. Holding the database's one write lock while publishing (and queueing for it
+    first, where SQLite's busy wait sleeps up to 100 ms between tries) held up the service's requests and
+    the relay alike. One relay per database on SQLite, so no other publishes these rows meanwhile; a crash
+    before the marks publishes them again, as it does on PostgreSQL."""
+    from shared.messaging.envelope import Envelope
+    from shared.observability import metrics
+
+    outbox = db.outbox_model.__table__
+    with db.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+        rows = conn.execute(
+            select(
+                outbox.c.seq, outbox.c.message_id, outbox.c.type, outbox.c.exchange, outbox.c.routing_key, outbox.c.body
+            )
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(batch)
+        ).all()
+    published: list[int] = []
+    failure: Exception | None = None
+    failed_at: tuple[int, str] | None = None
+    for row in rows:
+        try:
+            envelope = Envelope.from_json(row.body)
+            publisher.publish(
+                row.message_id,
+                row.type,
+                row.exchange,
+                row.routing_key,
+                row.body,
+                correlation_id=envelope.correlation_id,
+            )
+        except Exception as exc:  # noqa: BLE001 - keep the row, try again later
+            failed_at = (row.seq, f"{type(exc).__name__}: {exc}"[:2000])
+            log.warning("outbox publish failed", extra={"message_id": row.message_id, "error": failed_at[1]})
+            failure = exc
+            break  # later rows must not overtake this one
+        published.append(row.seq)
+        metrics.messages_published.labels(db.service, row.type).inc()
+    if published or failed_at:
+        with db.engine.begin() as conn:
+            if published:
+                conn.execute(update(outbox).where(outbox.c.seq.in_(published)).values(published_at=utcnow()))
+            if failed_at:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.seq == failed_at[0])
+                    .values(attempts=outbox.c.attempts + 1, last_error=failed_at[1])
+                )
+    if failure is not None:
+        raise failure
+    return len(published)
 
 
 # The poll kept beside the doorbell (shared/messaging/wake.py): it only matters when a ring is lost.
