@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench import cpu  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.turns import Turns  # noqa: E402
+from titles.supervisor import free_port  # noqa: E402
 
 READY_TIMEOUT = 10.0  # a lifecycle first checks that every service answers /ready, this long at most
 
@@ -66,12 +66,6 @@ MEASURED = [
 
 
 # ---------------------------------------------------------------- the system
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def resident_id(serial: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from titles.supervisor import free_port  # noqa: E402 - this checkout's, after the path above
+
 SERVICES = ("profile", "declaration", "review", "certificate", "notify")
 ROLES = ("applicant", "unit", "dept1", "committee", "expert1", "title_office")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bin_path(name: str) -> str:

@@ -236,9 +236,32 @@ def grouped() -> list[tuple[str, str, list[str]]]:
     return [("web", "web", web), *apart, ("work", "work", [_bin("titles"), "work", *workers])]
 
 
+_GIVEN: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing listens on, never one this process handed out before (the kernel may give the same
+    free port to two asks in a row): for harnesses that start ``titles run`` on ports of their own."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
+
+
 def taken_ports() -> list[str]:
-    """What holds each port ``titles run`` needs, for the ports that are taken."""
+    """What holds each port ``titles run`` needs, for the ports that are taken, and ports given twice."""
     taken = []
+    first: dict[int, str] = {}
+    for name in PORTED:
+        port = config.port(name)
+        if port in first:
+            taken.append(
+                f"port {port} is given to both {first[port]} ({first[port].upper()}_PORT) and {name} ({name.upper()}_PORT)"
+            )
+        first.setdefault(port, name)
     for name in PORTED:
         holder = port_holder(config.port(name))
         if holder:

@@ -5,7 +5,6 @@ namespace of its own, removed afterwards."""
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from shared import config
 from tests.conftest import POSTGRES, RABBITMQ, SERVICES
+from titles.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP = config.PORTED  # every process of `titles run` that listens
@@ -24,12 +24,6 @@ def database_url(env: dict[str, str], service: str) -> str:
     """The service's database as the system started with ``env`` has it: not this process's, which an
     earlier test's session fixture may have pointed at the suite's own databases (<SERVICE>_DATABASE_URL)."""
     return config.Settings.from_environ(env).database_url(service)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

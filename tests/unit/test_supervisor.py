@@ -94,3 +94,19 @@ def test_a_taken_port_is_named_with_the_process_holding_it():
         assert holder is not None and holder.startswith(f"pid {os.getpid()}:")
         assert "python" in holder or "pytest" in holder
     assert supervisor.port_holder(port) is None
+
+
+def test_free_ports_handed_out_are_never_the_same_twice():
+    # Plain binds to port 0 give the same port twice within a few hundred asks here.
+    ports = [supervisor.free_port() for _ in range(1000)]
+    assert len(set(ports)) == len(ports)
+
+
+def test_a_port_given_to_two_services_is_named_before_anything_starts(monkeypatch):
+    from shared import config
+
+    for name in config.PORTED:
+        monkeypatch.setenv(f"{name.upper()}_PORT", str(supervisor.free_port()))
+    monkeypatch.setenv("CONSOLE_PORT", os.environ["NOTIFY_PORT"])
+    port = os.environ["NOTIFY_PORT"]
+    assert supervisor.taken_ports() == [f"port {port} is given to both notify (NOTIFY_PORT) and console (CONSOLE_PORT)"]
