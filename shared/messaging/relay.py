@@ -82,7 +82,6 @@ def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
     """Publish up to ``batch`` pending rows; returns how many were published."""
     if db.engine.dialect.name == "sqlite":
         return _relay_once_reading_first(db, publisher, batch)
-    from shared.messaging.envelope import Envelope
     from shared.observability import metrics
 
     model = db.outbox_model
@@ -99,15 +98,7 @@ def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
             ).all()
             for row in rows:
                 try:
-                    envelope = Envelope.from_json(row.body)
-                    publisher.publish(
-                        row.message_id,
-                        row.type,
-                        row.exchange,
-                        row.routing_key,
-                        row.body,
-                        correlation_id=envelope.correlation_id,
-                    )
+                    _publish(publisher, row)
                 except Exception as exc:  # noqa: BLE001 - keep the row, try again later
                     row.attempts += 1
                     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -130,7 +121,6 @@ def _relay_once_reading_first(db: Database, publisher: Publisher, batch: int) ->
     first, where SQLite's busy wait sleeps up to 100 ms between tries) held up the service's requests and
     the relay alike. One relay per database on SQLite, so no other publishes these rows meanwhile; a crash
     before the marks publishes them again, as it does on PostgreSQL."""
-    from shared.messaging.envelope import Envelope
     from shared.observability import metrics
 
     outbox = db.outbox_model.__table__
@@ -148,15 +138,7 @@ def _relay_once_reading_first(db: Database, publisher: Publisher, batch: int) ->
     failed_at: tuple[int, str] | None = None
     for row in rows:
         try:
-            envelope = Envelope.from_json(row.body)
-            publisher.publish(
-                row.message_id,
-                row.type,
-                row.exchange,
-                row.routing_key,
-                row.body,
-                correlation_id=envelope.correlation_id,
-            )
+            _publish(publisher, row)
         except Exception as exc:  # noqa: BLE001 - keep the row, try again later
             failed_at = (row.seq, f"{type(exc).__name__}: {exc}"[:2000])
             log.warning("outbox publish failed", extra={"message_id": row.message_id, "error": failed_at[1]})
@@ -177,6 +159,16 @@ def _relay_once_reading_first(db: Database, publisher: Publisher, batch: int) ->
     if failure is not None:
         raise failure
     return len(published)
+
+
+def _publish(publisher: Publisher, row: Any) -> None:
+    """One outbox row (an ORM row or a Core one: the same attributes) to the broker, confirmed."""
+    from shared.messaging.envelope import Envelope
+
+    envelope = Envelope.from_json(row.body)
+    publisher.publish(
+        row.message_id, row.type, row.exchange, row.routing_key, row.body, correlation_id=envelope.correlation_id
+    )
 
 
 # The poll kept beside the doorbell (shared/messaging/wake.py): it only matters when a ring is lost.
