@@ -65,13 +65,14 @@ def measure(urls: dict[str, str], since: dt.datetime, until: dt.datetime) -> dic
                 missing += 1
                 continue
             type_, created_at = produced[message_id]
-            lag = real(committed_at) - real(created_at)
+            committed = real(committed_at)
+            lag = committed - real(created_at)
             if not dt.timedelta(0) <= lag < dt.timedelta(hours=1):
                 across += 1
                 continue
             lags.setdefault(type_, []).append(lag.total_seconds() * 1000)
             by_handler.setdefault(handler, []).append(lag.total_seconds() * 1000)
-            handling.setdefault(handler, []).append((real(committed_at) - real(processed_at)).total_seconds() * 1000)
+            handling.setdefault(handler, []).append((committed - real(processed_at)).total_seconds() * 1000)
     every = [v for values in lags.values() for v in values]
     return {
         "window": [since.isoformat(), until.isoformat()],
@@ -96,7 +97,7 @@ def settle(urls: dict[str, str], quiet: float = 1.0, timeout: float = 120.0) -> 
 
     engines = [sa.create_engine(url) for url in urls.values()]
     started = time.monotonic()
-    last: tuple[int, ...] | None = None
+    last: list[int] | None = None
     still_since = started
     try:
         while time.monotonic() - started < timeout:
@@ -106,8 +107,8 @@ def settle(urls: dict[str, str], quiet: float = 1.0, timeout: float = 120.0) -> 
                     counts.append(conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")))
                     counts.append(conn.scalar(sa.text("SELECT count(*) FROM inbox")))
             now = time.monotonic()
-            if counts != list(last or ()) or any(counts[0::2]):
-                last, still_since = tuple(counts), now
+            if counts != last or any(counts[0::2]):  # outbox backlogs at even places, inbox totals at odd
+                last, still_since = counts, now
             elif now - still_since >= quiet:
                 break
             time.sleep(0.2)

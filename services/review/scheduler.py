@@ -18,8 +18,9 @@ import datetime as dt
 import logging
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from services.review import service
 from services.review.engine import incidents, runtime
@@ -33,15 +34,22 @@ log = logging.getLogger(__name__)
 BATCH = 50
 
 
+def _of_running(query: Select[Any]) -> Select[Any]:
+    """Over the timers of instances that run: a suspended instance's timers wait, and one with an open
+    incident waits for its retry."""
+    return query.join(Instance, Instance.id == Timer.instance_id).where(
+        Instance.suspended.is_(False), Instance.has_incident.is_(False)
+    )
+
+
 def fire_due(db: Database, batch: int = BATCH) -> int:
     """Advance every instance whose timer is due, earliest first; returns how many were advanced."""
     with db.uow(readonly=True) as uow:
         # Due once the clock is past it, as the engine judges (a deadline instant itself is still open).
         due = list(
             uow.session.scalars(
-                select(Timer.instance_id)
-                .join(Instance, Instance.id == Timer.instance_id)
-                .where(Timer.due_at < clock.now(), Instance.suspended.is_(False), Instance.has_incident.is_(False))
+                _of_running(select(Timer.instance_id))
+                .where(Timer.due_at < clock.now())
                 .order_by(Timer.due_at, Timer.instance_id)
                 .limit(batch)
             )
@@ -96,11 +104,7 @@ def release_held(db: Database, batch: int = 50) -> int:
 def earliest_due(db: Database) -> dt.datetime | None:
     """When the next timer of a running instance falls due (None: no timer)."""
     with db.uow(readonly=True) as uow:
-        return uow.session.scalar(
-            select(func.min(Timer.due_at))
-            .join(Instance, Instance.id == Timer.instance_id)
-            .where(Instance.suspended.is_(False), Instance.has_incident.is_(False))
-        )
+        return uow.session.scalar(_of_running(select(func.min(Timer.due_at))))
 
 
 def run(db: Database, stop: threading.Event, interval: float = 1.0, glance: float = 0.05) -> None:
@@ -110,9 +114,9 @@ def run(db: Database, stop: threading.Event, interval: float = 1.0, glance: floa
     log.info("review scheduler started")
     next_tick, offset, next_due = 0.0, None, None
     while not stop.is_set():
-        moved = clock.offset_seconds() != offset
-        if moved or time.monotonic() >= next_tick or (next_due is not None and clock.now() > next_due):
-            offset = clock.offset_seconds()
+        current = clock.offset_seconds()
+        if current != offset or time.monotonic() >= next_tick or (next_due is not None and clock.now() > next_due):
+            offset = current
             next_tick = time.monotonic() + interval
             try:
                 if fire_due(db, BATCH) == BATCH:

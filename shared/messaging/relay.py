@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from shared.db import utcnow
 from shared.messaging import broker, topology, wake
+from shared.messaging.envelope import Envelope
 from shared.uow import Database
 
 log = logging.getLogger(__name__)
@@ -163,8 +164,6 @@ def _relay_once_reading_first(db: Database, publisher: Publisher, batch: int) ->
 
 def _publish(publisher: Publisher, row: Any) -> None:
     """One outbox row (an ORM row or a Core one: the same attributes) to the broker, confirmed."""
-    from shared.messaging.envelope import Envelope
-
     envelope = Envelope.from_json(row.body)
     publisher.publish(
         row.message_id, row.type, row.exchange, row.routing_key, row.body, correlation_id=envelope.correlation_id

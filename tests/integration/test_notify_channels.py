@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import logging
-import socket
 import uuid
 from email.policy import default as default_policy
 
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from shared.messaging.envelope import Envelope
 from tests.integration.test_notify import deliver, envelope, issued, messages, stage_changed
+from titles.supervisor import free_port
 
 
 class Mailbox:
@@ -28,12 +28,6 @@ class Mailbox:
         self.received.append(email.message_from_bytes(envelope.original_content, policy=default_policy))
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
