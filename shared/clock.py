@@ -97,9 +97,9 @@ def _read_offset(path: str) -> int:
     except FileNotFoundError:
         return 0
     # Every write replaces the file, but the freed inode number may be handed straight to the next one,
-    # and mtime moves in coarse ticks: two writes within one tick can look alike. So a file written in
-    # the last seconds is read every time and never cached; a cached file is one that was already
-    # that old when read, and any later write has a later mtime.
+    # and mtime moves in coarse ticks: two writes within one tick can look alike. So a file written
+    # within the last ``_SETTLED_NS`` is read every time and never cached; a cached file is one that
+    # was already that old when read, and any later write has a later mtime.
     key = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
     cached = _cache
     if cached is not None and cached[0] == key:
@@ -110,7 +110,10 @@ def _read_offset(path: str) -> int:
     return value
 
 
-_SETTLED_NS = 2_000_000_000
+# Ten times the coarsest mtime tick Linux has (one jiffy at HZ=100: 10 ms). Longer costs real time:
+# `make bench` moves the clock a few times a second, and a 2 s window meant every now() of every
+# process read the file again (7% of the consumers' CPU).
+_SETTLED_NS = 100_000_000
 
 
 def _load(path: Path) -> int:

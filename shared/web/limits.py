@@ -130,25 +130,24 @@ def _screen_json(raw: bytes) -> Response | None:
 
 
 def nesting_depth(raw: bytes) -> int:
-    """The deepest nesting of arrays and objects in JSON text, counted without parsing it."""
+    """The deepest nesting of arrays and objects in JSON text, counted without parsing it.
+
+    Strings go first (a bracket in text is not nesting), then everything but brackets, both in C:
+    a byte-by-byte loop in Python cost a request more than its view did."""
     depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
+    text = _JSON_STRING.sub(b"", raw).split(b'"', 1)[0]  # what follows a quote left open is in a string
+    for byte in text.translate(None, _NOT_A_BRACKET):
+        if byte in (0x5B, 0x7B):  # [ {
             depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
+            if depth > deepest:
+                deepest = depth
+        else:
             depth -= 1
     return deepest
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def control_character_paths(value: Any, path: str = "") -> Iterator[str]:

@@ -88,7 +88,26 @@ def test_two_writes_that_look_alike_to_stat_are_both_read(monkeypatch, clock_fil
         "stat",
         lambda path, *args, **kwargs: Alike(path) if str(path) == str(clock_file) else real_stat(path, *args, **kwargs),
     )
+    monkeypatch.setattr(clock.time, "time_ns", lambda: tick + 1_000_000)  # read within the tick, however slow fsync is
     clock.advance(1000)
     assert clock.offset_seconds() == 1000
     clock.advance(1000)  # same size, and to stat the same file
     assert clock.offset_seconds() == 2000
+
+
+def test_a_settled_file_is_read_once_and_a_later_move_is_seen(monkeypatch, clock_file):
+    """now() runs on every row timestamp: once the file is older than the settling window, a stat alone
+    answers; the next move (a later mtime) is read."""
+    import time
+
+    monkeypatch.setenv("TITLES_TEST_CLOCK", "1")
+    clock.advance(3600)
+    reads = []
+    real_load = clock._load
+    monkeypatch.setattr(clock, "_load", lambda path: reads.append(path) or real_load(path))
+    later = time.time_ns() + clock._SETTLED_NS + 1
+    monkeypatch.setattr(clock.time, "time_ns", lambda: later)
+    assert [clock.offset_seconds() for _ in range(5)] == [3600] * 5
+    assert len(reads) == 1
+    clock.advance(60)
+    assert clock.offset_seconds() == 3660
