@@ -13,6 +13,12 @@ from shared.uow import UnitOfWork
 def paged(uow: UnitOfWork, query: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
     """Rows ``(page - 1) * per_page`` onwards, at most ``per_page`` of them, in the query's order; and
     the total the query matches."""
+    offset = (page - 1) * per_page
+    rows = list(uow.session.scalars(query.offset(offset).limit(per_page)))
+    if len(rows) < per_page and (rows or offset == 0):
+        # The last page, so the page says the total: most listings (a queue filtered to one
+        # declaration, say) fit on one, and need no second statement.
+        return rows, offset + len(rows)
     # The count has no use for the order, and PostgreSQL would sort for nothing.
     total = uow.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    return list(uow.session.scalars(query.offset((page - 1) * per_page).limit(per_page))), total
+    return rows, total

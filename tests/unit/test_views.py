@@ -76,4 +76,24 @@ def test_paged_gives_one_page_in_order_and_the_total(app):
         assert total == 7
         assert [c.subject for c in items] == ["s03", "s02", "s01"]
         assert paged(uow, query, 3, 3)[0][0].subject == "s00"
-        assert paged(uow, query, 4, 3) == ([], 7)
+        assert paged(uow, query, 3, 3)[1] == 7  # the last page says the total itself
+        assert paged(uow, query, 4, 3) == ([], 7)  # past the end: counted
+        assert paged(uow, query, 1, 7)[1] == 7  # a full page may not be the last: counted
+        assert paged(uow, query.where(Contact.subject == "none"), 1, 3) == ([], 0)
+
+
+def test_paged_counts_only_when_the_page_cannot_say_the_total(app):
+    from sqlalchemy import event
+
+    db = app.extensions["titles.database"]
+    with db.uow() as uow:
+        uow.session.add_all(Contact(subject=f"s{i:02}") for i in range(4))
+        uow.commit()
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    query = select(Contact).order_by(Contact.subject)
+    with db.uow(readonly=True) as uow:
+        for page, per_page, counted in ((1, 10, False), (2, 3, False), (1, 4, True), (3, 3, True)):
+            statements.clear()
+            paged(uow, query, page, per_page)
+            assert any("count(" in s.lower() for s in statements) is counted, (page, per_page)
