@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.contracts import Message, contract
-from shared.db import make_engine, ping, utcnow
+from shared.db import make_engine, ping, read_options, utcnow
 from shared.messaging import wake
 from shared.messaging.envelope import Envelope
 from shared.observability import context
@@ -31,6 +31,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.outbox_model = outbox_model
         self.inbox_model = inbox_model
+        self.read_options = read_options(self.engine)
         # Rung after a commit that wrote outbox rows, so the relay publishes them now rather than at
         # its next poll (SQLite; PostgreSQL's outbox trigger notifies the relay itself).
         self.relay_bell = wake.outbox_bell(url)
@@ -62,8 +63,9 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self.db.sessions()
         if self.readonly:
-            # Reads need no write lock on SQLite (WAL readers run beside a writer).
-            self.session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            # Reads need no write lock on SQLite (WAL readers run beside a writer), and on PostgreSQL no
+            # transaction (shared/db.py READ_ONLY).
+            self.session.connection(execution_options=self.db.read_options)
         return self
 
     def __exit__(self, *exc: Any) -> None:
