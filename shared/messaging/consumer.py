@@ -41,15 +41,20 @@ class Poison(Exception):
     """A message that can never succeed (unreadable, or breaks its contract)."""
 
 
-def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handler) -> str:
-    """Run one handler for one message, exactly once in effect. Returns the outcome."""
+def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handler, redelivered: bool = True) -> str:
+    """Run one handler for one message, exactly once in effect. Returns the outcome.
+
+    ``redelivered=False`` (RabbitMQ's word that it never handed this delivery out before) skips the
+    look in the inbox: a copy of a message handled already (a relay that published twice) still
+    collides on its inbox row, before the handler runs, and is a duplicate all the same. The look
+    saves running the handler for nothing where a redelivery is likely."""
     try:
         message = load_incoming(envelope.type, envelope.data)
     except ContractViolation as exc:
         raise Poison(str(exc)) from exc
     with context.bound(envelope.correlation_id, envelope.id):
         with db.uow() as uow:
-            if uow.seen(envelope.id, sub.queue):
+            if redelivered and uow.seen(envelope.id, sub.queue):
                 return "duplicate"
             try:
                 uow.remember(envelope, sub.queue)
@@ -98,7 +103,7 @@ class ServiceConsumer:
         attempts = int((message.headers or {}).get("x-attempts", 0))
         while True:
             try:
-                outcome = process(self.db, sub, envelope, handler)
+                outcome = process(self.db, sub, envelope, handler, _maybe_redelivered(message) or attempts > 0)
             except Poison as exc:
                 self._count(sub, envelope, "poison")
                 self._dead(sub, message, str(exc), producer)
@@ -216,6 +221,11 @@ class ServiceConsumer:
                 log.warning("consumer error; reconnecting", extra={"error": repr(exc), "backoff": backoff})
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff)
+
+
+def _maybe_redelivered(message: Any) -> bool:
+    """False only where the broker says it never delivered the message before (RabbitMQ's flag)."""
+    return bool((getattr(message, "delivery_info", None) or {}).get("redelivered", True))
 
 
 def _properties(message: Any) -> dict[str, Any]:

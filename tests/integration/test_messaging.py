@@ -415,3 +415,59 @@ def test_a_command_no_queue_takes_is_returned_to_the_relay(dbs, broker_url):
                 envelope.id, envelope.type, "certificate.commands", "certificate.nobody.v1", envelope.to_json()
             )
         publisher.close()
+
+
+def test_a_first_delivery_skips_the_inbox_look_and_a_copy_is_still_a_duplicate(dbs):
+    """RabbitMQ flags a delivery it handed out before; a delivery it did not flag needs no look in the
+    inbox: a copy of a message handled already (a relay that published it twice) collides on its inbox
+    row before the handler runs."""
+    from shared.messaging.consumer import process
+
+    db = dbs["notify"]
+    sub = next(s for s in topology.subscriptions_of("notify") if "certificate.issued.v1" in s.types)
+    data = issued()
+    env = Envelope(type="certificate.issued.v1", source="certificate", data=data, correlation_id=data["declaration_id"])
+    ran: list[str] = []
+    real = notify.handlers()["certificate.issued.v1"]
+
+    def handler(uow: Any, envelope: Envelope, message: Any) -> None:
+        ran.append(envelope.id)
+        real(uow, envelope, message)
+
+    looks: list[str] = []
+    original = db.uow
+
+    def uow_counting_looks(readonly: bool = False) -> Any:
+        unit = original(readonly)
+        look = unit.seen
+        unit.seen = lambda *args: looks.append(args[0]) or look(*args)  # type: ignore[method-assign]
+        return unit
+
+    db.uow = uow_counting_looks  # type: ignore[method-assign]
+    try:
+        assert process(db, sub, env, handler, redelivered=False) == "done"
+        assert looks == [] and ran == [env.id]
+        assert process(db, sub, env, handler, redelivered=False) == "duplicate"  # the relay's second copy
+        assert ran == [env.id] and looks == []
+        assert process(db, sub, env, handler) == "duplicate"  # a redelivery looks first
+        assert ran == [env.id] and looks == [env.id]
+    finally:
+        del db.uow
+    with db.uow(readonly=True) as uow:
+        count = uow.session.scalar(
+            select(func.count()).select_from(Message).where(Message.declaration_id == data["declaration_id"])
+        )
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    ("delivery_info", "looks"),
+    [({"redelivered": False}, False), ({"redelivered": True}, True), ({}, True), (None, True)],
+)
+def test_only_a_delivery_the_broker_calls_new_skips_the_look(delivery_info, looks):
+    """RabbitMQ's flag, where the embedded transport (which sets none) always looks."""
+    from types import SimpleNamespace
+
+    from shared.messaging.consumer import _maybe_redelivered
+
+    assert _maybe_redelivered(SimpleNamespace(delivery_info=delivery_info)) is looks
