@@ -129,10 +129,7 @@ def _sqlite_engine(url: str) -> Engine:
         import os
 
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    from shared.sqlite_gate import GatedConnection
-
-    # The factory's gate queues writers across processes without SQLite's long naps (shared/sqlite_gate.py).
-    engine = create_engine(url, connect_args={"timeout": 30, "factory": GatedConnection})
+    engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -152,15 +149,7 @@ def _sqlite_engine(url: str) -> Engine:
         # the start, so a read-modify-write never fails half way with
         # SQLITE_BUSY, and it is the per-instance lock of the embedded default.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        gated = mode != "DEFERRED" and isinstance(conn.connection.dbapi_connection, GatedConnection)
-        if gated:
-            conn.connection.dbapi_connection.enter_gate()
-        try:
-            conn.exec_driver_sql(f"BEGIN {mode}")
-        except BaseException:
-            if gated:
-                conn.connection.dbapi_connection.leave_gate()
-            raise
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
