@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.certificate import service, signing
 from shared.identity.flask_auth import require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.ratelimit import RateLimiter, limiter, rate_limited
 from shared.web.views import public, read_only, transaction
 

@@ -14,7 +14,6 @@ from functools import cache
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from services.certificate import api, pdf, service, verification
@@ -22,6 +21,7 @@ from shared.clock import BEIJING
 from shared.errors import NotFound
 from shared.identifiers import mask_id_number
 from shared.uow import UnitOfWork
+from shared.web.blueprint import Blueprint
 from shared.web.views import public, read_only
 
 blp = Blueprint("verification page", __name__, url_prefix="", description="The public verification page (HTML)")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.declaration import activities, catalogue, clock, content, integrity, re_examination, service, specialty
 from shared.contracts.declaration import MODES
 from shared.identity.flask_auth import require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.schemas import Page, PageQuery, page_of
 from shared.web.views import read_only, transaction
 

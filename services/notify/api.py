@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.notify import reports, service
 from shared.identity.flask_auth import current_principal, require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.ratelimit import rate_limited
 from shared.web.schemas import Page, PageQuery, page_of
 from shared.web.views import public, read_only, transaction

@@ -6,7 +6,6 @@ from urllib.parse import quote
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
@@ -28,6 +27,7 @@ from services.profile.schemas import (
 )
 from shared.errors import DomainError
 from shared.identity.flask_auth import require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.schemas import Page, PageQuery, page_of
 from shared.web.views import read_only, transaction
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.review import listings, queues, service
 from shared.identity.flask_auth import require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.schemas import Page, PageQuery, page_of
 from shared.web.views import read_only, transaction
 

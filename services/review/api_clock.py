@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from services.review import clock
@@ -16,6 +15,7 @@ from shared import clock as system_clock
 from shared.errors import Forbidden
 from shared.identity.flask_auth import current_principal
 from shared.identity.principal import TITLE_OFFICE
+from shared.web.blueprint import Blueprint
 from shared.web.views import read_only, transaction
 
 blp = Blueprint(

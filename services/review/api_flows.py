@@ -4,13 +4,13 @@ defence, attendance, votes, tally)."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.review import panels, publicity
 from services.review.api import TaskOut
 from shared.identifiers import ID_TYPES
 from shared.identity.flask_auth import require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.views import read_only, transaction
 
 blp = Blueprint(

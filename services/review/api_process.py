@@ -4,7 +4,6 @@ view for a bpmn-js viewer, the audit log, and diagram versions."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from services.review.engine import audit, definitions, held, history, runtime, s
 from services.review.models import Definition, Task
 from shared.errors import Forbidden
 from shared.identity.flask_auth import require_roles
+from shared.web.blueprint import Blueprint
 from shared.web.views import read_only, transaction
 
 blp = Blueprint(

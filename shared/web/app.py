@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -32,6 +32,7 @@ from shared.messaging import broker
 from shared.observability import context, metrics
 from shared.uow import Database
 from shared.web import limits, paths, problems, views
+from shared.web.blueprint import Blueprint
 from shared.web.views import public
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask_smorest import Blueprint
 
 from shared.identity.flask_auth import current_principal
+from shared.web.blueprint import Blueprint
 
 API_PREFIX = "/api/v1/"
 
