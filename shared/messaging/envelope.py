@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from shared import clock
@@ -25,7 +25,9 @@ class Envelope:
     time: str = field(default_factory=_now)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # The fields as they are: asdict() would deep-copy the data first, only for json to read it.
+        body = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, body: str | bytes | dict[str, Any]) -> Envelope:
