@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from services.review.models import AuditEntry, Instance
 from shared.db import utcnow
@@ -65,8 +65,10 @@ def append(
     changes: dict[str, Any] | None = None,
     completed: list[str] | None = None,
 ) -> AuditEntry:
-    """Append one entry; the caller holds the instance's lock (and flushes with it). The instance counts
-    its entries, so the next number needs no query."""
+    """Append one entry; the caller holds the instance's lock. The instance counts its entries, so the
+    next number needs no query. The row is written at once, in Core: the ORM's flush would fetch back
+    its id and sort it among the step's other rows, for an entry nobody reads in the same step (the
+    returned object is not in the session)."""
     if not instance.audit_seq and instance.audit_head is not None:
         # entries written without the count (a row stored before it, put back as it was): count them once
         with uow.session.no_autoflush:
@@ -89,9 +91,13 @@ def append(
         prev_hash=instance.audit_head or GENESIS,
     )
     entry.hash = digest(entry)
-    uow.session.add(entry)
+    uow.session.connection().execute(_INSERT, {c: getattr(entry, c) for c in _COLUMNS})
     instance.audit_head = entry.hash
     return entry
+
+
+_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")
+_INSERT = insert(AuditEntry)
 
 
 def redacted(changes: dict[str, Any]) -> dict[str, Any]:
