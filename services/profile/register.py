@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared import config
 
@@ -35,13 +35,14 @@ class EducationRegister(Protocol):
 
 
 class FileRegister:
-    """A JSON file {"records": {"<id number>": [{register_id, school, ...}]}}."""
+    """A JSON file {"records": {"<id number>": [{register_id, school, ...}]}}, read again only when it
+    changed (``make bench`` gives it a record for each of hundreds of applicants)."""
 
     def __init__(self, path: Path | None = None):
         self.path = Path(path or config.settings().profile_register_file or DEMO_FILE)
 
     def records(self, id_number: str) -> list[RegisterRecord]:
-        data = json.loads(self.path.read_text("utf-8"))
+        data = _parsed(self.path)
         return [
             RegisterRecord(
                 r["register_id"],
@@ -54,6 +55,20 @@ class FileRegister:
             )
             for r in data.get("records", {}).get(id_number, [])
         ]
+
+
+_files: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
+def _parsed(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    kept = _files.get(path)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    _files[path] = (key, data)
+    return data
 
 
 def register() -> EducationRegister:
