@@ -54,23 +54,28 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     engine = create_engine(url, pool_size=5, max_overflow=10)
     _ping_when_idle(engine)
-    _transaction_for_a_write_when_reading(engine)
+    if _reads_outside_a_transaction(engine):
+        _transaction_for_a_write_when_reading(engine)
     return engine
 
 
-# A read-only unit of work on PostgreSQL runs its statements outside a transaction: READ COMMITTED
-# gives each statement a snapshot of its own either way, and BEGIN and ROLLBACK were two of a
-# listing's four round trips to the server. Its promise stays: it commits nothing. A write (a defect
-# in a view marked read-only, say), a row lock or SQL text it cannot judge first opens the transaction
-# that closing it rolls back.
+# A read-only unit of work on PostgreSQL (through psycopg, the project's driver) runs its statements
+# outside a transaction: READ COMMITTED gives each statement a snapshot of its own either way, and BEGIN
+# and ROLLBACK would be two more round trips to the server for every read-only request. Its promise
+# stays: it commits nothing. A write (a defect in a view marked read-only, say), a row lock or SQL text
+# it cannot judge first opens the transaction that closing it rolls back.
 READ_ONLY = "titles_read_only"
+
+
+def _reads_outside_a_transaction(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
 
 
 def read_options(engine: Engine) -> dict[str, Any]:
     """The execution options of a read-only unit of work's connection."""
-    if engine.dialect.name == "sqlite":
-        return {"sqlite_begin": "DEFERRED"}
-    return {"isolation_level": "AUTOCOMMIT", READ_ONLY: True}
+    if _reads_outside_a_transaction(engine):
+        return {"isolation_level": "AUTOCOMMIT", READ_ONLY: True}
+    return {"sqlite_begin": "DEFERRED"}  # SQLite's readers: no write lock (other dialects ignore it)
 
 
 def _transaction_for_a_write_when_reading(engine: Engine) -> None:
