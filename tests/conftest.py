@@ -276,6 +276,7 @@ class Workers:
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         _purge_queues()  # messages a previous test left in flight are not this test's
+        backlog = _deliveries_due(dbs)
         for service, db in dbs.items():
             consumer = ServiceConsumer(db, bootstrap.service(service).handlers())
             self.threads.append(
@@ -286,11 +287,54 @@ class Workers:
             )
         for thread in self.threads:
             thread.start()
+        # The messages already in the outboxes (the demonstration data's events: the organisations the
+        # review's directory replica copies, say) are handled before the test acts; a message of the
+        # test's own that needs them (a submission needs the unit in the review's directory) would
+        # otherwise race them, and lose where the machine is slow.
+        _wait_until_handled(dbs, backlog)
 
     def close(self) -> None:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
+
+
+def _deliveries_due(dbs: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(service, message id, handler) of each delivery the unpublished outbox rows will make."""
+    from sqlalchemy import select
+
+    from shared.messaging import topology
+
+    due: set[tuple[str, str, str]] = set()
+    for db in dbs.values():
+        outbox = db.outbox_model
+        with db.uow(readonly=True) as uow:
+            rows = uow.session.execute(
+                select(outbox.message_id, outbox.type).where(outbox.published_at.is_(None))
+            ).all()
+        for message_id, message_type in rows:
+            due.update(
+                (sub.service, message_id, sub.queue)
+                for sub in topology.SUBSCRIPTIONS
+                if message_type in sub.types and sub.service in dbs
+            )
+    return due
+
+
+def _wait_until_handled(dbs: dict[str, Any], due: set[tuple[str, str, str]], timeout: float = 30.0) -> None:
+    """Until each of ``due`` has its inbox row (or ``timeout``: the test then finds what is missing)."""
+    from sqlalchemy import select
+
+    deadline = time.monotonic() + timeout
+    left = set(due)
+    while left and time.monotonic() < deadline:
+        for service in {s for s, _, _ in left}:
+            inbox = dbs[service].inbox_model
+            with dbs[service].uow(readonly=True) as uow:
+                handled = set(uow.session.execute(select(inbox.message_id, inbox.handler)).all())
+            left = {(s, m, h) for s, m, h in left if s != service or (m, h) not in handled}
+        if left:
+            time.sleep(0.02)
 
 
 def _purge_queues() -> None:
