@@ -8,9 +8,9 @@ redelivered message finds its id in the inbox and changes nothing.
 Failures: on RabbitMQ a failed message is moved to ``<queue>.retry.<n>``
 (a TTL queue that returns it after a growing delay) and, after the last
 retry, rejected into ``<queue>.dead`` through the dead-letter exchange. On
-the embedded transport, which has no TTLs, the consumer retries in place with
-the same growing delays (a tenth as long) and then moves the message to
-``<queue>.dead``. A message that breaks its contract goes to ``.dead`` at once.
+the embedded transport, which has no TTLs, the consumer waits the same growing
+delays (a tenth as long), puts a copy at the back of the message's queue and,
+after the last retry, moves it to ``<queue>.dead``. A message that breaks its contract goes to ``.dead`` at once.
 """
 
 from __future__ import annotations
@@ -101,39 +101,39 @@ class ServiceConsumer:
             self._dead(sub, message, f"unreadable message: {exc!r}", producer)
             return
         attempts = int((message.headers or {}).get("x-attempts", 0))
-        while True:
-            try:
-                outcome = process(self.db, sub, envelope, handler, _maybe_redelivered(message) or attempts > 0)
-            except Poison as exc:
-                self._count(sub, envelope, "poison")
-                self._dead(sub, message, str(exc), producer)
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
-                self._count(sub, envelope, "failed")
-                log.warning(
-                    "handler failed",
-                    exc_info=True,
-                    extra={
-                        "queue": sub.queue,
-                        "type": envelope.type,
-                        "message_id": envelope.id,
-                        "attempt": attempts + 1,
-                    },
-                )
-                if on_rabbitmq:
-                    self._retry_on_rabbitmq(sub, message, attempts, producer, exc)
-                    return
-                # Same schedule as on RabbitMQ, a tenth as long: this blocks the consumer.
-                delays = topology.retry_delays_ms()
-                if attempts >= len(delays):
-                    self._dead(sub, message, repr(exc), producer)
-                    return
-                time.sleep(delays[attempts] / 10_000)
-                attempts += 1
-                continue
-            self._count(sub, envelope, outcome)
-            message.ack()
+        try:
+            outcome = process(self.db, sub, envelope, handler, _maybe_redelivered(message) or attempts > 0)
+        except Poison as exc:
+            self._count(sub, envelope, "poison")
+            self._dead(sub, message, str(exc), producer)
             return
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
+            self._count(sub, envelope, "failed")
+            log.warning(
+                "handler failed",
+                exc_info=True,
+                extra={
+                    "queue": sub.queue,
+                    "type": envelope.type,
+                    "message_id": envelope.id,
+                    "attempt": attempts + 1,
+                },
+            )
+            if on_rabbitmq:
+                self._retry_on_rabbitmq(sub, message, attempts, producer, exc)
+                return
+            # Same schedule as on RabbitMQ, a tenth as long, then to the back of its queue as RabbitMQ's
+            # retry queues send it back: meanwhile the consumer takes its other queues' messages (the
+            # event this one waits for, say: a submission before its unit reached the directory).
+            delays = topology.retry_delays_ms()
+            if attempts >= len(delays):
+                self._dead(sub, message, repr(exc), producer)
+                return
+            time.sleep(delays[attempts] / 10_000)
+            self._retry_at_the_back(sub, message, attempts, producer, exc)
+            return
+        self._count(sub, envelope, outcome)
+        message.ack()
 
     def _retry_on_rabbitmq(
         self, sub: Subscription, message: Any, attempts: int, producer: Producer, exc: Exception
@@ -154,6 +154,24 @@ class ServiceConsumer:
             **_properties(message),
         )
         message.ack()  # only after the broker confirmed the copy
+
+    def _retry_at_the_back(
+        self, sub: Subscription, message: Any, attempts: int, producer: Producer, exc: Exception
+    ) -> None:
+        """The embedded transport's retry: a copy at the end of the message's own queue, counting the
+        attempt; the original acknowledged once the copy is on disk."""
+        headers = dict(message.headers or {})
+        headers.update({"x-attempts": attempts + 1, "x-last-error": repr(exc)[:500]})
+        producer.publish(
+            message.body,
+            exchange="",
+            routing_key=topology.named(sub.queue),
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            **_properties(message),
+        )
+        message.ack()
 
     def _dead(self, sub: Subscription, message: Any, reason: str, producer: Producer) -> None:
         log.error("message dead-lettered", extra={"queue": sub.queue, "reason": reason})

@@ -471,3 +471,48 @@ def test_only_a_delivery_the_broker_calls_new_skips_the_look(delivery_info, look
     from shared.messaging.consumer import _maybe_redelivered
 
     assert _maybe_redelivered(SimpleNamespace(delivery_info=delivery_info)) is looks
+
+
+def test_a_retried_message_lets_the_consumer_take_the_event_it_waits_for(dbs, broker_url):
+    """A handler that fails until another of its service's queues delivers an event (a submission before its
+    unit reached the review's directory) succeeds once that event is in: a retry leaves the consumer free to
+    take it. (On the embedded transport a retry in place used to hold the consumer on the failing message
+    until it was dead-lettered.)"""
+    handlers = notify.handlers()
+    real_issued, real_revoked = handlers["certificate.issued.v1"], handlers["certificate.revoked.v1"]
+    revoked_seen: list[str] = []
+    attempts: list[str] = []
+
+    def issued_needs_revoked(uow, envelope, message):  # noqa: ANN001
+        attempts.append(envelope.id)
+        if not revoked_seen:
+            raise LookupError("the event this one needs has not arrived")
+        real_issued(uow, envelope, message)
+
+    def revoked(uow, envelope, message):  # noqa: ANN001
+        real_revoked(uow, envelope, message)
+        revoked_seen.append(envelope.id)
+
+    handlers["certificate.issued.v1"], handlers["certificate.revoked.v1"] = issued_needs_revoked, revoked
+    first = issued()
+    needed = {
+        **{k: first[k] for k in ("certificate_id", "number", "holder", "holder_name", "qualification_name")},
+        "declaration_id": str(uuid.uuid4()),
+        "reason": "复核",
+        "revoked_by": "title_office",
+        "revoked_at": "2026-12-04T10:00:00+08:00",
+    }
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)
+        for message_type, data in (("certificate.issued.v1", first), ("certificate.revoked.v1", needed)):
+            envelope = Envelope(type=message_type, source="certificate", data=data)
+            publisher.publish(envelope.id, message_type, "certificate.events", message_type, envelope.to_json())
+        publisher.close()
+    stop, thread = run_consumer(dbs["notify"], handlers)
+    try:
+        wait_for("the message that waited", lambda: messages_for(dbs, first["declaration_id"]) == 1, timeout=30)
+        assert revoked_seen and len(attempts) >= 2
+        assert _dead_letters("notify.on_certificate_issued") == []
+    finally:
+        stop.set()
+        thread.join(10)
