@@ -141,54 +141,19 @@ class ServiceConsumer:
         if attempts >= len(topology.retry_delays_ms()):
             message.reject(requeue=False)  # the queue's dead-letter exchange takes it to <queue>.dead
             return
-        headers = dict(message.headers or {})
-        headers.update({"x-attempts": attempts + 1, "x-last-error": repr(exc)[:500]})
-        producer.publish(
-            message.body,
-            exchange="",
-            routing_key=topology.named(f"{sub.queue}.retry.{attempts + 1}"),
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            delivery_mode=2,
-            **_properties(message),
-        )
-        message.ack()  # only after the broker confirmed the copy
+        _move(message, producer, f"{sub.queue}.retry.{attempts + 1}", _retried(attempts, exc), delivery_mode=2)
 
     def _retry_at_the_back(
         self, sub: Subscription, message: Any, attempts: int, producer: Producer, exc: Exception
     ) -> None:
         """The embedded transport's retry: a copy at the end of the message's own queue, counting the
-        attempt; the original acknowledged once the copy is on disk."""
-        headers = dict(message.headers or {})
-        headers.update({"x-attempts": attempts + 1, "x-last-error": repr(exc)[:500]})
-        producer.publish(
-            message.body,
-            exchange="",
-            routing_key=topology.named(sub.queue),
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            **_properties(message),
-        )
-        message.ack()
+        attempt."""
+        _move(message, producer, sub.queue, _retried(attempts, exc))
 
     def _dead(self, sub: Subscription, message: Any, reason: str, producer: Producer) -> None:
         log.error("message dead-lettered", extra={"queue": sub.queue, "reason": reason})
-        # Parked with its reason on every transport (a plain reject on RabbitMQ would lose it); the
-        # consumer's channel confirms publishes, so the ack below comes after the copy is safe.
-        headers = dict(message.headers or {})
-        headers["x-dead-reason"] = reason[:500]
-        producer.publish(
-            message.body,
-            exchange="",
-            routing_key=topology.named(sub.queue + ".dead"),
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            **_properties(message),
-        )
-        message.ack()
+        # Parked with its reason on every transport (a plain reject on RabbitMQ would lose it).
+        _move(message, producer, sub.queue + ".dead", {"x-dead-reason": reason[:500]})
 
     def _count(self, sub: Subscription, envelope: Envelope, outcome: str) -> None:
         metrics.messages_consumed.labels(self.db.service, sub.name, envelope.type, outcome).inc()
@@ -239,6 +204,26 @@ class ServiceConsumer:
                 log.warning("consumer error; reconnecting", extra={"error": repr(exc), "backoff": backoff})
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff)
+
+
+def _move(message: Any, producer: Producer, queue: str, headers: dict[str, Any], **options: Any) -> None:
+    """A copy of ``message`` to ``queue`` with ``headers`` added, then the original acknowledged: the
+    consumer's channel confirms publishes, so the ack comes after the copy is safe."""
+    producer.publish(
+        message.body,
+        exchange="",
+        routing_key=topology.named(queue),
+        headers={**(message.headers or {}), **headers},
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        **options,
+        **_properties(message),
+    )
+    message.ack()
+
+
+def _retried(attempts: int, exc: Exception) -> dict[str, Any]:
+    return {"x-attempts": attempts + 1, "x-last-error": repr(exc)[:500]}
 
 
 def _maybe_redelivered(message: Any) -> bool:
