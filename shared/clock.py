@@ -19,13 +19,12 @@ import fcntl
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared import config
+from shared import config, file_cache
 from shared.errors import DomainError, NotFound
 
 UTC = dt.UTC
@@ -85,35 +84,20 @@ def _path() -> str:
     return config.settings().test_clock_file
 
 
-# -- reading: cached by the file's identity, so now() stays one stat() --------------------------
+# -- reading: kept while the file is unchanged, so now() stays one stat() (shared/file_cache.py) --
 
-_cache: tuple[tuple[str, int, int, int], int] | None = None
+_kept: file_cache.Kept = {}
 
 
 def _read_offset(path: str) -> int:
-    global _cache
     try:
-        stat = os.stat(path)
+        return file_cache.read(path, _load_at, _kept)
     except FileNotFoundError:
         return 0
-    # Every write replaces the file, but the freed inode number may be handed straight to the next one,
-    # and mtime moves in coarse ticks: two writes within one tick can look alike. So a file written
-    # within the last ``_SETTLED_NS`` is read every time and never cached; a cached file is one that
-    # was already that old when read, and any later write has a later mtime.
-    key = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    cached = _cache
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    value = _load(Path(path))
-    if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:
-        _cache = (key, value)
-    return value
 
 
-# Ten times the coarsest mtime tick Linux has (one jiffy at HZ=100: 10 ms). Longer costs real time:
-# `make bench` moves the clock a few times a second, and a 2 s window meant every now() of every
-# process read the file again (7% of the consumers' CPU).
-_SETTLED_NS = 100_000_000
+def _load_at(path: str) -> int:
+    return _load(Path(path))
 
 
 def _load(path: Path) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared import config
+from shared import config, file_cache
 
 DEMO_FILE = Path(__file__).with_name("demo") / "register.json"
 
@@ -57,18 +57,12 @@ class FileRegister:
         ]
 
 
-_files: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_kept: file_cache.Kept = {}
 
 
 def _parsed(path: Path) -> dict[str, Any]:
-    stat = path.stat()
-    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    kept = _files.get(path)
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    _files[path] = (key, data)
-    return data
+    parsed: dict[str, Any] = file_cache.read(str(path), lambda p: json.loads(Path(p).read_text("utf-8")), _kept)
+    return parsed
 
 
 def register() -> EducationRegister:

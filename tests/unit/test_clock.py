@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from shared import clock
+from shared import clock, file_cache
 from titles import supervisor
 
 
@@ -88,7 +88,9 @@ def test_two_writes_that_look_alike_to_stat_are_both_read(monkeypatch, clock_fil
         "stat",
         lambda path, *args, **kwargs: Alike(path) if str(path) == str(clock_file) else real_stat(path, *args, **kwargs),
     )
-    monkeypatch.setattr(clock.time, "time_ns", lambda: tick + 1_000_000)  # read within the tick, however slow fsync is
+    monkeypatch.setattr(
+        file_cache.time, "time_ns", lambda: tick + 1_000_000
+    )  # read within the tick, however slow fsync is
     clock.advance(1000)
     assert clock.offset_seconds() == 1000
     clock.advance(1000)  # same size, and to stat the same file
@@ -105,8 +107,8 @@ def test_a_settled_file_is_read_once_and_a_later_move_is_seen(monkeypatch, clock
     reads = []
     real_load = clock._load
     monkeypatch.setattr(clock, "_load", lambda path: reads.append(path) or real_load(path))
-    later = time.time_ns() + clock._SETTLED_NS + 1
-    monkeypatch.setattr(clock.time, "time_ns", lambda: later)
+    later = time.time_ns() + file_cache.SETTLED_NS + 1
+    monkeypatch.setattr(file_cache.time, "time_ns", lambda: later)
     assert [clock.offset_seconds() for _ in range(5)] == [3600] * 5
     assert len(reads) == 1
     clock.advance(60)

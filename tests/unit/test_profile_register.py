@@ -24,6 +24,8 @@ def _write(path, school: str) -> None:
 def test_the_file_is_parsed_once_and_again_when_it_changes(tmp_path, monkeypatch):
     path = tmp_path / "register.json"
     _write(path, "天津大学")
+    settled = path.stat().st_mtime_ns - 1_000_000_000  # written a second ago: past the settling window
+    os.utime(path, ns=(settled, settled))
     parses = []
     real = register.json.loads
     monkeypatch.setattr(register.json, "loads", lambda text: parses.append(1) or real(text))
