@@ -44,8 +44,8 @@ class Poison(Exception):
 def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handler, redelivered: bool = True) -> str:
     """Run one handler for one message, exactly once in effect. Returns the outcome.
 
-    ``redelivered=False`` (RabbitMQ's word that it never handed this delivery out before) skips the
-    look in the inbox: a copy of a message handled already (a relay that published twice) still
+    ``redelivered=False`` (the broker's word that it never handed this delivery out before: RabbitMQ's
+    flag, or the embedded transport's) skips the look in the inbox: a copy of a message handled already (a relay that published twice) still
     collides on its inbox row, before the handler runs, and is a duplicate all the same. The look
     saves running the handler for nothing where a redelivery is likely."""
     try:
@@ -227,7 +227,8 @@ def _retried(attempts: int, exc: Exception) -> dict[str, Any]:
 
 
 def _maybe_redelivered(message: Any) -> bool:
-    """False only where the broker says it never delivered the message before (RabbitMQ's flag)."""
+    """False only where the broker says it never delivered the message before (RabbitMQ's flag, which
+    the embedded transport sets too)."""
     return bool((getattr(message, "delivery_info", None) or {}).get("redelivered", True))
 
 

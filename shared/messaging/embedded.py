@@ -23,6 +23,9 @@ What it changes versus upstream, and why:
   channel close move it back.  Folders of dead processes (pid gone, or pid
   reused: checked by boot id + process start time) are moved back by any
   channel that starts, and periodically by consumers: at-least-once delivery.
+* A message moved back is renamed ``<stamp>_r...`` (its place in the order kept) and delivered
+  with ``delivery_info["redelivered"]`` set, as RabbitMQ flags it; a first delivery says False,
+  so a consumer looks in its inbox only where a message may have been handled before.
 * File names are ``<time_ns, 20 digits>_<per-process counter>_<uuid>``: they
   sort by wall-clock time across processes and strictly by publish order
   within one process.
@@ -197,7 +200,7 @@ def recover(dirs: Dirs) -> int:
             continue
         for name in names:
             with contextlib.suppress(FileNotFoundError):
-                os.rename(folder / name, dirs.queues / name)
+                os.rename(folder / name, dirs.queues / redelivered_name(name))
                 moved += 1
                 dirs.ring(name)
         with contextlib.suppress(OSError):
@@ -210,6 +213,16 @@ def recover(dirs: Dirs) -> int:
     if moved:
         logger.warning("embedded transport: requeued %d message(s) of dead consumers", moved)
     return moved
+
+
+REDELIVERED = "_r"  # the stamp's suffix on a message moved back to its queue
+
+
+def redelivered_name(file_name: str) -> str:
+    """The name of a message file moved back to its queue: its stamp marked, so its next delivery says
+    it was delivered before (and it keeps its place: the stamp still sorts first by time)."""
+    stamp, _, rest = file_name.partition(".")
+    return file_name if stamp.endswith(REDELIVERED) else f"{stamp}{REDELIVERED}.{rest}"
 
 
 class Channel(filesystem.Channel):
@@ -303,6 +316,7 @@ class Channel(filesystem.Channel):
             # queue a topic/fanout message was copied to.
             tag = uuid.uuid4().hex
             props["delivery_tag"] = tag
+            props.setdefault("delivery_info", {})["redelivered"] = name.partition(".")[0].endswith(REDELIVERED)
             self._inflight[tag] = claimed
             return payload
         raise Empty()
@@ -320,7 +334,7 @@ class Channel(filesystem.Channel):
         if path is None:
             return  # already acked, or not delivered through this connection
         with contextlib.suppress(FileNotFoundError):  # already recovered
-            os.rename(path, self._dirs.queues / path.name)
+            os.rename(path, self._dirs.queues / redelivered_name(path.name))
             self._dirs.ring(path.name)
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:

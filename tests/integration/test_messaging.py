@@ -465,7 +465,7 @@ def test_a_first_delivery_skips_the_inbox_look_and_a_copy_is_still_a_duplicate(d
     [({"redelivered": False}, False), ({"redelivered": True}, True), ({}, True), (None, True)],
 )
 def test_only_a_delivery_the_broker_calls_new_skips_the_look(delivery_info, looks):
-    """RabbitMQ's flag, where the embedded transport (which sets none) always looks."""
+    """RabbitMQ's flag (the embedded transport sets it too); a delivery without it looks."""
     from types import SimpleNamespace
 
     from shared.messaging.consumer import _maybe_redelivered

@@ -229,6 +229,46 @@ def test_reject_and_ack(tmp_path: Path) -> None:
         assert _inflight_files(tmp_path) == [] and _queued_files(tmp_path) == []
 
 
+def test_a_delivery_says_whether_the_message_was_delivered_before(tmp_path: Path) -> None:
+    """As RabbitMQ's flag: False the first time; True once the message went back to its queue (a reject
+    with requeue, a dead consumer's recovery), keeping its place before later messages."""
+    with connection(tmp_path) as conn:
+        q = _queue()
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        first = _get(conn, q)
+        assert first.delivery_info["redelivered"] is False
+        _publish(conn, {"n": 2})
+        first.reject(requeue=True)
+        again = _get(conn, q)
+        assert (again.payload, again.delivery_info["redelivered"]) == ({"n": 1}, True)
+        again.reject(requeue=True)  # marked once, however often it goes back
+        assert [name.partition(".")[0].count("_r") for name in _queued_files(tmp_path)] == [1, 0]
+        third = _get(conn, q)
+        assert (third.payload, third.delivery_info["redelivered"]) == ({"n": 1}, True)
+        third.ack()
+        later = _get(conn, q)
+        assert (later.payload, later.delivery_info["redelivered"]) == ({"n": 2}, False)
+        later.ack()
+
+    _publish_in_new_connection(tmp_path, {"n": 3})
+    got = SPAWN.Queue()
+    victim = SPAWN.Process(target=_receive_and_hang, args=(str(tmp_path), got))
+    victim.start()
+    assert got.get(timeout=10) == {"n": 3}
+    victim.kill()
+    victim.join(5)
+    with connection(tmp_path) as conn:  # recovered on start
+        recovered = _get(conn, _queue())
+        assert (recovered.payload, recovered.delivery_info["redelivered"]) == ({"n": 3}, True)
+        recovered.ack()
+
+
+def _publish_in_new_connection(root: Path, body: Any) -> None:
+    with connection(root) as conn:
+        _publish(conn, body)
+
+
 def test_graceful_close_returns_unacked_message(tmp_path: Path) -> None:
     with connection(tmp_path) as conn:
         q = _queue()
