@@ -7,9 +7,10 @@ after commit. Nothing is half written and no message is lost.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,23 +110,40 @@ class UnitOfWork:
     # small statements a delivery, and the ORM's identity map and flush would cost more than they do.
 
     def seen(self, message_id: str, handler: str) -> bool:
-        inbox = self.db.inbox_model.__table__
-        found = select(inbox.c.message_id).where(inbox.c.message_id == message_id, inbox.c.handler == handler)
-        return self.session.connection().execute(found).first() is not None
+        found = _inbox_statements(self.db.inbox_model.__table__).seen
+        return (
+            self.session.connection().execute(found, {"key_id": message_id, "key_handler": handler}).first() is not None
+        )
 
     def remember(self, envelope: Envelope, handler: str) -> None:
         """The message's inbox row, inserted at once: on PostgreSQL a concurrent duplicate fails here
         (IntegrityError), before the effect."""
-        inbox = self.db.inbox_model.__table__
         self.session.connection().execute(
-            inbox.insert().values(message_id=envelope.id, handler=handler, type=envelope.type, processed_at=utcnow())
+            _inbox_statements(self.db.inbox_model.__table__).remember,
+            {"message_id": envelope.id, "handler": handler, "type": envelope.type, "processed_at": utcnow()},
         )
 
     def committing(self, message_id: str, handler: str) -> None:
         """Stamp the inbox row just before the commit: the end of the message's lag (bench/README.md)."""
-        inbox = self.db.inbox_model.__table__
         self.session.connection().execute(
-            inbox.update()
-            .where(inbox.c.message_id == message_id, inbox.c.handler == handler)
-            .values(committed_at=utcnow())
+            _inbox_statements(self.db.inbox_model.__table__).committing,
+            {"key_id": message_id, "key_handler": handler, "at": utcnow()},
         )
+
+
+class _InboxStatements(NamedTuple):
+    seen: Any
+    remember: Any
+    committing: Any
+
+
+@functools.lru_cache(maxsize=16)
+def _inbox_statements(inbox: Table) -> _InboxStatements:
+    """The inbox's three statements, built once per table: every delivery runs two or three of them, and
+    building one (its cache key included) cost about as much as running it on SQLite."""
+    key = (inbox.c.message_id == bindparam("key_id")) & (inbox.c.handler == bindparam("key_handler"))
+    return _InboxStatements(
+        seen=select(inbox.c.message_id).where(key),
+        remember=inbox.insert(),
+        committing=inbox.update().where(key).values(committed_at=bindparam("at")),
+    )
