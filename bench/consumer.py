@@ -1,0 +1,128 @@
+"""CPU time of one delivery's bookkeeping: the consumer's ``process()`` around a handler that does
+nothing but publish 0, 1 or 3 messages (inbox look and row, the unit of work, the outbox, the commit).
+
+    .venv/bin/python bench/consumer.py [--deliveries 1500] [--postgres URL] [--look]
+
+On SQLite and, with ``--postgres`` (or ``TEST_POSTGRES_URL``), on a scratch PostgreSQL database (dropped
+after). ``--look`` makes every delivery look in the inbox first, as one the broker may have delivered
+before. Process CPU time (``time.process_time``), so what else the machine runs weighs less than on the
+wall clock; five rounds each, all given. To measure another checkout's code, put it first on the path:
+
+    git -C /work/main archive <rev> | tar -x -C /tmp/before
+    PYTHONPATH=/tmp/before .venv/bin/python bench/consumer.py
+
+Nothing in the tests depends on these figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+STAGE_CHANGED = {
+    "applicant": "applicant",
+    "stage": "unit_check",
+    "stage_name": "单位审核",
+    "role": "unit",
+    "organisation": "91120101MA05K1XT13",
+    "organisation_name": "基准测试单位",
+    "at": "2026-06-01T09:00:00+08:00",
+}
+
+
+def rounds(url: str, deliveries: int, publish: int, look: bool) -> list[float]:
+    """Microseconds of CPU per delivery, five rounds."""
+    from services.declaration import bootstrap
+    from shared.contracts import load_incoming
+    from shared.messaging import topology
+    from shared.messaging.consumer import process
+    from shared.messaging.envelope import Envelope
+    from shared.migrations import upgrade
+
+    upgrade("declaration", url)
+    db = bootstrap.database(url)
+    sub = next(s for s in topology.subscriptions_of("declaration") if "review.stage.changed.v1" in s.types)
+    data = {**STAGE_CHANGED, "declaration_id": str(uuid.uuid4())}
+    message = load_incoming("review.stage.changed.v1", data)
+
+    def handler(uow, _envelope, _message) -> None:  # noqa: ANN001
+        for _ in range(publish):
+            uow.publish(message, correlation_id=data["declaration_id"])
+
+    out = []
+    for _ in range(6):  # the first round warms up: not counted
+        envelopes = [
+            Envelope(type="review.stage.changed.v1", source="review", data=data, correlation_id="bench")
+            for _ in range(deliveries)
+        ]
+        started = time.process_time()
+        for envelope in envelopes:
+            assert process(db, sub, envelope, handler, redelivered=look) == "done"
+        out.append((time.process_time() - started) / deliveries * 1e6)
+    db.dispose()
+    return out[1:]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deliveries", type=int, default=1500, help="deliveries per round")
+    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL"), help="admin URL of a server")
+    parser.add_argument("--look", action="store_true", help="look in the inbox first (a possible redelivery)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="titles-bench-consumer-"))
+    os.environ["TITLES_DATA_DIR"] = str(work)
+    os.environ.setdefault("BROKER_URL", f"embedded://{work / 'broker'}")
+    import logging
+
+    from sqlalchemy import create_engine, text
+
+    from shared import config
+
+    config.from_environment()
+    logging.disable(logging.WARNING)
+    print(f"code: {Path(__import__('shared').__file__).resolve().parents[1]}   look first: {args.look}")
+    targets = [("sqlite", lambda n: f"sqlite:///{work / f'declaration-{n}.db'}")]
+    admin = None
+    names: list[str] = []
+    if args.postgres:
+        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+
+        def scratch(n: int) -> str:
+            name = f"titles_bench_consumer_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            names.append(name)
+            return f"{args.postgres.rsplit('/', 1)[0]}/{name}"
+
+        targets.append(("postgresql", scratch))
+    try:
+        for label, url_for in targets:
+            for publish in (0, 1, 3):
+                figures = rounds(url_for(publish), args.deliveries, publish, args.look)
+                print(
+                    f"{label:<10} publishing {publish}: "
+                    + " / ".join(f"{x:4.0f}" for x in figures)
+                    + f" us CPU per delivery (median {sorted(figures)[2]:.0f})"
+                )
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                for name in names:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
