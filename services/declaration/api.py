@@ -311,6 +311,8 @@ class DeclarationOut(Schema):
 
 
 COMPUTED = ("withdrawable", "re_examination_requestable")
+# The stored attributes a detail shows, named once (a schema instance per request copied every field).
+STORED = tuple(name for name in DeclarationOut._declared_fields if name not in COMPUTED)
 
 
 class DeclarationDetail(DeclarationOut):
@@ -447,7 +449,7 @@ class AtMyOrganisation(MethodView):
 
 
 def _detail(uow, declaration) -> dict:  # noqa: ANN001
-    detail = {name: getattr(declaration, name) for name in DeclarationOut().fields if name not in COMPUTED}
+    detail = {name: getattr(declaration, name) for name in STORED}
     detail["withdrawable"] = service.withdrawable(declaration)
     detail["re_examination_requestable"] = re_examination.requestable(declaration)
     detail["trail"] = service.trail(uow, declaration.id)
