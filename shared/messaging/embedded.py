@@ -57,6 +57,7 @@ from kombu.transport.filesystem import LOCK_EX, LOCK_SH, exchange_queue_t, lock,
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
+from shared import file_cache
 from shared.messaging import wake
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,19 @@ def redelivered_name(file_name: str) -> str:
     return file_name if stamp.endswith(REDELIVERED) else f"{stamp}{REDELIVERED}.{rest}"
 
 
+_TABLES: file_cache.Kept = {}  # binding files as last read, by path (callers only iterate them)
+
+
+def _read_table(path: str) -> list[exchange_queue_t]:
+    with open(path, "rb") as f:
+        lock(f, LOCK_SH)  # _queue_bind rewrites the file in place under LOCK_EX
+        try:
+            raw = bytes_to_str(f.read())
+        finally:
+            unlock(f)
+    return [exchange_queue_t(*row) for row in loads(raw)] if raw.strip() else []
+
+
 class Channel(filesystem.Channel):
     """Filesystem channel with atomic publish and ack-based deletion."""
 
@@ -367,20 +381,15 @@ class Channel(filesystem.Channel):
 
     def get_table(self, exchange: str) -> list[exchange_queue_t]:
         # Same as upstream, but an empty file (being created by _queue_bind
-        # in another process) means "no bindings yet", not a JSON error.
+        # in another process) means "no bindings yet", not a JSON error; and read
+        # again only once the file changed (every publish looks its exchange up).
         file = self._exchange_file(exchange)
         try:
-            with file.open("rb") as f:
-                lock(f, LOCK_SH)
-                try:
-                    raw = bytes_to_str(f.read())
-                finally:
-                    unlock(f)
+            return file_cache.read(str(file), _read_table, _TABLES)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise ChannelError(f"Cannot open {file}") from exc
-        return [exchange_queue_t(*row) for row in loads(raw)] if raw.strip() else []
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         # Upstream checks exists() then opens "wb": two processes binding at
