@@ -7,6 +7,8 @@ a PostgreSQL database in production) and its own declarative ``Base``.
 from __future__ import annotations
 
 import datetime as dt
+import random
+import sqlite3
 import time
 from typing import Any
 
@@ -145,7 +147,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -154,9 +156,39 @@ def _sqlite_engine(url: str) -> Engine:
         # the start, so a read-modify-write never fails half way with
         # SQLITE_BUSY, and it is the per-instance lock of the embedded default.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_FIRST_NAP_S, _LONGEST_NAP_S = 0.0005, 0.004
+
+
+def _begin_immediate(conn: Any) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock in short naps. SQLite's own busy handler sleeps 1, 2,
+    5, 10, 15, 20, 25 ... up to 100 ms between its tries, so a writer queued behind a few short
+    transactions slept on long after the lock was free, and the machine idled meanwhile."""
+    dbapi = conn.connection.dbapi_connection
+    dbapi.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+        nap = _FIRST_NAP_S
+        while time.monotonic() < deadline:
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            time.sleep(nap * (0.5 + random.random()))  # jittered: waiters do not retry in step
+            nap = min(nap * 2, _LONGEST_NAP_S)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more, to fail as SQLAlchemy reports it
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
 
 def ping(engine: Engine) -> None:
