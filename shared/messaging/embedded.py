@@ -45,6 +45,7 @@ import os
 import threading
 import time
 import uuid
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
@@ -252,6 +253,7 @@ class Channel(filesystem.Channel):
         self._fsync = bool(connection.options.get("fsync", True))
         self._recovery_interval = float(connection.options.get("recovery_interval", DEFAULT_RECOVERY_INTERVAL))
         self._owner_dir: tuple[str, Path] | None = None
+        self._listing: dict[str, deque[str]] | None = None
         super().__init__(connection, **kwargs)
         self._last_recovery = time.monotonic()
         recover(self._dirs)
@@ -304,14 +306,31 @@ class Channel(filesystem.Channel):
 
     # --- consume ------------------------------------------------------------
 
+    def _look(self) -> dict[str, deque[str]]:
+        """The ready messages' file names by queue, each queue's in order: one look at the folder."""
+        found: dict[str, deque[str]] = defaultdict(deque)
+        for name in sorted(os.listdir(self._dirs.queues)):
+            queue = name.partition(".")[2]
+            if queue.endswith(".msg"):
+                found[queue[: -len(".msg")]].append(name)
+        return found
+
+    def forget_look(self) -> None:
+        """The next ``_get`` looks at the folder again (the transport calls this before each round)."""
+        self._listing = None
+
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         if time.monotonic() - self._last_recovery >= self._recovery_interval:
             self._last_recovery = time.monotonic()
             recover(self._dirs)
-        wanted = f"{queue}.msg"
-        for name in sorted(os.listdir(self._dirs.queues)):
-            if name.partition(".")[2] != wanted:
-                continue
+        # One look serves a whole round of the queues a consumer takes in turn (kombu's FairCycle asks
+        # each until one has a message): a look per queue listed and sorted the folder a dozen times
+        # for one delivery. A message put after the look waits for the next round.
+        if self._listing is None:
+            self._listing = self._look()
+        names = self._listing.get(queue) or deque()
+        while names:
+            name = names.popleft()
             claimed = self._inflight_dir() / name
             try:
                 os.rename(self._dirs.queues / name, claimed)  # atomic claim
@@ -361,6 +380,7 @@ class Channel(filesystem.Channel):
         super().basic_reject(delivery_tag, requeue=requeue)  # requeue -> _restore
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> virtual.Message | None:
+        self.forget_look()  # a single get sees every message put before it
         message: virtual.Message | None = super().basic_get(queue, no_ack=no_ack, **kwargs)
         if message is not None and no_ack:
             self._discard(message.delivery_tag)
@@ -461,6 +481,8 @@ class Transport(filesystem.Transport):
         while True:
             bell = self._bell_of_consumed_queues()
             bell.clear()  # a ring from here on may be for a message this look misses
+            for channel in self.channels or []:
+                channel.forget_look()
             try:
                 cycle: Any = self.cycle
                 cycle.get(self._deliver, timeout=timeout)
