@@ -269,6 +269,28 @@ def _publish_in_new_connection(root: Path, body: Any) -> None:
         _publish(conn, body)
 
 
+def test_a_message_for_several_queues_is_written_once_and_each_queue_takes_its_own_copy(tmp_path: Path) -> None:
+    queues = [_queue(name) for name in ("first", "second", "third")]
+    with connection(tmp_path) as conn:
+        for q in queues:
+            q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        _publish(conn, {"n": 2})
+        names = _queued_files(tmp_path)
+        assert len(names) == 6
+        inodes = {os.stat(tmp_path / "queues" / name).st_ino for name in names}
+        assert len(inodes) == 2  # one file a message, linked into each queue
+        first = _get(conn, queues[0])
+        first.reject(requeue=True)  # back to its queue: the others' copies are untouched
+        for q in queues:
+            for n in (1, 2):
+                message = _get(conn, q)
+                assert message.payload == {"n": n}
+                message.ack()
+    assert _queued_files(tmp_path) == [] and _inflight_files(tmp_path) == []
+    assert os.listdir(tmp_path / "tmp") == []  # the written file went with the connection
+
+
 def test_graceful_close_returns_unacked_message(tmp_path: Path) -> None:
     with connection(tmp_path) as conn:
         q = _queue()
