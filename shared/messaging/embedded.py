@@ -16,9 +16,9 @@ transport_options={"root": path})`` or via :func:`connection`.
 
 What it changes versus upstream, and why:
 
-* ``_put`` writes to ``tmp/``, fsyncs, then hard-links the file into ``queues/``, once per queue
-  the message is routed to (one file written for them all): a consumer can never see a half-written
-  file (flock does not stop link or rename).
+* ``_put`` writes to ``tmp/``, fsyncs, then ``os.rename``\\s into ``queues/``:
+  a consumer can never see a half-written file (flock does not stop rename). The copies of one message
+  for its other queues are hard links to that file.
 * ``_get`` renames the file into this process's in-flight folder instead of
   deleting it; ack / reject(requeue=False) delete it, reject(requeue=True) and
   channel close move it back.  Folders of dead processes (pid gone, or pid
@@ -255,7 +255,7 @@ class Channel(filesystem.Channel):
         self._recovery_interval = float(connection.options.get("recovery_interval", DEFAULT_RECOVERY_INTERVAL))
         self._owner_dir: tuple[str, Path] | None = None
         self._listing: dict[str, deque[str]] | None = None
-        self._shared: tuple[dict[str, Any], Path] | None = None  # the last message written, and its file
+        self._last: tuple[dict[str, Any], Path] | None = None  # the message put last, and its file
         super().__init__(connection, **kwargs)
         self._last_recovery = time.monotonic()
         recover(self._dirs)
@@ -290,20 +290,29 @@ class Channel(filesystem.Channel):
     # Named as kombu's filesystem channel names it, which renamed the abstract channel's ``message``.
     def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{_next_stamp()}.{_check_queue_name(queue)}.msg"
+        target = self._dirs.queues / name
         try:
-            os.link(self._written(payload), self._dirs.queues / name)  # atomic: all or nothing
+            if not self._linked(payload, target):
+                self._write(payload, target)
         except OSError as exc:
             raise ChannelError(f"Cannot add message to queue {queue!r}") from exc
+        self._last = (payload, target)  # the object itself is kept: its id cannot be reused meanwhile
         self._dirs.ring(name)
 
-    def _written(self, payload: dict[str, Any]) -> Path:
-        """A complete, synced file holding ``payload`` in ``tmp/``, written once for all the queues an
-        exchange copies one message to: each copy is a hard link to it (a file written and synced per
-        copy cost a message bound to three queues three times the CPU). Nobody writes to a message file
-        once it is linked: consumers rename, read and unlink their own link."""
-        if self._shared is not None and self._shared[0] is payload:  # the same message, another queue
-            return self._shared[1]
-        self._drop_shared()
+    def _linked(self, payload: dict[str, Any], target: Path) -> bool:
+        """The same message put to another queue of the exchange (kombu puts it once per queue): a hard
+        link to the copy just put, where a file written and synced per copy cost a message bound to
+        three queues three times the CPU. False when that copy has left its queue meanwhile. Nobody
+        writes a message file once it is in a queue: consumers rename, read and unlink their own link."""
+        if self._last is None or self._last[0] is not payload:
+            return False
+        try:
+            os.link(self._last[1], target)  # atomic: all or nothing
+        except FileNotFoundError:
+            return False  # taken by a consumer already: write this copy afresh
+        return True
+
+    def _write(self, payload: dict[str, Any], target: Path) -> None:
         # The tmp name starts with our owner token so recover() can collect it
         # if we die mid-write.
         tmp = self._dirs.tmp / f"{owner_token()}.{uuid.uuid4().hex}.tmp"
@@ -313,22 +322,11 @@ class Channel(filesystem.Channel):
                 f.flush()
                 if self._fsync:
                     os.fsync(f.fileno())
+            os.rename(tmp, target)  # atomic: all or nothing
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        self._shared = (payload, tmp)  # the object itself is kept: its id cannot be reused meanwhile
-        return tmp
-
-    def _drop_shared(self) -> None:
-        if self._shared is not None:
-            with contextlib.suppress(OSError):
-                self._shared[1].unlink()  # the queues' links keep the message
-            self._shared = None
-
-    def close(self) -> None:
-        self._drop_shared()
-        super().close()
 
     # --- consume ------------------------------------------------------------
 

@@ -288,7 +288,7 @@ def test_a_message_for_several_queues_is_written_once_and_each_queue_takes_its_o
                 assert message.payload == {"n": n}
                 message.ack()
     assert _queued_files(tmp_path) == [] and _inflight_files(tmp_path) == []
-    assert os.listdir(tmp_path / "tmp") == []  # the written file went with the connection
+    assert os.listdir(tmp_path / "tmp") == []
 
 
 def test_graceful_close_returns_unacked_message(tmp_path: Path) -> None:

@@ -1,0 +1,148 @@
+"""CPU time of the embedded transport (shared/messaging/embedded.py) and of SQLite's writers, alone.
+
+    .venv/bin/python bench/embedded_transport.py [--parts publish,consume,writers] [--repeat N]
+    git -C /work/main archive <commit> | tar -x -C /tmp/before          # the code before a change
+    PYTHONPATH=/tmp/before .venv/bin/python bench/embedded_transport.py
+
+1. publish: microseconds of CPU to publish one message (about 1 KB) that a topic exchange routes to
+   1, 2 or 3 queues (the review's events go to up to three services);
+2. consume: microseconds of CPU to take and acknowledge one delivery for a consumer of 14 queues (the
+   declaration service's count) while 60 or 300 messages wait in three of them;
+3. SQLite writers: short write transactions a second (each holds the write lock about 1 ms) from four
+   threads in each of three processes on one file, through ``shared.db``'s engine.
+
+Process CPU time (``time.process_time``) for 1 and 2, so another process's load weighs less than on
+the wall clock. Nothing in the tests depends on these figures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BODY = '"' + "x" * 900 + '"'
+
+
+def publish(queues: int, messages: int = 500) -> float:
+    import kombu
+
+    from shared.messaging.embedded import connection
+
+    exchange = kombu.Exchange("bench", type="topic")
+    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
+        for n in range(queues):
+            kombu.Queue(f"q{n}", exchange, routing_key="event.#")(conn.default_channel).declare()
+        producer = conn.Producer(exchange=exchange)
+        started = time.process_time()
+        for _ in range(messages):
+            producer.publish(BODY, routing_key="event.x", delivery_mode=2, content_type="application/json")
+        return (time.process_time() - started) / messages * 1e6
+
+
+def consume(waiting: int, queues: int = 14) -> float:
+    import kombu
+
+    from shared.messaging.embedded import connection
+
+    exchange = kombu.Exchange("bench", type="topic")
+    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
+        bound = [kombu.Queue(f"q{n}", exchange, routing_key=f"event.{n}") for n in range(queues)]
+        for queue in bound:
+            queue(conn.default_channel).declare()
+        producer = conn.Producer(exchange=exchange)
+        for n in range(waiting):
+            producer.publish(BODY, routing_key=f"event.{n % 3}", delivery_mode=2, content_type="application/json")
+        taken = 0
+
+        def take(message) -> None:  # noqa: ANN001
+            nonlocal taken
+            taken += 1
+            message.ack()
+
+        started = time.process_time()
+        with conn.Consumer(bound, on_message=take, prefetch_count=1):
+            while taken < waiting:
+                conn.drain_events(timeout=2)
+        return (time.process_time() - started) / waiting * 1e6
+
+
+def _writer(url: str, per_thread: int, out) -> None:  # noqa: ANN001
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+
+    engine = make_engine(url)
+
+    def run() -> None:
+        for _ in range(per_thread):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t (v) VALUES ('x')"))
+                time.sleep(0.001)  # work done while the transaction holds the write lock
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put(per_thread * len(threads))
+
+
+def sqlite_writers(processes: int = 3, per_thread: int = 100) -> float:
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+
+    with tempfile.TemporaryDirectory() as root:
+        url = f"sqlite:///{Path(root) / 'writers.db'}"
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        engine.dispose()
+        spawn = mp.get_context("spawn")
+        out = spawn.Queue()
+        workers = [spawn.Process(target=_writer, args=(url, per_thread, out)) for _ in range(processes)]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+        return sum(out.get() for _ in workers) / elapsed
+
+
+def main() -> int:
+    import argparse
+
+    import shared
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="publish,consume,writers", help="of publish, consume, writers")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each figure this many times (all printed)")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+
+    def times(measure, *given: int) -> str:  # noqa: ANN001
+        return " / ".join(f"{measure(*given):4.0f}" for _ in range(args.repeat))
+
+    print(f"code: {Path(shared.__file__).resolve().parents[1]}")
+    if "publish" in parts:
+        for queues in (1, 2, 3):
+            print(f"publish, routed to {queues} queue(s):        {times(publish, queues)} us CPU a message")
+    if "consume" in parts:
+        for waiting in (60, 300):
+            print(f"consume + ack, 14 queues, {waiting:3} waiting:   {times(consume, waiting)} us CPU a delivery")
+    if "writers" in parts:
+        print(f"SQLite writers, 3 processes x 4 threads: {times(sqlite_writers)} transactions a second")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
