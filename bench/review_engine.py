@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -467,15 +466,9 @@ def main() -> int:
         help="admin URL of a PostgreSQL server (a scratch database is created and dropped)",
     )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="titles-bench-"))
-    os.environ["TITLES_DATA_DIR"] = str(work)
-    os.environ.setdefault("BROKER_URL", f"embedded://{work / 'broker'}")
-    from shared import config  # this process reads the environment it just set
+    from bench.scratch import data_dir
 
-    config.from_environment()
-    import logging
-
-    logging.disable(logging.WARNING)
+    work = data_dir("titles-bench-")
     backends = [("sqlite", f"sqlite:///{work / 'review.db'}", None)]
     if args.postgres:
         name = f"titles_bench_{uuid.uuid4().hex[:8]}"
