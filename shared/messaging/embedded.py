@@ -505,7 +505,8 @@ class Transport(filesystem.Transport):
         while True:
             bell = self._bell_of_consumed_queues()
             bell.clear()  # a ring from here on may be for a message this look misses
-            for channel in self.channels or []:
+            channels: list[Channel] = self.channels or []  # declared None on kombu's class
+            for channel in channels:
                 channel.forget_look()
             try:
                 cycle: Any = self.cycle
