@@ -45,9 +45,9 @@ def process(db: Database, sub: Subscription, envelope: Envelope, handler: Handle
     """Run one handler for one message, exactly once in effect. Returns the outcome.
 
     ``redelivered=False`` (the broker's word that it never handed this delivery out before: RabbitMQ's
-    flag, or the embedded transport's) skips the look in the inbox: a copy of a message handled already (a relay that published twice) still
-    collides on its inbox row, before the handler runs, and is a duplicate all the same. The look
-    saves running the handler for nothing where a redelivery is likely."""
+    flag, or the embedded transport's) skips the look in the inbox: a copy of a message handled already
+    (a relay that published twice) still collides on its inbox row, before the handler runs, and is a
+    duplicate all the same. The look saves running the handler for nothing where a redelivery is likely."""
     try:
         message = load_incoming(envelope.type, envelope.data)
     except ContractViolation as exc:
