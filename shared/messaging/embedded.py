@@ -163,6 +163,11 @@ def _check_queue_name(queue: Any) -> str:
     return queue
 
 
+def queue_of(file_name: str) -> str:
+    """The queue a message file (``<stamp>.<queue>.msg``) is in."""
+    return file_name.partition(".")[2].removesuffix(".msg")
+
+
 @dataclass(frozen=True)
 class Dirs:
     root: Path
@@ -183,7 +188,7 @@ class Dirs:
 
     def ring(self, file_name: str) -> None:
         """Wake the consumers of the queue a message file (``<stamp>.<queue>.msg``) is in."""
-        wake.ring(self.bells / file_name.partition(".")[2].removesuffix(".msg"))
+        wake.ring(self.bells / queue_of(file_name))
 
 
 def recover(dirs: Dirs) -> int:
@@ -238,6 +243,11 @@ def _read_table(path: str) -> list[exchange_queue_t]:
             raw = bytes_to_str(f.read())
         finally:
             unlock(f)
+    return _bindings(raw)
+
+
+def _bindings(raw: str) -> list[exchange_queue_t]:
+    """A binding file's rows; an empty file (being created by another process) has none yet."""
     return [exchange_queue_t(*row) for row in loads(raw)] if raw.strip() else []
 
 
@@ -334,9 +344,8 @@ class Channel(filesystem.Channel):
         """The ready messages' file names by queue, each queue's in order: one look at the folder."""
         found: dict[str, deque[str]] = defaultdict(deque)
         for name in sorted(os.listdir(self._dirs.queues)):
-            queue = name.partition(".")[2]
-            if queue.endswith(".msg"):
-                found[queue[: -len(".msg")]].append(name)
+            if name.partition(".")[2].endswith(".msg"):
+                found[queue_of(name)].append(name)
         return found
 
     def forget_look(self) -> None:
@@ -447,7 +456,7 @@ class Channel(filesystem.Channel):
                 lock(f, LOCK_EX)
                 try:
                     raw = bytes_to_str(f.read())
-                    rows = [exchange_queue_t(*r) for r in loads(raw)] if raw.strip() else []
+                    rows = _bindings(raw)
                     if row not in rows:
                         rows.insert(0, row)
                         f.seek(0)
