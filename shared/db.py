@@ -147,7 +147,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute(_busy_timeout())
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -166,6 +166,11 @@ def _sqlite_engine(url: str) -> Engine:
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _FIRST_NAP_S, _LONGEST_NAP_S = 0.0005, 0.004
+
+
+def _busy_timeout() -> str:
+    """SQLite's own wait for a lock, the safety net of every statement but BEGIN IMMEDIATE."""
+    return f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}"
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -188,7 +193,7 @@ def _begin_immediate(conn: Any) -> None:
             nap = min(nap * 2, _LONGEST_NAP_S)
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more, to fail as SQLAlchemy reports it
     finally:
-        dbapi.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        dbapi.execute(_busy_timeout())
 
 
 def ping(engine: Engine) -> None:
