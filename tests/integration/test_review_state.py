@@ -92,3 +92,58 @@ def test_a_state_naming_a_version_this_process_never_parsed_says_how_to_load_it(
     saved[state.VERSION_KEY] = "f" * 64  # a version no process here has parsed
     with pytest.raises(LookupError, match="state.load"):
         runtime.SERIALIZER.deserialize_json(json.dumps(saved))
+
+
+def test_a_save_writes_what_changed_in_one_statement_and_moves_the_version_once(review):
+    from sqlalchemy import event
+
+    from services.review.engine import state
+    from services.review.models import Instance
+
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    before = instance_of(review, declaration_id)
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    with review.uow() as uow:
+        instance = uow.session.get(Instance, before.id)
+        instance.stage = "renamed_stage"
+        event.listen(review.engine, "before_cursor_execute", seen)
+        try:
+            state.save(uow, instance)
+            uow.session.flush()  # the row is clean: the flush has nothing to write
+            assert not uow.session.dirty
+        finally:
+            event.remove(review.engine, "before_cursor_execute", seen)
+        uow.commit()
+    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("UPDATE INSTANCES")
+    after = instance_of(review, declaration_id)
+    assert (after.stage, after.version, after.state) == ("renamed_stage", before.version + 1, before.state)
+
+
+def test_a_save_over_a_version_another_writer_moved_fails_and_writes_nothing(review):
+    from sqlalchemy import update
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from services.review.engine import state
+    from services.review.models import Instance
+
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    before = instance_of(review, declaration_id)
+    with review.uow() as uow:
+        instance = uow.session.get(Instance, before.id)  # read without the lock, as no path does
+        # the row moves on behind the session's back, as another writer's commit would move it
+        moved = update(Instance).where(Instance.id == before.id).values(version=Instance.version + 1)
+        uow.session.connection().execute(moved)
+        uow.commit()
+    with review.uow() as uow:
+        uow.session.add(instance)  # the copy read before the move
+        instance.stage = "lost_update"
+        with pytest.raises(StaleDataError):
+            state.save(uow, instance)
+    after = instance_of(review, declaration_id)
+    assert (after.stage, after.version) == (before.stage, before.version + 1)

@@ -314,8 +314,9 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     _audit(uow, instance, workflow)
     history.prune(workflow)  # the state keeps what is live; the audit log has the rest
     instance.state = state.dump(workflow)
-    instance.updated_at = utcnow()  # the version is bumped by the mapper (compare-and-set)
+    instance.updated_at = utcnow()
     projection.write_tasks(uow)
+    state.save(uow, instance)  # the version is checked and bumped (compare-and-set)
     uow.session.flush()
     loaded.saved(uow.session, instance.id, instance.state, workflow)
 
