@@ -147,3 +147,26 @@ def test_a_save_over_a_version_another_writer_moved_fails_and_writes_nothing(rev
             state.save(uow, instance)
     after = instance_of(review, declaration_id)
     assert (after.stage, after.version) == (before.stage, before.version + 1)
+
+
+def test_a_save_in_a_savepoint_rolled_back_leaves_the_instance_as_the_database_has_it(review):
+    from services.review.engine import state
+    from services.review.models import Instance
+
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    before = instance_of(review, declaration_id)
+    with review.uow() as uow:
+        instance = uow.session.get(Instance, before.id)
+        with pytest.raises(RuntimeError):
+            with uow.session.begin_nested():  # as a guarded handler runs a step
+                instance.stage = "rolled_back"
+                state.save(uow, instance)
+                raise RuntimeError("the step fails after its save")
+        # the instance reads as the row is again, and the next write checks the version the row holds
+        assert (instance.stage, instance.version) == (before.stage, before.version)
+        instance.has_incident = True
+        state.save(uow, instance)
+        uow.commit()
+    after = instance_of(review, declaration_id)
+    assert (after.stage, after.has_incident, after.version) == (before.stage, True, before.version + 1)

@@ -114,8 +114,11 @@ def save(uow: UnitOfWork, instance: Instance) -> None:
     if written.rowcount != 1:
         raise StaleDataError(f"instance {instance.id} was changed by another writer (version {version} is gone)")
     set_committed_value(instance, "version", version + 1)
-    # Written: the row is clean, as the flush leaves a row it wrote (else the flush would still visit it).
+    # Written: what the flush does after writing a row. The row is clean (else every flush would still
+    # visit it), and the transaction knows it was written in it, so that rolling back a savepoint it was
+    # written in expires it (the next read takes the row as the database has it again).
     row._commit_all(row.dict, uow.session.identity_map)
+    uow.session._register_altered([row])
 
 
 @functools.lru_cache(maxsize=64)
