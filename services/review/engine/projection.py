@@ -75,12 +75,13 @@ def cancel_tasks(uow: UnitOfWork, task_ids: set[str]) -> None:
 def write_tasks(uow: UnitOfWork) -> None:
     """The step's task rows in one statement: the rows for tasks that became ready and the row this
     step closed (the task a completion completes, locked with the instance) as one upsert, where the
-    session's flush would write an UPDATE and an INSERT. Only the columns the step changed are
-    overwritten on the existing rows. Anything else is left to the flush."""
+    session's flush would write an UPDATE and an INSERT (at several times the CPU, through its unit
+    of work). Only the columns the step changed are overwritten on the existing rows; new rows alone
+    are a plain INSERT. Anything else is left to the flush."""
     session = uow.session
     new = [o for o in session.new if isinstance(o, Task)]
     changed = [o for o in session.dirty if isinstance(o, Task) and session.is_modified(o)]
-    if not new or not changed:
+    if not new and not changed:
         return
     columns = Task.__table__.columns
     modified = tuple(
@@ -93,7 +94,7 @@ def write_tasks(uow: UnitOfWork) -> None:
             }
         )
     )
-    if not modified or "id" in modified:
+    if (changed and not modified) or "id" in modified:
         return
     rows = [{column.key: getattr(o, column.key) for column in columns} for o in [*changed, *new]]
     for row in rows:  # what the flush would default
@@ -107,9 +108,12 @@ def write_tasks(uow: UnitOfWork) -> None:
 
 @functools.lru_cache(maxsize=32)
 def _upsert(dialect: str, modified: tuple[str, ...]) -> Any:
-    """INSERT ... ON CONFLICT (id) DO UPDATE of ``modified``, built once (its compiled form is cached)."""
+    """INSERT ... ON CONFLICT (id) DO UPDATE of ``modified`` (none: a plain INSERT), built once (its
+    compiled form is cached)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Task)
+    if not modified:
+        return statement
     return statement.on_conflict_do_update(
         index_elements=["id"], set_={key: statement.excluded[key] for key in modified}
     )
