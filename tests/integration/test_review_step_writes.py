@@ -1,0 +1,72 @@
+"""A review step writes each row it changes once, in Core (services/review/engine/projection.py and
+state.py): the task rows in one statement, whether the step closes a task, opens some or both, and
+the instance's row in one compare-and-set UPDATE; the ORM's flush is left nothing to write."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.review_flow_helpers import UNIT, act, open_stages, resubmit, review_db, start
+
+
+@pytest.fixture
+def review(demo: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    return review_db(demo, monkeypatch)
+
+
+@contextlib.contextmanager
+def statements(db: Any) -> Iterator[list[str]]:
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()).upper())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def writes_to(sent: list[str], table: str) -> list[str]:
+    return [s for s in sent if s.startswith((f"INSERT INTO {table} ", f"UPDATE {table} ", f"DELETE FROM {table} "))]
+
+
+def test_a_step_that_closes_a_task_and_opens_none_writes_the_task_row_once(review, clients, auth):
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    with statements(review) as sent:
+        act(clients["review"], auth, "unit", declaration_id, "unit_check", "return", "附件不清晰")
+    assert open_stages(review, declaration_id) == []  # returned: waiting for the applicant
+    [tasks] = writes_to(sent, "TASKS")
+    assert tasks.startswith("INSERT INTO TASKS ") and "ON CONFLICT (ID) DO UPDATE" in tasks
+    assert len(writes_to(sent, "INSTANCES")) == 1
+
+
+def test_a_step_that_opens_a_task_and_closes_none_writes_one_insert(review, clients, auth):
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    act(clients["review"], auth, "unit", declaration_id, "unit_check", "return", "附件不清晰")
+    with statements(review) as sent:
+        resubmit(review, data)
+    assert open_stages(review, declaration_id) == [("unit_check", UNIT)]
+    [tasks] = writes_to(sent, "TASKS")
+    assert tasks.startswith("INSERT INTO TASKS ") and "ON CONFLICT" not in tasks
+    assert len(writes_to(sent, "INSTANCES")) == 1
+
+
+def test_a_step_that_closes_one_task_and_opens_the_next_writes_one_upsert(review, clients, auth):
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    with statements(review) as sent:
+        act(clients["review"], auth, "unit", declaration_id, "unit_check", "approve", "同意")
+    assert open_stages(review, declaration_id) == [("unit_recommendation", UNIT)]
+    [tasks] = writes_to(sent, "TASKS")
+    assert "ON CONFLICT (ID) DO UPDATE" in tasks
+    assert len(writes_to(sent, "INSTANCES")) == 1
