@@ -94,7 +94,8 @@ class Settings:
 
     - ``LOG_LEVEL`` (``INFO``); ``PROMETHEUS_MULTIPROC_DIR``: metrics shared by a server's workers.
     - ``TITLES_MAX_REQUEST_BYTES`` (1 MiB) and ``TITLES_MAX_UPLOAD_BYTES`` (11 MiB): the largest body.
-    - ``TITLES_WORKFLOW_CACHE`` (32): workflows the review service keeps deserialised (0: none).
+    - ``TITLES_WORKFLOW_CACHE`` (256): workflows each review process keeps deserialised (0: none;
+      25-60 KiB each, so the default costs a review process at most about 15 MiB).
     - ``*_RATE_LIMIT`` (``count/seconds``): ``CERTIFICATE_VERIFY_RATE_LIMIT`` (30/60),
       ``NOTIFY_REPORT_RATE_LIMIT`` (5/3600), ``NOTIFY_REPORT_LOOKUP_RATE_LIMIT`` (30/60).
 
@@ -204,7 +205,7 @@ class Settings:
             prometheus_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR") or None,
             max_request_bytes=int(get("TITLES_MAX_REQUEST_BYTES", str(1024 * 1024))),
             max_upload_bytes=int(get("TITLES_MAX_UPLOAD_BYTES", str(11 * 1024 * 1024))),
-            workflow_cache=int(get("TITLES_WORKFLOW_CACHE", "32")),
+            workflow_cache=int(get("TITLES_WORKFLOW_CACHE", "256")),
             rate_limits={k: v for k, v in sorted(environ.items()) if k.endswith("_RATE_LIMIT")},
             certificate_number_pattern=get("CERTIFICATE_NUMBER_PATTERN", "{authority}{year}{serial:06d}"),
             certificate_authority=get("CERTIFICATE_AUTHORITY", "TJZC"),
