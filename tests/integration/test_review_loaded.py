@@ -95,3 +95,34 @@ def test_a_state_saved_elsewhere_or_a_rolled_back_step_is_never_reused(review, c
     reloaded = locked_workflow(review, instance_id)
     assert reloaded is not fresh and reloaded.task_tree.data["note"] == "saved by another worker"
     assert open_stages(review, declaration_id) != [("unit_check", UNIT)]  # it moved on, as saved
+
+
+def test_a_kept_workflow_carries_what_its_rows_say_so_the_next_step_need_not_work_it_out(
+    review, clients, auth, monkeypatch
+):
+    from sqlalchemy import select
+
+    from services.review.engine import runtime
+    from services.review.engine.loaded import LOADED
+    from services.review.models import Task, Timer
+
+    client = clients["review"]
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    instance_id = instance_of(review, declaration_id).id
+    act(client, auth, "unit", declaration_id, "unit_check", "approve", "同意")
+    projected = LOADED._entries[instance_id][2]
+    with review.uow(readonly=True) as uow:
+        open_ids = set(
+            uow.session.scalars(select(Task.id).where(Task.instance_id == instance_id, Task.status == "ready"))
+        )
+        timer = uow.session.get(Timer, instance_id)
+    assert projected.ready == open_ids and len(open_ids) == 1
+    assert projected.due == (timer.due_at if timer is not None else None)
+
+    def walked(_: Any) -> set[str]:
+        raise AssertionError("a step on a kept workflow walked its tree for the open tasks")
+
+    monkeypatch.setattr(runtime, "_ready_ids", walked)
+    act(client, auth, "unit", declaration_id, "unit_recommendation", "recommend")
+    assert open_stages(review, declaration_id) == [("unit_publicity", UNIT)]  # the step ran, from the cache

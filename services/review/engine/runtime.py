@@ -184,10 +184,13 @@ def locked(
         instance = uow.session.scalar(query)
         if instance is None:
             raise NotFound(f"no review process for {instance_id or declaration_id}")
-    workflow = loaded.LOADED.take(instance.id, instance.state) or state.load(uow, instance)
+    kept = loaded.LOADED.take(instance.id, instance.state)
+    workflow, projected = kept if kept is not None else (state.load(uow, instance), None)
     # The script engine is not serialized: give the loaded instance ours.
     workflow.script_engine = ScriptEngine(uow, instance.declaration_id)
-    projection.remember(uow, instance.id, _ready_ids(workflow), next_due(workflow))
+    if projected is None:
+        projected = projection.Projected(frozenset(_ready_ids(workflow)), next_due(workflow))
+    projection.remember(uow, instance.id, projected.ready, projected.due)
     yield instance, workflow
 
 
@@ -318,7 +321,7 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     projection.write_tasks(uow)
     state.save(uow, instance)  # the version is checked and bumped (compare-and-set)
     uow.session.flush()
-    loaded.saved(uow.session, instance.id, instance.state, workflow)
+    loaded.saved(uow.session, instance.id, instance.state, workflow, projection.Projected(frozenset(ready), due))
 
 
 def run_engine(workflow: BpmnWorkflow) -> None:
