@@ -220,7 +220,7 @@ def record_stage(uow: UnitOfWork, changed: StageChanged) -> None:
     organisation = changed.organisation
     if organisation and uow.session.get(DeclarationOrganisation, (changed.declaration_id, organisation)) is None:
         uow.session.add(DeclarationOrganisation(declaration_id=changed.declaration_id, organisation=organisation))
-    uow.session.flush()
+    # no flush of its own: the commit writes it (with the stage change's notice, in one flush)
 
 
 def record_completed(uow: UnitOfWork, completed: Completed) -> None:
