@@ -189,7 +189,8 @@ def locked(
     # The script engine is not serialized: give the loaded instance ours.
     workflow.script_engine = ScriptEngine(uow, instance.declaration_id)
     if projected is None:
-        projected = projection.Projected(frozenset(_ready_ids(workflow)), next_due(workflow))
+        found = open_tasks(workflow)
+        projected = projection.Projected(frozenset(_ready_ids(workflow, found)), next_due(workflow, found))
     projection.remember(uow, instance.id, projected.ready, projected.due)
     yield instance, workflow
 
@@ -263,11 +264,12 @@ def _waits_for(spec: Any, message_name: str) -> tuple[Any, str | None]:
     return None, None
 
 
-def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str, str, dt.datetime]]:
+def waiting_timers(workflow: BpmnWorkflow, open_tasks: list[Any] | None = None) -> list[tuple[str, str, dt.datetime]]:
     """The timers the instance waits at, earliest first: (element id, process id, due time). An
-    event-based gateway's timer is named by its catch event (the gateway holds its time)."""
+    event-based gateway's timer is named by its catch event (the gateway holds its time).
+    ``open_tasks``: the tree's READY and WAITING tasks as ``open_tasks()`` found them (else walked here)."""
     found = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in _waiting(workflow, open_tasks):
         due = timers.due_at(task)
         if due is not None:
             found.append((_timer_element(task.task_spec), task.workflow.spec.name, due))
@@ -297,7 +299,7 @@ def fire_timers(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> 
 
 def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
     """Run what is automatic, then project tasks, messages, timers and outcome, and save."""
-    run_engine(workflow)
+    left_open = run_engine(workflow)  # the tree does not change again until the prune below
     for event in workflow.get_events():
         message_type = OUTBOUND.get(event.event_definition.name)
         if message_type is None:
@@ -305,11 +307,11 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         # the diagram's payload as it is, read strictly: the diagram must send the whole contract
         message = contract_of(message_type).message.load(dict(event.payload or {}), strict=True)
         uow.publish(message, correlation_id=instance.declaration_id)
-    ready = _project_tasks(uow, instance, workflow)
-    due = next_due(workflow)
+    ready = _project_tasks(uow, instance, workflow, left_open)
+    due = next_due(workflow, left_open)
     projection.set_timer(uow, instance.id, due)
     projection.remember(uow, instance.id, ready, due)
-    instance.stage = current_stage(workflow)
+    instance.stage = current_stage(workflow, left_open)
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
         instance.outcome = outcome = _outcome(workflow)
@@ -324,18 +326,44 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
     loaded.saved(uow.session, instance.id, instance.state, workflow, projection.Projected(frozenset(ready), due))
 
 
-def run_engine(workflow: BpmnWorkflow) -> None:
+def run_engine(workflow: BpmnWorkflow) -> list[Any]:
     """Run what is automatic until nothing is: ``do_engine_steps`` ends by refreshing the timers, so a
     timer that fell due while the step ran is left READY, neither run nor waiting, and no timer row
     would ever wake it (docs/engine.md E16). Another round runs them; it stops when a round leaves the
-    same tasks READY (the engine would not run them) and after a hundred rounds at most."""
+    same tasks READY (the engine would not run them) and after a hundred rounds at most. Returns the
+    tasks left READY or WAITING (``open_tasks``): the round's one walk of the tree, which the step's
+    projection reads instead of walking it again for each thing it projects."""
     left: set[Any] = set()
+    found: list[Any] = []
     for _ in range(100):
         _engine_call(workflow.do_engine_steps)
-        ready = {t.id for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual}
+        found = open_tasks(workflow)
+        ready = {t.id for t in found if t.state == TaskState.READY and not t.task_spec.manual}
         if not ready or ready == left:
-            return
+            break
         left = ready
+    return found
+
+
+def open_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """The READY and WAITING tasks, in the tree's order, in one walk: with one mask the iterator takes
+    the same path as for either state alone (both definite states; finished called processes not
+    entered), so filtering this list gives what ``get_tasks(state=...)`` gives."""
+    found: list[Any] = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+    return found
+
+
+def _human(workflow: BpmnWorkflow, found: list[Any] | None) -> list[Any]:
+    """The READY human (manual) tasks, as ``get_tasks(state=READY, manual=True)`` lists them."""
+    if found is None:
+        found = open_tasks(workflow)
+    return [t for t in found if t.state == TaskState.READY and t.task_spec.manual]
+
+
+def _waiting(workflow: BpmnWorkflow, found: list[Any] | None) -> list[Any]:
+    if found is None:
+        found = open_tasks(workflow)
+    return [t for t in found if t.state == TaskState.WAITING]
 
 
 def announce_completed(uow: UnitOfWork, instance: Instance, outcome: str, at: dt.datetime) -> None:
@@ -383,9 +411,11 @@ def _engine_call(function: Any, *args: Any) -> Any:
         raise
 
 
-def _project_tasks(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> set[str]:
+def _project_tasks(
+    uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow, found: list[Any] | None = None
+) -> set[str]:
     """Rows for the tasks that became ready, cancellations for those that went; returns the ready ids."""
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready = {str(t.id): t for t in _human(workflow, found)}
     open_ids = projection.open_task_ids(uow, instance.id)
     # the process moved on without them (e.g. a boundary event); a completion closed its own already
     projection.cancel_tasks(uow, open_ids - ready.keys())
@@ -453,30 +483,33 @@ def _queue_columns(stage: str, data: dict[str, Any], due_at: dt.datetime | None)
     }
 
 
-def current_stage(workflow: Any) -> str | None:
-    """The instance's stage for statistics: its open human task, else what it waits for."""
+def current_stage(workflow: Any, found: list[Any] | None = None) -> str | None:
+    """The instance's stage for statistics: its open human task, else what it waits for. ``found``:
+    the READY and WAITING tasks (``open_tasks``), else walked here."""
     if workflow.is_completed():
         return "completed"
     stage: str | None
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    if found is None:
+        found = open_tasks(workflow)
+    for task in _human(workflow, found):
         stage = task.task_spec.extensions.get("properties", {}).get("stage") or task.task_spec.bpmn_id
         return stage
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in _waiting(workflow, found):
         if getattr(task.task_spec, "event_definition", None) is not None and task.task_spec.bpmn_id:
             stage = task.task_spec.bpmn_id
             return stage
     return None
 
 
-def next_due(workflow: BpmnWorkflow) -> dt.datetime | None:
+def next_due(workflow: BpmnWorkflow, found: list[Any] | None = None) -> dt.datetime | None:
     """The instance's next due time (the scheduler's index), from every waiting timer: behind an
     event-based gateway too, where ``waiting_events()`` has no time (docs/engine.md E12)."""
-    due = waiting_timers(workflow)
+    due = waiting_timers(workflow, found)
     return due[0][2] if due else None
 
 
-def _ready_ids(workflow: BpmnWorkflow) -> set[str]:
-    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+def _ready_ids(workflow: BpmnWorkflow, found: list[Any] | None = None) -> set[str]:
+    return {str(t.id) for t in _human(workflow, found)}
 
 
 def _outcome(workflow: BpmnWorkflow) -> str:
