@@ -264,16 +264,16 @@ def _waits_for(spec: Any, message_name: str) -> tuple[Any, str | None]:
     return None, None
 
 
-def waiting_timers(workflow: BpmnWorkflow, open_tasks: list[Any] | None = None) -> list[tuple[str, str, dt.datetime]]:
+def waiting_timers(workflow: BpmnWorkflow, found: list[Any] | None = None) -> list[tuple[str, str, dt.datetime]]:
     """The timers the instance waits at, earliest first: (element id, process id, due time). An
     event-based gateway's timer is named by its catch event (the gateway holds its time).
-    ``open_tasks``: the tree's READY and WAITING tasks as ``open_tasks()`` found them (else walked here)."""
-    found = []
-    for task in _waiting(workflow, open_tasks):
+    ``found``: the tree's READY and WAITING tasks as ``open_tasks`` found them (else walked here)."""
+    waiting = []
+    for task in _waiting(workflow, found):
         due = timers.due_at(task)
         if due is not None:
-            found.append((_timer_element(task.task_spec), task.workflow.spec.name, due))
-    return sorted(found, key=lambda timer: (timer[2], timer[0]))
+            waiting.append((_timer_element(task.task_spec), task.workflow.spec.name, due))
+    return sorted(waiting, key=lambda timer: (timer[2], timer[0]))
 
 
 def _timer_element(spec: Any) -> str:
