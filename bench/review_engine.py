@@ -164,8 +164,9 @@ def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int, f
     client = app.test_client()
     headers = {"Authorization": f"Bearer {dev_issuer.issue_token('unit', data_dir=data_dir)}"}
     with db.uow() as uow:
-        # the unit is in the directory replica, as in the service (stage notices name it)
-        uow.session.add(Organisation(code=UNIT, name="基准测试单位", kind="unit", parent_code=None))
+        # the unit is in the directory replica, as in the service (stage notices name it); a later round finds it
+        if uow.session.get(Organisation, UNIT) is None:
+            uow.session.add(Organisation(code=UNIT, name="基准测试单位", kind="unit", parent_code=None))
         definition, _ = definitions.deploy(uow, "bench_linear.bpmn", linear_bpmn())
         for _ in range(instances):
             declaration_id = str(uuid.uuid4())
@@ -482,10 +483,15 @@ def main() -> int:
     print(f"raw SpiffWorkflow, in memory            {raw:10.0f} task completions/s")
     try:
         for label, url, _ in backends:
-            rate, count, statements = through_api(url, work, args.instances)
+            # The median of three rounds (each its own instances): one round's timed part is under a second,
+            # and the machine's other work moved single rounds by 15% either way.
+            rounds = [through_api(url, work, args.instances) for _ in range(3)]
+            rate = statistics.median(r[0] for r in rounds)
+            count, statements = rounds[0][1], max(r[2] for r in rounds)
+            each = " / ".join(f"{r[0]:.0f}" for r in rounds)
             print(
-                f"review API + persistence, {label:<12}  {rate:10.1f} task completions/s ({count} tasks, "
-                f"{raw / rate:.1f}x the raw engine, {statements:.2f} SQL statements per completion)"
+                f"review API + persistence, {label:<12}  {rate:10.1f} task completions/s (median of {each}; {count} "
+                f"tasks a round, {raw / rate:.1f}x the raw engine, {statements:.2f} SQL statements per completion)"
             )
             real = social_review_after_loops(url)
             print(f"  {label}: {real['diagram']}, returned at the unit check and resubmitted:")
