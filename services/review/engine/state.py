@@ -103,9 +103,9 @@ def save(uow: UnitOfWork, instance: Instance) -> None:
     through its unit of work, at several times the CPU of the statement on every step. A row not yet
     written (a start) is left to the flush."""
     row = inspect(instance)
-    changed = {key: getattr(instance, key) for key in row.committed_state}
-    if not row.persistent or not changed:
+    if not row.persistent or not row.committed_state:
         return
+    changed = {key: getattr(instance, key) for key in row.committed_state}
     version = instance.version
     changed["version"] = version + 1
     written = uow.session.connection().execute(
