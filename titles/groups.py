@@ -68,7 +68,15 @@ def create_app(names: str = ",".join(PORTED)) -> ByPort:
 
 
 def workers() -> dict[str, Callable[[threading.Event], None]]:
-    """Every background process of the system, by its name in ``supervisor.commands()``: ``run(stop)``."""
+    """Every background process of the system, by its name in ``supervisor.commands()``: ``run(stop)``.
+
+    The modules the workers run are imported here, in the thread that starts them: kombu resolves its
+    names (``from kombu import Connection``) lazily, and threads doing that first at once can see a
+    module half imported (``ImportError: cannot import name 'Connection'``, the work process restarted)."""
+    from services.notify import dispatcher as notify_dispatcher
+    from services.review import scheduler as review_scheduler
+    from shared.messaging import relay as outbox_relay
+    from shared.messaging.consumer import ServiceConsumer
     from titles import bootstrap
 
     databases: dict[str, Any] = {}
@@ -81,28 +89,20 @@ def workers() -> dict[str, Callable[[threading.Event], None]]:
 
     def consumer(service: str) -> Callable[[threading.Event], None]:
         def run(stop: threading.Event) -> None:
-            from shared.messaging.consumer import ServiceConsumer
-
             ServiceConsumer(database(service), bootstrap.service(service).handlers()).run(stop)
 
         return run
 
     def relay(service: str) -> Callable[[threading.Event], None]:
         def run(stop: threading.Event) -> None:
-            from shared.messaging import relay as outbox_relay
-
             outbox_relay.run(database(service), stop)
 
         return run
 
     def scheduler(stop: threading.Event) -> None:
-        from services.review import scheduler as review_scheduler
-
         review_scheduler.run(database("review"), stop)
 
     def dispatcher(stop: threading.Event) -> None:
-        from services.notify import dispatcher as notify_dispatcher
-
         notify_dispatcher.run(database("notify"), stop)
 
     found: dict[str, Callable[[threading.Event], None]] = {}

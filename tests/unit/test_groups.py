@@ -3,6 +3,8 @@ request reaches the app of the port it came in on, and a worker that ends on its
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,16 @@ def test_the_group_stops_cleanly_when_asked(monkeypatch):
     threading.Timer(0.05, stop.set).start()
     assert groups.work(["steady"], stop) == 0
     assert ran.is_set()
+
+
+def test_the_workers_modules_are_imported_before_any_worker_thread_starts():
+    # kombu resolves ``from kombu import Connection`` lazily; worker threads doing that first at once saw it
+    # half imported and the work process died at start. A fresh interpreter: this one imported them long ago.
+    probe = (
+        "import sys; from titles import groups; before = set(sys.modules); groups.workers(); "
+        "wanted = {'kombu.connection', 'kombu.messaging', 'shared.messaging.relay', 'shared.messaging.consumer', "
+        "'services.review.scheduler', 'services.notify.dispatcher'}; "
+        "print(sorted(wanted - set(sys.modules)), sorted(wanted & before))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[] []", done.stdout + done.stderr
