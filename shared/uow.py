@@ -84,6 +84,12 @@ class UnitOfWork:
             if self.db.relay_bell is not None:
                 wake.ring(self.db.relay_bell)
 
+    def write_outbox(self) -> None:
+        """Insert the messages published so far now rather than at the commit: where the transaction's
+        other writes go to the server together (shared/pipeline.py). A savepoint rolled back later
+        takes them with it, in the database."""
+        _write_outbox(self.session)
+
     def rollback(self) -> None:
         self.session.rollback()
         self.session.info.pop(OUTBOX, None)  # also where the session had no transaction to roll back yet
@@ -171,7 +177,7 @@ def _write_outbox(session: Session) -> None:
         return
     rows = [row for _, row in pending.rows]
     pending.rows.clear()
-    session.connection().execute(pending.table.insert(), rows)
+    session.connection().execute(pending.table.insert().inline(), rows)  # ids not fetched back (no RETURNING)
 
 
 def _before_commit(session: Session) -> None:

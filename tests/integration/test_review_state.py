@@ -124,12 +124,16 @@ def test_a_save_writes_what_changed_in_one_statement_and_moves_the_version_once(
     assert (after.stage, after.version, after.state) == ("renamed_stage", before.version + 1, before.state)
 
 
-def test_a_save_over_a_version_another_writer_moved_fails_and_writes_nothing(review):
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "in_one_round_trip"])
+def test_a_save_over_a_version_another_writer_moved_fails_and_writes_nothing(review, together):
+    """Alone, the save fails at once; with the step's other writes in one round trip (PostgreSQL's
+    pipeline), at the end of the block, where the server's answer is read."""
     from sqlalchemy import update
     from sqlalchemy.orm.exc import StaleDataError
 
     from services.review.engine import state
     from services.review.models import Instance
+    from shared.pipeline import one_round_trip
 
     data, _ = start(review)
     declaration_id = data["declaration_id"]
@@ -144,7 +148,11 @@ def test_a_save_over_a_version_another_writer_moved_fails_and_writes_nothing(rev
         uow.session.add(instance)  # the copy read before the move
         instance.stage = "lost_update"
         with pytest.raises(StaleDataError):
-            state.save(uow, instance)
+            if together:
+                with one_round_trip(uow.session) as batch:
+                    state.save(uow, instance, batch)
+            else:
+                state.save(uow, instance)
     after = instance_of(review, declaration_id)
     assert (after.stage, after.version) == (before.stage, before.version + 1)
 

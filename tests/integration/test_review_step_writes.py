@@ -70,3 +70,21 @@ def test_a_step_that_closes_one_task_and_opens_the_next_writes_one_upsert(review
     [tasks] = writes_to(sent, "TASKS")
     assert "ON CONFLICT (ID) DO UPDATE" in tasks
     assert len(writes_to(sent, "INSTANCES")) == 1
+
+
+def test_a_steps_writes_go_to_postgresql_together(review, clients, auth):
+    """The audit entry, the task rows, the instance and the step's messages need no answer from each
+    other: on PostgreSQL they are sent in one pipeline (shared/pipeline.py), one round trip."""
+    from tests.integration.test_pipeline import pipelined_statements
+
+    data, _ = start(review)
+    declaration_id = data["declaration_id"]
+    sent, stop = pipelined_statements(review)
+    try:
+        act(clients["review"], auth, "unit", declaration_id, "unit_check", "approve", "同意")
+    finally:
+        stop()
+    assert open_stages(review, declaration_id) == [("unit_recommendation", UNIT)]
+    writes = [(verb, pipelined) for verb, pipelined in sent if verb in ("INSERT", "UPDATE", "DELETE")]
+    assert len(writes) == 4  # audit_log, tasks, instances, outbox
+    assert {pipelined for _, pipelined in writes} == {review.engine.dialect.name == "postgresql"}

@@ -52,7 +52,14 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def append(
+def append(uow: UnitOfWork, instance: Instance, **fields: Any) -> AuditEntry:
+    """One entry (``entry``'s fields) made and written at once."""
+    made = entry(uow, instance, **fields)
+    write(uow, made)
+    return made
+
+
+def entry(
     uow: UnitOfWork,
     instance: Instance,
     *,
@@ -65,17 +72,16 @@ def append(
     changes: dict[str, Any] | None = None,
     completed: list[str] | None = None,
 ) -> AuditEntry:
-    """Append one entry; the caller holds the instance's lock. The instance counts its entries, so the
-    next number needs no query. The row is written at once, in Core: the ORM's flush would fetch back
-    its id and sort it among the step's other rows, for an entry nobody reads in the same step (the
-    returned object is not in the session)."""
+    """The next entry, chained to the instance's head (which it becomes); the caller holds the instance's
+    lock and writes it with ``write`` in the same transaction. The instance counts its entries, so the
+    next number needs no query."""
     if not instance.audit_seq and instance.audit_head is not None:
         # entries written without the count (a row stored before it, put back as it was): count them once
         with uow.session.no_autoflush:
             counted = uow.session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.instance_id == instance.id))
             instance.audit_seq = counted or 0
     instance.audit_seq = (instance.audit_seq or 0) + 1
-    entry = AuditEntry(
+    made = AuditEntry(
         instance_id=instance.id,
         seq=instance.audit_seq,
         declaration_id=instance.declaration_id,
@@ -90,14 +96,19 @@ def append(
         completed=_plain(completed or []),
         prev_hash=instance.audit_head or GENESIS,
     )
-    entry.hash = digest(entry)
-    uow.session.connection().execute(_INSERT, {c: getattr(entry, c) for c in _COLUMNS})
-    instance.audit_head = entry.hash
-    return entry
+    made.hash = digest(made)
+    instance.audit_head = made.hash
+    return made
+
+
+def write(uow: UnitOfWork, made: AuditEntry) -> None:
+    """The entry's row, in Core: the ORM's flush would fetch back its id and sort it among the step's
+    other rows, for an entry nobody reads in the same step (the object is not in the session)."""
+    uow.session.connection().execute(_INSERT, {c: getattr(made, c) for c in _COLUMNS})
 
 
 _COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")
-_INSERT = insert(AuditEntry)
+_INSERT = insert(AuditEntry).inline()  # the id is not fetched back (no RETURNING)
 
 
 def redacted(changes: dict[str, Any]) -> dict[str, Any]:

@@ -39,13 +39,14 @@ from services.review.engine import (
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.steps import Step
-from services.review.models import Definition, Instance, Task
+from services.review.models import AuditEntry, Definition, Instance, Task
 from shared import clock
 from shared.contracts import contract as contract_of
 from shared.contracts.review import Completed, StageChanged
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
 from shared.observability import context
+from shared.pipeline import one_round_trip
 from shared.uow import UnitOfWork
 
 # Timers judged by the system's clock (engine/timers.py), under SpiffWorkflow's own type names. This one
@@ -316,12 +317,17 @@ def advance(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None
         instance.status = "completed"
         instance.outcome = outcome = _outcome(workflow)
         announce_completed(uow, instance, outcome, utcnow())
-    _audit(uow, instance, workflow)
+    entry = _audit(uow, instance, workflow)
     history.prune(workflow)  # the state keeps what is live; the audit log has the rest
     instance.state = state.dump(workflow)
     instance.updated_at = utcnow()
-    projection.write_tasks(uow)
-    state.save(uow, instance)  # the version is checked and bumped (compare-and-set)
+    # The step's writes need no answer from each other: on PostgreSQL they go to the server together.
+    with one_round_trip(uow.session) as batch:
+        if entry is not None:
+            audit.write(uow, entry)
+        projection.write_tasks(uow)
+        state.save(uow, instance, batch)  # the version is checked and bumped (compare-and-set)
+        uow.write_outbox()
     uow.session.flush()
     loaded.saved(uow.session, instance.id, instance.state, workflow, projection.Projected(frozenset(ready), due))
 
@@ -376,14 +382,15 @@ def announce_completed(uow: UnitOfWork, instance: Instance, outcome: str, at: dt
     )
 
 
-def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
-    """One audit entry for the step under way (before the save, so the version moves once)."""
+def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> AuditEntry | None:
+    """The audit entry for the step under way, to write with the instance (which names it as its head,
+    so the version moves once)."""
     this = steps.current_step()
     if this is None:
-        return
+        return None
     done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if str(t.id) not in this.completed_before]
     secret = "vote" in this.changes
-    audit.append(
+    entry = audit.entry(
         uow,
         instance,
         source=this.source,
@@ -396,6 +403,7 @@ def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> None:
         completed=[t.task_spec.bpmn_id for t in done if t.task_spec.bpmn_id],
     )
     this.completed_before.update(str(t.id) for t in done)  # a second advance in one step adds only news
+    return entry
 
 
 def _engine_call(function: Any, *args: Any) -> Any:

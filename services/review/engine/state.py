@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.review.engine import definitions, timers
 from services.review.models import Definition, Instance
+from shared.pipeline import Batch
 from shared.uow import UnitOfWork
 
 VERSION_KEY = "titles_definition_id"  # in a state without specs: the version whose specs it runs
@@ -96,12 +97,13 @@ def dump(workflow: BpmnWorkflow) -> str:
     return text
 
 
-def save(uow: UnitOfWork, instance: Instance) -> None:
+def save(uow: UnitOfWork, instance: Instance, batch: Batch | None = None) -> None:
     """Write what the step changed of the instance's row now, in one compare-and-set UPDATE (Core):
     the columns changed since it was loaded, the version bumped where it still holds the version read,
-    as the mapper's version check would, else StaleDataError. The ORM's flush would do the same
-    through its unit of work, at several times the CPU of the statement on every step. A row not yet
-    written (a start) is left to the flush."""
+    as the mapper's version check would, else StaleDataError (raised where ``batch`` has the server's
+    answer: at the end of its block). The ORM's flush would do the same through its unit of work, at
+    several times the CPU of the statement on every step. A row not yet written (a start) is left to
+    the flush."""
     row = inspect(instance)
     if not row.persistent or not row.committed_state:
         return
@@ -111,14 +113,19 @@ def save(uow: UnitOfWork, instance: Instance) -> None:
     written = uow.session.connection().execute(
         _save_statement(tuple(changed)), {**changed, "id_": instance.id, "read": version}
     )
-    if written.rowcount != 1:
-        raise StaleDataError(f"instance {instance.id} was changed by another writer (version {version} is gone)")
-    set_committed_value(instance, "version", version + 1)
-    # Written: what the flush does after writing a row. The row is clean (else every flush would still
-    # visit it), and the transaction knows it was written in it, so that rolling back a savepoint it was
-    # written in expires it (the next read takes the row as the database has it again).
-    row._commit_all(row.dict, uow.session.identity_map)
-    uow.session._register_altered([row])
+    batch = batch or Batch(pipelined=False)
+
+    def check() -> None:
+        if batch.rowcount(written) != 1:
+            raise StaleDataError(f"instance {instance.id} was changed by another writer (version {version} is gone)")
+        set_committed_value(instance, "version", version + 1)
+        # Written: what the flush does after writing a row. The row is clean (else every flush would
+        # still visit it), and the transaction knows it was written in it, so that rolling back a
+        # savepoint it was written in expires it (the next read takes the row as the database has it).
+        row._commit_all(row.dict, uow.session.identity_map)
+        uow.session._register_altered([row])
+
+    batch.after(check)
 
 
 @functools.lru_cache(maxsize=64)
