@@ -7,7 +7,8 @@
 1. publish: microseconds of CPU to publish one message (about 1 KB) that a topic exchange routes to
    1, 2 or 3 queues (the review's events go to up to three services);
 2. consume: microseconds of CPU to take and acknowledge one delivery for a consumer of 14 queues (the
-   declaration service's count) while 60 or 300 messages wait in three of them;
+   declaration service's count) while 60 or 300 messages wait in three of them, and while 60 wait there
+   and 300 in another consumer's queue (as under load, when every service's consumer has a backlog);
 3. SQLite writers: short write transactions a second (each holds the write lock about 1 ms) from four
    threads in each of three processes on one file, through ``shared.db``'s engine.
 
@@ -47,7 +48,7 @@ def publish(queues: int, messages: int = 500) -> float:
         return (time.process_time() - started) / messages * 1e6
 
 
-def consume(waiting: int, queues: int = 14) -> float:
+def consume(waiting: int, others: int = 0, queues: int = 14) -> float:
     import kombu
 
     from shared.messaging.embedded import connection
@@ -57,7 +58,10 @@ def consume(waiting: int, queues: int = 14) -> float:
         bound = [kombu.Queue(f"q{n}", exchange, routing_key=f"event.{n}") for n in range(queues)]
         for queue in bound:
             queue(conn.default_channel).declare()
+        kombu.Queue("other", exchange, routing_key="other")(conn.default_channel).declare()  # not consumed here
         producer = conn.Producer(exchange=exchange)
+        for _ in range(others):
+            producer.publish(BODY, routing_key="other", delivery_mode=2, content_type="application/json")
         for n in range(waiting):
             producer.publish(BODY, routing_key=f"event.{n % 3}", delivery_mode=2, content_type="application/json")
         taken = 0
@@ -137,8 +141,11 @@ def main() -> int:
         for queues in (1, 2, 3):
             print(f"publish, routed to {queues} queue(s):        {times(publish, queues)} us CPU a message")
     if "consume" in parts:
-        for waiting in (60, 300):
-            print(f"consume + ack, 14 queues, {waiting:3} waiting:   {times(consume, waiting)} us CPU a delivery")
+        for waiting, others in ((60, 0), (300, 0), (60, 300)):
+            print(
+                f"consume + ack, 14 queues, {waiting:3} waiting, {others:3} for other consumers: "
+                f"{times(consume, waiting, others)} us CPU a delivery"
+            )
     if "writers" in parts:
         print(f"SQLite writers, 3 processes x 4 threads: {times(sqlite_writers)} transactions a second")
     return 0

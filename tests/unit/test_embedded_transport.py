@@ -31,7 +31,7 @@ def _inflight_files(root: Path) -> list[Path]:
 
 
 def _queued_files(root: Path) -> list[str]:
-    return sorted(os.listdir(root / "queues"))
+    return sorted(p.name for p in (root / "queues").rglob("*.msg"))
 
 
 def _publish(conn: kombu.Connection, body: Any, **kwargs: Any) -> None:
@@ -278,7 +278,7 @@ def test_a_message_for_several_queues_is_written_once_and_each_queue_takes_its_o
         _publish(conn, {"n": 2})
         names = _queued_files(tmp_path)
         assert len(names) == 6
-        inodes = {os.stat(tmp_path / "queues" / name).st_ino for name in names}
+        inodes = {os.stat(tmp_path / "queues" / embedded.queue_of(name) / name).st_ino for name in names}
         assert len(inodes) == 2  # one file a message, linked into each queue
         first = _get(conn, queues[0])
         first.reject(requeue=True)  # back to its queue: the others' copies are untouched
@@ -289,6 +289,52 @@ def test_a_message_for_several_queues_is_written_once_and_each_queue_takes_its_o
                 message.ack()
     assert _queued_files(tmp_path) == [] and _inflight_files(tmp_path) == []
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_a_consumer_looks_only_at_the_folders_of_its_own_queues(tmp_path: Path, monkeypatch: Any) -> None:
+    """Each queue has its folder: another consumer's backlog costs this one nothing to look past."""
+    mine, theirs = _queue("mine", "declaration.#"), _queue("theirs", "declaration.#")
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: Any) -> list[str]:
+        listed.append(Path(path).name)
+        return real_listdir(path)
+
+    with connection(tmp_path) as conn:
+        for q in (mine, theirs):
+            q(conn.default_channel).declare()
+        for n in range(5):
+            _publish(conn, {"n": n})
+        assert sorted(os.listdir(tmp_path / "queues")) == ["mine", "theirs"]
+        assert len(os.listdir(tmp_path / "queues" / "theirs")) == 5
+        monkeypatch.setattr(embedded.os, "listdir", listdir)
+        taken = []
+        with conn.Consumer(mine, callbacks=[lambda body, message: (taken.append(body["n"]), message.ack())]):
+            while len(taken) < 5:
+                conn.drain_events(timeout=5)
+        assert taken == [0, 1, 2, 3, 4]
+        assert "mine" in listed and "theirs" not in listed
+        assert (mine(conn.default_channel).purge(), theirs(conn.default_channel).purge()) == (0, 5)
+    assert _queued_files(tmp_path) == []
+
+
+def test_messages_an_older_version_left_in_the_shared_folder_are_moved_to_their_queues_and_delivered(
+    tmp_path: Path,
+) -> None:
+    q = _queue()
+    with connection(tmp_path) as conn:
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        _publish(conn, {"n": 2})
+    for name in _queued_files(tmp_path):  # as the version that kept every queue's files in queues/ left them
+        os.rename(tmp_path / "queues" / "work" / name, tmp_path / "queues" / name)
+    with connection(tmp_path) as conn:
+        for n in (1, 2):
+            message = _get(conn, q)
+            assert message.payload == {"n": n}
+            message.ack()
+    assert _queued_files(tmp_path) == [] and [p.name for p in (tmp_path / "queues").iterdir()] == ["work"]
 
 
 def test_graceful_close_returns_unacked_message(tmp_path: Path) -> None:
