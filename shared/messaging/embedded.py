@@ -205,6 +205,18 @@ class Dirs:
             _MADE.add(folder)
         return folder
 
+    def move_into_queue(self, source: Path, name: str) -> None:
+        """Rename ``source`` to ``name`` in its queue's folder (``queue_of(name)``); FileNotFoundError if
+        ``source`` is gone (another process moved it first)."""
+        folder = self.made(queue_of(name))
+        try:
+            os.rename(source, folder / name)
+        except FileNotFoundError:
+            if not source.exists():
+                raise
+            _MADE.discard(folder)  # the folder went (its root removed and made again): make it afresh
+            os.rename(source, self.made(queue_of(name)) / name)
+
     def ring(self, file_name: str) -> None:
         """Wake the consumers of the queue a message file (``<stamp>.<queue>.msg``) is in."""
         wake.ring(self.bells / queue_of(file_name))
@@ -227,7 +239,7 @@ def recover(dirs: Dirs) -> int:
             continue
         for name in names:
             with contextlib.suppress(FileNotFoundError):
-                os.rename(folder / name, dirs.made(queue_of(name)) / redelivered_name(name))
+                dirs.move_into_queue(folder / name, redelivered_name(name))
                 moved += 1
                 dirs.ring(name)
         with contextlib.suppress(OSError):
@@ -237,7 +249,7 @@ def recover(dirs: Dirs) -> int:
         flat = [entry.name for entry in entries if entry.is_file() and entry.name.endswith(".msg")]
     for name in flat:
         with contextlib.suppress(FileNotFoundError):
-            os.rename(dirs.queues / name, dirs.made(queue_of(name)) / name)
+            dirs.move_into_queue(dirs.queues / name, name)
             dirs.ring(name)
     # Temp files of producers that died mid-write are garbage, never delivered.
     for name in os.listdir(dirs.tmp):
@@ -442,7 +454,7 @@ class Channel(filesystem.Channel):
         if path is None:
             return  # already acked, or not delivered through this connection
         with contextlib.suppress(FileNotFoundError):  # already recovered
-            os.rename(path, self._dirs.made(queue_of(path.name)) / redelivered_name(path.name))
+            self._dirs.move_into_queue(path, redelivered_name(path.name))
             self._dirs.ring(path.name)
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:

@@ -337,6 +337,22 @@ def test_messages_an_older_version_left_in_the_shared_folder_are_moved_to_their_
     assert _queued_files(tmp_path) == [] and [p.name for p in (tmp_path / "queues").iterdir()] == ["work"]
 
 
+def test_a_queue_folder_removed_while_running_is_made_again_for_the_next_put_or_requeue(tmp_path: Path) -> None:
+    q = _queue()
+    with connection(tmp_path) as conn:
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        taken = _get(conn, q)
+        (tmp_path / "queues" / "work").rmdir()  # empty now: its one message is in flight
+        taken.reject(requeue=True)
+        again = _get(conn, q)
+        assert again.payload == {"n": 1} and again.delivery_info["redelivered"]
+        again.ack()
+        (tmp_path / "queues" / "work").rmdir()
+        _publish(conn, {"n": 2})
+        assert _get(conn, q).payload == {"n": 2}
+
+
 def test_graceful_close_returns_unacked_message(tmp_path: Path) -> None:
     with connection(tmp_path) as conn:
         q = _queue()
