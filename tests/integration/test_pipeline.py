@@ -55,7 +55,7 @@ def test_the_writes_of_a_block_go_together_and_their_counts_are_read_after_it(db
         stop()
     postgres = db.engine.dialect.name == "postgresql"
     assert batch.pipelined is postgres
-    assert [pipelined for _, pipelined in sent if _ in ("INSERT", "UPDATE")] == [postgres] * 3
+    assert [pipelined for verb, pipelined in sent if verb in ("INSERT", "UPDATE")] == [postgres] * 3
     with db.uow(readonly=True) as uow:
         attempts = dict(
             uow.session.execute(
