@@ -198,8 +198,9 @@ class Dirs:
         return self.queues / name
 
     def made(self, name: str) -> Path:
-        """The queue's folder, made if missing (a queue's folder is never removed: once seen, kept)."""
-        folder = self.queues / name
+        """The queue's folder, made if missing (remembered once made: ``move_into_queue`` makes it again
+        if it was removed meanwhile)."""
+        folder = self.queue(name)
         if folder not in _MADE:
             folder.mkdir(exist_ok=True)
             _MADE.add(folder)
@@ -340,12 +341,8 @@ class Channel(filesystem.Channel):
         name = f"{_next_stamp()}.{_check_queue_name(queue)}.msg"
         target = self._dirs.made(queue) / name
         try:
-            try:
-                if not self._linked(payload, target):
-                    self._write(payload, target)
-            except FileNotFoundError:  # the queue's folder went (its root removed and made again)
-                _MADE.discard(target.parent)
-                self._write(payload, self._dirs.made(queue) / name)
+            if not self._linked(payload, target):
+                self._write(payload, name)
         except OSError as exc:
             raise ChannelError(f"Cannot add message to queue {queue!r}") from exc
         self._last = (payload, target)  # the object itself is kept: its id cannot be reused meanwhile
@@ -361,10 +358,10 @@ class Channel(filesystem.Channel):
         try:
             os.link(self._last[1], target)  # atomic: all or nothing
         except FileNotFoundError:
-            return False  # taken by a consumer already: write this copy afresh
+            return False  # taken by a consumer already (or the folder removed): write this copy afresh
         return True
 
-    def _write(self, payload: dict[str, Any], target: Path) -> None:
+    def _write(self, payload: dict[str, Any], name: str) -> None:
         # The tmp name starts with our owner token so recover() can collect it
         # if we die mid-write.
         tmp = self._dirs.tmp / f"{owner_token()}.{uuid.uuid4().hex}.tmp"
@@ -374,7 +371,7 @@ class Channel(filesystem.Channel):
                 f.flush()
                 if self._fsync:
                     os.fsync(f.fileno())
-            os.rename(tmp, target)  # atomic: all or nothing
+            self._dirs.move_into_queue(tmp, name)  # a rename: atomic, all or nothing
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
