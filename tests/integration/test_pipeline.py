@@ -4,7 +4,9 @@ what SQLAlchemy raises for it; on SQLite the block changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +20,9 @@ def outbox_row(message_id: str) -> dict[str, Any]:
     return {"message_id": message_id, "type": "t", "exchange": "e", "routing_key": "t", "body": "{}"}
 
 
-def pipelined_statements(db: Any) -> tuple[list[tuple[str, bool]], Any]:
-    """Each statement sent, with whether the connection was in pipeline mode when it was."""
+@contextlib.contextmanager
+def pipelined_statements(db: Any) -> Iterator[list[tuple[str, bool]]]:
+    """Each statement sent meanwhile, with whether the connection was in pipeline mode when it was."""
     sent: list[tuple[str, bool]] = []
 
     def seen(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -28,7 +31,10 @@ def pipelined_statements(db: Any) -> tuple[list[tuple[str, bool]], Any]:
         sent.append((statement.split()[0].upper(), bool(status)))
 
     event.listen(db.engine, "before_cursor_execute", seen)
-    return sent, lambda: event.remove(db.engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
 
 
 def test_the_writes_of_a_block_go_together_and_their_counts_are_read_after_it(dbs):
@@ -36,8 +42,7 @@ def test_the_writes_of_a_block_go_together_and_their_counts_are_read_after_it(db
     table = db.outbox_model.__table__
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     counts: list[int] = []
-    sent, stop = pipelined_statements(db)
-    try:
+    with pipelined_statements(db) as sent:
         with db.uow() as uow:
             with one_round_trip(uow.session) as batch:
                 uow.session.connection().execute(insert(table).inline(), [outbox_row(first), outbox_row(second)])
@@ -51,8 +56,6 @@ def test_the_writes_of_a_block_go_together_and_their_counts_are_read_after_it(db
                 assert counts == ([] if batch.pipelined else [1, 0])
             assert counts == [1, 0]
             uow.commit()
-    finally:
-        stop()
     postgres = db.engine.dialect.name == "postgresql"
     assert batch.pipelined is postgres
     assert [pipelined for verb, pipelined in sent if verb in ("INSERT", "UPDATE")] == [postgres] * 3

@@ -79,11 +79,8 @@ def test_a_steps_writes_go_to_postgresql_together(review, clients, auth):
 
     data, _ = start(review)
     declaration_id = data["declaration_id"]
-    sent, stop = pipelined_statements(review)
-    try:
+    with pipelined_statements(review) as sent:
         act(clients["review"], auth, "unit", declaration_id, "unit_check", "approve", "同意")
-    finally:
-        stop()
     assert open_stages(review, declaration_id) == [("unit_recommendation", UNIT)]
     writes = [(verb, pipelined) for verb, pipelined in sent if verb in ("INSERT", "UPDATE", "DELETE")]
     assert len(writes) == 4  # audit_log, tasks, instances, outbox
