@@ -4,6 +4,7 @@ revocation by the title office, and the rate limit of public verification."""
 from __future__ import annotations
 
 import io
+import subprocess
 from urllib.parse import parse_qs, urlparse
 
 import pypdf
@@ -83,6 +84,39 @@ def test_the_pdf_carries_a_qr_code_pointing_at_the_verification_page(dbs, client
     # The page's address is printed on the PDF (the QR code encodes it with the query).
     document = _download(clients, auth, certificate.number).data
     assert url.split("?", 1)[0] in _text(document)
+
+
+def test_the_qr_code_scans_to_the_verification_url(dbs, clients, auth, tmp_path):
+    """Scanned as a phone would read the printed page: rasterised by poppler at a modest resolution,
+    decoded by ZXing. What it reads is the exact verification URL, number and code included."""
+    import zxingcpp
+    from PIL import Image
+
+    from services.certificate import verification
+
+    certificate = _issue(dbs)
+    (tmp_path / "certificate.pdf").write_bytes(_download(clients, auth, certificate.number).data)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "100",
+            "-gray",
+            "-png",
+            "-singlefile",
+            str(tmp_path / "certificate.pdf"),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+        timeout=60,
+    )
+    found = zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))
+    assert [(code.format, code.text) for code in found] == [
+        (
+            zxingcpp.BarcodeFormat.QRCode,
+            verification.verification_url(certificate.number, certificate.verification_code),
+        )
+    ]
 
 
 def test_the_signature_validates_with_pyhankos_own_validator(dbs, clients, auth):
