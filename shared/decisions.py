@@ -35,6 +35,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from shared.config import bpmn_dir
+from shared.expressions import CompilingEnvironment
 
 DMN13 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
 NS = {"dmn": DMN13}
@@ -426,7 +427,7 @@ def parse(file_name: str, dmn: bytes) -> Table:
     return Table(file_name, decision.id, decision.name, dmn.decode("utf-8"), decision.decisionTables[0])
 
 
-_ENGINE = PythonScriptEngine()
+_ENGINE = PythonScriptEngine(environment=CompilingEnvironment())
 
 
 class _Context:

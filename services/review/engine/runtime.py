@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
@@ -45,6 +44,7 @@ from shared.contracts import contract as contract_of
 from shared.contracts.review import Completed, StageChanged
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, NotFound
+from shared.expressions import CompilingEnvironment
 from shared.observability import context
 from shared.pipeline import one_round_trip
 from shared.uow import UnitOfWork
@@ -67,28 +67,12 @@ SUMMARY_KEYS = (
 )
 
 
-class _Environment(TaskDataEnvironment):
-    """The task-data environment, compiling each expression and script once per process: eval and
-    exec of a string compile it every time, the costliest part of evaluating a gateway's condition."""
-
-    def evaluate(self, expression: Any, context: Any, external_context: Any = None) -> Any:
-        return super().evaluate(_compiled(expression, "eval"), context, external_context)
-
-    def execute(self, script: Any, context: Any, external_context: Any = None) -> Any:
-        return super().execute(_compiled(script, "exec"), context, external_context)
-
-
-@functools.lru_cache(maxsize=2048)
-def _compiled(source: Any, mode: str) -> Any:
-    return compile(source, "<string>", mode) if isinstance(source, str) else source
-
-
 class ScriptEngine(PythonScriptEngine):
     """Runs the diagrams' expressions (with the functions of engine/functions.py), and their service
     tasks in-process (the operations the engine's ports give)."""
 
     def __init__(self, uow: UnitOfWork, declaration_id: str):
-        super().__init__(environment=_Environment(dict(FUNCTIONS)))
+        super().__init__(environment=CompilingEnvironment(dict(FUNCTIONS)))
         self.uow = uow
         self.declaration_id = declaration_id
 
