@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from dataclasses import dataclass
 
 import segno
@@ -82,14 +83,11 @@ def _qr(pdf: canvas.Canvas, text: str, x: float, y: float, size: float) -> None:
     for row, cells in enumerate(matrix):
         top = y + size - (QUIET_ZONE + row + 1) * module
         column = 0
-        while column < len(cells):
-            if not cells[column]:
-                column += 1
-                continue
-            start = column
-            while column < len(cells) and cells[column]:
-                column += 1
-            pdf.rect(x + (QUIET_ZONE + start) * module, top, (column - start) * module, module, stroke=0, fill=1)
+        for dark, run in itertools.groupby(cells):
+            length = len(list(run))
+            if dark:
+                pdf.rect(x + (QUIET_ZONE + column) * module, top, length * module, module, stroke=0, fill=1)
+            column += length
 
 
 def _text(pdf: canvas.Canvas, x: float, y: float, text: str, size: float, align: str = "left") -> None:
