@@ -277,12 +277,12 @@ def make_client(recorder: Recorder):
 
         @staticmethod
         def _again_if_dropped(send: Any) -> Any:
-            import requests
+            from scenario.client import TRANSPORT_ERRORS
 
             for attempt in (1, 2):
                 try:
                     return send()
-                except requests.ConnectionError as exc:
+                except TRANSPORT_ERRORS as exc:
                     # A kept-alive connection the server closed (gunicorn's keep-alive is 2 s) just as
                     # the client reused it: the request never reached the service, send it once more.
                     if attempt == 2 or "Connection aborted" not in str(exc):

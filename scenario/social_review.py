@@ -11,9 +11,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-import requests
-
-from scenario.client import Client, ScenarioFailed, system_today, wait_for
+from scenario.client import TRANSPORT_ERRORS, Client, ScenarioFailed, system_today, wait_for
 from scenario.declaration_steps import submit_declaration, wait_until_completed
 from scenario.profile_steps import ensure_profile
 from shared import config
@@ -178,7 +176,7 @@ def main(ready_timeout: float = 60.0) -> int:
     print(f"scenario: social review against {config.service_url('declaration')} and friends", flush=True)
     try:
         number = run(Client(), ready_timeout)
-    except (ScenarioFailed, requests.RequestException) as exc:
+    except (ScenarioFailed, *TRANSPORT_ERRORS) as exc:
         print(f"scenario failed: {exc}", file=sys.stderr, flush=True)
         return 1
     print(f"certificate: {number}", flush=True)
