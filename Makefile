@@ -2,8 +2,9 @@
 # embedded default) and `make test` (the whole suite). See README.md.
 
 # The distribution's Python 3.11 first: Debian builds it with profile-guided and link-time optimisation, as the
-# image's python:3.11 is built, where a source build's default (pyenv's) has neither and spends 13-25% more CPU
-# on the same code (bench/results.md, "the sixth session"). PYTHON=... overrides it.
+# image's python:3.11 is built, where a source build's default (pyenv's) has neither and spends more CPU on the
+# same code: the whole system about a tenth, plain Python up to a quarter (bench/results.md, issue 16's seventh
+# session). PYTHON=... overrides it.
 PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do command -v $$p && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
