@@ -73,7 +73,9 @@ class Client:
         files: dict[str, tuple[str, bytes]] | None = None,
     ) -> urllib3.BaseHTTPResponse:
         if params:
-            url += ("&" if "?" in url else "?") + urlencode(params)
+            # As requests encodes them: a list as the key repeated, a None left out.
+            query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+            url += ("&" if "?" in url else "?") + query
         timeout = urllib3.Timeout(connect=self.timeout, read=self.timeout)
         if files is not None:
             return self.pool.request(method, url, headers=headers, fields=files, timeout=timeout)
