@@ -69,7 +69,7 @@ class Client:
         url: str,
         headers: dict[str, str],
         params: dict[str, Any] | None = None,
-        json: Any = None,  # noqa: A002 - requests' name for it
+        json: Any = None,  # requests' keyword for a JSON body, as the steps pass it (the module is not used here)
         files: dict[str, tuple[str, bytes]] | None = None,
     ) -> urllib3.BaseHTTPResponse:
         if params:
