@@ -4,8 +4,10 @@
 # The distribution's Python 3.11 first: Debian builds it with profile-guided and link-time optimisation, as the
 # image's python:3.11 is built, where a source build's default (pyenv's) has neither and spends more CPU on the
 # same code: the whole system about a tenth, plain Python up to a quarter (bench/results.md, issue 16's seventh
-# session). PYTHON=... overrides it.
-PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do command -v $$p && break; done)
+# session). One without ensurepip (Debian's python3.11-venv not installed) cannot make a venv and is passed over.
+# PYTHON=... overrides it.
+PYTHON ?= $(shell for p in /usr/bin/python3.11 python3.11 python3; do \
+	$$p -c 'import ensurepip' 2>/dev/null && command -v $$p && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
