@@ -108,7 +108,7 @@ class UnitOfWork:
             "message_id": envelope.id,
             "type": message.TYPE,
             "exchange": contract(message.TYPE).exchange,
-            "routing_key": message.TYPE,
+            "routing_key": message.routing_key(),
             "body": envelope.to_json(),
             "created_at": utcnow(),
             "published_at": None,

@@ -9,6 +9,7 @@ fields they do not know, so a producer can add a field without breaking anyone.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, ClassVar, Literal, TypeVar
 
 import marshmallow_dataclass
@@ -83,6 +84,22 @@ class Message(Data):
 
     TYPE: ClassVar[str]
     KIND: ClassVar[Kind]
+    # A field whose value the routing key carries after the type (``<type>.<value>``), so that a
+    # subscription can take only some values (shared/messaging/subscriptions: ``only``) and the broker
+    # never hands it the others: a consumer that would look at a message and do nothing still pays a
+    # delivery and a transaction for it.
+    ROUTED_BY: ClassVar[str | None] = None
+
+    def routing_key(self) -> str:
+        """``TYPE``, or ``TYPE.<value>`` for a routed message. A value that is not one topic word (letters,
+        digits, ``_``, ``-``) routes as ``TYPE._``, which only a subscription to every value takes."""
+        if self.ROUTED_BY is None:
+            return self.TYPE
+        value = str(getattr(self, self.ROUTED_BY))
+        return f"{self.TYPE}.{value if TOPIC_WORD.fullmatch(value) else '_'}"
+
+
+TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class Event(Message):

@@ -50,6 +50,9 @@ class StageChanged(Event):
 @dataclass(frozen=True, kw_only=True)
 class DecisionRecorded(Event):
     TYPE: ClassVar[str] = "review.decision.recorded.v1"
+    # Routed as review.decision.recorded.v1.<decision>: notify takes only returns (its notice with the
+    # reason; an approval shows as the stage change that follows), a delivery less every other step.
+    ROUTED_BY: ClassVar[str | None] = "decision"
 
     declaration_id: Identifier
     applicant: Identifier

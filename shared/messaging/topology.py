@@ -20,6 +20,7 @@ from kombu import Exchange, Queue, binding
 from shared import config
 from shared.config import SERVICES
 from shared.contracts import CONTRACTS, contract
+from shared.contracts.message import TOPIC_WORD
 from shared.messaging.subscriptions import SUBSCRIPTIONS, Subscription
 
 __all__ = ["SUBSCRIPTIONS", "Subscription", "declare", "subscriptions_of"]
@@ -98,8 +99,22 @@ def _replicated(on_rabbitmq: bool, arguments: dict[str, Any] | None = None) -> d
     }
 
 
+def binding_keys(sub: Subscription, message_type: str) -> list[str]:
+    """The routing keys a subscription binds for one of its types: the type itself (a message of a routed
+    type that an older producer published without its value, too) and, for a routed type, ``<type>.*`` or
+    one key per value it takes (``only``)."""
+    routed = contract(message_type).message.ROUTED_BY
+    if any(not TOPIC_WORD.fullmatch(value) for value in sub.only):
+        raise ValueError(f"{sub.queue}: only={sub.only}: each value must be one topic word")
+    if routed is None:
+        if sub.only:
+            raise ValueError(f"{sub.queue}: only={sub.only} but {message_type} is not routed by a field")
+        return [message_type]
+    return [message_type] + [f"{message_type}.{value}" for value in sub.only or ("*",)]
+
+
 def main_queue(sub: Subscription, on_rabbitmq: bool) -> Queue:
-    bindings = [(exchange(contract(t).exchange), t) for t in sub.types]
+    bindings = [(exchange(contract(t).exchange), key) for t in sub.types for key in binding_keys(sub, t)]
     arguments = None
     if on_rabbitmq:
         arguments = {

@@ -516,3 +516,39 @@ def test_a_retried_message_lets_the_consumer_take_the_event_it_waits_for(dbs, br
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_a_routed_event_reaches_only_the_queues_that_take_its_value(dbs, broker_url):
+    """notify's decision queue takes returns only; the declaration's takes every decision; an older
+    producer's message, routed by its bare type, still reaches both."""
+    from shared.contracts.review import DecisionRecorded
+
+    def recorded(decision: str) -> DecisionRecorded:
+        return DecisionRecorded(
+            declaration_id=str(uuid.uuid4()),
+            applicant="applicant",
+            stage="unit_check",
+            stage_name="单位审核",
+            decision=decision,
+            reason="材料不全" if decision == "return" else None,
+            actor="unit",
+            organisation=None,
+            at="2026-11-27T08:00:00+00:00",
+        )
+
+    queues = ("notify.on_decision_recorded", "declaration.on_decision_recorded")
+    with broker.connect() as connection:
+        publisher = relay.Publisher(connection)  # declares the topology
+        for queue in queues:
+            _queue_messages(queue)  # whatever earlier tests left behind
+        with dbs["review"].uow() as uow:
+            returned, approved = uow.publish(recorded("return")), uow.publish(recorded("approve"))
+            uow.commit()
+        while relay.relay_once(dbs["review"], publisher):
+            pass
+        older = Envelope(type=DecisionRecorded.TYPE, source="review", data=recorded("approve").dump())
+        publisher.publish(older.id, older.type, "review.events", older.type, older.to_json())
+        publisher.close()
+    got = {queue: [Envelope.from_json(m.body).id for m in _queue_messages(queue)] for queue in queues}
+    assert got["notify.on_decision_recorded"] == [returned.id, older.id]
+    assert got["declaration.on_decision_recorded"] == [returned.id, approved.id, older.id]

@@ -8,10 +8,11 @@ import logging
 import pytest
 
 from shared import config
-from shared.contracts import CONTRACTS, ContractViolation, load_incoming, validate_outgoing
+from shared.contracts import CONTRACTS, ContractViolation, load_incoming, review, validate_outgoing
 from shared.contracts.certificate import Issued
 from shared.messaging import topology
 from shared.messaging.envelope import Envelope
+from shared.messaging.subscriptions import Subscription
 from shared.observability import context
 from shared.observability.logging import JsonFormatter
 
@@ -129,3 +130,56 @@ def test_json_logs_carry_the_correlation_id_and_extra_fields():
     assert (line["service"], line["correlation_id"], line["causation_id"]) == ("review", "declaration-1", "message-9")
     assert line["queue"] == "review.on_declaration_submitted" and line["level"] == "info"
     assert context.correlation_id.get() is None
+
+
+def _decision(decision: str) -> review.DecisionRecorded:
+    return review.DecisionRecorded(
+        declaration_id="d1",
+        applicant="applicant",
+        stage="unit_check",
+        stage_name="单位审核",
+        decision=decision,
+        reason=None,
+        actor="unit",
+        organisation=None,
+        at="2026-11-27T08:00:00+00:00",
+    )
+
+
+def test_a_routed_message_carries_its_value_in_the_routing_key_and_others_only_their_type():
+    assert _decision("return").routing_key() == "review.decision.recorded.v1.return"
+    assert _decision("approve").routing_key() == "review.decision.recorded.v1.approve"
+    # Not one topic word (a dot would make two, a # or * a wildcard): only a queue taking every value gets it.
+    assert _decision("a.b").routing_key() == "review.decision.recorded.v1._"
+    assert _decision("#").routing_key() == "review.decision.recorded.v1._"
+    assert Issued(**ISSUED).routing_key() == "certificate.issued.v1"
+
+
+def test_a_subscription_binds_its_routed_values_and_the_bare_type_of_older_producers():
+    def keys(service: str, name: str) -> list[str]:
+        [sub] = [s for s in topology.subscriptions_of(service) if s.name == name]
+        return sorted(b.routing_key for b in topology.main_queue(sub, on_rabbitmq=False).bindings)
+
+    recorded = "review.decision.recorded.v1"
+    assert keys("notify", "on_decision_recorded") == [recorded, f"{recorded}.return"]
+    assert keys("declaration", "on_decision_recorded") == [recorded, f"{recorded}.*"]
+    assert keys("notify", "on_stage_changed") == ["review.stage.changed.v1"]
+
+
+@pytest.mark.parametrize(
+    "types, only, error",
+    [
+        (("review.stage.changed.v1",), ("return",), "not routed by a field"),
+        (("review.decision.recorded.v1",), ("re.turn",), "one topic word"),
+        (("review.decision.recorded.v1",), ("*",), "one topic word"),
+    ],
+)
+def test_a_subscription_that_cannot_be_bound_as_written_is_refused(types, only, error):
+    sub = Subscription("notify", "x", types, only=only)
+    with pytest.raises(ValueError, match=error):
+        topology.main_queue(sub, on_rabbitmq=False)
+
+
+def test_every_subscription_can_be_bound():
+    for sub in topology.SUBSCRIPTIONS:
+        assert topology.main_queue(sub, on_rabbitmq=True).bindings
