@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from services.declaration import (
     activities,
@@ -426,11 +427,27 @@ def discard(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decla
 # -- effects of other services' messages ----------------------------------------
 
 
-def _declaration(uow: UnitOfWork, declaration_id: str) -> Declaration:
-    declaration = uow.session.get(Declaration, declaration_id)
+def _declaration(uow: UnitOfWork, declaration_id: str, options: tuple[Any, ...] = ()) -> Declaration:
+    declaration = uow.session.get(Declaration, declaration_id, options=options)
     if declaration is None:
         raise NotFound(f"declaration {declaration_id} does not exist")
     return declaration
+
+
+# A stage reached, a decision recorded, a task claimed (about 35 messages a review) each add a trail entry
+# and touch a few plain columns: the declaration's JSON documents (the profile snapshot, the materials) are
+# left unread, and reading one there raises rather than quietly costing a query of its own.
+_TRAIL_ONLY = tuple(
+    defer(column, raiseload=True)
+    for column in (
+        Declaration.eligibility,
+        Declaration.exception_claims,
+        Declaration.employer_proof,
+        Declaration.sections,
+        Declaration.materials,
+        Declaration.snapshot,
+    )
+)
 
 
 declaration_of = _declaration  # for the other modules' message effects (re_examination.py)
@@ -525,7 +542,7 @@ def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
 
 
 def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
-    declaration = _declaration(uow, changed.declaration_id)
+    declaration = _declaration(uow, changed.declaration_id, _TRAIL_ONLY)
     at = _at(changed.at)
     uow.session.add(
         TrailEntry(
@@ -548,7 +565,7 @@ def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
 
 
 def decision_recorded(uow: UnitOfWork, recorded: DecisionRecorded) -> None:
-    declaration = _declaration(uow, recorded.declaration_id)
+    declaration = _declaration(uow, recorded.declaration_id, _TRAIL_ONLY)
     at = _at(recorded.at)
     uow.session.add(
         TrailEntry(
@@ -607,7 +624,7 @@ def review_completed(uow: UnitOfWork, completed: Completed) -> None:
 
 def task_claimed(uow: UnitOfWork, claimed: TaskClaimed) -> None:
     """The unit's claim of its check ends the applicant's right to withdraw (this round)."""
-    declaration = _declaration(uow, claimed.declaration_id)
+    declaration = _declaration(uow, claimed.declaration_id, _TRAIL_ONLY)
     at = _at(claimed.at)
     uow.session.add(
         TrailEntry(
