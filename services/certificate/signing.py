@@ -143,14 +143,39 @@ def _key_parsed_once() -> type:
     """pyHanko's SimpleSigner parses its private key again for every signature, and OpenSSL checks an RSA
     key's primes when it does (some 27 ms for 2048 bits): this one keeps the parsed RSA key. Other keys
     and mechanisms sign as pyHanko does."""
+    from asn1crypto import cms
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from pyhanko.sign import signers
+    from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
+    from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
     from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    class EncodedOnce(CMSAttributeProvider):
+        """An attribute that is the same in every signature, given as it was encoded the first time."""
+
+        def __init__(self, attribute_type: str, der: bytes):
+            self.attribute_type, self.der = attribute_type, der
+
+        async def get_attribute(self, dry_run: bool = False) -> Any:
+            return cms.CMSAttribute.load(self.der)
 
     class KeyParsedOnce(signers.SimpleSigner):
         parsed: Any = None
+        signing_certificate: bytes | None = None
+
+        def _signed_attr_providers(self, *args: Any, **kwargs: Any) -> Any:
+            # The signer's ESS certificate reference: asn1crypto builds it from the parsed certificate by
+            # copying and re-encoding every part of its issuer's name, again for each signature.
+            for provider in super()._signed_attr_providers(*args, **kwargs):
+                if isinstance(provider, SigningCertificateV2Provider) and provider.signing_cert is self.signing_cert:
+                    if self.signing_certificate is None:
+                        reference = as_signing_certificate_v2(self.signing_cert)
+                        self.signing_certificate = simple_cms_attribute(provider.attribute_type, reference).dump()
+                    yield EncodedOnce(provider.attribute_type, self.signing_certificate)
+                else:
+                    yield provider
 
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)

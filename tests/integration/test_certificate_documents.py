@@ -362,3 +362,23 @@ def test_a_signing_key_that_does_not_load_stops_the_service_at_start(dbs, tmp_pa
     monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(tmp_path / "cert.pem"))
     with pytest.raises(Exception):  # noqa: B017 - whatever the key parser raises: the service must not start
         bootstrap.create_app(dbs["certificate"])
+
+
+def test_every_signature_names_its_signer_in_its_ess_reference_as_pyhanko_would(dbs, clients, auth):
+    """The signer's signing-certificate-v2 attribute is encoded once and reused (services/certificate/
+    signing.py): the second signature of a process still names the signer exactly as pyHanko builds it."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.general import as_signing_certificate_v2
+
+    from services.certificate import signing
+
+    expected = as_signing_certificate_v2(signing.signer().signing_cert).dump()
+    for _ in range(2):
+        document = _download(clients, auth, _issue(dbs).number).data
+        signature = PdfFileReader(io.BytesIO(document)).embedded_signatures[0]
+        [reference] = [
+            a["values"][0]
+            for a in signature.signer_info["signed_attrs"]
+            if a["type"].native == "signing_certificate_v2"
+        ]
+        assert reference.dump() == expected
