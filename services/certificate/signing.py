@@ -141,8 +141,8 @@ def _load_signer():  # noqa: ANN202 - a pyhanko Signer
 @functools.cache
 def _key_parsed_once() -> type:
     """pyHanko's SimpleSigner parses its private key again for every signature, and OpenSSL checks an RSA
-    key's primes when it does (some 27 ms for 2048 bits): this one keeps the parsed RSA key. Other keys
-    and mechanisms sign as pyHanko does."""
+    key's primes when it does (some 27 ms for 2048 bits): this one keeps the parsed RSA key, and its
+    certificate reference as encoded the first time. Other keys and mechanisms sign as pyHanko does."""
     from asn1crypto import cms
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
