@@ -79,7 +79,10 @@ class Publisher:
             pass
 
 
-def relay_once(db: Database, publisher: Publisher, batch: int = 100) -> int:
+BATCH = 100  # rows a round publishes at most
+
+
+def relay_once(db: Database, publisher: Publisher, batch: int = BATCH) -> int:
     """Publish up to ``batch`` pending rows; returns how many were published."""
     if db.engine.dialect.name == "sqlite":
         return _relay_once_reading_first(db, publisher, batch)
@@ -188,7 +191,10 @@ def run(db: Database, stop: threading.Event, idle_sleep: float = SAFETY_POLL_S, 
                 backoff = 0.5
                 while not stop.is_set():
                     bell.clear()  # rings from here on are for rows this round may not see
-                    if relay_once(db, publisher) == 0:
+                    # A round short of a batch took every row committed before the bell was cleared: a
+                    # row committed since rang it, so the wait ends at once. Only a full batch looks again
+                    # unasked (one empty look a round less, about one a commit under load).
+                    if relay_once(db, publisher) < BATCH:
                         bell.wait(idle_sleep, stop)
         except Exception as exc:  # noqa: BLE001 - broker or database down: wait and retry
             log.warning("outbox relay error; retrying", extra={"error": repr(exc), "backoff": backoff})

@@ -157,9 +157,11 @@ class PostgresListener:
         self._connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
 
     def clear(self) -> None:
-        # Notifications that came meanwhile are read by the next wait, which then returns at once:
-        # one extra look for work, never a missed one.
-        pass
+        """Read the notifications already here without waiting: their commits are visible to the look
+        that follows. One that arrives later is left for the next wait (an extra look, never a missed one)."""
+        with contextlib.suppress(Exception):  # a broken connection shows in the next wait or look
+            for _ in self._connection.notifies(timeout=0):
+                pass
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,67 @@ def test_a_commit_wakes_the_relay_which_publishes_without_waiting_for_its_poll(d
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_relay_round_short_of_a_batch_waits_for_the_next_commit_instead_of_looking_again(
+    dbs, broker_url, monkeypatch
+):
+    """The round took every row committed before it cleared its bell: it waits for the next ring (the poll
+    is an hour here) rather than looking once more for nothing, and a commit after the round still wakes it."""
+    rounds: list[int] = []
+    real = relay.relay_once
+
+    def counted(db: Any, publisher: Any, batch: int = relay.BATCH) -> int:
+        rounds.append(real(db, publisher, batch))
+        return rounds[-1]
+
+    monkeypatch.setattr(relay, "relay_once", counted)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=relay.run, args=(dbs["certificate"], stop), kwargs={"idle_sleep": 3600}, daemon=True
+    )
+    thread.start()
+    try:
+        wait_for("the relay's first look", lambda: rounds)
+        for n in (1, 2):
+            publish_from_certificate(dbs, issued())
+            wait_for("the message published", lambda: pending(dbs["certificate"]) == 0, timeout=30)
+            wait_for("the round counted", lambda n=n: len(rounds) >= 1 + n, timeout=30)
+        time.sleep(0.3)  # time for a look that should not come
+    finally:
+        stop.set()
+        thread.join(10)
+    # Its first look, and one round a commit. (A ring left by an earlier test may add a first empty look.)
+    assert [r for r in rounds if r] == [1, 1]
+    assert len(rounds) <= 4 and rounds[-2:] == [1, 1], rounds
+
+
+def test_clearing_a_postgresql_listener_forgets_the_notifications_already_received(database_urls):
+    from sqlalchemy import create_engine, text
+
+    from shared.messaging import wake
+
+    url = database_urls["certificate"]
+    if not url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    listener = wake.outbox_listener(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"NOTIFY {wake.OUTBOX_CHANNEL}"))
+        assert listener.wait(5)  # received: a wait returns at once
+        for _ in range(3):  # three commits, three notifications
+            with engine.begin() as connection:
+                connection.execute(text(f"NOTIFY {wake.OUTBOX_CHANNEL}"))
+        time.sleep(0.2)
+        listener.clear()
+        assert not listener.wait(0.3)  # all three forgotten: the look after clear() sees their rows
+        with engine.begin() as connection:
+            connection.execute(text(f"NOTIFY {wake.OUTBOX_CHANNEL}"))
+        assert listener.wait(5)  # one after clear() still wakes the relay
+    finally:
+        listener.close()
+        engine.dispose()
 
 
 @pytest.mark.other_processes_write
