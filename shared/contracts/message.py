@@ -92,14 +92,15 @@ class Message(Data):
 
     def routing_key(self) -> str:
         """``TYPE``, or ``TYPE.<value>`` for a routed message. A value that is not one topic word (letters,
-        digits, ``_``, ``-``) routes as ``TYPE._``, which only a subscription to every value takes."""
+        digits, ``_``, ``-``; at most 40 of them, the outbox's column being 100 long) routes as ``TYPE._``, which
+        only a subscription to every value takes."""
         if self.ROUTED_BY is None:
             return self.TYPE
         value = str(getattr(self, self.ROUTED_BY))
         return f"{self.TYPE}.{value if TOPIC_WORD.fullmatch(value) else '_'}"
 
 
-TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]+")
+TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class Event(Message):

@@ -105,7 +105,9 @@ def binding_keys(sub: Subscription, message_type: str) -> list[str]:
     one key per value it takes (``only``)."""
     routed = contract(message_type).message.ROUTED_BY
     if any(not TOPIC_WORD.fullmatch(value) for value in sub.only):
-        raise ValueError(f"{sub.queue}: only={sub.only}: each value must be one topic word")
+        raise ValueError(
+            f"{sub.queue}: only={sub.only}: each value must be one topic word (letters, digits, _ or -; at most 40)"
+        )
     if routed is None:
         if sub.only:
             raise ValueError(f"{sub.queue}: only={sub.only} but {message_type} is not routed by a field")

@@ -152,6 +152,7 @@ def test_a_routed_message_carries_its_value_in_the_routing_key_and_others_only_t
     # Not one topic word (a dot would make two, a # or * a wildcard): only a queue taking every value gets it.
     assert _decision("a.b").routing_key() == "review.decision.recorded.v1._"
     assert _decision("#").routing_key() == "review.decision.recorded.v1._"
+    assert _decision("x" * 41).routing_key() == "review.decision.recorded.v1._"  # the outbox column holds 100
     assert Issued(**ISSUED).routing_key() == "certificate.issued.v1"
 
 
