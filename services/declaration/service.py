@@ -434,6 +434,9 @@ def _declaration(uow: UnitOfWork, declaration_id: str, options: tuple[Any, ...] 
     return declaration
 
 
+declaration_of = _declaration  # for the other modules' message effects (re_examination.py)
+
+
 # A stage reached, a decision recorded, a task claimed (about 35 messages a review) each add a trail entry
 # and touch a few plain columns: the declaration's JSON documents (the profile snapshot, the materials) are
 # left unread, and reading one there raises rather than quietly costing a query of its own.
@@ -448,9 +451,6 @@ _TRAIL_ONLY = tuple(
         Declaration.snapshot,
     )
 )
-
-
-declaration_of = _declaration  # for the other modules' message effects (re_examination.py)
 
 
 def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: Snapshot) -> None:

@@ -18,7 +18,9 @@ def on_stage_changed(uow: UnitOfWork, envelope: Envelope, changed: review.StageC
 
 
 def on_decision_recorded(uow: UnitOfWork, envelope: Envelope, recorded: review.DecisionRecorded) -> None:
-    # Approvals show up as stage changes; a return needs its own notice with the reason.
+    # Approvals show up as stage changes; a return needs its own notice with the reason. The queue is bound to
+    # returns only (shared/messaging/subscriptions/notify.py); an older producer's row, routed by its bare type,
+    # still brings the others here.
     if recorded.decision == "return":
         service.deliver(uow, recorded.applicant, "return_notice", recorded.values())
 
