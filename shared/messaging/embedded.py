@@ -172,55 +172,58 @@ def queue_of(file_name: str) -> str:
     return file_name.partition(".")[2].removesuffix(".msg")
 
 
-_MADE: set[Path] = set()  # queue folders known to exist
+_MADE: set[str] = set()  # queue folders known to exist
 
 
 @dataclass(frozen=True)
 class Dirs:
-    root: Path
-    queues: Path
-    inflight: Path
-    tmp: Path
-    control: Path
-    corrupt: Path
-    bells: Path
+    """The root's folders, as plain strings: a message's put, claim and ack each join a few of them, and
+    ``pathlib`` parsing the parts of every path it builds was a tenth of the transport's CPU."""
+
+    root: str
+    queues: str
+    inflight: str
+    tmp: str
+    control: str
+    corrupt: str
+    bells: str
 
     @classmethod
     def create(cls, root: str | os.PathLike[str]) -> Dirs:
-        r = Path(root).resolve()
-        dirs = cls(r, r / "queues", r / "inflight", r / "tmp", r / "control", r / "corrupt", r / "bells")
+        r = os.path.realpath(root)
+        dirs = cls(r, *(os.path.join(r, name) for name in ("queues", "inflight", "tmp", "control", "corrupt", "bells")))
         for d in (dirs.queues, dirs.inflight, dirs.tmp, dirs.control, dirs.corrupt, dirs.bells):
-            d.mkdir(parents=True, exist_ok=True)
+            os.makedirs(d, exist_ok=True)
         return dirs
 
-    def queue(self, name: str) -> Path:
+    def queue(self, name: str) -> str:
         """The folder of a queue's ready messages (made on first use: ``made``)."""
-        return self.queues / name
+        return f"{self.queues}/{name}"
 
-    def made(self, name: str) -> Path:
+    def made(self, name: str) -> str:
         """The queue's folder, made if missing (remembered once made: ``move_into_queue`` makes it again
         if it was removed meanwhile)."""
         folder = self.queue(name)
         if folder not in _MADE:
-            folder.mkdir(exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             _MADE.add(folder)
         return folder
 
-    def move_into_queue(self, source: Path, name: str) -> None:
+    def move_into_queue(self, source: str, name: str) -> None:
         """Rename ``source`` to ``name`` in its queue's folder (``queue_of(name)``); FileNotFoundError if
         ``source`` is gone (another process moved it first)."""
         folder = self.made(queue_of(name))
         try:
-            os.rename(source, folder / name)
+            os.rename(source, f"{folder}/{name}")
         except FileNotFoundError:
-            if not source.exists():
+            if not os.path.exists(source):
                 raise
             _MADE.discard(folder)  # the folder went (its root removed and made again): make it afresh
-            os.rename(source, self.made(queue_of(name)) / name)
+            os.rename(source, f"{self.made(queue_of(name))}/{name}")
 
     def ring(self, file_name: str) -> None:
         """Wake the consumers of the queue a message file (``<stamp>.<queue>.msg``) is in."""
-        wake.ring(self.bells / queue_of(file_name))
+        wake.ring(f"{self.bells}/{queue_of(file_name)}")
 
 
 def recover(dirs: Dirs) -> int:
@@ -233,30 +236,30 @@ def recover(dirs: Dirs) -> int:
     for owner in os.listdir(dirs.inflight):
         if owner_alive(owner):
             continue
-        folder = dirs.inflight / owner
+        folder = os.path.join(dirs.inflight, owner)
         try:
             names = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
         for name in names:
             with contextlib.suppress(FileNotFoundError):
-                dirs.move_into_queue(folder / name, redelivered_name(name))
+                dirs.move_into_queue(os.path.join(folder, name), redelivered_name(name))
                 moved += 1
                 dirs.ring(name)
         with contextlib.suppress(OSError):
-            folder.rmdir()
+            os.rmdir(folder)
     # Messages of an older version, which kept every queue's in queues/ itself: each to its folder.
     with os.scandir(dirs.queues) as entries:
         flat = [entry.name for entry in entries if entry.is_file() and entry.name.endswith(".msg")]
     for name in flat:
         with contextlib.suppress(FileNotFoundError):
-            dirs.move_into_queue(dirs.queues / name, name)
+            dirs.move_into_queue(os.path.join(dirs.queues, name), name)
             dirs.ring(name)
     # Temp files of producers that died mid-write are garbage, never delivered.
     for name in os.listdir(dirs.tmp):
         if not owner_alive(name.split(".", 1)[0]):
             with contextlib.suppress(OSError):
-                (dirs.tmp / name).unlink()
+                os.unlink(os.path.join(dirs.tmp, name))
     if moved:
         logger.warning("embedded transport: requeued %d message(s) of dead consumers", moved)
     return moved
@@ -299,12 +302,13 @@ class Channel(filesystem.Channel):
         self._dirs = connection.dirs
         # Shared per connection: kombu may reject a message on another channel
         # of the same connection (Transport._reject_inbound_message).
-        self._inflight: dict[str, Path] = connection.inflight
+        self._inflight: dict[str, str] = connection.inflight
         self._fsync = bool(connection.options.get("fsync", True))
         self._recovery_interval = float(connection.options.get("recovery_interval", DEFAULT_RECOVERY_INTERVAL))
-        self._owner_dir: tuple[str, Path] | None = None
+        self._owner_dir: tuple[str, str] | None = None
         self._listing: dict[str, deque[str]] = {}  # queue: its ready files, as last looked at
-        self._last: tuple[dict[str, Any], Path] | None = None  # the message put last, and its file
+        self._exchange_files: dict[str, Path] = {}
+        self._last: tuple[dict[str, Any], str] | None = None  # the message put last, and its file
         super().__init__(connection, **kwargs)
         self._last_recovery = time.monotonic()
         recover(self._dirs)
@@ -312,25 +316,25 @@ class Channel(filesystem.Channel):
     # Upstream reads these from transport options; derive them from root.
     @property
     def data_folder_in(self) -> str:
-        return str(self._dirs.queues)
+        return self._dirs.queues
 
     @property
     def data_folder_out(self) -> str:
-        return str(self._dirs.queues)
+        return self._dirs.queues
 
     @property
     def control_folder(self) -> Path:
-        return self._dirs.control
+        return Path(self._dirs.control)
 
     @property
     def store_processed(self) -> bool:
         return False
 
-    def _inflight_dir(self) -> Path:
+    def _inflight_dir(self) -> str:
         token = owner_token()
         if self._owner_dir is None or self._owner_dir[0] != token:
-            path = self._dirs.inflight / token
-            path.mkdir(exist_ok=True)
+            path = os.path.join(self._dirs.inflight, token)
+            os.makedirs(path, exist_ok=True)
             self._owner_dir = (token, path)
         return self._owner_dir[1]
 
@@ -339,7 +343,7 @@ class Channel(filesystem.Channel):
     # Named as kombu's filesystem channel names it, which renamed the abstract channel's ``message``.
     def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{_next_stamp()}.{_check_queue_name(queue)}.msg"
-        target = self._dirs.made(queue) / name
+        target = f"{self._dirs.made(queue)}/{name}"
         try:
             if not self._linked(payload, target):
                 self._write(payload, name)
@@ -348,7 +352,7 @@ class Channel(filesystem.Channel):
         self._last = (payload, target)  # the object itself is kept: its id cannot be reused meanwhile
         self._dirs.ring(name)
 
-    def _linked(self, payload: dict[str, Any], target: Path) -> bool:
+    def _linked(self, payload: dict[str, Any], target: str) -> bool:
         """The same message put to another queue of the exchange (kombu puts it once per queue): a hard
         link to the copy just put, where a file written and synced per copy cost a message bound to
         three queues three times the CPU. False when that copy has left its queue meanwhile. Nobody
@@ -364,7 +368,7 @@ class Channel(filesystem.Channel):
     def _write(self, payload: dict[str, Any], name: str) -> None:
         # The tmp name starts with our owner token so recover() can collect it
         # if we die mid-write.
-        tmp = self._dirs.tmp / f"{owner_token()}.{uuid.uuid4().hex}.tmp"
+        tmp = f"{self._dirs.tmp}/{owner_token()}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as f:
                 f.write(str_to_bytes(dumps(payload)))
@@ -374,7 +378,7 @@ class Channel(filesystem.Channel):
             self._dirs.move_into_queue(tmp, name)  # a rename: atomic, all or nothing
         except OSError:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
             raise
 
     # --- consume ------------------------------------------------------------
@@ -398,7 +402,7 @@ class Channel(filesystem.Channel):
         count = 0
         for name in self._look(queue):
             with contextlib.suppress(FileNotFoundError):  # taken by a consumer meanwhile
-                os.unlink(self._dirs.queue(queue) / name)
+                os.unlink(f"{self._dirs.queue(queue)}/{name}")
                 count += 1
         self._listing.pop(queue, None)
         return count
@@ -415,19 +419,20 @@ class Channel(filesystem.Channel):
             names = self._listing[queue] = self._look(queue)
         while names:
             name = names.popleft()
-            claimed = self._inflight_dir() / name
+            claimed = f"{self._inflight_dir()}/{name}"
             try:
-                os.rename(self._dirs.queue(queue) / name, claimed)  # atomic claim
+                os.rename(f"{self._dirs.queue(queue)}/{name}", claimed)  # atomic claim
             except FileNotFoundError:
                 continue  # another consumer claimed it first
             try:
-                payload: dict[str, Any] = loads(bytes_to_str(claimed.read_bytes()))
+                with open(claimed, "rb") as f:
+                    payload: dict[str, Any] = loads(bytes_to_str(f.read()))
                 props = payload["properties"]
             except (ValueError, KeyError, TypeError, OSError):
                 # Never redeliver a file we cannot parse: it would loop forever.
                 logger.error("embedded transport: moving unreadable %s to corrupt/", name)
                 with contextlib.suppress(OSError):
-                    os.rename(claimed, self._dirs.corrupt / name)
+                    os.rename(claimed, os.path.join(self._dirs.corrupt, name))
                 continue
             # A fresh tag per delivery: the published tag is shared by every
             # queue a topic/fanout message was copied to.
@@ -442,7 +447,7 @@ class Channel(filesystem.Channel):
         path = self._inflight.pop(delivery_tag, None)
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                os.unlink(path)
 
     def _restore(self, message: virtual.Message) -> None:
         # Move the file back instead of republishing through the exchange
@@ -451,8 +456,9 @@ class Channel(filesystem.Channel):
         if path is None:
             return  # already acked, or not delivered through this connection
         with contextlib.suppress(FileNotFoundError):  # already recovered
-            self._dirs.move_into_queue(path, redelivered_name(path.name))
-            self._dirs.ring(path.name)
+            name = os.path.basename(path)
+            self._dirs.move_into_queue(path, redelivered_name(name))
+            self._dirs.ring(name)
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         self._discard(delivery_tag)
@@ -482,6 +488,13 @@ class Channel(filesystem.Channel):
         return super().basic_consume(queue, no_ack, discard_then_call, consumer_tag, **kwargs)
 
     # --- bindings -----------------------------------------------------------
+
+    def _exchange_file(self, exchange: str) -> Path:
+        # Upstream checks the name and builds the path on every publish (get_table): once per exchange.
+        file = self._exchange_files.get(exchange)
+        if file is None:
+            file = self._exchange_files[exchange] = super()._exchange_file(exchange)
+        return file
 
     def get_table(self, exchange: str) -> list[exchange_queue_t]:
         # Same as upstream, but an empty file (being created by _queue_bind
@@ -534,7 +547,7 @@ class Transport(filesystem.Transport):
     # In-process exchange declarations and bindings, one per root.  Upstream
     # shares one state per process, so a binding made for root A would make
     # queue_bind skip writing the binding file for root B.
-    _states: ClassVar[dict[Path, virtual.BrokerState]] = {}
+    _states: ClassVar[dict[str, virtual.BrokerState]] = {}
     _states_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, client: kombu.Connection, **kwargs: Any) -> None:
@@ -544,7 +557,7 @@ class Transport(filesystem.Transport):
         if not root:
             raise ValueError('embedded transport needs transport_options={"root": <directory>}')
         self.dirs = Dirs.create(root)
-        self.inflight: dict[str, Path] = {}
+        self.inflight: dict[str, str] = {}
         super().__init__(client, **kwargs)
         with self._states_lock:
             self.state = self._states.setdefault(self.dirs.root, virtual.BrokerState())
@@ -556,7 +569,7 @@ class Transport(filesystem.Transport):
         if self._bell is None or self._bell[0] != queues:
             if self._bell is not None:
                 self._bell[1].close()
-            self._bell = (queues, wake.Listener([self.dirs.bells / q for q in sorted(queues)]))
+            self._bell = (queues, wake.Listener([Path(self.dirs.bells, q) for q in sorted(queues)]))
         return self._bell[1]
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]

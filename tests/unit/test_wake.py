@@ -56,6 +56,17 @@ def test_a_listener_on_several_bells_wakes_for_any(tmp_path: Path) -> None:
         assert listener.wait(NEVER) is True
 
 
+def test_clear_forgets_the_rings_of_every_bell_it_listens_to(tmp_path: Path) -> None:
+    bells = [tmp_path / name for name in "abcd"]
+    with wake.Listener(bells) as listener:
+        for bell in (bells[0], bells[2], bells[2]):
+            wake.ring(bell)
+        listener.clear()
+        assert listener.wait(0.01) is False  # nothing left over in any pipe
+        wake.ring(bells[3])
+        assert listener.wait(NEVER) is True  # and each still rings
+
+
 def test_stop_ends_a_wait(tmp_path: Path) -> None:
     stop = threading.Event()
     with wake.Listener([tmp_path / "bell"]) as listener:
