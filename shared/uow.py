@@ -19,6 +19,7 @@ from shared.db import make_engine, ping, read_options, utcnow
 from shared.messaging import wake
 from shared.messaging.envelope import Envelope
 from shared.observability import context
+from shared.session import KeyedSession
 
 
 class Database:
@@ -29,7 +30,7 @@ class Database:
         self.url = url
         self.metadata = metadata
         self.engine: Engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, class_=KeyedSession, expire_on_commit=False)
         event.listen(self.sessions, "before_commit", _before_commit)
         event.listen(self.sessions, "after_soft_rollback", _drop_outbox)
         self.outbox_model = outbox_model

@@ -1,0 +1,64 @@
+"""The services' ORM session: a load by primary key runs a SELECT built once per model.
+
+``Session.get`` builds a new SELECT for every object it has to fetch, and SQLAlchemy then walks that
+new statement (with its loader options) to find the compiled form in its cache. That is about a third
+of a load by key, and the services load some 190 objects by key in a social-review lifecycle
+(``bench/orm_get.py`` measures both ways). ``KeyedSession.get`` keeps one statement per model and
+loader options, the key as bound parameters, and runs it as ``Session.get`` runs its own: the identity
+map first, then one SELECT after an autoflush, one object or None.
+
+What the shortcut does not cover goes to ``Session.get`` itself, unchanged: a key whose object is
+already in the identity map (so expired, deleted and mismatched objects behave as they always did),
+``populate_existing``, ``with_for_update``, an identity token, execution options or bind arguments, a
+key given as a dict or with a None in it, a mapper that always refreshes, and options the cache has
+no room for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, bindparam, inspect, select
+from sqlalchemy.orm import Mapper, Session
+
+_O = TypeVar("_O")
+
+# Statements by (mapper, loader options). Options hash by identity, so a caller that builds new options
+# for each load would fill it: past this many, such loads take Session.get's way.
+_MOST = 256
+_statements: dict[tuple[Mapper[Any], tuple[Any, ...]], tuple[Select[Any], tuple[str, ...]]] = {}
+
+
+def _statement(mapper: Mapper[Any], options: tuple[Any, ...]) -> tuple[Select[Any], tuple[str, ...]] | None:
+    cached = _statements.get((mapper, options))
+    if cached is not None:
+        return cached
+    if len(_statements) >= _MOST:
+        return None
+    names = tuple(f"pk_{i}" for i in range(len(mapper.primary_key)))
+    criteria = and_(*(column == bindparam(name) for column, name in zip(mapper.primary_key, names, strict=True)))
+    statement = select(mapper).where(criteria)
+    if options:
+        statement = statement.options(*options)
+    # Two threads building the same statement at once both get one that works; the first kept is shared.
+    return _statements.setdefault((mapper, options), (statement, names))
+
+
+class KeyedSession(Session):
+    def get(  # type: ignore[override]  # the same call as Session.get: its other keywords go to it
+        self, entity: type[_O], ident: Any, *, options: Sequence[Any] | None = None, **others: Any
+    ) -> _O | None:
+        mapper = inspect(entity, raiseerr=False)
+        if others or self.execution_options or not isinstance(mapper, Mapper) or mapper.always_refresh:
+            return super().get(entity, ident, options=options, **others)
+        key = tuple(ident) if isinstance(ident, (tuple, list)) else (ident,)
+        if len(key) != len(mapper.primary_key) or None in key:
+            return super().get(entity, ident, options=options)
+        if mapper.identity_key_from_primary_key(key) in self.identity_map:
+            return super().get(entity, ident, options=options)
+        found = _statement(mapper, tuple(options or ()))
+        if found is None:
+            return super().get(entity, ident, options=options)
+        statement, names = found
+        return self.execute(statement, dict(zip(names, key, strict=True))).unique().scalars().one_or_none()

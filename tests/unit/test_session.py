@@ -1,0 +1,130 @@
+"""The services' session loads by key as Session.get does, with a SELECT built once (shared/session.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import ForeignKey, String, event, text
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
+
+from shared import db
+from shared import session as keyed
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    notes: Mapped[str | None] = mapped_column(String(200))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(20), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+QUIET = (defer(Person.notes, raiseload=True),)
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO people VALUES ('p1', 'Li Lei', 'n1'), ('p2', 'Han Meimei', 'n2')"))
+        conn.execute(text("INSERT INTO memberships VALUES ('p1', 'unit-a', 'staff'), ('p1', 'unit-b', 'chair')"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["keyed", "plain"])
+def sessions(request, engine):
+    """Both sessions: every behaviour below holds for Session.get and for the keyed session alike."""
+    kind = keyed.KeyedSession if request.param == "keyed" else Session
+    return sessionmaker(engine, class_=kind, expire_on_commit=False)
+
+
+def selects(engine) -> list[str]:
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]) if a[2].startswith("SELECT") else None)
+    return seen
+
+
+def test_an_object_is_loaded_by_its_key_with_one_select_and_again_from_the_identity_map(sessions, engine):
+    seen = selects(engine)
+    with sessions() as session:
+        first = session.get(Person, "p1")
+        assert (first.id, first.name) == ("p1", "Li Lei")
+        assert session.get(Person, "p1") is first
+        assert session.get(Person, "missing") is None
+    assert len(seen) == 2  # p1 once, the missing key once
+
+
+def test_loader_options_hold_and_a_load_without_them_is_a_different_statement(sessions):
+    with sessions() as session:
+        quiet = session.get(Person, "p1", options=QUIET)
+        with pytest.raises(InvalidRequestError):
+            _ = quiet.notes
+        assert session.get(Person, "p2").notes == "n2"
+
+
+def test_a_composite_key_given_as_a_tuple_a_list_or_a_dict(sessions):
+    with sessions() as session:
+        staff = session.get(Membership, ("p1", "unit-a"))
+        assert staff.role == "staff"
+        assert session.get(Membership, ["p1", "unit-b"]).role == "chair"
+        assert session.get(Membership, {"person_id": "p1", "organisation": "unit-a"}) is staff
+        assert session.get(Membership, ("p1", "unit-c")) is None
+        with pytest.raises(InvalidRequestError):
+            session.get(Membership, "p1")
+
+
+def test_an_object_added_but_not_flushed_is_found_after_the_autoflush(sessions):
+    with sessions() as session:
+        added = Person(id="p3", name="Wang Fang")
+        session.add(added)
+        assert session.get(Person, "p3") is added
+
+
+def test_populate_existing_and_for_update_read_the_row_again(sessions, engine):
+    with sessions() as session:
+        person = session.get(Person, "p2")
+        session.connection().execute(text("UPDATE people SET name = 'Han Mei' WHERE id = 'p2'"))
+        assert session.get(Person, "p2").name == "Han Meimei"  # from the identity map
+        assert session.get(Person, "p2", populate_existing=True).name == "Han Mei"
+        assert session.get(Person, "p2", with_for_update=True) is person
+
+
+def test_an_object_deleted_in_the_session_is_gone_after_the_flush(sessions):
+    with sessions() as session:
+        session.delete(session.get(Person, "p2"))
+        session.flush()
+        assert session.get(Person, "p2") is None
+
+
+def test_the_keyed_session_builds_a_statement_once_per_model_and_options(engine, monkeypatch):
+    monkeypatch.setattr(keyed, "_statements", {})
+    sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
+    with sessions() as session:
+        for key in ("p1", "p2", "p1", "absent"):
+            session.expunge_all()
+            session.get(Person, key)
+            session.get(Person, key, options=QUIET)
+    assert sorted(options for (_, options) in keyed._statements) == [(), QUIET]
+
+
+def test_past_the_cache_s_room_a_load_takes_session_get_s_way(engine, monkeypatch):
+    monkeypatch.setattr(keyed, "_MOST", 0)
+    monkeypatch.setattr(keyed, "_statements", {})
+    sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
+    with sessions() as session:
+        assert session.get(Person, "p1", options=(defer(Person.notes),)).name == "Li Lei"
+    assert keyed._statements == {}
