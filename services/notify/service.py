@@ -3,10 +3,12 @@ inbox, contact details, and organisations writing to the applicants of their dec
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.notify import templates
@@ -212,15 +214,51 @@ def set_contact(uow: UnitOfWork, subject: str, email: str | None, phone: str | N
 
 
 def record_stage(uow: UnitOfWork, changed: StageChanged) -> None:
-    """Remember the applicant, the latest stage and the organisation a declaration passed through."""
-    replica = _replica(uow, changed.declaration_id, changed.applicant)
-    # Events may arrive out of order: keep the newest stage by the event's own time.
-    if changed.stage and (replica.stage_at is None or changed.at >= replica.stage_at):
-        replica.stage, replica.stage_at = changed.stage, changed.at
-    organisation = changed.organisation
-    if organisation and uow.session.get(DeclarationOrganisation, (changed.declaration_id, organisation)) is None:
-        uow.session.add(DeclarationOrganisation(declaration_id=changed.declaration_id, organisation=organisation))
-    # no flush of its own: the commit writes it (with the stage change's notice, in one flush)
+    """Remember the applicant, the latest stage and the organisation a declaration passed through.
+
+    An INSERT ... ON CONFLICT for each (both dialects speak it), on the session's connection: a review sends
+    some thirteen stage changes, and loading the replica and the organisation's row through the ORM, then
+    flushing what changed, was half of the handler's CPU."""
+    connection = uow.session.connection()
+    upsert = _replica_upserts(connection.dialect.name)
+    # Events may arrive out of order: the newest stage by the event's own time is kept (ISO texts of one
+    # zone compare as times). An event without a stage only makes sure the replica is there.
+    connection.execute(
+        upsert.stage,
+        {
+            "declaration_id": changed.declaration_id,
+            "applicant": changed.applicant,
+            "stage": changed.stage or None,
+            "stage_at": changed.at if changed.stage else None,
+        },
+    )
+    if changed.organisation:
+        connection.execute(
+            upsert.organisation, {"declaration_id": changed.declaration_id, "organisation": changed.organisation}
+        )
+
+
+class _Upserts(NamedTuple):
+    stage: Any
+    organisation: Any
+
+
+@functools.lru_cache(maxsize=4)
+def _replica_upserts(dialect: str) -> _Upserts:
+    """Built once per dialect, so their compiled forms are cached."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    fresh = insert(DeclarationReplica)
+    table = DeclarationReplica.__table__.c
+    stage = fresh.on_conflict_do_update(
+        index_elements=[table.declaration_id],
+        set_={"stage": fresh.excluded.stage, "stage_at": fresh.excluded.stage_at},
+        where=fresh.excluded.stage.is_not(None)
+        & (table.stage_at.is_(None) | (fresh.excluded.stage_at >= table.stage_at)),
+    )
+    organisation = insert(DeclarationOrganisation).on_conflict_do_nothing(
+        index_elements=[DeclarationOrganisation.declaration_id, DeclarationOrganisation.organisation]
+    )
+    return _Upserts(stage, organisation)
 
 
 def record_completed(uow: UnitOfWork, completed: Completed) -> None:

@@ -131,6 +131,42 @@ def test_two_department_levels_give_two_different_notices_naming_each_department
     assert first.body != second.body
 
 
+def test_the_replica_keeps_the_newest_stage_and_every_organisation_the_declaration_reached(dbs):
+    from services.notify.models import DeclarationOrganisation, DeclarationReplica
+
+    declaration = str(uuid.uuid4())
+    early, late = "2026-06-01T09:00:00+08:00", "2026-06-03T09:00:00+08:00"
+    unit, department = "91120101MA05K1XT13", "111201010000123459"
+    for data in (
+        stage_changed(declaration, stage="unit_check", organisation=unit, at=early),
+        stage_changed(declaration, stage="department_check", organisation=department, at=late),
+        # older than what the replica holds (events may arrive out of order), and the unit a second time
+        stage_changed(declaration, stage="unit_recommend", organisation=unit, at=early),
+        # no stage at all: nothing to keep
+        stage_changed(declaration, stage="", organisation=None, at="2026-06-09T09:00:00+08:00"),
+    ):
+        assert deliver(dbs, envelope("review.stage.changed.v1", data)) == "done"
+    with dbs["notify"].uow(readonly=True) as uow:
+        replica = uow.session.get(DeclarationReplica, declaration)
+        assert (replica.applicant, replica.stage, replica.stage_at) == ("applicant", "department_check", late)
+        reached = uow.session.scalars(
+            select(DeclarationOrganisation.organisation).where(DeclarationOrganisation.declaration_id == declaration)
+        )
+        assert sorted(reached) == sorted([unit, department])
+
+
+def test_a_stage_change_after_the_review_ended_leaves_it_ended(dbs):
+    from services.notify.models import DeclarationReplica
+    from services.notify.service import ENDED
+
+    declaration = str(uuid.uuid4())
+    assert deliver(dbs, envelope("review.completed.v1", completed(declaration, "passed"))) == "done"
+    late_but_older = stage_changed(declaration, stage="filing", at="2020-01-01T09:00:00+08:00")
+    assert deliver(dbs, envelope("review.stage.changed.v1", late_but_older)) == "done"
+    with dbs["notify"].uow(readonly=True) as uow:
+        assert uow.session.get(DeclarationReplica, declaration).stage == ENDED
+
+
 def test_a_return_tells_the_applicant_the_reason(dbs):
     declaration = str(uuid.uuid4())
     deliver(
