@@ -53,3 +53,33 @@ def test_a_write_in_a_read_only_unit_of_work_is_rolled_back(dbs):
         uow.session.add(Contact(subject=flushed))
         uow.commit()
     assert flushed in _contacts(db)
+
+
+def test_a_read_only_unit_of_work_takes_a_connection_only_when_it_reads(dbs):
+    db = dbs["notify"]
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args[0])  # noqa: E731
+    event.listen(db.engine.pool, "checkout", listener)
+    try:
+        with db.uow(readonly=True):
+            pass  # a view that reads nothing (the clock's, for most people)
+        assert checkouts == []
+        with db.uow(readonly=True) as uow:
+            uow.session.scalars(select(Contact)).all()
+            uow.session.scalars(select(Contact)).all()
+        assert len(checkouts) == 1
+    finally:
+        event.remove(db.engine.pool, "checkout", listener)
+
+
+@pytest.mark.skipif(bool(POSTGRES), reason="SQLite's write lock: PostgreSQL's readers never wait for writers")
+def test_on_sqlite_a_read_only_unit_of_work_reads_beside_a_writer_holding_the_lock(dbs):
+    db = dbs["notify"]
+    subject = f"written-{uuid.uuid4()}"
+    with db.uow() as writer:
+        writer.session.add(Contact(subject=subject))
+        writer.session.flush()  # BEGIN IMMEDIATE: this unit of work holds the file's write lock
+        # a reader beginning IMMEDIATE would wait here for the lock (30 s) and fail
+        assert subject not in _contacts(db)
+        writer.commit()
+    assert subject in _contacts(db)
