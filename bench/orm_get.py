@@ -41,7 +41,8 @@ from shared.session import KeyedSession  # noqa: E402
 ROWS = 200
 
 
-def _row(n: int) -> dict[str, Any]:
+def declaration_row(n: int) -> dict[str, Any]:
+    """A declaration with every required column filled (the others empty), keyed by a new id."""
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     key = str(uuid.uuid4())
     row: dict[str, Any] = {}
@@ -85,7 +86,7 @@ def main() -> int:
     engine, drop = _scratch(args.postgres)
     try:
         Base.metadata.create_all(engine)
-        rows = [_row(n) for n in range(ROWS)]
+        rows = [declaration_row(n) for n in range(ROWS)]
         with engine.begin() as conn:
             conn.execute(insert(Declaration.__table__), rows)
         keys = [row["id"] for row in rows]

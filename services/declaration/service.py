@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, bindparam, or_, select
+from sqlalchemy import RowMapping, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
@@ -534,6 +534,18 @@ def _withdrawal_refused(declaration: Declaration) -> Conflict | None:
     return None
 
 
+# A stage reached, a decision recorded, a task claimed: their trail entries in Core, inserted at once. Nothing in
+# those effects reads an entry back, and through the ORM each cost a flush of its own to fetch its generated id.
+# Every column is given (None where the message has nothing), so one compiled statement serves them all.
+_TRAIL_COLUMNS = ("declaration_id", "kind", "stage", "stage_name", "organisation", "actor", "decision", "reason", "at")
+_TRAIL_INSERT = insert(TrailEntry)
+
+
+def _trail(uow: UnitOfWork, **entry: Any) -> None:
+    """A trail entry of a declaration that is stored already (its row is what the entry's key refers to)."""
+    uow.session.connection().execute(_TRAIL_INSERT, dict.fromkeys(_TRAIL_COLUMNS) | entry)
+
+
 def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
     """The unit acted on the current round (a message of an earlier round, arriving late, does not count)."""
     current_round = declaration.submitted_at is not None and at >= declaration.submitted_at
@@ -544,15 +556,14 @@ def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
 def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
     declaration = _declaration(uow, changed.declaration_id, _TRAIL_ONLY)
     at = _at(changed.at)
-    uow.session.add(
-        TrailEntry(
-            declaration_id=declaration.id,
-            kind="stage",
-            stage=changed.stage,
-            stage_name=changed.stage_name,
-            organisation=changed.organisation,
-            at=at,
-        )
+    _trail(
+        uow,
+        declaration_id=declaration.id,
+        kind="stage",
+        stage=changed.stage,
+        stage_name=changed.stage_name,
+        organisation=changed.organisation,
+        at=at,
     )
     if changed.stage not in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
@@ -567,18 +578,17 @@ def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
 def decision_recorded(uow: UnitOfWork, recorded: DecisionRecorded) -> None:
     declaration = _declaration(uow, recorded.declaration_id, _TRAIL_ONLY)
     at = _at(recorded.at)
-    uow.session.add(
-        TrailEntry(
-            declaration_id=declaration.id,
-            kind="decision",
-            stage=recorded.stage,
-            stage_name=recorded.stage_name,
-            organisation=recorded.organisation,
-            actor=recorded.actor,
-            decision=recorded.decision,
-            reason=recorded.reason,
-            at=at,
-        )
+    _trail(
+        uow,
+        declaration_id=declaration.id,
+        kind="decision",
+        stage=recorded.stage,
+        stage_name=recorded.stage_name,
+        organisation=recorded.organisation,
+        actor=recorded.actor,
+        decision=recorded.decision,
+        reason=recorded.reason,
+        at=at,
     )
     # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
     _unit_started(declaration, at)
@@ -626,15 +636,14 @@ def task_claimed(uow: UnitOfWork, claimed: TaskClaimed) -> None:
     """The unit's claim of its check ends the applicant's right to withdraw (this round)."""
     declaration = _declaration(uow, claimed.declaration_id, _TRAIL_ONLY)
     at = _at(claimed.at)
-    uow.session.add(
-        TrailEntry(
-            declaration_id=declaration.id,
-            kind="claim",
-            stage=claimed.stage,
-            organisation=claimed.organisation,
-            actor=claimed.actor,
-            at=at,
-        )
+    _trail(
+        uow,
+        declaration_id=declaration.id,
+        kind="claim",
+        stage=claimed.stage,
+        organisation=claimed.organisation,
+        actor=claimed.actor,
+        at=at,
     )
     if claimed.stage in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)
