@@ -27,6 +27,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,41 +76,53 @@ def rounds(url: str, deliveries: int, publish: int, look: bool) -> list[float]:
     return out[1:]
 
 
-def notify_rounds(url: str, deliveries: int) -> list[float]:
-    """Microseconds of CPU per stage change through notify's own handler, five rounds."""
-    from services.notify import bootstrap, handlers
+def _stage_changes(db: Any, service: str, handler: Any, envelopes_of: Any) -> list[float]:
+    """Microseconds of CPU per delivery of a review's stage change to ``service``'s own ``handler``, five
+    rounds after one not counted; ``envelopes_of(round)`` makes a round's deliveries."""
     from shared.messaging import topology
     from shared.messaging.consumer import process
-    from shared.messaging.envelope import Envelope
-    from shared.migrations import upgrade
 
-    upgrade("notify", url)
-    db = bootstrap.database(url)
-    sub = next(s for s in topology.subscriptions_of("notify") if "review.stage.changed.v1" in s.types)
+    sub = next(s for s in topology.subscriptions_of(service) if "review.stage.changed.v1" in s.types)
     out = []
-    for _ in range(6):  # the first round warms up: not counted
-        envelopes = []
-        for n in range(deliveries):
-            if n % 13 == 0:
-                declaration_id = str(uuid.uuid4())
-            step = n % 13
-            data = {
-                **STAGE_CHANGED,
-                "declaration_id": declaration_id,
-                "organisation": f"9112010{step // 4}MA05K1XT13",
-                "at": f"2026-06-01T09:{step:02d}:00+08:00",
-            }
-            envelopes.append(Envelope(type="review.stage.changed.v1", source="review", data=data))
+    for round_ in range(6):
+        envelopes = envelopes_of(round_)
         started = time.process_time()
         for envelope in envelopes:
-            assert process(db, sub, envelope, handlers.on_stage_changed, redelivered=False) == "done"
-        out.append((time.process_time() - started) / deliveries * 1e6)
+            assert process(db, sub, envelope, handler, redelivered=False) == "done"
+        out.append((time.process_time() - started) / len(envelopes) * 1e6)
     db.dispose()
     return out[1:]
 
 
+def _stage_changed(**data: Any) -> Any:
+    from shared.messaging.envelope import Envelope
+
+    return Envelope(type="review.stage.changed.v1", source="review", data={**STAGE_CHANGED, **data})
+
+
+def notify_rounds(url: str, deliveries: int) -> list[float]:
+    """Thirteen stage changes to a declaration, over four organisations, as in a social review."""
+    from services.notify import bootstrap, handlers
+    from shared.migrations import upgrade
+
+    upgrade("notify", url)
+
+    def envelopes_of(_round: int) -> list[Any]:
+        declarations = [str(uuid.uuid4()) for _ in range(deliveries // 13 + 1)]
+        return [
+            _stage_changed(
+                declaration_id=declarations[n // 13],
+                organisation=f"9112010{n % 13 // 4}MA05K1XT13",
+                at=f"2026-06-01T09:{n % 13:02d}:00+08:00",
+            )
+            for n in range(deliveries)
+        ]
+
+    return _stage_changes(bootstrap.database(url), "notify", handlers.on_stage_changed, envelopes_of)
+
+
 def declaration_rounds(url: str, deliveries: int) -> list[float]:
-    """Microseconds of CPU per stage change through the declaration service's own handler, five rounds."""
+    """Stage changes to a hundred declarations under review, each later than the last."""
     import datetime as dt
 
     from sqlalchemy import insert
@@ -117,42 +130,27 @@ def declaration_rounds(url: str, deliveries: int) -> list[float]:
     from bench.orm_get import declaration_row
     from services.declaration import bootstrap, handlers
     from services.declaration.models import Declaration
-    from shared.messaging import topology
-    from shared.messaging.consumer import process
-    from shared.messaging.envelope import Envelope
     from shared.migrations import upgrade
 
     upgrade("declaration", url)
     db = bootstrap.database(url)
-    rows = []
-    for n in range(100):
-        row = declaration_row(n)
+    rows = [declaration_row(n) for n in range(100)]
+    for row in rows:
         row.update(status="in_review", live_slot=row["id"], submitted_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        rows.append(row)
     with db.engine.begin() as conn:
         conn.execute(insert(Declaration.__table__), rows)
-    sub = next(s for s in topology.subscriptions_of("declaration") if "review.stage.changed.v1" in s.types)
-    out = []
-    for round_ in range(6):  # the first round warms up: not counted
-        envelopes = [
-            Envelope(
-                type="review.stage.changed.v1",
-                source="review",
-                data={
-                    **STAGE_CHANGED,
-                    "stage": "department_check",
-                    "declaration_id": rows[n % len(rows)]["id"],
-                    "at": f"2026-06-{round_ + 1:02d}T09:{n // 60 % 60:02d}:{n % 60:02d}+08:00",
-                },
+
+    def envelopes_of(round_: int) -> list[Any]:
+        return [
+            _stage_changed(
+                stage="department_check",
+                declaration_id=rows[n % len(rows)]["id"],
+                at=f"2026-06-{round_ + 1:02d}T09:{n // 60 % 60:02d}:{n % 60:02d}+08:00",
             )
             for n in range(deliveries)
         ]
-        started = time.process_time()
-        for envelope in envelopes:
-            assert process(db, sub, envelope, handlers.on_stage_changed, redelivered=False) == "done"
-        out.append((time.process_time() - started) / deliveries * 1e6)
-    db.dispose()
-    return out[1:]
+
+    return _stage_changes(db, "declaration", handlers.on_stage_changed, envelopes_of)
 
 
 def main() -> int:

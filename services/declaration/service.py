@@ -536,14 +536,16 @@ def _withdrawal_refused(declaration: Declaration) -> Conflict | None:
 
 # A stage reached, a decision recorded, a task claimed: their trail entries in Core, inserted at once. Nothing in
 # those effects reads an entry back, and through the ORM each cost a flush of its own to fetch its generated id.
-# Every column is given (None where the message has nothing), so one compiled statement serves them all.
-_TRAIL_COLUMNS = ("declaration_id", "kind", "stage", "stage_name", "organisation", "actor", "decision", "reason", "at")
+# Every column is given (None where the message says nothing of it), so one compiled statement serves them all.
+_FROM_MESSAGE = ("stage", "stage_name", "organisation", "actor", "decision", "reason")
 _TRAIL_INSERT = insert(TrailEntry)
 
 
-def _trail(uow: UnitOfWork, **entry: Any) -> None:
-    """A trail entry of a declaration that is stored already (its row is what the entry's key refers to)."""
-    uow.session.connection().execute(_TRAIL_INSERT, dict.fromkeys(_TRAIL_COLUMNS) | entry)
+def _trail(uow: UnitOfWork, declaration_id: str, kind: str, message: Any, at: dt.datetime) -> None:
+    """A trail entry of a declaration stored already (the entry's key refers to its row), with what the review's
+    message says of the stage, the organisation, the actor, the decision and its reason."""
+    entry = {column: getattr(message, column, None) for column in _FROM_MESSAGE}
+    uow.session.connection().execute(_TRAIL_INSERT, {**entry, "declaration_id": declaration_id, "kind": kind, "at": at})
 
 
 def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
@@ -556,15 +558,7 @@ def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
 def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
     declaration = _declaration(uow, changed.declaration_id, _TRAIL_ONLY)
     at = _at(changed.at)
-    _trail(
-        uow,
-        declaration_id=declaration.id,
-        kind="stage",
-        stage=changed.stage,
-        stage_name=changed.stage_name,
-        organisation=changed.organisation,
-        at=at,
-    )
+    _trail(uow, declaration.id, "stage", changed, at)
     if changed.stage not in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
     # Messages of different queues may arrive out of order: the latest stage wins.
@@ -578,18 +572,7 @@ def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
 def decision_recorded(uow: UnitOfWork, recorded: DecisionRecorded) -> None:
     declaration = _declaration(uow, recorded.declaration_id, _TRAIL_ONLY)
     at = _at(recorded.at)
-    _trail(
-        uow,
-        declaration_id=declaration.id,
-        kind="decision",
-        stage=recorded.stage,
-        stage_name=recorded.stage_name,
-        organisation=recorded.organisation,
-        actor=recorded.actor,
-        decision=recorded.decision,
-        reason=recorded.reason,
-        at=at,
-    )
+    _trail(uow, declaration.id, "decision", recorded, at)
     # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
     _unit_started(declaration, at)
 
@@ -636,15 +619,7 @@ def task_claimed(uow: UnitOfWork, claimed: TaskClaimed) -> None:
     """The unit's claim of its check ends the applicant's right to withdraw (this round)."""
     declaration = _declaration(uow, claimed.declaration_id, _TRAIL_ONLY)
     at = _at(claimed.at)
-    _trail(
-        uow,
-        declaration_id=declaration.id,
-        kind="claim",
-        stage=claimed.stage,
-        organisation=claimed.organisation,
-        actor=claimed.actor,
-        at=at,
-    )
+    _trail(uow, declaration.id, "claim", claimed, at)
     if claimed.stage in UNIT_FIRST_STAGES:
         _unit_started(declaration, at)
 
