@@ -34,9 +34,8 @@ class Database:
         # A read-only unit of work's sessions connect with the read options (shared/db.py) when they first
         # run a statement, as the others do: a view that reads nothing (the clock's, for anyone but the
         # title office) checks out no connection and begins nothing, which was a third of such a request.
-        self.read_options = read_options(self.engine)
         self.read_sessions = sessionmaker(
-            self.engine.execution_options(**self.read_options), class_=KeyedSession, expire_on_commit=False
+            self.engine.execution_options(**read_options(self.engine)), class_=KeyedSession, expire_on_commit=False
         )
         for sessions in (self.sessions, self.read_sessions):
             event.listen(sessions, "before_commit", _before_commit)
@@ -54,8 +53,7 @@ class Database:
         ping(self.engine)
 
     def outbox_backlog(self) -> int:
-        with self.sessions() as session:
-            session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        with self.read_sessions() as session:
             model = self.outbox_model
             return session.scalar(select(func.count()).select_from(model).where(model.published_at.is_(None))) or 0
 
