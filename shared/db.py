@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -22,6 +23,12 @@ from shared import clock
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+
+
+def upsert_insert(dialect: str) -> Any:
+    """The dialect's INSERT, the one with ON CONFLICT (both the project's databases speak it): PostgreSQL's
+    for ``postgresql``, SQLite's for anything else."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def utcnow() -> dt.datetime:

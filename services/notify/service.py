@@ -8,7 +8,6 @@ import uuid
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.notify import templates
@@ -21,7 +20,7 @@ from services.notify.models import (
     OrganisationMessageRead,
 )
 from shared.contracts.review import Completed, StageChanged
-from shared.db import utcnow
+from shared.db import upsert_insert, utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity.principal import Principal
 from shared.paging import paged
@@ -246,7 +245,7 @@ class _Upserts(NamedTuple):
 @functools.lru_cache(maxsize=4)
 def _replica_upserts(dialect: str) -> _Upserts:
     """Built once per dialect, so their compiled forms are cached."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     fresh = insert(DeclarationReplica)
     table = DeclarationReplica.__table__.c
     stage = fresh.on_conflict_do_update(

@@ -16,11 +16,10 @@ import functools
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.profile.models import AccessGrant, DeclarationReferences
-from shared.db import utcnow
+from shared.db import upsert_insert, utcnow
 from shared.uow import UnitOfWork
 
 STAFF_ROLES = ("unit", "department", "committee", "expert")
@@ -50,7 +49,7 @@ def grant(uow: UnitOfWork, declaration_id: str, applicant: str, organisation: st
 @functools.lru_cache(maxsize=4)
 def _insert_if_new(dialect: str) -> Any:
     """Built once per dialect (its compiled form is cached): both dialects speak ON CONFLICT DO NOTHING."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     return insert(AccessGrant).on_conflict_do_nothing(index_elements=["declaration_id", "organisation"])
 
 

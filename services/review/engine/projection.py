@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, event, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from services.review.models import Task, Timer
-from shared.db import utcnow
+from shared.db import upsert_insert, utcnow
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
@@ -103,7 +102,7 @@ def write_tasks(uow: UnitOfWork) -> None:
 def _upsert(dialect: str, modified: tuple[str, ...]) -> Any:
     """INSERT ... ON CONFLICT (id) DO UPDATE of ``modified`` (none: a plain INSERT), built once (its
     compiled form is cached)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     statement = insert(Task)
     if not modified:
         return statement
