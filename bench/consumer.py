@@ -47,14 +47,10 @@ def rounds(url: str, deliveries: int, publish: int, look: bool) -> list[float]:
     """Microseconds of CPU per delivery, five rounds."""
     from services.declaration import bootstrap
     from shared.contracts import load_incoming
-    from shared.messaging import topology
-    from shared.messaging.consumer import process
     from shared.messaging.envelope import Envelope
     from shared.migrations import upgrade
 
     upgrade("declaration", url)
-    db = bootstrap.database(url)
-    sub = next(s for s in topology.subscriptions_of("declaration") if "review.stage.changed.v1" in s.types)
     data = {**STAGE_CHANGED, "declaration_id": str(uuid.uuid4())}
     message = load_incoming("review.stage.changed.v1", data)
 
@@ -62,23 +58,19 @@ def rounds(url: str, deliveries: int, publish: int, look: bool) -> list[float]:
         for _ in range(publish):
             uow.publish(message, correlation_id=data["declaration_id"])
 
-    out = []
-    for _ in range(6):  # the first round warms up: not counted
-        envelopes = [
+    def envelopes_of(_round: int) -> list[Any]:
+        return [
             Envelope(type="review.stage.changed.v1", source="review", data=data, correlation_id="bench")
             for _ in range(deliveries)
         ]
-        started = time.process_time()
-        for envelope in envelopes:
-            assert process(db, sub, envelope, handler, redelivered=look) == "done"
-        out.append((time.process_time() - started) / deliveries * 1e6)
-    db.dispose()
-    return out[1:]
+
+    return _stage_changes(bootstrap.database(url), "declaration", handler, envelopes_of, redelivered=look)
 
 
-def _stage_changes(db: Any, service: str, handler: Any, envelopes_of: Any) -> list[float]:
-    """Microseconds of CPU per delivery of a review's stage change to ``service``'s own ``handler``, five
-    rounds after one not counted; ``envelopes_of(round)`` makes a round's deliveries."""
+def _stage_changes(db: Any, service: str, handler: Any, envelopes_of: Any, redelivered: bool = False) -> list[float]:
+    """Microseconds of CPU per delivery of a review's stage change to ``service``'s ``handler``, five rounds
+    after one not counted (the first warms up); ``envelopes_of(round)`` makes a round's deliveries, and
+    ``redelivered`` says whether the consumer looks in the inbox first."""
     from shared.messaging import topology
     from shared.messaging.consumer import process
 
@@ -88,7 +80,7 @@ def _stage_changes(db: Any, service: str, handler: Any, envelopes_of: Any) -> li
         envelopes = envelopes_of(round_)
         started = time.process_time()
         for envelope in envelopes:
-            assert process(db, sub, envelope, handler, redelivered=False) == "done"
+            assert process(db, sub, envelope, handler, redelivered=redelivered) == "done"
         out.append((time.process_time() - started) / len(envelopes) * 1e6)
     db.dispose()
     return out[1:]
