@@ -5,9 +5,10 @@ process by the engine (engine/runtime.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from services.review import claims
 from services.review.models import StaffMember, Task
@@ -15,7 +16,7 @@ from shared import clock
 from shared.contracts.profile import StaffRegistered
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import Principal
-from shared.paging import paged
+from shared.paging import Listing, paged
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
@@ -30,27 +31,75 @@ def visible_to(principal: Principal) -> Any:
 def queue(
     uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int, per_page: int
 ) -> tuple[list[Task], int]:
-    statuses = filters.get("status") or list(OPEN)
-    query = select(Task).where(visible_to(principal), Task.status.in_(statuses))
-    if filters.get("stage"):
-        query = query.where(Task.stage == filters["stage"])
-    for key in ("declaration_id", "activity_id", "series", "level"):
-        if filters.get(key):
-            query = query.where(getattr(Task, key) == filters[key])
-    if filters.get("applicant"):
-        who = filters["applicant"]
-        query = query.where(or_(Task.applicant == who, Task.applicant_name.contains(who, autoescape=True)))
-    if filters.get("due_before"):
-        end = dt.datetime.combine(filters["due_before"] + dt.timedelta(days=1), dt.time(), clock.BEIJING)
-        query = query.where(Task.due_at < end)
-    if filters.get("overdue") is not None:
-        query = query.where(Task.overdue_at.is_not(None) if filters["overdue"] else Task.overdue_at.is_(None))
-    order = (
-        (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
-        if filters.get("sort") == "due"
-        else (Task.created_at, Task.id)
+    expert = principal.role == "expert"
+    params: dict[str, Any] = (
+        {"subject": principal.subject} if expert else {"role": principal.role, "organisation": principal.organisation}
     )
-    return paged(uow, query.order_by(*order), page, per_page)
+    params["statuses"] = filters.get("status") or list(OPEN)
+    equal = tuple(key for key in _EQUAL if filters.get(key))
+    params.update((key, filters[key]) for key in equal)
+    if filters.get("applicant"):
+        params["applicant"] = filters["applicant"]
+        params["applicant_part"] = f"%{_escaped(filters['applicant'])}%"
+    if filters.get("due_before"):
+        params["due_end"] = dt.datetime.combine(filters["due_before"] + dt.timedelta(days=1), dt.time(), clock.BEIJING)
+    shape = _Shape(
+        expert,
+        equal,
+        bool(filters.get("applicant")),
+        bool(filters.get("due_before")),
+        filters.get("overdue"),
+        filters.get("sort") == "due",
+    )
+    return _queue_listing(shape).page(uow, params, page, per_page)
+
+
+_EQUAL = ("stage", "declaration_id", "activity_id", "series", "level")  # filters that match a column's value
+
+
+class _Shape(NamedTuple):
+    """Which filters a queue request uses: each shape's statement is built once (``_queue_listing``)."""
+
+    expert: bool
+    equal: tuple[str, ...]
+    applicant: bool
+    due_before: bool
+    overdue: bool | None
+    by_due: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _queue_listing(shape: _Shape) -> Listing:
+    """The queue's statement for one shape of request, its values bound parameters (``queue`` binds them)."""
+    mine = (
+        Task.assignee == bindparam("subject")
+        if shape.expert
+        else (Task.role == bindparam("role")) & (Task.organisation == bindparam("organisation"))
+    )
+    query = select(Task).where(mine, Task.status.in_(bindparam("statuses", expanding=True)))
+    for key in shape.equal:
+        query = query.where(getattr(Task, key) == bindparam(key))
+    if shape.applicant:
+        # By subject, or by part of the name (the part's LIKE wildcards escaped: "_" is no wildcard here).
+        query = query.where(
+            or_(
+                Task.applicant == bindparam("applicant"),
+                Task.applicant_name.like(bindparam("applicant_part"), escape="/"),
+            )
+        )
+    if shape.due_before:
+        query = query.where(Task.due_at < bindparam("due_end"))
+    if shape.overdue is not None:
+        query = query.where(Task.overdue_at.is_not(None) if shape.overdue else Task.overdue_at.is_(None))
+    order = (
+        (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id) if shape.by_due else (Task.created_at, Task.id)
+    )
+    return Listing(query.order_by(*order))
+
+
+def _escaped(text: str) -> str:
+    """``text`` matched literally by LIKE ... ESCAPE '/' (what ``contains(..., autoescape=True)`` does)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def overdue(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[Task], int]:

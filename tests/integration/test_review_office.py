@@ -119,6 +119,8 @@ def test_the_queue_filters_by_activity_series_level_stage_deadline_and_applicant
     assert declarations(applicant="a-li") == ["b"]  # by subject
     assert declarations(applicant="张") == ["a", "c"]  # by part of the name
     assert declarations(applicant="nobody") == []
+    # The part is matched as written: LIKE's wildcards in it are plain characters.
+    assert declarations(applicant="王_明") == declarations(applicant="%") == declarations(applicant="/") == []
     item = next(t for t in tasks(client, auth("unit"), applicant="a-li")["items"])
     assert (item["activity_id"], item["series"], item["level"], item["applicant_name"]) == (
         "act-a",
