@@ -181,7 +181,14 @@ def _write_outbox(session: Session) -> None:
         return
     rows = [row for _, row in pending.rows]
     pending.rows.clear()
-    session.connection().execute(pending.table.insert().inline(), rows)  # ids not fetched back (no RETURNING)
+    session.connection().execute(_outbox_insert(pending.table), rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _outbox_insert(outbox: Table) -> Any:
+    """The outbox's INSERT, built once per table (a transaction that published writes its rows with it); its
+    ids are not fetched back (no RETURNING)."""
+    return outbox.insert().inline()
 
 
 def _before_commit(session: Session) -> None:

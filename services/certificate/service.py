@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from services.certificate import pdf, signing
 from services.certificate.models import Certificate, CertificateDocument
@@ -95,20 +97,30 @@ def face_of(certificate: Certificate) -> pdf.CertificateFace:
 
 
 def of_holder(uow: UnitOfWork, subject: str) -> list[Certificate]:
-    return list(
-        uow.session.scalars(
-            select(Certificate)
-            .where(Certificate.holder == subject)
-            .order_by(Certificate.issued_on.desc(), Certificate.number.desc())
-        )
-    )
+    return list(uow.session.scalars(_statements().of_holder, {"holder": subject}))
 
 
 def by_number(uow: UnitOfWork, number: str) -> Certificate:
-    found = uow.session.scalar(select(Certificate).where(Certificate.number == number))
+    found = uow.session.scalar(_statements().by_number, {"number": number})
     if found is None:
         raise NotFound.on("number", "exists", f"certificate {number} does not exist (证书不存在)")
     return found
+
+
+class _Statements(NamedTuple):
+    of_holder: Select[Any]
+    by_number: Select[Any]
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """Built once: the holder's page polls its certificates until the new one is there."""
+    return _Statements(
+        of_holder=select(Certificate)
+        .where(Certificate.holder == bindparam("holder"))
+        .order_by(Certificate.issued_on.desc(), Certificate.number.desc()),
+        by_number=select(Certificate).where(Certificate.number == bindparam("number")),
+    )
 
 
 def readable(uow: UnitOfWork, principal: Principal, number: str) -> Certificate:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from services.declaration import attachments, catalogue, clock, eligibility, profile_check, specialty
 from services.declaration.models import Activity, Declaration, DeclarationItem
@@ -31,12 +32,16 @@ def item_types(activity: Activity | None) -> dict[str, dict[str, Any]]:
 
 
 def items(uow: UnitOfWork, declaration_id: str) -> list[DeclarationItem]:
-    return list(
-        uow.session.scalars(
-            select(DeclarationItem)
-            .where(DeclarationItem.declaration_id == declaration_id)
-            .order_by(DeclarationItem.created_at, DeclarationItem.id)
-        )
+    return list(uow.session.scalars(_items(), {"declaration_id": declaration_id}))
+
+
+@functools.cache
+def _items() -> Select[Any]:
+    """Built once: a declaration's page, its completeness and its submission each list its items."""
+    return (
+        select(DeclarationItem)
+        .where(DeclarationItem.declaration_id == bindparam("declaration_id"))
+        .order_by(DeclarationItem.created_at, DeclarationItem.id)
     )
 
 

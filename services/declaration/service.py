@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, bindparam, insert, or_, select
+from sqlalchemy import RowMapping, Select, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
@@ -179,13 +180,17 @@ def _ask_for_snapshot(uow: UnitOfWork, declaration: Declaration) -> None:
 
 
 def _load(uow: UnitOfWork, declaration_id: str, lock: bool = False) -> Declaration:
-    query = select(Declaration).where(Declaration.id == declaration_id)
-    if lock:
-        query = query.with_for_update()
-    declaration = uow.session.scalar(query)
+    declaration = uow.session.scalar(_by_id(lock), {"declaration_id": declaration_id})
     if declaration is None:
         raise NotFound.on("declaration_id", "exists", f"declaration {declaration_id} does not exist")
     return declaration
+
+
+@functools.cache
+def _by_id(lock: bool) -> Select[Any]:
+    """A declaration by its id (locked: ``FOR UPDATE``), the statement built once for every request."""
+    query = select(Declaration).where(Declaration.id == bindparam("declaration_id"))
+    return query.with_for_update() if lock else query
 
 
 def own(uow: UnitOfWork, principal: Principal, declaration_id: str, lock: bool = False) -> Declaration:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import Select, bindparam, select, true
 from sqlalchemy.exc import IntegrityError
 
 from services.profile import access, pdfs
@@ -45,7 +46,7 @@ from shared.contracts.profile import (
 from shared.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from shared.identifiers import RESIDENT_ID_TYPES, InvalidIdentifier, ResidentId, parse_resident_id
 from shared.identity.principal import Principal
-from shared.paging import paged
+from shared.paging import Listing
 from shared.uow import UnitOfWork
 
 MAIN_WORK_MAX = 500
@@ -403,16 +404,21 @@ def attachment_for(uow: UnitOfWork, principal: Principal, attachment_id: str) ->
     return record, files.store().get(record.sha256)
 
 
-def _attachments_of(subject: str):  # noqa: ANN202 - a Select
-    return select(Attachment).where(Attachment.owner == subject).order_by(Attachment.uploaded_at, Attachment.id)
+@functools.cache
+def _attachments() -> Listing:
+    return Listing(
+        select(Attachment)
+        .where(Attachment.owner == bindparam("subject"))
+        .order_by(Attachment.uploaded_at, Attachment.id)
+    )
 
 
 def my_attachments(uow: UnitOfWork, subject: str) -> list[Attachment]:
-    return list(uow.session.scalars(_attachments_of(subject)))
+    return list(uow.session.scalars(_attachments().query, {"subject": subject}))
 
 
 def attachments_page(uow: UnitOfWork, subject: str, page: int, per_page: int) -> tuple[list[Attachment], int]:
-    return paged(uow, _attachments_of(subject), page, per_page)
+    return _attachments().page(uow, {"subject": subject}, page, per_page)
 
 
 def _attachment(uow: UnitOfWork, subject: str, attachment_id: str | None, field: str) -> Attachment:
@@ -624,21 +630,33 @@ def delete_education(uow: UnitOfWork, principal: Principal, record_id: int) -> N
 
 
 def educations(uow: UnitOfWork, subject: str) -> list[Education]:
-    return list(
-        uow.session.scalars(
-            select(Education).where(Education.subject == subject).order_by(Education.start_date, Education.id)
-        )
-    )
+    return _rows_of(uow, Education, subject, "start_date", "id")
+
+
+@functools.cache
+def _of_subject(model: Any, *order: str) -> Select[Any]:
+    """A subject's records of one section in the section's order, the statement built once: a profile page,
+    a snapshot and the rules list every section, and building it cost about as much as running it."""
+    return select(model).where(model.subject == bindparam("subject")).order_by(*(getattr(model, o) for o in order))
+
+
+def _rows_of(uow: UnitOfWork, model: Any, subject: str, *order: str) -> list[Any]:
+    return list(uow.session.scalars(_of_subject(model, *order), {"subject": subject}))
 
 
 # -- qualifications (资历信息) -------------------------------------------------------
 
 
 def current_employment(uow: UnitOfWork, subject: str) -> WorkExperience | None:
-    return uow.session.scalar(
-        select(WorkExperience).where(
-            WorkExperience.subject == subject, WorkExperience.status == "current", WorkExperience.unit_code.is_not(None)
-        )
+    return uow.session.scalar(_current_employment(), {"subject": subject})
+
+
+@functools.cache
+def _current_employment() -> Select[Any]:
+    return select(WorkExperience).where(
+        WorkExperience.subject == bindparam("subject"),
+        WorkExperience.status == "current",
+        WorkExperience.unit_code.is_not(None),
     )
 
 
@@ -789,11 +807,7 @@ add_certificate = save_certificate
 
 
 def certificates(uow: UnitOfWork, subject: str) -> list[Certificate]:
-    return list(
-        uow.session.scalars(
-            select(Certificate).where(Certificate.subject == subject).order_by(Certificate.issued_on, Certificate.id)
-        )
-    )
+    return _rows_of(uow, Certificate, subject, "issued_on", "id")
 
 
 # -- work experience (工作经历) ------------------------------------------------------
@@ -941,11 +955,7 @@ def delete_work_experience(uow: UnitOfWork, principal: Principal, record_id: int
 
 
 def work_experiences(uow: UnitOfWork, subject: str) -> list[WorkExperience]:
-    return list(
-        uow.session.scalars(
-            select(WorkExperience).where(WorkExperience.subject == subject).order_by(WorkExperience.start_date)
-        )
-    )
+    return _rows_of(uow, WorkExperience, subject, "start_date")
 
 
 # -- social posts, continuing education, annual assessments ---------------------------
@@ -1077,8 +1087,7 @@ def delete_record(uow: UnitOfWork, principal: Principal, section: str, record_id
 
 
 def records(uow: UnitOfWork, model: type[Any], subject: str) -> list[Any]:
-    order = getattr(model, "year", None) or model.start_date
-    return list(uow.session.scalars(select(model).where(model.subject == subject).order_by(order, model.id)))
+    return _rows_of(uow, model, subject, "year" if hasattr(model, "year") else "start_date", "id")
 
 
 # -- the whole profile, completeness and the snapshot ----------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from services.review import clock
 from services.review.models import Defence
@@ -15,9 +15,13 @@ from shared.uow import UnitOfWork
 
 def _scheduled(uow: UnitOfWork, declaration_id: str) -> Defence | None:
     """The declaration's defence as last scheduled."""
-    return uow.session.scalar(
-        select(Defence).where(Defence.declaration_id == declaration_id).order_by(Defence.id.desc()).limit(1)
-    )
+    return uow.session.scalar(_LAST_SCHEDULED, {"declaration_id": declaration_id})
+
+
+# Built once: every attendance, vote and meeting day asks for it.
+_LAST_SCHEDULED = (
+    select(Defence).where(Defence.declaration_id == bindparam("declaration_id")).order_by(Defence.id.desc()).limit(1)
+)
 
 
 def after_defence(uow: UnitOfWork, declaration_id: str, what: str) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from services.review import clock, service
 from services.review.engine import state
@@ -30,20 +30,32 @@ log = logging.getLogger(__name__)
 DEFENCE_NOTICE_DAYS = 7  # the first defence notice goes out about a week ahead of the defence
 
 
+# Built once: every publicity, defence, attendance and vote finds its task with it.
+_OPEN_TASK = (
+    select(Task)
+    .where(
+        Task.declaration_id == bindparam("declaration_id"),
+        Task.action == bindparam("action"),
+        Task.status.in_(("ready", "claimed")),
+        Task.role == bindparam("role"),
+        Task.organisation == bindparam("organisation"),
+    )
+    .order_by(Task.created_at)
+    .limit(1)
+)
+
+
 def open_task(uow: UnitOfWork, principal: Principal, declaration_id: str, action: str) -> Task:
     """The declaration's open task of the caller's queue that this action completes (its diagram's
     ``action`` property, whatever the task's element id)."""
     found = uow.session.scalar(
-        select(Task)
-        .where(
-            Task.declaration_id == declaration_id,
-            Task.action == action,
-            Task.status.in_(("ready", "claimed")),
-            Task.role == principal.role,
-            Task.organisation == principal.organisation,
-        )
-        .order_by(Task.created_at)
-        .limit(1)
+        _OPEN_TASK,
+        {
+            "declaration_id": declaration_id,
+            "action": action,
+            "role": principal.role,
+            "organisation": principal.organisation,
+        },
     )
     if found is None:
         raise Conflict.on(

@@ -17,7 +17,9 @@ def test_a_school_teachers_stage_from_the_profile_counts_in_the_section():
 
     class NoItems:
         session = type(
-            "S", (), {"scalars": staticmethod(lambda query: []), "get": staticmethod(lambda model, key: None)}
+            "S",
+            (),
+            {"scalars": staticmethod(lambda query, params=None: []), "get": staticmethod(lambda model, key: None)},
         )()
 
     errors = content.completeness(NoItems(), declaration, None)

@@ -140,6 +140,9 @@ _BY_TASK = (
     .execution_options(populate_existing=True)
 )
 
+_BY_ID = select(Instance).where(Instance.id == bindparam("instance_id")).with_for_update()
+_BY_DECLARATION = select(Instance).where(Instance.declaration_id == bindparam("declaration_id")).with_for_update()
+
 
 @contextlib.contextmanager
 def locked(
@@ -160,13 +163,11 @@ def locked(
             raise NotFound.on("task_id", "exists", f"task {task_id} does not exist")
         instance = row[0]
     else:
-        query = select(Instance).with_for_update()
-        query = (
-            query.where(Instance.id == instance_id)
+        instance = (
+            uow.session.scalar(_BY_ID, {"instance_id": instance_id})
             if instance_id
-            else query.where(Instance.declaration_id == declaration_id)
+            else uow.session.scalar(_BY_DECLARATION, {"declaration_id": declaration_id})
         )
-        instance = uow.session.scalar(query)
         if instance is None:
             raise NotFound(f"no review process for {instance_id or declaration_id}")
     kept = loaded.LOADED.take(instance.id, instance.state)
