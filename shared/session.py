@@ -7,11 +7,15 @@ of a load by key, and the services load some 190 objects by key in a social-revi
 loader options, the key as bound parameters, and runs it as ``Session.get`` runs its own: the identity
 map first, then one SELECT after an autoflush, one object or None.
 
+``with_for_update=True`` and ``populate_existing=True`` (a row read again under its lock: the profile's
+changes, a task claimed) always run the SELECT, as ``Session.get`` does; the lock is part of the statement
+kept, the refresh an execution option.
+
 What the shortcut does not cover goes to ``Session.get`` itself, unchanged: a key whose object is
-already in the identity map (so expired, deleted and mismatched objects behave as they always did),
-``populate_existing``, ``with_for_update``, an identity token, execution options or bind arguments, a
-key given as a dict or with a None in it, a mapper that always refreshes, and options the cache has
-no room for.
+already in the identity map (so expired, deleted and mismatched objects behave as they always did) when
+neither of those is asked, a lock given as a dict of its own (``nowait``, ``skip_locked``...), an identity
+token, execution options or bind arguments, a key given as a dict or with a None in it, a mapper that
+always refreshes, and options the cache has no room for.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ _O = TypeVar("_O")
 # Statements by (mapper, loader options). Options hash by identity, so a caller that builds new options
 # for each load would fill it: past this many, such loads take Session.get's way.
 _MOST = 256
-_statements: dict[tuple[Mapper[Any], tuple[Any, ...]], tuple[Select[Any], tuple[str, ...]]] = {}
+_statements: dict[tuple[Mapper[Any], tuple[Any, ...], bool], tuple[Select[Any], tuple[str, ...]]] = {}
+_REFRESH = {"populate_existing": True}
 
 
-def _statement(mapper: Mapper[Any], options: tuple[Any, ...]) -> tuple[Select[Any], tuple[str, ...]] | None:
-    cached = _statements.get((mapper, options))
+def _statement(
+    mapper: Mapper[Any], options: tuple[Any, ...], lock: bool = False
+) -> tuple[Select[Any], tuple[str, ...]] | None:
+    cached = _statements.get((mapper, options, lock))
     if cached is not None:
         return cached
     if len(_statements) >= _MOST:
@@ -41,8 +48,10 @@ def _statement(mapper: Mapper[Any], options: tuple[Any, ...]) -> tuple[Select[An
     statement = select(mapper).where(criteria)
     if options:
         statement = statement.options(*options)
+    if lock:
+        statement = statement.with_for_update()
     # Two threads building the same statement at once both get one that works; the first kept is shared.
-    return _statements.setdefault((mapper, options), (statement, names))
+    return _statements.setdefault((mapper, options, lock), (statement, names))
 
 
 class KeyedSession(Session):
@@ -50,15 +59,27 @@ class KeyedSession(Session):
         self, entity: type[_O], ident: Any, *, options: Sequence[Any] | None = None, **others: Any
     ) -> _O | None:
         mapper = inspect(entity, raiseerr=False)
-        if others or self.execution_options or not isinstance(mapper, Mapper) or mapper.always_refresh:
+        lock = others.get("with_for_update") or False
+        refresh = bool(others.get("populate_existing"))
+        if (
+            others.keys() - {"with_for_update", "populate_existing"}
+            or lock not in (False, True)
+            or self.execution_options
+            or not isinstance(mapper, Mapper)
+            or mapper.always_refresh
+        ):
             return super().get(entity, ident, options=options, **others)
         key = tuple(ident) if isinstance(ident, (tuple, list)) else (ident,)
         if len(key) != len(mapper.primary_key) or None in key:
+            return super().get(entity, ident, options=options, **others)
+        if not (lock or refresh) and mapper.identity_key_from_primary_key(key) in self.identity_map:
             return super().get(entity, ident, options=options)
-        if mapper.identity_key_from_primary_key(key) in self.identity_map:
-            return super().get(entity, ident, options=options)
-        found = _statement(mapper, tuple(options or ()))
+        found = _statement(mapper, tuple(options or ()), lock)
         if found is None:
-            return super().get(entity, ident, options=options)
+            return super().get(entity, ident, options=options, **others)
         statement, names = found
-        return self.execute(statement, dict(zip(names, key, strict=True))).unique().scalars().one_or_none()
+        params = dict(zip(names, key, strict=True))
+        result = (
+            self.execute(statement, params, execution_options=_REFRESH) if refresh else self.execute(statement, params)
+        )
+        return result.unique().scalars().one_or_none()

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from services.review import claims, directory, queues
 from services.review.engine import audit, definitions, held, projection, runtime, state, steps, timers, versions
@@ -301,6 +301,11 @@ def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False
     return queues.task(uow, principal, task_id, lock)
 
 
+# The applicant alone: the whole row would bring the instance's state (10-60 KiB) for one name (built once: every
+# first claim of a task reads it)
+_APPLICANT = select(Instance.applicant).where(Instance.id == bindparam("instance_id"))
+
+
 def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
     found = task(uow, principal, task_id, lock=True)
     claims.ensure_not_claimed_by_another(found, principal.subject)
@@ -308,8 +313,7 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
         raise Conflict.on("task_id", "open", f"the task is {found.status}")
     if found.status == "ready":
         # The declaration service ends the applicant's right to withdraw once the unit claimed.
-        # the applicant alone: the whole row would bring the instance's state (10-60 KiB) for one name
-        applicant = uow.session.scalar(select(Instance.applicant).where(Instance.id == found.instance_id))
+        applicant = uow.session.scalar(_APPLICANT, {"instance_id": found.instance_id})
         uow.publish(
             TaskClaimed(
                 declaration_id=found.declaration_id,

@@ -118,7 +118,34 @@ def test_the_keyed_session_builds_a_statement_once_per_model_and_options(engine,
             session.expunge_all()
             session.get(Person, key)
             session.get(Person, key, options=QUIET)
-    assert sorted(options for (_, options) in keyed._statements) == [(), QUIET]
+    assert sorted(options for (_, options, _) in keyed._statements) == [(), QUIET]
+
+
+def test_a_load_under_a_lock_runs_a_kept_statement_that_locks_and_reads_the_row_again(engine, monkeypatch):
+    from sqlalchemy.dialects import postgresql
+
+    monkeypatch.setattr(keyed, "_statements", {})
+    seen = selects(engine)
+    sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
+    with sessions() as session:
+        person = session.get(Person, "p2")
+        session.connection().execute(text("UPDATE people SET name = 'Han Mei' WHERE id = 'p2'"))
+        assert session.get(Person, "p2", with_for_update=True) is person
+        assert person.name == "Han Meimei"  # locked, not refreshed: the loaded values stay
+        assert session.get(Person, "p2", with_for_update=True, populate_existing=True).name == "Han Mei"
+        assert session.get(Person, "absent", with_for_update=True) is None
+    assert len(seen) == 4  # every load under the lock reads, even of an object in the identity map
+    assert sorted((options, lock) for (_, options, lock) in keyed._statements) == [((), False), ((), True)]
+    locked = keyed._statements[(Person.__mapper__, (), True)][0]
+    assert "FOR UPDATE" in str(locked.compile(dialect=postgresql.dialect()))
+
+
+def test_a_lock_with_options_of_its_own_takes_session_get_s_way(engine, monkeypatch):
+    monkeypatch.setattr(keyed, "_statements", {})
+    sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
+    with sessions() as session:
+        assert session.get(Person, "p1", with_for_update={"read": True}).name == "Li Lei"
+    assert keyed._statements == {}
 
 
 def test_past_the_cache_s_room_a_load_takes_session_get_s_way(engine, monkeypatch):
