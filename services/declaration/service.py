@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import uuid
+from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, and_, bindparam, insert, or_, select
+from sqlalchemy import RowMapping, Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 
 from services.declaration import (
     activities,
@@ -442,22 +444,6 @@ def _declaration(uow: UnitOfWork, declaration_id: str, options: tuple[Any, ...] 
 declaration_of = _declaration  # for the other modules' message effects (re_examination.py)
 
 
-# A stage reached, a decision recorded, a task claimed (about 35 messages a review) each add a trail entry
-# and touch a few plain columns: the declaration's JSON documents (the profile snapshot, the materials) are
-# left unread, and reading one there raises rather than quietly costing a query of its own.
-_TRAIL_ONLY = tuple(
-    defer(column, raiseload=True)
-    for column in (
-        Declaration.eligibility,
-        Declaration.exception_claims,
-        Declaration.employer_proof,
-        Declaration.sections,
-        Declaration.materials,
-        Declaration.snapshot,
-    )
-)
-
-
 def snapshot_taken(uow: UnitOfWork, declaration_id: str, snapshot: Snapshot) -> None:
     declaration = _declaration(uow, declaration_id)
     if not lifecycle.can(declaration.status, "accept_snapshot"):
@@ -553,7 +539,52 @@ def _trail(uow: UnitOfWork, declaration_id: str, kind: str, message: Any, at: dt
     uow.session.connection().execute(_TRAIL_INSERT, {**entry, "declaration_id": declaration_id, "kind": kind, "at": at})
 
 
-def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
+# A stage reached, a decision recorded, a task claimed (about 35 messages a review) each change at most a few plain
+# columns of the declaration: those are read and written in Core, the rules applied to them as to the ORM object.
+# Loading the declaration through the ORM and flushing it back was about half of such a delivery.
+_UNDER_REVIEW = ("status", "submitted_at", "unit_started_at", "stage", "stage_name", "stage_organisation", "stage_at")
+
+
+class _UnderReview(SimpleNamespace):
+    """A declaration's columns that the review's messages read and change (``_UNDER_REVIEW``)."""
+
+    status: str
+    submitted_at: dt.datetime | None
+    unit_started_at: dt.datetime | None
+    stage_at: dt.datetime | None
+
+
+@functools.cache
+def _under_review_read() -> Select[Any]:
+    table = Declaration.__table__
+    return select(*(table.c[column] for column in _UNDER_REVIEW)).where(table.c.id == bindparam("declaration_id"))
+
+
+@functools.lru_cache(maxsize=64)
+def _under_review_write(columns: frozenset[str]) -> Any:
+    values: dict[str, Any] = {column: bindparam(f"new_{column}") for column in sorted(columns)}
+    return update(Declaration).where(Declaration.id == bindparam("declaration_id")).values(values)
+
+
+@contextlib.contextmanager
+def _under_review(uow: UnitOfWork, declaration_id: str) -> Iterator[_UnderReview]:
+    """The declaration's review columns, and afterwards the UPDATE of those the caller changed (none: no
+    statement, and ``updated_at`` stays, as the ORM would leave it)."""
+    row = uow.session.connection().execute(_under_review_read(), {"declaration_id": declaration_id}).first()
+    if row is None:
+        raise NotFound(f"declaration {declaration_id} does not exist")
+    before = dict(row._mapping)
+    declaration = _UnderReview(**before)
+    yield declaration
+    changed = {column: value for column, value in vars(declaration).items() if value != before[column]}
+    if changed:
+        uow.session.connection().execute(
+            _under_review_write(frozenset(changed)),
+            {"declaration_id": declaration_id, **{f"new_{column}": value for column, value in changed.items()}},
+        )
+
+
+def _unit_started(declaration: _UnderReview, at: dt.datetime) -> None:
     """The unit acted on the current round (a message of an earlier round, arriving late, does not count)."""
     current_round = declaration.submitted_at is not None and at >= declaration.submitted_at
     if current_round and declaration.unit_started_at is None:
@@ -561,25 +592,25 @@ def _unit_started(declaration: Declaration, at: dt.datetime) -> None:
 
 
 def stage_changed(uow: UnitOfWork, changed: StageChanged) -> None:
-    declaration = _declaration(uow, changed.declaration_id, _TRAIL_ONLY)
-    at = _at(changed.at)
-    _trail(uow, declaration.id, "stage", changed, at)
-    if changed.stage not in UNIT_FIRST_STAGES:
-        _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
-    # Messages of different queues may arrive out of order: the latest stage wins.
-    newer = declaration.stage_at is None or at >= declaration.stage_at
-    if lifecycle.can(declaration.status, "reach_stage") and newer:
-        lifecycle.move(declaration, "reach_stage")
-        declaration.stage, declaration.stage_name = changed.stage, changed.stage_name
-        declaration.stage_organisation, declaration.stage_at = changed.organisation, at
+    with _under_review(uow, changed.declaration_id) as declaration:
+        at = _at(changed.at)
+        _trail(uow, changed.declaration_id, "stage", changed, at)
+        if changed.stage not in UNIT_FIRST_STAGES:
+            _unit_started(declaration, at)  # the process moved past the unit's first task: it was decided
+        # Messages of different queues may arrive out of order: the latest stage wins.
+        newer = declaration.stage_at is None or at >= declaration.stage_at
+        if lifecycle.can(declaration.status, "reach_stage") and newer:
+            lifecycle.move(declaration, "reach_stage")
+            declaration.stage, declaration.stage_name = changed.stage, changed.stage_name
+            declaration.stage_organisation, declaration.stage_at = changed.organisation, at
 
 
 def decision_recorded(uow: UnitOfWork, recorded: DecisionRecorded) -> None:
-    declaration = _declaration(uow, recorded.declaration_id, _TRAIL_ONLY)
-    at = _at(recorded.at)
-    _trail(uow, declaration.id, "decision", recorded, at)
-    # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
-    _unit_started(declaration, at)
+    with _under_review(uow, recorded.declaration_id) as declaration:
+        at = _at(recorded.at)
+        _trail(uow, recorded.declaration_id, "decision", recorded, at)
+        # The unit decides first in every round: any decision of this round means it has acted, claimed or not.
+        _unit_started(declaration, at)
 
 
 def returned_for_revision(uow: UnitOfWork, command: ReturnForRevision) -> None:
@@ -622,11 +653,11 @@ def review_completed(uow: UnitOfWork, completed: Completed) -> None:
 
 def task_claimed(uow: UnitOfWork, claimed: TaskClaimed) -> None:
     """The unit's claim of its check ends the applicant's right to withdraw (this round)."""
-    declaration = _declaration(uow, claimed.declaration_id, _TRAIL_ONLY)
-    at = _at(claimed.at)
-    _trail(uow, declaration.id, "claim", claimed, at)
-    if claimed.stage in UNIT_FIRST_STAGES:
-        _unit_started(declaration, at)
+    with _under_review(uow, claimed.declaration_id) as declaration:
+        at = _at(claimed.at)
+        _trail(uow, claimed.declaration_id, "claim", claimed, at)
+        if claimed.stage in UNIT_FIRST_STAGES:
+            _unit_started(declaration, at)
 
 
 def save_activity(uow: UnitOfWork, fields: dict[str, Any]) -> Activity:

@@ -559,6 +559,61 @@ def test_handlers_called_directly_in_a_unit_of_work(demo):
         assert declaration.stage_at == dt.datetime.fromisoformat(at(0))
 
 
+def test_a_review_message_writes_the_declaration_only_when_it_changes_something(demo):
+    from sqlalchemy import event
+
+    from services.declaration.models import Declaration
+
+    declaration_id = submitted_declaration(demo)
+    with demo["declaration"].uow(readonly=True) as uow:
+        submitted_at = uow.session.get(Declaration, declaration_id).submitted_at
+
+    def after_submission(minutes: int) -> str:  # this round's messages
+        return (submitted_at + dt.timedelta(minutes=minutes)).isoformat()
+
+    def decision(minutes: int) -> dict:
+        return {
+            "declaration_id": declaration_id,
+            "applicant": "applicant",
+            "stage": "unit_check",
+            "stage_name": "单位审核",
+            "decision": "approve",
+            "reason": None,
+            "actor": "unit",
+            "organisation": UNIT,
+            "at": after_submission(minutes),
+        }
+
+    engine = demo["declaration"].engine
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if statement.startswith("UPDATE declarations"):
+            updates.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        reached = dict(stage(declaration_id, "unit_check", 0), at=after_submission(1))
+        deliver(demo, envelope("review.stage.changed.v1", reached), "on_stage_changed")
+        assert len(updates) == 1  # in review, at the unit's first stage (not started by it yet)
+        deliver(demo, envelope("review.decision.recorded.v1", decision(2)), "on_decision_recorded")
+        assert len(updates) == 2  # the unit has acted
+        with demo["declaration"].uow(readonly=True) as uow:
+            before = uow.session.get(Declaration, declaration_id)
+        deliver(demo, envelope("review.decision.recorded.v1", decision(3)), "on_decision_recorded")
+        assert len(updates) == 2  # nothing new for the declaration: its trail entry alone
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with demo["declaration"].uow(readonly=True) as uow:
+        now = uow.session.get(Declaration, declaration_id)
+        assert now.unit_started_at == submitted_at + dt.timedelta(minutes=2) and now.updated_at == before.updated_at
+        assert (now.status, now.stage, now.stage_at) == (
+            "in_review",
+            "unit_check",
+            submitted_at + dt.timedelta(minutes=1),
+        )
+
+
 def test_stage_messages_out_of_order_keep_the_latest(clients, auth, demo):
     declaration_id = submitted_declaration(demo)
     deliver(
