@@ -204,20 +204,17 @@ def own(uow: UnitOfWork, principal: Principal, declaration_id: str, lock: bool =
 
 def organisations_passed(uow: UnitOfWork, declaration: Declaration) -> set[str]:
     """Where the declaration is or has been: its unit once submitted, the current stage, the trail."""
-    passed = {
-        o
-        for o in uow.session.scalars(
-            select(TrailEntry.organisation).where(
-                TrailEntry.declaration_id == declaration.id, TrailEntry.organisation.is_not(None)
-            )
-        )
-        if o is not None
-    }
+    passed = {o for o in uow.session.scalars(_TRAIL_ORGANISATIONS, {"declaration_id": declaration.id}) if o is not None}
     if declaration.stage_organisation:
         passed.add(declaration.stage_organisation)
     if declaration.submitted_at is not None and declaration.unit_code:
         passed.add(declaration.unit_code)  # a submission goes to the unit first
     return passed
+
+
+_TRAIL_ORGANISATIONS = select(TrailEntry.organisation).where(
+    TrailEntry.declaration_id == bindparam("declaration_id"), TrailEntry.organisation.is_not(None)
+)
 
 
 def _passed_through(organisation: str) -> Any:

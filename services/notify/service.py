@@ -7,7 +7,7 @@ import functools
 import uuid
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.notify import templates
@@ -23,7 +23,7 @@ from shared.contracts.review import Completed, StageChanged
 from shared.db import upsert_insert, utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity.principal import Principal
-from shared.paging import paged
+from shared.paging import Listing
 from shared.uow import UnitOfWork
 
 ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
@@ -94,25 +94,46 @@ def deliver_to_organisation(uow: UnitOfWork, organisation: str, kind: str, data:
     return message
 
 
-def _mine(principal: Principal) -> ColumnElement[bool]:
-    """My own messages and, for staff, those addressed to my organisation."""
-    if principal.role in ORGANISATION_ROLES and principal.organisation:
-        return or_(Message.recipient == principal.subject, Message.recipient_organisation == principal.organisation)
-    return Message.recipient == principal.subject
+class _Inbox(NamedTuple):
+    listing: Listing  # my messages, newest first
+    unread: Select[Any]  # how many of them I have not read
+
+
+def _inbox(principal: Principal) -> tuple[_Inbox, dict[str, Any]]:
+    """The inbox's statements for this person, and their values: an applicant's page polls it."""
+    staff = principal.role in ORGANISATION_ROLES and bool(principal.organisation)
+    values = (
+        {"subject": principal.subject, "organisation": principal.organisation}
+        if staff
+        else {"subject": principal.subject}
+    )
+    return _inbox_statements(staff), values
+
+
+@functools.lru_cache(maxsize=2)
+def _inbox_statements(staff: bool) -> _Inbox:
+    """Built once for staff and once for everyone else."""
+    # My own messages and, for staff, those addressed to my organisation.
+    mine: ColumnElement[bool] = (
+        or_(Message.recipient == bindparam("subject"), Message.recipient_organisation == bindparam("organisation"))
+        if staff
+        else Message.recipient == bindparam("subject")
+    )
+    # Unread by this person: their own messages unread, their organisation's not yet read by them.
+    read_by_me = select(OrganisationMessageRead.message_id).where(
+        OrganisationMessageRead.message_id == Message.id, OrganisationMessageRead.reader == bindparam("subject")
+    )
+    unread = Message.read_at.is_(None) & or_(Message.recipient_organisation.is_(None), ~read_by_me.exists())
+    return _Inbox(
+        listing=Listing(select(Message).where(mine).order_by(Message.created_at.desc(), Message.id)),
+        unread=select(func.count()).select_from(Message).where(mine, unread),
+    )
 
 
 def _is_mine(principal: Principal, message: Message) -> bool:
     if message.recipient_organisation is not None:
         return principal.role in ORGANISATION_ROLES and principal.organisation == message.recipient_organisation
     return message.recipient == principal.subject
-
-
-def _unread(principal: Principal) -> ColumnElement[bool]:
-    """Unread by this person: their own messages unread, their organisation's not yet read by them."""
-    read_by_me = select(OrganisationMessageRead.message_id).where(
-        OrganisationMessageRead.message_id == Message.id, OrganisationMessageRead.reader == principal.subject
-    )
-    return Message.read_at.is_(None) & or_(Message.recipient_organisation.is_(None), ~read_by_me.exists())
 
 
 def as_read_by(uow: UnitOfWork, principal: Principal, messages: list[Message]) -> list[dict[str, Any]]:
@@ -138,17 +159,14 @@ def as_read_by(uow: UnitOfWork, principal: Principal, messages: list[Message]) -
 
 
 def inbox(uow: UnitOfWork, principal: Principal, page: int, per_page: int) -> tuple[list[dict[str, Any]], int, int]:
-    where = _mine(principal)
-    items, total = paged(
-        uow, select(Message).where(where).order_by(Message.created_at.desc(), Message.id), page, per_page
-    )
+    statements, values = _inbox(principal)
+    items, total = statements.listing.page(uow, values, page, per_page)
     return as_read_by(uow, principal, items), total, unread_count(uow, principal)
 
 
 def unread_count(uow: UnitOfWork, principal: Principal) -> int:
-    return (
-        uow.session.scalar(select(func.count()).select_from(Message).where(_mine(principal), _unread(principal))) or 0
-    )
+    statements, values = _inbox(principal)
+    return uow.session.scalar(statements.unread, values) or 0
 
 
 def mark_read(uow: UnitOfWork, principal: Principal, message_id: str, read: bool = True) -> dict[str, Any]:

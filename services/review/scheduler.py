@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from services.review import service
 from services.review.engine import incidents, runtime
@@ -42,18 +42,28 @@ def _of_running(query: Select[Any]) -> Select[Any]:
     )
 
 
+# Built once: the scheduler looks at every tick and every move of the test clock.
+_DUE = (
+    _of_running(select(Timer.instance_id))
+    .where(Timer.due_at < bindparam("now"))
+    .order_by(Timer.due_at, Timer.instance_id)
+    .limit(bindparam("batch"))
+)
+_HELD = (
+    select(HeldMessage.declaration_id)
+    .join(Instance, Instance.id == HeldMessage.instance_id)
+    .where(Instance.suspended.is_(False), Instance.has_incident.is_(False))
+    .distinct()
+    .limit(bindparam("batch"))
+)
+_EARLIEST = _of_running(select(func.min(Timer.due_at)))
+
+
 def fire_due(db: Database, batch: int = BATCH) -> int:
     """Advance every instance whose timer is due, earliest first; returns how many were advanced."""
     with db.uow(readonly=True) as uow:
         # Due once the clock is past it, as the engine judges (a deadline instant itself is still open).
-        due = list(
-            uow.session.scalars(
-                _of_running(select(Timer.instance_id))
-                .where(Timer.due_at < clock.now())
-                .order_by(Timer.due_at, Timer.instance_id)
-                .limit(batch)
-            )
-        )
+        due = list(uow.session.scalars(_DUE, {"now": clock.now(), "batch": batch}))
     fired = 0
     for instance_id in due:
         try:
@@ -81,15 +91,7 @@ def release_held(db: Database, batch: int = 50) -> int:
     """Deliver messages still held for instances that run again (a resume or a retry delivers them
     itself; this catches any left behind, e.g. by a crash between two steps)."""
     with db.uow(readonly=True) as uow:
-        waiting = list(
-            uow.session.scalars(
-                select(HeldMessage.declaration_id)
-                .join(Instance, Instance.id == HeldMessage.instance_id)
-                .where(Instance.suspended.is_(False), Instance.has_incident.is_(False))
-                .distinct()
-                .limit(batch)
-            )
-        )
+        waiting = list(uow.session.scalars(_HELD, {"batch": batch}))
     released = 0
     for declaration_id in waiting:
         try:
@@ -104,7 +106,7 @@ def release_held(db: Database, batch: int = 50) -> int:
 def earliest_due(db: Database) -> dt.datetime | None:
     """When the next timer of a running instance falls due (None: no timer)."""
     with db.uow(readonly=True) as uow:
-        return uow.session.scalar(_of_running(select(func.min(Timer.due_at))))
+        return uow.session.scalar(_EARLIEST)
 
 
 def run(db: Database, stop: threading.Event, interval: float = 1.0, glance: float = 0.05) -> None:
