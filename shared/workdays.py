@@ -56,21 +56,25 @@ def is_workday(day: dt.date) -> bool:
         if day in workdays:
             return True
         return day.weekday() < 5 and day not in holidays
-    try:
-        return _in_package(day)
-    except NotImplementedError as exc:
-        if provisional():
-            return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
-        raise UnknownYear(
-            f"the working-day calendar has no data for {day.year}; add it to shared/data/workdays.json (节假日安排)"
-        ) from exc
+    known = _in_package(day)
+    if known is not None:
+        return known
+    if provisional():
+        return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS
+    raise UnknownYear(
+        f"the working-day calendar has no data for {day.year}; add it to shared/data/workdays.json (节假日安排)"
+    )
 
 
 @functools.lru_cache(maxsize=4096)
-def _in_package(day: dt.date) -> bool:
-    """The package's answer, kept: its data is fixed for the process, and deadlines count day by day
-    (each call checked its argument anew; a year it does not know raises, and is not kept)."""
-    return bool(chinese_calendar.is_workday(day))
+def _in_package(day: dt.date) -> bool | None:
+    """The package's answer, kept, None for a year it does not know: its data is fixed for the process,
+    and deadlines count day by day (each call checked its argument anew, and an unknown year raised and
+    was asked again for every day of a period that reached into it)."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
 
 
 def add_workdays(start: dt.date, count: int) -> dt.date:

@@ -59,6 +59,26 @@ def test_a_provisional_calendar_only_where_asked_for(monkeypatch):
         workdays.is_workday(D(2031, 1, 2))
 
 
+def test_the_package_is_asked_once_a_day_even_of_a_year_it_does_not_know(monkeypatch):
+    monkeypatch.setenv("TITLES_WORKDAYS_PROVISIONAL", "1")
+    asked: list[dt.date] = []
+    package = workdays.chinese_calendar.is_workday
+
+    def counted(day: dt.date) -> bool:
+        asked.append(day)
+        return package(day)
+
+    monkeypatch.setattr(workdays.chinese_calendar, "is_workday", counted)
+    workdays._in_package.cache_clear()
+    try:
+        for _ in range(3):  # deadlines count day by day, again and again
+            assert workdays.add_workdays(D(2031, 3, 3), 5) == D(2031, 3, 7)  # Monday to Friday
+            assert workdays.add_workdays(D(2026, 11, 23), 5) == D(2026, 11, 27)
+    finally:
+        workdays._in_package.cache_clear()
+    assert sorted(asked) == [D(2026, 11, d) for d in range(23, 28)] + [D(2031, 3, d) for d in range(3, 8)]
+
+
 def test_a_service_level_ends_after_its_working_days_on_the_calendar(monkeypatch, tmp_path):
     """The due time a service-level timer is given (engine/functions.py, on the system's clock): the end of
     the N-th working day after the day the task opened, Beijing time."""
