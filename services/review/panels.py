@@ -165,8 +165,7 @@ def recuse(uow: UnitOfWork, principal: Principal, declaration_id: str, reason: s
 def _id_number(uow: UnitOfWork, instance: Instance | None) -> str:
     if instance is None:
         raise NotFound.on("declaration_id", "exists", "no review process for the declaration")
-    workflow = state.load(uow, instance)
-    return str(workflow.task_tree.data.get("id_number") or workflow.data.get("id_number") or "")
+    return str(state.process_data(uow, instance, "id_number") or "")
 
 
 def record_attendance(uow: UnitOfWork, principal: Principal, declaration_id: str, present: list[str]) -> Task:

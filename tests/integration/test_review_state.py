@@ -178,3 +178,23 @@ def test_a_save_in_a_savepoint_rolled_back_leaves_the_instance_as_the_database_h
         uow.commit()
     after = instance_of(review, declaration_id)
     assert (after.stage, after.has_incident, after.version) == (before.stage, True, before.version + 1)
+
+
+@pytest.mark.parametrize("saved_as", ["fresh", "social_returned_twice", "expert_votes_open", "unit_publicity_timer"])
+def test_a_value_of_the_process_data_is_read_from_the_stored_state_as_the_workflow_has_it(review, saved_as):
+    from services.review.engine import state
+    from tests.integration import saved_instances
+
+    if saved_as == "fresh":
+        declaration_id = start(review)[0]["declaration_id"]
+    else:
+        saved = saved_instances.load(saved_as)  # saved by the engine of its time, with or without specs
+        saved_instances.restore(review, saved)
+        declaration_id = saved["declaration_id"]
+    instance = instance_of(review, declaration_id)
+    with review.uow(readonly=True) as uow:
+        workflow = state.load(uow, instance)
+        names = {*workflow.task_tree.data, *workflow.data, "absent"}
+        read = {name: state.process_data(uow, instance, name) for name in names}
+    assert read == {name: workflow.task_tree.data.get(name) or workflow.data.get(name) for name in names}
+    assert read["id_number"] and read["absent"] is None
