@@ -431,8 +431,8 @@ def discard(uow: UnitOfWork, principal: Principal, declaration_id: str) -> Decla
 # -- effects of other services' messages ----------------------------------------
 
 
-def _declaration(uow: UnitOfWork, declaration_id: str, options: tuple[Any, ...] = ()) -> Declaration:
-    declaration = uow.session.get(Declaration, declaration_id, options=options)
+def _declaration(uow: UnitOfWork, declaration_id: str) -> Declaration:
+    declaration = uow.session.get(Declaration, declaration_id)
     if declaration is None:
         raise NotFound(f"declaration {declaration_id} does not exist")
     return declaration
