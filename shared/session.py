@@ -59,11 +59,12 @@ class KeyedSession(Session):
         self, entity: type[_O], ident: Any, *, options: Sequence[Any] | None = None, **others: Any
     ) -> _O | None:
         mapper = inspect(entity, raiseerr=False)
-        lock = others.get("with_for_update") or False
+        lock = others.get("with_for_update")
+        lock = False if lock is None else lock
         refresh = bool(others.get("populate_existing"))
         if (
             others.keys() - {"with_for_update", "populate_existing"}
-            or lock not in (False, True)
+            or not isinstance(lock, bool)  # a dict, even an empty one, is a lock of its own (Session.get's way)
             or self.execution_options
             or not isinstance(mapper, Mapper)
             or mapper.always_refresh

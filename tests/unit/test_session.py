@@ -145,6 +145,7 @@ def test_a_lock_with_options_of_its_own_takes_session_get_s_way(engine, monkeypa
     sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
     with sessions() as session:
         assert session.get(Person, "p1", with_for_update={"read": True}).name == "Li Lei"
+        assert session.get(Person, "p2", with_for_update={}).name == "Han Meimei"  # FOR UPDATE, as given
     assert keyed._statements == {}
 
 
