@@ -22,19 +22,31 @@ from shared.uow import UnitOfWork
 OPEN = ("ready", "claimed")
 
 
-def visible_to(principal: Principal) -> Any:
+def _visible(expert: bool, values: dict[str, Any]) -> Any:
+    """Whose queue a task is in: an expert's holds the tasks assigned to them, anyone else's those of their role at
+    their organisation. ``values`` are the principal's (``_visible_values``) or bound parameters (``_BOUND``)."""
+    if expert:
+        return Task.assignee == values["subject"]
+    return (Task.role == values["role"]) & (Task.organisation == values["organisation"])
+
+
+def _visible_values(principal: Principal) -> dict[str, Any]:
     if principal.role == "expert":
-        return Task.assignee == principal.subject
-    return (Task.role == principal.role) & (Task.organisation == principal.organisation)
+        return {"subject": principal.subject}
+    return {"role": principal.role, "organisation": principal.organisation}
+
+
+_BOUND: dict[str, Any] = {name: bindparam(name) for name in ("subject", "role", "organisation")}
+
+
+def visible_to(principal: Principal) -> Any:
+    return _visible(principal.role == "expert", _visible_values(principal))
 
 
 def queue(
     uow: UnitOfWork, principal: Principal, filters: dict[str, Any], page: int, per_page: int
 ) -> tuple[list[Task], int]:
-    expert = principal.role == "expert"
-    params: dict[str, Any] = (
-        {"subject": principal.subject} if expert else {"role": principal.role, "organisation": principal.organisation}
-    )
+    params = _visible_values(principal)
     params["statuses"] = filters.get("status") or list(OPEN)
     equal = tuple(key for key in _EQUAL if filters.get(key))
     params.update((key, filters[key]) for key in equal)
@@ -44,7 +56,7 @@ def queue(
     if filters.get("due_before"):
         params["due_end"] = dt.datetime.combine(filters["due_before"] + dt.timedelta(days=1), dt.time(), clock.BEIJING)
     shape = _Shape(
-        expert,
+        principal.role == "expert",
         equal,
         bool(filters.get("applicant")),
         bool(filters.get("due_before")),
@@ -71,12 +83,7 @@ class _Shape(NamedTuple):
 @functools.lru_cache(maxsize=256)
 def _queue_listing(shape: _Shape) -> Listing:
     """The queue's statement for one shape of request, its values bound parameters (``queue`` binds them)."""
-    mine = (
-        Task.assignee == bindparam("subject")
-        if shape.expert
-        else (Task.role == bindparam("role")) & (Task.organisation == bindparam("organisation"))
-    )
-    query = select(Task).where(mine, Task.status.in_(bindparam("statuses", expanding=True)))
+    query = select(Task).where(_visible(shape.expert, _BOUND), Task.status.in_(bindparam("statuses", expanding=True)))
     for key in shape.equal:
         query = query.where(getattr(Task, key) == bindparam(key))
     if shape.applicant:
