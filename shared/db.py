@@ -7,6 +7,7 @@ a PostgreSQL database in production) and its own declarative ``Base``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import sqlite3
 import time
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 
-from shared import clock
+from shared import checkpoints, clock
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
@@ -140,10 +141,9 @@ def _ping_when_idle(engine: Engine) -> None:
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
-        import os
-
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
+    on_file = bool(path) and path != ":memory:" and not path.startswith("file:")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -155,6 +155,8 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(_busy_timeout())
+        if on_file:  # checkpoints run beside the commits (shared/checkpoints.py); SQLite's own is the backstop
+            cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -169,6 +171,13 @@ def _sqlite_engine(url: str) -> Engine:
             # Straight to the driver, as BEGIN IMMEDIATE: a reader's BEGIN waits for nothing, and SQLAlchemy's
             # way of running a statement cost more than the statement.
             conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
+
+    if on_file:
+        absolute = os.path.abspath(path)
+
+        @event.listens_for(engine, "commit")
+        def _count_commit(_conn: Any) -> None:
+            checkpoints.CHECKPOINTER.committed(absolute)
 
     return engine
 
