@@ -19,6 +19,7 @@ from shared.db import make_engine, ping, read_options, utcnow
 from shared.messaging import wake
 from shared.messaging.envelope import Envelope
 from shared.observability import context
+from shared.prepared import Prepared
 from shared.session import KeyedSession
 
 
@@ -138,16 +139,15 @@ class UnitOfWork:
     def remember(self, envelope: Envelope, handler: str) -> None:
         """The message's inbox row, inserted at once: on PostgreSQL a concurrent duplicate fails here
         (IntegrityError), before the effect."""
-        self.session.connection().execute(
-            _inbox_statements(self.db.inbox_model.__table__).remember,
+        _inbox_statements(self.db.inbox_model.__table__).remember.execute(
+            self.session.connection(),
             {"message_id": envelope.id, "handler": handler, "type": envelope.type, "processed_at": utcnow()},
         )
 
     def committing(self, message_id: str, handler: str) -> None:
         """Stamp the inbox row just before the commit: the end of the message's lag (bench/README.md)."""
-        self.session.connection().execute(
-            _inbox_statements(self.db.inbox_model.__table__).committing,
-            {"key_id": message_id, "key_handler": handler, "at": utcnow()},
+        _inbox_statements(self.db.inbox_model.__table__).committing.execute(
+            self.session.connection(), {"key_id": message_id, "key_handler": handler, "at": utcnow()}
         )
 
 
@@ -181,14 +181,28 @@ def _write_outbox(session: Session) -> None:
         return
     rows = [row for _, row in pending.rows]
     pending.rows.clear()
-    session.connection().execute(_outbox_insert(pending.table), rows)
+    _outbox_insert(pending.table).execute(session.connection(), rows)
+
+
+# every column of a row ``publish`` makes
+OUTBOX_COLUMNS = (
+    "message_id",
+    "type",
+    "exchange",
+    "routing_key",
+    "body",
+    "created_at",
+    "published_at",
+    "attempts",
+    "last_error",
+)
 
 
 @functools.lru_cache(maxsize=16)
-def _outbox_insert(outbox: Table) -> Any:
-    """The outbox's INSERT, built once per table (a transaction that published writes its rows with it); its
-    ids are not fetched back (no RETURNING)."""
-    return outbox.insert().inline()
+def _outbox_insert(outbox: Table) -> Prepared:
+    """The outbox's INSERT, built and compiled once per table (a transaction that published writes its rows
+    with it); its ids are not fetched back (no RETURNING)."""
+    return Prepared(outbox.insert().inline(), OUTBOX_COLUMNS)
 
 
 def _before_commit(session: Session) -> None:
@@ -210,8 +224,8 @@ def _drop_outbox(session: Session, previous_transaction: SessionTransaction) -> 
 
 class _InboxStatements(NamedTuple):
     seen: Any
-    remember: Any
-    committing: Any
+    remember: Prepared
+    committing: Prepared
 
 
 @functools.lru_cache(maxsize=16)
@@ -221,6 +235,6 @@ def _inbox_statements(inbox: Table) -> _InboxStatements:
     key = (inbox.c.message_id == bindparam("key_id")) & (inbox.c.handler == bindparam("key_handler"))
     return _InboxStatements(
         seen=select(inbox.c.message_id).where(key),
-        remember=inbox.insert(),
-        committing=inbox.update().where(key).values(committed_at=bindparam("at")),
+        remember=Prepared(inbox.insert(), ("message_id", "handler", "type", "processed_at")),
+        committing=Prepared(inbox.update().where(key).values(committed_at=bindparam("at"))),
     )

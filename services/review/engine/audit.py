@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 
 from services.review.models import AuditEntry, Instance
 from shared.db import utcnow
+from shared.prepared import Prepared
 from shared.uow import UnitOfWork
 
 GENESIS = "0" * 64
@@ -104,11 +105,11 @@ def entry(
 def write(uow: UnitOfWork, made: AuditEntry) -> None:
     """The entry's row, in Core: the ORM's flush would fetch back its id and sort it among the step's
     other rows, for an entry nobody reads in the same step (the object is not in the session)."""
-    uow.session.connection().execute(_INSERT, {c: getattr(made, c) for c in _COLUMNS})
+    _INSERT.execute(uow.session.connection(), {c: getattr(made, c) for c in _COLUMNS})
 
 
 _COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")
-_INSERT = insert(AuditEntry).inline()  # the id is not fetched back (no RETURNING)
+_INSERT = Prepared(insert(AuditEntry).inline(), _COLUMNS)  # the id is not fetched back (no RETURNING)
 
 
 def redacted(changes: dict[str, Any]) -> dict[str, Any]:

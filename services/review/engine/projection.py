@@ -22,6 +22,7 @@ from sqlalchemy.orm.util import identity_key
 
 from services.review.models import Task, Timer
 from shared.db import upsert_insert, utcnow
+from shared.prepared import Prepared
 from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
@@ -93,21 +94,23 @@ def write_tasks(uow: UnitOfWork) -> None:
         row["status"] = row["status"] or "ready"
         row["created_at"] = row["created_at"] or utcnow()
     connection = session.connection()
-    connection.execute(_upsert(connection.dialect.name, modified), rows)  # one batch: insertmanyvalues
+    _upsert(connection.dialect.name, modified).execute(connection, rows)  # one executemany
     for o in [*changed, *new]:
         session.expunge(o)  # written: the flush must not write them again
 
 
 @functools.lru_cache(maxsize=32)
-def _upsert(dialect: str, modified: tuple[str, ...]) -> Any:
-    """INSERT ... ON CONFLICT (id) DO UPDATE of ``modified`` (none: a plain INSERT), built once (its
-    compiled form is cached)."""
+def _upsert(dialect: str, modified: tuple[str, ...]) -> Prepared:
+    """INSERT ... ON CONFLICT (id) DO UPDATE of ``modified`` (none: a plain INSERT) of whole rows, built
+    and compiled once."""
     insert = upsert_insert(dialect)
     statement = insert(Task)
+    columns = [column.key for column in Task.__table__.columns]
     if not modified:
-        return statement
-    return statement.on_conflict_do_update(
-        index_elements=["id"], set_={key: statement.excluded[key] for key in modified}
+        return Prepared(statement, columns)
+    return Prepared(
+        statement.on_conflict_do_update(index_elements=["id"], set_={key: statement.excluded[key] for key in modified}),
+        columns,
     )
 
 

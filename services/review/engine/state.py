@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.review.engine import definitions, timers
 from services.review.models import Definition, Instance
 from shared.pipeline import Batch
+from shared.prepared import Prepared
 from shared.uow import UnitOfWork
 
 VERSION_KEY = "titles_definition_id"  # in a state without specs: the version whose specs it runs
@@ -110,8 +111,8 @@ def save(uow: UnitOfWork, instance: Instance, batch: Batch | None = None) -> Non
     changed = {key: getattr(instance, key) for key in row.committed_state}
     version = instance.version
     changed["version"] = version + 1
-    written = uow.session.connection().execute(
-        _save_statement(tuple(changed)), {**changed, "id_": instance.id, "read": version}
+    written = _save_statement(tuple(changed)).execute(
+        uow.session.connection(), {**changed, "id_": instance.id, "read": version}
     )
     batch = batch or Batch(pipelined=False)
 
@@ -129,9 +130,9 @@ def save(uow: UnitOfWork, instance: Instance, batch: Batch | None = None) -> Non
 
 
 @functools.lru_cache(maxsize=64)
-def _save_statement(columns: tuple[str, ...]) -> Any:
-    """Built once per set of columns (a step changes the same few): its compiled form is cached."""
-    return (
+def _save_statement(columns: tuple[str, ...]) -> Prepared:
+    """Built and compiled once per set of columns (a step changes the same few)."""
+    return Prepared(
         update(Instance)
         .where(Instance.id == bindparam("id_"), Instance.version == bindparam("read"))
         .values(**{key: bindparam(key) for key in columns})
