@@ -29,9 +29,11 @@ from services.declaration.models import Activity, Declaration, TrailEntry
 from shared.contracts.declaration import Resubmitted, ReturnForRevision, Submitted, Withdrawn
 from shared.contracts.profile import IdentityCorrected, Snapshot, SnapshotRefused, TakeSnapshot
 from shared.contracts.review import Completed, DecisionRecorded, StageChanged, TaskClaimed
+from shared.db import utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.identity.principal import APPLICANT, COMMITTEE, DEPARTMENT, TITLE_OFFICE, UNIT, Principal
 from shared.paging import paged
+from shared.prepared import Prepared
 from shared.uow import UnitOfWork
 
 # Independent appointment has no activity; the review service sees this in activity_id.
@@ -526,14 +528,14 @@ def _withdrawal_refused(declaration: Declaration) -> Conflict | None:
 # those effects reads an entry back, and through the ORM each cost a flush of its own to fetch its generated id.
 # Every column is given (None where the message says nothing of it), so one compiled statement serves them all.
 _FROM_MESSAGE = ("stage", "stage_name", "organisation", "actor", "decision", "reason")
-_TRAIL_INSERT = insert(TrailEntry)
+_TRAIL_INSERT = Prepared(insert(TrailEntry).inline(), (*_FROM_MESSAGE, "declaration_id", "kind", "at"))
 
 
 def _trail(uow: UnitOfWork, declaration_id: str, kind: str, message: Any, at: dt.datetime) -> None:
     """A trail entry of a declaration stored already (the entry's key refers to its row), with what the review's
     message says of the stage, the organisation, the actor, the decision and its reason."""
     entry = {column: getattr(message, column, None) for column in _FROM_MESSAGE}
-    uow.session.connection().execute(_TRAIL_INSERT, {**entry, "declaration_id": declaration_id, "kind": kind, "at": at})
+    _TRAIL_INSERT.execute(uow.session.connection(), {**entry, "declaration_id": declaration_id, "kind": kind, "at": at})
 
 
 # A stage reached, a decision recorded, a task claimed (about 35 messages a review) each change at most a few plain
@@ -558,9 +560,10 @@ def _under_review_read() -> Select[Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _under_review_write(columns: frozenset[str]) -> Any:
-    values: dict[str, Any] = {column: bindparam(f"new_{column}") for column in sorted(columns)}
-    return update(Declaration).where(Declaration.id == bindparam("declaration_id")).values(values)
+def _under_review_write(columns: frozenset[str]) -> Prepared:
+    """The UPDATE of ``columns`` and ``updated_at`` (given, as the column's ``onupdate`` would set it)."""
+    values: dict[str, Any] = {column: bindparam(f"new_{column}") for column in sorted(columns | {"updated_at"})}
+    return Prepared(update(Declaration).where(Declaration.id == bindparam("declaration_id")).values(values))
 
 
 @contextlib.contextmanager
@@ -575,9 +578,13 @@ def _under_review(uow: UnitOfWork, declaration_id: str) -> Iterator[_UnderReview
     yield declaration
     changed = {column: value for column, value in vars(declaration).items() if value != before[column]}
     if changed:
-        uow.session.connection().execute(
-            _under_review_write(frozenset(changed)),
-            {"declaration_id": declaration_id, **{f"new_{column}": value for column, value in changed.items()}},
+        _under_review_write(frozenset(changed)).execute(
+            uow.session.connection(),
+            {
+                "declaration_id": declaration_id,
+                "new_updated_at": utcnow(),
+                **{f"new_{column}": value for column, value in changed.items()},
+            },
         )
 
 

@@ -24,6 +24,7 @@ from shared.db import upsert_insert, utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity.principal import Principal
 from shared.paging import Listing
+from shared.prepared import Prepared
 from shared.uow import UnitOfWork
 
 ORGANISATION_ROLES = ("unit", "department", "committee", "title_office")
@@ -240,8 +241,8 @@ def record_stage(uow: UnitOfWork, changed: StageChanged) -> None:
     upsert = _replica_upserts(connection.dialect.name)
     # Events may arrive out of order: the newest stage by the event's own time is kept (ISO texts of one
     # zone compare as times). An event without a stage only makes sure the replica is there.
-    connection.execute(
-        upsert.stage,
+    upsert.stage.execute(
+        connection,
         {
             "declaration_id": changed.declaration_id,
             "applicant": changed.applicant,
@@ -250,19 +251,19 @@ def record_stage(uow: UnitOfWork, changed: StageChanged) -> None:
         },
     )
     if changed.organisation:
-        connection.execute(
-            upsert.organisation, {"declaration_id": changed.declaration_id, "organisation": changed.organisation}
+        upsert.organisation.execute(
+            connection, {"declaration_id": changed.declaration_id, "organisation": changed.organisation}
         )
 
 
 class _Upserts(NamedTuple):
-    stage: Any
-    organisation: Any
+    stage: Prepared
+    organisation: Prepared
 
 
 @functools.lru_cache(maxsize=4)
 def _replica_upserts(dialect: str) -> _Upserts:
-    """Built once per dialect, so their compiled forms are cached."""
+    """Built and compiled once per dialect."""
     insert = upsert_insert(dialect)
     fresh = insert(DeclarationReplica)
     table = DeclarationReplica.__table__.c
@@ -275,7 +276,10 @@ def _replica_upserts(dialect: str) -> _Upserts:
     organisation = insert(DeclarationOrganisation).on_conflict_do_nothing(
         index_elements=[DeclarationOrganisation.declaration_id, DeclarationOrganisation.organisation]
     )
-    return _Upserts(stage, organisation)
+    return _Upserts(
+        Prepared(stage, ("declaration_id", "applicant", "stage", "stage_at")),
+        Prepared(organisation, ("declaration_id", "organisation")),
+    )
 
 
 def record_completed(uow: UnitOfWork, completed: Completed) -> None:

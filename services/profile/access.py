@@ -13,13 +13,13 @@ than the field) keeps the earlier behaviour: its grants open every attachment of
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.profile.models import AccessGrant, DeclarationReferences
 from shared.db import upsert_insert, utcnow
+from shared.prepared import Prepared
 from shared.uow import UnitOfWork
 
 STAFF_ROLES = ("unit", "department", "committee", "expert")
@@ -34,8 +34,8 @@ def grant(uow: UnitOfWork, declaration_id: str, applicant: str, organisation: st
     if not organisation:
         return  # a stage without an organisation (e.g. the public) grants nobody
     connection = uow.session.connection()
-    connection.execute(
-        _insert_if_new(connection.dialect.name),
+    _insert_if_new(connection.dialect.name).execute(
+        connection,
         {
             "declaration_id": declaration_id,
             "applicant": applicant,
@@ -47,10 +47,13 @@ def grant(uow: UnitOfWork, declaration_id: str, applicant: str, organisation: st
 
 
 @functools.lru_cache(maxsize=4)
-def _insert_if_new(dialect: str) -> Any:
-    """Built once per dialect (its compiled form is cached): both dialects speak ON CONFLICT DO NOTHING."""
+def _insert_if_new(dialect: str) -> Prepared:
+    """Built and compiled once per dialect: both dialects speak ON CONFLICT DO NOTHING."""
     insert = upsert_insert(dialect)
-    return insert(AccessGrant).on_conflict_do_nothing(index_elements=["declaration_id", "organisation"])
+    return Prepared(
+        insert(AccessGrant).inline().on_conflict_do_nothing(index_elements=["declaration_id", "organisation"]),
+        ("declaration_id", "applicant", "organisation", "granted_by", "granted_at"),
+    )
 
 
 def refer(uow: UnitOfWork, declaration_id: str, applicant: str, attachment_ids: list[str] | None) -> None:

@@ -596,10 +596,13 @@ def test_a_review_message_writes_the_declaration_only_when_it_changes_something(
         reached = dict(stage(declaration_id, "unit_check", 0), at=after_submission(1))
         deliver(demo, envelope("review.stage.changed.v1", reached), "on_stage_changed")
         assert len(updates) == 1  # in review, at the unit's first stage (not started by it yet)
+        with demo["declaration"].uow(readonly=True) as uow:
+            at_stage = uow.session.get(Declaration, declaration_id).updated_at
         deliver(demo, envelope("review.decision.recorded.v1", decision(2)), "on_decision_recorded")
         assert len(updates) == 2  # the unit has acted
         with demo["declaration"].uow(readonly=True) as uow:
             before = uow.session.get(Declaration, declaration_id)
+        assert before.updated_at > at_stage  # an UPDATE stamps the row, as the column's onupdate would
         deliver(demo, envelope("review.decision.recorded.v1", decision(3)), "on_decision_recorded")
         assert len(updates) == 2  # nothing new for the declaration: its trail entry alone
     finally:
