@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, inspect, select
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
 _O = TypeVar("_O")
 
@@ -84,3 +84,16 @@ class KeyedSession(Session):
             self.execute(statement, params, execution_options=_REFRESH) if refresh else self.execute(statement, params)
         )
         return result.unique().scalars().one_or_none()
+
+
+def as_loaded(session: Session, entity: type[_O], values: dict[str, Any]) -> _O:
+    """The object a query would have loaded from a row with these column values, made persistent in
+    ``session`` without a statement: for rows read in Core (several models' columns in one row, say),
+    where the ORM's loading of the row cost more than the statement. ``values`` names every column.
+    The session must not hold the object already (a load would refresh that one; the caller does)."""
+    mapper = inspect(entity)
+    made: _O = mapper.class_manager.new_instance()  # as a load makes it: no __init__, no attribute events
+    made.__dict__.update(values)  # where a load puts the row's values
+    make_transient_to_detached(made)  # they read as loaded, none pending; its identity from its key
+    session.add(made)
+    return made

@@ -85,3 +85,41 @@ def test_a_steps_writes_go_to_postgresql_together(review, clients, auth):
     writes = [(verb, pipelined) for verb, pipelined in sent if verb in ("INSERT", "UPDATE", "DELETE")]
     assert len(writes) == 4  # audit_log, tasks, instances, outbox
     assert {pipelined for _, pipelined in writes} == {review.engine.dialect.name == "postgresql"}
+
+
+def _columns(obj: Any) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+
+
+def test_a_completion_reads_the_instance_and_task_as_the_orm_would_and_a_held_task_is_read_again(review):
+    """``runtime.locked`` by task: on a fresh session the locked row is read in Core and made the session's
+    objects (``as_loaded``), with every column as the ORM's statement loads it; a session that holds the
+    task already gets it refreshed from the locked row, as ``populate_existing`` does."""
+    from sqlalchemy import select, update
+
+    from services.review.engine import runtime
+    from services.review.models import Task
+
+    data, _ = start(review)
+    with review.uow(readonly=True) as uow:
+        task_id = uow.session.scalar(
+            select(Task.id).where(Task.declaration_id == data["declaration_id"], Task.status == "ready")
+        )
+    with review.uow() as uow:
+        instance, task = runtime._instance_and_task(uow, task_id)
+        assert uow.session.get(Task, task_id) is task and not uow.session.dirty
+        made = (_columns(instance), _columns(task))
+        uow.rollback()
+    with review.uow() as uow:
+        loaded = uow.session.execute(runtime._BY_TASK, {"task_id": task_id}).first()
+        assert (_columns(loaded[0]), _columns(loaded[1])) == made
+        uow.rollback()
+
+    with review.uow() as uow:
+        held = uow.session.get(Task, task_id)
+        uow.commit()  # the session keeps the object (its transaction over: SQLite's lock is free)
+        with review.engine.begin() as other:  # another writer changed the row since the session read it
+            other.execute(update(Task).where(Task.id == task_id).values(claimed_by="someone"))
+        instance, task = runtime._instance_and_task(uow, task_id)
+        assert task is held and task.claimed_by == "someone"
+        uow.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import ForeignKey, String, event, text
+from sqlalchemy import ForeignKey, String, event, inspect, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
 
@@ -156,3 +156,31 @@ def test_past_the_cache_s_room_a_load_takes_session_get_s_way(engine, monkeypatc
     with sessions() as session:
         assert session.get(Person, "p1", options=(defer(Person.notes),)).name == "Li Lei"
     assert keyed._statements == {}
+
+
+def test_an_object_made_as_loaded_behaves_as_one_a_query_loaded(sessions, engine):
+    """``as_loaded``: persistent and clean, found by key without a statement, and a change to it is written as
+    a change to what was read (the old value in its history, one UPDATE of that column)."""
+    updates: list[str] = []
+    event.listen(
+        engine, "before_cursor_execute", lambda *a: updates.append(a[2]) if a[2].startswith("UPDATE") else None
+    )
+    seen = selects(engine)
+    with sessions() as session:
+        person = keyed.as_loaded(session, Person, {"id": "p2", "name": "Han Meimei", "notes": "n2"})
+        assert person in session and not session.dirty and not session.new
+        assert session.get(Person, "p2") is person and seen == []
+        person.name = "韩梅梅"
+        assert inspect(person).attrs.name.history.deleted == ["Han Meimei"]
+        session.commit()
+    assert len(updates) == 1 and "notes" not in updates[0]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, notes FROM people WHERE id = 'p2'")).one() == ("韩梅梅", "n2")
+
+
+def test_an_object_the_session_holds_already_cannot_be_made_again(sessions):
+    with sessions() as session:
+        held = session.get(Person, "p1")
+        with pytest.raises(InvalidRequestError):
+            keyed.as_loaded(session, Person, {"id": "p1", "name": "Li Lei", "notes": "n1"})
+        assert session.get(Person, "p1") is held
