@@ -16,8 +16,9 @@ waits until none is open. Declaring is a *year* span: only a move that may take 
 another year waits for it. A span opens only when no move it would wait for is pending, so moves are not
 starved.
 
-Moves are shared: a client that asks for N days needs the clock N days past where it was when it asked,
-and one move serves every client waiting at the time (the calendar knows the clock's offset from real time
+Moves are shared: a client that asks for N days needs the clock N days past where it was when it asked
+(past where a move already sent when it asked leaves it: that move may have landed before the client's last
+step), and one move serves every client waiting at the time (the calendar knows the clock's offset from real time
 from each move's answer, ``to``). Before the first answer, and after a move that failed, a move is the
 client's own and is taken to cross a year. The test clock is real time plus whole days,
 so its day also turns at midnight in Beijing (16:00 UTC): no span opens in the last minutes before it.
@@ -50,6 +51,7 @@ class Calendar:
         self.offset: int | None = None  # the test clock's lead on real time (seconds) after the moves so far
         self.wanted: list[int] = []  # the offsets waiting clients need
         self.moving = False  # a client is moving the clock for everyone waiting
+        self.sending = False  # its request is on its way: the server may have moved the clock already
 
     def open_span(self, kind: str = "day") -> None:
         now = dt.datetime.now(BEIJING)
@@ -84,6 +86,12 @@ class Calendar:
         """The clock at least ``seconds`` past where it is now: ``send(seconds)`` moves it (the request)
         and answers with ``to``; a move another client makes meanwhile may serve this one too."""
         with self.changed:
+            if self.sending:
+                # The move sent may have landed on the server before this client's last step (the publicity
+                # it started, say): the clock it must pass is the one after that move, known once the move
+                # answers. (Counted from the offset before it, that move would seem to serve it.) A move still
+                # waiting for the spans has not landed: the client goes along with it.
+                self.changed.wait_for(lambda: not self.sending)
             if self.offset is None:
                 return self._move(seconds, send, own=True)
             target = self.offset + seconds
@@ -115,11 +123,13 @@ class Calendar:
                     self.crossing += 1
                     crossing = True
                     self.changed.wait_for(lambda: self.day_spans == 0 and self.year_spans == 0)
+            self.sending = True
             self.changed.release()
             try:
                 answer = send(seconds)
             finally:
                 self.changed.acquire()
+                self.sending = False
             to = answer.get("to") if isinstance(answer, dict) else None
             lead = round((dt.datetime.fromisoformat(to) - dt.datetime.now(dt.UTC)).total_seconds()) if to else None
             self.offset = None if lead is None else max(lead, self.offset or lead)
