@@ -48,8 +48,15 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = 0  # the process the thread runs in: a forked child starts its own
         self.done = 0  # checkpoints run (for tests and curiosity)
+
+    def forked(self) -> None:
+        """In a forked child: none of the parent's threads runs here, and a lock one of them held at the fork
+        stays held for ever. The child starts afresh (its first due checkpoint starts its thread)."""
+        self._counts, self._due = {}, set()
+        self._lock, self._wake = threading.Lock(), threading.Event()
+        self._thread = None
+        self.done = 0
 
     def committed(self, path: str) -> None:
         with self._lock:
@@ -59,8 +66,7 @@ class Checkpointer:
                 return
             self._counts[path] = 0
             self._due.add(path)
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
                 self._thread.start()
         self._wake.set()
@@ -77,3 +83,4 @@ class Checkpointer:
 
 
 CHECKPOINTER = Checkpointer()
+os.register_at_fork(after_in_child=CHECKPOINTER.forked)

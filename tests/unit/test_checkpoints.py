@@ -81,3 +81,25 @@ def test_a_checkpoint_of_a_database_reports_the_pages_it_copied(tmp_path):
         connection.commit()
         busy, logged, copied = checkpoints.checkpoint(str(path))
         assert busy == 0 and logged > 0 and copied == logged
+
+
+def _commit_in_child(path: str) -> int:
+    checkpoints.CHECKPOINTER.every = 1
+    checkpoints.CHECKPOINTER.committed(path)  # the parent holds the lock: without a fresh one this never returns
+    deadline = time.monotonic() + 10
+    while checkpoints.CHECKPOINTER.done == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return checkpoints.CHECKPOINTER.done
+
+
+def test_a_forked_child_counts_and_checkpoints_afresh(tmp_path):
+    """A process forked while another thread held the checkpointer's lock (here: the test itself) must not
+    inherit it held, nor count on the parent's thread."""
+    import multiprocessing
+
+    path = tmp_path / "child.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    with checkpoints.CHECKPOINTER._lock, multiprocessing.get_context("fork").Pool(1) as pool:
+        done = pool.apply_async(_commit_in_child, (str(path),)).get(timeout=20)
+    assert done == 1
