@@ -43,20 +43,17 @@ class Checkpointer:
 
     def __init__(self, every: int = COMMITS_PER_CHECKPOINT):
         self.every = every
+        self.afresh()
+
+    def afresh(self) -> None:
+        """No counts, nothing due, no thread (the first due checkpoint starts it). Also in a forked child: none
+        of the parent's threads runs there, and a lock one of them held at the fork stays held for ever."""
         self._counts: dict[str, int] = {}
         self._due: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.done = 0  # checkpoints run (for tests and curiosity)
-
-    def forked(self) -> None:
-        """In a forked child: none of the parent's threads runs here, and a lock one of them held at the fork
-        stays held for ever. The child starts afresh (its first due checkpoint starts its thread)."""
-        self._counts, self._due = {}, set()
-        self._lock, self._wake = threading.Lock(), threading.Event()
-        self._thread = None
-        self.done = 0
+        self.done = 0  # checkpoints run in this process (for tests and curiosity)
 
     def committed(self, path: str) -> None:
         with self._lock:
@@ -83,4 +80,4 @@ class Checkpointer:
 
 
 CHECKPOINTER = Checkpointer()
-os.register_at_fork(after_in_child=CHECKPOINTER.forked)
+os.register_at_fork(after_in_child=CHECKPOINTER.afresh)

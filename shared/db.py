@@ -140,10 +140,11 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
+    in_memory = not path or path == ":memory:"
+    if not in_memory:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
-    on_file = bool(path) and path != ":memory:" and not path.startswith("file:")
+    on_file = not in_memory and not path.startswith("file:")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

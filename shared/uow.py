@@ -181,28 +181,14 @@ def _write_outbox(session: Session) -> None:
         return
     rows = [row for _, row in pending.rows]
     pending.rows.clear()
-    _outbox_insert(pending.table).execute(session.connection(), rows)
-
-
-# every column of a row ``publish`` makes
-OUTBOX_COLUMNS = (
-    "message_id",
-    "type",
-    "exchange",
-    "routing_key",
-    "body",
-    "created_at",
-    "published_at",
-    "attempts",
-    "last_error",
-)
+    _outbox_insert(pending.table, tuple(rows[0])).execute(session.connection(), rows)
 
 
 @functools.lru_cache(maxsize=16)
-def _outbox_insert(outbox: Table) -> Prepared:
-    """The outbox's INSERT, built and compiled once per table (a transaction that published writes its rows
-    with it); its ids are not fetched back (no RETURNING)."""
-    return Prepared(outbox.insert().inline(), OUTBOX_COLUMNS)
+def _outbox_insert(outbox: Table, columns: tuple[str, ...]) -> Prepared:
+    """The outbox's INSERT of the columns ``publish`` fills (its rows' keys), built and compiled once per table
+    (a transaction that published writes its rows with it); its ids are not fetched back (no RETURNING)."""
+    return Prepared(outbox.insert().inline(), columns)
 
 
 def _before_commit(session: Session) -> None:

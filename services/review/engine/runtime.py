@@ -145,6 +145,8 @@ _BY_TASK = (
 # ORM's loading of the row cost half as much again as the statement (bench/results.md, twelfth session).
 _INSTANCE_COLUMNS = tuple(Instance.__table__.columns)
 _TASK_COLUMNS = tuple(Task.__table__.columns)
+_INSTANCE_KEYS = tuple(c.key for c in _INSTANCE_COLUMNS)
+_TASK_KEYS = tuple(c.key for c in _TASK_COLUMNS)
 _BY_TASK_ROW = (
     select(*_INSTANCE_COLUMNS, *_TASK_COLUMNS)
     .join_from(Instance.__table__, Task.__table__, Task.instance_id == Instance.id)
@@ -160,12 +162,12 @@ def _instance_and_task(uow: UnitOfWork, task_id: str) -> tuple[Instance, Task] |
         row = session.connection().execute(_BY_TASK_ROW, {"task_id": task_id}).first()
         if row is None:
             return None
-        split = len(_INSTANCE_COLUMNS)
-        instance_values = dict(zip([c.key for c in _INSTANCE_COLUMNS], row[:split], strict=True))
+        split = len(_INSTANCE_KEYS)
+        instance_values = dict(zip(_INSTANCE_KEYS, row[:split], strict=True))
         if identity_key(Instance, instance_values["id"]) not in session.identity_map:
             return (
                 as_loaded(session, Instance, instance_values),
-                as_loaded(session, Task, dict(zip([c.key for c in _TASK_COLUMNS], row[split:], strict=True))),
+                as_loaded(session, Task, dict(zip(_TASK_KEYS, row[split:], strict=True))),
             )
     # the session holds one of them already: the ORM's statement refreshes it with the locked row
     found = session.execute(_BY_TASK, {"task_id": task_id}).first()
