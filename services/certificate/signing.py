@@ -6,7 +6,8 @@ What a signature carries (PAdES baseline B-LTA):
   from the timestamp authority ``CERTIFICATE_TSA_URL`` (B-T);
 - the certificate chains of the signer and of the TSA and their revocation data
   (CRLs or OCSP responses, fetched at signing from the addresses in the
-  certificates) in the document security store (B-LT);
+  certificates; a CRL is kept for the signatures of the next few minutes) in
+  the document security store (B-LT);
 - a document timestamp over all of that (B-LTA), the proof of existence of the
   validation data that lets pyHanko's long-term validation judge the signature
   at its time once the signer's certificate has expired (a B-LT signature
@@ -32,6 +33,7 @@ import functools
 import io
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,16 +320,98 @@ def _timestamper():  # noqa: ANN202
 
 def _signing_context():  # noqa: ANN202 - a ValidationContext
     from pyhanko_certvalidator import ValidationContext
-    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
-    # "require": every certificate of both chains needs revocation data, fetched now; signing fails
-    # rather than issue a signature nobody could check once the certificates expire.
+    # "require": every certificate of both chains needs revocation data, fetched (or kept, below); signing
+    # fails rather than issue a signature nobody could check once the certificates expire.
     return ValidationContext(
         trust_roots=trust_roots() + _tsa_roots(),
         allow_fetching=True,
         revocation_mode="require",
-        fetcher_backend=RequestsFetcherBackend(_timeout()),
+        fetcher_backend=_keeping_backend()(_timeout()),
     )
+
+
+# --------------------------------------------------------------------------- revocation data kept
+
+# A CA publishes a CRL now and then, valid until its nextUpdate (the development CA's: a new one every few
+# minutes, valid a day). Fetched again for every signature, the signer's and the TSA's CRLs cost each
+# certificate its HTTP requests (a session and connection each) and their parsing. A CRL fetched at signing
+# is kept for REVOCATION_KEPT_S at most, never past its nextUpdate: a revocation the CA publishes reaches
+# the signatures within that time, and no signature carries a CRL out of date when it was made.
+REVOCATION_KEPT_S = 300.0
+# (CRL address, the issuer's key identifier) -> (monotonic deadline, asn1crypto CertificateList): by issuer
+# too, so a CA replaced at the same address is never answered with its predecessor's list.
+_kept: dict[tuple[str, bytes], tuple[float, Any]] = {}
+
+
+def _kept_crl(key: tuple[str, bytes]) -> Any:
+    found = _kept.get(key)
+    if found is None:
+        return None
+    deadline, crl = found
+    next_update = crl["tbs_cert_list"]["next_update"].native
+    if time.monotonic() >= deadline or next_update is None or next_update <= dt.datetime.now(dt.UTC):
+        _kept.pop(key, None)
+        return None
+    return crl
+
+
+def forget_revocation_data() -> None:
+    """Fetch every CRL again at the next signature."""
+    _kept.clear()
+
+
+@functools.cache
+def _keeping_backend() -> type:
+    """pyHanko's requests fetchers, with a CRL fetcher that keeps what it fetched (above)."""
+    from pyhanko_certvalidator.fetchers.api import Fetchers
+    from pyhanko_certvalidator.fetchers.common_utils import (
+        FetchBudget,
+        crl_job_results_as_completed,
+        enumerate_delivery_point_urls,
+    )
+    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+    from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
+    from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
+    from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
+    from pyhanko_certvalidator.util import get_relevant_crl_dps
+
+    class KeepingCRLFetcher(RequestsCRLFetcher):
+        async def _fetch(self, cert: Any, *, use_deltas: bool) -> Any:
+            # pyHanko's own, but each address through _kept_or_fetched, which knows the certificate's issuer.
+            issuer = cert.authority_key_identifier or cert.issuer.sha256
+            jobs = [
+                self._kept_or_fetched(url, issuer)
+                for point in get_relevant_crl_dps(cert, use_deltas=use_deltas)
+                for url in enumerate_delivery_point_urls(point)
+            ]
+            async for crl in crl_job_results_as_completed(jobs):
+                yield crl
+
+        async def _kept_or_fetched(self, url: str, issuer: bytes) -> Any:
+            crl = _kept_crl((url, issuer))
+            if crl is None:
+                crl = await self._fetch_single(url)
+                _kept[(url, issuer)] = (time.monotonic() + REVOCATION_KEPT_S, crl)
+                return crl
+
+            async def kept() -> Any:
+                return crl
+
+            # Through the fetcher's own bookkeeping, as a fetch: pyHanko embeds what its fetchers returned.
+            return await self._perform_fetch(url, kept)
+
+    class KeepingBackend(RequestsFetcherBackend):
+        def get_fetchers(self) -> Fetchers:
+            # As pyHanko's, with the keeping CRL fetcher: one budget of requests for the three.
+            timeout, budget = self.per_request_timeout, FetchBudget(self.limits)
+            return Fetchers(
+                ocsp_fetcher=RequestsOCSPFetcher(per_request_timeout=timeout, budget=budget),
+                crl_fetcher=KeepingCRLFetcher(per_request_timeout=timeout, budget=budget),
+                cert_fetcher=RequestsCertificateFetcher(per_request_timeout=timeout, budget=budget),
+            )
+
+    return KeepingBackend
 
 
 def sign(pdf: bytes, reason: str = "电子职称证书", location: str = "天津") -> bytes:

@@ -220,9 +220,63 @@ def test_signing_fails_rather_than_sign_without_revocation_data(dbs, trust_servi
         monkeypatch.setenv("CERTIFICATE_SIGNING_CERT", str(other.signer_cert))
         monkeypatch.setenv("CERTIFICATE_SIGNING_CHAIN", str(other.ca_cert))
         assert signing.check(signing.sign(page)).valid
-    # That CA's CRL is no longer served: no signature that nobody could check once the certificate expires.
+    # That CA's CRL is no longer served. The list fetched a moment ago is still within its keeping time and
+    # its nextUpdate, and a signature carries it as it would a list fetched now.
+    assert signing.check(signing.sign(page)).valid
+    # Once it is too old to keep, no signature that nobody could check once the certificate expires.
+    _keeping_time_over(signing)
     with pytest.raises(Exception, match="(?i)revocation|could not be validated"):
         signing.sign(page)
+
+
+def _keeping_time_over(signing) -> None:
+    signing._kept.update({key: (0.0, crl) for key, (_, crl) in signing._kept.items()})
+
+
+def test_a_crl_fetched_at_signing_is_kept_a_while_then_fetched_again(dbs, trust_services, monkeypatch):
+    from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
+
+    from services.certificate import pdf, signing
+
+    fetched: list[str] = []
+    fetch = RequestsCRLFetcher._fetch_single
+
+    async def counted(self, url):
+        fetched.append(url)
+        return await fetch(self, url)
+
+    monkeypatch.setattr(RequestsCRLFetcher, "_fetch_single", counted)
+    monkeypatch.setenv("CERTIFICATE_TSA_URL", trust_services + "/tsa")
+    signing.forget_revocation_data()
+    page = pdf.render(_face())
+    signing.sign(page)
+    first = len(fetched)
+    assert first >= 1 and set(fetched) == {trust_services + "/crl"}  # the CA's list: the signer's and the TSA's
+
+    kept = signing.sign(page)
+    assert len(fetched) == first  # nothing fetched: the list kept from the first signature
+    assert signing.check(kept).valid  # and it is in the signature, which checks from what it carries
+
+    _keeping_time_over(signing)
+    signing.sign(page)
+    assert len(fetched) == 2 * first  # fetched again once too old to keep
+
+
+def test_a_crl_past_its_next_update_is_not_kept(dbs, trust_services):
+    from asn1crypto import crl as asn1_crl
+
+    from services.certificate import dev_pki, signing
+
+    pki = dev_pki.ensure()
+    stale = asn1_crl.CertificateList.load(dev_pki.crl(pki, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2)))
+    fresh = asn1_crl.CertificateList.load(dev_pki.crl(pki))
+    signing.forget_revocation_data()
+    signing._kept[("http://ca.example/crl", b"issuer")] = (float("inf"), stale)
+    signing._kept[("http://ca.example/other.crl", b"issuer")] = (float("inf"), fresh)
+    assert signing._kept_crl(("http://ca.example/crl", b"issuer")) is None  # its nextUpdate has passed
+    assert signing._kept_crl(("http://ca.example/other.crl", b"issuer")) is fresh
+    assert signing._kept_crl(("http://ca.example/other.crl", b"another issuer")) is None
+    signing.forget_revocation_data()
 
 
 def test_a_signature_that_outgrows_the_room_of_earlier_ones_is_sized_again(dbs, trust_services, monkeypatch):
