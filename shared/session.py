@@ -7,6 +7,10 @@ of a load by key, and the services load some 190 objects by key in a social-revi
 loader options, the key as bound parameters, and runs it as ``Session.get`` runs its own: the identity
 map first, then one SELECT after an autoflush, one object or None.
 
+A load without options or a lock, of a model one row makes whole (``_plan``), reads that row in Core and
+makes the object from it (``as_loaded``): the ORM's execution and loading of one row cost more than the
+SELECT itself (``bench/orm_get.py``).
+
 ``with_for_update=True`` and ``populate_existing=True`` (a row read again under its lock: the profile's
 changes, a task claimed) always run the SELECT, as ``Session.get`` does; the lock is part of the statement
 kept, the refresh an execution option.
@@ -21,7 +25,7 @@ always refreshes, and options the cache has no room for.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, inspect, select
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
@@ -75,6 +79,10 @@ class KeyedSession(Session):
             return super().get(entity, ident, options=options, **others)
         if not (lock or refresh) and mapper.identity_key_from_primary_key(key) in self.identity_map:
             return super().get(entity, ident, options=options)
+        if not (lock or refresh or options):
+            plan = _plan(mapper)
+            if plan is not None:
+                return self._made_from_row(entity, mapper, plan, key, ident)
         found = _statement(mapper, tuple(options or ()), lock)
         if found is None:
             return super().get(entity, ident, options=options, **others)
@@ -84,6 +92,57 @@ class KeyedSession(Session):
             self.execute(statement, params, execution_options=_REFRESH) if refresh else self.execute(statement, params)
         )
         return result.unique().scalars().one_or_none()
+
+    def _made_from_row(
+        self, entity: type[_O], mapper: Mapper[Any], plan: _Plan, key: tuple[Any, ...], ident: Any
+    ) -> _O | None:
+        # As Session.get: the pending changes flushed first, then the identity map asked again (the flush may
+        # have made the object persistent), then the row.
+        if self.autoflush:
+            self._autoflush()
+        if mapper.identity_key_from_primary_key(key) in self.identity_map:
+            return super().get(entity, ident)
+        row = (
+            self.connection(bind_arguments={"mapper": mapper})
+            .execute(plan.statement, dict(zip(plan.names, key, strict=True)))
+            .first()
+        )
+        return None if row is None else as_loaded(self, entity, row._asdict())
+
+
+class _Plan(NamedTuple):
+    statement: Select[Any]  # the mapped columns, labelled by their attributes' names, by bound key
+    names: tuple[str, ...]  # the key's bound parameters
+
+
+_plans: dict[Mapper[Any], _Plan | None] = {}
+_EAGER = {"joined", "selectin", "subquery", "immediate"}
+
+
+def _plan(mapper: Mapper[Any]) -> _Plan | None:
+    """The Core load of a model whose objects a row makes whole (``as_loaded``): one table, plain columns
+    (none deferred), no eager relationships, no ``load``/``refresh`` listeners (which mutable types and
+    reconstructors use); None for any other."""
+    try:
+        return _plans[mapper]
+    except KeyError:
+        pass
+    plain = (
+        mapper.inherits is None
+        and mapper.polymorphic_on is None
+        and not mapper.class_manager.dispatch.load
+        and not mapper.class_manager.dispatch.refresh
+        and all(len(prop.columns) == 1 and not prop.deferred for prop in mapper.column_attrs)
+        and not any(relationship.lazy in _EAGER for relationship in mapper.relationships)
+        and len(mapper.tables) == 1
+    )
+    plan = None
+    if plain:
+        names = tuple(f"pk_{i}" for i in range(len(mapper.primary_key)))
+        columns = [prop.columns[0].label(prop.key) for prop in mapper.column_attrs]
+        criteria = and_(*(column == bindparam(name) for column, name in zip(mapper.primary_key, names, strict=True)))
+        plan = _Plan(select(*columns).where(criteria), names)
+    return _plans.setdefault(mapper, plan)
 
 
 def as_loaded(session: Session, entity: type[_O], values: dict[str, Any]) -> _O:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import ForeignKey, String, event, inspect, text
+from sqlalchemy import JSON, ForeignKey, String, event, inspect, text
 from sqlalchemy.exc import InvalidRequestError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, sessionmaker
+from sqlalchemy.ext.mutable import MutableDict
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, relationship, sessionmaker
 
 from shared import db
 from shared import session as keyed
@@ -112,13 +114,89 @@ def test_an_object_deleted_in_the_session_is_gone_after_the_flush(sessions):
 
 def test_the_keyed_session_builds_a_statement_once_per_model_and_options(engine, monkeypatch):
     monkeypatch.setattr(keyed, "_statements", {})
+    monkeypatch.setattr(keyed, "_plans", {})
     sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
     with sessions() as session:
         for key in ("p1", "p2", "p1", "absent"):
             session.expunge_all()
             session.get(Person, key)
             session.get(Person, key, options=QUIET)
-    assert sorted(options for (_, options, _) in keyed._statements) == [(), QUIET]
+    # A load without options reads the row in Core (below); with options, by the ORM statement kept.
+    assert sorted(options for (_, options, _) in keyed._statements) == [QUIET]
+    assert list(keyed._plans) == [Person.__mapper__]
+
+
+class Filed(Base):
+    """Columns whose values the database's types convert on the way out (a JSON document, an aware instant)."""
+
+    __tablename__ = "filed"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict] = mapped_column(JSON)
+    at: Mapped[dt.datetime] = mapped_column(db.UtcDateTime)
+    label: Mapped[str] = mapped_column("label_text", String(20))  # an attribute named apart from its column
+
+
+class Tracked(Base):
+    __tablename__ = "tracked"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict] = mapped_column(MutableDict.as_mutable(JSON))  # wraps the value when loaded
+
+
+class Lazy(Base):
+    __tablename__ = "lazy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(20), deferred=True)
+
+
+class Eager(Base):
+    __tablename__ = "eager"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+def test_a_load_without_options_reads_the_row_in_core_and_makes_the_object_a_query_would(engine):
+    """One SELECT of the model's columns; the object equals Session.get's, value for value, persistent and
+    clean, and a change to it is one UPDATE."""
+    Base.metadata.create_all(engine)
+    at = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(Filed.__table__.insert(), {"id": 1, "document": {"a": [1, "二"]}, "at": at, "label_text": "x"})
+    names = ("id", "document", "at", "label")
+    with Session(engine) as plain:
+        loaded = plain.get(Filed, 1)
+        expected = {name: getattr(loaded, name) for name in names}
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with sessionmaker(engine, class_=keyed.KeyedSession)() as session:
+        made = session.get(Filed, 1)
+        assert len(statements) == 1 and statements[0].startswith("SELECT") and "JOIN" not in statements[0]
+        assert made in session and not session.dirty and inspect(made).persistent
+        assert session.get(Filed, 1) is made and len(statements) == 1
+        assert session.get(Filed, 2) is None
+        assert {name: getattr(made, name) for name in names} == expected
+        assert made.at.tzinfo is not None and made.document == {"a": [1, "二"]}
+        made.label = "y"
+        session.commit()
+    assert [s for s in statements if s.startswith("UPDATE")] == ["UPDATE filed SET label_text=? WHERE filed.id = ?"]
+
+
+@pytest.mark.parametrize("model", [Tracked, Lazy, Eager], ids=["load listener", "deferred", "eager"])
+def test_a_model_a_row_cannot_make_whole_is_loaded_by_the_orm_statement(engine, model, monkeypatch):
+    monkeypatch.setattr(keyed, "_statements", {})
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        values = {Tracked: {"document": {"k": 1}}, Lazy: {"body": "b"}, Eager: {"person_id": "p1"}}[model]
+        conn.execute(model.__table__.insert(), {"id": 1, **values})
+    assert keyed._plan(inspect(model)) is None
+    with sessionmaker(engine, class_=keyed.KeyedSession)() as session:
+        found = session.get(model, 1)
+        assert found is not None and inspect(found).persistent
+    assert [mapper for (mapper, _, _) in keyed._statements] == [inspect(model)]
+    if model is Tracked:
+        assert type(found.document) is MutableDict  # the listener ran: changes in place are tracked
+    if model is Eager:
+        assert "person" in inspect(found).dict  # loaded with the row, as the mapping asks
 
 
 def test_a_load_under_a_lock_runs_a_kept_statement_that_locks_and_reads_the_row_again(engine, monkeypatch):
@@ -135,7 +213,7 @@ def test_a_load_under_a_lock_runs_a_kept_statement_that_locks_and_reads_the_row_
         assert session.get(Person, "p2", with_for_update=True, populate_existing=True).name == "Han Mei"
         assert session.get(Person, "absent", with_for_update=True) is None
     assert len(seen) == 4  # every load under the lock reads, even of an object in the identity map
-    assert sorted((options, lock) for (_, options, lock) in keyed._statements) == [((), False), ((), True)]
+    assert sorted((options, lock) for (_, options, lock) in keyed._statements) == [((), True)]
     locked = keyed._statements[(Person.__mapper__, (), True)][0]
     assert "FOR UPDATE" in str(locked.compile(dialect=postgresql.dialect()))
 
