@@ -33,6 +33,36 @@ def test_ready_reports_a_broker_that_does_not_answer(dbs, verifier, service):
     assert [e["field"] for e in body["errors"]] == ["broker"]
 
 
+def test_a_passed_check_answers_the_probes_of_the_next_second_and_a_failure_is_checked_again(
+    dbs, verifier, monkeypatch
+):
+    from shared.web import app as web_app
+
+    checks: list[str] = []
+    broker = {"down": False}
+
+    def broker_check() -> None:
+        checks.append("broker")
+        if broker["down"]:
+            raise ConnectionRefusedError("broker down")
+
+    app = web_app.create_service_app(
+        "review", dbs["review"], [], title="t", description="d", verifier=verifier, broker_check=broker_check
+    )
+    client = app.test_client()
+    assert client.get("/ready").status_code == 200
+    assert client.get("/ready").status_code == 200
+    assert checks == ["broker"]  # the second probe answered by the first one's check
+    monkeypatch.setattr(web_app, "READY_FRESH_S", 0.0)  # the second is over
+    broker["down"] = True
+    assert client.get("/ready").status_code == 503 and len(checks) == 2
+    monkeypatch.setattr(web_app, "READY_FRESH_S", 60.0)
+    assert client.get("/ready").status_code == 503 and len(checks) == 3  # a failure is never reused
+    broker["down"] = False
+    assert client.get("/ready").status_code == 200 and len(checks) == 4
+    assert client.get("/ready").status_code == 200 and len(checks) == 4
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_openapi_document(clients, service):
     spec = clients[service].get("/openapi.json").get_json()
