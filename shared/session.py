@@ -120,8 +120,8 @@ _EAGER = {"joined", "selectin", "subquery", "immediate"}
 
 
 def _plan(mapper: Mapper[Any]) -> _Plan | None:
-    """The Core load of a model whose objects a row makes whole (``as_loaded``): one table, plain columns
-    (none deferred), no eager relationships, no ``load``/``refresh`` listeners (which mutable types and
+    """The Core load of a model whose objects a row makes whole (``as_loaded``): one table, plain columns of
+    it (none deferred, no SQL expression), no eager relationships, no ``load``/``refresh`` listeners (which mutable types and
     reconstructors use); None for any other."""
     try:
         return _plans[mapper]
@@ -132,7 +132,12 @@ def _plan(mapper: Mapper[Any]) -> _Plan | None:
         and mapper.polymorphic_on is None
         and not mapper.class_manager.dispatch.load
         and not mapper.class_manager.dispatch.refresh
-        and all(len(prop.columns) == 1 and not prop.deferred for prop in mapper.column_attrs)
+        and all(
+            len(prop.columns) == 1
+            and not prop.deferred
+            and getattr(prop.columns[0], "table", None) is mapper.local_table
+            for prop in mapper.column_attrs
+        )
         and not any(relationship.lazy in _EAGER for relationship in mapper.relationships)
         and len(mapper.tables) == 1
     )

@@ -374,12 +374,14 @@ def _keeping_backend() -> type:
     from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
     from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
     from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
-    from pyhanko_certvalidator.util import get_relevant_crl_dps
+    from pyhanko_certvalidator.util import get_relevant_crl_dps, issuer_serial
 
     class KeepingCRLFetcher(RequestsCRLFetcher):
         async def _fetch(self, cert: Any, *, use_deltas: bool) -> Any:
             # pyHanko's own, but each address through _kept_or_fetched, which knows the certificate's issuer.
-            issuer = cert.authority_key_identifier or cert.issuer.sha256
+            # Without the issuer's key identifier (an attribute certificate has none), by the certificate's
+            # issuer and serial: kept for that certificate alone, never mistaken for another CA's.
+            issuer = getattr(cert, "authority_key_identifier", None) or issuer_serial(cert)
             jobs = [
                 self._kept_or_fetched(url, issuer)
                 for point in get_relevant_crl_dps(cert, use_deltas=use_deltas)

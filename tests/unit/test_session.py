@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import JSON, ForeignKey, String, event, inspect, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.mutable import MutableDict
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    column_property,
+    defer,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 from shared import db
 from shared import session as keyed
@@ -148,6 +157,14 @@ class Lazy(Base):
     body: Mapped[str] = mapped_column(String(20), deferred=True)
 
 
+class Summed(Base):
+    __tablename__ = "summed"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    a: Mapped[int] = mapped_column()
+    b: Mapped[int] = mapped_column()
+    total = column_property(a + b)  # a SQL expression, not a column of the table
+
+
 class Eager(Base):
     __tablename__ = "eager"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,12 +198,19 @@ def test_a_load_without_options_reads_the_row_in_core_and_makes_the_object_a_que
     assert [s for s in statements if s.startswith("UPDATE")] == ["UPDATE filed SET label_text=? WHERE filed.id = ?"]
 
 
-@pytest.mark.parametrize("model", [Tracked, Lazy, Eager], ids=["load listener", "deferred", "eager"])
+@pytest.mark.parametrize(
+    "model", [Tracked, Lazy, Eager, Summed], ids=["load listener", "deferred", "eager", "expression"]
+)
 def test_a_model_a_row_cannot_make_whole_is_loaded_by_the_orm_statement(engine, model, monkeypatch):
     monkeypatch.setattr(keyed, "_statements", {})
     Base.metadata.create_all(engine)
     with engine.begin() as conn:
-        values = {Tracked: {"document": {"k": 1}}, Lazy: {"body": "b"}, Eager: {"person_id": "p1"}}[model]
+        values = {
+            Tracked: {"document": {"k": 1}},
+            Lazy: {"body": "b"},
+            Eager: {"person_id": "p1"},
+            Summed: {"a": 2, "b": 3},
+        }[model]
         conn.execute(model.__table__.insert(), {"id": 1, **values})
     assert keyed._plan(inspect(model)) is None
     with sessionmaker(engine, class_=keyed.KeyedSession)() as session:
@@ -197,6 +221,8 @@ def test_a_model_a_row_cannot_make_whole_is_loaded_by_the_orm_statement(engine, 
         assert type(found.document) is MutableDict  # the listener ran: changes in place are tracked
     if model is Eager:
         assert "person" in inspect(found).dict  # loaded with the row, as the mapping asks
+    if model is Summed:
+        assert found.total == 5
 
 
 def test_a_load_under_a_lock_runs_a_kept_statement_that_locks_and_reads_the_row_again(engine, monkeypatch):
