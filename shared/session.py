@@ -39,6 +39,12 @@ _statements: dict[tuple[Mapper[Any], tuple[Any, ...], bool], tuple[Select[Any], 
 _REFRESH = {"populate_existing": True}
 
 
+def _by_key(mapper: Mapper[Any]) -> tuple[Any, tuple[str, ...]]:
+    """The criteria naming one row by its primary key, and the key's bound parameters (pk_0, pk_1...)."""
+    names = tuple(f"pk_{i}" for i in range(len(mapper.primary_key)))
+    return and_(*(column == bindparam(name) for column, name in zip(mapper.primary_key, names, strict=True))), names
+
+
 def _statement(
     mapper: Mapper[Any], options: tuple[Any, ...], lock: bool = False
 ) -> tuple[Select[Any], tuple[str, ...]] | None:
@@ -47,8 +53,7 @@ def _statement(
         return cached
     if len(_statements) >= _MOST:
         return None
-    names = tuple(f"pk_{i}" for i in range(len(mapper.primary_key)))
-    criteria = and_(*(column == bindparam(name) for column, name in zip(mapper.primary_key, names, strict=True)))
+    criteria, names = _by_key(mapper)
     statement = select(mapper).where(criteria)
     if options:
         statement = statement.options(*options)
@@ -121,8 +126,8 @@ _EAGER = {"joined", "selectin", "subquery", "immediate"}
 
 def _plan(mapper: Mapper[Any]) -> _Plan | None:
     """The Core load of a model whose objects a row makes whole (``as_loaded``): one table, plain columns of
-    it (none deferred, no SQL expression), no eager relationships, no ``load``/``refresh`` listeners (which mutable types and
-    reconstructors use); None for any other."""
+    it (none deferred, no SQL expression), no eager relationships, no ``load``/``refresh`` listeners (which
+    mutable types and reconstructors use); None for any other."""
     try:
         return _plans[mapper]
     except KeyError:
@@ -143,9 +148,8 @@ def _plan(mapper: Mapper[Any]) -> _Plan | None:
     )
     plan = None
     if plain:
-        names = tuple(f"pk_{i}" for i in range(len(mapper.primary_key)))
+        criteria, names = _by_key(mapper)
         columns = [prop.columns[0].label(prop.key) for prop in mapper.column_attrs]
-        criteria = and_(*(column == bindparam(name) for column, name in zip(mapper.primary_key, names, strict=True)))
         plan = _Plan(select(*columns).where(criteria), names)
     return _plans.setdefault(mapper, plan)
 
