@@ -176,9 +176,15 @@ def _sqlite_engine(url: str) -> Engine:
     if on_file:
         absolute = os.path.abspath(path)
 
-        @event.listens_for(engine, "commit")
-        def _count_commit(_conn: Any) -> None:
+        # Counted once the driver has committed: SQLAlchemy's "commit" event fires before, and a checkpoint
+        # woken then could run ahead of the commit and leave its pages in the log.
+        driver_commit = engine.dialect.do_commit
+
+        def _commit_and_count(dbapi_connection: Any) -> None:
+            driver_commit(dbapi_connection)
             checkpoints.CHECKPOINTER.committed(absolute)
+
+        engine.dialect.do_commit = _commit_and_count  # type: ignore[method-assign]  # this engine's own dialect
 
     return engine
 

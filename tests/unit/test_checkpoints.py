@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -52,6 +53,28 @@ def test_every_so_many_commits_a_thread_copies_the_log_into_the_file(tmp_path, m
         assert _wait_for(lambda: checkpointer.done == 1)
         assert _wait_for(lambda: _in_main_file(path) == 2)
         assert any(t.name == "sqlite-checkpoints" and t.daemon for t in threading.enumerate())
+    finally:
+        engine.dispose()
+
+
+def test_a_commit_is_counted_once_it_is_in_the_log(tmp_path, monkeypatch):
+    """The count wakes the checkpoint thread: counted before the driver's commit, a checkpoint could run ahead of
+    the commit and leave its pages in the log (seen under load in CI)."""
+    path = str(tmp_path / "service.db")
+    engine = make_engine(f"sqlite:///{path}")
+    seen: list[int] = []
+
+    def committed(counted_path: str) -> None:  # what another connection sees at the moment of the count
+        with contextlib.closing(sqlite3.connect(counted_path)) as other:
+            seen.append(other.execute("SELECT count(*) FROM t").fetchone()[0])
+
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        monkeypatch.setattr(checkpoints.CHECKPOINTER, "committed", committed)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+        assert seen == [1]
     finally:
         engine.dispose()
 
