@@ -66,6 +66,29 @@ def _cpu(closed: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _write_locks(closed: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """SQLite's write lock per database at each closed-loop level (bench/locks.py); nothing on PostgreSQL."""
+    measured = [(kind, level) for kind, level in closed if level.get("write_locks")]
+    if not measured:
+        return []
+    lines = [
+        "",
+        "### SQLite's write locks during those closed-loop runs (one writer at a time per database file)",
+        "",
+        "| run | database | write transactions a lifecycle | held a lifecycle (ms) | mean hold (ms) "
+        "| share of the run held | waited a lifecycle (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for kind, level in measured:
+        for database, f in sorted(level["write_locks"].items(), key=lambda item: -item[1]["held_share"]):
+            lines.append(
+                f"| {kind}, {level['clients']} clients | {database} | {f['transactions_per_lifecycle']:.1f} "
+                f"| {f['held_ms_per_lifecycle']:.0f} | {f['mean_hold_ms']:.1f} | {f['held_share']:.0%} "
+                f"| {f['waited_ms_per_lifecycle']:.0f} |"
+            )
+    return lines
+
+
 def _loop_rows(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| returns | load (ms) | of which deserialise | save (ms) | of which serialise | state (KiB) |",
@@ -193,6 +216,7 @@ def markdown(report: dict[str, Any]) -> str:
         for kind, level in closed:
             lines += _latency_rows(f"{kind}, {level['clients']} clients", level["latency_ms"])
         lines += _cpu(closed)
+        lines += _write_locks(closed)
     if report.get("openloop"):
         o = report["openloop"]
         lines += [

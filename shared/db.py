@@ -160,6 +160,8 @@ def _sqlite_engine(url: str) -> Engine:
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP_PAGES}")
         cursor.close()
 
+    lock = _WriteLock(os.path.splitext(os.path.basename(path))[0]) if on_file else None
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Several processes share each file. IMMEDIATE takes the write lock at
@@ -167,26 +169,66 @@ def _sqlite_engine(url: str) -> Engine:
         # SQLITE_BUSY, and it is the per-instance lock of the embedded default.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode == "IMMEDIATE":
+            asked = time.perf_counter()
             _begin_immediate(conn)
+            if lock is not None:
+                lock.taken(conn.connection, asked)
         else:
+            if lock is not None:  # a reader holds no write lock, whatever an earlier transaction left noted
+                conn.connection.info.pop(_LOCK_TAKEN, None)
             # Straight to the driver, as BEGIN IMMEDIATE: a reader's BEGIN waits for nothing, and SQLAlchemy's
             # way of running a statement cost more than the statement.
             conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
 
-    if on_file:
+    if lock is not None:
         absolute = os.path.abspath(path)
-
-        # Counted once the driver has committed: SQLAlchemy's "commit" event fires before, and a checkpoint
-        # woken then could run ahead of the commit and leave its pages in the log.
-        driver_commit = engine.dialect.do_commit
+        # This engine's own dialect (the pool's too, which rolls back a connection it takes back). Counted once
+        # the driver has committed: SQLAlchemy's "commit" event fires before, and a checkpoint woken then could
+        # run ahead of the commit and leave its pages in the log.
+        driver_commit, driver_rollback = engine.dialect.do_commit, engine.dialect.do_rollback
 
         def _commit_and_count(dbapi_connection: Any) -> None:
             driver_commit(dbapi_connection)
+            lock.released(dbapi_connection)
             checkpoints.CHECKPOINTER.committed(absolute)
 
-        engine.dialect.do_commit = _commit_and_count  # type: ignore[method-assign]  # this engine's own dialect
+        def _rollback_and_count(dbapi_connection: Any) -> None:
+            driver_rollback(dbapi_connection)
+            lock.released(dbapi_connection)
+
+        engine.dialect.do_commit = _commit_and_count  # type: ignore[method-assign]
+        engine.dialect.do_rollback = _rollback_and_count  # type: ignore[method-assign]
 
     return engine
+
+
+_LOCK_TAKEN = "titles_write_lock_taken"  # in a pooled connection's info: when its BEGIN IMMEDIATE got the lock
+
+
+class _WriteLock:
+    """Counts one database file's write transactions, how long each held SQLite's write lock (BEGIN IMMEDIATE to
+    the commit or rollback) and how long it waited for it (shared/observability/metrics.py)."""
+
+    def __init__(self, database: str):
+        from shared.observability import metrics
+
+        self._ended = metrics.sqlite_write_transactions.labels(database)
+        self._held = metrics.sqlite_write_lock_held.labels(database)
+        self._waited = metrics.sqlite_write_lock_wait.labels(database)
+
+    def taken(self, connection: Any, asked: float) -> None:
+        now = time.perf_counter()
+        self._waited.inc(now - asked)
+        connection.info[_LOCK_TAKEN] = now
+
+    def released(self, connection: Any) -> None:
+        try:
+            taken = connection.info.pop(_LOCK_TAKEN, None)
+        except NotImplementedError:  # the engine's first connection, rolled back before any pool holds it
+            return
+        if taken is not None:
+            self._held.inc(time.perf_counter() - taken)
+            self._ended.inc()
 
 
 SQLITE_BUSY_TIMEOUT_S = 30.0

@@ -80,6 +80,32 @@ def test_metrics_count_requests_and_report_the_outbox_backlog(clients, service):
     assert f'titles_outbox_backlog{{service="{service}"}} 0.0' in text
 
 
+def test_metrics_say_how_long_each_sqlite_database_held_its_write_lock(clients, dbs):
+    """The embedded default's capacity: the share of time a file's one write lock is held (rate of the held
+    seconds) and the time writers waited for it."""
+    import re
+    from pathlib import Path
+
+    db = dbs["review"]
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's (PostgreSQL locks rows)")
+    database = Path(db.engine.url.database).stem
+
+    def figures() -> dict[str, float]:
+        text = clients["review"].get("/metrics").get_data(as_text=True)
+        found = re.findall(rf'^(titles_sqlite_write_\w+)_total{{database="{database}"}} (\S+)$', text, re.MULTILINE)
+        return {name: float(value) for name, value in found}
+
+    before = figures()
+    with db.uow() as uow:
+        uow.session.connection()  # BEGIN IMMEDIATE: the lock taken
+        uow.commit()
+    after = figures()
+    assert after["titles_sqlite_write_transactions"] == before.get("titles_sqlite_write_transactions", 0) + 1
+    assert after["titles_sqlite_write_lock_held_seconds"] > before.get("titles_sqlite_write_lock_held_seconds", 0)
+    assert "titles_sqlite_write_lock_wait_seconds" in after
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_errors_are_problem_details(clients, service):
     missing = clients[service].get("/api/v1/no-such-thing")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,41 @@ def test_a_lock_held_past_the_timeout_fails_the_transaction_and_leaves_the_timeo
     with engine.connect() as conn:  # the same pooled connection, its timeout restored
         assert busy_timeout(conn) == 50
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def _lock_figures(database: str) -> tuple[float, float, float]:
+    """(write transactions ended, seconds the write lock was held, seconds waited for it) so far."""
+    from shared.observability import metrics
+
+    return tuple(counter.labels(database)._value.get() for counter in metrics.SQLITE_LOCKS)  # type: ignore[return-value]
+
+
+def test_a_write_transaction_counts_the_write_lock_it_held_and_a_reader_counts_nothing(engine):
+    ended, held, waited = _lock_figures("w")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES ('kept')"))
+        time.sleep(0.05)
+    with pytest.raises(RuntimeError), engine.begin() as conn:  # a rollback releases it too
+        conn.execute(text("INSERT INTO t VALUES ('undone')"))
+        time.sleep(0.05)
+        raise RuntimeError
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:  # a reader takes no write lock
+        conn.execute(text("SELECT count(*) FROM t")).scalar()
+        conn.commit()
+    now = _lock_figures("w")
+    assert now[0] == ended + 2
+    assert 0.1 <= now[1] - held < 5
+    assert 0 <= now[2] - waited < 0.05  # nobody else wanted it
+
+
+def test_a_writer_queued_behind_another_counts_its_wait(engine, tmp_path):
+    _, _, waited = _lock_figures("w")
+    holder = sqlite3.connect(tmp_path / "w.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    released.start()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES ('second')"))
+    released.join()
+    holder.close()
+    assert 0.15 <= _lock_figures("w")[2] - waited < 5
