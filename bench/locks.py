@@ -19,9 +19,13 @@ _FIGURE = re.compile(r'^titles_sqlite_write_(\w+)_total\{database="([^"]+)"\} (\
 
 
 def snapshot(service: str = "review") -> dict[str, dict[str, float]]:
-    """{database: {"transactions", "lock_held_seconds", "lock_wait_seconds": total so far}}; empty on PostgreSQL."""
-    with urllib.request.urlopen(config.service_url(service).rstrip("/") + "/metrics", timeout=10) as response:
-        text = response.read().decode()
+    """{database: {"transactions", "lock_held_seconds", "lock_wait_seconds": total so far}}; empty on PostgreSQL,
+    and where ``/metrics`` does not answer (the level's other figures still count)."""
+    try:
+        with urllib.request.urlopen(config.service_url(service).rstrip("/") + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
     found: dict[str, dict[str, float]] = {}
     for name, database, value in _FIGURE.findall(text):
         found.setdefault(database, {})[name] = float(value)
