@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import random
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import JSON, DateTime, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.types import TypeDecorator
 
 from shared import checkpoints, clock
@@ -160,7 +161,7 @@ def _sqlite_engine(url: str) -> Engine:
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP_PAGES}")
         cursor.close()
 
-    lock = _WriteLock(os.path.splitext(os.path.basename(path))[0]) if on_file else None
+    lock = _WriteLock(os.path.splitext(os.path.basename(path))[0], os.path.abspath(path)) if on_file else None
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -170,12 +171,20 @@ def _sqlite_engine(url: str) -> Engine:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode == "IMMEDIATE":
             asked = time.perf_counter()
-            _begin_immediate(conn)
-            if lock is not None:
-                lock.taken(conn.connection, asked)
+            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+            if lock is None:
+                _begin_immediate(conn, deadline)
+                return
+            lock.enter(conn.connection, deadline)
+            try:
+                _begin_immediate(conn, deadline)
+            except BaseException:
+                lock.abandon()
+                raise
+            lock.taken(conn.connection, asked)
         else:
             if lock is not None:  # a reader holds no write lock, whatever an earlier transaction left noted
-                conn.connection.info.pop(_LOCK_TAKEN, None)
+                lock.forget(conn.connection)
             # Straight to the driver, as BEGIN IMMEDIATE: a reader's BEGIN waits for nothing, and SQLAlchemy's
             # way of running a statement cost more than the statement.
             conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
@@ -193,11 +202,17 @@ def _sqlite_engine(url: str) -> Engine:
             checkpoints.CHECKPOINTER.committed(absolute)
 
         def _rollback_and_count(dbapi_connection: Any) -> None:
-            driver_rollback(dbapi_connection)
-            lock.released(dbapi_connection)
+            try:
+                driver_rollback(dbapi_connection)
+            finally:  # a rollback that fails leaves the connection unusable: the transaction is over all the same
+                lock.released(dbapi_connection)
 
         engine.dialect.do_commit = _commit_and_count  # type: ignore[method-assign]
         engine.dialect.do_rollback = _rollback_and_count  # type: ignore[method-assign]
+
+        @event.listens_for(engine, "invalidate")
+        def _invalidated(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+            lock.forget(record)  # closed without a rollback, its transaction is over (the record's info is the proxy's)
 
     return engine
 
@@ -206,20 +221,42 @@ _LOCK_TAKEN = "titles_write_lock_taken"  # in a pooled connection's info: when i
 
 
 class _WriteLock:
-    """Counts one database file's write transactions, how long each held SQLite's write lock (BEGIN IMMEDIATE to
-    the commit or rollback) and how long it waited for it (shared/observability/metrics.py)."""
+    """One database file's write lock as this process takes it: the threads of the process queue for it on a
+    lock of their own (the file's gate) before BEGIN IMMEDIATE, so at most one of them polls SQLite for it and
+    the next in line has it the moment the last commits, where each waiting thread slept in naps of up to 4 ms
+    and SQLite's lock stood free meanwhile. Counts the file's write transactions, how long each held SQLite's
+    write lock (BEGIN IMMEDIATE to the commit or rollback) and how long it waited for the gate and the lock
+    (shared/observability/metrics.py)."""
 
-    def __init__(self, database: str):
+    def __init__(self, database: str, path: str):
         from shared.observability import metrics
 
+        self._gate = _gate(path)
         self._ended = metrics.sqlite_write_transactions.labels(database)
         self._held = metrics.sqlite_write_lock_held.labels(database)
         self._waited = metrics.sqlite_write_lock_wait.labels(database)
+
+    def enter(self, connection: Any, deadline: float) -> None:
+        """Queue behind this process's other writers to the file (until ``deadline``, on the monotonic clock)."""
+        self.forget(connection)
+        if not self._gate.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked (by this process)")
+            )
+
+    def abandon(self) -> None:
+        """BEGIN IMMEDIATE failed: the next writer's turn."""
+        self._gate.release()
 
     def taken(self, connection: Any, asked: float) -> None:
         now = time.perf_counter()
         self._waited.inc(now - asked)
         connection.info[_LOCK_TAKEN] = now
+
+    def forget(self, connection: Any) -> None:
+        """A transaction that ended unseen (its connection invalidated, say) lets its turn go, uncounted."""
+        if connection.info.pop(_LOCK_TAKEN, None) is not None:
+            self._gate.release()
 
     def released(self, connection: Any) -> None:
         try:
@@ -227,8 +264,19 @@ class _WriteLock:
         except NotImplementedError:  # the engine's first connection, rolled back before any pool holds it
             return
         if taken is not None:
+            self._gate.release()
             self._held.inc(time.perf_counter() - taken)
             self._ended.inc()
+
+
+_GATES: dict[str, threading.Lock] = {}
+_GATES_GUARD = threading.Lock()
+
+
+def _gate(path: str) -> threading.Lock:
+    """The file's one gate in this process, whichever engine writes to it."""
+    with _GATES_GUARD:
+        return _GATES.setdefault(path, threading.Lock())
 
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -240,14 +288,13 @@ def _busy_timeout() -> str:
     return f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}"
 
 
-def _begin_immediate(conn: Any) -> None:
+def _begin_immediate(conn: Any, deadline: float) -> None:
     """BEGIN IMMEDIATE, waiting for the write lock in short naps. SQLite's own busy handler sleeps 1, 2,
     5, 10, 15, 20, 25 ... up to 100 ms between its tries, so a writer queued behind a few short
     transactions slept on long after the lock was free, and the machine idled meanwhile."""
     dbapi = conn.connection.dbapi_connection
     dbapi.execute("PRAGMA busy_timeout=0")
     try:
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
         nap = _FIRST_NAP_S
         while time.monotonic() < deadline:
             try:

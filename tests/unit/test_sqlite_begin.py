@@ -68,6 +68,8 @@ def test_a_lock_held_past_the_timeout_fails_the_transaction_and_leaves_the_timeo
     with engine.connect() as conn:  # the same pooled connection, its timeout restored
         assert busy_timeout(conn) == 50
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    with engine.begin() as conn:  # the failed BEGIN let this process's next writer have its turn
+        conn.execute(text("INSERT INTO t VALUES ('next')"))
 
 
 def _lock_figures(database: str) -> tuple[float, float, float]:
@@ -106,3 +108,83 @@ def test_a_writer_queued_behind_another_counts_its_wait(engine, tmp_path):
     released.join()
     holder.close()
     assert 0.15 <= _lock_figures("w")[2] - waited < 5
+
+
+def test_threads_of_one_process_queue_for_the_file_in_turn_without_polling_sqlite(engine, monkeypatch):
+    tried: list[str] = []
+    begin = db._begin_immediate
+
+    def counted(conn, deadline):  # noqa: ANN001
+        tried.append(threading.current_thread().name)
+        begin(conn, deadline)
+
+    monkeypatch.setattr(db, "_begin_immediate", counted)
+    first_in, first_may_go, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES ('first')"))
+            first_in.set()
+            assert first_may_go.wait(5)
+
+    def second() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES ('second')"))
+        second_done.set()
+
+    one = threading.Thread(target=first, name="one")
+    one.start()
+    assert first_in.wait(5)
+    two = threading.Thread(target=second, name="two")
+    two.start()
+    assert not second_done.wait(0.2)
+    assert tried == ["one"]  # the second waits for its turn in this process, not on SQLite
+    first_may_go.set()
+    one.join(5)
+    two.join(5)
+    assert second_done.is_set() and tried == ["one", "two"]
+    with engine.connect() as conn:
+        assert [r[0] for r in conn.execute(text("SELECT v FROM t ORDER BY rowid"))] == ["first", "second"]
+
+
+def test_a_thread_that_waits_past_the_timeout_for_its_turn_fails_and_the_turns_go_on(engine, monkeypatch):
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 0.05)
+    holding, may_go, failed = threading.Event(), threading.Event(), []
+
+    def holder() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES ('held')"))
+            holding.set()
+            assert may_go.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(5)
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t VALUES ('never')"))
+    except BaseException as exc:  # noqa: BLE001 - reported below, once the holder is let go
+        failed.append(exc)
+    may_go.set()
+    thread.join(5)
+    assert not failed
+    with engine.begin() as conn:  # the holder's commit let the next turn go
+        conn.execute(text("INSERT INTO t VALUES ('after')"))
+    with engine.connect() as conn:
+        assert [r[0] for r in conn.execute(text("SELECT v FROM t ORDER BY rowid"))] == ["held", "after"]
+
+
+def test_a_write_transaction_whose_connection_is_invalidated_lets_the_next_writer_in(engine, monkeypatch):
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 2.0)
+    conn = engine.connect()
+    conn.begin()
+    conn.execute(text("INSERT INTO t VALUES ('lost')"))
+    conn.invalidate()  # closed by the pool without a rollback
+    conn.close()
+    started = time.monotonic()
+    with engine.begin() as other:
+        other.execute(text("INSERT INTO t VALUES ('next')"))
+    assert time.monotonic() - started < 1.5  # not the timeout: the gate was let go
+    with engine.connect() as other:
+        assert [r[0] for r in other.execute(text("SELECT v FROM t"))] == ["next"]
