@@ -161,7 +161,8 @@ def _sqlite_engine(url: str) -> Engine:
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP_PAGES}")
         cursor.close()
 
-    lock = _WriteLock(os.path.splitext(os.path.basename(path))[0], os.path.abspath(path)) if on_file else None
+    absolute = os.path.abspath(path)
+    lock = _WriteLock(os.path.splitext(os.path.basename(path))[0], absolute) if on_file else None
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -190,7 +191,6 @@ def _sqlite_engine(url: str) -> Engine:
             conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
 
     if lock is not None:
-        absolute = os.path.abspath(path)
         # This engine's own dialect (the pool's too, which rolls back a connection it takes back). Counted once
         # the driver has committed: SQLAlchemy's "commit" event fires before, and a checkpoint woken then could
         # run ahead of the commit and leave its pages in the log.
@@ -255,18 +255,24 @@ class _WriteLock:
 
     def forget(self, connection: Any) -> None:
         """A transaction that ended unseen (its connection invalidated, say) lets its turn go, uncounted."""
-        if connection.info.pop(_LOCK_TAKEN, None) is not None:
-            self._gate.release()
+        self._end(connection)
 
     def released(self, connection: Any) -> None:
-        try:
-            taken = connection.info.pop(_LOCK_TAKEN, None)
-        except NotImplementedError:  # the engine's first connection, rolled back before any pool holds it
-            return
+        taken = self._end(connection)
         if taken is not None:
-            self._gate.release()
             self._held.inc(time.perf_counter() - taken)
             self._ended.inc()
+
+    def _end(self, connection: Any) -> float | None:
+        """The connection's write transaction is over: its note dropped and the gate given back (once, as the
+        note is). Returns when it took the lock; None where it held none."""
+        try:
+            taken: float | None = connection.info.pop(_LOCK_TAKEN, None)
+        except NotImplementedError:  # the engine's first connection, rolled back before any pool holds it
+            return None
+        if taken is not None:
+            self._gate.release()
+        return taken
 
 
 _GATES: dict[str, threading.Lock] = {}
