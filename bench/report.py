@@ -89,6 +89,49 @@ def _write_locks(closed: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _work_cpu(closed: list[tuple[str, dict[str, Any]]], top: int = 20) -> list[str]:
+    """CPU a lifecycle by piece of work at each closed-loop level, on the clock of the thread that did it
+    (bench/work_cpu.py): the costliest requests and deliveries, then the background threads whole."""
+    measured = [(kind, level) for kind, level in closed if level.get("work_cpu")]
+    lines: list[str] = []
+    for kind, level in measured:
+        rows = level["work_cpu"]
+        work = [r for r in rows if r["kind"] != "thread"]
+        threads = [r for r in rows if r["kind"] == "thread"]
+        lines += [
+            "",
+            f"### What each request and delivery cost ({kind}, {level['clients']} clients; CPU of the thread that "
+            "did it)",
+            "",
+            "| what | service | a lifecycle | CPU ms a lifecycle | ms each |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for row in work[:top]:
+            what = f"`{row['name']}`" if row["kind"] == "http" else f"delivery to `{row['name']}`"
+            lines.append(
+                f"| {what} | {row['service']} | {fmt(row['per_lifecycle'])} | {row['ms_per_lifecycle']:.1f} "
+                f"| {fmt(row['ms_each'], 2)} |"
+            )
+        rest = work[top:]
+        if rest:
+            lines.append(f"| {len(rest)} others | | | {sum(r['ms_per_lifecycle'] for r in rest):.1f} | |")
+        for label, of in (
+            ("all HTTP requests (Flask's first hook to the answer)", "http"),
+            ("all deliveries", "message"),
+        ):
+            lines.append(f"| **{label}** | | | {sum(r['ms_per_lifecycle'] for r in work if r['kind'] == of):.1f} | |")
+        if threads:
+            lines += [
+                "",
+                "`titles work`'s threads whole (their deliveries, transport and idle polling):",
+                "",
+                "| thread | CPU ms a lifecycle |",
+                "|---|---:|",
+            ]
+            lines += [f"| {row['name']} | {row['ms_per_lifecycle']:.1f} |" for row in threads]
+    return lines
+
+
 def _loop_rows(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| returns | load (ms) | of which deserialise | save (ms) | of which serialise | state (KiB) |",
@@ -217,6 +260,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines += _latency_rows(f"{kind}, {level['clients']} clients", level["latency_ms"])
         lines += _cpu(closed)
         lines += _write_locks(closed)
+        lines += _work_cpu(closed)
     if report.get("openloop"):
         o = report["openloop"]
         lines += [

@@ -47,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import cpu, locks  # noqa: E402
+from bench import cpu, locks, work_cpu  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.turns import Turns  # noqa: E402
 from titles.supervisor import free_port  # noqa: E402
@@ -680,9 +680,10 @@ def main() -> int:
             report[kind] = []
             for clients in levels:
                 print(f"bench: {per_level[clients]} {kind} lifecycles with {clients} concurrent clients", flush=True)
-                before, locked = cpu.snapshot(system.process.pid), locks.snapshot()
+                before, locked, worked = cpu.snapshot(system.process.pid), locks.snapshot(), work_cpu.snapshot()
                 level = run_level(clients, per_level[clients], applicants, kind)
                 level["cpu"] = cpu.difference(before, cpu.snapshot(system.process.pid), level["lifecycles"])
+                level["work_cpu"] = work_cpu.difference(worked, work_cpu.snapshot(), level["lifecycles"])
                 level["write_locks"] = locks.difference(locked, locks.snapshot(), level["seconds"], level["lifecycles"])
                 report[kind].append(level)
                 print(

@@ -117,6 +117,8 @@ def workers() -> dict[str, Callable[[threading.Event], None]]:
 def work(names: Iterable[str], stop: threading.Event) -> int:
     """Run the named workers as threads until ``stop``; if one ends on its own (it never should: each
     retries its own failures), stop the others too and return 1, so the supervisor restarts the group."""
+    from shared.observability.cpu import ThreadClocks
+
     known = workers()
     failed = threading.Event()
 
@@ -132,8 +134,10 @@ def work(names: Iterable[str], stop: threading.Event) -> int:
     threads = [threading.Thread(target=guarded, args=(n, known[n]), name=n, daemon=True) for n in names]
     for thread in threads:
         thread.start()
+    clocks = ThreadClocks(threads)
     while not stop.wait(1.0):
-        pass
+        clocks.look()
+    clocks.look()
     for thread in threads:
         thread.join(30)
     return 1 if failed.is_set() else 0

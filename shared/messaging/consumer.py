@@ -94,6 +94,13 @@ class ServiceConsumer:
 
     # -- one delivery ------------------------------------------------------
     def on_message(self, sub: Subscription, message: Any, on_rabbitmq: bool, producer: Producer) -> None:
+        started = time.thread_time()
+        try:
+            self._deliver(sub, message, on_rabbitmq, producer)
+        finally:
+            metrics.cpu_seconds.labels(self.db.service, "message", sub.name).inc(time.thread_time() - started)
+
+    def _deliver(self, sub: Subscription, message: Any, on_rabbitmq: bool, producer: Producer) -> None:
         try:
             envelope = Envelope.from_json(message.body)
             handler = self.handlers[envelope.type]

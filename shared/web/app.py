@@ -232,6 +232,7 @@ def _instrument(app: Flask, service: str) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        g.cpu_started = time.thread_time()
         g.context_token = context.correlation_id.set(request.headers.get("X-Correlation-ID") or None)
 
     @app.after_request
@@ -240,6 +241,10 @@ def _instrument(app: Flask, service: str) -> None:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         metrics.http_requests.labels(service, request.method, endpoint, str(response.status_code)).inc()
         metrics.http_seconds.labels(service, endpoint).observe(elapsed)
+        if "cpu_started" in g:  # (a request some earlier hook answered never started the clock)
+            metrics.cpu_seconds.labels(service, "http", f"{request.method} {endpoint}").inc(
+                time.thread_time() - g.cpu_started
+            )
         if context.correlation_id.get():
             response.headers["X-Correlation-ID"] = context.correlation_id.get()
         if endpoint not in ("/health", "/metrics", "/ready"):

@@ -85,6 +85,26 @@ def test_the_outbox_is_published_and_consumed_with_the_envelope_intact(dbs, work
     assert pending(dbs["certificate"]) == 0
 
 
+def test_the_cpu_of_each_delivery_is_counted_by_its_handler(dbs, workers, clients):
+    import re
+
+    def spent() -> float:
+        text = clients["notify"].get("/metrics").get_data(as_text=True)
+        found = re.search(
+            r'^titles_cpu_seconds_total\{kind="message",name="on_certificate_issued",service="notify"\} (\S+)$',
+            text,
+            re.MULTILINE,
+        )
+        return float(found.group(1)) if found else 0.0
+
+    before = spent()
+    data = issued()
+    publish_from_certificate(dbs, data)
+    wait_for("the notify message", lambda: messages_for(dbs, data["declaration_id"]) == 1)
+    # counted when the delivery's work is done (after its commit and ack), a moment after the row is there
+    wait_for("the delivery's CPU", lambda: spent() > before)
+
+
 def test_a_message_delivered_twice_has_one_effect(dbs, broker_url):
     data = issued()
     envelope = Envelope(

@@ -80,6 +80,22 @@ def test_metrics_count_requests_and_report_the_outbox_backlog(clients, service):
     assert f'titles_outbox_backlog{{service="{service}"}} 0.0' in text
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_metrics_count_the_cpu_each_request_took_by_its_endpoint(clients, service):
+    import re
+
+    def spent() -> float:
+        text = clients[service].get("/metrics").get_data(as_text=True)
+        line = rf'^titles_cpu_seconds_total{{kind="http",name="GET /health",service="{service}"}} (\S+)$'
+        found = re.search(line, text, re.MULTILINE)
+        return float(found.group(1)) if found else 0.0
+
+    before = spent()
+    for _ in range(20):
+        clients[service].get("/health")
+    assert spent() > before
+
+
 def test_metrics_say_how_long_each_sqlite_database_held_its_write_lock(clients, dbs):
     """The embedded default's capacity: the share of time a file's one write lock is held (rate of the held
     seconds) and the time writers waited for it."""
