@@ -89,6 +89,45 @@ def _write_locks(closed: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+WORK_GROUP = "system: consumers, relays, scheduler, dispatcher"
+HTTP_GROUPS = ("system: review HTTP", "system: other HTTP apps")
+
+
+def _cpu_by_kind(level: dict[str, Any]) -> list[tuple[str, float]]:
+    """A lifecycle's CPU (ms) by kind of work, the process groups (bench/cpu.py) split by the threads'
+    clocks (bench/work_cpu.py); the rows add up to the machine's busy time."""
+    groups = {g: s * 1000 for g, s in level["cpu"]["seconds_per_lifecycle"].items()}
+    rows = level["work_cpu"]
+
+    def total(kind: str, suffix: str = "") -> float:
+        return sum(r["ms_per_lifecycle"] for r in rows if r["kind"] == kind and r["name"].endswith(suffix))
+
+    requests, deliveries = total("http"), total("message")
+    http = sum(groups.pop(g, 0.0) for g in HTTP_GROUPS)
+    work = groups.pop(WORK_GROUP, 0.0)
+    loops = {
+        "outbox relays": total("thread", "-relay"),
+        "the review's timer scheduler": total("thread", "-scheduler"),
+        "the notify dispatcher": total("thread", "-dispatcher"),
+        "the consumers' own loops (the transport between deliveries)": max(
+            total("thread", "-consumer") - deliveries, 0.0
+        ),
+    }
+    found = [
+        ("HTTP requests in the apps (Flask's first hook to the answer)", requests),
+        (
+            "the HTTP servers around the apps (gunicorn, the WSGI layers, routing)",
+            max(http - requests, 0.0),
+        ),
+        ("deliveries (from arrival to ack)", deliveries),
+        *((f"`titles work`: {name}", ms) for name, ms in loops.items()),
+        ("`titles work`: the rest (its main thread)", max(work - deliveries - sum(loops.values()), 0.0)),
+        *((group, ms) for group, ms in groups.items() if ms > 0),
+        ("other (the rest of the machine, the kernel)", level["cpu"]["unaccounted_seconds_per_lifecycle"] * 1000),
+    ]
+    return found
+
+
 def _work_cpu(closed: list[tuple[str, dict[str, Any]]], top: int = 20) -> list[str]:
     """CPU a lifecycle by piece of work at each closed-loop level, on the clock of the thread that did it
     (bench/work_cpu.py): the costliest requests and deliveries, then the background threads whole."""
@@ -98,6 +137,17 @@ def _work_cpu(closed: list[tuple[str, dict[str, Any]]], top: int = 20) -> list[s
         rows = level["work_cpu"]
         work = [r for r in rows if r["kind"] != "thread"]
         threads = [r for r in rows if r["kind"] == "thread"]
+        if level.get("cpu"):
+            busy = level["cpu"]["busy_seconds_per_lifecycle"] * 1000
+            lines += [
+                "",
+                f"### Where a lifecycle's CPU went, by kind of work ({kind}, {level['clients']} clients)",
+                "",
+                "| work | CPU ms a lifecycle | share |",
+                "|---|---:|---:|",
+            ]
+            lines += [f"| {what} | {ms:.1f} | {ms / busy:.0%} |" for what, ms in _cpu_by_kind(level) if busy > 0]
+            lines.append(f"| **the machine busy** | {busy:.1f} | |")
         lines += [
             "",
             f"### What each request and delivery cost ({kind}, {level['clients']} clients; CPU of the thread that "

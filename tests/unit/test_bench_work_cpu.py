@@ -62,3 +62,60 @@ def test_a_window_gives_each_piece_of_work_its_cpu_a_lifecycle_and_each():
 def test_a_scrape_where_nothing_answers_gives_nothing(monkeypatch):
     monkeypatch.setattr(work_cpu.config, "service_url", lambda service: "http://127.0.0.1:9/")
     assert work_cpu.snapshot() == {"cpu": {}, "count": {}}
+
+
+def test_a_lifecycles_cpu_by_kind_of_work_adds_up_to_the_machines_busy_time():
+    level = {
+        "clients": 16,
+        "cpu": {
+            "seconds_per_lifecycle": {
+                "system: consumers, relays, scheduler, dispatcher": 0.300,
+                "system: review HTTP": 0.200,
+                "system: other HTTP apps": 0.100,
+                "benchmark clients (this process)": 0.050,
+                "PostgreSQL": 0.0,
+            },
+            "unaccounted_seconds_per_lifecycle": 0.010,
+            "busy_seconds_per_lifecycle": 0.660,
+        },
+        "work_cpu": [
+            {
+                "kind": "http",
+                "service": "review",
+                "name": "POST /x",
+                "ms_per_lifecycle": 150.0,
+                "per_lifecycle": 10.0,
+                "ms_each": 15.0,
+            },
+            {
+                "kind": "http",
+                "service": "profile",
+                "name": "GET /y",
+                "ms_per_lifecycle": 60.0,
+                "per_lifecycle": 20.0,
+                "ms_each": 3.0,
+            },
+            {
+                "kind": "message",
+                "service": "notify",
+                "name": "on_stage_changed",
+                "ms_per_lifecycle": 120.0,
+                "per_lifecycle": 12.0,
+                "ms_each": 10.0,
+            },
+            {"kind": "thread", "service": "notify", "name": "notify-consumer", "ms_per_lifecycle": 140.0},
+            {"kind": "thread", "service": "review", "name": "review-relay", "ms_per_lifecycle": 50.0},
+            {"kind": "thread", "service": "review", "name": "review-scheduler", "ms_per_lifecycle": 30.0},
+        ],
+    }
+    rows = dict(report._cpu_by_kind(level))
+    assert rows["HTTP requests in the apps (Flask's first hook to the answer)"] == 210.0
+    assert round(rows["the HTTP servers around the apps (gunicorn, the WSGI layers, routing)"], 6) == 90.0
+    assert rows["deliveries (from arrival to ack)"] == 120.0
+    assert rows["`titles work`: the consumers' own loops (the transport between deliveries)"] == 20.0
+    assert rows["`titles work`: outbox relays"] == 50.0
+    assert round(rows["`titles work`: the rest (its main thread)"], 6) == 80.0  # 300 - 120 - 50 - 30 - 20
+    assert "PostgreSQL" not in rows  # nothing spent: left out
+    assert round(sum(rows.values()), 6) == 660.0
+    table = report._work_cpu([("social", level)])
+    assert "| HTTP requests in the apps (Flask's first hook to the answer) | 210.0 | 32% |" in table
