@@ -46,6 +46,7 @@ def test_each_look_counts_what_a_thread_spent_since_the_last_one():
     thread.start()
     clocks = ThreadClocks([thread])
     assert busy.wait(10)
+    time.sleep(0.05)  # the thread is waiting by now: no tick of its burn is left to land after the look
     clocks.look()
     first = counted(thread.name) - before
     assert 0.1 <= first <= 1.0  # ticks of 10 ms: about the 0.15 s burnt
