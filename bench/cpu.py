@@ -16,6 +16,11 @@ from typing import Any
 from bench.memory import tree
 
 PROC = Path("/proc")
+# The system's own process groups under `titles run` (bench/report.py and bench/pairs.py read them by name).
+REVIEW_HTTP = "system: review HTTP"
+OTHER_HTTP = "system: other HTTP apps"
+WORK = "system: consumers, relays, scheduler, dispatcher"
+SYSTEM_GROUPS = (WORK, REVIEW_HTTP, OTHER_HTTP)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -38,11 +43,11 @@ def _group_of_child(pid: int, root: int) -> str:
     if pid == root:
         return "system: titles run"
     if "services.review.bootstrap" in cmdline:
-        return "system: review HTTP"
+        return REVIEW_HTTP
     if "titles.groups:create_app" in cmdline:
-        return "system: other HTTP apps"
+        return OTHER_HTTP
     if " work " in cmdline + " ":
-        return "system: consumers, relays, scheduler, dispatcher"
+        return WORK
     return "system: other"
 
 

@@ -10,22 +10,21 @@ the share of the time the lock was taken, which near 100% caps the throughput wh
 from __future__ import annotations
 
 import re
-import urllib.request
 from typing import Any
 
-from shared import config
+from bench import scrape
 
 _FIGURE = re.compile(r'^titles_sqlite_write_(\w+)_total\{database="([^"]+)"\} (\S+)$', re.MULTILINE)
 
 
 def snapshot(service: str = "review") -> dict[str, dict[str, float]]:
+    """``parse`` of the service's ``/metrics`` now."""
+    return parse(scrape.metrics_text(service))
+
+
+def parse(text: str) -> dict[str, dict[str, float]]:
     """{database: {"transactions", "lock_held_seconds", "lock_wait_seconds": total so far}}; empty on PostgreSQL,
-    and where ``/metrics`` does not answer (the level's other figures still count)."""
-    try:
-        with urllib.request.urlopen(config.service_url(service).rstrip("/") + "/metrics", timeout=10) as response:
-            text = response.read().decode()
-    except OSError:
-        return {}
+    and where ``/metrics`` did not answer."""
     found: dict[str, dict[str, float]] = {}
     for name, database, value in _FIGURE.findall(text):
         found.setdefault(database, {})[name] = float(value)

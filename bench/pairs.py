@@ -27,12 +27,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-SYSTEM_GROUPS = (
-    "system: consumers, relays, scheduler, dispatcher",
-    "system: review HTTP",
-    "system: other HTTP apps",
-)
+from bench.cpu import SYSTEM_GROUPS  # noqa: E402
+
 CLIENTS = "benchmark clients (this process)"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import cpu
+
 
 def fmt(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
@@ -89,10 +91,6 @@ def _write_locks(closed: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
-WORK_GROUP = "system: consumers, relays, scheduler, dispatcher"
-HTTP_GROUPS = ("system: review HTTP", "system: other HTTP apps")
-
-
 def _cpu_by_kind(level: dict[str, Any]) -> list[tuple[str, float]]:
     """A lifecycle's CPU (ms) by kind of work, the process groups (bench/cpu.py) split by the threads'
     clocks (bench/work_cpu.py); the rows add up to the machine's busy time."""
@@ -103,8 +101,8 @@ def _cpu_by_kind(level: dict[str, Any]) -> list[tuple[str, float]]:
         return sum(r["ms_per_lifecycle"] for r in rows if r["kind"] == kind and r["name"].endswith(suffix))
 
     requests, deliveries = total("http"), total("message")
-    http = sum(groups.pop(g, 0.0) for g in HTTP_GROUPS)
-    work = groups.pop(WORK_GROUP, 0.0)
+    http = sum(groups.pop(g, 0.0) for g in (cpu.REVIEW_HTTP, cpu.OTHER_HTTP))
+    work = groups.pop(cpu.WORK, 0.0)
     loops = {
         "outbox relays": total("thread", "-relay"),
         "the review's timer scheduler": total("thread", "-scheduler"),

@@ -47,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import cpu, locks, work_cpu  # noqa: E402
+from bench import cpu, locks, scrape, work_cpu  # noqa: E402
 from bench.stats import percentiles  # noqa: E402
 from bench.turns import Turns  # noqa: E402
 from titles.supervisor import free_port  # noqa: E402
@@ -680,11 +680,16 @@ def main() -> int:
             report[kind] = []
             for clients in levels:
                 print(f"bench: {per_level[clients]} {kind} lifecycles with {clients} concurrent clients", flush=True)
-                before, locked, worked = cpu.snapshot(system.process.pid), locks.snapshot(), work_cpu.snapshot()
+                before, counted = cpu.snapshot(system.process.pid), scrape.metrics_text()
                 level = run_level(clients, per_level[clients], applicants, kind)
                 level["cpu"] = cpu.difference(before, cpu.snapshot(system.process.pid), level["lifecycles"])
-                level["work_cpu"] = work_cpu.difference(worked, work_cpu.snapshot(), level["lifecycles"])
-                level["write_locks"] = locks.difference(locked, locks.snapshot(), level["seconds"], level["lifecycles"])
+                counted_after = scrape.metrics_text()  # one scrape each side serves both tables
+                level["work_cpu"] = work_cpu.difference(
+                    work_cpu.parse(counted), work_cpu.parse(counted_after), level["lifecycles"]
+                )
+                level["write_locks"] = locks.difference(
+                    locks.parse(counted), locks.parse(counted_after), level["seconds"], level["lifecycles"]
+                )
                 report[kind].append(level)
                 print(
                     f"  {level['lifecycles_per_second']:.3f} lifecycles/s, {len(level['failures'])} failed", flush=True

@@ -12,10 +12,9 @@ these clocks charge no thread for another's work.
 from __future__ import annotations
 
 import re
-import urllib.request
 from typing import Any
 
-from shared import config
+from bench import scrape
 
 _SAMPLE = re.compile(
     r"^(titles_cpu_seconds_total|titles_http_requests_total|titles_messages_consumed_total)\{(.*)\} (\S+)$",
@@ -42,12 +41,8 @@ def parse(text: str) -> dict[str, dict[Key, float]]:
 
 
 def snapshot(service: str = "review") -> dict[str, dict[Key, float]]:
-    """The counters now; empty where ``/metrics`` does not answer (the level's other figures still count)."""
-    try:
-        with urllib.request.urlopen(config.service_url(service).rstrip("/") + "/metrics", timeout=10) as response:
-            return parse(response.read().decode())
-    except OSError:
-        return {"cpu": {}, "count": {}}
+    """``parse`` of the service's ``/metrics`` now: empty where it does not answer."""
+    return parse(scrape.metrics_text(service))
 
 
 def difference(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import locks, report
+from bench import locks, report, scrape
 
 
 def test_a_window_gives_each_database_its_share_of_the_time_held_and_its_figures_a_lifecycle():
@@ -32,5 +32,5 @@ def test_a_window_gives_each_database_its_share_of_the_time_held_and_its_figures
 
 
 def test_a_scrape_where_nothing_answers_gives_nothing(monkeypatch):
-    monkeypatch.setattr(locks.config, "service_url", lambda service: "http://127.0.0.1:9/")
+    monkeypatch.setattr(scrape.config, "service_url", lambda service: "http://127.0.0.1:9/")
     assert locks.snapshot() == {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import report, work_cpu
+from bench import report, scrape, work_cpu
 
 BEFORE = """
 # TYPE titles_cpu_seconds counter
@@ -60,7 +60,7 @@ def test_a_window_gives_each_piece_of_work_its_cpu_a_lifecycle_and_each():
 
 
 def test_a_scrape_where_nothing_answers_gives_nothing(monkeypatch):
-    monkeypatch.setattr(work_cpu.config, "service_url", lambda service: "http://127.0.0.1:9/")
+    monkeypatch.setattr(scrape.config, "service_url", lambda service: "http://127.0.0.1:9/")
     assert work_cpu.snapshot() == {"cpu": {}, "count": {}}
 
 
