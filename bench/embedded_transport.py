@@ -10,9 +10,13 @@
    declaration service's count) while 60 or 300 messages wait in three of them, and while 60 wait there
    and 300 in another consumer's queue (as under load, when every service's consumer has a backlog);
 3. SQLite writers: short write transactions a second (each holds the write lock about 1 ms) from four
-   threads in each of three processes on one file, through ``shared.db``'s engine.
+   threads in each of three processes on one file, through ``shared.db``'s engine;
+4. cycle: microseconds of CPU for a message's whole way in steady state, as the system runs it (a put
+   routed to 1 or 3 queues, each copy taken and acked before the next put), so that a put finds the
+   file an ack left (``spare/``) where part 1 creates every file. Beside it, the machine's own cost of
+   creating a file and of writing one that exists, in the same folder (the disk decides which is cheaper).
 
-Process CPU time (``time.process_time``) for 1 and 2, so another process's load weighs less than on
+Process CPU time (``time.process_time``) for 1, 2 and 4, so another process's load weighs less than on
 the wall clock. Nothing in the tests depends on these figures.
 """
 
@@ -78,6 +82,54 @@ def consume(waiting: int, others: int = 0, queues: int = 14) -> float:
         return (time.process_time() - started) / waiting * 1e6
 
 
+def cycle(queues: int, messages: int = 500) -> float:
+    import kombu
+
+    from shared.messaging.embedded import connection
+
+    exchange = kombu.Exchange("bench", type="topic")
+    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
+        bound = [kombu.Queue(f"q{n}", exchange, routing_key="event.#") for n in range(queues)]
+        for queue in bound:
+            queue(conn.default_channel).declare()
+        producer = conn.Producer(exchange=exchange)
+
+        def one() -> None:
+            producer.publish(BODY, routing_key="event.x", delivery_mode=2, content_type="application/json")
+            for queue in bound:
+                message = queue(conn.default_channel).get()
+                assert message is not None
+                message.ack()
+
+        for _ in range(10):  # the first puts create the files the later ones reuse
+            one()
+        started = time.process_time()
+        for _ in range(messages):
+            one()
+        return (time.process_time() - started) / messages * 1e6
+
+
+def file_costs(files: int = 300) -> tuple[float, float]:
+    """Microseconds of CPU to create, write and sync a file; and to write and sync one that exists."""
+    with tempfile.TemporaryDirectory() as root:
+        data = BODY.encode()
+        started = time.process_time()
+        for n in range(files):
+            fd = os.open(f"{root}/{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, data)
+            os.fdatasync(fd)
+            os.close(fd)
+        created = (time.process_time() - started) / files * 1e6
+        started = time.process_time()
+        for n in range(files):
+            fd = os.open(f"{root}/{n}", os.O_WRONLY)
+            os.write(fd, data)
+            os.ftruncate(fd, len(data))
+            os.fdatasync(fd)
+            os.close(fd)
+        return created, (time.process_time() - started) / files * 1e6
+
+
 def _writer(url: str, per_thread: int, out) -> None:  # noqa: ANN001
     from sqlalchemy import text
 
@@ -128,7 +180,7 @@ def main() -> int:
     import shared
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="publish,consume,writers", help="of publish, consume, writers")
+    parser.add_argument("--parts", default="publish,consume,writers,cycle", help="of publish, consume, writers, cycle")
     parser.add_argument("--repeat", type=int, default=1, help="measure each figure this many times (all printed)")
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -148,6 +200,11 @@ def main() -> int:
             )
     if "writers" in parts:
         print(f"SQLite writers, 3 processes x 4 threads: {times(sqlite_writers)} transactions a second")
+    if "cycle" in parts:
+        for queues in (1, 3):
+            print(f"put, take and ack, routed to {queues} queue(s): {times(cycle, queues)} us CPU a message")
+        created, rewritten = file_costs()
+        print(f"this disk: a file created, written and synced {created:4.0f} us CPU; one rewritten {rewritten:4.0f} us")
     return 0
 
 

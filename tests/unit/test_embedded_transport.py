@@ -291,6 +291,76 @@ def test_a_message_for_several_queues_is_written_once_and_each_queue_takes_its_o
     assert os.listdir(tmp_path / "tmp") == []
 
 
+def _spares(root: Path) -> list[Path]:
+    return sorted((root / "spare").iterdir())
+
+
+def test_the_file_an_ack_leaves_is_written_again_by_the_next_put(tmp_path: Path) -> None:
+    """A put takes a spare file rather than creating one (a new inode is the costly part of a put); what it
+    writes replaces the old message whole, however much shorter."""
+    q = _queue()
+    with connection(tmp_path) as conn:
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1, "padding": "长" * 2000})
+        first = _get(conn, q)
+        acked_inode = os.stat(_inflight_files(tmp_path)[0]).st_ino
+        first.ack()
+        assert [os.stat(p).st_ino for p in _spares(tmp_path)] == [acked_inode]
+
+        _publish(conn, {"n": 2})
+        (queued,) = _queued_files(tmp_path)
+        assert os.stat(tmp_path / "queues" / "work" / queued).st_ino == acked_inode
+        assert _spares(tmp_path) == [] and os.listdir(tmp_path / "tmp") == []
+        second = _get(conn, q)
+        assert second.payload == {"n": 2}
+        second.ack()
+        _publish(conn, {"n": 3})  # and again: one file serves every message in turn
+        third = _get(conn, q)
+        assert third.payload == {"n": 3}
+        assert os.stat(_inflight_files(tmp_path)[0]).st_ino == acked_inode
+
+
+def test_a_file_another_queue_still_holds_is_never_taken_for_a_put(tmp_path: Path) -> None:
+    queues = [_queue(name) for name in ("first", "second")]
+    with connection(tmp_path) as conn:
+        for q in queues:
+            q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        (held,) = (tmp_path / "queues" / "second").iterdir()
+        _get(conn, queues[0]).ack()
+        assert _spares(tmp_path) == []  # "second" still links the file
+        _publish(conn, {"n": 2})  # written afresh, not into the file "second" holds
+        (written,) = (tmp_path / "queues" / "first").iterdir()
+        assert os.stat(written).st_ino != os.stat(held).st_ino
+        assert _get(conn, queues[1]).payload == {"n": 1}
+        assert _get(conn, queues[0]).payload == {"n": 2}
+
+
+def test_at_most_spare_slots_files_are_kept(tmp_path: Path) -> None:
+    q = _queue()
+    with connection(tmp_path) as conn:
+        q(conn.default_channel).declare()
+        for n in range(embedded.SPARE_SLOTS + 10):
+            _publish(conn, {"n": n})  # all waiting at once: no spare to take yet
+        for _ in range(embedded.SPARE_SLOTS + 10):
+            _get(conn, q).ack()
+    assert len(_spares(tmp_path)) == embedded.SPARE_SLOTS
+    assert _queued_files(tmp_path) == [] and _inflight_files(tmp_path) == []
+
+
+def test_a_spare_folder_removed_while_running_costs_no_message(tmp_path: Path) -> None:
+    q = _queue()
+    with connection(tmp_path) as conn:
+        q(conn.default_channel).declare()
+        _publish(conn, {"n": 1})
+        taken = _get(conn, q)
+        (tmp_path / "spare").rmdir()
+        taken.ack()  # nowhere to keep it: removed
+        assert _inflight_files(tmp_path) == []
+        _publish(conn, {"n": 2})
+        assert _get(conn, q).payload == {"n": 2}
+
+
 def test_a_consumer_looks_only_at_the_folders_of_its_own_queues(tmp_path: Path, monkeypatch: Any) -> None:
     """Each queue has its folder: another consumer's backlog costs this one nothing to look past."""
     mine, theirs = _queue("mine", "declaration.#"), _queue("theirs", "declaration.#")
