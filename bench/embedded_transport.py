@@ -9,6 +9,8 @@
 2. consume: microseconds of CPU to take and acknowledge one delivery for a consumer of 14 queues (the
    declaration service's count) while 60 or 300 messages wait in three of them, and while 60 wait there
    and 300 in another consumer's queue (as under load, when every service's consumer has a backlog);
+   and as messages come in the running system, one at a time: each put to one of three of the 14 queues
+   while the consumer waits, then taken and acknowledged (the put's CPU counted too);
 3. SQLite writers: short write transactions a second (each holds the write lock about 1 ms) from four
    threads in each of three processes on one file, through ``shared.db``'s engine;
 4. cycle: microseconds of CPU for a message's whole way in steady state, as the system runs it (a put
@@ -22,6 +24,7 @@ the wall clock. Nothing in the tests depends on these figures.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import sys
@@ -80,6 +83,35 @@ def consume(waiting: int, others: int = 0, queues: int = 14) -> float:
             while taken < waiting:
                 conn.drain_events(timeout=2)
         return (time.process_time() - started) / waiting * 1e6
+
+
+def one_at_a_time(messages: int = 300, queues: int = 14) -> float:
+    import kombu
+
+    from shared.messaging.embedded import connection
+
+    exchange = kombu.Exchange("bench", type="topic")
+    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
+        bound = [kombu.Queue(f"q{n}", exchange, routing_key=f"event.{n}") for n in range(queues)]
+        for queue in bound:
+            queue(conn.default_channel).declare()
+        producer = conn.Producer(exchange=exchange)
+        taken = 0
+
+        def take(message) -> None:  # noqa: ANN001
+            nonlocal taken
+            taken += 1
+            message.ack()
+
+        with conn.Consumer(bound, on_message=take, prefetch_count=1):
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=0.05)  # the consumer's first look, at every folder, not timed
+            started = time.process_time()
+            for n in range(messages):
+                producer.publish(BODY, routing_key=f"event.{n % 3}", delivery_mode=2, content_type="application/json")
+                conn.drain_events(timeout=2)
+            assert taken == messages
+            return (time.process_time() - started) / messages * 1e6
 
 
 def cycle(queues: int, messages: int = 500) -> float:
@@ -198,6 +230,7 @@ def main() -> int:
                 f"consume + ack, 14 queues, {waiting:3} waiting, {others:3} for other consumers: "
                 f"{times(consume, waiting, others)} us CPU a delivery"
             )
+        print(f"put, then consume + ack, 14 queues, one at a time: {times(one_at_a_time)} us CPU a delivery")
     if "writers" in parts:
         print(f"SQLite writers, 3 processes x 4 threads: {times(sqlite_writers)} transactions a second")
     if "cycle" in parts:

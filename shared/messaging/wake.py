@@ -75,8 +75,20 @@ class Listener:
 
     def __init__(self, paths: list[Path]):
         self._bells: dict[Path, tuple[int, int]] = {}  # path -> (fd, inode)
+        self._rung: set[Path] = set()  # the bells whose rings were read since ``rung`` was last asked
         for path in paths:
             self._open(path)
+
+    @property
+    def listening(self) -> frozenset[Path]:
+        """The bells this listener hears (one that could not be opened is polled for only)."""
+        return frozenset(self._bells)
+
+    def rung(self) -> set[Path]:
+        """The bells that rang since the last call, as ``clear`` and ``wait`` read their rings: a consumer of
+        several queues looks again only at those."""
+        rung, self._rung = self._rung, set()
+        return rung
 
     def _open(self, path: Path) -> None:
         try:
@@ -106,7 +118,7 @@ class Listener:
                 self._open(path)
 
     def clear(self) -> None:
-        """Forget the rings so far (call before looking for work)."""
+        """Forget the rings so far (call before looking for work); which bells rang is kept for ``rung``."""
         fds = [fd for fd, _ in self._bells.values()]
         if len(fds) > 1:
             # One select finds the few that rang: a consumer of fourteen queues cleared them on every
@@ -116,7 +128,10 @@ class Listener:
         for fd in fds:
             with contextlib.suppress(OSError):
                 while os.read(fd, 4096):
-                    pass
+                    self._rung.add(self._path_of(fd))
+
+    def _path_of(self, fd: int) -> Path:
+        return next(path for path, (open_fd, _) in self._bells.items() if open_fd == fd)
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Until a ring (True), ``timeout`` seconds, or ``stop`` (False); then the rings are cleared."""

@@ -389,6 +389,60 @@ def test_a_consumer_looks_only_at_the_folders_of_its_own_queues(tmp_path: Path, 
     assert _queued_files(tmp_path) == []
 
 
+def test_between_polls_a_consumer_looks_again_only_at_the_folders_whose_doorbell_rang(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Every put rings its queue's doorbell, so a consumer of many queues need not list every folder for each
+    delivery: after its first look, only those that rang."""
+    queues = [_queue(f"q{n}", f"declaration.q{n}") for n in range(14)]
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: Any) -> list[str]:
+        if str(path).startswith(str(tmp_path / "queues")):
+            listed.append(Path(path).name)
+        return real_listdir(path)
+
+    taken: list[Any] = []
+    with connection(tmp_path, polling_interval=3600) as conn:
+        for q in queues:
+            q(conn.default_channel).declare()
+        producer = conn.Producer(exchange=EXCHANGE)
+        monkeypatch.setattr(embedded.os, "listdir", listdir)
+        with conn.Consumer(queues, callbacks=[lambda body, message: (taken.append(body), message.ack())]):
+            listed.clear()  # (declaring the queues counted their messages)
+            with pytest.raises(TimeoutError):
+                conn.drain_events(timeout=0.2)  # the first look, at every folder: nothing
+            assert sorted(listed) == sorted(q.name for q in queues)
+            for n in (7, 12, 7):
+                listed.clear()
+                producer.publish({"n": n}, routing_key=f"declaration.q{n}")
+                conn.drain_events(timeout=5)
+                assert taken[-1] == {"n": n}
+                assert listed == [f"q{n}"]
+
+
+def test_a_message_whose_ring_was_lost_is_taken_at_the_next_poll(tmp_path: Path) -> None:
+    q, other = _queue("silent", "declaration.silent"), _queue("loud", "declaration.loud")
+    taken: list[Any] = []
+    with connection(tmp_path, polling_interval=0.2) as conn:
+        for queue in (q, other):
+            queue(conn.default_channel).declare()
+        producer = conn.Producer(exchange=EXCHANGE)
+        with conn.Consumer([q, other], callbacks=[lambda body, message: (taken.append(body), message.ack())]):
+            producer.publish({"n": 1}, routing_key="declaration.loud")
+            conn.drain_events(timeout=5)
+            bell = os.open(tmp_path / "bells" / "silent", os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                producer.publish({"n": 2}, routing_key="declaration.silent")
+                assert os.read(bell, 16) == b"\0"  # its ring read by someone else: this consumer never hears it
+            finally:
+                os.close(bell)
+            began = time.monotonic()
+            conn.drain_events(timeout=5)
+            assert taken == [{"n": 1}, {"n": 2}] and time.monotonic() - began < 4
+
+
 def test_messages_an_older_version_left_in_the_shared_folder_are_moved_to_their_queues_and_delivered(
     tmp_path: Path,
 ) -> None:

@@ -89,3 +89,17 @@ def test_which_databases_have_a_doorbell(tmp_path: Path) -> None:
     assert wake.outbox_bell("sqlite://") is None
     assert wake.outbox_bell("sqlite:///:memory:") is None
     assert wake.outbox_bell("postgresql+psycopg://postgres@127.0.0.1/titles_review") is None
+
+
+def test_rung_names_the_bells_whose_rings_were_read_once(tmp_path: Path) -> None:
+    bells = [tmp_path / name for name in "abc"]
+    with wake.Listener(bells) as listener:
+        wake.ring(bells[0])
+        wake.ring(bells[2])
+        listener.clear()
+        assert listener.rung() == {bells[0], bells[2]}
+        assert listener.rung() == set()  # told once
+        wake.ring(bells[1])
+        assert listener.wait(NEVER) is True
+        assert listener.rung() == {bells[1]}
+        assert listener.listening == frozenset(bells)
