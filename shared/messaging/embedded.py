@@ -25,7 +25,7 @@ What it changes versus upstream, and why:
   a rename, a write and a sync about a tenth of that (bench/embedded_transport.py). At most
   ``SPARE_SLOTS`` are kept.
 * ``_get`` renames the file into this process's in-flight folder instead of
-  deleting it; ack / reject(requeue=False) delete it, reject(requeue=True) and
+  deleting it; ack / reject(requeue=False) retire it (to ``spare/``, or deleted), reject(requeue=True) and
   channel close move it back.  Folders of dead processes (pid gone, or pid
   reused: checked by boot id + process start time) are moved back by any
   channel that starts, and periodically by consumers: at-least-once delivery.
