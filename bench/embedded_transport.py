@@ -31,7 +31,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,95 +41,79 @@ if not os.environ.get("PYTHONPATH"):
 BODY = '"' + "x" * 900 + '"'
 
 
-def publish(queues: int, messages: int = 500) -> float:
+@contextlib.contextmanager
+def _broker(bindings: list[str]) -> Iterator[tuple[Any, list[Any], Callable[[str], None]]]:
+    """A scratch embedded broker: a topic exchange, a queue per binding (q0, q1, ...) and a put of ``BODY``
+    with a routing key, as the relays publish."""
     import kombu
 
     from shared.messaging.embedded import connection
 
     exchange = kombu.Exchange("bench", type="topic")
     with tempfile.TemporaryDirectory() as root, connection(root) as conn:
-        for n in range(queues):
-            kombu.Queue(f"q{n}", exchange, routing_key="event.#")(conn.default_channel).declare()
+        bound = [kombu.Queue(f"q{n}", exchange, routing_key=key) for n, key in enumerate(bindings)]
+        for queue in bound:
+            queue(conn.default_channel).declare()
         producer = conn.Producer(exchange=exchange)
+
+        def put(routing_key: str) -> None:
+            producer.publish(BODY, routing_key=routing_key, delivery_mode=2, content_type="application/json")
+
+        yield conn, bound, put
+
+
+def _acked(taken: list[Any]) -> Callable[[Any], None]:
+    """A consumer's callback that acks each message and notes it in ``taken``."""
+
+    def take(message: Any) -> None:
+        taken.append(message)
+        message.ack()
+
+    return take
+
+
+def publish(queues: int, messages: int = 500) -> float:
+    with _broker(["event.#"] * queues) as (_conn, _bound, put):
         started = time.process_time()
         for _ in range(messages):
-            producer.publish(BODY, routing_key="event.x", delivery_mode=2, content_type="application/json")
+            put("event.x")
         return (time.process_time() - started) / messages * 1e6
 
 
 def consume(waiting: int, others: int = 0, queues: int = 14) -> float:
-    import kombu
-
-    from shared.messaging.embedded import connection
-
-    exchange = kombu.Exchange("bench", type="topic")
-    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
-        bound = [kombu.Queue(f"q{n}", exchange, routing_key=f"event.{n}") for n in range(queues)]
-        for queue in bound:
-            queue(conn.default_channel).declare()
-        kombu.Queue("other", exchange, routing_key="other")(conn.default_channel).declare()  # not consumed here
-        producer = conn.Producer(exchange=exchange)
+    # The last queue is another consumer's: its messages are never taken here.
+    with _broker([f"event.{n}" for n in range(queues)] + ["other"]) as (conn, bound, put):
         for _ in range(others):
-            producer.publish(BODY, routing_key="other", delivery_mode=2, content_type="application/json")
+            put("other")
         for n in range(waiting):
-            producer.publish(BODY, routing_key=f"event.{n % 3}", delivery_mode=2, content_type="application/json")
-        taken = 0
-
-        def take(message) -> None:  # noqa: ANN001
-            nonlocal taken
-            taken += 1
-            message.ack()
-
+            put(f"event.{n % 3}")
+        taken: list[Any] = []
         started = time.process_time()
-        with conn.Consumer(bound, on_message=take, prefetch_count=1):
-            while taken < waiting:
+        with conn.Consumer(bound[:queues], on_message=_acked(taken), prefetch_count=1):
+            while len(taken) < waiting:
                 conn.drain_events(timeout=2)
         return (time.process_time() - started) / waiting * 1e6
 
 
 def one_at_a_time(messages: int = 300, queues: int = 14) -> float:
-    import kombu
-
-    from shared.messaging.embedded import connection
-
-    exchange = kombu.Exchange("bench", type="topic")
-    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
-        bound = [kombu.Queue(f"q{n}", exchange, routing_key=f"event.{n}") for n in range(queues)]
-        for queue in bound:
-            queue(conn.default_channel).declare()
-        producer = conn.Producer(exchange=exchange)
-        taken = 0
-
-        def take(message) -> None:  # noqa: ANN001
-            nonlocal taken
-            taken += 1
-            message.ack()
-
-        with conn.Consumer(bound, on_message=take, prefetch_count=1):
+    with _broker([f"event.{n}" for n in range(queues)]) as (conn, bound, put):
+        taken: list[Any] = []
+        with conn.Consumer(bound, on_message=_acked(taken), prefetch_count=1):
             with contextlib.suppress(TimeoutError):
                 conn.drain_events(timeout=0.05)  # the consumer's first look, at every folder, not timed
             started = time.process_time()
             for n in range(messages):
-                producer.publish(BODY, routing_key=f"event.{n % 3}", delivery_mode=2, content_type="application/json")
+                put(f"event.{n % 3}")
                 conn.drain_events(timeout=2)
-            assert taken == messages
+            assert len(taken) == messages
             return (time.process_time() - started) / messages * 1e6
 
 
 def cycle(queues: int, messages: int = 500) -> float:
-    import kombu
-
-    from shared.messaging.embedded import connection
-
-    exchange = kombu.Exchange("bench", type="topic")
-    with tempfile.TemporaryDirectory() as root, connection(root) as conn:
-        bound = [kombu.Queue(f"q{n}", exchange, routing_key="event.#") for n in range(queues)]
-        for queue in bound:
-            queue(conn.default_channel).declare()
-        producer = conn.Producer(exchange=exchange)
+    with _broker(["event.#"] * queues) as (conn, bound, put):
 
         def one() -> None:
-            producer.publish(BODY, routing_key="event.x", delivery_mode=2, content_type="application/json")
+            put("event.x")
             for queue in bound:
                 message = queue(conn.default_channel).get()
                 assert message is not None

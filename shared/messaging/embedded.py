@@ -630,8 +630,7 @@ class Transport(filesystem.Transport):
         if self._bell is None or self._bell.queues != queues:
             if self._bell is not None:
                 self._bell.listener.close()
-            listener = wake.Listener([Path(self.dirs.bells, q) for q in sorted(queues)])
-            self._bell = _Bell(queues, listener, queues - {path.name for path in listener.listening})
+            self._bell = _Bell(queues, wake.Listener([Path(self.dirs.bells, q) for q in sorted(queues)]))
             self._look_everywhere_at = 0.0
         return self._bell
 
@@ -648,7 +647,7 @@ class Transport(filesystem.Transport):
                 self._look_everywhere_at = now + (self.polling_interval or 0.0)
             channels: list[Channel] = self.channels or []  # declared None on kombu's class
             for channel in channels:
-                channel.forget_look(None if everywhere else rang | bell.deaf)
+                channel.forget_look(None if everywhere else rang | bell.deaf())
             try:
                 cycle: Any = self.cycle
                 cycle.get(self._deliver, timeout=timeout)
@@ -671,11 +670,14 @@ class Transport(filesystem.Transport):
 
 
 class _Bell(NamedTuple):
-    """The doorbells of the queues a connection consumes, and the queues among them it cannot hear."""
+    """The doorbells of the queues a connection consumes."""
 
     queues: frozenset[str]
     listener: wake.Listener
-    deaf: frozenset[str]
+
+    def deaf(self) -> frozenset[str]:
+        """The queues whose doorbell the listener cannot hear (never opened, or lost and not opened again)."""
+        return self.queues - {path.name for path in self.listener.listening}
 
 
 def connection(root: str | os.PathLike[str], **transport_options: Any) -> kombu.Connection:

@@ -119,7 +119,8 @@ class Listener:
 
     def clear(self) -> None:
         """Forget the rings so far (call before looking for work); which bells rang is kept for ``rung``."""
-        fds = [fd for fd, _ in self._bells.values()]
+        paths = {fd: path for path, (fd, _) in self._bells.items()}
+        fds = list(paths)
         if len(fds) > 1:
             # One select finds the few that rang: a consumer of fourteen queues cleared them on every
             # drain, and a read of a silent pipe fails (EAGAIN) as a raised exception each.
@@ -128,10 +129,7 @@ class Listener:
         for fd in fds:
             with contextlib.suppress(OSError):
                 while os.read(fd, 4096):
-                    self._rung.add(self._path_of(fd))
-
-    def _path_of(self, fd: int) -> Path:
-        return next(path for path, (open_fd, _) in self._bells.items() if open_fd == fd)
+                    self._rung.add(paths[fd])
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Until a ring (True), ``timeout`` seconds, or ``stop`` (False); then the rings are cleared."""

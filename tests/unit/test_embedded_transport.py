@@ -291,6 +291,20 @@ def test_a_message_for_several_queues_is_written_once_and_each_queue_takes_its_o
     assert os.listdir(tmp_path / "tmp") == []
 
 
+def _listings(monkeypatch: Any, root: Path) -> list[str]:
+    """The names of the queue folders the transport lists from now on, in order, one entry a look."""
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: Any) -> list[str]:
+        if str(path).startswith(str(root / "queues")):
+            listed.append(Path(path).name)
+        return real_listdir(path)
+
+    monkeypatch.setattr(embedded.os, "listdir", listdir)
+    return listed
+
+
 def _spares(root: Path) -> list[Path]:
     return sorted((root / "spare").iterdir())
 
@@ -364,13 +378,6 @@ def test_a_spare_folder_removed_while_running_costs_no_message(tmp_path: Path) -
 def test_a_consumer_looks_only_at_the_folders_of_its_own_queues(tmp_path: Path, monkeypatch: Any) -> None:
     """Each queue has its folder: another consumer's backlog costs this one nothing to look past."""
     mine, theirs = _queue("mine", "declaration.#"), _queue("theirs", "declaration.#")
-    listed: list[str] = []
-    real_listdir = os.listdir
-
-    def listdir(path: Any) -> list[str]:
-        listed.append(Path(path).name)
-        return real_listdir(path)
-
     with connection(tmp_path) as conn:
         for q in (mine, theirs):
             q(conn.default_channel).declare()
@@ -378,7 +385,7 @@ def test_a_consumer_looks_only_at_the_folders_of_its_own_queues(tmp_path: Path, 
             _publish(conn, {"n": n})
         assert sorted(os.listdir(tmp_path / "queues")) == ["mine", "theirs"]
         assert len(os.listdir(tmp_path / "queues" / "theirs")) == 5
-        monkeypatch.setattr(embedded.os, "listdir", listdir)
+        listed = _listings(monkeypatch, tmp_path)
         taken = []
         with conn.Consumer(mine, callbacks=[lambda body, message: (taken.append(body["n"]), message.ack())]):
             while len(taken) < 5:
@@ -395,20 +402,12 @@ def test_between_polls_a_consumer_looks_again_only_at_the_folders_whose_doorbell
     """Every put rings its queue's doorbell, so a consumer of many queues need not list every folder for each
     delivery: after its first look, only those that rang."""
     queues = [_queue(f"q{n}", f"declaration.q{n}") for n in range(14)]
-    listed: list[str] = []
-    real_listdir = os.listdir
-
-    def listdir(path: Any) -> list[str]:
-        if str(path).startswith(str(tmp_path / "queues")):
-            listed.append(Path(path).name)
-        return real_listdir(path)
-
     taken: list[Any] = []
     with connection(tmp_path, polling_interval=3600) as conn:
         for q in queues:
             q(conn.default_channel).declare()
         producer = conn.Producer(exchange=EXCHANGE)
-        monkeypatch.setattr(embedded.os, "listdir", listdir)
+        listed = _listings(monkeypatch, tmp_path)
         with conn.Consumer(queues, callbacks=[lambda body, message: (taken.append(body), message.ack())]):
             listed.clear()  # (declaring the queues counted their messages)
             with pytest.raises(TimeoutError):
