@@ -12,6 +12,7 @@ names the group ``web`` and passes a ``-b`` per port on the command line
 import os as _os
 
 from shared import config as _config
+from shared import gc_tuning as _gc_tuning
 from shared.observability import logging as _json_logging
 
 _service = _os.environ.get("TITLES_SERVICE", "profile")
@@ -29,6 +30,11 @@ proc_name = f"titles-{_service}"
 
 def post_fork(server, worker):  # noqa: ANN001, ARG001 - gunicorn hook
     _json_logging.configure(_service)
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook
+    # The app is loaded: what it built lives as long as the worker (shared/gc_tuning.py).
+    _gc_tuning.settle()
 
 
 def child_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn hook

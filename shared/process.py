@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Callable
 
+from shared import gc_tuning
 from shared.observability import logging as json_logging
 
 
@@ -16,4 +17,6 @@ def until_signalled(service: str, work: Callable[[threading.Event], None]) -> No
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    # The worker's modules are imported (``titles work``: every worker's): they live as long as the process.
+    gc_tuning.settle()
     work(stop)
