@@ -468,7 +468,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     from bench.scratch import data_dir
+    from services.review import bootstrap  # noqa: F401 - imported before the collector settles, as in a service
+    from shared import gc_tuning
 
+    # Every service process settles its collector once started (shared/gc_tuning.py); so does this one, before
+    # anything is measured, the raw engine included.
+    gc_tuning.settle()
     work = data_dir("titles-bench-")
     backends = [("sqlite", f"sqlite:///{work / 'review.db'}", None)]
     if args.postgres:
