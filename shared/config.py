@@ -93,6 +93,10 @@ class Settings:
     Processes:
 
     - ``LOG_LEVEL`` (``INFO``); ``PROMETHEUS_MULTIPROC_DIR``: metrics shared by a server's workers.
+    - ``DB_POOL_SIZE`` (``WEB_THREADS``, else 5): connections a process keeps open to each database between
+      uses: one for each thread of a web worker, each of which holds one at most, so that a burst of
+      requests opens none (on PostgreSQL a connection is a server process of its own). Up to 10 more are
+      opened when needed and closed when given back.
     - ``TITLES_MAX_REQUEST_BYTES`` (1 MiB) and ``TITLES_MAX_UPLOAD_BYTES`` (11 MiB): the largest body.
     - ``TITLES_WORKFLOW_CACHE`` (256): workflows each review process keeps deserialised (0: none;
       25-60 KiB each, so the default costs a review process at most about 15 MiB).
@@ -148,6 +152,7 @@ class Settings:
     max_request_bytes: int
     max_upload_bytes: int
     workflow_cache: int
+    db_pool_size: int
     rate_limits: Mapping[str, str]  # every *_RATE_LIMIT set; each endpoint that limits has its default
     certificate_number_pattern: str
     certificate_authority: str
@@ -206,6 +211,7 @@ class Settings:
             max_request_bytes=int(get("TITLES_MAX_REQUEST_BYTES", str(1024 * 1024))),
             max_upload_bytes=int(get("TITLES_MAX_UPLOAD_BYTES", str(11 * 1024 * 1024))),
             workflow_cache=int(get("TITLES_WORKFLOW_CACHE", "256")),
+            db_pool_size=int(get("DB_POOL_SIZE") or get("WEB_THREADS") or "5"),
             rate_limits={k: v for k, v in sorted(environ.items()) if k.endswith("_RATE_LIMIT")},
             certificate_number_pattern=get("CERTIFICATE_NUMBER_PATTERN", "{authority}{year}{serial:06d}"),
             certificate_authority=get("CERTIFICATE_AUTHORITY", "TJZC"),

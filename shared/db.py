@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.types import TypeDecorator
 
-from shared import checkpoints, clock
+from shared import checkpoints, clock, config
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
@@ -63,7 +63,10 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    engine = create_engine(url, pool_size=5, max_overflow=10)
+    # As many connections kept as a web worker has threads (config.py, DB_POOL_SIZE): with five kept and eight
+    # threads, the review's server opened and closed a PostgreSQL connection (a server process) about twice a
+    # lifecycle under load.
+    engine = create_engine(url, pool_size=config.settings().db_pool_size, max_overflow=10)
     _ping_when_idle(engine)
     if _reads_outside_a_transaction(engine):
         _transaction_for_a_write_when_reading(engine)
@@ -144,7 +147,9 @@ def _sqlite_engine(url: str) -> Engine:
     in_memory = not path or path == ":memory:"
     if not in_memory:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    # (an in-memory database has a pool of its own: one connection)
+    sized = {} if in_memory else {"pool_size": config.settings().db_pool_size, "max_overflow": 10}
+    engine = create_engine(url, connect_args={"timeout": 30}, **sized)
     on_file = not in_memory and not path.startswith("file:")
 
     @event.listens_for(engine, "connect")

@@ -92,3 +92,9 @@ def test_values_are_read_once_into_the_settings():
     assert settings.database_url("profile") == "postgresql+psycopg://db/t_profile"
     assert settings.database_url("review") == "postgresql+psycopg://other/review"
     assert settings.rate_limit("NOTIFY_REPORT_RATE_LIMIT", "5/3600") == "2/60"
+
+
+def test_a_process_keeps_a_connection_for_each_web_thread_unless_told_otherwise():
+    assert Settings.from_environ({}).db_pool_size == 5
+    assert Settings.from_environ({"WEB_THREADS": "8"}).db_pool_size == 8
+    assert Settings.from_environ({"WEB_THREADS": "8", "DB_POOL_SIZE": "12"}).db_pool_size == 12
