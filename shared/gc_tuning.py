@@ -3,8 +3,8 @@ consumer, relay or scheduler of its own.
 
 Python frees most objects when their last reference goes; the collector is for reference cycles, and it
 finds them by walking every container object it tracks. A full walk of a service's heap (its imported
-modules, SQLAlchemy's mappers, the parsed diagrams: about a million objects) took 60-85 ms of CPU, the
-interpreter lock held all along, five or six times in each process during a ``make bench`` run: 3-5% of
+modules, SQLAlchemy's mappers, the parsed diagrams: 85,000 to 220,000 objects) took 50-85 ms of CPU, the
+interpreter lock held all along, four to six times in each process during a ``make bench`` run: 3-5% of
 each process's CPU, and a pause of every thread of the process meanwhile.
 
 What a process made while it started lives as long as it does. ``settle`` runs once the start is over:
