@@ -25,7 +25,7 @@ def line(found: dict[str, Any]) -> str:
                 f"{phase} settling: {seconds:6.3f} s ({seconds / found['cpu_seconds']:5.1%}) in {collections} "
                 f"collections ({record['collections'][2]} full), longest {max(record['longest']) * 1000:5.1f} ms"
             )
-    return " | ".join(parts) + f" | {found['argv'][:90]}"
+    return " | ".join(parts) + f" | ...{found['argv'][-100:]}"  # a command line's end names the app
 
 
 def main(folder: str) -> int:

@@ -56,7 +56,7 @@ def _time_it(phase: str, info: dict[str, int]) -> None:
 def _write() -> None:
     body = {
         "pid": os.getpid(),
-        "argv": " ".join(sys.argv)[:200],
+        "argv": " ".join(sys.argv)[-300:],  # its end names the app or the workers
         "cpu_seconds": time.process_time(),
         "settled": gc.get_threshold()[0] != _DEFAULT_YOUNG,
         **_phases,
