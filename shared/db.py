@@ -60,13 +60,17 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def _pool_sizes() -> dict[str, int]:
+    """The connections an engine keeps between uses and those it may open beyond them for a moment: as many kept
+    as a web worker has threads (config.py, DB_POOL_SIZE). With five kept and eight threads, the review's server
+    opened and closed a PostgreSQL connection (a server process) about twice a lifecycle under load."""
+    return {"pool_size": config.settings().db_pool_size, "max_overflow": 10}
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    # As many connections kept as a web worker has threads (config.py, DB_POOL_SIZE): with five kept and eight
-    # threads, the review's server opened and closed a PostgreSQL connection (a server process) about twice a
-    # lifecycle under load.
-    engine = create_engine(url, pool_size=config.settings().db_pool_size, max_overflow=10)
+    engine = create_engine(url, **_pool_sizes())
     _ping_when_idle(engine)
     if _reads_outside_a_transaction(engine):
         _transaction_for_a_write_when_reading(engine)
@@ -148,8 +152,7 @@ def _sqlite_engine(url: str) -> Engine:
     if not in_memory:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     # (an in-memory database has a pool of its own: one connection)
-    sized = {} if in_memory else {"pool_size": config.settings().db_pool_size, "max_overflow": 10}
-    engine = create_engine(url, connect_args={"timeout": 30}, **sized)
+    engine = create_engine(url, connect_args={"timeout": 30}, **({} if in_memory else _pool_sizes()))
     on_file = not in_memory and not path.startswith("file:")
 
     @event.listens_for(engine, "connect")

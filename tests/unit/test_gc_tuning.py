@@ -6,14 +6,14 @@ Each check runs in an interpreter of its own: freezing the test run's own heap w
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from shared import gc_tuning
+from tests.conftest import wait_for
+from titles import supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTLED = (gc_tuning.YOUNG, gc_tuning.MIDDLE, gc_tuning.OLD)
@@ -51,12 +51,6 @@ def test_a_worker_process_settles_before_it_works():
     assert out == f"True {SETTLED}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_web_worker_settles_once_its_app_is_loaded(tmp_path):
     # A real gunicorn with the project's settings, serving an app that reports the collector's state.
     (tmp_path / "probe_app.py").write_text(
@@ -65,7 +59,7 @@ def test_a_web_worker_settles_once_its_app_is_loaded(tmp_path):
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [f'{gc.get_freeze_count() > 0} {gc.get_threshold()}'.encode()]\n"
     )
-    port = _free_port()
+    port = supervisor.free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
@@ -81,17 +75,17 @@ def test_a_web_worker_settles_once_its_app_is_loaded(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def answer() -> str | None:
+        assert server.poll() is None, "gunicorn ended before it answered"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                return str(response.read().decode())
+        except OSError:
+            return None  # not listening yet
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    body = response.read().decode()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        body = wait_for("the probe app's answer", answer, timeout=60, interval=0.1)
     finally:
         server.terminate()
         server.wait(timeout=30)
