@@ -8,8 +8,9 @@ the same code:
 - ``web``: one gunicorn server listening on the HTTP ports, each request handed to the app whose
   port it came in on (``create_app``); the review's HTTP, the hot path, keeps a server of its own
   (``supervisor.SERVED_APART``);
-- ``work``: every service's consumer and relay, the review scheduler and the notify dispatcher, as
-  threads of one process (``titles work``).
+- ``work``: every other service's consumer and relay and the notify dispatcher, as threads of one
+  process (``titles work``); the review's consumer, relay and scheduler, as threads of another
+  (``review-work``, the same command).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Migrates, deploys the diagrams, loads the demonstration data (in a child process, so this one stays
 small), then starts the development identity issuer, the HTTP services and the web console under
 one gunicorn server (the review's under one of its own, which that one yields the CPU to: ``YIELDING``), and
-each service's consumer and outbox relay, the review scheduler and the notify
-dispatcher (e-mail and SMS) as threads of one process (``titles/groups.py``; ``commands()`` lists the
-same processes one by one, as production runs them). Ctrl-C (or
+each service's consumer and outbox relay and the notify dispatcher as threads of one process, the review's
+consumer, relay and scheduler as threads of another (``SERVED_APART``; ``titles/groups.py``; ``commands()``
+lists the same processes one by one, as production runs them). Ctrl-C (or
 SIGTERM) stops every process it started, and a child ends by itself when
 ``titles run`` ends however it ends (killed too: the kernel tells it), so no
 orphan keeps a port. A child that dies is restarted with a growing delay and
@@ -223,12 +223,18 @@ def commands() -> list[tuple[str, str, list[str]]]:
     return procs
 
 
-# Apps with an HTTP server of their own under ``titles run``: the review's, whose task completions are the
-# hot path, so they never wait for the interpreter lock behind another app's request.
+# Services with processes of their own under ``titles run``: the review's, whose task completions are the hot
+# path. Its HTTP app has a server of its own, so a completion never waits for the interpreter lock behind another
+# app's request; its consumer, relay and scheduler run in ``<service>-work`` beside ``work``, so while one of them
+# holds the review's write lock (an instance started, a timer fired: an engine step each) it waits for no
+# certificate drawn or declaration event handled in the same interpreter. Together with those, one held the
+# review database's lock 15 ms a write transaction for 5 ms of CPU; apart, 9-10 ms. Six pairs of `make bench`
+# gave 1.17 times the lifecycles a second on 0.88 times the CPU a lifecycle, for about 85 MiB more in all
+# (bench/results.md, nineteenth session).
 SERVED_APART = ("review",)
 
 # Groups of ``grouped()`` that yield the CPU (a higher nice value) where two cores are short: the other apps'
-# server. Every lifecycle queues on the review's database, whose write lock the review's server and ``work``
+# server. Every lifecycle queues on the review's database, whose write lock the review's server and workers
 # hold; a holder the kernel preempts for a profile or declaration request holds it longer. On two cores kept busy
 # by sixteen clients: 1.06 times the lifecycles a second on 0.94 times the CPU a lifecycle, embedded (ten pairs;
 # bench/results.md, nineteenth session). An idle machine gives every process what it asks, whatever its nice value.
@@ -237,15 +243,18 @@ YIELDING = {"web": 5}
 
 def grouped() -> list[tuple[str, str, list[str]]]:
     """(name, service, argv) of what ``titles run`` starts: the processes of ``commands()`` grouped, every
-    HTTP app but those ``SERVED_APART`` in one gunicorn server (a port each), and every worker as a thread
-    of one process."""
+    HTTP app but those ``SERVED_APART`` in one gunicorn server (a port each), every worker but theirs as a
+    thread of one process (``work``), and theirs as threads of one process a service (``<service>-work``)."""
     by_name = {name: argv for name, _, argv in commands()}
     together = [name for name in PORTED if name not in SERVED_APART]
     binds = [arg for name in together for arg in ("-b", f"127.0.0.1:{config.port(name)}")]
     workers = [name for name, argv in by_name.items() if Path(argv[0]).name == "titles"]
     web = [_bin("gunicorn"), "-c", str(GUNICORN_CONF), *binds, f"titles.groups:create_app({','.join(together)!r})"]
     apart = [(f"{name}-http", name, by_name[f"{name}-http"]) for name in SERVED_APART]
-    return [("web", "web", web), *apart, ("work", "work", [_bin("titles"), "work", *workers])]
+    theirs = {service: [w for w in workers if w.startswith(f"{service}-")] for service in SERVED_APART}
+    rest = [w for w in workers if not any(w in mine for mine in theirs.values())]
+    work = [(f"{service}-work", "work", [_bin("titles"), "work", *mine]) for service, mine in theirs.items()]
+    return [("web", "web", web), *apart, ("work", "work", [_bin("titles"), "work", *rest]), *work]
 
 
 def children_of(data: Path, logs: Path) -> list[Child]:

@@ -15,8 +15,8 @@ from titles import groups, supervisor
 
 
 def test_the_groups_run_every_process_production_runs_one_by_one():
-    web, review, work = supervisor.grouped()
-    assert [web[0], review[0], work[0]] == ["web", "review-http", "work"]
+    web, review, work, review_work = supervisor.grouped()
+    assert [web[0], review[0], work[0], review_work[0]] == ["web", "review-http", "work", "review-work"]
     binds = {web[2][i + 1] for i, arg in enumerate(web[2]) if arg == "-b"}
     together = [name for name in PORTED if name != "review"]
     assert binds == {f"127.0.0.1:{config.port(name)}" for name in together}
@@ -25,7 +25,11 @@ def test_the_groups_run_every_process_production_runs_one_by_one():
     assert served == {f"{spec}()" for spec in groups.WEB_APPS.values()}
     assert review[2] == dict((n, a) for n, _, a in supervisor.commands())["review-http"]
     workers = {name for name, _, argv in supervisor.commands() if Path(argv[0]).name == "titles"}
-    assert set(work[2][2:]) == workers == set(groups.workers())
+    assert work[2][1] == review_work[2][1] == "work"
+    # the review's workers, which hold its write lock, in a process of their own; each worker runs once
+    assert review_work[2][2:] == ["review-consumer", "review-relay", "review-scheduler"]
+    assert not set(work[2][2:]) & set(review_work[2][2:])
+    assert set(work[2][2:]) | set(review_work[2][2:]) == workers == set(groups.workers())
 
 
 class _Socket:

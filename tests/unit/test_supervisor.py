@@ -98,7 +98,7 @@ def test_a_child_given_a_niceness_runs_at_that_much_lower_priority(tmp_path):
 
 def test_titles_run_starts_the_other_apps_server_yielding_to_the_review_and_the_workers(tmp_path):
     niceness = {started.name: started.niceness for started in supervisor.children_of(tmp_path, tmp_path)}
-    assert niceness == {"web": 5, "review-http": 0, "work": 0}
+    assert niceness == {"web": 5, "review-http": 0, "work": 0, "review-work": 0}
 
 
 def test_a_taken_port_is_named_with_the_process_holding_it():
