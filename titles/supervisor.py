@@ -229,8 +229,9 @@ def commands() -> list[tuple[str, str, list[str]]]:
 # holds the review's write lock (an instance started, a timer fired: an engine step each) it waits for no
 # certificate drawn or declaration event handled in the same interpreter. Together with those, one held the
 # review database's lock 15 ms a write transaction for 5 ms of CPU; apart, 9-10 ms. Six pairs of `make bench`
-# gave 1.17 times the lifecycles a second on 0.88 times the CPU a lifecycle, for about 85 MiB more in all
-# (bench/results.md, nineteenth session).
+# against its parent gave 1.17 times the lifecycles a second on 0.88 times the CPU a lifecycle, for about 85 MiB
+# more in all; six later pairs of both that session's changes against its start gave 1.00 (bench/results.md,
+# nineteenth session): to be measured again.
 SERVED_APART = ("review",)
 
 # Groups of ``grouped()`` that yield the CPU (a higher nice value) where two cores are short: the other apps'
