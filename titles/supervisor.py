@@ -2,8 +2,8 @@
 
 Migrates, deploys the diagrams, loads the demonstration data (in a child process, so this one stays
 small), then starts the development identity issuer, the HTTP services and the web console under
-one gunicorn server (the review's under one of its own, which that one yields the CPU to: ``YIELDING``), and
-each service's consumer and outbox relay and the notify dispatcher as threads of one process, the review's
+one gunicorn server that yields the CPU to the others (``YIELDING``), the review's under one of its own, each
+other service's consumer and outbox relay and the notify dispatcher as threads of one process, and the review's
 consumer, relay and scheduler as threads of another (``SERVED_APART``; ``titles/groups.py``; ``commands()``
 lists the same processes one by one, as production runs them). Ctrl-C (or
 SIGTERM) stops every process it started, and a child ends by itself when
@@ -237,7 +237,8 @@ SERVED_APART = ("review",)
 # Groups of ``grouped()`` that yield the CPU (a higher nice value) where two cores are short: the other apps'
 # server. Every lifecycle queues on the review's database, whose write lock the review's server and workers
 # hold; a holder the kernel preempts for a profile or declaration request holds it longer. On two cores kept busy
-# by sixteen clients: 1.06 times the lifecycles a second on 0.94 times the CPU a lifecycle, embedded (ten pairs;
+# by sixteen clients: 1.06 times the lifecycles a second on 0.94 times the CPU a lifecycle, embedded (ten pairs
+# against its parent; with ``SERVED_APART``'s split, 1.00 in six later pairs against that session's start:
 # bench/results.md, nineteenth session). An idle machine gives every process what it asks, whatever its nice value.
 YIELDING = {"web": 5}
 
