@@ -230,7 +230,7 @@ def commands() -> list[tuple[str, str, list[str]]]:
 # certificate drawn or declaration event handled in the same interpreter. Together with those, one held the
 # review database's lock 15 ms a write transaction for 5 ms of CPU; apart, 9-10 ms. Six pairs of `make bench`
 # against its parent gave 1.17 times the lifecycles a second on 0.88 times the CPU a lifecycle, for about 85 MiB
-# more in all; six later pairs of both that session's changes against its start gave 1.00 (bench/results.md,
+# more in all; ten later pairs of both that session's changes against its start gave 1.00 (bench/results.md,
 # nineteenth session): to be measured again.
 SERVED_APART = ("review",)
 
@@ -238,7 +238,7 @@ SERVED_APART = ("review",)
 # server. Every lifecycle queues on the review's database, whose write lock the review's server and workers
 # hold; a holder the kernel preempts for a profile or declaration request holds it longer. On two cores kept busy
 # by sixteen clients: 1.06 times the lifecycles a second on 0.94 times the CPU a lifecycle, embedded (ten pairs
-# against its parent; with ``SERVED_APART``'s split, 1.00 in six later pairs against that session's start:
+# against its parent; with ``SERVED_APART``'s split, 1.00 in ten later pairs against that session's start:
 # bench/results.md, nineteenth session). An idle machine gives every process what it asks, whatever its nice value.
 YIELDING = {"web": 5}
 
