@@ -56,16 +56,20 @@ class Child:
     restart_at: float | None = None
     parent: int = field(default_factory=os.getpid)
     niceness: int = 0  # added to the child's nice value (YIELDING)
+    batch: bool = False  # scheduled as a batch process: woken, it does not preempt a running one (BATCH)
 
 
-def _in_child(parent: int, niceness: int = 0) -> Callable[[], None]:
-    """Run in the child before exec: it lowers its own priority by ``niceness`` (any user may), and the kernel
-    sends it SIGTERM when ``titles run`` dies, even by SIGKILL (Linux's parent-death signal), so no process
-    outlives the supervisor."""
+def _in_child(parent: int, niceness: int = 0, batch: bool = False) -> Callable[[], None]:
+    """Run in the child before exec: it lowers its own priority by ``niceness`` and, with ``batch``, asks Linux's
+    batch scheduling (``SCHED_BATCH``; any user may do both), and the kernel sends it SIGTERM when ``titles run``
+    dies, even by SIGKILL (Linux's parent-death signal), so no process outlives the supervisor. The threads and
+    processes the child starts inherit its policy and nice value."""
 
     def arm() -> None:
         if niceness:
             os.nice(niceness)
+        if batch and hasattr(os, "SCHED_BATCH"):  # (not Linux: the default policy)
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop every child
@@ -85,7 +89,7 @@ def spawn(child: Child) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             cwd=child.cwd,
             start_new_session=True,
-            preexec_fn=_in_child(child.parent, child.niceness),
+            preexec_fn=_in_child(child.parent, child.niceness, child.batch),
         )
     child.process, child.started_at, child.restart_at = process, time.monotonic(), None
     return process
@@ -230,8 +234,9 @@ def commands() -> list[tuple[str, str, list[str]]]:
 # certificate drawn or declaration event handled in the same interpreter. Together with those, one held the
 # review database's lock 15 ms a write transaction for 5 ms of CPU; apart, 9-10 ms. Six pairs of `make bench`
 # against its parent gave 1.17 times the lifecycles a second on 0.88 times the CPU a lifecycle, for about 85 MiB
-# more in all; ten later pairs of both that session's changes against its start gave 1.00 (bench/results.md,
-# nineteenth session): to be measured again.
+# more in all; ten later pairs of both that session's changes against its start gave 1.00, and eight pairs of this
+# change alone, measured again the next session, 1.06 (seven of eight above 1) on 0.98 times the CPU
+# (bench/results.md, nineteenth and twentieth sessions).
 SERVED_APART = ("review",)
 
 # Groups of ``grouped()`` that yield the CPU (a higher nice value) where two cores are short: the other apps'
@@ -241,6 +246,15 @@ SERVED_APART = ("review",)
 # against its parent; with ``SERVED_APART``'s split, 1.00 in ten later pairs against that session's start:
 # bench/results.md, nineteenth session). An idle machine gives every process what it asks, whatever its nice value.
 YIELDING = {"web": 5}
+
+# Every process ``titles run`` starts is scheduled as a batch process (Linux's ``SCHED_BATCH``): one that wakes
+# (a request arrived, a message rung, a lock given back) waits for the running one to block or use up its slice,
+# instead of preempting it at once. Sixteen clients keep some forty threads in four processes runnable on two
+# cores; preempted on every wakeup, a thread holding its interpreter's lock or the review's write lock kept the
+# others of its process, or every writer, waiting meanwhile, and each switch cost the caches. Pairs of
+# `make bench` against its parent: bench/results.md, twentieth session. Niceness (``YIELDING``) still weighs the
+# shares; a process that waits for I/O gets the core back as soon as its slice comes.
+BATCH = True
 
 
 def grouped() -> list[tuple[str, str, list[str]]]:
@@ -260,9 +274,10 @@ def grouped() -> list[tuple[str, str, list[str]]]:
 
 
 def children_of(data: Path, logs: Path) -> list[Child]:
-    """What ``titles run`` starts (``grouped()``), each with its environment, log file and nice value."""
+    """What ``titles run`` starts (``grouped()``), each with its environment, log file, nice value and
+    scheduling policy."""
     return [
-        Child(name, argv, _env(group, data), logs / f"{name}.log", niceness=YIELDING.get(name, 0))
+        Child(name, argv, _env(group, data), logs / f"{name}.log", niceness=YIELDING.get(name, 0), batch=BATCH)
         for name, group, argv in grouped()
     ]
 

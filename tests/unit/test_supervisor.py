@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import wait_for
 from titles import supervisor
 
@@ -99,6 +101,35 @@ def test_a_child_given_a_niceness_runs_at_that_much_lower_priority(tmp_path):
 def test_titles_run_starts_the_other_apps_server_yielding_to_the_review_and_the_workers(tmp_path):
     niceness = {started.name: started.niceness for started in supervisor.children_of(tmp_path, tmp_path)}
     assert niceness == {"web": 5, "review-http": 0, "work": 0, "review-work": 0}
+
+
+POLICY = "import os; print('policy', os.sched_getscheduler(0), flush=True)"
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_a_batch_child_runs_under_batch_scheduling_and_its_threads_too(tmp_path):
+    threaded = (
+        "import os, threading; seen = []; "
+        "t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join(); "
+        "print('policy', os.sched_getscheduler(0), seen[0], flush=True)"
+    )
+    batch = child(tmp_path, "batch", threaded)
+    batch.batch = True
+    plain = child(tmp_path, "plain", POLICY)
+    for started in (batch, plain):
+        supervisor.spawn(started).wait(10)
+    assert (tmp_path / "batch.log").read_text().split() == ["policy", str(os.SCHED_BATCH), str(os.SCHED_BATCH)]
+    assert (tmp_path / "plain.log").read_text().split() == ["policy", str(os.sched_getscheduler(0))]
+
+
+def test_titles_run_schedules_every_process_it_starts_as_a_batch_process(tmp_path):
+    started = supervisor.children_of(tmp_path, tmp_path)
+    assert {child.name: child.batch for child in started} == {
+        "web": True,
+        "review-http": True,
+        "work": True,
+        "review-work": True,
+    }
 
 
 def test_a_taken_port_is_named_with_the_process_holding_it():
