@@ -2,7 +2,7 @@
 
 Migrates, deploys the diagrams, loads the demonstration data (in a child process, so this one stays
 small), then starts the development identity issuer, the HTTP services and the web console under
-one gunicorn server that yields the CPU to the others (``YIELDING``), the review's under one of its own, each
+one gunicorn server, the review's under one of its own, each
 other service's consumer and outbox relay and the notify dispatcher as threads of one process, and the review's
 consumer, relay and scheduler as threads of another (``SERVED_APART``; ``titles/groups.py``; ``commands()``
 lists the same processes one by one, as production runs them). Ctrl-C (or
@@ -55,19 +55,15 @@ class Child:
     deaths: int = 0  # in a row, without a stable run between
     restart_at: float | None = None
     parent: int = field(default_factory=os.getpid)
-    niceness: int = 0  # added to the child's nice value (YIELDING)
     batch: bool = False  # scheduled as a batch process: woken, it does not preempt a running one (BATCH)
 
 
-def _in_child(parent: int, niceness: int = 0, batch: bool = False) -> Callable[[], None]:
-    """Run in the child before exec: it lowers its own priority by ``niceness`` and, with ``batch``, asks Linux's
-    batch scheduling (``SCHED_BATCH``; any user may do both), and the kernel sends it SIGTERM when ``titles run``
-    dies, even by SIGKILL (Linux's parent-death signal), so no process outlives the supervisor. The threads and
-    processes the child starts inherit its policy and nice value."""
+def _in_child(parent: int, batch: bool = False) -> Callable[[], None]:
+    """Run in the child before exec: with ``batch`` it asks Linux's batch scheduling (``SCHED_BATCH``; any user
+    may), which the threads and processes it starts inherit; and the kernel sends it SIGTERM when ``titles run``
+    dies, even by SIGKILL (Linux's parent-death signal), so no process outlives the supervisor."""
 
     def arm() -> None:
-        if niceness:
-            os.nice(niceness)
         if batch and hasattr(os, "SCHED_BATCH"):  # (not Linux: the default policy)
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         try:
@@ -89,7 +85,7 @@ def spawn(child: Child) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             cwd=child.cwd,
             start_new_session=True,
-            preexec_fn=_in_child(child.parent, child.niceness, child.batch),
+            preexec_fn=_in_child(child.parent, child.batch),
         )
     child.process, child.started_at, child.restart_at = process, time.monotonic(), None
     return process
@@ -239,21 +235,16 @@ def commands() -> list[tuple[str, str, list[str]]]:
 # (bench/results.md, nineteenth and twentieth sessions).
 SERVED_APART = ("review",)
 
-# Groups of ``grouped()`` that yield the CPU (a higher nice value) where two cores are short: the other apps'
-# server. Every lifecycle queues on the review's database, whose write lock the review's server and workers
-# hold; a holder the kernel preempts for a profile or declaration request holds it longer. On two cores kept busy
-# by sixteen clients: 1.06 times the lifecycles a second on 0.94 times the CPU a lifecycle, embedded (ten pairs
-# against its parent; with ``SERVED_APART``'s split, 1.00 in ten later pairs against that session's start:
-# bench/results.md, nineteenth session). An idle machine gives every process what it asks, whatever its nice value.
-YIELDING = {"web": 5}
-
 # Every process ``titles run`` starts is scheduled as a batch process (Linux's ``SCHED_BATCH``): one that wakes
 # (a request arrived, a message rung, a lock given back) waits for the running one to block or use up its slice,
-# instead of preempting it at once. Sixteen clients keep some forty threads in four processes runnable on two
-# cores; preempted on every wakeup, a thread holding its interpreter's lock or the review's write lock kept the
-# others of its process, or every writer, waiting meanwhile, and each switch cost the caches. Pairs of
-# `make bench` against its parent: bench/results.md, twentieth session. Niceness (``YIELDING``) still weighs the
-# shares; a process that waits for I/O gets the core back as soon as its slice comes.
+# instead of preempting it at once. Sixteen clients keep some forty threads of four processes waking on two cores;
+# the thread preempted may hold its interpreter's lock (its process's other threads wait) or the review's write
+# lock (every writer waits), and each switch costs the caches. Involuntary context switches fell from about 1,460
+# to 660 a lifecycle; ten pairs of `make bench` against its parent gave 1.16 times the lifecycles a second on 0.87
+# times the CPU a lifecycle embedded, four on PostgreSQL + RabbitMQ 1.11 on 0.94 (bench/results.md, twentieth
+# session). A nice value for the other apps' server, kept a session, was dropped then: each child leads a session
+# of its own, hence an autogroup of its own where the kernel has them, and a nice value weighs only within its
+# group; given to the group instead, it gave 0.99.
 BATCH = True
 
 
@@ -274,12 +265,8 @@ def grouped() -> list[tuple[str, str, list[str]]]:
 
 
 def children_of(data: Path, logs: Path) -> list[Child]:
-    """What ``titles run`` starts (``grouped()``), each with its environment, log file, nice value and
-    scheduling policy."""
-    return [
-        Child(name, argv, _env(group, data), logs / f"{name}.log", niceness=YIELDING.get(name, 0), batch=BATCH)
-        for name, group, argv in grouped()
-    ]
+    """What ``titles run`` starts (``grouped()``), each with its environment, log file and scheduling policy."""
+    return [Child(name, argv, _env(group, data), logs / f"{name}.log", batch=BATCH) for name, group, argv in grouped()]
 
 
 _GIVEN: set[int] = set()

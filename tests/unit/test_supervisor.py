@@ -87,22 +87,6 @@ def test_children_end_when_the_supervisor_is_killed_outright(tmp_path):
             boss.kill()
 
 
-def test_a_child_given_a_niceness_runs_at_that_much_lower_priority(tmp_path):
-    own = os.nice(0)
-    kind = child(tmp_path, "yielding", "import os; print('nice', os.nice(0), flush=True)")
-    kind.niceness = 5
-    plain = child(tmp_path, "plain", "import os; print('nice', os.nice(0), flush=True)")
-    for started in (kind, plain):
-        supervisor.spawn(started).wait(10)
-    assert (tmp_path / "yielding.log").read_text().split() == ["nice", str(min(own + 5, 19))]
-    assert (tmp_path / "plain.log").read_text().split() == ["nice", str(own)]
-
-
-def test_titles_run_starts_the_other_apps_server_yielding_to_the_review_and_the_workers(tmp_path):
-    niceness = {started.name: started.niceness for started in supervisor.children_of(tmp_path, tmp_path)}
-    assert niceness == {"web": 5, "review-http": 0, "work": 0, "review-work": 0}
-
-
 POLICY = "import os; print('policy', os.sched_getscheduler(0), flush=True)"
 
 
