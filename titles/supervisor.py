@@ -65,7 +65,10 @@ def _in_child(parent: int, batch: bool = False) -> Callable[[], None]:
 
     def arm() -> None:
         if batch and hasattr(os, "SCHED_BATCH"):  # (not Linux: the default policy)
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            try:
+                os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            except OSError:  # refused (a sandbox's system-call filter, say): the default policy, as elsewhere
+                pass
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop every child

@@ -106,6 +106,18 @@ def test_a_batch_child_runs_under_batch_scheduling_and_its_threads_too(tmp_path)
     assert (tmp_path / "plain.log").read_text().split() == ["policy", str(os.sched_getscheduler(0))]
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_a_batch_child_the_system_refuses_the_policy_still_starts_under_the_default_one(tmp_path, monkeypatch):
+    def refused(*_: object) -> None:
+        raise PermissionError("sched_setscheduler refused")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refused)  # the forked child runs the hook with it
+    batch = child(tmp_path, "batch", POLICY)
+    batch.batch = True
+    assert supervisor.spawn(batch).wait(10) == 0
+    assert (tmp_path / "batch.log").read_text().split() == ["policy", str(os.sched_getscheduler(0))]
+
+
 def test_titles_run_schedules_every_process_it_starts_as_a_batch_process(tmp_path):
     started = supervisor.children_of(tmp_path, tmp_path)
     assert {child.name: child.batch for child in started} == {
