@@ -244,7 +244,7 @@ SERVED_APART = ("review",)
 # the thread preempted may hold its interpreter's lock (its process's other threads wait) or the review's write
 # lock (every writer waits), and each switch costs the caches. Involuntary context switches fell from about 1,460
 # to 660 a lifecycle; ten pairs of `make bench` against its parent gave 1.16 times the lifecycles a second on 0.87
-# times the CPU a lifecycle embedded, four on PostgreSQL + RabbitMQ 1.11 on 0.94 (bench/results.md, twentieth
+# times the CPU a lifecycle embedded, eight on PostgreSQL + RabbitMQ 1.06 on 0.97 (bench/results.md, twentieth
 # session). A nice value for the other apps' server, kept a session, was dropped then: each child leads a session
 # of its own, hence an autogroup of its own where the kernel has them, and a nice value weighs only within its
 # group; given to the group instead, it gave 0.99.
