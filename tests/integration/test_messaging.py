@@ -321,6 +321,40 @@ def test_a_relay_crash_between_confirm_and_commit_publishes_again_and_the_effect
         thread.join(10)
 
 
+def test_a_publish_that_fails_marks_the_rows_before_it_counts_its_own_and_holds_back_the_rest(dbs, broker_url):
+    """A round publishes in order: the rows the broker confirmed are marked published, the row that failed
+    is counted with its error, and the rows after it wait for the next round (they must not overtake it)."""
+    db = dbs["certificate"]
+    while pending(db):  # whatever earlier tests left behind
+        with broker.connect() as connection:
+            relay.relay_once(db, relay.Publisher(connection))
+    envelopes = [publish_from_certificate(dbs, issued()) for _ in range(3)]
+
+    class FailsOnTheSecond(relay.Publisher):
+        def publish(self, message_id: str, *args: Any, **kwargs: Any) -> None:
+            if message_id == envelopes[1].id:
+                raise ConnectionResetError("the broker went away")
+            super().publish(message_id, *args, **kwargs)
+
+    with broker.connect() as connection:
+        with pytest.raises(ConnectionResetError):
+            relay.relay_once(db, FailsOnTheSecond(connection))
+    outbox = db.outbox_model
+    with db.uow(readonly=True) as uow:
+        rows = {
+            row.message_id: row
+            for row in uow.session.scalars(select(outbox).where(outbox.message_id.in_([e.id for e in envelopes])))
+        }
+    first, failed, held = (rows[e.id] for e in envelopes)
+    assert first.published_at is not None and first.attempts == 0
+    assert failed.published_at is None and failed.attempts == 1
+    assert "ConnectionResetError: the broker went away" in (failed.last_error or "")
+    assert held.published_at is None and held.attempts == 0 and held.last_error is None
+    with broker.connect() as connection:
+        assert relay.relay_once(db, relay.Publisher(connection)) == 2  # the next round takes both, in order
+    assert pending(db) == 0
+
+
 def _queue_empty(queue: str) -> bool:
     with broker.connect() as connection, connection.channel() as channel:
         return channel.queue_declare(topology.named(queue), passive=True).message_count == 0
