@@ -37,6 +37,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from services.review.engine import contract, timers
 from services.review.engine.functions import FUNCTIONS
@@ -952,10 +953,18 @@ def deploy_directory(uow: UnitOfWork, directory: Path | None = None) -> list[tup
     return [deploy(uow, path.name, path.read_bytes(), library) for path in paths]
 
 
+# The diagram and its decision tables are loaded when read (a version not yet parsed in this process): a
+# review's start took them, and those of the four processes it calls, from the database every time.
+_LATEST = (
+    select(Definition)
+    .options(defer(Definition.bpmn), defer(Definition.decisions))
+    .order_by(Definition.deployed_at.desc())
+    .limit(1)
+)
+
+
 def latest(uow: UnitOfWork, process_id: str) -> Definition:
-    found = uow.session.scalar(
-        select(Definition).where(Definition.process_id == process_id).order_by(Definition.deployed_at.desc()).limit(1)
-    )
+    found = uow.session.scalar(_LATEST.where(Definition.process_id == process_id))
     if found is None:
         raise LookupError(f"no version of process {process_id!r} is deployed; run `titles deploy`")
     return found
@@ -1025,7 +1034,10 @@ def stored_decisions(definitions_: list[Definition]) -> dict[str, tuple[str, str
 
 def specs_of(uow: UnitOfWork, definition: Definition) -> tuple[Any, dict[str, Any]]:
     """The specs of a deployed version, with the versions of the processes it calls and the
-    decision tables stored with them."""
+    decision tables stored with them. A version parsed before is not read again (a version never changes)."""
+    found = parsed(definition.id)
+    if found is not None:
+        return found
     versions = called_versions(uow, definition)
     called = tuple((d.file_name, d.bpmn) for d in versions)
     dmn = tuple(stored_decisions([definition, *versions]).values())
