@@ -456,8 +456,7 @@ class MyQualification(MethodView):
     @transaction
     def put(self, data, *, uow, principal):
         """Set my qualifications (资历信息): specialty, first professional work date, appointment."""
-        profile = service.update_qualification(uow, principal, data)
-        return service.whole(uow, profile)["qualification"]
+        return service.qualification(service.update_qualification(uow, principal, data))
 
 
 def _simple_section(

@@ -142,9 +142,12 @@ def _id_disagreements(values: dict[str, Any], parsed: ResidentId) -> list[FieldE
 
 
 def _locked(uow: UnitOfWork, principal: Principal) -> Profile:
-    """The caller's profile, row-locked: one change per applicant at a time, so rules are not raced."""
-    profile = profile_for(uow, principal)
-    uow.session.get(Profile, profile.subject, with_for_update=True, populate_existing=True)
+    """The caller's profile, row-locked: one change per applicant at a time, so rules are not raced. Read
+    once, under its lock, where it exists (a change's first statement); made first where it does not."""
+    profile = uow.session.get(Profile, principal.subject, with_for_update=True, populate_existing=True)
+    if profile is None:
+        profile = profile_for(uow, principal)
+        uow.session.get(Profile, profile.subject, with_for_update=True, populate_existing=True)
     profile.version = (profile.version or 1) + 1
     return profile
 
@@ -1103,20 +1106,25 @@ def whole(uow: UnitOfWork, profile: Profile) -> dict[str, Any]:
         "version": profile.version,
         "basic": profile,
         "educations": educations(uow, subject),
-        "qualification": {
-            "specialty": profile.specialty,
-            "school_stage": profile.school_stage,
-            "first_professional_work_date": profile.first_professional_work_date,
-            "non_professional_years": profile.non_professional_years,
-            "professional_years": professional_years(profile),
-            "appointment": _appointment_out(profile.appointment),
-        },
+        "qualification": qualification(profile),
         "certificates": certificates(uow, subject),
         "work_experiences": work_experiences(uow, subject),
         "social_posts": records(uow, SocialPost, subject),
         "continuing_education": records(uow, ContinuingEducation, subject),
         "continuing_education_years": continuing_education_years(uow, subject),
         "annual_assessments": records(uow, AnnualAssessment, subject),
+    }
+
+
+def qualification(profile: Profile) -> dict[str, Any]:
+    """The qualification section (资历信息), from the profile's own row."""
+    return {
+        "specialty": profile.specialty,
+        "school_stage": profile.school_stage,
+        "first_professional_work_date": profile.first_professional_work_date,
+        "non_professional_years": profile.non_professional_years,
+        "professional_years": professional_years(profile),
+        "appointment": _appointment_out(profile.appointment),
     }
 
 

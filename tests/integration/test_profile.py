@@ -58,6 +58,40 @@ def test_profile_is_created_from_the_verified_token_and_kept(clients, auth, dbs)
     assert second.get_json() == first.get_json()
 
 
+def test_a_change_reads_the_profile_once_under_its_lock_and_nothing_else_it_does_not_answer(clients, auth, dbs):
+    """The qualification's change: the profile's row read once (locked, on PostgreSQL), and no section of the
+    profile its rules do not need read for an answer that holds the qualification alone."""
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        flat = " ".join(statement.split()).upper()
+        if flat.startswith("SELECT"):
+            reads.append(flat)
+
+    engine = dbs["profile"].engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        made = clients["profile"].put(  # (the profile made from the token, if this is its first use)
+            "/api/v1/profile/qualification", headers=auth("applicant2"), json={"specialty": "计算机应用技术"}
+        )
+        assert made.status_code == 200, made.get_json()
+        reads.clear()
+        changed = clients["profile"].put(
+            "/api/v1/profile/qualification", headers=auth("applicant2"), json={"specialty": "软件工程"}
+        )
+        assert changed.status_code == 200, changed.get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    [profile] = [read for read in reads if " FROM PROFILES " in f"{read} "]
+    if engine.dialect.name == "postgresql":
+        assert profile.endswith("FOR UPDATE")
+    # The rules read the educations (the first professional work comes after graduating); nothing else.
+    assert [read.split(" FROM ")[1].split()[0] for read in reads if read is not profile] == ["EDUCATIONS"], reads
+    assert changed.get_json()["specialty"] == "软件工程"
+
+
 @pytest.mark.parametrize("user", ["unit", "dept1", "committee", "expert1", "title_office"])
 def test_staff_have_no_profile(clients, auth, dbs, user):
     response = clients["profile"].get("/api/v1/profile", headers=auth(user))
