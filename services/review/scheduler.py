@@ -69,11 +69,14 @@ def fire_due(db: Database, batch: int = BATCH) -> int:
         try:
             with db.uow() as uow:
                 with runtime.locked(uow, instance_id=instance_id) as (instance, workflow):
-                    if instance.suspended or not _still_due(uow, instance_id):
-                        continue  # suspended, or fired by another scheduler, after we looked
-                    runtime.fire_timers(uow, instance, workflow)
+                    firing = not instance.suspended and _still_due(uow, instance_id)
+                    if firing:
+                        runtime.fire_timers(uow, instance, workflow)
+                # Suspended, or fired or moved by a step after we looked (a task completed meanwhile): the
+                # instance's lock let go by a commit of nothing all the same, not a rollback, after which
+                # psycopg forgets every statement it prepared on the connection.
                 uow.commit()
-                fired += 1
+                fired += 1 if firing else 0
         except incidents.StepFailed as failure:
             incidents.record_apart(db, failure)
         except Exception:  # noqa: BLE001 - one broken instance must not stop the others

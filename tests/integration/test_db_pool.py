@@ -28,3 +28,23 @@ def test_a_connection_dropped_while_it_rested_is_replaced(monkeypatch: pytest.Mo
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_rested_connection_checked_before_use_keeps_its_prepared_statements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check ends its transaction with a commit: psycopg forgets what it prepared at a rollback."""
+    engine = db.make_engine(POSTGRES or "")
+    try:
+        with engine.connect() as conn:
+            for _ in range(6):  # psycopg prepares a statement at its fifth run on a connection
+                conn.execute(text("SELECT 1 + 1"))
+            conn.commit()
+            prepared = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+            conn.commit()
+        assert prepared >= 1
+        monkeypatch.setattr(db, "IDLE_BEFORE_PING", 0.0)  # it has rested long enough to be checked
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one() == prepared
+    finally:
+        engine.dispose()
