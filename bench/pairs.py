@@ -4,7 +4,9 @@
         [--pairs 4] [--out /tmp/pairs] -- --parts social --clients 16 --lifecycles 64
 
 This machine's speed drifts by ten per cent and more within minutes (bench/results.md), as much as most changes
-are worth: one run of each says nothing. Each pair runs the before checkout's `bench/run.py` (its own clients,
+are worth: one run of each says nothing. Below the table, each pair's system CPU a lifecycle measured against the
+clients' CPU a lifecycle of the same run: the clients do the same work every lifecycle, so the host's speed in that
+run cancels out, and a change of a few per cent shows where the throughput's ratios scatter by a third. Each pair runs the before checkout's `bench/run.py` (its own clients,
 its own system, on ``--before-python``, by default this interpreter) and then this checkout's, with the same
 arguments; the order flips every other pair so neither side always runs second. Each run starts its own system
 (`BENCH_POSTGRES_URL` and `BENCH_BROKER_URL` choose the backend, as for `bench/run.py`). The table gives every
@@ -67,6 +69,15 @@ def table(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> str:
         f"| median | | | **{statistics.median(speed):.3f}** ({min(speed):.3f}-{max(speed):.3f}) | | "
         f"| **{statistics.median(cost):.3f}** ({min(cost):.3f}-{max(cost):.3f}) | | |"
     )
+    if all(b["clients_cpu"] > 0 and a["clients_cpu"] > 0 for b, a in pairs):
+        # The clients do the same work every lifecycle, so their CPU a lifecycle gauges the host's speed in
+        # that run: the system's against it moves by a few per cent where the throughput moves by a third.
+        relative = [(a["system_cpu"] / a["clients_cpu"]) / (b["system_cpu"] / b["clients_cpu"]) for b, a in pairs]
+        lines.append(
+            "\nThe system's CPU a lifecycle against the clients' in the same run (the host's speed cancels out), "
+            f"after/before: {', '.join(f'{r:.3f}' for r in relative)}; median "
+            f"**{statistics.median(relative):.3f}** ({min(relative):.3f}-{max(relative):.3f})."
+        )
     failed = sum(b["failed"] + a["failed"] for b, a in pairs)
     if failed:
         lines.append(f"\n{failed:.0f} lifecycles failed in these runs: their figures are not comparable.")

@@ -60,3 +60,12 @@ def test_failed_lifecycles_are_said():
     failing["social"][0]["failures"] = ["timed out"]
     text = table([(figures(results(2.0, 0.4, 0.2, 0.2, 0.1)), figures(failing))])
     assert "1 lifecycles failed in these runs" in text
+
+
+def test_the_systems_cpu_against_the_clients_cancels_the_hosts_speed():
+    """A host a fifth slower in the after run (every process's CPU a lifecycle up by a fifth, the clients' too)
+    and a change that saved a tenth of the system's CPU: the relative figure shows the tenth."""
+    before = figures(results(2.0, 0.4, 0.2, 0.2, 0.1))
+    after = figures(results(1.8, 0.4 * 1.2 * 0.9, 0.2 * 1.2 * 0.9, 0.2 * 1.2 * 0.9, 0.1 * 1.2))
+    text = table([(before, after), (before, figures(results(2.0, 0.4, 0.2, 0.2, 0.1)))])
+    assert "after/before: 0.900, 1.000; median **0.950** (0.900-1.000)." in text
