@@ -355,6 +355,9 @@ def _begin_immediate(conn: Any, deadline: float) -> None:
 
 
 def ping(engine: Engine) -> None:
-    # DEFERRED: a probe must never queue for SQLite's write lock behind a long transaction.
-    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+    # DEFERRED: a probe must never queue for SQLite's write lock behind a long transaction. PostgreSQL: outside a
+    # transaction, so that none is rolled back when the connection goes back to its pool (psycopg forgets every
+    # statement it prepared on a connection at a rollback; a readiness probe did that about once a lifecycle).
+    options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {"sqlite_begin": "DEFERRED"}
+    with engine.connect().execution_options(**options) as conn:
         conn.execute(text("SELECT 1"))

@@ -48,3 +48,21 @@ def test_a_rested_connection_checked_before_use_keeps_its_prepared_statements(
             assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one() == prepared
     finally:
         engine.dispose()
+
+
+def test_a_readiness_ping_keeps_the_connections_prepared_statements() -> None:
+    """The probe runs outside a transaction: none is rolled back when its connection goes back to the pool."""
+    engine = db.make_engine(POSTGRES or "")
+    try:
+        with engine.connect() as conn:
+            for _ in range(6):
+                conn.execute(text("SELECT 2 + 2"))
+            conn.commit()
+            prepared = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+            conn.commit()
+        assert prepared >= 1
+        db.ping(engine)  # on the same connection: the pool hands out the one used last
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one() == prepared
+    finally:
+        engine.dispose()
