@@ -4,14 +4,15 @@
         [--pairs 4] [--out /tmp/pairs] -- --parts social --clients 16 --lifecycles 64
 
 This machine's speed drifts by ten per cent and more within minutes (bench/results.md), as much as most changes
-are worth: one run of each says nothing. Below the table, each pair's system CPU a lifecycle measured against the
-clients' CPU a lifecycle of the same run: the clients do the same work every lifecycle, so the host's speed in that
-run cancels out, and a change of a few per cent shows where the throughput's ratios scatter by a third. Each pair runs the before checkout's `bench/run.py` (its own clients,
+are worth: one run of each says nothing. Each pair runs the before checkout's `bench/run.py` (its own clients,
 its own system, on ``--before-python``, by default this interpreter) and then this checkout's, with the same
 arguments; the order flips every other pair so neither side always runs second. Each run starts its own system
 (`BENCH_POSTGRES_URL` and `BENCH_BROKER_URL` choose the backend, as for `bench/run.py`). The table gives every
 pair's closed-loop lifecycles a second and CPU seconds a lifecycle (the system's three process groups, and the
 benchmark's clients), each pair's ratio and their median: quote the median ratio, and the spread beside it.
+Below the table, each pair's system CPU a lifecycle against the clients' CPU a lifecycle of the same run: the
+clients do the same work every lifecycle, so the host's speed in that run cancels out, and a change of a few per
+cent shows where the throughput's ratios scatter by a third.
 
 `git worktree add /tmp/wt-before <commit>` makes a before checkout; `ln -s /work/main/.venv /tmp/wt-before/.venv`
 lends it this venv. Nothing in the tests depends on these figures.
