@@ -301,8 +301,8 @@ def task(uow: UnitOfWork, principal: Principal, task_id: str, lock: bool = False
     return queues.task(uow, principal, task_id, lock)
 
 
-# The applicant alone: the whole row would bring the instance's state (10-60 KiB) for one name (built once: every
-# first claim of a task reads it)
+# The applicant alone: the whole row would bring the instance's state (10-60 KiB) for one name (built once). Read
+# only for a task projected without the applicant (rows older than the queue's applicant column).
 _APPLICANT = select(Instance.applicant).where(Instance.id == bindparam("instance_id"))
 
 
@@ -313,7 +313,9 @@ def claim(uow: UnitOfWork, principal: Principal, task_id: str) -> Task:
         raise Conflict.on("task_id", "open", f"the task is {found.status}")
     if found.status == "ready":
         # The declaration service ends the applicant's right to withdraw once the unit claimed.
-        applicant = uow.session.scalar(_APPLICANT, {"instance_id": found.instance_id})
+        # The task's own copy (projected from the process data, which the instance was started with): a statement
+        # less a claim.
+        applicant = found.applicant or uow.session.scalar(_APPLICANT, {"instance_id": found.instance_id})
         uow.publish(
             TaskClaimed(
                 declaration_id=found.declaration_id,

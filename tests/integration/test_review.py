@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shared.config import bpmn_dir
 from shared.contracts.profile import OrganisationRegistered
@@ -506,6 +506,32 @@ def test_claim_unclaim_and_complete_rules(review, clients, auth):
     )
     with review.uow(readonly=True) as uow:
         assert uow.session.get(Task, task_id).reason == "材料齐全"
+
+
+def test_a_first_claim_tells_the_declaration_who_claimed_whose_task(review, clients, auth):
+    """review.task.claimed.v1 names the applicant (from the task's row; from the instance's for a task projected
+    before the row had it), once a task: claiming again publishes nothing."""
+    from services.review.models import Task
+
+    client = clients["review"]
+    data, _ = start(review, applicant="applicant-claimed")
+    task_id = only_task(client, auth("unit"), data["declaration_id"], "unit_check")["id"]
+    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("unit")).status_code == 200
+    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth("unit")).status_code == 200
+    claimed = outbox(review, "review.task.claimed.v1", data["declaration_id"])
+    assert [(c["applicant"], c["stage"], c["organisation"], c["actor"]) for c in claimed] == [
+        ("applicant-claimed", "unit_check", UNIT, "unit")
+    ]
+
+    other, _ = start(review, applicant="applicant-older-row")
+    older_id = only_task(client, auth("unit"), other["declaration_id"], "unit_check")["id"]
+    with review.uow() as uow:
+        uow.session.execute(update(Task).where(Task.id == older_id).values(applicant=None))
+        uow.commit()
+    assert client.post(f"/api/v1/tasks/{older_id}/claim", headers=auth("unit")).status_code == 200
+    assert [c["applicant"] for c in outbox(review, "review.task.claimed.v1", other["declaration_id"])] == [
+        "applicant-older-row"
+    ]
 
 
 def test_expert_votes_are_secret_and_personal(review, clients, auth):
