@@ -9,6 +9,7 @@ per-instance lock every step already holds.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -25,7 +26,29 @@ GENESIS = "0" * 64
 SECRET = "(secret)"  # how an expert's vote appears in the log (投票保密)
 
 
-def canonical(entry: AuditEntry) -> str:
+@dataclasses.dataclass
+class Entry:
+    """An entry being appended: its row's values, written by ``write`` (a stored one is an ``AuditEntry``).
+    Not an ORM object: making one set each of its fourteen attributes through the mapper's instrumentation,
+    and a step appends one, for a row nothing reads back in the same step."""
+
+    instance_id: str
+    seq: int
+    declaration_id: str
+    at: dt.datetime
+    source: str
+    actor: str | None
+    element: str | None
+    task_id: str | None
+    decision: str | None
+    reason: str | None
+    changes: dict[str, Any]
+    completed: list[Any]
+    prev_hash: str
+    hash: str = ""
+
+
+def canonical(entry: AuditEntry | Entry) -> str:
     body = {
         "instance_id": entry.instance_id,
         "seq": entry.seq,
@@ -44,7 +67,7 @@ def canonical(entry: AuditEntry) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def digest(entry: AuditEntry) -> str:
+def digest(entry: AuditEntry | Entry) -> str:
     return hashlib.sha256(canonical(entry).encode("utf-8")).hexdigest()
 
 
@@ -53,7 +76,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def append(uow: UnitOfWork, instance: Instance, **fields: Any) -> AuditEntry:
+def append(uow: UnitOfWork, instance: Instance, **fields: Any) -> Entry:
     """One entry (``entry``'s fields) made and written at once."""
     made = entry(uow, instance, **fields)
     write(uow, made)
@@ -72,7 +95,7 @@ def entry(
     reason: str | None = None,
     changes: dict[str, Any] | None = None,
     completed: list[str] | None = None,
-) -> AuditEntry:
+) -> Entry:
     """The next entry, chained to the instance's head (which it becomes); the caller holds the instance's
     lock and writes it with ``write`` in the same transaction. The instance counts its entries, so the
     next number needs no query."""
@@ -82,7 +105,7 @@ def entry(
             counted = uow.session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.instance_id == instance.id))
             instance.audit_seq = counted or 0
     instance.audit_seq = (instance.audit_seq or 0) + 1
-    made = AuditEntry(
+    made = Entry(
         instance_id=instance.id,
         seq=instance.audit_seq,
         declaration_id=instance.declaration_id,
@@ -102,13 +125,13 @@ def entry(
     return made
 
 
-def write(uow: UnitOfWork, made: AuditEntry) -> None:
+def write(uow: UnitOfWork, made: Entry) -> None:
     """The entry's row, in Core: the ORM's flush would fetch back its id and sort it among the step's
-    other rows, for an entry nobody reads in the same step (the object is not in the session)."""
+    other rows, for an entry nobody reads in the same step."""
     _INSERT.execute(uow.session.connection(), {c: getattr(made, c) for c in _COLUMNS})
 
 
-_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")
+_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns if c.key != "id")  # Entry's fields, in order
 _INSERT = Prepared(insert(AuditEntry).inline(), _COLUMNS)  # the id is not fetched back (no RETURNING)
 
 

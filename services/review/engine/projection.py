@@ -27,6 +27,7 @@ from shared.uow import UnitOfWork
 
 OPEN = ("ready", "claimed")
 KEY = "titles_review_projected"  # Session.info: instance id -> Projected
+NEW = "titles_review_new_tasks"  # Session.info: the rows of tasks projected in this transaction, not yet written
 
 
 @dataclass(frozen=True)
@@ -72,29 +73,46 @@ def cancel_tasks(uow: UnitOfWork, task_ids: set[str]) -> None:
         )
 
 
+def add_task(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    """A task that became ready, as its row's column values: ``write_tasks`` inserts it with the step's other
+    rows. (Not an ORM object: making one, adding it to the session and reading it back for the statement
+    cost more than the INSERT, and nothing reads the object before the row is written.)"""
+    row = dict.fromkeys(_COLUMN_KEYS)
+    row.update(values)
+    uow.session.info.setdefault(NEW, []).append(row)
+
+
+_COLUMN_KEYS = tuple(column.key for column in Task.__table__.columns)
+
+
 def write_tasks(uow: UnitOfWork) -> None:
-    """The step's task rows in one statement: the rows for tasks that became ready and the row this
-    step closed (the task a completion completes, locked with the instance) as one upsert, where the
-    session's flush would write an UPDATE and an INSERT (at several times the CPU, through its unit
-    of work). Only the columns the step changed are overwritten on the existing rows; new rows alone
-    are a plain INSERT. Anything else is left to the flush."""
+    """The step's task rows in one statement: the rows for tasks that became ready (``add_task``, or
+    Task objects added to the session) and the row this step closed (the task a completion completes,
+    locked with the instance) as one upsert, where the session's flush would write an UPDATE and an
+    INSERT (at several times the CPU, through its unit of work). Only the columns the step changed are
+    overwritten on the existing rows; new rows alone are a plain INSERT. Anything else is left to the
+    flush."""
     session = uow.session
+    added: list[dict[str, Any]] = session.info.get(NEW) or []
     new = [o for o in session.new if isinstance(o, Task)]
     # what a row had before this transaction set its attributes (one entry per attribute set, read at
     # no cost; walking every attribute's history cost as much as the statement)
     changed = [o for o in session.dirty if isinstance(o, Task) and inspect(o).committed_state]
-    if not new and not changed:
+    if not added and not new and not changed:
         return
-    columns = Task.__table__.columns
-    modified = tuple(sorted({key for o in changed for key in inspect(o).committed_state if key in columns}))
+    modified = tuple(sorted({key for o in changed for key in inspect(o).committed_state if key in _COLUMN_KEYS}))
     if (changed and not modified) or "id" in modified:
+        # left to the flush, the rows added too
+        session.add_all([Task(**row) for row in added])
+        session.info.pop(NEW, None)
         return
-    rows = [{column.key: getattr(o, column.key) for column in columns} for o in [*changed, *new]]
+    rows = [{key: getattr(o, key) for key in _COLUMN_KEYS} for o in [*changed, *new]] + added
     for row in rows:  # what the flush would default
         row["status"] = row["status"] or "ready"
         row["created_at"] = row["created_at"] or utcnow()
     connection = session.connection()
     _upsert(connection.dialect.name, modified).execute(connection, rows)  # one executemany
+    session.info.pop(NEW, None)
     for o in [*changed, *new]:
         session.expunge(o)  # written: the flush must not write them again
 
@@ -153,10 +171,12 @@ def _held_or_stub(session: Session, instance_id: str, due: dt.datetime | None) -
 
 @event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, previous_transaction: Any) -> None:
-    # what was remembered may describe rows that were never written
+    # what was remembered may describe rows that were never written, and rows not written go with the step
     session.info.pop(KEY, None)
+    session.info.pop(NEW, None)
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     session.info.pop(KEY, None)
+    session.info.pop(NEW, None)

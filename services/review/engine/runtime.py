@@ -39,7 +39,7 @@ from services.review.engine import (
 from services.review.engine.functions import FUNCTIONS
 from services.review.engine.messages import OUTBOUND
 from services.review.engine.steps import Step
-from services.review.models import AuditEntry, Definition, Instance, Task
+from services.review.models import Definition, Instance, Task
 from shared import clock
 from shared.contracts import contract as contract_of
 from shared.contracts.review import Completed, StageChanged
@@ -402,7 +402,7 @@ def announce_completed(uow: UnitOfWork, instance: Instance, outcome: str, at: dt
     )
 
 
-def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> AuditEntry | None:
+def _audit(uow: UnitOfWork, instance: Instance, workflow: BpmnWorkflow) -> audit.Entry | None:
     """The audit entry for the step under way, to write with the instance (which names it as its head,
     so the version moves once)."""
     this = steps.current_step()
@@ -461,22 +461,25 @@ def _project_tasks(
         # 0010 says of the rows it found): a running instance must never show how an expert voted.
         action = properties.get("action") or ("vote" if role == "expert" else None)
         stage_id: str = properties.get("stage") or task.task_spec.bpmn_id
-        row = Task(
-            id=task_id,
-            instance_id=instance.id,
-            declaration_id=instance.declaration_id,
-            bpmn_id=task.task_spec.bpmn_id,
-            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-            role=role,
-            organisation=organisation,
-            assignee=assignee,
-            decisions=properties.get("decisions", "approve"),
-            action=action,
-            status="ready",
-            summary={key: task.data.get(key) for key in SUMMARY_KEYS},
-            **_queue_columns(stage_id, task.data, timers.boundary_due_at(task)),
+        name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+        projection.add_task(
+            uow,
+            {
+                "id": task_id,
+                "instance_id": instance.id,
+                "declaration_id": instance.declaration_id,
+                "bpmn_id": task.task_spec.bpmn_id,
+                "name": name,
+                "role": role,
+                "organisation": organisation,
+                "assignee": assignee,
+                "decisions": properties.get("decisions", "approve"),
+                "action": action,
+                "status": "ready",
+                "summary": {key: task.data.get(key) for key in SUMMARY_KEYS},
+                **_queue_columns(stage_id, task.data, timers.boundary_due_at(task)),
+            },
         )
-        uow.session.add(row)
         stage = (stage_id, organisation)
         if stage not in announced:
             announced.add(stage)
@@ -485,8 +488,8 @@ def _project_tasks(
                     declaration_id=instance.declaration_id,
                     applicant=instance.applicant,
                     stage=stage_id,
-                    stage_name=row.name,
-                    role=row.role,
+                    stage_name=name,
+                    role=role,
                     organisation=organisation,
                     organisation_name=ports.of(uow).organisation_name(uow, organisation),
                     at=utcnow().isoformat(),
