@@ -147,9 +147,10 @@ class StatementCounter:
                 self.statements += 1
 
 
-def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int, float]:
+def through_api(url: str, data_dir: Path, instances: int, complete: bool = True) -> tuple[float, int, float]:
     """Completions per second through POST /api/v1/tasks/<id>/complete, with persistence, and the SQL
-    statements per completion."""
+    statements per completion. ``complete=False`` only starts the instances (bench/instructions.py counts
+    that apart)."""
     from services.review import bootstrap
     from services.review.engine import definitions, runtime
     from services.review.models import Organisation, Task
@@ -178,6 +179,9 @@ def through_api(url: str, data_dir: Path, instances: int) -> tuple[float, int, f
                 {"declaration_id": declaration_id, "applicant": "applicant", "unit_code": UNIT},
             )
         uow.commit()
+    if not complete:
+        db.dispose()
+        return 0.0, 0, 0.0
     completed = 0
     elapsed = 0.0
     counter = StatementCounter(db.engine)
