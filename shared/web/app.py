@@ -12,6 +12,7 @@ import http
 import logging
 import threading
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,6 +58,25 @@ class ProblemApi(Api):
         self.spec.components.response("DEFAULT_ERROR", problems.documented("Error (problem details)"), lazy=True)
 
 
+class ServiceFlask(Flask):
+    """Flask, with what it asks of every view and hook on every request answered once."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks whether each hook and the view are coroutine functions (inspect's flags, a few µs each,
+        # some eight times a request): a plain function's answer never changes, so it is kept. Anything else
+        # (a bound method made anew for each call, say) is asked as Flask asks.
+        if type(func) is not types.FunctionType:
+            return super().ensure_sync(func)
+        found = self._synchronous.get(func)
+        if found is None:
+            found = self._synchronous[func] = super().ensure_sync(func)
+        return found
+
+
 def create_service_app(
     service: str,
     database: Database,
@@ -70,7 +90,7 @@ def create_service_app(
     settings: config.Settings | None = None,
 ) -> Flask:
     settings = settings or config.settings()
-    app = Flask(service)
+    app = ServiceFlask(service)
     app.config.update(
         API_TITLE=title,
         API_VERSION="v1",

@@ -97,3 +97,32 @@ def test_paged_counts_only_when_the_page_cannot_say_the_total(app):
             statements.clear()
             paged(uow, query, page, per_page)
             assert any("count(" in s.lower() for s in statements) is counted, (page, per_page)
+
+
+def test_the_service_app_keeps_its_answer_for_a_plain_function_and_asks_flask_for_anything_else():
+    from shared.web.app import ServiceFlask
+
+    app = ServiceFlask(__name__)
+    asked: list[object] = []
+    real = Flask.ensure_sync
+
+    def counted(self, func):  # noqa: ANN001, ANN202
+        asked.append(func)
+        return real(self, func)
+
+    def plain() -> str:
+        return "plain"
+
+    class Holder:
+        def method(self) -> str:
+            return "method"
+
+    holder = Holder()
+    original, Flask.ensure_sync = Flask.ensure_sync, counted
+    try:
+        assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+        assert app.ensure_sync(holder.method)() == "method" and app.ensure_sync(holder.method)() == "method"
+    finally:
+        Flask.ensure_sync = original
+    assert asked.count(plain) == 1  # asked once, then kept
+    assert len([f for f in asked if f is not plain]) == 2  # a bound method is asked about each time
