@@ -18,7 +18,14 @@ instructions:
   client, as ``bench/review_engine.py`` times it (token, lock, load, run, project, audit, save, commit): the
   difference of instances started and completed and instances started alone, over their five tasks;
 
-and the completion against the raw engine, the ratio goal 1 of issue 16 puts at 20 or less in time.
+and the completion against the raw engine, the ratio goal 1 of issue 16 puts at 20 or less in time. Beside them,
+what every request and every delivery pays, in the review's app and in a consumer:
+
+- a request: ``GET /api/v1/clock`` through the review's Flask app in this process (``bench/web_request.py``: a
+  token checked, a read-only unit of work, a view that reads nothing), no server around it;
+- a delivery: a review's stage change through the notify service's consumer and handler
+  (``bench/consumer.py``: the inbox, the replica, the applicant's notice, the commit), no transport around it.
+
 Instructions are not time (a cache miss or a wait costs time and few instructions, and the kernel's work, the
 files written, is not counted); they tell whether a change made the work smaller. Two counts of the same code
 agree within about 0.1% (the hash seed is fixed and the development issuer's key made once; uuids and the clock
@@ -40,7 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(ROOT))
 
-SIZES = {"raw": (20, 60), "started": (30, 90), "completed": (30, 90)}  # instances, at the two sizes
+# The two sizes of each workload: instances (raw, started, completed), requests, or deliveries a round (six rounds).
+SIZES = {"raw": (20, 60), "started": (30, 90), "completed": (30, 90), "request": (200, 1200), "delivery": (50, 250)}
+ROUNDS = 6  # bench/consumer.py's rounds of deliveries
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
@@ -57,6 +66,17 @@ def child(workload: str, instances: int, keys: Path) -> None:
     work = data_dir("titles-bench-instructions-")
     if workload == "raw":
         review_engine.raw_spiff(review_engine.linear_bpmn(), instances)
+    elif workload == "request":
+        from bench import web_request
+
+        db, app, headers = web_request.review_app(work, keys)
+        for environ in web_request.environs_of("/api/v1/clock", headers, instances):
+            b"".join(app(environ, web_request.start_response))
+        db.dispose()
+    elif workload == "delivery":
+        from bench import consumer
+
+        consumer.notify_rounds(f"sqlite:///{work / 'notify.db'}", instances)
     else:
         url = f"sqlite:///{work / 'review.db'}"
         review_engine.through_api(url, keys, instances, complete=workload == "completed")
@@ -117,12 +137,17 @@ def main() -> int:
         started = per_instance("started", keys)
         print(f"an instance started, SQLite:            {started / 1e6:7.3f} M instructions", flush=True)
         completion = (per_instance("completed", keys) - started) / 5
+        print(
+            f"a completion through the API, SQLite:   {completion / 1e6:7.3f} M instructions "
+            f"({completion / raw:.1f}x the raw engine)",
+            flush=True,
+        )
+        request = per_instance("request", keys)
+        print(f"a request, GET /api/v1/clock (review):  {request / 1e6:7.3f} M instructions", flush=True)
+        delivery = per_instance("delivery", keys) / ROUNDS
+        print(f"a delivery, a stage change to notify:   {delivery / 1e6:7.3f} M instructions")
     finally:
         shutil.rmtree(keys, ignore_errors=True)
-    print(
-        f"a completion through the API, SQLite:   {completion / 1e6:7.3f} M instructions "
-        f"({completion / raw:.1f}x the raw engine)"
-    )
     return 0
 
 

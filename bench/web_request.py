@@ -31,6 +31,32 @@ if not os.environ.get("PYTHONPATH"):
 PATHS = ("/health", "/api/v1/clock", "/api/v1/tasks")
 
 
+def review_app(work: Path, keys: Path) -> tuple[Any, Any, dict[str, str]]:
+    """The review's database (a scratch SQLite file in ``work``), its app, and a unit reviewer's headers, the
+    development issuer's key in ``keys``."""
+    from services.review import bootstrap
+    from shared.identity import dev_issuer
+    from shared.identity.tokens import TokenVerifier
+    from shared.migrations import upgrade
+
+    url = f"sqlite:///{work / 'review.db'}"
+    upgrade("review", url)
+    db = bootstrap.database(url)
+    jwks = dev_issuer.write_jwks_file(work / "jwks.json", data_dir=keys)
+    app = bootstrap.create_app(db, TokenVerifier(dev_issuer.default_issuer(), "titles", jwks.as_uri()))
+    return db, app, {"Authorization": f"Bearer {dev_issuer.issue_token('unit', data_dir=keys)}"}
+
+
+def environs_of(path: str, headers: dict[str, str], count: int) -> list[dict[str, Any]]:
+    from werkzeug.test import EnvironBuilder
+
+    return [EnvironBuilder(path=path, headers=headers).get_environ() for _ in range(count)]
+
+
+def start_response(status: str, _headers: Any, _exc: Any = None) -> None:
+    assert status.startswith("200"), status
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests a round and path (2000)")
@@ -41,36 +67,22 @@ def main() -> int:
     os.environ["TITLES_DATA_DIR"] = str(work)
     import logging
 
-    from werkzeug.test import EnvironBuilder
-
-    from services.review import bootstrap
     from shared import config
-    from shared.identity import dev_issuer
-    from shared.identity.tokens import TokenVerifier
-    from shared.migrations import upgrade
 
     config.from_environment()
     logging.disable(logging.WARNING)
-    url = f"sqlite:///{work / 'review.db'}"
-    upgrade("review", url)
-    db = bootstrap.database(url)
-    jwks = dev_issuer.write_jwks_file(work / "jwks.json", data_dir=work)
-    app = bootstrap.create_app(db, TokenVerifier(dev_issuer.default_issuer(), "titles", jwks.as_uri()))
-    headers = {"Authorization": f"Bearer {dev_issuer.issue_token('unit', data_dir=work)}"}
-
-    def start_response(status: str, _headers: Any, _exc: Any = None) -> None:
-        assert status.startswith("200"), status
+    db, app, headers = review_app(work, work)
 
     best = dict.fromkeys(PATHS, float("inf"))
     for _ in range(args.repeat):
         for path in PATHS:
-            environs = [EnvironBuilder(path=path, headers=headers).get_environ() for _ in range(args.requests)]
+            environs = environs_of(path, headers, args.requests)
             started = time.process_time()
             for environ in environs:
                 b"".join(app(environ, start_response))
             best[path] = min(best[path], (time.process_time() - started) / args.requests * 1e6)
     db.dispose()
-    print(f"code: {Path(bootstrap.__file__).resolve().parents[2]}")
+    print(f"code: {Path(config.__file__).resolve().parents[1]}")
     print(f"a request through the review's app, µs of CPU (best of {args.repeat} × {args.requests}):")
     for path, micros in best.items():
         print(f"  GET {path:20s} {micros:7.1f}")
