@@ -7,13 +7,14 @@ of a load by key, and the services load some 190 objects by key in a social-revi
 loader options, the key as bound parameters, and runs it as ``Session.get`` runs its own: the identity
 map first, then one SELECT after an autoflush, one object or None.
 
-A load without options or a lock, of a model one row makes whole (``_plan``), reads that row in Core and
-makes the object from it (``as_loaded``): the ORM's execution and loading of one row cost more than the
-SELECT itself (``bench/orm_get.py``).
+A load without options, of a model one row makes whole (``_plan``), of an object the session does not hold,
+reads that row in Core and makes the object from it (``as_loaded``): the ORM's execution and loading of one
+row cost more than the SELECT itself (``bench/orm_get.py``). ``with_for_update=True`` puts the lock in that
+statement (a task claimed, an instance's incident).
 
-``with_for_update=True`` and ``populate_existing=True`` (a row read again under its lock: the profile's
-changes, a task claimed) always run the SELECT, as ``Session.get`` does; the lock is part of the statement
-kept, the refresh an execution option.
+``with_for_update=True`` and ``populate_existing=True`` of an object the session holds (a row read again under
+its lock: the profile's changes) always run the ORM's SELECT, as ``Session.get`` does; the lock is part of the
+statement kept, the refresh an execution option.
 
 What the shortcut does not cover goes to ``Session.get`` itself, unchanged: a key whose object is
 already in the identity map (so expired, deleted and mismatched objects behave as they always did) when
@@ -82,12 +83,14 @@ class KeyedSession(Session):
         key = tuple(ident) if isinstance(ident, (tuple, list)) else (ident,)
         if len(key) != len(mapper.primary_key) or None in key:
             return super().get(entity, ident, options=options, **others)
-        if not (lock or refresh) and mapper.identity_key_from_primary_key(key) in self.identity_map:
+        held = mapper.identity_key_from_primary_key(key) in self.identity_map
+        if held and not (lock or refresh):
             return super().get(entity, ident, options=options)
-        if not (lock or refresh or options):
+        if not held and not options:
+            # Nothing to refresh: a load under a lock reads the row in Core as well, the lock in its statement.
             plan = _plan(mapper)
             if plan is not None:
-                return self._made_from_row(entity, mapper, plan, key, ident)
+                return self._made_from_row(entity, mapper, plan, key, ident, lock, others)
         found = _statement(mapper, tuple(options or ()), lock)
         if found is None:
             return super().get(entity, ident, options=options, **others)
@@ -99,17 +102,24 @@ class KeyedSession(Session):
         return result.unique().scalars().one_or_none()
 
     def _made_from_row(
-        self, entity: type[_O], mapper: Mapper[Any], plan: _Plan, key: tuple[Any, ...], ident: Any
+        self,
+        entity: type[_O],
+        mapper: Mapper[Any],
+        plan: _Plan,
+        key: tuple[Any, ...],
+        ident: Any,
+        lock: bool,
+        others: dict[str, Any],
     ) -> _O | None:
         # As Session.get: the pending changes flushed first, then the identity map asked again (the flush may
-        # have made the object persistent), then the row.
+        # have made the object persistent: then as Session.get, the lock and the refresh as asked), then the row.
         if self.autoflush:
             self._autoflush()
         if mapper.identity_key_from_primary_key(key) in self.identity_map:
-            return super().get(entity, ident)
+            return super().get(entity, ident, **others)
         row = (
             self.connection(bind_arguments={"mapper": mapper})
-            .execute(plan.statement, dict(zip(plan.names, key, strict=True)))
+            .execute(plan.locked if lock else plan.statement, dict(zip(plan.names, key, strict=True)))
             .first()
         )
         return None if row is None else as_loaded(self, entity, row._asdict())
@@ -118,6 +128,7 @@ class KeyedSession(Session):
 class _Plan(NamedTuple):
     statement: Select[Any]  # the mapped columns, labelled by their attributes' names, by bound key
     names: tuple[str, ...]  # the key's bound parameters
+    locked: Select[Any]  # the same, FOR UPDATE
 
 
 _plans: dict[Mapper[Any], _Plan | None] = {}
@@ -150,7 +161,8 @@ def _plan(mapper: Mapper[Any]) -> _Plan | None:
     if plain:
         criteria, names = _by_key(mapper)
         columns = [prop.columns[0].label(prop.key) for prop in mapper.column_attrs]
-        plan = _Plan(select(*columns).where(criteria), names)
+        statement = select(*columns).where(criteria)
+        plan = _Plan(statement, names, statement.with_for_update())
     return _plans.setdefault(mapper, plan)
 
 

@@ -244,6 +244,27 @@ def test_a_load_under_a_lock_runs_a_kept_statement_that_locks_and_reads_the_row_
     assert "FOR UPDATE" in str(locked.compile(dialect=postgresql.dialect()))
 
 
+def test_a_load_under_a_lock_of_an_object_not_held_reads_the_row_in_core_with_the_lock(engine, monkeypatch):
+    from sqlalchemy.dialects import postgresql
+
+    monkeypatch.setattr(keyed, "_statements", {})
+    monkeypatch.setattr(keyed, "_plans", {})
+    seen = selects(engine)
+    sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
+    with sessions() as session:
+        person = session.get(Person, "p2", with_for_update=True, populate_existing=True)
+        assert (person.id, person.name) == ("p2", "Han Meimei") and person in session
+        assert not session.dirty and session.get(Person, "p2") is person  # as loaded, and held from now on
+        assert session.get(Person, "absent", with_for_update=True) is None
+        session.add(Person(id="p9", name="Wang Fang"))  # pending: the autoflush writes it, then it is held
+        assert session.get(Person, "p9", with_for_update=True).name == "Wang Fang"
+    assert len(seen) == 3  # p2 once, absent, and p9 read again under its lock once the flush made it held
+    assert keyed._statements == {}  # no ORM statement: p9, held once flushed, went Session.get's way, as before
+    plan = keyed._plans[Person.__mapper__]
+    assert "FOR UPDATE" in str(plan.locked.compile(dialect=postgresql.dialect()))
+    assert "FOR UPDATE" not in str(plan.statement.compile(dialect=postgresql.dialect()))
+
+
 def test_a_lock_with_options_of_its_own_takes_session_get_s_way(engine, monkeypatch):
     monkeypatch.setattr(keyed, "_statements", {})
     sessions = sessionmaker(engine, class_=keyed.KeyedSession, expire_on_commit=False)
