@@ -45,19 +45,7 @@ def deliver(
     so a redelivered event adds nothing and sends nothing twice.
     """
     rendered = templates.render(template or kind, data)
-    message = _written(
-        uow,
-        Message(
-            id=str(uuid.uuid4()),
-            recipient=recipient,
-            kind=kind,
-            title=rendered.title[:200],
-            body=rendered.body,
-            declaration_id=data.get("declaration_id"),
-            sender=sender,
-            created_at=utcnow(),
-        ),
-    )
+    message = _written(uow, recipient, None, kind, rendered, data, sender)
     contact = uow.session.get(Contact, recipient)
     if contact is not None:
         for channel, address, short in (("email", contact.email, None), ("sms", contact.phone, rendered.sms)):
@@ -81,31 +69,37 @@ def deliver(
 def deliver_to_organisation(uow: UnitOfWork, organisation: str, kind: str, data: dict[str, Any]) -> Message:
     """A message for every staff member of an organisation (inbox only: no personal addresses)."""
     rendered = templates.render(kind, data)
-    return _written(
-        uow,
-        Message(
-            id=str(uuid.uuid4()),
-            recipient=f"organisation:{organisation}",
-            recipient_organisation=organisation,
-            kind=kind,
-            title=rendered.title[:200],
-            body=rendered.body,
-            declaration_id=data.get("declaration_id"),
-            sender=None,
-            created_at=utcnow(),
-        ),
-    )
+    return _written(uow, f"organisation:{organisation}", organisation, kind, rendered, data, None)
 
 
 _MESSAGE_COLUMNS = tuple(column.key for column in Message.__table__.columns)
 _INSERT_MESSAGE = Prepared(insert(Message).inline(), _MESSAGE_COLUMNS)
 
 
-def _written(uow: UnitOfWork, message: Message) -> Message:
-    """The message's row inserted now, in Core: through the session, the flush a delivery's next query sets
+def _written(
+    uow: UnitOfWork,
+    recipient: str,
+    organisation: str | None,
+    kind: str,
+    rendered: templates.Rendered,
+    data: dict[str, Any],
+    sender: str | None,
+) -> Message:
+    """The message, its row inserted now, in Core: through the session, the flush a delivery's next query sets
     off (its contact's, say) wrote it through the ORM's unit of work, a quarter of a stage change's delivery
-    (bench/instructions.py). The object stays out of the session, as it was given (a view shows it); a read of
-    the row later in the transaction finds it in the database."""
+    (bench/instructions.py). The object stays out of the session (a view shows it); a read of the row later in
+    the transaction finds it in the database."""
+    message = Message(
+        id=str(uuid.uuid4()),
+        recipient=recipient,
+        recipient_organisation=organisation,
+        kind=kind,
+        title=rendered.title[:200],
+        body=rendered.body,
+        declaration_id=data.get("declaration_id"),
+        sender=sender,
+        created_at=utcnow(),
+    )
     _INSERT_MESSAGE.execute(uow.session.connection(), {key: getattr(message, key) for key in _MESSAGE_COLUMNS})
     return message
 
