@@ -123,12 +123,11 @@ def _upsert(dialect: str, modified: tuple[str, ...]) -> Prepared:
     and compiled once."""
     insert = upsert_insert(dialect)
     statement = insert(Task)
-    columns = [column.key for column in Task.__table__.columns]
     if not modified:
-        return Prepared(statement, columns)
+        return Prepared(statement, _COLUMN_KEYS)
     return Prepared(
         statement.on_conflict_do_update(index_elements=["id"], set_={key: statement.excluded[key] for key in modified}),
-        columns,
+        _COLUMN_KEYS,
     )
 
 
